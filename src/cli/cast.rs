@@ -1,0 +1,187 @@
+//! `iching cast QUESTION`: cast, generate every section at once, print the reading.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Args;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::{CliError, Context, Format, ProviderArgs, stderr_colour};
+use crate::events::{EventKind, SectionEvent};
+use crate::oracle::{Cast, Method, Reading};
+use crate::plan::plan;
+use crate::reading::validate_question;
+use crate::report::{self, ReadingReport, ReadingStatus};
+
+/// Arguments of `cast`.
+#[derive(Debug, Args)]
+pub struct CastArgs {
+    /// What you ask the oracle (up to 2,000 characters).
+    pub question: String,
+    /// Six line values from a physical cast, bottom to top, each 6, 7, 8 or 9 (e.g. 9,8,7,7,6,8).
+    #[arg(long, value_name = "VALUES")]
+    pub lines: Option<String>,
+    /// How to cast: coins or yarrow (manual when --lines is given).
+    #[arg(long, value_name = "METHOD")]
+    pub method: Option<String>,
+    /// Seed for the random cast, to reproduce it.
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    #[command(flatten)]
+    /// Provider choice and tuning.
+    pub provider: ProviderArgs,
+}
+
+/// The cast the arguments ask for.
+pub fn cast_from_args(
+    lines: Option<&str>,
+    method: Option<&str>,
+    seed: Option<u64>,
+) -> Result<Cast, CliError> {
+    let method = method
+        .map(str::parse::<Method>)
+        .transpose()
+        .map_err(|e| CliError::usage(e.to_string()))?;
+    match (lines, method) {
+        (Some(lines), None | Some(Method::Manual)) => {
+            if seed.is_some() {
+                return Err(CliError::usage(
+                    "--seed is for random casts; --lines already gives the six values",
+                ));
+            }
+            let values = Cast::parse_lines(lines).map_err(|e| CliError::usage(e.to_string()))?;
+            Ok(Cast::manual(values))
+        }
+        (Some(_), Some(m)) => Err(CliError::usage(format!(
+            "--lines is a manual cast; drop --method {m} or drop --lines"
+        ))),
+        (None, Some(Method::Manual)) => Err(CliError::usage(
+            "a manual cast needs its six values: add --lines 9,8,7,7,6,8 (bottom line first)",
+        )),
+        (None, m) => {
+            let seed = seed.unwrap_or_else(rand::random);
+            Cast::random(m.unwrap_or(Method::Coins), seed)
+                .map_err(|e| CliError::usage(e.to_string()))
+        }
+    }
+}
+
+/// Runs `cast`.
+pub async fn run(home: Option<&Path>, args: CastArgs) -> Result<ExitCode, CliError> {
+    let question = validate_question(&args.question).map_err(|e| CliError::usage(e.to_string()))?;
+    let cast = cast_from_args(args.lines.as_deref(), args.method.as_deref(), args.seed)?;
+    let ctx = Context::new(home, &args.provider)?;
+    if let Some(reason) = &ctx.settings.offline_reason {
+        eprintln!("note: {reason}");
+    }
+    let reading = Arc::new(Reading::new(cast));
+    let sections = plan(&reading);
+    let mut report = ReadingReport::new(&reading, &question, &sections);
+    let question: Arc<str> = question.into();
+
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let cancel = CancellationToken::new();
+    let on_ctrl_c = cancel.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            on_ctrl_c.cancel();
+        }
+    });
+    let engine = ctx.engine.clone();
+    let run = tokio::spawn({
+        let (reading, question, sections) = (reading.clone(), question.clone(), sections.clone());
+        let cancel = cancel.clone();
+        async move {
+            engine
+                .run(0, reading, question, &sections, tx, cancel)
+                .await
+        }
+    });
+    let colour = stderr_colour();
+    let planned = sections.len();
+    let mut finished = 0;
+    while let Some(event) = rx.recv().await {
+        report.apply(&event);
+        finished += progress_line(&event, finished, planned, colour);
+    }
+    let summary = run
+        .await
+        .map_err(|e| CliError::other(format!("the reading task failed: {e}")))?;
+    report.settle(!summary.cancelled().is_empty());
+
+    let out = match args.format {
+        Format::Text => report::to_text(&report, text_width()),
+        Format::Md => report::to_markdown_doc(&report),
+        Format::Json => serde_json::to_string_pretty(&report)
+            .map_err(|e| CliError::other(format!("cannot encode the reading: {e}")))?,
+    };
+    let mut stdout = std::io::stdout().lock();
+    // A closed pipe (`| head`) is not an error worth a message.
+    let _ = writeln!(stdout, "{out}");
+    Ok(match report.status {
+        ReadingStatus::Complete => ExitCode::SUCCESS,
+        ReadingStatus::Cancelled => ExitCode::from(130),
+        ReadingStatus::Partial
+        | ReadingStatus::Failed
+        | ReadingStatus::Running
+        | ReadingStatus::Interrupted => ExitCode::from(3),
+    })
+}
+
+/// Prints one line on stderr when a section finishes, fails or retries; returns 1 when the
+/// section is finished for good.
+fn progress_line(event: &SectionEvent, done_before: usize, planned: usize, colour: bool) -> usize {
+    let (ok, fail, warn, reset) = if colour {
+        ("\x1b[32m", "\x1b[31m", "\x1b[33m", "\x1b[0m")
+    } else {
+        ("", "", "", "")
+    };
+    let title = event.section.title();
+    let n = done_before + 1;
+    match &event.kind {
+        EventKind::Finished(d) => {
+            eprintln!(
+                "{ok}✓{reset} [{n:>2}/{planned}] {title:<20} {:>7} ms {:>6} tokens ({})",
+                d.latency.as_millis(),
+                d.usage.total(),
+                d.usage.source.as_str()
+            );
+            1
+        }
+        EventKind::Failed(f) => {
+            eprintln!(
+                "{fail}✗{reset} [{n:>2}/{planned}] {title:<20} {}",
+                crate::response::sanitize_inline(&f.error)
+            );
+            1
+        }
+        EventKind::Retrying {
+            attempt,
+            wait,
+            reason,
+        } => {
+            eprintln!(
+                "{warn}↻{reset}         {title:<20} attempt {attempt} in {:.1} s ({})",
+                wait.as_secs_f64(),
+                crate::response::sanitize_inline(reason)
+            );
+            0
+        }
+        EventKind::Queued | EventKind::Started | EventKind::Delta(_) => 0,
+    }
+}
+
+/// The width to wrap text at: `COLUMNS` when set, else 80, never over 100.
+fn text_width() -> usize {
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse::<usize>().ok())
+        .unwrap_or(80)
+        .clamp(40, 100)
+}

@@ -1,0 +1,195 @@
+//! The headless commands. `main` parses the arguments with these clap types and calls
+//! [`dispatch`]; each command lives in its own file.
+
+mod cast;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::config::{self, Dirs, FileConfig, Overrides, ProviderKind, Secret, Settings};
+use crate::llm::{Offline, Provider};
+use crate::orchestrator::Slots;
+use crate::reading::Engine;
+
+/// I Ching readings in the terminal: cast, interpret every section at once, keep it sealed.
+#[derive(Debug, Parser)]
+#[command(name = "iching", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// Where the data and config live (default: the platform's data and config dirs).
+    #[arg(long, global = true, env = "ICHING_HOME", value_name = "DIR")]
+    pub home: Option<PathBuf>,
+
+    /// What to do; without a command, the terminal app opens.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Cast a reading, generate every section at once, and print it.
+    Cast(cast::CastArgs),
+}
+
+/// Output formats of a reading.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Plain text.
+    Text,
+    /// Markdown.
+    Md,
+    /// One JSON object.
+    Json,
+}
+
+/// The flags that choose and tune the provider (shared by cast, retry, batch and bench).
+#[derive(Debug, Clone, Args)]
+pub struct ProviderArgs {
+    /// Who answers: openai (any OpenAI-compatible endpoint) or offline (the classic text).
+    #[arg(long, env = "ICHING_PROVIDER", value_name = "NAME")]
+    pub provider: Option<String>,
+    /// The endpoint's base URL, e.g. http://localhost:11434/v1 (the API key comes from OPENAI_API_KEY).
+    #[arg(long, env = "OPENAI_BASE_URL", value_name = "URL")]
+    pub base_url: Option<String>,
+    /// The model name.
+    #[arg(long, env = "ICHING_MODEL")]
+    pub model: Option<String>,
+    /// Most sections in flight at once (default: all of a reading's sections).
+    #[arg(long, value_name = "N")]
+    pub concurrency: Option<usize>,
+    /// Seconds without data before a request counts as stalled and is retried.
+    #[arg(long, value_name = "SECONDS")]
+    pub read_timeout: Option<u64>,
+    /// Attempts per section, counting the first.
+    #[arg(long, value_name = "N")]
+    pub max_attempts: Option<u32>,
+    /// Stream answers as they are written (the default).
+    #[arg(long, overrides_with = "no_stream")]
+    pub stream: bool,
+    /// Ask for whole answers instead of streams.
+    #[arg(long)]
+    pub no_stream: bool,
+    /// Requests-per-minute budget shared by all sections.
+    #[arg(long, value_name = "N")]
+    pub rpm: Option<u32>,
+    /// Tokens-per-minute budget shared by all sections.
+    #[arg(long, value_name = "N")]
+    pub tpm: Option<u32>,
+}
+
+/// A command's failure: its message and exit code (2 bad input, 1 anything else).
+#[derive(Debug)]
+pub struct CliError {
+    /// The process exit code.
+    pub code: u8,
+    /// What to tell the user.
+    pub message: String,
+}
+
+impl CliError {
+    /// Bad usage or input: exit 2.
+    pub fn usage(message: impl Into<String>) -> Self {
+        Self {
+            code: 2,
+            message: message.into(),
+        }
+    }
+    /// Anything else: exit 1.
+    pub fn other(message: impl Into<String>) -> Self {
+        Self {
+            code: 1,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<config::ConfigError> for CliError {
+    fn from(e: config::ConfigError) -> Self {
+        match e {
+            config::ConfigError::Invalid(_) | config::ConfigError::Parse { .. } => {
+                Self::usage(e.to_string())
+            }
+            config::ConfigError::Read { .. } | config::ConfigError::NoHome => {
+                Self::other(e.to_string())
+            }
+        }
+    }
+}
+
+/// The resolved world a command runs in.
+pub struct Context {
+    /// Where files live.
+    pub dirs: Dirs,
+    /// Resolved settings.
+    pub settings: Settings,
+    /// The reading engine.
+    pub engine: Engine,
+}
+
+impl Context {
+    /// Resolves dirs, config file, flags and environment, and builds the provider.
+    pub fn new(home: Option<&std::path::Path>, args: &ProviderArgs) -> Result<Self, CliError> {
+        let dirs = Dirs::resolve(home)?;
+        let file = FileConfig::load(&dirs.config_file())?;
+        let overrides = Overrides {
+            provider: args.provider.clone(),
+            base_url: args.base_url.clone(),
+            api_key: std::env::var("OPENAI_API_KEY").ok().map(Secret::new),
+            model: args.model.clone(),
+            concurrency: args.concurrency,
+            read_timeout: args.read_timeout,
+            max_attempts: args.max_attempts,
+            stream: if args.no_stream {
+                Some(false)
+            } else if args.stream {
+                Some(true)
+            } else {
+                None
+            },
+            rpm: args.rpm,
+            tpm: args.tpm,
+        };
+        let settings = Settings::resolve(overrides, file)?;
+        let prompts = config::load_prompts(&dirs.config)?;
+        let provider = build_provider(&settings)?;
+        let engine = Engine {
+            provider,
+            prompts,
+            slots: settings.concurrency.map_or(Slots::Unlimited, Slots::Cap),
+            max_tokens: settings.max_tokens,
+        };
+        Ok(Self {
+            dirs,
+            settings,
+            engine,
+        })
+    }
+}
+
+fn build_provider(settings: &Settings) -> Result<Arc<dyn Provider>, CliError> {
+    match settings.provider {
+        ProviderKind::Offline => Ok(Arc::new(Offline)),
+        ProviderKind::OpenAi => Err(CliError::usage(
+            "the openai provider is not available in this build yet; use --provider offline",
+        )),
+    }
+}
+
+/// Whether to colour `stderr`: a terminal, and `NO_COLOR` unset.
+pub fn stderr_colour() -> bool {
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// Runs the command; `None` is for the TUI, which `main` owns.
+pub async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
+    match cli.command {
+        Some(Command::Cast(args)) => cast::run(cli.home.as_deref(), args).await,
+        None => Err(CliError::usage(
+            "the terminal app is not built yet; try `iching cast \"your question\"` or `iching --help`",
+        )),
+    }
+}

@@ -1,0 +1,170 @@
+//! `SectionEvent`: what the background work reports about each section, carried over a tokio
+//! mpsc channel to whichever front end is watching (the headless commands or the TUI).
+//! The data travels in the message; no front end polls shared state.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+
+use crate::plan::Section;
+use crate::response::Paragraph;
+
+/// Where token counts came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UsageSource {
+    /// The endpoint said so.
+    Reported,
+    /// Counted locally with tiktoken.
+    Estimated,
+}
+
+impl UsageSource {
+    /// "reported" or "estimated".
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UsageSource::Reported => "reported",
+            UsageSource::Estimated => "estimated",
+        }
+    }
+}
+
+/// Token counts of one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Usage {
+    /// Tokens sent.
+    pub prompt_tokens: u32,
+    /// Tokens received.
+    pub completion_tokens: u32,
+    /// Whether the endpoint reported them.
+    pub source: UsageSource,
+}
+
+impl Usage {
+    /// Prompt plus completion.
+    pub fn total(&self) -> u32 {
+        self.prompt_tokens + self.completion_tokens
+    }
+}
+
+/// A section that succeeded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SectionDone {
+    /// The model's answer as received.
+    pub raw: String,
+    /// The answer parsed and sanitised.
+    pub paragraphs: Vec<Paragraph>,
+    /// Token counts.
+    pub usage: Usage,
+    /// From dispatch (permit acquired) to the last byte, retries included.
+    pub latency: Duration,
+    /// Time to first token of the successful attempt.
+    pub ttft: Option<Duration>,
+    /// The model that answered.
+    pub model: String,
+    /// Attempts made, 1 when the first succeeded.
+    pub attempts: u32,
+}
+
+impl SectionDone {
+    /// Completion tokens per second of latency.
+    pub fn tokens_per_sec(&self) -> f64 {
+        tokens_per_sec(self.usage.completion_tokens, self.latency)
+    }
+}
+
+/// Completion tokens per second over `latency` (0 for an instant answer).
+pub fn tokens_per_sec(tokens: u32, latency: Duration) -> f64 {
+    let secs = latency.as_secs_f64();
+    if secs > 0.0 {
+        f64::from(tokens) / secs
+    } else {
+        0.0
+    }
+}
+
+/// A section that failed for good.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SectionFailure {
+    /// What went wrong, in words a person can act on (never a key).
+    pub error: String,
+    /// From dispatch to giving up.
+    pub latency: Duration,
+    /// Attempts made.
+    pub attempts: u32,
+}
+
+/// What happened to a section.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EventKind {
+    /// Planned and waiting for a slot.
+    Queued,
+    /// Its request is being sent.
+    Started,
+    /// More of the answer arrived.
+    Delta(String),
+    /// An attempt failed and the next starts after `wait`.
+    Retrying {
+        /// The attempt about to be made (2 for the first retry).
+        attempt: u32,
+        /// How long until it starts.
+        wait: Duration,
+        /// Why the last attempt failed.
+        reason: String,
+    },
+    /// Done, with its text and figures.
+    Finished(Box<SectionDone>),
+    /// Failed for good.
+    Failed(Box<SectionFailure>),
+}
+
+/// One event about one section of one reading.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SectionEvent {
+    /// The reading's id in the store (0 before it has one).
+    pub reading: i64,
+    /// Which section.
+    pub section: Section,
+    /// What happened.
+    pub kind: EventKind,
+}
+
+/// The sending side of the event channel for one section, handed to a provider so it can report
+/// text as it streams in and retries as they happen.
+#[derive(Debug, Clone)]
+pub struct Progress {
+    tx: mpsc::UnboundedSender<SectionEvent>,
+    reading: i64,
+    section: Section,
+}
+
+impl Progress {
+    /// Reports for `section` of `reading` on `tx`.
+    pub fn new(tx: mpsc::UnboundedSender<SectionEvent>, reading: i64, section: Section) -> Self {
+        Self {
+            tx,
+            reading,
+            section,
+        }
+    }
+
+    /// Sends `kind` for this section. A closed channel (nobody watching) is not an error.
+    pub fn send(&self, kind: EventKind) {
+        let _ = self.tx.send(SectionEvent {
+            reading: self.reading,
+            section: self.section,
+            kind,
+        });
+    }
+
+    /// More text arrived.
+    pub fn delta(&self, text: impl Into<String>) {
+        self.send(EventKind::Delta(text.into()));
+    }
+
+    /// The section the events are about.
+    pub fn section(&self) -> Section {
+        self.section
+    }
+}

@@ -1,0 +1,162 @@
+//! Providers: whatever answers one section's request. `offline` answers from the embedded classic;
+//! `openai` talks to any OpenAI-compatible chat-completions endpoint.
+
+pub mod offline;
+pub mod tokens;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::events::{Progress, Usage};
+use crate::oracle::Reading;
+use crate::plan::{ChatMessage, Section};
+
+pub use offline::Offline;
+
+/// A boxed future, so providers can live behind `Arc<dyn Provider>`.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// One section's request.
+#[derive(Debug, Clone)]
+pub struct SectionRequest {
+    /// The reading it belongs to (the offline provider reads its facts).
+    pub reading: Arc<Reading>,
+    /// The person's question.
+    pub question: Arc<str>,
+    /// Which section.
+    pub section: Section,
+    /// System prompt, instruction and envelope.
+    pub messages: Vec<ChatMessage>,
+    /// The most tokens the answer may take.
+    pub max_tokens: u32,
+}
+
+/// A successful answer from a provider.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Completion {
+    /// The answer's text as received.
+    pub text: String,
+    /// Token counts.
+    pub usage: Usage,
+    /// The model that answered.
+    pub model: String,
+    /// Time to first token of the attempt that succeeded.
+    pub ttft: Option<Duration>,
+    /// Attempts made.
+    pub attempts: u32,
+}
+
+/// What kind of failure, for retry decisions and for counting failures by kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ErrorKind {
+    /// 429 without a quota problem.
+    RateLimited,
+    /// 429 insufficient_quota: retrying does not help.
+    QuotaExceeded,
+    /// 401/403.
+    Unauthorized,
+    /// Another 4xx that retrying does not fix.
+    BadRequest,
+    /// 5xx, 408, 409.
+    ServerError,
+    /// Could not connect.
+    Connect,
+    /// No response, or a stream that stalled.
+    Timeout,
+    /// The stream ended early or was cut.
+    Truncated,
+    /// A body or chunk that is not what the protocol says.
+    Malformed,
+    /// Stopped by the user.
+    Cancelled,
+    /// Anything else (including a panic caught by the orchestrator).
+    Internal,
+}
+
+impl ErrorKind {
+    /// Whether another attempt may succeed.
+    pub fn is_retryable(self) -> bool {
+        match self {
+            ErrorKind::RateLimited
+            | ErrorKind::ServerError
+            | ErrorKind::Connect
+            | ErrorKind::Timeout
+            | ErrorKind::Truncated
+            | ErrorKind::Malformed => true,
+            ErrorKind::QuotaExceeded
+            | ErrorKind::Unauthorized
+            | ErrorKind::BadRequest
+            | ErrorKind::Cancelled
+            | ErrorKind::Internal => false,
+        }
+    }
+
+    /// A short label: "rate limited", "timed out", ...
+    pub fn label(self) -> &'static str {
+        match self {
+            ErrorKind::RateLimited => "rate limited",
+            ErrorKind::QuotaExceeded => "quota exceeded",
+            ErrorKind::Unauthorized => "unauthorized",
+            ErrorKind::BadRequest => "bad request",
+            ErrorKind::ServerError => "server error",
+            ErrorKind::Connect => "connection failed",
+            ErrorKind::Timeout => "timed out",
+            ErrorKind::Truncated => "truncated",
+            ErrorKind::Malformed => "malformed",
+            ErrorKind::Cancelled => "cancelled",
+            ErrorKind::Internal => "internal error",
+        }
+    }
+}
+
+/// A failed request, in words a person can act on. Never contains the API key.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{message}")]
+pub struct ProviderError {
+    /// What kind of failure.
+    pub kind: ErrorKind,
+    /// The HTTP status, when there was one.
+    pub status: Option<u16>,
+    /// The provider's message or ours.
+    pub message: String,
+    /// Attempts made before giving up.
+    pub attempts: u32,
+}
+
+impl ProviderError {
+    /// An error of `kind` with `message`, after one attempt.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            status: None,
+            message: message.into(),
+            attempts: 1,
+        }
+    }
+}
+
+/// Who and what a provider is, for status lines and stored parts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderInfo {
+    /// "offline" or "openai".
+    pub name: &'static str,
+    /// The model name.
+    pub model: String,
+    /// Where requests go (no credentials), empty for offline.
+    pub endpoint: String,
+}
+
+/// Answers one section's request at a time; many may run at once.
+pub trait Provider: Send + Sync {
+    /// Name, model and endpoint.
+    fn info(&self) -> ProviderInfo;
+
+    /// Answers `request`, reporting text as it arrives and retries as they happen on `progress`.
+    fn complete<'a>(
+        &'a self,
+        request: &'a SectionRequest,
+        progress: &'a Progress,
+    ) -> BoxFuture<'a, Result<Completion, ProviderError>>;
+}

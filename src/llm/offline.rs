@@ -1,0 +1,360 @@
+//! The offline provider: answers every section from the embedded Legge text and the computed
+//! facts of the reading (trigrams and their images, the nuclear hexagram, line places and
+//! correspondences, Zhu Xi's rule), in the same `{"response": [...]}` format a model uses, so the
+//! rest of the app cannot tell the difference. Token counts are tiktoken estimates.
+
+use std::time::Instant;
+
+use super::{BoxFuture, Completion, Provider, ProviderError, ProviderInfo, SectionRequest, tokens};
+use crate::events::{Progress, Usage, UsageSource};
+use crate::oracle::{Hexagram, Reading, TextRef, hexagram};
+use crate::plan::Section;
+
+/// The model name stored for offline sections.
+pub const MODEL: &str = "legge-1882";
+
+/// Answers from the classic text; needs no network.
+#[derive(Debug, Default, Clone)]
+pub struct Offline;
+
+impl Provider for Offline {
+    fn info(&self) -> ProviderInfo {
+        ProviderInfo {
+            name: "offline",
+            model: MODEL.to_owned(),
+            endpoint: String::new(),
+        }
+    }
+
+    fn complete<'a>(
+        &'a self,
+        request: &'a SectionRequest,
+        progress: &'a Progress,
+    ) -> BoxFuture<'a, Result<Completion, ProviderError>> {
+        Box::pin(async move {
+            let started = Instant::now();
+            let paragraphs = compose(&request.reading, &request.question, request.section);
+            let text = serde_json::json!({ "response": paragraphs }).to_string();
+            // Stream it a paragraph at a time, as a model would, so the front ends behave the same.
+            let mut ttft = None;
+            let mut rest = text.as_str();
+            while !rest.is_empty() {
+                let cut = rest
+                    .char_indices()
+                    .map(|(i, _)| i)
+                    .find(|&i| i >= 160)
+                    .unwrap_or(rest.len());
+                progress.delta(&rest[..cut]);
+                ttft.get_or_insert_with(|| started.elapsed());
+                rest = &rest[cut..];
+                tokio::task::yield_now().await;
+            }
+            Ok(Completion {
+                usage: Usage {
+                    prompt_tokens: tokens::count_messages(&request.messages),
+                    completion_tokens: tokens::count(&text),
+                    source: UsageSource::Estimated,
+                },
+                text,
+                model: MODEL.to_owned(),
+                ttft,
+                attempts: 1,
+            })
+        })
+    }
+}
+
+/// Escapes text for the `<p>` HTML of the response format.
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+fn p(html: String) -> String {
+    format!("<p>{html}</p>")
+}
+
+fn quote(text: &str) -> String {
+    format!("<em>{}</em>", esc(text))
+}
+
+fn name(h: &Hexagram) -> String {
+    format!("<b>{} {}</b> {}", h.number, esc(&h.name_pinyin), h.symbol)
+}
+
+fn trigrams(h: &Hexagram) -> String {
+    let (u, l) = (h.upper(), h.lower());
+    format!(
+        "{} {} ({}, {}) above {} {} ({}, {})",
+        u.name_pinyin,
+        u.symbol,
+        u.image,
+        u.attribute,
+        l.name_pinyin,
+        l.symbol,
+        l.image,
+        l.attribute
+    )
+}
+
+fn line_paragraph(reading: &Reading, n: u8) -> String {
+    let f = reading.line_facts(n);
+    let kind = if f.yang { "yang" } else { "yin" };
+    let place = if n % 2 == 1 { "odd" } else { "even" };
+    let suits = if f.correct {
+        "its place suits it"
+    } else {
+        "its place does not suit it"
+    };
+    let centre = if f.central {
+        " It stands in the centre of its trigram, the place of balance."
+    } else {
+        ""
+    };
+    let response = if f.responds {
+        format!("it answers line {}, its opposite in kind", f.counterpart)
+    } else {
+        format!(
+            "it finds no answer in line {}, which is of the same kind",
+            f.counterpart
+        )
+    };
+    let turn = if f.changing {
+        format!(
+            " As a {} it is changing, and turns {}.",
+            f.value.describe(),
+            if f.yang { "to yin" } else { "to yang" }
+        )
+    } else {
+        String::new()
+    };
+    p(format!(
+        "Line {n} is {kind} in an {place} place, so {suits}; {response}.{centre}{turn}"
+    ))
+}
+
+fn text_of(r: TextRef) -> (String, String) {
+    let h = |n: u8| hexagram(n).expect("the rule names real hexagrams");
+    match r {
+        TextRef::Judgment { hexagram: n } => (
+            format!("the judgment of {}", h(n).name_pinyin),
+            h(n).judgment.clone(),
+        ),
+        TextRef::Line { hexagram: n, line } => (
+            format!("line {line} of {}", h(n).name_pinyin),
+            h(n).line_text(line).to_owned(),
+        ),
+        TextRef::AllLines { hexagram: n } => (
+            format!(
+                "the use of the {} in {}",
+                if n == 1 { "nines" } else { "sixes" },
+                h(n).name_pinyin
+            ),
+            h(n).all_lines.clone().unwrap_or_default(),
+        ),
+    }
+}
+
+/// The paragraphs (as `<p>` HTML) answering `section` of `reading`.
+pub fn compose(reading: &Reading, question: &str, section: Section) -> Vec<String> {
+    let pr = reading.primary;
+    let changing = reading.changing_lines();
+    let rule = reading.rule();
+    let list = |lines: &[u8]| {
+        lines
+            .iter()
+            .map(u8::to_string)
+            .collect::<Vec<_>>()
+            .join(" and ")
+    };
+    match section {
+        Section::OpeningStatements => {
+            let mut v = vec![
+                p(format!("You asked: {}", quote(question))),
+                p(format!(
+                    "The cast gives {}, {} ({}): {}.",
+                    name(pr),
+                    esc(&pr.name_chinese),
+                    esc(&pr.name_english),
+                    trigrams(pr)
+                )),
+            ];
+            v.push(p(match reading.resulting {
+                Some(res) => format!(
+                    "Line{} {} change{}, so the situation moves toward {}, {} ({}).",
+                    if changing.len() > 1 { "s" } else { "" },
+                    list(&changing),
+                    if changing.len() > 1 { "" } else { "s" },
+                    name(res),
+                    esc(&res.name_chinese),
+                    esc(&res.name_english)
+                ),
+                None => "No line changes: the situation is settled in its present form, and the reading dwells on the hexagram as a whole.".to_owned(),
+            }));
+            v.push(p(esc(&rule.summary)));
+            v
+        }
+        Section::InitialHexagramJudgement => vec![
+            p(format!("<b>The judgment.</b> {}", quote(&pr.judgment))),
+            p(format!(
+                "Within is {} ({}), without is {} ({}). The judgment speaks of the situation as a whole; {}",
+                pr.lower().english,
+                pr.lower().attribute,
+                pr.upper().english,
+                pr.upper().attribute,
+                if changing.is_empty() {
+                    "with no line changing, it carries the reading."
+                } else {
+                    "the changing lines show where it is moving."
+                }
+            )),
+        ],
+        Section::InitialHexagramImage => vec![
+            p(format!("<b>The image.</b> {}", quote(&pr.image))),
+            p(format!(
+                "{} is set above {}: the image asks for conduct that answers both, the outer {} and the inner {}.",
+                capitalise(&pr.upper().image),
+                pr.lower().image,
+                pr.upper().attribute,
+                pr.lower().attribute
+            )),
+        ],
+        Section::ChangingLine(n) => {
+            let mut v = vec![
+                p(format!("<b>Line {n}.</b> {}", quote(pr.line_text(n)))),
+                line_paragraph(reading, n),
+            ];
+            if rule.texts.first()
+                == Some(&TextRef::Line {
+                    hexagram: pr.number,
+                    line: n,
+                })
+            {
+                v.push(p("By Zhu Xi's rule this line rules the reading.".to_owned()));
+            }
+            v
+        }
+        Section::ChangingLinesAll => {
+            let (label, text) = text_of(rule.texts[0]);
+            vec![
+                p(
+                    "Every line changes: the situation turns over entirely into its counterpart."
+                        .to_owned(),
+                ),
+                p(format!(
+                    "<b>Ruling text</b>, {}: {}",
+                    esc(&label),
+                    quote(&text)
+                )),
+            ]
+        }
+        Section::TenWingsInsights => {
+            let (u, l) = (pr.upper(), pr.lower());
+            let nu = reading.nuclear;
+            let mut v = vec![
+                p(format!(
+                    "{} is the {} and {} the {}: {} meets {}.",
+                    u.name_pinyin, u.family, l.name_pinyin, l.family, u.attribute, l.attribute
+                )),
+                p(format!(
+                    "Hidden inside, lines 2 to 5 form the nuclear hexagram {}, {} ({}): {}. It shows the inner tendency of the situation.",
+                    name(nu),
+                    esc(&nu.name_chinese),
+                    esc(&nu.name_english),
+                    trigrams(nu)
+                )),
+            ];
+            let central: Vec<String> = [2u8, 5]
+                .iter()
+                .map(|&n| {
+                    let f = reading.line_facts(n);
+                    format!(
+                        "line {n} is {}{}",
+                        if f.yang { "yang" } else { "yin" },
+                        if f.correct {
+                            " and in its proper place"
+                        } else {
+                            ", out of its proper place"
+                        }
+                    )
+                })
+                .collect();
+            v.push(p(format!("In the central places, {}.", central.join("; "))));
+            v
+        }
+        Section::ResultingHexagramJudgment => reading
+            .resulting
+            .map(|res| {
+                vec![
+                    p(format!(
+                        "{}: <b>the judgment.</b> {}",
+                        name(res),
+                        quote(&res.judgment)
+                    )),
+                    p(format!(
+                        "This is where the situation is heading: {}, {} ({}).",
+                        esc(&res.name_english),
+                        trigrams(res),
+                        esc(&res.name_chinese)
+                    )),
+                ]
+            })
+            .unwrap_or_default(),
+        Section::ResultingHexagramImage => reading
+            .resulting
+            .map(|res| {
+                vec![
+                    p(format!(
+                        "{}: <b>the image.</b> {}",
+                        name(res),
+                        quote(&res.image)
+                    )),
+                    p(format!(
+                        "{} above {}: the conduct for the new situation.",
+                        capitalise(&res.upper().image),
+                        res.lower().image
+                    )),
+                ]
+            })
+            .unwrap_or_default(),
+        Section::SynthesisAndGuidance => {
+            let mut v = vec![p(esc(&rule.summary))];
+            for r in &rule.texts {
+                let (label, text) = text_of(*r);
+                v.push(p(format!(
+                    "<b>{}</b>: {}",
+                    esc(&capitalise(&label)),
+                    quote(&text)
+                )));
+            }
+            v.push(p(format!(
+                "Hold the question {} against these words: act as the image of {} counsels{}.",
+                quote(question),
+                esc(&pr.name_pinyin),
+                reading
+                    .resulting
+                    .map(|res| format!(", and prepare for {}", esc(&res.name_pinyin)))
+                    .unwrap_or_default()
+            )));
+            v
+        }
+        Section::ConclusionText => vec![p(format!(
+            "{} {}{}. Carry its image with you: {}",
+            name(pr),
+            esc(&pr.name_english),
+            reading
+                .resulting
+                .map(|res| format!(", becoming {} {}", name(res), esc(&res.name_english)))
+                .unwrap_or_default(),
+            quote(&pr.image)
+        ))],
+    }
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
+}

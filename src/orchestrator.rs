@@ -1,0 +1,214 @@
+//! The fan-out of one reading: every planned section in flight at once (a `JoinSet`, with a
+//! `Semaphore` as the optional cap), one error boundary per section, `SectionEvent`s out.
+//!
+//! A section that errs or panics is reported as failed and never touches the others. A shutdown
+//! signal (a `CancellationToken`) stops waiting sections and in-flight requests alike.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use tokio::sync::{Semaphore, mpsc};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::events::{EventKind, Progress, SectionDone, SectionEvent, SectionFailure};
+use crate::llm::{ErrorKind, Provider, ProviderError, SectionRequest};
+use crate::plan::Section;
+use crate::response::parse_response;
+
+/// How one section ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// It succeeded.
+    Done(Box<SectionDone>),
+    /// It failed for good.
+    Failed(Box<SectionFailure>),
+    /// The run was cancelled before it finished.
+    Cancelled,
+}
+
+/// What became of every section of a run, in plan order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunSummary {
+    /// (section, outcome) in plan order.
+    pub outcomes: Vec<(Section, Outcome)>,
+}
+
+impl RunSummary {
+    /// The sections that succeeded.
+    pub fn succeeded(&self) -> Vec<Section> {
+        self.filter(|o| matches!(o, Outcome::Done(_)))
+    }
+    /// The sections that failed, with their errors.
+    pub fn failed(&self) -> Vec<(Section, String)> {
+        self.outcomes
+            .iter()
+            .filter_map(|(s, o)| match o {
+                Outcome::Failed(f) => Some((*s, f.error.clone())),
+                Outcome::Done(_) | Outcome::Cancelled => None,
+            })
+            .collect()
+    }
+    /// The sections cut short by cancellation.
+    pub fn cancelled(&self) -> Vec<Section> {
+        self.filter(|o| matches!(o, Outcome::Cancelled))
+    }
+    /// Whether every section succeeded.
+    pub fn all_succeeded(&self) -> bool {
+        self.outcomes
+            .iter()
+            .all(|(_, o)| matches!(o, Outcome::Done(_)))
+    }
+    fn filter(&self, f: impl Fn(&Outcome) -> bool) -> Vec<Section> {
+        self.outcomes
+            .iter()
+            .filter(|(_, o)| f(o))
+            .map(|(s, _)| *s)
+            .collect()
+    }
+}
+
+/// Where a run's slots come from.
+#[derive(Debug, Clone)]
+pub enum Slots {
+    /// Every section at once.
+    Unlimited,
+    /// At most this many of this run's sections at once.
+    Cap(usize),
+    /// A semaphore shared with other runs (batch: one cap across all readings).
+    Shared(Arc<Semaphore>),
+}
+
+/// Runs every request of one reading (`reading` is its store id, 0 if it has none) and reports on
+/// `events`. Returns when every section has succeeded, failed or been cancelled.
+pub async fn run(
+    provider: Arc<dyn Provider>,
+    reading: i64,
+    requests: Vec<SectionRequest>,
+    slots: Slots,
+    events: mpsc::UnboundedSender<SectionEvent>,
+    cancel: CancellationToken,
+) -> RunSummary {
+    let semaphore = match slots {
+        Slots::Unlimited => Arc::new(Semaphore::new(requests.len().max(1))),
+        Slots::Cap(n) => Arc::new(Semaphore::new(n.max(1))),
+        Slots::Shared(s) => s,
+    };
+    let order: Vec<Section> = requests.iter().map(|r| r.section).collect();
+    let mut tasks = JoinSet::new();
+    let mut sections_by_task = HashMap::new();
+    for request in requests {
+        let section = request.section;
+        let progress = Progress::new(events.clone(), reading, section);
+        progress.send(EventKind::Queued);
+        let handle = tasks.spawn(one_section(
+            provider.clone(),
+            request,
+            progress,
+            semaphore.clone(),
+            cancel.clone(),
+        ));
+        sections_by_task.insert(handle.id(), section);
+    }
+    let mut ends: HashMap<Section, Outcome> = HashMap::new();
+    while let Some(joined) = tasks.join_next_with_id().await {
+        match joined {
+            Ok((_, (section, outcome))) => {
+                ends.insert(section, outcome);
+            }
+            Err(e) => {
+                // The section's own task panicked (or was aborted): its boundary turns it into a
+                // failure of that section alone.
+                let Some(&section) = sections_by_task.get(&e.id()) else {
+                    continue;
+                };
+                let failure = SectionFailure {
+                    error: format!("{}: internal error (the task panicked)", section.title()),
+                    latency: std::time::Duration::ZERO,
+                    attempts: 1,
+                };
+                let _ = events.send(SectionEvent {
+                    reading,
+                    section,
+                    kind: EventKind::Failed(Box::new(failure.clone())),
+                });
+                ends.insert(section, Outcome::Failed(Box::new(failure)));
+            }
+        }
+    }
+    RunSummary {
+        outcomes: order
+            .into_iter()
+            .map(|s| (s, ends.remove(&s).unwrap_or(Outcome::Cancelled)))
+            .collect(),
+    }
+}
+
+/// One section, from waiting for a slot to its last event.
+async fn one_section(
+    provider: Arc<dyn Provider>,
+    request: SectionRequest,
+    progress: Progress,
+    semaphore: Arc<Semaphore>,
+    cancel: CancellationToken,
+) -> (Section, Outcome) {
+    let section = request.section;
+    let _permit = tokio::select! {
+        biased;
+        () = cancel.cancelled() => return (section, Outcome::Cancelled),
+        permit = semaphore.acquire_owned() => match permit {
+            Ok(p) => p,
+            Err(_) => return (section, Outcome::Cancelled),
+        },
+    };
+    progress.send(EventKind::Started);
+    let started = Instant::now();
+    let result = tokio::select! {
+        biased;
+        () = cancel.cancelled() => return (section, Outcome::Cancelled),
+        r = provider.complete(&request, &progress) => r,
+    };
+    let latency = started.elapsed();
+    let outcome = match result.and_then(|c| {
+        let paragraphs = parse_response(&c.text);
+        if paragraphs.is_empty() {
+            Err(ProviderError {
+                attempts: c.attempts,
+                ..ProviderError::new(
+                    ErrorKind::Malformed,
+                    "the model's answer had no readable text",
+                )
+            })
+        } else {
+            Ok(SectionDone {
+                raw: c.text,
+                paragraphs,
+                usage: c.usage,
+                latency,
+                ttft: c.ttft,
+                model: c.model,
+                attempts: c.attempts,
+            })
+        }
+    }) {
+        Ok(done) => {
+            progress.send(EventKind::Finished(Box::new(done.clone())));
+            Outcome::Done(Box::new(done))
+        }
+        Err(e) if e.kind == ErrorKind::Cancelled => Outcome::Cancelled,
+        Err(e) => {
+            let failure = SectionFailure {
+                error: format!("{}: {e}", section.title()),
+                latency,
+                attempts: e.attempts,
+            };
+            progress.send(EventKind::Failed(Box::new(failure.clone())));
+            Outcome::Failed(Box::new(failure))
+        }
+    };
+    (section, outcome)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,238 @@
+//! The domain envelope: the reading's data as JSON, the same for every section of a reading but
+//! for the section itself and the Legge texts that section is about.
+
+use serde::Serialize;
+
+use super::Section;
+use crate::oracle::{Hexagram, Reading, Trigram};
+
+/// Everything a model is told about the reading, for one section.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Envelope<'a> {
+    /// The person's question.
+    pub question: &'a str,
+    /// The section to write.
+    pub section: SectionInfo,
+    /// coins, yarrow or manual.
+    pub cast_method: &'static str,
+    /// The six values, bottom line first.
+    pub lines: [u8; 6],
+    /// The hexagram as cast.
+    pub initial_hexagram: HexagramInfo<'a>,
+    /// The hexagram after the changes, or null.
+    pub resulting_hexagram: Option<HexagramInfo<'a>>,
+    /// The nuclear hexagram (lines 2-3-4 and 3-4-5).
+    pub nuclear_hexagram: HexagramInfo<'a>,
+    /// The changing lines, bottom first.
+    pub changing_lines: Vec<ChangingLine>,
+    /// How many lines change.
+    pub number_of_changing_lines: usize,
+    /// Zhu Xi's rule for this number of changing lines.
+    pub reading_rule: String,
+    /// The Legge texts this section is about.
+    pub texts: Vec<LeggeText<'a>>,
+}
+
+/// Which section is asked for.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SectionInfo {
+    /// Slot 1..=18.
+    pub id: u8,
+    /// Contract name.
+    pub name: String,
+    /// Title for people.
+    pub title: String,
+}
+
+/// A hexagram as the envelope describes it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HexagramInfo<'a> {
+    /// King Wen number.
+    pub number: u8,
+    /// Its names.
+    pub name: Names<'a>,
+    /// Unicode symbol.
+    pub symbol: &'a str,
+    /// The upper (outer) trigram.
+    pub upper_trigram: TrigramInfo<'a>,
+    /// The lower (inner) trigram.
+    pub lower_trigram: TrigramInfo<'a>,
+}
+
+/// A hexagram's names.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Names<'a> {
+    /// Pinyin.
+    pub pinyin: &'a str,
+    /// Chinese characters.
+    pub chinese: &'a str,
+    /// A short English gloss.
+    pub english: &'a str,
+    /// Legge's romanisation.
+    pub legge: &'a str,
+}
+
+/// A trigram as the envelope describes it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TrigramInfo<'a> {
+    /// Pinyin name.
+    pub name: &'a str,
+    /// Chinese name.
+    pub chinese: &'a str,
+    /// Unicode symbol.
+    pub symbol: &'a str,
+    /// English gloss.
+    pub english: &'a str,
+    /// Image in nature.
+    pub image: &'a str,
+    /// Quality.
+    pub attribute: &'a str,
+}
+
+/// One changing line.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChangingLine {
+    /// 1 = bottom .. 6 = top.
+    pub line_number: u8,
+    /// 6 or 9.
+    pub value: u8,
+    /// Whether no changing line lies above it.
+    pub is_last_changing_line: bool,
+}
+
+/// A passage of Legge's translation.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LeggeText<'a> {
+    /// What the passage is, e.g. "Feng (55), line 1".
+    pub source: String,
+    /// Legge's words.
+    pub text: &'a str,
+}
+
+impl<'a> From<&'a Trigram> for TrigramInfo<'a> {
+    fn from(t: &'a Trigram) -> Self {
+        Self {
+            name: &t.name_pinyin,
+            chinese: &t.name_chinese,
+            symbol: &t.symbol,
+            english: &t.english,
+            image: &t.image,
+            attribute: &t.attribute,
+        }
+    }
+}
+
+impl<'a> From<&'a Hexagram> for HexagramInfo<'a> {
+    fn from(h: &'a Hexagram) -> Self {
+        Self {
+            number: h.number,
+            name: Names {
+                pinyin: &h.name_pinyin,
+                chinese: &h.name_chinese,
+                english: &h.name_english,
+                legge: &h.name_legge,
+            },
+            symbol: &h.symbol,
+            upper_trigram: h.upper().into(),
+            lower_trigram: h.lower().into(),
+        }
+    }
+}
+
+fn judgment(h: &Hexagram) -> LeggeText<'_> {
+    LeggeText {
+        source: format!("{} ({}), judgment", h.name_pinyin, h.number),
+        text: &h.judgment,
+    }
+}
+
+fn image(h: &Hexagram) -> LeggeText<'_> {
+    LeggeText {
+        source: format!("{} ({}), image", h.name_pinyin, h.number),
+        text: &h.image,
+    }
+}
+
+fn line(h: &Hexagram, n: u8) -> LeggeText<'_> {
+    LeggeText {
+        source: format!("{} ({}), line {n}", h.name_pinyin, h.number),
+        text: h.line_text(n),
+    }
+}
+
+/// The Legge texts `section` is about.
+fn texts<'a>(reading: &'a Reading, section: Section) -> Vec<LeggeText<'a>> {
+    let p = reading.primary;
+    let changing = reading.changing_lines();
+    let changing_texts = || changing.iter().map(|&n| line(p, n)).collect::<Vec<_>>();
+    match section {
+        Section::OpeningStatements | Section::ConclusionText => {
+            let mut v = vec![judgment(p)];
+            v.extend(reading.resulting.map(judgment));
+            v
+        }
+        Section::InitialHexagramJudgement => vec![judgment(p)],
+        Section::InitialHexagramImage => vec![image(p)],
+        Section::ChangingLine(n) => vec![line(p, n)],
+        Section::ChangingLinesAll => {
+            let mut v = changing_texts();
+            v.extend(p.all_lines.as_deref().map(|text| LeggeText {
+                source: format!(
+                    "{} ({}), use of the {}",
+                    p.name_pinyin,
+                    p.number,
+                    if p.number == 1 { "nines" } else { "sixes" }
+                ),
+                text,
+            }));
+            v.extend(reading.resulting.map(judgment));
+            v
+        }
+        Section::TenWingsInsights => vec![judgment(p), image(p), judgment(reading.nuclear)],
+        Section::ResultingHexagramJudgment => reading.resulting.map(judgment).into_iter().collect(),
+        Section::ResultingHexagramImage => reading.resulting.map(image).into_iter().collect(),
+        Section::SynthesisAndGuidance => {
+            let mut v = vec![judgment(p)];
+            v.extend(changing_texts());
+            v.extend(reading.resulting.map(judgment));
+            v
+        }
+    }
+}
+
+/// The envelope for one section of `reading`.
+pub fn envelope<'a>(reading: &'a Reading, question: &'a str, section: Section) -> Envelope<'a> {
+    let changing = reading.changing_lines();
+    let last = changing.last().copied();
+    Envelope {
+        question,
+        section: SectionInfo {
+            id: section.id(),
+            name: section.name(),
+            title: section.title(),
+        },
+        cast_method: reading.cast.method.as_str(),
+        lines: reading.values(),
+        initial_hexagram: reading.primary.into(),
+        resulting_hexagram: reading.resulting.map(Into::into),
+        nuclear_hexagram: reading.nuclear.into(),
+        changing_lines: changing
+            .iter()
+            .map(|&n| ChangingLine {
+                line_number: n,
+                value: reading.cast.lines[usize::from(n - 1)].get(),
+                is_last_changing_line: Some(n) == last,
+            })
+            .collect(),
+        number_of_changing_lines: changing.len(),
+        reading_rule: reading.rule().summary,
+        texts: texts(reading, section),
+    }
+}

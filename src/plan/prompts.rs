@@ -1,0 +1,176 @@
+//! The instructions sent with each section: a system prompt and two instruction sets, one for
+//! readings with changing lines and a deeper one for unchanging readings, embedded from
+//! `assets/prompts/`. Any instruction can be replaced by a file of the same name (for example
+//! `prompts/changing/synthesisAndGuidance.md` in the config dir); `config` reads those files and
+//! hands them in as overrides.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Section, envelope};
+use crate::oracle::Reading;
+
+/// Which instruction set a reading uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PromptSet {
+    /// Some line changes.
+    Changing,
+    /// No line changes: fewer, deeper sections.
+    Unchanging,
+}
+
+impl PromptSet {
+    /// The set for `reading`.
+    pub fn for_reading(reading: &Reading) -> Self {
+        if reading.resulting.is_some() {
+            PromptSet::Changing
+        } else {
+            PromptSet::Unchanging
+        }
+    }
+
+    /// The folder name under `prompts/`.
+    pub fn dir(self) -> &'static str {
+        match self {
+            PromptSet::Changing => "changing",
+            PromptSet::Unchanging => "unchanging",
+        }
+    }
+}
+
+/// One chat message as OpenAI-compatible endpoints take it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatMessage {
+    /// "system" or "user".
+    pub role: String,
+    /// The text.
+    pub content: String,
+}
+
+macro_rules! embedded {
+    ($($set:ident / $key:literal),* $(,)?) => {
+        &[$((PromptSet::$set, $key, include_str!(concat!("../../assets/prompts/", embedded!(@dir $set), "/", $key, ".md")))),*]
+    };
+    (@dir Changing) => { "changing" };
+    (@dir Unchanging) => { "unchanging" };
+}
+
+/// The embedded instructions: (set, key, text).
+const EMBEDDED: &[(PromptSet, &str, &str)] = embedded![
+    Changing / "openingStatements",
+    Changing / "initialHexagramJudgement",
+    Changing / "initialHexagramImage",
+    Changing / "changingLinesLine",
+    Changing / "changingLinesAll",
+    Changing / "tenWingsInsights",
+    Changing / "resultingHexagramJudgment",
+    Changing / "resultingHexagramImage",
+    Changing / "synthesisAndGuidance",
+    Changing / "conclusionText",
+    Unchanging / "openingStatements",
+    Unchanging / "initialHexagramJudgement",
+    Unchanging / "initialHexagramImage",
+    Unchanging / "tenWingsInsights",
+    Unchanging / "synthesisAndGuidance",
+    Unchanging / "conclusionText",
+];
+
+const SYSTEM: &str = include_str!("../../assets/prompts/system.md");
+
+/// The instructions in use: the embedded ones with any overrides applied.
+#[derive(Debug, Clone)]
+pub struct Prompts {
+    system: String,
+    instructions: BTreeMap<(PromptSet, &'static str), String>,
+}
+
+impl Default for Prompts {
+    fn default() -> Self {
+        Self {
+            system: SYSTEM.to_owned(),
+            instructions: EMBEDDED
+                .iter()
+                .map(|&(set, key, text)| ((set, key), text.to_owned()))
+                .collect(),
+        }
+    }
+}
+
+impl Prompts {
+    /// Every file name an override may use, relative to the `prompts/` dir: `system.md` and
+    /// `<set>/<key>.md`.
+    pub fn override_names() -> impl Iterator<Item = String> {
+        std::iter::once("system.md".to_owned()).chain(
+            EMBEDDED
+                .iter()
+                .map(|(set, key, _)| format!("{}/{key}.md", set.dir())),
+        )
+    }
+
+    /// Replaces the instruction named `name` (one of [`Prompts::override_names`]) with `text`.
+    /// Returns false when no instruction has that name.
+    pub fn set_override(&mut self, name: &str, text: String) -> bool {
+        if name == "system.md" {
+            self.system = text;
+            return true;
+        }
+        let found = EMBEDDED
+            .iter()
+            .find(|(set, key, _)| format!("{}/{key}.md", set.dir()) == name);
+        match found {
+            Some(&(set, key, _)) => {
+                self.instructions.insert((set, key), text);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The system prompt.
+    pub fn system(&self) -> &str {
+        &self.system
+    }
+
+    /// The instruction for `section` in `set`, with `{lineNumber}` filled in.
+    pub fn instruction(&self, set: PromptSet, section: Section) -> String {
+        let text = self
+            .instructions
+            .get(&(set, section.prompt_key()))
+            .or_else(|| {
+                self.instructions
+                    .get(&(PromptSet::Changing, section.prompt_key()))
+            })
+            .map_or("", String::as_str);
+        match section {
+            Section::ChangingLine(n) => text.replace("{lineNumber}", &n.to_string()),
+            _ => text.to_owned(),
+        }
+    }
+}
+
+/// The messages of one section's request: the system prompt, then the section's instruction
+/// followed by the reading's data as JSON.
+pub fn build_messages(
+    prompts: &Prompts,
+    reading: &Reading,
+    question: &str,
+    section: Section,
+) -> Vec<ChatMessage> {
+    let set = PromptSet::for_reading(reading);
+    let data = serde_json::to_string_pretty(&envelope(reading, question, section))
+        .expect("the envelope is plain data and always serialises");
+    vec![
+        ChatMessage {
+            role: "system".to_owned(),
+            content: prompts.system().trim_end().to_owned(),
+        },
+        ChatMessage {
+            role: "user".to_owned(),
+            content: format!(
+                "{}\n\nThe reading (JSON):\n{data}",
+                prompts.instruction(set, section).trim_end()
+            ),
+        },
+    ]
+}

@@ -1,0 +1,183 @@
+use super::*;
+use crate::oracle::{Cast, LineValue};
+
+fn reading(values: [u8; 6]) -> Reading {
+    Reading::new(Cast::manual(values.map(|v| LineValue::new(v).unwrap())))
+}
+
+/// Values with the lines in `changing` (1-based) changing and the rest unchanging.
+fn with_changing(changing: &[u8]) -> [u8; 6] {
+    std::array::from_fn(|i| {
+        let n = i as u8 + 1;
+        match (changing.contains(&n), i % 2 == 0) {
+            (true, true) => 9,
+            (true, false) => 6,
+            (false, true) => 7,
+            (false, false) => 8,
+        }
+    })
+}
+
+#[test]
+fn ids_and_names_follow_the_design_table() {
+    let table: [(u8, &str); 15] = [
+        (1, "openingStatements"),
+        (2, "initialHexagramJudgement"),
+        (3, "initialHexagramImage"),
+        (4, "changingLinesLine1"),
+        (5, "changingLinesLine2"),
+        (6, "changingLinesLine3"),
+        (7, "changingLinesLine4"),
+        (8, "changingLinesLine5"),
+        (9, "changingLinesLine6"),
+        (10, "changingLinesAll"),
+        (11, "tenWingsInsights"),
+        (12, "resultingHexagramJudgment"),
+        (13, "resultingHexagramImage"),
+        (14, "synthesisAndGuidance"),
+        (18, "conclusionText"),
+    ];
+    for (section, (id, name)) in Section::ALL.into_iter().zip(table) {
+        assert_eq!((section.id(), section.name().as_str()), (id, name));
+        assert_eq!(Section::from_id(id), Some(section));
+    }
+    for reserved in [0, 15, 16, 17, 19] {
+        assert_eq!(Section::from_id(reserved), None);
+    }
+    let mut sorted = Section::ALL;
+    sorted.sort();
+    assert_eq!(sorted, Section::ALL, "variant order is reading order");
+}
+
+#[test]
+fn plan_for_every_count_and_position_of_changing_lines() {
+    // Every subset of the six positions: 64 cases covering 0..=6 changing lines.
+    for mask in 0u8..64 {
+        let changing: Vec<u8> = (1..=6).filter(|n| mask >> (n - 1) & 1 == 1).collect();
+        let sections = plan(&reading(with_changing(&changing)));
+        let ids: Vec<u8> = sections.iter().map(|s| s.id()).collect();
+
+        let mut expected = vec![1, 2, 3];
+        expected.extend(changing.iter().map(|n| n + 3));
+        if changing.len() == 6 {
+            expected.push(10);
+        }
+        expected.push(11);
+        if !changing.is_empty() {
+            expected.extend([12, 13]);
+        }
+        expected.extend([14, 18]);
+        assert_eq!(ids, expected, "changing lines {changing:?}");
+
+        let count = match changing.len() {
+            0 => 6,
+            6 => 15,
+            k => 8 + k,
+        };
+        assert_eq!(sections.len(), count, "changing lines {changing:?}");
+    }
+}
+
+#[test]
+fn the_issue_example_plans_ten_sections() {
+    let ids: Vec<u8> = plan(&reading([9, 8, 7, 7, 6, 8]))
+        .iter()
+        .map(|s| s.id())
+        .collect();
+    assert_eq!(ids, [1, 2, 3, 4, 8, 11, 12, 13, 14, 18]);
+}
+
+#[test]
+fn envelope_for_a_changing_line_names_the_last_changing_line() {
+    let r = reading([9, 8, 7, 7, 6, 8]);
+    let v = serde_json::to_value(envelope(&r, "Q", Section::ChangingLine(5))).unwrap();
+    assert_eq!(v["numberOfChangingLines"], 2);
+    assert_eq!(v["changingLines"][0]["lineNumber"], 1);
+    assert_eq!(v["changingLines"][0]["isLastChangingLine"], false);
+    assert_eq!(v["changingLines"][1]["lineNumber"], 5);
+    assert_eq!(v["changingLines"][1]["isLastChangingLine"], true);
+    assert_eq!(v["resultingHexagram"]["number"], 31);
+    assert_eq!(v["texts"].as_array().unwrap().len(), 1);
+    assert!(
+        v["texts"][0]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("The fifth SIX")
+    );
+
+    let still = reading([7, 8, 7, 7, 8, 8]);
+    let v = serde_json::to_value(envelope(&still, "Q", Section::InitialHexagramImage)).unwrap();
+    assert!(v["resultingHexagram"].is_null());
+    assert_eq!(v["numberOfChangingLines"], 0);
+    assert_eq!(v["changingLines"], serde_json::json!([]));
+}
+
+#[test]
+fn every_section_has_an_instruction_with_the_format() {
+    let prompts = Prompts::default();
+    for values in [[9, 9, 9, 9, 9, 9], [7, 8, 7, 7, 8, 8]] {
+        let r = reading(values);
+        let set = PromptSet::for_reading(&r);
+        for section in plan(&r) {
+            let text = prompts.instruction(set, section);
+            assert!(text.contains("{\"response\""), "{section}: format");
+            assert!(text.contains("words"), "{section}: word range");
+            assert!(text.contains("paragraph"), "{section}: paragraph count");
+            assert!(
+                !text.contains("{lineNumber}"),
+                "{section}: placeholder filled"
+            );
+        }
+    }
+    assert!(
+        prompts
+            .instruction(PromptSet::Changing, Section::ChangingLine(4))
+            .contains("line 4")
+    );
+    // The unchanging set is its own, deeper text.
+    assert_ne!(
+        prompts.instruction(PromptSet::Changing, Section::InitialHexagramJudgement),
+        prompts.instruction(PromptSet::Unchanging, Section::InitialHexagramJudgement)
+    );
+}
+
+#[test]
+fn overrides_replace_one_instruction() {
+    let mut prompts = Prompts::default();
+    assert!(prompts.set_override("changing/conclusionText.md", "Say goodbye.".into()));
+    assert!(!prompts.set_override("changing/noSuchSection.md", "x".into()));
+    assert_eq!(
+        prompts.instruction(PromptSet::Changing, Section::ConclusionText),
+        "Say goodbye."
+    );
+    assert_ne!(
+        prompts.instruction(PromptSet::Unchanging, Section::ConclusionText),
+        "Say goodbye."
+    );
+    assert!(prompts.set_override("system.md", "Be brief.".into()));
+    let messages = build_messages(
+        &prompts,
+        &reading([9, 8, 7, 7, 6, 8]),
+        "Q",
+        Section::ConclusionText,
+    );
+    assert_eq!(messages[0].content, "Be brief.");
+    assert!(messages[1].content.starts_with("Say goodbye."));
+    assert_eq!(Prompts::override_names().count(), 17);
+}
+
+/// Any change to what is sent to a model shows up here in review.
+#[test]
+fn snapshot_of_a_full_request() {
+    let r = reading([9, 8, 7, 7, 6, 8]);
+    let messages = build_messages(
+        &Prompts::default(),
+        &r,
+        "Should I take the new job in Lisbon?",
+        Section::ChangingLine(1),
+    );
+    insta::assert_snapshot!(format!(
+        "--- system ---\n{}\n--- user ---\n{}",
+        messages[0].content, messages[1].content
+    ));
+}

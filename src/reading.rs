@@ -1,0 +1,127 @@
+//! One reading end to end — plan, fan out, fold the results — the single seam that every front
+//! end calls, so the CLI and the TUI never repeat the flow.
+
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::events::SectionEvent;
+use crate::llm::{Provider, SectionRequest};
+use crate::oracle::Reading;
+use crate::orchestrator::{self, RunSummary, Slots};
+use crate::plan::{Prompts, Section, build_messages};
+use crate::response::sanitize_inline;
+
+/// The longest question accepted, in characters.
+pub const MAX_QUESTION_CHARS: usize = 2000;
+
+/// What is wrong with a question.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum QuestionError {
+    /// Nothing but whitespace.
+    #[error("the question is empty: type what you want to ask the oracle")]
+    Empty,
+    /// Over the limit.
+    #[error("the question is {0} characters long; keep it under {MAX_QUESTION_CHARS}")]
+    TooLong(usize),
+}
+
+/// Cleans a question (control characters and escape sequences removed, whitespace collapsed)
+/// and checks it is neither empty nor too long.
+pub fn validate_question(raw: &str) -> Result<String, QuestionError> {
+    let clean = sanitize_inline(raw)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let chars = clean.chars().count();
+    if chars == 0 {
+        Err(QuestionError::Empty)
+    } else if chars > MAX_QUESTION_CHARS {
+        Err(QuestionError::TooLong(chars))
+    } else {
+        Ok(clean)
+    }
+}
+
+/// What a reading runs with: the provider, the instructions and the concurrency.
+#[derive(Clone)]
+pub struct Engine {
+    /// Who answers.
+    pub provider: Arc<dyn Provider>,
+    /// The instructions in use.
+    pub prompts: Prompts,
+    /// How many sections may be in flight.
+    pub slots: Slots,
+    /// `max_tokens` per section.
+    pub max_tokens: u32,
+}
+
+impl Engine {
+    /// The requests for `sections` of `reading`.
+    pub fn requests(
+        &self,
+        reading: &Arc<Reading>,
+        question: &Arc<str>,
+        sections: &[Section],
+    ) -> Vec<SectionRequest> {
+        sections
+            .iter()
+            .map(|&section| SectionRequest {
+                reading: reading.clone(),
+                question: question.clone(),
+                section,
+                messages: build_messages(&self.prompts, reading, question, section),
+                max_tokens: self.max_tokens,
+            })
+            .collect()
+    }
+
+    /// Runs `sections` of `reading` (store id `id`, 0 if none), every one in flight at once up to
+    /// the engine's cap, reporting on `events`.
+    pub async fn run(
+        &self,
+        id: i64,
+        reading: Arc<Reading>,
+        question: Arc<str>,
+        sections: &[Section],
+        events: mpsc::UnboundedSender<SectionEvent>,
+        cancel: CancellationToken,
+    ) -> RunSummary {
+        let requests = self.requests(&reading, &question, sections);
+        orchestrator::run(
+            self.provider.clone(),
+            id,
+            requests,
+            self.slots.clone(),
+            events,
+            cancel,
+        )
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn questions_are_cleaned_and_checked() {
+        assert_eq!(
+            validate_question("  Will it  rain?\n"),
+            Ok("Will it rain?".into())
+        );
+        assert_eq!(validate_question("   \t\n"), Err(QuestionError::Empty));
+        assert_eq!(validate_question("\u{1b}[2J"), Err(QuestionError::Empty));
+        assert_eq!(
+            validate_question("a\u{1b}]0;pwned\u{7}b \u{202e}c"),
+            Ok("ab c".into())
+        );
+        let long = "x".repeat(MAX_QUESTION_CHARS + 1);
+        assert_eq!(
+            validate_question(&long),
+            Err(QuestionError::TooLong(MAX_QUESTION_CHARS + 1))
+        );
+        assert!(validate_question(&"豐".repeat(MAX_QUESTION_CHARS)).is_ok());
+    }
+}

@@ -1,0 +1,486 @@
+//! A reading as a report: its facts, its status and every section's text and figures, in the one
+//! shape that `cast --format json` and `show --format json` print, plus text and Markdown renderings.
+
+use serde::{Deserialize, Serialize};
+
+use crate::events::{EventKind, SectionEvent, UsageSource, tokens_per_sec};
+use crate::oracle::{Hexagram, Reading};
+use crate::plan::Section;
+use crate::response::{Paragraph, sanitize_inline, to_markdown, to_plain_text};
+
+/// The state of a whole reading.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReadingStatus {
+    /// Sections are still being generated.
+    Running,
+    /// Every planned section succeeded.
+    Complete,
+    /// Some sections succeeded, some did not.
+    Partial,
+    /// No section succeeded.
+    Failed,
+    /// Stopped by the user.
+    Cancelled,
+    /// The process died while sections were in flight.
+    Interrupted,
+}
+
+impl ReadingStatus {
+    /// The lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReadingStatus::Running => "running",
+            ReadingStatus::Complete => "complete",
+            ReadingStatus::Partial => "partial",
+            ReadingStatus::Failed => "failed",
+            ReadingStatus::Cancelled => "cancelled",
+            ReadingStatus::Interrupted => "interrupted",
+        }
+    }
+}
+
+/// The state of one section.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SectionStatus {
+    /// Not finished (queued, running, or never run).
+    Pending,
+    /// Succeeded.
+    Complete,
+    /// Failed for good.
+    Failed,
+    /// Stopped before it finished.
+    Cancelled,
+}
+
+/// A hexagram as reports show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HexagramSummary {
+    /// King Wen number.
+    pub number: u8,
+    /// Pinyin name.
+    pub name: String,
+    /// Chinese name.
+    pub chinese: String,
+    /// English gloss.
+    pub english: String,
+    /// Unicode symbol.
+    pub symbol: String,
+    /// Upper trigram (pinyin name).
+    pub upper: String,
+    /// Lower trigram (pinyin name).
+    pub lower: String,
+}
+
+impl From<&Hexagram> for HexagramSummary {
+    fn from(h: &Hexagram) -> Self {
+        Self {
+            number: h.number,
+            name: h.name_pinyin.clone(),
+            chinese: h.name_chinese.clone(),
+            english: h.name_english.clone(),
+            symbol: h.symbol.clone(),
+            upper: h.upper().name_pinyin.clone(),
+            lower: h.lower().name_pinyin.clone(),
+        }
+    }
+}
+
+/// One section of a report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SectionReport {
+    /// Slot 1..=18.
+    pub id: u8,
+    /// Contract name.
+    pub name: String,
+    /// Title for people.
+    pub title: String,
+    /// Its state.
+    pub status: SectionStatus,
+    /// Milliseconds from dispatch to the end.
+    pub latency_ms: Option<u64>,
+    /// Milliseconds to the first token.
+    pub ttft_ms: Option<u64>,
+    /// Prompt tokens.
+    pub prompt_tokens: Option<u32>,
+    /// Completion tokens.
+    pub completion_tokens: Option<u32>,
+    /// Prompt plus completion.
+    pub total_tokens: Option<u32>,
+    /// Completion tokens per second.
+    pub tokens_per_sec: Option<f64>,
+    /// Where the counts came from.
+    pub usage: Option<UsageSource>,
+    /// The model that answered.
+    pub model: Option<String>,
+    /// Attempts made.
+    pub attempts: u32,
+    /// Why it failed.
+    pub error: Option<String>,
+    /// The text.
+    pub paragraphs: Vec<Paragraph>,
+}
+
+impl SectionReport {
+    /// A section not yet run.
+    pub fn pending(section: Section) -> Self {
+        Self {
+            id: section.id(),
+            name: section.name(),
+            title: section.title(),
+            status: SectionStatus::Pending,
+            latency_ms: None,
+            ttft_ms: None,
+            prompt_tokens: None,
+            completion_tokens: None,
+            total_tokens: None,
+            tokens_per_sec: None,
+            usage: None,
+            model: None,
+            attempts: 0,
+            error: None,
+            paragraphs: Vec::new(),
+        }
+    }
+}
+
+/// A whole reading.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReadingReport {
+    /// Its id in the store.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<i64>,
+    /// When it was cast (RFC 3339, UTC).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<String>,
+    /// The question.
+    pub question: String,
+    /// coins, yarrow or manual.
+    pub method: String,
+    /// The six values, bottom first.
+    pub lines: [u8; 6],
+    /// The RNG seed, when one was used.
+    pub seed: Option<u64>,
+    /// The hexagram as cast.
+    pub primary: HexagramSummary,
+    /// The hexagram after the changes.
+    pub resulting: Option<HexagramSummary>,
+    /// The nuclear hexagram.
+    pub nuclear: HexagramSummary,
+    /// Changing line positions.
+    pub changing_lines: Vec<u8>,
+    /// Zhu Xi's rule, in words.
+    pub reading_rule: String,
+    /// Its state.
+    pub status: ReadingStatus,
+    /// Every planned section, in order.
+    pub sections: Vec<SectionReport>,
+}
+
+impl ReadingReport {
+    /// A report of `reading` with `sections` planned and none run.
+    pub fn new(reading: &Reading, question: &str, sections: &[Section]) -> Self {
+        Self {
+            id: None,
+            created_at: None,
+            question: question.to_owned(),
+            method: reading.cast.method.as_str().to_owned(),
+            lines: reading.values(),
+            seed: reading.cast.seed,
+            primary: reading.primary.into(),
+            resulting: reading.resulting.map(Into::into),
+            nuclear: reading.nuclear.into(),
+            changing_lines: reading.changing_lines(),
+            reading_rule: reading.rule().summary,
+            status: ReadingStatus::Running,
+            sections: sections
+                .iter()
+                .map(|&s| SectionReport::pending(s))
+                .collect(),
+        }
+    }
+
+    /// Folds one event into the report (finished and failed sections; the rest is progress).
+    pub fn apply(&mut self, event: &SectionEvent) {
+        let Some(s) = self
+            .sections
+            .iter_mut()
+            .find(|s| s.id == event.section.id())
+        else {
+            return;
+        };
+        match &event.kind {
+            EventKind::Finished(done) => {
+                s.status = SectionStatus::Complete;
+                s.latency_ms = Some(millis(done.latency));
+                s.ttft_ms = done.ttft.map(millis);
+                s.prompt_tokens = Some(done.usage.prompt_tokens);
+                s.completion_tokens = Some(done.usage.completion_tokens);
+                s.total_tokens = Some(done.usage.total());
+                s.tokens_per_sec = Some(round1(done.tokens_per_sec()));
+                s.usage = Some(done.usage.source);
+                s.model = Some(done.model.clone());
+                s.attempts = done.attempts;
+                s.error = None;
+                s.paragraphs = done.paragraphs.clone();
+            }
+            EventKind::Failed(failure) => {
+                s.status = SectionStatus::Failed;
+                s.latency_ms = Some(millis(failure.latency));
+                s.attempts = failure.attempts;
+                s.error = Some(failure.error.clone());
+            }
+            EventKind::Queued
+            | EventKind::Started
+            | EventKind::Delta(_)
+            | EventKind::Retrying { .. } => {}
+        }
+    }
+
+    /// Settles the status once nothing is in flight: `cancelled` when the run was stopped.
+    pub fn settle(&mut self, cancelled: bool) {
+        for s in &mut self.sections {
+            if cancelled && s.status == SectionStatus::Pending {
+                s.status = SectionStatus::Cancelled;
+            }
+        }
+        self.status = status_of(self.sections.iter().map(|s| s.status), cancelled);
+    }
+
+    /// Sum of total tokens over finished sections.
+    pub fn total_tokens(&self) -> u64 {
+        self.sections
+            .iter()
+            .filter_map(|s| s.total_tokens)
+            .map(u64::from)
+            .sum()
+    }
+
+    /// Sections complete.
+    pub fn sections_done(&self) -> usize {
+        self.sections
+            .iter()
+            .filter(|s| s.status == SectionStatus::Complete)
+            .count()
+    }
+}
+
+/// The reading status implied by its sections' states.
+pub fn status_of(sections: impl Iterator<Item = SectionStatus>, cancelled: bool) -> ReadingStatus {
+    let (mut done, mut total) = (0, 0);
+    for s in sections {
+        total += 1;
+        done += usize::from(s == SectionStatus::Complete);
+    }
+    if total > 0 && done == total {
+        ReadingStatus::Complete
+    } else if cancelled {
+        ReadingStatus::Cancelled
+    } else if done == 0 {
+        ReadingStatus::Failed
+    } else {
+        ReadingStatus::Partial
+    }
+}
+
+fn millis(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+fn round1(x: f64) -> f64 {
+    (x * 10.0).round() / 10.0
+}
+
+/// Tokens per second for stored figures.
+pub fn rate(tokens: u32, latency_ms: u64) -> f64 {
+    round1(tokens_per_sec(
+        tokens,
+        std::time::Duration::from_millis(latency_ms),
+    ))
+}
+
+/// The six lines of a hexagram drawn top to bottom, yang `━━━━━━━`, yin `━━━ ━━━`, with changing
+/// lines marked `o` (old yang, 9) or `x` (old yin, 6).
+pub fn figure(lines: &[u8; 6], after_change: bool) -> Vec<String> {
+    lines
+        .iter()
+        .rev()
+        .map(|&v| {
+            let changing = v == 6 || v == 9;
+            let yang = (v % 2 == 1) != (after_change && changing);
+            let bar = if yang {
+                "━━━━━━━"
+            } else {
+                "━━━ ━━━"
+            };
+            let mark = match (after_change, v) {
+                (false, 9) => " o",
+                (false, 6) => " x",
+                _ => "  ",
+            };
+            format!("{bar}{mark}")
+        })
+        .collect()
+}
+
+fn heading(h: &HexagramSummary) -> String {
+    format!(
+        "{} {} {} {} ({}), {} over {}",
+        h.symbol, h.number, h.name, h.chinese, h.english, h.upper, h.lower
+    )
+}
+
+/// The report as plain text, wrapped at `width`.
+pub fn to_text(r: &ReadingReport, width: usize) -> String {
+    let mut out = String::new();
+    out.push_str(&format!("Question: {}\n\n", sanitize_inline(&r.question)));
+    let primary = figure(&r.lines, false);
+    let resulting = r.resulting.as_ref().map(|_| figure(&r.lines, true));
+    for (i, row) in primary.iter().enumerate() {
+        match &resulting {
+            Some(res) => out.push_str(&format!("  {row}      {}\n", res[i])),
+            None => out.push_str(&format!("  {row}\n")),
+        }
+    }
+    out.push('\n');
+    out.push_str(&format!("{}\n", heading(&r.primary)));
+    if let Some(res) = &r.resulting {
+        out.push_str(&format!(
+            "  changing line{} {} -> {}\n",
+            if r.changing_lines.len() == 1 { "" } else { "s" },
+            join(&r.changing_lines),
+            heading(res)
+        ));
+    }
+    out.push_str(&format!("Nuclear: {}\n", heading(&r.nuclear)));
+    out.push_str(&format!("Rule: {}\n", r.reading_rule));
+    for s in &r.sections {
+        out.push_str(&format!("\n== {} ==\n", s.title));
+        match s.status {
+            SectionStatus::Complete => {
+                out.push_str(&to_plain_text(&s.paragraphs, Some(width)));
+                out.push('\n');
+            }
+            SectionStatus::Failed => out.push_str(&format!(
+                "(failed: {})\n",
+                sanitize_inline(s.error.as_deref().unwrap_or("unknown error"))
+            )),
+            SectionStatus::Cancelled => out.push_str("(cancelled)\n"),
+            SectionStatus::Pending => out.push_str("(not generated)\n"),
+        }
+    }
+    out
+}
+
+/// The report as Markdown.
+pub fn to_markdown_doc(r: &ReadingReport) -> String {
+    let mut out = format!(
+        "# {}\n\n",
+        sanitize_inline(&r.question).replace(['#', '*', '_', '`'], " ")
+    );
+    out.push_str("```\n");
+    let primary = figure(&r.lines, false);
+    let resulting = r.resulting.as_ref().map(|_| figure(&r.lines, true));
+    for (i, row) in primary.iter().enumerate() {
+        match &resulting {
+            Some(res) => out.push_str(&format!("{row}      {}\n", res[i])),
+            None => out.push_str(&format!("{row}\n")),
+        }
+    }
+    out.push_str("```\n\n");
+    out.push_str(&format!("**{}**  \n", heading(&r.primary)));
+    if let Some(res) = &r.resulting {
+        out.push_str(&format!(
+            "changing {} → **{}**  \n",
+            join(&r.changing_lines),
+            heading(res)
+        ));
+    }
+    out.push_str(&format!("nuclear: {}  \n", heading(&r.nuclear)));
+    out.push_str(&format!(
+        "method: {}, lines {} (bottom first), status: {}\n\n",
+        r.method,
+        join(&r.lines),
+        r.status.as_str()
+    ));
+    out.push_str(&format!("> {}\n", r.reading_rule));
+    for s in &r.sections {
+        out.push_str(&format!("\n## {}\n\n", s.title));
+        match s.status {
+            SectionStatus::Complete => out.push_str(&to_markdown(&s.paragraphs)),
+            SectionStatus::Failed => out.push_str(&format!(
+                "*Failed: {}*",
+                sanitize_inline(s.error.as_deref().unwrap_or("unknown error"))
+            )),
+            SectionStatus::Cancelled => out.push_str("*Cancelled.*"),
+            SectionStatus::Pending => out.push_str("*Not generated.*"),
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn join<T: ToString>(xs: &[T]) -> String {
+    xs.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn figures_mark_changing_lines_and_turn_them() {
+        let lines = [9, 8, 7, 7, 6, 8];
+        assert_eq!(
+            figure(&lines, false),
+            [
+                "━━━ ━━━  ",
+                "━━━ ━━━ x",
+                "━━━━━━━  ",
+                "━━━━━━━  ",
+                "━━━ ━━━  ",
+                "━━━━━━━ o"
+            ]
+        );
+        assert_eq!(
+            figure(&lines, true),
+            [
+                "━━━ ━━━  ",
+                "━━━━━━━  ",
+                "━━━━━━━  ",
+                "━━━━━━━  ",
+                "━━━ ━━━  ",
+                "━━━ ━━━  "
+            ]
+        );
+    }
+
+    #[test]
+    fn status_follows_the_sections() {
+        use SectionStatus::*;
+        assert_eq!(
+            status_of([Complete, Complete].into_iter(), false),
+            ReadingStatus::Complete
+        );
+        assert_eq!(
+            status_of([Complete, Failed].into_iter(), false),
+            ReadingStatus::Partial
+        );
+        assert_eq!(
+            status_of([Failed, Failed].into_iter(), false),
+            ReadingStatus::Failed
+        );
+        assert_eq!(
+            status_of([Complete, Cancelled].into_iter(), true),
+            ReadingStatus::Cancelled
+        );
+        assert_eq!(
+            status_of([Complete, Pending].into_iter(), false),
+            ReadingStatus::Partial
+        );
+    }
+}
