@@ -16,3 +16,4 @@ pub mod plan;
 pub mod reading;
 pub mod report;
 pub mod response;
+pub mod store;

@@ -1,5 +1,8 @@
 //! One reading end to end — plan, fan out, fold the results — the single seam that every front
-//! end calls, so the CLI and the TUI never repeat the flow.
+//! end calls, so the CLI and the TUI never repeat the flow. [`cast_saved`] and [`retry_saved`]
+//! keep each section in the store the moment it lands ([`saved`]).
+
+mod saved;
 
 use std::sync::Arc;
 
@@ -12,6 +15,8 @@ use crate::oracle::Reading;
 use crate::orchestrator::{self, RunSummary, Slots};
 use crate::plan::{Prompts, Section, build_messages};
 use crate::response::sanitize_inline;
+
+pub use saved::{SavedRun, cast_saved, retry_saved, saved_report, stored_reading};
 
 /// The longest question accepted, in characters.
 pub const MAX_QUESTION_CHARS: usize = 2000;
@@ -78,7 +83,8 @@ impl Engine {
     }
 
     /// Runs `sections` of `reading` (store id `id`, 0 if none), every one in flight at once up to
-    /// the engine's cap, reporting on `events`.
+    /// the engine's cap, reporting on `events`. Nothing is stored: [`cast_saved`] and
+    /// [`retry_saved`] are the runs that keep each section as it lands.
     pub async fn run(
         &self,
         id: i64,
@@ -89,6 +95,17 @@ impl Engine {
         cancel: CancellationToken,
     ) -> RunSummary {
         let requests = self.requests(&reading, &question, sections);
+        self.run_requests(id, requests, events, cancel).await
+    }
+
+    /// Runs already built `requests` (of store id `id`), reporting on `events`.
+    pub async fn run_requests(
+        &self,
+        id: i64,
+        requests: Vec<SectionRequest>,
+        events: mpsc::UnboundedSender<SectionEvent>,
+        cancel: CancellationToken,
+    ) -> RunSummary {
         orchestrator::run(
             self.provider.clone(),
             id,

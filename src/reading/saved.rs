@@ -1,0 +1,307 @@
+//! Saved runs: a reading whose sections are written to the store the moment each one finishes
+//! or fails, so a crash loses only what was still in flight.
+//!
+//! [`cast_saved`] creates the reading (`running`, with this process's pid), runs every planned
+//! section and settles the status. [`retry_saved`] rebuilds a stored reading from its method,
+//! lines, seed and question and runs only the sections without a complete part. Both pass every
+//! event on to the caller, a section's `Finished`/`Failed` only after its part is committed, and
+//! write through the one [`Writer`]. [`saved_report`] turns a stored reading back into the report
+//! `cast` and `show` print.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::Engine;
+use crate::events::{EventKind, SectionDone, SectionEvent, SectionFailure};
+use crate::oracle::{Cast, LineValue, Method, Reading};
+use crate::orchestrator::RunSummary;
+use crate::plan::{Section, plan};
+use crate::report::{ReadingReport, ReadingStatus, SectionStatus, rate};
+use crate::response::Paragraph;
+use crate::store::{
+    NewReading, PartMeta, PartText, ReadingRow, Store, StoreError, Writer, rfc3339,
+};
+
+/// A run whose sections were saved as they finished.
+#[derive(Debug, Clone)]
+pub struct SavedRun {
+    /// The reading's id in the store.
+    pub id: i64,
+    /// What became of each section run this time.
+    pub summary: RunSummary,
+    /// The reading's status as stored afterwards.
+    pub status: ReadingStatus,
+}
+
+/// Stores `reading` and its question, runs every planned section, saving each as it lands, and
+/// settles the status. Events go to `events` as they happen (with the new id).
+pub async fn cast_saved(
+    engine: &Engine,
+    writer: &Writer,
+    reading: Arc<Reading>,
+    question: Arc<str>,
+    events: mpsc::UnboundedSender<SectionEvent>,
+    cancel: CancellationToken,
+) -> Result<SavedRun, StoreError> {
+    let planned = plan(&reading);
+    let info = engine.provider.info();
+    let new = NewReading {
+        question: question.to_string(),
+        method: reading.cast.method.as_str().to_owned(),
+        lines: reading.values(),
+        seed: reading.cast.seed,
+        primary: reading.primary.number,
+        resulting: reading.resulting.map(|h| h.number),
+        sections_planned: u32::try_from(planned.len()).unwrap_or(u32::MAX),
+        provider: info.name.to_owned(),
+        model: info.model,
+    };
+    let id = writer.call(move |s| s.create_reading(&new)).await?;
+    run_sections(
+        engine, writer, id, reading, question, &planned, &planned, events, cancel,
+    )
+    .await
+}
+
+/// Re-runs the sections of stored reading `id` that are failed or missing, saving each as it
+/// lands, and settles the status (`complete` once every planned section is).
+pub async fn retry_saved(
+    engine: &Engine,
+    writer: &Writer,
+    id: i64,
+    events: mpsc::UnboundedSender<SectionEvent>,
+    cancel: CancellationToken,
+) -> Result<SavedRun, StoreError> {
+    let (row, question, stored) = writer
+        .call(move |s| {
+            let row = s.reading(id)?;
+            let question = s.question(id)?;
+            let stored = s.part_statuses(id)?;
+            s.begin_run(id)?;
+            Ok((row, question, stored))
+        })
+        .await?;
+    let reading = Arc::new(stored_reading(&row)?);
+    let planned = plan(&reading);
+    let done: HashMap<u8, SectionStatus> = stored.into_iter().collect();
+    let missing: Vec<Section> = planned
+        .iter()
+        .copied()
+        .filter(|s| done.get(&s.id()) != Some(&SectionStatus::Complete))
+        .collect();
+    run_sections(
+        engine,
+        writer,
+        id,
+        reading,
+        question.into(),
+        &missing,
+        &planned,
+        events,
+        cancel,
+    )
+    .await
+}
+
+/// Runs `to_run` (a subset of `planned`) of reading `id`, saving each part as its event arrives.
+#[allow(clippy::too_many_arguments)]
+async fn run_sections(
+    engine: &Engine,
+    writer: &Writer,
+    id: i64,
+    reading: Arc<Reading>,
+    question: Arc<str>,
+    to_run: &[Section],
+    planned: &[Section],
+    events: mpsc::UnboundedSender<SectionEvent>,
+    cancel: CancellationToken,
+) -> Result<SavedRun, StoreError> {
+    let requests = engine.requests(&reading, &question, to_run);
+    let mut request_json: HashMap<Section, String> = requests
+        .iter()
+        .map(|r| {
+            let json = serde_json::to_string(&r.messages).unwrap_or_default();
+            (r.section, json)
+        })
+        .collect();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let clock = Instant::now();
+    let run = engine.run_requests(id, requests, tx, cancel.clone());
+    let record = async {
+        let mut started: HashMap<Section, Duration> = HashMap::new();
+        let mut failure: Option<StoreError> = None;
+        while let Some(event) = rx.recv().await {
+            let at = clock.elapsed();
+            let part = match &event.kind {
+                EventKind::Started => {
+                    started.insert(event.section, at);
+                    None
+                }
+                EventKind::Finished(done) => Some(done_part(event.section, done)),
+                EventKind::Failed(failure) => Some(failed_part(event.section, failure)),
+                EventKind::Queued | EventKind::Delta(_) | EventKind::Retrying { .. } => None,
+            };
+            if let Some((mut meta, mut text)) = part
+                && failure.is_none()
+            {
+                meta.started_ms = started.get(&event.section).map(|d| millis(*d));
+                meta.finished_ms = millis(at);
+                text.request = request_json.remove(&event.section).unwrap_or_default();
+                if let Err(e) = writer.call(move |s| s.save_part(id, &meta, &text)).await {
+                    // Nothing more can be kept: stop spending requests on it.
+                    cancel.cancel();
+                    failure = Some(e);
+                }
+            }
+            let _ = events.send(event);
+        }
+        failure
+    };
+    let (summary, failure) = tokio::join!(run, record);
+    let cancelled = !summary.cancelled().is_empty() || failure.is_some();
+    let ids: Vec<u8> = planned.iter().map(|s| s.id()).collect();
+    let settled = writer.call(move |s| s.finish(id, &ids, cancelled)).await;
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    Ok(SavedRun {
+        id,
+        summary,
+        status: settled?,
+    })
+}
+
+fn done_part(section: Section, done: &SectionDone) -> (PartMeta, PartText) {
+    let meta = PartMeta {
+        section_id: section.id(),
+        status: SectionStatus::Complete,
+        attempts: done.attempts,
+        started_ms: None,
+        finished_ms: 0,
+        latency_ms: millis(done.latency),
+        ttft_ms: done.ttft.map(millis),
+        prompt_tokens: Some(done.usage.prompt_tokens),
+        completion_tokens: Some(done.usage.completion_tokens),
+        usage: Some(done.usage.source),
+        model: Some(done.model.clone()),
+        updated_at: 0,
+    };
+    let text = PartText {
+        request: String::new(),
+        response: Some(done.raw.clone()),
+        paragraphs: Some(serde_json::to_string(&done.paragraphs).unwrap_or_default()),
+        error: None,
+    };
+    (meta, text)
+}
+
+fn failed_part(section: Section, failure: &SectionFailure) -> (PartMeta, PartText) {
+    let meta = PartMeta {
+        section_id: section.id(),
+        status: SectionStatus::Failed,
+        attempts: failure.attempts,
+        started_ms: None,
+        finished_ms: 0,
+        latency_ms: millis(failure.latency),
+        ttft_ms: None,
+        prompt_tokens: None,
+        completion_tokens: None,
+        usage: None,
+        model: None,
+        updated_at: 0,
+    };
+    let text = PartText {
+        error: Some(failure.error.clone()),
+        ..PartText::default()
+    };
+    (meta, text)
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// The reading a stored row describes: the cast is repeated from its seed when that gives the
+/// stored lines, else taken as the stored lines. Hexagram numbers that disagree with the lines
+/// mean the row was changed.
+pub fn stored_reading(row: &ReadingRow) -> Result<Reading, StoreError> {
+    let bad = |field: &str| StoreError::BadRow {
+        id: row.id,
+        field: field.to_owned(),
+    };
+    let method: Method = row.method.parse().map_err(|_| bad("method"))?;
+    let mut lines = [LineValue::new(7).ok_or_else(|| bad("lines"))?; 6];
+    for (slot, &v) in lines.iter_mut().zip(&row.lines) {
+        *slot = LineValue::new(v).ok_or_else(|| bad("lines"))?;
+    }
+    let recast = match (method, row.seed) {
+        (Method::Coins | Method::Yarrow, Some(seed)) => {
+            Cast::random(method, seed).ok().filter(|c| c.lines == lines)
+        }
+        _ => None,
+    };
+    let cast = recast.unwrap_or_else(|| Cast {
+        method,
+        seed: row.seed,
+        ..Cast::manual(lines)
+    });
+    let reading = Reading::new(cast);
+    if reading.primary.number != row.primary || reading.resulting.map(|h| h.number) != row.resulting
+    {
+        return Err(bad("hexagram number"));
+    }
+    Ok(reading)
+}
+
+/// Stored reading `id` as the report `cast --format json` and `show --format json` print.
+pub fn saved_report(store: &Store, id: i64) -> Result<ReadingReport, StoreError> {
+    let row = store.reading(id)?;
+    let question = store.question(id)?;
+    let parts = store.parts(id)?;
+    let reading = stored_reading(&row)?;
+    let mut report = ReadingReport::new(&reading, &question, &plan(&reading));
+    report.id = Some(id);
+    report.created_at = Some(rfc3339(row.created_at));
+    report.status = row.status;
+    for part in parts {
+        let m = part.meta;
+        let Some(s) = report.sections.iter_mut().find(|s| s.id == m.section_id) else {
+            continue;
+        };
+        s.status = m.status;
+        s.latency_ms = Some(m.latency_ms);
+        s.attempts = m.attempts;
+        s.error = part.text.error;
+        if m.status == SectionStatus::Complete {
+            s.ttft_ms = m.ttft_ms;
+            s.prompt_tokens = m.prompt_tokens;
+            s.completion_tokens = m.completion_tokens;
+            s.total_tokens = m.total_tokens();
+            s.tokens_per_sec = m.completion_tokens.map(|c| rate(c, m.latency_ms));
+            s.usage = m.usage;
+            s.model = m.model;
+            let json = part.text.paragraphs.unwrap_or_default();
+            s.paragraphs =
+                serde_json::from_str::<Vec<Paragraph>>(&json).map_err(|_| StoreError::BadRow {
+                    id,
+                    field: format!("text of section {}", m.section_id),
+                })?;
+        }
+    }
+    if row.status == ReadingStatus::Cancelled {
+        for s in &mut report.sections {
+            if s.status == SectionStatus::Pending {
+                s.status = SectionStatus::Cancelled;
+            }
+        }
+    }
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,363 @@
+//! The saved flow against a real store in a temporary directory, with scripted providers.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{Semaphore, mpsc};
+use tokio_util::sync::CancellationToken;
+
+use super::*;
+use crate::events::{Progress, Usage, UsageSource};
+use crate::llm::{
+    BoxFuture, Completion, ErrorKind, Offline, Provider, ProviderError, ProviderInfo,
+    SectionRequest,
+};
+use crate::orchestrator::Slots;
+use crate::plan::Prompts;
+use crate::store::{Store, Unlock, WriterThread};
+
+/// Answers every section, except those in `fail`; sections other than `free` wait for `gate`.
+#[derive(Default)]
+struct Script {
+    fail: Mutex<HashSet<u8>>,
+    calls: AtomicUsize,
+    seen: Mutex<Vec<u8>>,
+    gate: Option<(u8, Arc<Semaphore>)>,
+}
+
+impl Provider for Script {
+    fn info(&self) -> ProviderInfo {
+        ProviderInfo {
+            name: "openai",
+            model: "scripted-1".into(),
+            endpoint: String::new(),
+        }
+    }
+
+    fn complete<'a>(
+        &'a self,
+        request: &'a SectionRequest,
+        _progress: &'a Progress,
+    ) -> BoxFuture<'a, Result<Completion, ProviderError>> {
+        Box::pin(async move {
+            let id = request.section.id();
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            self.seen.lock().unwrap().push(id);
+            if let Some((free, gate)) = &self.gate
+                && *free != id
+            {
+                gate.acquire().await.unwrap().forget();
+            }
+            if self.fail.lock().unwrap().contains(&id) {
+                return Err(ProviderError::new(ErrorKind::ServerError, "503 scripted"));
+            }
+            Ok(Completion {
+                text: format!("{{\"response\": [\"<p>Section <b>{id}</b> speaks.</p>\"]}}"),
+                usage: Usage {
+                    prompt_tokens: 100,
+                    completion_tokens: 20,
+                    source: UsageSource::Reported,
+                },
+                model: "scripted-1".into(),
+                ttft: Some(Duration::from_millis(5)),
+                attempts: 1,
+            })
+        })
+    }
+}
+
+fn engine(provider: Arc<dyn Provider>) -> Engine {
+    Engine {
+        provider,
+        prompts: Prompts::default(),
+        slots: Slots::Unlimited,
+        max_tokens: 100,
+    }
+}
+
+/// Hexagram 55 changing at lines 1 and 5 into 31: ten sections.
+fn reading() -> Arc<Reading> {
+    let lines = Cast::parse_lines("9,8,7,7,6,8").unwrap();
+    Arc::new(Reading::new(Cast::manual(lines)))
+}
+
+fn open(dir: &std::path::Path) -> (Writer, WriterThread) {
+    Store::open(dir, Unlock::default())
+        .unwrap()
+        .into_writer()
+        .unwrap()
+}
+
+async fn report(writer: &Writer, id: i64) -> ReadingReport {
+    writer.call(move |s| saved_report(s, id)).await.unwrap()
+}
+
+#[tokio::test]
+async fn a_cast_is_saved_section_by_section_and_reads_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let (writer, _thread) = open(dir.path());
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let offline = engine(Arc::new(Offline));
+    let run = cast_saved(
+        &offline,
+        &writer,
+        reading(),
+        "Should I move to the coast?".into(),
+        tx,
+        CancellationToken::new(),
+    );
+    let watch = async {
+        let mut finished = 0;
+        while let Some(event) = rx.recv().await {
+            if let EventKind::Finished(_) = event.kind {
+                // The part is committed before its event is passed on.
+                let (id, section) = (event.reading, event.section.id());
+                let stored = writer.call(move |s| s.part_statuses(id)).await.unwrap();
+                assert!(stored.contains(&(section, SectionStatus::Complete)));
+                finished += 1;
+            }
+        }
+        finished
+    };
+    let (saved, finished) = tokio::join!(run, watch);
+    let saved = saved.unwrap();
+    assert_eq!(finished, 10);
+    assert_eq!(saved.status, ReadingStatus::Complete);
+    assert!(saved.summary.all_succeeded());
+
+    let id = saved.id;
+    let r = report(&writer, id).await;
+    assert_eq!(r.id, Some(id));
+    assert_eq!(r.question, "Should I move to the coast?");
+    assert_eq!(
+        (r.primary.number, r.resulting.as_ref().unwrap().number),
+        (55, 31)
+    );
+    assert_eq!(r.status, ReadingStatus::Complete);
+    assert_eq!(r.sections.len(), 10);
+    for s in &r.sections {
+        assert_eq!(s.status, SectionStatus::Complete);
+        assert_eq!(s.model.as_deref(), Some("legge-1882"));
+        assert!(!s.paragraphs.is_empty());
+        assert!(s.total_tokens.unwrap() > 0);
+    }
+    let parts = writer.call(move |s| s.parts(id)).await.unwrap();
+    assert_eq!(parts.len(), 10);
+    assert!(parts[0].text.request.contains("\"role\":\"system\""));
+    assert!(
+        parts[0]
+            .text
+            .response
+            .as_deref()
+            .unwrap()
+            .contains("response")
+    );
+    assert!(
+        parts
+            .iter()
+            .all(|p| p.meta.finished_ms >= p.meta.started_ms.unwrap())
+    );
+    let row = writer.call(move |s| s.reading(id)).await.unwrap();
+    assert_eq!(
+        (row.provider.as_str(), row.model.as_str()),
+        ("offline", "legge-1882")
+    );
+}
+
+#[tokio::test]
+async fn retry_runs_only_what_failed_and_completes_the_reading() {
+    let dir = tempfile::tempdir().unwrap();
+    let (writer, _thread) = open(dir.path());
+    let script = Arc::new(Script::default());
+    script.fail.lock().unwrap().extend([4, 14]);
+    let engine = engine(script.clone());
+    let (tx, _rx) = mpsc::unbounded_channel();
+    let saved = cast_saved(
+        &engine,
+        &writer,
+        reading(),
+        "Q?".into(),
+        tx,
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(saved.status, ReadingStatus::Partial);
+    assert_eq!(saved.summary.failed().len(), 2);
+    let r = report(&writer, saved.id).await;
+    let failed: Vec<u8> = r
+        .sections
+        .iter()
+        .filter(|s| s.status == SectionStatus::Failed)
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(failed, [4, 14]);
+    assert!(
+        r.sections[3]
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("503 scripted")
+    );
+
+    // Still failing: the same two are asked again, nothing else.
+    script.seen.lock().unwrap().clear();
+    let (tx, _rx) = mpsc::unbounded_channel();
+    let again = retry_saved(&engine, &writer, saved.id, tx, CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(again.status, ReadingStatus::Partial);
+    assert_eq!(sorted(&script.seen), [4, 14]);
+
+    script.fail.lock().unwrap().clear();
+    script.seen.lock().unwrap().clear();
+    let (tx, _rx) = mpsc::unbounded_channel();
+    let done = retry_saved(&engine, &writer, saved.id, tx, CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(done.status, ReadingStatus::Complete);
+    assert_eq!(sorted(&script.seen), [4, 14]);
+    let id = saved.id;
+    assert_eq!(writer.call(move |s| s.parts(id)).await.unwrap().len(), 10);
+    let r = report(&writer, saved.id).await;
+    assert!(
+        r.sections
+            .iter()
+            .all(|s| s.status == SectionStatus::Complete)
+    );
+    assert!(r.sections[3].error.is_none());
+
+    // Nothing left to do: no requests, still complete.
+    script.seen.lock().unwrap().clear();
+    let (tx, _rx) = mpsc::unbounded_channel();
+    let noop = retry_saved(&engine, &writer, saved.id, tx, CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(noop.status, ReadingStatus::Complete);
+    assert!(script.seen.lock().unwrap().is_empty());
+    let (tx, _rx) = mpsc::unbounded_channel();
+    let missing = retry_saved(&engine, &writer, 999, tx, CancellationToken::new()).await;
+    assert_eq!(missing.unwrap_err(), StoreError::NotFound(999));
+}
+
+fn sorted(seen: &Mutex<Vec<u8>>) -> Vec<u8> {
+    let mut v = seen.lock().unwrap().clone();
+    v.sort_unstable();
+    v
+}
+
+#[tokio::test]
+async fn a_cancelled_cast_keeps_what_finished_and_retry_completes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (writer, _thread) = open(dir.path());
+    let gate = Arc::new(Semaphore::new(0));
+    let script = Arc::new(Script {
+        gate: Some((1, gate.clone())),
+        ..Script::default()
+    });
+    let cancel = CancellationToken::new();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let engine_ = engine(script.clone());
+    let run = cast_saved(&engine_, &writer, reading(), "Q".into(), tx, cancel.clone());
+    let stop = async {
+        while let Some(event) = rx.recv().await {
+            if matches!(event.kind, EventKind::Finished(_)) {
+                cancel.cancel();
+            }
+        }
+    };
+    let (saved, ()) = tokio::join!(run, stop);
+    let saved = saved.unwrap();
+    assert_eq!(saved.status, ReadingStatus::Cancelled);
+    let r = report(&writer, saved.id).await;
+    assert_eq!(r.sections_done(), 1);
+    assert_eq!(r.sections[1].status, SectionStatus::Cancelled);
+
+    gate.add_permits(100);
+    let (tx, _rx) = mpsc::unbounded_channel();
+    let done = retry_saved(&engine_, &writer, saved.id, tx, CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(done.status, ReadingStatus::Complete);
+    assert_eq!(done.summary.outcomes.len(), 9, "only the nine missing ran");
+}
+
+#[tokio::test]
+async fn a_failed_write_stops_the_run_and_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let (writer, _thread) = open(dir.path());
+    let gate = Arc::new(Semaphore::new(0));
+    let script = Arc::new(Script {
+        gate: Some((1, gate.clone())),
+        ..Script::default()
+    });
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let engine_ = engine(script.clone());
+    let run = cast_saved(
+        &engine_,
+        &writer,
+        reading(),
+        "Q".into(),
+        tx,
+        CancellationToken::new(),
+    );
+    let sabotage = async {
+        let mut once = true;
+        while let Some(event) = rx.recv().await {
+            if matches!(event.kind, EventKind::Finished(_)) && std::mem::take(&mut once) {
+                // The reading disappears under the run: the next save cannot land.
+                let id = event.reading;
+                writer.call(move |s| s.delete(id)).await.unwrap();
+                gate.add_permits(100);
+            }
+        }
+    };
+    let (saved, ()) = tokio::join!(run, sabotage);
+    assert!(matches!(saved, Err(StoreError::NotFound(_))), "{saved:?}");
+}
+
+#[test]
+fn a_stored_row_rebuilds_its_reading() {
+    let seeded = Cast::random(Method::Yarrow, 11).unwrap();
+    let expected = Reading::new(seeded.clone());
+    let row = ReadingRow {
+        id: 3,
+        created_at: 0,
+        updated_at: 0,
+        status: ReadingStatus::Complete,
+        method: "yarrow".into(),
+        lines: expected.values(),
+        seed: Some(11),
+        primary: expected.primary.number,
+        resulting: expected.resulting.map(|h| h.number),
+        sections_planned: 6,
+        sections_done: 6,
+        sections_failed: 0,
+        total_tokens: 0,
+        provider: "offline".into(),
+        model: "m".into(),
+    };
+    let rebuilt = stored_reading(&row).unwrap();
+    assert_eq!(
+        rebuilt.cast, seeded,
+        "the seed repeats the cast, stalks and all"
+    );
+    let bad = ReadingRow {
+        primary: expected.primary.number % 64 + 1,
+        ..row.clone()
+    };
+    assert!(matches!(
+        stored_reading(&bad),
+        Err(StoreError::BadRow { .. })
+    ));
+    let bad = ReadingRow {
+        method: "dice".into(),
+        ..row
+    };
+    assert!(matches!(
+        stored_reading(&bad),
+        Err(StoreError::BadRow { .. })
+    ));
+}

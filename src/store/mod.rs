@@ -1,0 +1,398 @@
+//! The sealed store: one SQLite file, `iching.db`, in the data dir, holding every reading and each
+//! of its sections ("parts"), with every sensitive value sealed by [`crate::crypto`].
+//!
+//! - [`Store::open`] creates the file (mode 0600, WAL) or checks an existing one read-only first:
+//!   a file that is not an iching database, a newer schema, a missing key file or a wrong key or
+//!   passphrase is reported before anything is written, so a rejected file is never modified.
+//! - Keys ([`keys`]): a random master key in `iching.key` beside the database, or a passphrase
+//!   (`ICHING_PASSPHRASE`) through PBKDF2 with the salt and round count kept in the `meta` table.
+//! - The schema and its migrations (`PRAGMA user_version`) live in [`schema`]; readings and parts
+//!   in [`readings`] and [`parts`]. Blob columns are written only from [`Sealed`] values, each
+//!   bound to a label naming its row and field ([`Field`]).
+//! - [`writer::Writer`] is the single writer: a thread owning the store, fed by a channel, that
+//!   commits small groups of writes together.
+
+mod keys;
+mod parts;
+mod readings;
+mod schema;
+pub mod writer;
+
+#[cfg(test)]
+mod tests;
+
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use rusqlite::Connection;
+use zeroize::Zeroizing;
+
+use crate::crypto::{Keys, Sealed};
+
+pub use keys::{KeyMode, PASSPHRASE_ENV};
+pub use parts::{Part, PartMeta, PartText};
+pub use readings::{HistoryFilter, Listed, NewReading, ReadingRow};
+pub use writer::{Writer, WriterThread};
+
+/// The database file's name in the data dir.
+pub const DB_FILE: &str = "iching.db";
+/// The key file's name, beside the database.
+pub const KEY_FILE: &str = "iching.key";
+
+/// What can go wrong with the store. Every message says what to do; none contains a key, a
+/// passphrase or any sealed text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// The data dir cannot be created or written.
+    #[error(
+        "cannot use {dir} for the data ({reason}); pass --home with a directory you can write to"
+    )]
+    Unwritable {
+        /// The directory.
+        dir: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// The file is not an iching database (or is damaged).
+    #[error("{path} is not a readable iching database ({reason}); move it aside to start fresh")]
+    Corrupt {
+        /// The database file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The schema is newer than this build knows.
+    #[error(
+        "{path} was written by a newer iching (schema {found}; this build knows up to {known}); upgrade iching to open it"
+    )]
+    TooNew {
+        /// The database file.
+        path: PathBuf,
+        /// Its schema version.
+        found: i64,
+        /// The newest this build knows.
+        known: i64,
+    },
+    /// The database exists but the key file it was sealed with does not.
+    #[error(
+        "the key file {key} is missing, but {db} exists and is sealed with it; restore the key file from your backup (nothing can be read without it), or move {db} aside to start fresh"
+    )]
+    KeyFileMissing {
+        /// Where the key file should be.
+        key: PathBuf,
+        /// The database.
+        db: PathBuf,
+    },
+    /// The key file cannot be used.
+    #[error("the key file {path} is not usable ({reason}); restore it from your backup")]
+    KeyFileInvalid {
+        /// The key file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// The key file is not the one the database was sealed with.
+    #[error(
+        "the key file {key} does not open {db}: it is not the key this database was sealed with; restore the right key file"
+    )]
+    WrongKeyFile {
+        /// The key file.
+        key: PathBuf,
+        /// The database.
+        db: PathBuf,
+    },
+    /// The passphrase does not open the database.
+    #[error(
+        "the passphrase does not open {db}; try again with the right passphrase (ICHING_PASSPHRASE or the prompt)"
+    )]
+    WrongPassphrase {
+        /// The database.
+        db: PathBuf,
+    },
+    /// The database is sealed with a passphrase and none was given.
+    #[error(
+        "{db} is sealed with a passphrase: set ICHING_PASSPHRASE, or run the command in a terminal to be asked for it"
+    )]
+    PassphraseNeeded {
+        /// The database.
+        db: PathBuf,
+    },
+    /// A passphrase was given for a database sealed with a key file.
+    #[error(
+        "{db} is sealed with the key file {key}, not a passphrase; unset ICHING_PASSPHRASE to open it"
+    )]
+    PassphraseNotUsed {
+        /// The database.
+        db: PathBuf,
+        /// Its key file.
+        key: PathBuf,
+    },
+    /// No reading has this id.
+    #[error("no reading has id {0}; `iching history` lists them")]
+    NotFound(i64),
+    /// Another live process is generating this reading.
+    #[error(
+        "reading {id} is being generated right now by another iching process (pid {pid}); wait for it to finish"
+    )]
+    InFlight {
+        /// The reading.
+        id: i64,
+        /// The other process.
+        pid: i64,
+    },
+    /// A sealed value of a reading does not open.
+    #[error(
+        "integrity check failed for reading {id} (its {field} was changed outside iching, or the database is damaged); it cannot be shown"
+    )]
+    Integrity {
+        /// The reading.
+        id: i64,
+        /// Which value.
+        field: String,
+    },
+    /// A plain column holds something iching never writes.
+    #[error("reading {id} has an invalid {field}; the database was changed outside iching")]
+    BadRow {
+        /// The reading.
+        id: i64,
+        /// Which column.
+        field: String,
+    },
+    /// SQLite failed.
+    #[error("cannot read or write {path}: {reason}")]
+    Database {
+        /// The database.
+        path: PathBuf,
+        /// SQLite's message.
+        reason: String,
+    },
+    /// The writer thread is gone (it panicked or was shut down).
+    #[error("the database writer stopped unexpectedly; the rest of this run cannot be saved")]
+    WriterGone,
+}
+
+/// One sealed field: its associated-data label names the row and the field, so a blob copied to
+/// another row or field does not open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    /// The key-check value in `meta`.
+    KeyCheck,
+    /// A reading's question.
+    Question(i64),
+    /// A part's request (the messages as JSON).
+    Request(i64, u8),
+    /// A part's raw answer.
+    Response(i64, u8),
+    /// A part's rendered paragraphs (JSON).
+    Paragraphs(i64, u8),
+    /// A part's error text.
+    Error(i64, u8),
+}
+
+impl Field {
+    /// The associated-data label, e.g. `reading:12:question`, `part:12:4:response`.
+    pub fn aad(self) -> String {
+        match self {
+            Field::KeyCheck => "meta:key_check".to_owned(),
+            Field::Question(id) => format!("reading:{id}:question"),
+            Field::Request(id, s) => format!("part:{id}:{s}:request"),
+            Field::Response(id, s) => format!("part:{id}:{s}:response"),
+            Field::Paragraphs(id, s) => format!("part:{id}:{s}:paragraphs"),
+            Field::Error(id, s) => format!("part:{id}:{s}:error"),
+        }
+    }
+
+    /// The field's name for messages ("question", "response of section 4", ...).
+    fn describe(self) -> String {
+        match self {
+            Field::KeyCheck => "key check".to_owned(),
+            Field::Question(_) => "question".to_owned(),
+            Field::Request(_, s) => format!("request of section {s}"),
+            Field::Response(_, s) => format!("response of section {s}"),
+            Field::Paragraphs(_, s) => format!("text of section {s}"),
+            Field::Error(_, s) => format!("error of section {s}"),
+        }
+    }
+
+    fn reading(self) -> i64 {
+        match self {
+            Field::KeyCheck => 0,
+            Field::Question(id)
+            | Field::Request(id, _)
+            | Field::Response(id, _)
+            | Field::Paragraphs(id, _)
+            | Field::Error(id, _) => id,
+        }
+    }
+}
+
+/// How to unlock the store.
+#[derive(Default)]
+pub struct Unlock {
+    /// A passphrase (from `ICHING_PASSPHRASE` or a prompt); `None` means the key file.
+    pub passphrase: Option<Zeroizing<String>>,
+    /// PBKDF2 rounds for a newly created passphrase store; `None` is the product's
+    /// [`crate::crypto::PBKDF2_ROUNDS`]. Only tests lower it.
+    #[doc(hidden)]
+    pub new_rounds: Option<u32>,
+}
+
+impl std::fmt::Debug for Unlock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Unlock")
+            .field(
+                "passphrase",
+                &self.passphrase.as_ref().map(|_| "**redacted**"),
+            )
+            .field("new_rounds", &self.new_rounds)
+            .finish()
+    }
+}
+
+impl Unlock {
+    /// Unlock with `passphrase`.
+    pub fn passphrase(passphrase: impl Into<String>) -> Self {
+        Self {
+            passphrase: Some(Zeroizing::new(passphrase.into())),
+            new_rounds: None,
+        }
+    }
+
+    /// The passphrase from `ICHING_PASSPHRASE`, if set and not empty; else the key file.
+    pub fn from_env() -> Self {
+        let passphrase = std::env::var(PASSPHRASE_ENV)
+            .ok()
+            .filter(|p| !p.is_empty())
+            .map(Zeroizing::new);
+        Self {
+            passphrase,
+            new_rounds: None,
+        }
+    }
+}
+
+/// An open store: a connection and the keys that seal and open its blobs.
+#[derive(Debug)]
+pub struct Store {
+    conn: Connection,
+    keys: Keys,
+    path: PathBuf,
+    mode: KeyMode,
+}
+
+impl Store {
+    /// Opens (or, on first use, creates) `iching.db` in `dir`. An existing file is checked
+    /// read-only first (is it an iching database, is the schema known, does the key open it);
+    /// only then is it opened for writing, migrated, and any reading left `running` by a
+    /// process that is gone marked `interrupted`.
+    pub fn open(dir: &Path, unlock: Unlock) -> Result<Self, StoreError> {
+        schema::ensure_dir(dir)?;
+        let path = dir.join(DB_FILE);
+        let key_path = dir.join(KEY_FILE);
+        let (keys, mode, fresh) = match schema::inspect(&path)? {
+            Some(found) => {
+                let (keys, mode) = keys::unlock_existing(&path, &key_path, &found, &unlock)?;
+                (keys, mode, None)
+            }
+            None => {
+                let (keys, new_key) = keys::unlock_new(dir, &key_path, &unlock)?;
+                (keys, new_key.mode, Some(new_key))
+            }
+        };
+        let conn = schema::open_rw(&path, fresh.is_some())?;
+        let store = Self {
+            conn,
+            keys,
+            path,
+            mode,
+        };
+        store.migrate(fresh)?;
+        store.mark_interrupted()?;
+        Ok(store)
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Whether the store is sealed with the key file or a passphrase.
+    pub fn key_mode(&self) -> KeyMode {
+        self.mode
+    }
+
+    /// Seals `plaintext` for `field`.
+    fn seal(&self, field: Field, plaintext: &[u8]) -> Sealed {
+        self.keys.seal(field.aad().as_bytes(), plaintext)
+    }
+
+    /// Opens `blob` as `field`'s text; a failure names the reading and the field.
+    fn open_text(&self, field: Field, blob: Vec<u8>) -> Result<String, StoreError> {
+        self.keys
+            .open_string(field.aad().as_bytes(), &Sealed::from_bytes(blob))
+            .map_err(|_| StoreError::Integrity {
+                id: field.reading(),
+                field: field.describe(),
+            })
+    }
+
+    /// Runs `f` atomically (a savepoint, so it nests inside the writer's transaction).
+    fn atomic<T>(&self, f: impl FnOnce() -> Result<T, StoreError>) -> Result<T, StoreError> {
+        self.exec("SAVEPOINT atomic")?;
+        match f() {
+            Ok(v) => {
+                self.exec("RELEASE atomic")?;
+                Ok(v)
+            }
+            Err(e) => {
+                let _ = self
+                    .conn
+                    .execute_batch("ROLLBACK TO atomic; RELEASE atomic");
+                Err(e)
+            }
+        }
+    }
+
+    fn exec(&self, sql: &str) -> Result<(), StoreError> {
+        self.conn.execute_batch(sql).map_err(|e| self.db_err(e))
+    }
+
+    /// A SQLite error as a store error about this file.
+    fn db_err(&self, e: rusqlite::Error) -> StoreError {
+        schema::db_error(&self.path, e)
+    }
+}
+
+/// Milliseconds since the Unix epoch, now.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// `ms` since the Unix epoch as RFC 3339 UTC with second precision, e.g. `2025-03-01T09:05:00Z`.
+pub fn rfc3339(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
+/// Howard Hinnant's `civil_from_days`: days since 1970-01-01 to (year, month, day).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}

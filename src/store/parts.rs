@@ -1,0 +1,282 @@
+//! Parts: one row per (reading, section), written the moment the section finishes or fails.
+//! Writing a section again (a retry) replaces its row: `UNIQUE(reading_id, section_id)` and an
+//! upsert, never a second row. Blobs are sealed as `part:{reading_id}:{section_id}:{field}`.
+
+use std::fmt;
+
+use rusqlite::{Row, params};
+
+use super::{Field, Store, StoreError, now_ms};
+use crate::events::UsageSource;
+use crate::report::SectionStatus;
+
+/// A part's plain columns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartMeta {
+    /// Section slot 1..=18.
+    pub section_id: u8,
+    /// `Complete` or `Failed` (nothing else is stored).
+    pub status: SectionStatus,
+    /// Attempts made.
+    pub attempts: u32,
+    /// When it was dispatched, in ms after the start of the run that produced it.
+    pub started_ms: Option<u64>,
+    /// When it finished, in ms after the start of the run that produced it.
+    pub finished_ms: u64,
+    /// From dispatch to the end.
+    pub latency_ms: u64,
+    /// Time to first token.
+    pub ttft_ms: Option<u64>,
+    /// Prompt tokens.
+    pub prompt_tokens: Option<u32>,
+    /// Completion tokens.
+    pub completion_tokens: Option<u32>,
+    /// Where the counts came from.
+    pub usage: Option<UsageSource>,
+    /// The model that answered.
+    pub model: Option<String>,
+    /// When the row was last written (Unix ms; set by the store).
+    pub updated_at: i64,
+}
+
+impl PartMeta {
+    /// Prompt plus completion tokens, when known.
+    pub fn total_tokens(&self) -> Option<u32> {
+        Some(self.prompt_tokens? + self.completion_tokens?)
+    }
+}
+
+/// A part's sealed values, in the clear. `Debug` shows only their sizes.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct PartText {
+    /// The request's messages as JSON.
+    pub request: String,
+    /// The model's answer as received.
+    pub response: Option<String>,
+    /// The answer's paragraphs as JSON.
+    pub paragraphs: Option<String>,
+    /// Why it failed.
+    pub error: Option<String>,
+}
+
+impl fmt::Debug for PartText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let len = |s: &Option<String>| s.as_ref().map(String::len);
+        f.debug_struct("PartText")
+            .field("request_bytes", &self.request.len())
+            .field("response_bytes", &len(&self.response))
+            .field("paragraphs_bytes", &len(&self.paragraphs))
+            .field("error_bytes", &len(&self.error))
+            .finish()
+    }
+}
+
+/// A stored part, opened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Part {
+    /// Plain columns.
+    pub meta: PartMeta,
+    /// Opened blobs.
+    pub text: PartText,
+}
+
+const META_COLUMNS: &str = "section_id, status, attempts, started_ms, finished_ms, latency_ms,
+    ttft_ms, prompt_tokens, completion_tokens, usage_source, model, updated_at";
+
+impl Store {
+    /// Writes section `meta.section_id` of reading `reading`, replacing any earlier row for it.
+    pub fn save_part(
+        &self,
+        reading: i64,
+        meta: &PartMeta,
+        text: &PartText,
+    ) -> Result<(), StoreError> {
+        let status = match meta.status {
+            SectionStatus::Complete => "complete",
+            SectionStatus::Failed => "failed",
+            SectionStatus::Pending | SectionStatus::Cancelled => {
+                return Err(StoreError::Database {
+                    path: self.path.clone(),
+                    reason: "only finished or failed sections are stored".into(),
+                });
+            }
+        };
+        let s = meta.section_id;
+        let seal = |field: Field, v: &Option<String>| {
+            v.as_ref()
+                .map(|v| self.seal(field, v.as_bytes()).into_bytes())
+        };
+        let request = self.seal(Field::Request(reading, s), text.request.as_bytes());
+        let response = seal(Field::Response(reading, s), &text.response);
+        let paragraphs = seal(Field::Paragraphs(reading, s), &text.paragraphs);
+        let error = seal(Field::Error(reading, s), &text.error);
+        let now = now_ms();
+        self.atomic(|| {
+            let touched = self
+                .conn
+                .prepare_cached("UPDATE readings SET updated_at = ?2 WHERE id = ?1")
+                .and_then(|mut st| st.execute(params![reading, now]))
+                .map_err(|e| self.db_err(e))?;
+            if touched == 0 {
+                return Err(StoreError::NotFound(reading));
+            }
+            self.conn
+                .prepare_cached(
+                    "INSERT INTO reading_parts (reading_id, section_id, status, attempts,
+                        started_ms, finished_ms, latency_ms, ttft_ms, prompt_tokens,
+                        completion_tokens, total_tokens, usage_source, model, created_at,
+                        updated_at, request, response, paragraphs, error)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14,
+                        ?15, ?16, ?17, ?18)
+                     ON CONFLICT (reading_id, section_id) DO UPDATE SET
+                        status = excluded.status, attempts = excluded.attempts,
+                        started_ms = excluded.started_ms, finished_ms = excluded.finished_ms,
+                        latency_ms = excluded.latency_ms, ttft_ms = excluded.ttft_ms,
+                        prompt_tokens = excluded.prompt_tokens,
+                        completion_tokens = excluded.completion_tokens,
+                        total_tokens = excluded.total_tokens,
+                        usage_source = excluded.usage_source, model = excluded.model,
+                        updated_at = excluded.updated_at, request = excluded.request,
+                        response = excluded.response, paragraphs = excluded.paragraphs,
+                        error = excluded.error",
+                )
+                .and_then(|mut st| {
+                    st.execute(params![
+                        reading,
+                        s,
+                        status,
+                        meta.attempts,
+                        meta.started_ms.map(int),
+                        int(meta.finished_ms),
+                        int(meta.latency_ms),
+                        meta.ttft_ms.map(int),
+                        meta.prompt_tokens,
+                        meta.completion_tokens,
+                        meta.total_tokens(),
+                        meta.usage.map(UsageSource::as_str),
+                        meta.model,
+                        now,
+                        request.as_bytes(),
+                        response,
+                        paragraphs,
+                        error,
+                    ])
+                })
+                .map_err(|e| self.db_err(e))?;
+            Ok(())
+        })
+    }
+
+    /// Reading `id`'s parts, opened, by section. Any blob that fails its check is an
+    /// [`StoreError::Integrity`] naming the reading and the field.
+    pub fn parts(&self, id: i64) -> Result<Vec<Part>, StoreError> {
+        self.reading(id)?;
+        let sql = format!(
+            "SELECT {META_COLUMNS}, request, response, paragraphs, error FROM reading_parts
+             WHERE reading_id = ?1 ORDER BY section_id"
+        );
+        let mut st = self.conn.prepare_cached(&sql).map_err(|e| self.db_err(e))?;
+        type Blobs = (Vec<u8>, Option<Vec<u8>>, Option<Vec<u8>>, Option<Vec<u8>>);
+        let rows = st
+            .query_map([id], |r| {
+                let blobs: Blobs = (r.get(12)?, r.get(13)?, r.get(14)?, r.get(15)?);
+                Ok((self.parse_meta(id, r), blobs))
+            })
+            .map_err(|e| self.db_err(e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (meta, (request, response, paragraphs, error)) = row.map_err(|e| self.db_err(e))?;
+            let meta = meta?;
+            let s = meta.section_id;
+            let open = |field: Field, blob: Option<Vec<u8>>| {
+                blob.map(|b| self.open_text(field, b)).transpose()
+            };
+            let text = PartText {
+                request: self.open_text(Field::Request(id, s), request)?,
+                response: open(Field::Response(id, s), response)?,
+                paragraphs: open(Field::Paragraphs(id, s), paragraphs)?,
+                error: open(Field::Error(id, s), error)?,
+            };
+            out.push(Part { meta, text });
+        }
+        Ok(out)
+    }
+
+    /// The plain columns of every part of reading `id` (or of all readings), with their reading
+    /// ids, in the order they finished. Nothing is opened: stats need no key.
+    pub fn part_metas(&self, id: Option<i64>) -> Result<Vec<(i64, PartMeta)>, StoreError> {
+        if let Some(id) = id {
+            self.reading(id)?;
+        }
+        let sql = format!(
+            "SELECT {META_COLUMNS}, reading_id FROM reading_parts
+             WHERE ?1 IS NULL OR reading_id = ?1 ORDER BY reading_id, finished_ms, section_id"
+        );
+        let mut st = self.conn.prepare_cached(&sql).map_err(|e| self.db_err(e))?;
+        let rows = st
+            .query_map([id], |r| {
+                let reading: i64 = r.get(12)?;
+                Ok((reading, self.parse_meta(reading, r)))
+            })
+            .map_err(|e| self.db_err(e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (reading, meta) = row.map_err(|e| self.db_err(e))?;
+            out.push((reading, meta?));
+        }
+        Ok(out)
+    }
+
+    /// Which sections of reading `id` are stored, and how they ended.
+    pub fn part_statuses(&self, id: i64) -> Result<Vec<(u8, SectionStatus)>, StoreError> {
+        Ok(self
+            .part_metas(Some(id))?
+            .into_iter()
+            .map(|(_, m)| (m.section_id, m.status))
+            .collect())
+    }
+
+    fn parse_meta(&self, reading: i64, r: &Row<'_>) -> Result<PartMeta, StoreError> {
+        let sql = |e: rusqlite::Error| self.db_err(e);
+        let bad = |field: &str| StoreError::BadRow {
+            id: reading,
+            field: field.to_owned(),
+        };
+        let status: String = r.get(1).map_err(sql)?;
+        let usage: Option<String> = r.get(9).map_err(sql)?;
+        let ms = |i: usize| -> Result<Option<u64>, StoreError> {
+            r.get::<_, Option<i64>>(i)
+                .map_err(sql)?
+                .map(|v| u64::try_from(v).map_err(|_| bad("duration")))
+                .transpose()
+        };
+        Ok(PartMeta {
+            section_id: r.get(0).map_err(sql)?,
+            status: match status.as_str() {
+                "complete" => SectionStatus::Complete,
+                "failed" => SectionStatus::Failed,
+                _ => return Err(bad("part status")),
+            },
+            attempts: r.get(2).map_err(sql)?,
+            started_ms: ms(3)?,
+            finished_ms: ms(4)?.unwrap_or(0),
+            latency_ms: ms(5)?.unwrap_or(0),
+            ttft_ms: ms(6)?,
+            prompt_tokens: r.get(7).map_err(sql)?,
+            completion_tokens: r.get(8).map_err(sql)?,
+            usage: match usage.as_deref() {
+                None => None,
+                Some("reported") => Some(UsageSource::Reported),
+                Some("estimated") => Some(UsageSource::Estimated),
+                Some(_) => return Err(bad("usage source")),
+            },
+            model: r.get(10).map_err(sql)?,
+            updated_at: r.get(11).map_err(sql)?,
+        })
+    }
+}
+
+/// A duration or count as SQLite's signed integer.
+fn int(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}

@@ -1,0 +1,299 @@
+//! The schema, its migrations (`PRAGMA user_version`), and the careful open: an existing file is
+//! inspected through a read-only connection (is it SQLite, is it ours, which key opens it) before
+//! a read-write connection touches it, so a file the store rejects is never modified.
+//!
+//! Tables (all `STRICT`):
+//! - `meta(key, value)`: `key_mode` (`keyfile` | `passphrase`), `kdf_salt` and `kdf_rounds`
+//!   (passphrase only), `key_check` (a sealed known value), `created_at`.
+//! - `readings`: plain `status`, `pid`/`pid_start` of the writer while running, `method`,
+//!   `lines` ("9,8,7,7,6,8", bottom first), `seed`, `primary_hex`, `resulting_hex`,
+//!   `sections_planned`, `provider`, `model`, `created_at`/`updated_at` (Unix ms); sealed `question`.
+//! - `reading_parts`: one row per (reading, section), `UNIQUE(reading_id, section_id)`, deleted with
+//!   its reading; plain status, attempts, offsets, latency, TTFT, token counts, usage source,
+//!   model; sealed `request`, `response`, `paragraphs`, `error`.
+
+use std::fs::OpenOptions;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension};
+
+use super::keys::{KEY_CHECK, KeyMode, NewKey};
+use super::{Field, Store, StoreError, now_ms};
+use crate::crypto::Sealed;
+
+/// The schema version this build writes.
+pub(super) const SCHEMA_VERSION: i64 = 1;
+
+/// `MIGRATIONS[n]` takes a database from version `n` to `n + 1`.
+const MIGRATIONS: &[&str] = &[r"
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY NOT NULL,
+    value BLOB NOT NULL
+) STRICT;
+
+CREATE TABLE readings (
+    id               INTEGER PRIMARY KEY AUTOINCREMENT,
+    created_at       INTEGER NOT NULL,
+    updated_at       INTEGER NOT NULL,
+    status           TEXT NOT NULL CHECK (status IN
+                     ('running', 'complete', 'partial', 'failed', 'cancelled', 'interrupted')),
+    pid              INTEGER,
+    pid_start        INTEGER,
+    method           TEXT NOT NULL,
+    lines            TEXT NOT NULL,
+    seed             TEXT,
+    primary_hex      INTEGER NOT NULL CHECK (primary_hex BETWEEN 1 AND 64),
+    resulting_hex    INTEGER CHECK (resulting_hex BETWEEN 1 AND 64),
+    sections_planned INTEGER NOT NULL,
+    provider         TEXT NOT NULL,
+    model            TEXT NOT NULL,
+    question         BLOB NOT NULL
+) STRICT;
+CREATE INDEX readings_by_time ON readings (created_at, id);
+CREATE INDEX readings_by_status ON readings (status);
+
+CREATE TABLE reading_parts (
+    id                INTEGER PRIMARY KEY,
+    reading_id        INTEGER NOT NULL REFERENCES readings (id) ON DELETE CASCADE,
+    section_id        INTEGER NOT NULL CHECK (section_id BETWEEN 1 AND 18),
+    status            TEXT NOT NULL CHECK (status IN ('complete', 'failed')),
+    attempts          INTEGER NOT NULL,
+    started_ms        INTEGER,
+    finished_ms       INTEGER NOT NULL,
+    latency_ms        INTEGER NOT NULL,
+    ttft_ms           INTEGER,
+    prompt_tokens     INTEGER,
+    completion_tokens INTEGER,
+    total_tokens      INTEGER,
+    usage_source      TEXT CHECK (usage_source IN ('reported', 'estimated')),
+    model             TEXT,
+    created_at        INTEGER NOT NULL,
+    updated_at        INTEGER NOT NULL,
+    request           BLOB NOT NULL,
+    response          BLOB,
+    paragraphs        BLOB,
+    error             BLOB,
+    UNIQUE (reading_id, section_id)
+) STRICT;
+"];
+
+/// What the read-only inspection of an existing database found.
+#[derive(Debug)]
+pub(super) struct Found {
+    /// How its key is kept.
+    pub mode: KeyMode,
+    /// PBKDF2 salt and rounds (passphrase mode).
+    pub kdf: Option<([u8; 16], u32)>,
+    /// The sealed key-check value.
+    pub check: Sealed,
+}
+
+/// Creates the data dir (mode 0700) if it is missing.
+pub(super) fn ensure_dir(dir: &Path) -> Result<(), StoreError> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| StoreError::Unwritable {
+            dir: dir.to_path_buf(),
+            reason: format!("cannot create it: {e}"),
+        })
+}
+
+/// Inspects the database at `path` read-only. `None` when there is none yet (no file, an empty
+/// file, or an SQLite file with no tables at all).
+pub(super) fn inspect(path: &Path) -> Result<Option<Found>, StoreError> {
+    let corrupt = |reason: String| StoreError::Corrupt {
+        path: path.to_path_buf(),
+        reason,
+    };
+    match std::fs::metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(corrupt(format!("cannot read it: {e}"))),
+        Ok(m) if !m.is_file() => return Err(corrupt("it is not a regular file".into())),
+        Ok(m) if m.len() == 0 => return Ok(None),
+        Ok(_) => {}
+    }
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags).map_err(|e| corrupt(e.to_string()))?;
+    let sql = |e: rusqlite::Error| corrupt(e.to_string());
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(sql)?;
+    let tables: i64 = conn
+        .query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))
+        .map_err(sql)?;
+    if version == 0 && tables == 0 {
+        return Ok(None);
+    }
+    if version > SCHEMA_VERSION {
+        return Err(StoreError::TooNew {
+            path: path.to_path_buf(),
+            found: version,
+            known: SCHEMA_VERSION,
+        });
+    }
+    if version == 0 {
+        return Err(corrupt("it holds tables, but no iching schema".into()));
+    }
+    let meta = |key: &str| -> Result<Option<Vec<u8>>, StoreError> {
+        conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()
+            .map_err(sql)
+    };
+    let missing = |what: &str| corrupt(format!("its {what} is missing"));
+    let mode = meta("key_mode")?
+        .and_then(|m| KeyMode::parse(std::str::from_utf8(&m).ok()?))
+        .ok_or_else(|| missing("key mode"))?;
+    let check = Sealed::from_bytes(meta("key_check")?.ok_or_else(|| missing("key check"))?);
+    let kdf = match mode {
+        KeyMode::KeyFile => None,
+        KeyMode::Passphrase => {
+            let salt: [u8; 16] = meta("kdf_salt")?
+                .and_then(|s| s.try_into().ok())
+                .ok_or_else(|| missing("passphrase salt"))?;
+            let rounds = meta("kdf_rounds")?
+                .and_then(|r| String::from_utf8(r).ok()?.parse::<u32>().ok())
+                .filter(|r| (1..=100_000_000).contains(r))
+                .ok_or_else(|| missing("passphrase round count"))?;
+            Some((salt, rounds))
+        }
+    };
+    Ok(Some(Found { mode, kdf, check }))
+}
+
+/// Opens `path` for reading and writing (creating it with mode 0600 when `create`), in WAL mode
+/// with foreign keys, full sync, secure delete and a busy timeout.
+pub(super) fn open_rw(path: &Path, create: bool) -> Result<Connection, StoreError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    if create {
+        let unwritable = |e: std::io::Error| StoreError::Unwritable {
+            dir: dir.to_path_buf(),
+            reason: format!("cannot create {}: {e}", path.display()),
+        };
+        let file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(path)
+            .map_err(unwritable)?;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))
+            .map_err(unwritable)?;
+    }
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags).map_err(|e| db_error(path, e))?;
+    conn.busy_timeout(Duration::from_secs(10))
+        .map_err(|e| db_error(path, e))?;
+    let mode: String = conn
+        .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
+        .map_err(|e| db_error(path, e))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::Database {
+            path: path.to_path_buf(),
+            reason: format!("cannot switch to WAL mode (the journal mode is {mode})"),
+        });
+    }
+    conn.execute_batch(
+        "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON;",
+    )
+    .map_err(|e| db_error(path, e))?;
+    Ok(conn)
+}
+
+/// A SQLite error about `path`, as the store error a user can act on.
+pub(super) fn db_error(path: &Path, e: rusqlite::Error) -> StoreError {
+    let reason = e.to_string();
+    match e.sqlite_error_code() {
+        Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) => StoreError::Corrupt {
+            path: path.to_path_buf(),
+            reason,
+        },
+        Some(ErrorCode::ReadOnly | ErrorCode::CannotOpen | ErrorCode::PermissionDenied) => {
+            StoreError::Unwritable {
+                dir: path.parent().unwrap_or(Path::new(".")).to_path_buf(),
+                reason: format!("{}: {reason}", path.display()),
+            }
+        }
+        _ => StoreError::Database {
+            path: path.to_path_buf(),
+            reason,
+        },
+    }
+}
+
+impl Store {
+    /// Brings the schema to [`SCHEMA_VERSION`]; for a new database also writes `meta` (key mode,
+    /// salt and rounds, the sealed key check). One transaction.
+    pub(super) fn migrate(&self, new_key: Option<NewKey>) -> Result<(), StoreError> {
+        let version = self.user_version()?;
+        if version == SCHEMA_VERSION && new_key.is_none() {
+            return Ok(());
+        }
+        self.exec("BEGIN IMMEDIATE")?;
+        let result = self.migrate_in_transaction(new_key);
+        match result {
+            Ok(()) => self.exec("COMMIT"),
+            Err(e) => {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+
+    fn migrate_in_transaction(&self, new_key: Option<NewKey>) -> Result<(), StoreError> {
+        // Read again under the write lock: another process may have got here first.
+        let version = self.user_version()?;
+        let from = usize::try_from(version).unwrap_or(usize::MAX);
+        if let Some(new_key) = new_key {
+            if version != 0 {
+                return Err(StoreError::Database {
+                    path: self.path.clone(),
+                    reason: "another iching created this database at the same moment; run the command again".into(),
+                });
+            }
+            for sql in MIGRATIONS {
+                self.exec(sql)?;
+            }
+            self.write_meta(new_key)?;
+        } else {
+            for sql in MIGRATIONS.iter().skip(from) {
+                self.exec(sql)?;
+            }
+        }
+        self.exec(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))
+    }
+
+    fn write_meta(&self, new_key: NewKey) -> Result<(), StoreError> {
+        let check = self.seal(Field::KeyCheck, KEY_CHECK);
+        let mut rows: Vec<(&str, Vec<u8>)> = vec![
+            ("key_mode", new_key.mode.as_str().as_bytes().to_vec()),
+            ("key_check", check.into_bytes()),
+            ("created_at", now_ms().to_string().into_bytes()),
+        ];
+        if let Some((salt, rounds)) = new_key.kdf {
+            rows.push(("kdf_salt", salt.to_vec()));
+            rows.push(("kdf_rounds", rounds.to_string().into_bytes()));
+        }
+        for (key, value) in rows {
+            self.conn
+                .execute(
+                    "INSERT INTO meta (key, value) VALUES (?1, ?2)",
+                    rusqlite::params![key, value],
+                )
+                .map_err(|e| self.db_err(e))?;
+        }
+        Ok(())
+    }
+
+    fn user_version(&self) -> Result<i64, StoreError> {
+        self.conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(|e| self.db_err(e))
+    }
+}

@@ -1,0 +1,615 @@
+//! Store tests on real SQLite files in temporary directories, with real keys.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use super::*;
+use crate::events::UsageSource;
+use crate::report::{ReadingStatus, SectionStatus};
+
+const QUESTION: &str = "Will the zebra-quokka 7731 cross the great water?";
+
+fn fast_passphrase(p: &str) -> Unlock {
+    Unlock {
+        new_rounds: Some(10),
+        ..Unlock::passphrase(p)
+    }
+}
+
+fn new_reading(question: &str, primary: u8, resulting: Option<u8>) -> NewReading {
+    NewReading {
+        question: question.to_owned(),
+        method: "manual".into(),
+        lines: [9, 8, 7, 7, 6, 8],
+        seed: None,
+        primary,
+        resulting,
+        sections_planned: 10,
+        provider: "offline".into(),
+        model: "legge-1882".into(),
+    }
+}
+
+fn part(section_id: u8, status: SectionStatus, text: &str) -> (PartMeta, PartText) {
+    let complete = status == SectionStatus::Complete;
+    (
+        PartMeta {
+            section_id,
+            status,
+            attempts: 1,
+            started_ms: Some(3),
+            finished_ms: 40,
+            latency_ms: 37,
+            ttft_ms: complete.then_some(9),
+            prompt_tokens: complete.then_some(100),
+            completion_tokens: complete.then_some(50),
+            usage: complete.then_some(UsageSource::Reported),
+            model: complete.then(|| "m-1".to_owned()),
+            updated_at: 0,
+        },
+        PartText {
+            request: format!("[{{\"role\":\"user\",\"content\":\"{text} request\"}}]"),
+            response: complete.then(|| format!("{text} raw")),
+            paragraphs: complete.then(|| format!("[{{\"spans\":[{{\"text\":\"{text}\"}}]}}]")),
+            error: (!complete).then(|| format!("{text} error")),
+        },
+    )
+}
+
+/// The database file's bytes and modification time.
+fn snapshot(path: &Path) -> (Vec<u8>, SystemTime) {
+    (
+        std::fs::read(path).unwrap(),
+        std::fs::metadata(path).unwrap().modified().unwrap(),
+    )
+}
+
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+fn db_files(dir: &Path) -> Vec<PathBuf> {
+    ["iching.db", "iching.db-wal", "iching.db-shm"]
+        .iter()
+        .map(|f| dir.join(f))
+        .filter(|p| p.exists())
+        .collect()
+}
+
+#[test]
+fn round_trip_with_a_key_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("new").join("home");
+    let store = Store::open(&home, Unlock::default()).unwrap();
+    assert_eq!(store.key_mode(), KeyMode::KeyFile);
+    assert_eq!(mode(&home.join(DB_FILE)), 0o600);
+    assert_eq!(mode(&home.join(KEY_FILE)), 0o600);
+    assert_eq!(std::fs::read(home.join(KEY_FILE)).unwrap().len(), 32);
+    let journal: String = store
+        .conn
+        .pragma_query_value(None, "journal_mode", |r| r.get(0))
+        .unwrap();
+    assert_eq!(journal, "wal");
+
+    let id = store
+        .create_reading(&new_reading(QUESTION, 55, Some(31)))
+        .unwrap();
+    let (m1, t1) = part(1, SectionStatus::Complete, "opening");
+    let (m4, t4) = part(4, SectionStatus::Failed, "line one");
+    store.save_part(id, &m1, &t1).unwrap();
+    store.save_part(id, &m4, &t4).unwrap();
+    drop(store);
+
+    let store = Store::open(&home, Unlock::default()).unwrap();
+    let row = store.reading(id).unwrap();
+    assert_eq!(row.status, ReadingStatus::Running, "our own pid is alive");
+    assert_eq!(row.lines, [9, 8, 7, 7, 6, 8]);
+    assert_eq!((row.primary, row.resulting), (55, Some(31)));
+    assert_eq!((row.sections_done, row.sections_failed), (1, 1));
+    assert_eq!(row.total_tokens, 150);
+    assert_eq!(store.question(id).unwrap(), QUESTION);
+    let parts = store.parts(id).unwrap();
+    assert_eq!(parts.len(), 2);
+    assert_eq!(parts[0].text, t1);
+    assert_eq!(parts[1].text, t4);
+    assert_eq!(
+        Part {
+            meta: PartMeta {
+                updated_at: parts[0].meta.updated_at,
+                ..m1
+            },
+            text: t1
+        },
+        parts[0]
+    );
+    assert_eq!(
+        store.finish(id, &[1, 4], false).unwrap(),
+        ReadingStatus::Partial
+    );
+    assert_eq!(store.reading(id).unwrap().status, ReadingStatus::Partial);
+    assert_eq!(
+        store.finish(id, &[1], false).unwrap(),
+        ReadingStatus::Complete
+    );
+    assert_eq!(
+        store.finish(id, &[1, 4, 8], true).unwrap(),
+        ReadingStatus::Cancelled
+    );
+    assert_eq!(store.reading(999), Err(StoreError::NotFound(999)));
+    assert_eq!(store.question(999), Err(StoreError::NotFound(999)));
+    assert!(store.parts(999).is_err());
+}
+
+#[test]
+fn passphrase_round_trip_and_wrong_passphrase_touches_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), fast_passphrase("correct horse")).unwrap();
+    assert_eq!(store.key_mode(), KeyMode::Passphrase);
+    let id = store
+        .create_reading(&new_reading(QUESTION, 1, None))
+        .unwrap();
+    drop(store);
+    assert!(
+        !dir.path().join(KEY_FILE).exists(),
+        "no key file in passphrase mode"
+    );
+    let db = dir.path().join(DB_FILE);
+    let before = snapshot(&db);
+
+    let err = Store::open(dir.path(), Unlock::passphrase("battery staple")).unwrap_err();
+    assert!(matches!(err, StoreError::WrongPassphrase { .. }), "{err:?}");
+    assert!(err.to_string().contains("passphrase does not open"));
+    assert!(!err.to_string().contains("battery"));
+    let err = Store::open(dir.path(), Unlock::default()).unwrap_err();
+    assert!(
+        matches!(err, StoreError::PassphraseNeeded { .. }),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("ICHING_PASSPHRASE"));
+    assert_eq!(snapshot(&db), before, "rejected opens never write");
+    assert!(!dir.path().join(KEY_FILE).exists());
+
+    // The rounds live in meta: the product's 600,000 default is not what this store used.
+    let store = Store::open(dir.path(), Unlock::passphrase("correct horse")).unwrap();
+    assert_eq!(store.question(id).unwrap(), QUESTION);
+}
+
+#[test]
+fn wrong_key_file_is_detected_before_anything_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), Unlock::default()).unwrap();
+    store
+        .create_reading(&new_reading(QUESTION, 1, None))
+        .unwrap();
+    drop(store);
+    let db = dir.path().join(DB_FILE);
+    let before = snapshot(&db);
+    std::fs::write(dir.path().join(KEY_FILE), [7u8; 32]).unwrap();
+    let err = Store::open(dir.path(), Unlock::default()).unwrap_err();
+    assert!(matches!(err, StoreError::WrongKeyFile { .. }), "{err:?}");
+    assert!(err.to_string().contains("restore the right key file"));
+    std::fs::write(dir.path().join(KEY_FILE), [7u8; 31]).unwrap();
+    let err = Store::open(dir.path(), Unlock::default()).unwrap_err();
+    assert!(err.to_string().contains("31 bytes, not 32"), "{err}");
+    let err = Store::open(dir.path(), Unlock::passphrase("x")).unwrap_err();
+    assert!(
+        matches!(err, StoreError::PassphraseNotUsed { .. }),
+        "{err:?}"
+    );
+    assert_eq!(snapshot(&db), before);
+}
+
+#[test]
+fn a_missing_key_file_with_an_existing_db_is_an_error_not_a_new_key() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(Store::open(dir.path(), Unlock::default()).unwrap());
+    let db = dir.path().join(DB_FILE);
+    let before = snapshot(&db);
+    std::fs::remove_file(dir.path().join(KEY_FILE)).unwrap();
+    let err = Store::open(dir.path(), Unlock::default()).unwrap_err();
+    assert!(matches!(err, StoreError::KeyFileMissing { .. }), "{err:?}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("is missing") && msg.contains("restore the key file"),
+        "{msg}"
+    );
+    assert!(!dir.path().join(KEY_FILE).exists(), "no new key was made");
+    assert_eq!(snapshot(&db), before);
+}
+
+#[test]
+fn a_key_file_without_a_db_is_reused() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), Unlock::default()).unwrap();
+    drop(store);
+    let key = std::fs::read(dir.path().join(KEY_FILE)).unwrap();
+    for f in db_files(dir.path()) {
+        std::fs::remove_file(f).unwrap();
+    }
+    drop(Store::open(dir.path(), Unlock::default()).unwrap());
+    assert_eq!(std::fs::read(dir.path().join(KEY_FILE)).unwrap(), key);
+}
+
+#[test]
+fn a_corrupt_file_is_a_clear_error_and_is_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join(DB_FILE);
+    let junk: Vec<u8> = (0..8192u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    std::fs::write(&db, &junk).unwrap();
+    let before = snapshot(&db);
+    let err = Store::open(dir.path(), Unlock::default()).unwrap_err();
+    assert!(matches!(err, StoreError::Corrupt { .. }), "{err:?}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("is not a readable iching database") && msg.contains("move it aside"),
+        "{msg}"
+    );
+    assert_eq!(snapshot(&db), before);
+    assert!(
+        !dir.path().join(KEY_FILE).exists(),
+        "no key for a rejected file"
+    );
+
+    // Some other program's SQLite file: also rejected untouched.
+    std::fs::remove_file(&db).unwrap();
+    let other = rusqlite::Connection::open(&db).unwrap();
+    other.execute_batch("CREATE TABLE notes (t TEXT)").unwrap();
+    drop(other);
+    let before = snapshot(&db);
+    let err = Store::open(dir.path(), Unlock::default()).unwrap_err();
+    assert!(err.to_string().contains("no iching schema"), "{err}");
+    assert_eq!(snapshot(&db), before);
+}
+
+#[test]
+fn a_newer_schema_is_refused_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(Store::open(dir.path(), Unlock::default()).unwrap());
+    let db = dir.path().join(DB_FILE);
+    let raw = rusqlite::Connection::open(&db).unwrap();
+    raw.execute_batch("PRAGMA user_version = 99").unwrap();
+    drop(raw);
+    let before = snapshot(&db);
+    let err = Store::open(dir.path(), Unlock::default()).unwrap_err();
+    assert!(
+        matches!(err, StoreError::TooNew { found: 99, .. }),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("upgrade iching"));
+    assert_eq!(snapshot(&db), before);
+}
+
+#[test]
+fn a_tampered_blob_fails_only_its_reading() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), Unlock::default()).unwrap();
+    let ids: Vec<i64> = (0..3)
+        .map(|i| {
+            let q = format!("question {i}");
+            store.create_reading(&new_reading(&q, 1 + i, None)).unwrap()
+        })
+        .collect();
+    let (m, t) = part(2, SectionStatus::Complete, "judgment");
+    store.save_part(ids[2], &m, &t).unwrap();
+    // Flip one byte of the second question; move the first's blob onto the third's part.
+    let mut blob: Vec<u8> = store
+        .conn
+        .query_row(
+            "SELECT question FROM readings WHERE id = ?1",
+            [ids[1]],
+            |r| r.get(0),
+        )
+        .unwrap();
+    blob[20] ^= 0x01;
+    store
+        .conn
+        .execute(
+            "UPDATE readings SET question = ?2 WHERE id = ?1",
+            rusqlite::params![ids[1], blob],
+        )
+        .unwrap();
+    store
+        .conn
+        .execute(
+            "UPDATE reading_parts SET response = (SELECT question FROM readings WHERE id = ?1)
+             WHERE reading_id = ?2",
+            [ids[0], ids[2]],
+        )
+        .unwrap();
+
+    let listed = store.list(&HistoryFilter::default()).unwrap();
+    assert_eq!(listed.len(), 3);
+    let by_id = |id: i64| listed.iter().find(|l| l.row.id == id).unwrap();
+    assert_eq!(by_id(ids[0]).question.as_deref(), Ok("question 0"));
+    assert_eq!(by_id(ids[2]).question.as_deref(), Ok("question 2"));
+    let err = by_id(ids[1]).question.clone().unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with(&format!("integrity check failed for reading {}", ids[1])),
+        "{err}"
+    );
+    assert!(store.question(ids[1]).is_err());
+    let err = store.parts(ids[2]).unwrap_err();
+    assert_eq!(
+        err,
+        StoreError::Integrity {
+            id: ids[2],
+            field: "response of section 2".into()
+        }
+    );
+    // A search never matches what it cannot open, and still lists the rest.
+    let found = store
+        .list(&HistoryFilter {
+            search: Some("QUESTION".into()),
+            ..HistoryFilter::default()
+        })
+        .unwrap();
+    assert_eq!(found.len(), 2);
+}
+
+#[test]
+fn an_unwritable_home_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, b"not a directory").unwrap();
+    let err = Store::open(&file.join("home"), Unlock::default()).unwrap_err();
+    assert!(matches!(err, StoreError::Unwritable { .. }), "{err:?}");
+    assert!(err.to_string().contains("pass --home"), "{err}");
+    let err = Store::open(&file, Unlock::default()).unwrap_err();
+    assert!(matches!(err, StoreError::Unwritable { .. }), "{err:?}");
+    assert_eq!(std::fs::read(&file).unwrap(), b"not a directory");
+}
+
+#[test]
+fn saving_a_section_again_replaces_its_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), Unlock::default()).unwrap();
+    let id = store
+        .create_reading(&new_reading(QUESTION, 1, None))
+        .unwrap();
+    let (m, t) = part(3, SectionStatus::Failed, "first try");
+    store.save_part(id, &m, &t).unwrap();
+    let (m, t) = part(3, SectionStatus::Complete, "second try");
+    store.save_part(id, &m, &t).unwrap();
+    let count: i64 = store
+        .conn
+        .query_row("SELECT count(*) FROM reading_parts", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(count, 1);
+    let parts = store.parts(id).unwrap();
+    assert_eq!(parts[0].meta.status, SectionStatus::Complete);
+    assert_eq!(parts[0].text, t);
+    assert_eq!(
+        store.save_part(12345, &m, &t),
+        Err(StoreError::NotFound(12345))
+    );
+    let (mut pending, t) = part(5, SectionStatus::Complete, "x");
+    pending.status = SectionStatus::Pending;
+    assert!(store.save_part(id, &pending, &t).is_err());
+    store.delete(id).unwrap();
+    let count: i64 = store
+        .conn
+        .query_row("SELECT count(*) FROM reading_parts", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(count, 0, "parts go with their reading");
+    assert_eq!(store.delete(id), Err(StoreError::NotFound(id)));
+}
+
+#[test]
+fn running_readings_of_dead_processes_become_interrupted() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), Unlock::default()).unwrap();
+    let ours = store.create_reading(&new_reading("ours", 1, None)).unwrap();
+    let dead = store.create_reading(&new_reading("dead", 1, None)).unwrap();
+    let reused = store
+        .create_reading(&new_reading("reused", 1, None))
+        .unwrap();
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let dead_pid = child.id();
+    child.wait().unwrap();
+    assert_eq!(readings::test_process_start(dead_pid), None);
+    store
+        .conn
+        .execute(
+            "UPDATE readings SET pid = ?1, pid_start = NULL WHERE id = ?2",
+            [i64::from(dead_pid), dead],
+        )
+        .unwrap();
+    // Our pid, but a different start time: a reused pid, so the writer is gone.
+    store
+        .conn
+        .execute(
+            "UPDATE readings SET pid_start = pid_start + 1 WHERE id = ?1",
+            [reused],
+        )
+        .unwrap();
+    drop(store);
+
+    let store = Store::open(dir.path(), Unlock::default()).unwrap();
+    let status = |id| store.reading(id).unwrap().status;
+    assert_eq!(status(ours), ReadingStatus::Running);
+    assert_eq!(status(dead), ReadingStatus::Interrupted);
+    assert_eq!(status(reused), ReadingStatus::Interrupted);
+    // A live writer's reading cannot be retried from elsewhere; an interrupted one can.
+    assert!(matches!(
+        store.begin_run(ours),
+        Err(StoreError::InFlight { .. })
+    ));
+    store.begin_run(dead).unwrap();
+    assert_eq!(status(dead), ReadingStatus::Running);
+}
+
+#[test]
+fn history_filters_search_and_limits() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), Unlock::default()).unwrap();
+    let a = store
+        .create_reading(&new_reading("Move to Lisbon?", 55, Some(31)))
+        .unwrap();
+    let b = store
+        .create_reading(&new_reading("Take the job?", 1, None))
+        .unwrap();
+    let c = store
+        .create_reading(&new_reading("lisbon again", 31, Some(55)))
+        .unwrap();
+    let ids = |f: HistoryFilter| -> Vec<i64> {
+        store.list(&f).unwrap().iter().map(|l| l.row.id).collect()
+    };
+    assert_eq!(ids(HistoryFilter::default()), [c, b, a]);
+    let search = |s: &str| HistoryFilter {
+        search: Some(s.into()),
+        ..HistoryFilter::default()
+    };
+    assert_eq!(ids(search("LISBON")), [c, a]);
+    assert_eq!(ids(search("nothing like it")), Vec::<i64>::new());
+    let hexagram = |n| HistoryFilter {
+        hexagram: Some(n),
+        ..HistoryFilter::default()
+    };
+    assert_eq!(ids(hexagram(31)), [c, a]);
+    assert_eq!(ids(hexagram(1)), [b]);
+    let limit = |n, s: Option<&str>| HistoryFilter {
+        limit: Some(n),
+        search: s.map(Into::into),
+        ..HistoryFilter::default()
+    };
+    assert_eq!(ids(limit(2, None)), [c, b]);
+    assert_eq!(ids(limit(1, Some("lisbon"))), [c]);
+}
+
+#[test]
+fn nothing_sensitive_is_in_the_clear_on_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), Unlock::default()).unwrap();
+    let id = store
+        .create_reading(&new_reading(QUESTION, 1, None))
+        .unwrap();
+    let (m, t) = part(1, SectionStatus::Complete, "UNMISTAKABLE-ORACLE-TEXT");
+    store.save_part(id, &m, &t).unwrap();
+    let (m, t) = part(2, SectionStatus::Failed, "UNMISTAKABLE-ORACLE-TEXT");
+    store.save_part(id, &m, &t).unwrap();
+    // Scan while the connection is open (the WAL holds the pages) and after it closes.
+    for open in [true, false] {
+        let files = db_files(dir.path());
+        assert!(!files.is_empty());
+        for f in files {
+            let bytes = std::fs::read(&f).unwrap();
+            for needle in ["zebra-quokka", "UNMISTAKABLE-ORACLE-TEXT", "UNMISTAKABLE"] {
+                assert!(!contains(&bytes, needle.as_bytes()), "{needle} in {f:?}");
+                let utf16: Vec<u8> = needle.encode_utf16().flat_map(u16::to_le_bytes).collect();
+                assert!(!contains(&bytes, &utf16), "{needle} (UTF-16) in {f:?}");
+            }
+        }
+        if open {
+            assert!(dir.path().join("iching.db-wal").exists());
+            // The WAL files take the database's mode.
+            assert_eq!(mode(&dir.path().join("iching.db-wal")), 0o600);
+            let _ = &store;
+        }
+    }
+    drop(store);
+}
+
+#[tokio::test]
+async fn the_writer_commits_groups_and_isolates_failures() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), Unlock::default()).unwrap();
+    let (writer, thread) = store.into_writer().unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..40u8 {
+        let writer = writer.clone();
+        tasks.push(tokio::spawn(async move {
+            let id = writer
+                .call(move |s| s.create_reading(&new_reading(&format!("q{i}"), 1, None)))
+                .await?;
+            let (m, t) = part(1 + i % 3, SectionStatus::Complete, "x");
+            writer.call(move |s| s.save_part(id, &m, &t)).await?;
+            Ok::<i64, StoreError>(id)
+        }));
+    }
+    // A job that writes and then fails is rolled back alone.
+    let failed = writer
+        .call(|s| {
+            s.create_reading(&new_reading("doomed", 1, None))?;
+            Err::<(), _>(StoreError::NotFound(-1))
+        })
+        .await;
+    assert_eq!(failed, Err(StoreError::NotFound(-1)));
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    let listed = writer
+        .call(|s| s.list(&HistoryFilter::default()))
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 40);
+    assert!(
+        listed
+            .iter()
+            .all(|l| l.row.sections_done == 1 && l.question.is_ok())
+    );
+    assert!(listed.iter().all(|l| l.question.as_deref() != Ok("doomed")));
+    drop(writer);
+    tokio::task::spawn_blocking(move || thread.join())
+        .await
+        .unwrap();
+    // The connection closed cleanly: the WAL was checkpointed away.
+    assert!(!dir.path().join("iching.db-wal").exists());
+}
+
+#[test]
+fn labels_name_row_and_field() {
+    assert_eq!(Field::Question(12).aad(), "reading:12:question");
+    assert_eq!(Field::Request(12, 4).aad(), "part:12:4:request");
+    assert_eq!(Field::Response(12, 4).aad(), "part:12:4:response");
+    assert_eq!(Field::Paragraphs(12, 4).aad(), "part:12:4:paragraphs");
+    assert_eq!(Field::Error(12, 4).aad(), "part:12:4:error");
+    assert_eq!(Field::KeyCheck.aad(), "meta:key_check");
+}
+
+#[test]
+fn times_format_as_rfc3339_utc() {
+    assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+    assert_eq!(rfc3339(951_782_400_000), "2000-02-29T00:00:00Z");
+    assert_eq!(rfc3339(1_709_251_199_999), "2024-02-29T23:59:59Z");
+    assert_eq!(rfc3339(4_102_444_800_000), "2100-01-01T00:00:00Z");
+    assert!(now_ms() > 1_700_000_000_000);
+}
+
+#[test]
+fn debug_output_shows_no_secrets() {
+    let unlock = Unlock::passphrase("hunter2-secret");
+    assert!(!format!("{unlock:?}").contains("hunter2"));
+    let (_, t) = part(1, SectionStatus::Complete, "private words");
+    assert!(!format!("{t:?}").contains("private"));
+    let new = new_reading("my private question", 1, None);
+    assert!(!format!("{new:?}").contains("private"));
+    let listed = Listed {
+        row: ReadingRow {
+            id: 1,
+            created_at: 0,
+            updated_at: 0,
+            status: ReadingStatus::Complete,
+            method: "coins".into(),
+            lines: [7; 6],
+            seed: None,
+            primary: 1,
+            resulting: None,
+            sections_planned: 6,
+            sections_done: 6,
+            sections_failed: 0,
+            total_tokens: 0,
+            provider: "offline".into(),
+            model: "m".into(),
+        },
+        question: Ok("my private question".into()),
+    };
+    assert!(!format!("{listed:?}").contains("private"));
+}

@@ -1,0 +1,137 @@
+//! The single writer: a dedicated thread owns the [`Store`] (and so its connection) and runs the
+//! jobs sent to it over a channel. Jobs that queue up while one group commits are run together
+//! in the next transaction, each inside its own savepoint, so hundreds of concurrent readings
+//! cost a handful of commits while a failing job still rolls back alone. A job's caller learns
+//! its result only after the transaction holding it has committed.
+//!
+//! [`Writer`] is a cheap, cloneable handle; async callers `await` their job without blocking the
+//! runtime. The thread ends once every handle is dropped; [`WriterThread::join`] waits for it,
+//! so the connection closes cleanly.
+
+use std::any::Any;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::mpsc;
+
+use tokio::sync::oneshot;
+
+use super::{Store, StoreError};
+
+/// The most jobs committed in one transaction.
+const MAX_GROUP: usize = 256;
+
+type Output = Result<Box<dyn Any + Send>, StoreError>;
+
+struct Job {
+    run: Box<dyn FnOnce(&Store) -> Output + Send>,
+    reply: oneshot::Sender<Output>,
+}
+
+/// A handle to the writer thread.
+#[derive(Clone)]
+pub struct Writer {
+    tx: mpsc::Sender<Job>,
+}
+
+impl std::fmt::Debug for Writer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Writer")
+    }
+}
+
+/// The writer thread itself, to wait for after the last [`Writer`] is dropped.
+#[derive(Debug)]
+pub struct WriterThread(std::thread::JoinHandle<()>);
+
+impl WriterThread {
+    /// Waits (blocking) until the thread has finished its jobs and closed the database.
+    pub fn join(self) {
+        let _ = self.0.join();
+    }
+}
+
+impl Store {
+    /// Moves the store into its writer thread.
+    pub fn into_writer(self) -> Result<(Writer, WriterThread), StoreError> {
+        let (tx, rx) = mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("iching-store".into())
+            .spawn(move || run(self, rx))
+            .map_err(|_| StoreError::WriterGone)?;
+        Ok((Writer { tx }, WriterThread(thread)))
+    }
+}
+
+impl Writer {
+    /// Runs `f` on the writer thread, inside a transaction, and returns its result once that
+    /// transaction has committed (or its error, with `f`'s writes rolled back).
+    pub async fn call<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+    {
+        let (reply, rx) = oneshot::channel();
+        let job = Job {
+            run: Box::new(move |store| f(store).map(|v| Box::new(v) as Box<dyn Any + Send>)),
+            reply,
+        };
+        self.tx.send(job).map_err(|_| StoreError::WriterGone)?;
+        let value = rx.await.map_err(|_| StoreError::WriterGone)??;
+        value
+            .downcast::<T>()
+            .map(|v| *v)
+            .map_err(|_| StoreError::WriterGone)
+    }
+}
+
+fn run(store: Store, rx: mpsc::Receiver<Job>) {
+    while let Ok(first) = rx.recv() {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match rx.try_recv() {
+                Ok(job) => group.push(job),
+                Err(_) => break,
+            }
+        }
+        commit_group(&store, group);
+    }
+}
+
+fn commit_group(store: &Store, group: Vec<Job>) {
+    if let Err(e) = store.exec("BEGIN IMMEDIATE") {
+        for job in group {
+            let _ = job.reply.send(Err(e.clone()));
+        }
+        return;
+    }
+    let mut done = Vec::with_capacity(group.len());
+    for job in group {
+        let out = match store.exec("SAVEPOINT job") {
+            Err(e) => Err(e),
+            Ok(()) => {
+                let out = catch_unwind(AssertUnwindSafe(|| (job.run)(store)))
+                    .unwrap_or(Err(StoreError::WriterGone));
+                let end = if out.is_ok() {
+                    "RELEASE job"
+                } else {
+                    "ROLLBACK TO job; RELEASE job"
+                };
+                match store.exec(end) {
+                    Ok(()) => out,
+                    Err(e) => Err(e),
+                }
+            }
+        };
+        done.push((job.reply, out));
+    }
+    let commit = store.exec("COMMIT");
+    if let Err(e) = &commit {
+        let _ = store.conn.execute_batch("ROLLBACK");
+        for (reply, _) in done {
+            let _ = reply.send(Err(e.clone()));
+        }
+        return;
+    }
+    for (reply, out) in done {
+        let _ = reply.send(out);
+    }
+}
