@@ -1,5 +1,8 @@
 //! A reading as a report: its facts, its status and every section's text and figures, in the one
-//! shape that `cast --format json` and `show --format json` print, plus text and Markdown renderings.
+//! shape that `cast --format json` and `show --format json` print, plus text, Markdown and HTML
+//! ([`to_html_page`]) renderings.
+
+mod html;
 
 use serde::{Deserialize, Serialize};
 
@@ -7,6 +10,8 @@ use crate::events::{EventKind, SectionEvent, UsageSource, tokens_per_sec};
 use crate::oracle::{Hexagram, Reading};
 use crate::plan::Section;
 use crate::response::{Paragraph, sanitize_inline, to_markdown, to_plain_text};
+
+pub use html::to_html_page;
 
 /// The state of a whole reading.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

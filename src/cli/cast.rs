@@ -1,4 +1,5 @@
-//! `iching cast QUESTION`: cast, generate every section at once, print the reading.
+//! `iching cast QUESTION`: cast, generate every section at once, save each as it lands, print the
+//! reading. Its helpers (progress lines, Ctrl-C, printing, exit codes) serve `retry` too.
 
 use std::io::Write;
 use std::path::Path;
@@ -9,12 +10,15 @@ use clap::Args;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::unlock::open_store;
 use super::{CliError, Context, Format, ProviderArgs, stderr_colour};
+use crate::config::Dirs;
 use crate::events::{EventKind, SectionEvent};
 use crate::oracle::{Cast, Method, Reading};
 use crate::plan::plan;
-use crate::reading::validate_question;
+use crate::reading::{cast_saved, saved_report, validate_question};
 use crate::report::{self, ReadingReport, ReadingStatus};
+use crate::store::{Writer, WriterThread};
 
 /// Arguments of `cast`.
 #[derive(Debug, Args)]
@@ -72,20 +76,42 @@ pub fn cast_from_args(
     }
 }
 
-/// Runs `cast`.
+/// Runs `cast`: the reading is saved section by section as it is generated, then printed as
+/// stored (so `show` prints the same).
 pub async fn run(home: Option<&Path>, args: CastArgs) -> Result<ExitCode, CliError> {
     let question = validate_question(&args.question).map_err(|e| CliError::usage(e.to_string()))?;
     let cast = cast_from_args(args.lines.as_deref(), args.method.as_deref(), args.seed)?;
+    // The store first: a home that cannot be used is reported as such, before any config is read.
+    let store = open_store(&Dirs::resolve(home)?.data)?;
     let ctx = Context::new(home, &args.provider)?;
     if let Some(reason) = &ctx.settings.offline_reason {
         eprintln!("note: {reason}");
     }
+    let (writer, thread) = store.into_writer()?;
     let reading = Arc::new(Reading::new(cast));
-    let sections = plan(&reading);
-    let mut report = ReadingReport::new(&reading, &question, &sections);
-    let question: Arc<str> = question.into();
+    let planned = plan(&reading).len();
+    let (tx, rx) = mpsc::unbounded_channel();
+    let run = cast_saved(
+        &ctx.engine,
+        &writer,
+        reading,
+        question.into(),
+        tx,
+        cancel_on_ctrl_c(),
+    );
+    let (saved, ()) = tokio::join!(run, show_progress(rx, planned));
+    let report = match saved {
+        Ok(saved) => writer.call(move |s| saved_report(s, saved.id)).await,
+        Err(e) => Err(e),
+    };
+    close(writer, thread).await;
+    let report = report?;
+    print(&report, args.format)?;
+    Ok(exit_code(report.status))
+}
 
-    let (tx, mut rx) = mpsc::unbounded_channel();
+/// A token cancelled by the first Ctrl-C.
+pub(super) fn cancel_on_ctrl_c() -> CancellationToken {
     let cancel = CancellationToken::new();
     let on_ctrl_c = cancel.clone();
     tokio::spawn(async move {
@@ -93,45 +119,49 @@ pub async fn run(home: Option<&Path>, args: CastArgs) -> Result<ExitCode, CliErr
             on_ctrl_c.cancel();
         }
     });
-    let engine = ctx.engine.clone();
-    let run = tokio::spawn({
-        let (reading, question, sections) = (reading.clone(), question.clone(), sections.clone());
-        let cancel = cancel.clone();
-        async move {
-            engine
-                .run(0, reading, question, &sections, tx, cancel)
-                .await
-        }
-    });
+    cancel
+}
+
+/// Prints a progress line on stderr for each section as its events arrive.
+pub(super) async fn show_progress(mut rx: mpsc::UnboundedReceiver<SectionEvent>, planned: usize) {
     let colour = stderr_colour();
-    let planned = sections.len();
     let mut finished = 0;
     while let Some(event) = rx.recv().await {
-        report.apply(&event);
         finished += progress_line(&event, finished, planned, colour);
     }
-    let summary = run
-        .await
-        .map_err(|e| CliError::other(format!("the reading task failed: {e}")))?;
-    report.settle(!summary.cancelled().is_empty());
+}
 
-    let out = match args.format {
-        Format::Text => report::to_text(&report, text_width()),
-        Format::Md => report::to_markdown_doc(&report),
-        Format::Json => serde_json::to_string_pretty(&report)
+/// Lets the writer finish and close the database.
+pub(super) async fn close(writer: Writer, thread: WriterThread) {
+    drop(writer);
+    let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+}
+
+/// Prints `report` on stdout in `format`.
+pub(super) fn print(report: &ReadingReport, format: Format) -> Result<(), CliError> {
+    let out = match format {
+        Format::Text => report::to_text(report, text_width()),
+        Format::Md => report::to_markdown_doc(report),
+        Format::Html => report::to_html_page(report),
+        Format::Json => serde_json::to_string_pretty(report)
             .map_err(|e| CliError::other(format!("cannot encode the reading: {e}")))?,
     };
     let mut stdout = std::io::stdout().lock();
     // A closed pipe (`| head`) is not an error worth a message.
     let _ = writeln!(stdout, "{out}");
-    Ok(match report.status {
+    Ok(())
+}
+
+/// 0 complete, 130 cancelled, 3 anything short of complete.
+pub(super) fn exit_code(status: ReadingStatus) -> ExitCode {
+    match status {
         ReadingStatus::Complete => ExitCode::SUCCESS,
         ReadingStatus::Cancelled => ExitCode::from(130),
         ReadingStatus::Partial
         | ReadingStatus::Failed
         | ReadingStatus::Running
         | ReadingStatus::Interrupted => ExitCode::from(3),
-    })
+    }
 }
 
 /// Prints one line on stderr when a section finishes, fails or retries; returns 1 when the
@@ -178,7 +208,7 @@ fn progress_line(event: &SectionEvent, done_before: usize, planned: usize, colou
 }
 
 /// The width to wrap text at: `COLUMNS` when set, else 80, never over 100.
-fn text_width() -> usize {
+pub(super) fn text_width() -> usize {
     std::env::var("COLUMNS")
         .ok()
         .and_then(|c| c.parse::<usize>().ok())

@@ -2,6 +2,12 @@
 //! [`dispatch`]; each command lives in its own file.
 
 mod cast;
+mod delete;
+mod history;
+mod retry;
+mod show;
+mod stats;
+mod unlock;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -31,8 +37,18 @@ pub struct Cli {
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Cast a reading, generate every section at once, and print it.
+    /// Cast a reading, generate every section at once, save it, and print it.
     Cast(cast::CastArgs),
+    /// List saved readings, newest first.
+    History(history::HistoryArgs),
+    /// Print a saved reading (text, Markdown, HTML or JSON).
+    Show(show::ShowArgs),
+    /// Tokens, timings and cost of one reading, or per section across all of them.
+    Stats(stats::StatsArgs),
+    /// Generate again only the failed or missing sections of a saved reading.
+    Retry(retry::RetryArgs),
+    /// Delete a saved reading.
+    Delete(delete::DeleteArgs),
 }
 
 /// Output formats of a reading.
@@ -42,6 +58,8 @@ pub enum Format {
     Text,
     /// Markdown.
     Md,
+    /// A standalone HTML page.
+    Html,
     /// One JSON object.
     Json,
 }
@@ -188,6 +206,11 @@ pub fn stderr_colour() -> bool {
 pub async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
     match cli.command {
         Some(Command::Cast(args)) => cast::run(cli.home.as_deref(), args).await,
+        Some(Command::History(args)) => history::run(cli.home.as_deref(), args),
+        Some(Command::Show(args)) => show::run(cli.home.as_deref(), args),
+        Some(Command::Stats(args)) => stats::run(cli.home.as_deref(), args),
+        Some(Command::Retry(args)) => retry::run(cli.home.as_deref(), args).await,
+        Some(Command::Delete(args)) => delete::run(cli.home.as_deref(), args),
         None => Err(CliError::usage(
             "the terminal app is not built yet; try `iching cast \"your question\"` or `iching --help`",
         )),

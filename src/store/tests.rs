@@ -205,6 +205,40 @@ fn wrong_key_file_is_detected_before_anything_is_written() {
 }
 
 #[test]
+fn a_wrong_key_leaves_a_crashed_databases_wal_alone() {
+    // The state a killed process leaves: committed pages still in the WAL, not yet in the file.
+    let live = tempfile::tempdir().unwrap();
+    let store = Store::open(live.path(), Unlock::default()).unwrap();
+    let id = store
+        .create_reading(&new_reading(QUESTION, 1, None))
+        .unwrap();
+    let crashed = tempfile::tempdir().unwrap();
+    for f in [DB_FILE, "iching.db-wal", KEY_FILE] {
+        std::fs::copy(live.path().join(f), crashed.path().join(f)).unwrap();
+    }
+    drop(store);
+    let (db, wal) = (
+        crashed.path().join(DB_FILE),
+        crashed.path().join("iching.db-wal"),
+    );
+    assert!(std::fs::metadata(&wal).unwrap().len() > 0);
+    let right_key = std::fs::read(crashed.path().join(KEY_FILE)).unwrap();
+    std::fs::write(crashed.path().join(KEY_FILE), [1u8; 32]).unwrap();
+    let before = (snapshot(&db), snapshot(&wal));
+    let err = Store::open(crashed.path(), Unlock::default()).unwrap_err();
+    assert!(matches!(err, StoreError::WrongKeyFile { .. }), "{err:?}");
+    assert_eq!(
+        (snapshot(&db), snapshot(&wal)),
+        before,
+        "not even a checkpoint"
+    );
+    // With the right key the reading is there, recovered from the WAL.
+    std::fs::write(crashed.path().join(KEY_FILE), right_key).unwrap();
+    let store = Store::open(crashed.path(), Unlock::default()).unwrap();
+    assert_eq!(store.question(id).unwrap(), QUESTION);
+}
+
+#[test]
 fn a_missing_key_file_with_an_existing_db_is_an_error_not_a_new_key() {
     let dir = tempfile::tempdir().unwrap();
     drop(Store::open(dir.path(), Unlock::default()).unwrap());

@@ -1,0 +1,156 @@
+//! `iching history`: the saved readings, newest first, as a table or (`--json`) an array of
+//! `{id, created_at, question, method, lines, primary, resulting, status, sections_done,
+//! sections_planned, total_tokens}`. `--search` opens the questions in memory to match them.
+//! A reading whose question fails its integrity check is listed with the question
+//! "(integrity check failed)", the others as usual, and the command exits 1.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+
+use clap::Args;
+use serde::Serialize;
+
+use super::CliError;
+use super::unlock::open_store;
+use crate::config::Dirs;
+use crate::report::ReadingStatus;
+use crate::response::sanitize_inline;
+use crate::store::{HistoryFilter, Listed, rfc3339};
+
+/// What `history --json` shows for a question that fails its integrity check.
+pub const INTEGRITY_PLACEHOLDER: &str = "(integrity check failed)";
+
+/// Arguments of `history`.
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// Print a JSON array instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Only readings whose question contains TEXT (case-insensitive).
+    #[arg(long, value_name = "TEXT")]
+    pub search: Option<String>,
+    /// Only readings with hexagram N (1-64) as primary or resulting hexagram.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(1..=64))]
+    pub hexagram: Option<u8>,
+    /// At most N readings.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+}
+
+/// One entry of `history --json`.
+#[derive(Debug, Serialize)]
+struct Entry<'a> {
+    id: i64,
+    created_at: String,
+    question: &'a str,
+    method: &'a str,
+    lines: [u8; 6],
+    primary: u8,
+    resulting: Option<u8>,
+    status: ReadingStatus,
+    sections_done: u32,
+    sections_planned: u32,
+    total_tokens: u64,
+}
+
+impl<'a> From<&'a Listed> for Entry<'a> {
+    fn from(l: &'a Listed) -> Self {
+        Entry {
+            id: l.row.id,
+            created_at: rfc3339(l.row.created_at),
+            question: l.question.as_deref().unwrap_or(INTEGRITY_PLACEHOLDER),
+            method: &l.row.method,
+            lines: l.row.lines,
+            primary: l.row.primary,
+            resulting: l.row.resulting,
+            status: l.row.status,
+            sections_done: l.row.sections_done,
+            sections_planned: l.row.sections_planned,
+            total_tokens: l.row.total_tokens,
+        }
+    }
+}
+
+/// Runs `history`.
+pub fn run(home: Option<&Path>, args: HistoryArgs) -> Result<ExitCode, CliError> {
+    if args.search.as_deref().is_some_and(|s| s.trim().is_empty()) {
+        return Err(CliError::usage(
+            "--search needs some text to look for in the questions",
+        ));
+    }
+    let store = open_store(&Dirs::resolve(home)?.data)?;
+    let listed = store.list(&HistoryFilter {
+        search: args.search.map(|s| s.trim().to_owned()),
+        hexagram: args.hexagram,
+        limit: args.limit,
+    })?;
+    let out = if args.json {
+        let entries: Vec<Entry<'_>> = listed.iter().map(Entry::from).collect();
+        serde_json::to_string_pretty(&entries)
+            .map_err(|e| CliError::other(format!("cannot encode the history: {e}")))?
+    } else {
+        table(&listed)
+    };
+    let _ = writeln!(std::io::stdout().lock(), "{out}");
+    let broken: Vec<String> = listed
+        .iter()
+        .filter_map(|l| l.question.as_ref().err().map(ToString::to_string))
+        .collect();
+    if broken.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    for message in &broken {
+        eprintln!("error: {message}");
+    }
+    eprintln!(
+        "The other readings are intact. Restore the database from a backup, or delete the damaged readings with `iching delete ID`."
+    );
+    Ok(ExitCode::from(1))
+}
+
+/// The readings as a table for people.
+fn table(listed: &[Listed]) -> String {
+    if listed.is_empty() {
+        return "No readings found. Cast one with `iching cast \"your question\"`.".to_owned();
+    }
+    let width = super::cast::text_width();
+    let mut out = format!(
+        "{:>5}  {:<16}  {:<11}  {:>8}  {:<9}  QUESTION",
+        "ID", "CAST (UTC)", "STATUS", "SECTIONS", "HEXAGRAM"
+    );
+    let room = width
+        .saturating_sub(out.chars().count() - "QUESTION".len())
+        .max(40);
+    for l in listed {
+        let r = &l.row;
+        let when = rfc3339(r.created_at).replace('T', " ");
+        let hexagrams = match r.resulting {
+            Some(res) => format!("{} → {res}", r.primary),
+            None => r.primary.to_string(),
+        };
+        let question = match &l.question {
+            Ok(q) => truncate(&sanitize_inline(q), room),
+            Err(_) => INTEGRITY_PLACEHOLDER.to_owned(),
+        };
+        out.push_str(&format!(
+            "\n{:>5}  {:<16}  {:<11}  {:>8}  {:<9}  {question}",
+            r.id,
+            &when[..16],
+            r.status.as_str(),
+            format!("{}/{}", r.sections_done, r.sections_planned),
+            hexagrams,
+        ));
+    }
+    out
+}
+
+/// `s` cut to `max` characters, with an ellipsis when cut.
+fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_owned();
+    }
+    let mut cut: String = s.chars().take(max.saturating_sub(1)).collect();
+    cut.push('…');
+    cut
+}

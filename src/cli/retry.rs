@@ -1,0 +1,60 @@
+//! `iching retry ID`: generates again only the failed or missing sections of a saved reading
+//! (rebuilt from its stored method, lines, seed and question), saving each as it lands, and marks
+//! the reading complete once every planned section is. Exit 0 complete, 3 still incomplete,
+//! 130 cancelled.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+
+use clap::Args;
+use tokio::sync::mpsc;
+
+use super::cast::{cancel_on_ctrl_c, close, exit_code, show_progress};
+use super::unlock::open_store;
+use super::{CliError, Context, ProviderArgs};
+use crate::config::Dirs;
+use crate::reading::retry_saved;
+
+/// Arguments of `retry`.
+#[derive(Debug, Args)]
+pub struct RetryArgs {
+    /// The reading's id (see `iching history`).
+    pub id: i64,
+    #[command(flatten)]
+    /// Provider choice and tuning.
+    pub provider: ProviderArgs,
+}
+
+/// Runs `retry`.
+pub async fn run(home: Option<&Path>, args: RetryArgs) -> Result<ExitCode, CliError> {
+    let store = open_store(&Dirs::resolve(home)?.data)?;
+    let row = store.reading(args.id)?;
+    let ctx = Context::new(home, &args.provider)?;
+    if let Some(reason) = &ctx.settings.offline_reason {
+        eprintln!("note: {reason}");
+    }
+    let to_run = row.sections_planned.saturating_sub(row.sections_done) as usize;
+    let (writer, thread) = store.into_writer()?;
+    let (tx, rx) = mpsc::unbounded_channel();
+    let run = retry_saved(&ctx.engine, &writer, args.id, tx, cancel_on_ctrl_c());
+    let (saved, ()) = tokio::join!(run, show_progress(rx, to_run));
+    close(writer, thread).await;
+    let saved = saved?;
+    let ran = saved.summary.outcomes.len();
+    let id = saved.id;
+    let message = if ran == 0 {
+        format!(
+            "Reading {id} is {}; no section needed generating again.",
+            saved.status.as_str()
+        )
+    } else {
+        format!(
+            "Reading {id} is {} ({ran} section{} generated again); `iching show {id}` prints it.",
+            saved.status.as_str(),
+            if ran == 1 { "" } else { "s" }
+        )
+    };
+    let _ = writeln!(std::io::stdout().lock(), "{message}");
+    Ok(exit_code(saved.status))
+}

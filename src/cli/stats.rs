@@ -1,0 +1,408 @@
+//! `iching stats [ID]`: tokens, timings and cost from the plain columns (nothing is decrypted).
+//!
+//! With an id: one row per stored section in the order they finished — #, section, delta (ms
+//! after the run started when it finished), prompt/completion/total tokens, tokens per second,
+//! time to first token, attempts, model — then totals and, when `config.toml` has a price for
+//! the model (`[prices."MODEL"]`), the cost. Without: per-section averages across readings
+//! (completion tokens, latency, failure rate), so the costly and slow sections stand out, and
+//! totals by model. `--json` prints the same figures as one object.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+
+use clap::Args;
+use serde::Serialize;
+
+use super::CliError;
+use super::unlock::open_store;
+use crate::config::{Dirs, FileConfig, Price};
+use crate::events::UsageSource;
+use crate::plan::Section;
+use crate::report::{ReadingStatus, SectionStatus, rate};
+use crate::store::{PartMeta, rfc3339};
+
+/// Arguments of `stats`.
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    /// One reading's id; without it, figures across all readings.
+    pub id: Option<i64>,
+    /// Print JSON instead of tables.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct Row {
+    rank: usize,
+    section_id: u8,
+    section: String,
+    status: SectionStatus,
+    delta_ms: u64,
+    prompt_tokens: Option<u32>,
+    completion_tokens: Option<u32>,
+    total_tokens: Option<u32>,
+    tokens_per_sec: Option<f64>,
+    ttft_ms: Option<u64>,
+    attempts: u32,
+    model: Option<String>,
+}
+
+#[derive(Debug, Default, Serialize)]
+struct Totals {
+    wall_ms: u64,
+    prompt_tokens: u64,
+    completion_tokens: u64,
+    total_tokens: u64,
+    tokens_per_sec: f64,
+    attempts: u64,
+    /// Dollars, when every model that answered has a price.
+    cost: Option<f64>,
+    /// Models without a price in the config.
+    unpriced: Vec<String>,
+    /// Whether some counts are estimates.
+    estimated: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct ReadingStats {
+    id: i64,
+    created_at: String,
+    status: ReadingStatus,
+    sections_planned: u32,
+    rows: Vec<Row>,
+    totals: Totals,
+}
+
+#[derive(Debug, Serialize)]
+struct SectionAverages {
+    section_id: u8,
+    section: String,
+    runs: usize,
+    failed: usize,
+    failure_rate: f64,
+    avg_completion_tokens: Option<f64>,
+    avg_latency_ms: Option<f64>,
+}
+
+#[derive(Debug, Serialize)]
+struct ModelTotals {
+    model: String,
+    readings: usize,
+    sections: usize,
+    totals: Totals,
+}
+
+#[derive(Debug, Serialize)]
+struct AllStats {
+    readings: usize,
+    sections: usize,
+    by_section: Vec<SectionAverages>,
+    by_model: Vec<ModelTotals>,
+}
+
+/// Runs `stats`.
+pub fn run(home: Option<&Path>, args: StatsArgs) -> Result<ExitCode, CliError> {
+    let dirs = Dirs::resolve(home)?;
+    let store = open_store(&dirs.data)?;
+    let prices = FileConfig::load(&dirs.config_file())?.prices;
+    let out = match args.id {
+        Some(id) => {
+            let row = store.reading(id)?;
+            let parts: Vec<PartMeta> = store
+                .part_metas(Some(id))?
+                .into_iter()
+                .map(|(_, m)| m)
+                .collect();
+            let stats = ReadingStats {
+                id,
+                created_at: rfc3339(row.created_at),
+                status: row.status,
+                sections_planned: row.sections_planned,
+                rows: rows(&parts),
+                totals: totals(&parts, &prices),
+            };
+            if args.json {
+                json(&stats)?
+            } else {
+                reading_table(&stats)
+            }
+        }
+        None => {
+            let parts = store.part_metas(None)?;
+            let stats = across(&parts, &prices);
+            if args.json {
+                json(&stats)?
+            } else {
+                across_tables(&stats)
+            }
+        }
+    };
+    let _ = writeln!(std::io::stdout().lock(), "{out}");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn json(value: &impl Serialize) -> Result<String, CliError> {
+    serde_json::to_string_pretty(value)
+        .map_err(|e| CliError::other(format!("cannot encode the figures: {e}")))
+}
+
+fn title(section_id: u8) -> String {
+    Section::from_id(section_id).map_or_else(|| format!("section {section_id}"), Section::title)
+}
+
+fn rows(parts: &[PartMeta]) -> Vec<Row> {
+    let mut sorted: Vec<&PartMeta> = parts.iter().collect();
+    sorted.sort_by_key(|m| (m.finished_ms, m.section_id));
+    sorted
+        .into_iter()
+        .enumerate()
+        .map(|(i, m)| Row {
+            rank: i + 1,
+            section_id: m.section_id,
+            section: title(m.section_id),
+            status: m.status,
+            delta_ms: m.finished_ms,
+            prompt_tokens: m.prompt_tokens,
+            completion_tokens: m.completion_tokens,
+            total_tokens: m.total_tokens(),
+            tokens_per_sec: m.completion_tokens.map(|c| rate(c, m.latency_ms)),
+            ttft_ms: m.ttft_ms,
+            attempts: m.attempts,
+            model: m.model.clone(),
+        })
+        .collect()
+}
+
+fn totals<'a>(
+    parts: impl IntoIterator<Item = &'a PartMeta>,
+    prices: &BTreeMap<String, Price>,
+) -> Totals {
+    let mut t = Totals::default();
+    let mut cost = 0.0;
+    let mut unpriced = BTreeSet::new();
+    for m in parts {
+        t.wall_ms = t.wall_ms.max(m.finished_ms);
+        t.attempts += u64::from(m.attempts);
+        let (Some(p), Some(c)) = (m.prompt_tokens, m.completion_tokens) else {
+            continue;
+        };
+        t.prompt_tokens += u64::from(p);
+        t.completion_tokens += u64::from(c);
+        t.estimated |= m.usage == Some(UsageSource::Estimated);
+        let model = m.model.clone().unwrap_or_default();
+        match prices.get(&model) {
+            Some(price) => {
+                cost += f64::from(p) * price.prompt_per_million / 1e6
+                    + f64::from(c) * price.completion_per_million / 1e6;
+            }
+            None => {
+                unpriced.insert(model);
+            }
+        }
+    }
+    t.total_tokens = t.prompt_tokens + t.completion_tokens;
+    t.tokens_per_sec = if t.wall_ms > 0 {
+        (t.completion_tokens as f64 / (t.wall_ms as f64 / 1000.0) * 10.0).round() / 10.0
+    } else {
+        0.0
+    };
+    t.cost = unpriced.is_empty().then_some(cost);
+    t.unpriced = unpriced.into_iter().collect();
+    t
+}
+
+fn across(parts: &[(i64, PartMeta)], prices: &BTreeMap<String, Price>) -> AllStats {
+    let mut by_section: BTreeMap<u8, Vec<&PartMeta>> = BTreeMap::new();
+    let mut by_model: BTreeMap<String, (BTreeSet<i64>, Vec<&PartMeta>)> = BTreeMap::new();
+    let readings: BTreeSet<i64> = parts.iter().map(|(id, _)| *id).collect();
+    for (id, m) in parts {
+        by_section.entry(m.section_id).or_default().push(m);
+        if let Some(model) = &m.model {
+            let entry = by_model.entry(model.clone()).or_default();
+            entry.0.insert(*id);
+            entry.1.push(m);
+        }
+    }
+    let mean = |xs: Vec<f64>| (!xs.is_empty()).then(|| xs.iter().sum::<f64>() / xs.len() as f64);
+    AllStats {
+        readings: readings.len(),
+        sections: parts.len(),
+        by_section: by_section
+            .into_iter()
+            .map(|(section_id, ms)| {
+                let ok: Vec<&&PartMeta> = ms
+                    .iter()
+                    .filter(|m| m.status == SectionStatus::Complete)
+                    .collect();
+                let failed = ms.len() - ok.len();
+                SectionAverages {
+                    section_id,
+                    section: title(section_id),
+                    runs: ms.len(),
+                    failed,
+                    failure_rate: failed as f64 / ms.len() as f64,
+                    avg_completion_tokens: mean(
+                        ok.iter()
+                            .filter_map(|m| m.completion_tokens)
+                            .map(f64::from)
+                            .collect(),
+                    ),
+                    avg_latency_ms: mean(ok.iter().map(|m| m.latency_ms as f64).collect()),
+                }
+            })
+            .collect(),
+        by_model: by_model
+            .into_iter()
+            .map(|(model, (ids, ms))| ModelTotals {
+                model,
+                readings: ids.len(),
+                sections: ms.len(),
+                totals: totals(ms.iter().copied(), prices),
+            })
+            .collect(),
+    }
+}
+
+fn opt<T: ToString>(v: Option<T>) -> String {
+    v.map_or_else(|| "-".to_owned(), |v| v.to_string())
+}
+
+fn cost_line(t: &Totals) -> String {
+    let note = if t.estimated {
+        " (from estimated token counts)"
+    } else {
+        ""
+    };
+    match t.cost {
+        Some(c) => format!("cost: ${c:.6}{note}"),
+        None => format!(
+            "cost: unknown; no price for {} (add [prices.\"MODEL\"] with prompt_per_million and completion_per_million to config.toml)",
+            t.unpriced.join(", ")
+        ),
+    }
+}
+
+fn reading_table(s: &ReadingStats) -> String {
+    let done = s
+        .rows
+        .iter()
+        .filter(|r| r.status == SectionStatus::Complete)
+        .count();
+    let mut out = format!(
+        "Reading {} · cast {} · {} · {done}/{} sections\n\n",
+        s.id,
+        s.created_at,
+        s.status.as_str(),
+        s.sections_planned
+    );
+    out.push_str(&format!(
+        "{:>3}  {:<24} {:>9} {:>10} {:>9} {:>9} {:>7} {:>8} {:>4}  model\n",
+        "#", "section", "delta ms", "prompt tk", "compl tk", "total tk", "tk/s", "TTFT ms", "att"
+    ));
+    for r in &s.rows {
+        let section = match r.status {
+            SectionStatus::Complete => r.section.clone(),
+            _ => format!("{} (failed)", r.section),
+        };
+        out.push_str(&format!(
+            "{:>3}  {:<24} {:>9} {:>10} {:>9} {:>9} {:>7} {:>8} {:>4}  {}\n",
+            r.rank,
+            section,
+            r.delta_ms,
+            opt(r.prompt_tokens),
+            opt(r.completion_tokens),
+            opt(r.total_tokens),
+            opt(r.tokens_per_sec.map(|v| format!("{v:.1}"))),
+            opt(r.ttft_ms),
+            r.attempts,
+            r.model.as_deref().unwrap_or("-"),
+        ));
+    }
+    let t = &s.totals;
+    out.push_str(&format!(
+        "{:>3}  {:<24} {:>9} {:>10} {:>9} {:>9} {:>7} {:>8} {:>4}\n",
+        "",
+        "total",
+        t.wall_ms,
+        t.prompt_tokens,
+        t.completion_tokens,
+        t.total_tokens,
+        format!("{:.1}", t.tokens_per_sec),
+        "",
+        t.attempts
+    ));
+    if s.rows.is_empty() {
+        out.push_str("(no section has been stored yet)\n");
+    }
+    out.push_str(&cost_line(t));
+    out
+}
+
+fn across_tables(s: &AllStats) -> String {
+    if s.sections == 0 {
+        return "No sections stored yet. Cast a reading with `iching cast \"your question\"`."
+            .to_owned();
+    }
+    let mut out = format!(
+        "Across {} readings ({} sections stored)\n\n",
+        s.readings, s.sections
+    );
+    out.push_str(&format!(
+        "{:>3}  {:<22} {:>5} {:>7} {:>7} {:>13} {:>15}\n",
+        "id", "section", "runs", "failed", "fail %", "avg compl tk", "avg latency ms"
+    ));
+    for a in &s.by_section {
+        out.push_str(&format!(
+            "{:>3}  {:<22} {:>5} {:>7} {:>7.1} {:>13} {:>15}\n",
+            a.section_id,
+            a.section,
+            a.runs,
+            a.failed,
+            a.failure_rate * 100.0,
+            opt(a.avg_completion_tokens.map(|v| format!("{v:.0}"))),
+            opt(a.avg_latency_ms.map(|v| format!("{v:.0}"))),
+        ));
+    }
+    let top = |key: fn(&SectionAverages) -> Option<f64>| {
+        s.by_section
+            .iter()
+            .filter_map(|a| Some((key(a)?, a)))
+            .max_by(|x, y| x.0.total_cmp(&y.0))
+    };
+    if let (Some((tokens, costly)), Some((ms, slow))) =
+        (top(|a| a.avg_completion_tokens), top(|a| a.avg_latency_ms))
+    {
+        out.push_str(&format!(
+            "\nMost completion tokens: {} (avg {tokens:.0}); slowest: {} (avg {ms:.0} ms).\n",
+            costly.section, slow.section
+        ));
+    }
+    out.push_str(&format!(
+        "\n{:<20} {:>8} {:>8} {:>10} {:>9} {:>9}  cost\n",
+        "model", "readings", "sections", "prompt tk", "compl tk", "total tk"
+    ));
+    for m in &s.by_model {
+        let t = &m.totals;
+        let cost = t.cost.map_or_else(
+            || "unknown (no price in config.toml)".to_owned(),
+            |c| format!("${c:.6}"),
+        );
+        out.push_str(&format!(
+            "{:<20} {:>8} {:>8} {:>10} {:>9} {:>9}  {cost}{}\n",
+            m.model,
+            m.readings,
+            m.sections,
+            t.prompt_tokens,
+            t.completion_tokens,
+            t.total_tokens,
+            if t.estimated {
+                " (estimated tokens)"
+            } else {
+                ""
+            }
+        ));
+    }
+    out.trim_end().to_owned()
+}

@@ -1,0 +1,178 @@
+//! A reading as one standalone HTML page: inline CSS, no scripts, no external resources; the
+//! hexagram figures drawn with boxes; every section through [`crate::response::to_html`]; every
+//! other text escaped.
+
+use super::{HexagramSummary, ReadingReport, SectionStatus};
+use crate::response::{sanitize_inline, to_html};
+
+const STYLE: &str = "
+body { margin: 0; background: #f7f4ec; color: #222; font: 17px/1.6 Georgia, 'Times New Roman', serif; }
+main { max-width: 46rem; margin: 0 auto; padding: 2rem 1.25rem 4rem; }
+h1 { font-size: 1.6rem; line-height: 1.3; margin: 0 0 .25rem; }
+h2 { font-size: 1.15rem; margin: 2rem 0 .5rem; border-bottom: 1px solid #d8d0bd; }
+.meta, .rule, footer { color: #5c5546; font-size: .9rem; }
+.figures { display: flex; align-items: center; gap: 2rem; margin: 1.5rem 0; flex-wrap: wrap; }
+figure { margin: 0; text-align: center; }
+.hexagram { width: 7.5rem; margin: 0 auto .5rem; }
+.line { display: flex; justify-content: space-between; height: .75rem; margin: .45rem 0; }
+.line span { background: #222; }
+.yang span { width: 100%; }
+.yin span { width: 42%; }
+.line.changing span { background: #a33327; }
+figcaption { font-size: .9rem; }
+.arrow { font-size: 1.6rem; color: #5c5546; }
+.failed, .pending { font-style: italic; color: #7a4b2a; }
+";
+
+/// Escapes `s` for HTML text and attribute values (after removing control characters).
+fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in sanitize_inline(s).chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The six lines, top first, as boxes; changing lines are marked and coloured.
+fn figure(lines: &[u8; 6], after_change: bool, h: &HexagramSummary) -> String {
+    let mut out = String::from("<figure><div class=\"hexagram\">");
+    for &v in lines.iter().rev() {
+        let changing = v == 6 || v == 9;
+        let yang = (v % 2 == 1) != (after_change && changing);
+        let class = match (yang, changing && !after_change) {
+            (true, false) => "line yang",
+            (true, true) => "line yang changing",
+            (false, false) => "line yin",
+            (false, true) => "line yin changing",
+        };
+        let bars = if yang {
+            "<span></span>"
+        } else {
+            "<span></span><span></span>"
+        };
+        out.push_str(&format!(
+            "<div class=\"{class}\" title=\"{v}\">{bars}</div>"
+        ));
+    }
+    out.push_str(&format!(
+        "</div><figcaption>{} {} {} {}<br>{}<br>{} over {}</figcaption></figure>",
+        esc(&h.symbol),
+        h.number,
+        esc(&h.name),
+        esc(&h.chinese),
+        esc(&h.english),
+        esc(&h.upper),
+        esc(&h.lower)
+    ));
+    out
+}
+
+/// The whole page.
+pub fn to_html_page(r: &ReadingReport) -> String {
+    let mut out =
+        String::from("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
+    out.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
+    out.push_str(&format!(
+        "<title>{} · I Ching reading</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<main>\n",
+        esc(&r.question)
+    ));
+    out.push_str(&format!("<h1>{}</h1>\n", esc(&r.question)));
+    let lines: Vec<String> = r.lines.iter().map(u8::to_string).collect();
+    let mut meta = vec![
+        format!("method: {}", esc(&r.method)),
+        format!("lines {} (bottom first)", lines.join(", ")),
+        format!("status: {}", r.status.as_str()),
+    ];
+    if let Some(at) = &r.created_at {
+        meta.insert(0, format!("cast {}", esc(at)));
+    }
+    if let Some(id) = r.id {
+        meta.insert(0, format!("reading {id}"));
+    }
+    out.push_str(&format!("<p class=\"meta\">{}</p>\n", meta.join(" · ")));
+    out.push_str("<div class=\"figures\">");
+    out.push_str(&figure(&r.lines, false, &r.primary));
+    if let Some(res) = &r.resulting {
+        out.push_str("<div class=\"arrow\" aria-label=\"changes to\">→</div>");
+        out.push_str(&figure(&r.lines, true, res));
+    }
+    out.push_str("</div>\n");
+    if !r.changing_lines.is_empty() {
+        let changing: Vec<String> = r.changing_lines.iter().map(u8::to_string).collect();
+        out.push_str(&format!(
+            "<p class=\"rule\">Changing lines: {}.</p>\n",
+            changing.join(", ")
+        ));
+    }
+    out.push_str(&format!(
+        "<p class=\"rule\">Nuclear hexagram: {} {} {} ({}). {}</p>\n",
+        esc(&r.nuclear.symbol),
+        r.nuclear.number,
+        esc(&r.nuclear.name),
+        esc(&r.nuclear.english),
+        esc(&r.reading_rule)
+    ));
+    for s in &r.sections {
+        out.push_str(&format!("<section>\n<h2>{}</h2>\n", esc(&s.title)));
+        match s.status {
+            SectionStatus::Complete => out.push_str(&to_html(&s.paragraphs)),
+            SectionStatus::Failed => out.push_str(&format!(
+                "<p class=\"failed\">Failed: {}</p>",
+                esc(s.error.as_deref().unwrap_or("unknown error"))
+            )),
+            SectionStatus::Cancelled => out.push_str("<p class=\"pending\">Cancelled.</p>"),
+            SectionStatus::Pending => out.push_str("<p class=\"pending\">Not generated.</p>"),
+        }
+        out.push_str("\n</section>\n");
+    }
+    out.push_str(
+        "<footer><p>The classic text is James Legge's translation (1882), in the public domain.</p></footer>\n",
+    );
+    out.push_str("</main>\n</body>\n</html>\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oracle::{Cast, Reading};
+    use crate::plan::plan;
+    use crate::response::Paragraph;
+
+    #[test]
+    fn the_page_escapes_everything_and_draws_both_figures() {
+        let lines = Cast::parse_lines("9,8,7,7,6,8").unwrap();
+        let reading = Reading::new(Cast::manual(lines));
+        let q = "<script>alert('x')</script> & \"you\"?";
+        let mut r = ReadingReport::new(&reading, q, &plan(&reading));
+        r.sections[0].status = SectionStatus::Complete;
+        r.sections[0].paragraphs = vec![Paragraph::plain("<img src=x onerror=alert(1)>")];
+        r.sections[1].status = SectionStatus::Failed;
+        r.sections[1].error = Some("503 <b>bad</b>".into());
+        let page = to_html_page(&r);
+        assert!(page.starts_with("<!DOCTYPE html>"));
+        assert!(!page.contains("<script>"));
+        assert!(!page.contains("<img"));
+        assert!(!page.contains("<b>bad"));
+        assert!(
+            page.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;you&quot;?")
+        );
+        assert_eq!(page.matches("class=\"line ").count(), 12);
+        assert_eq!(
+            page.matches("changing\"").count(),
+            2,
+            "lines 1 and 5 change"
+        );
+        assert!(page.contains("䷶ 55"));
+        assert!(page.contains("䷞ 31"));
+        assert!(page.contains("Not generated."));
+        assert!(!page.contains("http"), "no external resources");
+    }
+}
