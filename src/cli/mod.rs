@@ -17,7 +17,7 @@ use std::sync::Arc;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::config::{self, Dirs, FileConfig, Overrides, ProviderKind, Secret, Settings};
-use crate::llm::{Offline, Provider};
+use crate::llm::{Limiter, Offline, OpenAi, OpenAiConfig, Provider};
 use crate::orchestrator::Slots;
 use crate::reading::Engine;
 
@@ -188,12 +188,28 @@ impl Context {
     }
 }
 
-fn build_provider(settings: &Settings) -> Result<Arc<dyn Provider>, CliError> {
+/// The provider the settings ask for, sharing one limiter (budgets and 429 pauses) across every
+/// request of the process.
+pub fn build_provider(settings: &Settings) -> Result<Arc<dyn Provider>, CliError> {
     match settings.provider {
         ProviderKind::Offline => Ok(Arc::new(Offline)),
-        ProviderKind::OpenAi => Err(CliError::usage(
-            "the openai provider is not available in this build yet; use --provider offline",
-        )),
+        ProviderKind::OpenAi => {
+            let limiter = Arc::new(Limiter::new(settings.rpm, settings.tpm));
+            let provider = OpenAi::new(
+                OpenAiConfig {
+                    base_url: settings.base_url.clone(),
+                    api_key: settings.api_key.clone(),
+                    model: settings.model.clone(),
+                    stream: settings.stream,
+                    json_mode: settings.json_mode,
+                    read_timeout: settings.read_timeout,
+                    max_attempts: settings.max_attempts,
+                },
+                limiter,
+            )
+            .map_err(|e| CliError::usage(e.message))?;
+            Ok(Arc::new(provider))
+        }
     }
 }
 

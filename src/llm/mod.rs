@@ -1,7 +1,11 @@
 //! Providers: whatever answers one section's request. `offline` answers from the embedded classic;
 //! `openai` talks to any OpenAI-compatible chat-completions endpoint.
 
+pub mod limiter;
 pub mod offline;
+pub mod openai;
+mod retry;
+mod sse;
 pub mod tokens;
 
 use std::future::Future;
@@ -13,7 +17,9 @@ use crate::events::{Progress, Usage};
 use crate::oracle::Reading;
 use crate::plan::{ChatMessage, Section};
 
+pub use limiter::Limiter;
 pub use offline::Offline;
+pub use openai::{OpenAi, OpenAiConfig};
 
 /// A boxed future, so providers can live behind `Arc<dyn Provider>`.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

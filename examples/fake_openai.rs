@@ -1,0 +1,97 @@
+//! Runs the fault-injecting fake OpenAI server from `tests/support/fake_openai.rs` for manual
+//! testing and benchmarks.
+//!
+//! ```text
+//! cargo run --release --example fake_openai -- --latency-ms 100 [--port 0] [--first-token-ms N]
+//!     [--chunk-ms N] [--no-usage] [--quirks] [--fail-rate 0.0]
+//! ```
+//!
+//! Prints `listening on http://127.0.0.1:PORT/v1` on stdout, serves until Ctrl-C, then prints
+//! the counters on stderr. A single request can be given a fault with the header
+//! `x-fake-fault: <name>[:arg]`, e.g. `rate-limited:500ms`, `status:503`, `drop-mid-stream`.
+
+#[allow(dead_code)]
+#[path = "../tests/support/fake_openai.rs"]
+mod fake_openai;
+
+use std::io::Write;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use clap::Parser;
+use fake_openai::{FakeOpenAi, ServerConfig};
+
+#[derive(Parser, Debug)]
+#[command(about = "Fault-injecting fake OpenAI chat-completions server")]
+struct Args {
+    /// Address to bind.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: IpAddr,
+    /// Port to bind (0 = random).
+    #[arg(long, default_value_t = 0)]
+    port: u16,
+    /// Wait before the response head, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    latency_ms: u64,
+    /// SSE: wait before the first delta, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    first_token_ms: u64,
+    /// SSE: wait between deltas, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    chunk_ms: u64,
+    /// Number of content deltas per answer.
+    #[arg(long, default_value_t = 16)]
+    chunks: usize,
+    /// Never send usage.
+    #[arg(long)]
+    no_usage: bool,
+    /// SSE quirks: `data:` without space, keep-alive comments, CRLF, split frames.
+    #[arg(long)]
+    quirks: bool,
+    /// Probability of a random transient failure (429 retry-after-ms 100, 500, 503, drop).
+    #[arg(long, default_value_t = 0.0)]
+    fail_rate: f64,
+    /// Omit the x-ratelimit-* headers.
+    #[arg(long)]
+    no_ratelimit_headers: bool,
+    /// Record requests (headers and bodies) in memory; off by default for benchmarks.
+    #[arg(long)]
+    record: bool,
+}
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() -> std::io::Result<()> {
+    let args = Args::parse();
+    let config = ServerConfig {
+        latency: Duration::from_millis(args.latency_ms),
+        first_token_delay: Duration::from_millis(args.first_token_ms),
+        inter_chunk_delay: Duration::from_millis(args.chunk_ms),
+        chunks: args.chunks,
+        send_usage: !args.no_usage,
+        sse_quirks: args.quirks,
+        fail_rate: args.fail_rate.clamp(0.0, 1.0),
+        ratelimit_headers: !args.no_ratelimit_headers,
+        record_requests: args.record,
+        record_bodies: args.record,
+        ..ServerConfig::default()
+    };
+    let server = FakeOpenAi::start_on(config, SocketAddr::new(args.host, args.port))?;
+    {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "listening on {}", server.base_url())?;
+        out.flush()?;
+    }
+    tokio::signal::ctrl_c().await?;
+    let stats = server.stats();
+    eprintln!(
+        "requests {} completed {} aborted {} in_flight {} peak_in_flight {} by_fault {:?}",
+        stats.requests,
+        stats.completed,
+        stats.aborted,
+        stats.in_flight,
+        stats.peak_in_flight,
+        stats.by_fault
+    );
+    server.shutdown().await;
+    Ok(())
+}

@@ -1,0 +1,581 @@
+//! The `openai` provider: any OpenAI-compatible chat-completions endpoint (OpenAI, Ollama,
+//! llama.cpp server, vLLM), streaming by default.
+//!
+//! One pooled reqwest client (rustls) serves the whole process. Each section is one request with
+//! up to `max_attempts` attempts: 408, 409, 429 (but not `insufficient_quota`), 5xx, connection
+//! errors, timeouts, and dropped, truncated or malformed streams are retried after the server's
+//! Retry-After or a full-jitter backoff; 400, 401, 403, 404 and 422 never are. A stream only
+//! counts as complete when it carried a finish reason or `[DONE]`.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use futures_util::StreamExt;
+use reqwest::header::CONTENT_TYPE;
+use serde::Deserialize;
+use tokio::time::{Instant, timeout};
+
+use super::limiter::Limiter;
+use super::retry::{backoff, retry_after};
+use super::sse::SseDecoder;
+use super::{
+    BoxFuture, Completion, ErrorKind, Provider, ProviderError, ProviderInfo, SectionRequest, tokens,
+};
+use crate::config::Secret;
+use crate::events::{EventKind, Progress, Usage, UsageSource};
+use crate::response::sanitize_inline;
+
+/// How to reach and use the endpoint.
+#[derive(Debug, Clone)]
+pub struct OpenAiConfig {
+    /// Base URL, e.g. `https://api.openai.com/v1` (no trailing slash needed).
+    pub base_url: String,
+    /// Sent as a bearer token when not empty; never logged or shown.
+    pub api_key: Secret,
+    /// Model name.
+    pub model: String,
+    /// Use SSE streaming.
+    pub stream: bool,
+    /// Ask for `response_format: {"type": "json_object"}`.
+    pub json_mode: bool,
+    /// How long without a byte before an attempt counts as stalled.
+    pub read_timeout: Duration,
+    /// Attempts per section, counting the first.
+    pub max_attempts: u32,
+}
+
+/// The OpenAI-compatible provider.
+#[derive(Debug, Clone)]
+pub struct OpenAi {
+    client: reqwest::Client,
+    url: String,
+    config: OpenAiConfig,
+    limiter: Arc<Limiter>,
+}
+
+/// One failed attempt and the wait the server asked for.
+struct AttemptError {
+    error: ProviderError,
+    retry_after: Option<Duration>,
+}
+
+impl From<ProviderError> for AttemptError {
+    fn from(error: ProviderError) -> Self {
+        Self {
+            error,
+            retry_after: None,
+        }
+    }
+}
+
+impl OpenAi {
+    /// A provider sharing `limiter` with every other request of the process.
+    pub fn new(config: OpenAiConfig, limiter: Arc<Limiter>) -> Result<Self, ProviderError> {
+        let url = format!("{}/chat/completions", config.base_url.trim_end_matches('/'));
+        if reqwest::Url::parse(&url).is_err() {
+            return Err(ProviderError::new(
+                ErrorKind::BadRequest,
+                format!(
+                    "the base URL {:?} is not a valid URL (expected e.g. http://localhost:11434/v1)",
+                    config.base_url
+                ),
+            ));
+        }
+        let client = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .pool_max_idle_per_host(usize::MAX)
+            .pool_idle_timeout(Duration::from_secs(90))
+            .tcp_nodelay(true)
+            .user_agent(concat!("iching/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| {
+                ProviderError::new(
+                    ErrorKind::Internal,
+                    format!("cannot build the HTTP client: {e}"),
+                )
+            })?;
+        Ok(Self {
+            client,
+            url,
+            config,
+            limiter,
+        })
+    }
+
+    /// The request body for `request`, serialised once and reused by every attempt.
+    fn body(&self, request: &SectionRequest) -> Vec<u8> {
+        let mut body = serde_json::json!({
+            "model": self.config.model,
+            "messages": request.messages,
+            "max_tokens": request.max_tokens,
+            "stream": self.config.stream,
+        });
+        if self.config.stream {
+            body["stream_options"] = serde_json::json!({ "include_usage": true });
+        }
+        if self.config.json_mode {
+            body["response_format"] = serde_json::json!({ "type": "json_object" });
+        }
+        serde_json::to_vec(&body).expect("a JSON value always serialises")
+    }
+
+    /// Removes the API key from text that came from elsewhere (some servers echo it).
+    fn scrub(&self, text: &str) -> String {
+        let key = self.config.api_key.expose();
+        let text = if key.len() >= 4 {
+            text.replace(key, "[redacted]")
+        } else {
+            text.to_owned()
+        };
+        let clean = sanitize_inline(&text);
+        match clean.char_indices().nth(300) {
+            Some((i, _)) => format!("{}…", &clean[..i]),
+            None => clean,
+        }
+    }
+
+    async fn attempt(
+        &self,
+        request: &SectionRequest,
+        body: &[u8],
+        progress: &Progress,
+    ) -> Result<Completion, AttemptError> {
+        let started = Instant::now();
+        let mut builder = self
+            .client
+            .post(&self.url)
+            .header(CONTENT_TYPE, "application/json")
+            .body(body.to_vec());
+        if !self.config.api_key.is_empty() {
+            builder = builder.bearer_auth(self.config.api_key.expose());
+        }
+        let response = match timeout(self.config.read_timeout, builder.send()).await {
+            Err(_) => {
+                return Err(ProviderError::new(
+                    ErrorKind::Timeout,
+                    format!(
+                        "no response within {} s",
+                        self.config.read_timeout.as_secs_f64()
+                    ),
+                )
+                .into());
+            }
+            Ok(Err(e)) => return Err(self.transport_error(&e).into()),
+            Ok(Ok(r)) => r,
+        };
+        self.limiter.observe(response.headers());
+        let status = response.status();
+        if !status.is_success() {
+            return Err(self.status_error(response).await);
+        }
+        let is_sse = response
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("text/event-stream"));
+        if self.config.stream && is_sse {
+            self.read_stream(request, response, progress, started).await
+        } else {
+            self.read_whole(request, response, progress, started).await
+        }
+    }
+
+    fn transport_error(&self, e: &reqwest::Error) -> ProviderError {
+        // Anything else that fails before a response (DNS, TLS, refused) is a connection error.
+        let kind = if e.is_timeout() {
+            ErrorKind::Timeout
+        } else {
+            ErrorKind::Connect
+        };
+        let mut message = format!("cannot reach {}: {e}", self.config.base_url);
+        let mut source = std::error::Error::source(e);
+        while let Some(s) = source {
+            message.push_str(&format!(": {s}"));
+            source = s.source();
+        }
+        ProviderError::new(kind, self.scrub(&message))
+    }
+
+    async fn status_error(&self, response: reqwest::Response) -> AttemptError {
+        let status = response.status();
+        let wait = retry_after(response.headers(), SystemTime::now());
+        let text = match timeout(self.config.read_timeout, read_limited(response, 64 * 1024)).await
+        {
+            Ok(Ok(t)) => t,
+            Ok(Err(_)) | Err(_) => String::new(),
+        };
+        let detail: Option<ApiErrorBody> = serde_json::from_str::<ApiErrorEnvelope>(&text)
+            .ok()
+            .map(|e| e.error);
+        let quota = detail.as_ref().is_some_and(|d| {
+            d.code.as_deref() == Some("insufficient_quota")
+                || d.kind.as_deref() == Some("insufficient_quota")
+        });
+        let kind = match status.as_u16() {
+            429 if quota => ErrorKind::QuotaExceeded,
+            429 => ErrorKind::RateLimited,
+            401 | 403 => ErrorKind::Unauthorized,
+            408 | 409 => ErrorKind::ServerError,
+            s if s >= 500 => ErrorKind::ServerError,
+            _ => ErrorKind::BadRequest,
+        };
+        let said = detail
+            .and_then(|d| d.message)
+            .unwrap_or_else(|| text.trim().to_owned());
+        let hint = match kind {
+            ErrorKind::Unauthorized => " (check OPENAI_API_KEY)",
+            ErrorKind::QuotaExceeded => " (the account is out of quota; retrying will not help)",
+            _ => "",
+        };
+        let reason = status.canonical_reason().unwrap_or("");
+        let message = if said.is_empty() {
+            format!("HTTP {} {reason}{hint}", status.as_u16())
+        } else {
+            format!(
+                "HTTP {} {reason}: {}{hint}",
+                status.as_u16(),
+                self.scrub(&said)
+            )
+        };
+        AttemptError {
+            error: ProviderError {
+                status: Some(status.as_u16()),
+                ..ProviderError::new(kind, message)
+            },
+            retry_after: wait,
+        }
+    }
+
+    async fn read_stream(
+        &self,
+        request: &SectionRequest,
+        response: reqwest::Response,
+        progress: &Progress,
+        started: Instant,
+    ) -> Result<Completion, AttemptError> {
+        let mut bytes = response.bytes_stream();
+        let mut decoder = SseDecoder::new();
+        let mut payloads = Vec::new();
+        let mut text = String::new();
+        let mut ttft = None;
+        let mut usage = None;
+        let mut model = None;
+        let mut finished = false;
+        let mut done = false;
+        loop {
+            let next = timeout(self.config.read_timeout, bytes.next()).await;
+            let chunk = match next {
+                Ok(Some(Ok(chunk))) => chunk,
+                Ok(None) => break,
+                // After [DONE] the answer is whole; a late hiccup does not undo it.
+                Ok(Some(Err(_))) | Err(_) if done => break,
+                Ok(Some(Err(e))) => {
+                    return Err(ProviderError::new(
+                        ErrorKind::Truncated,
+                        format!(
+                            "the connection dropped mid-stream: {}",
+                            self.scrub(&e.to_string())
+                        ),
+                    )
+                    .into());
+                }
+                Err(_) => {
+                    return Err(ProviderError::new(
+                        ErrorKind::Timeout,
+                        format!(
+                            "the stream stalled: no data for {} s",
+                            self.config.read_timeout.as_secs_f64()
+                        ),
+                    )
+                    .into());
+                }
+            };
+            decoder.feed(&chunk, |p| payloads.push(p));
+            for payload in payloads.drain(..) {
+                let payload = payload.trim();
+                if payload == "[DONE]" {
+                    done = true;
+                    continue;
+                }
+                let parsed: StreamChunk = serde_json::from_str(payload).map_err(|e| {
+                    ProviderError::new(
+                        ErrorKind::Malformed,
+                        format!("a malformed stream chunk ({e})"),
+                    )
+                })?;
+                if let Some(err) = parsed.error {
+                    return Err(ProviderError::new(
+                        ErrorKind::ServerError,
+                        format!(
+                            "the server reported an error mid-stream: {}",
+                            self.scrub(err.message.as_deref().unwrap_or("no message"))
+                        ),
+                    )
+                    .into());
+                }
+                if let Some(m) = parsed.model.filter(|m| !m.is_empty()) {
+                    model = Some(m);
+                }
+                if let Some(u) = parsed.usage {
+                    usage = Some(u);
+                }
+                for choice in parsed.choices.into_iter().flatten() {
+                    if let Some(content) = choice.delta.and_then(|d| d.content)
+                        && !content.is_empty()
+                    {
+                        ttft.get_or_insert_with(|| started.elapsed());
+                        text.push_str(&content);
+                        progress.delta(content);
+                    }
+                    if choice.finish_reason.is_some() {
+                        finished = true;
+                    }
+                }
+            }
+        }
+        if !(finished || done) {
+            return Err(ProviderError::new(
+                ErrorKind::Truncated,
+                "the stream ended before the answer was finished (no finish reason or [DONE])",
+            )
+            .into());
+        }
+        Ok(self.completion(request, text, usage, model, ttft))
+    }
+
+    async fn read_whole(
+        &self,
+        request: &SectionRequest,
+        response: reqwest::Response,
+        progress: &Progress,
+        started: Instant,
+    ) -> Result<Completion, AttemptError> {
+        let mut bytes = response.bytes_stream();
+        let mut body = Vec::new();
+        loop {
+            match timeout(self.config.read_timeout, bytes.next()).await {
+                Ok(Some(Ok(chunk))) => body.extend_from_slice(&chunk),
+                Ok(None) => break,
+                Ok(Some(Err(e))) => {
+                    return Err(ProviderError::new(
+                        ErrorKind::Truncated,
+                        format!(
+                            "the connection dropped mid-answer: {}",
+                            self.scrub(&e.to_string())
+                        ),
+                    )
+                    .into());
+                }
+                Err(_) => {
+                    return Err(ProviderError::new(
+                        ErrorKind::Timeout,
+                        format!(
+                            "the answer stalled: no data for {} s",
+                            self.config.read_timeout.as_secs_f64()
+                        ),
+                    )
+                    .into());
+                }
+            }
+        }
+        let parsed: WholeResponse = serde_json::from_slice(&body).map_err(|e| {
+            ProviderError::new(
+                ErrorKind::Malformed,
+                format!("the answer is not valid JSON ({e})"),
+            )
+        })?;
+        let choice =
+            parsed.choices.into_iter().next().ok_or_else(|| {
+                ProviderError::new(ErrorKind::Malformed, "the answer has no choices")
+            })?;
+        let text = choice
+            .message
+            .and_then(|m| m.content)
+            .ok_or_else(|| ProviderError::new(ErrorKind::Malformed, "the answer has no content"))?;
+        let ttft = Some(started.elapsed());
+        progress.delta(text.clone());
+        Ok(self.completion(request, text, parsed.usage, parsed.model, ttft))
+    }
+
+    fn completion(
+        &self,
+        request: &SectionRequest,
+        text: String,
+        usage: Option<ApiUsage>,
+        model: Option<String>,
+        ttft: Option<Duration>,
+    ) -> Completion {
+        let usage = match usage {
+            Some(u) => Usage {
+                prompt_tokens: u.prompt_tokens,
+                completion_tokens: u.completion_tokens,
+                source: UsageSource::Reported,
+            },
+            None => Usage {
+                prompt_tokens: tokens::count_messages(&request.messages),
+                completion_tokens: tokens::count(&text),
+                source: UsageSource::Estimated,
+            },
+        };
+        Completion {
+            text,
+            usage,
+            model: model.unwrap_or_else(|| self.config.model.clone()),
+            ttft,
+            attempts: 1,
+        }
+    }
+}
+
+/// Reads at most `limit` bytes of a body as text.
+async fn read_limited(response: reqwest::Response, limit: usize) -> Result<String, reqwest::Error> {
+    let mut bytes = response.bytes_stream();
+    let mut body = Vec::new();
+    while let Some(chunk) = bytes.next().await {
+        body.extend_from_slice(&chunk?);
+        if body.len() >= limit {
+            body.truncate(limit);
+            break;
+        }
+    }
+    Ok(String::from_utf8_lossy(&body).into_owned())
+}
+
+impl Provider for OpenAi {
+    fn info(&self) -> ProviderInfo {
+        ProviderInfo {
+            name: "openai",
+            model: self.config.model.clone(),
+            endpoint: self.config.base_url.clone(),
+        }
+    }
+
+    fn complete<'a>(
+        &'a self,
+        request: &'a SectionRequest,
+        progress: &'a Progress,
+    ) -> BoxFuture<'a, Result<Completion, ProviderError>> {
+        Box::pin(async move {
+            let body = self.body(request);
+            let estimate = if self.limiter.counts_tokens() {
+                tokens::count_messages(&request.messages) + request.max_tokens
+            } else {
+                0
+            };
+            let max = self.config.max_attempts.max(1);
+            let mut attempt = 1;
+            loop {
+                self.limiter.acquire(estimate).await;
+                match self.attempt(request, &body, progress).await {
+                    Ok(mut c) => {
+                        c.attempts = attempt;
+                        return Ok(c);
+                    }
+                    Err(AttemptError { error, retry_after }) => {
+                        if !error.kind.is_retryable() || attempt >= max {
+                            let message = if attempt > 1 {
+                                format!("{} (gave up after {attempt} attempts)", error.message)
+                            } else {
+                                error.message
+                            };
+                            return Err(ProviderError {
+                                attempts: attempt,
+                                message,
+                                ..error
+                            });
+                        }
+                        attempt += 1;
+                        let wait = retry_after.unwrap_or_else(|| backoff(attempt));
+                        if error.kind == ErrorKind::RateLimited {
+                            self.limiter.pause_for(wait);
+                        }
+                        progress.send(EventKind::Retrying {
+                            attempt,
+                            wait,
+                            reason: error.message,
+                        });
+                        tokio::time::sleep(wait).await;
+                    }
+                }
+            }
+        })
+    }
+}
+
+#[derive(Deserialize)]
+struct ApiErrorEnvelope {
+    error: ApiErrorBody,
+}
+
+#[derive(Deserialize)]
+struct ApiErrorBody {
+    message: Option<String>,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    #[serde(default, deserialize_with = "code_as_string")]
+    code: Option<String>,
+}
+
+fn code_as_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(match Option::<serde_json::Value>::deserialize(d)? {
+        Some(serde_json::Value::String(s)) => Some(s),
+        Some(serde_json::Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    })
+}
+
+#[derive(Deserialize)]
+struct ApiUsage {
+    #[serde(default)]
+    prompt_tokens: u32,
+    #[serde(default)]
+    completion_tokens: u32,
+}
+
+#[derive(Deserialize)]
+struct StreamChunk {
+    #[serde(default)]
+    choices: Option<Vec<StreamChoice>>,
+    #[serde(default)]
+    usage: Option<ApiUsage>,
+    #[serde(default)]
+    model: Option<String>,
+    #[serde(default)]
+    error: Option<ApiErrorBody>,
+}
+
+#[derive(Deserialize)]
+struct StreamChoice {
+    #[serde(default)]
+    delta: Option<Delta>,
+    #[serde(default)]
+    finish_reason: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Delta {
+    #[serde(default)]
+    content: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct WholeResponse {
+    #[serde(default)]
+    choices: Vec<WholeChoice>,
+    #[serde(default)]
+    usage: Option<ApiUsage>,
+    #[serde(default)]
+    model: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct WholeChoice {
+    #[serde(default)]
+    message: Option<Message>,
+}
+
+#[derive(Deserialize)]
+struct Message {
+    #[serde(default)]
+    content: Option<String>,
+}

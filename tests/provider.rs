@@ -1,0 +1,461 @@
+//! The real `openai` provider (reqwest, SSE, retries, limits) against the fault-injecting fake
+//! server on 127.0.0.1: every fault the issue names, with the outcome asserted from both sides.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use iching::config::Secret;
+use iching::events::{EventKind, Progress, SectionEvent, UsageSource};
+use iching::llm::{
+    Completion, ErrorKind, Limiter, OpenAi, OpenAiConfig, Provider, ProviderError, SectionRequest,
+};
+use iching::oracle::{Cast, LineValue, Reading};
+use iching::orchestrator::{self, Slots};
+use iching::plan::{Prompts, Section, build_messages, plan};
+use support::fake_openai::{FakeOpenAi, Fault, RetryAfter, ServerConfig};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+const KEY: &str = "sk-test-secret-0123456789";
+
+fn reading(values: [u8; 6]) -> Arc<Reading> {
+    Arc::new(Reading::new(Cast::manual(
+        values.map(|v| LineValue::new(v).unwrap()),
+    )))
+}
+
+fn request(section: Section) -> SectionRequest {
+    let reading = reading([9, 8, 7, 7, 6, 8]);
+    SectionRequest {
+        messages: build_messages(&Prompts::default(), &reading, "Q?", section),
+        reading,
+        question: "Q?".into(),
+        section,
+        max_tokens: 300,
+    }
+}
+
+fn provider(server: &FakeOpenAi, tune: impl FnOnce(&mut OpenAiConfig)) -> OpenAi {
+    let mut config = OpenAiConfig {
+        base_url: server.base_url(),
+        api_key: Secret::new(KEY),
+        model: "fake-model".into(),
+        stream: true,
+        json_mode: false,
+        read_timeout: Duration::from_secs(5),
+        max_attempts: 4,
+    };
+    tune(&mut config);
+    OpenAi::new(config, Arc::new(Limiter::new(None, None))).unwrap()
+}
+
+/// Runs one section; returns the result and every event it sent.
+async fn one(
+    p: &OpenAi,
+    section: Section,
+) -> (Result<Completion, ProviderError>, Vec<SectionEvent>) {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let req = request(section);
+    let progress = Progress::new(tx, 1, section);
+    let result = p.complete(&req, &progress).await;
+    drop(progress);
+    let mut events = Vec::new();
+    while let Some(e) = rx.recv().await {
+        events.push(e);
+    }
+    (result, events)
+}
+
+fn retries(events: &[SectionEvent]) -> Vec<(u32, Duration)> {
+    events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::Retrying { attempt, wait, .. } => Some((*attempt, *wait)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn deltas(events: &[SectionEvent]) -> String {
+    events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::Delta(d) => Some(d.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_stream_sends_deltas_reads_usage_and_the_key() {
+    let server = FakeOpenAi::start(ServerConfig::default());
+    let (result, events) = one(&provider(&server, |_| {}), Section::OpeningStatements).await;
+    let c = result.unwrap();
+    assert_eq!(c.attempts, 1);
+    assert_eq!(c.usage.source, UsageSource::Reported);
+    assert!(c.usage.completion_tokens > 0 && c.usage.prompt_tokens > 0);
+    assert!(c.text.starts_with("{\"response\""));
+    assert_eq!(deltas(&events), c.text, "the deltas add up to the answer");
+    assert!(events.len() > 5, "streamed in many deltas");
+    assert!(c.ttft.is_some());
+    let sent = server.received();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0]["model"], "fake-model");
+    assert_eq!(sent[0]["stream"], true);
+    assert_eq!(sent[0]["stream_options"]["include_usage"], true);
+    assert_eq!(sent[0]["max_tokens"], 300);
+    assert_eq!(sent[0]["messages"][0]["role"], "system");
+    assert!(sent[0].get("response_format").is_none());
+    assert_eq!(server.authorizations(), vec![Some(format!("Bearer {KEY}"))]);
+}
+
+#[tokio::test]
+async fn json_mode_and_no_stream() {
+    let server = FakeOpenAi::start(ServerConfig::default());
+    let p = provider(&server, |c| {
+        c.stream = false;
+        c.json_mode = true;
+    });
+    let (result, _) = one(&p, Section::ConclusionText).await;
+    let c = result.unwrap();
+    assert_eq!(c.usage.source, UsageSource::Reported);
+    assert!(c.text.contains("<p>"));
+    let sent = server.received();
+    assert_eq!(sent[0]["stream"], false);
+    assert!(sent[0].get("stream_options").is_none());
+    assert_eq!(sent[0]["response_format"]["type"], "json_object");
+}
+
+#[tokio::test]
+async fn without_usage_tokens_are_estimated() {
+    let server = FakeOpenAi::start(ServerConfig {
+        send_usage: false,
+        ..ServerConfig::default()
+    });
+    for stream in [true, false] {
+        let (result, _) = one(
+            &provider(&server, |c| c.stream = stream),
+            Section::TenWingsInsights,
+        )
+        .await;
+        let c = result.unwrap();
+        assert_eq!(c.usage.source, UsageSource::Estimated, "stream {stream}");
+        assert!(c.usage.completion_tokens > 50 && c.usage.prompt_tokens > 500);
+    }
+}
+
+#[tokio::test]
+async fn sse_quirks_are_tolerated() {
+    let server = FakeOpenAi::start(ServerConfig {
+        sse_quirks: true,
+        ..ServerConfig::default()
+    });
+    let (result, events) = one(&provider(&server, |_| {}), Section::OpeningStatements).await;
+    let c = result.unwrap();
+    assert_eq!(c.attempts, 1);
+    assert_eq!(deltas(&events), c.text);
+    assert!(serde_json::from_str::<serde_json::Value>(&c.text).is_ok());
+}
+
+#[tokio::test]
+async fn rate_limits_wait_at_least_retry_after_in_every_form() {
+    let server = FakeOpenAi::start(ServerConfig::default());
+    let p = provider(&server, |_| {});
+    for (retry_after, at_least) in [
+        (RetryAfter::Millis(300), Duration::from_millis(300)),
+        (RetryAfter::Seconds(1), Duration::from_secs(1)),
+        // An HTTP date has one-second resolution: at least the whole seconds left.
+        (
+            RetryAfter::HttpDate(SystemTime::now()),
+            Duration::from_millis(900),
+        ),
+    ] {
+        let retry_after = match retry_after {
+            RetryAfter::HttpDate(_) => {
+                RetryAfter::HttpDate(SystemTime::now() + Duration::from_secs(2))
+            }
+            other => other,
+        };
+        server.reset_stats();
+        let before = server.arrivals().len();
+        server.push_faults([Fault::RateLimited { retry_after }]);
+        let (result, events) = one(&p, Section::OpeningStatements).await;
+        let c = result.unwrap();
+        assert_eq!(c.attempts, 2, "{retry_after:?}");
+        assert_eq!(server.stats().requests, 2);
+        let arrivals = &server.arrivals()[before..];
+        let gap = arrivals[1] - arrivals[0];
+        assert!(gap >= at_least, "{retry_after:?}: waited {gap:?}");
+        let r = retries(&events);
+        assert_eq!(r.len(), 1);
+        assert_eq!(r[0].0, 2);
+        assert!(r[0].1 >= at_least.min(Duration::from_millis(900)), "{r:?}");
+    }
+}
+
+#[tokio::test]
+async fn server_errors_and_timeouts_are_retried_with_backoff() {
+    let server = FakeOpenAi::start(ServerConfig::default());
+    let p = provider(&server, |_| {});
+    for status in [500, 502, 503, 408, 409] {
+        server.reset_stats();
+        server.push_faults([Fault::Status(status)]);
+        let (result, events) = one(&p, Section::InitialHexagramImage).await;
+        assert_eq!(result.unwrap().attempts, 2, "{status}");
+        assert_eq!(server.stats().requests, 2, "{status}");
+        let r = retries(&events);
+        assert!(
+            r[0].1 <= Duration::from_millis(500),
+            "first backoff is at most the base"
+        );
+    }
+}
+
+#[tokio::test]
+async fn client_errors_and_quota_are_never_retried() {
+    let server = FakeOpenAi::start(ServerConfig::default());
+    let p = provider(&server, |_| {});
+    let cases = [
+        (Fault::Status(400), ErrorKind::BadRequest, "400"),
+        (
+            Fault::Status(401),
+            ErrorKind::Unauthorized,
+            "OPENAI_API_KEY",
+        ),
+        (Fault::Status(403), ErrorKind::Unauthorized, "403"),
+        (
+            Fault::Status(404),
+            ErrorKind::BadRequest,
+            "model does not exist",
+        ),
+        (Fault::Status(422), ErrorKind::BadRequest, "422"),
+        (Fault::InsufficientQuota, ErrorKind::QuotaExceeded, "quota"),
+    ];
+    for (fault, kind, words) in cases {
+        server.reset_stats();
+        server.push_faults([fault.clone()]);
+        let (result, events) = one(&p, Section::OpeningStatements).await;
+        let e = result.unwrap_err();
+        assert_eq!(e.kind, kind, "{fault:?}");
+        assert_eq!(e.attempts, 1);
+        assert!(e.message.contains(words), "{fault:?}: {}", e.message);
+        assert!(!e.message.contains(KEY));
+        assert_eq!(server.stats().requests, 1, "{fault:?} was retried");
+        assert!(retries(&events).is_empty());
+    }
+}
+
+#[tokio::test]
+async fn broken_streams_are_failed_attempts_and_retried() {
+    let server = FakeOpenAi::start(ServerConfig::default());
+    let p = provider(&server, |c| c.read_timeout = Duration::from_millis(300));
+    for (fault, stream) in [
+        (Fault::DropMidStream, true),
+        (Fault::DropMidStream, false),
+        (Fault::CutWithoutFinish, true),
+        (Fault::CutWithoutFinish, false),
+        (Fault::CorruptChunk, true),
+        (Fault::CorruptChunk, false),
+        (Fault::Stall(Duration::from_secs(2)), true),
+    ] {
+        server.reset_stats();
+        server.push_faults([fault.clone()]);
+        let p = provider(&server, |c| {
+            c.read_timeout = Duration::from_millis(300);
+            c.stream = stream;
+        });
+        let (result, events) = one(&p, Section::ConclusionText).await;
+        let c = result.unwrap_or_else(|e| panic!("{fault:?} stream={stream}: {e}"));
+        assert_eq!(c.attempts, 2, "{fault:?} stream={stream}");
+        assert_eq!(server.stats().requests, 2);
+        assert!(serde_json::from_str::<serde_json::Value>(&c.text).is_ok());
+        assert_eq!(retries(&events).len(), 1);
+    }
+    drop(p);
+}
+
+#[tokio::test]
+async fn a_stream_that_is_always_cut_fails_and_is_never_a_success() {
+    let server = FakeOpenAi::start(ServerConfig::default());
+    let p = provider(&server, |c| c.max_attempts = 3);
+    server.push_faults([
+        Fault::CutWithoutFinish,
+        Fault::CutWithoutFinish,
+        Fault::CutWithoutFinish,
+    ]);
+    let (result, events) = one(&p, Section::SynthesisAndGuidance).await;
+    let e = result.unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Truncated);
+    assert_eq!(e.attempts, 3);
+    assert!(e.message.contains("no finish reason"), "{}", e.message);
+    assert!(e.message.contains("3 attempts"));
+    assert_eq!(server.stats().requests, 3);
+    assert_eq!(
+        retries(&events).iter().map(|r| r.0).collect::<Vec<_>>(),
+        [2, 3]
+    );
+}
+
+#[tokio::test]
+async fn garbage_answers_are_parsed_leniently_and_escapes_removed() {
+    let server = FakeOpenAi::start(ServerConfig::default());
+    server.push_faults([Fault::Garbage]);
+    let p: Arc<dyn Provider> = Arc::new(provider(&server, |_| {}));
+    let r = reading([7, 8, 7, 7, 8, 8]);
+    let req = vec![SectionRequest {
+        messages: build_messages(&Prompts::default(), &r, "Q", Section::ConclusionText),
+        reading: r,
+        question: "Q".into(),
+        section: Section::ConclusionText,
+        max_tokens: 100,
+    }];
+    let (tx, _rx) = mpsc::unbounded_channel();
+    let summary =
+        orchestrator::run(p, 0, req, Slots::Unlimited, tx, CancellationToken::new()).await;
+    let orchestrator::Outcome::Done(done) = &summary.outcomes[0].1 else {
+        panic!("{:?}", summary.outcomes)
+    };
+    let text: String = done.paragraphs.iter().map(|p| p.plain_text()).collect();
+    assert!(text.contains("The Creative"), "{text}");
+    assert!(!text.contains('\u{1b}'));
+}
+
+#[tokio::test]
+async fn every_section_of_a_reading_is_in_flight_at_once() {
+    let server = FakeOpenAi::start(ServerConfig {
+        latency: Duration::from_millis(300),
+        ..ServerConfig::default()
+    });
+    let p: Arc<dyn Provider> = Arc::new(provider(&server, |_| {}));
+    let r = reading([9; 6]);
+    let prompts = Prompts::default();
+    let requests = |r: &Arc<Reading>| -> Vec<SectionRequest> {
+        plan(r)
+            .into_iter()
+            .map(|section| SectionRequest {
+                messages: build_messages(&prompts, r, "Q", section),
+                reading: r.clone(),
+                question: "Q".into(),
+                section,
+                max_tokens: 100,
+            })
+            .collect()
+    };
+    let (tx, _rx) = mpsc::unbounded_channel();
+    let summary = orchestrator::run(
+        p.clone(),
+        0,
+        requests(&r),
+        Slots::Unlimited,
+        tx,
+        CancellationToken::new(),
+    )
+    .await;
+    assert!(summary.all_succeeded());
+    assert_eq!(server.stats().peak_in_flight, 15);
+
+    server.reset_stats();
+    let (tx, _rx) = mpsc::unbounded_channel();
+    let summary = orchestrator::run(
+        p,
+        0,
+        requests(&r),
+        Slots::Cap(4),
+        tx,
+        CancellationToken::new(),
+    )
+    .await;
+    assert!(summary.all_succeeded());
+    assert_eq!(server.stats().peak_in_flight, 4);
+    assert_eq!(server.stats().requests, 15);
+}
+
+#[tokio::test]
+async fn after_a_429_the_other_sections_pause_instead_of_stampeding() {
+    let server = FakeOpenAi::start(ServerConfig {
+        latency: Duration::from_millis(50),
+        ..ServerConfig::default()
+    });
+    server.push_faults([Fault::RateLimited {
+        retry_after: RetryAfter::Millis(600),
+    }]);
+    let p: Arc<dyn Provider> = Arc::new(provider(&server, |_| {}));
+    let r = reading([9, 8, 7, 7, 6, 8]); // 10 sections
+    let prompts = Prompts::default();
+    let requests: Vec<SectionRequest> = plan(&r)
+        .into_iter()
+        .map(|section| SectionRequest {
+            messages: build_messages(&prompts, &r, "Q", section),
+            reading: r.clone(),
+            question: "Q".into(),
+            section,
+            max_tokens: 100,
+        })
+        .collect();
+    let (tx, _rx) = mpsc::unbounded_channel();
+    let summary =
+        orchestrator::run(p, 0, requests, Slots::Cap(2), tx, CancellationToken::new()).await;
+    assert!(summary.all_succeeded());
+    let arrivals = server.arrivals();
+    assert_eq!(arrivals.len(), 11);
+    // The first request got the 429; the one beside it was already in flight. Every request
+    // after those two waited out the 600 ms.
+    for later in &arrivals[2..] {
+        assert!(
+            *later - arrivals[0] >= Duration::from_millis(600),
+            "{:?}",
+            *later - arrivals[0]
+        );
+    }
+}
+
+#[tokio::test]
+async fn unreachable_endpoints_fail_clearly_after_retries_without_the_key() {
+    // A port nobody listens on: bind, learn the port, close.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let p = OpenAi::new(
+        OpenAiConfig {
+            base_url: format!("http://127.0.0.1:{port}/v1"),
+            api_key: Secret::new(KEY),
+            model: "m".into(),
+            stream: true,
+            json_mode: false,
+            read_timeout: Duration::from_secs(2),
+            max_attempts: 2,
+        },
+        Arc::new(Limiter::new(None, None)),
+    )
+    .unwrap();
+    let (result, events) = one(&p, Section::OpeningStatements).await;
+    let e = result.unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Connect);
+    assert_eq!(e.attempts, 2);
+    assert!(
+        e.message.contains(&format!("127.0.0.1:{port}")),
+        "{}",
+        e.message
+    );
+    assert!(!e.message.contains(KEY));
+    assert_eq!(retries(&events).len(), 1);
+    assert!(
+        OpenAi::new(
+            OpenAiConfig {
+                base_url: "not a url".into(),
+                api_key: Secret::default(),
+                model: "m".into(),
+                stream: true,
+                json_mode: false,
+                read_timeout: Duration::from_secs(1),
+                max_attempts: 1,
+            },
+            Arc::new(Limiter::new(None, None)),
+        )
+        .is_err()
+    );
+}

@@ -1,0 +1,1386 @@
+//! A fault-injecting fake of the OpenAI chat-completions endpoint.
+//!
+//! [`FakeOpenAi::start`] binds `127.0.0.1:0` and serves `POST /v1/chat/completions`
+//! (plus `GET /v1/models`) on the current tokio runtime. Each request gets one
+//! [`Fault`] (which may be [`Fault::Ok`]). A request with an unparseable `x-fake-fault`
+//! header or a body that is not JSON gets a 400, and one without `Authorization: Bearer <key>`
+//! when [`ServerConfig::api_key`] is set gets a 401 (both recorded as `Fault::Status`, neither
+//! consuming the script). Otherwise the fault is chosen in this order:
+//!
+//! 1. the request header `x-fake-fault: <name>[:arg]` (see [`Fault::from_str`]);
+//!    it does not consume the script;
+//! 2. the script: faults queued with [`FakeOpenAi::push_faults`], consumed one per
+//!    request in arrival order;
+//! 3. with probability [`ServerConfig::fail_rate`], a random pick from
+//!    [`ServerConfig::fail_faults`];
+//! 4. [`ServerConfig::default_fault`] (by default [`Fault::Ok`]).
+//!
+//! Answers are either a chat-completion JSON object or, when the request has
+//! `"stream": true`, an SSE stream of `chat.completion.chunk` objects ending in
+//! `data: [DONE]`. Counters ([`ServerStats`]) are atomics; request recording takes
+//! a short lock and can be turned off for benchmarks.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::io;
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::Response;
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+use tokio::sync::watch;
+
+/// Request header that overrides the fault for one request: `x-fake-fault: <name>[:arg]`.
+pub const FAULT_HEADER: &str = "x-fake-fault";
+
+/// Response header naming the fault that was applied (its [`Fault::name`]).
+pub const APPLIED_HEADER: &str = "x-fake-fault-applied";
+
+/// The default answer: a valid `{"response": [...]}` object with two HTML paragraphs
+/// (about 110 words).
+pub const DEFAULT_CONTENT: &str = concat!(
+    r#"{"response": ["<p>The hexagram speaks of a quiet strength that gathers before it acts. "#,
+    r#"Like water filling every hollow before it moves on, your situation asks for patience, "#,
+    r#"steady attention and a willingness to let small things ripen in their own time.</p>", "#,
+    r#""<p>The changing line warns against forcing the outcome. Keep faith with the people "#,
+    r#"who stand beside you, speak plainly, and do the modest work in front of you. "#,
+    r#"When the moment turns, and it will, you will find the way already prepared, "#,
+    r#"and what seemed like delay will reveal itself as the ground of success.</p>"]}"#
+);
+
+/// Content used by [`Fault::Garbage`]: prose that is not the JSON format, with an ANSI escape.
+pub const GARBAGE_CONTENT: &str = "Sure! Here is your reading.\n\n\u{1b}[1;31mThe Creative\u{1b}[0m \
+    works sublime success, furthering through perseverance. I hope this helps!";
+
+/// Body of the corrupt SSE event inserted by [`Fault::CorruptChunk`] (after `data: `).
+pub const CORRUPT_PAYLOAD: &str = "{not json";
+
+const LIMIT_REQUESTS: u64 = 10_000;
+const LIMIT_TOKENS: u64 = 2_000_000;
+
+/// How a 429 tells the client to wait.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RetryAfter {
+    /// `retry-after: N` (seconds).
+    Seconds(u64),
+    /// `retry-after-ms: N`.
+    Millis(u64),
+    /// `retry-after: <IMF-fixdate>` (HTTP date, one-second resolution).
+    HttpDate(SystemTime),
+    /// No retry header at all.
+    None,
+}
+
+/// What the server does with one request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// A normal answer.
+    Ok,
+    /// A normal answer, but this latency (before the response head) replaces
+    /// [`ServerConfig::latency`].
+    Latency(Duration),
+    /// A normal answer; this replaces [`ServerConfig::first_token_delay`] (SSE: wait after the
+    /// head, before the first delta; JSON: extra wait before the head).
+    SlowFirstToken(Duration),
+    /// 429 with `{error:{message, type:"requests", code:"rate_limit_exceeded"}}` and the given
+    /// retry header.
+    RateLimited { retry_after: RetryAfter },
+    /// 429 with `type` and `code` `"insufficient_quota"`, no retry header.
+    InsufficientQuota,
+    /// This HTTP status with an OpenAI-style error body whose message names the status.
+    Status(u16),
+    /// SSE: role chunk and about half the deltas, then the connection is aborted.
+    /// JSON: head, about half the body, then the connection is aborted.
+    /// Either way the client sees a body error.
+    DropMidStream,
+    /// SSE: role chunk and about half the deltas, then the body ends cleanly, with no
+    /// `finish_reason`, no usage and no `[DONE]`. JSON: the first half of the body, ending
+    /// cleanly (so the JSON is truncated).
+    CutWithoutFinish,
+    /// SSE: a `data: {not json` event in the middle, the stream otherwise complete and normal.
+    /// JSON: a 200 `application/json` body `{not json`.
+    CorruptChunk,
+    /// SSE: head, role chunk and first content delta, then nothing for the duration, then the
+    /// rest. JSON: head and half the body, the pause, then the rest.
+    Stall(Duration),
+    /// A 200 whose content is [`GARBAGE_CONTENT`] (prose, not the JSON format).
+    Garbage,
+    /// A 200 whose content is this text.
+    Content(String),
+    /// A 200 with the content cut to half and `finish_reason: "length"`.
+    Length,
+}
+
+/// Identifies a [`Fault`] variant, for [`ServerStats::by_fault`].
+const FAULT_NAMES: [&str; 13] = [
+    "ok",
+    "latency",
+    "slow_first_token",
+    "rate_limited",
+    "insufficient_quota",
+    "status",
+    "drop_mid_stream",
+    "cut_without_finish",
+    "corrupt_chunk",
+    "stall",
+    "garbage",
+    "content",
+    "length",
+];
+
+impl Fault {
+    fn index(&self) -> usize {
+        match self {
+            Fault::Ok => 0,
+            Fault::Latency(_) => 1,
+            Fault::SlowFirstToken(_) => 2,
+            Fault::RateLimited { .. } => 3,
+            Fault::InsufficientQuota => 4,
+            Fault::Status(_) => 5,
+            Fault::DropMidStream => 6,
+            Fault::CutWithoutFinish => 7,
+            Fault::CorruptChunk => 8,
+            Fault::Stall(_) => 9,
+            Fault::Garbage => 10,
+            Fault::Content(_) => 11,
+            Fault::Length => 12,
+        }
+    }
+
+    /// The variant's snake_case name (`"rate_limited"`, `"drop_mid_stream"`, ...), as used in
+    /// [`ServerStats::by_fault`] and the `x-fake-fault-applied` response header.
+    pub fn name(&self) -> &'static str {
+        FAULT_NAMES[self.index()]
+    }
+
+    /// Shorthand for `RateLimited { retry_after }`.
+    pub fn rate_limited(retry_after: RetryAfter) -> Fault {
+        Fault::RateLimited { retry_after }
+    }
+}
+
+fn parse_duration(arg: &str) -> Result<Duration, String> {
+    let arg = arg.trim();
+    let (num, scale) = if let Some(n) = arg.strip_suffix("ms") {
+        (n, 1)
+    } else if let Some(n) = arg.strip_suffix('s') {
+        (n, 1000)
+    } else {
+        (arg, 1)
+    };
+    num.trim()
+        .parse::<u64>()
+        .map(|n| Duration::from_millis(n * scale))
+        .map_err(|_| format!("bad duration {arg:?} (want N, Nms or Ns)"))
+}
+
+impl FromStr for Fault {
+    type Err = String;
+
+    /// Parses the `x-fake-fault` header syntax `<name>[:arg]`. Names are case-insensitive and
+    /// accept `-` or `_`. Durations are integer milliseconds, optionally suffixed `ms` or `s`.
+    ///
+    /// | header value | fault |
+    /// |---|---|
+    /// | `ok` | `Ok` |
+    /// | `latency:<dur>` | `Latency` |
+    /// | `slow-first-token:<dur>` | `SlowFirstToken` |
+    /// | `rate-limited` | `RateLimited{Seconds(1)}` |
+    /// | `rate-limited:<N>` or `:<N>s` | `RateLimited{Seconds(N)}` |
+    /// | `rate-limited:<N>ms` | `RateLimited{Millis(N)}` (header `retry-after-ms`) |
+    /// | `rate-limited:date=<N>` | `RateLimited{HttpDate(now + N s)}` |
+    /// | `rate-limited:none` | `RateLimited{None}` |
+    /// | `insufficient-quota` | `InsufficientQuota` |
+    /// | `status:<code>` | `Status(code)` |
+    /// | `drop-mid-stream` | `DropMidStream` |
+    /// | `cut-without-finish` | `CutWithoutFinish` |
+    /// | `corrupt-chunk` | `CorruptChunk` |
+    /// | `stall:<dur>` | `Stall` |
+    /// | `garbage` | `Garbage` |
+    /// | `content:<text>` | `Content(text)` (the text is taken verbatim) |
+    /// | `length` | `Length` |
+    fn from_str(s: &str) -> Result<Fault, String> {
+        let (name, arg) = match s.split_once(':') {
+            Some((n, a)) => (n, Some(a)),
+            None => (s, None),
+        };
+        let name = name.trim().to_ascii_lowercase().replace('-', "_");
+        let need =
+            |what: &str| arg.ok_or_else(|| format!("fault {name} needs an argument ({what})"));
+        let fault = match name.as_str() {
+            "ok" => Fault::Ok,
+            "latency" => Fault::Latency(parse_duration(need("duration")?)?),
+            "slow_first_token" => Fault::SlowFirstToken(parse_duration(need("duration")?)?),
+            "stall" => Fault::Stall(parse_duration(need("duration")?)?),
+            "rate_limited" | "ratelimited" | "429" => {
+                let retry_after = match arg.map(str::trim) {
+                    None | Some("") => RetryAfter::Seconds(1),
+                    Some(a) if a.eq_ignore_ascii_case("none") => RetryAfter::None,
+                    Some(a) if a.starts_with("date=") => {
+                        let secs: u64 = a["date=".len()..]
+                            .trim()
+                            .parse()
+                            .map_err(|_| format!("bad date offset {a:?}"))?;
+                        RetryAfter::HttpDate(SystemTime::now() + Duration::from_secs(secs))
+                    }
+                    Some(a) => {
+                        if let Some(ms) = a.strip_suffix("ms") {
+                            RetryAfter::Millis(
+                                ms.trim().parse().map_err(|_| format!("bad millis {a:?}"))?,
+                            )
+                        } else {
+                            let n = a.strip_suffix('s').unwrap_or(a);
+                            RetryAfter::Seconds(
+                                n.trim().parse().map_err(|_| format!("bad seconds {a:?}"))?,
+                            )
+                        }
+                    }
+                };
+                Fault::RateLimited { retry_after }
+            }
+            "insufficient_quota" => Fault::InsufficientQuota,
+            "status" => Fault::Status(
+                need("HTTP status")?
+                    .trim()
+                    .parse()
+                    .map_err(|_| format!("bad status {arg:?}"))?,
+            ),
+            "drop_mid_stream" | "drop" => Fault::DropMidStream,
+            "cut_without_finish" | "cut" => Fault::CutWithoutFinish,
+            "corrupt_chunk" | "corrupt" => Fault::CorruptChunk,
+            "garbage" => Fault::Garbage,
+            "content" => Fault::Content(arg.unwrap_or("").to_string()),
+            "length" => Fault::Length,
+            _ => return Err(format!("unknown fault {name:?}")),
+        };
+        Ok(fault)
+    }
+}
+
+/// Default behaviour of the server. Build with struct update syntax:
+/// `ServerConfig { latency: Duration::from_millis(5), ..Default::default() }`.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// Wait before sending the response head (every response, errors included).
+    pub latency: Duration,
+    /// SSE: wait after the head before the first delta. JSON: added before the head.
+    pub first_token_delay: Duration,
+    /// SSE: wait between content deltas. JSON: `chunks * inter_chunk_delay` is added before
+    /// the head, so both modes take about as long.
+    pub inter_chunk_delay: Duration,
+    /// Answer text; `None` means [`DEFAULT_CONTENT`].
+    pub content: Option<String>,
+    /// How many content deltas an SSE answer is split into (fewer if the text is shorter).
+    pub chunks: usize,
+    /// Include `usage` (JSON) / the usage chunk when `stream_options.include_usage` (SSE).
+    pub send_usage: bool,
+    /// Send `x-ratelimit-{limit,remaining,reset}-{requests,tokens}` headers.
+    pub ratelimit_headers: bool,
+    /// SSE quirks: `data:` without a space, `: keep-alive` comments, CRLF line endings, and
+    /// events split across body frames.
+    pub sse_quirks: bool,
+    /// Record each request (arrival `Instant`, headers, `Authorization`); see
+    /// [`FakeOpenAi::requests`].
+    pub record_requests: bool,
+    /// Also keep each parsed request body (only if `record_requests`).
+    pub record_bodies: bool,
+    /// Fault used when there is no header, no script entry and no random failure.
+    pub default_fault: Fault,
+    /// Probability (0.0..=1.0) that an unscripted request gets a random fault from
+    /// `fail_faults`.
+    pub fail_rate: f64,
+    /// Pool for `fail_rate`.
+    pub fail_faults: Vec<Fault>,
+    /// If set, requests whose `Authorization` is not `Bearer <key>` get a 401
+    /// `invalid_api_key` (counted as fault `"status"`).
+    pub api_key: Option<String>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            latency: Duration::ZERO,
+            first_token_delay: Duration::ZERO,
+            inter_chunk_delay: Duration::ZERO,
+            content: None,
+            chunks: 16,
+            send_usage: true,
+            ratelimit_headers: true,
+            sse_quirks: false,
+            record_requests: true,
+            record_bodies: true,
+            default_fault: Fault::Ok,
+            fail_rate: 0.0,
+            fail_faults: vec![
+                Fault::RateLimited {
+                    retry_after: RetryAfter::Millis(100),
+                },
+                Fault::Status(500),
+                Fault::Status(503),
+                Fault::DropMidStream,
+            ],
+            api_key: None,
+        }
+    }
+}
+
+/// One received request (when [`ServerConfig::record_requests`]).
+#[derive(Clone, Debug)]
+pub struct RecordedRequest {
+    /// 0-based arrival number since start (not reset by `reset_stats`).
+    pub seq: u64,
+    /// When the request reached the handler.
+    pub arrived: Instant,
+    /// The fault applied.
+    pub fault: Fault,
+    /// The `Authorization` header value, if any (e.g. `"Bearer sk-..."`).
+    pub authorization: Option<String>,
+    /// All request headers.
+    pub headers: HeaderMap,
+    /// The parsed JSON body (`Value::Null` if not recorded or not JSON).
+    pub body: Value,
+}
+
+/// A snapshot of the counters.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ServerStats {
+    /// Requests that arrived.
+    pub requests: u64,
+    /// Requests whose response body is not yet fully sent or dropped.
+    pub in_flight: u64,
+    /// Highest `in_flight` seen.
+    pub peak_in_flight: u64,
+    /// Responses (any status) whose body was sent to the end, cleanly.
+    pub completed: u64,
+    /// Responses that ended otherwise: client gone, [`Fault::DropMidStream`], shutdown.
+    pub aborted: u64,
+    /// Requests per applied fault name (see [`Fault::name`]); only non-zero entries.
+    pub by_fault: BTreeMap<&'static str, u64>,
+}
+
+impl ServerStats {
+    /// Count for a fault name such as `"rate_limited"` (0 if none).
+    pub fn fault_count(&self, name: &str) -> u64 {
+        self.by_fault.get(name).copied().unwrap_or(0)
+    }
+}
+
+#[derive(Default)]
+struct Counters {
+    requests: AtomicU64,
+    in_flight: AtomicU64,
+    peak_in_flight: AtomicU64,
+    completed: AtomicU64,
+    aborted: AtomicU64,
+    by_fault: [AtomicU64; FAULT_NAMES.len()],
+}
+
+struct Shared {
+    config: Mutex<Arc<ServerConfig>>,
+    script: Mutex<VecDeque<Fault>>,
+    script_len: AtomicUsize,
+    seq: AtomicU64,
+    counters: Counters,
+    records: Mutex<Vec<RecordedRequest>>,
+    shutdown: watch::Receiver<bool>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Shared {
+    fn next_scripted(&self) -> Option<Fault> {
+        if self.script_len.load(Ordering::Acquire) == 0 {
+            return None;
+        }
+        let mut q = lock(&self.script);
+        let f = q.pop_front();
+        self.script_len.store(q.len(), Ordering::Release);
+        f
+    }
+}
+
+/// The running fake server. Shuts down when dropped.
+pub struct FakeOpenAi {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    shutdown_tx: watch::Sender<bool>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl FakeOpenAi {
+    /// Starts on `127.0.0.1:0` (a random port) on the current tokio runtime.
+    ///
+    /// # Panics
+    /// Outside a tokio runtime, or if binding fails.
+    pub fn start(config: ServerConfig) -> FakeOpenAi {
+        Self::start_on(config, SocketAddr::from(([127, 0, 0, 1], 0))).expect("bind fake server")
+    }
+
+    /// Starts on the given address (port 0 for a random one) on the current tokio runtime.
+    pub fn start_on(config: ServerConfig, addr: SocketAddr) -> io::Result<FakeOpenAi> {
+        let socket = if addr.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
+        socket.set_reuseaddr(true)?;
+        socket.set_nodelay(true)?;
+        socket.bind(addr)?;
+        // A deep backlog so thousands of simultaneous connects are not dropped.
+        let listener = socket.listen(8192)?;
+        let addr = listener.local_addr()?;
+        let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let shared = Arc::new(Shared {
+            config: Mutex::new(Arc::new(config)),
+            script: Mutex::new(VecDeque::new()),
+            script_len: AtomicUsize::new(0),
+            seq: AtomicU64::new(0),
+            counters: Counters::default(),
+            records: Mutex::new(Vec::new()),
+            shutdown: shutdown_rx.clone(),
+        });
+        let router = Router::new()
+            .route("/v1/chat/completions", post(chat_completions))
+            .route("/v1/models", get(models))
+            .fallback(not_found)
+            .with_state(shared.clone());
+        let mut signal = shutdown_rx;
+        let task = tokio::spawn(async move {
+            let serve = axum::serve(listener, router).with_graceful_shutdown(async move {
+                let _ = signal.wait_for(|stop| *stop).await;
+            });
+            let _ = serve.await;
+        });
+        Ok(FakeOpenAi {
+            addr,
+            shared,
+            shutdown_tx,
+            task: Some(task),
+        })
+    }
+
+    /// `http://127.0.0.1:PORT/v1`
+    pub fn base_url(&self) -> String {
+        format!("http://{}/v1", self.addr)
+    }
+
+    /// `http://127.0.0.1:PORT/v1/chat/completions`
+    pub fn chat_url(&self) -> String {
+        format!("{}/chat/completions", self.base_url())
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Appends faults to the script (consumed one per request, in arrival order).
+    pub fn push_faults(&self, faults: impl IntoIterator<Item = Fault>) {
+        let mut q = lock(&self.shared.script);
+        q.extend(faults);
+        self.shared.script_len.store(q.len(), Ordering::Release);
+    }
+
+    /// Appends one fault to the script.
+    pub fn push_fault(&self, fault: Fault) {
+        self.push_faults([fault]);
+    }
+
+    /// Empties the script.
+    pub fn clear_faults(&self) {
+        let mut q = lock(&self.shared.script);
+        q.clear();
+        self.shared.script_len.store(0, Ordering::Release);
+    }
+
+    /// Script entries not yet consumed.
+    pub fn pending_faults(&self) -> usize {
+        lock(&self.shared.script).len()
+    }
+
+    /// The current config.
+    pub fn config(&self) -> ServerConfig {
+        (**lock(&self.shared.config)).clone()
+    }
+
+    /// Replaces the config for requests arriving from now on.
+    pub fn set_config(&self, config: ServerConfig) {
+        *lock(&self.shared.config) = Arc::new(config);
+    }
+
+    /// A snapshot of the counters.
+    pub fn stats(&self) -> ServerStats {
+        let c = &self.shared.counters;
+        let by_fault = FAULT_NAMES
+            .iter()
+            .zip(c.by_fault.iter())
+            .filter_map(|(name, n)| {
+                let n = n.load(Ordering::Relaxed);
+                (n > 0).then_some((*name, n))
+            })
+            .collect();
+        ServerStats {
+            requests: c.requests.load(Ordering::Relaxed),
+            in_flight: c.in_flight.load(Ordering::Relaxed),
+            peak_in_flight: c.peak_in_flight.load(Ordering::Relaxed),
+            completed: c.completed.load(Ordering::Relaxed),
+            aborted: c.aborted.load(Ordering::Relaxed),
+            by_fault,
+        }
+    }
+
+    /// Zeroes the counters (the peak becomes the current in-flight count) and forgets the
+    /// recorded requests. Does not touch the script.
+    pub fn reset_stats(&self) {
+        let c = &self.shared.counters;
+        c.requests.store(0, Ordering::Relaxed);
+        c.completed.store(0, Ordering::Relaxed);
+        c.aborted.store(0, Ordering::Relaxed);
+        c.peak_in_flight
+            .store(c.in_flight.load(Ordering::Relaxed), Ordering::Relaxed);
+        for n in &c.by_fault {
+            n.store(0, Ordering::Relaxed);
+        }
+        lock(&self.shared.records).clear();
+    }
+
+    /// Recorded requests, in arrival order.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        let mut v = lock(&self.shared.records).clone();
+        v.sort_by_key(|r| r.seq);
+        v
+    }
+
+    /// Recorded request bodies, in arrival order.
+    pub fn received(&self) -> Vec<Value> {
+        self.requests().into_iter().map(|r| r.body).collect()
+    }
+
+    /// Recorded `Authorization` header values (`None` where absent), in arrival order.
+    pub fn authorizations(&self) -> Vec<Option<String>> {
+        self.requests()
+            .into_iter()
+            .map(|r| r.authorization)
+            .collect()
+    }
+
+    /// Recorded arrival times, in arrival order.
+    pub fn arrivals(&self) -> Vec<Instant> {
+        self.requests().into_iter().map(|r| r.arrived).collect()
+    }
+
+    /// Time between consecutive arrivals (`arrivals()[i+1] - arrivals()[i]`).
+    pub fn gaps(&self) -> Vec<Duration> {
+        self.arrivals()
+            .windows(2)
+            .map(|w| w[1].saturating_duration_since(w[0]))
+            .collect()
+    }
+
+    /// Waits until nothing is in flight; `false` if `timeout` passed first.
+    pub async fn wait_idle(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if self.shared.counters.in_flight.load(Ordering::Acquire) == 0 {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    }
+
+    /// Stops accepting connections, aborts responses in progress, and waits (up to 5 s)
+    /// for the server task to end.
+    pub async fn shutdown(mut self) {
+        let _ = self.shutdown_tx.send(true);
+        if let Some(task) = self.task.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+        }
+    }
+}
+
+impl Drop for FakeOpenAi {
+    fn drop(&mut self) {
+        let _ = self.shutdown_tx.send(true);
+        // The graceful-shutdown path closes the listener and idle connections; in-flight
+        // bodies see the shutdown flag and abort.
+    }
+}
+
+/// Counts a request as in flight until dropped; moved into the response body stream.
+struct InFlight {
+    shared: Arc<Shared>,
+    done: bool,
+}
+
+impl InFlight {
+    fn new(shared: Arc<Shared>) -> InFlight {
+        let c = &shared.counters;
+        let now = c.in_flight.fetch_add(1, Ordering::AcqRel) + 1;
+        c.peak_in_flight.fetch_max(now, Ordering::AcqRel);
+        InFlight {
+            shared,
+            done: false,
+        }
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let c = &self.shared.counters;
+        if self.done {
+            c.completed.fetch_add(1, Ordering::Relaxed);
+        } else {
+            c.aborted.fetch_add(1, Ordering::Relaxed);
+        }
+        c.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Pause before an intentional abort so that the data before it is flushed to the client
+/// (hyper discards buffered output when the body errors).
+const FLUSH_PAUSE: Duration = Duration::from_millis(10);
+
+/// One step of a response body.
+enum Step {
+    Sleep(Duration),
+    Data(Bytes),
+    Abort,
+}
+
+struct BodyState {
+    steps: std::vec::IntoIter<Step>,
+    guard: InFlight,
+    shutdown: watch::Receiver<bool>,
+    finished: bool,
+}
+
+fn abort_error(why: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::ConnectionAborted, why.to_string())
+}
+
+/// Turns a plan into a body; the in-flight guard lives (and dies) with the body.
+fn plan_body(steps: Vec<Step>, guard: InFlight, shutdown: watch::Receiver<bool>) -> Body {
+    let state = BodyState {
+        steps: steps.into_iter(),
+        guard,
+        shutdown,
+        finished: false,
+    };
+    let stream = futures_util::stream::unfold(state, |mut st| async move {
+        if st.finished {
+            return None;
+        }
+        loop {
+            match st.steps.next() {
+                None => {
+                    // Dropping the state here (not later) counts the request as completed.
+                    st.guard.done = true;
+                    drop(st);
+                    return None;
+                }
+                Some(Step::Sleep(d)) => {
+                    if d.is_zero() {
+                        continue;
+                    }
+                    let mut rx = st.shutdown.clone();
+                    tokio::select! {
+                        _ = tokio::time::sleep(d) => {}
+                        _ = rx.wait_for(|stop| *stop) => {
+                            st.finished = true;
+                            return Some((Err(abort_error("fake server shutting down")), st));
+                        }
+                    }
+                }
+                Some(Step::Data(b)) => {
+                    if *st.shutdown.borrow() {
+                        st.finished = true;
+                        return Some((Err(abort_error("fake server shutting down")), st));
+                    }
+                    return Some((Ok(b), st));
+                }
+                Some(Step::Abort) => {
+                    st.finished = true;
+                    return Some((Err(abort_error("fake fault: drop mid stream")), st));
+                }
+            }
+        }
+    });
+    Body::from_stream(stream)
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn splitmix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
+}
+
+fn random_or_default(config: &ServerConfig, seq: u64) -> Fault {
+    if config.fail_rate > 0.0 && !config.fail_faults.is_empty() {
+        let roll = (splitmix(seq ^ 0x5eed) >> 11) as f64 / (1u64 << 53) as f64;
+        if roll < config.fail_rate {
+            let pick =
+                splitmix(seq.wrapping_mul(31).wrapping_add(7)) as usize % config.fail_faults.len();
+            return config.fail_faults[pick].clone();
+        }
+    }
+    config.default_fault.clone()
+}
+
+fn prompt_chars(body: &Value) -> usize {
+    let Some(messages) = body.get("messages").and_then(Value::as_array) else {
+        return 0;
+    };
+    messages
+        .iter()
+        .map(|m| match m.get("content") {
+            Some(Value::String(s)) => s.chars().count(),
+            Some(Value::Array(parts)) => parts
+                .iter()
+                .map(|p| {
+                    p.get("text")
+                        .and_then(Value::as_str)
+                        .map_or(0, |t| t.chars().count())
+                })
+                .sum(),
+            Some(Value::Null) | None => 0,
+            Some(other) => other.to_string().len(),
+        })
+        .sum()
+}
+
+/// Splits `s` into at most `n` pieces of about equal length, on char boundaries.
+fn split_pieces(s: &str, n: usize) -> Vec<&str> {
+    let chars = s.chars().count();
+    if chars == 0 {
+        return Vec::new();
+    }
+    let n = n.clamp(1, chars);
+    let mut out = Vec::with_capacity(n);
+    let mut rest = s;
+    for i in 0..n {
+        let remaining_pieces = n - i;
+        let remaining_chars = rest.chars().count();
+        let take = remaining_chars.div_ceil(remaining_pieces);
+        let cut = rest.char_indices().nth(take).map_or(rest.len(), |(i, _)| i);
+        out.push(&rest[..cut]);
+        rest = &rest[cut..];
+    }
+    out
+}
+
+fn half_at_char_boundary(s: &str) -> usize {
+    let mut cut = s.len() / 2;
+    while !s.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    cut
+}
+
+fn error_body(message: &str, kind: &str, code: Option<&str>) -> Bytes {
+    Bytes::from(
+        json!({"error": {"message": message, "type": kind, "param": null, "code": code}})
+            .to_string(),
+    )
+}
+
+struct Ctx {
+    seq: u64,
+    config: Arc<ServerConfig>,
+    fault: Fault,
+    model: String,
+    stream: bool,
+    include_usage: bool,
+    prompt_tokens: u64,
+}
+
+impl Ctx {
+    fn ratelimit_headers(&self, headers: &mut HeaderMap, exhausted: bool) {
+        if !self.config.ratelimit_headers {
+            return;
+        }
+        let rem_req = if exhausted {
+            0
+        } else {
+            LIMIT_REQUESTS - (self.seq % LIMIT_REQUESTS) - 1
+        };
+        let rem_tok = if exhausted {
+            0
+        } else {
+            LIMIT_TOKENS.saturating_sub((self.prompt_tokens + 200) * (self.seq % 1000 + 1))
+        };
+        let pairs: [(&str, String); 6] = [
+            ("x-ratelimit-limit-requests", LIMIT_REQUESTS.to_string()),
+            ("x-ratelimit-limit-tokens", LIMIT_TOKENS.to_string()),
+            ("x-ratelimit-remaining-requests", rem_req.to_string()),
+            ("x-ratelimit-remaining-tokens", rem_tok.to_string()),
+            (
+                "x-ratelimit-reset-requests",
+                if exhausted { "1s" } else { "6ms" }.to_string(),
+            ),
+            (
+                "x-ratelimit-reset-tokens",
+                if exhausted { "6m0s" } else { "12ms" }.to_string(),
+            ),
+        ];
+        for (k, v) in pairs {
+            if let Ok(v) = HeaderValue::from_str(&v) {
+                headers.insert(k, v);
+            }
+        }
+    }
+}
+
+fn response(
+    status: StatusCode,
+    content_type: &'static str,
+    mut headers: HeaderMap,
+    body: Body,
+    seq: u64,
+    fault_name: &'static str,
+) -> Response {
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if let Ok(v) = HeaderValue::from_str(&format!("req_fake_{seq}")) {
+        headers.insert("x-request-id", v);
+    }
+    headers.insert(APPLIED_HEADER, HeaderValue::from_static(fault_name));
+    let mut resp = Response::new(body);
+    *resp.status_mut() = status;
+    *resp.headers_mut() = headers;
+    resp
+}
+
+fn status_error(code: u16) -> (StatusCode, Bytes) {
+    let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let reason = status.canonical_reason().unwrap_or("Unknown");
+    let (kind, err_code, detail) = match status.as_u16() {
+        400 => ("invalid_request_error", None, "the request was malformed"),
+        401 => (
+            "invalid_request_error",
+            Some("invalid_api_key"),
+            "incorrect API key provided",
+        ),
+        403 => (
+            "invalid_request_error",
+            Some("unsupported_country_region_territory"),
+            "access denied",
+        ),
+        404 => (
+            "invalid_request_error",
+            Some("model_not_found"),
+            "the model does not exist or you do not have access to it",
+        ),
+        408 => ("timeout", None, "the request timed out"),
+        409 => ("conflict", None, "the request conflicted with another"),
+        422 => (
+            "invalid_request_error",
+            None,
+            "the request was unprocessable",
+        ),
+        500..=599 => (
+            "server_error",
+            None,
+            "the server had an error while processing your request",
+        ),
+        _ => ("invalid_request_error", None, "fake error"),
+    };
+    let message = format!("Fake {} {reason}: {detail}.", status.as_u16());
+    (status, error_body(&message, kind, err_code))
+}
+
+async fn sleep_or_shutdown(d: Duration, shutdown: &watch::Receiver<bool>) -> bool {
+    if d.is_zero() {
+        return !*shutdown.borrow();
+    }
+    let mut rx = shutdown.clone();
+    tokio::select! {
+        _ = tokio::time::sleep(d) => true,
+        _ = rx.wait_for(|stop| *stop) => false,
+    }
+}
+
+async fn chat_completions(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    raw: Bytes,
+) -> Response {
+    let arrived = Instant::now();
+    let guard = InFlight::new(shared.clone());
+    let seq = shared.seq.fetch_add(1, Ordering::Relaxed);
+    shared.counters.requests.fetch_add(1, Ordering::Relaxed);
+    let config = lock(&shared.config).clone();
+
+    let parsed: Result<Value, _> = serde_json::from_slice(&raw);
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+
+    // Requests that are refused outright (bad fault header, wrong API key, body not JSON)
+    // get a 400/401 and do not consume the script.
+    let header_fault = headers.get(FAULT_HEADER).map(|v| {
+        v.to_str()
+            .map_err(|e| e.to_string())
+            .and_then(Fault::from_str)
+    });
+    let key_ok = match &config.api_key {
+        Some(key) => authorization
+            .as_deref()
+            .and_then(|a| a.strip_prefix("Bearer "))
+            .is_some_and(|k| k == key),
+        None => true,
+    };
+    let (fault, early_error) = match header_fault {
+        Some(Err(e)) => (
+            Fault::Status(400),
+            Some((
+                StatusCode::BAD_REQUEST,
+                error_body(
+                    &format!("bad {FAULT_HEADER} header: {e}"),
+                    "invalid_request_error",
+                    None,
+                ),
+            )),
+        ),
+        _ if !key_ok => (Fault::Status(401), Some(status_error(401))),
+        _ if parsed.is_err() => (
+            Fault::Status(400),
+            Some((
+                StatusCode::BAD_REQUEST,
+                error_body(
+                    "We could not parse the JSON body of your request.",
+                    "invalid_request_error",
+                    None,
+                ),
+            )),
+        ),
+        // Header, then script, then random failure, then the default.
+        Some(Ok(f)) => (f, None),
+        None => (
+            shared
+                .next_scripted()
+                .unwrap_or_else(|| random_or_default(&config, seq)),
+            None,
+        ),
+    };
+    shared.counters.by_fault[fault.index()].fetch_add(1, Ordering::Relaxed);
+
+    let body = parsed.unwrap_or(Value::Null);
+    if config.record_requests {
+        let rec = RecordedRequest {
+            seq,
+            arrived,
+            fault: fault.clone(),
+            authorization,
+            headers: headers.clone(),
+            body: if config.record_bodies {
+                body.clone()
+            } else {
+                Value::Null
+            },
+        };
+        lock(&shared.records).push(rec);
+    }
+
+    let ctx = Ctx {
+        seq,
+        model: body
+            .get("model")
+            .and_then(Value::as_str)
+            .unwrap_or("gpt-fake")
+            .to_string(),
+        stream: body.get("stream").and_then(Value::as_bool).unwrap_or(false),
+        include_usage: body
+            .pointer("/stream_options/include_usage")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+        prompt_tokens: (prompt_chars(&body) / 4) as u64,
+        config,
+        fault,
+    };
+    let fault_name = ctx.fault.name();
+    let shutdown = shared.shutdown.clone();
+
+    let latency = match &ctx.fault {
+        Fault::Latency(d) => *d,
+        _ => ctx.config.latency,
+    };
+
+    if let Some((status, bytes)) = early_error {
+        let alive = sleep_or_shutdown(latency, &shutdown).await;
+        let steps = if alive {
+            vec![Step::Data(bytes)]
+        } else {
+            vec![Step::Abort]
+        };
+        return response(
+            status,
+            "application/json",
+            HeaderMap::new(),
+            plan_body(steps, guard, shutdown),
+            seq,
+            fault_name,
+        );
+    }
+
+    // Error faults: status + JSON body after the latency.
+    let mut resp_headers = HeaderMap::new();
+    let error = match &ctx.fault {
+        Fault::RateLimited { retry_after } => {
+            let (wait_text, header) = match retry_after {
+                RetryAfter::Seconds(s) => (format!("{s}s"), Some(("retry-after", s.to_string()))),
+                RetryAfter::Millis(ms) => {
+                    (format!("{ms}ms"), Some(("retry-after-ms", ms.to_string())))
+                }
+                RetryAfter::HttpDate(t) => {
+                    let secs = t
+                        .duration_since(SystemTime::now())
+                        .map(|d| d.as_secs())
+                        .unwrap_or(0);
+                    (
+                        format!("{secs}s"),
+                        Some(("retry-after", httpdate::fmt_http_date(*t))),
+                    )
+                }
+                RetryAfter::None => ("a moment".to_string(), None),
+            };
+            if let Some((k, v)) = header
+                && let Ok(v) = HeaderValue::from_str(&v)
+            {
+                resp_headers.insert(k, v);
+            }
+            ctx.ratelimit_headers(&mut resp_headers, true);
+            let message = format!(
+                "Rate limit reached for {} in organization org-fake on requests per min (RPM): \
+                 Limit {LIMIT_REQUESTS}, Used {LIMIT_REQUESTS}, Requested 1. \
+                 Please try again in {wait_text}.",
+                ctx.model
+            );
+            Some((
+                StatusCode::TOO_MANY_REQUESTS,
+                error_body(&message, "requests", Some("rate_limit_exceeded")),
+            ))
+        }
+        Fault::InsufficientQuota => Some((
+            StatusCode::TOO_MANY_REQUESTS,
+            error_body(
+                "You exceeded your current quota, please check your plan and billing details.",
+                "insufficient_quota",
+                Some("insufficient_quota"),
+            ),
+        )),
+        Fault::Status(code) => Some(status_error(*code)),
+        _ => None,
+    };
+    if let Some((status, bytes)) = error {
+        let alive = sleep_or_shutdown(latency, &shutdown).await;
+        let steps = if alive {
+            vec![Step::Data(bytes)]
+        } else {
+            vec![Step::Abort]
+        };
+        return response(
+            status,
+            "application/json",
+            resp_headers,
+            plan_body(steps, guard, shutdown),
+            seq,
+            fault_name,
+        );
+    }
+
+    ctx.ratelimit_headers(&mut resp_headers, false);
+    let first_token = match &ctx.fault {
+        Fault::SlowFirstToken(d) => *d,
+        _ => ctx.config.first_token_delay,
+    };
+    let full_content: &str = match &ctx.fault {
+        Fault::Garbage => GARBAGE_CONTENT,
+        Fault::Content(s) => s,
+        _ => ctx.config.content.as_deref().unwrap_or(DEFAULT_CONTENT),
+    };
+    let (content, finish) = if ctx.fault == Fault::Length {
+        (
+            &full_content[..half_at_char_boundary(full_content)],
+            "length",
+        )
+    } else {
+        (full_content, "stop")
+    };
+    let pieces = split_pieces(content, ctx.config.chunks);
+    let completion_tokens = (content.chars().count() / 4).max(1) as u64;
+    let usage = json!({
+        "prompt_tokens": ctx.prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "total_tokens": ctx.prompt_tokens + completion_tokens,
+    });
+    let id = format!("chatcmpl-fake{seq}");
+    let created = unix_now();
+
+    if ctx.stream {
+        if !sleep_or_shutdown(latency, &shutdown).await {
+            return response(
+                StatusCode::OK,
+                "text/event-stream; charset=utf-8",
+                resp_headers,
+                plan_body(vec![Step::Abort], guard, shutdown),
+                seq,
+                fault_name,
+            );
+        }
+        resp_headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        let steps = sse_plan(&ctx, &id, created, &pieces, finish, &usage, first_token);
+        return response(
+            StatusCode::OK,
+            "text/event-stream; charset=utf-8",
+            resp_headers,
+            plan_body(steps, guard, shutdown),
+            seq,
+            fault_name,
+        );
+    }
+
+    // JSON mode: simulate the whole generation time before the head.
+    let generation = first_token + ctx.config.inter_chunk_delay * pieces.len() as u32;
+    if !sleep_or_shutdown(latency + generation, &shutdown).await {
+        return response(
+            StatusCode::OK,
+            "application/json",
+            resp_headers,
+            plan_body(vec![Step::Abort], guard, shutdown),
+            seq,
+            fault_name,
+        );
+    }
+    let mut obj = json!({
+        "id": id,
+        "object": "chat.completion",
+        "created": created,
+        "model": ctx.model,
+        "system_fingerprint": "fp_fake",
+        "choices": [{
+            "index": 0,
+            "message": {"role": "assistant", "content": content, "refusal": null},
+            "logprobs": null,
+            "finish_reason": finish,
+        }],
+    });
+    if ctx.config.send_usage {
+        obj["usage"] = usage;
+    }
+    let text = Bytes::from(obj.to_string());
+    let half = text.len() / 2;
+    let steps = match &ctx.fault {
+        Fault::CorruptChunk => vec![Step::Data(Bytes::from_static(CORRUPT_PAYLOAD.as_bytes()))],
+        Fault::DropMidStream => vec![
+            Step::Data(text.slice(..half)),
+            Step::Sleep(FLUSH_PAUSE),
+            Step::Abort,
+        ],
+        Fault::CutWithoutFinish => vec![Step::Data(text.slice(..half))],
+        Fault::Stall(d) => vec![
+            Step::Data(text.slice(..half)),
+            Step::Sleep(*d),
+            Step::Data(text.slice(half..)),
+        ],
+        _ => vec![Step::Data(text)],
+    };
+    response(
+        StatusCode::OK,
+        "application/json",
+        resp_headers,
+        plan_body(steps, guard, shutdown),
+        seq,
+        fault_name,
+    )
+}
+
+/// SSE event framing, plain or quirky.
+struct Framer {
+    quirks: bool,
+}
+
+impl Framer {
+    fn event(&self, payload: &str) -> Bytes {
+        if self.quirks {
+            Bytes::from(format!("data:{payload}\r\n\r\n"))
+        } else {
+            Bytes::from(format!("data: {payload}\n\n"))
+        }
+    }
+
+    fn comment(&self) -> Bytes {
+        Bytes::from_static(if self.quirks {
+            b": keep-alive\r\n\r\n"
+        } else {
+            b": keep-alive\n\n"
+        })
+    }
+
+    /// Pushes an event; with quirks, sometimes as two body frames split mid-line.
+    fn push(&self, steps: &mut Vec<Step>, payload: &str, split: bool) {
+        let ev = self.event(payload);
+        if self.quirks && split && ev.len() > 8 {
+            let cut = ev.len() / 2;
+            steps.push(Step::Data(ev.slice(..cut)));
+            steps.push(Step::Data(ev.slice(cut..)));
+        } else {
+            steps.push(Step::Data(ev));
+        }
+    }
+}
+
+fn sse_plan(
+    ctx: &Ctx,
+    id: &str,
+    created: u64,
+    pieces: &[&str],
+    finish: &str,
+    usage: &Value,
+    first_token: Duration,
+) -> Vec<Step> {
+    let framer = Framer {
+        quirks: ctx.config.sse_quirks,
+    };
+    let with_usage_field = ctx.include_usage && ctx.config.send_usage;
+    let chunk = |delta: Value, finish_reason: Option<&str>| -> String {
+        let mut c = json!({
+            "id": id,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": ctx.model,
+            "system_fingerprint": "fp_fake",
+            "choices": [{
+                "index": 0,
+                "delta": delta,
+                "logprobs": null,
+                "finish_reason": finish_reason,
+            }],
+        });
+        if with_usage_field {
+            c["usage"] = Value::Null;
+        }
+        c.to_string()
+    };
+
+    let mut steps = Vec::with_capacity(pieces.len() * 2 + 8);
+    if framer.quirks {
+        steps.push(Step::Data(framer.comment()));
+    }
+    steps.push(Step::Sleep(first_token));
+    framer.push(
+        &mut steps,
+        &chunk(
+            json!({"role": "assistant", "content": "", "refusal": null}),
+            None,
+        ),
+        false,
+    );
+    let half = pieces.len() / 2;
+    for (i, piece) in pieces.iter().enumerate() {
+        if i > 0 {
+            steps.push(Step::Sleep(ctx.config.inter_chunk_delay));
+        }
+        match &ctx.fault {
+            Fault::DropMidStream if i == half.max(1) => {
+                steps.push(Step::Sleep(FLUSH_PAUSE));
+                steps.push(Step::Abort);
+                return steps;
+            }
+            Fault::CutWithoutFinish if i == half.max(1) => return steps,
+            Fault::CorruptChunk if i == half => {
+                steps.push(Step::Data(framer.event(CORRUPT_PAYLOAD)));
+            }
+            Fault::Stall(d) if i == 1 => steps.push(Step::Sleep(*d)),
+            _ => {}
+        }
+        if framer.quirks && i > 0 && i % 5 == 0 {
+            steps.push(Step::Data(framer.comment()));
+        }
+        framer.push(
+            &mut steps,
+            &chunk(json!({"content": piece}), None),
+            i % 3 == 1,
+        );
+    }
+    // Faults that must happen even for very short contents.
+    match &ctx.fault {
+        Fault::DropMidStream => {
+            steps.push(Step::Sleep(FLUSH_PAUSE));
+            steps.push(Step::Abort);
+            return steps;
+        }
+        Fault::CutWithoutFinish => return steps,
+        Fault::CorruptChunk if pieces.is_empty() => {
+            steps.push(Step::Data(framer.event(CORRUPT_PAYLOAD)));
+        }
+        Fault::Stall(d) if pieces.len() < 2 => steps.push(Step::Sleep(*d)),
+        _ => {}
+    }
+    steps.push(Step::Sleep(ctx.config.inter_chunk_delay));
+    framer.push(&mut steps, &chunk(json!({}), Some(finish)), false);
+    if with_usage_field {
+        let mut u = json!({
+            "id": id,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": ctx.model,
+            "system_fingerprint": "fp_fake",
+            "choices": [],
+            "usage": usage,
+        });
+        if framer.quirks {
+            // Harmless extra field, as real servers add them over time.
+            u["service_tier"] = json!("default");
+        }
+        framer.push(&mut steps, &u.to_string(), true);
+    }
+    steps.push(Step::Data(framer.event("[DONE]")));
+    steps
+}
+
+async fn models() -> Response {
+    let body = json!({
+        "object": "list",
+        "data": [{"id": "gpt-fake", "object": "model", "created": 0, "owned_by": "fake"}],
+    });
+    let mut resp = Response::new(Body::from(body.to_string()));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
+async fn not_found() -> Response {
+    let mut resp = Response::new(Body::from(error_body(
+        "Invalid URL (fake server knows POST /v1/chat/completions).",
+        "invalid_request_error",
+        None,
+    )));
+    *resp.status_mut() = StatusCode::NOT_FOUND;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp
+}
