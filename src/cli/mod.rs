@@ -1,6 +1,7 @@
 //! The headless commands. `main` parses the arguments with these clap types and calls
 //! [`dispatch`]; each command lives in its own file.
 
+mod bench;
 mod cast;
 mod delete;
 mod history;
@@ -49,6 +50,8 @@ pub enum Command {
     Retry(retry::RetryArgs),
     /// Delete a saved reading.
     Delete(delete::DeleteArgs),
+    /// Measure what concurrency buys: N section-sized requests at the configured endpoint.
+    Bench(bench::BenchArgs),
 }
 
 /// Output formats of a reading.
@@ -64,9 +67,21 @@ pub enum Format {
     Json,
 }
 
-/// The flags that choose and tune the provider (shared by cast, retry, batch and bench).
+/// The flags that choose and tune the provider (shared by cast, retry, batch and, without
+/// `--concurrency`, bench).
 #[derive(Debug, Clone, Args)]
 pub struct ProviderArgs {
+    #[command(flatten)]
+    /// Which endpoint and how to talk to it.
+    pub endpoint: EndpointArgs,
+    /// Most sections in flight at once (default: all of a reading's sections).
+    #[arg(long, value_name = "N")]
+    pub concurrency: Option<usize>,
+}
+
+/// Which provider and endpoint, and how to talk to it.
+#[derive(Debug, Clone, Args)]
+pub struct EndpointArgs {
     /// Who answers: openai (any OpenAI-compatible endpoint) or offline (the classic text).
     #[arg(long, env = "ICHING_PROVIDER", value_name = "NAME")]
     pub provider: Option<String>,
@@ -76,9 +91,6 @@ pub struct ProviderArgs {
     /// The model name.
     #[arg(long, env = "ICHING_MODEL")]
     pub model: Option<String>,
-    /// Most sections in flight at once (default: all of a reading's sections).
-    #[arg(long, value_name = "N")]
-    pub concurrency: Option<usize>,
     /// Seconds without data before a request counts as stalled and is retried.
     #[arg(long, value_name = "SECONDS")]
     pub read_timeout: Option<u64>,
@@ -151,6 +163,15 @@ pub struct Context {
 impl Context {
     /// Resolves dirs, config file, flags and environment, and builds the provider.
     pub fn new(home: Option<&std::path::Path>, args: &ProviderArgs) -> Result<Self, CliError> {
+        Self::with_endpoint(home, &args.endpoint, args.concurrency)
+    }
+
+    /// [`Context::new`] from the endpoint flags and a concurrency cap given apart.
+    pub fn with_endpoint(
+        home: Option<&std::path::Path>,
+        args: &EndpointArgs,
+        concurrency: Option<usize>,
+    ) -> Result<Self, CliError> {
         let dirs = Dirs::resolve(home)?;
         let file = FileConfig::load(&dirs.config_file())?;
         let overrides = Overrides {
@@ -158,7 +179,7 @@ impl Context {
             base_url: args.base_url.clone(),
             api_key: std::env::var("OPENAI_API_KEY").ok().map(Secret::new),
             model: args.model.clone(),
-            concurrency: args.concurrency,
+            concurrency,
             read_timeout: args.read_timeout,
             max_attempts: args.max_attempts,
             stream: if args.no_stream {
@@ -227,6 +248,7 @@ pub async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
         Some(Command::Stats(args)) => stats::run(cli.home.as_deref(), args),
         Some(Command::Retry(args)) => retry::run(cli.home.as_deref(), args).await,
         Some(Command::Delete(args)) => delete::run(cli.home.as_deref(), args),
+        Some(Command::Bench(args)) => bench::run(cli.home.as_deref(), args).await,
         None => Err(CliError::usage(
             "the terminal app is not built yet; try `iching cast \"your question\"` or `iching --help`",
         )),

@@ -1,0 +1,333 @@
+//! `iching bench`: the concurrency lesson as a tool. Fires N section-sized requests at the
+//! configured endpoint through the real provider (SSE parsing, events, token counts), with at
+//! most C in flight, and optionally one at a time, then reports wall time, speedup, latency
+//! percentiles, throughput and failures by kind.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use serde::Serialize;
+use tokio::sync::{Semaphore, mpsc};
+use tokio::task::JoinSet;
+
+use super::{CliError, Context, EndpointArgs};
+use crate::config::ProviderKind;
+use crate::events::Progress;
+use crate::llm::{Provider, SectionRequest};
+use crate::oracle::{Cast, LineValue, Reading};
+use crate::plan::plan;
+
+/// Arguments of `bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// How many requests to send at each level.
+    #[arg(long, default_value_t = 100, value_name = "N")]
+    pub requests: usize,
+    /// Most requests in flight; a list (1,5,10,25) runs one level each.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "16",
+        value_name = "C[,C...]"
+    )]
+    pub concurrency: Vec<usize>,
+    /// Also send the requests one at a time, for the speedup.
+    #[arg(long)]
+    pub sequential: bool,
+    /// Print one JSON object per level instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// The endpoint's fixed latency in ms, if known (a test server's): adds the ideal
+    /// ceil(N/C) x L and the efficiency against it.
+    #[arg(long, value_name = "MS")]
+    pub latency_ms: Option<f64>,
+    #[command(flatten)]
+    /// Which endpoint and how.
+    pub endpoint: EndpointArgs,
+}
+
+/// One level's figures; the JSON fields are stable.
+#[derive(Debug, Serialize)]
+pub struct LevelReport {
+    /// Requests sent.
+    pub requests: usize,
+    /// Most in flight.
+    pub concurrency: usize,
+    /// SSE or JSON.
+    pub stream: bool,
+    /// Wall time one at a time (null unless asked).
+    pub sequential_wall_s: Option<f64>,
+    /// Wall time with `concurrency` in flight.
+    pub concurrent_wall_s: f64,
+    /// Sequential wall over concurrent wall; without a sequential run, the sum of the
+    /// requests' latencies over the concurrent wall.
+    pub speedup: f64,
+    /// Succeeded.
+    pub ok: usize,
+    /// Failed after all attempts.
+    pub failed: usize,
+    /// Median latency of the successful requests.
+    pub p50_ms: f64,
+    /// 95th percentile.
+    pub p95_ms: f64,
+    /// 99th percentile.
+    pub p99_ms: f64,
+    /// Requests per second over the concurrent wall.
+    pub req_per_s: f64,
+    /// ceil(N/C) x L when `--latency-ms` was given.
+    pub ideal_wall_s: Option<f64>,
+    /// ideal / concurrent wall.
+    pub efficiency: Option<f64>,
+    /// Failures by kind ("rate limited", "timed out", ...).
+    pub failures: BTreeMap<String, usize>,
+}
+
+struct Pass {
+    wall: Duration,
+    latencies: Vec<Duration>,
+    failures: BTreeMap<String, usize>,
+}
+
+/// Runs `bench`.
+pub async fn run(home: Option<&Path>, args: BenchArgs) -> Result<ExitCode, CliError> {
+    if args.requests == 0 {
+        return Err(CliError::usage("--requests must be at least 1"));
+    }
+    if args.concurrency.is_empty() || args.concurrency.contains(&0) {
+        return Err(CliError::usage(
+            "--concurrency must be one or more numbers of at least 1, e.g. 1,5,10,25",
+        ));
+    }
+    let ctx = Context::with_endpoint(home, &args.endpoint, None)?;
+    if ctx.settings.provider != ProviderKind::OpenAi {
+        return Err(CliError::usage(
+            "bench measures an endpoint: give --base-url URL (and OPENAI_API_KEY if it needs one), \
+             e.g. a local test server: cargo run --release --example fake_openai -- --latency-ms 100",
+        ));
+    }
+    let requests = Arc::new(sample_requests(&ctx));
+    let provider = ctx.engine.provider.clone();
+    let stream = ctx.settings.stream;
+    let mut reports = Vec::new();
+    for &c in &args.concurrency {
+        if !args.json {
+            eprintln!(
+                "bench: {} requests, {c} in flight, {} ...",
+                args.requests,
+                if stream { "streaming" } else { "JSON" }
+            );
+        }
+        let concurrent = pass(provider.clone(), requests.clone(), args.requests, c).await;
+        let sequential = if args.sequential {
+            Some(pass(provider.clone(), requests.clone(), args.requests, 1).await)
+        } else {
+            None
+        };
+        reports.push(report(&args, c, stream, &concurrent, sequential.as_ref()));
+    }
+    if args.json {
+        for r in &reports {
+            println!(
+                "{}",
+                serde_json::to_string(r).map_err(|e| CliError::other(e.to_string()))?
+            );
+        }
+    } else {
+        print_table(&reports);
+    }
+    let failed: usize = reports.iter().map(|r| r.failed).sum();
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(3)
+    })
+}
+
+/// The 15 section requests of a reading in which every line changes, cycled to make N.
+fn sample_requests(ctx: &Context) -> Vec<SectionRequest> {
+    let reading = Arc::new(Reading::new(Cast::manual(
+        [9, 6, 9, 6, 9, 6].map(|v| LineValue::new(v).expect("6 and 9 are line values")),
+    )));
+    let question: Arc<str> = "How should I approach the year ahead?".into();
+    ctx.engine.requests(&reading, &question, &plan(&reading))
+}
+
+async fn pass(
+    provider: Arc<dyn Provider>,
+    requests: Arc<Vec<SectionRequest>>,
+    n: usize,
+    concurrency: usize,
+) -> Pass {
+    // Events go somewhere real, as in a reading: a task drains them.
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let drain = tokio::spawn(async move {
+        let mut count = 0u64;
+        while rx.recv().await.is_some() {
+            count += 1;
+        }
+        count
+    });
+    let semaphore = Arc::new(Semaphore::new(concurrency));
+    let start = Instant::now();
+    let mut tasks = JoinSet::new();
+    for i in 0..n {
+        let (provider, requests, semaphore, tx) = (
+            provider.clone(),
+            requests.clone(),
+            semaphore.clone(),
+            tx.clone(),
+        );
+        tasks.spawn(async move {
+            let _permit = semaphore.acquire_owned().await;
+            let request = &requests[i % requests.len()];
+            let progress = Progress::new(tx, 0, request.section);
+            let began = Instant::now();
+            let result = provider.complete(request, &progress).await;
+            (result.map_err(|e| e.kind.label()), began.elapsed())
+        });
+    }
+    drop(tx);
+    let mut latencies = Vec::with_capacity(n);
+    let mut failures = BTreeMap::new();
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok((Ok(_), latency)) => latencies.push(latency),
+            Ok((Err(kind), _)) => *failures.entry(kind.to_owned()).or_insert(0) += 1,
+            Err(_) => *failures.entry("internal error".to_owned()).or_insert(0) += 1,
+        }
+    }
+    let wall = start.elapsed();
+    let _ = drain.await;
+    latencies.sort_unstable();
+    Pass {
+        wall,
+        latencies,
+        failures,
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    ms(sorted[rank.clamp(1, sorted.len()) - 1])
+}
+
+fn ms(d: Duration) -> f64 {
+    round(d.as_secs_f64() * 1000.0, 1)
+}
+
+fn round(x: f64, places: i32) -> f64 {
+    let f = 10f64.powi(places);
+    (x * f).round() / f
+}
+
+fn report(
+    args: &BenchArgs,
+    c: usize,
+    stream: bool,
+    concurrent: &Pass,
+    sequential: Option<&Pass>,
+) -> LevelReport {
+    let wall = concurrent.wall.as_secs_f64();
+    let speedup = match sequential {
+        Some(s) => s.wall.as_secs_f64() / wall,
+        None => {
+            concurrent
+                .latencies
+                .iter()
+                .map(Duration::as_secs_f64)
+                .sum::<f64>()
+                / wall
+        }
+    };
+    let ideal = args
+        .latency_ms
+        .map(|l| args.requests.div_ceil(c) as f64 * l / 1000.0);
+    let failed = concurrent.failures.values().sum();
+    LevelReport {
+        requests: args.requests,
+        concurrency: c,
+        stream,
+        sequential_wall_s: sequential.map(|s| round(s.wall.as_secs_f64(), 3)),
+        concurrent_wall_s: round(wall, 3),
+        speedup: round(speedup, 2),
+        ok: concurrent.latencies.len(),
+        failed,
+        p50_ms: percentile(&concurrent.latencies, 50.0),
+        p95_ms: percentile(&concurrent.latencies, 95.0),
+        p99_ms: percentile(&concurrent.latencies, 99.0),
+        req_per_s: round(args.requests as f64 / wall, 1),
+        ideal_wall_s: ideal.map(|i| round(i, 3)),
+        efficiency: ideal.map(|i| round(i / wall, 3)),
+        failures: concurrent.failures.clone(),
+    }
+}
+
+fn print_table(reports: &[LevelReport]) {
+    println!(
+        "{:>8} {:>5} {:>6} {:>11} {:>11} {:>8} {:>6} {:>6} {:>8} {:>8} {:>8} {:>8} {:>9}  failures",
+        "requests",
+        "conc",
+        "stream",
+        "sequential",
+        "concurrent",
+        "speedup",
+        "ok",
+        "failed",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "req/s",
+        "vs ideal"
+    );
+    for r in reports {
+        let failures = if r.failures.is_empty() {
+            "-".to_owned()
+        } else {
+            r.failures
+                .iter()
+                .map(|(k, v)| format!("{k}: {v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        println!(
+            "{:>8} {:>5} {:>6} {:>11} {:>10.3}s {:>7.2}x {:>6} {:>6} {:>8.1} {:>8.1} {:>8.1} {:>8.1} {:>9}  {failures}",
+            r.requests,
+            r.concurrency,
+            if r.stream { "sse" } else { "json" },
+            r.sequential_wall_s
+                .map_or("-".to_owned(), |s| format!("{s:.3}s")),
+            r.concurrent_wall_s,
+            r.speedup,
+            r.ok,
+            r.failed,
+            r.p50_ms,
+            r.p95_ms,
+            r.p99_ms,
+            r.req_per_s,
+            r.efficiency
+                .map_or("-".to_owned(), |e| format!("{:.1}%", e * 100.0)),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_use_the_nearest_rank() {
+        let d: Vec<Duration> = (1..=100).map(Duration::from_millis).collect();
+        assert_eq!(percentile(&d, 50.0), 50.0);
+        assert_eq!(percentile(&d, 95.0), 95.0);
+        assert_eq!(percentile(&d, 99.0), 99.0);
+        assert_eq!(percentile(&d[..1], 99.0), 1.0);
+        assert_eq!(percentile(&[], 50.0), 0.0);
+    }
+}
