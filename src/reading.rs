@@ -2,6 +2,7 @@
 //! end calls, so the CLI and the TUI never repeat the flow. [`cast_saved`] and [`retry_saved`]
 //! keep each section in the store the moment it lands ([`saved`]).
 
+mod batch;
 mod saved;
 
 use std::sync::Arc;
@@ -16,6 +17,7 @@ use crate::orchestrator::{self, RunSummary, Slots};
 use crate::plan::{Prompts, Section, build_messages};
 use crate::response::sanitize_inline;
 
+pub use batch::{BatchEvent, BatchJob, JobOutcome, readings_in_flight, run_batch};
 pub use saved::{SavedRun, cast_saved, retry_saved, saved_report, stored_reading};
 
 /// The longest question accepted, in characters.

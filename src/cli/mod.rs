@@ -1,6 +1,7 @@
 //! The headless commands. `main` parses the arguments with these clap types and calls
 //! [`dispatch`]; each command lives in its own file.
 
+mod batch;
 mod bench;
 mod cast;
 mod delete;
@@ -50,6 +51,8 @@ pub enum Command {
     Retry(retry::RetryArgs),
     /// Delete a saved reading.
     Delete(delete::DeleteArgs),
+    /// Many readings at once, from a file of questions, under one limit.
+    Batch(batch::BatchArgs),
     /// Measure what concurrency buys: N section-sized requests at the configured endpoint.
     Bench(bench::BenchArgs),
 }
@@ -248,6 +251,7 @@ pub async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
         Some(Command::Stats(args)) => stats::run(cli.home.as_deref(), args),
         Some(Command::Retry(args)) => retry::run(cli.home.as_deref(), args).await,
         Some(Command::Delete(args)) => delete::run(cli.home.as_deref(), args),
+        Some(Command::Batch(args)) => batch::run(cli.home.as_deref(), args).await,
         Some(Command::Bench(args)) => bench::run(cli.home.as_deref(), args).await,
         None => Err(CliError::usage(
             "the terminal app is not built yet; try `iching cast \"your question\"` or `iching --help`",

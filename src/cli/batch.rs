@@ -1,0 +1,413 @@
+//! `iching batch FILE`: many readings at once under one section limit, with a progress bar, a
+//! retry pass for failed sections and a summary. Every reading is saved as its sections finish.
+
+use std::collections::{BTreeMap, HashSet};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::{Deserialize, Serialize};
+use tokio::sync::{Semaphore, mpsc};
+
+use super::cast::{cancel_on_ctrl_c, cast_from_args, close};
+use super::unlock::open_store;
+use super::{CliError, Context, ProviderArgs};
+use crate::config::{Dirs, Price};
+use crate::events::{EventKind, UsageSource};
+use crate::oracle::Reading;
+use crate::orchestrator::Slots;
+use crate::plan::plan;
+use crate::reading::{BatchEvent, BatchJob, readings_in_flight, run_batch, validate_question};
+use crate::report::ReadingStatus;
+use crate::response::sanitize_inline;
+
+/// Sections in flight across all readings when `--concurrency` is not given.
+const DEFAULT_CONCURRENCY: usize = 16;
+
+/// Arguments of `batch`.
+#[derive(Debug, Args)]
+pub struct BatchArgs {
+    /// One question per line, or JSON lines: {"question": "...", "lines": "9,8,7,7,6,8",
+    /// "method": "coins|yarrow|manual", "seed": 7} (all but question optional). Blank lines and
+    /// lines starting with # are skipped.
+    pub file: PathBuf,
+    /// Print the summary as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    /// Provider choice and tuning (--concurrency: sections in flight across all readings, default 16).
+    pub provider: ProviderArgs,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JsonLine {
+    question: String,
+    #[serde(default)]
+    lines: Option<LinesField>,
+    #[serde(default)]
+    method: Option<String>,
+    #[serde(default)]
+    seed: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum LinesField {
+    Text(String),
+    Values(Vec<u8>),
+}
+
+/// A line that could not be used.
+#[derive(Debug, Clone, Serialize)]
+pub struct Skipped {
+    /// 1-based line number.
+    pub line: usize,
+    /// Why.
+    pub error: String,
+}
+
+/// Reads the jobs of `text`; bad lines are returned apart, with their line numbers.
+pub fn parse_jobs(text: &str) -> (Vec<BatchJob>, Vec<Skipped>) {
+    let mut jobs = Vec::new();
+    let mut skipped = Vec::new();
+    for (i, raw) in text.lines().enumerate() {
+        let line = i + 1;
+        let trimmed = raw.trim();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        match parse_line(trimmed) {
+            Ok((question, cast)) => jobs.push(BatchJob {
+                line,
+                question,
+                cast,
+            }),
+            Err(error) => skipped.push(Skipped {
+                line,
+                error: sanitize_inline(&error),
+            }),
+        }
+    }
+    (jobs, skipped)
+}
+
+fn parse_line(line: &str) -> Result<(String, crate::oracle::Cast), String> {
+    let (question, lines, method, seed) = if line.starts_with('{') {
+        let j: JsonLine =
+            serde_json::from_str(line).map_err(|e| format!("not a valid JSON line ({e})"))?;
+        let lines = j.lines.map(|l| match l {
+            LinesField::Text(t) => t,
+            LinesField::Values(v) => v.iter().map(u8::to_string).collect::<Vec<_>>().join(","),
+        });
+        (j.question, lines, j.method, j.seed)
+    } else {
+        (line.to_owned(), None, None, None)
+    };
+    let question = validate_question(&question).map_err(|e| e.to_string())?;
+    let cast = cast_from_args(lines.as_deref(), method.as_deref(), seed).map_err(|e| e.message)?;
+    Ok((question, cast))
+}
+
+/// What the summary counts, folded from the events.
+#[derive(Debug, Default, Serialize)]
+pub struct Summary {
+    /// Readings attempted (good lines).
+    pub readings: usize,
+    /// By final status.
+    pub complete: usize,
+    /// Some sections failed.
+    pub partial: usize,
+    /// No section succeeded.
+    pub failed: usize,
+    /// Stopped by Ctrl-C.
+    pub cancelled: usize,
+    /// Never started (Ctrl-C came first, or the store failed).
+    pub not_started: usize,
+    /// Wall time.
+    pub wall_s: f64,
+    /// HTTP requests made (attempts, retries included).
+    pub requests: u64,
+    /// Sections generated.
+    pub sections_done: u64,
+    /// Sections that failed (in any pass).
+    pub sections_failed: u64,
+    /// Tokens the endpoint reported.
+    pub tokens_reported: u64,
+    /// Tokens estimated locally.
+    pub tokens_estimated: u64,
+    /// Dollars, when the model has a price in the config.
+    pub cost: Option<f64>,
+    /// Sections per second.
+    pub sections_per_s: f64,
+    /// Tokens per second.
+    pub tokens_per_s: f64,
+    /// Readings re-run in the retry pass.
+    pub retried_readings: usize,
+    /// Store ids, in file order (null for readings never started).
+    pub ids: Vec<Option<i64>>,
+    /// Lines that were skipped.
+    pub skipped: Vec<Skipped>,
+}
+
+/// Runs `batch`.
+pub async fn run(home: Option<&Path>, args: BatchArgs) -> Result<ExitCode, CliError> {
+    let text = std::fs::read_to_string(&args.file)
+        .map_err(|e| CliError::usage(format!("cannot read {}: {e}", args.file.display())))?;
+    let (jobs, skipped) = parse_jobs(&text);
+    for s in &skipped {
+        eprintln!("{}:{}: {} (skipped)", args.file.display(), s.line, s.error);
+    }
+    if jobs.is_empty() {
+        return Err(CliError::usage(if skipped.is_empty() {
+            format!(
+                "{} has no questions: write one question per line, or JSON lines like \
+                 {{\"question\": \"...\", \"lines\": \"9,8,7,7,6,8\"}}",
+                args.file.display()
+            )
+        } else {
+            format!("no usable line in {}", args.file.display())
+        }));
+    }
+    let store = open_store(&Dirs::resolve(home)?.data)?;
+    let mut ctx = Context::new(home, &args.provider)?;
+    if let Some(reason) = &ctx.settings.offline_reason {
+        eprintln!("note: {reason}");
+    }
+    let concurrency = args.provider.concurrency.unwrap_or(DEFAULT_CONCURRENCY);
+    ctx.engine.slots = Slots::Shared(Arc::new(Semaphore::new(concurrency)));
+    let (writer, thread) = store.into_writer()?;
+
+    let planned: u64 = jobs
+        .iter()
+        .map(|j| plan(&Reading::new(j.cast.clone())).len() as u64)
+        .sum();
+    let bar = progress_bar(planned);
+    let (tx, rx) = mpsc::unbounded_channel();
+    let cancel = cancel_on_ctrl_c();
+    let started = Instant::now();
+    let readings = jobs.len();
+    let run = run_batch(
+        &ctx.engine,
+        &writer,
+        jobs,
+        readings_in_flight(concurrency),
+        tx,
+        cancel.clone(),
+    );
+    let prices = ctx.settings.prices.clone();
+    let (outcomes, mut summary) = tokio::join!(run, fold(rx, bar, readings, prices));
+    close(writer, thread).await;
+    summary.readings = readings;
+    summary.wall_s = round(started.elapsed().as_secs_f64(), 3);
+    for o in &outcomes {
+        match o.status {
+            Some(ReadingStatus::Complete) => summary.complete += 1,
+            Some(ReadingStatus::Partial) => summary.partial += 1,
+            Some(ReadingStatus::Failed) => summary.failed += 1,
+            Some(
+                ReadingStatus::Cancelled | ReadingStatus::Interrupted | ReadingStatus::Running,
+            ) => summary.cancelled += 1,
+            None => summary.not_started += 1,
+        }
+    }
+    summary.ids = outcomes.iter().map(|o| o.id).collect();
+    summary.skipped = skipped;
+    let secs = summary.wall_s.max(1e-9);
+    summary.sections_per_s = round(summary.sections_done as f64 / secs, 1);
+    summary.tokens_per_s = round(
+        (summary.tokens_reported + summary.tokens_estimated) as f64 / secs,
+        1,
+    );
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&summary).map_err(|e| CliError::other(e.to_string()))?
+        );
+    } else {
+        print_summary(&summary, concurrency);
+    }
+    Ok(if cancel.is_cancelled() {
+        ExitCode::from(130)
+    } else if summary.complete == readings {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(3)
+    })
+}
+
+fn progress_bar(sections: u64) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(sections), ProgressDrawTarget::stderr_with_hz(10));
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} {elapsed_precise} [{bar:30}] {pos}/{len} sections · {msg} · ETA {eta}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    bar.enable_steady_tick(Duration::from_millis(100));
+    bar
+}
+
+/// Folds batch events into the summary figures and the progress display.
+async fn fold(
+    mut rx: mpsc::UnboundedReceiver<BatchEvent>,
+    bar: ProgressBar,
+    readings: usize,
+    prices: BTreeMap<String, Price>,
+) -> Summary {
+    let plain = bar.is_hidden();
+    let mut s = Summary::default();
+    let mut settled = HashSet::new();
+    let mut cost = 0.0;
+    let mut priced = false;
+    while let Some(event) = rx.recv().await {
+        match event {
+            BatchEvent::Section(e) => match &e.kind {
+                EventKind::Finished(done) => {
+                    s.sections_done += 1;
+                    s.requests += u64::from(done.attempts);
+                    let tokens = u64::from(done.usage.total());
+                    match done.usage.source {
+                        UsageSource::Reported => s.tokens_reported += tokens,
+                        UsageSource::Estimated => s.tokens_estimated += tokens,
+                    }
+                    if let Some(p) = prices.get(&done.model) {
+                        priced = true;
+                        cost += f64::from(done.usage.prompt_tokens) * p.prompt_per_million / 1e6
+                            + f64::from(done.usage.completion_tokens) * p.completion_per_million
+                                / 1e6;
+                    }
+                    bar.inc(1);
+                }
+                EventKind::Failed(f) => {
+                    s.sections_failed += 1;
+                    s.requests += u64::from(f.attempts);
+                    bar.inc(1);
+                }
+                EventKind::Queued
+                | EventKind::Started
+                | EventKind::Delta(_)
+                | EventKind::Retrying { .. } => {}
+            },
+            BatchEvent::Settled { index, id, status } => {
+                settled.insert(index);
+                if plain {
+                    eprintln!(
+                        "reading {id} ({}/{readings}): {}; {} sections done, {} failed",
+                        settled.len(),
+                        status.as_str(),
+                        s.sections_done,
+                        s.sections_failed
+                    );
+                }
+            }
+            BatchEvent::RetryPass { readings: n } => {
+                s.retried_readings = n;
+                bar.inc_length(s.sections_failed);
+                let line = format!("retrying the failed sections of {n} readings");
+                if plain {
+                    eprintln!("{line}");
+                } else {
+                    bar.println(line);
+                }
+            }
+            BatchEvent::StoreFailed { index, error } => {
+                let line = format!("reading {} could not be saved: {error}", index + 1);
+                if plain {
+                    eprintln!("{line}");
+                } else {
+                    bar.println(line);
+                }
+            }
+        }
+        bar.set_message(format!(
+            "readings {}/{readings} · failed {} · {} tokens",
+            settled.len().min(readings),
+            s.sections_failed,
+            s.tokens_reported + s.tokens_estimated
+        ));
+    }
+    bar.finish_and_clear();
+    s.cost = priced.then_some(round(cost, 4));
+    s
+}
+
+fn round(x: f64, places: i32) -> f64 {
+    let f = 10f64.powi(places);
+    (x * f).round() / f
+}
+
+fn print_summary(s: &Summary, concurrency: usize) {
+    println!(
+        "Batch: {} readings, {concurrency} sections in flight{}",
+        s.readings,
+        if s.skipped.is_empty() {
+            String::new()
+        } else {
+            format!(" ({} lines skipped)", s.skipped.len())
+        }
+    );
+    println!(
+        "  complete {}, partial {}, failed {}, cancelled {}, not started {}",
+        s.complete, s.partial, s.failed, s.cancelled, s.not_started
+    );
+    println!(
+        "  wall {:.3} s; {} requests for {} sections ({} failed{})",
+        s.wall_s,
+        s.requests,
+        s.sections_done + s.sections_failed,
+        s.sections_failed,
+        if s.retried_readings > 0 {
+            format!("; {} readings retried", s.retried_readings)
+        } else {
+            String::new()
+        }
+    );
+    println!(
+        "  tokens {} (reported {}, estimated {}){}",
+        s.tokens_reported + s.tokens_estimated,
+        s.tokens_reported,
+        s.tokens_estimated,
+        s.cost.map_or(String::new(), |c| format!("; cost ${c:.4}"))
+    );
+    println!(
+        "  throughput {:.1} sections/s, {:.0} tokens/s",
+        s.sections_per_s, s.tokens_per_s
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_plain_json_bad_and_comments() {
+        let text = "Will it rain?\n\n# a comment\n{\"question\": \"Q2\", \"lines\": \"9,8,7,7,6,8\"}\n\
+                    {\"question\": \"Q3\", \"lines\": [7,7,7,7,7,7]}\n{\"question\": \"Q4\", \"method\": \"yarrow\", \"seed\": 3}\n\
+                    {\"question\": \"\"}\n{\"question\": \"Q\", \"lines\": \"9,8,5,7,6,8\"}\n{\"q\": 1}\n{broken\n";
+        let (jobs, skipped) = parse_jobs(text);
+        assert_eq!(
+            jobs.iter().map(|j| j.line).collect::<Vec<_>>(),
+            [1, 4, 5, 6]
+        );
+        assert_eq!(jobs[1].cast.lines.map(|v| v.get()), [9, 8, 7, 7, 6, 8]);
+        assert_eq!(jobs[2].cast.lines.map(|v| v.get()), [7; 6]);
+        assert_eq!(jobs[3].cast.seed, Some(3));
+        assert_eq!(jobs[3].cast.method.as_str(), "yarrow");
+        assert_eq!(
+            skipped.iter().map(|s| s.line).collect::<Vec<_>>(),
+            [7, 8, 9, 10]
+        );
+        assert!(skipped[0].error.contains("empty"));
+        assert!(skipped[1].error.contains("line 3 is \"5\""));
+        assert!(skipped[2].error.contains("JSON"));
+    }
+}

@@ -1,0 +1,228 @@
+//! Many readings at once under one limit: every section of every reading shares one semaphore
+//! (the engine's [`Slots::Shared`]), readings are opened only as slots can use them, each reading
+//! is saved section by section through the one writer, and after the first pass one more pass
+//! re-runs only the failed sections. Cancelling stops opening readings; those in flight settle as
+//! cancelled, so every reading's stored state is true.
+
+use std::sync::Arc;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use super::{Engine, cast_saved, retry_saved};
+use crate::events::SectionEvent;
+use crate::oracle::{Cast, Reading};
+use crate::report::ReadingStatus;
+use crate::store::{StoreError, Writer};
+
+/// One reading to make.
+#[derive(Debug, Clone)]
+pub struct BatchJob {
+    /// Where it came from (a line number), for messages.
+    pub line: usize,
+    /// The question, already validated.
+    pub question: String,
+    /// The cast.
+    pub cast: Cast,
+}
+
+/// What the batch reports besides section events.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BatchEvent {
+    /// A section event of one of the readings.
+    Section(SectionEvent),
+    /// A pass over job `index` ended with `status`.
+    Settled {
+        /// Index into the jobs.
+        index: usize,
+        /// Store id.
+        id: i64,
+        /// Stored status.
+        status: ReadingStatus,
+    },
+    /// The retry pass starts for this many readings.
+    RetryPass {
+        /// Readings with failed sections.
+        readings: usize,
+    },
+    /// A reading could not be stored.
+    StoreFailed {
+        /// Index into the jobs.
+        index: usize,
+        /// What went wrong.
+        error: String,
+    },
+}
+
+/// How one job ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobOutcome {
+    /// Store id, if it was started.
+    pub id: Option<i64>,
+    /// Final stored status; `None` if never started.
+    pub status: Option<ReadingStatus>,
+}
+
+/// Readings kept open so that `concurrency` section slots stay busy: every reading has at least
+/// six sections, and a few spare readings cover the ones finishing.
+pub fn readings_in_flight(concurrency: usize) -> usize {
+    concurrency.div_ceil(6) + 2
+}
+
+/// Runs `jobs` with `engine` (whose slots should be shared), saving through `writer`, reporting
+/// on `events`. Returns one outcome per job, in order.
+pub async fn run_batch(
+    engine: &Engine,
+    writer: &Writer,
+    jobs: Vec<BatchJob>,
+    open_readings: usize,
+    events: mpsc::UnboundedSender<BatchEvent>,
+    cancel: CancellationToken,
+) -> Vec<JobOutcome> {
+    let mut outcomes = vec![
+        JobOutcome {
+            id: None,
+            status: None,
+        };
+        jobs.len()
+    ];
+    let gate = Arc::new(Semaphore::new(open_readings.max(1)));
+    let (section_tx, mut section_rx) = mpsc::unbounded_channel();
+    let forward = {
+        let events = events.clone();
+        tokio::spawn(async move {
+            while let Some(e) = section_rx.recv().await {
+                let _ = events.send(BatchEvent::Section(e));
+            }
+        })
+    };
+
+    // First pass.
+    let mut tasks = JoinSet::new();
+    for (index, job) in jobs.into_iter().enumerate() {
+        let ctx = JobContext {
+            engine: engine.clone(),
+            writer: writer.clone(),
+            gate: gate.clone(),
+            cancel: cancel.clone(),
+            events: events.clone(),
+            section_tx: section_tx.clone(),
+        };
+        tasks.spawn(async move {
+            let Some(_permit) = ctx.open().await else {
+                return (index, None);
+            };
+            let reading = Arc::new(Reading::new(job.cast));
+            let result = cast_saved(
+                &ctx.engine,
+                &ctx.writer,
+                reading,
+                job.question.into(),
+                ctx.section_tx.clone(),
+                ctx.cancel.clone(),
+            )
+            .await;
+            ctx.settle(index, result.map(|r| (r.id, r.status)))
+        });
+    }
+    collect(&mut tasks, &mut outcomes).await;
+
+    // One more pass for the readings that have failed sections.
+    let again: Vec<(usize, i64)> = outcomes
+        .iter()
+        .enumerate()
+        .filter_map(|(i, o)| match (o.id, o.status) {
+            (Some(id), Some(ReadingStatus::Partial | ReadingStatus::Failed)) => Some((i, id)),
+            _ => None,
+        })
+        .collect();
+    if !again.is_empty() && !cancel.is_cancelled() {
+        let _ = events.send(BatchEvent::RetryPass {
+            readings: again.len(),
+        });
+        for (index, id) in again {
+            let ctx = JobContext {
+                engine: engine.clone(),
+                writer: writer.clone(),
+                gate: gate.clone(),
+                cancel: cancel.clone(),
+                events: events.clone(),
+                section_tx: section_tx.clone(),
+            };
+            tasks.spawn(async move {
+                let Some(_permit) = ctx.open().await else {
+                    return (index, None);
+                };
+                let result = retry_saved(
+                    &ctx.engine,
+                    &ctx.writer,
+                    id,
+                    ctx.section_tx.clone(),
+                    ctx.cancel.clone(),
+                )
+                .await;
+                ctx.settle(index, result.map(|r| (r.id, r.status)))
+            });
+        }
+        collect(&mut tasks, &mut outcomes).await;
+    }
+    drop(section_tx);
+    let _ = forward.await;
+    outcomes
+}
+
+/// What every job task needs.
+struct JobContext {
+    engine: Engine,
+    writer: Writer,
+    gate: Arc<Semaphore>,
+    cancel: CancellationToken,
+    events: mpsc::UnboundedSender<BatchEvent>,
+    section_tx: mpsc::UnboundedSender<SectionEvent>,
+}
+
+impl JobContext {
+    /// Waits for room to open a reading; `None` once the batch is cancelled.
+    async fn open(&self) -> Option<OwnedSemaphorePermit> {
+        tokio::select! {
+            biased;
+            () = self.cancel.cancelled() => None,
+            permit = self.gate.clone().acquire_owned() => permit.ok(),
+        }
+    }
+
+    fn settle(
+        &self,
+        index: usize,
+        result: Result<(i64, ReadingStatus), StoreError>,
+    ) -> (usize, Option<(i64, ReadingStatus)>) {
+        match result {
+            Ok((id, status)) => {
+                let _ = self.events.send(BatchEvent::Settled { index, id, status });
+                (index, Some((id, status)))
+            }
+            Err(e) => {
+                let _ = self.events.send(BatchEvent::StoreFailed {
+                    index,
+                    error: e.to_string(),
+                });
+                (index, None)
+            }
+        }
+    }
+}
+
+async fn collect(
+    tasks: &mut JoinSet<(usize, Option<(i64, ReadingStatus)>)>,
+    outcomes: &mut [JobOutcome],
+) {
+    while let Some(joined) = tasks.join_next().await {
+        if let Ok((index, Some((id, status)))) = joined {
+            outcomes[index] = JobOutcome {
+                id: Some(id),
+                status: Some(status),
+            };
+        }
+    }
+}

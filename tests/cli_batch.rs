@@ -1,0 +1,208 @@
+//! `iching batch`, the real binary against the fake server: one shared limit, a retry pass for
+//! failed sections, truthful states after Ctrl-C, and bad lines reported by number.
+
+mod support;
+
+use std::process::{Output, Stdio};
+use std::time::Duration;
+
+use support::fake_openai::{FakeOpenAi, Fault, ServerConfig};
+use tokio::process::Command;
+
+fn command(home: &std::path::Path, args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_iching"));
+    c.args(args)
+        .env("ICHING_HOME", home)
+        .env("OPENAI_API_KEY", "sk-batch")
+        .env_remove("OPENAI_BASE_URL")
+        .env_remove("ICHING_PROVIDER")
+        .env("NO_COLOR", "1");
+    c
+}
+
+async fn iching(home: &std::path::Path, args: &[&str]) -> Output {
+    command(home, args).output().await.unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn questions(dir: &std::path::Path, n: usize) -> String {
+    let path = dir.join("questions.txt");
+    let body: String = (0..n)
+        .map(|i| format!("{{\"question\": \"Question {i}\", \"lines\": \"9,8,7,7,6,8\"}}\n"))
+        .collect();
+    std::fs::write(&path, body).unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn many_readings_share_one_limit_and_failed_sections_are_retried_alone() {
+    let server = FakeOpenAi::start(ServerConfig {
+        latency: Duration::from_millis(150),
+        ..ServerConfig::default()
+    });
+    // The first three requests fail for good (one attempt each): their sections are retried in
+    // the second pass, and only they.
+    server.push_faults([Fault::Status(500), Fault::Status(503), Fault::Status(500)]);
+    let home = tempfile::tempdir().unwrap();
+    let file = questions(home.path(), 6); // 6 readings x 10 sections
+    let url = server.base_url();
+    let out = iching(
+        home.path(),
+        &[
+            "batch",
+            &file,
+            "--base-url",
+            &url,
+            "--concurrency",
+            "8",
+            "--max-attempts",
+            "1",
+            "--json",
+        ],
+    )
+    .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(s["readings"], 6);
+    assert_eq!(s["complete"], 6);
+    assert_eq!(s["sections_done"], 60);
+    assert_eq!(s["sections_failed"], 3);
+    assert_eq!(s["requests"], 63);
+    assert!(s["retried_readings"].as_u64().unwrap() >= 1);
+    assert!(s["tokens_reported"].as_u64().unwrap() > 0);
+    assert_eq!(s["tokens_estimated"], 0);
+    let stats = server.stats();
+    assert_eq!(stats.requests, 63, "60 sections + the 3 that failed once");
+    assert_eq!(stats.peak_in_flight, 8, "one limit across all readings");
+
+    let history = iching(home.path(), &["history", "--json"]).await;
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&history.stdout).unwrap();
+    assert_eq!(rows.len(), 6);
+    assert!(
+        rows.iter()
+            .all(|r| r["status"] == "complete" && r["sections_done"] == 10)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ctrl_c_leaves_every_reading_in_a_truthful_state() {
+    let server = FakeOpenAi::start(ServerConfig {
+        latency: Duration::from_millis(400),
+        ..ServerConfig::default()
+    });
+    let home = tempfile::tempdir().unwrap();
+    let file = questions(home.path(), 40);
+    let url = server.base_url();
+    let child = command(
+        home.path(),
+        &[
+            "batch",
+            &file,
+            "--base-url",
+            &url,
+            "--concurrency",
+            "10",
+            "--json",
+        ],
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    // Wait until some readings are done and others in flight, then interrupt.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while server.stats().completed < 25 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the batch never got going"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let pid = child.id().unwrap().to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().await.unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", text(&out.stderr));
+    let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (complete, cancelled, not_started) = (
+        s["complete"].as_u64().unwrap(),
+        s["cancelled"].as_u64().unwrap(),
+        s["not_started"].as_u64().unwrap(),
+    );
+    assert!(complete >= 1, "{s}");
+    assert!(not_started >= 1, "dispatching stopped: {s}");
+    assert_eq!(
+        complete + cancelled + not_started + s["partial"].as_u64().unwrap(),
+        40
+    );
+
+    let history = iching(home.path(), &["history", "--json"]).await;
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&history.stdout).unwrap();
+    assert_eq!(
+        rows.len() as u64,
+        40 - not_started,
+        "only started readings exist"
+    );
+    for r in &rows {
+        let status = r["status"].as_str().unwrap();
+        assert!(
+            ["complete", "cancelled", "partial"].contains(&status),
+            "no reading left running or interrupted: {r}"
+        );
+        if status == "complete" {
+            assert_eq!(r["sections_done"], 10);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_lines_are_reported_by_number_and_bad_files_are_clear_errors() {
+    let home = tempfile::tempdir().unwrap();
+    let file = home.path().join("mixed.txt");
+    std::fs::write(
+        &file,
+        "What now?\n{\"question\": \"Q\", \"lines\": \"9,8\"}\n\n{nope\n{\"question\": \"   \"}\n",
+    )
+    .unwrap();
+    let f = file.to_string_lossy().into_owned();
+    let out = iching(
+        home.path(),
+        &["batch", &f, "--provider", "offline", "--json"],
+    )
+    .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("mixed.txt:2: expected six line values"),
+        "{err}"
+    );
+    assert!(err.contains("mixed.txt:4: not a valid JSON line"), "{err}");
+    assert!(err.contains("mixed.txt:5: the question is empty"), "{err}");
+    let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(s["readings"], 1);
+    assert_eq!(s["complete"], 1);
+    assert_eq!(s["skipped"].as_array().unwrap().len(), 3);
+
+    let empty = home.path().join("empty.txt");
+    std::fs::write(&empty, "\n# only a comment\n").unwrap();
+    let out = iching(
+        home.path(),
+        &["batch", &empty.to_string_lossy(), "--provider", "offline"],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("has no questions"));
+    let out = iching(
+        home.path(),
+        &["batch", "/no/such/file.txt", "--provider", "offline"],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("cannot read /no/such/file.txt"));
+}
