@@ -31,37 +31,70 @@ impl Provider for Offline {
         request: &'a SectionRequest,
         progress: &'a Progress,
     ) -> BoxFuture<'a, Result<Completion, ProviderError>> {
-        Box::pin(async move {
-            let started = Instant::now();
-            let paragraphs = compose(&request.reading, &request.question, request.section);
-            let text = serde_json::json!({ "response": paragraphs }).to_string();
-            // Stream it a paragraph at a time, as a model would, so the front ends behave the same.
-            let mut ttft = None;
-            let mut rest = text.as_str();
-            while !rest.is_empty() {
-                let cut = rest
-                    .char_indices()
-                    .map(|(i, _)| i)
-                    .find(|&i| i >= 160)
-                    .unwrap_or(rest.len());
-                progress.delta(&rest[..cut]);
-                ttft.get_or_insert_with(|| started.elapsed());
-                rest = &rest[cut..];
-                tokio::task::yield_now().await;
-            }
-            Ok(Completion {
-                usage: Usage {
-                    prompt_tokens: tokens::count_messages(&request.messages),
-                    completion_tokens: tokens::count(&text),
-                    source: UsageSource::Estimated,
-                },
-                text,
-                model: MODEL.to_owned(),
-                ttft,
-                attempts: 1,
-            })
-        })
+        Box::pin(answer(request, progress, None))
     }
+}
+
+/// The offline provider with a pause before the first chunk and between chunks, so a person can
+/// watch the sections fill in (the terminal app uses it when `ICHING_OFFLINE_PACE_MS` is set).
+/// Opt-in only: [`Offline`] itself never waits.
+#[derive(Debug, Clone, Copy)]
+pub struct Paced(pub std::time::Duration);
+
+impl Provider for Paced {
+    fn info(&self) -> ProviderInfo {
+        Offline.info()
+    }
+
+    fn complete<'a>(
+        &'a self,
+        request: &'a SectionRequest,
+        progress: &'a Progress,
+    ) -> BoxFuture<'a, Result<Completion, ProviderError>> {
+        Box::pin(answer(request, progress, Some(self.0)))
+    }
+}
+
+async fn answer(
+    request: &SectionRequest,
+    progress: &Progress,
+    pace: Option<std::time::Duration>,
+) -> Result<Completion, ProviderError> {
+    let started = Instant::now();
+    let paragraphs = compose(&request.reading, &request.question, request.section);
+    let text = serde_json::json!({ "response": paragraphs }).to_string();
+    if let Some(pace) = pace {
+        // Staggered first tokens, so the sections do not move in lockstep.
+        tokio::time::sleep(pace * (1 + u32::from(request.section.id() % 5))).await;
+    }
+    // Stream it a paragraph at a time, as a model would, so the front ends behave the same.
+    let mut ttft = None;
+    let mut rest = text.as_str();
+    while !rest.is_empty() {
+        let cut = rest
+            .char_indices()
+            .map(|(i, _)| i)
+            .find(|&i| i >= 160)
+            .unwrap_or(rest.len());
+        progress.delta(&rest[..cut]);
+        ttft.get_or_insert_with(|| started.elapsed());
+        rest = &rest[cut..];
+        match pace {
+            Some(pace) => tokio::time::sleep(pace).await,
+            None => tokio::task::yield_now().await,
+        }
+    }
+    Ok(Completion {
+        usage: Usage {
+            prompt_tokens: tokens::count_messages(&request.messages),
+            completion_tokens: tokens::count(&text),
+            source: UsageSource::Estimated,
+        },
+        text,
+        model: MODEL.to_owned(),
+        ttft,
+        attempts: 1,
+    })
 }
 
 /// Escapes text for the `<p>` HTML of the response format.
