@@ -17,3 +17,4 @@ pub mod reading;
 pub mod report;
 pub mod response;
 pub mod store;
+pub mod tui;

@@ -2,18 +2,13 @@
 
 use std::process::ExitCode;
 
-use clap::{CommandFactory, Parser};
+use clap::Parser;
 use iching::cli::{self, Cli};
 
 fn main() -> ExitCode {
     // color-eyre's panic hook prints a readable report; the TUI adds terminal restoring on top.
     let _ = color_eyre::install();
     let cli = Cli::parse();
-    if cli.command.is_none() {
-        // The terminal app arrives with its own issue; until then the bare command explains itself.
-        let _ = Cli::command().print_help();
-        return ExitCode::SUCCESS;
-    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -24,7 +19,12 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(cli::dispatch(cli)) {
+    let outcome = match cli.command {
+        // No command: the terminal app.
+        None => runtime.block_on(iching::tui::run(cli.home.as_deref())),
+        Some(_) => runtime.block_on(cli::dispatch(cli)),
+    };
+    match outcome {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {}", e.message);

@@ -11,6 +11,8 @@ mod show;
 mod stats;
 mod unlock;
 
+pub use unlock::open_store;
+
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -253,8 +255,9 @@ pub async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
         Some(Command::Delete(args)) => delete::run(cli.home.as_deref(), args),
         Some(Command::Batch(args)) => batch::run(cli.home.as_deref(), args).await,
         Some(Command::Bench(args)) => bench::run(cli.home.as_deref(), args).await,
+        // `main` opens the terminal app (`crate::tui::run`) when there is no command.
         None => Err(CliError::usage(
-            "the terminal app is not built yet; try `iching cast \"your question\"` or `iching --help`",
+            "no command given: run `iching` alone for the terminal app, or see `iching --help`",
         )),
     }
 }

@@ -1,0 +1,858 @@
+//! The app: every screen's state and the one transition, [`App::update`], which takes a message
+//! (a key, a paste, a resize, a tick, a section event, an answer from the store) and returns the
+//! effects for the driver to run (start a reading, cancel it, load, delete, export, quit).
+//!
+//! Nothing here touches a terminal, the network, the store or the clock: the time arrives in
+//! [`Msg::Tick`], the seeds of random casts come from a generator seeded at construction.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use rand::{RngCore, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use super::screens::ask::{AskAction, AskState};
+use super::screens::cast::{CastAction, CastState};
+use super::screens::history::{HistoryAction, HistoryRow, HistoryState};
+use super::screens::live::{self, Card, Figures, LiveAction, LiveState, Phase};
+use super::screens::reading::{ReadingAction, ReadingState};
+use super::screens::stats::StatsState;
+use super::screens::{self, body};
+use super::strings::msg;
+use super::theme::Theme;
+use crate::config::Price;
+use crate::events::SectionEvent;
+use crate::llm::ProviderInfo;
+use crate::oracle::{Cast, Method, Reading};
+use crate::plan::{Section, plan};
+use crate::report::{ReadingReport, ReadingStatus, SectionStatus};
+use crate::response::sanitize_inline;
+
+/// The screens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Screen {
+    /// The question, the method, the provider.
+    Ask,
+    /// The lines appearing.
+    Cast,
+    /// The grid of sections in flight.
+    Live,
+    /// A reading from the store.
+    Reading,
+    /// Past readings.
+    History,
+    /// One reading's figures.
+    Stats,
+}
+
+/// Export formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ExportFormat {
+    /// `.md`.
+    Markdown,
+    /// `.html`, a standalone page.
+    Html,
+}
+
+impl ExportFormat {
+    /// The file extension.
+    pub fn extension(self) -> &'static str {
+        match self {
+            ExportFormat::Markdown => "md",
+            ExportFormat::Html => "html",
+        }
+    }
+}
+
+/// Everything that can happen to the app. The data travels in the message.
+#[derive(Debug, Clone)]
+pub enum Msg {
+    /// A key (releases are ignored).
+    Key(KeyEvent),
+    /// Text pasted into the terminal.
+    Paste(String),
+    /// The terminal is now this size.
+    Resize(u16, u16),
+    /// The time since the app started.
+    Tick(Duration),
+    /// An event of run `run`.
+    Section {
+        /// The run it belongs to.
+        run: u64,
+        /// What happened.
+        event: SectionEvent,
+    },
+    /// Run `run`'s reading has this id in the store.
+    Saved {
+        /// The run.
+        run: u64,
+        /// Its reading's id.
+        id: i64,
+    },
+    /// A stored reading is being retried as run `run`: the grid shows it from its report.
+    Resumed {
+        /// The run.
+        run: u64,
+        /// The reading as stored.
+        report: Box<ReadingReport>,
+        /// The cast it came from.
+        reading: Arc<Reading>,
+        /// The sections being run again.
+        sections: Vec<Section>,
+    },
+    /// Run `run` is over.
+    RunEnded {
+        /// The run.
+        run: u64,
+        /// Whether it was cancelled.
+        cancelled: bool,
+    },
+    /// The history, newest first.
+    History(Vec<HistoryRow>),
+    /// A reading loaded from the store.
+    Reading(Box<ReadingReport>),
+    /// A reading loaded for the stats table.
+    Stats(Box<ReadingReport>),
+    /// A reading was written to this file.
+    Exported(PathBuf),
+    /// A reading was deleted.
+    Deleted(i64),
+    /// Something failed, in words.
+    Error(String),
+    /// The process was asked to stop (SIGTERM, SIGHUP).
+    Interrupt,
+}
+
+/// What the driver should do.
+#[derive(Debug, Clone)]
+pub enum Effect {
+    /// Save and run a new reading as run `run`.
+    Start {
+        /// The run.
+        run: u64,
+        /// The validated question.
+        question: String,
+        /// The cast.
+        reading: Arc<Reading>,
+        /// The plan.
+        sections: Vec<Section>,
+    },
+    /// Run `sections` of the reading of the live grid again, as run `run`.
+    Retry {
+        /// The run.
+        run: u64,
+        /// The reading's id in the store.
+        id: Option<i64>,
+        /// The cast.
+        reading: Arc<Reading>,
+        /// The question.
+        question: String,
+        /// What to run.
+        sections: Vec<Section>,
+    },
+    /// Retry the missing sections of stored reading `id` as run `run`.
+    Resume {
+        /// The run.
+        run: u64,
+        /// The reading.
+        id: i64,
+    },
+    /// Stop run `run`.
+    Cancel {
+        /// The run.
+        run: u64,
+    },
+    /// Load the history.
+    LoadHistory,
+    /// Load reading `id` for the Reading screen.
+    Open {
+        /// The reading.
+        id: i64,
+    },
+    /// Load reading `id` for the Stats screen.
+    LoadStats {
+        /// The reading.
+        id: i64,
+    },
+    /// Delete reading `id`.
+    Delete {
+        /// The reading.
+        id: i64,
+    },
+    /// Write reading `id` to a file in the current directory.
+    Export {
+        /// The reading.
+        id: i64,
+        /// The format.
+        format: ExportFormat,
+    },
+    /// Leave (after cancelling what is in flight).
+    Quit,
+}
+
+/// A yes/no question on the status line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Confirm {
+    /// Quit while a reading is in flight.
+    Quit,
+    /// Delete a reading.
+    Delete(i64),
+}
+
+/// A line on the status bar.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Status {
+    /// The words.
+    pub text: String,
+    /// Whether it reports an error.
+    pub error: bool,
+}
+
+/// Who answers, as the status line says it (never a key).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderLine {
+    /// "offline" or "openai".
+    pub name: String,
+    /// The model.
+    pub model: String,
+    /// The endpoint, without credentials (empty offline).
+    pub endpoint: String,
+    /// Why it is offline, when nothing said so.
+    pub note: Option<String>,
+}
+
+impl ProviderLine {
+    /// From a provider's info.
+    pub fn new(info: &ProviderInfo, note: Option<String>) -> Self {
+        Self {
+            name: info.name.to_owned(),
+            model: sanitize_inline(&info.model),
+            endpoint: sanitize_inline(&info.endpoint),
+            note,
+        }
+    }
+
+    /// "offline · legge-1882", "openai · gpt-4o-mini · localhost:11434/v1".
+    pub fn label(&self) -> String {
+        let endpoint = self
+            .endpoint
+            .trim_start_matches("https://")
+            .trim_start_matches("http://");
+        if endpoint.is_empty() {
+            format!("{} · {}", self.name, self.model)
+        } else {
+            format!("{} · {} · {endpoint}", self.name, self.model)
+        }
+    }
+}
+
+/// What the app starts with.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Who answers.
+    pub provider: ProviderLine,
+    /// Seeds the random casts.
+    pub seed: u64,
+    /// The terminal's size.
+    pub size: (u16, u16),
+    /// Prices by model, for costs.
+    pub prices: BTreeMap<String, Price>,
+    /// Whether to colour.
+    pub colour: bool,
+}
+
+/// The whole app.
+#[derive(Debug, Clone)]
+pub struct App {
+    /// The screen shown.
+    pub screen: Screen,
+    /// The time since start, as of the last tick.
+    pub now: Duration,
+    /// The terminal's size.
+    pub size: (u16, u16),
+    /// Styles.
+    pub theme: Theme,
+    /// Who answers.
+    pub provider: ProviderLine,
+    /// Prices by model.
+    pub prices: BTreeMap<String, Price>,
+    /// The status line's message.
+    pub status: Option<Status>,
+    /// Whether the help is open.
+    pub help: bool,
+    /// A question waiting for y/n.
+    pub confirm: Option<Confirm>,
+    /// Ask.
+    pub ask: AskState,
+    /// Cast.
+    pub cast: Option<CastState>,
+    /// The live grid.
+    pub live: Option<LiveState>,
+    /// Reading.
+    pub reading: ReadingState,
+    /// History.
+    pub history: HistoryState,
+    /// Stats.
+    pub stats: StatsState,
+    /// Where Esc leads from Reading and Stats.
+    back: Screen,
+    /// Whether to stop.
+    pub quit: bool,
+    dirty: bool,
+    rng: ChaCha8Rng,
+    runs: u64,
+}
+
+impl App {
+    /// A new app on the Ask screen.
+    pub fn new(o: Options) -> Self {
+        Self {
+            screen: Screen::Ask,
+            now: Duration::ZERO,
+            size: o.size,
+            theme: Theme::new(o.colour),
+            provider: o.provider,
+            prices: o.prices,
+            status: None,
+            help: false,
+            confirm: None,
+            ask: AskState::new(),
+            cast: None,
+            live: None,
+            reading: ReadingState::default(),
+            history: HistoryState::default(),
+            stats: StatsState::default(),
+            back: Screen::History,
+            quit: false,
+            dirty: true,
+            rng: ChaCha8Rng::seed_from_u64(o.seed),
+            runs: 0,
+        }
+    }
+
+    /// Whether something changed since the last draw; clears the flag.
+    pub fn take_dirty(&mut self) -> bool {
+        std::mem::take(&mut self.dirty)
+    }
+
+    /// Whether the screen moves on its own (spinners, clocks, the cast): the driver ticks only then.
+    pub fn animating(&self) -> bool {
+        let casting = self.screen == Screen::Cast
+            && self.cast.as_ref().is_some_and(|c| c.animating(self.now));
+        casting || self.live.as_ref().is_some_and(LiveState::running)
+    }
+
+    /// Says something on the status line.
+    pub fn say(&mut self, text: impl Into<String>) {
+        self.status = Some(Status {
+            text: text.into(),
+            error: false,
+        });
+    }
+
+    /// Reports an error on the status line.
+    pub fn error(&mut self, text: impl Into<String>) {
+        self.status = Some(Status {
+            text: text.into(),
+            error: true,
+        });
+    }
+
+    /// The one transition: folds `msg` in and returns what the driver should do.
+    pub fn update(&mut self, msg: Msg) -> Vec<Effect> {
+        let mut fx = Vec::new();
+        match msg {
+            Msg::Tick(now) => self.tick(now),
+            Msg::Key(key) => {
+                if key.kind != KeyEventKind::Release {
+                    self.dirty = true;
+                    self.on_key(key, &mut fx);
+                }
+            }
+            Msg::Paste(text) => {
+                self.dirty = true;
+                match self.screen {
+                    Screen::Ask => self.ask.on_paste(&text),
+                    Screen::History if self.history.filtering => {
+                        self.history
+                            .filter
+                            .insert_str(text.replace(['\n', '\r'], " "));
+                    }
+                    Screen::Cast
+                    | Screen::Live
+                    | Screen::Reading
+                    | Screen::History
+                    | Screen::Stats => {}
+                }
+            }
+            Msg::Resize(w, h) => {
+                self.size = (w, h);
+                self.dirty = true;
+            }
+            Msg::Section { run, event } => {
+                if let Some(live) = self.live.as_mut().filter(|l| l.run == run) {
+                    live.apply(&event, self.now);
+                    self.dirty = true;
+                }
+            }
+            Msg::Saved { run, id } => {
+                if let Some(live) = self.live.as_mut().filter(|l| l.run == run) {
+                    live.id = Some(id);
+                }
+            }
+            Msg::Resumed {
+                run,
+                report,
+                reading,
+                sections,
+            } => self.resumed(run, &report, reading, &sections),
+            Msg::RunEnded { run, cancelled } => self.run_ended(run, cancelled, &mut fx),
+            Msg::History(rows) => {
+                self.history.set_rows(rows);
+                self.dirty = true;
+            }
+            Msg::Reading(report) => {
+                if self.reading.loading == report.id {
+                    self.reading.loading = None;
+                    self.reading.report = Some(report);
+                    self.reading.scroll = 0;
+                    let b = body(self.size);
+                    self.reading.apply_jump(b, &self.theme);
+                    self.dirty = true;
+                }
+            }
+            Msg::Stats(report) => {
+                if self.stats.loading == report.id {
+                    self.stats.loading = None;
+                    self.stats.report = Some(report);
+                    self.stats.scroll = 0;
+                    self.dirty = true;
+                }
+            }
+            Msg::Exported(path) => {
+                self.say(msg::exported(&path));
+                self.dirty = true;
+            }
+            Msg::Deleted(id) => {
+                self.say(msg::deleted(id));
+                if self
+                    .reading
+                    .report
+                    .as_ref()
+                    .is_some_and(|r| r.id == Some(id))
+                {
+                    self.reading = ReadingState::default();
+                }
+                if self
+                    .live
+                    .as_ref()
+                    .is_some_and(|l| l.id == Some(id) && !l.running())
+                {
+                    self.live = None;
+                }
+                fx.push(Effect::LoadHistory);
+                self.dirty = true;
+            }
+            Msg::Interrupt => self.quit_now(&mut fx),
+            Msg::Error(text) => {
+                self.error(sanitize_inline(&text));
+                self.reading.loading = None;
+                self.stats.loading = None;
+                self.dirty = true;
+            }
+        }
+        fx
+    }
+
+    fn tick(&mut self, now: Duration) {
+        let frame = |t: Duration| t.as_millis() / 100;
+        let before = frame(self.now);
+        let animating = self.animating();
+        self.now = now;
+        if animating && frame(now) != before {
+            self.dirty = true;
+        }
+        if self.screen == Screen::Cast && self.cast.as_ref().is_some_and(|c| c.finished(now)) {
+            self.screen = Screen::Live;
+            self.dirty = true;
+        }
+    }
+
+    fn next_run(&mut self) -> u64 {
+        self.runs += 1;
+        self.runs
+    }
+
+    fn running(&self) -> bool {
+        self.live.as_ref().is_some_and(LiveState::running)
+    }
+
+    fn goto(&mut self, screen: Screen, fx: &mut Vec<Effect>) {
+        if screen == Screen::History {
+            fx.push(Effect::LoadHistory);
+        }
+        self.screen = screen;
+    }
+
+    fn on_key(&mut self, key: KeyEvent, fx: &mut Vec<Effect>) {
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        if ctrl && matches!(key.code, KeyCode::Char('c' | 'q')) {
+            self.quit_now(fx);
+            return;
+        }
+        if self.help {
+            self.help = false;
+            return;
+        }
+        if let Some(c) = self.confirm.take() {
+            match key.code {
+                KeyCode::Char('y' | 'Y') => match c {
+                    Confirm::Quit => self.quit_now(fx),
+                    Confirm::Delete(id) => {
+                        fx.push(Effect::Delete { id });
+                        self.status = None;
+                    }
+                },
+                KeyCode::Char('n' | 'N') | KeyCode::Esc => self.status = None,
+                _ => self.confirm = Some(c),
+            }
+            return;
+        }
+        self.status = None;
+        match key.code {
+            KeyCode::F(1) => self.help = true,
+            KeyCode::F(2) => self.goto(Screen::Ask, fx),
+            KeyCode::F(3) => self.goto(Screen::Live, fx),
+            KeyCode::F(4) => self.goto(Screen::History, fx),
+            _ => self.on_screen_key(key, fx),
+        }
+    }
+
+    /// Whether keys on this screen are text (so letters are not shortcuts).
+    fn typing(&self) -> bool {
+        match self.screen {
+            Screen::Ask | Screen::Cast => true,
+            Screen::History => self.history.filtering,
+            Screen::Live | Screen::Reading | Screen::Stats => false,
+        }
+    }
+
+    fn on_screen_key(&mut self, key: KeyEvent, fx: &mut Vec<Effect>) {
+        if !self.typing() && !key.modifiers.contains(KeyModifiers::CONTROL) {
+            match key.code {
+                KeyCode::Char('?') => {
+                    self.help = true;
+                    return;
+                }
+                KeyCode::Char('q') => {
+                    if self.running() {
+                        self.confirm = Some(Confirm::Quit);
+                        self.say(msg::QUIT_IN_FLIGHT);
+                    } else {
+                        self.quit_now(fx);
+                    }
+                    return;
+                }
+                KeyCode::Char('a') => return self.goto(Screen::Ask, fx),
+                KeyCode::Char('l') => return self.goto(Screen::Live, fx),
+                KeyCode::Char('h') => return self.goto(Screen::History, fx),
+                _ => {}
+            }
+        }
+        match self.screen {
+            Screen::Ask => self.on_ask(key, fx),
+            Screen::Cast => self.on_cast(key, fx),
+            Screen::Live => self.on_live(key, fx),
+            Screen::Reading => {
+                let b = body(self.size);
+                match self.reading.on_key(key, b, &self.theme) {
+                    ReadingAction::None => {}
+                    ReadingAction::Back => self.screen = self.back,
+                    ReadingAction::Stats(id) => self.open_stats(id, Screen::Reading, fx),
+                    ReadingAction::Export(id, format) => fx.push(Effect::Export { id, format }),
+                }
+            }
+            Screen::History => self.on_history(key, fx),
+            Screen::Stats => {
+                if self.stats.on_key(key) {
+                    self.screen = self.back_from_stats();
+                }
+            }
+        }
+    }
+
+    fn back_from_stats(&self) -> Screen {
+        match self.back {
+            Screen::Reading if self.reading.report.is_some() => Screen::Reading,
+            Screen::Live => Screen::Live,
+            _ => Screen::History,
+        }
+    }
+
+    fn quit_now(&mut self, fx: &mut Vec<Effect>) {
+        if let Some(live) = self.live.as_mut().filter(|l| l.running()) {
+            live.cancelling = true;
+            fx.push(Effect::Cancel { run: live.run });
+        }
+        fx.push(Effect::Quit);
+        self.quit = true;
+    }
+
+    fn on_ask(&mut self, key: KeyEvent, fx: &mut Vec<Effect>) {
+        match self.ask.on_key(key) {
+            AskAction::None => {}
+            AskAction::Leave => self.goto(Screen::History, fx),
+            AskAction::Cast(question, method) => {
+                if self.running() {
+                    self.error(msg::BUSY);
+                    return;
+                }
+                let cast = match method {
+                    Method::Manual => None,
+                    Method::Coins | Method::Yarrow => {
+                        match Cast::random(method, self.rng.next_u64()) {
+                            Ok(c) => Some(c),
+                            Err(e) => return self.error(e.to_string()),
+                        }
+                    }
+                };
+                self.cast = Some(CastState {
+                    question: question.clone(),
+                    method,
+                    cast: cast.clone(),
+                    manual: Vec::new(),
+                    started: self.now,
+                    hint: None,
+                });
+                self.screen = Screen::Cast;
+                if let Some(cast) = cast {
+                    self.begin(question, cast, fx);
+                }
+            }
+        }
+    }
+
+    /// Starts a reading of `cast`: the grid is set up at once, every section queued.
+    fn begin(&mut self, question: String, cast: Cast, fx: &mut Vec<Effect>) {
+        let run = self.next_run();
+        let reading = Arc::new(Reading::new(cast));
+        let sections = plan(&reading);
+        self.live = Some(LiveState::new(
+            run,
+            reading.clone(),
+            question.clone(),
+            &sections,
+            self.now,
+        ));
+        self.ask.reset();
+        fx.push(Effect::Start {
+            run,
+            question,
+            reading,
+            sections,
+        });
+    }
+
+    fn on_cast(&mut self, key: KeyEvent, fx: &mut Vec<Effect>) {
+        let running = self.running();
+        let Some(state) = self.cast.as_mut() else {
+            self.screen = Screen::Ask;
+            return;
+        };
+        match state.on_key(key) {
+            CastAction::None => {}
+            CastAction::Skip => self.screen = Screen::Live,
+            CastAction::Back => self.screen = Screen::Ask,
+            CastAction::Cast(cast) => {
+                if running {
+                    return self.error(msg::BUSY);
+                }
+                let question = state.question.clone();
+                self.begin(question, cast, fx);
+                self.screen = Screen::Live;
+            }
+        }
+    }
+
+    fn on_live(&mut self, key: KeyEvent, fx: &mut Vec<Effect>) {
+        let b = live::body(body(self.size));
+        let Some(state) = self.live.as_mut() else {
+            if key.code == KeyCode::Esc {
+                self.screen = Screen::Ask;
+            }
+            return;
+        };
+        let cols = live::grid(b, state.cards.len()).cols;
+        match state.on_key(key, cols) {
+            LiveAction::None => {}
+            LiveAction::Open(section) => match state.id {
+                Some(id) => {
+                    self.reading.jump = Some(section);
+                    self.open_reading(id, Screen::Live, fx);
+                }
+                None => self.say(msg::NOT_SAVED),
+            },
+            LiveAction::Retry => {
+                if state.running() {
+                    return self.say(msg::RETRY_WAIT);
+                }
+                let sections = state.to_retry();
+                if sections.is_empty() {
+                    return self.say(msg::NOTHING_TO_RETRY);
+                }
+                self.runs += 1;
+                let run = self.runs;
+                state.restart(run, &sections, self.now);
+                fx.push(Effect::Retry {
+                    run,
+                    id: state.id,
+                    reading: state.reading.clone(),
+                    question: state.question.clone(),
+                    sections,
+                });
+            }
+            LiveAction::Cancel => {
+                state.cancelling = true;
+                fx.push(Effect::Cancel { run: state.run });
+                self.say(msg::CANCELLING);
+            }
+            LiveAction::Back => self.screen = Screen::Ask,
+            LiveAction::Stats => match state.id {
+                Some(id) => self.open_stats(id, Screen::Live, fx),
+                None => self.say(msg::NOT_SAVED),
+            },
+        }
+    }
+
+    fn open_reading(&mut self, id: i64, from: Screen, fx: &mut Vec<Effect>) {
+        self.reading.loading = Some(id);
+        if self
+            .reading
+            .report
+            .as_ref()
+            .is_some_and(|r| r.id != Some(id))
+        {
+            self.reading.report = None;
+        }
+        self.back = from;
+        self.screen = Screen::Reading;
+        fx.push(Effect::Open { id });
+    }
+
+    fn open_stats(&mut self, id: i64, from: Screen, fx: &mut Vec<Effect>) {
+        self.stats.loading = Some(id);
+        if self.stats.report.as_ref().is_some_and(|r| r.id != Some(id)) {
+            self.stats.report = None;
+        }
+        if from != Screen::Reading {
+            self.back = from;
+        } else {
+            self.back = Screen::Reading;
+        }
+        self.screen = Screen::Stats;
+        fx.push(Effect::LoadStats { id });
+    }
+
+    fn on_history(&mut self, key: KeyEvent, fx: &mut Vec<Effect>) {
+        let page = usize::from(body(self.size).height.saturating_sub(3)).max(1);
+        match self.history.on_key(key, page) {
+            HistoryAction::None => {}
+            HistoryAction::Open(id) => {
+                self.reading.jump = None;
+                self.open_reading(id, Screen::History, fx);
+            }
+            HistoryAction::Delete(id, question) => {
+                self.confirm = Some(Confirm::Delete(id));
+                self.say(msg::confirm_delete(id, &screens::truncate(&question, 40)));
+            }
+            HistoryAction::Export(id, format) => fx.push(Effect::Export { id, format }),
+            HistoryAction::Retry(id) => {
+                if self.running() {
+                    return self.error(msg::BUSY);
+                }
+                let run = self.next_run();
+                fx.push(Effect::Resume { run, id });
+                self.screen = Screen::Live;
+            }
+            HistoryAction::Stats(id) => self.open_stats(id, Screen::History, fx),
+            HistoryAction::Back => self.screen = Screen::Ask,
+            HistoryAction::Say(text) => self.say(text),
+        }
+    }
+
+    fn resumed(
+        &mut self,
+        run: u64,
+        report: &ReadingReport,
+        reading: Arc<Reading>,
+        sections: &[Section],
+    ) {
+        let planned: Vec<Section> = report
+            .sections
+            .iter()
+            .filter_map(|s| Section::from_id(s.id))
+            .collect();
+        let mut live = LiveState::new(run, reading, report.question.clone(), &planned, self.now);
+        live.id = report.id;
+        for (card, s) in live.cards.iter_mut().zip(&report.sections) {
+            if sections.contains(&card.section) {
+                continue;
+            }
+            *card = card_from_report(card.section, s);
+        }
+        self.live = Some(live);
+        self.dirty = true;
+    }
+
+    fn run_ended(&mut self, run: u64, cancelled: bool, fx: &mut Vec<Effect>) {
+        let Some(live) = self.live.as_mut().filter(|l| l.run == run) else {
+            return;
+        };
+        live.settle(cancelled, self.now);
+        let (status, done, total) = (live.status, live.done(), live.cards.len());
+        if cancelled {
+            self.say(msg::CANCELLED);
+        } else if status == ReadingStatus::Complete {
+            self.say(msg::finished(status.as_str(), done, total));
+        } else {
+            self.error(msg::finished(status.as_str(), done, total));
+        }
+        if self.screen == Screen::History {
+            fx.push(Effect::LoadHistory);
+        }
+        self.dirty = true;
+    }
+}
+
+/// A card for a section as the store kept it.
+fn card_from_report(section: Section, s: &crate::report::SectionReport) -> Card {
+    let mut card = Card::queued(section);
+    card.phase = match s.status {
+        SectionStatus::Complete => Phase::Done(Box::new(Figures {
+            latency: Duration::from_millis(s.latency_ms.unwrap_or(0)),
+            ttft: s.ttft_ms.map(Duration::from_millis),
+            prompt_tokens: s.prompt_tokens.unwrap_or(0),
+            completion_tokens: s.completion_tokens.unwrap_or(0),
+            source: s.usage.unwrap_or(crate::events::UsageSource::Estimated),
+            tokens_per_sec: s.tokens_per_sec.unwrap_or(0.0),
+            model: sanitize_inline(s.model.as_deref().unwrap_or("")),
+            attempts: s.attempts,
+            text: s
+                .paragraphs
+                .iter()
+                .map(crate::response::Paragraph::plain_text)
+                .collect::<Vec<_>>()
+                .join(" "),
+        })),
+        SectionStatus::Failed => Phase::Failed {
+            reason: sanitize_inline(s.error.as_deref().unwrap_or("")),
+            attempts: s.attempts,
+            latency: Duration::from_millis(s.latency_ms.unwrap_or(0)),
+        },
+        SectionStatus::Cancelled | SectionStatus::Pending => Phase::Cancelled,
+    };
+    card
+}

@@ -1,0 +1,321 @@
+//! History: the table of past readings (date, question, hexagrams, status, sections, tokens,
+//! cost), filtered as you type, with open, delete (after a yes), export, retry and stats.
+
+use crossterm::event::{KeyCode, KeyEvent};
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState};
+use ratatui_textarea::TextArea;
+
+use super::live::status_word;
+use super::{fmt_cost, fmt_tokens, truncate};
+use crate::oracle::hexagram;
+use crate::report::ReadingStatus;
+use crate::response::sanitize_inline;
+use crate::tui::app::ExportFormat;
+use crate::tui::strings;
+use crate::tui::theme::Theme;
+
+/// One past reading, as the table shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryRow {
+    /// Its id in the store.
+    pub id: i64,
+    /// When it was cast (RFC 3339, UTC).
+    pub created_at: String,
+    /// The question (decrypted; sanitised before it is drawn).
+    pub question: String,
+    /// The primary hexagram's number.
+    pub primary: u8,
+    /// The resulting hexagram's number.
+    pub resulting: Option<u8>,
+    /// Its state.
+    pub status: ReadingStatus,
+    /// Sections complete.
+    pub done: usize,
+    /// Sections planned.
+    pub planned: usize,
+    /// Tokens used.
+    pub tokens: u64,
+    /// Dollars, when a price is known for its model.
+    pub cost: Option<f64>,
+}
+
+impl HistoryRow {
+    /// What the filter searches: question, date, status and both hexagrams' numbers and names.
+    fn haystack(&self) -> String {
+        let mut s = format!(
+            "{} {} {} #{}",
+            self.question,
+            self.created_at,
+            self.status.as_str(),
+            self.id
+        );
+        for n in std::iter::once(self.primary).chain(self.resulting) {
+            if let Some(h) = hexagram(n) {
+                s.push_str(&format!(
+                    " {} {} {} {}",
+                    n, h.name_pinyin, h.name_chinese, h.name_english
+                ));
+            }
+        }
+        s.to_lowercase()
+    }
+}
+
+/// The History screen's state.
+#[derive(Debug, Clone, Default)]
+pub struct HistoryState {
+    /// Every reading, newest first.
+    pub rows: Vec<HistoryRow>,
+    /// Whether the rows have arrived.
+    pub loaded: bool,
+    /// The filter being typed.
+    pub filter: TextArea<'static>,
+    /// Whether keys go to the filter.
+    pub filtering: bool,
+    /// The chosen row among the filtered ones.
+    pub selected: usize,
+}
+
+/// What a key on History asks of the app.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HistoryAction {
+    /// Nothing beyond the screen.
+    None,
+    /// Open this reading.
+    Open(i64),
+    /// Ask before deleting this reading (id, question).
+    Delete(i64, String),
+    /// Export it.
+    Export(i64, ExportFormat),
+    /// Retry its missing sections.
+    Retry(i64),
+    /// Its stats table.
+    Stats(i64),
+    /// Leave.
+    Back,
+    /// Something was asked of no reading, or of one that cannot do it.
+    Say(&'static str),
+}
+
+impl HistoryState {
+    /// The filter text.
+    pub fn filter_text(&self) -> String {
+        self.filter.lines().join(" ")
+    }
+
+    /// The rows the filter lets through.
+    pub fn visible(&self) -> Vec<&HistoryRow> {
+        let terms: Vec<String> = self
+            .filter_text()
+            .to_lowercase()
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect();
+        self.rows
+            .iter()
+            .filter(|r| {
+                let hay = r.haystack();
+                terms.iter().all(|t| hay.contains(t.as_str()))
+            })
+            .collect()
+    }
+
+    /// The chosen row.
+    pub fn chosen(&self) -> Option<&HistoryRow> {
+        self.visible().get(self.selected).copied()
+    }
+
+    /// New rows arrived: keep the choice on the same reading when it is still there.
+    pub fn set_rows(&mut self, rows: Vec<HistoryRow>) {
+        let keep = self.chosen().map(|r| r.id);
+        self.rows = rows;
+        self.loaded = true;
+        self.selected = keep
+            .and_then(|id| self.visible().iter().position(|r| r.id == id))
+            .unwrap_or(0);
+        self.clamp();
+    }
+
+    fn clamp(&mut self) {
+        self.selected = self.selected.min(self.visible().len().saturating_sub(1));
+    }
+
+    /// Handles a key; `page` is the number of rows on screen.
+    pub fn on_key(&mut self, key: KeyEvent, page: usize) -> HistoryAction {
+        if self.filtering {
+            match key.code {
+                KeyCode::Enter => self.filtering = false,
+                KeyCode::Esc => {
+                    self.filter = TextArea::default();
+                    self.filtering = false;
+                }
+                KeyCode::Up | KeyCode::Down => return self.on_move(key.code, page),
+                _ => {
+                    self.filter.input(key);
+                    self.selected = 0;
+                }
+            }
+            self.clamp();
+            return HistoryAction::None;
+        }
+        let chosen = self.chosen().cloned();
+        let need = |f: fn(HistoryRow) -> HistoryAction| match &chosen {
+            Some(r) => f(r.clone()),
+            None => HistoryAction::Say(strings::msg::NONE_SELECTED),
+        };
+        match key.code {
+            KeyCode::Char('/') => {
+                self.filtering = true;
+                HistoryAction::None
+            }
+            KeyCode::Esc if !self.filter_text().is_empty() => {
+                self.filter = TextArea::default();
+                self.clamp();
+                HistoryAction::None
+            }
+            KeyCode::Esc => HistoryAction::Back,
+            KeyCode::Enter => need(|r| HistoryAction::Open(r.id)),
+            KeyCode::Char('d') | KeyCode::Delete => {
+                need(|r| HistoryAction::Delete(r.id, sanitize_inline(&r.question)))
+            }
+            KeyCode::Char('m') => need(|r| HistoryAction::Export(r.id, ExportFormat::Markdown)),
+            KeyCode::Char('w') => need(|r| HistoryAction::Export(r.id, ExportFormat::Html)),
+            KeyCode::Char('s') => need(|r| HistoryAction::Stats(r.id)),
+            KeyCode::Char('r') => need(|r| {
+                if r.status == ReadingStatus::Complete {
+                    HistoryAction::Say(strings::msg::NOTHING_TO_RETRY)
+                } else {
+                    HistoryAction::Retry(r.id)
+                }
+            }),
+            code => self.on_move(code, page),
+        }
+    }
+
+    fn on_move(&mut self, code: KeyCode, page: usize) -> HistoryAction {
+        let last = self.visible().len().saturating_sub(1);
+        match code {
+            KeyCode::Up | KeyCode::Char('k') => self.selected = self.selected.saturating_sub(1),
+            KeyCode::Down | KeyCode::Char('j') => self.selected = (self.selected + 1).min(last),
+            KeyCode::PageUp => self.selected = self.selected.saturating_sub(page),
+            KeyCode::PageDown => self.selected = (self.selected + page).min(last),
+            KeyCode::Home | KeyCode::Char('g') => self.selected = 0,
+            KeyCode::End | KeyCode::Char('G') => self.selected = last,
+            _ => {}
+        }
+        HistoryAction::None
+    }
+}
+
+fn hexagrams(r: &HistoryRow, wide: bool) -> String {
+    let name = |n: u8| match hexagram(n) {
+        Some(h) if wide => format!("{} {} {}", h.symbol, n, h.name_pinyin),
+        Some(h) => format!("{}{n}", h.symbol),
+        None => n.to_string(),
+    };
+    match r.resulting {
+        Some(res) => format!("{}→{}", name(r.primary), name(res)),
+        None => name(r.primary),
+    }
+}
+
+/// Draws History.
+pub fn render(state: &HistoryState, frame: &mut Frame, area: Rect, theme: &Theme) {
+    let [filter, table_area] =
+        Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
+    let filter_text = state.filter_text();
+    let label_style = if state.filtering {
+        theme.accent
+    } else {
+        theme.dim
+    };
+    let [label, input] = Layout::horizontal([
+        Constraint::Length(u16::try_from(strings::FILTER_LABEL.len()).unwrap_or(8) + 1),
+        Constraint::Min(0),
+    ])
+    .areas(filter);
+    frame.render_widget(
+        Span::styled(format!(" {}", strings::FILTER_LABEL), label_style),
+        label,
+    );
+    if state.filtering {
+        frame.render_widget(&state.filter, input);
+    } else if filter_text.is_empty() {
+        frame.render_widget(Span::styled("/ to filter", theme.dim), input);
+    } else {
+        frame.render_widget(Span::styled(filter_text, theme.text), input);
+    }
+
+    let rows = state.visible();
+    if rows.is_empty() {
+        let text = if !state.loaded {
+            strings::LOADING
+        } else if state.rows.is_empty() {
+            strings::HISTORY_EMPTY
+        } else {
+            strings::HISTORY_NO_MATCH
+        };
+        frame.render_widget(
+            Paragraph::new(Line::styled(text, theme.dim)).centered(),
+            Rect {
+                y: table_area.y + table_area.height / 2,
+                height: 1,
+                ..table_area
+            },
+        );
+        return;
+    }
+    let wide = area.width >= 120;
+    let hex_w: u16 = if wide { 26 } else { 9 };
+    let widths = [
+        Constraint::Length(16),
+        Constraint::Min(12),
+        Constraint::Length(hex_w),
+        Constraint::Length(11),
+        Constraint::Length(5),
+        Constraint::Length(7),
+        Constraint::Length(7),
+    ];
+    let header = Row::new([
+        "Date",
+        "Question",
+        "Hexagrams",
+        "Status",
+        "Secs",
+        "Tokens",
+        "Cost",
+    ])
+    .style(theme.bold);
+    let q_width = usize::from(
+        area.width
+            .saturating_sub(16 + hex_w + 11 + 5 + 7 + 7 + 6 + 2),
+    );
+    let body: Vec<Row> = rows
+        .iter()
+        .map(|r| {
+            let (word, style) = status_word(r.status, theme);
+            let date: String = r.created_at.replace('T', " ").chars().take(16).collect();
+            Row::new(vec![
+                Cell::from(Span::styled(truncate(&date, 16), theme.dim)),
+                Cell::from(truncate(&sanitize_inline(&r.question), q_width)),
+                Cell::from(hexagrams(r, wide)),
+                Cell::from(Span::styled(word, style)),
+                Cell::from(format!("{}/{}", r.done, r.planned)),
+                Cell::from(Line::from(fmt_tokens(r.tokens)).right_aligned()),
+                Cell::from(Line::from(fmt_cost(r.cost)).right_aligned()),
+            ])
+        })
+        .collect();
+    let table = Table::new(body, widths)
+        .header(header)
+        .column_spacing(1)
+        .row_highlight_style(theme.selected)
+        .highlight_symbol("▸ ")
+        .style(Style::new());
+    let mut ts = TableState::new().with_selected(Some(state.selected));
+    frame.render_stateful_widget(table, table_area, &mut ts);
+}

@@ -1,0 +1,703 @@
+//! The live grid: one card per planned section, in as many columns as the width allows, each
+//! filling in as its events arrive (queued, running, streaming with a growing preview, retrying
+//! with a countdown, done with its figures, failed with its reason). The header carries both
+//! hexagrams, the wall time, sections done and the tokens so far.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crossterm::event::{KeyCode, KeyEvent};
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, BorderType, Paragraph};
+
+use super::{fmt_secs, fmt_tokens, hexagram_title, truncate, wrap_plain};
+use crate::events::{EventKind, SectionEvent, UsageSource};
+use crate::llm::tokens;
+use crate::oracle::Reading;
+use crate::plan::Section;
+use crate::report::{ReadingStatus, SectionStatus, status_of};
+use crate::response::{preview, sanitize_inline};
+use crate::tui::strings;
+use crate::tui::theme::Theme;
+
+/// The narrowest a card gets.
+pub const CARD_MIN_W: u16 = 26;
+/// The lowest a card gets: borders, a state line, a preview line, two lines of figures.
+pub const CARD_MIN_H: u16 = 6;
+/// The tallest a card gets.
+pub const CARD_MAX_H: u16 = 20;
+/// Spinner frames, one every 100 ms.
+const SPINNER: [&str; 10] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
+
+/// The figures of a finished section.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Figures {
+    /// From dispatch to the last byte.
+    pub latency: Duration,
+    /// Time to first token.
+    pub ttft: Option<Duration>,
+    /// Prompt tokens.
+    pub prompt_tokens: u32,
+    /// Completion tokens.
+    pub completion_tokens: u32,
+    /// Reported or estimated.
+    pub source: UsageSource,
+    /// Completion tokens per second.
+    pub tokens_per_sec: f64,
+    /// The model that answered.
+    pub model: String,
+    /// Attempts made.
+    pub attempts: u32,
+    /// The text, plain, for the card's preview.
+    pub text: String,
+}
+
+/// Where a section stands.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Phase {
+    /// Waiting for a slot.
+    Queued,
+    /// Its request is out; nothing back yet.
+    Running,
+    /// Text is arriving.
+    Streaming,
+    /// An attempt failed; the next starts at `until` (app time).
+    Retrying {
+        /// The attempt about to be made.
+        attempt: u32,
+        /// When it starts.
+        until: Duration,
+        /// Why the last one failed (sanitised).
+        reason: String,
+    },
+    /// Finished.
+    Done(Box<Figures>),
+    /// Failed for good.
+    Failed {
+        /// Why (sanitised).
+        reason: String,
+        /// Attempts made.
+        attempts: u32,
+        /// How long it tried.
+        latency: Duration,
+    },
+    /// Stopped by the user before it finished.
+    Cancelled,
+}
+
+/// One section's card.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Card {
+    /// Which section.
+    pub section: Section,
+    /// Where it stands.
+    pub phase: Phase,
+    /// The text of the current attempt as it streams in (raw: the preview cleans it).
+    pub text: String,
+    /// Completion tokens streamed so far (estimated).
+    pub stream_tokens: u32,
+    /// When its request went out (app time).
+    pub started_at: Option<Duration>,
+    /// When its first text arrived (app time).
+    pub first_token_at: Option<Duration>,
+}
+
+impl Card {
+    /// A queued card.
+    pub fn queued(section: Section) -> Self {
+        Self {
+            section,
+            phase: Phase::Queued,
+            text: String::new(),
+            stream_tokens: 0,
+            started_at: None,
+            first_token_at: None,
+        }
+    }
+
+    /// The section's state as reports count it.
+    pub fn status(&self) -> SectionStatus {
+        match self.phase {
+            Phase::Done(_) => SectionStatus::Complete,
+            Phase::Failed { .. } => SectionStatus::Failed,
+            Phase::Cancelled => SectionStatus::Cancelled,
+            Phase::Queued | Phase::Running | Phase::Streaming | Phase::Retrying { .. } => {
+                SectionStatus::Pending
+            }
+        }
+    }
+
+    fn reset_stream(&mut self) {
+        self.text.clear();
+        self.stream_tokens = 0;
+        self.first_token_at = None;
+    }
+}
+
+/// The reading in flight (or the last one), as the grid shows it.
+#[derive(Debug, Clone)]
+pub struct LiveState {
+    /// Which run the events belong to (a retry is a new run).
+    pub run: u64,
+    /// The reading's id in the store, once it has one.
+    pub id: Option<i64>,
+    /// The cast read.
+    pub reading: Arc<Reading>,
+    /// The question (validated).
+    pub question: String,
+    /// When the run started (app time).
+    pub started: Duration,
+    /// When it settled.
+    pub ended: Option<Duration>,
+    /// Running until it settles.
+    pub status: ReadingStatus,
+    /// Esc was pressed; waiting for the sections to stop.
+    pub cancelling: bool,
+    /// One per planned section, in plan order.
+    pub cards: Vec<Card>,
+    /// The chosen card.
+    pub selected: usize,
+}
+
+/// What a key on the grid asks of the app.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LiveAction {
+    /// Nothing beyond the screen.
+    None,
+    /// Open the reading at this section.
+    Open(Section),
+    /// Retry the failed sections.
+    Retry,
+    /// Cancel the run in flight.
+    Cancel,
+    /// Leave (nothing in flight).
+    Back,
+    /// The stats table.
+    Stats,
+}
+
+impl LiveState {
+    /// A reading just cast, every section queued.
+    pub fn new(
+        run: u64,
+        reading: Arc<Reading>,
+        question: String,
+        sections: &[Section],
+        now: Duration,
+    ) -> Self {
+        Self {
+            run,
+            id: None,
+            reading,
+            question,
+            started: now,
+            ended: None,
+            status: ReadingStatus::Running,
+            cancelling: false,
+            cards: sections.iter().map(|&s| Card::queued(s)).collect(),
+            selected: 0,
+        }
+    }
+
+    /// Whether sections are in flight.
+    pub fn running(&self) -> bool {
+        self.status == ReadingStatus::Running
+    }
+
+    /// Folds one event in, received at `now`.
+    pub fn apply(&mut self, event: &SectionEvent, now: Duration) {
+        let Some(card) = self.cards.iter_mut().find(|c| c.section == event.section) else {
+            return;
+        };
+        match &event.kind {
+            EventKind::Queued => {
+                card.phase = Phase::Queued;
+                card.started_at = None;
+                card.reset_stream();
+            }
+            EventKind::Started => {
+                card.phase = Phase::Running;
+                card.started_at = Some(now);
+                card.reset_stream();
+            }
+            EventKind::Delta(text) => {
+                card.first_token_at.get_or_insert(now);
+                card.text.push_str(text);
+                card.stream_tokens += tokens::count(text);
+                card.phase = Phase::Streaming;
+            }
+            EventKind::Retrying {
+                attempt,
+                wait,
+                reason,
+            } => {
+                card.reset_stream();
+                card.phase = Phase::Retrying {
+                    attempt: *attempt,
+                    until: now + *wait,
+                    reason: sanitize_inline(reason),
+                };
+            }
+            EventKind::Finished(done) => {
+                let text = done
+                    .paragraphs
+                    .iter()
+                    .map(crate::response::Paragraph::plain_text)
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                card.phase = Phase::Done(Box::new(Figures {
+                    latency: done.latency,
+                    ttft: done.ttft,
+                    prompt_tokens: done.usage.prompt_tokens,
+                    completion_tokens: done.usage.completion_tokens,
+                    source: done.usage.source,
+                    tokens_per_sec: done.tokens_per_sec(),
+                    model: sanitize_inline(&done.model),
+                    attempts: done.attempts,
+                    text,
+                }));
+                card.text.clear();
+            }
+            EventKind::Failed(f) => {
+                let reason = sanitize_inline(&f.error);
+                // The card already names its section.
+                let prefix = format!("{}: ", event.section.title());
+                card.phase = Phase::Failed {
+                    reason: reason.strip_prefix(&prefix).unwrap_or(&reason).to_owned(),
+                    attempts: f.attempts,
+                    latency: f.latency,
+                };
+                card.text.clear();
+            }
+        }
+    }
+
+    /// The run ended (every section finished, failed or was cancelled).
+    pub fn settle(&mut self, cancelled: bool, now: Duration) {
+        for card in &mut self.cards {
+            if card.status() == SectionStatus::Pending {
+                card.phase = Phase::Cancelled;
+            }
+        }
+        self.status = status_of(self.cards.iter().map(Card::status), cancelled);
+        self.cancelling = false;
+        self.ended = Some(now);
+    }
+
+    /// The sections that need another run: failed or cancelled.
+    pub fn to_retry(&self) -> Vec<Section> {
+        self.cards
+            .iter()
+            .filter(|c| matches!(c.status(), SectionStatus::Failed | SectionStatus::Cancelled))
+            .map(|c| c.section)
+            .collect()
+    }
+
+    /// Starts run `run` for `sections` again.
+    pub fn restart(&mut self, run: u64, sections: &[Section], now: Duration) {
+        self.run = run;
+        for card in &mut self.cards {
+            if sections.contains(&card.section) {
+                *card = Card::queued(card.section);
+            }
+        }
+        self.status = ReadingStatus::Running;
+        self.started = now;
+        self.ended = None;
+    }
+
+    /// Sections done.
+    pub fn done(&self) -> usize {
+        self.cards
+            .iter()
+            .filter(|c| matches!(c.phase, Phase::Done(_)))
+            .count()
+    }
+
+    /// Tokens so far: finished sections' totals plus what is streaming.
+    pub fn tokens(&self) -> u64 {
+        self.cards
+            .iter()
+            .map(|c| match &c.phase {
+                Phase::Done(f) => u64::from(f.prompt_tokens + f.completion_tokens),
+                _ => u64::from(c.stream_tokens),
+            })
+            .sum()
+    }
+
+    /// Whether every count so far is an estimate.
+    fn estimated(&self) -> bool {
+        !self
+            .cards
+            .iter()
+            .any(|c| matches!(&c.phase, Phase::Done(f) if f.source == UsageSource::Reported))
+    }
+
+    /// Handles a key; `cols` is the grid's column count at the current width.
+    pub fn on_key(&mut self, key: KeyEvent, cols: usize) -> LiveAction {
+        let n = self.cards.len();
+        let cols = cols.max(1);
+        match key.code {
+            KeyCode::Left => self.selected = self.selected.saturating_sub(1),
+            KeyCode::Right => self.selected = (self.selected + 1).min(n.saturating_sub(1)),
+            KeyCode::Up => self.selected = self.selected.saturating_sub(cols),
+            KeyCode::Down if self.selected + cols < n => self.selected += cols,
+            KeyCode::Down => self.selected = n.saturating_sub(1),
+            KeyCode::Home => self.selected = 0,
+            KeyCode::End => self.selected = n.saturating_sub(1),
+            KeyCode::Enter => {
+                if let Some(c) = self.cards.get(self.selected) {
+                    return LiveAction::Open(c.section);
+                }
+            }
+            KeyCode::Char('r') => return LiveAction::Retry,
+            KeyCode::Char('s') => return LiveAction::Stats,
+            KeyCode::Esc if self.running() => return LiveAction::Cancel,
+            KeyCode::Esc => return LiveAction::Back,
+            _ => {}
+        }
+        LiveAction::None
+    }
+}
+
+/// How the cards are laid out in an area.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Grid {
+    /// Cards per row.
+    pub cols: usize,
+    /// Card height.
+    pub card_h: u16,
+    /// Rows that fit.
+    pub visible_rows: usize,
+}
+
+/// The grid for `n` cards in `area`: as many columns as fit, balanced so the last row is not
+/// left nearly empty.
+pub fn grid(area: Rect, n: usize) -> Grid {
+    let n = n.max(1);
+    let max_cols = usize::from((area.width / CARD_MIN_W).max(1)).min(n);
+    let rows = n.div_ceil(max_cols);
+    let cols = n.div_ceil(rows);
+    let card_h =
+        (area.height / u16::try_from(rows).unwrap_or(u16::MAX)).clamp(CARD_MIN_H, CARD_MAX_H);
+    let visible_rows = usize::from((area.height / card_h).max(1));
+    Grid {
+        cols,
+        card_h,
+        visible_rows,
+    }
+}
+
+/// The body height the grid gets in a terminal `height` rows high.
+pub fn body(area: Rect) -> Rect {
+    Rect {
+        y: area.y + 2,
+        height: area.height.saturating_sub(2),
+        ..area
+    }
+}
+
+/// Draws the live grid.
+pub fn render(
+    live: Option<&LiveState>,
+    now: Duration,
+    model: &str,
+    frame: &mut Frame,
+    area: Rect,
+    theme: &Theme,
+) {
+    let Some(live) = live else {
+        frame.render_widget(
+            Paragraph::new(Line::styled(strings::LIVE_EMPTY, theme.dim)).centered(),
+            Rect {
+                y: area.y + area.height / 2,
+                height: 1,
+                ..area
+            },
+        );
+        return;
+    };
+    let [head1, head2] = Layout::vertical([Constraint::Length(1), Constraint::Length(1)])
+        .areas(Rect { height: 2, ..area });
+    render_header(live, now, frame, head1, head2, theme);
+
+    let body = body(area);
+    let g = grid(body, live.cards.len());
+    let sel_row = live.selected / g.cols;
+    let first_row = (sel_row + 1).saturating_sub(g.visible_rows);
+    let total_rows = live.cards.len().div_ceil(g.cols);
+    for (r, row) in (first_row..total_rows).take(g.visible_rows).enumerate() {
+        let y = body.y + u16::try_from(r).unwrap_or(0) * g.card_h;
+        let row_area = Rect {
+            y,
+            height: g.card_h,
+            ..body
+        };
+        let cols = Layout::horizontal(vec![
+            Constraint::Ratio(1, u32::try_from(g.cols).unwrap_or(1));
+            g.cols
+        ])
+        .split(row_area);
+        for (c, cell) in cols.iter().enumerate() {
+            let i = row * g.cols + c;
+            if let Some(card) = live.cards.get(i) {
+                render_card(card, i == live.selected, now, model, frame, *cell, theme);
+            }
+        }
+    }
+    let hidden_below = total_rows > first_row + g.visible_rows;
+    if first_row > 0 || hidden_below {
+        let note = match (first_row > 0, hidden_below) {
+            (true, true) => "↑↓ more",
+            (true, false) => "↑ more",
+            _ => "↓ more",
+        };
+        let w = u16::try_from(note.chars().count() + 2).unwrap_or(8);
+        frame.render_widget(
+            Span::styled(format!(" {note} "), theme.dim),
+            Rect {
+                x: body.right().saturating_sub(w + 1),
+                y: body.bottom().saturating_sub(1),
+                width: w,
+                height: 1,
+            },
+        );
+    }
+}
+
+fn render_header(
+    live: &LiveState,
+    now: Duration,
+    frame: &mut Frame,
+    line1: Rect,
+    line2: Rect,
+    theme: &Theme,
+) {
+    let r = &live.reading;
+    let mut spans = vec![Span::styled(hexagram_title(r.primary), theme.heading)];
+    if let Some(res) = r.resulting {
+        spans.push(Span::styled(" → ", theme.dim));
+        spans.push(Span::styled(hexagram_title(res), theme.heading));
+    }
+    frame.render_widget(Line::from(spans), line1);
+
+    let end = live.ended.unwrap_or(now);
+    let (state, style) = if live.cancelling {
+        ("cancelling", theme.warn)
+    } else {
+        status_word(live.status, theme)
+    };
+    let stats = vec![
+        Span::styled(state, style),
+        Span::styled(" · ", theme.dim),
+        Span::raw(fmt_secs(end.saturating_sub(live.started))),
+        Span::styled(" · ", theme.dim),
+        Span::raw(format!("{}/{} done", live.done(), live.cards.len())),
+        Span::styled(" · ", theme.dim),
+        Span::raw(format!(
+            "{}{} tokens",
+            if live.estimated() { "~" } else { "" },
+            fmt_tokens(live.tokens())
+        )),
+    ];
+    let stats = Line::from(stats);
+    let w = u16::try_from(stats.width()).unwrap_or(0);
+    let [q, s] = Layout::horizontal([Constraint::Min(0), Constraint::Length(w)])
+        .spacing(2)
+        .areas(line2);
+    let question = truncate(&format!("“{}”", live.question), usize::from(q.width));
+    frame.render_widget(Span::styled(question, theme.italic), q);
+    frame.render_widget(stats, s);
+}
+
+/// The word and style for a reading's status.
+pub fn status_word(status: ReadingStatus, theme: &Theme) -> (&'static str, ratatui::style::Style) {
+    let style = match status {
+        ReadingStatus::Running => theme.busy,
+        ReadingStatus::Complete => theme.ok,
+        ReadingStatus::Partial | ReadingStatus::Cancelled | ReadingStatus::Interrupted => {
+            theme.warn
+        }
+        ReadingStatus::Failed => theme.error,
+    };
+    (status.as_str(), style)
+}
+
+fn spinner(now: Duration) -> &'static str {
+    let i = usize::try_from(now.as_millis() / 100).unwrap_or(0) % SPINNER.len();
+    SPINNER[i]
+}
+
+fn render_card(
+    card: &Card,
+    selected: bool,
+    now: Duration,
+    model: &str,
+    frame: &mut Frame,
+    area: Rect,
+    theme: &Theme,
+) {
+    let model = match &card.phase {
+        Phase::Done(f) => f.model.as_str(),
+        _ => model,
+    };
+    let mut block = Block::bordered()
+        .title(Span::styled(
+            format!(" {} ", card.section.title()),
+            theme.bold,
+        ))
+        .title_bottom(Line::styled(format!(" {} ", truncate(model, 20)), theme.dim).right_aligned())
+        .border_style(if selected {
+            theme.border_focus
+        } else {
+            theme.border
+        });
+    if selected {
+        block = block.border_type(BorderType::Thick);
+    }
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let w = usize::from(inner.width);
+    let preview_rows = usize::from(inner.height.saturating_sub(3)).max(1);
+
+    let (state, state_style, body, body_style): (String, _, String, _) = match &card.phase {
+        Phase::Queued => ("· queued".into(), theme.dim, String::new(), theme.dim),
+        Phase::Running => (
+            format!("{} running", spinner(now)),
+            theme.busy,
+            "request sent, waiting for the first token".into(),
+            theme.dim,
+        ),
+        Phase::Streaming => (
+            format!("{} streaming · {} tok", spinner(now), card.stream_tokens),
+            theme.busy,
+            preview(&card.text),
+            theme.text,
+        ),
+        Phase::Retrying {
+            attempt,
+            until,
+            reason,
+        } => (
+            format!(
+                "↻ retry {attempt} in {}",
+                fmt_secs(until.saturating_sub(now))
+            ),
+            theme.warn,
+            reason.clone(),
+            theme.warn,
+        ),
+        Phase::Done(f) => (
+            if f.attempts > 1 {
+                format!("✓ done after {} tries", f.attempts)
+            } else {
+                "✓ done".into()
+            },
+            theme.ok,
+            f.text.clone(),
+            theme.dim,
+        ),
+        Phase::Failed {
+            reason, attempts, ..
+        } => (
+            format!(
+                "✗ failed after {attempts} tr{}",
+                if *attempts == 1 { "y" } else { "ies" }
+            ),
+            theme.error,
+            reason.clone(),
+            theme.error,
+        ),
+        Phase::Cancelled => ("– cancelled".into(), theme.warn, String::new(), theme.dim),
+    };
+    let mut lines = vec![Line::styled(truncate(&state, w), state_style)];
+    let wrapped = wrap_plain(&body, w);
+    // A streaming card shows the newest text; the others show the start.
+    let shown: Vec<String> = if card.phase == Phase::Streaming && wrapped.len() > preview_rows {
+        wrapped[wrapped.len() - preview_rows..].to_vec()
+    } else {
+        wrapped.into_iter().take(preview_rows).collect()
+    };
+    for i in 0..preview_rows {
+        lines.push(Line::styled(
+            shown.get(i).cloned().unwrap_or_default(),
+            body_style,
+        ));
+    }
+    let (a, b) = figures(card, now, w);
+    lines.push(Line::styled(truncate(&a, w), theme.text));
+    lines.push(Line::styled(truncate(&b, w), theme.text));
+    frame.render_widget(Paragraph::new(lines), inner);
+}
+
+/// The first of `options` that fits `width` (else the last).
+fn fit(options: &[String], width: usize) -> String {
+    options
+        .iter()
+        .find(|o| o.chars().count() <= width)
+        .or(options.last())
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// The two lines of figures: latency and TTFT; tokens and rate.
+fn figures(card: &Card, now: Duration, width: usize) -> (String, String) {
+    let since = |t: Option<Duration>| t.map(|t| now.saturating_sub(t));
+    let ttft_live = match (card.started_at, card.first_token_at) {
+        (Some(s), Some(f)) => Some(f.saturating_sub(s)),
+        _ => None,
+    };
+    let opt = |d: Option<Duration>| d.map_or("–".to_owned(), fmt_secs);
+    match &card.phase {
+        Phase::Queued | Phase::Cancelled => ("– s · ttft –".into(), "– tok · – tok/s".into()),
+        Phase::Running | Phase::Streaming | Phase::Retrying { .. } => {
+            let elapsed = since(card.started_at);
+            let rate = match (card.first_token_at, card.stream_tokens) {
+                (Some(f), n) if n > 0 => crate::events::tokens_per_sec(n, now.saturating_sub(f)),
+                _ => 0.0,
+            };
+            let tokens = format!("~{} tok", fmt_tokens(u64::from(card.stream_tokens)));
+            let rate = fmt_tokens(rate.round() as u64);
+            (
+                format!("{} · ttft {}", opt(elapsed), opt(ttft_live)),
+                fit(
+                    &[
+                        format!("{tokens} · {rate} tok/s"),
+                        format!("{tokens} {rate} t/s"),
+                    ],
+                    width,
+                ),
+            )
+        }
+        Phase::Done(f) => {
+            let est = if f.source == UsageSource::Estimated {
+                "~"
+            } else {
+                ""
+            };
+            let rate = fmt_tokens(f.tokens_per_sec.round() as u64);
+            let tokens = format!(
+                "{est}{}+{} tok",
+                fmt_tokens(u64::from(f.prompt_tokens)),
+                fmt_tokens(u64::from(f.completion_tokens)),
+            );
+            (
+                format!("{} · ttft {}", fmt_secs(f.latency), opt(f.ttft)),
+                fit(
+                    &[
+                        format!("{tokens} · {rate} tok/s"),
+                        format!("{tokens} {rate} t/s"),
+                        tokens,
+                    ],
+                    width,
+                ),
+            )
+        }
+        Phase::Failed { latency, .. } => (
+            format!("{} · ttft –", fmt_secs(*latency)),
+            "– tok · – tok/s".into(),
+        ),
+    }
+}

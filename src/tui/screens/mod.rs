@@ -1,0 +1,368 @@
+//! Drawing: the frame every screen shares (tab bar, status line, footer of keys, the help and
+//! the "terminal too small" notice) and the helpers the screens use (wrapping, truncating,
+//! figures). Each screen lives in its own file with its state, its keys and its drawing.
+
+pub mod ask;
+pub mod cast;
+pub mod help;
+pub mod history;
+pub mod live;
+pub mod reading;
+pub mod stats;
+
+use std::time::Duration;
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Clear, Paragraph};
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+
+use super::app::{App, Screen};
+use super::strings::{self, KeyHelp, footer};
+use super::theme::Theme;
+use crate::oracle::Hexagram;
+
+/// The smallest terminal the app draws in.
+pub const MIN_WIDTH: u16 = 60;
+/// The smallest terminal the app draws in.
+pub const MIN_HEIGHT: u16 = 16;
+
+/// The body of the frame (between the tab bar and the status line) for a terminal of `size`.
+pub fn body(size: (u16, u16)) -> Rect {
+    Rect::new(0, 1, size.0, size.1.saturating_sub(3))
+}
+
+/// Draws the whole app.
+pub fn draw(app: &App, frame: &mut Frame) {
+    let area = frame.area();
+    let theme = &app.theme;
+    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+        let lines: Vec<Line> = strings::too_small(area.width, area.height, MIN_WIDTH, MIN_HEIGHT)
+            .into_iter()
+            .enumerate()
+            .map(|(i, l)| Line::styled(l, if i == 0 { theme.error } else { theme.text }))
+            .collect();
+        let h = area
+            .height
+            .saturating_sub(area.height.saturating_sub(4) / 2);
+        let y = area.y + area.height - h;
+        frame.render_widget(
+            Paragraph::new(lines)
+                .centered()
+                .wrap(ratatui::widgets::Wrap { trim: true }),
+            Rect {
+                y,
+                height: h.min(area.height),
+                ..area
+            },
+        );
+        return;
+    }
+    let [tabs, body, status, keys] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(0),
+        Constraint::Length(1),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    draw_tabs(app, frame, tabs, theme);
+    match app.screen {
+        Screen::Ask => ask::render(app, frame, body, theme),
+        Screen::Cast => {
+            if let Some(c) = &app.cast {
+                cast::render(c, app.now, frame, body, theme);
+            }
+        }
+        Screen::Live => live::render(
+            app.live.as_ref(),
+            app.now,
+            &app.provider.model,
+            frame,
+            body,
+            theme,
+        ),
+        Screen::Reading => reading::render(&app.reading, frame, body, theme),
+        Screen::History => history::render(&app.history, frame, body, theme),
+        Screen::Stats => stats::render(&app.stats, &app.prices, frame, body, theme),
+    }
+    draw_status(app, frame, status, theme);
+    draw_keys(footer_keys(app), frame, keys, theme);
+    if app.help {
+        help::render(app.screen, frame, body, theme);
+    } else if app.confirm.is_some()
+        && let Some(s) = &app.status
+    {
+        draw_confirm(&s.text, frame, body, theme);
+    }
+}
+
+/// A yes/no question in a box over the screen.
+fn draw_confirm(text: &str, frame: &mut Frame, area: Rect, theme: &Theme) {
+    let w = area.width.saturating_sub(8).min(64);
+    let lines = wrap_plain(text, usize::from(w.saturating_sub(4)));
+    let h = u16::try_from(lines.len()).unwrap_or(1) + 4;
+    let r = centered(area, w, h, frame);
+    let block = ratatui::widgets::Block::bordered()
+        .border_style(theme.warn)
+        .title(Span::styled(" Are you sure? ", theme.warn));
+    let mut text: Vec<Line> = vec![Line::default()];
+    text.extend(lines.into_iter().map(|l| Line::styled(l, theme.text)));
+    frame.render_widget(
+        Paragraph::new(text).block(block.padding(ratatui::widgets::Padding::horizontal(1))),
+        r,
+    );
+}
+
+fn draw_tabs(app: &App, frame: &mut Frame, area: Rect, theme: &Theme) {
+    let current = match app.screen {
+        Screen::Ask | Screen::Cast => 0,
+        Screen::Live => 1,
+        Screen::Reading => 2,
+        Screen::History | Screen::Stats => 3,
+    };
+    let mut spans = vec![Span::styled(format!(" ䷀ {} ", strings::APP), theme.heading)];
+    let live_note = app
+        .live
+        .as_ref()
+        .filter(|l| l.running())
+        .map(|l| format!(" {}/{}", l.done(), l.cards.len()));
+    for (i, name) in [
+        strings::TAB_ASK,
+        strings::TAB_LIVE,
+        strings::TAB_READING,
+        strings::TAB_HISTORY,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        spans.push(Span::styled("│", theme.border));
+        let style = if i == current {
+            theme.accent.patch(theme.selected)
+        } else {
+            theme.dim
+        };
+        spans.push(Span::styled(format!(" {name} "), style));
+        if i == 1
+            && let Some(n) = &live_note
+        {
+            spans.push(Span::styled(format!("●{n} "), theme.busy));
+        }
+    }
+    frame.render_widget(Line::from(spans), area);
+    if app.screen == Screen::Reading
+        && let Some(pct) = reading::position(&app.reading, body(app.size), theme)
+    {
+        frame.render_widget(
+            Line::styled(format!("{pct}% "), theme.dim).right_aligned(),
+            area,
+        );
+    }
+}
+
+fn draw_status(app: &App, frame: &mut Frame, area: Rect, theme: &Theme) {
+    let provider = format!(" {} ", app.provider.label());
+    let pw = u16::try_from(provider.width())
+        .unwrap_or(0)
+        .min(area.width / 2);
+    let [p, msg] = Layout::horizontal([Constraint::Length(pw), Constraint::Min(0)])
+        .spacing(1)
+        .areas(area);
+    frame.render_widget(Span::styled(provider, theme.selected), p);
+    if let Some(s) = app.status.as_ref().filter(|_| app.confirm.is_none()) {
+        let style = if s.error { theme.error } else { theme.text };
+        let text = truncate(&s.text, usize::from(msg.width));
+        frame.render_widget(Span::styled(text, style), msg);
+    }
+}
+
+fn footer_keys(app: &App) -> &'static [KeyHelp] {
+    if app.help {
+        return footer::HELP;
+    }
+    if app.confirm.is_some() {
+        return footer::CONFIRM;
+    }
+    match app.screen {
+        Screen::Ask => footer::ASK,
+        Screen::Cast => match &app.cast {
+            Some(c) if c.method == crate::oracle::Method::Manual && c.cast.is_none() => {
+                footer::MANUAL
+            }
+            _ => footer::CAST,
+        },
+        Screen::Live => match &app.live {
+            None => footer::LIVE_EMPTY,
+            Some(l) if l.running() => footer::LIVE_RUNNING,
+            Some(_) => footer::LIVE_SETTLED,
+        },
+        Screen::Reading => footer::READING,
+        Screen::History if app.history.filtering => footer::FILTER,
+        Screen::History => footer::HISTORY,
+        Screen::Stats => footer::STATS,
+    }
+}
+
+fn draw_keys(keys: &[KeyHelp], frame: &mut Frame, area: Rect, theme: &Theme) {
+    let mut spans = vec![Span::raw(" ")];
+    let mut width = 1;
+    for (k, action) in keys {
+        let w = k.width() + action.width() + 4;
+        if width + w > usize::from(area.width) {
+            break;
+        }
+        width += w;
+        spans.push(Span::styled(*k, theme.key));
+        spans.push(Span::styled(format!(" {action}   "), theme.dim));
+    }
+    frame.render_widget(Line::from(spans), area);
+}
+
+/// A box in the middle of `area`, cleared, `w` by `h` at most.
+pub fn centered(area: Rect, w: u16, h: u16, frame: &mut Frame) -> Rect {
+    let w = w.min(area.width);
+    let h = h.min(area.height);
+    let r = Rect {
+        x: area.x + (area.width - w) / 2,
+        y: area.y + (area.height - h) / 2,
+        width: w,
+        height: h,
+    };
+    frame.render_widget(Clear, r);
+    r
+}
+
+/// "䷶ 55 Feng 豐 (Abundance)".
+pub fn hexagram_title(h: &Hexagram) -> String {
+    format!("{} {}", h.symbol, h.title())
+}
+
+/// Seconds for people: "0.31 s", "12.4 s", "125 s".
+pub fn fmt_secs(d: Duration) -> String {
+    let s = d.as_secs_f64();
+    if s < 10.0 {
+        format!("{s:.2} s")
+    } else if s < 100.0 {
+        format!("{s:.1} s")
+    } else {
+        format!("{s:.0} s")
+    }
+}
+
+/// A token count, short: "812", "12,345", "1.2M".
+pub fn fmt_tokens(n: u64) -> String {
+    if n >= 1_000_000 {
+        format!("{:.1}M", n as f64 / 1e6)
+    } else if n >= 1000 {
+        format!("{},{:03}", n / 1000, n % 1000)
+    } else {
+        n.to_string()
+    }
+}
+
+/// Dollars: "$0.0123", or "–" without a price.
+pub fn fmt_cost(c: Option<f64>) -> String {
+    match c {
+        Some(c) if c < 1.0 => format!("${c:.4}"),
+        Some(c) => format!("${c:.2}"),
+        None => "–".to_owned(),
+    }
+}
+
+/// Columns `c` takes on screen.
+pub fn char_width(c: char) -> usize {
+    c.width().unwrap_or(0)
+}
+
+/// `s` cut to `width` columns, with "…" when cut.
+pub fn truncate(s: &str, width: usize) -> String {
+    if s.width() <= width {
+        return s.to_owned();
+    }
+    let mut out = String::new();
+    let mut w = 0;
+    for c in s.chars() {
+        let cw = char_width(c);
+        if w + cw + 1 > width {
+            break;
+        }
+        out.push(c);
+        w += cw;
+    }
+    if width > 0 {
+        out.push('…');
+    }
+    out
+}
+
+/// Plain text word-wrapped to `width` columns.
+pub fn wrap_plain(text: &str, width: usize) -> Vec<String> {
+    wrap_styled(&[(text, Style::new())], width)
+        .into_iter()
+        .map(|l| l.spans.iter().map(|s| s.content.as_ref()).collect())
+        .collect()
+}
+
+/// Styled runs of text word-wrapped to `width` columns: breaks at spaces, words wider than a line
+/// are broken, whitespace runs collapse to one space.
+pub fn wrap_styled(runs: &[(&str, Style)], width: usize) -> Vec<Line<'static>> {
+    let width = width.max(1);
+    // Words: runs of non-space characters, each a list of styled pieces.
+    let mut words: Vec<Vec<(String, Style)>> = Vec::new();
+    let mut in_word = false;
+    for (text, style) in runs {
+        for c in text.chars() {
+            if c.is_whitespace() {
+                in_word = false;
+                continue;
+            }
+            if !in_word {
+                words.push(Vec::new());
+                in_word = true;
+            }
+            let word = words.last_mut().expect("a word was just pushed");
+            match word.last_mut() {
+                Some((s, st)) if st == style => s.push(c),
+                _ => word.push((c.to_string(), *style)),
+            }
+        }
+    }
+    let mut lines = Vec::new();
+    let mut cur: Vec<Span<'static>> = Vec::new();
+    let mut cur_w = 0;
+    for word in words {
+        let ww: usize = word.iter().map(|(s, _)| s.width()).sum();
+        if cur_w > 0 && cur_w + 1 + ww > width {
+            lines.push(Line::from(std::mem::take(&mut cur)));
+            cur_w = 0;
+        }
+        if cur_w > 0 {
+            let style = word.first().map_or(Style::new(), |(_, s)| *s);
+            cur.push(Span::styled(" ", style));
+            cur_w += 1;
+        }
+        for (piece, style) in word {
+            let mut buf = String::new();
+            for c in piece.chars() {
+                let cw = char_width(c);
+                if cur_w + cw > width && cur_w > 0 {
+                    if !buf.is_empty() {
+                        cur.push(Span::styled(std::mem::take(&mut buf), style));
+                    }
+                    lines.push(Line::from(std::mem::take(&mut cur)));
+                    cur_w = 0;
+                }
+                buf.push(c);
+                cur_w += cw;
+            }
+            if !buf.is_empty() {
+                cur.push(Span::styled(buf, style));
+            }
+        }
+    }
+    if !cur.is_empty() {
+        lines.push(Line::from(cur));
+    }
+    lines
+}

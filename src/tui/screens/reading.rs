@@ -1,0 +1,458 @@
+//! Reading: one reading as it was kept in the store — the hexagrams drawn as lines (changing
+//! lines marked) with their names and trigrams and the nuclear hexagram, every section as
+//! formatted text, scrollable, with a jump list, and the classic's text of the judgment, image
+//! and changing lines at the end, one key away.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph};
+
+use super::cast::bar;
+use super::{hexagram_title, truncate, wrap_styled};
+use crate::oracle::{Hexagram, hexagram};
+use crate::plan::Section;
+use crate::report::{ReadingReport, SectionStatus};
+use crate::response::sanitize_inline;
+use crate::tui::app::ExportFormat;
+use crate::tui::strings;
+use crate::tui::theme::Theme;
+
+/// Widest the jump list gets.
+const LIST_W: u16 = 24;
+/// The jump list shows from this width on.
+const LIST_FROM: u16 = 72;
+
+/// The Reading screen's state.
+#[derive(Debug, Clone, Default)]
+pub struct ReadingState {
+    /// The reading as loaded from the store.
+    pub report: Option<Box<ReadingReport>>,
+    /// The id being loaded.
+    pub loading: Option<i64>,
+    /// The first line shown.
+    pub scroll: usize,
+    /// A section to show once the reading has loaded.
+    pub jump: Option<Section>,
+}
+
+/// What a key on the Reading screen asks of the app.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadingAction {
+    /// Nothing beyond the screen.
+    None,
+    /// Back to where it was opened from.
+    Back,
+    /// The stats table of this reading.
+    Stats(i64),
+    /// Export this reading.
+    Export(i64, ExportFormat),
+}
+
+/// A reading laid out for a width: its lines and where each entry of the jump list starts.
+pub struct Doc {
+    /// Every line.
+    pub lines: Vec<Line<'static>>,
+    /// (label, first line) of each entry.
+    pub anchors: Vec<(String, usize)>,
+    /// Which anchor is each section's.
+    pub sections: Vec<(Section, usize)>,
+}
+
+/// The jump list's and the text's areas in the body.
+pub fn areas(body: Rect) -> (Option<Rect>, Rect) {
+    if body.width >= LIST_FROM {
+        let [list, text] =
+            Layout::horizontal([Constraint::Length(LIST_W), Constraint::Min(0)]).areas(body);
+        (Some(list), text)
+    } else {
+        (None, body)
+    }
+}
+
+/// Where the text goes inside its area (a margin of one column each side).
+fn text_inner(text: Rect) -> Rect {
+    Rect {
+        x: text.x + 2,
+        width: text.width.saturating_sub(3),
+        ..text
+    }
+}
+
+impl ReadingState {
+    /// The entry (anchor index) at the top of the view.
+    pub fn current(&self, doc: &Doc) -> usize {
+        doc.anchors
+            .iter()
+            .rposition(|(_, line)| *line <= self.scroll)
+            .unwrap_or(0)
+    }
+
+    /// Scrolls to `section` (once loaded).
+    pub fn apply_jump(&mut self, body: Rect, theme: &Theme) {
+        let (Some(section), Some(report)) = (self.jump, &self.report) else {
+            return;
+        };
+        let (_, text) = areas(body);
+        let d = doc(report, usize::from(text_inner(text).width), theme);
+        if let Some(&(_, a)) = d.sections.iter().find(|(s, _)| *s == section) {
+            self.scroll = d.anchors[a].1;
+        }
+        self.jump = None;
+        self.clamp(d.lines.len(), usize::from(text.height));
+    }
+
+    fn clamp(&mut self, len: usize, height: usize) {
+        self.scroll = self.scroll.min(len.saturating_sub(height));
+    }
+
+    /// Handles a key; `body` is the screen's area at the current size.
+    pub fn on_key(&mut self, key: KeyEvent, body: Rect, theme: &Theme) -> ReadingAction {
+        if key.code == KeyCode::Esc {
+            return ReadingAction::Back;
+        }
+        let Some(report) = &self.report else {
+            return ReadingAction::None;
+        };
+        let id = report.id.unwrap_or(0);
+        let (_, text) = areas(body);
+        let d = doc(report, usize::from(text_inner(text).width), theme);
+        let page = usize::from(text.height.saturating_sub(1)).max(1);
+        let cur = self.current(&d);
+        let shift = key.modifiers.contains(KeyModifiers::SHIFT);
+        match key.code {
+            KeyCode::Down | KeyCode::Char('j') => self.scroll += 1,
+            KeyCode::Up | KeyCode::Char('k') => self.scroll = self.scroll.saturating_sub(1),
+            KeyCode::PageDown | KeyCode::Char(' ') => self.scroll += page,
+            KeyCode::PageUp => self.scroll = self.scroll.saturating_sub(page),
+            KeyCode::Home | KeyCode::Char('g') => self.scroll = 0,
+            KeyCode::End | KeyCode::Char('G') => self.scroll = usize::MAX,
+            KeyCode::Tab | KeyCode::Char(']') if !shift => {
+                if let Some((_, l)) = d.anchors.get(cur + 1) {
+                    self.scroll = *l;
+                }
+            }
+            KeyCode::BackTab | KeyCode::Tab | KeyCode::Char('[') => {
+                let back = if d.anchors.get(cur).is_some_and(|(_, l)| *l < self.scroll) {
+                    cur
+                } else {
+                    cur.saturating_sub(1)
+                };
+                self.scroll = d.anchors.get(back).map_or(0, |(_, l)| *l);
+            }
+            KeyCode::Char(c @ '1'..='9') => {
+                let i = usize::from(c as u8 - b'1');
+                if let Some((_, l)) = d.anchors.get(i) {
+                    self.scroll = *l;
+                }
+            }
+            KeyCode::Char('t') => {
+                if let Some((_, l)) = d.anchors.iter().find(|(n, _)| n.starts_with("Legge")) {
+                    self.scroll = *l;
+                }
+            }
+            KeyCode::Char('s') => return ReadingAction::Stats(id),
+            KeyCode::Char('m') => return ReadingAction::Export(id, ExportFormat::Markdown),
+            KeyCode::Char('w') => return ReadingAction::Export(id, ExportFormat::Html),
+            _ => {}
+        }
+        self.clamp(d.lines.len(), usize::from(text.height));
+        ReadingAction::None
+    }
+}
+
+fn heading(text: &str, width: usize, theme: &Theme) -> Line<'static> {
+    let rule = "─".repeat(width.saturating_sub(text.chars().count() + 4));
+    Line::from(vec![
+        Span::styled("── ", theme.border),
+        Span::styled(text.to_owned(), theme.heading),
+        Span::styled(format!(" {rule}"), theme.border),
+    ])
+}
+
+fn trigrams(h: &Hexagram) -> String {
+    let (u, l) = (h.upper(), h.lower());
+    format!(
+        "{} {} {} ({}) above {} {} {} ({})",
+        u.symbol,
+        u.name_pinyin,
+        u.name_chinese,
+        u.english,
+        l.symbol,
+        l.name_pinyin,
+        l.name_chinese,
+        l.english
+    )
+}
+
+/// Lays `report` out for `width` columns.
+pub fn doc(report: &ReadingReport, width: usize, theme: &Theme) -> Doc {
+    let mut lines: Vec<Line<'static>> = Vec::new();
+    let mut anchors = Vec::new();
+    let mut sections = Vec::new();
+    let plain = |text: &str, style: Style| wrap_styled(&[(text, style)], width);
+    let primary = hexagram(report.primary.number);
+    let resulting = report.resulting.as_ref().and_then(|h| hexagram(h.number));
+
+    anchors.push(("The cast".to_owned(), 0));
+    lines.extend(plain(&sanitize_inline(&report.question), theme.heading));
+    lines.push(Line::default());
+    for pos in (0..6).rev() {
+        let v = report.lines[pos];
+        let changing = v == 6 || v == 9;
+        let yang = v % 2 == 1;
+        let mark = match v {
+            9 => "○",
+            6 => "×",
+            _ => " ",
+        };
+        let mut spans = vec![
+            Span::styled(format!("  {:<13}", bar(yang)), theme.bold),
+            Span::styled(format!(" {mark}  "), theme.changing),
+        ];
+        if resulting.is_some() {
+            spans.push(Span::styled(
+                format!("    {}", bar(yang != changing)),
+                theme.text,
+            ));
+        }
+        lines.push(Line::from(spans));
+    }
+    lines.push(Line::default());
+    if let Some(p) = primary {
+        lines.extend(plain(&hexagram_title(p), theme.heading));
+        lines.extend(plain(&format!("  {}", trigrams(p)), theme.dim));
+    }
+    if let Some(r) = resulting {
+        let changing = report
+            .changing_lines
+            .iter()
+            .map(u8::to_string)
+            .collect::<Vec<_>>()
+            .join(", ");
+        let s = if report.changing_lines.len() == 1 {
+            ""
+        } else {
+            "s"
+        };
+        lines.extend(plain(
+            &format!("→ {} (line{s} {changing} changing)", hexagram_title(r)),
+            theme.heading,
+        ));
+        lines.extend(plain(&format!("  {}", trigrams(r)), theme.dim));
+    }
+    if let Some(n) = hexagram(report.nuclear.number) {
+        lines.extend(wrap_styled(
+            &[("Nuclear ", theme.bold), (&hexagram_title(n), theme.text)],
+            width,
+        ));
+    }
+    let mut facts = format!(
+        "{} · lines {}",
+        report.method,
+        report.lines.map(|v| v.to_string()).join("")
+    );
+    if let Some(seed) = report.seed {
+        facts.push_str(&format!(" · seed {seed}"));
+    }
+    facts.push_str(&format!(" · {}", report.status.as_str()));
+    if let Some(at) = &report.created_at {
+        facts.push_str(&format!(
+            " · {}",
+            at.replace('T', " ").trim_end_matches('Z')
+        ));
+    }
+    lines.extend(plain(&facts, theme.dim));
+    lines.extend(wrap_styled(
+        &[
+            ("Rule ", theme.bold),
+            (&sanitize_inline(&report.reading_rule), theme.italic),
+        ],
+        width,
+    ));
+
+    for s in &report.sections {
+        lines.push(Line::default());
+        if let Some(sec) = Section::from_id(s.id) {
+            sections.push((sec, anchors.len()));
+        }
+        anchors.push((s.title.clone(), lines.len()));
+        lines.push(heading(&s.title, width, theme));
+        lines.push(Line::default());
+        match s.status {
+            SectionStatus::Complete => {
+                for (i, p) in s.paragraphs.iter().enumerate() {
+                    if i > 0 {
+                        lines.push(Line::default());
+                    }
+                    let runs: Vec<(&str, Style)> = p
+                        .spans
+                        .iter()
+                        .map(|sp| {
+                            let style = match (sp.bold, sp.italic) {
+                                (true, true) => theme.bold.patch(theme.italic),
+                                (true, false) => theme.bold,
+                                (false, true) => theme.italic,
+                                (false, false) => theme.text,
+                            };
+                            (sp.text.as_str(), style)
+                        })
+                        .collect();
+                    lines.extend(wrap_styled(&runs, width));
+                }
+            }
+            SectionStatus::Failed => lines.extend(plain(
+                &format!(
+                    "Failed: {}. Retry it from history (r).",
+                    sanitize_inline(s.error.as_deref().unwrap_or("unknown error"))
+                ),
+                theme.error,
+            )),
+            SectionStatus::Cancelled => {
+                lines.extend(plain("Cancelled before it was written.", theme.warn));
+            }
+            SectionStatus::Pending => lines.extend(plain("Not written yet.", theme.dim)),
+        }
+    }
+
+    for (h, with_lines) in [(primary, true), (resulting, false)] {
+        let Some(h) = h else { continue };
+        lines.push(Line::default());
+        anchors.push((format!("Legge: {}", h.name_pinyin), lines.len()));
+        lines.push(heading(
+            &format!("The classic: {} {}", h.number, h.name_pinyin),
+            width,
+            theme,
+        ));
+        lines.push(Line::default());
+        lines.extend(wrap_styled(
+            &[("The judgment. ", theme.bold), (&h.judgment, theme.italic)],
+            width,
+        ));
+        lines.push(Line::default());
+        lines.extend(wrap_styled(
+            &[("The image. ", theme.bold), (&h.image, theme.italic)],
+            width,
+        ));
+        if with_lines {
+            for &n in &report.changing_lines {
+                lines.push(Line::default());
+                let label = format!("Line {n}. ");
+                lines.extend(wrap_styled(
+                    &[(&label, theme.bold), (h.line_text(n), theme.italic)],
+                    width,
+                ));
+            }
+            if report.changing_lines.len() == 6
+                && let Some(all) = &h.all_lines
+            {
+                lines.push(Line::default());
+                lines.extend(wrap_styled(
+                    &[("All lines. ", theme.bold), (all, theme.italic)],
+                    width,
+                ));
+            }
+        }
+    }
+    Doc {
+        lines,
+        anchors,
+        sections,
+    }
+}
+
+/// How far down the reading the view is, in percent (shown in the tab bar).
+pub fn position(state: &ReadingState, body: Rect, theme: &Theme) -> Option<usize> {
+    let report = state.report.as_ref()?;
+    let (_, text) = areas(body);
+    let inner = text_inner(text);
+    let len = doc(report, usize::from(inner.width), theme).lines.len();
+    let height = usize::from(inner.height);
+    let scroll = state.scroll.min(len.saturating_sub(height));
+    Some(
+        ((scroll + height).min(len) * 100)
+            .checked_div(len)
+            .unwrap_or(100),
+    )
+}
+
+/// Draws the Reading screen.
+pub fn render(state: &ReadingState, frame: &mut Frame, area: Rect, theme: &Theme) {
+    let Some(report) = &state.report else {
+        let text = if state.loading.is_some() {
+            strings::LOADING
+        } else {
+            strings::READING_EMPTY
+        };
+        frame.render_widget(
+            Paragraph::new(Line::styled(text, theme.dim)).centered(),
+            Rect {
+                y: area.y + area.height / 2,
+                height: 1,
+                ..area
+            },
+        );
+        return;
+    };
+    let (list, text) = areas(area);
+    let inner = text_inner(text);
+    let d = doc(report, usize::from(inner.width), theme);
+    let height = usize::from(inner.height);
+    let scroll = state.scroll.min(d.lines.len().saturating_sub(height));
+    let shown: Vec<Line> = d.lines.iter().skip(scroll).take(height).cloned().collect();
+    frame.render_widget(Paragraph::new(shown), inner);
+    if let Some(list) = list {
+        let block = Block::new()
+            .borders(Borders::RIGHT)
+            .border_style(theme.border);
+        let inner = block.inner(list);
+        frame.render_widget(block, list);
+        let current = d
+            .anchors
+            .iter()
+            .rposition(|(_, line)| *line <= scroll)
+            .unwrap_or(0);
+        let w = usize::from(inner.width);
+        let mut rows = Vec::new();
+        if let Some(p) = hexagram(report.primary.number) {
+            let mut t = format!("{} {}", p.symbol, p.number);
+            if let Some(r) = report.resulting.as_ref().and_then(|h| hexagram(h.number)) {
+                t.push_str(&format!(" → {} {}", r.symbol, r.number));
+            }
+            rows.push(Line::styled(truncate(&t, w), theme.heading));
+            rows.push(Line::default());
+        }
+        for (i, (label, _)) in d.anchors.iter().enumerate() {
+            let key = if i < 9 {
+                format!("{} ", i + 1)
+            } else {
+                "  ".to_owned()
+            };
+            let status =
+                report
+                    .sections
+                    .iter()
+                    .find(|s| &s.title == label)
+                    .map_or(" ", |s| match s.status {
+                        SectionStatus::Complete => " ",
+                        SectionStatus::Failed => "✗",
+                        SectionStatus::Cancelled | SectionStatus::Pending => "·",
+                    });
+            let style = if i == current {
+                theme.selected.patch(theme.bold)
+            } else {
+                theme.text
+            };
+            rows.push(Line::from(vec![
+                Span::styled(key, theme.key),
+                Span::styled(
+                    truncate(&format!("{status}{label}"), w.saturating_sub(2)),
+                    style,
+                ),
+            ]));
+        }
+        frame.render_widget(Paragraph::new(rows), inner);
+    }
+}

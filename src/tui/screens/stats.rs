@@ -1,0 +1,254 @@
+//! Stats: the admin view of one reading — per section the latency, time to first token, prompt,
+//! completion and total tokens, rate, attempts and model, with totals, and cost when the config
+//! has a price for the model.
+
+use std::collections::BTreeMap;
+
+use crossterm::event::{KeyCode, KeyEvent};
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState};
+
+use super::{fmt_cost, fmt_tokens, truncate};
+use crate::config::Price;
+use crate::report::{ReadingReport, SectionReport, SectionStatus};
+use crate::response::sanitize_inline;
+use crate::tui::strings;
+use crate::tui::theme::Theme;
+
+/// The Stats screen's state.
+#[derive(Debug, Clone, Default)]
+pub struct StatsState {
+    /// The reading as loaded from the store.
+    pub report: Option<Box<ReadingReport>>,
+    /// The id being loaded.
+    pub loading: Option<i64>,
+    /// The first row shown.
+    pub scroll: usize,
+}
+
+impl StatsState {
+    /// Handles a key; true means "back".
+    pub fn on_key(&mut self, key: KeyEvent) -> bool {
+        let rows = self.report.as_ref().map_or(0, |r| r.sections.len());
+        match key.code {
+            KeyCode::Esc => return true,
+            KeyCode::Up | KeyCode::Char('k') => self.scroll = self.scroll.saturating_sub(1),
+            KeyCode::Down | KeyCode::Char('j') => {
+                self.scroll = (self.scroll + 1).min(rows.saturating_sub(1));
+            }
+            _ => {}
+        }
+        false
+    }
+}
+
+/// The cost of one section at `prices`, when its model has a price.
+pub fn section_cost(s: &SectionReport, prices: &BTreeMap<String, Price>) -> Option<f64> {
+    let price = prices.get(s.model.as_deref()?)?;
+    Some(
+        f64::from(s.prompt_tokens?) * price.prompt_per_million / 1e6
+            + f64::from(s.completion_tokens?) * price.completion_per_million / 1e6,
+    )
+}
+
+fn ms(v: Option<u64>) -> String {
+    v.map_or("–".to_owned(), |ms| {
+        let s = ms as f64 / 1000.0;
+        if s < 10.0 {
+            format!("{s:.2}s")
+        } else if s < 1000.0 {
+            format!("{s:.1}s")
+        } else {
+            format!("{s:.0}s")
+        }
+    })
+}
+
+/// A section's title, shortened for narrow tables.
+fn short_title(title: &str, narrow: bool) -> String {
+    if narrow {
+        title
+            .replace("Changing line", "Line")
+            .replace("All lines changing", "All lines")
+            .replace("Resulting", "Result.")
+    } else {
+        title.to_owned()
+    }
+}
+
+fn num(v: Option<u32>) -> String {
+    v.map_or("–".to_owned(), |n| fmt_tokens(u64::from(n)))
+}
+
+fn right(s: String) -> Cell<'static> {
+    Cell::from(Line::from(s).right_aligned())
+}
+
+/// Draws the stats table.
+pub fn render(
+    state: &StatsState,
+    prices: &BTreeMap<String, Price>,
+    frame: &mut Frame,
+    area: Rect,
+    theme: &Theme,
+) {
+    let Some(report) = &state.report else {
+        let text = if state.loading.is_some() {
+            strings::LOADING
+        } else {
+            strings::READING_EMPTY
+        };
+        frame.render_widget(
+            Paragraph::new(Line::styled(text, theme.dim)).centered(),
+            Rect {
+                y: area.y + area.height / 2,
+                height: 1,
+                ..area
+            },
+        );
+        return;
+    };
+    let [title, _, table_area] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(1),
+        Constraint::Min(0),
+    ])
+    .horizontal_margin(1)
+    .areas(area);
+    let narrow = area.width < 110;
+    let mut models: Vec<&str> = report
+        .sections
+        .iter()
+        .filter_map(|s| s.model.as_deref())
+        .collect();
+    models.sort_unstable();
+    models.dedup();
+    // One model and little room: it is said once, above the table, instead of on every row.
+    let model_column = !narrow || models.len() > 1;
+    let mut head = format!("Stats of reading #{}", report.id.unwrap_or(0));
+    if let (false, [model]) = (model_column, models.as_slice()) {
+        head.push_str(&format!(" · model {}", sanitize_inline(model)));
+    }
+    head.push_str(&format!(" · {}", sanitize_inline(&report.question)));
+    frame.render_widget(
+        Span::styled(truncate(&head, usize::from(title.width)), theme.heading),
+        title,
+    );
+
+    let with_cost = !prices.is_empty() || area.width >= 110;
+    let model_w: u16 = if narrow { 10 } else { 18 };
+    let mut widths = vec![
+        Constraint::Length(2),
+        Constraint::Min(10),
+        Constraint::Length(1),
+        Constraint::Length(6),
+        Constraint::Length(5),
+        Constraint::Length(6),
+        Constraint::Length(6),
+        Constraint::Length(6),
+        Constraint::Length(6),
+        Constraint::Length(3),
+    ];
+    if model_column {
+        widths.push(Constraint::Length(model_w));
+    }
+    let mut header = vec![
+        "#", "Section", "", "Time", "TTFT", "Prompt", "Compl.", "Total", "tok/s", "Try",
+    ];
+    if model_column {
+        header.push("Model");
+    }
+    if with_cost {
+        widths.push(Constraint::Length(8));
+        header.push("Cost");
+    }
+    let mut rows = Vec::new();
+    for s in report.sections.iter().skip(state.scroll) {
+        let (mark, style) = match s.status {
+            SectionStatus::Complete => ("✓", theme.ok),
+            SectionStatus::Failed => ("✗", theme.error),
+            SectionStatus::Cancelled | SectionStatus::Pending => ("·", theme.dim),
+        };
+        let mut cells = vec![
+            Cell::from(Span::styled(s.id.to_string(), theme.dim)),
+            Cell::from(short_title(&s.title, narrow && model_column)),
+            Cell::from(Span::styled(mark, style)),
+            right(ms(s.latency_ms)),
+            right(ms(s.ttft_ms)),
+            right(num(s.prompt_tokens)),
+            right(num(s.completion_tokens)),
+            right(num(s.total_tokens)),
+            right(s.tokens_per_sec.map_or("–".into(), |t| format!("{t:.1}"))),
+            right(if s.attempts > 0 {
+                s.attempts.to_string()
+            } else {
+                "–".into()
+            }),
+        ];
+        if model_column {
+            cells.push(Cell::from(truncate(
+                &sanitize_inline(s.model.as_deref().unwrap_or("–")),
+                usize::from(model_w),
+            )));
+        }
+        if with_cost {
+            cells.push(right(fmt_cost(section_cost(s, prices))));
+        }
+        rows.push(Row::new(cells));
+    }
+    let sum = |f: fn(&SectionReport) -> Option<u32>| -> u64 {
+        report.sections.iter().filter_map(f).map(u64::from).sum()
+    };
+    let wall = report.sections.iter().filter_map(|s| s.latency_ms).max();
+    let completion = sum(|s| s.completion_tokens);
+    let busy: u64 = report.sections.iter().filter_map(|s| s.latency_ms).sum();
+    let rate = if busy > 0 {
+        format!("{:.1}", completion as f64 * 1000.0 / busy as f64)
+    } else {
+        "–".into()
+    };
+    let estimated = report
+        .sections
+        .iter()
+        .any(|s| s.usage == Some(crate::events::UsageSource::Estimated));
+    let mut total = vec![
+        Cell::from(""),
+        Cell::from(Span::styled(
+            format!(
+                "Total {}/{}{}",
+                report.sections_done(),
+                report.sections.len(),
+                if estimated { " est." } else { "" }
+            ),
+            theme.bold,
+        )),
+        Cell::from(""),
+        right(ms(wall)),
+        Cell::from(""),
+        right(fmt_tokens(sum(|s| s.prompt_tokens))),
+        right(fmt_tokens(completion)),
+        right(fmt_tokens(sum(|s| s.total_tokens))),
+        right(rate),
+        Cell::from(""),
+    ];
+    if model_column {
+        total.push(Cell::from(""));
+    }
+    if with_cost {
+        let costs: Vec<Option<f64>> = report
+            .sections
+            .iter()
+            .filter(|s| s.status == SectionStatus::Complete)
+            .map(|s| section_cost(s, prices))
+            .collect();
+        let total_cost = costs.iter().copied().sum::<Option<f64>>();
+        total.push(right(fmt_cost(total_cost.filter(|_| !costs.is_empty()))));
+    }
+    let table = Table::new(rows, widths)
+        .header(Row::new(header).style(theme.bold))
+        .footer(Row::new(total).style(theme.bold))
+        .column_spacing(1);
+    frame.render_stateful_widget(table, table_area, &mut TableState::new());
+}

@@ -1,0 +1,252 @@
+//! Every user-facing string of the terminal app, in one place: screen names, keys, hints and
+//! messages. The help screen and the footers are built from the same key tables, so they cannot
+//! disagree.
+
+/// A key (or keys) and what it does.
+pub type KeyHelp = (&'static str, &'static str);
+
+/// The app's name in the tab bar.
+pub const APP: &str = "iching";
+
+/// Keys that work on every screen.
+pub const KEYS_GLOBAL: &[KeyHelp] = &[
+    ("Ctrl-C", "quit; a reading in flight is kept as cancelled"),
+    ("q", "quit (asks first while a reading is in flight)"),
+    ("F1, ?", "this help (on Ask, ? is typed: use F1)"),
+    ("F2, a", "ask a new question"),
+    ("F3, l", "the live grid of the reading in flight"),
+    ("F4, h", "history of readings"),
+];
+
+/// Keys of the Ask screen.
+pub const KEYS_ASK: &[KeyHelp] = &[
+    ("typing, paste", "the question (up to 2,000 characters)"),
+    ("← →  Ctrl-← Ctrl-→", "move by character, by word"),
+    ("Home End", "to the start, the end"),
+    ("Backspace Delete", "delete a character"),
+    ("Ctrl-W  Alt-Backspace", "delete the word before the cursor"),
+    ("Ctrl-U  Ctrl-K", "delete to the start, to the end"),
+    ("Ctrl-Z  Ctrl-R", "undo, redo"),
+    ("Tab  Shift-Tab", "the method: coins, yarrow stalks, manual"),
+    ("Enter", "cast"),
+    ("Esc", "history"),
+];
+
+/// Keys of the Cast screen.
+pub const KEYS_CAST: &[KeyHelp] = &[
+    ("any key", "skip the animation, on to the live grid"),
+    ("6 7 8 9", "manual cast: the next line, bottom line first"),
+    ("Backspace", "manual cast: take back the last line"),
+    ("Enter", "manual cast: cast once six lines are in"),
+    ("Esc", "manual cast: back to the question"),
+];
+
+/// Keys of the live grid.
+pub const KEYS_LIVE: &[KeyHelp] = &[
+    ("← ↑ ↓ →", "choose a section"),
+    ("Enter", "open the reading at the chosen section"),
+    ("r", "retry the failed sections"),
+    ("Esc", "cancel the reading in flight (kept as cancelled)"),
+    ("s", "the stats table of this reading"),
+];
+
+/// Keys of the Reading screen.
+pub const KEYS_READING: &[KeyHelp] = &[
+    ("↑ ↓  j k", "scroll"),
+    ("PgUp PgDn Space", "scroll by a page"),
+    ("Home End  g G", "to the top, to the end"),
+    ("Tab Shift-Tab  ] [", "next, previous section"),
+    ("1-9", "jump to an entry of the list"),
+    ("t", "the classic text (Legge): judgment, image, lines"),
+    ("s", "the stats table"),
+    ("m  w", "export to Markdown, to HTML (current directory)"),
+    ("Esc", "back"),
+];
+
+/// Keys of the History screen.
+pub const KEYS_HISTORY: &[KeyHelp] = &[
+    ("↑ ↓  PgUp PgDn", "choose a reading"),
+    ("Enter", "open it"),
+    ("/", "filter as you type (Enter keeps it, Esc clears it)"),
+    ("d", "delete (asks first)"),
+    ("m  w", "export to Markdown, to HTML (current directory)"),
+    ("r", "retry the missing sections of a partial reading"),
+    ("s", "the stats table of the reading"),
+    ("Esc", "back"),
+];
+
+/// Keys of the Stats screen.
+pub const KEYS_STATS: &[KeyHelp] = &[("↑ ↓", "scroll"), ("Esc", "back")];
+
+/// Footers: the keys that apply right now, shortest first.
+pub mod footer {
+    use super::KeyHelp;
+    /// Ask.
+    pub const ASK: &[KeyHelp] = &[
+        ("Enter", "cast"),
+        ("Tab", "method"),
+        ("Esc", "history"),
+        ("F1", "help"),
+        ("Ctrl-C", "quit"),
+    ];
+    /// Cast, animating.
+    pub const CAST: &[KeyHelp] = &[("any key", "skip"), ("Ctrl-C", "quit")];
+    /// Cast, manual entry.
+    pub const MANUAL: &[KeyHelp] = &[
+        ("6-9", "line"),
+        ("Backspace", "undo"),
+        ("Enter", "cast"),
+        ("Esc", "back"),
+    ];
+    /// Live, in flight.
+    pub const LIVE_RUNNING: &[KeyHelp] = &[
+        ("←↑↓→", "choose"),
+        ("Enter", "open"),
+        ("Esc", "cancel"),
+        ("h", "history"),
+        ("?", "help"),
+    ];
+    /// Live, settled.
+    pub const LIVE_SETTLED: &[KeyHelp] = &[
+        ("Enter", "open"),
+        ("r", "retry failed"),
+        ("s", "stats"),
+        ("a", "ask"),
+        ("h", "history"),
+        ("?", "help"),
+        ("q", "quit"),
+    ];
+    /// Live, nothing cast yet.
+    pub const LIVE_EMPTY: &[KeyHelp] = &[("a", "ask"), ("h", "history"), ("?", "help")];
+    /// Reading.
+    pub const READING: &[KeyHelp] = &[
+        ("↑↓", "scroll"),
+        ("Tab", "next section"),
+        ("t", "Legge"),
+        ("m/w", "export"),
+        ("s", "stats"),
+        ("Esc", "back"),
+        ("?", "help"),
+    ];
+    /// History.
+    pub const HISTORY: &[KeyHelp] = &[
+        ("Enter", "open"),
+        ("/", "filter"),
+        ("d", "delete"),
+        ("m/w", "export"),
+        ("r", "retry"),
+        ("s", "stats"),
+        ("a", "ask"),
+        ("?", "help"),
+    ];
+    /// History, typing a filter.
+    pub const FILTER: &[KeyHelp] = &[("typing", "filter"), ("Enter", "keep"), ("Esc", "clear")];
+    /// A yes/no question.
+    pub const CONFIRM: &[KeyHelp] = &[("y", "yes"), ("n, Esc", "no")];
+    /// Stats.
+    pub const STATS: &[KeyHelp] = &[("↑↓", "scroll"), ("Esc", "back"), ("?", "help")];
+    /// Help.
+    pub const HELP: &[KeyHelp] = &[("any key", "close")];
+}
+
+/// Screen titles in the tab bar.
+pub const TAB_ASK: &str = "Ask";
+/// Screen titles in the tab bar.
+pub const TAB_LIVE: &str = "Live";
+/// Screen titles in the tab bar.
+pub const TAB_READING: &str = "Reading";
+/// Screen titles in the tab bar.
+pub const TAB_HISTORY: &str = "History";
+
+/// The question box's title.
+pub const QUESTION_TITLE: &str = " Your question ";
+/// Shown in an empty question box.
+pub const QUESTION_PLACEHOLDER: &str =
+    "What do you want to ask the oracle? Type it here, then press Enter.";
+/// The method row's label.
+pub const METHOD_LABEL: &str = "Method";
+/// The provider row's label.
+pub const PROVIDER_LABEL: &str = "Answered by";
+/// Method names on the Ask screen.
+pub const METHOD_COINS: &str = "three coins";
+/// Method names on the Ask screen.
+pub const METHOD_YARROW: &str = "yarrow stalks";
+/// Method names on the Ask screen.
+pub const METHOD_MANUAL: &str = "manual (your own cast)";
+/// A hint under the method row.
+pub const ASK_HINT: &str =
+    "Every section of the reading is generated at once; watch them fill in on the live grid.";
+
+/// The Cast screen's title for a method.
+pub fn casting_title(method: crate::oracle::Method) -> &'static str {
+    match method {
+        crate::oracle::Method::Coins => "Casting three coins, six times",
+        crate::oracle::Method::Yarrow => "Dividing the yarrow stalks, six times",
+        crate::oracle::Method::Manual => "Your cast, line by line",
+    }
+}
+/// The manual entry prompt.
+pub const MANUAL_PROMPT: &str = "Type the six values of your cast, bottom line first: 6 old yin, 7 young yang, 8 young yin, 9 old yang.";
+/// Shown when the cast is drawn and the grid is next.
+pub const CAST_DONE: &str = "The sections are already being written: any key for the live grid.";
+
+/// Shown on the live grid before any cast.
+pub const LIVE_EMPTY: &str = "Nothing cast yet. Press a to ask a question.";
+/// Shown on the Reading screen before one is opened.
+pub const READING_EMPTY: &str =
+    "No reading open. Open one from the live grid (Enter) or from history.";
+/// Shown while a reading loads.
+pub const LOADING: &str = "Loading…";
+/// History with no readings.
+pub const HISTORY_EMPTY: &str = "No readings yet. Press a to ask your first question.";
+/// History whose filter matches nothing.
+pub const HISTORY_NO_MATCH: &str = "No reading matches the filter. Esc clears it.";
+/// The filter box's label.
+pub const FILTER_LABEL: &str = "Filter: ";
+
+/// The notice for a terminal below the minimum size.
+pub fn too_small(width: u16, height: u16, min_w: u16, min_h: u16) -> [String; 3] {
+    [
+        "The terminal is too small.".to_owned(),
+        format!("It is {width}x{height}; iching needs at least {min_w}x{min_h}."),
+        "Make the window larger, or press Ctrl-C to quit.".to_owned(),
+    ]
+}
+
+/// Messages on the status line.
+pub mod msg {
+    /// A reading is already in flight.
+    pub const BUSY: &str =
+        "A reading is still in flight: wait for it, or cancel it with Esc on the live grid.";
+    /// Quit while a reading is in flight.
+    pub const QUIT_IN_FLIGHT: &str =
+        "A reading is in flight. Quit and cancel it (it is kept as cancelled)? y/n";
+    /// The reading was cancelled.
+    pub const CANCELLED: &str = "The reading was cancelled; what finished is kept.";
+    /// Cancelling.
+    pub const CANCELLING: &str = "Cancelling the reading…";
+    /// Nothing to retry.
+    pub const NOTHING_TO_RETRY: &str = "Nothing to retry: every section of this reading is done.";
+    /// Retry needs the run to settle.
+    pub const RETRY_WAIT: &str = "Wait for the sections in flight to finish before retrying.";
+    /// A reading finished.
+    pub fn finished(status: &str, done: usize, total: usize) -> String {
+        format!("The reading is {status}: {done} of {total} sections. Enter opens it.")
+    }
+    /// Delete confirmation.
+    pub fn confirm_delete(id: i64, question: &str) -> String {
+        format!("Delete reading #{id}, “{question}”? This cannot be undone. y/n")
+    }
+    /// Deleted.
+    pub fn deleted(id: i64) -> String {
+        format!("Reading #{id} deleted.")
+    }
+    /// Exported.
+    pub fn exported(path: &std::path::Path) -> String {
+        format!("Exported to {}", path.display())
+    }
+    /// No reading selected.
+    pub const NONE_SELECTED: &str = "No reading is selected.";
+    /// The reading is not saved (no store).
+    pub const NOT_SAVED: &str = "This reading has no id in the store yet; wait until it is saved.";
+}

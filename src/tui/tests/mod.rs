@@ -1,0 +1,279 @@
+//! Tests of the terminal app without a terminal: `update` driven by messages, and every screen
+//! drawn on a `TestBackend` and kept as an insta snapshot.
+
+mod snapshots;
+mod update;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+use super::app::{App, Effect, Msg, Options, ProviderLine};
+use super::screens;
+use super::screens::history::HistoryRow;
+use crate::events::{EventKind, SectionDone, SectionEvent, SectionFailure, Usage, UsageSource};
+use crate::llm::ProviderInfo;
+use crate::llm::offline::compose;
+use crate::oracle::{Cast, Reading};
+use crate::plan::{Section, plan};
+use crate::report::{ReadingReport, ReadingStatus};
+use crate::response::parse_response;
+
+/// The sizes every screen is drawn at.
+const NARROW: (u16, u16) = (80, 24);
+const WIDE: (u16, u16) = (160, 48);
+
+/// The question of the fixtures.
+const QUESTION: &str = "Should I move to the coast?";
+
+fn app(size: (u16, u16)) -> App {
+    let info = ProviderInfo {
+        name: "offline",
+        model: "legge-1882".into(),
+        endpoint: String::new(),
+    };
+    App::new(Options {
+        provider: ProviderLine::new(
+            &info,
+            Some("No model is configured (no OPENAI_API_KEY or base URL): answering from the classic text, offline.".into()),
+        ),
+        seed: 7,
+        size,
+        prices: BTreeMap::new(),
+        colour: false,
+    })
+}
+
+fn key(code: KeyCode) -> Msg {
+    Msg::Key(KeyEvent::new(code, KeyModifiers::NONE))
+}
+
+fn ctrl(c: char) -> Msg {
+    Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL))
+}
+
+fn release(code: KeyCode) -> Msg {
+    let mut k = KeyEvent::new(code, KeyModifiers::NONE);
+    k.kind = KeyEventKind::Release;
+    Msg::Key(k)
+}
+
+/// Types `text` key by key; returns every effect.
+fn type_text(app: &mut App, text: &str) -> Vec<Effect> {
+    text.chars()
+        .flat_map(|c| app.update(key(KeyCode::Char(c))))
+        .collect()
+}
+
+fn draw(app: &App) -> String {
+    let (w, h) = app.size;
+    let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
+    terminal.draw(|f| screens::draw(app, f)).unwrap();
+    terminal.backend().to_string()
+}
+
+fn at(app: &mut App, ms: u64) {
+    app.update(Msg::Tick(Duration::from_millis(ms)));
+}
+
+/// 55 Feng changing to 31 Xian: lines 1 and 5 change, ten sections.
+fn reading() -> Arc<Reading> {
+    Arc::new(Reading::new(Cast::manual(
+        Cast::parse_lines("9,8,7,7,6,8").unwrap(),
+    )))
+}
+
+fn answer(reading: &Reading, section: Section) -> String {
+    serde_json::json!({ "response": compose(reading, QUESTION, section) }).to_string()
+}
+
+fn done(reading: &Reading, section: Section) -> SectionDone {
+    let raw = answer(reading, section);
+    SectionDone {
+        paragraphs: parse_response(&raw),
+        raw,
+        usage: Usage {
+            prompt_tokens: 1180 + u32::from(section.id()),
+            completion_tokens: 240 + 10 * u32::from(section.id()),
+            source: UsageSource::Estimated,
+        },
+        latency: Duration::from_millis(1200 + 100 * u64::from(section.id())),
+        ttft: Some(Duration::from_millis(310)),
+        model: "legge-1882".into(),
+        attempts: 1,
+    }
+}
+
+fn event(run_id: i64, section: Section, kind: EventKind) -> SectionEvent {
+    SectionEvent {
+        reading: run_id,
+        section,
+        kind,
+    }
+}
+
+/// Casts the fixture reading by hand (manual method) and returns the run.
+fn cast_manual(app: &mut App) -> u64 {
+    type_text(app, QUESTION);
+    app.update(key(KeyCode::Tab));
+    app.update(key(KeyCode::Tab));
+    app.update(key(KeyCode::Enter));
+    type_text(app, "987768");
+    let fx = app.update(key(KeyCode::Enter));
+    match fx.as_slice() {
+        [Effect::Start { run, .. }] => *run,
+        other => panic!("expected one Start, got {other:?}"),
+    }
+}
+
+/// Sends `kind` for `section` of run `run` (store id 7).
+fn send(app: &mut App, run: u64, section: Section, kind: EventKind) {
+    app.update(Msg::Section {
+        run,
+        event: event(7, section, kind),
+    });
+}
+
+/// A grid with a section of every kind: done, streaming, retrying, failed, running, queued.
+fn mid_flight(size: (u16, u16)) -> App {
+    let mut app = app(size);
+    let run = cast_manual(&mut app);
+    app.update(Msg::Saved { run, id: 7 });
+    let r = reading();
+    for s in plan(&r) {
+        send(&mut app, run, s, EventKind::Queued);
+    }
+    at(&mut app, 100);
+    for s in [
+        Section::OpeningStatements,
+        Section::InitialHexagramJudgement,
+        Section::InitialHexagramImage,
+        Section::ChangingLine(1),
+        Section::ChangingLine(5),
+    ] {
+        send(&mut app, run, s, EventKind::Started);
+    }
+    at(&mut app, 410);
+    let text = answer(&r, Section::InitialHexagramJudgement);
+    send(
+        &mut app,
+        run,
+        Section::InitialHexagramJudgement,
+        EventKind::Delta(text[..260].to_owned()),
+    );
+    send(
+        &mut app,
+        run,
+        Section::InitialHexagramImage,
+        EventKind::Retrying {
+            attempt: 2,
+            wait: Duration::from_secs(4),
+            reason: "rate limited (429): slow down".into(),
+        },
+    );
+    at(&mut app, 1500);
+    send(
+        &mut app,
+        run,
+        Section::OpeningStatements,
+        EventKind::Finished(Box::new(done(&r, Section::OpeningStatements))),
+    );
+    send(
+        &mut app,
+        run,
+        Section::ChangingLine(1),
+        EventKind::Failed(Box::new(SectionFailure {
+            error: "Changing line 1: server error (HTTP 500) after 4 attempts".into(),
+            latency: Duration::from_millis(1390),
+            attempts: 4,
+        })),
+    );
+    at(&mut app, 2000);
+    app
+}
+
+/// The fixture reading as the store gives it back: every section complete, id 7.
+fn complete_report() -> ReadingReport {
+    let r = reading();
+    let sections = plan(&r);
+    let mut report = ReadingReport::new(&r, QUESTION, &sections);
+    report.id = Some(7);
+    report.created_at = Some("2026-03-01T09:05:00Z".into());
+    for s in sections {
+        report.apply(&event(7, s, EventKind::Finished(Box::new(done(&r, s)))));
+    }
+    report.settle(false);
+    report
+}
+
+/// Five past readings, one of each status.
+fn history_rows() -> Vec<HistoryRow> {
+    let row = |id: i64, q: &str, p: u8, r: Option<u8>, status, done, planned, tokens| HistoryRow {
+        id,
+        created_at: format!("2026-03-0{id}T09:0{id}:00Z"),
+        question: q.into(),
+        primary: p,
+        resulting: r,
+        status,
+        done,
+        planned,
+        tokens,
+        cost: (id % 2 == 0).then_some(0.0021 * id as f64),
+    };
+    vec![
+        row(
+            5,
+            "Should I move to the coast?",
+            55,
+            Some(31),
+            ReadingStatus::Complete,
+            10,
+            10,
+            15_230,
+        ),
+        row(
+            4,
+            "Is it time to ask for the raise?",
+            1,
+            None,
+            ReadingStatus::Partial,
+            4,
+            6,
+            7_120,
+        ),
+        row(
+            3,
+            "What of the harvest?",
+            2,
+            Some(24),
+            ReadingStatus::Interrupted,
+            2,
+            9,
+            2_310,
+        ),
+        row(
+            2,
+            "Will the trip go well?",
+            63,
+            Some(64),
+            ReadingStatus::Cancelled,
+            0,
+            15,
+            0,
+        ),
+        row(
+            1,
+            "\u{1b}[2JHow do I mend this friendship?",
+            11,
+            Some(12),
+            ReadingStatus::Failed,
+            0,
+            9,
+            0,
+        ),
+    ]
+}

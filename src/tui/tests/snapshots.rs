@@ -1,0 +1,340 @@
+//! Every screen in its main states, drawn at 80x24 and at 160x48.
+
+use crossterm::event::KeyCode;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+use super::*;
+use crate::config::Price;
+use crate::plan::Section;
+use crate::report::{ReadingStatus, SectionStatus};
+use crate::tui::app::Screen;
+
+/// Draws the app `make` builds at both sizes and checks both snapshots.
+fn both(name: &str, make: impl Fn((u16, u16)) -> App) {
+    for size in [NARROW, WIDE] {
+        let app = make(size);
+        insta::assert_snapshot!(format!("{name}_{}x{}", size.0, size.1), draw(&app));
+    }
+}
+
+#[test]
+fn ask_empty() {
+    both("ask_empty", app);
+}
+
+#[test]
+fn ask_typed_with_yarrow() {
+    both("ask_typed", |size| {
+        let mut a = app(size);
+        type_text(
+            &mut a,
+            "Will the harvest be good this year, and should I plant early?",
+        );
+        a.update(key(KeyCode::Tab));
+        a
+    });
+}
+
+#[test]
+fn ask_empty_question_is_refused_in_place() {
+    both("ask_error_empty", |size| {
+        let mut a = app(size);
+        type_text(&mut a, "   ");
+        a.update(key(KeyCode::Enter));
+        a
+    });
+}
+
+#[test]
+fn ask_too_long_question_is_refused_in_place() {
+    both("ask_error_too_long", |size| {
+        let mut a = app(size);
+        a.update(Msg::Paste("why ".repeat(501)));
+        a.update(key(KeyCode::Enter));
+        a
+    });
+}
+
+#[test]
+fn cast_coins_halfway_and_done() {
+    both("cast_coins_halfway", |size| {
+        let mut a = app(size);
+        type_text(&mut a, QUESTION);
+        a.update(key(KeyCode::Enter));
+        at(&mut a, 500);
+        a
+    });
+    both("cast_coins_done", |size| {
+        let mut a = app(size);
+        type_text(&mut a, QUESTION);
+        a.update(key(KeyCode::Enter));
+        at(&mut a, 1300);
+        a
+    });
+}
+
+#[test]
+fn cast_yarrow_shows_the_stalks() {
+    both("cast_yarrow_done", |size| {
+        let mut a = app(size);
+        type_text(&mut a, QUESTION);
+        a.update(key(KeyCode::Tab));
+        a.update(key(KeyCode::Enter));
+        at(&mut a, 1300);
+        a
+    });
+}
+
+#[test]
+fn cast_manual_entry() {
+    both("cast_manual_entry", |size| {
+        let mut a = app(size);
+        type_text(&mut a, QUESTION);
+        a.update(key(KeyCode::BackTab));
+        a.update(key(KeyCode::Enter));
+        type_text(&mut a, "98x");
+        a
+    });
+}
+
+#[test]
+fn live_empty() {
+    both("live_empty", |size| {
+        let mut a = app(size);
+        a.update(key(KeyCode::F(3)));
+        a
+    });
+}
+
+#[test]
+fn live_mid_flight_with_every_kind_of_card() {
+    both("live_mid_flight", mid_flight);
+}
+
+#[test]
+fn live_complete() {
+    both("live_complete", |size| {
+        let mut a = mid_flight(size);
+        let r = reading();
+        let run = a.live.as_ref().unwrap().run;
+        for s in plan(&r) {
+            send(&mut a, run, s, EventKind::Finished(Box::new(done(&r, s))));
+        }
+        at(&mut a, 3400);
+        a.update(Msg::RunEnded {
+            run,
+            cancelled: false,
+        });
+        a
+    });
+}
+
+#[test]
+fn live_partial_with_an_error_on_the_status_line() {
+    both("live_partial_error", |size| {
+        let mut a = mid_flight(size);
+        let r = reading();
+        let run = a.live.as_ref().unwrap().run;
+        for s in plan(&r) {
+            if s != Section::ChangingLine(1) {
+                send(&mut a, run, s, EventKind::Finished(Box::new(done(&r, s))));
+            }
+        }
+        a.update(Msg::RunEnded {
+            run,
+            cancelled: false,
+        });
+        a.update(Msg::Error(
+            "cannot read or write /home/me/.local/share/iching/iching.db: disk I/O error".into(),
+        ));
+        a
+    });
+}
+
+#[test]
+fn live_cancelled() {
+    both("live_cancelled", |size| {
+        let mut a = mid_flight(size);
+        let run = a.live.as_ref().unwrap().run;
+        a.update(key(KeyCode::Esc));
+        a.update(Msg::RunEnded {
+            run,
+            cancelled: true,
+        });
+        a
+    });
+}
+
+fn reading_open(size: (u16, u16)) -> App {
+    let mut a = app(size);
+    a.reading.loading = Some(7);
+    a.screen = Screen::Reading;
+    a.update(Msg::Reading(Box::new(complete_report())));
+    a
+}
+
+#[test]
+fn reading_top() {
+    both("reading_top", reading_open);
+}
+
+#[test]
+fn reading_at_a_section_and_at_the_classic_text() {
+    both("reading_section", |size| {
+        let mut a = reading_open(size);
+        a.update(key(KeyCode::Char('5')));
+        a
+    });
+    both("reading_legge", |size| {
+        let mut a = reading_open(size);
+        a.update(key(KeyCode::Char('t')));
+        a
+    });
+}
+
+#[test]
+fn reading_loading_and_none() {
+    both("reading_loading", |size| {
+        let mut a = app(size);
+        a.reading.loading = Some(3);
+        a.screen = Screen::Reading;
+        a
+    });
+}
+
+#[test]
+fn reading_with_failed_and_cancelled_sections() {
+    both("reading_partial", |size| {
+        let mut a = app(size);
+        let mut report = complete_report();
+        report.sections[1].status = SectionStatus::Failed;
+        report.sections[1].error = Some("Judgment: timed out after 4 attempts".into());
+        report.sections[1].paragraphs.clear();
+        report.sections[2].status = SectionStatus::Cancelled;
+        report.sections[2].paragraphs.clear();
+        report.status = ReadingStatus::Partial;
+        a.reading.loading = Some(7);
+        a.screen = Screen::Reading;
+        a.update(Msg::Reading(Box::new(report)));
+        a.update(key(KeyCode::Char('2')));
+        a
+    });
+}
+
+fn history(size: (u16, u16)) -> App {
+    let mut a = app(size);
+    a.update(key(KeyCode::F(4)));
+    a.update(Msg::History(history_rows()));
+    a
+}
+
+#[test]
+fn history_states() {
+    both("history_loading", |size| {
+        let mut a = app(size);
+        a.update(key(KeyCode::F(4)));
+        a
+    });
+    both("history_empty", |size| {
+        let mut a = app(size);
+        a.update(key(KeyCode::F(4)));
+        a.update(Msg::History(Vec::new()));
+        a
+    });
+    both("history_rows", history);
+    both("history_filtered", |size| {
+        let mut a = history(size);
+        a.update(key(KeyCode::Char('/')));
+        type_text(&mut a, "harvest");
+        a
+    });
+    both("history_confirm_delete", |size| {
+        let mut a = history(size);
+        a.update(key(KeyCode::Down));
+        a.update(key(KeyCode::Char('d')));
+        a
+    });
+    both("history_exported", |size| {
+        let mut a = history(size);
+        a.update(key(KeyCode::Char('m')));
+        a.update(Msg::Exported("/home/me/readings/iching-5.md".into()));
+        a
+    });
+}
+
+#[test]
+fn stats_of_a_reading_with_prices() {
+    both("stats", |size| {
+        let mut a = app(size);
+        a.prices.insert(
+            "legge-1882".into(),
+            Price {
+                prompt_per_million: 0.15,
+                completion_per_million: 0.6,
+            },
+        );
+        a.stats.loading = Some(7);
+        a.screen = Screen::Stats;
+        let mut report = complete_report();
+        report.sections[3].status = SectionStatus::Failed;
+        report.sections[3].completion_tokens = None;
+        report.sections[3].prompt_tokens = None;
+        report.sections[3].total_tokens = None;
+        report.sections[3].tokens_per_sec = None;
+        report.sections[3].model = None;
+        report.sections[3].attempts = 4;
+        a.update(Msg::Stats(Box::new(report)));
+        a
+    });
+}
+
+#[test]
+fn help_over_each_screen() {
+    both("help_live", |size| {
+        let mut a = mid_flight(size);
+        a.update(key(KeyCode::Char('?')));
+        a
+    });
+    both("help_ask", |size| {
+        let mut a = app(size);
+        a.update(key(KeyCode::F(1)));
+        a
+    });
+    both("help_reading", |size| {
+        let mut a = reading_open(size);
+        a.update(key(KeyCode::Char('?')));
+        a
+    });
+}
+
+#[test]
+fn a_small_terminal_gets_a_notice_not_a_panic() {
+    for (w, h) in [(59, 24), (80, 15), (20, 5), (1, 1), (0, 0)] {
+        let mut a = mid_flight((w.max(1), h.max(1)));
+        a.update(Msg::Resize(w, h));
+        let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
+        terminal.draw(|f| screens::draw(&a, f)).unwrap();
+        if w == 0 || h == 0 {
+            continue;
+        }
+        let shown = terminal.backend().to_string();
+        if w >= 40 && h >= 3 {
+            assert!(shown.contains("too small"), "{w}x{h}:\n{shown}");
+        }
+    }
+    let a = mid_flight((50, 12));
+    insta::assert_snapshot!("too_small_50x12", draw(&a));
+}
+
+#[test]
+fn every_screen_draws_at_every_size_without_panicking() {
+    for w in (56..=220).step_by(23) {
+        for h in (14..=64).step_by(10) {
+            for make in [mid_flight, reading_open, history, app] {
+                let a = make((w, h));
+                draw(&a);
+            }
+        }
+    }
+}

@@ -1,0 +1,513 @@
+//! `App::update`: keys, event folding and the effects asked for, with no terminal and no clock.
+
+use std::time::Duration;
+
+use crossterm::event::KeyCode;
+
+use super::*;
+use crate::oracle::Method;
+use crate::plan::Section;
+use crate::report::ReadingStatus;
+use crate::tui::app::{Confirm, ExportFormat, Screen};
+use crate::tui::screens::cast::{HOLD, LINE_STEP};
+use crate::tui::screens::live::Phase;
+
+#[test]
+fn key_releases_are_ignored() {
+    let mut a = app(NARROW);
+    a.take_dirty();
+    assert!(a.update(release(KeyCode::Char('x'))).is_empty());
+    assert!(a.update(release(KeyCode::Enter)).is_empty());
+    assert_eq!(a.ask.text(), "");
+    assert!(
+        !a.take_dirty(),
+        "a release changes nothing, so nothing is redrawn"
+    );
+    a.update(key(KeyCode::Char('x')));
+    assert_eq!(a.ask.text(), "x");
+    assert!(a.take_dirty());
+}
+
+#[test]
+fn the_question_box_edits_like_a_text_field() {
+    let mut a = app(NARROW);
+    type_text(&mut a, "will it rain tomorrow");
+    a.update(ctrl('w'));
+    assert_eq!(a.ask.text(), "will it rain ");
+    a.update(key(KeyCode::Home));
+    type_text(&mut a, "so, ");
+    assert_eq!(a.ask.text(), "so, will it rain ");
+    a.update(key(KeyCode::End));
+    a.update(key(KeyCode::Backspace));
+    a.update(ctrl('u'));
+    assert_eq!(a.ask.text(), "");
+    a.update(ctrl('z'));
+    assert_eq!(a.ask.text(), "so, will it rain");
+    a.update(Msg::Paste("line one\nline two?".into()));
+    assert_eq!(a.ask.text(), "so, will it rainline one line two?");
+    // `?` and `q` are text here, not shortcuts.
+    type_text(&mut a, "?q");
+    assert!(!a.help && !a.quit);
+    assert!(a.ask.text().ends_with("??q"));
+}
+
+#[test]
+fn an_empty_or_long_question_is_refused_with_a_reason() {
+    let mut a = app(NARROW);
+    assert!(a.update(key(KeyCode::Enter)).is_empty());
+    assert!(a.ask.error.as_deref().unwrap().contains("empty"));
+    assert_eq!(a.screen, Screen::Ask);
+    type_text(&mut a, "x");
+    assert_eq!(a.ask.error, None, "editing clears the message");
+    a.update(Msg::Paste("y".repeat(2000)));
+    assert!(a.update(key(KeyCode::Enter)).is_empty());
+    assert!(a.ask.error.as_deref().unwrap().contains("2001 characters"));
+}
+
+#[test]
+fn tab_cycles_the_method() {
+    let mut a = app(NARROW);
+    assert_eq!(a.ask.method, Method::Coins);
+    a.update(key(KeyCode::Tab));
+    assert_eq!(a.ask.method, Method::Yarrow);
+    a.update(key(KeyCode::Tab));
+    assert_eq!(a.ask.method, Method::Manual);
+    a.update(key(KeyCode::Tab));
+    assert_eq!(a.ask.method, Method::Coins);
+    a.update(key(KeyCode::BackTab));
+    assert_eq!(a.ask.method, Method::Manual);
+}
+
+#[test]
+fn enter_casts_and_starts_every_planned_section_at_once() {
+    let mut a = app(NARROW);
+    type_text(&mut a, "  Should I   go?  ");
+    let fx = a.update(key(KeyCode::Enter));
+    let [
+        Effect::Start {
+            run,
+            question,
+            reading,
+            sections,
+        },
+    ] = fx.as_slice()
+    else {
+        panic!("{fx:?}")
+    };
+    assert_eq!(question, "Should I go?");
+    assert_eq!(sections, &plan(reading));
+    assert_eq!(reading.cast.method, Method::Coins);
+    assert!(reading.cast.seed.is_some());
+    assert_eq!(a.screen, Screen::Cast);
+    let live = a.live.as_ref().unwrap();
+    assert_eq!(live.run, *run);
+    assert!(live.cards.iter().all(|c| c.phase == Phase::Queued));
+    assert_eq!(a.ask.text(), "", "the box is cleared for the next question");
+    // Same seed, same casts: the app's randomness is injected.
+    let mut b = app(NARROW);
+    type_text(&mut b, "Should I go?");
+    let fx_b = b.update(key(KeyCode::Enter));
+    let [Effect::Start { reading: rb, .. }] = fx_b.as_slice() else {
+        panic!()
+    };
+    assert_eq!(rb.cast, reading.cast);
+}
+
+#[test]
+fn the_cast_animates_then_gives_way_to_the_grid_and_any_key_skips_it() {
+    let mut a = app(NARROW);
+    type_text(&mut a, QUESTION);
+    a.update(key(KeyCode::Enter));
+    let cast = a.cast.clone().unwrap();
+    assert_eq!(cast.shown(Duration::ZERO), 1);
+    assert_eq!(cast.shown(LINE_STEP * 3), 4);
+    assert_eq!(cast.shown(LINE_STEP * 9), 6);
+    at(&mut a, 300);
+    assert_eq!(a.screen, Screen::Cast);
+    a.take_dirty();
+    at(&mut a, 420);
+    assert!(a.take_dirty(), "a tick that moves the animation redraws");
+    at(&mut a, 430);
+    assert!(!a.take_dirty(), "a tick within the same frame does not");
+    let end = LINE_STEP * 5 + HOLD;
+    a.update(Msg::Tick(end));
+    assert_eq!(a.screen, Screen::Live);
+
+    let mut b = app(NARROW);
+    type_text(&mut b, QUESTION);
+    b.update(key(KeyCode::Enter));
+    b.update(key(KeyCode::Char('q')));
+    assert_eq!(b.screen, Screen::Live, "any key skips, even q");
+    assert!(!b.quit);
+}
+
+#[test]
+fn a_manual_cast_takes_six_values_bottom_first() {
+    let mut a = app(NARROW);
+    type_text(&mut a, QUESTION);
+    a.update(key(KeyCode::BackTab));
+    assert!(a.update(key(KeyCode::Enter)).is_empty());
+    assert_eq!(a.screen, Screen::Cast);
+    type_text(&mut a, "9x5");
+    assert_eq!(a.cast.as_ref().unwrap().manual.len(), 1);
+    assert!(a.cast.as_ref().unwrap().hint.is_some());
+    a.update(key(KeyCode::Backspace));
+    type_text(&mut a, "98776");
+    assert!(a.update(key(KeyCode::Enter)).is_empty(), "five is not six");
+    type_text(&mut a, "8");
+    let fx = a.update(key(KeyCode::Enter));
+    let [Effect::Start { reading, .. }] = fx.as_slice() else {
+        panic!("{fx:?}")
+    };
+    assert_eq!(reading.values(), [9, 8, 7, 7, 6, 8]);
+    assert_eq!(reading.cast.method, Method::Manual);
+    assert_eq!(reading.primary.number, 55);
+    assert_eq!(a.screen, Screen::Live);
+}
+
+#[test]
+fn section_events_fold_into_their_cards() {
+    let mut a = mid_flight(NARROW);
+    let live = a.live.as_ref().unwrap();
+    let phase = |s: Section| {
+        live.cards
+            .iter()
+            .find(|c| c.section == s)
+            .unwrap()
+            .phase
+            .clone()
+    };
+    assert!(matches!(phase(Section::OpeningStatements), Phase::Done(_)));
+    assert_eq!(phase(Section::InitialHexagramJudgement), Phase::Streaming);
+    assert!(matches!(
+        phase(Section::InitialHexagramImage),
+        Phase::Retrying { attempt: 2, until, .. } if until == Duration::from_millis(4410)
+    ));
+    assert!(matches!(
+        phase(Section::ChangingLine(1)),
+        Phase::Failed { attempts: 4, .. }
+    ));
+    assert_eq!(phase(Section::ChangingLine(5)), Phase::Running);
+    assert_eq!(phase(Section::TenWingsInsights), Phase::Queued);
+    let streaming = live
+        .cards
+        .iter()
+        .find(|c| c.section == Section::InitialHexagramJudgement)
+        .unwrap();
+    assert!(streaming.stream_tokens > 0);
+    assert_eq!(streaming.first_token_at, Some(Duration::from_millis(410)));
+    assert_eq!(live.done(), 1);
+    assert_eq!(live.status, ReadingStatus::Running);
+    assert_eq!(live.id, Some(7));
+
+    // Events of another run (a cancelled one) change nothing.
+    let before = a.live.clone().unwrap().cards;
+    let r = reading();
+    send(
+        &mut a,
+        99,
+        Section::TenWingsInsights,
+        EventKind::Finished(Box::new(done(&r, Section::TenWingsInsights))),
+    );
+    assert_eq!(a.live.as_ref().unwrap().cards, before);
+}
+
+#[test]
+fn the_run_settles_as_partial_and_r_retries_only_what_failed() {
+    let mut a = mid_flight(NARROW);
+    let r = reading();
+    let run = a.live.as_ref().unwrap().run;
+    assert!(
+        a.update(key(KeyCode::Char('r'))).is_empty(),
+        "no retry while sections are in flight"
+    );
+    for s in plan(&r) {
+        if s != Section::ChangingLine(1) {
+            send(&mut a, run, s, EventKind::Finished(Box::new(done(&r, s))));
+        }
+    }
+    a.update(Msg::RunEnded {
+        run,
+        cancelled: false,
+    });
+    let live = a.live.as_ref().unwrap();
+    assert_eq!(live.status, ReadingStatus::Partial);
+    assert!(a.status.as_ref().unwrap().text.contains("partial: 9 of 10"));
+    let fx = a.update(key(KeyCode::Char('r')));
+    let [
+        Effect::Retry {
+            run: retry,
+            id,
+            sections,
+            ..
+        },
+    ] = fx.as_slice()
+    else {
+        panic!("{fx:?}")
+    };
+    assert_eq!(sections, &[Section::ChangingLine(1)]);
+    assert_eq!(*id, Some(7));
+    assert_ne!(*retry, run);
+    let live = a.live.as_ref().unwrap();
+    assert_eq!(live.status, ReadingStatus::Running);
+    assert_eq!(live.done(), 9, "the finished sections stay done");
+}
+
+#[test]
+fn esc_cancels_the_run_and_it_is_kept_as_cancelled() {
+    let mut a = mid_flight(NARROW);
+    a.screen = Screen::Live;
+    let run = a.live.as_ref().unwrap().run;
+    let fx = a.update(key(KeyCode::Esc));
+    assert!(matches!(fx.as_slice(), [Effect::Cancel { run: r }] if *r == run));
+    assert!(a.live.as_ref().unwrap().cancelling);
+    a.update(Msg::RunEnded {
+        run,
+        cancelled: true,
+    });
+    let live = a.live.as_ref().unwrap();
+    assert_eq!(live.status, ReadingStatus::Cancelled);
+    assert!(live.cards.iter().any(|c| c.phase == Phase::Cancelled));
+    assert!(matches!(live.cards[0].phase, Phase::Done(_)));
+    // Settled: Esc now goes back to the question.
+    assert!(a.update(key(KeyCode::Esc)).is_empty());
+    assert_eq!(a.screen, Screen::Ask);
+}
+
+#[test]
+fn the_reading_keeps_going_while_other_screens_are_visited() {
+    let mut a = mid_flight(NARROW);
+    let run = a.live.as_ref().unwrap().run;
+    let fx = a.update(key(KeyCode::F(4)));
+    assert!(matches!(fx.as_slice(), [Effect::LoadHistory]));
+    assert_eq!(a.screen, Screen::History);
+    let r = reading();
+    send(
+        &mut a,
+        run,
+        Section::TenWingsInsights,
+        EventKind::Finished(Box::new(done(&r, Section::TenWingsInsights))),
+    );
+    assert_eq!(a.live.as_ref().unwrap().done(), 2);
+    assert!(a.animating(), "the clock keeps ticking for the grid");
+    a.update(key(KeyCode::Char('l')));
+    assert_eq!(a.screen, Screen::Live);
+}
+
+#[test]
+fn ctrl_c_cancels_what_is_in_flight_and_quits() {
+    let mut a = mid_flight(NARROW);
+    let fx = a.update(ctrl('c'));
+    assert!(matches!(
+        fx.as_slice(),
+        [Effect::Cancel { .. }, Effect::Quit]
+    ));
+    assert!(a.quit);
+    let mut idle = app(NARROW);
+    let fx = idle.update(ctrl('c'));
+    assert!(matches!(fx.as_slice(), [Effect::Quit]));
+}
+
+#[test]
+fn q_asks_first_while_a_reading_is_in_flight() {
+    let mut a = mid_flight(NARROW);
+    a.screen = Screen::Live;
+    assert!(a.update(key(KeyCode::Char('q'))).is_empty());
+    assert_eq!(a.confirm, Some(Confirm::Quit));
+    assert!(a.update(key(KeyCode::Char('n'))).is_empty());
+    assert!(!a.quit && a.confirm.is_none());
+    a.update(key(KeyCode::Char('q')));
+    let fx = a.update(key(KeyCode::Char('y')));
+    assert!(matches!(
+        fx.as_slice(),
+        [Effect::Cancel { .. }, Effect::Quit]
+    ));
+    assert!(a.quit);
+}
+
+#[test]
+fn enter_on_the_grid_opens_the_stored_reading_at_that_section() {
+    let mut a = mid_flight(NARROW);
+    a.screen = Screen::Live;
+    a.update(key(KeyCode::Right));
+    a.update(key(KeyCode::Down));
+    // Three columns at 80 wide: right then down is the fifth card.
+    assert_eq!(a.live.as_ref().unwrap().selected, 4);
+    let fx = a.update(key(KeyCode::Enter));
+    assert!(matches!(fx.as_slice(), [Effect::Open { id: 7 }]));
+    assert_eq!(a.screen, Screen::Reading);
+    assert!(a.reading.report.is_none(), "nothing is shown from memory");
+    a.update(Msg::Reading(Box::new(complete_report())));
+    assert!(a.reading.scroll > 0, "it opens at the chosen section");
+    let fx = a.update(key(KeyCode::Esc));
+    assert!(fx.is_empty());
+    assert_eq!(a.screen, Screen::Live);
+}
+
+#[test]
+fn a_reading_scrolls_and_jumps_between_sections() {
+    let mut a = app(NARROW);
+    a.reading.loading = Some(7);
+    a.screen = Screen::Reading;
+    a.update(Msg::Reading(Box::new(complete_report())));
+    assert_eq!(a.reading.scroll, 0);
+    a.update(key(KeyCode::Down));
+    assert_eq!(a.reading.scroll, 1);
+    a.update(key(KeyCode::Up));
+    a.update(key(KeyCode::Up));
+    assert_eq!(a.reading.scroll, 0);
+    a.update(key(KeyCode::Tab));
+    let first = a.reading.scroll;
+    assert!(first > 0);
+    a.update(key(KeyCode::Tab));
+    assert!(a.reading.scroll > first);
+    a.update(key(KeyCode::BackTab));
+    assert_eq!(a.reading.scroll, first);
+    a.update(key(KeyCode::End));
+    let end = a.reading.scroll;
+    a.update(key(KeyCode::PageDown));
+    assert_eq!(a.reading.scroll, end, "scrolling stops at the end");
+    a.update(key(KeyCode::Char('g')));
+    a.update(key(KeyCode::Char('t')));
+    assert!(a.reading.scroll > first, "t jumps to the classic's text");
+    let fx = a.update(key(KeyCode::Char('w')));
+    assert!(matches!(
+        fx.as_slice(),
+        [Effect::Export {
+            id: 7,
+            format: ExportFormat::Html
+        }]
+    ));
+    let fx = a.update(key(KeyCode::Char('s')));
+    assert!(matches!(fx.as_slice(), [Effect::LoadStats { id: 7 }]));
+    assert_eq!(a.screen, Screen::Stats);
+    a.update(key(KeyCode::Esc));
+    assert_eq!(a.screen, Screen::Reading);
+}
+
+#[test]
+fn history_filters_as_you_type_and_acts_on_the_chosen_reading() {
+    let mut a = app(NARROW);
+    a.update(key(KeyCode::Char('h')));
+    a.update(key(KeyCode::Esc));
+    assert_eq!(a.screen, Screen::History, "Esc on Ask leads to history");
+    a.update(Msg::History(history_rows()));
+    assert_eq!(a.history.visible().len(), 5);
+    a.update(key(KeyCode::Char('/')));
+    type_text(&mut a, "HARV");
+    assert_eq!(a.history.visible().len(), 1);
+    assert_eq!(a.history.chosen().unwrap().id, 3);
+    a.update(key(KeyCode::Esc));
+    assert_eq!(a.history.visible().len(), 5, "Esc clears the filter");
+    a.update(key(KeyCode::Char('/')));
+    type_text(&mut a, "feng");
+    assert_eq!(a.history.visible().len(), 1, "hexagram names match too");
+    a.update(key(KeyCode::Enter));
+    assert!(!a.history.filtering);
+    let fx = a.update(key(KeyCode::Char('m')));
+    assert!(matches!(
+        fx.as_slice(),
+        [Effect::Export {
+            id: 5,
+            format: ExportFormat::Markdown
+        }]
+    ));
+    a.update(Msg::Exported("/tmp/x/iching-5.md".into()));
+    assert!(
+        a.status
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("/tmp/x/iching-5.md")
+    );
+    assert!(
+        a.update(key(KeyCode::Char('r'))).is_empty(),
+        "complete: nothing to retry"
+    );
+    assert!(a.status.as_ref().unwrap().text.contains("Nothing to retry"));
+    a.update(key(KeyCode::Esc));
+    a.update(key(KeyCode::Down));
+    assert_eq!(a.history.chosen().unwrap().id, 4);
+    assert!(a.update(key(KeyCode::Char('d'))).is_empty());
+    assert_eq!(a.confirm, Some(Confirm::Delete(4)));
+    assert!(
+        a.update(key(KeyCode::Char('x'))).is_empty(),
+        "only y or n answer"
+    );
+    let fx = a.update(key(KeyCode::Char('y')));
+    assert!(matches!(fx.as_slice(), [Effect::Delete { id: 4 }]));
+    let fx = a.update(Msg::Deleted(4));
+    assert!(matches!(fx.as_slice(), [Effect::LoadHistory]));
+    let fx = a.update(key(KeyCode::Char('r')));
+    assert!(matches!(fx.as_slice(), [Effect::Resume { id: 4, .. }]));
+    assert_eq!(a.screen, Screen::Live);
+    let fx = a.update(key(KeyCode::Char('h')));
+    assert!(matches!(fx.as_slice(), [Effect::LoadHistory]));
+    let fx = a.update(key(KeyCode::Enter));
+    assert!(matches!(fx.as_slice(), [Effect::Open { id: 4 }]));
+}
+
+#[test]
+fn a_retried_reading_from_history_shows_its_kept_sections_as_done() {
+    let mut a = app(NARROW);
+    let mut report = complete_report();
+    report.sections[2].status = crate::report::SectionStatus::Failed;
+    report.status = ReadingStatus::Partial;
+    a.update(Msg::Resumed {
+        run: 3,
+        report: Box::new(report),
+        reading: reading(),
+        sections: vec![Section::InitialHexagramImage],
+    });
+    let live = a.live.as_ref().unwrap();
+    assert_eq!(live.done(), 9);
+    assert_eq!(live.cards[2].phase, Phase::Queued);
+    assert_eq!(live.id, Some(7));
+    assert!(live.running());
+}
+
+#[test]
+fn ticks_redraw_only_while_something_moves() {
+    let mut a = app(NARROW);
+    a.take_dirty();
+    at(&mut a, 1000);
+    at(&mut a, 5000);
+    assert!(!a.take_dirty(), "an idle app does not redraw");
+    assert!(!a.animating());
+    let mut m = mid_flight(NARROW);
+    m.take_dirty();
+    at(&mut m, 2150);
+    assert!(
+        m.take_dirty(),
+        "spinners and clocks move while sections are in flight"
+    );
+    m.update(Msg::Resize(100, 30));
+    assert_eq!(m.size, (100, 30));
+    assert!(m.take_dirty());
+}
+
+#[test]
+fn help_opens_on_question_mark_and_any_key_closes_it() {
+    let mut a = mid_flight(NARROW);
+    a.screen = Screen::Live;
+    a.update(key(KeyCode::Char('?')));
+    assert!(a.help);
+    assert!(
+        a.update(key(KeyCode::Enter)).is_empty(),
+        "the key only closes it"
+    );
+    assert!(!a.help);
+    a.update(key(KeyCode::F(1)));
+    assert!(a.help);
+}
+
+#[test]
+fn errors_from_the_store_are_said_in_words_without_escapes() {
+    let mut a = app(NARROW);
+    a.update(Msg::Error(
+        "integrity check failed\u{1b}[31m for reading 3".into(),
+    ));
+    let s = a.status.as_ref().unwrap();
+    assert!(s.error);
+    assert_eq!(s.text, "integrity check failed for reading 3");
+}
