@@ -115,7 +115,7 @@ fn ask_cast_watch_read_and_quit_in_a_real_terminal() {
         sc.contains("complete ·") && sc.contains("✓ done")
     });
     assert!(
-        !grid.contains("queued") && !grid.contains("failed"),
+        !grid.contains("· queued") && !grid.contains("✗ failed"),
         "{grid}"
     );
     // Enter opens the first section's text, as stored.
