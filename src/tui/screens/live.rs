@@ -322,7 +322,10 @@ impl LiveState {
             .iter()
             .map(|c| match &c.phase {
                 Phase::Done(f) => u64::from(f.prompt_tokens + f.completion_tokens),
-                _ => u64::from(c.stream_tokens),
+                Phase::Streaming | Phase::Running | Phase::Retrying { .. } => {
+                    u64::from(c.stream_tokens)
+                }
+                Phase::Queued | Phase::Failed { .. } | Phase::Cancelled => 0,
             })
             .sum()
     }

@@ -141,7 +141,11 @@ pub fn render(
     let model_w: u16 = if narrow { 10 } else { 18 };
     let mut widths = vec![
         Constraint::Length(2),
-        Constraint::Min(10),
+        if narrow {
+            Constraint::Min(10)
+        } else {
+            Constraint::Length(22)
+        },
         Constraint::Length(1),
         Constraint::Length(6),
         Constraint::Length(5),
