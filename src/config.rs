@@ -391,6 +391,36 @@ mod tests {
     }
 
     #[test]
+    fn prompt_files_in_the_config_dir_override_the_embedded_ones() {
+        use crate::plan::{PromptSet, Section};
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("prompts/unchanging")).unwrap();
+        std::fs::write(
+            dir.path().join("prompts/unchanging/conclusionText.md"),
+            "Close in one line.",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("prompts/system.md"), "Be kind.").unwrap();
+        std::fs::write(dir.path().join("prompts/unchanging/unknown.md"), "ignored").unwrap();
+        let prompts = load_prompts(dir.path()).unwrap();
+        assert_eq!(prompts.system(), "Be kind.");
+        assert_eq!(
+            prompts.instruction(PromptSet::Unchanging, Section::ConclusionText),
+            "Close in one line."
+        );
+        assert_ne!(
+            prompts.instruction(PromptSet::Changing, Section::ConclusionText),
+            "Close in one line."
+        );
+        // No prompts dir at all: the embedded set.
+        let empty = tempfile::tempdir().unwrap();
+        assert_eq!(
+            load_prompts(empty.path()).unwrap().system(),
+            crate::plan::Prompts::default().system()
+        );
+    }
+
+    #[test]
     fn secrets_never_print() {
         let s = Secret::new("sk-very-secret");
         assert!(!format!("{s:?}").contains("very"));

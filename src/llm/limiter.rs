@@ -228,17 +228,29 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn headers_saying_nothing_is_left_pause_until_reset() {
-        let l = Limiter::new(Some(1000), None);
+    async fn headers_saying_nothing_is_left_empty_the_bucket() {
+        let l = Limiter::new(Some(600), Some(60_000));
         let mut h = HeaderMap::new();
-        h.insert(
-            "x-ratelimit-remaining-requests",
-            HeaderValue::from_static("0"),
-        );
-        h.insert("x-ratelimit-reset-requests", HeaderValue::from_static("2s"));
+        h.insert("x-ratelimit-remaining-requests", HeaderValue::from_static("0"));
+        h.insert("x-ratelimit-reset-requests", HeaderValue::from_static("6m0s"));
         l.observe(&h);
         let start = Instant::now();
         l.acquire(1).await;
-        assert!(start.elapsed() >= Duration::from_secs(2));
+        // 600/min refills one request every 100 ms; the 6-minute full reset is not waited for.
+        assert_eq!(start.elapsed(), Duration::from_millis(100));
+        // Tokens: 500 left, a 1,500-token request waits for 1,000 more at 1,000/s.
+        h.clear();
+        h.insert("x-ratelimit-remaining-tokens", HeaderValue::from_static("500"));
+        l.observe(&h);
+        let start = Instant::now();
+        l.acquire(1500).await;
+        assert_eq!(start.elapsed(), Duration::from_secs(1));
+        // A limiter without budgets ignores the headers.
+        let free = Limiter::new(None, None);
+        free.observe(&h);
+        let start = Instant::now();
+        free.acquire(1_000_000).await;
+        assert_eq!(start.elapsed(), Duration::ZERO);
     }
+
 }

@@ -1,0 +1,201 @@
+//! Criterion benchmarks of the hot paths: sealing and opening (1 KiB, 16 KiB), parsing a
+//! section response, drawing the live grid of 15 cards, and storing a finished section.
+//! `cargo bench --bench core`.
+
+use std::hint::black_box;
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use iching::crypto::{Keys, MasterKey, Sealed};
+use iching::report::SectionStatus;
+use iching::response::parse_response;
+use iching::store::{NewReading, PartMeta, PartText, Store, Unlock};
+use iching::tui::app::App;
+
+fn sealing(c: &mut Criterion) {
+    let keys = Keys::derive(&MasterKey::generate());
+    let mut group = c.benchmark_group("seal");
+    for size in [1024usize, 16 * 1024] {
+        let plaintext = vec![b'x'; size];
+        group.throughput(Throughput::Bytes(size as u64));
+        group.bench_with_input(BenchmarkId::new("seal", size), &plaintext, |b, p| {
+            b.iter(|| keys.seal(b"part:1:4:response", black_box(p)))
+        });
+        let sealed: Sealed = keys.seal(b"part:1:4:response", &plaintext);
+        group.bench_with_input(BenchmarkId::new("open", size), &sealed, |b, s| {
+            b.iter(|| keys.open(b"part:1:4:response", black_box(s)).unwrap())
+        });
+    }
+    group.finish();
+}
+
+/// A typical model answer: three paragraphs with bold and italic, ~250 words, in a code fence.
+fn answer() -> String {
+    let p = "<p>The <b>thunder</b> above and the <em>fire</em> below: abundance is a noon that \
+             passes. Act while the light is full, decide what must be decided, and do not grieve \
+             for the afternoon; the superior man settles cases with exactness &amp; care.</p>";
+    format!(
+        "```json\n{{\"response\": [\"{p}\", \"{p}\", \"{p}\", \"{p}\"]}}\n```",
+        p = p.replace('"', "\\\"")
+    )
+}
+
+fn parsing(c: &mut Criterion) {
+    let text = answer();
+    c.bench_function("parse_response (4 paragraphs, fenced)", |b| {
+        b.iter(|| parse_response(black_box(&text)))
+    });
+}
+
+fn storing(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), Unlock::default()).unwrap();
+    let id = store
+        .create_reading(&NewReading {
+            question: "How should I approach the year ahead?".into(),
+            method: "manual".into(),
+            lines: [9, 6, 9, 6, 9, 6],
+            seed: None,
+            primary: 63,
+            resulting: Some(64),
+            sections_planned: 15,
+            provider: "openai".into(),
+            model: "bench".into(),
+        })
+        .unwrap();
+    let paragraphs = serde_json::to_string(&parse_response(&answer())).unwrap();
+    let text = PartText {
+        request: "x".repeat(5_000),
+        response: Some(answer()),
+        paragraphs: Some(paragraphs),
+        error: None,
+    };
+    let mut section = 0u8;
+    c.bench_function("store a finished section (seal 3 blobs + upsert)", |b| {
+        b.iter(|| {
+            section = section % 15 + 1;
+            let meta = PartMeta {
+                section_id: section,
+                status: SectionStatus::Complete,
+                attempts: 1,
+                started_ms: Some(0),
+                finished_ms: 100,
+                latency_ms: 100,
+                ttft_ms: Some(20),
+                prompt_tokens: Some(1300),
+                completion_tokens: Some(300),
+                usage: Some(iching::events::UsageSource::Reported),
+                model: Some("bench".into()),
+                updated_at: 0,
+            };
+            store.save_part(id, &meta, &text).unwrap();
+        })
+    });
+}
+
+/// A live grid of 15 cards in every state, as the TUI holds it mid-flight.
+fn live_grid(size: (u16, u16)) -> App {
+    use std::time::Duration;
+
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    use iching::events::{EventKind, SectionDone, SectionEvent, Usage, UsageSource};
+    use iching::llm::ProviderInfo;
+    use iching::oracle::{Cast, Reading};
+    use iching::plan::plan;
+    use iching::tui::app::{Effect, Msg, Options, ProviderLine};
+
+    let info = ProviderInfo {
+        name: "openai",
+        model: "gpt-4o-mini".into(),
+        endpoint: "http://127.0.0.1/v1".into(),
+    };
+    let mut app = App::new(Options {
+        provider: ProviderLine::new(&info, None),
+        seed: 1,
+        size,
+        prices: Default::default(),
+        colour: true,
+    });
+    let key = |c| Msg::Key(KeyEvent::new(c, KeyModifiers::NONE));
+    for c in "How should I approach the year ahead?".chars() {
+        app.update(key(KeyCode::Char(c)));
+    }
+    app.update(key(KeyCode::Tab));
+    app.update(key(KeyCode::Tab));
+    app.update(key(KeyCode::Enter));
+    for c in "969696".chars() {
+        app.update(key(KeyCode::Char(c)));
+    }
+    let run = match app.update(key(KeyCode::Enter)).as_slice() {
+        [Effect::Start { run, .. }] => *run,
+        other => panic!("expected a start, got {other:?}"),
+    };
+    app.update(Msg::Saved { run, id: 1 });
+    let reading = Reading::new(Cast::manual(Cast::parse_lines("9,6,9,6,9,6").unwrap()));
+    let send = |app: &mut App, section, kind| {
+        app.update(Msg::Section {
+            run,
+            event: SectionEvent {
+                reading: 1,
+                section,
+                kind,
+            },
+        });
+    };
+    for (i, section) in plan(&reading).into_iter().enumerate() {
+        send(&mut app, section, EventKind::Queued);
+        if i % 3 == 0 {
+            continue;
+        }
+        send(&mut app, section, EventKind::Started);
+        send(
+            &mut app,
+            section,
+            EventKind::Delta(
+                "{\"response\": [\"<p>The <b>thunder</b> above and the fire below".into(),
+            ),
+        );
+        if i % 3 == 1 {
+            let raw = r#"{"response": ["<p>Abundance is a noon that passes.</p>"]}"#.to_owned();
+            send(
+                &mut app,
+                section,
+                EventKind::Finished(Box::new(SectionDone {
+                    paragraphs: parse_response(&raw),
+                    raw,
+                    usage: Usage {
+                        prompt_tokens: 1300,
+                        completion_tokens: 300,
+                        source: UsageSource::Reported,
+                    },
+                    latency: Duration::from_millis(1500),
+                    ttft: Some(Duration::from_millis(300)),
+                    model: "gpt-4o-mini".into(),
+                    attempts: 1,
+                })),
+            );
+        }
+    }
+    app.update(Msg::Tick(Duration::from_millis(900)));
+    app
+}
+
+fn drawing(c: &mut Criterion) {
+    use ratatui::{Terminal, backend::TestBackend};
+    for size in [(80u16, 24u16), (200, 60)] {
+        let app = live_grid(size);
+        let mut terminal = Terminal::new(TestBackend::new(size.0, size.1)).unwrap();
+        c.bench_function(
+            &format!("draw the live grid, 15 cards, {}x{}", size.0, size.1),
+            |b| {
+                b.iter(|| {
+                    terminal
+                        .draw(|f| iching::tui::screens::draw(black_box(&app), f))
+                        .unwrap();
+                })
+            },
+        );
+    }
+}
+
+criterion_group!(benches, sealing, parsing, drawing, storing);
+criterion_main!(benches);
