@@ -231,8 +231,14 @@ mod tests {
     async fn headers_saying_nothing_is_left_empty_the_bucket() {
         let l = Limiter::new(Some(600), Some(60_000));
         let mut h = HeaderMap::new();
-        h.insert("x-ratelimit-remaining-requests", HeaderValue::from_static("0"));
-        h.insert("x-ratelimit-reset-requests", HeaderValue::from_static("6m0s"));
+        h.insert(
+            "x-ratelimit-remaining-requests",
+            HeaderValue::from_static("0"),
+        );
+        h.insert(
+            "x-ratelimit-reset-requests",
+            HeaderValue::from_static("6m0s"),
+        );
         l.observe(&h);
         let start = Instant::now();
         l.acquire(1).await;
@@ -240,7 +246,10 @@ mod tests {
         assert_eq!(start.elapsed(), Duration::from_millis(100));
         // Tokens: 500 left, a 1,500-token request waits for 1,000 more at 1,000/s.
         h.clear();
-        h.insert("x-ratelimit-remaining-tokens", HeaderValue::from_static("500"));
+        h.insert(
+            "x-ratelimit-remaining-tokens",
+            HeaderValue::from_static("500"),
+        );
         l.observe(&h);
         let start = Instant::now();
         l.acquire(1500).await;
@@ -252,5 +261,4 @@ mod tests {
         free.acquire(1_000_000).await;
         assert_eq!(start.elapsed(), Duration::ZERO);
     }
-
 }
