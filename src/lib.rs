@@ -10,6 +10,7 @@ pub mod config;
 pub mod crypto;
 pub mod events;
 pub mod llm;
+pub mod logging;
 pub mod oracle;
 pub mod orchestrator;
 pub mod plan;

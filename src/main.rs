@@ -9,6 +9,14 @@ fn main() -> ExitCode {
     // color-eyre's panic hook prints a readable report; the TUI adds terminal restoring on top.
     let _ = color_eyre::install();
     let cli = Cli::parse();
+    if let Ok(dirs) = iching::config::Dirs::resolve(cli.home.as_deref()) {
+        iching::logging::init(&dirs.data, cli.verbose);
+    }
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        command = command_name(&cli),
+        "start"
+    );
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -27,8 +35,25 @@ fn main() -> ExitCode {
     match outcome {
         Ok(code) => code,
         Err(e) => {
+            tracing::warn!(code = e.code, "command failed");
             eprintln!("error: {}", e.message);
             ExitCode::from(e.code)
         }
+    }
+}
+
+/// The subcommand's name, for the log.
+fn command_name(cli: &Cli) -> &'static str {
+    use iching::cli::Command;
+    match &cli.command {
+        None => "tui",
+        Some(Command::Cast(_)) => "cast",
+        Some(Command::History(_)) => "history",
+        Some(Command::Show(_)) => "show",
+        Some(Command::Stats(_)) => "stats",
+        Some(Command::Retry(_)) => "retry",
+        Some(Command::Delete(_)) => "delete",
+        Some(Command::Batch(_)) => "batch",
+        Some(Command::Bench(_)) => "bench",
     }
 }

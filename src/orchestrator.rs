@@ -193,11 +193,19 @@ async fn one_section(
         }
     }) {
         Ok(done) => {
+            tracing::debug!(
+                %section,
+                latency_ms = done.latency.as_millis() as u64,
+                tokens = done.usage.total(),
+                attempts = done.attempts,
+                "section done"
+            );
             progress.send(EventKind::Finished(Box::new(done.clone())));
             Outcome::Done(Box::new(done))
         }
         Err(e) if e.kind == ErrorKind::Cancelled => Outcome::Cancelled,
         Err(e) => {
+            tracing::warn!(%section, kind = e.kind.label(), attempts = e.attempts, "section failed");
             let failure = SectionFailure {
                 error: format!("{}: {e}", section.title()),
                 latency,

@@ -230,3 +230,43 @@ async fn bench_counts_failures_by_kind_and_rejects_bad_flags() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_log_file_records_the_run_without_secrets_questions_or_text() {
+    let server = FakeOpenAi::start(ServerConfig::default());
+    server.push_faults([Fault::Status(503)]);
+    let home = tempfile::tempdir().unwrap();
+    let url = server.base_url();
+    let question = "Should I tell my sister about the inheritance?";
+    let out = iching(
+        home.path(),
+        &[
+            "cast",
+            question,
+            "--lines",
+            "7,7,7,7,7,8",
+            "--base-url",
+            &url,
+            "--concurrency",
+            "1",
+        ],
+    )
+    .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let log = std::fs::read_to_string(home.path().join("iching.log")).unwrap();
+    assert!(log.contains("reading started"), "{log}");
+    assert!(log.contains("reading settled"), "{log}");
+    assert!(log.contains("attempt failed"), "the retry is logged: {log}");
+    assert!(!log.contains(KEY));
+    assert!(!log.contains("inheritance"), "no question in the log");
+    assert!(!log.contains("hexagram speaks"), "no model text in the log");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(home.path().join("iching.log"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+}

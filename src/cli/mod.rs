@@ -33,6 +33,10 @@ pub struct Cli {
     #[arg(long, global = true, env = "ICHING_HOME", value_name = "DIR")]
     pub home: Option<PathBuf>,
 
+    /// Log in more detail (to iching.log in the data dir; RUST_LOG overrides).
+    #[arg(long, short, global = true)]
+    pub verbose: bool,
+
     /// What to do; without a command, the terminal app opens.
     #[command(subcommand)]
     pub command: Option<Command>,

@@ -472,6 +472,13 @@ impl Provider for OpenAi {
                         return Ok(c);
                     }
                     Err(AttemptError { error, retry_after }) => {
+                        tracing::warn!(
+                            section = %request.section,
+                            attempt,
+                            kind = error.kind.label(),
+                            status = ?error.status,
+                            "attempt failed"
+                        );
                         if !error.kind.is_retryable() || attempt >= max {
                             let message = if attempt > 1 {
                                 format!("{} (gave up after {attempt} attempts)", error.message)

@@ -62,6 +62,12 @@ pub async fn cast_saved(
         model: info.model,
     };
     let id = writer.call(move |s| s.create_reading(&new)).await?;
+    tracing::info!(
+        reading = id,
+        sections = planned.len(),
+        provider = info.name,
+        "reading started"
+    );
     run_sections(
         engine, writer, id, reading, question, &planned, &planned, events, cancel,
     )
@@ -166,6 +172,9 @@ async fn run_sections(
     let cancelled = !summary.cancelled().is_empty() || failure.is_some();
     let ids: Vec<u8> = planned.iter().map(|s| s.id()).collect();
     let settled = writer.call(move |s| s.finish(id, &ids, cancelled)).await;
+    if let Ok(status) = &settled {
+        tracing::info!(reading = id, status = status.as_str(), "reading settled");
+    }
     if let Some(e) = failure {
         return Err(e);
     }

@@ -307,7 +307,13 @@ impl Store {
             mode,
         };
         store.migrate(fresh)?;
-        store.mark_interrupted()?;
+        let interrupted = store.mark_interrupted()?;
+        if interrupted > 0 {
+            tracing::info!(
+                interrupted,
+                "readings left running by a process that is gone"
+            );
+        }
         Ok(store)
     }
 

@@ -1,0 +1,43 @@
+//! Logs go through `tracing` to `iching.log` in the data dir (mode 0600), never to the terminal
+//! the app owns. The level is `info` (`--verbose`: `debug`), or whatever `RUST_LOG` says.
+//! Nothing secret is logged: no keys or passphrases, no questions, no model text — only ids,
+//! section names, statuses, counts, timings and error kinds.
+
+use std::fs::OpenOptions;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use tracing_subscriber::EnvFilter;
+
+/// The log file's name in the data dir.
+pub const LOG_FILE: &str = "iching.log";
+
+/// Starts logging to `data_dir/iching.log`. Returns the file's path, or `None` when it cannot be
+/// opened (the app then runs without a log rather than failing).
+pub fn init(data_dir: &Path, verbose: bool) -> Option<PathBuf> {
+    std::fs::create_dir_all(data_dir).ok()?;
+    let path = data_dir.join(LOG_FILE);
+    let mut options = OpenOptions::new();
+    options.create(true).append(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let file = options.open(&path).ok()?;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        EnvFilter::new(if verbose {
+            "iching=debug,warn"
+        } else {
+            "iching=info,warn"
+        })
+    });
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(Mutex::new(file))
+        .with_ansi(false)
+        .with_target(false)
+        .try_init()
+        .ok()?;
+    Some(path)
+}
