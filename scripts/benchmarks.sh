@@ -17,7 +17,8 @@ trap 'kill $server 2>/dev/null || true; rm -rf "$work"' EXIT
 for _ in $(seq 50); do grep -q listening "$log" && break; sleep 0.1; done
 url=$(sed -n 's/^listening on //p' "$log")
 export OPENAI_API_KEY=sk-bench
-rss() { if [ -x /usr/bin/time ]; then /usr/bin/time -f "%M" -o "$work/rss" "$@"; echo "  peak RSS $(( $(cat "$work/rss") / 1024 )) MB"; else "$@"; fi; }
+# Runs a command; prints its peak RSS on stderr after it (when /usr/bin/time is there).
+rss() { if [ -x /usr/bin/time ]; then /usr/bin/time -f "%M" -o "$work/rss" "$@"; echo "  peak RSS $(( $(cat "$work/rss") / 1024 )) MB" >&2; else "$@"; fi; }
 
 echo "== 1. overhead of one reading (15 sections, L=$L ms; wall minus slowest section)"
 ./target/release/examples/reading_overhead --runs 30 --latency-ms "$L"
@@ -30,7 +31,8 @@ done
 echo "== 3. batch: 300 readings, storage on (ideal ceil(requests/C) x L)"
 for i in $(seq 300); do echo "{\"question\": \"Question $i about the year ahead\", \"method\": \"coins\", \"seed\": $i}"; done >"$work/questions.txt"
 for c in 64 256; do
-  rss "$bin" batch "$work/questions.txt" --base-url "$url" --concurrency "$c" --json --home "$work/batch-$c" >"$work/batch.json" 2>/dev/null
+  rss "$bin" batch "$work/questions.txt" --base-url "$url" --concurrency "$c" --json --home "$work/batch-$c" >"$work/batch.json" 2>"$work/batch.err"
+  grep "peak RSS" "$work/batch.err" || true
   python3 - "$work/batch.json" "$c" "$L" <<'PY'
 import json, math, sys
 s = json.load(open(sys.argv[1])); c = int(sys.argv[2]); l = float(sys.argv[3]) / 1000

@@ -79,6 +79,18 @@ pub struct Price {
     pub completion_per_million: f64,
 }
 
+/// The price of `model`: an exact entry, else the longest entry the name starts with, so a
+/// `[prices."gpt-4o-mini"]` entry also prices the dated `gpt-4o-mini-2024-07-18` a server reports.
+pub fn price_for<'a>(prices: &'a BTreeMap<String, Price>, model: &str) -> Option<&'a Price> {
+    prices.get(model).or_else(|| {
+        prices
+            .iter()
+            .filter(|(name, _)| !name.is_empty() && model.starts_with(name.as_str()))
+            .max_by_key(|(name, _)| name.len())
+            .map(|(_, p)| p)
+    })
+}
+
 /// `config.toml`, every key optional.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -418,6 +430,20 @@ mod tests {
             load_prompts(empty.path()).unwrap().system(),
             crate::plan::Prompts::default().system()
         );
+    }
+
+    #[test]
+    fn prices_match_exactly_or_by_the_longest_prefix() {
+        let file: FileConfig = toml::from_str(
+            "[prices.\"gpt-4o\"]\nprompt_per_million = 2.5\ncompletion_per_million = 10.0\n\
+             [prices.\"gpt-4o-mini\"]\nprompt_per_million = 0.15\ncompletion_per_million = 0.6\n",
+        )
+        .unwrap();
+        let p = |m| price_for(&file.prices, m).map(|p| p.prompt_per_million);
+        assert_eq!(p("gpt-4o-mini"), Some(0.15));
+        assert_eq!(p("gpt-4o-mini-2024-07-18"), Some(0.15));
+        assert_eq!(p("gpt-4o-2024-08-06"), Some(2.5));
+        assert_eq!(p("llama3.1"), None);
     }
 
     #[test]

@@ -15,7 +15,16 @@ pub const LOG_FILE: &str = "iching.log";
 /// Starts logging to `data_dir/iching.log`. Returns the file's path, or `None` when it cannot be
 /// opened (the app then runs without a log rather than failing).
 pub fn init(data_dir: &Path, verbose: bool) -> Option<PathBuf> {
-    std::fs::create_dir_all(data_dir).ok()?;
+    // The data dir holds the key and the database: private from the start (the store makes it
+    // 0700 too, but logging may create it first).
+    let mut dir = std::fs::DirBuilder::new();
+    dir.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        dir.mode(0o700);
+    }
+    dir.create(data_dir).ok()?;
     let path = data_dir.join(LOG_FILE);
     let mut options = OpenOptions::new();
     options.create(true).append(true);

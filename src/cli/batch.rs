@@ -267,7 +267,7 @@ async fn fold(
     let mut s = Summary::default();
     let mut settled = HashSet::new();
     let mut cost = 0.0;
-    let mut priced = false;
+    let mut priced = 0u64;
     while let Some(event) = rx.recv().await {
         match event {
             BatchEvent::Section(e) => match &e.kind {
@@ -279,8 +279,8 @@ async fn fold(
                         UsageSource::Reported => s.tokens_reported += tokens,
                         UsageSource::Estimated => s.tokens_estimated += tokens,
                     }
-                    if let Some(p) = prices.get(&done.model) {
-                        priced = true;
+                    if let Some(p) = crate::config::price_for(&prices, &done.model) {
+                        priced += 1;
                         cost += f64::from(done.usage.prompt_tokens) * p.prompt_per_million / 1e6
                             + f64::from(done.usage.completion_tokens) * p.completion_per_million
                                 / 1e6;
@@ -336,7 +336,8 @@ async fn fold(
         ));
     }
     bar.finish_and_clear();
-    s.cost = priced.then_some(round(cost, 4));
+    // A cost is only a cost when every section had a price.
+    s.cost = (priced > 0 && priced == s.sections_done).then_some(round(cost, 4));
     s
 }
 

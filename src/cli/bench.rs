@@ -112,6 +112,15 @@ pub async fn run(home: Option<&Path>, args: BenchArgs) -> Result<ExitCode, CliEr
     let requests = Arc::new(sample_requests(&ctx));
     let provider = ctx.engine.provider.clone();
     let stream = ctx.settings.stream;
+    // One at a time is the same for every level: measure it once.
+    let sequential = if args.sequential {
+        if !args.json {
+            eprintln!("bench: {} requests, one at a time ...", args.requests);
+        }
+        Some(pass(provider.clone(), requests.clone(), args.requests, 1).await)
+    } else {
+        None
+    };
     let mut reports = Vec::new();
     for &c in &args.concurrency {
         if !args.json {
@@ -122,11 +131,6 @@ pub async fn run(home: Option<&Path>, args: BenchArgs) -> Result<ExitCode, CliEr
             );
         }
         let concurrent = pass(provider.clone(), requests.clone(), args.requests, c).await;
-        let sequential = if args.sequential {
-            Some(pass(provider.clone(), requests.clone(), args.requests, 1).await)
-        } else {
-            None
-        };
         reports.push(report(&args, c, stream, &concurrent, sequential.as_ref()));
     }
     if args.json {

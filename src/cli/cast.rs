@@ -117,6 +117,13 @@ pub(super) fn cancel_on_ctrl_c() -> CancellationToken {
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
             on_ctrl_c.cancel();
+            eprintln!(
+                "stopping: in-flight sections are being cancelled (Ctrl-C again to quit now)"
+            );
+            // A second Ctrl-C quits at once; what was committed stays committed.
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(130);
+            }
         }
     });
     cancel

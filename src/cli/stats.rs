@@ -192,7 +192,7 @@ fn totals<'a>(
         t.completion_tokens += u64::from(c);
         t.estimated |= m.usage == Some(UsageSource::Estimated);
         let model = m.model.clone().unwrap_or_default();
-        match prices.get(&model) {
+        match crate::config::price_for(prices, &model) {
             Some(price) => {
                 cost += f64::from(p) * price.prompt_per_million / 1e6
                     + f64::from(c) * price.completion_per_million / 1e6;
@@ -279,7 +279,7 @@ fn cost_line(t: &Totals) -> String {
         Some(c) => format!("cost: ${c:.6}{note}"),
         None => format!(
             "cost: unknown; no price for {} (add [prices.\"MODEL\"] with prompt_per_million and completion_per_million to config.toml)",
-            t.unpriced.join(", ")
+            crate::response::sanitize_inline(&t.unpriced.join(", "))
         ),
     }
 }
@@ -317,7 +317,7 @@ fn reading_table(s: &ReadingStats) -> String {
             opt(r.tokens_per_sec.map(|v| format!("{v:.1}"))),
             opt(r.ttft_ms),
             r.attempts,
-            r.model.as_deref().unwrap_or("-"),
+            crate::response::sanitize_inline(r.model.as_deref().unwrap_or("-")),
         ));
     }
     let t = &s.totals;
@@ -391,7 +391,7 @@ fn across_tables(s: &AllStats) -> String {
         );
         out.push_str(&format!(
             "{:<20} {:>8} {:>8} {:>10} {:>9} {:>9}  {cost}{}\n",
-            m.model,
+            crate::response::sanitize_inline(&m.model),
             m.readings,
             m.sections,
             t.prompt_tokens,

@@ -77,7 +77,8 @@ fn ask_passphrase(db: &Path) -> Result<Zeroizing<String>, CliError> {
 
 /// Keys until Enter (`Some`) or Ctrl-C / Ctrl-D / Esc (`None`), in raw mode.
 fn read_hidden() -> std::io::Result<Option<Zeroizing<String>>> {
-    let mut typed = Zeroizing::new(String::new());
+    // Room enough up front that typing never reallocates (and leaves copies behind).
+    let mut typed = Zeroizing::new(String::with_capacity(1024));
     loop {
         match event::read()? {
             Event::Key(KeyEvent {

@@ -25,6 +25,9 @@ use crate::config::Secret;
 use crate::events::{EventKind, Progress, Usage, UsageSource};
 use crate::response::sanitize_inline;
 
+/// The largest answer accepted (a section is a few KiB; anything near this is not an answer).
+const MAX_ANSWER_BYTES: usize = 8 << 20;
+
 /// How to reach and use the endpoint.
 #[derive(Debug, Clone)]
 pub struct OpenAiConfig {
@@ -49,6 +52,8 @@ pub struct OpenAiConfig {
 pub struct OpenAi {
     client: reqwest::Client,
     url: String,
+    /// The base URL without credentials or query, for messages and status lines.
+    endpoint: String,
     config: OpenAiConfig,
     limiter: Arc<Limiter>,
 }
@@ -75,10 +80,7 @@ impl OpenAi {
         if reqwest::Url::parse(&url).is_err() {
             return Err(ProviderError::new(
                 ErrorKind::BadRequest,
-                format!(
-                    "the base URL {:?} is not a valid URL (expected e.g. http://localhost:11434/v1)",
-                    config.base_url
-                ),
+                "the base URL is not a valid URL (expected e.g. http://localhost:11434/v1)",
             ));
         }
         let client = reqwest::Client::builder()
@@ -94,9 +96,11 @@ impl OpenAi {
                     format!("cannot build the HTTP client: {e}"),
                 )
             })?;
+        let endpoint = redacted_url(&config.base_url);
         Ok(Self {
             client,
             url,
+            endpoint,
             config,
             limiter,
         })
@@ -149,14 +153,17 @@ impl OpenAi {
         if !self.config.api_key.is_empty() {
             builder = builder.bearer_auth(self.config.api_key.expose());
         }
-        let response = match timeout(self.config.read_timeout, builder.send()).await {
+        // Without streaming the head only comes once the whole answer is written.
+        let head_timeout = if self.config.stream {
+            self.config.read_timeout
+        } else {
+            self.config.read_timeout.saturating_mul(10)
+        };
+        let response = match timeout(head_timeout, builder.send()).await {
             Err(_) => {
                 return Err(ProviderError::new(
                     ErrorKind::Timeout,
-                    format!(
-                        "no response within {} s",
-                        self.config.read_timeout.as_secs_f64()
-                    ),
+                    format!("no response within {} s", head_timeout.as_secs_f64()),
                 )
                 .into());
             }
@@ -187,12 +194,14 @@ impl OpenAi {
         } else {
             ErrorKind::Connect
         };
-        let mut message = format!("cannot reach {}: {e}", self.config.base_url);
+        let mut message = format!("cannot reach {}: {e}", self.endpoint);
         let mut source = std::error::Error::source(e);
         while let Some(s) = source {
             message.push_str(&format!(": {s}"));
             source = s.source();
         }
+        // reqwest names the full URL, which may carry credentials: show the redacted one.
+        let message = message.replace(&self.url, &format!("{}/chat/completions", self.endpoint));
         ProviderError::new(kind, self.scrub(&message))
     }
 
@@ -267,8 +276,8 @@ impl OpenAi {
             let chunk = match next {
                 Ok(Some(Ok(chunk))) => chunk,
                 Ok(None) => break,
-                // After [DONE] the answer is whole; a late hiccup does not undo it.
-                Ok(Some(Err(_))) | Err(_) if done => break,
+                // After a finish reason or [DONE] the answer is whole; a late hiccup does not undo it.
+                Ok(Some(Err(_))) | Err(_) if done || finished => break,
                 Ok(Some(Err(e))) => {
                     return Err(ProviderError::new(
                         ErrorKind::Truncated,
@@ -291,6 +300,13 @@ impl OpenAi {
                 }
             };
             decoder.feed(&chunk, |p| payloads.push(p));
+            if decoder.pending_len() + text.len() > MAX_ANSWER_BYTES {
+                return Err(ProviderError::new(
+                    ErrorKind::Malformed,
+                    "the stream sent more than 8 MiB without ending an answer",
+                )
+                .into());
+            }
             for payload in payloads.drain(..) {
                 let payload = payload.trim();
                 if payload == "[DONE]" {
@@ -354,7 +370,16 @@ impl OpenAi {
         let mut body = Vec::new();
         loop {
             match timeout(self.config.read_timeout, bytes.next()).await {
-                Ok(Some(Ok(chunk))) => body.extend_from_slice(&chunk),
+                Ok(Some(Ok(chunk))) => {
+                    body.extend_from_slice(&chunk);
+                    if body.len() > MAX_ANSWER_BYTES {
+                        return Err(ProviderError::new(
+                            ErrorKind::Malformed,
+                            "the answer is larger than 8 MiB",
+                        )
+                        .into());
+                    }
+                }
                 Ok(None) => break,
                 Ok(Some(Err(e))) => {
                     return Err(ProviderError::new(
@@ -420,10 +445,28 @@ impl OpenAi {
         Completion {
             text,
             usage,
-            model: model.unwrap_or_else(|| self.config.model.clone()),
+            // The server names the model: keep it short and harmless for terminals.
+            model: model
+                .map(|m| sanitize_inline(&m).chars().take(100).collect::<String>())
+                .filter(|m| !m.trim().is_empty())
+                .unwrap_or_else(|| self.config.model.clone()),
             ttft,
             attempts: 1,
         }
+    }
+}
+
+/// `url` without user, password or query, so credentials put in a base URL never show.
+fn redacted_url(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut u) => {
+            let _ = u.set_username("");
+            let _ = u.set_password(None);
+            u.set_query(None);
+            u.set_fragment(None);
+            u.to_string().trim_end_matches('/').to_owned()
+        }
+        Err(_) => "(an invalid URL)".to_owned(),
     }
 }
 
@@ -446,7 +489,7 @@ impl Provider for OpenAi {
         ProviderInfo {
             name: "openai",
             model: self.config.model.clone(),
-            endpoint: self.config.base_url.clone(),
+            endpoint: self.endpoint.clone(),
         }
     }
 

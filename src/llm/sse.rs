@@ -42,6 +42,11 @@ impl SseDecoder {
         self.line.extend_from_slice(&bytes[start..]);
     }
 
+    /// Bytes held for an event or line that has not ended yet.
+    pub fn pending_len(&self) -> usize {
+        self.line.len() + self.data.as_ref().map_or(0, String::len)
+    }
+
     /// Whether a started event or line is still waiting for its end.
     #[cfg(test)]
     pub fn has_partial(&self) -> bool {

@@ -83,16 +83,18 @@ pub async fn retry_saved(
     events: mpsc::UnboundedSender<SectionEvent>,
     cancel: CancellationToken,
 ) -> Result<SavedRun, StoreError> {
-    let (row, question, stored) = writer
+    // Everything is checked before the reading is marked running again.
+    let (reading, question, stored) = writer
         .call(move |s| {
             let row = s.reading(id)?;
+            let reading = stored_reading(&row)?;
             let question = s.question(id)?;
             let stored = s.part_statuses(id)?;
             s.begin_run(id)?;
-            Ok((row, question, stored))
+            Ok((reading, question, stored))
         })
         .await?;
-    let reading = Arc::new(stored_reading(&row)?);
+    let reading = Arc::new(reading);
     let planned = plan(&reading);
     let done: HashMap<u8, SectionStatus> = stored.into_iter().collect();
     let missing: Vec<Section> = planned
@@ -164,6 +166,18 @@ async fn run_sections(
                     failure = Some(e);
                 }
             }
+            // A section that could not be kept is not shown as finished.
+            let event = match (&failure, event.kind) {
+                (Some(e), EventKind::Finished(done)) => SectionEvent {
+                    kind: EventKind::Failed(Box::new(SectionFailure {
+                        error: format!("{}: not saved: {e}", event.section.title()),
+                        latency: done.latency,
+                        attempts: done.attempts,
+                    })),
+                    ..event
+                },
+                (_, kind) => SectionEvent { kind, ..event },
+            };
             let _ = events.send(event);
         }
         failure

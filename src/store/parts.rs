@@ -42,7 +42,7 @@ pub struct PartMeta {
 impl PartMeta {
     /// Prompt plus completion tokens, when known.
     pub fn total_tokens(&self) -> Option<u32> {
-        Some(self.prompt_tokens? + self.completion_tokens?)
+        Some(self.prompt_tokens?.saturating_add(self.completion_tokens?))
     }
 }
 

@@ -266,7 +266,7 @@ fn history(
     if !prices.is_empty() {
         for (id, meta) in store.part_metas(None)? {
             let part = match (&meta.model, meta.prompt_tokens, meta.completion_tokens) {
-                (Some(m), Some(p), Some(c)) => prices.get(m).map(|price| {
+                (Some(m), Some(p), Some(c)) => crate::config::price_for(prices, m).map(|price| {
                     f64::from(p) * price.prompt_per_million / 1e6
                         + f64::from(c) * price.completion_per_million / 1e6
                 }),
@@ -308,6 +308,28 @@ fn export(
         r.id.unwrap_or(0),
         format.extension()
     ));
-    std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    Ok(path)
+    // The export is the reading in the clear: readable by its owner only, and never written over
+    // another file.
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let write = |path: &std::path::Path| -> std::io::Result<()> {
+        use std::io::Write;
+        options.open(path)?.write_all(text.as_bytes())
+    };
+    match write(&path) {
+        Ok(()) => Ok(path),
+        Err(e) => Err(if e.kind() == std::io::ErrorKind::AlreadyExists {
+            format!(
+                "{} already exists; move it away to export again",
+                path.display()
+            )
+        } else {
+            format!("cannot write {}: {e}", path.display())
+        }),
+    }
 }
