@@ -61,6 +61,7 @@ async fn main() {
         prompts: Prompts::default(),
         slots: Slots::Unlimited,
         max_tokens: 1200,
+        deltas: true,
     };
     let home = tempfile::tempdir().unwrap();
     let (writer, thread) = Store::open(home.path(), Unlock::default())

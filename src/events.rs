@@ -137,6 +137,7 @@ pub struct Progress {
     tx: mpsc::UnboundedSender<SectionEvent>,
     reading: i64,
     section: Section,
+    deltas: bool,
 }
 
 impl Progress {
@@ -146,6 +147,15 @@ impl Progress {
             tx,
             reading,
             section,
+            deltas: true,
+        }
+    }
+
+    /// The same, but text deltas are dropped at the source (nobody shows them: batch).
+    pub fn without_deltas(self) -> Self {
+        Self {
+            deltas: false,
+            ..self
         }
     }
 
@@ -160,7 +170,9 @@ impl Progress {
 
     /// More text arrived.
     pub fn delta(&self, text: impl Into<String>) {
-        self.send(EventKind::Delta(text.into()));
+        if self.deltas {
+            self.send(EventKind::Delta(text.into()));
+        }
     }
 
     /// The section the events are about.

@@ -90,6 +90,19 @@ pub async fn run(
     events: mpsc::UnboundedSender<SectionEvent>,
     cancel: CancellationToken,
 ) -> RunSummary {
+    run_with_deltas(provider, reading, requests, slots, events, cancel, true).await
+}
+
+/// [`run`], choosing whether text deltas are reported (a batch shows none, so it skips them).
+pub async fn run_with_deltas(
+    provider: Arc<dyn Provider>,
+    reading: i64,
+    requests: Vec<SectionRequest>,
+    slots: Slots,
+    events: mpsc::UnboundedSender<SectionEvent>,
+    cancel: CancellationToken,
+    deltas: bool,
+) -> RunSummary {
     let semaphore = match slots {
         Slots::Unlimited => Arc::new(Semaphore::new(requests.len().max(1))),
         Slots::Cap(n) => Arc::new(Semaphore::new(n.max(1))),
@@ -101,6 +114,11 @@ pub async fn run(
     for request in requests {
         let section = request.section;
         let progress = Progress::new(events.clone(), reading, section);
+        let progress = if deltas {
+            progress
+        } else {
+            progress.without_deltas()
+        };
         progress.send(EventKind::Queued);
         let handle = tasks.spawn(one_section(
             provider.clone(),

@@ -62,6 +62,8 @@ pub struct Engine {
     pub slots: Slots,
     /// `max_tokens` per section.
     pub max_tokens: u32,
+    /// Whether text deltas are reported as they stream (false for batch, which shows none).
+    pub deltas: bool,
 }
 
 impl Engine {
@@ -108,13 +110,14 @@ impl Engine {
         events: mpsc::UnboundedSender<SectionEvent>,
         cancel: CancellationToken,
     ) -> RunSummary {
-        orchestrator::run(
+        orchestrator::run_with_deltas(
             self.provider.clone(),
             id,
             requests,
             self.slots.clone(),
             events,
             cancel,
+            self.deltas,
         )
         .await
     }

@@ -180,6 +180,8 @@ pub async fn run(home: Option<&Path>, args: BatchArgs) -> Result<ExitCode, CliEr
     }
     let concurrency = args.provider.concurrency.unwrap_or(DEFAULT_CONCURRENCY);
     ctx.engine.slots = Slots::Shared(Arc::new(Semaphore::new(concurrency)));
+    // Nobody watches the text stream in: skip the deltas at the source.
+    ctx.engine.deltas = false;
     let (writer, thread) = store.into_writer()?;
 
     let planned: u64 = jobs

@@ -209,6 +209,7 @@ impl Context {
             prompts,
             slots: settings.concurrency.map_or(Slots::Unlimited, Slots::Cap),
             max_tokens: settings.max_tokens,
+            deltas: true,
         };
         Ok(Self {
             dirs,

@@ -259,3 +259,32 @@ async fn an_answer_with_no_readable_text_fails_the_section() {
     assert_eq!(summary.failed().len(), 15);
     assert!(summary.failed()[0].1.contains("no readable text"));
 }
+
+#[tokio::test(start_paused = true)]
+async fn without_deltas_no_text_events_are_sent() {
+    let provider = Arc::new(Scripted::new(Duration::from_secs(1)));
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let summary = run_with_deltas(
+        provider,
+        0,
+        fifteen(),
+        Slots::Unlimited,
+        tx,
+        CancellationToken::new(),
+        false,
+    )
+    .await;
+    assert!(summary.all_succeeded());
+    let mut kinds = Vec::new();
+    while let Ok(e) = rx.try_recv() {
+        kinds.push(e.kind);
+    }
+    assert!(!kinds.iter().any(|k| matches!(k, EventKind::Delta(_))));
+    assert_eq!(
+        kinds
+            .iter()
+            .filter(|k| matches!(k, EventKind::Finished(_)))
+            .count(),
+        15
+    );
+}

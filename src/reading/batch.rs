@@ -67,7 +67,7 @@ pub struct JobOutcome {
 /// Readings kept open so that `concurrency` section slots stay busy: every reading has at least
 /// six sections, and a few spare readings cover the ones finishing.
 pub fn readings_in_flight(concurrency: usize) -> usize {
-    concurrency.div_ceil(6) + 2
+    concurrency.div_ceil(2) + 2
 }
 
 /// Runs `jobs` with `engine` (whose slots should be shared), saving through `writer`, reporting

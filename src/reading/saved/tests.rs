@@ -74,6 +74,7 @@ fn engine(provider: Arc<dyn Provider>) -> Engine {
         prompts: Prompts::default(),
         slots: Slots::Unlimited,
         max_tokens: 100,
+        deltas: true,
     }
 }
 
