@@ -205,6 +205,28 @@ impl OpenAi {
         ProviderError::new(kind, self.scrub(&message))
     }
 
+    /// The connection broke while the `what` (stream or answer) was coming in.
+    fn dropped(&self, what: &str, e: &reqwest::Error) -> ProviderError {
+        ProviderError::new(
+            ErrorKind::Truncated,
+            format!(
+                "the connection dropped mid-{what}: {}",
+                self.scrub(&e.to_string())
+            ),
+        )
+    }
+
+    /// Nothing arrived for the read timeout while the `what` was coming in.
+    fn stalled(&self, what: &str) -> ProviderError {
+        ProviderError::new(
+            ErrorKind::Timeout,
+            format!(
+                "the {what} stalled: no data for {} s",
+                self.config.read_timeout.as_secs_f64()
+            ),
+        )
+    }
+
     async fn status_error(&self, response: reqwest::Response) -> AttemptError {
         let status = response.status();
         let wait = retry_after(response.headers(), SystemTime::now());
@@ -278,26 +300,8 @@ impl OpenAi {
                 Ok(None) => break,
                 // After a finish reason or [DONE] the answer is whole; a late hiccup does not undo it.
                 Ok(Some(Err(_))) | Err(_) if done || finished => break,
-                Ok(Some(Err(e))) => {
-                    return Err(ProviderError::new(
-                        ErrorKind::Truncated,
-                        format!(
-                            "the connection dropped mid-stream: {}",
-                            self.scrub(&e.to_string())
-                        ),
-                    )
-                    .into());
-                }
-                Err(_) => {
-                    return Err(ProviderError::new(
-                        ErrorKind::Timeout,
-                        format!(
-                            "the stream stalled: no data for {} s",
-                            self.config.read_timeout.as_secs_f64()
-                        ),
-                    )
-                    .into());
-                }
+                Ok(Some(Err(e))) => return Err(self.dropped("stream", &e).into()),
+                Err(_) => return Err(self.stalled("stream").into()),
             };
             decoder.feed(&chunk, |p| payloads.push(p));
             if decoder.pending_len() + text.len() > MAX_ANSWER_BYTES {
@@ -381,26 +385,8 @@ impl OpenAi {
                     }
                 }
                 Ok(None) => break,
-                Ok(Some(Err(e))) => {
-                    return Err(ProviderError::new(
-                        ErrorKind::Truncated,
-                        format!(
-                            "the connection dropped mid-answer: {}",
-                            self.scrub(&e.to_string())
-                        ),
-                    )
-                    .into());
-                }
-                Err(_) => {
-                    return Err(ProviderError::new(
-                        ErrorKind::Timeout,
-                        format!(
-                            "the answer stalled: no data for {} s",
-                            self.config.read_timeout.as_secs_f64()
-                        ),
-                    )
-                    .into());
-                }
+                Ok(Some(Err(e))) => return Err(self.dropped("answer", &e).into()),
+                Err(_) => return Err(self.stalled("answer").into()),
             }
         }
         let parsed: WholeResponse = serde_json::from_slice(&body).map_err(|e| {

@@ -98,17 +98,19 @@ pub async fn run_batch(
         })
     };
 
+    let job_context = || JobContext {
+        engine: engine.clone(),
+        writer: writer.clone(),
+        gate: gate.clone(),
+        cancel: cancel.clone(),
+        events: events.clone(),
+        section_tx: section_tx.clone(),
+    };
+
     // First pass.
     let mut tasks = JoinSet::new();
     for (index, job) in jobs.into_iter().enumerate() {
-        let ctx = JobContext {
-            engine: engine.clone(),
-            writer: writer.clone(),
-            gate: gate.clone(),
-            cancel: cancel.clone(),
-            events: events.clone(),
-            section_tx: section_tx.clone(),
-        };
+        let ctx = job_context();
         tasks.spawn(async move {
             let Some(_permit) = ctx.open().await else {
                 return (index, None);
@@ -142,14 +144,7 @@ pub async fn run_batch(
             readings: again.len(),
         });
         for (index, id) in again {
-            let ctx = JobContext {
-                engine: engine.clone(),
-                writer: writer.clone(),
-                gate: gate.clone(),
-                cancel: cancel.clone(),
-                events: events.clone(),
-                section_tx: section_tx.clone(),
-            };
+            let ctx = job_context();
             tasks.spawn(async move {
                 let Some(_permit) = ctx.open().await else {
                     return (index, None);

@@ -304,6 +304,8 @@ pub struct App {
     dirty: bool,
     rng: ChaCha8Rng,
     runs: u64,
+    /// A retry asked for from History whose reading is still loading (its run id).
+    resuming: Option<u64>,
 }
 
 impl App {
@@ -330,6 +332,7 @@ impl App {
             dirty: true,
             rng: ChaCha8Rng::seed_from_u64(o.seed),
             runs: 0,
+            resuming: None,
         }
     }
 
@@ -458,6 +461,8 @@ impl App {
             }
             Msg::Interrupt => self.quit_now(&mut fx),
             Msg::Error(text) => {
+                // A retry whose reading could not be loaded never starts.
+                self.resuming = None;
                 self.error(sanitize_inline(&text));
                 self.reading.loading = None;
                 self.stats.loading = None;
@@ -487,7 +492,7 @@ impl App {
     }
 
     fn running(&self) -> bool {
-        self.live.as_ref().is_some_and(LiveState::running)
+        self.resuming.is_some() || self.live.as_ref().is_some_and(LiveState::running)
     }
 
     fn goto(&mut self, screen: Screen, fx: &mut Vec<Effect>) {
@@ -774,6 +779,9 @@ impl App {
                     return self.error(msg::BUSY);
                 }
                 let run = self.next_run();
+                // Busy from now on, not only once the reading has loaded: a second start in
+                // between would run unseen.
+                self.resuming = Some(run);
                 fx.push(Effect::Resume { run, id });
                 self.screen = Screen::Live;
             }
@@ -790,6 +798,16 @@ impl App {
         reading: Arc<Reading>,
         sections: &[Section],
     ) {
+        if self.resuming == Some(run) {
+            self.resuming = None;
+        }
+        if self
+            .live
+            .as_ref()
+            .is_some_and(|l| l.run != run && l.running())
+        {
+            return;
+        }
         let planned: Vec<Section> = report
             .sections
             .iter()

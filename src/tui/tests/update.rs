@@ -445,6 +445,15 @@ fn history_filters_as_you_type_and_acts_on_the_chosen_reading() {
     assert!(matches!(fx.as_slice(), [Effect::LoadHistory]));
     let fx = a.update(key(KeyCode::Enter));
     assert!(matches!(fx.as_slice(), [Effect::Open { id: 4 }]));
+    // The retry's reading has not loaded yet: a second retry (or cast) must not start.
+    a.update(key(KeyCode::Esc));
+    a.update(key(KeyCode::Char('h')));
+    assert_eq!(a.screen, Screen::History);
+    let fx = a.update(key(KeyCode::Char('r')));
+    assert!(
+        !fx.iter().any(|e| matches!(e, Effect::Resume { .. })),
+        "{fx:?}"
+    );
 }
 
 #[test]
