@@ -4,6 +4,18 @@
 //! sent to a provider at once ([`orchestrator`], [`llm`]); [`reading`] is the one seam the
 //! front ends call. The arrows run one way: front ends -> reading -> orchestrator -> llm ->
 //! plan -> oracle; store -> crypto.
+//!
+//! ```
+//! use iching::oracle::{Cast, Reading};
+//! use iching::plan::plan;
+//!
+//! // A physical cast, bottom line first: 55 Feng changing to 31 Xian.
+//! let reading = Reading::new(Cast::manual(Cast::parse_lines("9,8,7,7,6,8").unwrap()));
+//! assert_eq!(reading.primary.number, 55);
+//! assert_eq!(reading.resulting.map(|h| h.number), Some(31));
+//! let ids: Vec<u8> = plan(&reading).iter().map(|s| s.id()).collect();
+//! assert_eq!(ids, [1, 2, 3, 4, 8, 11, 12, 13, 14, 18]);
+//! ```
 
 pub mod cli;
 pub mod config;
