@@ -277,6 +277,30 @@ async fn broken_streams_are_failed_attempts_and_retried() {
 }
 
 #[tokio::test]
+async fn an_answer_cut_at_max_tokens_fails_once_and_says_what_to_raise() {
+    let server = FakeOpenAi::start(ServerConfig::default());
+    for stream in [true, false] {
+        server.reset_stats();
+        server.push_faults([Fault::Length]);
+        let (result, events) = one(
+            &provider(&server, |c| c.stream = stream),
+            Section::OpeningStatements,
+        )
+        .await;
+        let e = result.unwrap_err();
+        assert_eq!(e.kind, ErrorKind::TooLong, "stream {stream}");
+        assert_eq!(e.attempts, 1);
+        assert!(e.message.contains("max_tokens (300)"), "{}", e.message);
+        assert_eq!(
+            server.stats().requests,
+            1,
+            "the same request would be cut again"
+        );
+        assert!(retries(&events).is_empty());
+    }
+}
+
+#[tokio::test]
 async fn a_stream_that_is_always_cut_fails_and_is_never_a_success() {
     let server = FakeOpenAi::start(ServerConfig::default());
     let p = provider(&server, |c| c.max_attempts = 3);

@@ -75,6 +75,9 @@ pub enum ErrorKind {
     Truncated,
     /// A body or chunk that is not what the protocol says.
     Malformed,
+    /// The answer hit `max_tokens` (`finish_reason: "length"`): the same request would be cut
+    /// the same way, so it is not retried.
+    TooLong,
     /// Stopped by the user.
     Cancelled,
     /// Anything else (including a panic caught by the orchestrator).
@@ -94,6 +97,7 @@ impl ErrorKind {
             ErrorKind::QuotaExceeded
             | ErrorKind::Unauthorized
             | ErrorKind::BadRequest
+            | ErrorKind::TooLong
             | ErrorKind::Cancelled
             | ErrorKind::Internal => false,
         }
@@ -111,6 +115,7 @@ impl ErrorKind {
             ErrorKind::Timeout => "timed out",
             ErrorKind::Truncated => "truncated",
             ErrorKind::Malformed => "malformed",
+            ErrorKind::TooLong => "cut at max_tokens",
             ErrorKind::Cancelled => "cancelled",
             ErrorKind::Internal => "internal error",
         }

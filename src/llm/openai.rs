@@ -292,6 +292,7 @@ impl OpenAi {
         let mut usage = None;
         let mut model = None;
         let mut finished = false;
+        let mut at_limit = false;
         let mut done = false;
         loop {
             let next = timeout(self.config.read_timeout, bytes.next()).await;
@@ -347,8 +348,9 @@ impl OpenAi {
                         text.push_str(&content);
                         progress.delta(content);
                     }
-                    if choice.finish_reason.is_some() {
+                    if let Some(reason) = &choice.finish_reason {
                         finished = true;
+                        at_limit |= reason == "length";
                     }
                 }
             }
@@ -359,6 +361,9 @@ impl OpenAi {
                 "the stream ended before the answer was finished (no finish reason or [DONE])",
             )
             .into());
+        }
+        if at_limit {
+            return Err(cut_at_limit(request).into());
         }
         Ok(self.completion(request, text, usage, model, ttft))
     }
@@ -399,6 +404,9 @@ impl OpenAi {
             parsed.choices.into_iter().next().ok_or_else(|| {
                 ProviderError::new(ErrorKind::Malformed, "the answer has no choices")
             })?;
+        if choice.finish_reason.as_deref() == Some("length") {
+            return Err(cut_at_limit(request).into());
+        }
         let text = choice
             .message
             .and_then(|m| m.content)
@@ -440,6 +448,17 @@ impl OpenAi {
             attempts: 1,
         }
     }
+}
+
+/// An answer cut off by `max_tokens`: kept out of the store, and not retried.
+fn cut_at_limit(request: &SectionRequest) -> ProviderError {
+    ProviderError::new(
+        ErrorKind::TooLong,
+        format!(
+            "the answer reached max_tokens ({}) before it was finished; raise max_tokens in config.toml",
+            request.max_tokens
+        ),
+    )
 }
 
 /// `url` without user, password or query, so credentials put in a base URL never show.
@@ -608,6 +627,8 @@ struct WholeResponse {
 struct WholeChoice {
     #[serde(default)]
     message: Option<Message>,
+    #[serde(default)]
+    finish_reason: Option<String>,
 }
 
 #[derive(Deserialize)]

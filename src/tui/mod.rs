@@ -41,6 +41,13 @@ struct EnvProvider {
 
 /// Opens the terminal app and runs it until the user quits.
 pub async fn run(home: Option<&Path>) -> Result<ExitCode, CliError> {
+    use std::io::IsTerminal;
+    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+        return Err(CliError::usage(
+            "the terminal app needs a terminal; in scripts use `iching cast \"your question\"` \
+             (see `iching --help`)",
+        ));
+    }
     let args = EnvProvider::try_parse_from(["iching"])
         .map_err(|e| CliError::usage(e.to_string()))?
         .provider;
