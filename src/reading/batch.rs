@@ -65,7 +65,7 @@ pub struct JobOutcome {
 }
 
 /// Readings kept open so that `concurrency` section slots stay busy: every reading has at least
-/// six sections, and a few spare readings cover the ones finishing.
+/// six sections, so C/2 readings queue three times the slots' worth while others finish and open.
 pub fn readings_in_flight(concurrency: usize) -> usize {
     concurrency.div_ceil(2) + 2
 }
