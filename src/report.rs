@@ -289,7 +289,8 @@ pub fn status_of(sections: impl Iterator<Item = SectionStatus>, cancelled: bool)
     }
 }
 
-fn millis(d: std::time::Duration) -> u64 {
+/// Whole milliseconds of `d` (saturating).
+pub fn millis(d: std::time::Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 

@@ -15,7 +15,7 @@ use tokio::sync::{Semaphore, mpsc};
 
 use super::cast::{cancel_on_ctrl_c, cast_from_args, close};
 use super::unlock::open_store;
-use super::{CliError, Context, ProviderArgs};
+use super::{CliError, Context, ProviderArgs, round};
 use crate::config::{Dirs, Price};
 use crate::events::{EventKind, UsageSource};
 use crate::oracle::Reading;
@@ -341,11 +341,6 @@ async fn fold(
     // A cost is only a cost when every section had a price.
     s.cost = (priced > 0 && priced == s.sections_done).then_some(round(cost, 4));
     s
-}
-
-fn round(x: f64, places: i32) -> f64 {
-    let f = 10f64.powi(places);
-    (x * f).round() / f
 }
 
 fn print_summary(s: &Summary, concurrency: usize) {

@@ -14,7 +14,7 @@ use serde::Serialize;
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 
-use super::{CliError, Context, EndpointArgs};
+use super::{CliError, Context, EndpointArgs, round};
 use crate::config::ProviderKind;
 use crate::events::Progress;
 use crate::llm::{Provider, SectionRequest};
@@ -224,11 +224,6 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
 
 fn ms(d: Duration) -> f64 {
     round(d.as_secs_f64() * 1000.0, 1)
-}
-
-fn round(x: f64, places: i32) -> f64 {
-    let f = 10f64.powi(places);
-    (x * f).round() / f
 }
 
 fn report(

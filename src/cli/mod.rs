@@ -244,6 +244,12 @@ pub fn build_provider(settings: &Settings) -> Result<Arc<dyn Provider>, CliError
     }
 }
 
+/// `x` rounded to `places` decimals, for figures people read.
+pub(crate) fn round(x: f64, places: i32) -> f64 {
+    let f = 10f64.powi(places);
+    (x * f).round() / f
+}
+
 /// Whether to colour `stderr`: a terminal, and `NO_COLOR` unset.
 pub fn stderr_colour() -> bool {
     std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())

@@ -21,7 +21,7 @@ use crate::events::{EventKind, SectionDone, SectionEvent, SectionFailure};
 use crate::oracle::{Cast, LineValue, Method, Reading};
 use crate::orchestrator::RunSummary;
 use crate::plan::{Section, plan};
-use crate::report::{ReadingReport, ReadingStatus, SectionStatus, rate};
+use crate::report::{ReadingReport, ReadingStatus, SectionStatus, millis, rate};
 use crate::response::Paragraph;
 use crate::store::{
     NewReading, PartMeta, PartText, ReadingRow, Store, StoreError, Writer, rfc3339,
@@ -243,10 +243,6 @@ fn failed_part(section: Section, failure: &SectionFailure) -> (PartMeta, PartTex
         ..PartText::default()
     };
     (meta, text)
-}
-
-fn millis(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// The reading a stored row describes: the cast is repeated from its seed when that gives the

@@ -220,6 +220,23 @@ fn draw_keys(keys: &[KeyHelp], frame: &mut Frame, area: Rect, theme: &Theme) {
 }
 
 /// A box in the middle of `area`, cleared, `w` by `h` at most.
+/// The one line a screen shows before its reading is there: loading, or nothing chosen yet.
+pub fn placeholder(loading: bool, frame: &mut Frame, area: Rect, theme: &Theme) {
+    let text = if loading {
+        strings::LOADING
+    } else {
+        strings::READING_EMPTY
+    };
+    frame.render_widget(
+        Paragraph::new(Line::styled(text, theme.dim)).centered(),
+        Rect {
+            y: area.y + area.height / 2,
+            height: 1,
+            ..area
+        },
+    );
+}
+
 pub fn centered(area: Rect, w: u16, h: u16, frame: &mut Frame) -> Rect {
     let w = w.min(area.width);
     let h = h.min(area.height);

@@ -17,7 +17,6 @@ use crate::plan::Section;
 use crate::report::{ReadingReport, SectionStatus};
 use crate::response::sanitize_inline;
 use crate::tui::app::ExportFormat;
-use crate::tui::strings;
 use crate::tui::theme::Theme;
 
 /// Widest the jump list gets.
@@ -381,19 +380,7 @@ pub fn position(state: &ReadingState, body: Rect, theme: &Theme) -> Option<usize
 /// Draws the Reading screen.
 pub fn render(state: &ReadingState, frame: &mut Frame, area: Rect, theme: &Theme) {
     let Some(report) = &state.report else {
-        let text = if state.loading.is_some() {
-            strings::LOADING
-        } else {
-            strings::READING_EMPTY
-        };
-        frame.render_widget(
-            Paragraph::new(Line::styled(text, theme.dim)).centered(),
-            Rect {
-                y: area.y + area.height / 2,
-                height: 1,
-                ..area
-            },
-        );
+        super::placeholder(state.loading.is_some(), frame, area, theme);
         return;
     };
     let (list, text) = areas(area);

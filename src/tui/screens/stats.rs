@@ -8,13 +8,12 @@ use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState};
+use ratatui::widgets::{Cell, Row, Table, TableState};
 
 use super::{fmt_cost, fmt_tokens, truncate};
 use crate::config::Price;
 use crate::report::{ReadingReport, SectionReport, SectionStatus};
 use crate::response::sanitize_inline;
-use crate::tui::strings;
 use crate::tui::theme::Theme;
 
 /// The Stats screen's state.
@@ -95,19 +94,7 @@ pub fn render(
     theme: &Theme,
 ) {
     let Some(report) = &state.report else {
-        let text = if state.loading.is_some() {
-            strings::LOADING
-        } else {
-            strings::READING_EMPTY
-        };
-        frame.render_widget(
-            Paragraph::new(Line::styled(text, theme.dim)).centered(),
-            Rect {
-                y: area.y + area.height / 2,
-                height: 1,
-                ..area
-            },
-        );
+        super::placeholder(state.loading.is_some(), frame, area, theme);
         return;
     };
     let [title, _, table_area] = Layout::vertical([
