@@ -172,7 +172,7 @@ async fn one_section(
     cancel: CancellationToken,
 ) -> (Section, Outcome) {
     let section = request.section;
-    let _permit = tokio::select! {
+    let permit = tokio::select! {
         biased;
         () = cancel.cancelled() => return (section, Outcome::Cancelled),
         permit = semaphore.acquire_owned() => match permit {
@@ -188,6 +188,9 @@ async fn one_section(
         r = provider.complete(&request, &progress) => r,
     };
     let latency = started.elapsed();
+    // The slot is for requests in flight: the next section's request goes out while this
+    // answer is parsed.
+    drop(permit);
     let outcome = match result.and_then(|c| {
         let paragraphs = parse_response(&c.text);
         if paragraphs.is_empty() {

@@ -17,7 +17,7 @@ use super::cast::{cancel_on_ctrl_c, cast_from_args, close};
 use super::unlock::open_store;
 use super::{CliError, Context, ProviderArgs, round};
 use crate::config::{Dirs, Price};
-use crate::events::{EventKind, UsageSource};
+use crate::events::{EventKind, SectionEvent, UsageSource};
 use crate::oracle::Reading;
 use crate::orchestrator::Slots;
 use crate::plan::plan;
@@ -189,7 +189,8 @@ pub async fn run(home: Option<&Path>, args: BatchArgs) -> Result<ExitCode, CliEr
         .map(|j| plan(&Reading::new(j.cast.clone())).len() as u64)
         .sum();
     let bar = progress_bar(planned);
-    let (tx, rx) = mpsc::unbounded_channel();
+    let (batch_tx, batch_rx) = mpsc::unbounded_channel();
+    let (section_tx, section_rx) = mpsc::unbounded_channel();
     let cancel = cancel_on_ctrl_c();
     let started = Instant::now();
     let readings = jobs.len();
@@ -198,11 +199,18 @@ pub async fn run(home: Option<&Path>, args: BatchArgs) -> Result<ExitCode, CliEr
         &writer,
         jobs,
         readings_in_flight(concurrency),
-        tx,
+        batch_tx,
+        section_tx,
         cancel.clone(),
     );
     let prices = ctx.settings.prices.clone();
-    let (outcomes, mut summary) = tokio::join!(run, fold(rx, bar, readings, prices));
+    // The fold runs on the runtime's workers, beside the sections whose events it counts, rather
+    // than waking this thread for every one.
+    let fold = tokio::spawn(fold(section_rx, batch_rx, bar, readings, prices));
+    let outcomes = run.await;
+    let mut summary = fold
+        .await
+        .map_err(|e| CliError::other(format!("batch progress: {e}")))?;
     close(writer, thread).await;
     summary.readings = readings;
     summary.wall_s = round(started.elapsed().as_secs_f64(), 3);
@@ -258,9 +266,10 @@ fn progress_bar(sections: u64) -> ProgressBar {
     bar
 }
 
-/// Folds batch events into the summary figures and the progress display.
+/// Folds the section events and batch events into the summary figures and the progress display.
 async fn fold(
-    mut rx: mpsc::UnboundedReceiver<BatchEvent>,
+    mut sections: mpsc::UnboundedReceiver<SectionEvent>,
+    mut batch: mpsc::UnboundedReceiver<BatchEvent>,
     bar: ProgressBar,
     readings: usize,
     prices: BTreeMap<String, Price>,
@@ -270,9 +279,12 @@ async fn fold(
     let mut settled = HashSet::new();
     let mut cost = 0.0;
     let mut priced = 0u64;
-    while let Some(event) = rx.recv().await {
-        match event {
-            BatchEvent::Section(e) => match &e.kind {
+    loop {
+        // Section events first: every one sent before a batch event is counted before it (the
+        // retry pass's length needs every failure of the first pass).
+        tokio::select! {
+            biased;
+            Some(e) = sections.recv() => match &e.kind {
                 EventKind::Finished(done) => {
                     s.sections_done += 1;
                     s.requests += u64::from(done.attempts);
@@ -297,45 +309,50 @@ async fn fold(
                 EventKind::Queued
                 | EventKind::Started
                 | EventKind::Delta(_)
-                | EventKind::Retrying { .. } => {}
+                | EventKind::Retrying { .. } => continue,
             },
-            BatchEvent::Settled { index, id, status } => {
-                settled.insert(index);
-                if plain {
-                    eprintln!(
-                        "reading {id} ({}/{readings}): {}; {} sections done, {} failed",
-                        settled.len(),
-                        status.as_str(),
-                        s.sections_done,
-                        s.sections_failed
-                    );
+            Some(event) = batch.recv() => match event {
+                BatchEvent::Settled { index, id, status } => {
+                    settled.insert(index);
+                    if plain {
+                        eprintln!(
+                            "reading {id} ({}/{readings}): {}; {} sections done, {} failed",
+                            settled.len(),
+                            status.as_str(),
+                            s.sections_done,
+                            s.sections_failed
+                        );
+                    }
                 }
-            }
-            BatchEvent::RetryPass { readings: n } => {
-                s.retried_readings = n;
-                bar.inc_length(s.sections_failed);
-                let line = format!("retrying the failed sections of {n} readings");
-                if plain {
-                    eprintln!("{line}");
-                } else {
-                    bar.println(line);
+                BatchEvent::RetryPass { readings: n } => {
+                    s.retried_readings = n;
+                    bar.inc_length(s.sections_failed);
+                    let line = format!("retrying the failed sections of {n} readings");
+                    if plain {
+                        eprintln!("{line}");
+                    } else {
+                        bar.println(line);
+                    }
                 }
-            }
-            BatchEvent::StoreFailed { index, error } => {
-                let line = format!("reading {} could not be saved: {error}", index + 1);
-                if plain {
-                    eprintln!("{line}");
-                } else {
-                    bar.println(line);
+                BatchEvent::StoreFailed { index, error } => {
+                    let line = format!("reading {} could not be saved: {error}", index + 1);
+                    if plain {
+                        eprintln!("{line}");
+                    } else {
+                        bar.println(line);
+                    }
                 }
-            }
+            },
+            else => break,
         }
-        bar.set_message(format!(
-            "readings {}/{readings} · failed {} · {} tokens",
-            settled.len().min(readings),
-            s.sections_failed,
-            s.tokens_reported + s.tokens_estimated
-        ));
+        if !plain {
+            bar.set_message(format!(
+                "readings {}/{readings} · failed {} · {} tokens",
+                settled.len().min(readings),
+                s.sections_failed,
+                s.tokens_reported + s.tokens_estimated
+            ));
+        }
     }
     bar.finish_and_clear();
     // A cost is only a cost when every section had a price.

@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime};
 
 use futures_util::StreamExt;
 use reqwest::header::CONTENT_TYPE;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use tokio::time::{Instant, timeout};
 
 use super::limiter::Limiter;
@@ -23,6 +23,7 @@ use super::{
 };
 use crate::config::Secret;
 use crate::events::{EventKind, Progress, Usage, UsageSource};
+use crate::plan::ChatMessage;
 use crate::response::sanitize_inline;
 
 /// The largest answer accepted (a section is a few KiB; anything near this is not an answer).
@@ -108,19 +109,19 @@ impl OpenAi {
 
     /// The request body for `request`, serialised once and reused by every attempt.
     fn body(&self, request: &SectionRequest) -> Vec<u8> {
-        let mut body = serde_json::json!({
-            "model": self.config.model,
-            "messages": request.messages,
-            "max_tokens": request.max_tokens,
-            "stream": self.config.stream,
-        });
-        if self.config.stream {
-            body["stream_options"] = serde_json::json!({ "include_usage": true });
-        }
-        if self.config.json_mode {
-            body["response_format"] = serde_json::json!({ "type": "json_object" });
-        }
-        serde_json::to_vec(&body).expect("a JSON value always serialises")
+        let body = RequestBody {
+            max_tokens: request.max_tokens,
+            messages: &request.messages,
+            model: &self.config.model,
+            response_format: self.config.json_mode.then_some(ResponseFormat {
+                kind: "json_object",
+            }),
+            stream: self.config.stream,
+            stream_options: self.config.stream.then_some(StreamOptions {
+                include_usage: true,
+            }),
+        };
+        serde_json::to_vec(&body).expect("strings and numbers always serialise")
     }
 
     /// Removes the API key from text that came from elsewhere (some servers echo it).
@@ -555,6 +556,30 @@ impl Provider for OpenAi {
             }
         })
     }
+}
+
+/// A chat completion request, its keys in the order `serde_json::json!` gave them (sorted).
+#[derive(Serialize)]
+struct RequestBody<'a> {
+    max_tokens: u32,
+    messages: &'a [ChatMessage],
+    model: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    response_format: Option<ResponseFormat>,
+    stream: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stream_options: Option<StreamOptions>,
+}
+
+#[derive(Serialize)]
+struct ResponseFormat {
+    #[serde(rename = "type")]
+    kind: &'static str,
+}
+
+#[derive(Serialize)]
+struct StreamOptions {
+    include_usage: bool,
 }
 
 #[derive(Deserialize)]

@@ -27,11 +27,9 @@ pub struct BatchJob {
     pub cast: Cast,
 }
 
-/// What the batch reports besides section events.
+/// What the batch reports besides its readings' section events.
 #[derive(Debug, Clone, PartialEq)]
 pub enum BatchEvent {
-    /// A section event of one of the readings.
-    Section(SectionEvent),
     /// A pass over job `index` ended with `status`.
     Settled {
         /// Index into the jobs.
@@ -71,13 +69,15 @@ pub fn readings_in_flight(concurrency: usize) -> usize {
 }
 
 /// Runs `jobs` with `engine` (whose slots should be shared), saving through `writer`, reporting
-/// on `events`. Returns one outcome per job, in order.
+/// the readings' progress on `events` and their section events on `sections` (each sent before
+/// the [`BatchEvent`] that follows from it). Returns one outcome per job, in order.
 pub async fn run_batch(
     engine: &Engine,
     writer: &Writer,
     jobs: Vec<BatchJob>,
     open_readings: usize,
     events: mpsc::UnboundedSender<BatchEvent>,
+    sections: mpsc::UnboundedSender<SectionEvent>,
     cancel: CancellationToken,
 ) -> Vec<JobOutcome> {
     let mut outcomes = vec![
@@ -88,15 +88,6 @@ pub async fn run_batch(
         jobs.len()
     ];
     let gate = Arc::new(Semaphore::new(open_readings.max(1)));
-    let (section_tx, mut section_rx) = mpsc::unbounded_channel();
-    let forward = {
-        let events = events.clone();
-        tokio::spawn(async move {
-            while let Some(e) = section_rx.recv().await {
-                let _ = events.send(BatchEvent::Section(e));
-            }
-        })
-    };
 
     let job_context = || JobContext {
         engine: engine.clone(),
@@ -104,7 +95,7 @@ pub async fn run_batch(
         gate: gate.clone(),
         cancel: cancel.clone(),
         events: events.clone(),
-        section_tx: section_tx.clone(),
+        section_tx: sections.clone(),
     };
 
     // First pass.
@@ -162,8 +153,6 @@ pub async fn run_batch(
         }
         collect(&mut tasks, &mut outcomes).await;
     }
-    drop(section_tx);
-    let _ = forward.await;
     outcomes
 }
 

@@ -143,42 +143,55 @@ async fn run_sections(
     let record = async {
         let mut started: HashMap<Section, Duration> = HashMap::new();
         let mut failure: Option<StoreError> = None;
-        while let Some(event) = rx.recv().await {
+        let mut batch = Vec::new();
+        // Every event waiting is taken at once: sections that finish together (or while the last
+        // write committed) are saved in one write, and their events follow it.
+        while rx.recv_many(&mut batch, 64).await > 0 {
             let at = clock.elapsed();
-            let part = match &event.kind {
-                EventKind::Started => {
-                    started.insert(event.section, at);
-                    None
-                }
-                EventKind::Finished(done) => Some(done_part(event.section, done)),
-                EventKind::Failed(failure) => Some(failed_part(event.section, failure)),
-                EventKind::Queued | EventKind::Delta(_) | EventKind::Retrying { .. } => None,
-            };
-            if let Some((mut meta, mut text)) = part
-                && failure.is_none()
-            {
+            let mut parts = Vec::new();
+            for event in &batch {
+                let (mut meta, mut text) = match &event.kind {
+                    EventKind::Started => {
+                        started.insert(event.section, at);
+                        continue;
+                    }
+                    EventKind::Finished(done) => done_part(event.section, done),
+                    EventKind::Failed(failure) => failed_part(event.section, failure),
+                    EventKind::Queued | EventKind::Delta(_) | EventKind::Retrying { .. } => {
+                        continue;
+                    }
+                };
                 meta.started_ms = started.get(&event.section).map(|d| millis(*d));
                 meta.finished_ms = millis(at);
                 text.request = request_json.remove(&event.section).unwrap_or_default();
-                if let Err(e) = writer.call(move |s| s.save_part(id, &meta, &text)).await {
+                parts.push((meta, text));
+            }
+            if !parts.is_empty() && failure.is_none() {
+                let save = move |s: &Store| {
+                    let rows: Vec<_> = parts.iter().map(|(m, t)| (m, t)).collect();
+                    s.save_parts(id, &rows)
+                };
+                if let Err(e) = writer.call(save).await {
                     // Nothing more can be kept: stop spending requests on it.
                     cancel.cancel();
                     failure = Some(e);
                 }
             }
-            // A section that could not be kept is not shown as finished.
-            let event = match (&failure, event.kind) {
-                (Some(e), EventKind::Finished(done)) => SectionEvent {
-                    kind: EventKind::Failed(Box::new(SectionFailure {
-                        error: format!("{}: not saved: {e}", event.section.title()),
-                        latency: done.latency,
-                        attempts: done.attempts,
-                    })),
-                    ..event
-                },
-                (_, kind) => SectionEvent { kind, ..event },
-            };
-            let _ = events.send(event);
+            for event in batch.drain(..) {
+                // A section that could not be kept is not shown as finished.
+                let event = match (&failure, event.kind) {
+                    (Some(e), EventKind::Finished(done)) => SectionEvent {
+                        kind: EventKind::Failed(Box::new(SectionFailure {
+                            error: format!("{}: not saved: {e}", event.section.title()),
+                            latency: done.latency,
+                            attempts: done.attempts,
+                        })),
+                        ..event
+                    },
+                    (_, kind) => SectionEvent { kind, ..event },
+                };
+                let _ = events.send(event);
+            }
         }
         failure
     };

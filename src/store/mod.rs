@@ -344,10 +344,10 @@ impl Store {
 
     /// Runs `f` atomically (a savepoint, so it nests inside the writer's transaction).
     fn atomic<T>(&self, f: impl FnOnce() -> Result<T, StoreError>) -> Result<T, StoreError> {
-        self.exec("SAVEPOINT atomic")?;
+        self.step("SAVEPOINT atomic")?;
         match f() {
             Ok(v) => {
-                self.exec("RELEASE atomic")?;
+                self.step("RELEASE atomic")?;
                 Ok(v)
             }
             Err(e) => {
@@ -361,6 +361,16 @@ impl Store {
 
     fn exec(&self, sql: &str) -> Result<(), StoreError> {
         self.conn.execute_batch(sql).map_err(|e| self.db_err(e))
+    }
+
+    /// Runs one statement that takes no parameters and returns no rows, prepared once and cached
+    /// (the transaction and savepoint statements every write goes through).
+    fn step(&self, sql: &str) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(sql)
+            .and_then(|mut st| st.execute([]))
+            .map(drop)
+            .map_err(|e| self.db_err(e))
     }
 
     /// A SQLite error as a store error about this file.

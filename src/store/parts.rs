@@ -80,6 +80,16 @@ pub struct Part {
     pub text: PartText,
 }
 
+/// A part as its row will hold it: plain columns and sealed blobs.
+struct SealedRow<'a> {
+    meta: &'a PartMeta,
+    status: &'static str,
+    request: Vec<u8>,
+    response: Option<Vec<u8>>,
+    paragraphs: Option<Vec<u8>>,
+    error: Option<Vec<u8>>,
+}
+
 const META_COLUMNS: &str = "section_id, status, attempts, started_ms, finished_ms, latency_ms,
     ttft_ms, prompt_tokens, completion_tokens, usage_source, model, updated_at";
 
@@ -91,25 +101,20 @@ impl Store {
         meta: &PartMeta,
         text: &PartText,
     ) -> Result<(), StoreError> {
-        let status = match meta.status {
-            SectionStatus::Complete => "complete",
-            SectionStatus::Failed => "failed",
-            SectionStatus::Pending | SectionStatus::Cancelled => {
-                return Err(StoreError::Database {
-                    path: self.path.clone(),
-                    reason: "only finished or failed sections are stored".into(),
-                });
-            }
-        };
-        let s = meta.section_id;
-        let seal = |field: Field, v: &Option<String>| {
-            v.as_ref()
-                .map(|v| self.seal(field, v.as_bytes()).into_bytes())
-        };
-        let request = self.seal(Field::Request(reading, s), text.request.as_bytes());
-        let response = seal(Field::Response(reading, s), &text.response);
-        let paragraphs = seal(Field::Paragraphs(reading, s), &text.paragraphs);
-        let error = seal(Field::Error(reading, s), &text.error);
+        self.save_parts(reading, &[(meta, text)])
+    }
+
+    /// Writes several sections of reading `reading` at once (all or none), each replacing any
+    /// earlier row for its section: sections that finish together cost one write.
+    pub fn save_parts(
+        &self,
+        reading: i64,
+        parts: &[(&PartMeta, &PartText)],
+    ) -> Result<(), StoreError> {
+        let rows = parts
+            .iter()
+            .map(|(meta, text)| self.sealed_row(reading, meta, text))
+            .collect::<Result<Vec<_>, _>>()?;
         let now = now_ms();
         self.atomic(|| {
             let touched = self
@@ -120,7 +125,8 @@ impl Store {
             if touched == 0 {
                 return Err(StoreError::NotFound(reading));
             }
-            self.conn
+            let mut insert = self
+                .conn
                 .prepare_cached(
                     "INSERT INTO reading_parts (reading_id, section_id, status, attempts,
                         started_ms, finished_ms, latency_ms, ttft_ms, prompt_tokens,
@@ -140,11 +146,14 @@ impl Store {
                         response = excluded.response, paragraphs = excluded.paragraphs,
                         error = excluded.error",
                 )
-                .and_then(|mut st| {
-                    st.execute(params![
+                .map_err(|e| self.db_err(e))?;
+            for row in &rows {
+                let meta = row.meta;
+                insert
+                    .execute(params![
                         reading,
-                        s,
-                        status,
+                        meta.section_id,
+                        row.status,
                         meta.attempts,
                         meta.started_ms.map(int),
                         int(meta.finished_ms),
@@ -156,14 +165,48 @@ impl Store {
                         meta.usage.map(UsageSource::as_str),
                         meta.model,
                         now,
-                        request.as_bytes(),
-                        response,
-                        paragraphs,
-                        error,
+                        row.request,
+                        row.response,
+                        row.paragraphs,
+                        row.error,
                     ])
-                })
-                .map_err(|e| self.db_err(e))?;
+                    .map_err(|e| self.db_err(e))?;
+            }
             Ok(())
+        })
+    }
+
+    /// A part's status column and its sealed blobs, ready to insert.
+    fn sealed_row<'a>(
+        &self,
+        reading: i64,
+        meta: &'a PartMeta,
+        text: &PartText,
+    ) -> Result<SealedRow<'a>, StoreError> {
+        let status = match meta.status {
+            SectionStatus::Complete => "complete",
+            SectionStatus::Failed => "failed",
+            SectionStatus::Pending | SectionStatus::Cancelled => {
+                return Err(StoreError::Database {
+                    path: self.path.clone(),
+                    reason: "only finished or failed sections are stored".into(),
+                });
+            }
+        };
+        let s = meta.section_id;
+        let seal = |field: Field, v: &Option<String>| {
+            v.as_ref()
+                .map(|v| self.seal(field, v.as_bytes()).into_bytes())
+        };
+        Ok(SealedRow {
+            meta,
+            status,
+            request: self
+                .seal(Field::Request(reading, s), text.request.as_bytes())
+                .into_bytes(),
+            response: seal(Field::Response(reading, s), &text.response),
+            paragraphs: seal(Field::Paragraphs(reading, s), &text.paragraphs),
+            error: seal(Field::Error(reading, s), &text.error),
         })
     }
 

@@ -370,9 +370,13 @@ fn parse_lines(s: &str) -> Option<[u8; 6]> {
     values.try_into().ok()
 }
 
-/// This process's pid and start time (clock ticks after boot; `None` without `/proc`).
+/// This process's pid and start time (clock ticks after boot; `None` without `/proc`), read once.
 fn current_process() -> (i64, Option<i64>) {
-    (i64::from(std::process::id()), process_start("self"))
+    static START: std::sync::OnceLock<Option<i64>> = std::sync::OnceLock::new();
+    (
+        i64::from(std::process::id()),
+        *START.get_or_init(|| process_start("self")),
+    )
 }
 
 /// The start time of process `pid` from `/proc/{pid}/stat`, `None` when there is no such live

@@ -190,6 +190,8 @@ pub(super) fn open_rw(path: &Path, create: bool) -> Result<Connection, StoreErro
     let conn = Connection::open_with_flags(path, flags).map_err(|e| db_error(path, e))?;
     conn.busy_timeout(Duration::from_secs(10))
         .map_err(|e| db_error(path, e))?;
+    // Every statement the store runs stays prepared (the default keeps 16).
+    conn.set_prepared_statement_cache_capacity(64);
     let mode: String = conn
         .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
         .map_err(|e| db_error(path, e))?;

@@ -402,6 +402,54 @@ fn an_unwritable_home_is_a_clear_error() {
 }
 
 #[test]
+fn sections_saved_together_are_written_all_or_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), Unlock::default()).unwrap();
+    let id = store
+        .create_reading(&new_reading(QUESTION, 1, None))
+        .unwrap();
+    let (m2, t2) = part(2, SectionStatus::Complete, "the judgment");
+    let (m3, t3) = part(3, SectionStatus::Failed, "timed out");
+    store.save_parts(id, &[(&m2, &t2), (&m3, &t3)]).unwrap();
+    let parts = store.parts(id).unwrap();
+    let got: Vec<(u8, SectionStatus, &PartText)> = parts
+        .iter()
+        .map(|p| (p.meta.section_id, p.meta.status, &p.text))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (2, SectionStatus::Complete, &t2),
+            (3, SectionStatus::Failed, &t3)
+        ]
+    );
+    // One part that cannot be stored keeps the others out too.
+    let (m4, t4) = part(4, SectionStatus::Complete, "the image");
+    let (mut pending, t5) = part(5, SectionStatus::Complete, "the lines");
+    pending.status = SectionStatus::Pending;
+    assert!(
+        store
+            .save_parts(id, &[(&m4, &t4), (&pending, &t5)])
+            .is_err()
+    );
+    assert_eq!(store.parts(id).unwrap().len(), 2);
+    assert_eq!(
+        store.save_parts(id + 1, &[(&m4, &t4)]),
+        Err(StoreError::NotFound(id + 1))
+    );
+    // Each blob is sealed for its own section: swapping two opens neither.
+    store
+        .conn
+        .execute_batch(&format!(
+            "UPDATE reading_parts SET request = (SELECT request FROM reading_parts
+               WHERE reading_id = {id} AND section_id = 2)
+             WHERE reading_id = {id} AND section_id = 3"
+        ))
+        .unwrap();
+    assert!(matches!(store.parts(id), Err(StoreError::Integrity { .. })));
+}
+
+#[test]
 fn saving_a_section_again_replaces_its_row() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path(), Unlock::default()).unwrap();

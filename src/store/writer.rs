@@ -97,7 +97,7 @@ fn run(store: Store, rx: mpsc::Receiver<Job>) {
 }
 
 fn commit_group(store: &Store, group: Vec<Job>) {
-    if let Err(e) = store.exec("BEGIN IMMEDIATE") {
+    if let Err(e) = store.step("BEGIN IMMEDIATE") {
         for job in group {
             let _ = job.reply.send(Err(e.clone()));
         }
@@ -105,17 +105,17 @@ fn commit_group(store: &Store, group: Vec<Job>) {
     }
     let mut done = Vec::with_capacity(group.len());
     for job in group {
-        let out = match store.exec("SAVEPOINT job") {
+        let out = match store.step("SAVEPOINT job") {
             Err(e) => Err(e),
             Ok(()) => {
                 let out = catch_unwind(AssertUnwindSafe(|| (job.run)(store)))
                     .unwrap_or(Err(StoreError::WriterGone));
                 let end = if out.is_ok() {
-                    "RELEASE job"
+                    store.step("RELEASE job")
                 } else {
-                    "ROLLBACK TO job; RELEASE job"
+                    store.exec("ROLLBACK TO job; RELEASE job")
                 };
-                match store.exec(end) {
+                match end {
                     Ok(()) => out,
                     Err(e) => Err(e),
                 }
@@ -123,7 +123,7 @@ fn commit_group(store: &Store, group: Vec<Job>) {
         };
         done.push((job.reply, out));
     }
-    let commit = store.exec("COMMIT");
+    let commit = store.step("COMMIT");
     if let Err(e) = &commit {
         let _ = store.conn.execute_batch("ROLLBACK");
         for (reply, _) in done {
