@@ -3,10 +3,11 @@
 # efficiency against the ideal at C=64 and C=256, peak RSS, Python on the same server, and
 # history over 10,000 readings. Needs /usr/bin/time (Debian: apt-get install time) for RSS and,
 # optionally, `pip install openai aiohttp` for the Python rows.
-# Usage: scripts/benchmarks.sh [LATENCY_MS]
+# Usage: [RUNS=5] scripts/benchmarks.sh [LATENCY_MS]   (RUNS: batch runs per setting; the median is shown)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 L=${1:-100}
+RUNS=${RUNS:-5}
 cargo build --release --quiet --examples --bins
 bin=./target/release/iching
 work=$(mktemp -d)
@@ -28,18 +29,33 @@ for mode in --no-stream --stream; do
   rss "$bin" bench --base-url "$url" --requests 4000 --concurrency 64,256 $mode --latency-ms "$L" --home "$work/bench"
 done
 
-echo "== 3. batch: 300 readings, storage on (ideal ceil(requests/C) x L)"
+echo "== 3. batch: 300 readings, storage on (ideal ceil(requests/C) x L; $RUNS runs each, median)"
 for i in $(seq 300); do echo "{\"question\": \"Question $i about the year ahead\", \"method\": \"coins\", \"seed\": $i}"; done >"$work/questions.txt"
 for c in 64 256; do
-  rss "$bin" batch "$work/questions.txt" --base-url "$url" --concurrency "$c" --json --home "$work/batch-$c" >"$work/batch.json" 2>"$work/batch.err"
-  grep "peak RSS" "$work/batch.err" || true
-  python3 - "$work/batch.json" "$c" "$L" <<'PY'
-import json, math, sys
-s = json.load(open(sys.argv[1])); c = int(sys.argv[2]); l = float(sys.argv[3]) / 1000
-ideal = math.ceil(s["requests"] / c) * l
-print(f"  C={c}: {s['readings']} readings, {s['requests']} requests, complete {s['complete']}, "
-      f"wall {s['wall_s']:.3f} s, ideal {ideal:.3f} s, efficiency {100 * ideal / s['wall_s']:.1f}%")
+  for mode in --stream --no-stream; do
+    : >"$work/runs.txt"
+    for r in $(seq "$RUNS"); do
+      rm -rf "$work/batch"
+      rss "$bin" batch "$work/questions.txt" --base-url "$url" --concurrency "$c" $mode --json --home "$work/batch" >"$work/batch.json" 2>"$work/batch.err"
+      echo "$(grep -o 'peak RSS [0-9]* MB' "$work/batch.err" | grep -o '[0-9]*' || echo 0) $(cat "$work/batch.json" | tr -d '\n')" >>"$work/runs.txt"
+    done
+    python3 - "$work/runs.txt" "$c" "$L" "$mode" <<'PY'
+import json, math, statistics, sys
+c = int(sys.argv[2]); l = float(sys.argv[3]) / 1000
+runs = []
+for line in open(sys.argv[1]):
+    rss, _, doc = line.partition(" ")
+    s = json.loads(doc)
+    ideal = math.ceil(s["requests"] / c) * l
+    runs.append((100 * ideal / s["wall_s"], s["wall_s"], ideal, int(rss), s))
+effs = sorted(r[0] for r in runs)
+med = statistics.median(effs)
+s = runs[0][4]
+print(f"  C={c} {sys.argv[4][2:]}: {s['readings']} readings, {s['requests']} requests, complete {s['complete']}, "
+      f"ideal {runs[0][2]:.3f} s; efficiency median {med:.1f}% (runs: {', '.join(f'{e:.1f}' for e in effs)}); "
+      f"wall median {statistics.median(r[1] for r in runs):.3f} s; peak RSS max {max(r[3] for r in runs)} MB")
 PY
+  done
 done
 
 echo "== 4. Python asyncio on the same server (4000 requests, C=256)"

@@ -76,12 +76,14 @@ impl Engine {
     ) -> Vec<SectionRequest> {
         sections
             .iter()
-            .map(|&section| SectionRequest {
-                reading: reading.clone(),
-                question: question.clone(),
-                section,
-                messages: build_messages(&self.prompts, reading, question, section),
-                max_tokens: self.max_tokens,
+            .map(|&section| {
+                SectionRequest::new(
+                    reading.clone(),
+                    question.clone(),
+                    section,
+                    build_messages(&self.prompts, reading, question, section),
+                    self.max_tokens,
+                )
             })
             .collect()
     }

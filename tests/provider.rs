@@ -28,13 +28,8 @@ fn reading(values: [u8; 6]) -> Arc<Reading> {
 
 fn request(section: Section) -> SectionRequest {
     let reading = reading([9, 8, 7, 7, 6, 8]);
-    SectionRequest {
-        messages: build_messages(&Prompts::default(), &reading, "Q?", section),
-        reading,
-        question: "Q?".into(),
-        section,
-        max_tokens: 300,
-    }
+    let messages = build_messages(&Prompts::default(), &reading, "Q?", section);
+    SectionRequest::new(reading, "Q?".into(), section, messages, 300)
 }
 
 fn provider(server: &FakeOpenAi, tune: impl FnOnce(&mut OpenAiConfig)) -> OpenAi {
@@ -328,13 +323,14 @@ async fn garbage_answers_are_parsed_leniently_and_escapes_removed() {
     server.push_faults([Fault::Garbage]);
     let p: Arc<dyn Provider> = Arc::new(provider(&server, |_| {}));
     let r = reading([7, 8, 7, 7, 8, 8]);
-    let req = vec![SectionRequest {
-        messages: build_messages(&Prompts::default(), &r, "Q", Section::ConclusionText),
-        reading: r,
-        question: "Q".into(),
-        section: Section::ConclusionText,
-        max_tokens: 100,
-    }];
+    let messages = build_messages(&Prompts::default(), &r, "Q", Section::ConclusionText);
+    let req = vec![SectionRequest::new(
+        r,
+        "Q".into(),
+        Section::ConclusionText,
+        messages,
+        100,
+    )];
     let (tx, _rx) = mpsc::unbounded_channel();
     let summary =
         orchestrator::run(p, 0, req, Slots::Unlimited, tx, CancellationToken::new()).await;
@@ -358,12 +354,9 @@ async fn every_section_of_a_reading_is_in_flight_at_once() {
     let requests = |r: &Arc<Reading>| -> Vec<SectionRequest> {
         plan(r)
             .into_iter()
-            .map(|section| SectionRequest {
-                messages: build_messages(&prompts, r, "Q", section),
-                reading: r.clone(),
-                question: "Q".into(),
-                section,
-                max_tokens: 100,
+            .map(|section| {
+                let messages = build_messages(&prompts, r, "Q", section);
+                SectionRequest::new(r.clone(), "Q".into(), section, messages, 100)
             })
             .collect()
     };
@@ -410,12 +403,9 @@ async fn after_a_429_the_other_sections_pause_instead_of_stampeding() {
     let prompts = Prompts::default();
     let requests: Vec<SectionRequest> = plan(&r)
         .into_iter()
-        .map(|section| SectionRequest {
-            messages: build_messages(&prompts, &r, "Q", section),
-            reading: r.clone(),
-            question: "Q".into(),
-            section,
-            max_tokens: 100,
+        .map(|section| {
+            let messages = build_messages(&prompts, &r, "Q", section);
+            SectionRequest::new(r.clone(), "Q".into(), section, messages, 100)
         })
         .collect();
     let (tx, _rx) = mpsc::unbounded_channel();

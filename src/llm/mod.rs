@@ -15,6 +15,8 @@ use std::time::Duration;
 
 use crate::events::{Progress, Usage};
 use crate::oracle::Reading;
+use serde_json::value::RawValue;
+
 use crate::plan::{ChatMessage, Section};
 
 pub use limiter::Limiter;
@@ -34,9 +36,44 @@ pub struct SectionRequest {
     /// Which section.
     pub section: Section,
     /// System prompt, instruction and envelope.
-    pub messages: Vec<ChatMessage>,
+    messages: Vec<ChatMessage>,
+    /// `messages` as JSON, serialised once: the same bytes are sent and stored.
+    messages_json: Box<RawValue>,
     /// The most tokens the answer may take.
     pub max_tokens: u32,
+}
+
+impl SectionRequest {
+    /// The request for `section` of `reading`, its messages serialised here, before any slot is
+    /// waited for.
+    pub fn new(
+        reading: Arc<Reading>,
+        question: Arc<str>,
+        section: Section,
+        messages: Vec<ChatMessage>,
+        max_tokens: u32,
+    ) -> Self {
+        let messages_json =
+            serde_json::value::to_raw_value(&messages).expect("strings always serialise");
+        Self {
+            reading,
+            question,
+            section,
+            messages,
+            messages_json,
+            max_tokens,
+        }
+    }
+
+    /// System prompt, instruction and envelope.
+    pub fn messages(&self) -> &[ChatMessage] {
+        &self.messages
+    }
+
+    /// The messages as a JSON array, exactly as the provider sends them.
+    pub fn messages_json(&self) -> &RawValue {
+        &self.messages_json
+    }
 }
 
 /// A successful answer from a provider.

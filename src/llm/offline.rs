@@ -86,7 +86,7 @@ async fn answer(
     }
     Ok(Completion {
         usage: Usage {
-            prompt_tokens: tokens::count_messages(&request.messages),
+            prompt_tokens: tokens::count_messages(request.messages()),
             completion_tokens: tokens::count(&text),
             source: UsageSource::Estimated,
         },

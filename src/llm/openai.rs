@@ -13,6 +13,7 @@ use std::time::{Duration, SystemTime};
 use futures_util::StreamExt;
 use reqwest::header::CONTENT_TYPE;
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use tokio::time::{Instant, timeout};
 
 use super::limiter::Limiter;
@@ -23,7 +24,6 @@ use super::{
 };
 use crate::config::Secret;
 use crate::events::{EventKind, Progress, Usage, UsageSource};
-use crate::plan::ChatMessage;
 use crate::response::sanitize_inline;
 
 /// The largest answer accepted (a section is a few KiB; anything near this is not an answer).
@@ -111,7 +111,7 @@ impl OpenAi {
     fn body(&self, request: &SectionRequest) -> Vec<u8> {
         let body = RequestBody {
             max_tokens: request.max_tokens,
-            messages: &request.messages,
+            messages: request.messages_json(),
             model: &self.config.model,
             response_format: self.config.json_mode.then_some(ResponseFormat {
                 kind: "json_object",
@@ -432,7 +432,7 @@ impl OpenAi {
                 source: UsageSource::Reported,
             },
             None => Usage {
-                prompt_tokens: tokens::count_messages(&request.messages),
+                prompt_tokens: tokens::count_messages(request.messages()),
                 completion_tokens: tokens::count(&text),
                 source: UsageSource::Estimated,
             },
@@ -507,7 +507,7 @@ impl Provider for OpenAi {
         Box::pin(async move {
             let body = self.body(request);
             let estimate = if self.limiter.counts_tokens() {
-                tokens::count_messages(&request.messages) + request.max_tokens
+                tokens::count_messages(request.messages()) + request.max_tokens
             } else {
                 0
             };
@@ -562,7 +562,7 @@ impl Provider for OpenAi {
 #[derive(Serialize)]
 struct RequestBody<'a> {
     max_tokens: u32,
-    messages: &'a [ChatMessage],
+    messages: &'a RawValue,
     model: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     response_format: Option<ResponseFormat>,

@@ -79,12 +79,9 @@ fn fifteen() -> Vec<SectionRequest> {
     let prompts = Prompts::default();
     plan(&reading)
         .into_iter()
-        .map(|section| SectionRequest {
-            reading: reading.clone(),
-            question: "Q".into(),
-            section,
-            messages: build_messages(&prompts, &reading, "Q", section),
-            max_tokens: 100,
+        .map(|section| {
+            let messages = build_messages(&prompts, &reading, "Q", section);
+            SectionRequest::new(reading.clone(), "Q".into(), section, messages, 100)
         })
         .collect()
 }

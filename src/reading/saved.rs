@@ -133,7 +133,7 @@ async fn run_sections(
     let mut request_json: HashMap<Section, String> = requests
         .iter()
         .map(|r| {
-            let json = serde_json::to_string(&r.messages).unwrap_or_default();
+            let json = r.messages_json().get().to_owned();
             (r.section, json)
         })
         .collect();
