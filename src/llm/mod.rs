@@ -38,7 +38,7 @@ pub struct SectionRequest {
     /// System prompt, instruction and envelope.
     messages: Vec<ChatMessage>,
     /// `messages` as JSON, serialised once: the same bytes are sent and stored.
-    messages_json: Box<RawValue>,
+    messages_json: Arc<RawValue>,
     /// The most tokens the answer may take.
     pub max_tokens: u32,
 }
@@ -55,6 +55,7 @@ impl SectionRequest {
     ) -> Self {
         let messages_json =
             serde_json::value::to_raw_value(&messages).expect("strings always serialise");
+        let messages_json = Arc::from(messages_json);
         Self {
             reading,
             question,
@@ -70,8 +71,8 @@ impl SectionRequest {
         &self.messages
     }
 
-    /// The messages as a JSON array, exactly as the provider sends them.
-    pub fn messages_json(&self) -> &RawValue {
+    /// The messages as a JSON array, exactly as the provider sends them (shared, not copied).
+    pub fn messages_json(&self) -> &Arc<RawValue> {
         &self.messages_json
     }
 }

@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use serde_json::value::RawValue;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -130,12 +131,9 @@ async fn run_sections(
     cancel: CancellationToken,
 ) -> Result<SavedRun, StoreError> {
     let requests = engine.requests(&reading, &question, to_run);
-    let mut request_json: HashMap<Section, String> = requests
+    let mut request_json: HashMap<Section, Arc<RawValue>> = requests
         .iter()
-        .map(|r| {
-            let json = r.messages_json().get().to_owned();
-            (r.section, json)
-        })
+        .map(|r| (r.section, r.messages_json().clone()))
         .collect();
     let (tx, mut rx) = mpsc::unbounded_channel();
     let clock = Instant::now();
@@ -163,7 +161,10 @@ async fn run_sections(
                 };
                 meta.started_ms = started.get(&event.section).map(|d| millis(*d));
                 meta.finished_ms = millis(at);
-                text.request = request_json.remove(&event.section).unwrap_or_default();
+                text.request = request_json
+                    .remove(&event.section)
+                    .map(|json| json.get().to_owned())
+                    .unwrap_or_default();
                 parts.push((meta, text));
             }
             if !parts.is_empty() && failure.is_none() {
