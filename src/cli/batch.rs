@@ -126,8 +126,10 @@ pub struct Summary {
     pub failed: usize,
     /// Stopped by Ctrl-C.
     pub cancelled: usize,
-    /// Never started (Ctrl-C came first, or the store failed).
+    /// Never started (Ctrl-C came first).
     pub not_started: usize,
+    /// Not kept: the store failed while they were made (each was reported as it happened).
+    pub unsaved: usize,
     /// Wall time.
     pub wall_s: f64,
     /// HTTP requests made (attempts, retries included).
@@ -215,6 +217,10 @@ pub async fn run(home: Option<&Path>, args: BatchArgs) -> Result<ExitCode, CliEr
     summary.readings = readings;
     summary.wall_s = round(started.elapsed().as_secs_f64(), 3);
     for o in &outcomes {
+        if o.unsaved && o.status.is_none() {
+            summary.unsaved += 1;
+            continue;
+        }
         match o.status {
             Some(ReadingStatus::Complete) => summary.complete += 1,
             Some(ReadingStatus::Partial) => summary.partial += 1,
@@ -371,8 +377,17 @@ fn print_summary(s: &Summary, concurrency: usize) {
         }
     );
     println!(
-        "  complete {}, partial {}, failed {}, cancelled {}, not started {}",
-        s.complete, s.partial, s.failed, s.cancelled, s.not_started
+        "  complete {}, partial {}, failed {}, cancelled {}, not started {}{}",
+        s.complete,
+        s.partial,
+        s.failed,
+        s.cancelled,
+        s.not_started,
+        if s.unsaved > 0 {
+            format!(", not saved {} (the store failed: see above)", s.unsaved)
+        } else {
+            String::new()
+        }
     );
     println!(
         "  wall {:.3} s; {} requests for {} sections ({} failed{})",

@@ -60,6 +60,19 @@ pub struct JobOutcome {
     pub id: Option<i64>,
     /// Final stored status; `None` if never started.
     pub status: Option<ReadingStatus>,
+    /// The store failed while this reading was being made or retried (a `StoreFailed` event said
+    /// why); `id` and `status` are from the last pass that the store kept, if any.
+    pub unsaved: bool,
+}
+
+/// How one pass over a job ended.
+enum PassEnd {
+    /// Cancelled before the reading could be opened.
+    NotOpened,
+    /// Run and settled, with its stored status.
+    Settled(i64, ReadingStatus),
+    /// The store failed.
+    StoreFailed,
 }
 
 /// Readings kept open so that `concurrency` section slots stay busy: every reading has at least
@@ -84,6 +97,7 @@ pub async fn run_batch(
         JobOutcome {
             id: None,
             status: None,
+            unsaved: false,
         };
         jobs.len()
     ];
@@ -104,7 +118,7 @@ pub async fn run_batch(
         let ctx = job_context();
         tasks.spawn(async move {
             let Some(_permit) = ctx.open().await else {
-                return (index, None);
+                return (index, PassEnd::NotOpened);
             };
             let reading = Arc::new(Reading::new(job.cast));
             let result = cast_saved(
@@ -138,7 +152,7 @@ pub async fn run_batch(
             let ctx = job_context();
             tasks.spawn(async move {
                 let Some(_permit) = ctx.open().await else {
-                    return (index, None);
+                    return (index, PassEnd::NotOpened);
                 };
                 let result = retry_saved(
                     &ctx.engine,
@@ -180,33 +194,34 @@ impl JobContext {
         &self,
         index: usize,
         result: Result<(i64, ReadingStatus), StoreError>,
-    ) -> (usize, Option<(i64, ReadingStatus)>) {
+    ) -> (usize, PassEnd) {
         match result {
             Ok((id, status)) => {
                 let _ = self.events.send(BatchEvent::Settled { index, id, status });
-                (index, Some((id, status)))
+                (index, PassEnd::Settled(id, status))
             }
             Err(e) => {
                 let _ = self.events.send(BatchEvent::StoreFailed {
                     index,
                     error: e.to_string(),
                 });
-                (index, None)
+                (index, PassEnd::StoreFailed)
             }
         }
     }
 }
 
-async fn collect(
-    tasks: &mut JoinSet<(usize, Option<(i64, ReadingStatus)>)>,
-    outcomes: &mut [JobOutcome],
-) {
+async fn collect(tasks: &mut JoinSet<(usize, PassEnd)>, outcomes: &mut [JobOutcome]) {
     while let Some(joined) = tasks.join_next().await {
-        if let Ok((index, Some((id, status)))) = joined {
-            outcomes[index] = JobOutcome {
-                id: Some(id),
-                status: Some(status),
-            };
+        let Ok((index, end)) = joined else { continue };
+        let outcome = &mut outcomes[index];
+        match end {
+            PassEnd::NotOpened => {}
+            PassEnd::Settled(id, status) => {
+                outcome.id = Some(id);
+                outcome.status = Some(status);
+            }
+            PassEnd::StoreFailed => outcome.unsaved = true,
         }
     }
 }

@@ -362,3 +362,67 @@ fn a_stored_row_rebuilds_its_reading() {
         Err(StoreError::BadRow { .. })
     ));
 }
+
+#[tokio::test]
+async fn a_batch_reading_whose_store_failed_is_reported_as_unsaved_not_as_never_started() {
+    use crate::reading::{BatchEvent, BatchJob, JobOutcome, run_batch};
+    let dir = tempfile::tempdir().unwrap();
+    let (writer, _thread) = open(dir.path());
+    let gate = Arc::new(Semaphore::new(0));
+    let script = Arc::new(Script {
+        gate: Some((1, gate.clone())),
+        ..Script::default()
+    });
+    let engine_ = engine(script);
+    let job = |line| BatchJob {
+        line,
+        question: format!("Question {line}"),
+        cast: reading().cast.clone(),
+    };
+    let (events_tx, mut events) = mpsc::unbounded_channel();
+    let (sections_tx, mut sections) = mpsc::unbounded_channel();
+    let run = run_batch(
+        &engine_,
+        &writer,
+        vec![job(1), job(2)],
+        2,
+        events_tx,
+        sections_tx,
+        CancellationToken::new(),
+    );
+    let sabotage = async {
+        let mut deleted = None;
+        while let Some(event) = sections.recv().await {
+            if matches!(event.kind, EventKind::Finished(_)) && deleted.is_none() {
+                // Section 1 of one reading is in; the reading disappears before the rest land.
+                let id = event.reading;
+                writer.call(move |s| s.delete(id)).await.unwrap();
+                deleted = Some(id);
+                gate.add_permits(100);
+            }
+        }
+        deleted.unwrap()
+    };
+    let (outcomes, deleted) = tokio::join!(run, sabotage);
+    let mut store_failures = Vec::new();
+    while let Ok(event) = events.try_recv() {
+        if let BatchEvent::StoreFailed { index, error } = event {
+            store_failures.push((index, error));
+        }
+    }
+    assert_eq!(store_failures.len(), 1, "{store_failures:?}");
+    let (failed, error) = &store_failures[0];
+    assert!(error.contains(&deleted.to_string()), "{error}");
+    assert_eq!(
+        outcomes[*failed],
+        JobOutcome {
+            id: None,
+            status: None,
+            unsaved: true
+        }
+    );
+    let other = &outcomes[1 - failed];
+    assert!(!other.unsaved);
+    assert_eq!(other.status, Some(ReadingStatus::Complete));
+    assert_ne!(other.id, Some(deleted));
+}
