@@ -176,7 +176,8 @@ async fn bad_lines_are_reported_by_number_and_bad_files_are_clear_errors() {
         &["batch", &f, "--provider", "offline", "--json"],
     )
     .await;
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    // The good line is read; the exit status says the file needs fixing.
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     let err = text(&out.stderr);
     assert!(
         err.contains("mixed.txt:2: expected six line values"),

@@ -249,10 +249,13 @@ pub async fn run(home: Option<&Path>, args: BatchArgs) -> Result<ExitCode, CliEr
     }
     Ok(if cancel.is_cancelled() {
         ExitCode::from(130)
-    } else if summary.complete == readings {
-        ExitCode::SUCCESS
-    } else {
+    } else if summary.complete != readings {
         ExitCode::from(3)
+    } else if !summary.skipped.is_empty() {
+        // Every good line was read, but the file needs fixing: a script should know.
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
     })
 }
 

@@ -58,6 +58,10 @@ pub enum Command {
     /// Delete a saved reading.
     Delete(delete::DeleteArgs),
     /// Many readings at once, from a file of questions, under one limit.
+    ///
+    /// Exit status: 0 every reading complete; 3 some reading is not complete (failed sections
+    /// after the retry pass, or not saved); 2 every good line done but some lines were skipped
+    /// (each reported as FILE:LINE); 130 stopped by Ctrl-C; 1 or 2 when nothing could run.
     Batch(batch::BatchArgs),
     /// Measure what concurrency buys: N section-sized requests at the configured endpoint.
     Bench(bench::BenchArgs),
