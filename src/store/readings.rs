@@ -395,21 +395,42 @@ fn process_start(pid: &str) -> Option<i64> {
 }
 
 /// Whether the process that stored `(pid, pid_start)` is still running: `None` when this system
-/// cannot tell (no `/proc`), so nothing is marked on a guess.
+/// cannot tell, so nothing is marked on a guess. With `/proc` (Linux) the start time tells a
+/// reused pid from the writer; without it (macOS, the BSDs) only whether the pid exists.
 fn process_alive(pid: Option<i64>, pid_start: Option<i64>) -> Option<bool> {
-    if !std::path::Path::new("/proc/self/stat").exists() {
-        return None;
-    }
     let Some(pid) = pid.filter(|&p| p > 0) else {
         return Some(false);
     };
+    if !std::path::Path::new("/proc/self/stat").exists() {
+        return pid_exists(pid);
+    }
     match process_start(&pid.to_string()) {
         None => Some(false),
         Some(start) => Some(pid_start.is_none_or(|s| s == start)),
     }
 }
 
+/// Whether a process `pid` exists, by `kill(pid, 0)` (no signal is sent); `None` when the answer
+/// is neither yes nor no.
+fn pid_exists(pid: i64) -> Option<bool> {
+    use rustix::io::Errno;
+    let pid = i32::try_from(pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)?;
+    match rustix::process::test_kill_process(pid) {
+        // EPERM: it exists but belongs to someone else.
+        Ok(()) | Err(Errno::PERM) => Some(true),
+        Err(Errno::SRCH) => Some(false),
+        Err(_) => None,
+    }
+}
+
 #[cfg(test)]
 pub(super) fn test_process_start(pid: u32) -> Option<i64> {
     process_start(&pid.to_string())
+}
+
+#[cfg(test)]
+pub(super) fn test_pid_exists(pid: u32) -> Option<bool> {
+    pid_exists(i64::from(pid))
 }

@@ -497,6 +497,9 @@ fn running_readings_of_dead_processes_become_interrupted() {
     let dead_pid = child.id();
     child.wait().unwrap();
     assert_eq!(readings::test_process_start(dead_pid), None);
+    // Where there is no /proc, kill(pid, 0) answers: the same verdicts for these two.
+    assert_eq!(readings::test_pid_exists(dead_pid), Some(false));
+    assert_eq!(readings::test_pid_exists(std::process::id()), Some(true));
     store
         .conn
         .execute(
