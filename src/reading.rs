@@ -18,7 +18,9 @@ use crate::plan::{Prompts, Section, build_messages};
 use crate::response::sanitize_inline;
 
 pub use batch::{BatchEvent, BatchJob, JobOutcome, readings_in_flight, run_batch};
-pub use saved::{SavedRun, cast_saved, retry_saved, saved_report, stored_reading};
+pub use saved::{
+    SavedRun, cast_saved, create_saved, retry_saved, run_created, saved_report, stored_reading,
+};
 
 /// The longest question accepted, in characters.
 pub const MAX_QUESTION_CHARS: usize = 2000;

@@ -150,7 +150,7 @@ pub struct Summary {
     pub tokens_per_s: f64,
     /// Readings re-run in the retry pass.
     pub retried_readings: usize,
-    /// Store ids, in file order (null for readings never started).
+    /// Store ids, in file order (null for readings never created).
     pub ids: Vec<Option<i64>>,
     /// Lines that were skipped.
     pub skipped: Vec<Skipped>,
@@ -217,7 +217,8 @@ pub async fn run(home: Option<&Path>, args: BatchArgs) -> Result<ExitCode, CliEr
     summary.readings = readings;
     summary.wall_s = round(started.elapsed().as_secs_f64(), 3);
     for o in &outcomes {
-        if o.unsaved && o.status.is_none() {
+        if o.unsaved {
+            // What is stored of it may be less than what ran: not counted by a status.
             summary.unsaved += 1;
             continue;
         }
@@ -284,89 +285,122 @@ async fn fold(
     prices: BTreeMap<String, Price>,
 ) -> Summary {
     let plain = bar.is_hidden();
-    let mut s = Summary::default();
+    let mut tally = Tally {
+        prices,
+        ..Tally::default()
+    };
     let mut settled = HashSet::new();
-    let mut cost = 0.0;
-    let mut priced = 0u64;
     loop {
-        // Section events first: every one sent before a batch event is counted before it (the
-        // retry pass's length needs every failure of the first pass).
-        tokio::select! {
-            biased;
-            Some(e) = sections.recv() => match &e.kind {
-                EventKind::Finished(done) => {
-                    s.sections_done += 1;
-                    s.requests += u64::from(done.attempts);
-                    let tokens = u64::from(done.usage.total());
-                    match done.usage.source {
-                        UsageSource::Reported => s.tokens_reported += tokens,
-                        UsageSource::Estimated => s.tokens_estimated += tokens,
-                    }
-                    if let Some(p) = crate::config::price_for(&prices, &done.model) {
-                        priced += 1;
-                        cost += f64::from(done.usage.prompt_tokens) * p.prompt_per_million / 1e6
-                            + f64::from(done.usage.completion_tokens) * p.completion_per_million
-                                / 1e6;
-                    }
-                    bar.inc(1);
+        let event = tokio::select! {
+            Some(e) = sections.recv() => {
+                if tally.count(&e, &bar) {
+                    tally.show(&bar, settled.len().min(readings), readings);
                 }
-                EventKind::Failed(f) => {
-                    s.sections_failed += 1;
-                    s.requests += u64::from(f.attempts);
-                    bar.inc(1);
-                }
-                EventKind::Queued
-                | EventKind::Started
-                | EventKind::Delta(_)
-                | EventKind::Retrying { .. } => continue,
-            },
-            Some(event) = batch.recv() => match event {
-                BatchEvent::Settled { index, id, status } => {
-                    settled.insert(index);
-                    if plain {
-                        eprintln!(
-                            "reading {id} ({}/{readings}): {}; {} sections done, {} failed",
-                            settled.len(),
-                            status.as_str(),
-                            s.sections_done,
-                            s.sections_failed
-                        );
-                    }
-                }
-                BatchEvent::RetryPass { readings: n } => {
-                    s.retried_readings = n;
-                    bar.inc_length(s.sections_failed);
-                    let line = format!("retrying the failed sections of {n} readings");
-                    if plain {
-                        eprintln!("{line}");
-                    } else {
-                        bar.println(line);
-                    }
-                }
-                BatchEvent::StoreFailed { index, error } => {
-                    let line = format!("reading {} could not be saved: {error}", index + 1);
-                    if plain {
-                        eprintln!("{line}");
-                    } else {
-                        bar.println(line);
-                    }
-                }
-            },
+                continue;
+            }
+            Some(event) = batch.recv() => event,
             else => break,
+        };
+        // A batch event follows the section events its reading (or pass) sent before it: count
+        // those first, so the figures it prints and the retry pass's length include them.
+        while let Ok(e) = sections.try_recv() {
+            tally.count(&e, &bar);
         }
-        if !plain {
-            bar.set_message(format!(
-                "readings {}/{readings} · failed {} · {} tokens",
-                settled.len().min(readings),
-                s.sections_failed,
-                s.tokens_reported + s.tokens_estimated
-            ));
+        let s = &mut tally.summary;
+        match event {
+            BatchEvent::Settled { index, id, status } => {
+                settled.insert(index);
+                if plain {
+                    eprintln!(
+                        "reading {id} ({}/{readings}): {}; {} sections done, {} failed",
+                        settled.len(),
+                        status.as_str(),
+                        s.sections_done,
+                        s.sections_failed
+                    );
+                }
+            }
+            BatchEvent::RetryPass { readings: n } => {
+                s.retried_readings = n;
+                bar.inc_length(s.sections_failed);
+                let line = format!("retrying the failed sections of {n} readings");
+                if plain {
+                    eprintln!("{line}");
+                } else {
+                    bar.println(line);
+                }
+            }
+            BatchEvent::StoreFailed { index, error } => {
+                let line = format!("reading {} could not be saved: {error}", index + 1);
+                if plain {
+                    eprintln!("{line}");
+                } else {
+                    bar.println(line);
+                }
+            }
         }
+        tally.show(&bar, settled.len().min(readings), readings);
     }
     bar.finish_and_clear();
+    let mut s = tally.summary;
     // A cost is only a cost when every section had a price.
-    s.cost = (priced > 0 && priced == s.sections_done).then_some(round(cost, 4));
+    s.cost = (tally.priced > 0 && tally.priced == s.sections_done).then_some(round(tally.cost, 4));
     s
+}
+
+/// The running figures of a batch.
+#[derive(Default)]
+struct Tally {
+    summary: Summary,
+    prices: BTreeMap<String, Price>,
+    cost: f64,
+    priced: u64,
+}
+
+impl Tally {
+    /// Counts a section event; whether it changed a figure.
+    fn count(&mut self, e: &SectionEvent, bar: &ProgressBar) -> bool {
+        let s = &mut self.summary;
+        match &e.kind {
+            EventKind::Finished(done) => {
+                s.sections_done += 1;
+                s.requests += u64::from(done.attempts);
+                let tokens = u64::from(done.usage.total());
+                match done.usage.source {
+                    UsageSource::Reported => s.tokens_reported += tokens,
+                    UsageSource::Estimated => s.tokens_estimated += tokens,
+                }
+                if let Some(p) = crate::config::price_for(&self.prices, &done.model) {
+                    self.priced += 1;
+                    self.cost += f64::from(done.usage.prompt_tokens) * p.prompt_per_million / 1e6
+                        + f64::from(done.usage.completion_tokens) * p.completion_per_million / 1e6;
+                }
+            }
+            EventKind::Failed(f) => {
+                s.sections_failed += 1;
+                s.requests += u64::from(f.attempts);
+            }
+            EventKind::Queued
+            | EventKind::Started
+            | EventKind::Delta(_)
+            | EventKind::Retrying { .. } => return false,
+        }
+        bar.inc(1);
+        true
+    }
+
+    /// The progress bar's message (nothing to do when the bar is hidden).
+    fn show(&self, bar: &ProgressBar, settled: usize, readings: usize) {
+        if bar.is_hidden() {
+            return;
+        }
+        let s = &self.summary;
+        bar.set_message(format!(
+            "readings {settled}/{readings} · failed {} · {} tokens",
+            s.sections_failed,
+            s.tokens_reported + s.tokens_estimated
+        ));
+    }
 }
 
 fn print_summary(s: &Summary, concurrency: usize) {

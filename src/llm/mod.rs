@@ -13,10 +13,10 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::events::{Progress, Usage};
-use crate::oracle::Reading;
 use serde_json::value::RawValue;
 
+use crate::events::{Progress, Usage};
+use crate::oracle::Reading;
 use crate::plan::{ChatMessage, Section};
 
 pub use limiter::Limiter;
@@ -27,7 +27,7 @@ pub use openai::{OpenAi, OpenAiConfig};
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// One section's request.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SectionRequest {
     /// The reading it belongs to (the offline provider reads its facts).
     pub reading: Arc<Reading>,
@@ -41,6 +41,18 @@ pub struct SectionRequest {
     messages_json: Arc<RawValue>,
     /// The most tokens the answer may take.
     pub max_tokens: u32,
+}
+
+impl std::fmt::Debug for SectionRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The messages once, by size: they hold the question and the whole envelope.
+        f.debug_struct("SectionRequest")
+            .field("section", &self.section)
+            .field("messages", &self.messages.len())
+            .field("messages_bytes", &self.messages_json.get().len())
+            .field("max_tokens", &self.max_tokens)
+            .finish_non_exhaustive()
+    }
 }
 
 impl SectionRequest {
@@ -71,7 +83,8 @@ impl SectionRequest {
         &self.messages
     }
 
-    /// The messages as a JSON array, exactly as the provider sends them (shared, not copied).
+    /// The messages as a JSON array, exactly as the provider sends them; cloning the `Arc`
+    /// shares the bytes (the store copies them once, when it seals them).
     pub fn messages_json(&self) -> &Arc<RawValue> {
         &self.messages_json
     }

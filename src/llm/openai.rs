@@ -558,7 +558,9 @@ impl Provider for OpenAi {
     }
 }
 
-/// A chat completion request, its keys in the order `serde_json::json!` gave them (sorted).
+/// A chat completion request. The top-level keys are sorted, as `serde_json::json!` gave them
+/// before; each message is `{"role", "content"}` in that order, as serialised once in
+/// [`SectionRequest::new`].
 #[derive(Serialize)]
 struct RequestBody<'a> {
     max_tokens: u32,
@@ -660,4 +662,65 @@ struct WholeChoice {
 struct Message {
     #[serde(default)]
     content: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oracle::{Cast, LineValue, Reading};
+    use crate::plan::{ChatMessage, Section};
+
+    fn body(stream: bool, json_mode: bool) -> String {
+        let config = OpenAiConfig {
+            base_url: "http://127.0.0.1:9/v1".into(),
+            api_key: Secret::new("sk-test"),
+            model: "m-1".into(),
+            stream,
+            json_mode,
+            read_timeout: Duration::from_secs(5),
+            max_attempts: 1,
+        };
+        let provider = OpenAi::new(config, Arc::new(Limiter::new(None, None))).unwrap();
+        let reading = Arc::new(Reading::new(Cast::manual([LineValue::new(7).unwrap(); 6])));
+        let message = |role: &str, content: &str| ChatMessage {
+            role: role.into(),
+            content: content.into(),
+        };
+        let request = SectionRequest::new(
+            reading,
+            "Q".into(),
+            Section::OpeningStatements,
+            vec![message("system", "S \"quoted\""), message("user", "U\n")],
+            300,
+        );
+        String::from_utf8(provider.body(&request)).unwrap()
+    }
+
+    #[test]
+    fn the_request_body_is_pinned_for_every_mode() {
+        let messages =
+            r#"[{"role":"system","content":"S \"quoted\""},{"role":"user","content":"U\n"}]"#;
+        assert_eq!(
+            body(true, false),
+            format!(
+                r#"{{"max_tokens":300,"messages":{messages},"model":"m-1","stream":true,"stream_options":{{"include_usage":true}}}}"#
+            )
+        );
+        assert_eq!(
+            body(false, false),
+            format!(r#"{{"max_tokens":300,"messages":{messages},"model":"m-1","stream":false}}"#)
+        );
+        assert_eq!(
+            body(false, true),
+            format!(
+                r#"{{"max_tokens":300,"messages":{messages},"model":"m-1","response_format":{{"type":"json_object"}},"stream":false}}"#
+            )
+        );
+        assert_eq!(
+            body(true, true),
+            format!(
+                r#"{{"max_tokens":300,"messages":{messages},"model":"m-1","response_format":{{"type":"json_object"}},"stream":true,"stream_options":{{"include_usage":true}}}}"#
+            )
+        );
+    }
 }

@@ -10,7 +10,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::{Engine, cast_saved, retry_saved};
+use super::{Engine, create_saved, retry_saved, run_created};
 use crate::events::SectionEvent;
 use crate::oracle::{Cast, Reading};
 use crate::report::ReadingStatus;
@@ -56,12 +56,12 @@ pub enum BatchEvent {
 /// How one job ended.
 #[derive(Debug, Clone, PartialEq)]
 pub struct JobOutcome {
-    /// Store id, if it was started.
+    /// Store id, once the reading was created.
     pub id: Option<i64>,
-    /// Final stored status; `None` if never started.
+    /// Stored status after the last pass that settled; `None` if it never did.
     pub status: Option<ReadingStatus>,
     /// The store failed while this reading was being made or retried (a `StoreFailed` event said
-    /// why); `id` and `status` are from the last pass that the store kept, if any.
+    /// why): what is stored of it may be less than what ran.
     pub unsaved: bool,
 }
 
@@ -71,8 +71,8 @@ enum PassEnd {
     NotOpened,
     /// Run and settled, with its stored status.
     Settled(i64, ReadingStatus),
-    /// The store failed.
-    StoreFailed,
+    /// The store failed; the reading's id if it had been created.
+    StoreFailed(Option<i64>),
 }
 
 /// Readings kept open so that `concurrency` section slots stay busy: every reading has at least
@@ -121,16 +121,25 @@ pub async fn run_batch(
                 return (index, PassEnd::NotOpened);
             };
             let reading = Arc::new(Reading::new(job.cast));
-            let result = cast_saved(
+            let question: Arc<str> = job.question.into();
+            let id = match create_saved(&ctx.engine, &ctx.writer, &reading, &question).await {
+                Ok(id) => id,
+                Err(e) => return ctx.settle(index, Err((None, e))),
+            };
+            let result = run_created(
                 &ctx.engine,
                 &ctx.writer,
+                id,
                 reading,
-                job.question.into(),
+                question,
                 ctx.section_tx.clone(),
                 ctx.cancel.clone(),
             )
             .await;
-            ctx.settle(index, result.map(|r| (r.id, r.status)))
+            ctx.settle(
+                index,
+                result.map(|r| (id, r.status)).map_err(|e| (Some(id), e)),
+            )
         });
     }
     collect(&mut tasks, &mut outcomes).await;
@@ -162,7 +171,10 @@ pub async fn run_batch(
                     ctx.cancel.clone(),
                 )
                 .await;
-                ctx.settle(index, result.map(|r| (r.id, r.status)))
+                ctx.settle(
+                    index,
+                    result.map(|r| (id, r.status)).map_err(|e| (Some(id), e)),
+                )
             });
         }
         collect(&mut tasks, &mut outcomes).await;
@@ -190,22 +202,24 @@ impl JobContext {
         }
     }
 
+    /// Reports how a pass over job `index` ended: settled as `(id, status)`, or a store error
+    /// (with the reading's id when it had been created).
     fn settle(
         &self,
         index: usize,
-        result: Result<(i64, ReadingStatus), StoreError>,
+        result: Result<(i64, ReadingStatus), (Option<i64>, StoreError)>,
     ) -> (usize, PassEnd) {
         match result {
             Ok((id, status)) => {
                 let _ = self.events.send(BatchEvent::Settled { index, id, status });
                 (index, PassEnd::Settled(id, status))
             }
-            Err(e) => {
+            Err((id, e)) => {
                 let _ = self.events.send(BatchEvent::StoreFailed {
                     index,
                     error: e.to_string(),
                 });
-                (index, PassEnd::StoreFailed)
+                (index, PassEnd::StoreFailed(id))
             }
         }
     }
@@ -221,7 +235,10 @@ async fn collect(tasks: &mut JoinSet<(usize, PassEnd)>, outcomes: &mut [JobOutco
                 outcome.id = Some(id);
                 outcome.status = Some(status);
             }
-            PassEnd::StoreFailed => outcome.unsaved = true,
+            PassEnd::StoreFailed(id) => {
+                outcome.id = outcome.id.or(id);
+                outcome.unsaved = true;
+            }
         }
     }
 }

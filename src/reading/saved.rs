@@ -49,7 +49,19 @@ pub async fn cast_saved(
     events: mpsc::UnboundedSender<SectionEvent>,
     cancel: CancellationToken,
 ) -> Result<SavedRun, StoreError> {
-    let planned = plan(&reading);
+    let id = create_saved(engine, writer, &reading, &question).await?;
+    run_created(engine, writer, id, reading, question, events, cancel).await
+}
+
+/// The first half of [`cast_saved`]: stores `reading` and its question as a new `running`
+/// reading and returns its id, for a caller that must know the id even if the run then fails.
+pub async fn create_saved(
+    engine: &Engine,
+    writer: &Writer,
+    reading: &Reading,
+    question: &str,
+) -> Result<i64, StoreError> {
+    let planned = plan(reading);
     let info = engine.provider.info();
     let new = NewReading {
         question: question.to_string(),
@@ -69,6 +81,21 @@ pub async fn cast_saved(
         provider = info.name,
         "reading started"
     );
+    Ok(id)
+}
+
+/// The second half of [`cast_saved`]: runs every planned section of `reading`, just stored as
+/// `id` by [`create_saved`], saving each as it lands, and settles the status.
+pub async fn run_created(
+    engine: &Engine,
+    writer: &Writer,
+    id: i64,
+    reading: Arc<Reading>,
+    question: Arc<str>,
+    events: mpsc::UnboundedSender<SectionEvent>,
+    cancel: CancellationToken,
+) -> Result<SavedRun, StoreError> {
+    let planned = plan(&reading);
     run_sections(
         engine, writer, id, reading, question, &planned, &planned, events, cancel,
     )
@@ -135,6 +162,9 @@ async fn run_sections(
         .iter()
         .map(|r| (r.section, r.messages_json().clone()))
         .collect();
+    // This reading's own token: a failed write stops this reading, not the caller's others
+    // (a batch shares its token across readings); the caller cancelling still reaches it.
+    let cancel = cancel.child_token();
     let (tx, mut rx) = mpsc::unbounded_channel();
     let clock = Instant::now();
     let run = engine.run_requests(id, requests, tx, cancel.clone());
@@ -142,12 +172,15 @@ async fn run_sections(
         let mut started: HashMap<Section, Duration> = HashMap::new();
         let mut failure: Option<StoreError> = None;
         let mut batch = Vec::new();
-        // Every event waiting is taken at once: sections that finish together (or while the last
-        // write committed) are saved in one write, and their events follow it.
+        // Every event waiting is taken at once: the sections that finished together (or while
+        // the last write committed) are saved in one write. Events before the first of them go
+        // on at once; that one and everything after it wait for the write, so a section is never
+        // shown as finished before it is kept, and the order is kept.
         while rx.recv_many(&mut batch, 64).await > 0 {
             let at = clock.elapsed();
             let mut parts = Vec::new();
-            for event in &batch {
+            let mut first_end = None;
+            for (i, event) in batch.iter().enumerate() {
                 let (mut meta, mut text) = match &event.kind {
                     EventKind::Started => {
                         started.insert(event.section, at);
@@ -159,6 +192,7 @@ async fn run_sections(
                         continue;
                     }
                 };
+                first_end.get_or_insert(i);
                 meta.started_ms = started.get(&event.section).map(|d| millis(*d));
                 meta.finished_ms = millis(at);
                 text.request = request_json
@@ -166,6 +200,10 @@ async fn run_sections(
                     .map(|json| json.get().to_owned())
                     .unwrap_or_default();
                 parts.push((meta, text));
+            }
+            let waiting = batch.split_off(first_end.unwrap_or(batch.len()));
+            for event in batch.drain(..) {
+                let _ = events.send(event);
             }
             if !parts.is_empty() && failure.is_none() {
                 let save = move |s: &Store| {
@@ -178,7 +216,7 @@ async fn run_sections(
                     failure = Some(e);
                 }
             }
-            for event in batch.drain(..) {
+            for event in waiting {
                 // A section that could not be kept is not shown as finished.
                 let event = match (&failure, event.kind) {
                     (Some(e), EventKind::Finished(done)) => SectionEvent {

@@ -423,7 +423,8 @@ fn sections_saved_together_are_written_all_or_none() {
             (3, SectionStatus::Failed, &t3)
         ]
     );
-    // One part that cannot be stored keeps the others out too.
+    // One part that cannot be stored keeps the others out too: a status the store refuses
+    // before writing, and a row the schema refuses after the first insert (no section 19).
     let (m4, t4) = part(4, SectionStatus::Complete, "the image");
     let (mut pending, t5) = part(5, SectionStatus::Complete, "the lines");
     pending.status = SectionStatus::Pending;
@@ -432,7 +433,12 @@ fn sections_saved_together_are_written_all_or_none() {
             .save_parts(id, &[(&m4, &t4), (&pending, &t5)])
             .is_err()
     );
-    assert_eq!(store.parts(id).unwrap().len(), 2);
+    let (m19, t19) = part(19, SectionStatus::Complete, "no such section");
+    assert!(matches!(
+        store.save_parts(id, &[(&m4, &t4), (&m19, &t19)]),
+        Err(StoreError::Database { .. })
+    ));
+    assert_eq!(store.parts(id).unwrap().len(), 2, "section 4 rolled back");
     assert_eq!(
         store.save_parts(id + 1, &[(&m4, &t4)]),
         Err(StoreError::NotFound(id + 1))

@@ -18,13 +18,15 @@ use crate::orchestrator::Slots;
 use crate::plan::Prompts;
 use crate::store::{Store, Unlock, WriterThread};
 
-/// Answers every section, except those in `fail`; sections other than `free` wait for `gate`.
+/// Answers every section, except those in `fail`; sections other than `free` wait for `gate`;
+/// every section of the reading asking `hold`'s question first waits for its semaphore.
 #[derive(Default)]
 struct Script {
     fail: Mutex<HashSet<u8>>,
     calls: AtomicUsize,
     seen: Mutex<Vec<u8>>,
     gate: Option<(u8, Arc<Semaphore>)>,
+    hold: Option<(&'static str, Arc<Semaphore>)>,
 }
 
 impl Provider for Script {
@@ -45,6 +47,12 @@ impl Provider for Script {
             let id = request.section.id();
             self.calls.fetch_add(1, Ordering::SeqCst);
             self.seen.lock().unwrap().push(id);
+            if let Some((question, hold)) = &self.hold
+                && **question == *request.question
+            {
+                // Shared, not spent: once opened, every held section goes on.
+                drop(hold.acquire().await.unwrap());
+            }
             if let Some((free, gate)) = &self.gate
                 && *free != id
             {
@@ -363,14 +371,18 @@ fn a_stored_row_rebuilds_its_reading() {
     ));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_reading_whose_store_failed_is_reported_as_unsaved_not_as_never_started() {
     use crate::reading::{BatchEvent, BatchJob, JobOutcome, run_batch};
     let dir = tempfile::tempdir().unwrap();
     let (writer, _thread) = open(dir.path());
+    // Reading 1: section 1 answers, the rest wait for `gate`. Reading 2: everything waits for
+    // `hold`, opened only once reading 1's failure is reported, so it is surely still running.
     let gate = Arc::new(Semaphore::new(0));
+    let hold = Arc::new(Semaphore::new(0));
     let script = Arc::new(Script {
         gate: Some((1, gate.clone())),
+        hold: Some(("Question 2", hold.clone())),
         ..Script::default()
     });
     let engine_ = engine(script);
@@ -392,31 +404,38 @@ async fn a_batch_reading_whose_store_failed_is_reported_as_unsaved_not_as_never_
     );
     let sabotage = async {
         let mut deleted = None;
-        while let Some(event) = sections.recv().await {
-            if matches!(event.kind, EventKind::Finished(_)) && deleted.is_none() {
-                // Section 1 of one reading is in; the reading disappears before the rest land.
-                let id = event.reading;
-                writer.call(move |s| s.delete(id)).await.unwrap();
-                deleted = Some(id);
-                gate.add_permits(100);
+        let mut store_failures = Vec::new();
+        loop {
+            tokio::select! {
+                Some(event) = sections.recv() => {
+                    if matches!(event.kind, EventKind::Finished(_)) && deleted.is_none() {
+                        // Section 1 of reading 1 is in; the reading disappears before the rest.
+                        let id = event.reading;
+                        writer.call(move |s| s.delete(id)).await.unwrap();
+                        deleted = Some(id);
+                        gate.add_permits(100);
+                    }
+                }
+                Some(event) = events.recv() => {
+                    if let BatchEvent::StoreFailed { index, error } = event {
+                        store_failures.push((index, error));
+                        hold.add_permits(1);
+                    }
+                }
+                else => break,
             }
         }
-        deleted.unwrap()
+        (deleted.unwrap(), store_failures)
     };
-    let (outcomes, deleted) = tokio::join!(run, sabotage);
-    let mut store_failures = Vec::new();
-    while let Ok(event) = events.try_recv() {
-        if let BatchEvent::StoreFailed { index, error } = event {
-            store_failures.push((index, error));
-        }
-    }
+    let (outcomes, (deleted, store_failures)) = tokio::join!(run, sabotage);
     assert_eq!(store_failures.len(), 1, "{store_failures:?}");
     let (failed, error) = &store_failures[0];
-    assert!(error.contains(&deleted.to_string()), "{error}");
+    assert_eq!(error, &StoreError::NotFound(deleted).to_string());
+    // Its id is known (the row was created); the other reading was not stopped by it.
     assert_eq!(
         outcomes[*failed],
         JobOutcome {
-            id: None,
+            id: Some(deleted),
             status: None,
             unsaved: true
         }
