@@ -323,20 +323,16 @@ async fn fold(
             BatchEvent::RetryPass { readings: n } => {
                 s.retried_readings = n;
                 bar.inc_length(s.sections_failed);
-                let line = format!("retrying the failed sections of {n} readings");
-                if plain {
-                    eprintln!("{line}");
-                } else {
-                    bar.println(line);
-                }
+                say(
+                    &bar,
+                    &format!("retrying the failed sections of {n} readings"),
+                );
             }
             BatchEvent::StoreFailed { index, error } => {
-                let line = format!("reading {} could not be saved: {error}", index + 1);
-                if plain {
-                    eprintln!("{line}");
-                } else {
-                    bar.println(line);
-                }
+                say(
+                    &bar,
+                    &format!("reading {} could not be saved: {error}", index + 1),
+                );
             }
         }
         tally.show(&bar, settled.len().min(readings), readings);
@@ -346,6 +342,15 @@ async fn fold(
     // A cost is only a cost when every section had a price.
     s.cost = (tally.priced > 0 && tally.priced == s.sections_done).then_some(round(tally.cost, 4));
     s
+}
+
+/// A line for the person watching: above the bar on a terminal, on stderr otherwise.
+fn say(bar: &ProgressBar, line: &str) {
+    if bar.is_hidden() {
+        eprintln!("{line}");
+    } else {
+        bar.println(line);
+    }
 }
 
 /// The running figures of a batch.

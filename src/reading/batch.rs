@@ -10,7 +10,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::{Engine, create_saved, retry_saved, run_created};
+use super::{Engine, SavedRun, create_saved, retry_saved, run_created};
 use crate::events::SectionEvent;
 use crate::oracle::{Cast, Reading};
 use crate::report::ReadingStatus;
@@ -136,10 +136,7 @@ pub async fn run_batch(
                 ctx.cancel.clone(),
             )
             .await;
-            ctx.settle(
-                index,
-                result.map(|r| (id, r.status)).map_err(|e| (Some(id), e)),
-            )
+            ctx.settle_run(index, id, result)
         });
     }
     collect(&mut tasks, &mut outcomes).await;
@@ -171,10 +168,7 @@ pub async fn run_batch(
                     ctx.cancel.clone(),
                 )
                 .await;
-                ctx.settle(
-                    index,
-                    result.map(|r| (id, r.status)).map_err(|e| (Some(id), e)),
-                )
+                ctx.settle_run(index, id, result)
             });
         }
         collect(&mut tasks, &mut outcomes).await;
@@ -200,6 +194,19 @@ impl JobContext {
             () = self.cancel.cancelled() => None,
             permit = self.gate.clone().acquire_owned() => permit.ok(),
         }
+    }
+
+    /// [`Self::settle`] for a pass that ran reading `id`.
+    fn settle_run(
+        &self,
+        index: usize,
+        id: i64,
+        result: Result<SavedRun, StoreError>,
+    ) -> (usize, PassEnd) {
+        self.settle(
+            index,
+            result.map(|r| (id, r.status)).map_err(|e| (Some(id), e)),
+        )
     }
 
     /// Reports how a pass over job `index` ended: settled as `(id, status)`, or a store error

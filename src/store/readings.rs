@@ -371,6 +371,7 @@ fn parse_lines(s: &str) -> Option<[u8; 6]> {
 }
 
 /// This process's pid and start time (clock ticks after boot; `None` without `/proc`), read once.
+/// The start time doubles as the answer to whether this system has `/proc`.
 fn current_process() -> (i64, Option<i64>) {
     static START: std::sync::OnceLock<Option<i64>> = std::sync::OnceLock::new();
     (
@@ -401,7 +402,7 @@ fn process_alive(pid: Option<i64>, pid_start: Option<i64>) -> Option<bool> {
     let Some(pid) = pid.filter(|&p| p > 0) else {
         return Some(false);
     };
-    if !std::path::Path::new("/proc/self/stat").exists() {
+    if current_process().1.is_none() {
         return pid_exists(pid);
     }
     match process_start(&pid.to_string()) {
