@@ -207,3 +207,25 @@ async fn bad_lines_are_reported_by_number_and_bad_files_are_clear_errors() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("cannot read /no/such/file.txt"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_closed_stdout_is_not_a_crash() {
+    // `iching batch FILE --json | head -0`: the reader is gone before the summary is written.
+    let home = tempfile::tempdir().unwrap();
+    let file = questions(home.path(), 2);
+    for args in [
+        vec!["batch", &file, "--provider", "offline", "--json"],
+        vec!["batch", &file, "--provider", "offline"],
+    ] {
+        let mut child = command(home.path(), &args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().await.unwrap();
+        let err = text(&out.stderr);
+        assert!(!err.contains("panicked"), "{err}");
+        assert_eq!(out.status.code(), Some(0), "{err}");
+    }
+}

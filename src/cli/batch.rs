@@ -15,7 +15,7 @@ use tokio::sync::{Semaphore, mpsc};
 
 use super::cast::{cancel_on_ctrl_c, cast_from_args, close};
 use super::unlock::open_store;
-use super::{CliError, Context, ProviderArgs, round};
+use super::{CliError, Context, ProviderArgs, emit, round};
 use crate::config::{Dirs, Price};
 use crate::events::{EventKind, SectionEvent, UsageSource};
 use crate::oracle::Reading;
@@ -241,12 +241,9 @@ pub async fn run(home: Option<&Path>, args: BatchArgs) -> Result<ExitCode, CliEr
         1,
     );
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&summary).map_err(|e| CliError::other(e.to_string()))?
-        );
+        emit(&serde_json::to_string_pretty(&summary).map_err(|e| CliError::other(e.to_string()))?);
     } else {
-        print_summary(&summary, concurrency);
+        emit(&summary_text(&summary, concurrency));
     }
     Ok(if cancel.is_cancelled() {
         ExitCode::from(130)
@@ -408,52 +405,56 @@ impl Tally {
     }
 }
 
-fn print_summary(s: &Summary, concurrency: usize) {
-    println!(
-        "Batch: {} readings, {concurrency} sections in flight{}",
-        s.readings,
-        if s.skipped.is_empty() {
-            String::new()
-        } else {
-            format!(" ({} lines skipped)", s.skipped.len())
-        }
-    );
-    println!(
-        "  complete {}, partial {}, failed {}, cancelled {}, not started {}{}",
-        s.complete,
-        s.partial,
-        s.failed,
-        s.cancelled,
-        s.not_started,
-        if s.unsaved > 0 {
-            format!(", not saved {} (the store failed: see above)", s.unsaved)
-        } else {
-            String::new()
-        }
-    );
-    println!(
-        "  wall {:.3} s; {} requests for {} sections ({} failed{})",
-        s.wall_s,
-        s.requests,
-        s.sections_done + s.sections_failed,
-        s.sections_failed,
-        if s.retried_readings > 0 {
-            format!("; {} readings retried", s.retried_readings)
-        } else {
-            String::new()
-        }
-    );
-    println!(
-        "  tokens {} (reported {}, estimated {}){}",
-        s.tokens_reported + s.tokens_estimated,
-        s.tokens_reported,
-        s.tokens_estimated,
-        s.cost.map_or(String::new(), |c| format!("; cost ${c:.4}"))
-    );
-    println!(
-        "  throughput {:.1} sections/s, {:.0} tokens/s",
-        s.sections_per_s, s.tokens_per_s
-    );
+/// The summary as lines of text.
+fn summary_text(s: &Summary, concurrency: usize) -> String {
+    [
+        format!(
+            "Batch: {} readings, {concurrency} sections in flight{}",
+            s.readings,
+            if s.skipped.is_empty() {
+                String::new()
+            } else {
+                format!(" ({} lines skipped)", s.skipped.len())
+            }
+        ),
+        format!(
+            "  complete {}, partial {}, failed {}, cancelled {}, not started {}{}",
+            s.complete,
+            s.partial,
+            s.failed,
+            s.cancelled,
+            s.not_started,
+            if s.unsaved > 0 {
+                format!(", not saved {} (the store failed: see above)", s.unsaved)
+            } else {
+                String::new()
+            }
+        ),
+        format!(
+            "  wall {:.3} s; {} requests for {} sections ({} failed{})",
+            s.wall_s,
+            s.requests,
+            s.sections_done + s.sections_failed,
+            s.sections_failed,
+            if s.retried_readings > 0 {
+                format!("; {} readings retried", s.retried_readings)
+            } else {
+                String::new()
+            }
+        ),
+        format!(
+            "  tokens {} (reported {}, estimated {}){}",
+            s.tokens_reported + s.tokens_estimated,
+            s.tokens_reported,
+            s.tokens_estimated,
+            s.cost.map_or(String::new(), |c| format!("; cost ${c:.4}"))
+        ),
+        format!(
+            "  throughput {:.1} sections/s, {:.0} tokens/s",
+            s.sections_per_s, s.tokens_per_s
+        ),
+    ]
+    .join("\n")
 }
 
 #[cfg(test)]

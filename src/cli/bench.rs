@@ -14,7 +14,7 @@ use serde::Serialize;
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 
-use super::{CliError, Context, EndpointArgs, round};
+use super::{CliError, Context, EndpointArgs, emit, round};
 use crate::config::ProviderKind;
 use crate::events::Progress;
 use crate::llm::{Provider, SectionRequest};
@@ -135,13 +135,10 @@ pub async fn run(home: Option<&Path>, args: BenchArgs) -> Result<ExitCode, CliEr
     }
     if args.json {
         for r in &reports {
-            println!(
-                "{}",
-                serde_json::to_string(r).map_err(|e| CliError::other(e.to_string()))?
-            );
+            emit(&serde_json::to_string(r).map_err(|e| CliError::other(e.to_string()))?);
         }
     } else {
-        print_table(&reports);
+        emit(&table(&reports));
     }
     let failed: usize = reports.iter().map(|r| r.failed).sum();
     Ok(if failed == 0 {
@@ -268,8 +265,9 @@ fn report(
     }
 }
 
-fn print_table(reports: &[LevelReport]) {
-    println!(
+/// The levels as a table, one row each.
+fn table(reports: &[LevelReport]) -> String {
+    let mut out = format!(
         "{:>8} {:>5} {:>6} {:>11} {:>11} {:>8} {:>6} {:>6} {:>8} {:>8} {:>8} {:>8} {:>9}  failures",
         "requests",
         "conc",
@@ -295,8 +293,8 @@ fn print_table(reports: &[LevelReport]) {
                 .collect::<Vec<_>>()
                 .join(", ")
         };
-        println!(
-            "{:>8} {:>5} {:>6} {:>11} {:>10.3}s {:>7.2}x {:>6} {:>6} {:>8.1} {:>8.1} {:>8.1} {:>8.1} {:>9}  {failures}",
+        out.push_str(&format!(
+            "\n{:>8} {:>5} {:>6} {:>11} {:>10.3}s {:>7.2}x {:>6} {:>6} {:>8.1} {:>8.1} {:>8.1} {:>8.1} {:>9}  {failures}",
             r.requests,
             r.concurrency,
             if r.stream { "sse" } else { "json" },
@@ -312,8 +310,9 @@ fn print_table(reports: &[LevelReport]) {
             r.req_per_s,
             r.efficiency
                 .map_or("-".to_owned(), |e| format!("{:.1}%", e * 100.0)),
-        );
+        ));
     }
+    out
 }
 
 #[cfg(test)]

@@ -1,7 +1,6 @@
 //! `iching cast QUESTION`: cast, generate every section at once, save each as it lands, print the
 //! reading. Its helpers (progress lines, Ctrl-C, printing, exit codes) serve `retry` too.
 
-use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -11,7 +10,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::unlock::open_store;
-use super::{CliError, Context, Format, ProviderArgs, stderr_colour};
+use super::{CliError, Context, Format, ProviderArgs, emit, stderr_colour};
 use crate::config::Dirs;
 use crate::events::{EventKind, SectionEvent};
 use crate::oracle::{Cast, Method, Reading};
@@ -153,9 +152,7 @@ pub(super) fn print(report: &ReadingReport, format: Format) -> Result<(), CliErr
         Format::Json => serde_json::to_string_pretty(report)
             .map_err(|e| CliError::other(format!("cannot encode the reading: {e}")))?,
     };
-    let mut stdout = std::io::stdout().lock();
-    // A closed pipe (`| head`) is not an error worth a message.
-    let _ = writeln!(stdout, "{out}");
+    emit(&out);
     Ok(())
 }
 

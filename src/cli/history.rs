@@ -4,15 +4,14 @@
 //! A reading whose question fails its integrity check is listed with the question
 //! "(integrity check failed)", the others as usual, and the command exits 1.
 
-use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
 use clap::Args;
 use serde::Serialize;
 
-use super::CliError;
 use super::unlock::open_store;
+use super::{CliError, emit};
 use crate::config::Dirs;
 use crate::report::ReadingStatus;
 use crate::response::sanitize_inline;
@@ -92,7 +91,7 @@ pub fn run(home: Option<&Path>, args: HistoryArgs) -> Result<ExitCode, CliError>
     } else {
         table(&listed)
     };
-    let _ = writeln!(std::io::stdout().lock(), "{out}");
+    emit(&out);
     let broken: Vec<String> = listed
         .iter()
         .filter_map(|l| l.question.as_ref().err().map(ToString::to_string))

@@ -248,6 +248,13 @@ pub fn build_provider(settings: &Settings) -> Result<Arc<dyn Provider>, CliError
     }
 }
 
+/// Writes `text` and a newline to stdout. A closed pipe (`| head`) is not an error worth a
+/// message, nor a crash.
+pub(crate) fn emit(text: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout().lock(), "{text}");
+}
+
 /// `x` rounded to `places` decimals, for figures people read.
 pub(crate) fn round(x: f64, places: i32) -> f64 {
     let f = 10f64.powi(places);

@@ -3,7 +3,6 @@
 //! the reading complete once every planned section is. Exit 0 complete, 3 still incomplete,
 //! 130 cancelled.
 
-use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -12,7 +11,7 @@ use tokio::sync::mpsc;
 
 use super::cast::{cancel_on_ctrl_c, close, exit_code, show_progress};
 use super::unlock::open_store;
-use super::{CliError, Context, ProviderArgs};
+use super::{CliError, Context, ProviderArgs, emit};
 use crate::config::Dirs;
 use crate::reading::retry_saved;
 
@@ -55,6 +54,6 @@ pub async fn run(home: Option<&Path>, args: RetryArgs) -> Result<ExitCode, CliEr
             if ran == 1 { "" } else { "s" }
         )
     };
-    let _ = writeln!(std::io::stdout().lock(), "{message}");
+    emit(&message);
     Ok(exit_code(saved.status))
 }

@@ -8,15 +8,14 @@
 //! totals by model. `--json` prints the same figures as one object.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
 use clap::Args;
 use serde::Serialize;
 
-use super::CliError;
 use super::unlock::open_store;
+use super::{CliError, emit};
 use crate::config::{Dirs, FileConfig, Price};
 use crate::events::UsageSource;
 use crate::plan::Section;
@@ -139,7 +138,7 @@ pub fn run(home: Option<&Path>, args: StatsArgs) -> Result<ExitCode, CliError> {
             }
         }
     };
-    let _ = writeln!(std::io::stdout().lock(), "{out}");
+    emit(&out);
     Ok(ExitCode::SUCCESS)
 }
 
