@@ -86,6 +86,10 @@ fn storing(c: &mut Criterion) {
                 usage: Some(iching::events::UsageSource::Reported),
                 model: Some("bench".into()),
                 updated_at: 0,
+                reasoning_tokens: None,
+                cached_tokens: None,
+                failed_prompt_tokens: None,
+                failed_completion_tokens: None,
             };
             store.save_part(id, &meta, &text).unwrap();
         })
@@ -97,7 +101,7 @@ fn live_grid(size: (u16, u16)) -> App {
     use std::time::Duration;
 
     use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-    use iching::events::{EventKind, SectionDone, SectionEvent, Usage, UsageSource};
+    use iching::events::{EventKind, SectionDone, SectionEvent, Usage};
     use iching::llm::ProviderInfo;
     use iching::oracle::{Cast, Reading};
     use iching::plan::plan;
@@ -162,15 +166,12 @@ fn live_grid(size: (u16, u16)) -> App {
                 EventKind::Finished(Box::new(SectionDone {
                     paragraphs: parse_response(&raw),
                     raw,
-                    usage: Usage {
-                        prompt_tokens: 1300,
-                        completion_tokens: 300,
-                        source: UsageSource::Reported,
-                    },
+                    usage: Usage::reported(1300, 300),
                     latency: Duration::from_millis(1500),
                     ttft: Some(Duration::from_millis(300)),
                     model: "gpt-4o-mini".into(),
                     attempts: 1,
+                    failed_usage: None,
                 })),
             );
         }

@@ -57,6 +57,10 @@ fn main() {
                             usage: Some(UsageSource::Estimated),
                             model: Some("legge-1882".into()),
                             updated_at: 0,
+                            reasoning_tokens: None,
+                            cached_tokens: None,
+                            failed_prompt_tokens: None,
+                            failed_completion_tokens: None,
                         },
                         &PartText {
                             request: "[]".into(),

@@ -45,13 +45,11 @@ async fn main() {
     });
     let provider = OpenAi::new(
         OpenAiConfig {
-            base_url: server.base_url(),
             api_key: Secret::new("sk-bench"),
-            model: "bench".into(),
             stream: true,
-            json_mode: false,
             read_timeout: Duration::from_secs(30),
             max_attempts: 1,
+            ..OpenAiConfig::new(server.base_url(), "bench")
         },
         Arc::new(Limiter::new(None, None)),
     )

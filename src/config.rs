@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::llm::preset::{Choice, Hosting, Preset, Structured, TokenParam, preset, preset_names};
 use crate::plan::Prompts;
 
 /// What can go wrong reading the configuration.
@@ -37,6 +38,16 @@ pub enum ConfigError {
     /// A setting has a value that cannot work.
     #[error("{0}")]
     Invalid(String),
+    /// A hosted provider was chosen without its key.
+    #[error(
+        "the {provider} provider needs an API key: set {var} (or choose another provider with --provider)"
+    )]
+    MissingKey {
+        /// The preset.
+        provider: String,
+        /// The environment variable to set.
+        var: String,
+    },
 }
 
 /// A secret string (an API key): its `Debug` and `Display` never show it.
@@ -72,11 +83,31 @@ impl<'de> Deserialize<'de> for Secret {
 
 /// Price of a model, per million tokens, for cost figures.
 #[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Price {
     /// Dollars per million prompt tokens.
     pub prompt_per_million: f64,
-    /// Dollars per million completion tokens.
+    /// Dollars per million completion tokens (reasoning tokens are billed as completion).
     pub completion_per_million: f64,
+    /// Dollars per million prompt tokens served from the provider's prompt cache (default: the
+    /// full prompt price).
+    #[serde(default)]
+    pub cached_prompt_per_million: Option<f64>,
+}
+
+impl Price {
+    /// What `usage` cost: cached prompt tokens at the cached price where there is one.
+    pub fn cost(&self, usage: &crate::events::Usage) -> f64 {
+        let cached = usage.cached_tokens.min(usage.prompt_tokens);
+        let fresh = usage.prompt_tokens - cached;
+        let cached_price = self
+            .cached_prompt_per_million
+            .unwrap_or(self.prompt_per_million);
+        (f64::from(fresh) * self.prompt_per_million
+            + f64::from(cached) * cached_price
+            + f64::from(usage.completion_tokens) * self.completion_per_million)
+            / 1e6
+    }
 }
 
 /// The price of `model`: an exact entry, else the longest entry the name starts with, so a
@@ -91,11 +122,40 @@ pub fn price_for<'a>(prices: &'a BTreeMap<String, Price>, model: &str) -> Option
     })
 }
 
+/// What `usage` of `model` cost, when `model` has a price (exactly or by prefix).
+pub fn cost(
+    prices: &BTreeMap<String, Price>,
+    model: &str,
+    usage: &crate::events::Usage,
+) -> Option<f64> {
+    price_for(prices, model).map(|p| p.cost(usage))
+}
+
+/// A `[providers.NAME]` table: an endpoint of the user's own, used with `--provider NAME`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CustomProvider {
+    /// Its OpenAI-compatible base URL (required).
+    pub base_url: Option<String>,
+    /// The environment variable its key comes from (none: no key, a local server).
+    pub api_key_env: Option<String>,
+    /// Its default model.
+    pub model: Option<String>,
+    /// `auto`, `max_tokens` or `max_completion_tokens`.
+    pub token_limit_param: Option<String>,
+    /// `auto`, `json_schema`, `json_object` or `off`.
+    pub structured: Option<String>,
+    /// Sections in flight at once.
+    pub concurrency: Option<usize>,
+    /// Seconds one attempt may take in all.
+    pub request_timeout: Option<u64>,
+}
+
 /// `config.toml`, every key optional.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct FileConfig {
-    /// "openai" or "offline".
+    /// A preset (`openai`, `ollama`, ...), `offline`, or the name of a `[providers.NAME]` table.
     pub provider: Option<String>,
     /// OpenAI-compatible base URL, e.g. `http://localhost:11434/v1`.
     pub base_url: Option<String>,
@@ -119,8 +179,23 @@ pub struct FileConfig {
     pub rpm: Option<u32>,
     /// Tokens per minute budget.
     pub tpm: Option<u32>,
+    /// `auto`, `max_tokens` or `max_completion_tokens`.
+    pub token_limit_param: Option<String>,
+    /// `auto`, `json_schema`, `json_object` or `off`.
+    pub structured: Option<String>,
+    /// Sent as `reasoning_effort` when set (e.g. `low`).
+    pub reasoning_effort: Option<String>,
+    /// Seconds an attempt may wait for its first token.
+    pub first_token_timeout: Option<u64>,
+    /// Seconds one attempt may take in all.
+    pub request_timeout: Option<u64>,
+    /// Send one section first and the rest once its first token arrives, so the provider has
+    /// the shared prompt prefix cached.
+    pub warm_cache: Option<bool>,
     /// Prices by model name.
     pub prices: BTreeMap<String, Price>,
+    /// Endpoints of the user's own, by name.
+    pub providers: BTreeMap<String, CustomProvider>,
 }
 
 /// Where the app keeps its files.
@@ -196,19 +271,6 @@ pub enum ProviderKind {
     OpenAi,
 }
 
-impl std::str::FromStr for ProviderKind {
-    type Err = ConfigError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "offline" => Ok(Self::Offline),
-            "openai" => Ok(Self::OpenAi),
-            other => Err(ConfigError::Invalid(format!(
-                "unknown provider {other:?}: use openai or offline"
-            ))),
-        }
-    }
-}
-
 /// Settings given on the command line or in the environment (clap reads both); `None` = not given.
 #[derive(Debug, Clone, Default)]
 pub struct Overrides {
@@ -216,18 +278,22 @@ pub struct Overrides {
     pub provider: Option<String>,
     /// --base-url / OPENAI_BASE_URL.
     pub base_url: Option<String>,
-    /// OPENAI_API_KEY.
-    pub api_key: Option<Secret>,
     /// --model / ICHING_MODEL.
     pub model: Option<String>,
     /// --concurrency.
     pub concurrency: Option<usize>,
     /// --read-timeout SECONDS.
     pub read_timeout: Option<u64>,
+    /// --first-token-timeout SECONDS.
+    pub first_token_timeout: Option<u64>,
+    /// --request-timeout SECONDS.
+    pub request_timeout: Option<u64>,
     /// --max-attempts.
     pub max_attempts: Option<u32>,
     /// --stream / --no-stream.
     pub stream: Option<bool>,
+    /// --reasoning-effort.
+    pub reasoning_effort: Option<String>,
     /// --rpm.
     pub rpm: Option<u32>,
     /// --tpm.
@@ -239,26 +305,46 @@ pub struct Overrides {
 pub struct Settings {
     /// Which provider.
     pub provider: ProviderKind,
+    /// The preset or `[providers.NAME]` table in use ("offline" for the classic text).
+    pub preset: String,
     /// Why it is offline when nothing said so (shown once).
     pub offline_reason: Option<String>,
     /// Base URL without a trailing slash.
     pub base_url: String,
+    /// Whether the base URL is the preset's own (its token and format choices are known to fit).
+    pub preset_url: bool,
     /// API key (may be empty for local servers).
     pub api_key: Secret,
+    /// The variable the key comes from, for messages (never the key itself).
+    pub key_env: Option<String>,
+    /// Hosted or local: sets the default deadlines.
+    pub hosting: Hosting,
     /// Model name.
     pub model: String,
     /// Cap on sections in flight (`None`: every section of a reading at once).
     pub concurrency: Option<usize>,
-    /// Stream inactivity timeout.
+    /// Whether the cap was set by the user (else a llama.cpp server's own slot count may set it).
+    pub concurrency_explicit: bool,
+    /// Seconds without new answer text, after the first token, before an attempt counts as stalled.
     pub read_timeout: Duration,
+    /// How long an attempt may wait for its first token (queued at the server included).
+    pub first_token_timeout: Duration,
+    /// How long one attempt may take in all.
+    pub request_timeout: Duration,
     /// Attempts per section.
     pub max_attempts: u32,
     /// SSE streaming.
     pub stream: bool,
-    /// JSON mode.
-    pub json_mode: bool,
+    /// Which token-limit field to send.
+    pub token_param: Choice<TokenParam>,
+    /// The structured-output mode.
+    pub structured: Choice<Structured>,
+    /// `reasoning_effort`, sent when set.
+    pub reasoning_effort: Option<String>,
     /// `max_tokens` per section.
     pub max_tokens: u32,
+    /// Send one section first so the prompt prefix is cached for the rest.
+    pub warm_cache: bool,
     /// Requests per minute budget.
     pub rpm: Option<u32>,
     /// Tokens per minute budget.
@@ -269,75 +355,283 @@ pub struct Settings {
 
 /// The default OpenAI base URL.
 pub const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
-/// The default model.
-pub const DEFAULT_MODEL: &str = "gpt-4o-mini";
+/// The default model of the `openai` preset.
+pub const DEFAULT_MODEL: &str = "gpt-5-mini";
+/// The most sections in flight any command accepts.
+pub const MAX_CONCURRENCY: usize = 4096;
+
+/// What a provider name resolved to: a built-in preset or a table of the user's.
+struct Endpoint {
+    name: String,
+    base_url: String,
+    key_env: Option<String>,
+    model: String,
+    hosting: Hosting,
+    concurrency: Option<usize>,
+    token_param: Option<String>,
+    structured: Option<String>,
+    request_timeout: Option<u64>,
+    reasoning_effort: Option<&'static str>,
+    max_tokens: Option<u32>,
+}
+
+impl Endpoint {
+    fn preset(p: &Preset) -> Self {
+        // OpenAI's current models are reasoning models: their budget covers the reasoning too,
+        // and a low effort keeps the first token quick for the live grid.
+        let openai = p.name == "openai";
+        Self {
+            name: p.name.to_owned(),
+            base_url: p.base_url.to_owned(),
+            key_env: p.key_env.map(str::to_owned),
+            model: p.model.to_owned(),
+            hosting: p.hosting,
+            concurrency: p.concurrency,
+            token_param: None,
+            structured: None,
+            request_timeout: None,
+            reasoning_effort: openai.then_some("low"),
+            max_tokens: openai.then_some(4000),
+        }
+    }
+
+    fn custom(name: &str, c: &CustomProvider) -> Result<Self, ConfigError> {
+        let base_url = c.base_url.clone().ok_or_else(|| {
+            ConfigError::Invalid(format!(
+                "[providers.{name}] in config.toml needs a base_url (e.g. base_url = \"http://localhost:8080/v1\")"
+            ))
+        })?;
+        Ok(Self {
+            name: name.to_owned(),
+            base_url,
+            key_env: c.api_key_env.clone().filter(|v| !v.trim().is_empty()),
+            model: c.model.clone().unwrap_or_else(|| "default".to_owned()),
+            hosting: if c.api_key_env.is_some() {
+                Hosting::Hosted
+            } else {
+                Hosting::Local
+            },
+            concurrency: c.concurrency,
+            token_param: c.token_limit_param.clone(),
+            structured: c.structured.clone(),
+            request_timeout: c.request_timeout,
+            reasoning_effort: None,
+            max_tokens: None,
+        })
+    }
+}
+
+fn seconds(name: &str, value: Option<u64>, default: Duration) -> Result<Duration, ConfigError> {
+    match value {
+        Some(0) => Err(ConfigError::Invalid(format!(
+            "--{name} must be at least 1 second"
+        ))),
+        Some(s) => Ok(Duration::from_secs(s)),
+        None => Ok(default),
+    }
+}
 
 impl Settings {
-    /// Resolves flag/env `o` over `file` over defaults.
-    pub fn resolve(o: Overrides, file: FileConfig) -> Result<Self, ConfigError> {
-        let base_url = o.base_url.clone().or(file.base_url.clone());
-        let api_key = o
-            .api_key
-            .filter(|k| !k.is_empty())
-            .or(file.api_key.filter(|k| !k.is_empty()));
-        let explicit = o.provider.or(file.provider);
-        let (provider, offline_reason) = match explicit {
-            Some(p) => (p.parse()?, None),
-            None if base_url.is_some() || api_key.is_some() => (ProviderKind::OpenAi, None),
-            None => (
-                ProviderKind::Offline,
-                Some(
-                    "No model is configured (no OPENAI_API_KEY or base URL): answering from the classic text, offline."
-                        .to_owned(),
-                ),
-            ),
-        };
-        let concurrency = o.concurrency.or(file.concurrency);
-        if concurrency == Some(0) {
-            return Err(ConfigError::Invalid(
-                "--concurrency must be at least 1".into(),
-            ));
+    /// Resolves flag/env `o` over `file` over the preset's defaults. `env` looks up environment
+    /// variables (the API keys, whose variable depends on the preset).
+    pub fn resolve(
+        o: Overrides,
+        file: FileConfig,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let base_override = o
+            .base_url
+            .clone()
+            .or(file.base_url.clone())
+            .filter(|u| !u.trim().is_empty());
+        if let Some(n) = o.concurrency.or(file.concurrency)
+            && !(1..=MAX_CONCURRENCY).contains(&n)
+        {
+            return Err(ConfigError::Invalid(format!(
+                "concurrency must be between 1 and {MAX_CONCURRENCY} (got {n})"
+            )));
         }
+        let openai_key = env("OPENAI_API_KEY").filter(|k| !k.trim().is_empty());
+        let file_key = file.api_key.clone().filter(|k| !k.is_empty());
+        let explicit = o.provider.clone().or(file.provider.clone());
+        let name = match explicit {
+            Some(p) => p.trim().to_ascii_lowercase(),
+            None if base_override.is_some() || openai_key.is_some() || file_key.is_some() => {
+                "openai".to_owned()
+            }
+            None => {
+                return Ok(Self::offline(
+                    file,
+                    Some(
+                        "No model is configured (no OPENAI_API_KEY, base URL or provider): \
+                         answering from the classic text, offline."
+                            .to_owned(),
+                    ),
+                ));
+            }
+        };
+        if name == "offline" {
+            return Ok(Self::offline(file, None));
+        }
+        let endpoint = match (file.providers.get(&name), preset(&name)) {
+            (Some(custom), _) => Endpoint::custom(&name, custom)?,
+            (None, Some(p)) => Endpoint::preset(p),
+            (None, None) => {
+                let mut names = preset_names();
+                for custom in file.providers.keys() {
+                    names.push_str(", ");
+                    names.push_str(custom);
+                }
+                return Err(ConfigError::Invalid(format!(
+                    "unknown provider {name:?}: use one of {names} (or add a [providers.{name}] table to config.toml)"
+                )));
+            }
+        };
+        let base_url = base_override
+            .clone()
+            .unwrap_or_else(|| endpoint.base_url.clone())
+            .trim_end_matches('/')
+            .to_owned();
+        let preset_url = base_url == endpoint.base_url.trim_end_matches('/');
+        let api_key = match &endpoint.key_env {
+            Some(var) => env(var).filter(|k| !k.trim().is_empty()).map(Secret::new),
+            None => None,
+        }
+        .or(file_key)
+        .or_else(|| openai_key.filter(|_| !preset_url).map(Secret::new));
+        if api_key.is_none()
+            && endpoint.hosting == Hosting::Hosted
+            && preset_url
+            && let Some(var) = &endpoint.key_env
+        {
+            return Err(ConfigError::MissingKey {
+                provider: endpoint.name.clone(),
+                var: var.clone(),
+            });
+        }
+        let concurrency = o.concurrency.or(file.concurrency);
+        let concurrency_explicit = concurrency.is_some();
+        let concurrency = concurrency.or(endpoint.concurrency);
         let max_attempts = o.max_attempts.or(file.max_attempts).unwrap_or(4);
         if max_attempts == 0 {
             return Err(ConfigError::Invalid(
                 "--max-attempts must be at least 1".into(),
             ));
         }
-        let read_timeout = o.read_timeout.or(file.read_timeout).unwrap_or(60);
-        if read_timeout == 0 {
-            return Err(ConfigError::Invalid(
-                "--read-timeout must be at least 1 second".into(),
-            ));
+        let read_timeout = seconds(
+            "read-timeout",
+            o.read_timeout.or(file.read_timeout),
+            Duration::from_secs(60),
+        )?;
+        let first_token_timeout = seconds(
+            "first-token-timeout",
+            o.first_token_timeout.or(file.first_token_timeout),
+            endpoint.hosting.first_token_timeout(),
+        )?;
+        let request_timeout = seconds(
+            "request-timeout",
+            o.request_timeout
+                .or(file.request_timeout)
+                .or(endpoint.request_timeout),
+            endpoint.hosting.request_timeout(),
+        )?;
+        let token_param = file
+            .token_limit_param
+            .as_deref()
+            .or(endpoint.token_param.as_deref())
+            .map_or(Ok(Choice::Auto), str::parse)
+            .map_err(ConfigError::Invalid)?;
+        let structured = match file
+            .structured
+            .as_deref()
+            .or(endpoint.structured.as_deref())
+        {
+            Some(s) => s.parse().map_err(ConfigError::Invalid)?,
+            // The old switch, kept working.
+            None if file.json_mode == Some(true) => Choice::Fixed(Structured::JsonObject),
+            None => Choice::Auto,
+        };
+        let model = o.model.or(file.model).unwrap_or(endpoint.model.clone());
+        let reasoning_effort = o
+            .reasoning_effort
+            .or(file.reasoning_effort)
+            .or_else(|| {
+                // The preset's effort suits its own default model only.
+                (model == endpoint.model)
+                    .then(|| endpoint.reasoning_effort.map(str::to_owned))
+                    .flatten()
+            })
+            .filter(|e| !e.trim().is_empty());
+        let max_tokens = file.max_tokens.or(endpoint.max_tokens).unwrap_or(1200);
+        if max_tokens == 0 {
+            return Err(ConfigError::Invalid("max_tokens must be at least 1".into()));
         }
         Ok(Self {
-            provider,
-            offline_reason,
-            base_url: base_url
-                .unwrap_or_else(|| DEFAULT_BASE_URL.to_owned())
-                .trim_end_matches('/')
-                .to_owned(),
+            provider: ProviderKind::OpenAi,
+            preset: endpoint.name,
+            offline_reason: None,
+            base_url,
+            preset_url,
             api_key: api_key.unwrap_or_default(),
-            model: o
-                .model
-                .or(file.model)
-                .unwrap_or_else(|| DEFAULT_MODEL.to_owned()),
+            key_env: endpoint.key_env,
+            hosting: endpoint.hosting,
+            model,
             concurrency,
-            read_timeout: Duration::from_secs(read_timeout),
+            concurrency_explicit,
+            read_timeout,
+            first_token_timeout,
+            request_timeout,
             max_attempts,
             stream: o.stream.or(file.stream).unwrap_or(true),
-            json_mode: file.json_mode.unwrap_or(false),
-            max_tokens: file.max_tokens.unwrap_or(1200),
+            token_param,
+            structured,
+            reasoning_effort,
+            max_tokens,
+            warm_cache: file.warm_cache.unwrap_or(false),
             rpm: o.rpm.or(file.rpm),
             tpm: o.tpm.or(file.tpm),
             prices: file.prices,
         })
+    }
+
+    /// The offline settings (the classic text answers).
+    fn offline(file: FileConfig, reason: Option<String>) -> Self {
+        Self {
+            provider: ProviderKind::Offline,
+            preset: "offline".to_owned(),
+            offline_reason: reason,
+            base_url: String::new(),
+            preset_url: true,
+            api_key: Secret::default(),
+            key_env: None,
+            hosting: Hosting::Local,
+            model: crate::llm::offline::MODEL.to_owned(),
+            concurrency: file.concurrency,
+            concurrency_explicit: file.concurrency.is_some(),
+            read_timeout: Duration::from_secs(60),
+            first_token_timeout: Duration::from_secs(60),
+            request_timeout: Duration::from_secs(180),
+            max_attempts: 1,
+            stream: true,
+            token_param: Choice::Auto,
+            structured: Choice::Auto,
+            reasoning_effort: None,
+            max_tokens: file.max_tokens.unwrap_or(1200),
+            warm_cache: false,
+            rpm: None,
+            tpm: None,
+            prices: file.prices,
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
 
     #[test]
     fn flag_beats_file_beats_default() {
@@ -351,6 +645,7 @@ mod tests {
                 ..Overrides::default()
             },
             file,
+            &no_env,
         )
         .unwrap();
         assert_eq!(s.model, "from-flag");
@@ -362,16 +657,16 @@ mod tests {
 
     #[test]
     fn nothing_configured_means_offline_with_a_reason() {
-        let s = Settings::resolve(Overrides::default(), FileConfig::default()).unwrap();
+        let s = Settings::resolve(Overrides::default(), FileConfig::default(), &no_env).unwrap();
         assert_eq!(s.provider, ProviderKind::Offline);
         assert!(s.offline_reason.unwrap().contains("offline"));
         let s = Settings::resolve(
             Overrides {
                 provider: Some("offline".into()),
-                api_key: Some(Secret::new("sk-x")),
                 ..Overrides::default()
             },
             FileConfig::default(),
+            &|v| (v == "OPENAI_API_KEY").then(|| "sk-x".to_owned()),
         )
         .unwrap();
         assert_eq!(s.provider, ProviderKind::Offline);
@@ -381,7 +676,7 @@ mod tests {
     #[test]
     fn bad_values_are_clear_errors() {
         let bad = |o: Overrides| {
-            Settings::resolve(o, FileConfig::default())
+            Settings::resolve(o, FileConfig::default(), &no_env)
                 .unwrap_err()
                 .to_string()
         };
@@ -390,16 +685,122 @@ mod tests {
                 provider: Some("gpt".into()),
                 ..Default::default()
             })
-            .contains("openai or offline")
+            .contains("openrouter")
         );
         assert!(
             bad(Overrides {
                 concurrency: Some(0),
                 ..Default::default()
             })
-            .contains("at least 1")
+            .contains("between 1 and 4096")
         );
         assert!(toml::from_str::<FileConfig>("colour = 3").is_err());
+    }
+
+    #[test]
+    fn presets_bring_their_url_key_variable_and_defaults() {
+        let env = |v: &str| (v == "GROQ_API_KEY").then(|| "gsk-secret".to_owned());
+        let groq = |o: Overrides| Settings::resolve(o, FileConfig::default(), &env);
+        let s = groq(Overrides {
+            provider: Some("groq".into()),
+            ..Overrides::default()
+        })
+        .unwrap();
+        assert_eq!(s.base_url, "https://api.groq.com/openai/v1");
+        assert_eq!(s.api_key.expose(), "gsk-secret");
+        assert_eq!(s.hosting, Hosting::Hosted);
+        assert_eq!(s.request_timeout, Duration::from_secs(180));
+        // A hosted preset without its key stops, naming the variable.
+        let err = Settings::resolve(
+            Overrides {
+                provider: Some("openrouter".into()),
+                ..Overrides::default()
+            },
+            FileConfig::default(),
+            &env,
+        )
+        .unwrap_err();
+        assert!(matches!(err, ConfigError::MissingKey { .. }));
+        assert!(err.to_string().contains("OPENROUTER_API_KEY"), "{err}");
+        // Local presets need none, wait longer, and cap what is in flight.
+        let s = groq(Overrides {
+            provider: Some("llamacpp".into()),
+            ..Overrides::default()
+        })
+        .unwrap();
+        assert_eq!(s.base_url, "http://localhost:8080/v1");
+        assert!(s.api_key.is_empty());
+        assert_eq!(s.first_token_timeout, Duration::from_secs(300));
+        assert_eq!(s.request_timeout, Duration::from_secs(1800));
+        assert_eq!(s.concurrency, Some(1));
+        assert!(!s.concurrency_explicit);
+        // --base-url still overrides, and then no key is demanded.
+        let s = Settings::resolve(
+            Overrides {
+                provider: Some("openai".into()),
+                base_url: Some("http://127.0.0.1:9/v1".into()),
+                ..Overrides::default()
+            },
+            FileConfig::default(),
+            &no_env,
+        )
+        .unwrap();
+        assert_eq!(s.base_url, "http://127.0.0.1:9/v1");
+        assert!(!s.preset_url);
+        // The openai preset: its current default model with a low reasoning effort, which a
+        // model chosen by the user does not inherit.
+        let openai = |model: Option<&str>| {
+            Settings::resolve(
+                Overrides {
+                    model: model.map(str::to_owned),
+                    ..Overrides::default()
+                },
+                FileConfig::default(),
+                &|v| (v == "OPENAI_API_KEY").then(|| "sk-1".to_owned()),
+            )
+            .unwrap()
+        };
+        let s = openai(None);
+        assert_eq!(s.preset, "openai");
+        assert_eq!(s.model, DEFAULT_MODEL);
+        assert_eq!(s.reasoning_effort.as_deref(), Some("low"));
+        assert_eq!(openai(Some("gpt-4.1")).reasoning_effort, None);
+    }
+
+    #[test]
+    fn provider_tables_and_field_choices_come_from_the_file() {
+        let file: FileConfig = toml::from_str(
+            "provider = \"box\"\ntoken_limit_param = \"max_completion_tokens\"\n\
+             [providers.box]\nbase_url = \"http://10.1.1.1:8080/v1/\"\napi_key_env = \"BOX_KEY\"\n\
+             model = \"qwen\"\nstructured = \"off\"\nconcurrency = 3\nrequest_timeout = 42\n",
+        )
+        .unwrap();
+        let s = Settings::resolve(Overrides::default(), file, &|v| {
+            (v == "BOX_KEY").then(|| "k".to_owned())
+        })
+        .unwrap();
+        assert_eq!(s.preset, "box");
+        assert_eq!(s.base_url, "http://10.1.1.1:8080/v1");
+        assert_eq!(s.model, "qwen");
+        assert_eq!(s.api_key.expose(), "k");
+        assert_eq!(s.structured, Choice::Fixed(Structured::Off));
+        assert_eq!(
+            s.token_param,
+            Choice::Fixed(TokenParam::MaxCompletionTokens)
+        );
+        assert_eq!(s.concurrency, Some(3));
+        assert_eq!(s.request_timeout, Duration::from_secs(42));
+        let bad: FileConfig = toml::from_str("structured = \"xml\"").unwrap();
+        let err = Settings::resolve(
+            Overrides {
+                provider: Some("ollama".into()),
+                ..Overrides::default()
+            },
+            bad,
+            &no_env,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("json_schema"), "{err}");
     }
 
     #[test]

@@ -145,6 +145,8 @@ pub async fn run_with_deltas(
                     error: format!("{}: internal error (the task panicked)", section.title()),
                     latency: std::time::Duration::ZERO,
                     attempts: 1,
+                    kind: ErrorKind::Internal,
+                    usage: None,
                 };
                 let _ = events.send(SectionEvent {
                     reading,
@@ -210,6 +212,7 @@ async fn one_section(
                 ttft: c.ttft,
                 model: c.model,
                 attempts: c.attempts,
+                failed_usage: c.failed_usage,
             })
         }
     }) {
@@ -231,6 +234,8 @@ async fn one_section(
                 error: format!("{}: {e}", section.title()),
                 latency,
                 attempts: e.attempts,
+                kind: e.kind,
+                usage: e.usage,
             };
             progress.send(EventKind::Failed(Box::new(failure.clone())));
             Outcome::Failed(Box::new(failure))

@@ -113,6 +113,15 @@ pub struct SectionReport {
     pub completion_tokens: Option<u32>,
     /// Prompt plus completion.
     pub total_tokens: Option<u32>,
+    /// Of the completion tokens, those spent reasoning.
+    #[serde(default)]
+    pub reasoning_tokens: Option<u32>,
+    /// Of the prompt tokens, those served from the provider's cache.
+    #[serde(default)]
+    pub cached_tokens: Option<u32>,
+    /// Tokens spent by failed attempts (billed too).
+    #[serde(default)]
+    pub failed_tokens: Option<u32>,
     /// Completion tokens per second.
     pub tokens_per_sec: Option<f64>,
     /// Where the counts came from.
@@ -128,6 +137,28 @@ pub struct SectionReport {
 }
 
 impl SectionReport {
+    /// Every token billed for this section: the answer and the failed attempts.
+    pub fn billed(&self) -> Option<crate::events::Usage> {
+        let answer = self
+            .prompt_tokens
+            .zip(self.completion_tokens)
+            .map(|(p, c)| crate::events::Usage {
+                reasoning_tokens: self.reasoning_tokens.unwrap_or(0),
+                cached_tokens: self.cached_tokens.unwrap_or(0),
+                source: self.usage.unwrap_or(UsageSource::Estimated),
+                ..crate::events::Usage::reported(p, c)
+            });
+        match (answer, self.failed_tokens) {
+            // Failed attempts' tokens are mostly prompt: priced as prompt, the cheaper guess.
+            (Some(a), Some(f)) => Some(crate::events::Usage {
+                prompt_tokens: a.prompt_tokens.saturating_add(f),
+                ..a
+            }),
+            (None, Some(f)) => Some(crate::events::Usage::reported(f, 0)),
+            (a, None) => a,
+        }
+    }
+
     /// A section not yet run.
     pub fn pending(section: Section) -> Self {
         Self {
@@ -140,6 +171,9 @@ impl SectionReport {
             prompt_tokens: None,
             completion_tokens: None,
             total_tokens: None,
+            reasoning_tokens: None,
+            cached_tokens: None,
+            failed_tokens: None,
             tokens_per_sec: None,
             usage: None,
             model: None,

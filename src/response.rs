@@ -4,6 +4,8 @@
 
 use serde_json::Value;
 
+pub mod quality;
+
 /// A run of text with one style.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Span {
@@ -58,7 +60,70 @@ pub fn parse_response(raw: &str) -> Vec<Paragraph> {
             return paras;
         }
     }
-    paragraphs_from(&[inner.to_string()])
+    paragraphs_from(&[markdown_to_markup(inner)])
+}
+
+/// Prose in Markdown, as the p/b/em markup: `**bold**` / `__bold__` and `*italic*` / `_italic_`
+/// become `<b>` and `<em>`, heading and list markers at the start of a line go.
+fn markdown_to_markup(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 16);
+    for (n, line) in text.split('\n').enumerate() {
+        if n > 0 {
+            out.push('\n');
+        }
+        let trimmed = line.trim_start();
+        let line = trimmed
+            .strip_prefix("###### ")
+            .or_else(|| trimmed.strip_prefix("##### "))
+            .or_else(|| trimmed.strip_prefix("#### "))
+            .or_else(|| trimmed.strip_prefix("### "))
+            .or_else(|| trimmed.strip_prefix("## "))
+            .or_else(|| trimmed.strip_prefix("# "))
+            .or_else(|| trimmed.strip_prefix("- "))
+            .or_else(|| trimmed.strip_prefix("* "))
+            .or_else(|| trimmed.strip_prefix("> "))
+            .unwrap_or(line);
+        emphasis(line, &mut out);
+    }
+    out
+}
+
+/// Replaces paired `**`/`__` and `*`/`_` in one line with tags; an unpaired marker stays as text.
+fn emphasis(line: &str, out: &mut String) {
+    let mut rest = line;
+    while let Some(pos) = rest.find(['*', '_']) {
+        let marker_char = rest[pos..].chars().next().unwrap_or('*');
+        let double = rest[pos + 1..].starts_with(marker_char);
+        let marker_len = if double { 2 } else { 1 };
+        let marker = &rest[pos..pos + marker_len];
+        let after = &rest[pos + marker_len..];
+        // An opening marker sits before a word; `_` inside a word (snake_case) is not one.
+        let opens = after.starts_with(|c: char| !c.is_whitespace())
+            && (marker_char == '*' || !rest[..pos].ends_with(|c: char| c.is_alphanumeric()));
+        let close = opens
+            .then(|| after.find(marker))
+            .flatten()
+            .filter(|&end| end > 0 && !after[..end].ends_with(char::is_whitespace));
+        match close {
+            Some(end) => {
+                let (open_tag, close_tag) = if double {
+                    ("<b>", "</b>")
+                } else {
+                    ("<em>", "</em>")
+                };
+                out.push_str(&rest[..pos]);
+                out.push_str(open_tag);
+                out.push_str(&after[..end]);
+                out.push_str(close_tag);
+                rest = &after[end + marker_len..];
+            }
+            None => {
+                out.push_str(&rest[..pos + marker_len]);
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
 }
 
 /// Sanitize for one terminal line: escape sequences, controls and bidi overrides removed,
@@ -662,6 +727,26 @@ mod tests {
             .iter()
             .map(Paragraph::plain_text)
             .collect()
+    }
+
+    #[test]
+    fn markdown_prose_keeps_its_emphasis() {
+        let paras = parse_response(
+            "## Feng\n\n**Abundance** comes; *do not grieve*.\n\n- snake_case stays, 2 * 3 too",
+        );
+        assert_eq!(paras.len(), 3);
+        assert_eq!(paras[0].plain_text(), "Feng");
+        assert_eq!(
+            paras[1].spans,
+            vec![
+                span("Abundance", true, false),
+                span(" comes; ", false, false),
+                span("do not grieve", false, true),
+                span(".", false, false),
+            ]
+        );
+        assert_eq!(paras[2].plain_text(), "snake_case stays, 2 * 3 too");
+        assert_eq!(texts("__b__ and _i_"), ["b and i"]);
     }
 
     #[test]

@@ -118,7 +118,7 @@ fn bad_input_is_a_clear_message_and_exit_2() {
             "use coins, yarrow or manual",
         ),
         (&["cast", "Q", "--method", "manual"], "needs its six values"),
-        (&["cast", "Q", "--provider", "gpt"], "openai or offline"),
+        (&["cast", "Q", "--provider", "gpt"], "openrouter"),
         (&["cast", "Q", "--frobnicate"], "--frobnicate"),
     ];
     for (args, message) in cases {

@@ -30,8 +30,11 @@ fn text(b: &[u8]) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn cast_with_openai_runs_every_section_at_once_against_the_endpoint() {
+    // The answer streams for a while after its head, as real ones do: the first section goes
+    // alone until its head shows what the endpoint accepts, then the rest join it.
     let server = FakeOpenAi::start(ServerConfig {
         latency: Duration::from_millis(200),
+        inter_chunk_delay: Duration::from_millis(40),
         api_key: Some(KEY.into()),
         ..ServerConfig::default()
     });
@@ -217,7 +220,17 @@ async fn bench_counts_failures_by_kind_and_rejects_bad_flags() {
     for (args, words) in [
         (
             vec!["bench", "--base-url", url.as_str(), "--concurrency", "0"],
-            "at least 1",
+            "not in 1..=4096",
+        ),
+        (
+            vec![
+                "bench",
+                "--base-url",
+                url.as_str(),
+                "--concurrency",
+                "5,5000",
+            ],
+            "not in 1..=4096",
         ),
         (
             vec!["bench", "--base-url", url.as_str(), "--requests", "0"],

@@ -34,13 +34,12 @@ fn request(section: Section) -> SectionRequest {
 
 fn provider(server: &FakeOpenAi, tune: impl FnOnce(&mut OpenAiConfig)) -> OpenAi {
     let mut config = OpenAiConfig {
-        base_url: server.base_url(),
         api_key: Secret::new(KEY),
-        model: "fake-model".into(),
+        key_env: Some("OPENAI_API_KEY".into()),
         stream: true,
-        json_mode: false,
         read_timeout: Duration::from_secs(5),
         max_attempts: 4,
+        ..OpenAiConfig::new(server.base_url(), "fake-model")
     };
     tune(&mut config);
     OpenAi::new(config, Arc::new(Limiter::new(None, None))).unwrap()
@@ -111,7 +110,8 @@ async fn json_mode_and_no_stream() {
     let server = FakeOpenAi::start(ServerConfig::default());
     let p = provider(&server, |c| {
         c.stream = false;
-        c.json_mode = true;
+        c.structured =
+            iching::llm::preset::Choice::Fixed(iching::llm::preset::Structured::JsonObject);
     });
     let (result, _) = one(&p, Section::ConclusionText).await;
     let c = result.unwrap();
@@ -285,7 +285,14 @@ async fn an_answer_cut_at_max_tokens_fails_once_and_says_what_to_raise() {
         let e = result.unwrap_err();
         assert_eq!(e.kind, ErrorKind::TooLong, "stream {stream}");
         assert_eq!(e.attempts, 1);
-        assert!(e.message.contains("max_tokens (300)"), "{}", e.message);
+        assert!(
+            e.message.contains("max_tokens limit (300)"),
+            "{}",
+            e.message
+        );
+        assert!(e.message.contains("looping"), "{}", e.message);
+        // A cut answer is billed: its usage is kept.
+        assert!(e.usage.is_some_and(|u| u.completion_tokens > 0));
         assert_eq!(
             server.stats().requests,
             1,
@@ -435,13 +442,11 @@ async fn unreachable_endpoints_fail_clearly_after_retries_without_the_key() {
         .port();
     let p = OpenAi::new(
         OpenAiConfig {
-            base_url: format!("http://127.0.0.1:{port}/v1"),
             api_key: Secret::new(KEY),
-            model: "m".into(),
             stream: true,
-            json_mode: false,
             read_timeout: Duration::from_secs(2),
             max_attempts: 2,
+            ..OpenAiConfig::new(format!("http://127.0.0.1:{port}/v1"), "m")
         },
         Arc::new(Limiter::new(None, None)),
     )
@@ -460,13 +465,11 @@ async fn unreachable_endpoints_fail_clearly_after_retries_without_the_key() {
     assert!(
         OpenAi::new(
             OpenAiConfig {
-                base_url: "not a url".into(),
                 api_key: Secret::default(),
-                model: "m".into(),
                 stream: true,
-                json_mode: false,
                 read_timeout: Duration::from_secs(1),
                 max_attempts: 1,
+                ..OpenAiConfig::new("not a url", "m")
             },
             Arc::new(Limiter::new(None, None)),
         )

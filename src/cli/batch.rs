@@ -372,10 +372,13 @@ impl Tally {
                     UsageSource::Reported => s.tokens_reported += tokens,
                     UsageSource::Estimated => s.tokens_estimated += tokens,
                 }
-                if let Some(p) = crate::config::price_for(&self.prices, &done.model) {
+                let billed = match done.failed_usage {
+                    Some(f) => done.usage.add(&f),
+                    None => done.usage,
+                };
+                if let Some(c) = crate::config::cost(&self.prices, &done.model, &billed) {
                     self.priced += 1;
-                    self.cost += f64::from(done.usage.prompt_tokens) * p.prompt_per_million / 1e6
-                        + f64::from(done.usage.completion_tokens) * p.completion_per_million / 1e6;
+                    self.cost += c;
                 }
             }
             EventKind::Failed(f) => {

@@ -17,7 +17,7 @@ use tokio::task::JoinSet;
 use super::{CliError, Context, EndpointArgs, emit, round};
 use crate::config::ProviderKind;
 use crate::events::Progress;
-use crate::llm::{Provider, SectionRequest};
+use crate::llm::{Limiter, OpenAi, OpenAiConfig, Provider, SectionRequest};
 use crate::oracle::{Cast, LineValue, Reading};
 use crate::plan::plan;
 
@@ -32,7 +32,8 @@ pub struct BenchArgs {
         long,
         value_delimiter = ',',
         default_value = "16",
-        value_name = "C[,C...]"
+        value_name = "C[,C...]",
+        value_parser = super::concurrency_range
     )]
     pub concurrency: Vec<usize>,
     /// Also send the requests one at a time, for the speedup.
@@ -110,7 +111,18 @@ pub async fn run(home: Option<&Path>, args: BenchArgs) -> Result<ExitCode, CliEr
         ));
     }
     let requests = Arc::new(sample_requests(&ctx));
-    let provider = ctx.engine.provider.clone();
+    // No probe goes ahead of the others: a pass is timed from its first request, as a bare
+    // loop's is. (A refused field is still learned, by each request that meets the refusal.)
+    let provider: Arc<dyn Provider> = Arc::new(
+        OpenAi::new(
+            OpenAiConfig {
+                guess: false,
+                ..super::openai_config(&ctx.settings)
+            },
+            Arc::new(Limiter::new(ctx.settings.rpm, ctx.settings.tpm)),
+        )
+        .map_err(|e| CliError::usage(e.message))?,
+    );
     let stream = ctx.settings.stream;
     // One at a time is the same for every level: measure it once.
     let sequential = if args.sequential {

@@ -20,7 +20,9 @@ use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::config::{self, Dirs, FileConfig, Overrides, ProviderKind, Secret, Settings};
+use crate::config::{self, Dirs, FileConfig, MAX_CONCURRENCY, Overrides, ProviderKind, Settings};
+use crate::llm::negotiate::Fields;
+use crate::llm::preset::{Structured, TokenParam, preset};
 use crate::llm::{Limiter, Offline, OpenAi, OpenAiConfig, Provider};
 use crate::orchestrator::Slots;
 use crate::reading::Engine;
@@ -87,26 +89,53 @@ pub struct ProviderArgs {
     #[command(flatten)]
     /// Which endpoint and how to talk to it.
     pub endpoint: EndpointArgs,
-    /// Most sections in flight at once (default: all of a reading's sections).
-    #[arg(long, value_name = "N")]
+    /// Most sections in flight at once, 1 to 4096 (default: all of a reading's sections, or
+    /// what a local server serves at once).
+    #[arg(long, value_name = "N", value_parser = concurrency_range)]
     pub concurrency: Option<usize>,
+}
+
+/// `--concurrency`: a whole number from 1 to [`MAX_CONCURRENCY`].
+pub fn concurrency_range(s: &str) -> Result<usize, String> {
+    let n: usize = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a whole number (use 1 to {MAX_CONCURRENCY})"))?;
+    if (1..=MAX_CONCURRENCY).contains(&n) {
+        Ok(n)
+    } else {
+        Err(format!("{n} is not in 1..={MAX_CONCURRENCY}"))
+    }
 }
 
 /// Which provider and endpoint, and how to talk to it.
 #[derive(Debug, Clone, Args)]
 pub struct EndpointArgs {
-    /// Who answers: openai (any OpenAI-compatible endpoint) or offline (the classic text).
+    /// Who answers: openai, openrouter, groq, gemini, anthropic (hosted, key from
+    /// OPENAI_API_KEY, OPENROUTER_API_KEY, GROQ_API_KEY, GEMINI_API_KEY, ANTHROPIC_API_KEY),
+    /// ollama, llamacpp, lmstudio, vllm (local, no key), offline (the classic text), or the
+    /// name of a [providers.NAME] table in config.toml.
     #[arg(long, env = "ICHING_PROVIDER", value_name = "NAME")]
     pub provider: Option<String>,
-    /// The endpoint's base URL, e.g. http://localhost:11434/v1 (the API key comes from OPENAI_API_KEY).
+    /// The endpoint's base URL, overriding the provider's, e.g. http://localhost:11434/v1.
     #[arg(long, env = "OPENAI_BASE_URL", value_name = "URL")]
     pub base_url: Option<String>,
-    /// The model name.
+    /// The model name (default: the provider's).
     #[arg(long, env = "ICHING_MODEL")]
     pub model: Option<String>,
-    /// Seconds without data before a request counts as stalled and is retried.
+    /// Sent as reasoning_effort (e.g. minimal, low, medium, high) to models that reason.
+    #[arg(long, value_name = "LEVEL")]
+    pub reasoning_effort: Option<String>,
+    /// Seconds without new answer text, once it has begun, before an attempt counts as stalled.
     #[arg(long, value_name = "SECONDS")]
     pub read_timeout: Option<u64>,
+    /// Seconds an attempt may wait for its first token, queued at the server included
+    /// (default 60 hosted, 300 local).
+    #[arg(long, value_name = "SECONDS")]
+    pub first_token_timeout: Option<u64>,
+    /// Seconds one attempt may take in all (default 180 hosted, 1800 local).
+    #[arg(long, value_name = "SECONDS")]
+    pub request_timeout: Option<u64>,
     /// Attempts per section, counting the first.
     #[arg(long, value_name = "N")]
     pub max_attempts: Option<u32>,
@@ -153,9 +182,9 @@ impl CliError {
 impl From<config::ConfigError> for CliError {
     fn from(e: config::ConfigError) -> Self {
         match e {
-            config::ConfigError::Invalid(_) | config::ConfigError::Parse { .. } => {
-                Self::usage(e.to_string())
-            }
+            config::ConfigError::Invalid(_)
+            | config::ConfigError::Parse { .. }
+            | config::ConfigError::MissingKey { .. } => Self::usage(e.to_string()),
             config::ConfigError::Read { .. } | config::ConfigError::NoHome => {
                 Self::other(e.to_string())
             }
@@ -190,10 +219,12 @@ impl Context {
         let overrides = Overrides {
             provider: args.provider.clone(),
             base_url: args.base_url.clone(),
-            api_key: std::env::var("OPENAI_API_KEY").ok().map(Secret::new),
             model: args.model.clone(),
             concurrency,
             read_timeout: args.read_timeout,
+            first_token_timeout: args.first_token_timeout,
+            request_timeout: args.request_timeout,
+            reasoning_effort: args.reasoning_effort.clone(),
             max_attempts: args.max_attempts,
             stream: if args.no_stream {
                 Some(false)
@@ -205,7 +236,7 @@ impl Context {
             rpm: args.rpm,
             tpm: args.tpm,
         };
-        let settings = Settings::resolve(overrides, file)?;
+        let settings = Settings::resolve(overrides, file, &|var| std::env::var(var).ok())?;
         let prompts = config::load_prompts(&dirs.config)?;
         let provider = build_provider(&settings)?;
         let engine = Engine {
@@ -230,21 +261,45 @@ pub fn build_provider(settings: &Settings) -> Result<Arc<dyn Provider>, CliError
         ProviderKind::Offline => Ok(Arc::new(Offline)),
         ProviderKind::OpenAi => {
             let limiter = Arc::new(Limiter::new(settings.rpm, settings.tpm));
-            let provider = OpenAi::new(
-                OpenAiConfig {
-                    base_url: settings.base_url.clone(),
-                    api_key: settings.api_key.clone(),
-                    model: settings.model.clone(),
-                    stream: settings.stream,
-                    json_mode: settings.json_mode,
-                    read_timeout: settings.read_timeout,
-                    max_attempts: settings.max_attempts,
-                },
-                limiter,
-            )
-            .map_err(|e| CliError::usage(e.message))?;
+            let provider = OpenAi::new(openai_config(settings), limiter)
+                .map_err(|e| CliError::usage(e.message))?;
             Ok(Arc::new(provider))
         }
+    }
+}
+
+/// The OpenAI-compatible provider's configuration from resolved settings: a preset's own URL
+/// starts from the preset's choices; any other URL starts from what every server understands
+/// (`max_tokens`) with a strict schema, and the first request finds out what it accepts.
+pub fn openai_config(settings: &Settings) -> OpenAiConfig {
+    let start = match preset(&settings.preset).filter(|_| settings.preset_url) {
+        Some(p) => Fields {
+            token_param: p.token_param,
+            structured: p.structured,
+        },
+        None => Fields {
+            token_param: TokenParam::MaxTokens,
+            structured: Structured::JsonSchema,
+        },
+    };
+    OpenAiConfig {
+        base_url: settings.base_url.clone(),
+        api_key: settings.api_key.clone(),
+        key_env: settings
+            .key_env
+            .clone()
+            .or_else(|| (!settings.api_key.is_empty()).then(|| "OPENAI_API_KEY".to_owned())),
+        model: settings.model.clone(),
+        stream: settings.stream,
+        token_param: settings.token_param,
+        structured: settings.structured,
+        start,
+        guess: !settings.preset_url || preset(&settings.preset).is_none(),
+        reasoning_effort: settings.reasoning_effort.clone(),
+        read_timeout: settings.read_timeout,
+        first_token_timeout: settings.first_token_timeout,
+        request_timeout: settings.request_timeout,
+        max_attempts: settings.max_attempts,
     }
 }
 

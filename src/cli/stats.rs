@@ -42,6 +42,12 @@ struct Row {
     prompt_tokens: Option<u32>,
     completion_tokens: Option<u32>,
     total_tokens: Option<u32>,
+    /// Of the completion tokens, those spent reasoning.
+    reasoning_tokens: Option<u32>,
+    /// Of the prompt tokens, those served from the provider's cache.
+    cached_tokens: Option<u32>,
+    /// Tokens spent by failed attempts of this section (billed too).
+    failed_tokens: Option<u32>,
     tokens_per_sec: Option<f64>,
     ttft_ms: Option<u64>,
     attempts: u32,
@@ -54,6 +60,12 @@ struct Totals {
     prompt_tokens: u64,
     completion_tokens: u64,
     total_tokens: u64,
+    /// Of the completion tokens, those spent reasoning.
+    reasoning_tokens: u64,
+    /// Of the prompt tokens, those served from the provider's cache.
+    cached_tokens: u64,
+    /// Tokens spent by failed attempts, included in the counts above and in the cost.
+    failed_tokens: u64,
     tokens_per_sec: f64,
     attempts: u64,
     /// Dollars, when every model that answered has a price.
@@ -166,6 +178,15 @@ fn rows(parts: &[PartMeta]) -> Vec<Row> {
             prompt_tokens: m.prompt_tokens,
             completion_tokens: m.completion_tokens,
             total_tokens: m.total_tokens(),
+            reasoning_tokens: m.reasoning_tokens,
+            cached_tokens: m.cached_tokens,
+            failed_tokens: (m.failed_prompt_tokens.is_some()
+                || m.failed_completion_tokens.is_some())
+            .then(|| {
+                m.failed_prompt_tokens
+                    .unwrap_or(0)
+                    .saturating_add(m.failed_completion_tokens.unwrap_or(0))
+            }),
             tokens_per_sec: m.completion_tokens.map(|c| rate(c, m.latency_ms)),
             ttft_ms: m.ttft_ms,
             attempts: m.attempts,
@@ -184,18 +205,19 @@ fn totals<'a>(
     for m in parts {
         t.wall_ms = t.wall_ms.max(m.finished_ms);
         t.attempts += u64::from(m.attempts);
-        let (Some(p), Some(c)) = (m.prompt_tokens, m.completion_tokens) else {
+        let Some(billed) = m.billed() else {
             continue;
         };
-        t.prompt_tokens += u64::from(p);
-        t.completion_tokens += u64::from(c);
-        t.estimated |= m.usage == Some(UsageSource::Estimated);
+        t.prompt_tokens += u64::from(billed.prompt_tokens);
+        t.completion_tokens += u64::from(billed.completion_tokens);
+        t.reasoning_tokens += u64::from(billed.reasoning_tokens);
+        t.cached_tokens += u64::from(billed.cached_tokens);
+        t.failed_tokens += u64::from(m.failed_prompt_tokens.unwrap_or(0))
+            + u64::from(m.failed_completion_tokens.unwrap_or(0));
+        t.estimated |= billed.source == UsageSource::Estimated;
         let model = m.model.clone().unwrap_or_default();
-        match crate::config::price_for(prices, &model) {
-            Some(price) => {
-                cost += f64::from(p) * price.prompt_per_million / 1e6
-                    + f64::from(c) * price.completion_per_million / 1e6;
-            }
+        match crate::config::cost(prices, &model, &billed) {
+            Some(c) => cost += c,
             None => {
                 unpriced.insert(model);
             }
@@ -297,8 +319,18 @@ fn reading_table(s: &ReadingStats) -> String {
         s.sections_planned
     );
     out.push_str(&format!(
-        "{:>3}  {:<24} {:>9} {:>10} {:>9} {:>9} {:>7} {:>8} {:>4}  model\n",
-        "#", "section", "delta ms", "prompt tk", "compl tk", "total tk", "tk/s", "TTFT ms", "att"
+        "{:>3}  {:<24} {:>9} {:>10} {:>9} {:>9} {:>9} {:>9} {:>7} {:>8} {:>4}  model\n",
+        "#",
+        "section",
+        "delta ms",
+        "prompt tk",
+        "cached tk",
+        "compl tk",
+        "reason tk",
+        "total tk",
+        "tk/s",
+        "TTFT ms",
+        "att"
     ));
     for r in &s.rows {
         let section = match r.status {
@@ -306,12 +338,14 @@ fn reading_table(s: &ReadingStats) -> String {
             _ => format!("{} (failed)", r.section),
         };
         out.push_str(&format!(
-            "{:>3}  {:<24} {:>9} {:>10} {:>9} {:>9} {:>7} {:>8} {:>4}  {}\n",
+            "{:>3}  {:<24} {:>9} {:>10} {:>9} {:>9} {:>9} {:>9} {:>7} {:>8} {:>4}  {}\n",
             r.rank,
             section,
             r.delta_ms,
             opt(r.prompt_tokens),
+            opt(r.cached_tokens),
             opt(r.completion_tokens),
+            opt(r.reasoning_tokens),
             opt(r.total_tokens),
             opt(r.tokens_per_sec.map(|v| format!("{v:.1}"))),
             opt(r.ttft_ms),
@@ -321,12 +355,14 @@ fn reading_table(s: &ReadingStats) -> String {
     }
     let t = &s.totals;
     out.push_str(&format!(
-        "{:>3}  {:<24} {:>9} {:>10} {:>9} {:>9} {:>7} {:>8} {:>4}\n",
+        "{:>3}  {:<24} {:>9} {:>10} {:>9} {:>9} {:>9} {:>9} {:>7} {:>8} {:>4}\n",
         "",
         "total",
         t.wall_ms,
         t.prompt_tokens,
+        t.cached_tokens,
         t.completion_tokens,
+        t.reasoning_tokens,
         t.total_tokens,
         format!("{:.1}", t.tokens_per_sec),
         "",
@@ -334,6 +370,19 @@ fn reading_table(s: &ReadingStats) -> String {
     ));
     if s.rows.is_empty() {
         out.push_str("(no section has been stored yet)\n");
+    }
+    if t.failed_tokens > 0 {
+        out.push_str(&format!(
+            "failed attempts spent {} tokens (billed: counted in the totals and the cost)\n",
+            t.failed_tokens
+        ));
+    }
+    if t.cached_tokens > 0 {
+        out.push_str(&format!(
+            "{} prompt tokens came from the provider's cache ({:.0}% of the prompt)\n",
+            t.cached_tokens,
+            t.cached_tokens as f64 * 100.0 / t.prompt_tokens.max(1) as f64
+        ));
     }
     out.push_str(&cost_line(t));
     out

@@ -2,11 +2,15 @@
 //! `openai` talks to any OpenAI-compatible chat-completions endpoint.
 
 pub mod limiter;
+pub mod negotiate;
 pub mod offline;
 pub mod openai;
+pub mod preset;
+pub mod redact;
 mod retry;
 mod sse;
 pub mod tokens;
+mod wire;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -103,10 +107,15 @@ pub struct Completion {
     pub ttft: Option<Duration>,
     /// Attempts made.
     pub attempts: u32,
+    /// Tokens spent by the failed attempts before this one.
+    pub failed_usage: Option<Usage>,
 }
 
 /// What kind of failure, for retry decisions and for counting failures by kind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum ErrorKind {
     /// 429 without a quota problem.
     RateLimited,
@@ -185,6 +194,8 @@ pub struct ProviderError {
     pub message: String,
     /// Attempts made before giving up.
     pub attempts: u32,
+    /// Tokens the attempts spent, when the server reported them (a cut answer is billed too).
+    pub usage: Option<Usage>,
 }
 
 impl ProviderError {
@@ -195,6 +206,7 @@ impl ProviderError {
             status: None,
             message: message.into(),
             attempts: 1,
+            usage: None,
         }
     }
 }

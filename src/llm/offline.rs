@@ -88,12 +88,15 @@ async fn answer(
         usage: Usage {
             prompt_tokens: tokens::count_messages(request.messages()),
             completion_tokens: tokens::count(&text),
+            reasoning_tokens: 0,
+            cached_tokens: 0,
             source: UsageSource::Estimated,
         },
         text,
         model: MODEL.to_owned(),
         ttft,
         attempts: 1,
+        failed_usage: None,
     })
 }
 

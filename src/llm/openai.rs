@@ -1,33 +1,44 @@
-//! The `openai` provider: any OpenAI-compatible chat-completions endpoint (OpenAI, Ollama,
-//! llama.cpp server, vLLM), streaming by default.
+//! The `openai` provider: any OpenAI-compatible chat-completions endpoint (OpenAI, OpenRouter,
+//! Groq, Gemini, Anthropic, Ollama, llama.cpp, LM Studio, vLLM), streaming by default.
 //!
-//! One pooled reqwest client (rustls) serves the whole process. Each section is one request with
-//! up to `max_attempts` attempts: 408, 409, 429 (but not `insufficient_quota`), 5xx, connection
-//! errors, timeouts, and dropped, truncated or malformed streams are retried after the server's
-//! Retry-After or a full-jitter backoff; 400, 401, 403, 404 and 422 never are. A stream only
-//! counts as complete when it carried a finish reason or `[DONE]`.
+//! One pooled reqwest client (rustls, no redirects) serves the whole process. Each section is one
+//! request with up to `max_attempts` attempts: 408, 409, 429 (but not `insufficient_quota`), 5xx,
+//! connection errors, timeouts, dropped, truncated or malformed streams, and answers that are not
+//! an answer (see `response::quality`) are retried after the server's Retry-After (within limits)
+//! or a full-jitter backoff; other 4xx never are. The token-limit field and the structured-output
+//! mode are negotiated with the endpoint (`negotiate`).
+//!
+//! Every attempt has three clocks: an overall deadline, a limit on the wait for the first token
+//! (time queued at a one-slot server included), and a limit between pieces of new text after it.
+//! Bytes that carry no text (keep-alives, empty deltas) are not progress. The answer is capped
+//! by what `max_tokens` allows, and cut the moment it passes the cap. A stream is complete only
+//! with a finish reason: a bare `[DONE]` is a stream cut short.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use futures_util::StreamExt;
-use reqwest::header::CONTENT_TYPE;
-use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
-use tokio::time::{Instant, timeout};
+use reqwest::header::{CONTENT_TYPE, LOCATION};
+use tokio::time::{Instant, timeout_at};
 
 use super::limiter::Limiter;
-use super::retry::{backoff, retry_after};
+use super::negotiate::{Fields, Negotiation, Refused};
+use super::preset::{Choice, Structured, TokenParam};
+use super::redact::{redact_key, redacted_url};
+use super::retry::{MAX_RETRY_AFTER, MAX_TOTAL_WAIT, backoff, retry_after};
 use super::sse::SseDecoder;
+use super::wire::{ApiError, ApiUsage, ModelList, RequestBody, StreamChunk, WholeResponse};
 use super::{
     BoxFuture, Completion, ErrorKind, Provider, ProviderError, ProviderInfo, SectionRequest, tokens,
 };
 use crate::config::Secret;
-use crate::events::{EventKind, Progress, Usage, UsageSource};
-use crate::response::sanitize_inline;
+use crate::events::{EventKind, Progress, Usage};
+use crate::response::{quality, sanitize_inline};
 
-/// The largest answer accepted (a section is a few KiB; anything near this is not an answer).
-const MAX_ANSWER_BYTES: usize = 8 << 20;
+/// Bytes of answer allowed per token of `max_tokens` (JSON escapes of non-Latin text take up to
+/// six bytes a character), plus a fixed slack.
+const BYTES_PER_TOKEN: usize = 8;
+const ANSWER_SLACK: usize = 16 << 10;
 
 /// How to reach and use the endpoint.
 #[derive(Debug, Clone)]
@@ -36,16 +47,56 @@ pub struct OpenAiConfig {
     pub base_url: String,
     /// Sent as a bearer token when not empty; never logged or shown.
     pub api_key: Secret,
+    /// The environment variable the key came from, for the hint on a 401 (never the key).
+    pub key_env: Option<String>,
     /// Model name.
     pub model: String,
     /// Use SSE streaming.
     pub stream: bool,
-    /// Ask for `response_format: {"type": "json_object"}`.
-    pub json_mode: bool,
-    /// How long without a byte before an attempt counts as stalled.
+    /// Which token-limit field to send.
+    pub token_param: Choice<TokenParam>,
+    /// Which structured-output mode to ask for.
+    pub structured: Choice<Structured>,
+    /// What `Auto` choices start from.
+    pub start: Fields,
+    /// Whether `start` is a guess for this endpoint (then the first request probes alone).
+    pub guess: bool,
+    /// Sent as `reasoning_effort` when set.
+    pub reasoning_effort: Option<String>,
+    /// How long without new answer text, once it has begun, before an attempt counts as stalled.
     pub read_timeout: Duration,
+    /// How long an attempt may wait for its first token.
+    pub first_token_timeout: Duration,
+    /// How long one attempt may take in all.
+    pub request_timeout: Duration,
     /// Attempts per section, counting the first.
     pub max_attempts: u32,
+}
+
+impl OpenAiConfig {
+    /// A config for `base_url` and `model` with the defaults of an unknown local endpoint:
+    /// `max_tokens`, no structured output, streaming, 60 s between chunks.
+    pub fn new(base_url: impl Into<String>, model: impl Into<String>) -> Self {
+        Self {
+            base_url: base_url.into(),
+            api_key: Secret::default(),
+            key_env: None,
+            model: model.into(),
+            stream: true,
+            token_param: Choice::Fixed(TokenParam::MaxTokens),
+            structured: Choice::Fixed(Structured::Off),
+            start: Fields {
+                token_param: TokenParam::MaxTokens,
+                structured: Structured::Off,
+            },
+            guess: false,
+            reasoning_effort: None,
+            read_timeout: Duration::from_secs(60),
+            first_token_timeout: Duration::from_secs(60),
+            request_timeout: Duration::from_secs(180),
+            max_attempts: 4,
+        }
+    }
 }
 
 /// The OpenAI-compatible provider.
@@ -57,12 +108,14 @@ pub struct OpenAi {
     endpoint: String,
     config: OpenAiConfig,
     limiter: Arc<Limiter>,
+    negotiation: Arc<Negotiation>,
 }
 
-/// One failed attempt and the wait the server asked for.
+/// One failed attempt, the wait the server asked for, and what it spent.
 struct AttemptError {
     error: ProviderError,
     retry_after: Option<Duration>,
+    refused: Option<Refused>,
 }
 
 impl From<ProviderError> for AttemptError {
@@ -70,8 +123,19 @@ impl From<ProviderError> for AttemptError {
         Self {
             error,
             retry_after: None,
+            refused: None,
         }
     }
+}
+
+/// What a stream or body gave: the text, its usage and model, and how it ended.
+struct Answer {
+    text: String,
+    reasoning_bytes: usize,
+    usage: Option<Usage>,
+    model: Option<String>,
+    ttft: Option<Duration>,
+    finish: Option<String>,
 }
 
 impl OpenAi {
@@ -84,54 +148,58 @@ impl OpenAi {
                 "the base URL is not a valid URL (expected e.g. http://localhost:11434/v1)",
             ));
         }
-        let client = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .pool_max_idle_per_host(usize::MAX)
-            .pool_idle_timeout(Duration::from_secs(90))
-            .tcp_nodelay(true)
-            .user_agent(concat!("iching/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| {
-                ProviderError::new(
-                    ErrorKind::Internal,
-                    format!("cannot build the HTTP client: {e}"),
-                )
-            })?;
+        let client = http_client()?;
         let endpoint = redacted_url(&config.base_url);
+        let negotiation = Negotiation::shared(
+            &url,
+            &config.model,
+            config.token_param,
+            config.structured,
+            config.start,
+            config.guess,
+        );
         Ok(Self {
             client,
             url,
             endpoint,
             config,
             limiter,
+            negotiation,
         })
     }
 
-    /// The request body for `request`, serialised once and reused by every attempt.
-    fn body(&self, request: &SectionRequest) -> Vec<u8> {
-        let body = RequestBody {
-            max_tokens: request.max_tokens,
-            messages: request.messages_json(),
-            model: &self.config.model,
-            response_format: self.config.json_mode.then_some(ResponseFormat {
-                kind: "json_object",
-            }),
-            stream: self.config.stream,
-            stream_options: self.config.stream.then_some(StreamOptions {
-                include_usage: true,
-            }),
-        };
-        serde_json::to_vec(&body).expect("strings and numbers always serialise")
+    /// The configuration in use.
+    pub fn config(&self) -> &OpenAiConfig {
+        &self.config
     }
 
-    /// Removes the API key from text that came from elsewhere (some servers echo it).
+    /// The fields the endpoint is known (or guessed) to take now.
+    pub fn fields(&self) -> Fields {
+        self.negotiation.fields()
+    }
+
+    /// The request body for `request` with `fields`.
+    fn body(&self, request: &SectionRequest, fields: Fields) -> Vec<u8> {
+        let body = RequestBody::new(
+            request.messages_json(),
+            &self.config.model,
+            request.max_tokens,
+            fields,
+            self.config.reasoning_effort.as_deref(),
+            self.config.stream,
+        );
+        serde_json::to_vec(&body).unwrap_or_default()
+    }
+
+    /// Text that came from the server, made safe to show: the key and any 8+ character piece of
+    /// it removed, terminal controls removed, at most 300 characters.
     fn scrub(&self, text: &str) -> String {
-        let key = self.config.api_key.expose();
-        let text = if key.len() >= 4 {
-            text.replace(key, "[redacted]")
-        } else {
-            text.to_owned()
+        // Only the start is ever shown: bound the work on a huge body.
+        let head = match text.char_indices().nth(4096) {
+            Some((i, _)) => &text[..i],
+            None => text,
         };
+        let text = redact_key(head, self.config.api_key.expose());
         let clean = sanitize_inline(&text);
         match clean.char_indices().nth(300) {
             Some((i, _)) => format!("{}…", &clean[..i]),
@@ -139,34 +207,56 @@ impl OpenAi {
         }
     }
 
+    /// The most answer bytes `request` may bring.
+    fn answer_cap(request: &SectionRequest) -> usize {
+        usize::try_from(request.max_tokens)
+            .unwrap_or(usize::MAX)
+            .saturating_mul(BYTES_PER_TOKEN)
+            .saturating_add(ANSWER_SLACK)
+    }
+
+    fn over_cap(&self, request: &SectionRequest, usage: Option<Usage>) -> ProviderError {
+        ProviderError {
+            usage,
+            ..ProviderError::new(
+                ErrorKind::TooLong,
+                format!(
+                    "the answer ran past {} KiB, more than max_tokens ({}) allows: the server \
+                     is not honouring the limit, so it was cut off",
+                    Self::answer_cap(request) >> 10,
+                    request.max_tokens
+                ),
+            )
+        }
+    }
+
     async fn attempt(
         &self,
         request: &SectionRequest,
-        body: &[u8],
         progress: &Progress,
+        probe: &mut Option<tokio::sync::MutexGuard<'_, ()>>,
     ) -> Result<Completion, AttemptError> {
         let started = Instant::now();
+        let overall = started + self.config.request_timeout;
+        let fields = self.negotiation.fields();
         let mut builder = self
             .client
             .post(&self.url)
             .header(CONTENT_TYPE, "application/json")
-            .body(body.to_vec());
+            .body(self.body(request, fields));
         if !self.config.api_key.is_empty() {
             builder = builder.bearer_auth(self.config.api_key.expose());
         }
-        // Without streaming the head only comes once the whole answer is written.
-        let head_timeout = if self.config.stream {
-            self.config.read_timeout
+        // With streaming the head comes before the first token (or at it); without, only once
+        // the whole answer is written.
+        let head_deadline = if self.config.stream {
+            overall.min(started + self.config.first_token_timeout)
         } else {
-            self.config.read_timeout.saturating_mul(10)
+            overall
         };
-        let response = match timeout(head_timeout, builder.send()).await {
+        let response = match timeout_at(head_deadline, builder.send()).await {
             Err(_) => {
-                return Err(ProviderError::new(
-                    ErrorKind::Timeout,
-                    format!("no response within {} s", head_timeout.as_secs_f64()),
-                )
-                .into());
+                return Err(self.deadline_error(started, head_deadline, overall, "a response"));
             }
             Ok(Err(e)) => return Err(self.transport_error(&e).into()),
             Ok(Ok(r)) => r,
@@ -174,18 +264,129 @@ impl OpenAi {
         self.limiter.observe(response.headers());
         let status = response.status();
         if !status.is_success() {
-            return Err(self.status_error(response).await);
+            *probe = None;
+            let mut error = self.status_error(response, overall).await;
+            if matches!(status.as_u16(), 400 | 422) {
+                error.refused = self.negotiation.refused(fields, &error.error.message);
+            }
+            return Err(error);
         }
+        self.negotiation.accepted(fields);
+        *probe = None;
         let is_sse = response
             .headers()
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.contains("text/event-stream"));
-        if self.config.stream && is_sse {
-            self.read_stream(request, response, progress, started).await
+        let answer = if self.config.stream && is_sse {
+            self.read_stream(request, response, progress, started, overall)
+                .await?
         } else {
-            self.read_whole(request, response, progress, started).await
+            self.read_whole(request, response, progress, started, overall)
+                .await?
+        };
+        self.finish(request, answer)
+    }
+
+    /// Judges how an answer ended and what it holds.
+    fn finish(&self, request: &SectionRequest, a: Answer) -> Result<Completion, AttemptError> {
+        let usage = a.usage;
+        if a.finish.as_deref() == Some("length") {
+            let message = if a.text.trim().is_empty() {
+                let reasoning = usage.map_or(0, |u| u.reasoning_tokens);
+                let spent = if reasoning > 0 {
+                    format!("{reasoning} tokens")
+                } else {
+                    "all of it".to_owned()
+                };
+                format!(
+                    "the model spent its whole budget (max_tokens = {}) reasoning ({spent}) and \
+                     wrote no answer: raise max_tokens in config.toml, or lower reasoning_effort{}",
+                    request.max_tokens,
+                    self.config
+                        .reasoning_effort
+                        .as_deref()
+                        .map(|e| format!(" (now {e})"))
+                        .unwrap_or_default()
+                )
+            } else {
+                format!(
+                    "the answer ran on to the max_tokens limit ({}) without finishing (the model \
+                     may be looping); raise max_tokens in config.toml if its answers are that long",
+                    request.max_tokens
+                )
+            };
+            return Err(ProviderError {
+                usage: Some(
+                    usage.unwrap_or_else(|| self.estimate(request, &a.text, a.reasoning_bytes)),
+                ),
+                ..ProviderError::new(ErrorKind::TooLong, message)
+            }
+            .into());
         }
+        if let Err(why) = quality::check(
+            &a.text,
+            request.question.as_ref(),
+            request.messages_json().get(),
+        ) {
+            return Err(ProviderError {
+                usage: Some(
+                    usage.unwrap_or_else(|| self.estimate(request, &a.text, a.reasoning_bytes)),
+                ),
+                ..ProviderError::new(ErrorKind::Malformed, why)
+            }
+            .into());
+        }
+        let usage = usage.unwrap_or_else(|| self.estimate(request, &a.text, a.reasoning_bytes));
+        Ok(Completion {
+            text: a.text,
+            usage,
+            // The server names the model: keep it short and harmless for terminals.
+            model: a
+                .model
+                .map(|m| sanitize_inline(&m).chars().take(100).collect::<String>())
+                .filter(|m| !m.trim().is_empty())
+                .unwrap_or_else(|| self.config.model.clone()),
+            ttft: a.ttft,
+            attempts: 1,
+            failed_usage: None,
+        })
+    }
+
+    /// Token counts made locally when the server reports none.
+    fn estimate(&self, request: &SectionRequest, text: &str, reasoning_bytes: usize) -> Usage {
+        let reasoning = u32::try_from(reasoning_bytes / 4).unwrap_or(u32::MAX);
+        Usage {
+            reasoning_tokens: reasoning,
+            ..Usage::estimated(
+                tokens::count_messages(request.messages()),
+                tokens::count(text).saturating_add(reasoning),
+            )
+        }
+    }
+
+    /// The attempt ran out of time: which clock ran out says what to change.
+    fn deadline_error(
+        &self,
+        started: Instant,
+        hit: Instant,
+        overall: Instant,
+        waiting_for: &str,
+    ) -> AttemptError {
+        let waited = hit.saturating_duration_since(started).as_secs_f64();
+        let message = if hit >= overall {
+            format!(
+                "no complete answer within {waited:.0} s (--request-timeout); the server is too \
+                 slow or never finishes"
+            )
+        } else {
+            format!(
+                "no first token within {waited:.0} s while waiting for {waiting_for} \
+                 (--first-token-timeout; a busy local server queues requests: raise it or lower \
+                 --concurrency)"
+            )
+        };
+        ProviderError::new(ErrorKind::Timeout, message).into()
     }
 
     fn transport_error(&self, e: &reqwest::Error) -> ProviderError {
@@ -195,54 +396,79 @@ impl OpenAi {
         } else {
             ErrorKind::Connect
         };
-        let mut message = format!("cannot reach {}: {e}", self.endpoint);
+        let mut message = format!("cannot reach {}", self.endpoint);
+        // The error without its URL (which may carry credentials or a query), then its causes.
         let mut source = std::error::Error::source(e);
         while let Some(s) = source {
             message.push_str(&format!(": {s}"));
             source = s.source();
         }
-        // reqwest names the full URL, which may carry credentials: show the redacted one.
         let message = message.replace(&self.url, &format!("{}/chat/completions", self.endpoint));
         ProviderError::new(kind, self.scrub(&message))
     }
 
     /// The connection broke while the `what` (stream or answer) was coming in.
-    fn dropped(&self, what: &str, e: &reqwest::Error) -> ProviderError {
+    fn dropped(&self, what: &str, e: reqwest::Error) -> ProviderError {
         ProviderError::new(
             ErrorKind::Truncated,
             format!(
                 "the connection dropped mid-{what}: {}",
-                self.scrub(&e.to_string())
+                self.scrub(&e.without_url().to_string())
             ),
         )
     }
 
-    /// Nothing arrived for the read timeout while the `what` was coming in.
+    /// No new text arrived for the read timeout while the `what` was coming in.
     fn stalled(&self, what: &str) -> ProviderError {
         ProviderError::new(
             ErrorKind::Timeout,
             format!(
-                "the {what} stalled: no data for {} s",
+                "the {what} stalled: no new text for {} s (--read-timeout)",
                 self.config.read_timeout.as_secs_f64()
             ),
         )
     }
 
-    async fn status_error(&self, response: reqwest::Response) -> AttemptError {
+    async fn status_error(&self, response: reqwest::Response, overall: Instant) -> AttemptError {
         let status = response.status();
         let wait = retry_after(response.headers(), SystemTime::now());
-        let text = match timeout(self.config.read_timeout, read_limited(response, 64 * 1024)).await
-        {
+        if status.is_redirection() {
+            let to = response
+                .headers()
+                .get(LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .map(|l| {
+                    let absolute = reqwest::Url::parse(&self.url)
+                        .and_then(|base| base.join(l))
+                        .map(|u| u.to_string())
+                        .unwrap_or_else(|_| l.to_owned());
+                    self.scrub(&redacted_url(&absolute))
+                })
+                .unwrap_or_else(|| "somewhere it did not say".to_owned());
+            return AttemptError {
+                error: ProviderError {
+                    status: Some(status.as_u16()),
+                    ..ProviderError::new(
+                        ErrorKind::BadRequest,
+                        format!(
+                            "HTTP {}: the server redirects to {to}; redirects are not followed \
+                             (the key would go along): set the base URL to where the API really is",
+                            status.as_u16()
+                        ),
+                    )
+                },
+                retry_after: None,
+                refused: None,
+            };
+        }
+        let deadline = overall.min(Instant::now() + self.config.read_timeout);
+        let text = match timeout_at(deadline, read_limited(response, 64 * 1024)).await {
             Ok(Ok(t)) => t,
             Ok(Err(_)) | Err(_) => String::new(),
         };
-        let detail: Option<ApiErrorBody> = serde_json::from_str::<ApiErrorEnvelope>(&text)
-            .ok()
-            .map(|e| e.error);
-        let quota = detail.as_ref().is_some_and(|d| {
-            d.code.as_deref() == Some("insufficient_quota")
-                || d.kind.as_deref() == Some("insufficient_quota")
-        });
+        let detail = ApiError::parse(&text);
+        let quota = detail.code.as_deref() == Some("insufficient_quota")
+            || detail.kind.as_deref() == Some("insufficient_quota");
         let kind = match status.as_u16() {
             429 if quota => ErrorKind::QuotaExceeded,
             429 => ErrorKind::RateLimited,
@@ -251,13 +477,16 @@ impl OpenAi {
             s if s >= 500 => ErrorKind::ServerError,
             _ => ErrorKind::BadRequest,
         };
-        let said = detail
-            .and_then(|d| d.message)
-            .unwrap_or_else(|| text.trim().to_owned());
+        let said = detail.message.unwrap_or_else(|| text.trim().to_owned());
         let hint = match kind {
-            ErrorKind::Unauthorized => " (check OPENAI_API_KEY)",
-            ErrorKind::QuotaExceeded => " (the account is out of quota; retrying will not help)",
-            _ => "",
+            ErrorKind::Unauthorized => match &self.config.key_env {
+                Some(var) => format!(" (check {var})"),
+                None => " (check the API key)".to_owned(),
+            },
+            ErrorKind::QuotaExceeded => {
+                " (the account is out of quota; retrying will not help)".to_owned()
+            }
+            _ => String::new(),
         };
         let reason = status.canonical_reason().unwrap_or("");
         let message = if said.is_empty() {
@@ -275,6 +504,7 @@ impl OpenAi {
                 ..ProviderError::new(kind, message)
             },
             retry_after: wait,
+            refused: None,
         }
     }
 
@@ -284,32 +514,50 @@ impl OpenAi {
         response: reqwest::Response,
         progress: &Progress,
         started: Instant,
-    ) -> Result<Completion, AttemptError> {
+        overall: Instant,
+    ) -> Result<Answer, AttemptError> {
+        let cap = Self::answer_cap(request);
         let mut bytes = response.bytes_stream();
         let mut decoder = SseDecoder::new();
         let mut payloads = Vec::new();
-        let mut text = String::new();
-        let mut ttft = None;
-        let mut usage = None;
-        let mut model = None;
-        let mut finished = false;
-        let mut at_limit = false;
+        let mut a = Answer {
+            text: String::new(),
+            reasoning_bytes: 0,
+            usage: None,
+            model: None,
+            ttft: None,
+            finish: None,
+        };
         let mut done = false;
+        // The last time new text (answer or reasoning) arrived.
+        let mut last_progress: Option<Instant> = None;
         loop {
-            let next = timeout(self.config.read_timeout, bytes.next()).await;
-            let chunk = match next {
+            let progress_deadline = match last_progress {
+                None => started + self.config.first_token_timeout,
+                Some(t) => t + self.config.read_timeout,
+            };
+            let deadline = progress_deadline.min(overall);
+            let chunk = match timeout_at(deadline, bytes.next()).await {
                 Ok(Some(Ok(chunk))) => chunk,
                 Ok(None) => break,
-                // After a finish reason or [DONE] the answer is whole; a late hiccup does not undo it.
-                Ok(Some(Err(_))) | Err(_) if done || finished => break,
-                Ok(Some(Err(e))) => return Err(self.dropped("stream", &e).into()),
-                Err(_) => return Err(self.stalled("stream").into()),
+                // After a finish reason the answer is whole; a late hiccup does not undo it.
+                Ok(Some(Err(_))) | Err(_) if a.finish.is_some() => break,
+                Ok(Some(Err(e))) => return Err(self.dropped("stream", e).into()),
+                Err(_) if last_progress.is_some() && deadline < overall => {
+                    return Err(self.stalled("stream").into());
+                }
+                Err(_) => {
+                    return Err(self.deadline_error(started, deadline, overall, "the stream"));
+                }
             };
             decoder.feed(&chunk, |p| payloads.push(p));
-            if decoder.pending_len() + text.len() > MAX_ANSWER_BYTES {
+            if decoder.pending_len() > cap {
                 return Err(ProviderError::new(
                     ErrorKind::Malformed,
-                    "the stream sent more than 8 MiB without ending an answer",
+                    format!(
+                        "the stream sent over {} KiB without ending an event",
+                        cap >> 10
+                    ),
                 )
                 .into());
             }
@@ -326,47 +574,63 @@ impl OpenAi {
                     )
                 })?;
                 if let Some(err) = parsed.error {
+                    let said = ApiError::parse(&format!("{{\"error\":{}}}", err.get()));
                     return Err(ProviderError::new(
                         ErrorKind::ServerError,
                         format!(
                             "the server reported an error mid-stream: {}",
-                            self.scrub(err.message.as_deref().unwrap_or("no message"))
+                            self.scrub(said.message.as_deref().unwrap_or("no message"))
                         ),
                     )
                     .into());
                 }
                 if let Some(m) = parsed.model.filter(|m| !m.is_empty()) {
-                    model = Some(m);
+                    a.model = Some(m);
                 }
                 if let Some(u) = parsed.usage {
-                    usage = Some(u);
+                    a.usage = Some(u.to_usage(parsed.timings.as_ref()));
                 }
                 for choice in parsed.choices.into_iter().flatten() {
-                    if let Some(content) = choice.delta.and_then(|d| d.content)
-                        && !content.is_empty()
-                    {
-                        ttft.get_or_insert_with(|| started.elapsed());
-                        text.push_str(&content);
-                        progress.delta(content);
+                    if let Some(delta) = choice.delta {
+                        let reasoning = delta.reasoning_len();
+                        if reasoning > 0 {
+                            a.reasoning_bytes += reasoning;
+                            last_progress = Some(Instant::now());
+                        }
+                        if let Some(content) = delta.content.filter(|c: &String| !c.is_empty()) {
+                            a.ttft.get_or_insert_with(|| started.elapsed());
+                            last_progress = Some(Instant::now());
+                            a.text.push_str(&content);
+                            progress.delta(content);
+                        }
                     }
-                    if let Some(reason) = &choice.finish_reason {
-                        finished = true;
-                        at_limit |= reason == "length";
+                    if let Some(reason) = choice.finish_reason {
+                        a.finish = Some(reason);
                     }
                 }
+                if a.text.len() + a.reasoning_bytes > cap {
+                    return Err(self.over_cap(request, a.usage).into());
+                }
+            }
+            if done && a.finish.is_some() {
+                break;
             }
         }
-        if !(finished || done) {
-            return Err(ProviderError::new(
-                ErrorKind::Truncated,
-                "the stream ended before the answer was finished (no finish reason or [DONE])",
-            )
+        if a.finish.is_none() {
+            let message = if done {
+                "the stream ended with [DONE] but no finish reason: the server cut the answer \
+                 short (llama-cpp-python does this when another request waits; run it with \
+                 interrupt_requests off, or lower --concurrency)"
+            } else {
+                "the stream ended before the answer was finished (no finish reason)"
+            };
+            return Err(ProviderError {
+                usage: a.usage,
+                ..ProviderError::new(ErrorKind::Truncated, message)
+            }
             .into());
         }
-        if at_limit {
-            return Err(cut_at_limit(request).into());
-        }
-        Ok(self.completion(request, text, usage, model, ttft))
+        Ok(a)
     }
 
     async fn read_whole(
@@ -375,24 +639,27 @@ impl OpenAi {
         response: reqwest::Response,
         progress: &Progress,
         started: Instant,
-    ) -> Result<Completion, AttemptError> {
+        overall: Instant,
+    ) -> Result<Answer, AttemptError> {
+        // The body is JSON around the answer: room for its escapes and fields.
+        let cap = Self::answer_cap(request).saturating_mul(2);
         let mut bytes = response.bytes_stream();
         let mut body = Vec::new();
         loop {
-            match timeout(self.config.read_timeout, bytes.next()).await {
+            let deadline = overall.min(Instant::now() + self.config.read_timeout);
+            match timeout_at(deadline, bytes.next()).await {
                 Ok(Some(Ok(chunk))) => {
                     body.extend_from_slice(&chunk);
-                    if body.len() > MAX_ANSWER_BYTES {
-                        return Err(ProviderError::new(
-                            ErrorKind::Malformed,
-                            "the answer is larger than 8 MiB",
-                        )
-                        .into());
+                    if body.len() > cap {
+                        return Err(self.over_cap(request, None).into());
                     }
                 }
                 Ok(None) => break,
-                Ok(Some(Err(e))) => return Err(self.dropped("answer", &e).into()),
-                Err(_) => return Err(self.stalled("answer").into()),
+                Ok(Some(Err(e))) => return Err(self.dropped("answer", e).into()),
+                Err(_) if deadline < overall => return Err(self.stalled("answer").into()),
+                Err(_) => {
+                    return Err(self.deadline_error(started, deadline, overall, "the answer"));
+                }
             }
         }
         let parsed: WholeResponse = serde_json::from_slice(&body).map_err(|e| {
@@ -401,79 +668,126 @@ impl OpenAi {
                 format!("the answer is not valid JSON ({e})"),
             )
         })?;
-        let choice =
-            parsed.choices.into_iter().next().ok_or_else(|| {
-                ProviderError::new(ErrorKind::Malformed, "the answer has no choices")
+        let usage = parsed
+            .usage
+            .as_ref()
+            .map(|u: &ApiUsage| u.to_usage(parsed.timings.as_ref()));
+        let choice = parsed
+            .choices
+            .into_iter()
+            .next()
+            .ok_or_else(|| ProviderError {
+                usage,
+                ..ProviderError::new(ErrorKind::Malformed, "the answer has no choices")
             })?;
-        if choice.finish_reason.as_deref() == Some("length") {
-            return Err(cut_at_limit(request).into());
+        let message = choice.message;
+        let reasoning_bytes = message.as_ref().map_or(0, |m| {
+            m.reasoning_content.as_ref().map_or(0, String::len)
+                + m.reasoning.as_ref().map_or(0, String::len)
+        });
+        let text = message.and_then(|m| m.content).unwrap_or_default();
+        if !text.is_empty() {
+            progress.delta(text.clone());
         }
-        let text = choice
-            .message
-            .and_then(|m| m.content)
-            .ok_or_else(|| ProviderError::new(ErrorKind::Malformed, "the answer has no content"))?;
-        let ttft = Some(started.elapsed());
-        progress.delta(text.clone());
-        Ok(self.completion(request, text, parsed.usage, parsed.model, ttft))
-    }
-
-    fn completion(
-        &self,
-        request: &SectionRequest,
-        text: String,
-        usage: Option<ApiUsage>,
-        model: Option<String>,
-        ttft: Option<Duration>,
-    ) -> Completion {
-        let usage = match usage {
-            Some(u) => Usage {
-                prompt_tokens: u.prompt_tokens,
-                completion_tokens: u.completion_tokens,
-                source: UsageSource::Reported,
-            },
-            None => Usage {
-                prompt_tokens: tokens::count_messages(request.messages()),
-                completion_tokens: tokens::count(&text),
-                source: UsageSource::Estimated,
-            },
-        };
-        Completion {
+        Ok(Answer {
             text,
+            reasoning_bytes,
             usage,
-            // The server names the model: keep it short and harmless for terminals.
-            model: model
-                .map(|m| sanitize_inline(&m).chars().take(100).collect::<String>())
-                .filter(|m| !m.trim().is_empty())
-                .unwrap_or_else(|| self.config.model.clone()),
-            ttft,
-            attempts: 1,
+            model: parsed.model,
+            ttft: Some(started.elapsed()),
+            // A whole JSON body is a finished answer even when a server leaves the reason out.
+            finish: Some(choice.finish_reason.unwrap_or_else(|| "stop".to_owned())),
+        })
+    }
+
+    /// `GET {base}/models`: the models the endpoint offers, sorted.
+    pub async fn models(&self) -> Result<Vec<String>, ProviderError> {
+        let url = format!("{}/models", self.config.base_url.trim_end_matches('/'));
+        let mut builder = self.client.get(&url);
+        if !self.config.api_key.is_empty() {
+            builder = builder.bearer_auth(self.config.api_key.expose());
         }
+        let overall = Instant::now() + self.config.first_token_timeout.min(Duration::from_secs(30));
+        let response = match timeout_at(overall, builder.send()).await {
+            Err(_) => {
+                return Err(ProviderError::new(
+                    ErrorKind::Timeout,
+                    format!("{} did not answer GET /models in time", self.endpoint),
+                ));
+            }
+            Ok(Err(e)) => return Err(self.transport_error(&e)),
+            Ok(Ok(r)) => r,
+        };
+        if !response.status().is_success() {
+            return Err(self.status_error(response, overall).await.error);
+        }
+        let text = match timeout_at(overall, read_limited(response, 4 << 20)).await {
+            Ok(Ok(t)) => t,
+            Ok(Err(e)) => return Err(self.dropped("answer", e)),
+            Err(_) => {
+                return Err(ProviderError::new(
+                    ErrorKind::Timeout,
+                    "the model list stalled",
+                ));
+            }
+        };
+        let list: ModelList = serde_json::from_str(&text).map_err(|e| {
+            ProviderError::new(
+                ErrorKind::Malformed,
+                format!("the model list is not the expected JSON ({e})"),
+            )
+        })?;
+        let mut ids: Vec<String> = list
+            .data
+            .into_iter()
+            .chain(list.models)
+            .map(|m| sanitize_inline(&m.id).chars().take(200).collect::<String>())
+            .filter(|m| !m.trim().is_empty())
+            .collect();
+        ids.sort();
+        ids.dedup();
+        Ok(ids)
+    }
+
+    /// A GET of `path` under the server's root (for llama.cpp's `/props`), as JSON; `None` when
+    /// the server has no such endpoint or does not answer in a few seconds.
+    pub async fn server_json(&self, path: &str) -> Option<serde_json::Value> {
+        let mut root = reqwest::Url::parse(&self.config.base_url).ok()?;
+        root.set_path(path);
+        let mut builder = self.client.get(root);
+        if !self.config.api_key.is_empty() {
+            builder = builder.bearer_auth(self.config.api_key.expose());
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let response = timeout_at(deadline, builder.send()).await.ok()?.ok()?;
+        if !response.status().is_success() {
+            return None;
+        }
+        let text = timeout_at(deadline, read_limited(response, 1 << 20))
+            .await
+            .ok()?
+            .ok()?;
+        serde_json::from_str(&text).ok()
     }
 }
 
-/// An answer cut off by `max_tokens`: kept out of the store, and not retried.
-fn cut_at_limit(request: &SectionRequest) -> ProviderError {
-    ProviderError::new(
-        ErrorKind::TooLong,
-        format!(
-            "the answer reached max_tokens ({}) before it was finished; raise max_tokens in config.toml",
-            request.max_tokens
-        ),
-    )
-}
-
-/// `url` without user, password or query, so credentials put in a base URL never show.
-fn redacted_url(url: &str) -> String {
-    match reqwest::Url::parse(url) {
-        Ok(mut u) => {
-            let _ = u.set_username("");
-            let _ = u.set_password(None);
-            u.set_query(None);
-            u.set_fragment(None);
-            u.to_string().trim_end_matches('/').to_owned()
-        }
-        Err(_) => "(an invalid URL)".to_owned(),
-    }
+/// The one HTTP client: pooled, rustls, redirects never followed (a redirect would carry the
+/// key to wherever the server says).
+fn http_client() -> Result<reqwest::Client, ProviderError> {
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .pool_max_idle_per_host(usize::MAX)
+        .pool_idle_timeout(Duration::from_secs(90))
+        .tcp_nodelay(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("iching/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| {
+            ProviderError::new(
+                ErrorKind::Internal,
+                format!("cannot build the HTTP client: {e}"),
+            )
+        })
 }
 
 /// Reads at most `limit` bytes of a body as text.
@@ -488,6 +802,14 @@ async fn read_limited(response: reqwest::Response, limit: usize) -> Result<Strin
         }
     }
     Ok(String::from_utf8_lossy(&body).into_owned())
+}
+
+/// The usage of two attempts together.
+fn sum(a: Option<Usage>, b: Option<Usage>) -> Option<Usage> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.add(&b)),
+        (a, b) => a.or(b),
+    }
 }
 
 impl Provider for OpenAi {
@@ -505,7 +827,6 @@ impl Provider for OpenAi {
         progress: &'a Progress,
     ) -> BoxFuture<'a, Result<Completion, ProviderError>> {
         Box::pin(async move {
-            let body = self.body(request);
             let estimate = if self.limiter.counts_tokens() {
                 tokens::count_messages(request.messages()) + request.max_tokens
             } else {
@@ -513,14 +834,33 @@ impl Provider for OpenAi {
             };
             let max = self.config.max_attempts.max(1);
             let mut attempt = 1;
+            // Sends again at once after a refused field: at most this many per section.
+            let mut resends = 2;
+            let mut waited = Duration::ZERO;
+            let mut spent: Option<Usage> = None;
             loop {
                 self.limiter.acquire(estimate).await;
-                match self.attempt(request, &body, progress).await {
+                let mut probe = self.negotiation.admit().await;
+                let result = self.attempt(request, progress, &mut probe).await;
+                drop(probe);
+                match result {
                     Ok(mut c) => {
                         c.attempts = attempt;
+                        c.failed_usage = spent;
                         return Ok(c);
                     }
-                    Err(AttemptError { error, retry_after }) => {
+                    Err(AttemptError {
+                        refused: Some(field),
+                        error,
+                        ..
+                    }) if resends > 0 => {
+                        resends -= 1;
+                        tracing::info!(section = %request.section, ?field, status = ?error.status, "field refused; sending again");
+                    }
+                    Err(AttemptError {
+                        error, retry_after, ..
+                    }) => {
+                        spent = sum(spent, error.usage);
                         tracing::warn!(
                             section = %request.section,
                             attempt,
@@ -528,20 +868,43 @@ impl Provider for OpenAi {
                             status = ?error.status,
                             "attempt failed"
                         );
+                        let tried = attempt;
+                        let give_up = |message: String| ProviderError {
+                            attempts: tried,
+                            message,
+                            usage: spent,
+                            ..error.clone()
+                        };
                         if !error.kind.is_retryable() || attempt >= max {
                             let message = if attempt > 1 {
                                 format!("{} (gave up after {attempt} attempts)", error.message)
                             } else {
-                                error.message
+                                error.message.clone()
                             };
-                            return Err(ProviderError {
-                                attempts: attempt,
-                                message,
-                                ..error
-                            });
+                            return Err(give_up(message));
+                        }
+                        if let Some(asked) = retry_after
+                            && asked > MAX_RETRY_AFTER
+                        {
+                            return Err(give_up(format!(
+                                "{}; asked to wait {} s before trying again, longer than the {} s \
+                                 iching waits: try again later, or lower --concurrency or --rpm",
+                                error.kind.label(),
+                                asked.as_secs(),
+                                MAX_RETRY_AFTER.as_secs()
+                            )));
                         }
                         attempt += 1;
                         let wait = retry_after.unwrap_or_else(|| backoff(attempt));
+                        if waited + wait > MAX_TOTAL_WAIT {
+                            return Err(give_up(format!(
+                                "{} (gave up after {} attempts and {} s of waiting)",
+                                error.message,
+                                attempt - 1,
+                                waited.as_secs()
+                            )));
+                        }
+                        waited += wait;
                         if error.kind == ErrorKind::RateLimited {
                             self.limiter.pause_for(wait);
                         }
@@ -558,128 +921,17 @@ impl Provider for OpenAi {
     }
 }
 
-/// A chat completion request. The top-level keys are sorted, as `serde_json::json!` gave them
-/// before; each message is `{"role", "content"}` in that order, as serialised once in
-/// [`SectionRequest::new`].
-#[derive(Serialize)]
-struct RequestBody<'a> {
-    max_tokens: u32,
-    messages: &'a RawValue,
-    model: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    response_format: Option<ResponseFormat>,
-    stream: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    stream_options: Option<StreamOptions>,
-}
-
-#[derive(Serialize)]
-struct ResponseFormat {
-    #[serde(rename = "type")]
-    kind: &'static str,
-}
-
-#[derive(Serialize)]
-struct StreamOptions {
-    include_usage: bool,
-}
-
-#[derive(Deserialize)]
-struct ApiErrorEnvelope {
-    error: ApiErrorBody,
-}
-
-#[derive(Deserialize)]
-struct ApiErrorBody {
-    message: Option<String>,
-    #[serde(rename = "type")]
-    kind: Option<String>,
-    #[serde(default, deserialize_with = "code_as_string")]
-    code: Option<String>,
-}
-
-fn code_as_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    Ok(match Option::<serde_json::Value>::deserialize(d)? {
-        Some(serde_json::Value::String(s)) => Some(s),
-        Some(serde_json::Value::Number(n)) => Some(n.to_string()),
-        _ => None,
-    })
-}
-
-#[derive(Deserialize)]
-struct ApiUsage {
-    #[serde(default)]
-    prompt_tokens: u32,
-    #[serde(default)]
-    completion_tokens: u32,
-}
-
-#[derive(Deserialize)]
-struct StreamChunk {
-    #[serde(default)]
-    choices: Option<Vec<StreamChoice>>,
-    #[serde(default)]
-    usage: Option<ApiUsage>,
-    #[serde(default)]
-    model: Option<String>,
-    #[serde(default)]
-    error: Option<ApiErrorBody>,
-}
-
-#[derive(Deserialize)]
-struct StreamChoice {
-    #[serde(default)]
-    delta: Option<Delta>,
-    #[serde(default)]
-    finish_reason: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct Delta {
-    #[serde(default)]
-    content: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct WholeResponse {
-    #[serde(default)]
-    choices: Vec<WholeChoice>,
-    #[serde(default)]
-    usage: Option<ApiUsage>,
-    #[serde(default)]
-    model: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct WholeChoice {
-    #[serde(default)]
-    message: Option<Message>,
-    #[serde(default)]
-    finish_reason: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct Message {
-    #[serde(default)]
-    content: Option<String>,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::oracle::{Cast, LineValue, Reading};
     use crate::plan::{ChatMessage, Section};
 
-    fn body(stream: bool, json_mode: bool) -> String {
-        let config = OpenAiConfig {
-            base_url: "http://127.0.0.1:9/v1".into(),
-            api_key: Secret::new("sk-test"),
-            model: "m-1".into(),
-            stream,
-            json_mode,
-            read_timeout: Duration::from_secs(5),
-            max_attempts: 1,
-        };
+    fn body(stream: bool, fields: Fields, effort: Option<&str>) -> String {
+        let mut config = OpenAiConfig::new("http://127.0.0.1:9/v1", "m-1");
+        config.api_key = Secret::new("sk-test");
+        config.stream = stream;
+        config.reasoning_effort = effort.map(str::to_owned);
         let provider = OpenAi::new(config, Arc::new(Limiter::new(None, None))).unwrap();
         let reading = Arc::new(Reading::new(Cast::manual([LineValue::new(7).unwrap(); 6])));
         let message = |role: &str, content: &str| ChatMessage {
@@ -693,34 +945,64 @@ mod tests {
             vec![message("system", "S \"quoted\""), message("user", "U\n")],
             300,
         );
-        String::from_utf8(provider.body(&request)).unwrap()
+        String::from_utf8(provider.body(&request, fields)).unwrap()
     }
 
     #[test]
     fn the_request_body_is_pinned_for_every_mode() {
         let messages =
             r#"[{"role":"system","content":"S \"quoted\""},{"role":"user","content":"U\n"}]"#;
+        let plain = Fields {
+            token_param: TokenParam::MaxTokens,
+            structured: Structured::Off,
+        };
         assert_eq!(
-            body(true, false),
+            body(true, plain, None),
             format!(
                 r#"{{"max_tokens":300,"messages":{messages},"model":"m-1","stream":true,"stream_options":{{"include_usage":true}}}}"#
             )
         );
         assert_eq!(
-            body(false, false),
+            body(false, plain, None),
             format!(r#"{{"max_tokens":300,"messages":{messages},"model":"m-1","stream":false}}"#)
         );
+        let object = Fields {
+            token_param: TokenParam::MaxCompletionTokens,
+            structured: Structured::JsonObject,
+        };
         assert_eq!(
-            body(false, true),
+            body(false, object, Some("low")),
             format!(
-                r#"{{"max_tokens":300,"messages":{messages},"model":"m-1","response_format":{{"type":"json_object"}},"stream":false}}"#
+                r#"{{"max_completion_tokens":300,"messages":{messages},"model":"m-1","reasoning_effort":"low","response_format":{{"type":"json_object"}},"stream":false}}"#
             )
         );
-        assert_eq!(
-            body(true, true),
-            format!(
-                r#"{{"max_tokens":300,"messages":{messages},"model":"m-1","response_format":{{"type":"json_object"}},"stream":true,"stream_options":{{"include_usage":true}}}}"#
+        let schema = Fields {
+            token_param: TokenParam::MaxTokens,
+            structured: Structured::JsonSchema,
+        };
+        let b: serde_json::Value = serde_json::from_str(&body(true, schema, None)).unwrap();
+        let format = &b["response_format"];
+        assert_eq!(format["type"], "json_schema");
+        assert_eq!(format["json_schema"]["strict"], true);
+        let schema = &format["json_schema"]["schema"];
+        assert_eq!(schema["required"], serde_json::json!(["response"]));
+        assert_eq!(schema["additionalProperties"], false);
+        assert_eq!(schema["properties"]["response"]["items"]["type"], "string");
+    }
+
+    #[test]
+    fn the_answer_cap_follows_max_tokens() {
+        let reading = Arc::new(Reading::new(Cast::manual([LineValue::new(7).unwrap(); 6])));
+        let request = |max| {
+            SectionRequest::new(
+                reading.clone(),
+                "Q".into(),
+                Section::OpeningStatements,
+                vec![],
+                max,
             )
-        );
+        };
+        assert_eq!(OpenAi::answer_cap(&request(1200)), 1200 * 8 + (16 << 10));
+        assert!(OpenAi::answer_cap(&request(100)) < OpenAi::answer_cap(&request(4000)));
     }
 }

@@ -10,8 +10,11 @@ use reqwest::header::HeaderMap;
 pub const BACKOFF_BASE: Duration = Duration::from_millis(500);
 /// Backoff cap.
 pub const BACKOFF_CAP: Duration = Duration::from_secs(8);
-/// The longest server-requested wait honoured before giving up on waiting that long.
-pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
+/// The longest single wait a server may ask for: asked for more, the section fails at once
+/// with the wait named, instead of sitting silent.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+/// The most one section waits between its attempts in all.
+pub const MAX_TOTAL_WAIT: Duration = Duration::from_secs(180);
 
 /// Full-jitter exponential backoff before attempt `next` (2 for the first retry): a random wait
 /// in `[0, min(cap, base * 2^(next - 2))]`.
@@ -28,7 +31,8 @@ pub fn backoff_ceiling(next: u32) -> Duration {
 }
 
 /// The wait a response asks for: `retry-after-ms` (milliseconds), else `Retry-After` as seconds
-/// or as an HTTP date (relative to `now`). Capped at [`MAX_RETRY_AFTER`].
+/// or as an HTTP date (relative to `now`). A date in the past asks for nothing (the normal
+/// backoff applies). Not capped: the caller decides whether to wait that long.
 pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
     let text = |name: &str| headers.get(name)?.to_str().ok().map(str::trim);
     let wait = if let Some(ms) = text("retry-after-ms").and_then(|v| v.parse::<f64>().ok()) {
@@ -40,10 +44,10 @@ pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
             Err(_) => httpdate::parse_http_date(v)
                 .ok()?
                 .duration_since(now)
-                .unwrap_or(Duration::ZERO),
+                .ok()?,
         }
     };
-    Some(wait.min(MAX_RETRY_AFTER))
+    Some(wait)
 }
 
 fn duration_secs(secs: f64) -> Option<Duration> {
@@ -79,7 +83,7 @@ mod tests {
             retry_after(&headers(&[("retry-after", &date)]), now),
             Some(Duration::from_secs(7))
         );
-        // ms wins over seconds; a date in the past means now; garbage means nothing.
+        // ms wins over seconds; a date in the past or garbage asks for nothing.
         assert_eq!(
             retry_after(
                 &headers(&[("retry-after-ms", "20"), ("retry-after", "9")]),
@@ -88,16 +92,13 @@ mod tests {
             Some(Duration::from_millis(20))
         );
         let past = httpdate::fmt_http_date(now - Duration::from_secs(7));
-        assert_eq!(
-            retry_after(&headers(&[("retry-after", &past)]), now),
-            Some(Duration::ZERO)
-        );
+        assert_eq!(retry_after(&headers(&[("retry-after", &past)]), now), None);
         assert_eq!(retry_after(&headers(&[("retry-after", "soon")]), now), None);
         assert_eq!(retry_after(&headers(&[("retry-after", "-1")]), now), None);
         assert_eq!(retry_after(&HeaderMap::new(), now), None);
         assert_eq!(
             retry_after(&headers(&[("retry-after", "99999")]), now),
-            Some(MAX_RETRY_AFTER)
+            Some(Duration::from_secs(99999))
         );
     }
 

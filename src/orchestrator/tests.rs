@@ -63,11 +63,14 @@ impl Provider for Scripted {
                 usage: Usage {
                     prompt_tokens: 10,
                     completion_tokens: 5,
+                    reasoning_tokens: 0,
+                    cached_tokens: 0,
                     source: UsageSource::Estimated,
                 },
                 model: "scripted".into(),
                 ttft: Some(self.delay),
                 attempts: 1,
+                failed_usage: None,
             })
         })
     }
@@ -234,11 +237,14 @@ async fn an_answer_with_no_readable_text_fails_the_section() {
                     usage: Usage {
                         prompt_tokens: 1,
                         completion_tokens: 1,
+                        reasoning_tokens: 0,
+                        cached_tokens: 0,
                         source: UsageSource::Reported,
                     },
                     model: "empty".into(),
                     ttft: None,
                     attempts: 1,
+                    failed_usage: None,
                 })
             })
         }

@@ -167,6 +167,8 @@ async fn run_sections(
     let cancel = cancel.child_token();
     let (tx, mut rx) = mpsc::unbounded_channel();
     let clock = Instant::now();
+    // A failed section is priced at the model that was asked.
+    let model = engine.provider.info().model;
     let run = engine.run_requests(id, requests, tx, cancel.clone());
     let record = async {
         let mut started: HashMap<Section, Duration> = HashMap::new();
@@ -187,7 +189,7 @@ async fn run_sections(
                         continue;
                     }
                     EventKind::Finished(done) => done_part(event.section, done),
-                    EventKind::Failed(failure) => failed_part(event.section, failure),
+                    EventKind::Failed(failure) => failed_part(event.section, failure, &model),
                     EventKind::Queued | EventKind::Delta(_) | EventKind::Retrying { .. } => {
                         continue;
                     }
@@ -224,6 +226,8 @@ async fn run_sections(
                             error: format!("{}: not saved: {e}", event.section.title()),
                             latency: done.latency,
                             attempts: done.attempts,
+                            kind: crate::llm::ErrorKind::Internal,
+                            usage: Some(done.usage),
                         })),
                         ..event
                     },
@@ -265,6 +269,10 @@ fn done_part(section: Section, done: &SectionDone) -> (PartMeta, PartText) {
         usage: Some(done.usage.source),
         model: Some(done.model.clone()),
         updated_at: 0,
+        reasoning_tokens: Some(done.usage.reasoning_tokens),
+        cached_tokens: Some(done.usage.cached_tokens),
+        failed_prompt_tokens: done.failed_usage.map(|u| u.prompt_tokens),
+        failed_completion_tokens: done.failed_usage.map(|u| u.completion_tokens),
     };
     let text = PartText {
         request: String::new(),
@@ -275,7 +283,7 @@ fn done_part(section: Section, done: &SectionDone) -> (PartMeta, PartText) {
     (meta, text)
 }
 
-fn failed_part(section: Section, failure: &SectionFailure) -> (PartMeta, PartText) {
+fn failed_part(section: Section, failure: &SectionFailure, model: &str) -> (PartMeta, PartText) {
     let meta = PartMeta {
         section_id: section.id(),
         status: SectionStatus::Failed,
@@ -286,9 +294,13 @@ fn failed_part(section: Section, failure: &SectionFailure) -> (PartMeta, PartTex
         ttft_ms: None,
         prompt_tokens: None,
         completion_tokens: None,
-        usage: None,
-        model: None,
+        usage: failure.usage.map(|u| u.source),
+        model: failure.usage.map(|_| model.to_owned()),
         updated_at: 0,
+        reasoning_tokens: None,
+        cached_tokens: None,
+        failed_prompt_tokens: failure.usage.map(|u| u.prompt_tokens),
+        failed_completion_tokens: failure.usage.map(|u| u.completion_tokens),
     };
     let text = PartText {
         error: Some(failure.error.clone()),
@@ -348,7 +360,18 @@ pub fn saved_report(store: &Store, id: i64) -> Result<ReadingReport, StoreError>
         s.latency_ms = Some(m.latency_ms);
         s.attempts = m.attempts;
         s.error = part.text.error;
+        s.failed_tokens =
+            (m.failed_prompt_tokens.is_some() || m.failed_completion_tokens.is_some()).then(|| {
+                m.failed_prompt_tokens
+                    .unwrap_or(0)
+                    .saturating_add(m.failed_completion_tokens.unwrap_or(0))
+            });
+        if s.failed_tokens.is_some() {
+            s.model = m.model.clone();
+        }
         if m.status == SectionStatus::Complete {
+            s.reasoning_tokens = m.reasoning_tokens;
+            s.cached_tokens = m.cached_tokens;
             s.ttft_ms = m.ttft_ms;
             s.prompt_tokens = m.prompt_tokens;
             s.completion_tokens = m.completion_tokens;

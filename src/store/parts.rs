@@ -7,7 +7,7 @@ use std::fmt;
 use rusqlite::{Row, params};
 
 use super::{Field, Store, StoreError, now_ms};
-use crate::events::UsageSource;
+use crate::events::{Usage, UsageSource};
 use crate::report::SectionStatus;
 
 /// A part's plain columns.
@@ -37,12 +37,47 @@ pub struct PartMeta {
     pub model: Option<String>,
     /// When the row was last written (Unix ms; set by the store).
     pub updated_at: i64,
+    /// Of the completion tokens, those spent reasoning.
+    pub reasoning_tokens: Option<u32>,
+    /// Of the prompt tokens, those served from the provider's cache.
+    pub cached_tokens: Option<u32>,
+    /// Prompt tokens spent by failed attempts (all of them, for a failed section).
+    pub failed_prompt_tokens: Option<u32>,
+    /// Completion tokens spent by failed attempts.
+    pub failed_completion_tokens: Option<u32>,
 }
 
 impl PartMeta {
     /// Prompt plus completion tokens, when known.
     pub fn total_tokens(&self) -> Option<u32> {
         Some(self.prompt_tokens?.saturating_add(self.completion_tokens?))
+    }
+
+    /// Every token this section was billed for: its answer and the failed attempts before it
+    /// (or, for a failed section, all its attempts). `None` when nothing was counted.
+    pub fn billed(&self) -> Option<Usage> {
+        let answer = self
+            .prompt_tokens
+            .zip(self.completion_tokens)
+            .map(|(p, c)| Usage {
+                reasoning_tokens: self.reasoning_tokens.unwrap_or(0),
+                cached_tokens: self.cached_tokens.unwrap_or(0),
+                source: self.usage.unwrap_or(UsageSource::Estimated),
+                ..Usage::reported(p, c)
+            });
+        let failed = (self.failed_prompt_tokens.is_some()
+            || self.failed_completion_tokens.is_some())
+        .then(|| Usage {
+            source: self.usage.unwrap_or(UsageSource::Estimated),
+            ..Usage::reported(
+                self.failed_prompt_tokens.unwrap_or(0),
+                self.failed_completion_tokens.unwrap_or(0),
+            )
+        });
+        match (answer, failed) {
+            (Some(a), Some(f)) => Some(a.add(&f)),
+            (a, f) => a.or(f),
+        }
     }
 }
 
@@ -91,7 +126,8 @@ struct SealedRow<'a> {
 }
 
 const META_COLUMNS: &str = "section_id, status, attempts, started_ms, finished_ms, latency_ms,
-    ttft_ms, prompt_tokens, completion_tokens, usage_source, model, updated_at";
+    ttft_ms, prompt_tokens, completion_tokens, usage_source, model, updated_at, reasoning_tokens,
+    cached_tokens, failed_prompt_tokens, failed_completion_tokens";
 
 impl Store {
     /// Writes section `meta.section_id` of reading `reading`, replacing any earlier row for it.
@@ -131,9 +167,10 @@ impl Store {
                     "INSERT INTO reading_parts (reading_id, section_id, status, attempts,
                         started_ms, finished_ms, latency_ms, ttft_ms, prompt_tokens,
                         completion_tokens, total_tokens, usage_source, model, created_at,
-                        updated_at, request, response, paragraphs, error)
+                        updated_at, request, response, paragraphs, error, reasoning_tokens,
+                        cached_tokens, failed_prompt_tokens, failed_completion_tokens)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14,
-                        ?15, ?16, ?17, ?18)
+                        ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)
                      ON CONFLICT (reading_id, section_id) DO UPDATE SET
                         status = excluded.status, attempts = excluded.attempts,
                         started_ms = excluded.started_ms, finished_ms = excluded.finished_ms,
@@ -144,7 +181,14 @@ impl Store {
                         usage_source = excluded.usage_source, model = excluded.model,
                         updated_at = excluded.updated_at, request = excluded.request,
                         response = excluded.response, paragraphs = excluded.paragraphs,
-                        error = excluded.error",
+                        error = excluded.error, reasoning_tokens = excluded.reasoning_tokens,
+                        cached_tokens = excluded.cached_tokens,
+                        failed_prompt_tokens = NULLIF(
+                            COALESCE(reading_parts.failed_prompt_tokens, 0)
+                            + COALESCE(excluded.failed_prompt_tokens, 0), 0),
+                        failed_completion_tokens = NULLIF(
+                            COALESCE(reading_parts.failed_completion_tokens, 0)
+                            + COALESCE(excluded.failed_completion_tokens, 0), 0)",
                 )
                 .map_err(|e| self.db_err(e))?;
             for row in &rows {
@@ -169,6 +213,10 @@ impl Store {
                         row.response,
                         row.paragraphs,
                         row.error,
+                        meta.reasoning_tokens,
+                        meta.cached_tokens,
+                        meta.failed_prompt_tokens,
+                        meta.failed_completion_tokens,
                     ])
                     .map_err(|e| self.db_err(e))?;
             }
@@ -222,7 +270,7 @@ impl Store {
         type Blobs = (Vec<u8>, Option<Vec<u8>>, Option<Vec<u8>>, Option<Vec<u8>>);
         let rows = st
             .query_map([id], |r| {
-                let blobs: Blobs = (r.get(12)?, r.get(13)?, r.get(14)?, r.get(15)?);
+                let blobs: Blobs = (r.get(16)?, r.get(17)?, r.get(18)?, r.get(19)?);
                 Ok((self.parse_meta(id, r), blobs))
             })
             .map_err(|e| self.db_err(e))?;
@@ -258,7 +306,7 @@ impl Store {
         let mut st = self.conn.prepare_cached(&sql).map_err(|e| self.db_err(e))?;
         let rows = st
             .query_map([id], |r| {
-                let reading: i64 = r.get(12)?;
+                let reading: i64 = r.get(16)?;
                 Ok((reading, self.parse_meta(reading, r)))
             })
             .map_err(|e| self.db_err(e))?;
@@ -315,6 +363,10 @@ impl Store {
             },
             model: r.get(10).map_err(sql)?,
             updated_at: r.get(11).map_err(sql)?,
+            reasoning_tokens: r.get(12).map_err(sql)?,
+            cached_tokens: r.get(13).map_err(sql)?,
+            failed_prompt_tokens: r.get(14).map_err(sql)?,
+            failed_completion_tokens: r.get(15).map_err(sql)?,
         })
     }
 }

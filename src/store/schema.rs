@@ -10,7 +10,9 @@
 //!   `sections_planned`, `provider`, `model`, `created_at`/`updated_at` (Unix ms); sealed `question`.
 //! - `reading_parts`: one row per (reading, section), `UNIQUE(reading_id, section_id)`, deleted with
 //!   its reading; plain status, attempts, offsets, latency, TTFT, token counts, usage source,
-//!   model; sealed `request`, `response`, `paragraphs`, `error`.
+//!   model; sealed `request`, `response`, `paragraphs`, `error`. Version 2 adds
+//!   `reasoning_tokens` and `cached_tokens` (the provider's usage details) and
+//!   `failed_prompt_tokens`/`failed_completion_tokens` (what failed attempts spent, billed too).
 
 use std::fs::OpenOptions;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
@@ -24,10 +26,11 @@ use super::{Field, Store, StoreError, now_ms};
 use crate::crypto::Sealed;
 
 /// The schema version this build writes.
-pub(super) const SCHEMA_VERSION: i64 = 1;
+pub(super) const SCHEMA_VERSION: i64 = 2;
 
 /// `MIGRATIONS[n]` takes a database from version `n` to `n + 1`.
-const MIGRATIONS: &[&str] = &[r"
+const MIGRATIONS: &[&str] = &[
+    r"
 CREATE TABLE meta (
     key   TEXT PRIMARY KEY NOT NULL,
     value BLOB NOT NULL
@@ -77,7 +80,14 @@ CREATE TABLE reading_parts (
     error             BLOB,
     UNIQUE (reading_id, section_id)
 ) STRICT;
-"];
+",
+    r"
+ALTER TABLE reading_parts ADD COLUMN reasoning_tokens INTEGER;
+ALTER TABLE reading_parts ADD COLUMN cached_tokens INTEGER;
+ALTER TABLE reading_parts ADD COLUMN failed_prompt_tokens INTEGER;
+ALTER TABLE reading_parts ADD COLUMN failed_completion_tokens INTEGER;
+",
+];
 
 /// What the read-only inspection of an existing database found.
 #[derive(Debug)]

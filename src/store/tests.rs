@@ -47,6 +47,10 @@ fn part(section_id: u8, status: SectionStatus, text: &str) -> (PartMeta, PartTex
             usage: complete.then_some(UsageSource::Reported),
             model: complete.then(|| "m-1".to_owned()),
             updated_at: 0,
+            reasoning_tokens: None,
+            cached_tokens: None,
+            failed_prompt_tokens: None,
+            failed_completion_tokens: None,
         },
         PartText {
             request: format!("[{{\"role\":\"user\",\"content\":\"{text} request\"}}]"),

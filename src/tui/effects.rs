@@ -265,11 +265,8 @@ fn history(
     let mut costs: HashMap<i64, Option<f64>> = HashMap::new();
     if !prices.is_empty() {
         for (id, meta) in store.part_metas(None)? {
-            let part = match (&meta.model, meta.prompt_tokens, meta.completion_tokens) {
-                (Some(m), Some(p), Some(c)) => crate::config::price_for(prices, m).map(|price| {
-                    f64::from(p) * price.prompt_per_million / 1e6
-                        + f64::from(c) * price.completion_per_million / 1e6
-                }),
+            let part = match (&meta.model, meta.billed()) {
+                (Some(m), Some(usage)) => crate::config::cost(prices, m, &usage),
                 _ => None,
             };
             let entry = costs.entry(id).or_insert(Some(0.0));

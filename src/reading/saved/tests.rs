@@ -66,11 +66,14 @@ impl Provider for Script {
                 usage: Usage {
                     prompt_tokens: 100,
                     completion_tokens: 20,
+                    reasoning_tokens: 0,
+                    cached_tokens: 0,
                     source: UsageSource::Reported,
                 },
                 model: "scripted-1".into(),
                 ttft: Some(Duration::from_millis(5)),
                 attempts: 1,
+                failed_usage: None,
             })
         })
     }

@@ -45,11 +45,7 @@ impl StatsState {
 
 /// The cost of one section at `prices`, when its model has a price.
 pub fn section_cost(s: &SectionReport, prices: &BTreeMap<String, Price>) -> Option<f64> {
-    let price = prices.get(s.model.as_deref()?)?;
-    Some(
-        f64::from(s.prompt_tokens?) * price.prompt_per_million / 1e6
-            + f64::from(s.completion_tokens?) * price.completion_per_million / 1e6,
-    )
+    crate::config::cost(prices, s.model.as_deref()?, &s.billed()?)
 }
 
 fn ms(v: Option<u64>) -> String {

@@ -99,12 +99,15 @@ fn done(reading: &Reading, section: Section) -> SectionDone {
         usage: Usage {
             prompt_tokens: 1180 + u32::from(section.id()),
             completion_tokens: 240 + 10 * u32::from(section.id()),
+            reasoning_tokens: 0,
+            cached_tokens: 0,
             source: UsageSource::Estimated,
         },
         latency: Duration::from_millis(1200 + 100 * u64::from(section.id())),
         ttft: Some(Duration::from_millis(310)),
         model: "legge-1882".into(),
         attempts: 1,
+        failed_usage: None,
     }
 }
 
@@ -190,6 +193,8 @@ fn mid_flight(size: (u16, u16)) -> App {
             error: "Changing line 1: server error (HTTP 500) after 4 attempts".into(),
             latency: Duration::from_millis(1390),
             attempts: 4,
+            kind: crate::llm::ErrorKind::ServerError,
+            usage: None,
         })),
     );
     at(&mut app, 2000);

@@ -272,6 +272,7 @@ fn stats_of_a_reading_with_prices() {
             Price {
                 prompt_per_million: 0.15,
                 completion_per_million: 0.6,
+                cached_prompt_per_million: None,
             },
         );
         a.stats.loading = Some(7);
