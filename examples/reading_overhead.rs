@@ -60,6 +60,7 @@ async fn main() {
         slots: Slots::Unlimited,
         max_tokens: 1200,
         deltas: true,
+        warm_cache: false,
     };
     let home = tempfile::tempdir().unwrap();
     let (writer, thread) = Store::open(home.path(), Unlock::default())

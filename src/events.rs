@@ -189,6 +189,8 @@ pub struct Progress {
     reading: i64,
     section: Section,
     deltas: bool,
+    /// Told when the first text arrives (the section that warms a provider's prompt cache).
+    first_text: Option<std::sync::Arc<tokio::sync::watch::Sender<bool>>>,
 }
 
 impl Progress {
@@ -199,6 +201,15 @@ impl Progress {
             reading,
             section,
             deltas: true,
+            first_text: None,
+        }
+    }
+
+    /// The same, telling `signal` when its first text arrives.
+    pub fn with_first_text(self, signal: std::sync::Arc<tokio::sync::watch::Sender<bool>>) -> Self {
+        Self {
+            first_text: Some(signal),
+            ..self
         }
     }
 
@@ -221,6 +232,11 @@ impl Progress {
 
     /// More text arrived.
     pub fn delta(&self, text: impl Into<String>) {
+        if let Some(signal) = &self.first_text
+            && !*signal.borrow()
+        {
+            signal.send_replace(true);
+        }
         if self.deltas {
             self.send(EventKind::Delta(text.into()));
         }

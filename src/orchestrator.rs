@@ -93,6 +93,16 @@ pub async fn run(
     run_with_deltas(provider, reading, requests, slots, events, cancel, true).await
 }
 
+/// How a run's sections go out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Flow {
+    /// Whether text deltas are reported (a batch shows none, so it skips them).
+    pub deltas: bool,
+    /// Send the first section alone and the rest once its first text arrives (or it ends), so
+    /// the provider has the reading's shared prompt prefix cached for them.
+    pub warm_cache: bool,
+}
+
 /// [`run`], choosing whether text deltas are reported (a batch shows none, so it skips them).
 pub async fn run_with_deltas(
     provider: Arc<dyn Provider>,
@@ -103,6 +113,26 @@ pub async fn run_with_deltas(
     cancel: CancellationToken,
     deltas: bool,
 ) -> RunSummary {
+    let flow = Flow {
+        deltas,
+        warm_cache: false,
+    };
+    run_with(provider, reading, requests, slots, events, cancel, flow).await
+}
+
+/// [`run`] with the given [`Flow`].
+pub async fn run_with(
+    provider: Arc<dyn Provider>,
+    reading: i64,
+    requests: Vec<SectionRequest>,
+    slots: Slots,
+    events: mpsc::UnboundedSender<SectionEvent>,
+    cancel: CancellationToken,
+    flow: Flow,
+) -> RunSummary {
+    let deltas = flow.deltas;
+    let warm = (flow.warm_cache && requests.len() > 1)
+        .then(|| Arc::new(tokio::sync::watch::channel(false).0));
     let semaphore = match slots {
         Slots::Unlimited => Arc::new(Semaphore::new(requests.len().max(1))),
         Slots::Cap(n) => Arc::new(Semaphore::new(n.max(1))),
@@ -111,14 +141,23 @@ pub async fn run_with_deltas(
     let order: Vec<Section> = requests.iter().map(|r| r.section).collect();
     let mut tasks = JoinSet::new();
     let mut sections_by_task = HashMap::new();
-    for request in requests {
+    for (i, request) in requests.into_iter().enumerate() {
         let section = request.section;
         let progress = Progress::new(events.clone(), reading, section);
-        let progress = if deltas {
+        let mut progress = if deltas {
             progress
         } else {
             progress.without_deltas()
         };
+        let mut warming = Warming::None;
+        if let Some(signal) = &warm {
+            if i == 0 {
+                progress = progress.with_first_text(signal.clone());
+                warming = Warming::Leads(signal.clone());
+            } else {
+                warming = Warming::Follows(signal.subscribe());
+            }
+        }
         progress.send(EventKind::Queued);
         let handle = tasks.spawn(one_section(
             provider.clone(),
@@ -126,6 +165,7 @@ pub async fn run_with_deltas(
             progress,
             semaphore.clone(),
             cancel.clone(),
+            warming,
         ));
         sections_by_task.insert(handle.id(), section);
     }
@@ -165,6 +205,16 @@ pub async fn run_with_deltas(
     }
 }
 
+/// A section's part in warming the provider's prompt cache.
+enum Warming {
+    /// Not warming.
+    None,
+    /// It goes first, and says when its first text arrived (or it ended).
+    Leads(Arc<tokio::sync::watch::Sender<bool>>),
+    /// It waits for the leader's first text.
+    Follows(tokio::sync::watch::Receiver<bool>),
+}
+
 /// One section, from waiting for a slot to its last event.
 async fn one_section(
     provider: Arc<dyn Provider>,
@@ -172,8 +222,22 @@ async fn one_section(
     progress: Progress,
     semaphore: Arc<Semaphore>,
     cancel: CancellationToken,
+    warming: Warming,
 ) -> (Section, Outcome) {
     let section = request.section;
+    let leader = match warming {
+        Warming::None => None,
+        Warming::Leads(signal) => Some(signal),
+        Warming::Follows(mut rx) => {
+            tokio::select! {
+                biased;
+                () = cancel.cancelled() => return (section, Outcome::Cancelled),
+                // A dropped leader (it panicked) lets everyone go too.
+                _ = rx.wait_for(|started| *started) => {}
+            }
+            None
+        }
+    };
     let permit = tokio::select! {
         biased;
         () = cancel.cancelled() => return (section, Outcome::Cancelled),
@@ -189,6 +253,10 @@ async fn one_section(
         () = cancel.cancelled() => return (section, Outcome::Cancelled),
         r = provider.complete(&request, &progress) => r,
     };
+    if let Some(signal) = leader {
+        // An answer without streamed text (or a failure) lets the others go too.
+        signal.send_replace(true);
+    }
     let latency = started.elapsed();
     // The slot is for requests in flight: the next section's request goes out while this
     // answer is parsed.

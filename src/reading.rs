@@ -14,7 +14,7 @@ use crate::events::SectionEvent;
 use crate::llm::{Provider, SectionRequest};
 use crate::oracle::Reading;
 use crate::orchestrator::{self, RunSummary, Slots};
-use crate::plan::{Prompts, Section, build_messages};
+use crate::plan::{Prompts, Section, messages_with, reading_json};
 use crate::response::sanitize_inline;
 
 pub use batch::{BatchEvent, BatchJob, JobOutcome, readings_in_flight, run_batch};
@@ -66,6 +66,8 @@ pub struct Engine {
     pub max_tokens: u32,
     /// Whether text deltas are reported as they stream (false for batch, which shows none).
     pub deltas: bool,
+    /// Send one section first and the rest once its first text arrives (`warm_cache`).
+    pub warm_cache: bool,
 }
 
 impl Engine {
@@ -76,6 +78,8 @@ impl Engine {
         question: &Arc<str>,
         sections: &[Section],
     ) -> Vec<SectionRequest> {
+        // The reading's JSON once: every section sends the same bytes.
+        let data = reading_json(reading, question);
         sections
             .iter()
             .map(|&section| {
@@ -83,7 +87,7 @@ impl Engine {
                     reading.clone(),
                     question.clone(),
                     section,
-                    build_messages(&self.prompts, reading, question, section),
+                    messages_with(&self.prompts, reading, &data, section),
                     self.max_tokens,
                 )
             })
@@ -114,14 +118,18 @@ impl Engine {
         events: mpsc::UnboundedSender<SectionEvent>,
         cancel: CancellationToken,
     ) -> RunSummary {
-        orchestrator::run_with_deltas(
+        let flow = orchestrator::Flow {
+            deltas: self.deltas,
+            warm_cache: self.warm_cache,
+        };
+        orchestrator::run_with(
             self.provider.clone(),
             id,
             requests,
             self.slots.clone(),
             events,
             cancel,
-            self.deltas,
+            flow,
         )
         .await
     }

@@ -82,7 +82,8 @@ pub async fn run(home: Option<&Path>, args: CastArgs) -> Result<ExitCode, CliErr
     let cast = cast_from_args(args.lines.as_deref(), args.method.as_deref(), args.seed)?;
     // The store first: a home that cannot be used is reported as such, before any config is read.
     let store = open_store(&Dirs::resolve(home)?.data)?;
-    let ctx = Context::new(home, &args.provider)?;
+    let mut ctx = Context::new(home, &args.provider)?;
+    ctx.fit_to_server().await;
     if let Some(reason) = &ctx.settings.offline_reason {
         eprintln!("note: {reason}");
     }

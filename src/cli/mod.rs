@@ -245,12 +245,39 @@ impl Context {
             slots: settings.concurrency.map_or(Slots::Unlimited, Slots::Cap),
             max_tokens: settings.max_tokens,
             deltas: true,
+            warm_cache: settings.warm_cache,
         };
         Ok(Self {
             dirs,
             settings,
             engine,
         })
+    }
+}
+
+impl Context {
+    /// A local server that says how many requests it serves at once (llama.cpp's `/props`
+    /// `total_slots`) sets the cap on sections in flight, unless the user set one: more would
+    /// only queue at the server, or be cut off there. Returns the cap it found.
+    pub async fn fit_to_server(&mut self) -> Option<usize> {
+        if self.settings.provider != ProviderKind::OpenAi
+            || self.settings.concurrency_explicit
+            || self.settings.hosting != crate::llm::preset::Hosting::Local
+        {
+            return None;
+        }
+        let provider = OpenAi::new(
+            openai_config(&self.settings),
+            Arc::new(Limiter::new(None, None)),
+        )
+        .ok()?;
+        let props = provider.server_json("/props").await?;
+        let slots = props.get("total_slots")?.as_u64()?;
+        let slots = usize::try_from(slots).ok()?.clamp(1, MAX_CONCURRENCY);
+        tracing::info!(slots, "the server serves this many requests at once");
+        self.settings.concurrency = Some(slots);
+        self.engine.slots = Slots::Cap(slots);
+        Some(slots)
     }
 }
 

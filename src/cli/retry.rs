@@ -29,7 +29,8 @@ pub struct RetryArgs {
 pub async fn run(home: Option<&Path>, args: RetryArgs) -> Result<ExitCode, CliError> {
     let store = open_store(&Dirs::resolve(home)?.data)?;
     let row = store.reading(args.id)?;
-    let ctx = Context::new(home, &args.provider)?;
+    let mut ctx = Context::new(home, &args.provider)?;
+    ctx.fit_to_server().await;
     if let Some(reason) = &ctx.settings.offline_reason {
         eprintln!("note: {reason}");
     }

@@ -291,3 +291,50 @@ async fn without_deltas_no_text_events_are_sent() {
         15
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn warming_the_cache_sends_one_section_first_and_the_rest_at_its_first_text() {
+    for (warm_cache, wall, peak) in [(true, 2, 14), (false, 1, 15)] {
+        let provider = Arc::new(Scripted::new(Duration::from_secs(1)));
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let start = Instant::now();
+        let flow = Flow {
+            deltas: true,
+            warm_cache,
+        };
+        let summary = crate::orchestrator::run_with(
+            provider.clone(),
+            0,
+            fifteen(),
+            Slots::Unlimited,
+            tx,
+            CancellationToken::new(),
+            flow,
+        )
+        .await;
+        assert!(summary.all_succeeded());
+        // The leader's first text comes at 1 s (with its answer): the others go then.
+        assert_eq!(
+            start.elapsed(),
+            Duration::from_secs(wall),
+            "warm {warm_cache}"
+        );
+        assert_eq!(
+            provider.peak.load(Ordering::SeqCst),
+            peak,
+            "warm {warm_cache}"
+        );
+        let mut started = Vec::new();
+        while let Ok(e) = rx.try_recv() {
+            if e.kind == EventKind::Started {
+                started.push(e.section);
+            }
+        }
+        assert_eq!(
+            started[0],
+            fifteen()[0].section,
+            "the first planned section leads"
+        );
+        assert_eq!(started.len(), 15);
+    }
+}

@@ -1,5 +1,6 @@
-//! The domain envelope: the reading's data as JSON, the same for every section of a reading but
-//! for the section itself and the Legge texts that section is about.
+//! The domain envelope: the reading's data as JSON, byte-identical for every section of a reading
+//! (every Legge text any section needs is in it), so that a provider's prompt cache serves the
+//! shared prefix of all the reading's requests; each section's own instruction comes after it.
 
 use serde::Serialize;
 
@@ -12,8 +13,6 @@ use crate::oracle::{Hexagram, Reading, Trigram};
 pub struct Envelope<'a> {
     /// The person's question.
     pub question: &'a str,
-    /// The section to write.
-    pub section: SectionInfo,
     /// coins, yarrow or manual.
     pub cast_method: &'static str,
     /// The six values, bottom line first.
@@ -30,20 +29,8 @@ pub struct Envelope<'a> {
     pub number_of_changing_lines: usize,
     /// Zhu Xi's rule for this number of changing lines.
     pub reading_rule: String,
-    /// The Legge texts this section is about.
+    /// Every Legge text the reading's sections are about.
     pub texts: Vec<LeggeText<'a>>,
-}
-
-/// Which section is asked for.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SectionInfo {
-    /// Slot 1..=18.
-    pub id: u8,
-    /// Contract name.
-    pub name: String,
-    /// Title for people.
-    pub title: String,
 }
 
 /// A hexagram as the envelope describes it.
@@ -167,8 +154,8 @@ fn line(h: &Hexagram, n: u8) -> LeggeText<'_> {
     }
 }
 
-/// The Legge texts `section` is about.
-fn texts<'a>(reading: &'a Reading, section: Section) -> Vec<LeggeText<'a>> {
+/// The Legge texts `section` is about (named in its instruction, found in the envelope).
+pub fn section_texts<'a>(reading: &'a Reading, section: Section) -> Vec<LeggeText<'a>> {
     let p = reading.primary;
     let changing = reading.changing_lines();
     let changing_texts = || changing.iter().map(|&n| line(p, n)).collect::<Vec<_>>();
@@ -207,17 +194,25 @@ fn texts<'a>(reading: &'a Reading, section: Section) -> Vec<LeggeText<'a>> {
     }
 }
 
-/// The envelope for one section of `reading`.
-pub fn envelope<'a>(reading: &'a Reading, question: &'a str, section: Section) -> Envelope<'a> {
+/// Every text any section of `reading` is about, once each, in plan order.
+fn all_texts(reading: &Reading) -> Vec<LeggeText<'_>> {
+    let mut out: Vec<LeggeText<'_>> = Vec::new();
+    for section in super::plan(reading) {
+        for text in section_texts(reading, section) {
+            if !out.iter().any(|t| t.source == text.source) {
+                out.push(text);
+            }
+        }
+    }
+    out
+}
+
+/// The envelope of `reading`: the same for each of its sections.
+pub fn envelope<'a>(reading: &'a Reading, question: &'a str) -> Envelope<'a> {
     let changing = reading.changing_lines();
     let last = changing.last().copied();
     Envelope {
         question,
-        section: SectionInfo {
-            id: section.id(),
-            name: section.name(),
-            title: section.title(),
-        },
         cast_method: reading.cast.method.as_str(),
         lines: reading.values(),
         initial_hexagram: reading.primary.into(),
@@ -233,6 +228,6 @@ pub fn envelope<'a>(reading: &'a Reading, question: &'a str, section: Section) -
             .collect(),
         number_of_changing_lines: changing.len(),
         reading_rule: reading.rule().summary,
-        texts: texts(reading, section),
+        texts: all_texts(reading),
     }
 }

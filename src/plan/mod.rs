@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::oracle::Reading;
 
 pub use envelope::{Envelope, envelope};
-pub use prompts::{ChatMessage, PromptSet, Prompts, build_messages};
+pub use prompts::{ChatMessage, PromptSet, Prompts, build_messages, messages_with, reading_json};
 
 /// One named section of an interpretation. The order of the variants is the reading order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -149,17 +149,43 @@ impl Prompts {
     }
 }
 
-/// The messages of one section's request: the system prompt, then the section's instruction
-/// followed by the reading's data as JSON.
+/// The reading's data as the JSON every section's request carries (the same bytes for each).
+pub fn reading_json(reading: &Reading, question: &str) -> String {
+    serde_json::to_string_pretty(&envelope(reading, question)).unwrap_or_default()
+}
+
+/// The messages of one section's request, ordered so that every section of a reading shares the
+/// longest possible prefix (which providers' prompt caches reuse): the system prompt, then the
+/// reading's data as JSON, then this section's instruction and the texts it is about.
 pub fn build_messages(
     prompts: &Prompts,
     reading: &Reading,
     question: &str,
     section: Section,
 ) -> Vec<ChatMessage> {
+    messages_with(prompts, reading, &reading_json(reading, question), section)
+}
+
+/// [`build_messages`] with the reading's JSON made once ([`reading_json`]) for all its sections.
+pub fn messages_with(
+    prompts: &Prompts,
+    reading: &Reading,
+    data: &str,
+    section: Section,
+) -> Vec<ChatMessage> {
     let set = PromptSet::for_reading(reading);
-    let data = serde_json::to_string_pretty(&envelope(reading, question, section))
-        .expect("the envelope is plain data and always serialises");
+    let focus: Vec<String> = envelope::section_texts(reading, section)
+        .into_iter()
+        .map(|t| t.source)
+        .collect();
+    let focus = if focus.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "\n\nThe texts this section is about (in the reading's \"texts\"): {}.",
+            focus.join("; ")
+        )
+    };
     vec![
         ChatMessage {
             role: "system".to_owned(),
@@ -168,7 +194,7 @@ pub fn build_messages(
         ChatMessage {
             role: "user".to_owned(),
             content: format!(
-                "{}\n\nThe reading (JSON):\n{data}",
+                "The reading (JSON):\n{data}\n\n{}{focus}",
                 prompts.instruction(set, section).trim_end()
             ),
         },

@@ -90,23 +90,33 @@ fn the_issue_example_plans_ten_sections() {
 #[test]
 fn envelope_for_a_changing_line_names_the_last_changing_line() {
     let r = reading([9, 8, 7, 7, 6, 8]);
-    let v = serde_json::to_value(envelope(&r, "Q", Section::ChangingLine(5))).unwrap();
+    let v = serde_json::to_value(envelope(&r, "Q")).unwrap();
     assert_eq!(v["numberOfChangingLines"], 2);
     assert_eq!(v["changingLines"][0]["lineNumber"], 1);
     assert_eq!(v["changingLines"][0]["isLastChangingLine"], false);
     assert_eq!(v["changingLines"][1]["lineNumber"], 5);
     assert_eq!(v["changingLines"][1]["isLastChangingLine"], true);
     assert_eq!(v["resultingHexagram"]["number"], 31);
-    assert_eq!(v["texts"].as_array().unwrap().len(), 1);
+    // Every text any section needs, once: judgment and image of both hexagrams, both changing
+    // lines, the nuclear hexagram's judgment.
+    let sources: Vec<&str> = v["texts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["source"].as_str().unwrap())
+        .collect();
+    assert_eq!(sources.len(), 7, "{sources:?}");
+    assert!(sources.iter().any(|s| s.ends_with("line 5")));
     assert!(
-        v["texts"][0]["text"]
-            .as_str()
+        v["texts"]
+            .as_array()
             .unwrap()
-            .starts_with("The fifth SIX")
+            .iter()
+            .any(|t| t["text"].as_str().unwrap().starts_with("The fifth SIX"))
     );
 
     let still = reading([7, 8, 7, 7, 8, 8]);
-    let v = serde_json::to_value(envelope(&still, "Q", Section::InitialHexagramImage)).unwrap();
+    let v = serde_json::to_value(envelope(&still, "Q")).unwrap();
     assert!(v["resultingHexagram"].is_null());
     assert_eq!(v["numberOfChangingLines"], 0);
     assert_eq!(v["changingLines"], serde_json::json!([]));
@@ -162,8 +172,35 @@ fn overrides_replace_one_instruction() {
         Section::ConclusionText,
     );
     assert_eq!(messages[0].content, "Be brief.");
-    assert!(messages[1].content.starts_with("Say goodbye."));
+    assert!(messages[1].content.contains("\n\nSay goodbye."));
     assert_eq!(Prompts::override_names().count(), 17);
+}
+
+#[test]
+fn every_section_of_a_reading_shares_the_prefix_up_to_its_instruction() {
+    let r = reading([9, 8, 7, 7, 6, 8]);
+    let prompts = Prompts::default();
+    let all: Vec<Vec<ChatMessage>> = plan(&r)
+        .into_iter()
+        .map(|s| build_messages(&prompts, &r, "Should I go?", s))
+        .collect();
+    let data = reading_json(&r, "Should I go?");
+    for m in &all {
+        assert_eq!(m[0].content, all[0][0].content);
+        assert!(
+            m[1].content
+                .starts_with(&format!("The reading (JSON):\n{data}\n\n"))
+        );
+    }
+    // The shared part is most of each request: the instruction comes last and is short.
+    let shared = all[0][0].content.len() + "The reading (JSON):\n".len() + data.len();
+    for m in &all {
+        let whole = m[0].content.len() + m[1].content.len();
+        assert!(shared * 10 > whole * 7, "{shared} of {whole}");
+    }
+    // A line section is pointed at its own line.
+    let line = build_messages(&prompts, &r, "Q", Section::ChangingLine(5));
+    assert!(line[1].content.contains("line 5."), "{}", line[1].content);
 }
 
 /// Any change to what is sent to a model shows up here in review.

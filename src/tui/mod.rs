@@ -51,7 +51,8 @@ pub async fn run(home: Option<&Path>) -> Result<ExitCode, CliError> {
     let args = EnvProvider::try_parse_from(["iching"])
         .map_err(|e| CliError::usage(e.to_string()))?
         .provider;
-    let ctx = Context::new(home, &args)?;
+    let mut ctx = Context::new(home, &args)?;
+    ctx.fit_to_server().await;
     let mut engine = ctx.engine.clone();
     if let Some(ms) = std::env::var(PACE_ENV)
         .ok()

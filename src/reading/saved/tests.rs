@@ -86,6 +86,7 @@ fn engine(provider: Arc<dyn Provider>) -> Engine {
         slots: Slots::Unlimited,
         max_tokens: 100,
         deltas: true,
+        warm_cache: false,
     }
 }
 
