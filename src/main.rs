@@ -55,5 +55,7 @@ fn command_name(cli: &Cli) -> &'static str {
         Some(Command::Delete(_)) => "delete",
         Some(Command::Batch(_)) => "batch",
         Some(Command::Bench(_)) => "bench",
+        Some(Command::Models(_)) => "models",
+        Some(Command::Doctor(_)) => "doctor",
     }
 }

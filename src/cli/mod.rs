@@ -5,6 +5,7 @@ mod batch;
 mod bench;
 mod cast;
 mod delete;
+mod doctor;
 mod history;
 mod retry;
 mod show;
@@ -67,6 +68,14 @@ pub enum Command {
     Batch(batch::BatchArgs),
     /// Measure what concurrency buys: N section-sized requests at the configured endpoint.
     Bench(bench::BenchArgs),
+    /// List the models the endpoint offers (GET /models).
+    Models(doctor::ModelsArgs),
+    /// Check the configured endpoint step by step, with a fix for each failure.
+    ///
+    /// Reachable, key accepted, model offered, one tiny streamed request (time to first token,
+    /// usage reported or not), which token-limit field and structured-output mode it takes, and
+    /// how many requests it serves at once. Exit 0 when a reading would work, 1 otherwise.
+    Doctor(doctor::DoctorArgs),
 }
 
 /// Output formats of a reading.
@@ -359,6 +368,8 @@ pub async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
         Some(Command::Delete(args)) => delete::run(cli.home.as_deref(), args),
         Some(Command::Batch(args)) => batch::run(cli.home.as_deref(), args).await,
         Some(Command::Bench(args)) => bench::run(cli.home.as_deref(), args).await,
+        Some(Command::Models(args)) => doctor::models(cli.home.as_deref(), args).await,
+        Some(Command::Doctor(args)) => doctor::doctor(cli.home.as_deref(), args).await,
         // `main` opens the terminal app (`crate::tui::run`) when there is no command.
         None => Err(CliError::usage(
             "no command given: run `iching` alone for the terminal app, or see `iching --help`",

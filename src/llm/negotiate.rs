@@ -121,6 +121,12 @@ impl Negotiation {
         }
     }
 
+    /// The probe failed for a reason that says nothing about the fields (no answer, a 5xx, a
+    /// 401): nobody waits behind it any longer; a refusal, if one comes, is still learned.
+    pub fn stop_probing(&self) {
+        self.settled.store(true, Ordering::Release);
+    }
+
     /// Whether `body` (a 400's text) refuses a field of `sent` that may change; if so, the
     /// choice moves on (once, however many requests saw the same refusal) and the field is named.
     pub fn refused(&self, sent: Fields, body: &str) -> Option<Refused> {

@@ -256,19 +256,27 @@ impl OpenAi {
         };
         let response = match timeout_at(head_deadline, builder.send()).await {
             Err(_) => {
+                self.negotiation.stop_probing();
                 return Err(self.deadline_error(started, head_deadline, overall, "a response"));
             }
-            Ok(Err(e)) => return Err(self.transport_error(&e).into()),
+            Ok(Err(e)) => {
+                self.negotiation.stop_probing();
+                return Err(self.transport_error(&e).into());
+            }
             Ok(Ok(r)) => r,
         };
         self.limiter.observe(response.headers());
         let status = response.status();
         if !status.is_success() {
-            *probe = None;
             let mut error = self.status_error(response, overall).await;
             if matches!(status.as_u16(), 400 | 422) {
                 error.refused = self.negotiation.refused(fields, &error.error.message);
             }
+            if error.refused.is_none() {
+                self.negotiation.stop_probing();
+            }
+            // Only now, with the choice moved on, may the next request go.
+            *probe = None;
             return Err(error);
         }
         self.negotiation.accepted(fields);

@@ -19,6 +19,45 @@
 //! `"stream": true`, an SSE stream of `chat.completion.chunk` objects ending in
 //! `data: [DONE]`. Counters ([`ServerStats`]) are atomics; request recording takes
 //! a short lock and can be turned off for benchmarks.
+//!
+//! # Behaving as OpenAI's real API is documented to
+//!
+//! These [`ServerConfig`] knobs are all off by default:
+//!
+//! - [`ServerConfig::reasoning_model`]: a request carrying `max_tokens` gets a 400 with exactly
+//!   [`MAX_TOKENS_UNSUPPORTED`]; `max_completion_tokens` is the budget, and
+//!   [`ServerConfig::reasoning_tokens`] of it are spent reasoning before any answer text. A
+//!   budget spent reasoning gives a 200 with empty content, `finish_reason: "length"` and
+//!   `completion_tokens == reasoning_tokens == budget`; an answer longer than what is left is
+//!   cut there with `finish_reason: "length"`.
+//! - [`ServerConfig::prompt_cache`]: `prompt_tokens_details.cached_tokens` is the longest common
+//!   prefix (in the server's token estimate, characters / 4) between this request's message
+//!   text and any earlier served request's, counted when at least
+//!   [`ServerConfig::cache_min_tokens`] (OpenAI: 1024), rounded down to a multiple of
+//!   [`ServerConfig::cache_increment`] (OpenAI: 128).
+//! - [`ServerConfig::refuse_json_schema`]: a `response_format` of type `json_schema` gets a 400
+//!   with exactly [`JSON_SCHEMA_UNSUPPORTED`].
+//! - [`ServerConfig::require_json_word`]: `response_format: json_object` with no "json" in the
+//!   messages gets OpenAI's 400 saying so.
+//! - [`ServerConfig::error_body_delay`]: error responses send their head at once and their body
+//!   that much later.
+//!
+//! With `reasoning_model` or `prompt_cache`, `usage` carries `prompt_tokens_details` and
+//! `completion_tokens_details` as OpenAI's does. In a stream, usage always comes in a final chunk
+//! with `"choices": []` right before `data: [DONE]`, and only when the request asked for it with
+//! `stream_options.include_usage`. Refusals (like the 401) are recorded as `Fault::Status(400)`,
+//! counted in [`ServerStats::refused`], and do not consume the script. [`ServerStats`] also totals
+//! the prompt, cached and reasoning tokens of the usage it served.
+//!
+//! # Hostile faults
+//!
+//! Besides the ordinary ones, [`Fault`] has servers that never end on their own: empty deltas
+//! after one piece of text ([`Fault::EmptyDeltas`]), `: ping` comments ([`Fault::PingForever`]),
+//! one byte of a valid answer at a time ([`Fault::Trickle`]), and no response head at all
+//! ([`Fault::NoHead`]). They stop when the client hangs up (at the next write) or at shutdown.
+//! [`Fault::Redirect`], [`Fault::EchoKey`], [`Fault::Huge`] and [`Fault::BareDone`] misbehave in
+//! the ways their names say. Any request that reaches another path or method (a proxy `CONNECT`
+//! included) is counted in [`ServerStats::other_requests`].
 
 use std::collections::{BTreeMap, VecDeque};
 use std::io;
@@ -61,6 +100,21 @@ pub const GARBAGE_CONTENT: &str = "Sure! Here is your reading.\n\n\u{1b}[1;31mTh
 
 /// Body of the corrupt SSE event inserted by [`Fault::CorruptChunk`] (after `data: `).
 pub const CORRUPT_PAYLOAD: &str = "{not json";
+
+/// The 400 body OpenAI sends a reasoning model that is given `max_tokens` (verbatim).
+pub const MAX_TOKENS_UNSUPPORTED: &str = r#"{"error":{"message":"Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.","type":"invalid_request_error","param":"max_tokens","code":"unsupported_parameter"}}"#;
+
+/// The 400 body OpenAI sends a model that does not take a `json_schema` response format.
+pub const JSON_SCHEMA_UNSUPPORTED: &str = r#"{"error":{"message":"Invalid parameter: 'response_format' of type 'json_schema' is not supported with this model.","type":"invalid_request_error","param":null,"code":null}}"#;
+
+/// The 400 body OpenAI sends for `json_object` when no message mentions JSON.
+pub const JSON_WORD_REQUIRED: &str = r#"{"error":{"message":"'messages' must contain the word 'json' in some form, to use 'response_format' of type 'json_object'.","type":"invalid_request_error","param":"messages","code":null}}"#;
+
+/// The SSE comment [`Fault::PingForever`] sends.
+pub const PING: &str = ": ping\n\n";
+
+/// Content deltas of a [`Fault::Huge`] stream are about this long.
+pub const HUGE_DELTA: usize = 1024;
 
 const LIMIT_REQUESTS: u64 = 10_000;
 const LIMIT_TOKENS: u64 = 2_000_000;
@@ -116,10 +170,32 @@ pub enum Fault {
     Content(String),
     /// A 200 with the content cut to half and `finish_reason: "length"`.
     Length,
+    /// SSE: the role chunk and the first piece of text, then a chunk with
+    /// `"delta": {"content": ""}` every interval, forever. JSON: the head, then a space every
+    /// interval, forever.
+    EmptyDeltas(Duration),
+    /// SSE: the head, then a `: ping` comment every interval, forever (no data at all).
+    /// JSON: the head, then a space every interval, forever.
+    PingForever(Duration),
+    /// A normal answer (SSE or JSON), one byte every interval.
+    Trickle(Duration),
+    /// 307 Temporary Redirect with `Location` set to this URL.
+    Redirect(String),
+    /// This HTTP status with an OpenAI-style error body whose message repeats the request's
+    /// bearer key whole, upper-cased, and a 10-character piece of it.
+    EchoKey(u16),
+    /// A 200 whose content is this many bytes of prose (SSE: in deltas of about
+    /// [`HUGE_DELTA`] bytes), made as it is sent.
+    Huge(usize),
+    /// SSE: role chunk and every content delta, then `data: [DONE]` with no finish reason and
+    /// no usage. JSON: a whole answer with `finish_reason: null`.
+    BareDone,
+    /// The response head never comes (until the client hangs up or the server shuts down).
+    NoHead,
 }
 
 /// Identifies a [`Fault`] variant, for [`ServerStats::by_fault`].
-const FAULT_NAMES: [&str; 13] = [
+const FAULT_NAMES: [&str; 21] = [
     "ok",
     "latency",
     "slow_first_token",
@@ -133,6 +209,14 @@ const FAULT_NAMES: [&str; 13] = [
     "garbage",
     "content",
     "length",
+    "empty_deltas",
+    "ping_forever",
+    "trickle",
+    "redirect",
+    "echo_key",
+    "huge",
+    "bare_done",
+    "no_head",
 ];
 
 impl Fault {
@@ -151,6 +235,14 @@ impl Fault {
             Fault::Garbage => 10,
             Fault::Content(_) => 11,
             Fault::Length => 12,
+            Fault::EmptyDeltas(_) => 13,
+            Fault::PingForever(_) => 14,
+            Fault::Trickle(_) => 15,
+            Fault::Redirect(_) => 16,
+            Fault::EchoKey(_) => 17,
+            Fault::Huge(_) => 18,
+            Fault::BareDone => 19,
+            Fault::NoHead => 20,
         }
     }
 
@@ -206,6 +298,15 @@ impl FromStr for Fault {
     /// | `garbage` | `Garbage` |
     /// | `content:<text>` | `Content(text)` (the text is taken verbatim) |
     /// | `length` | `Length` |
+    /// | `empty-deltas:<dur>` | `EmptyDeltas` |
+    /// | `ping-forever:<dur>` or `ping:<dur>` | `PingForever` |
+    /// | `trickle:<dur>` | `Trickle` |
+    /// | `redirect:<url>` | `Redirect(url)` (the URL is taken verbatim) |
+    /// | `echo-key` | `EchoKey(401)` |
+    /// | `echo-key:<code>` | `EchoKey(code)` |
+    /// | `huge:<bytes>` | `Huge` |
+    /// | `bare-done` | `BareDone` |
+    /// | `no-head` | `NoHead` |
     fn from_str(s: &str) -> Result<Fault, String> {
         let (name, arg) = match s.split_once(':') {
             Some((n, a)) => (n, Some(a)),
@@ -258,6 +359,22 @@ impl FromStr for Fault {
             "garbage" => Fault::Garbage,
             "content" => Fault::Content(arg.unwrap_or("").to_string()),
             "length" => Fault::Length,
+            "empty_deltas" => Fault::EmptyDeltas(parse_duration(need("interval")?)?),
+            "ping_forever" | "ping" => Fault::PingForever(parse_duration(need("interval")?)?),
+            "trickle" => Fault::Trickle(parse_duration(need("interval")?)?),
+            "redirect" => Fault::Redirect(need("URL")?.trim().to_string()),
+            "echo_key" => Fault::EchoKey(match arg.map(str::trim) {
+                None | Some("") => 401,
+                Some(a) => a.parse().map_err(|_| format!("bad status {a:?}"))?,
+            }),
+            "huge" => Fault::Huge(
+                need("byte count")?
+                    .trim()
+                    .parse()
+                    .map_err(|_| format!("bad byte count {arg:?}"))?,
+            ),
+            "bare_done" => Fault::BareDone,
+            "no_head" => Fault::NoHead,
             _ => return Err(format!("unknown fault {name:?}")),
         };
         Ok(fault)
@@ -301,6 +418,26 @@ pub struct ServerConfig {
     /// If set, requests whose `Authorization` is not `Bearer <key>` get a 401
     /// `invalid_api_key` (counted as fault `"status"`).
     pub api_key: Option<String>,
+    /// Behave as an OpenAI reasoning model: `max_tokens` is refused with
+    /// [`MAX_TOKENS_UNSUPPORTED`], `max_completion_tokens` is the budget, and
+    /// `reasoning_tokens` of it are spent before the answer.
+    pub reasoning_model: bool,
+    /// Tokens a reasoning model spends before answering (only with `reasoning_model`).
+    pub reasoning_tokens: u64,
+    /// Report `prompt_tokens_details.cached_tokens` for prompt prefixes seen before.
+    pub prompt_cache: bool,
+    /// The shortest common prefix, in tokens, that counts as cached (OpenAI: 1024).
+    pub cache_min_tokens: u64,
+    /// Cached tokens come in multiples of this (OpenAI: 128; 0 or 1 for exact counts).
+    pub cache_increment: u64,
+    /// Refuse `response_format: {"type": "json_schema"}` with [`JSON_SCHEMA_UNSUPPORTED`].
+    pub refuse_json_schema: bool,
+    /// Refuse `response_format: {"type": "json_object"}` when no message says "json"
+    /// ([`JSON_WORD_REQUIRED`]).
+    pub require_json_word: bool,
+    /// Error responses (4xx, 5xx, refusals, 3xx) send their head at once and their body this
+    /// much later, as a slow proxy or a loaded server may.
+    pub error_body_delay: Duration,
 }
 
 impl Default for ServerConfig {
@@ -327,6 +464,14 @@ impl Default for ServerConfig {
                 Fault::DropMidStream,
             ],
             api_key: None,
+            reasoning_model: false,
+            reasoning_tokens: 0,
+            prompt_cache: false,
+            cache_min_tokens: 1024,
+            cache_increment: 128,
+            refuse_json_schema: false,
+            require_json_word: false,
+            error_body_delay: Duration::ZERO,
         }
     }
 }
@@ -346,6 +491,12 @@ pub struct RecordedRequest {
     pub headers: HeaderMap,
     /// The parsed JSON body (`Value::Null` if not recorded or not JSON).
     pub body: Value,
+    /// The field a 400 refused (`"max_tokens"`, `"response_format"`, `"messages"`), if any.
+    pub refused: Option<&'static str>,
+    /// The prompt tokens the server counted (characters / 4).
+    pub prompt_tokens: u64,
+    /// Of those, the ones reported as cached (0 unless `prompt_cache`).
+    pub cached_tokens: u64,
 }
 
 /// A snapshot of the counters.
@@ -363,6 +514,17 @@ pub struct ServerStats {
     pub aborted: u64,
     /// Requests per applied fault name (see [`Fault::name`]); only non-zero entries.
     pub by_fault: BTreeMap<&'static str, u64>,
+    /// Requests refused with a 400 for a field the model does not take (also in `by_fault`
+    /// as `"status"`).
+    pub refused: u64,
+    /// Prompt tokens in the usage the server sent in full.
+    pub prompt_tokens: u64,
+    /// Of those, cached tokens.
+    pub cached_tokens: u64,
+    /// Reasoning tokens in the usage the server sent in full.
+    pub reasoning_tokens: u64,
+    /// Requests to any other path or method (a proxy `CONNECT` included).
+    pub other_requests: u64,
 }
 
 impl ServerStats {
@@ -380,6 +542,11 @@ struct Counters {
     completed: AtomicU64,
     aborted: AtomicU64,
     by_fault: [AtomicU64; FAULT_NAMES.len()],
+    refused: AtomicU64,
+    prompt_tokens: AtomicU64,
+    cached_tokens: AtomicU64,
+    reasoning_tokens: AtomicU64,
+    other_requests: AtomicU64,
 }
 
 struct Shared {
@@ -389,6 +556,8 @@ struct Shared {
     seq: AtomicU64,
     counters: Counters,
     records: Mutex<Vec<RecordedRequest>>,
+    /// Message texts of the requests served so far (with `prompt_cache`).
+    prompts: Mutex<Vec<String>>,
     shutdown: watch::Receiver<bool>,
 }
 
@@ -446,6 +615,7 @@ impl FakeOpenAi {
             seq: AtomicU64::new(0),
             counters: Counters::default(),
             records: Mutex::new(Vec::new()),
+            prompts: Mutex::new(Vec::new()),
             shutdown: shutdown_rx.clone(),
         });
         let router = Router::new()
@@ -535,11 +705,16 @@ impl FakeOpenAi {
             completed: c.completed.load(Ordering::Relaxed),
             aborted: c.aborted.load(Ordering::Relaxed),
             by_fault,
+            refused: c.refused.load(Ordering::Relaxed),
+            prompt_tokens: c.prompt_tokens.load(Ordering::Relaxed),
+            cached_tokens: c.cached_tokens.load(Ordering::Relaxed),
+            reasoning_tokens: c.reasoning_tokens.load(Ordering::Relaxed),
+            other_requests: c.other_requests.load(Ordering::Relaxed),
         }
     }
 
     /// Zeroes the counters (the peak becomes the current in-flight count) and forgets the
-    /// recorded requests. Does not touch the script.
+    /// recorded requests. Does not touch the script or the prompt cache.
     pub fn reset_stats(&self) {
         let c = &self.shared.counters;
         c.requests.store(0, Ordering::Relaxed);
@@ -547,7 +722,13 @@ impl FakeOpenAi {
         c.aborted.store(0, Ordering::Relaxed);
         c.peak_in_flight
             .store(c.in_flight.load(Ordering::Relaxed), Ordering::Relaxed);
-        for n in &c.by_fault {
+        for n in c.by_fault.iter().chain([
+            &c.refused,
+            &c.prompt_tokens,
+            &c.cached_tokens,
+            &c.reasoning_tokens,
+            &c.other_requests,
+        ]) {
             n.store(0, Ordering::Relaxed);
         }
         lock(&self.shared.records).clear();
@@ -659,8 +840,10 @@ enum Step {
     Abort,
 }
 
+type Steps = Box<dyn Iterator<Item = Step> + Send>;
+
 struct BodyState {
-    steps: std::vec::IntoIter<Step>,
+    steps: Steps,
     guard: InFlight,
     shutdown: watch::Receiver<bool>,
     finished: bool,
@@ -670,10 +853,15 @@ fn abort_error(why: &str) -> io::Error {
     io::Error::new(io::ErrorKind::ConnectionAborted, why.to_string())
 }
 
-/// Turns a plan into a body; the in-flight guard lives (and dies) with the body.
-fn plan_body(steps: Vec<Step>, guard: InFlight, shutdown: watch::Receiver<bool>) -> Body {
+/// Turns a plan (which may never end) into a body; the in-flight guard lives (and dies) with
+/// the body. A plan that never ends stops at the first write after the client hangs up.
+fn plan_body<I>(steps: I, guard: InFlight, shutdown: watch::Receiver<bool>) -> Body
+where
+    I: IntoIterator<Item = Step>,
+    I::IntoIter: Send + 'static,
+{
     let state = BodyState {
-        steps: steps.into_iter(),
+        steps: Box::new(steps.into_iter()),
         guard,
         shutdown,
         finished: false,
@@ -811,9 +999,33 @@ struct Ctx {
     stream: bool,
     include_usage: bool,
     prompt_tokens: u64,
+    cached_tokens: u64,
+    max_completion_tokens: Option<u64>,
 }
 
 impl Ctx {
+    /// `usage` as OpenAI sends it (with the details objects in the real-API modes).
+    fn usage(&self, completion_tokens: u64, reasoning_tokens: u64) -> Value {
+        let mut u = json!({
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": self.prompt_tokens + completion_tokens,
+        });
+        if self.config.reasoning_model || self.config.prompt_cache {
+            u["prompt_tokens_details"] = json!({
+                "cached_tokens": self.cached_tokens,
+                "audio_tokens": 0,
+            });
+            u["completion_tokens_details"] = json!({
+                "reasoning_tokens": reasoning_tokens,
+                "audio_tokens": 0,
+                "accepted_prediction_tokens": 0,
+                "rejected_prediction_tokens": 0,
+            });
+        }
+        u
+    }
+
     fn ratelimit_headers(&self, headers: &mut HeaderMap, exhausted: bool) {
         if !self.config.ratelimit_headers {
             return;
@@ -935,8 +1147,8 @@ async fn chat_completions(
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
 
-    // Requests that are refused outright (bad fault header, wrong API key, body not JSON)
-    // get a 400/401 and do not consume the script.
+    // Requests that are refused outright (bad fault header, wrong API key, body not JSON, a
+    // field the model does not take) get a 400/401 and do not consume the script.
     let header_fault = headers.get(FAULT_HEADER).map(|v| {
         v.to_str()
             .map_err(|e| e.to_string())
@@ -948,6 +1160,13 @@ async fn chat_completions(
             .and_then(|a| a.strip_prefix("Bearer "))
             .is_some_and(|k| k == key),
         None => true,
+    };
+    let is_json = parsed.is_ok();
+    let body = parsed.unwrap_or(Value::Null);
+    let refusal = if is_json {
+        refusal(&config, &body)
+    } else {
+        None
     };
     let (fault, early_error) = match header_fault {
         Some(Err(e)) => (
@@ -962,7 +1181,7 @@ async fn chat_completions(
             )),
         ),
         _ if !key_ok => (Fault::Status(401), Some(status_error(401))),
-        _ if parsed.is_err() => (
+        _ if !is_json => (
             Fault::Status(400),
             Some((
                 StatusCode::BAD_REQUEST,
@@ -973,6 +1192,14 @@ async fn chat_completions(
                 ),
             )),
         ),
+        _ if refusal.is_some() => {
+            shared.counters.refused.fetch_add(1, Ordering::Relaxed);
+            let body = refusal.map_or("", |(_, b)| b);
+            (
+                Fault::Status(400),
+                Some((StatusCode::BAD_REQUEST, Bytes::from_static(body.as_bytes()))),
+            )
+        }
         // Header, then script, then random failure, then the default.
         Some(Ok(f)) => (f, None),
         None => (
@@ -984,19 +1211,28 @@ async fn chat_completions(
     };
     shared.counters.by_fault[fault.index()].fetch_add(1, Ordering::Relaxed);
 
-    let body = parsed.unwrap_or(Value::Null);
+    let prompt_tokens = (prompt_chars(&body) / 4) as u64;
+    let answers = early_error.is_none() && fault.answers();
+    let cached_tokens = if config.prompt_cache && answers {
+        shared.cache(prompt_text(&body), &config).min(prompt_tokens)
+    } else {
+        0
+    };
     if config.record_requests {
         let rec = RecordedRequest {
             seq,
             arrived,
             fault: fault.clone(),
-            authorization,
+            authorization: authorization.clone(),
             headers: headers.clone(),
             body: if config.record_bodies {
                 body.clone()
             } else {
                 Value::Null
             },
+            refused: refusal.map(|(field, _)| field),
+            prompt_tokens,
+            cached_tokens,
         };
         lock(&shared.records).push(rec);
     }
@@ -1013,7 +1249,9 @@ async fn chat_completions(
             .pointer("/stream_options/include_usage")
             .and_then(Value::as_bool)
             .unwrap_or(false),
-        prompt_tokens: (prompt_chars(&body) / 4) as u64,
+        prompt_tokens,
+        cached_tokens,
+        max_completion_tokens: body.get("max_completion_tokens").and_then(Value::as_u64),
         config,
         fault,
     };
@@ -1028,7 +1266,7 @@ async fn chat_completions(
     if let Some((status, bytes)) = early_error {
         let alive = sleep_or_shutdown(latency, &shutdown).await;
         let steps = if alive {
-            vec![Step::Data(bytes)]
+            vec![Step::Sleep(ctx.config.error_body_delay), Step::Data(bytes)]
         } else {
             vec![Step::Abort]
         };
@@ -1037,6 +1275,20 @@ async fn chat_completions(
             "application/json",
             HeaderMap::new(),
             plan_body(steps, guard, shutdown),
+            seq,
+            fault_name,
+        );
+    }
+
+    if ctx.fault == Fault::NoHead {
+        // No head, ever: only the end of the server (or of this future) ends the wait.
+        let mut rx = shutdown.clone();
+        let _ = rx.wait_for(|stop| *stop).await;
+        return response(
+            StatusCode::OK,
+            "application/json",
+            HeaderMap::new(),
+            plan_body([Step::Abort], guard, shutdown),
             seq,
             fault_name,
         );
@@ -1089,12 +1341,22 @@ async fn chat_completions(
             ),
         )),
         Fault::Status(code) => Some(status_error(*code)),
+        Fault::Redirect(location) => {
+            if let Ok(v) = HeaderValue::from_str(location) {
+                resp_headers.insert(header::LOCATION, v);
+            }
+            Some((
+                StatusCode::TEMPORARY_REDIRECT,
+                error_body("This endpoint has moved.", "invalid_request_error", None),
+            ))
+        }
+        Fault::EchoKey(code) => Some(echo_key_error(*code, authorization.as_deref())),
         _ => None,
     };
     if let Some((status, bytes)) = error {
         let alive = sleep_or_shutdown(latency, &shutdown).await;
         let steps = if alive {
-            vec![Step::Data(bytes)]
+            vec![Step::Sleep(ctx.config.error_body_delay), Step::Data(bytes)]
         } else {
             vec![Step::Abort]
         };
@@ -1113,9 +1375,14 @@ async fn chat_completions(
         Fault::SlowFirstToken(d) => *d,
         _ => ctx.config.first_token_delay,
     };
+    let huge;
     let full_content: &str = match &ctx.fault {
         Fault::Garbage => GARBAGE_CONTENT,
         Fault::Content(s) => s,
+        Fault::Huge(n) if !ctx.stream => {
+            huge = huge_text(0, *n);
+            &huge
+        }
         _ => ctx.config.content.as_deref().unwrap_or(DEFAULT_CONTENT),
     };
     let (content, finish) = if ctx.fault == Fault::Length {
@@ -1126,13 +1393,13 @@ async fn chat_completions(
     } else {
         (full_content, "stop")
     };
-    let pieces = split_pieces(content, ctx.config.chunks);
-    let completion_tokens = (content.chars().count() / 4).max(1) as u64;
-    let usage = json!({
-        "prompt_tokens": ctx.prompt_tokens,
-        "completion_tokens": completion_tokens,
-        "total_tokens": ctx.prompt_tokens + completion_tokens,
-    });
+    let spent = spend(&ctx, content, finish);
+    let pieces = match ctx.fault {
+        // Sent whole in frames (JSON) or made as it goes (SSE), never split up front.
+        Fault::Huge(_) => Vec::new(),
+        _ => split_pieces(spent.content, ctx.config.chunks),
+    };
+    let usage = ctx.usage(spent.completion_tokens, spent.reasoning_tokens);
     let id = format!("chatcmpl-fake{seq}");
     let created = unix_now();
 
@@ -1148,7 +1415,32 @@ async fn chat_completions(
             );
         }
         resp_headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-        let steps = sse_plan(&ctx, &id, created, &pieces, finish, &usage, first_token);
+        let chunker = Chunker {
+            id,
+            created,
+            model: ctx.model.clone(),
+            usage_field: ctx.include_usage && ctx.config.send_usage,
+            framer: Framer {
+                quirks: ctx.config.sse_quirks,
+            },
+        };
+        let steps: Steps = match &ctx.fault {
+            Fault::Huge(n) => {
+                let usage = ctx.usage((*n / 4).max(1) as u64, 0);
+                if chunker.usage_field {
+                    shared.served(&ctx, 0);
+                }
+                huge_sse(chunker, *n, usage, first_token)
+            }
+            _ => {
+                let (steps, usage_sent) =
+                    sse_plan(&ctx, &chunker, &pieces, spent.finish, &usage, first_token);
+                if usage_sent {
+                    shared.served(&ctx, spent.reasoning_tokens);
+                }
+                steps
+            }
+        };
         return response(
             StatusCode::OK,
             "text/event-stream; charset=utf-8",
@@ -1171,6 +1463,11 @@ async fn chat_completions(
             fault_name,
         );
     }
+    let finish_reason = if ctx.fault == Fault::BareDone {
+        Value::Null
+    } else {
+        json!(spent.finish)
+    };
     let mut obj = json!({
         "id": id,
         "object": "chat.completion",
@@ -1179,9 +1476,9 @@ async fn chat_completions(
         "system_fingerprint": "fp_fake",
         "choices": [{
             "index": 0,
-            "message": {"role": "assistant", "content": content, "refusal": null},
+            "message": {"role": "assistant", "content": spent.content, "refusal": null},
             "logprobs": null,
-            "finish_reason": finish,
+            "finish_reason": finish_reason,
         }],
     });
     if ctx.config.send_usage {
@@ -1189,20 +1486,57 @@ async fn chat_completions(
     }
     let text = Bytes::from(obj.to_string());
     let half = text.len() / 2;
-    let steps = match &ctx.fault {
-        Fault::CorruptChunk => vec![Step::Data(Bytes::from_static(CORRUPT_PAYLOAD.as_bytes()))],
-        Fault::DropMidStream => vec![
-            Step::Data(text.slice(..half)),
-            Step::Sleep(FLUSH_PAUSE),
-            Step::Abort,
-        ],
-        Fault::CutWithoutFinish => vec![Step::Data(text.slice(..half))],
-        Fault::Stall(d) => vec![
-            Step::Data(text.slice(..half)),
-            Step::Sleep(*d),
-            Step::Data(text.slice(half..)),
-        ],
-        _ => vec![Step::Data(text)],
+    let whole = !matches!(
+        ctx.fault,
+        Fault::CorruptChunk
+            | Fault::DropMidStream
+            | Fault::CutWithoutFinish
+            | Fault::EmptyDeltas(_)
+            | Fault::PingForever(_)
+    );
+    if whole && ctx.config.send_usage {
+        shared.served(&ctx, spent.reasoning_tokens);
+    }
+    let steps: Steps = match &ctx.fault {
+        Fault::CorruptChunk => {
+            Box::new([Step::Data(Bytes::from_static(CORRUPT_PAYLOAD.as_bytes()))].into_iter())
+        }
+        Fault::DropMidStream => Box::new(
+            [
+                Step::Data(text.slice(..half)),
+                Step::Sleep(FLUSH_PAUSE),
+                Step::Abort,
+            ]
+            .into_iter(),
+        ),
+        Fault::CutWithoutFinish => Box::new([Step::Data(text.slice(..half))].into_iter()),
+        Fault::Stall(d) => Box::new(
+            [
+                Step::Data(text.slice(..half)),
+                Step::Sleep(*d),
+                Step::Data(text.slice(half..)),
+            ]
+            .into_iter(),
+        ),
+        // Whitespace before a JSON value is still JSON: bytes that say nothing, forever.
+        Fault::EmptyDeltas(d) | Fault::PingForever(d) => {
+            let d = *d;
+            Box::new(
+                std::iter::repeat_with(move || {
+                    [Step::Sleep(d), Step::Data(Bytes::from_static(b" "))]
+                })
+                .flatten(),
+            )
+        }
+        Fault::Trickle(d) => trickle(vec![Step::Data(text)], *d),
+        Fault::Huge(_) => {
+            let frames: Vec<Step> = (0..text.len())
+                .step_by(64 << 10)
+                .map(|at| Step::Data(text.slice(at..(at + (64 << 10)).min(text.len()))))
+                .collect();
+            Box::new(frames.into_iter())
+        }
+        _ => Box::new([Step::Data(text)].into_iter()),
     };
     response(
         StatusCode::OK,
@@ -1212,6 +1546,240 @@ async fn chat_completions(
         seq,
         fault_name,
     )
+}
+
+impl Fault {
+    /// Whether the request is served an answer (a 200 that a model produced), so its prompt
+    /// would be processed and cached.
+    fn answers(&self) -> bool {
+        !matches!(
+            self,
+            Fault::RateLimited { .. }
+                | Fault::InsufficientQuota
+                | Fault::Status(_)
+                | Fault::Redirect(_)
+                | Fault::EchoKey(_)
+                | Fault::NoHead
+        )
+    }
+}
+
+impl Shared {
+    /// The cached tokens of a prompt (the longest prefix it shares with one served before, if
+    /// long enough), remembering it for later requests.
+    fn cache(&self, text: String, config: &ServerConfig) -> u64 {
+        let mut prompts = lock(&self.prompts);
+        let common = prompts
+            .iter()
+            .map(|p| common_prefix_chars(p, &text))
+            .max()
+            .unwrap_or(0);
+        if !prompts.contains(&text) {
+            prompts.push(text);
+        }
+        let tokens = (common / 4) as u64;
+        if tokens < config.cache_min_tokens.max(1) {
+            return 0;
+        }
+        match config.cache_increment {
+            0 | 1 => tokens,
+            n => tokens / n * n,
+        }
+    }
+
+    /// Counts the usage of an answer whose usage went out in full.
+    fn served(&self, ctx: &Ctx, reasoning_tokens: u64) {
+        let c = &self.counters;
+        c.prompt_tokens
+            .fetch_add(ctx.prompt_tokens, Ordering::Relaxed);
+        c.cached_tokens
+            .fetch_add(ctx.cached_tokens, Ordering::Relaxed);
+        c.reasoning_tokens
+            .fetch_add(reasoning_tokens, Ordering::Relaxed);
+    }
+}
+
+fn common_prefix_chars(a: &str, b: &str) -> usize {
+    a.chars().zip(b.chars()).take_while(|(x, y)| x == y).count()
+}
+
+/// The request's messages as one text: every content (or text part) in order, as counted for
+/// `prompt_tokens`.
+fn prompt_text(body: &Value) -> String {
+    let Some(messages) = body.get("messages").and_then(Value::as_array) else {
+        return String::new();
+    };
+    let mut out = String::new();
+    for m in messages {
+        match m.get("content") {
+            Some(Value::String(s)) => out.push_str(s),
+            Some(Value::Array(parts)) => {
+                for p in parts {
+                    if let Some(t) = p.get("text").and_then(Value::as_str) {
+                        out.push_str(t);
+                    }
+                }
+            }
+            Some(Value::Null) | None => {}
+            Some(other) => out.push_str(&other.to_string()),
+        }
+    }
+    out
+}
+
+/// The field of `body` the configured model refuses, and the 400 body saying so.
+fn refusal(config: &ServerConfig, body: &Value) -> Option<(&'static str, &'static str)> {
+    let present = |key: &str| body.get(key).is_some_and(|v| !v.is_null());
+    if config.reasoning_model && present("max_tokens") {
+        return Some(("max_tokens", MAX_TOKENS_UNSUPPORTED));
+    }
+    let format = body
+        .pointer("/response_format/type")
+        .and_then(Value::as_str);
+    if config.refuse_json_schema && format == Some("json_schema") {
+        return Some(("response_format", JSON_SCHEMA_UNSUPPORTED));
+    }
+    if config.require_json_word
+        && format == Some("json_object")
+        && !prompt_text(body).to_ascii_lowercase().contains("json")
+    {
+        return Some(("messages", JSON_WORD_REQUIRED));
+    }
+    None
+}
+
+/// An error body that repeats the bearer key three ways: whole, upper-cased, and a piece.
+fn echo_key_error(code: u16, authorization: Option<&str>) -> (StatusCode, Bytes) {
+    let status = StatusCode::from_u16(code).unwrap_or(StatusCode::UNAUTHORIZED);
+    let key = authorization
+        .map(|a| a.strip_prefix("Bearer ").unwrap_or(a))
+        .unwrap_or("(none)");
+    let chars: Vec<char> = key.chars().collect();
+    let start = chars.len().saturating_sub(10) / 2;
+    let piece: String = chars.iter().skip(start).take(10).collect();
+    let message = format!(
+        "Incorrect API key provided: {key}. As we stored it: {}. It ends in ...{piece}... \
+         You can find your API key at https://platform.openai.com/account/api-keys.",
+        key.to_uppercase()
+    );
+    (
+        status,
+        error_body(&message, "invalid_request_error", Some("invalid_api_key")),
+    )
+}
+
+/// What an answer spent: the content sent, how it ended, and its completion and reasoning
+/// tokens.
+struct Spent<'a> {
+    content: &'a str,
+    finish: &'static str,
+    completion_tokens: u64,
+    reasoning_tokens: u64,
+}
+
+/// A reasoning model spends its reasoning first out of `max_completion_tokens`, then writes
+/// what is left of the answer; other models write it all.
+fn spend<'a>(ctx: &Ctx, content: &'a str, finish: &'static str) -> Spent<'a> {
+    let tokens = (content.chars().count() / 4).max(1) as u64;
+    if !ctx.config.reasoning_model {
+        return Spent {
+            content,
+            finish,
+            completion_tokens: tokens,
+            reasoning_tokens: 0,
+        };
+    }
+    let budget = ctx.max_completion_tokens.unwrap_or(u64::MAX);
+    let reasoning = ctx.config.reasoning_tokens.min(budget);
+    let left = budget - reasoning;
+    if left == 0 {
+        return Spent {
+            content: "",
+            finish: "length",
+            completion_tokens: budget,
+            reasoning_tokens: reasoning,
+        };
+    }
+    if tokens > left {
+        let keep = usize::try_from(left.saturating_mul(4)).unwrap_or(usize::MAX);
+        let cut = content
+            .char_indices()
+            .nth(keep)
+            .map_or(content.len(), |(i, _)| i);
+        return Spent {
+            content: &content[..cut],
+            finish: "length",
+            completion_tokens: budget,
+            reasoning_tokens: reasoning,
+        };
+    }
+    Spent {
+        content,
+        finish,
+        completion_tokens: reasoning + tokens,
+        reasoning_tokens: reasoning,
+    }
+}
+
+/// The unit [`Fault::Huge`] repeats.
+const HUGE_UNIT: &str = "The river runs on and on, and the answer with it, past every limit. ";
+
+/// Bytes `from..from + len` of [`HUGE_UNIT`] repeated forever.
+fn huge_text(from: usize, len: usize) -> String {
+    HUGE_UNIT
+        .chars()
+        .cycle()
+        .skip(from % HUGE_UNIT.len())
+        .take(len)
+        .collect()
+}
+
+/// Splits a plan's bytes into one-byte frames, `every` apart.
+fn trickle(steps: Vec<Step>, every: Duration) -> Steps {
+    let mut all = Vec::new();
+    for step in steps {
+        if let Step::Data(b) = step {
+            all.extend_from_slice(&b);
+        }
+    }
+    Box::new(all.into_iter().enumerate().flat_map(move |(i, b)| {
+        let pause = if i == 0 { Duration::ZERO } else { every };
+        [Step::Sleep(pause), Step::Data(Bytes::from(vec![b]))]
+    }))
+}
+
+/// A stream of `n` bytes of answer, made as it goes.
+fn huge_sse(chunker: Chunker, n: usize, usage: Value, first_token: Duration) -> Steps {
+    let mut head = Vec::new();
+    head.push(Step::Sleep(first_token));
+    head.push(Step::Data(chunker.framer.event(&chunker.chunk(
+        json!({"role": "assistant", "content": "", "refusal": null}),
+        None,
+    ))));
+    let chunker = Arc::new(chunker);
+    let deltas = {
+        let chunker = chunker.clone();
+        (0..n).step_by(HUGE_DELTA).map(move |at| {
+            let piece = huge_text(at, HUGE_DELTA.min(n - at));
+            Step::Data(
+                chunker
+                    .framer
+                    .event(&chunker.chunk(json!({"content": piece}), None)),
+            )
+        })
+    };
+    let mut tail = vec![Step::Data(
+        chunker
+            .framer
+            .event(&chunker.chunk(json!({}), Some("stop"))),
+    )];
+    if chunker.usage_field {
+        tail.push(Step::Data(
+            chunker.framer.event(&chunker.usage_chunk(usage)),
+        ));
+    }
+    tail.push(Step::Data(chunker.framer.event("[DONE]")));
+    Box::new(head.into_iter().chain(deltas).chain(tail))
 }
 
 /// SSE event framing, plain or quirky.
@@ -1249,25 +1817,23 @@ impl Framer {
     }
 }
 
-fn sse_plan(
-    ctx: &Ctx,
-    id: &str,
+/// Builds the chunks of one stream.
+struct Chunker {
+    id: String,
     created: u64,
-    pieces: &[&str],
-    finish: &str,
-    usage: &Value,
-    first_token: Duration,
-) -> Vec<Step> {
-    let framer = Framer {
-        quirks: ctx.config.sse_quirks,
-    };
-    let with_usage_field = ctx.include_usage && ctx.config.send_usage;
-    let chunk = |delta: Value, finish_reason: Option<&str>| -> String {
+    model: String,
+    /// Every chunk carries `"usage": null` and a usage chunk ends the stream.
+    usage_field: bool,
+    framer: Framer,
+}
+
+impl Chunker {
+    fn chunk(&self, delta: Value, finish_reason: Option<&str>) -> String {
         let mut c = json!({
-            "id": id,
+            "id": self.id,
             "object": "chat.completion.chunk",
-            "created": created,
-            "model": ctx.model,
+            "created": self.created,
+            "model": self.model,
             "system_fingerprint": "fp_fake",
             "choices": [{
                 "index": 0,
@@ -1276,11 +1842,48 @@ fn sse_plan(
                 "finish_reason": finish_reason,
             }],
         });
-        if with_usage_field {
+        if self.usage_field {
             c["usage"] = Value::Null;
         }
         c.to_string()
-    };
+    }
+
+    /// The last chunk before `[DONE]`: no choices, the usage.
+    fn usage_chunk(&self, usage: Value) -> String {
+        let mut u = json!({
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.model,
+            "system_fingerprint": "fp_fake",
+            "choices": [],
+            "usage": usage,
+        });
+        if self.framer.quirks {
+            // Harmless extra field, as real servers add them over time.
+            u["service_tier"] = json!("default");
+        }
+        u.to_string()
+    }
+}
+
+/// The steps of a stream, and whether they carry the usage chunk.
+fn sse_plan(
+    ctx: &Ctx,
+    chunker: &Chunker,
+    pieces: &[&str],
+    finish: &str,
+    usage: &Value,
+    first_token: Duration,
+) -> (Steps, bool) {
+    let framer = &chunker.framer;
+    let chunk = |delta: Value, finish_reason: Option<&str>| chunker.chunk(delta, finish_reason);
+
+    if let Fault::PingForever(d) = ctx.fault {
+        let ping = Bytes::from_static(PING.as_bytes());
+        let pings = std::iter::repeat_with(move || [Step::Data(ping.clone()), Step::Sleep(d)]);
+        return (Box::new(pings.flatten()), false);
+    }
 
     let mut steps = Vec::with_capacity(pieces.len() * 2 + 8);
     if framer.quirks {
@@ -1295,6 +1898,12 @@ fn sse_plan(
         ),
         false,
     );
+    let empty_deltas = |steps: Vec<Step>, d: Duration| -> Steps {
+        let empty = framer.event(&chunk(json!({"content": ""}), None));
+        let forever =
+            std::iter::repeat_with(move || [Step::Sleep(d), Step::Data(empty.clone())]).flatten();
+        Box::new(steps.into_iter().chain(forever))
+    };
     let half = pieces.len() / 2;
     for (i, piece) in pieces.iter().enumerate() {
         if i > 0 {
@@ -1304,9 +1913,12 @@ fn sse_plan(
             Fault::DropMidStream if i == half.max(1) => {
                 steps.push(Step::Sleep(FLUSH_PAUSE));
                 steps.push(Step::Abort);
-                return steps;
+                return (Box::new(steps.into_iter()), false);
             }
-            Fault::CutWithoutFinish if i == half.max(1) => return steps,
+            Fault::CutWithoutFinish if i == half.max(1) => {
+                return (Box::new(steps.into_iter()), false);
+            }
+            Fault::EmptyDeltas(d) if i == 1 => return (empty_deltas(steps, *d), false),
             Fault::CorruptChunk if i == half => {
                 steps.push(Step::Data(framer.event(CORRUPT_PAYLOAD)));
             }
@@ -1327,9 +1939,15 @@ fn sse_plan(
         Fault::DropMidStream => {
             steps.push(Step::Sleep(FLUSH_PAUSE));
             steps.push(Step::Abort);
-            return steps;
+            return (Box::new(steps.into_iter()), false);
         }
-        Fault::CutWithoutFinish => return steps,
+        Fault::CutWithoutFinish => return (Box::new(steps.into_iter()), false),
+        Fault::EmptyDeltas(d) => return (empty_deltas(steps, *d), false),
+        Fault::BareDone => {
+            steps.push(Step::Sleep(ctx.config.inter_chunk_delay));
+            steps.push(Step::Data(framer.event("[DONE]")));
+            return (Box::new(steps.into_iter()), false);
+        }
         Fault::CorruptChunk if pieces.is_empty() => {
             steps.push(Step::Data(framer.event(CORRUPT_PAYLOAD)));
         }
@@ -1338,24 +1956,15 @@ fn sse_plan(
     }
     steps.push(Step::Sleep(ctx.config.inter_chunk_delay));
     framer.push(&mut steps, &chunk(json!({}), Some(finish)), false);
-    if with_usage_field {
-        let mut u = json!({
-            "id": id,
-            "object": "chat.completion.chunk",
-            "created": created,
-            "model": ctx.model,
-            "system_fingerprint": "fp_fake",
-            "choices": [],
-            "usage": usage,
-        });
-        if framer.quirks {
-            // Harmless extra field, as real servers add them over time.
-            u["service_tier"] = json!("default");
-        }
-        framer.push(&mut steps, &u.to_string(), true);
+    if chunker.usage_field {
+        framer.push(&mut steps, &chunker.usage_chunk(usage.clone()), true);
     }
     steps.push(Step::Data(framer.event("[DONE]")));
-    steps
+    let usage_sent = chunker.usage_field;
+    match &ctx.fault {
+        Fault::Trickle(d) => (trickle(steps, *d), usage_sent),
+        _ => (Box::new(steps.into_iter()), usage_sent),
+    }
 }
 
 async fn models() -> Response {
@@ -1371,7 +1980,11 @@ async fn models() -> Response {
     resp
 }
 
-async fn not_found() -> Response {
+async fn not_found(State(shared): State<Arc<Shared>>) -> Response {
+    shared
+        .counters
+        .other_requests
+        .fetch_add(1, Ordering::Relaxed);
     let mut resp = Response::new(Body::from(error_body(
         "Invalid URL (fake server knows POST /v1/chat/completions).",
         "invalid_request_error",

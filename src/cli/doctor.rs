@@ -1,0 +1,324 @@
+//! `iching models` lists what the endpoint offers; `iching doctor` checks the configured endpoint
+//! step by step (reachable, key accepted, model offered, one tiny streamed request, which fields
+//! it takes, how many requests it serves at once) and says how to fix each failure.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use clap::Args;
+use serde::Serialize;
+
+use super::{CliError, Context, EndpointArgs, emit, openai_config};
+use crate::config::ProviderKind;
+use crate::events::Progress;
+use crate::llm::{ErrorKind, Limiter, OpenAi, OpenAiConfig, Provider, SectionRequest};
+use crate::oracle::{Cast, LineValue, Reading};
+use crate::plan::{ChatMessage, Section};
+
+/// Arguments of `models`.
+#[derive(Debug, Args)]
+pub struct ModelsArgs {
+    #[command(flatten)]
+    endpoint: EndpointArgs,
+    /// Print JSON: {"provider", "endpoint", "models": [...]}.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Arguments of `doctor`.
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    #[command(flatten)]
+    endpoint: EndpointArgs,
+    /// Print one JSON object: {"ok", "checks": [{"check", "ok", "detail", "fix"}]}.
+    #[arg(long)]
+    json: bool,
+}
+
+/// One check's outcome.
+#[derive(Debug, Serialize)]
+struct Check {
+    check: &'static str,
+    ok: bool,
+    detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fix: Option<String>,
+}
+
+/// The provider to check with: one attempt per request, so a failure shows at once.
+fn checker(ctx: &Context) -> Result<OpenAi, CliError> {
+    OpenAi::new(
+        OpenAiConfig {
+            max_attempts: 1,
+            ..openai_config(&ctx.settings)
+        },
+        Arc::new(Limiter::new(None, None)),
+    )
+    .map_err(|e| CliError::usage(e.message))
+}
+
+/// Runs `models`.
+pub async fn models(home: Option<&Path>, args: ModelsArgs) -> Result<ExitCode, CliError> {
+    let ctx = Context::with_endpoint(home, &args.endpoint, None)?;
+    let (endpoint, models) = if ctx.settings.provider == ProviderKind::Offline {
+        (String::new(), vec![crate::llm::offline::MODEL.to_owned()])
+    } else {
+        let provider = checker(&ctx)?;
+        let models = provider
+            .models()
+            .await
+            .map_err(|e| CliError::other(format!("cannot list the models: {}", e.message)))?;
+        (provider.info().endpoint, models)
+    };
+    if args.json {
+        let v = serde_json::json!({
+            "provider": ctx.settings.preset,
+            "endpoint": endpoint,
+            "models": models,
+        });
+        emit(&v.to_string());
+    } else if models.is_empty() {
+        emit(&format!("{endpoint} lists no models"));
+    } else {
+        for m in &models {
+            let mark = if *m == ctx.settings.model {
+                "  (in use)"
+            } else {
+                ""
+            };
+            emit(&format!("{m}{mark}"));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `doctor`: exit 0 when a reading would work, 1 otherwise.
+pub async fn doctor(home: Option<&Path>, args: DoctorArgs) -> Result<ExitCode, CliError> {
+    let mut ctx = Context::with_endpoint(home, &args.endpoint, None)?;
+    let mut checks = Vec::new();
+    let s = &ctx.settings;
+    checks.push(Check {
+        check: "provider",
+        ok: true,
+        detail: if s.provider == ProviderKind::Offline {
+            "offline: the classic text answers, no endpoint is used".to_owned()
+        } else {
+            format!(
+                "{} at {}, model {}{}",
+                s.preset,
+                crate::llm::redact::redacted_url(&s.base_url),
+                s.model,
+                match (&s.key_env, s.api_key.is_empty()) {
+                    (_, false) => " (key set)".to_owned(),
+                    (Some(var), true) => format!(" (no key: {var} is not set)"),
+                    (None, true) => " (no key)".to_owned(),
+                }
+            )
+        },
+        fix: None,
+    });
+    if s.provider == ProviderKind::OpenAi {
+        run_checks(&mut ctx, &mut checks).await?;
+    }
+    let ok = checks.iter().all(|c| c.ok);
+    if args.json {
+        let v = serde_json::json!({ "ok": ok, "checks": checks });
+        emit(&v.to_string());
+    } else {
+        let colour = super::stderr_colour() && std::io::IsTerminal::is_terminal(&std::io::stdout());
+        for c in &checks {
+            let mark = match (c.ok, colour) {
+                (true, true) => "\u{1b}[32m✓\u{1b}[0m",
+                (false, true) => "\u{1b}[31m✗\u{1b}[0m",
+                (true, false) => "✓",
+                (false, false) => "✗",
+            };
+            emit(&format!("{mark} {:<13} {}", c.check, c.detail));
+            if let Some(fix) = &c.fix {
+                emit(&format!("  {:<13} fix: {fix}", ""));
+            }
+        }
+        emit(if ok {
+            "A reading would work."
+        } else {
+            "A reading would not work yet: see the fixes above."
+        });
+    }
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+async fn run_checks(ctx: &mut Context, checks: &mut Vec<Check>) -> Result<(), CliError> {
+    let provider = checker(ctx)?;
+    let endpoint = provider.info().endpoint;
+    let started = Instant::now();
+    let listed = provider.models().await;
+    let took = started.elapsed().as_millis();
+    match &listed {
+        Ok(models) => {
+            checks.push(Check {
+                check: "reachable",
+                ok: true,
+                detail: format!("{endpoint} answered GET /models in {took} ms"),
+                fix: None,
+            });
+            checks.push(Check {
+                check: "key",
+                ok: true,
+                detail: "accepted".to_owned(),
+                fix: None,
+            });
+            let model = &ctx.settings.model;
+            let offered = models.is_empty() || models.iter().any(|m| m == model);
+            checks.push(Check {
+                check: "model",
+                ok: offered,
+                detail: if models.is_empty() {
+                    format!("{model} (the endpoint lists no models to check against)")
+                } else if offered {
+                    format!("{model} is offered ({} models in all)", models.len())
+                } else {
+                    format!("{model} is not among the {} models offered", models.len())
+                },
+                fix: (!offered).then(|| {
+                    let some: Vec<&str> = models.iter().take(5).map(String::as_str).collect();
+                    format!(
+                        "pick one with --model (or model = \"...\" in config.toml): {}{}",
+                        some.join(", "),
+                        if models.len() > 5 {
+                            ", ... (iching models lists all)"
+                        } else {
+                            ""
+                        }
+                    )
+                }),
+            });
+        }
+        Err(e) => {
+            let (check, fix) = match e.kind {
+                ErrorKind::Connect | ErrorKind::Timeout => (
+                    "reachable",
+                    if ctx.settings.hosting == crate::llm::preset::Hosting::Local {
+                        "start the server, or give its address with --base-url".to_owned()
+                    } else {
+                        "check the network and the base URL (--base-url)".to_owned()
+                    },
+                ),
+                ErrorKind::Unauthorized => (
+                    "key",
+                    format!(
+                        "set {} to a valid key",
+                        ctx.settings
+                            .key_env
+                            .as_deref()
+                            .unwrap_or("the API key variable")
+                    ),
+                ),
+                _ => (
+                    "reachable",
+                    "the endpoint does not list models; the request below says more".to_owned(),
+                ),
+            };
+            checks.push(Check {
+                check,
+                ok: false,
+                detail: e.message.clone(),
+                fix: Some(fix),
+            });
+            if matches!(e.kind, ErrorKind::Connect | ErrorKind::Unauthorized) {
+                return Ok(());
+            }
+        }
+    }
+    // One tiny streamed request, through the same code as a reading's.
+    let seven = LineValue::new(7).ok_or_else(|| CliError::other("7 is a line value"))?;
+    let reading = Arc::new(Reading::new(Cast::manual([seven; 6])));
+    let message = |role: &str, content: &str| ChatMessage {
+        role: role.to_owned(),
+        content: content.to_owned(),
+    };
+    let request = SectionRequest::new(
+        reading,
+        Arc::from("doctor"),
+        Section::OpeningStatements,
+        vec![
+            message(
+                "system",
+                "You answer in JSON as {\"response\": [\"<p>text</p>\"]} and nothing else.",
+            ),
+            message(
+                "user",
+                "Greet a visitor who has come to consult the Book of Changes, in one warm sentence.",
+            ),
+        ],
+        ctx.settings.max_tokens,
+    );
+    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+    let progress = Progress::new(tx, 0, Section::OpeningStatements);
+    let started = Instant::now();
+    match provider.complete(&request, &progress).await {
+        Ok(c) => checks.push(Check {
+            check: "request",
+            ok: true,
+            detail: format!(
+                "answered in {:.1} s, first token after {}, usage {}{}",
+                started.elapsed().as_secs_f64(),
+                c.ttft
+                    .map_or("–".to_owned(), |t| format!("{:.1} s", t.as_secs_f64())),
+                match c.usage.source {
+                    crate::events::UsageSource::Reported => "reported",
+                    crate::events::UsageSource::Estimated => "not reported (estimated)",
+                },
+                if c.usage.reasoning_tokens > 0 {
+                    format!(", {} reasoning tokens", c.usage.reasoning_tokens)
+                } else {
+                    String::new()
+                }
+            ),
+            fix: None,
+        }),
+        Err(e) => checks.push(Check {
+            check: "request",
+            ok: false,
+            detail: e.message.clone(),
+            fix: Some(match e.kind {
+                ErrorKind::TooLong => "raise max_tokens in config.toml, or lower reasoning_effort".to_owned(),
+                ErrorKind::Malformed => "the model does not answer in the format; try structured = \"json_schema\" in config.toml, or another model".to_owned(),
+                ErrorKind::Unauthorized => format!(
+                    "set {} to a valid key",
+                    ctx.settings.key_env.as_deref().unwrap_or("the API key variable")
+                ),
+                ErrorKind::Timeout => "the server is slow: raise --first-token-timeout, or lower --concurrency".to_owned(),
+                _ => "see the message; --verbose logs more to iching.log".to_owned(),
+            }),
+        }),
+    }
+    let fields = provider.fields();
+    checks.push(Check {
+        check: "fields",
+        ok: true,
+        detail: format!(
+            "token limit as {}, structured output {}",
+            fields.token_param.field(),
+            fields.structured.as_str()
+        ),
+        fix: None,
+    });
+    let at_once = ctx.fit_to_server().await;
+    checks.push(Check {
+        check: "at once",
+        ok: true,
+        detail: match (at_once, ctx.settings.concurrency) {
+            (Some(n), _) => format!("the server serves {n} request(s) at once; sections beyond that wait, shown as queued"),
+            (None, Some(n)) => format!("{n} section(s) in flight at once (the setting)"),
+            (None, None) => "every section of a reading at once".to_owned(),
+        },
+        fix: None,
+    });
+    Ok(())
+}
