@@ -749,7 +749,8 @@ impl OpenAi {
             .data
             .into_iter()
             .chain(list.models)
-            .map(|m| sanitize_inline(&m.id).chars().take(200).collect::<String>())
+            .filter_map(super::wire::ModelEntry::id)
+            .map(|m| sanitize_inline(&m).chars().take(200).collect::<String>())
             .filter(|m| !m.trim().is_empty())
             .collect();
         ids.sort();

