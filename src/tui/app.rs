@@ -214,7 +214,7 @@ pub struct Status {
 /// Who answers, as the status line says it (never a key).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProviderLine {
-    /// "offline" or "openai".
+    /// The provider preset: "offline", "openai", "ollama", ...
     pub name: String,
     /// The model.
     pub model: String,

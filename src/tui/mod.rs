@@ -68,7 +68,11 @@ pub async fn run(home: Option<&Path>) -> Result<ExitCode, CliError> {
     let info = engine.provider.info();
     let size = crossterm::terminal::size().unwrap_or((80, 24));
     let mut app = App::new(Options {
-        provider: ProviderLine::new(&info, ctx.settings.offline_reason.clone()),
+        // The preset's name (ollama, groq, ...) says more than the protocol's.
+        provider: ProviderLine {
+            name: ctx.settings.preset.clone(),
+            ..ProviderLine::new(&info, ctx.settings.offline_reason.clone())
+        },
         seed: rand::random(),
         size,
         prices: ctx.settings.prices.clone(),
