@@ -93,6 +93,15 @@ impl Usage {
     }
 }
 
+/// Every token a section was billed for: its answer's and its failed attempts'. `None` when
+/// neither was counted.
+pub fn billed(answer: Option<Usage>, failed: Option<Usage>) -> Option<Usage> {
+    match (answer, failed) {
+        (Some(a), Some(f)) => Some(a.add(&f)),
+        (a, f) => a.or(f),
+    }
+}
+
 /// A section that succeeded.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SectionDone {

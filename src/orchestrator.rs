@@ -90,7 +90,11 @@ pub async fn run(
     events: mpsc::UnboundedSender<SectionEvent>,
     cancel: CancellationToken,
 ) -> RunSummary {
-    run_with_deltas(provider, reading, requests, slots, events, cancel, true).await
+    let flow = Flow {
+        deltas: true,
+        warm_cache: false,
+    };
+    run_with(provider, reading, requests, slots, events, cancel, flow).await
 }
 
 /// How a run's sections go out.
@@ -101,23 +105,6 @@ pub struct Flow {
     /// Send the first section alone and the rest once its first text arrives (or it ends), so
     /// the provider has the reading's shared prompt prefix cached for them.
     pub warm_cache: bool,
-}
-
-/// [`run`], choosing whether text deltas are reported (a batch shows none, so it skips them).
-pub async fn run_with_deltas(
-    provider: Arc<dyn Provider>,
-    reading: i64,
-    requests: Vec<SectionRequest>,
-    slots: Slots,
-    events: mpsc::UnboundedSender<SectionEvent>,
-    cancel: CancellationToken,
-    deltas: bool,
-) -> RunSummary {
-    let flow = Flow {
-        deltas,
-        warm_cache: false,
-    };
-    run_with(provider, reading, requests, slots, events, cancel, flow).await
 }
 
 /// [`run`] with the given [`Flow`].

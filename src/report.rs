@@ -122,6 +122,9 @@ pub struct SectionReport {
     /// Tokens spent by failed attempts (billed too).
     #[serde(default)]
     pub failed_tokens: Option<u32>,
+    /// Those tokens split as the price table needs them.
+    #[serde(skip)]
+    pub failed_usage: Option<crate::events::Usage>,
     /// Completion tokens per second.
     pub tokens_per_sec: Option<f64>,
     /// Where the counts came from.
@@ -148,15 +151,7 @@ impl SectionReport {
                 source: self.usage.unwrap_or(UsageSource::Estimated),
                 ..crate::events::Usage::reported(p, c)
             });
-        match (answer, self.failed_tokens) {
-            // Failed attempts' tokens are mostly prompt: priced as prompt, the cheaper guess.
-            (Some(a), Some(f)) => Some(crate::events::Usage {
-                prompt_tokens: a.prompt_tokens.saturating_add(f),
-                ..a
-            }),
-            (None, Some(f)) => Some(crate::events::Usage::reported(f, 0)),
-            (a, None) => a,
-        }
+        crate::events::billed(answer, self.failed_usage)
     }
 
     /// A section not yet run.
@@ -174,6 +169,7 @@ impl SectionReport {
             reasoning_tokens: None,
             cached_tokens: None,
             failed_tokens: None,
+            failed_usage: None,
             tokens_per_sec: None,
             usage: None,
             model: None,

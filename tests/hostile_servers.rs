@@ -5,14 +5,12 @@
 
 mod support;
 
-use std::future::Future;
 use std::path::Path;
-use std::process::Stdio;
 use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::Value;
+use support::cli::{self, Run, complete_sections, guard, sections};
 use support::fake_openai::{FakeOpenAi, Fault, RetryAfter, ServerConfig};
-use tokio::process::Command;
 
 /// A key with no 8-character run in common with anything else the app prints.
 const KEY: &str = "sk-proj-Zq7vW2mK9xR4tL8nB3cY6hJ1pD5f";
@@ -21,76 +19,12 @@ const KEY: &str = "sk-proj-Zq7vW2mK9xR4tL8nB3cY6hJ1pD5f";
 const SIX: &str = "7,7,7,7,7,7";
 const SIX_SECTIONS: u64 = 6;
 
-/// What a run of the binary left behind.
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
-            panic!("stdout is not JSON ({e}): {}\n{}", self.stdout, self.stderr)
-        })
-    }
-}
-
-impl std::fmt::Display for Run {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
-            self.code, self.stdout, self.stderr
-        )
-    }
-}
-
-/// The binary with a clean environment: nothing of the caller's `ICHING_*`, `OPENAI_*`, API
-/// keys or proxies; `OPENAI_API_KEY` is [`KEY`]; then `env`.
-fn command(home: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_iching"));
-    c.args(args);
-    for (name, _) in std::env::vars_os() {
-        let name = name.to_string_lossy().into_owned();
-        let lower = name.to_ascii_lowercase();
-        if name.starts_with("ICHING_")
-            || name.starts_with("OPENAI_")
-            || name.ends_with("_API_KEY")
-            || lower.ends_with("_proxy")
-        {
-            c.env_remove(&name);
-        }
-    }
-    c.env("ICHING_HOME", home)
-        .env("OPENAI_API_KEY", KEY)
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .kill_on_drop(true);
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    c
-}
-
 async fn iching(home: &Path, args: &[&str]) -> Run {
     iching_env(home, args, &[]).await
 }
 
 async fn iching_env(home: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
-    let out = command(home, args, env).output().await.unwrap();
-    Run {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
-/// Runs `f` under an outer guard that only catches a hang; it is never a timing assertion.
-async fn guard<F: Future>(secs: u64, f: F) -> F::Output {
-    tokio::time::timeout(Duration::from_secs(secs), f)
-        .await
-        .unwrap_or_else(|_| panic!("the {secs} s guard ran out: something hangs"))
+    cli::run(home, args, KEY, env).await
 }
 
 /// `cast` args against `url` with six sections, JSON out, then `extra`.
@@ -107,17 +41,6 @@ fn cast_args<'a>(url: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     ];
     args.extend_from_slice(extra);
     args
-}
-
-fn sections(report: &Value) -> &Vec<Value> {
-    report["sections"].as_array().expect("sections")
-}
-
-fn complete_sections(report: &Value) -> usize {
-    sections(report)
-        .iter()
-        .filter(|s| s["status"] == "complete")
-        .count()
 }
 
 /// The history entry of reading `id`.

@@ -5,17 +5,15 @@
 
 mod support;
 
-use std::future::Future;
 use std::path::Path;
-use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use support::cli::{self, Run, complete_sections, guard, sections};
 use support::fake_openai::{
     FakeOpenAi, Fault, JSON_SCHEMA_UNSUPPORTED, MAX_TOKENS_UNSUPPORTED, RecordedRequest,
     ServerConfig,
 };
-use tokio::process::Command;
 
 const KEY: &str = "sk-real-providers-test-key";
 const MODEL: &str = "fake-model";
@@ -28,70 +26,12 @@ const TEN_SECTIONS: u64 = 10;
 const SIX: &str = "7,7,7,7,7,7";
 const SIX_SECTIONS: u64 = 6;
 
-/// What a run of the binary left behind.
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{self}"))
-    }
-}
-
-impl std::fmt::Display for Run {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
-            self.code, self.stdout, self.stderr
-        )
-    }
-}
-
-/// The binary with a clean environment (no `ICHING_*`, `OPENAI_*`, API keys or proxies of the
-/// caller's), `OPENAI_API_KEY` set to [`KEY`], then `env`.
-async fn iching_env(home: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_iching"));
-    c.args(args);
-    for (name, _) in std::env::vars_os() {
-        let name = name.to_string_lossy().into_owned();
-        if name.starts_with("ICHING_")
-            || name.starts_with("OPENAI_")
-            || name.ends_with("_API_KEY")
-            || name.to_ascii_lowercase().ends_with("_proxy")
-        {
-            c.env_remove(&name);
-        }
-    }
-    c.env("ICHING_HOME", home)
-        .env("OPENAI_API_KEY", KEY)
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .kill_on_drop(true);
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    let out = c.output().await.unwrap();
-    Run {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
 async fn iching(home: &Path, args: &[&str]) -> Run {
     iching_env(home, args, &[]).await
 }
 
-/// Runs `f` under an outer guard that only catches a hang; it is never a timing assertion.
-async fn guard<F: Future>(secs: u64, f: F) -> F::Output {
-    tokio::time::timeout(Duration::from_secs(secs), f)
-        .await
-        .unwrap_or_else(|_| panic!("the {secs} s guard ran out: something hangs"))
+async fn iching_env(home: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    cli::run(home, args, KEY, env).await
 }
 
 /// `cast QUESTION --lines LINES --provider openai --base-url URL --model fake-model
@@ -113,17 +53,6 @@ fn cast_args<'a>(url: &'a str, lines: &'a str, extra: &[&'a str]) -> Vec<&'a str
     ];
     args.extend_from_slice(extra);
     args
-}
-
-fn sections(report: &Value) -> &Vec<Value> {
-    report["sections"].as_array().expect("sections")
-}
-
-fn complete_sections(report: &Value) -> usize {
-    sections(report)
-        .iter()
-        .filter(|s| s["status"] == "complete")
-        .count()
 }
 
 fn reasoning_server(reasoning_tokens: u64) -> ServerConfig {

@@ -372,10 +372,8 @@ impl Tally {
                     UsageSource::Reported => s.tokens_reported += tokens,
                     UsageSource::Estimated => s.tokens_estimated += tokens,
                 }
-                let billed = match done.failed_usage {
-                    Some(f) => done.usage.add(&f),
-                    None => done.usage,
-                };
+                let billed = crate::events::billed(Some(done.usage), done.failed_usage)
+                    .unwrap_or(done.usage);
                 if let Some(c) = crate::config::cost(&self.prices, &done.model, &billed) {
                     self.priced += 1;
                     self.cost += c;

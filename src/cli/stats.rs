@@ -180,13 +180,7 @@ fn rows(parts: &[PartMeta]) -> Vec<Row> {
             total_tokens: m.total_tokens(),
             reasoning_tokens: m.reasoning_tokens,
             cached_tokens: m.cached_tokens,
-            failed_tokens: (m.failed_prompt_tokens.is_some()
-                || m.failed_completion_tokens.is_some())
-            .then(|| {
-                m.failed_prompt_tokens
-                    .unwrap_or(0)
-                    .saturating_add(m.failed_completion_tokens.unwrap_or(0))
-            }),
+            failed_tokens: m.failed_usage().map(|u| u.total()),
             tokens_per_sec: m.completion_tokens.map(|c| rate(c, m.latency_ms)),
             ttft_ms: m.ttft_ms,
             attempts: m.attempts,
@@ -212,8 +206,7 @@ fn totals<'a>(
         t.completion_tokens += u64::from(billed.completion_tokens);
         t.reasoning_tokens += u64::from(billed.reasoning_tokens);
         t.cached_tokens += u64::from(billed.cached_tokens);
-        t.failed_tokens += u64::from(m.failed_prompt_tokens.unwrap_or(0))
-            + u64::from(m.failed_completion_tokens.unwrap_or(0));
+        t.failed_tokens += u64::from(m.failed_usage().map_or(0, |u| u.total()));
         t.estimated |= billed.source == UsageSource::Estimated;
         let model = m.model.clone().unwrap_or_default();
         match crate::config::cost(prices, &model, &billed) {

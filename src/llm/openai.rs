@@ -298,10 +298,13 @@ impl OpenAi {
 
     /// Judges how an answer ended and what it holds.
     fn finish(&self, request: &SectionRequest, a: Answer) -> Result<Completion, AttemptError> {
-        let usage = a.usage;
+        let reported = a.usage;
+        // What the attempt cost, counted here when the server did not say: a failed one is
+        // billed too.
+        let usage = reported.unwrap_or_else(|| self.estimate(request, &a.text, a.reasoning_bytes));
         if a.finish.as_deref() == Some("length") {
             let message = if a.text.trim().is_empty() {
-                let reasoning = usage.map_or(0, |u| u.reasoning_tokens);
+                let reasoning = reported.map_or(0, |u| u.reasoning_tokens);
                 let spent = if reasoning > 0 {
                     format!("{reasoning} tokens")
                 } else {
@@ -325,9 +328,7 @@ impl OpenAi {
                 )
             };
             return Err(ProviderError {
-                usage: Some(
-                    usage.unwrap_or_else(|| self.estimate(request, &a.text, a.reasoning_bytes)),
-                ),
+                usage: Some(usage),
                 ..ProviderError::new(ErrorKind::TooLong, message)
             }
             .into());
@@ -338,14 +339,11 @@ impl OpenAi {
             request.messages_json().get(),
         ) {
             return Err(ProviderError {
-                usage: Some(
-                    usage.unwrap_or_else(|| self.estimate(request, &a.text, a.reasoning_bytes)),
-                ),
+                usage: Some(usage),
                 ..ProviderError::new(ErrorKind::Malformed, why)
             }
             .into());
         }
-        let usage = usage.unwrap_or_else(|| self.estimate(request, &a.text, a.reasoning_bytes));
         Ok(Completion {
             text: a.text,
             usage,
@@ -689,10 +687,9 @@ impl OpenAi {
                 ..ProviderError::new(ErrorKind::Malformed, "the answer has no choices")
             })?;
         let message = choice.message;
-        let reasoning_bytes = message.as_ref().map_or(0, |m| {
-            m.reasoning_content.as_ref().map_or(0, String::len)
-                + m.reasoning.as_ref().map_or(0, String::len)
-        });
+        let reasoning_bytes = message
+            .as_ref()
+            .map_or(0, super::wire::Delta::reasoning_len);
         let text = message.and_then(|m| m.content).unwrap_or_default();
         if !text.is_empty() {
             progress.delta(text.clone());

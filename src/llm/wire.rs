@@ -210,8 +210,9 @@ pub struct StreamChoice {
     pub finish_reason: Option<String>,
 }
 
-/// A delta: the answer, and the reasoning some servers stream beside it (`reasoning_content`
-/// from llama.cpp and DeepSeek, `reasoning` from Ollama and OpenRouter).
+/// A delta of a stream, or a whole answer's `message` (the same shape): the answer, and the
+/// reasoning some servers send beside it (`reasoning_content` from llama.cpp and DeepSeek,
+/// `reasoning` from Ollama and OpenRouter).
 #[derive(Deserialize)]
 pub struct Delta {
     #[serde(default)]
@@ -223,7 +224,7 @@ pub struct Delta {
 }
 
 impl Delta {
-    /// The reasoning text of this delta, whichever field carries it.
+    /// The bytes of reasoning text, whichever field carries it.
     pub fn reasoning_len(&self) -> usize {
         self.reasoning_content.as_ref().map_or(0, String::len)
             + self.reasoning.as_ref().map_or(0, String::len)
@@ -246,19 +247,9 @@ pub struct WholeResponse {
 #[derive(Deserialize)]
 pub struct WholeChoice {
     #[serde(default)]
-    pub message: Option<Message>,
+    pub message: Option<Delta>,
     #[serde(default)]
     pub finish_reason: Option<String>,
-}
-
-#[derive(Deserialize)]
-pub struct Message {
-    #[serde(default)]
-    pub content: Option<String>,
-    #[serde(default)]
-    pub reasoning_content: Option<String>,
-    #[serde(default)]
-    pub reasoning: Option<String>,
 }
 
 /// `GET /models`.

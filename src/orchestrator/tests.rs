@@ -267,14 +267,18 @@ async fn an_answer_with_no_readable_text_fails_the_section() {
 async fn without_deltas_no_text_events_are_sent() {
     let provider = Arc::new(Scripted::new(Duration::from_secs(1)));
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let summary = run_with_deltas(
+    let flow = Flow {
+        deltas: false,
+        warm_cache: false,
+    };
+    let summary = crate::orchestrator::run_with(
         provider,
         0,
         fifteen(),
         Slots::Unlimited,
         tx,
         CancellationToken::new(),
-        false,
+        flow,
     )
     .await;
     assert!(summary.all_succeeded());

@@ -360,12 +360,8 @@ pub fn saved_report(store: &Store, id: i64) -> Result<ReadingReport, StoreError>
         s.latency_ms = Some(m.latency_ms);
         s.attempts = m.attempts;
         s.error = part.text.error;
-        s.failed_tokens =
-            (m.failed_prompt_tokens.is_some() || m.failed_completion_tokens.is_some()).then(|| {
-                m.failed_prompt_tokens
-                    .unwrap_or(0)
-                    .saturating_add(m.failed_completion_tokens.unwrap_or(0))
-            });
+        s.failed_usage = m.failed_usage();
+        s.failed_tokens = s.failed_usage.map(|u| u.total());
         if s.failed_tokens.is_some() {
             s.model = m.model.clone();
         }

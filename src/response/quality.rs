@@ -23,7 +23,7 @@ pub fn check(raw: &str, question: &str, request_json: &str) -> Result<(), String
         ));
     }
     let texts: Vec<String> = paragraphs.iter().map(Paragraph::plain_text).collect();
-    let letters: usize = texts.iter().map(|t| letters(t)).sum();
+    let letters: usize = texts.iter().map(|t| letters_of(t)).sum();
     if letters == 0 {
         return Err(format!(
             "the model answered with placeholders or punctuation only ({}), not text",
@@ -58,6 +58,16 @@ pub fn check(raw: &str, question: &str, request_json: &str) -> Result<(), String
         ));
     }
     // Every paragraph a copy of something the request itself said: an echo, not an answer.
+    // Most answers have a word the request never used: found without decoding the request.
+    let raw = request_json.to_lowercase();
+    let new_word = |t: &String| {
+        t.split(|c: char| !c.is_alphanumeric())
+            .filter(|w| w.chars().count() >= 3)
+            .any(|w| !raw.contains(&w.to_lowercase()))
+    };
+    if texts.iter().any(new_word) {
+        return Ok(());
+    }
     let request = normalise(&request_text(request_json));
     if texts.iter().all(|t| {
         let n = normalise(t);
@@ -72,10 +82,6 @@ pub fn check(raw: &str, question: &str, request_json: &str) -> Result<(), String
 }
 
 /// Letters and digits in `s`.
-fn letters(s: &str) -> usize {
-    letters_of(s)
-}
-
 fn letters_of(s: &str) -> usize {
     s.chars().filter(|c| c.is_alphanumeric()).count()
 }

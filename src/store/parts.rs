@@ -56,28 +56,32 @@ impl PartMeta {
     /// Every token this section was billed for: its answer and the failed attempts before it
     /// (or, for a failed section, all its attempts). `None` when nothing was counted.
     pub fn billed(&self) -> Option<Usage> {
-        let answer = self
-            .prompt_tokens
-            .zip(self.completion_tokens)
-            .map(|(p, c)| Usage {
-                reasoning_tokens: self.reasoning_tokens.unwrap_or(0),
-                cached_tokens: self.cached_tokens.unwrap_or(0),
-                source: self.usage.unwrap_or(UsageSource::Estimated),
-                ..Usage::reported(p, c)
-            });
-        let failed = (self.failed_prompt_tokens.is_some()
-            || self.failed_completion_tokens.is_some())
-        .then(|| Usage {
+        crate::events::billed(self.answer_usage(), self.failed_usage())
+    }
+
+    /// The answer's own token counts, when it has them.
+    pub fn answer_usage(&self) -> Option<Usage> {
+        let (p, c) = self.prompt_tokens.zip(self.completion_tokens)?;
+        Some(Usage {
+            reasoning_tokens: self.reasoning_tokens.unwrap_or(0),
+            cached_tokens: self.cached_tokens.unwrap_or(0),
+            source: self.usage.unwrap_or(UsageSource::Estimated),
+            ..Usage::reported(p, c)
+        })
+    }
+
+    /// What the failed attempts spent, when anything was counted.
+    pub fn failed_usage(&self) -> Option<Usage> {
+        if self.failed_prompt_tokens.is_none() && self.failed_completion_tokens.is_none() {
+            return None;
+        }
+        Some(Usage {
             source: self.usage.unwrap_or(UsageSource::Estimated),
             ..Usage::reported(
                 self.failed_prompt_tokens.unwrap_or(0),
                 self.failed_completion_tokens.unwrap_or(0),
             )
-        });
-        match (answer, failed) {
-            (Some(a), Some(f)) => Some(a.add(&f)),
-            (a, f) => a.or(f),
-        }
+        })
     }
 }
 
