@@ -118,6 +118,7 @@ fn live_grid(size: (u16, u16)) -> App {
         size,
         prices: Default::default(),
         colour: true,
+        providers: vec!["offline".into()],
     });
     let key = |c| Msg::Key(KeyEvent::new(c, KeyModifiers::NONE));
     for c in "How should I approach the year ahead?".chars() {

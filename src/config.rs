@@ -246,6 +246,104 @@ impl FileConfig {
     }
 }
 
+/// Sets the top-level `provider` and `model` of the config file at `path` (created if missing),
+/// keeping every other line (comments, tables) as written. The new text must still parse; it
+/// replaces the old file in one rename, readable by the owner only (it may hold an API key).
+pub fn save_provider(path: &Path, provider: &str, model: &str) -> Result<(), ConfigError> {
+    let old = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(source) => {
+            return Err(ConfigError::Read {
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+    };
+    let text = with_top_level(&with_top_level(&old, "model", model), "provider", provider);
+    // A base URL set for the old provider would send the new one there: it goes, kept as a
+    // comment.
+    let text = comment_top_level(&text, "base_url", provider);
+    toml::from_str::<FileConfig>(&text).map_err(|e| ConfigError::Parse {
+        path: path.to_path_buf(),
+        message: e.message().to_owned(),
+    })?;
+    let write = |e: std::io::Error| ConfigError::Read {
+        path: path.to_path_buf(),
+        source: e,
+    };
+    if let Some(dir) = path.parent() {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(write)?;
+    }
+    let tmp = path.with_extension("toml.new");
+    {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)
+            .map_err(write)?;
+        f.write_all(text.as_bytes()).map_err(write)?;
+        f.sync_all().map_err(write)?;
+    }
+    std::fs::rename(&tmp, path).map_err(write)
+}
+
+/// `text` with the top-level `key` line commented out, saying why.
+fn comment_top_level(text: &str, key: &str, provider: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 64);
+    let mut top = true;
+    for line in text.lines() {
+        top &= !line.trim_start().starts_with('[');
+        let is_key = line
+            .trim_start()
+            .strip_prefix(key)
+            .is_some_and(|rest| rest.trim_start().starts_with('='));
+        if top && is_key {
+            out.push_str(&format!(
+                "# {} (set aside when the provider became {provider})",
+                line.trim()
+            ));
+        } else {
+            out.push_str(line);
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// `text` with the top-level `key` set to the string `value`: its line replaced, or a new line
+/// first in the file.
+fn with_top_level(text: &str, key: &str, value: &str) -> String {
+    let quoted = serde_json::to_string(value).unwrap_or_else(|_| "\"\"".to_owned());
+    let line = format!("{key} = {quoted}");
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    let top = lines
+        .iter()
+        .position(|l| l.trim_start().starts_with('['))
+        .unwrap_or(lines.len());
+    let is_key = |l: &String| {
+        l.trim_start()
+            .strip_prefix(key)
+            .is_some_and(|rest| rest.trim_start().starts_with('='))
+    };
+    match lines[..top].iter().position(is_key) {
+        Some(i) => lines[i] = line,
+        None => lines.insert(0, line),
+    }
+    let mut out = lines.join("\n");
+    out.push('\n');
+    out
+}
+
 /// The embedded prompts with any overrides found under `config_dir/prompts/`.
 pub fn load_prompts(config_dir: &Path) -> Result<Prompts, ConfigError> {
     let mut prompts = Prompts::default();
@@ -439,10 +537,17 @@ impl Settings {
         file: FileConfig,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {
+        // The file's base URL belongs to the file's provider: a provider named on the command
+        // line (or picked in the app) keeps its own address.
+        let same = |a: &str, b: &str| a.trim().eq_ignore_ascii_case(b.trim());
+        let file_base = file.base_url.clone().filter(|_| match &o.provider {
+            None => true,
+            Some(p) => same(p, file.provider.as_deref().unwrap_or("openai")),
+        });
         let base_override = o
             .base_url
             .clone()
-            .or(file.base_url.clone())
+            .or(file_base)
             .filter(|u| !u.trim().is_empty());
         if let Some(n) = o.concurrency.or(file.concurrency)
             && !(1..=MAX_CONCURRENCY).contains(&n)
@@ -845,6 +950,68 @@ mod tests {
         assert_eq!(p("gpt-4o-mini-2024-07-18"), Some(0.15));
         assert_eq!(p("gpt-4o-2024-08-06"), Some(2.5));
         assert_eq!(p("llama3.1"), None);
+    }
+
+    #[test]
+    fn saving_the_provider_keeps_everything_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/config.toml");
+        save_provider(&path, "ollama", "qwen2.5:3b").unwrap();
+        let file = FileConfig::load(&path).unwrap();
+        assert_eq!(file.provider.as_deref(), Some("ollama"));
+        assert_eq!(file.model.as_deref(), Some("qwen2.5:3b"));
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        std::fs::write(
+            &path,
+            "# mine\nmodel = \"old\"\nmax_tokens = 900\n\n[providers.box]\nbase_url = \"http://b/v1\"\nmodel = \"inner\"\n",
+        )
+        .unwrap();
+        save_provider(&path, "box", "new \"quoted\"").unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            text.starts_with("provider = \"box\"\n# mine\nmodel = \"new \\\"quoted\\\"\"\n"),
+            "{text}"
+        );
+        let file = FileConfig::load(&path).unwrap();
+        assert_eq!(file.max_tokens, Some(900));
+        assert_eq!(file.providers["box"].model.as_deref(), Some("inner"));
+        assert_eq!(file.model.as_deref(), Some("new \"quoted\""));
+        // A base URL of the old provider is set aside, and a provider named on the command
+        // line keeps its own address even while the file has one.
+        std::fs::write(
+            &path,
+            "provider = \"openai\"\nbase_url = \"http://old/v1\"\n",
+        )
+        .unwrap();
+        let file = FileConfig::load(&path).unwrap();
+        let s = Settings::resolve(
+            Overrides {
+                provider: Some("ollama".into()),
+                ..Overrides::default()
+            },
+            file,
+            &no_env,
+        )
+        .unwrap();
+        assert_eq!(s.base_url, "http://localhost:11434/v1");
+        save_provider(&path, "ollama", "llama3.2").unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            text.contains("# base_url = \"http://old/v1\" (set aside"),
+            "{text}"
+        );
+        assert!(FileConfig::load(&path).unwrap().base_url.is_none());
+        // A file that no longer parses is refused, and left as it was.
+        std::fs::write(&path, "max_tokens = \"many\"\n").unwrap();
+        assert!(save_provider(&path, "openai", "m").is_err());
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "max_tokens = \"many\"\n"
+        );
     }
 
     #[test]

@@ -38,13 +38,17 @@ pub struct DoctorArgs {
 }
 
 /// One check's outcome.
-#[derive(Debug, Serialize)]
-struct Check {
-    check: &'static str,
-    ok: bool,
-    detail: String,
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Check {
+    /// What was checked: "provider", "reachable", "key", "model", "request", "fields", "at once".
+    pub check: &'static str,
+    /// Whether it passed.
+    pub ok: bool,
+    /// What was found.
+    pub detail: String,
+    /// What to do about a failure.
     #[serde(skip_serializing_if = "Option::is_none")]
-    fix: Option<String>,
+    pub fix: Option<String>,
 }
 
 /// The provider to check with: one attempt per request, so a failure shows at once.
@@ -59,19 +63,23 @@ fn checker(ctx: &Context) -> Result<OpenAi, CliError> {
     .map_err(|e| CliError::usage(e.message))
 }
 
+/// The models `ctx`'s endpoint lists, and the endpoint (without credentials).
+pub async fn list_models(ctx: &Context) -> Result<(String, Vec<String>), CliError> {
+    if ctx.settings.provider == ProviderKind::Offline {
+        return Ok((String::new(), vec![crate::llm::offline::MODEL.to_owned()]));
+    }
+    let provider = checker(ctx)?;
+    let models = provider
+        .models()
+        .await
+        .map_err(|e| CliError::other(format!("cannot list the models: {}", e.message)))?;
+    Ok((provider.info().endpoint, models))
+}
+
 /// Runs `models`.
 pub async fn models(home: Option<&Path>, args: ModelsArgs) -> Result<ExitCode, CliError> {
     let ctx = Context::with_endpoint(home, &args.endpoint, None)?;
-    let (endpoint, models) = if ctx.settings.provider == ProviderKind::Offline {
-        (String::new(), vec![crate::llm::offline::MODEL.to_owned()])
-    } else {
-        let provider = checker(&ctx)?;
-        let models = provider
-            .models()
-            .await
-            .map_err(|e| CliError::other(format!("cannot list the models: {}", e.message)))?;
-        (provider.info().endpoint, models)
-    };
+    let (endpoint, models) = list_models(&ctx).await?;
     if args.json {
         let v = serde_json::json!({
             "provider": ctx.settings.preset,
@@ -97,31 +105,7 @@ pub async fn models(home: Option<&Path>, args: ModelsArgs) -> Result<ExitCode, C
 /// Runs `doctor`: exit 0 when a reading would work, 1 otherwise.
 pub async fn doctor(home: Option<&Path>, args: DoctorArgs) -> Result<ExitCode, CliError> {
     let mut ctx = Context::with_endpoint(home, &args.endpoint, None)?;
-    let mut checks = Vec::new();
-    let s = &ctx.settings;
-    checks.push(Check {
-        check: "provider",
-        ok: true,
-        detail: if s.provider == ProviderKind::Offline {
-            "offline: the classic text answers, no endpoint is used".to_owned()
-        } else {
-            format!(
-                "{} at {}, model {}{}",
-                s.preset,
-                crate::llm::redact::redacted_url(&s.base_url),
-                s.model,
-                match (&s.key_env, s.api_key.is_empty()) {
-                    (_, false) => " (key set)".to_owned(),
-                    (Some(var), true) => format!(" (no key: {var} is not set)"),
-                    (None, true) => " (no key)".to_owned(),
-                }
-            )
-        },
-        fix: None,
-    });
-    if s.provider == ProviderKind::OpenAi {
-        run_checks(&mut ctx, &mut checks).await?;
-    }
+    let checks = checks(&mut ctx).await?;
     let ok = checks.iter().all(|c| c.ok);
     if args.json {
         let v = serde_json::json!({ "ok": ok, "checks": checks });
@@ -151,6 +135,36 @@ pub async fn doctor(home: Option<&Path>, args: DoctorArgs) -> Result<ExitCode, C
     } else {
         ExitCode::from(1)
     })
+}
+
+/// Every check of the endpoint `ctx` is set up for, in order (the terminal app runs the same).
+pub async fn checks(ctx: &mut Context) -> Result<Vec<Check>, CliError> {
+    let mut checks = Vec::new();
+    let s = &ctx.settings;
+    checks.push(Check {
+        check: "provider",
+        ok: true,
+        detail: if s.provider == ProviderKind::Offline {
+            "offline: the classic text answers, no endpoint is used".to_owned()
+        } else {
+            format!(
+                "{} at {}, model {}{}",
+                s.preset,
+                crate::llm::redact::redacted_url(&s.base_url),
+                s.model,
+                match (&s.key_env, s.api_key.is_empty()) {
+                    (_, false) => " (key set)".to_owned(),
+                    (Some(var), true) => format!(" (no key: {var} is not set)"),
+                    (None, true) => " (no key)".to_owned(),
+                }
+            )
+        },
+        fix: None,
+    });
+    if s.provider == ProviderKind::OpenAi {
+        run_checks(ctx, &mut checks).await?;
+    }
+    Ok(checks)
 }
 
 async fn run_checks(ctx: &mut Context, checks: &mut Vec<Check>) -> Result<(), CliError> {

@@ -5,7 +5,7 @@ mod batch;
 mod bench;
 mod cast;
 mod delete;
-mod doctor;
+pub mod doctor;
 mod history;
 mod retry;
 mod show;
@@ -118,7 +118,7 @@ pub fn concurrency_range(s: &str) -> Result<usize, String> {
 }
 
 /// Which provider and endpoint, and how to talk to it.
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone, Default, Args)]
 pub struct EndpointArgs {
     /// Who answers: openai, openrouter, groq, gemini, anthropic (hosted, key from
     /// OPENAI_API_KEY, OPENROUTER_API_KEY, GROQ_API_KEY, GEMINI_API_KEY, ANTHROPIC_API_KEY),

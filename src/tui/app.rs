@@ -18,6 +18,7 @@ use super::screens::ask::{AskAction, AskState};
 use super::screens::cast::{CastAction, CastState};
 use super::screens::history::{HistoryAction, HistoryRow, HistoryState};
 use super::screens::live::{self, Card, Figures, LiveAction, LiveState, Phase};
+use super::screens::provider::{DoctorLine, PickerAction, PickerState};
 use super::screens::reading::{ReadingAction, ReadingState};
 use super::screens::stats::StatsState;
 use super::screens::{self, body};
@@ -120,6 +121,22 @@ pub enum Msg {
     Exported(PathBuf),
     /// A reading was deleted.
     Deleted(i64),
+    /// The models of a provider the picker asked about (or why they could not be listed).
+    Models {
+        /// The provider.
+        provider: String,
+        /// Its models, or what went wrong.
+        result: Result<Vec<String>, String>,
+    },
+    /// The doctor's findings about a provider.
+    Doctor {
+        /// The provider.
+        provider: String,
+        /// Passed, what was found, the fix.
+        lines: Vec<DoctorLine>,
+    },
+    /// From now on this provider answers (the choice is kept in config.toml).
+    ProviderChanged(ProviderLine),
     /// Something failed, in words.
     Error(String),
     /// The process was asked to stop (SIGTERM, SIGHUP).
@@ -188,6 +205,25 @@ pub enum Effect {
         id: i64,
         /// The format.
         format: ExportFormat,
+    },
+    /// List the models of `provider`.
+    LoadModels {
+        /// The provider (a preset, a table of config.toml).
+        provider: String,
+    },
+    /// Check `provider` as `iching doctor` does.
+    Doctor {
+        /// The provider.
+        provider: String,
+        /// The model to check (its default when `None`).
+        model: Option<String>,
+    },
+    /// Answer with `provider` and `model` from now on, and keep the choice in config.toml.
+    UseProvider {
+        /// The provider.
+        provider: String,
+        /// The model.
+        model: String,
     },
     /// Leave (after cancelling what is in flight).
     Quit,
@@ -262,6 +298,8 @@ pub struct Options {
     pub prices: BTreeMap<String, Price>,
     /// Whether to colour.
     pub colour: bool,
+    /// Every provider the picker offers.
+    pub providers: Vec<String>,
 }
 
 /// The whole app.
@@ -283,6 +321,10 @@ pub struct App {
     pub status: Option<Status>,
     /// Whether the help is open.
     pub help: bool,
+    /// The provider picker, when open.
+    pub picker: Option<PickerState>,
+    /// Every provider the picker offers.
+    pub providers: Vec<String>,
     /// A question waiting for y/n.
     pub confirm: Option<Confirm>,
     /// Ask.
@@ -320,6 +362,8 @@ impl App {
             prices: o.prices,
             status: None,
             help: false,
+            picker: None,
+            providers: o.providers,
             confirm: None,
             ask: AskState::new(),
             cast: None,
@@ -460,6 +504,24 @@ impl App {
                 self.dirty = true;
             }
             Msg::Interrupt => self.quit_now(&mut fx),
+            Msg::Models { provider, result } => {
+                if let Some(p) = self.picker.as_mut() {
+                    p.set_models(&provider, result.map_err(|e| sanitize_inline(&e)));
+                    self.dirty = true;
+                }
+            }
+            Msg::Doctor { provider, lines } => {
+                if let Some(p) = self.picker.as_mut() {
+                    p.set_doctor(&provider, lines);
+                    self.dirty = true;
+                }
+            }
+            Msg::ProviderChanged(line) => {
+                self.say(msg::provider_changed(&line.label()));
+                self.provider = line;
+                self.picker = None;
+                self.dirty = true;
+            }
             Msg::Error(text) => {
                 // A retry whose reading could not be loaded never starts.
                 self.resuming = None;
@@ -512,6 +574,24 @@ impl App {
             self.help = false;
             return;
         }
+        if let Some(picker) = self.picker.as_mut() {
+            match picker.on_key(key) {
+                PickerAction::None => {}
+                PickerAction::Close => self.picker = None,
+                PickerAction::LoadModels(provider) => fx.push(Effect::LoadModels { provider }),
+                PickerAction::Doctor(provider, model) => {
+                    fx.push(Effect::Doctor { provider, model });
+                }
+                PickerAction::Use(provider, model) => {
+                    if self.running() {
+                        self.error(msg::BUSY_PROVIDER);
+                    } else {
+                        fx.push(Effect::UseProvider { provider, model });
+                    }
+                }
+            }
+            return;
+        }
         if let Some(c) = self.confirm.take() {
             match key.code {
                 KeyCode::Char('y' | 'Y') => match c {
@@ -532,6 +612,13 @@ impl App {
             KeyCode::F(2) => self.goto(Screen::Ask, fx),
             KeyCode::F(3) => self.goto(Screen::Live, fx),
             KeyCode::F(4) => self.goto(Screen::History, fx),
+            KeyCode::F(7) => {
+                self.picker = Some(PickerState::new(
+                    self.providers.clone(),
+                    &self.provider.name,
+                    &self.provider.model,
+                ));
+            }
             _ => self.on_screen_key(key, fx),
         }
     }

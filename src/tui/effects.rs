@@ -4,7 +4,7 @@
 //! back as messages. Nothing here decides anything; the app does.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,9 +12,12 @@ use tokio::sync::mpsc;
 use tokio::task::{JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
 
-use super::app::{Effect, ExportFormat, Msg};
+use super::app::{Effect, ExportFormat, Msg, ProviderLine};
 use super::screens::history::HistoryRow;
+use crate::cli::doctor::{checks, list_models};
+use crate::cli::{Context, EndpointArgs};
 use crate::config::Price;
+use crate::config::save_provider;
 use crate::events::SectionEvent;
 use crate::oracle::Reading;
 use crate::plan::Section;
@@ -31,6 +34,10 @@ pub struct Runner {
     tx: mpsc::UnboundedSender<Msg>,
     runs: HashMap<u64, CancellationToken>,
     tasks: JoinSet<()>,
+    /// `--home`, for settings resolved again when the provider changes.
+    home: Option<PathBuf>,
+    /// The engine of a provider just chosen, once its settings are resolved.
+    pending_engine: Option<tokio::sync::oneshot::Receiver<Engine>>,
 }
 
 impl Runner {
@@ -51,13 +58,47 @@ impl Runner {
             tx,
             runs: HashMap::new(),
             tasks: JoinSet::new(),
+            home: None,
+            pending_engine: None,
         }
+    }
+
+    /// Settings (and a changed provider's) are resolved under `home`.
+    pub fn with_home(self, home: Option<PathBuf>) -> Self {
+        Self { home, ..self }
+    }
+
+    /// The settings of `provider` (with `model`), as the command line would resolve them.
+    fn context(
+        home: Option<&Path>,
+        provider: &str,
+        model: Option<String>,
+    ) -> Result<Context, String> {
+        let args = EndpointArgs {
+            provider: Some(provider.to_owned()),
+            model,
+            ..EndpointArgs::default()
+        };
+        Context::with_endpoint(home, &args, None).map_err(|e| e.message)
     }
 
     /// Runs one effect (anything slow happens on a task).
     pub fn apply(&mut self, effect: Effect) {
         // Forget the tasks that have ended.
         while let Some(Ok(())) = self.tasks.try_join_next() {}
+        // A provider chosen since answers every reading started from now on.
+        if let Some(rx) = self.pending_engine.as_mut() {
+            match rx.try_recv() {
+                Ok(engine) => {
+                    self.engine = engine;
+                    self.pending_engine = None;
+                }
+                Err(tokio::sync::oneshot::error::TryRecvError::Closed) => {
+                    self.pending_engine = None
+                }
+                Err(tokio::sync::oneshot::error::TryRecvError::Empty) => {}
+            }
+        }
         let writer = self.writer.clone();
         let tx = self.tx.clone();
         match effect {
@@ -156,6 +197,53 @@ impl Runner {
                     let _ = tx.send(msg);
                 });
             }
+            Effect::LoadModels { provider } => {
+                let home = self.home.clone();
+                self.tasks.spawn(async move {
+                    let result = match Self::context(home.as_deref(), &provider, None) {
+                        Ok(ctx) => list_models(&ctx)
+                            .await
+                            .map(|(_, m)| m)
+                            .map_err(|e| e.message),
+                        Err(e) => Err(e),
+                    };
+                    let _ = tx.send(Msg::Models { provider, result });
+                });
+            }
+            Effect::Doctor { provider, model } => {
+                let home = self.home.clone();
+                self.tasks.spawn(async move {
+                    let found = match Self::context(home.as_deref(), &provider, model) {
+                        Ok(mut ctx) => checks(&mut ctx).await.map_err(|e| e.message),
+                        Err(e) => Err(e),
+                    };
+                    let lines = match found {
+                        Ok(checks) => checks
+                            .into_iter()
+                            .map(|c| (c.ok, format!("{}: {}", c.check, c.detail), c.fix))
+                            .collect(),
+                        Err(e) => vec![(false, e, None)],
+                    };
+                    let _ = tx.send(Msg::Doctor { provider, lines });
+                });
+            }
+            Effect::UseProvider { provider, model } => {
+                let home = self.home.clone();
+                let (engine_tx, engine_rx) = tokio::sync::oneshot::channel();
+                self.tasks.spawn(async move {
+                    match use_provider(home.as_deref(), &provider, model).await {
+                        Ok((engine, line)) => {
+                            // The engine first: the next effect (a cast) finds it in place.
+                            let _ = engine_tx.send(engine);
+                            let _ = tx.send(Msg::ProviderChanged(line));
+                        }
+                        Err(e) => {
+                            let _ = tx.send(Msg::Error(e));
+                        }
+                    }
+                });
+                self.pending_engine = Some(engine_rx);
+            }
             Effect::Quit => {
                 for token in self.runs.values() {
                     token.cancel();
@@ -190,6 +278,26 @@ impl Runner {
         })
         .await;
     }
+}
+
+/// Keeps `provider` and `model` in config.toml and resolves the engine that answers with them.
+async fn use_provider(
+    home: Option<&Path>,
+    provider: &str,
+    model: String,
+) -> Result<(Engine, ProviderLine), String> {
+    // Resolved first: a provider that cannot work (no key) is refused before the file changes.
+    let mut ctx = Runner::context(home, provider, Some(model.clone()))?;
+    save_provider(&ctx.dirs.config_file(), provider, &model).map_err(|e| e.to_string())?;
+    ctx.fit_to_server().await;
+    let mut engine = ctx.engine.clone();
+    super::pace(&mut engine);
+    let info = engine.provider.info();
+    let line = ProviderLine {
+        name: ctx.settings.preset.clone(),
+        ..ProviderLine::new(&info, None)
+    };
+    Ok((engine, line))
 }
 
 /// A sender whose events are forwarded to the app as run `run`'s, the store id first; the task
@@ -328,5 +436,46 @@ fn export(
         } else {
             format!("cannot write {}: {e}", path.display())
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn choosing_a_provider_keeps_it_in_config_toml_and_builds_its_engine() {
+        let home = tempfile::tempdir().unwrap();
+        let config = home.path().join("config.toml");
+        // Nothing listens on this port: the slot count is simply not found.
+        std::fs::write(
+            &config,
+            "# my settings\nmax_tokens = 900\n\n[providers.box]\nbase_url = \"http://127.0.0.1:9/v1\"\n",
+        )
+        .unwrap();
+        let (engine, line) = use_provider(Some(home.path()), "box", "qwen2.5:3b".into())
+            .await
+            .unwrap();
+        assert_eq!(line.name, "box");
+        assert_eq!(line.model, "qwen2.5:3b");
+        assert_eq!(engine.provider.info().model, "qwen2.5:3b");
+        assert_eq!(engine.max_tokens, 900);
+        let text = std::fs::read_to_string(&config).unwrap();
+        assert!(
+            text.starts_with("provider = \"box\"\nmodel = \"qwen2.5:3b\"\n# my settings"),
+            "{text}"
+        );
+        // A provider that cannot work is refused before the file changes.
+        let Err(err) = use_provider(Some(home.path()), "nosuch", "m".into()).await else {
+            panic!("an unknown provider was taken");
+        };
+        assert!(err.contains("unknown provider"), "{err}");
+        assert_eq!(std::fs::read_to_string(&config).unwrap(), text);
+        // Offline needs nothing.
+        let (engine, line) = use_provider(Some(home.path()), "offline", "legge-1882".into())
+            .await
+            .unwrap();
+        assert_eq!(engine.provider.info().name, "offline");
+        assert_eq!(line.name, "offline");
     }
 }

@@ -39,6 +39,35 @@ struct EnvProvider {
     provider: ProviderArgs,
 }
 
+/// With [`PACE_ENV`] set, the offline provider answers at that pace.
+pub fn pace(engine: &mut crate::reading::Engine) {
+    if let Some(ms) = std::env::var(PACE_ENV)
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|&ms| ms > 0)
+        && engine.provider.info().name == "offline"
+    {
+        engine.provider = Arc::new(crate::llm::offline::Paced(Duration::from_millis(ms)));
+    }
+}
+
+/// Every provider the picker offers: the presets, the user's tables, offline.
+fn provider_names(config_file: &Path) -> Vec<String> {
+    let mut names: Vec<String> = crate::llm::preset::PRESETS
+        .iter()
+        .map(|p| p.name.to_owned())
+        .collect();
+    if let Ok(file) = crate::config::FileConfig::load(config_file) {
+        for custom in file.providers.into_keys() {
+            if !names.contains(&custom) {
+                names.push(custom);
+            }
+        }
+    }
+    names.push("offline".to_owned());
+    names
+}
+
 /// Opens the terminal app and runs it until the user quits.
 pub async fn run(home: Option<&Path>) -> Result<ExitCode, CliError> {
     use std::io::IsTerminal;
@@ -54,14 +83,7 @@ pub async fn run(home: Option<&Path>) -> Result<ExitCode, CliError> {
     let mut ctx = Context::new(home, &args)?;
     ctx.fit_to_server().await;
     let mut engine = ctx.engine.clone();
-    if let Some(ms) = std::env::var(PACE_ENV)
-        .ok()
-        .and_then(|v| v.parse::<u64>().ok())
-        .filter(|&ms| ms > 0)
-        && engine.provider.info().name == "offline"
-    {
-        engine.provider = Arc::new(crate::llm::offline::Paced(Duration::from_millis(ms)));
-    }
+    pace(&mut engine);
     // The tokenizer's tables take a moment to load: load them now, off the UI thread, so the
     // first streamed text does not stall a frame.
     tokio::task::spawn_blocking(|| crate::llm::tokens::count("warm up"));
@@ -77,6 +99,7 @@ pub async fn run(home: Option<&Path>) -> Result<ExitCode, CliError> {
         size,
         prices: ctx.settings.prices.clone(),
         colour: theme::Theme::colour_from_env(),
+        providers: provider_names(&ctx.dirs.config_file()),
     });
     // The store opens before the terminal is taken, so its errors (and a passphrase prompt)
     // happen on the plain terminal.
@@ -92,7 +115,8 @@ pub async fn run(home: Option<&Path>) -> Result<ExitCode, CliError> {
         ctx.settings.prices.clone(),
         export_dir,
         tx.clone(),
-    );
+    )
+    .with_home(home.map(Path::to_path_buf));
 
     let mut tui =
         terminal::enter().map_err(|e| CliError::other(format!("cannot open the terminal: {e}")))?;

@@ -16,6 +16,7 @@ pub const KEYS_GLOBAL: &[KeyHelp] = &[
     ("F2, a", "ask a new question"),
     ("F3, l", "the live grid of the reading in flight"),
     ("F4, h", "history of readings"),
+    ("F7", "provider and model (list models, doctor)"),
 ];
 
 /// Keys of the Ask screen.
@@ -147,6 +148,13 @@ pub mod footer {
     pub const STATS: &[KeyHelp] = &[("↑↓", "scroll"), ("Esc", "back"), ("?", "help")];
     /// Help.
     pub const HELP: &[KeyHelp] = &[("any key", "close")];
+    /// The provider picker.
+    pub const PICKER: &[KeyHelp] = &[
+        ("↑↓", "choose"),
+        ("Enter", "models / use"),
+        ("d", "doctor"),
+        ("Esc", "back"),
+    ];
 }
 
 /// Screen titles in the tab bar.
@@ -240,6 +248,13 @@ pub mod msg {
     /// Deleted.
     pub fn deleted(id: i64) -> String {
         format!("Reading #{id} deleted.")
+    }
+    /// The provider can change only between readings.
+    pub const BUSY_PROVIDER: &str =
+        "A reading is in flight: change the provider once it has finished (or cancel it).";
+    /// A new provider answers from now on.
+    pub fn provider_changed(label: &str) -> String {
+        format!("Now answering: {label} (kept in config.toml)")
     }
     /// Exported.
     pub fn exported(path: &std::path::Path) -> String {

@@ -7,6 +7,7 @@ pub mod cast;
 pub mod help;
 pub mod history;
 pub mod live;
+pub mod provider;
 pub mod reading;
 pub mod stats;
 
@@ -91,6 +92,8 @@ pub fn draw(app: &App, frame: &mut Frame) {
     draw_keys(footer_keys(app), frame, keys, theme);
     if app.help {
         help::render(app.screen, frame, body, theme);
+    } else if let Some(p) = &app.picker {
+        provider::render(p, frame, body, theme);
     } else if app.confirm.is_some()
         && let Some(s) = &app.status
     {
@@ -183,6 +186,9 @@ fn footer_keys(app: &App) -> &'static [KeyHelp] {
     }
     if app.confirm.is_some() {
         return footer::CONFIRM;
+    }
+    if app.picker.is_some() {
+        return footer::PICKER;
     }
     match app.screen {
         Screen::Ask => footer::ASK,

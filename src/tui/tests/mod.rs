@@ -45,6 +45,7 @@ fn app(size: (u16, u16)) -> App {
         size,
         prices: BTreeMap::new(),
         colour: false,
+        providers: vec!["openai".into(), "ollama".into(), "llamacpp".into(), "offline".into()],
     })
 }
 

@@ -339,3 +339,42 @@ fn every_screen_draws_at_every_size_without_panicking() {
         }
     }
 }
+
+#[test]
+fn provider_picker() {
+    both("provider_picker", |size| {
+        let mut a = app(size);
+        a.update(Msg::Key(KeyEvent::new(KeyCode::F(7), KeyModifiers::NONE)));
+        a.update(Msg::Key(KeyEvent::new(KeyCode::Up, KeyModifiers::NONE)));
+        a.update(Msg::Key(KeyEvent::new(KeyCode::Up, KeyModifiers::NONE)));
+        a.update(Msg::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)));
+        a.update(Msg::Models {
+            provider: "ollama".into(),
+            result: Ok(vec![
+                "llama3.2".into(),
+                "qwen2.5:3b".into(),
+                "qwen2.5:7b".into(),
+            ]),
+        });
+        a.update(Msg::Key(KeyEvent::new(
+            KeyCode::Char('d'),
+            KeyModifiers::CONTROL,
+        )));
+        a.update(Msg::Doctor {
+            provider: "ollama".into(),
+            lines: vec![
+                (
+                    true,
+                    "reachable: http://localhost:11434/v1 answered in 3 ms".into(),
+                    None,
+                ),
+                (
+                    false,
+                    "model: llama3.2 is not among the 3 models offered".into(),
+                    Some("pick one with --model".into()),
+                ),
+            ],
+        });
+        a
+    });
+}

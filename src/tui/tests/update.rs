@@ -520,3 +520,115 @@ fn errors_from_the_store_are_said_in_words_without_escapes() {
     assert!(s.error);
     assert_eq!(s.text, "integrity check failed for reading 3");
 }
+
+#[test]
+fn f7_picks_a_provider_and_a_model_and_asks_to_keep_them() {
+    let mut a = app((80, 24));
+    assert!(a.update(key(KeyCode::F(7))).is_empty());
+    let p = a.picker.as_ref().expect("the picker opens");
+    assert_eq!(
+        p.providers[p.selected], "offline",
+        "the provider in use is highlighted"
+    );
+    // Up to ollama (offline, llamacpp, ollama), Enter lists its models.
+    a.update(key(KeyCode::Up));
+    a.update(key(KeyCode::Up));
+    let fx = a.update(key(KeyCode::Enter));
+    assert!(
+        matches!(&fx[..], [Effect::LoadModels { provider }] if provider == "ollama"),
+        "{fx:?}"
+    );
+    // A late answer about another provider is ignored; ollama's is shown.
+    a.update(Msg::Models {
+        provider: "openai".into(),
+        result: Ok(vec!["gpt-5-mini".into()]),
+    });
+    a.update(Msg::Models {
+        provider: "ollama".into(),
+        result: Ok(vec![
+            "llama3.2".into(),
+            "qwen2.5:3b".into(),
+            "qwen2.5:7b".into(),
+        ]),
+    });
+    let p = a.picker.as_ref().unwrap();
+    assert_eq!(p.visible_models(), ["llama3.2", "qwen2.5:3b", "qwen2.5:7b"]);
+    // Typing filters; Down and Enter choose.
+    for c in "qwen".chars() {
+        a.update(key(KeyCode::Char(c)));
+    }
+    a.update(key(KeyCode::Down));
+    let fx = a.update(key(KeyCode::Enter));
+    assert!(
+        matches!(&fx[..], [Effect::UseProvider { provider, model }]
+            if provider == "ollama" && model == "qwen2.5:7b"),
+        "{fx:?}"
+    );
+    // The change lands: the status line says so and the picker closes.
+    let info = ProviderInfo {
+        name: "openai",
+        model: "qwen2.5:7b".into(),
+        endpoint: "http://localhost:11434/v1".into(),
+    };
+    a.update(Msg::ProviderChanged(ProviderLine {
+        name: "ollama".into(),
+        ..ProviderLine::new(&info, None)
+    }));
+    assert!(a.picker.is_none());
+    assert_eq!(a.provider.name, "ollama");
+    assert!(
+        a.status
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("ollama · qwen2.5:7b")
+    );
+}
+
+#[test]
+fn the_picker_types_a_model_the_list_lacks_runs_the_doctor_and_offline_needs_no_list() {
+    let mut a = app((80, 24));
+    a.update(key(KeyCode::F(7)));
+    a.update(key(KeyCode::Up)); // llamacpp
+    // d checks the highlighted provider; its findings show.
+    let fx = a.update(key(KeyCode::Char('d')));
+    assert!(
+        matches!(&fx[..], [Effect::Doctor { provider, model: None }] if provider == "llamacpp"),
+        "{fx:?}"
+    );
+    assert!(a.picker.as_ref().unwrap().doctor.is_none(), "running");
+    a.update(Msg::Doctor {
+        provider: "llamacpp".into(),
+        lines: vec![(
+            false,
+            "reachable: refused".into(),
+            Some("start the server".into()),
+        )],
+    });
+    assert_eq!(a.picker.as_ref().unwrap().doctor.as_ref().unwrap().len(), 1);
+    // A list that could not be had still takes a typed name.
+    a.update(key(KeyCode::Enter));
+    a.update(Msg::Models {
+        provider: "llamacpp".into(),
+        result: Err("connection refused".into()),
+    });
+    for c in "my-model".chars() {
+        a.update(key(KeyCode::Char(c)));
+    }
+    let fx = a.update(key(KeyCode::Enter));
+    assert!(
+        matches!(&fx[..], [Effect::UseProvider { provider, model }]
+            if provider == "llamacpp" && model == "my-model"),
+        "{fx:?}"
+    );
+    // Esc goes back to the providers, then closes; offline is chosen at once.
+    a.update(key(KeyCode::Esc));
+    a.update(key(KeyCode::Esc));
+    assert!(a.picker.is_none());
+    a.update(key(KeyCode::F(7)));
+    let fx = a.update(key(KeyCode::Enter));
+    assert!(
+        matches!(&fx[..], [Effect::UseProvider { provider, .. }] if provider == "offline"),
+        "{fx:?}"
+    );
+}
