@@ -46,7 +46,7 @@ print(f"{label:>12}: {len(done)}/{len(secs)} sections complete, exit {code}, wal
       f"({prompt - cached} evaluated)")
 for s in secs:
     if s["status"] != "complete":
-        print(f"{'':>14}{s['title']}: {s.get('error')}")
+        print(f"{'':>14}{s.get('error')}")
 PY
 }
 EXTRA=(--stream); run streamed 'structured = "off"'

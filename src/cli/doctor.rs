@@ -263,11 +263,13 @@ async fn run_checks(ctx: &mut Context, checks: &mut Vec<Check>) -> Result<(), Cl
         vec![
             message(
                 "system",
-                "You answer in JSON as {\"response\": [\"<p>text</p>\"]} and nothing else.",
+                "Answer with JSON only: an object whose one key, \"response\", holds a list of \
+                 paragraphs, each a string of plain sentences.",
             ),
             message(
                 "user",
-                "Greet a visitor who has come to consult the Book of Changes, in one warm sentence.",
+                "Welcome a visitor who has come to consult the Book of Changes, in two warm \
+                 sentences of your own.",
             ),
         ],
         ctx.settings.max_tokens,
@@ -302,6 +304,11 @@ async fn run_checks(ctx: &mut Context, checks: &mut Vec<Check>) -> Result<(), Cl
             detail: e.message.clone(),
             fix: Some(match e.kind {
                 ErrorKind::TooLong => "raise max_tokens in config.toml, or lower reasoning_effort".to_owned(),
+                ErrorKind::Malformed
+                    if provider.fields().structured == crate::llm::preset::Structured::JsonSchema =>
+                {
+                    "the model writes no usable text even under a strict schema: try a larger model".to_owned()
+                }
                 ErrorKind::Malformed => "the model does not answer in the format; try structured = \"json_schema\" in config.toml, or another model".to_owned(),
                 ErrorKind::Unauthorized => format!(
                     "set {} to a valid key",

@@ -256,7 +256,7 @@ pub fn render(p: &PickerState, frame: &mut Frame, area: Rect, theme: &Theme) {
     let doctor = doctor_lines(p, usize::from(inner.width), theme);
     let doctor_rows = u16::try_from(doctor.len())
         .unwrap_or(u16::MAX)
-        .min(inner.height / 2);
+        .min(inner.height.saturating_sub(4));
     let [lists, doctor_area] =
         Layout::vertical([Constraint::Min(3), Constraint::Length(doctor_rows)]).areas(inner);
     let [left, right] =
