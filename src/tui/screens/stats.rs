@@ -121,6 +121,12 @@ pub fn render(
     );
 
     let with_cost = !prices.is_empty() || area.width >= 110;
+    // Cached prompt and reasoning tokens get a column when some section has any.
+    let has = |f: fn(&SectionReport) -> Option<u32>| {
+        report.sections.iter().any(|s| f(s).unwrap_or(0) > 0)
+    };
+    let cached_column = has(|s| s.cached_tokens);
+    let reasoning_column = has(|s| s.reasoning_tokens);
     let model_w: u16 = if narrow { 10 } else { 18 };
     let mut widths = vec![
         Constraint::Length(2),
@@ -138,12 +144,29 @@ pub fn render(
         Constraint::Length(6),
         Constraint::Length(3),
     ];
-    if model_column {
-        widths.push(Constraint::Length(model_w));
-    }
     let mut header = vec![
         "#", "Section", "", "Time", "TTFT", "Prompt", "Compl.", "Total", "tok/s", "Try",
     ];
+    // Inserted from the right, so each index still points where it should.
+    if reasoning_column {
+        widths.insert(7, Constraint::Length(6));
+        header.insert(7, "Reason");
+    }
+    if cached_column {
+        widths.insert(6, Constraint::Length(6));
+        header.insert(6, "Cached");
+    }
+    if model_column {
+        widths.push(Constraint::Length(model_w));
+    }
+    // On a narrow terminal the extra columns take Total's place (prompt plus completion).
+    let total_at = (narrow && (cached_column || reasoning_column))
+        .then(|| header.iter().position(|h| *h == "Total"))
+        .flatten();
+    if let Some(i) = total_at {
+        header.remove(i);
+        widths.remove(i);
+    }
     if model_column {
         header.push("Model");
     }
@@ -174,6 +197,15 @@ pub fn render(
                 "–".into()
             }),
         ];
+        if reasoning_column {
+            cells.insert(7, right(num(s.reasoning_tokens)));
+        }
+        if cached_column {
+            cells.insert(6, right(num(s.cached_tokens)));
+        }
+        if let Some(i) = total_at {
+            cells.remove(i);
+        }
         if model_column {
             cells.push(Cell::from(truncate(
                 &sanitize_inline(s.model.as_deref().unwrap_or("–")),
@@ -220,6 +252,15 @@ pub fn render(
         right(rate),
         Cell::from(""),
     ];
+    if reasoning_column {
+        total.insert(7, right(fmt_tokens(sum(|s| s.reasoning_tokens))));
+    }
+    if cached_column {
+        total.insert(6, right(fmt_tokens(sum(|s| s.cached_tokens))));
+    }
+    if let Some(i) = total_at {
+        total.remove(i);
+    }
     if model_column {
         total.push(Cell::from(""));
     }

@@ -291,6 +291,31 @@ fn stats_of_a_reading_with_prices() {
 }
 
 #[test]
+fn stats_of_a_reasoning_model_with_a_prompt_cache() {
+    both("stats_cached", |size| {
+        let mut a = app(size);
+        a.prices.insert(
+            "legge-1882".into(),
+            Price {
+                prompt_per_million: 0.25,
+                completion_per_million: 2.0,
+                cached_prompt_per_million: Some(0.025),
+            },
+        );
+        a.stats.loading = Some(7);
+        a.screen = Screen::Stats;
+        let mut report = complete_report();
+        for (i, s) in report.sections.iter_mut().enumerate() {
+            // The first section warmed the cache; the rest found the reading's JSON in it.
+            s.cached_tokens = Some(if i == 0 { 0 } else { 1152 });
+            s.reasoning_tokens = Some(64 + 16 * u32::try_from(i).unwrap());
+        }
+        a.update(Msg::Stats(Box::new(report)));
+        a
+    });
+}
+
+#[test]
 fn help_over_each_screen() {
     both("help_live", |size| {
         let mut a = mid_flight(size);
