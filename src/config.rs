@@ -598,6 +598,13 @@ impl Settings {
             .trim_end_matches('/')
             .to_owned();
         let preset_url = base_url == endpoint.base_url.trim_end_matches('/');
+        // A hosted preset pointed at a server on this machine or the local network waits as
+        // for a local one: it may serve one request at a time, slowly.
+        let hosting = if !preset_url && crate::llm::preset::is_local_url(&base_url) {
+            Hosting::Local
+        } else {
+            endpoint.hosting
+        };
         let api_key = match &endpoint.key_env {
             Some(var) => env(var).filter(|k| !k.trim().is_empty()).map(Secret::new),
             None => None,
@@ -631,14 +638,14 @@ impl Settings {
         let first_token_timeout = seconds(
             "first-token-timeout",
             o.first_token_timeout.or(file.first_token_timeout),
-            endpoint.hosting.first_token_timeout(),
+            hosting.first_token_timeout(),
         )?;
         let request_timeout = seconds(
             "request-timeout",
             o.request_timeout
                 .or(file.request_timeout)
                 .or(endpoint.request_timeout),
-            endpoint.hosting.request_timeout(),
+            hosting.request_timeout(),
         )?;
         let token_param = file
             .token_limit_param
@@ -679,7 +686,7 @@ impl Settings {
             preset_url,
             api_key: api_key.unwrap_or_default(),
             key_env: endpoint.key_env,
-            hosting: endpoint.hosting,
+            hosting,
             model,
             concurrency,
             concurrency_explicit,
@@ -852,6 +859,9 @@ mod tests {
         .unwrap();
         assert_eq!(s.base_url, "http://127.0.0.1:9/v1");
         assert!(!s.preset_url);
+        // ... and a server on this machine gets a local server's patience.
+        assert_eq!(s.hosting, Hosting::Local);
+        assert_eq!(s.first_token_timeout, Duration::from_secs(300));
         // The openai preset: its current default model with a low reasoning effort, which a
         // model chosen by the user does not inherit.
         let openai = |model: Option<&str>| {

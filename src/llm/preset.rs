@@ -266,6 +266,28 @@ pub const PRESETS: &[Preset] = &[
     },
 ];
 
+/// Whether `url` names a server on this machine or the local network (localhost, a loopback,
+/// private or link-local address, a `.local` name).
+pub fn is_local_url(url: &str) -> bool {
+    let Ok(u) = reqwest::Url::parse(url) else {
+        return false;
+    };
+    let Some(host) = u.host_str() else {
+        return false;
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    match host.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(ip)) => ip.is_loopback() || ip.is_private() || ip.is_link_local(),
+        Ok(std::net::IpAddr::V6(ip)) => {
+            ip.is_loopback() || ip.is_unique_local() || ip.is_unicast_link_local()
+        }
+        Err(_) => {
+            let d = host.trim_end_matches('.').to_ascii_lowercase();
+            d == "localhost" || d.ends_with(".localhost") || d.ends_with(".local")
+        }
+    }
+}
+
 /// The preset called `name`, if it is built in.
 pub fn preset(name: &str) -> Option<&'static Preset> {
     PRESETS
@@ -307,6 +329,27 @@ mod tests {
         }
         assert_eq!(preset("OpenAI").map(|p| p.name), Some("openai"));
         assert!(preset("offline").is_none());
+    }
+
+    #[test]
+    fn local_urls_are_told_from_hosted_ones() {
+        for url in [
+            "http://localhost:11434/v1",
+            "http://127.0.0.1:8089/v1",
+            "http://192.168.1.20:8080/v1",
+            "http://10.0.0.5/v1",
+            "http://[::1]:8000/v1",
+            "http://gpu-box.local:1234/v1",
+        ] {
+            assert!(is_local_url(url), "{url}");
+        }
+        for url in [
+            "https://api.openai.com/v1",
+            "http://8.8.8.8/v1",
+            "not a url",
+        ] {
+            assert!(!is_local_url(url), "{url}");
+        }
     }
 
     #[test]
