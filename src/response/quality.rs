@@ -1,13 +1,19 @@
 //! Whether a model's answer is an answer. Any readable text is kept, whatever its format; but
 //! what small models produce when they lose the thread is refused as malformed (and so retried):
 //! nothing at all, the prompt's own placeholder (`"<p>...</p>"`), the request's data echoed back
-//! (the question, a hexagram's symbol or name), or JSON punctuation left over from a broken
-//! object. The message says what came back, so a failure can be understood.
+//! (the question, a hexagram's symbol or name), JSON punctuation left over from a broken
+//! object, a scrap far shorter than any section, or one phrase over and over. The message says
+//! what came back, so a failure can be understood. (Fluent nonsense reads as text and is kept:
+//! no rule here can tell it from an answer.) Recorded answers of a real small model are in
+//! `tests/fixtures/small_model_answers/`.
 
 use super::{Paragraph, parse_response};
 
-/// Fewer letters or digits than this, all told, is not a section.
-const MIN_LETTERS: usize = 12;
+/// Fewer words than this is not a section (the shortest asks for about a hundred).
+const MIN_WORDS: usize = 30;
+/// With at least this many word triples, fewer than 60% of them distinct is a loop (prose
+/// runs above 90%).
+const MIN_TRIPLES: usize = 20;
 
 /// `Err(why)` when `raw` is not an answer to a request carrying `question` and `request_json`
 /// (the messages as sent).
@@ -38,6 +44,16 @@ pub fn check(raw: &str, question: &str, request_json: &str) -> Result<(), String
             texts.len()
         ));
     }
+    // The prompt's "<p>...</p>" left standing among other paragraphs.
+    if texts
+        .iter()
+        .any(|t| t.chars().all(|c| matches!(c, '.' | '…' | ' ')))
+    {
+        return Err(format!(
+            "the model left the prompt's placeholder in its answer ({})",
+            sample(&texts.join(" "))
+        ));
+    }
     // Keys and braces of a broken object read as text.
     let syntax = texts.iter().filter(|t| looks_like_json(t)).count();
     if syntax * 2 > texts.len() {
@@ -51,11 +67,27 @@ pub fn check(raw: &str, question: &str, request_json: &str) -> Result<(), String
     if !norm_question.is_empty() && all == norm_question {
         return Err("the model echoed the question back instead of answering".to_owned());
     }
-    if letters < MIN_LETTERS {
+    let words = words(&texts.join(" "));
+    if words.len() < MIN_WORDS {
         return Err(format!(
-            "the model's answer was too short to be a section ({})",
+            "the model's answer was too short to be a section ({} words: {})",
+            words.len(),
             sample(&texts.join(" "))
         ));
+    }
+    let triples: Vec<&[String]> = words.windows(3).collect();
+    if triples.len() >= MIN_TRIPLES {
+        let mut distinct = triples.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        if distinct.len() * 5 < triples.len() * 3 {
+            return Err(format!(
+                "the model kept repeating itself ({} of {} word triples were repeats: {})",
+                triples.len() - distinct.len(),
+                triples.len(),
+                sample(&texts.join(" "))
+            ));
+        }
     }
     // Every paragraph a copy of something the request itself said: an echo, not an answer.
     // Most answers have a word the request never used: found without decoding the request.
@@ -79,6 +111,34 @@ pub fn check(raw: &str, question: &str, request_json: &str) -> Result<(), String
         ));
     }
     Ok(())
+}
+
+/// The words of `s`, lower case; in scripts written without spaces (Chinese, Japanese, Thai)
+/// each character counts as a word.
+fn words(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for token in s.split(|c: char| !c.is_alphanumeric()) {
+        if token.is_empty() {
+            continue;
+        }
+        if token.chars().any(unspaced) {
+            out.extend(token.chars().map(String::from));
+        } else {
+            out.push(token.to_lowercase());
+        }
+    }
+    out
+}
+
+/// A character of a script written without spaces between words.
+fn unspaced(c: char) -> bool {
+    matches!(c,
+        '\u{3040}'..='\u{30ff}' // kana
+        | '\u{3400}'..='\u{4dbf}' // CJK extension A
+        | '\u{4e00}'..='\u{9fff}' // CJK unified ideographs
+        | '\u{f900}'..='\u{faff}' // compatibility ideographs
+        | '\u{0e00}'..='\u{0e7f}' // Thai
+    )
 }
 
 /// Letters and digits in `s`.
@@ -140,6 +200,14 @@ mod tests {
     use super::*;
 
     const QUESTION: &str = "Should I take the job in Lisbon?";
+    /// A Legge text the request carries.
+    const LEGGE: &str = "Fang intimates progress and development. When a king has reached the \
+        point which the name denotes there is no occasion to be anxious through fear of a \
+        change. Let him be as the sun at noon.";
+    /// Some ordinary prose, so that an answer is as long as a short section.
+    const PROSE: &str = "Work steadily while the light is full, and prepare quietly for the \
+        afternoon that follows; the people around you will remember how you carried yourself \
+        when things went well, more than anything you said.";
 
     fn request() -> String {
         serde_json::to_string(&[
@@ -150,7 +218,7 @@ mod tests {
             crate::plan::ChatMessage {
                 role: "user".into(),
                 content: format!(
-                    "{{\"question\": \"{QUESTION}\", \"symbol\": \"䷶\", \"name\": \"Feng\"}}"
+                    "{{\"question\": \"{QUESTION}\", \"symbol\": \"䷶\", \"name\": \"Feng\", \"text\": \"{LEGGE}\"}}"
                 ),
             },
         ])
@@ -164,12 +232,22 @@ mod tests {
     #[test]
     fn real_answers_in_any_format_pass() {
         for raw in [
-            r#"{"response": ["<p>The hexagram speaks of <b>abundance</b> at its height.</p>"]}"#,
-            "Abundance is a time of fullness. Like the sun at noon, it cannot last.\n\nAct now.",
-            "```json\n{\"response\": [\"<p>Fullness comes before the decline; use it well.</p>\"]}\n```",
-            "Here is the section:\n{\"response\": [\"<p>Thunder and lightning arrive together.</p>\"]}",
-            "**Feng** means abundance: *the king reaches it*, and need not grieve.",
-            "豐卦象征丰盛与光明，如日中天，应当及时行动。",
+            &format!(
+                r#"{{"response": ["<p>The hexagram speaks of <b>abundance</b> at its height. {PROSE}</p>"]}}"#
+            ),
+            &format!(
+                "Abundance is a time of fullness. Like the sun at noon, it cannot last.\n\n{PROSE}"
+            ),
+            &format!(
+                "```json\n{{\"response\": [\"<p>Fullness comes before the decline. {PROSE}</p>\"]}}\n```"
+            ),
+            &format!(
+                "Here is the section:\n{{\"response\": [\"<p>Thunder and lightning arrive together. {PROSE}</p>\"]}}"
+            ),
+            &format!(
+                "**Feng** means abundance: *the king reaches it*, and need not grieve. {PROSE}"
+            ),
+            "豐卦象征丰盛与光明，如日中天。君王达到鼎盛之时，不必忧虑，应当像正午的太阳一样普照万物，及时行动。",
         ] {
             assert_eq!(verdict(raw), Ok(()), "{raw}");
         }
@@ -201,7 +279,15 @@ mod tests {
             ),
             ("Feng", "too short"),
             (
-                r#"{"response": ["Feng", "Should I take the job in Lisbon"]}"#,
+                r#"{"response": ["<p>..</p>", "<b>A mountain in the sky, which the superior man sees and knows at once for what it is, a sign of the times to come and to be watched with care by all who wait</b>"]}"#,
+                "placeholder",
+            ),
+            (
+                "It is a question that may or may not have an answer. It is a question that may or may not have an answer. It is a question that may or may not have an answer. It is a question.",
+                "repeating",
+            ),
+            (
+                &format!(r#"{{"response": ["{LEGGE}", "Should I take the job in Lisbon"]}}"#),
                 "repeated",
             ),
         ];

@@ -96,7 +96,9 @@ pub const DEFAULT_CONTENT: &str = concat!(
 
 /// Content used by [`Fault::Garbage`]: prose that is not the JSON format, with an ANSI escape.
 pub const GARBAGE_CONTENT: &str = "Sure! Here is your reading.\n\n\u{1b}[1;31mThe Creative\u{1b}[0m \
-    works sublime success, furthering through perseverance. I hope this helps!";
+    works sublime success, furthering through perseverance. Strength that does not tire is asked \
+    of you now: begin what you have been weighing, keep to what is right, and let the work \
+    itself carry you forward. I hope this helps!";
 
 /// Body of the corrupt SSE event inserted by [`Fault::CorruptChunk`] (after `data: `).
 pub const CORRUPT_PAYLOAD: &str = "{not json";
