@@ -39,11 +39,11 @@ done = [s for s in secs if s["status"] == "complete"]
 comp = sum(s.get("completion_tokens") or 0 for s in done)
 prompt = sum(s.get("prompt_tokens") or 0 for s in done)
 cached = sum(s.get("cached_tokens") or 0 for s in done)
+failed = sum(s.get("failed_tokens") or 0 for s in secs)
 wall = end - start
-print(f"{label:>12}: {len(done)}/{len(secs)} sections complete, exit {code}, wall {wall:.0f} s, "
-      f"{comp} completion tokens ({comp / wall:.1f} tok/s over the reading), "
-      f"prompt {prompt} tokens of which {cached} from the server's cache "
-      f"({prompt - cached} evaluated)")
+print(f"{label:>12}: {len(done)}/{len(secs)} sections readable, exit {code}, wall {wall:.0f} s; "
+      f"readable sections: {comp} completion tokens ({comp / wall:.1f} tok/s of readable text), prompt {prompt} of which {cached} from the "
+      f"server's cache; failed attempts spent {failed} tokens")
 for s in secs:
     if s["status"] != "complete":
         print(f"{'':>14}{s.get('error')}")
