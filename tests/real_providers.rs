@@ -296,6 +296,13 @@ async fn a_reasoning_model_costs_one_extra_request_and_its_tokens_are_counted_an
     );
     let uncached = (prompt_sum as f64 * 2.0 + completion_sum as f64 * 8.0) / 1e6;
     assert!(cost < uncached - 1e-6, "cached input is cheaper");
+    // The table says what the cache saved: the difference, to the printed precision.
+    assert!(
+        table
+            .stdout
+            .contains(&format!("which saved ${:.6}", uncached - expected)),
+        "{table}"
+    );
 
     let json_stats = iching(home.path(), &["stats", &id, "--json"]).await;
     let totals = &json_stats.json()["totals"];

@@ -66,6 +66,9 @@ struct Totals {
     cached_tokens: u64,
     /// Tokens spent by failed attempts, included in the counts above and in the cost.
     failed_tokens: u64,
+    /// Dollars the provider's prompt cache saved, when priced with a cached price.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cache_saved: Option<f64>,
     tokens_per_sec: f64,
     attempts: u64,
     /// Dollars, when every model that answered has a price.
@@ -195,6 +198,7 @@ fn totals<'a>(
 ) -> Totals {
     let mut t = Totals::default();
     let mut cost = 0.0;
+    let mut saved = 0.0;
     let mut unpriced = BTreeSet::new();
     for m in parts {
         t.wall_ms = t.wall_ms.max(m.finished_ms);
@@ -210,7 +214,15 @@ fn totals<'a>(
         t.estimated |= billed.source == UsageSource::Estimated;
         let model = m.model.clone().unwrap_or_default();
         match crate::config::cost(prices, &model, &billed) {
-            Some(c) => cost += c,
+            Some(c) => {
+                cost += c;
+                // What the same tokens would have cost with no prompt cache.
+                let uncached = crate::events::Usage {
+                    cached_tokens: 0,
+                    ..billed
+                };
+                saved += crate::config::cost(prices, &model, &uncached).unwrap_or(c) - c;
+            }
             None => {
                 unpriced.insert(model);
             }
@@ -223,6 +235,7 @@ fn totals<'a>(
         0.0
     };
     t.cost = unpriced.is_empty().then_some(cost);
+    t.cache_saved = unpriced.is_empty().then_some(saved).filter(|s| *s > 0.0);
     t.unpriced = unpriced.into_iter().collect();
     t
 }
@@ -372,9 +385,12 @@ fn reading_table(s: &ReadingStats) -> String {
     }
     if t.cached_tokens > 0 {
         out.push_str(&format!(
-            "{} prompt tokens came from the provider's cache ({:.0}% of the prompt)\n",
+            "{} prompt tokens came from the provider's cache ({:.0}% of the prompt){}\n",
             t.cached_tokens,
-            t.cached_tokens as f64 * 100.0 / t.prompt_tokens.max(1) as f64
+            t.cached_tokens as f64 * 100.0 / t.prompt_tokens.max(1) as f64,
+            t.cache_saved
+                .map(|s| format!(", which saved ${s:.6}"))
+                .unwrap_or_default()
         ));
     }
     out.push_str(&cost_line(t));
