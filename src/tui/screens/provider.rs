@@ -249,7 +249,7 @@ pub fn render(p: &PickerState, frame: &mut Frame, area: Rect, theme: &Theme) {
     let r = centered(area, area.width.min(100), area.height, frame);
     let block = Block::bordered()
         .title(Span::styled(" Provider and model ", theme.heading))
-        .title_bottom(Line::styled(hint(p), theme.dim).right_aligned())
+        .title_bottom(Line::styled(hint(p, r.width), theme.dim).right_aligned())
         .border_style(theme.border_focus);
     let inner = block.inner(r);
     frame.render_widget(block, r);
@@ -330,7 +330,7 @@ fn render_models(p: &PickerState, frame: &mut Frame, area: Rect, theme: &Theme) 
             theme.dim,
         )),
         Models::Failed(e) => {
-            for l in super::wrap_plain(&format!("cannot list the models: {e}"), width)
+            for l in super::wrap_plain(e, width)
                 .into_iter()
                 .take(rows.saturating_sub(1))
             {
@@ -413,10 +413,13 @@ fn doctor_lines<'a>(p: &PickerState, width: usize, theme: &Theme) -> Vec<Line<'a
     lines
 }
 
-/// The keys that apply now, for the box's bottom edge.
-fn hint(p: &PickerState) -> String {
-    match p.focus {
-        Focus::Providers => " ↑↓ choose · Enter models · d doctor · Esc close ".to_owned(),
-        Focus::Models => " type to filter · ↑↓ · Enter use · Ctrl-D doctor · Esc back ".to_owned(),
+/// The keys that apply now, for the box's bottom edge (`width` wide).
+fn hint(p: &PickerState, width: u16) -> &'static str {
+    let wide = width >= 70;
+    match (p.focus, wide) {
+        (Focus::Providers, true) => " ↑↓ choose · Enter models · d doctor · Esc close ",
+        (Focus::Providers, false) => " Enter models · d doctor · Esc close ",
+        (Focus::Models, true) => " type to filter · ↑↓ · Enter use · Ctrl-D doctor · Esc back ",
+        (Focus::Models, false) => " Enter use · Ctrl-D doctor · Esc back ",
     }
 }
