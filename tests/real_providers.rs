@@ -622,3 +622,101 @@ async fn garbage_answers_are_retried_then_fail_saying_what_came_back() {
         assert_eq!(complete_sections(&show.json()), 0, "{content}: {show}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn models_and_doctor_report_on_the_endpoint_and_say_how_to_fix_it() {
+    guard(60, async {
+        let server = FakeOpenAi::start(ServerConfig::default());
+        let home = tempfile::tempdir().unwrap();
+        let url = server.base_url();
+        let endpoint = ["--provider", "openai", "--base-url", url.as_str()];
+
+        let mut args = vec!["models", "--json"];
+        args.extend(endpoint);
+        let run = iching(home.path(), &args).await;
+        assert_eq!(run.code, Some(0), "{run}");
+        assert_eq!(run.json()["models"], json!(["gpt-fake"]), "{run}");
+
+        // The model the endpoint offers: every check passes.
+        let mut args = vec!["doctor", "--json", "--model", "gpt-fake"];
+        args.extend(endpoint);
+        let run = iching(home.path(), &args).await;
+        assert_eq!(run.code, Some(0), "{run}");
+        let v = run.json();
+        assert_eq!(v["ok"], true, "{v}");
+        let names: Vec<&str> = v["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["check"].as_str().unwrap())
+            .collect();
+        for name in [
+            "provider",
+            "reachable",
+            "key",
+            "model",
+            "request",
+            "fields",
+            "at once",
+        ] {
+            assert!(names.contains(&name), "{name}: {v}");
+        }
+
+        // A model it does not offer: that check fails, says what to pick, exit 1.
+        let mut args = vec!["doctor", "--json", "--model", "no-such-model"];
+        args.extend(endpoint);
+        let run = iching(home.path(), &args).await;
+        assert_eq!(run.code, Some(1), "{run}");
+        let v = run.json();
+        let model = v["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["check"] == "model")
+            .unwrap();
+        assert_eq!(model["ok"], false);
+        assert!(
+            model["fix"].as_str().unwrap().contains("gpt-fake"),
+            "{model}"
+        );
+
+        // Nothing listening: not reachable, with a fix, exit 1, and no later check is tried.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let dead = format!("http://127.0.0.1:{port}/v1");
+        let run = iching(
+            home.path(),
+            &["doctor", "--provider", "openai", "--base-url", &dead],
+        )
+        .await;
+        assert_eq!(run.code, Some(1), "{run}");
+        assert!(run.stdout.contains("✗ reachable"), "{run}");
+        assert!(run.stdout.contains("fix: start the server"), "{run}");
+        assert!(!run.stdout.contains("request"), "{run}");
+
+        // A hosted provider without its key: the key check fails first.
+        let run = iching(
+            home.path(),
+            &["doctor", "--provider", "openrouter", "--json"],
+        )
+        .await;
+        assert_eq!(run.code, Some(1), "{run}");
+        let v = run.json();
+        assert_eq!(v["checks"][0]["check"], "key");
+        assert!(
+            v["checks"][0]["detail"]
+                .as_str()
+                .unwrap()
+                .contains("OPENROUTER_API_KEY")
+        );
+
+        // Offline there is nothing to check, and a reading works.
+        let run = iching(home.path(), &["doctor", "--provider", "offline"]).await;
+        assert_eq!(run.code, Some(0), "{run}");
+        assert!(run.stdout.contains("A reading would work."), "{run}");
+    })
+    .await;
+}

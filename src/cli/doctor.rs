@@ -104,8 +104,21 @@ pub async fn models(home: Option<&Path>, args: ModelsArgs) -> Result<ExitCode, C
 
 /// Runs `doctor`: exit 0 when a reading would work, 1 otherwise.
 pub async fn doctor(home: Option<&Path>, args: DoctorArgs) -> Result<ExitCode, CliError> {
-    let mut ctx = Context::with_endpoint(home, &args.endpoint, None)?;
-    let checks = checks(&mut ctx).await?;
+    // A missing key is the first failed check, not a usage error.
+    let checks = match super::resolve(home, &args.endpoint, None) {
+        Err(crate::config::ConfigError::MissingKey { provider, var }) => vec![Check {
+            check: "key",
+            ok: false,
+            detail: format!("the {provider} provider needs an API key and {var} is not set"),
+            fix: Some(format!(
+                "export {var}=... (the key from {provider}'s console), or choose another provider with --provider"
+            )),
+        }],
+        _ => {
+            let mut ctx = Context::with_endpoint(home, &args.endpoint, None)?;
+            checks(&mut ctx).await?
+        }
+    };
     let ok = checks.iter().all(|c| c.ok);
     if args.json {
         let v = serde_json::json!({ "ok": ok, "checks": checks });

@@ -223,8 +223,34 @@ impl Context {
         args: &EndpointArgs,
         concurrency: Option<usize>,
     ) -> Result<Self, CliError> {
-        let dirs = Dirs::resolve(home)?;
-        let file = FileConfig::load(&dirs.config_file())?;
+        let (dirs, settings) = resolve(home, args, concurrency)?;
+        let prompts = config::load_prompts(&dirs.config)?;
+        let provider = build_provider(&settings)?;
+        let engine = Engine {
+            provider,
+            prompts,
+            slots: settings.concurrency.map_or(Slots::Unlimited, Slots::Cap),
+            max_tokens: settings.max_tokens,
+            deltas: true,
+            warm_cache: settings.warm_cache,
+        };
+        Ok(Self {
+            dirs,
+            settings,
+            engine,
+        })
+    }
+}
+
+/// Where things live and the settings, from `--home`, config.toml, the flags and the environment.
+pub fn resolve(
+    home: Option<&std::path::Path>,
+    args: &EndpointArgs,
+    concurrency: Option<usize>,
+) -> Result<(Dirs, Settings), config::ConfigError> {
+    let dirs = Dirs::resolve(home)?;
+    let file = FileConfig::load(&dirs.config_file())?;
+    {
         let overrides = Overrides {
             provider: args.provider.clone(),
             base_url: args.base_url.clone(),
@@ -246,21 +272,7 @@ impl Context {
             tpm: args.tpm,
         };
         let settings = Settings::resolve(overrides, file, &|var| std::env::var(var).ok())?;
-        let prompts = config::load_prompts(&dirs.config)?;
-        let provider = build_provider(&settings)?;
-        let engine = Engine {
-            provider,
-            prompts,
-            slots: settings.concurrency.map_or(Slots::Unlimited, Slots::Cap),
-            max_tokens: settings.max_tokens,
-            deltas: true,
-            warm_cache: settings.warm_cache,
-        };
-        Ok(Self {
-            dirs,
-            settings,
-            engine,
-        })
+        Ok((dirs, settings))
     }
 }
 
