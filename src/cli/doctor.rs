@@ -316,7 +316,11 @@ async fn run_checks(ctx: &mut Context, checks: &mut Vec<Check>) -> Result<(), Cl
             ok: false,
             detail: e.message.clone(),
             fix: Some(match e.kind {
-                ErrorKind::TooLong => "raise max_tokens in config.toml, or lower reasoning_effort".to_owned(),
+                // The provider says which way the budget went: reasoning, or text that ran on.
+                ErrorKind::TooLong if e.message.contains("reasoning") => {
+                    "raise max_tokens in config.toml, or lower reasoning_effort".to_owned()
+                }
+                ErrorKind::TooLong => "the model runs on without finishing: try structured = \"json_schema\" in config.toml, or a larger model".to_owned(),
                 ErrorKind::Malformed
                     if provider.fields().structured == crate::llm::preset::Structured::JsonSchema =>
                 {
