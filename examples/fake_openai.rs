@@ -57,6 +57,10 @@ struct Args {
     /// Record requests (headers and bodies) in memory; off by default for benchmarks.
     #[arg(long)]
     record: bool,
+    /// Report cached prompt tokens as OpenAI does (identical prefixes of 1,024 tokens or more,
+    /// in steps of 128).
+    #[arg(long)]
+    prompt_cache: bool,
 }
 
 #[tokio::main(flavor = "multi_thread")]
@@ -73,6 +77,7 @@ async fn main() -> std::io::Result<()> {
         ratelimit_headers: !args.no_ratelimit_headers,
         record_requests: args.record,
         record_bodies: args.record,
+        prompt_cache: args.prompt_cache,
         ..ServerConfig::default()
     };
     let server = FakeOpenAi::start_on(config, SocketAddr::new(args.host, args.port))?;
@@ -84,13 +89,16 @@ async fn main() -> std::io::Result<()> {
     tokio::signal::ctrl_c().await?;
     let stats = server.stats();
     eprintln!(
-        "requests {} completed {} aborted {} in_flight {} peak_in_flight {} by_fault {:?}",
+        "requests {} completed {} aborted {} in_flight {} peak_in_flight {} by_fault {:?} \
+         prompt_tokens {} cached_tokens {}",
         stats.requests,
         stats.completed,
         stats.aborted,
         stats.in_flight,
         stats.peak_in_flight,
-        stats.by_fault
+        stats.by_fault,
+        stats.prompt_tokens,
+        stats.cached_tokens
     );
     server.shutdown().await;
     Ok(())
