@@ -81,55 +81,7 @@ impl<'de> Deserialize<'de> for Secret {
     }
 }
 
-/// Price of a model, per million tokens, for cost figures.
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Price {
-    /// Dollars per million prompt tokens.
-    pub prompt_per_million: f64,
-    /// Dollars per million completion tokens (reasoning tokens are billed as completion).
-    pub completion_per_million: f64,
-    /// Dollars per million prompt tokens served from the provider's prompt cache (default: the
-    /// full prompt price).
-    #[serde(default)]
-    pub cached_prompt_per_million: Option<f64>,
-}
-
-impl Price {
-    /// What `usage` cost: cached prompt tokens at the cached price where there is one.
-    pub fn cost(&self, usage: &crate::events::Usage) -> f64 {
-        let cached = usage.cached_tokens.min(usage.prompt_tokens);
-        let fresh = usage.prompt_tokens - cached;
-        let cached_price = self
-            .cached_prompt_per_million
-            .unwrap_or(self.prompt_per_million);
-        (f64::from(fresh) * self.prompt_per_million
-            + f64::from(cached) * cached_price
-            + f64::from(usage.completion_tokens) * self.completion_per_million)
-            / 1e6
-    }
-}
-
-/// The price of `model`: an exact entry, else the longest entry the name starts with, so a
-/// `[prices."gpt-4o-mini"]` entry also prices the dated `gpt-4o-mini-2024-07-18` a server reports.
-pub fn price_for<'a>(prices: &'a BTreeMap<String, Price>, model: &str) -> Option<&'a Price> {
-    prices.get(model).or_else(|| {
-        prices
-            .iter()
-            .filter(|(name, _)| !name.is_empty() && model.starts_with(name.as_str()))
-            .max_by_key(|(name, _)| name.len())
-            .map(|(_, p)| p)
-    })
-}
-
-/// What `usage` of `model` cost, when `model` has a price (exactly or by prefix).
-pub fn cost(
-    prices: &BTreeMap<String, Price>,
-    model: &str,
-    usage: &crate::events::Usage,
-) -> Option<f64> {
-    price_for(prices, model).map(|p| p.cost(usage))
-}
+pub use crate::model::{Price, Prices};
 
 /// A `[providers.NAME]` table: an endpoint of the user's own, used with `--provider NAME`.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -193,7 +145,7 @@ pub struct FileConfig {
     /// the shared prompt prefix cached.
     pub warm_cache: Option<bool>,
     /// Prices by model name.
-    pub prices: BTreeMap<String, Price>,
+    pub prices: Prices,
     /// Endpoints of the user's own, by name.
     pub providers: BTreeMap<String, CustomProvider>,
 }
@@ -360,6 +312,19 @@ pub fn load_prompts(config_dir: &Path) -> Result<Prompts, ConfigError> {
     Ok(prompts)
 }
 
+/// The environment variables that stand in for a flag: `ICHING_PROVIDER` (`--provider`),
+/// `OPENAI_BASE_URL` (`--base-url`), `ICHING_MODEL` (`--model`).
+pub const ENV_OVERRIDES: [&str; 3] = ["ICHING_PROVIDER", "OPENAI_BASE_URL", "ICHING_MODEL"];
+
+/// Where things live and the settings, from `home`, config.toml, the flags `o` and the process
+/// environment: the one resolution both front ends use.
+pub fn resolve(home: Option<&Path>, o: Overrides) -> Result<(Dirs, Settings), ConfigError> {
+    let dirs = Dirs::resolve(home)?;
+    let file = FileConfig::load(&dirs.config_file())?;
+    let settings = Settings::resolve(o, file, &|var| std::env::var(var).ok())?;
+    Ok((dirs, settings))
+}
+
 /// Which provider answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProviderKind {
@@ -369,7 +334,8 @@ pub enum ProviderKind {
     OpenAi,
 }
 
-/// Settings given on the command line or in the environment (clap reads both); `None` = not given.
+/// Settings given on the command line; `None` = not given. [`Settings::resolve`] puts them over
+/// the environment ([`ENV_OVERRIDES`]), which goes over config.toml, which goes over the preset.
 #[derive(Debug, Clone, Default)]
 pub struct Overrides {
     /// --provider / ICHING_PROVIDER.
@@ -448,7 +414,7 @@ pub struct Settings {
     /// Tokens per minute budget.
     pub tpm: Option<u32>,
     /// Prices by model.
-    pub prices: BTreeMap<String, Price>,
+    pub prices: Prices,
 }
 
 /// The default OpenAI base URL.
@@ -530,13 +496,21 @@ fn seconds(name: &str, value: Option<u64>, default: Duration) -> Result<Duration
 }
 
 impl Settings {
-    /// Resolves flag/env `o` over `file` over the preset's defaults. `env` looks up environment
-    /// variables (the API keys, whose variable depends on the preset).
+    /// Resolves the flags `o` over the environment over `file` over the preset's defaults.
+    /// `env` looks up environment variables: [`ENV_OVERRIDES`] and the API keys (whose variable
+    /// depends on the preset). Empty variables count as unset.
     pub fn resolve(
         o: Overrides,
         file: FileConfig,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {
+        let env = &|var: &str| env(var).filter(|v| !v.trim().is_empty());
+        let o = Overrides {
+            provider: o.provider.or_else(|| env(ENV_OVERRIDES[0])),
+            base_url: o.base_url.or_else(|| env(ENV_OVERRIDES[1])),
+            model: o.model.or_else(|| env(ENV_OVERRIDES[2])),
+            ..o
+        };
         // The file's base URL belongs to the file's provider: a provider named on the command
         // line (or picked in the app) keeps its own address.
         let same = |a: &str, b: &str| a.trim().eq_ignore_ascii_case(b.trim());
@@ -955,7 +929,7 @@ mod tests {
              [prices.\"gpt-4o-mini\"]\nprompt_per_million = 0.15\ncompletion_per_million = 0.6\n",
         )
         .unwrap();
-        let p = |m| price_for(&file.prices, m).map(|p| p.prompt_per_million);
+        let p = |m| file.prices.get(m).map(|p| p.prompt_per_million);
         assert_eq!(p("gpt-4o-mini"), Some(0.15));
         assert_eq!(p("gpt-4o-mini-2024-07-18"), Some(0.15));
         assert_eq!(p("gpt-4o-2024-08-06"), Some(2.5));

@@ -29,7 +29,9 @@ fn main() -> ExitCode {
     };
     let outcome = match cli.command {
         // No command: the terminal app.
-        None => runtime.block_on(iching::tui::run(cli.home.as_deref())),
+        None => runtime
+            .block_on(iching::tui::run(cli.home.as_deref()))
+            .map_err(cli::CliError::from),
         Some(_) => runtime.block_on(cli::dispatch(cli)),
     };
     match outcome {

@@ -11,53 +11,8 @@ use crate::oracle::{Hexagram, Reading};
 use crate::plan::Section;
 use crate::response::{Paragraph, sanitize_inline, to_markdown, to_plain_text};
 
+pub use crate::model::{ReadingStatus, SectionStatus, status_of};
 pub use html::to_html_page;
-
-/// The state of a whole reading.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ReadingStatus {
-    /// Sections are still being generated.
-    Running,
-    /// Every planned section succeeded.
-    Complete,
-    /// Some sections succeeded, some did not.
-    Partial,
-    /// No section succeeded.
-    Failed,
-    /// Stopped by the user.
-    Cancelled,
-    /// The process died while sections were in flight.
-    Interrupted,
-}
-
-impl ReadingStatus {
-    /// The lowercase name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ReadingStatus::Running => "running",
-            ReadingStatus::Complete => "complete",
-            ReadingStatus::Partial => "partial",
-            ReadingStatus::Failed => "failed",
-            ReadingStatus::Cancelled => "cancelled",
-            ReadingStatus::Interrupted => "interrupted",
-        }
-    }
-}
-
-/// The state of one section.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SectionStatus {
-    /// Not finished (queued, running, or never run).
-    Pending,
-    /// Succeeded.
-    Complete,
-    /// Failed for good.
-    Failed,
-    /// Stopped before it finished.
-    Cancelled,
-}
 
 /// A hexagram as reports show it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -298,24 +253,6 @@ impl ReadingReport {
             .iter()
             .filter(|s| s.status == SectionStatus::Complete)
             .count()
-    }
-}
-
-/// The reading status implied by its sections' states.
-pub fn status_of(sections: impl Iterator<Item = SectionStatus>, cancelled: bool) -> ReadingStatus {
-    let (mut done, mut total) = (0, 0);
-    for s in sections {
-        total += 1;
-        done += usize::from(s == SectionStatus::Complete);
-    }
-    if total > 0 && done == total {
-        ReadingStatus::Complete
-    } else if cancelled {
-        ReadingStatus::Cancelled
-    } else if done == 0 {
-        ReadingStatus::Failed
-    } else {
-        ReadingStatus::Partial
     }
 }
 

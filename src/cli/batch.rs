@@ -1,7 +1,7 @@
 //! `iching batch FILE`: many readings at once under one section limit, with a progress bar, a
 //! retry pass for failed sections and a summary. Every reading is saved as its sections finish.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -13,10 +13,9 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Semaphore, mpsc};
 
-use super::cast::{cancel_on_ctrl_c, cast_from_args, close};
-use super::unlock::open_store;
-use super::{CliError, Context, ProviderArgs, emit, round};
-use crate::config::{Dirs, Price};
+use super::cast::{cancel_on_ctrl_c, cast_from_args};
+use super::{CliError, ProviderArgs, emit, open_configured, round};
+use crate::config::Prices;
 use crate::events::{EventKind, SectionEvent, UsageSource};
 use crate::oracle::Reading;
 use crate::orchestrator::Slots;
@@ -175,16 +174,15 @@ pub async fn run(home: Option<&Path>, args: BatchArgs) -> Result<ExitCode, CliEr
             format!("no usable line in {}", args.file.display())
         }));
     }
-    let store = open_store(&Dirs::resolve(home)?.data)?;
-    let mut ctx = Context::new(home, &args.provider)?;
-    if let Some(reason) = &ctx.settings.offline_reason {
-        eprintln!("note: {reason}");
-    }
+    let service = open_configured(home, &args.provider).await?;
+    let setup = service
+        .setup()
+        .ok_or_else(|| CliError::other("no provider is set up"))?;
+    let mut engine = setup.engine.clone();
     let concurrency = args.provider.concurrency.unwrap_or(DEFAULT_CONCURRENCY);
-    ctx.engine.slots = Slots::Shared(Arc::new(Semaphore::new(concurrency)));
+    engine.slots = Slots::Shared(Arc::new(Semaphore::new(concurrency)));
     // Nobody watches the text stream in: skip the deltas at the source.
-    ctx.engine.deltas = false;
-    let (writer, thread) = store.into_writer()?;
+    engine.deltas = false;
 
     let planned: u64 = jobs
         .iter()
@@ -197,15 +195,15 @@ pub async fn run(home: Option<&Path>, args: BatchArgs) -> Result<ExitCode, CliEr
     let started = Instant::now();
     let readings = jobs.len();
     let run = run_batch(
-        &ctx.engine,
-        &writer,
+        &engine,
+        service.writer(),
         jobs,
         readings_in_flight(concurrency),
         batch_tx,
         section_tx,
         cancel.clone(),
     );
-    let prices = ctx.settings.prices.clone();
+    let prices = (*service.prices()).clone();
     // The fold runs on the runtime's workers, beside the sections whose events it counts, rather
     // than waking this thread for every one.
     let fold = tokio::spawn(fold(section_rx, batch_rx, bar, readings, prices));
@@ -213,7 +211,7 @@ pub async fn run(home: Option<&Path>, args: BatchArgs) -> Result<ExitCode, CliEr
     let mut summary = fold
         .await
         .map_err(|e| CliError::other(format!("batch progress: {e}")))?;
-    close(writer, thread).await;
+    service.close().await;
     summary.readings = readings;
     summary.wall_s = round(started.elapsed().as_secs_f64(), 3);
     for o in &outcomes {
@@ -279,7 +277,7 @@ async fn fold(
     mut batch: mpsc::UnboundedReceiver<BatchEvent>,
     bar: ProgressBar,
     readings: usize,
-    prices: BTreeMap<String, Price>,
+    prices: Prices,
 ) -> Summary {
     let plain = bar.is_hidden();
     let mut tally = Tally {
@@ -354,7 +352,7 @@ fn say(bar: &ProgressBar, line: &str) {
 #[derive(Default)]
 struct Tally {
     summary: Summary,
-    prices: BTreeMap<String, Price>,
+    prices: Prices,
     cost: f64,
     priced: u64,
 }
@@ -374,7 +372,7 @@ impl Tally {
                 }
                 let billed = crate::events::billed(Some(done.usage), done.failed_usage)
                     .unwrap_or(done.usage);
-                if let Some(c) = crate::config::cost(&self.prices, &done.model, &billed) {
+                if let Some(c) = self.prices.cost(&done.model, &billed) {
                     self.priced += 1;
                     self.cost += c;
                 }

@@ -14,12 +14,14 @@ use serde::Serialize;
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 
-use super::{CliError, Context, EndpointArgs, emit, round};
+use super::{CliError, EndpointArgs, emit, round, setup};
 use crate::config::ProviderKind;
 use crate::events::Progress;
 use crate::llm::{Limiter, OpenAi, OpenAiConfig, Provider, SectionRequest};
 use crate::oracle::{Cast, LineValue, Reading};
 use crate::plan::plan;
+use crate::service::Setup;
+use crate::service::setup::openai_config;
 
 /// Arguments of `bench`.
 #[derive(Debug, Args)]
@@ -103,7 +105,7 @@ pub async fn run(home: Option<&Path>, args: BenchArgs) -> Result<ExitCode, CliEr
             "--concurrency must be one or more numbers of at least 1, e.g. 1,5,10,25",
         ));
     }
-    let ctx = Context::with_endpoint(home, &args.endpoint, None)?;
+    let ctx = setup(home, &args.endpoint)?;
     if ctx.settings.provider != ProviderKind::OpenAi {
         return Err(CliError::usage(
             "bench measures an endpoint: give --base-url URL (and OPENAI_API_KEY if it needs one), \
@@ -117,7 +119,7 @@ pub async fn run(home: Option<&Path>, args: BenchArgs) -> Result<ExitCode, CliEr
         OpenAi::new(
             OpenAiConfig {
                 guess: false,
-                ..super::openai_config(&ctx.settings)
+                ..openai_config(&ctx.settings)
             },
             Arc::new(Limiter::new(ctx.settings.rpm, ctx.settings.tpm)),
         )
@@ -161,7 +163,7 @@ pub async fn run(home: Option<&Path>, args: BenchArgs) -> Result<ExitCode, CliEr
 }
 
 /// The 15 section requests of a reading in which every line changes, cycled to make N.
-fn sample_requests(ctx: &Context) -> Vec<SectionRequest> {
+fn sample_requests(ctx: &Setup) -> Vec<SectionRequest> {
     let reading = Arc::new(Reading::new(Cast::manual(
         [9, 6, 9, 6, 9, 6].map(|v| LineValue::new(v).expect("6 and 9 are line values")),
     )));

@@ -9,15 +9,12 @@ use clap::Args;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::unlock::open_store;
-use super::{CliError, Context, Format, ProviderArgs, emit, stderr_colour};
-use crate::config::Dirs;
+use super::{CliError, Format, ProviderArgs, emit, open_configured, stderr_colour};
 use crate::events::{EventKind, SectionEvent};
 use crate::oracle::{Cast, Method, Reading};
 use crate::plan::plan;
-use crate::reading::{cast_saved, saved_report, validate_question};
+use crate::reading::validate_question;
 use crate::report::{self, ReadingReport, ReadingStatus};
-use crate::store::{Writer, WriterThread};
 
 /// Arguments of `cast`.
 #[derive(Debug, Args)]
@@ -80,31 +77,17 @@ pub fn cast_from_args(
 pub async fn run(home: Option<&Path>, args: CastArgs) -> Result<ExitCode, CliError> {
     let question = validate_question(&args.question).map_err(|e| CliError::usage(e.to_string()))?;
     let cast = cast_from_args(args.lines.as_deref(), args.method.as_deref(), args.seed)?;
-    // The store first: a home that cannot be used is reported as such, before any config is read.
-    let store = open_store(&Dirs::resolve(home)?.data)?;
-    let mut ctx = Context::new(home, &args.provider)?;
-    ctx.fit_to_server().await;
-    if let Some(reason) = &ctx.settings.offline_reason {
-        eprintln!("note: {reason}");
-    }
-    let (writer, thread) = store.into_writer()?;
+    let service = open_configured(home, &args.provider).await?;
     let reading = Arc::new(Reading::new(cast));
     let planned = plan(&reading).len();
     let (tx, rx) = mpsc::unbounded_channel();
-    let run = cast_saved(
-        &ctx.engine,
-        &writer,
-        reading,
-        question.into(),
-        tx,
-        cancel_on_ctrl_c(),
-    );
+    let run = service.cast(reading, question.into(), tx, cancel_on_ctrl_c());
     let (saved, ()) = tokio::join!(run, show_progress(rx, planned));
     let report = match saved {
-        Ok(saved) => writer.call(move |s| saved_report(s, saved.id)).await,
+        Ok(saved) => service.report(saved.id).await,
         Err(e) => Err(e),
     };
-    close(writer, thread).await;
+    service.close().await;
     let report = report?;
     print(&report, args.format)?;
     Ok(exit_code(report.status))
@@ -136,12 +119,6 @@ pub(super) async fn show_progress(mut rx: mpsc::UnboundedReceiver<SectionEvent>,
     while let Some(event) = rx.recv().await {
         finished += progress_line(&event, finished, planned, colour);
     }
-}
-
-/// Lets the writer finish and close the database.
-pub(super) async fn close(writer: Writer, thread: WriterThread) {
-    drop(writer);
-    let _ = tokio::task::spawn_blocking(move || thread.join()).await;
 }
 
 /// Prints `report` on stdout in `format`.

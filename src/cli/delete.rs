@@ -8,11 +8,10 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use super::CliError;
 use super::history::INTEGRITY_PLACEHOLDER;
-use super::unlock::open_store;
-use crate::config::Dirs;
+use super::{CliError, open};
 use crate::response::sanitize_inline;
+use crate::service::{Access, Service};
 use crate::store::rfc3339;
 
 /// Arguments of `delete`.
@@ -26,9 +25,15 @@ pub struct DeleteArgs {
 }
 
 /// Runs `delete`.
-pub fn run(home: Option<&Path>, args: DeleteArgs) -> Result<ExitCode, CliError> {
-    let store = open_store(&Dirs::resolve(home)?.data)?;
-    let row = store.reading(args.id)?;
+pub async fn run(home: Option<&Path>, args: DeleteArgs) -> Result<ExitCode, CliError> {
+    let service = open(home, Access::Write)?;
+    let result = delete(&service, &args).await;
+    service.close().await;
+    result
+}
+
+async fn delete(service: &Service, args: &DeleteArgs) -> Result<ExitCode, CliError> {
+    let row = service.reading_row(args.id).await?;
     if !args.yes {
         if !std::io::stdin().is_terminal() {
             return Err(CliError::usage(format!(
@@ -36,8 +41,9 @@ pub fn run(home: Option<&Path>, args: DeleteArgs) -> Result<ExitCode, CliError> 
                 args.id
             )));
         }
-        let question = store
+        let question = service
             .question(args.id)
+            .await
             .map(|q| sanitize_inline(&q))
             .unwrap_or_else(|_| INTEGRITY_PLACEHOLDER.to_owned());
         eprint!(
@@ -56,7 +62,7 @@ pub fn run(home: Option<&Path>, args: DeleteArgs) -> Result<ExitCode, CliError> 
             return Ok(ExitCode::SUCCESS);
         }
     }
-    store.delete(args.id)?;
+    service.delete(args.id).await?;
     eprintln!("Deleted reading {}.", args.id);
     Ok(ExitCode::SUCCESS)
 }

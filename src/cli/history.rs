@@ -10,11 +10,10 @@ use std::process::ExitCode;
 use clap::Args;
 use serde::Serialize;
 
-use super::unlock::open_store;
-use super::{CliError, emit};
-use crate::config::Dirs;
+use super::{CliError, emit, open};
 use crate::report::ReadingStatus;
 use crate::response::sanitize_inline;
+use crate::service::Access;
 use crate::store::{HistoryFilter, Listed, rfc3339};
 
 /// What `history --json` shows for a question that fails its integrity check.
@@ -72,18 +71,22 @@ impl<'a> From<&'a Listed> for Entry<'a> {
 }
 
 /// Runs `history`.
-pub fn run(home: Option<&Path>, args: HistoryArgs) -> Result<ExitCode, CliError> {
+pub async fn run(home: Option<&Path>, args: HistoryArgs) -> Result<ExitCode, CliError> {
     if args.search.as_deref().is_some_and(|s| s.trim().is_empty()) {
         return Err(CliError::usage(
             "--search needs some text to look for in the questions",
         ));
     }
-    let store = open_store(&Dirs::resolve(home)?.data)?;
-    let listed = store.list(&HistoryFilter {
-        search: args.search.map(|s| s.trim().to_owned()),
-        hexagram: args.hexagram,
-        limit: args.limit,
-    })?;
+    let service = open(home, Access::Read)?;
+    let listed = service
+        .history(HistoryFilter {
+            search: args.search.map(|s| s.trim().to_owned()),
+            hexagram: args.hexagram,
+            limit: args.limit,
+        })
+        .await;
+    service.close().await;
+    let listed: Vec<Listed> = listed?.into_iter().map(|e| e.listed).collect();
     let out = if args.json {
         let entries: Vec<Entry<'_>> = listed.iter().map(Entry::from).collect();
         serde_json::to_string_pretty(&entries)

@@ -10,23 +10,15 @@ mod history;
 mod retry;
 mod show;
 mod stats;
-mod unlock;
-
-pub use unlock::open_store;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::config::{self, Dirs, FileConfig, MAX_CONCURRENCY, Overrides, ProviderKind, Settings};
-use crate::llm::negotiate::Fields;
-use crate::llm::preset::{Structured, TokenParam, preset};
-use crate::llm::{Limiter, Offline, OpenAi, OpenAiConfig, Provider};
-use crate::orchestrator::Slots;
-use crate::reading::Engine;
+use crate::config::{MAX_CONCURRENCY, Overrides};
+use crate::service::{Access, Service, ServiceError, Setup};
 
 /// I Ching readings in the terminal: cast, interpret every section at once, keep it sealed.
 #[derive(Debug, Parser)]
@@ -123,14 +115,15 @@ pub struct EndpointArgs {
     /// Who answers: openai, openrouter, groq, gemini, anthropic (hosted, key from
     /// OPENAI_API_KEY, OPENROUTER_API_KEY, GROQ_API_KEY, GEMINI_API_KEY, ANTHROPIC_API_KEY),
     /// ollama, llamacpp, lmstudio, vllm (local, no key), offline (the classic text), or the
-    /// name of a [providers.NAME] table in config.toml.
-    #[arg(long, env = "ICHING_PROVIDER", value_name = "NAME")]
+    /// name of a [providers.NAME] table in config.toml. [env: ICHING_PROVIDER]
+    #[arg(long, value_name = "NAME")]
     pub provider: Option<String>,
     /// The endpoint's base URL, overriding the provider's, e.g. http://localhost:11434/v1.
-    #[arg(long, env = "OPENAI_BASE_URL", value_name = "URL")]
+    /// [env: OPENAI_BASE_URL]
+    #[arg(long, value_name = "URL")]
     pub base_url: Option<String>,
-    /// The model name (default: the provider's).
-    #[arg(long, env = "ICHING_MODEL")]
+    /// The model name (default: the provider's). [env: ICHING_MODEL]
+    #[arg(long)]
     pub model: Option<String>,
     /// Sent as reasoning_effort (e.g. minimal, low, medium, high) to models that reason.
     #[arg(long, value_name = "LEVEL")]
@@ -188,167 +181,85 @@ impl CliError {
     }
 }
 
-impl From<config::ConfigError> for CliError {
-    fn from(e: config::ConfigError) -> Self {
-        match e {
-            config::ConfigError::Invalid(_)
-            | config::ConfigError::Parse { .. }
-            | config::ConfigError::MissingKey { .. } => Self::usage(e.to_string()),
-            config::ConfigError::Read { .. } | config::ConfigError::NoHome => {
-                Self::other(e.to_string())
-            }
+impl From<ServiceError> for CliError {
+    fn from(e: ServiceError) -> Self {
+        if e.is_usage() {
+            Self::usage(e.to_string())
+        } else {
+            Self::other(e.to_string())
         }
     }
 }
 
-/// The resolved world a command runs in.
-pub struct Context {
-    /// Where files live.
-    pub dirs: Dirs,
-    /// Resolved settings.
-    pub settings: Settings,
-    /// The reading engine.
-    pub engine: Engine,
-}
-
-impl Context {
-    /// Resolves dirs, config file, flags and environment, and builds the provider.
-    pub fn new(home: Option<&std::path::Path>, args: &ProviderArgs) -> Result<Self, CliError> {
-        Self::with_endpoint(home, &args.endpoint, args.concurrency)
-    }
-
-    /// [`Context::new`] from the endpoint flags and a concurrency cap given apart.
-    pub fn with_endpoint(
-        home: Option<&std::path::Path>,
-        args: &EndpointArgs,
-        concurrency: Option<usize>,
-    ) -> Result<Self, CliError> {
-        let (dirs, settings) = resolve(home, args, concurrency)?;
-        let prompts = config::load_prompts(&dirs.config)?;
-        let provider = build_provider(&settings)?;
-        let engine = Engine {
-            provider,
-            prompts,
-            slots: settings.concurrency.map_or(Slots::Unlimited, Slots::Cap),
-            max_tokens: settings.max_tokens,
-            deltas: true,
-            warm_cache: settings.warm_cache,
-        };
-        Ok(Self {
-            dirs,
-            settings,
-            engine,
-        })
+impl From<crate::store::StoreError> for CliError {
+    fn from(e: crate::store::StoreError) -> Self {
+        ServiceError::from(e).into()
     }
 }
 
-/// Where things live and the settings, from `--home`, config.toml, the flags and the environment.
-pub fn resolve(
-    home: Option<&std::path::Path>,
-    args: &EndpointArgs,
-    concurrency: Option<usize>,
-) -> Result<(Dirs, Settings), config::ConfigError> {
-    let dirs = Dirs::resolve(home)?;
-    let file = FileConfig::load(&dirs.config_file())?;
-    {
-        let overrides = Overrides {
-            provider: args.provider.clone(),
-            base_url: args.base_url.clone(),
-            model: args.model.clone(),
+impl EndpointArgs {
+    /// The flags as settings over the environment and config.toml, with the cap `concurrency`.
+    pub fn overrides(&self, concurrency: Option<usize>) -> Overrides {
+        Overrides {
+            provider: self.provider.clone(),
+            base_url: self.base_url.clone(),
+            model: self.model.clone(),
             concurrency,
-            read_timeout: args.read_timeout,
-            first_token_timeout: args.first_token_timeout,
-            request_timeout: args.request_timeout,
-            reasoning_effort: args.reasoning_effort.clone(),
-            max_attempts: args.max_attempts,
-            stream: if args.no_stream {
+            read_timeout: self.read_timeout,
+            first_token_timeout: self.first_token_timeout,
+            request_timeout: self.request_timeout,
+            reasoning_effort: self.reasoning_effort.clone(),
+            max_attempts: self.max_attempts,
+            stream: if self.no_stream {
                 Some(false)
-            } else if args.stream {
+            } else if self.stream {
                 Some(true)
             } else {
                 None
             },
-            rpm: args.rpm,
-            tpm: args.tpm,
-        };
-        let settings = Settings::resolve(overrides, file, &|var| std::env::var(var).ok())?;
-        Ok((dirs, settings))
-    }
-}
-
-impl Context {
-    /// A local server that says how many requests it serves at once (llama.cpp's `/props`
-    /// `total_slots`) sets the cap on sections in flight, unless the user set one: more would
-    /// only queue at the server, or be cut off there. Returns the cap it found.
-    pub async fn fit_to_server(&mut self) -> Option<usize> {
-        if self.settings.provider != ProviderKind::OpenAi
-            || self.settings.concurrency_explicit
-            || self.settings.hosting != crate::llm::preset::Hosting::Local
-        {
-            return None;
-        }
-        let provider = OpenAi::new(
-            openai_config(&self.settings),
-            Arc::new(Limiter::new(None, None)),
-        )
-        .ok()?;
-        let props = provider.server_json("/props").await?;
-        let slots = props.get("total_slots")?.as_u64()?;
-        let slots = usize::try_from(slots).ok()?.clamp(1, MAX_CONCURRENCY);
-        tracing::info!(slots, "the server serves this many requests at once");
-        self.settings.concurrency = Some(slots);
-        self.engine.slots = Slots::Cap(slots);
-        Some(slots)
-    }
-}
-
-/// The provider the settings ask for, sharing one limiter (budgets and 429 pauses) across every
-/// request of the process.
-pub fn build_provider(settings: &Settings) -> Result<Arc<dyn Provider>, CliError> {
-    match settings.provider {
-        ProviderKind::Offline => Ok(Arc::new(Offline)),
-        ProviderKind::OpenAi => {
-            let limiter = Arc::new(Limiter::new(settings.rpm, settings.tpm));
-            let provider = OpenAi::new(openai_config(settings), limiter)
-                .map_err(|e| CliError::usage(e.message))?;
-            Ok(Arc::new(provider))
+            rpm: self.rpm,
+            tpm: self.tpm,
         }
     }
 }
 
-/// The OpenAI-compatible provider's configuration from resolved settings: a preset's own URL
-/// starts from the preset's choices; any other URL starts from what every server understands
-/// (`max_tokens`) with a strict schema, and the first request finds out what it accepts.
-pub fn openai_config(settings: &Settings) -> OpenAiConfig {
-    let start = match preset(&settings.preset).filter(|_| settings.preset_url) {
-        Some(p) => Fields {
-            token_param: p.token_param,
-            structured: p.structured,
-        },
-        None => Fields {
-            token_param: TokenParam::MaxTokens,
-            structured: Structured::JsonSchema,
-        },
-    };
-    OpenAiConfig {
-        base_url: settings.base_url.clone(),
-        api_key: settings.api_key.clone(),
-        key_env: settings
-            .key_env
-            .clone()
-            .or_else(|| (!settings.api_key.is_empty()).then(|| "OPENAI_API_KEY".to_owned())),
-        model: settings.model.clone(),
-        stream: settings.stream,
-        token_param: settings.token_param,
-        structured: settings.structured,
-        start,
-        guess: !settings.preset_url || preset(&settings.preset).is_none(),
-        reasoning_effort: settings.reasoning_effort.clone(),
-        read_timeout: settings.read_timeout,
-        first_token_timeout: settings.first_token_timeout,
-        request_timeout: settings.request_timeout,
-        max_attempts: settings.max_attempts,
+impl ProviderArgs {
+    /// The flags as settings.
+    pub fn overrides(&self) -> Overrides {
+        self.endpoint.overrides(self.concurrency)
     }
+}
+
+/// Opens the service for a command: the store (asking for its passphrase on a terminal) and
+/// the prices.
+pub fn open(home: Option<&std::path::Path>, access: Access) -> Result<Service, CliError> {
+    Ok(Service::open(
+        home,
+        access,
+        crate::prompt::passphrase_prompt(),
+    )?)
+}
+
+/// The service for a command that generates: the store for writing, the settings resolved from
+/// `args` and the engine built; says on stderr when it answers offline for want of a model.
+pub async fn open_configured(
+    home: Option<&std::path::Path>,
+    args: &ProviderArgs,
+) -> Result<Service, CliError> {
+    // The store first: a home that cannot be used is reported as such, before any config is read.
+    let service = open(home, Access::Write)?;
+    service.configure(home, args.overrides()).await?;
+    if let Some(setup) = service.setup()
+        && let Some(reason) = &setup.settings.offline_reason
+    {
+        eprintln!("note: {reason}");
+    }
+    Ok(service)
+}
+
+/// The settings and engine alone, for commands that use no store (models, doctor, bench).
+pub fn setup(home: Option<&std::path::Path>, args: &EndpointArgs) -> Result<Setup, CliError> {
+    Ok(Setup::resolve(home, args.overrides(None))?)
 }
 
 /// Writes `text` and a newline to stdout. A closed pipe (`| head`) is not an error worth a
@@ -373,11 +284,11 @@ pub fn stderr_colour() -> bool {
 pub async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
     match cli.command {
         Some(Command::Cast(args)) => cast::run(cli.home.as_deref(), args).await,
-        Some(Command::History(args)) => history::run(cli.home.as_deref(), args),
-        Some(Command::Show(args)) => show::run(cli.home.as_deref(), args),
-        Some(Command::Stats(args)) => stats::run(cli.home.as_deref(), args),
+        Some(Command::History(args)) => history::run(cli.home.as_deref(), args).await,
+        Some(Command::Show(args)) => show::run(cli.home.as_deref(), args).await,
+        Some(Command::Stats(args)) => stats::run(cli.home.as_deref(), args).await,
         Some(Command::Retry(args)) => retry::run(cli.home.as_deref(), args).await,
-        Some(Command::Delete(args)) => delete::run(cli.home.as_deref(), args),
+        Some(Command::Delete(args)) => delete::run(cli.home.as_deref(), args).await,
         Some(Command::Batch(args)) => batch::run(cli.home.as_deref(), args).await,
         Some(Command::Bench(args)) => bench::run(cli.home.as_deref(), args).await,
         Some(Command::Models(args)) => doctor::models(cli.home.as_deref(), args).await,

@@ -9,11 +9,8 @@ use std::process::ExitCode;
 use clap::Args;
 use tokio::sync::mpsc;
 
-use super::cast::{cancel_on_ctrl_c, close, exit_code, show_progress};
-use super::unlock::open_store;
-use super::{CliError, Context, ProviderArgs, emit};
-use crate::config::Dirs;
-use crate::reading::retry_saved;
+use super::cast::{cancel_on_ctrl_c, exit_code, show_progress};
+use super::{CliError, ProviderArgs, emit, open_configured};
 
 /// Arguments of `retry`.
 #[derive(Debug, Args)]
@@ -27,19 +24,13 @@ pub struct RetryArgs {
 
 /// Runs `retry`.
 pub async fn run(home: Option<&Path>, args: RetryArgs) -> Result<ExitCode, CliError> {
-    let store = open_store(&Dirs::resolve(home)?.data)?;
-    let row = store.reading(args.id)?;
-    let mut ctx = Context::new(home, &args.provider)?;
-    ctx.fit_to_server().await;
-    if let Some(reason) = &ctx.settings.offline_reason {
-        eprintln!("note: {reason}");
-    }
+    let service = open_configured(home, &args.provider).await?;
+    let row = service.reading_row(args.id).await?;
     let to_run = row.sections_planned.saturating_sub(row.sections_done) as usize;
-    let (writer, thread) = store.into_writer()?;
     let (tx, rx) = mpsc::unbounded_channel();
-    let run = retry_saved(&ctx.engine, &writer, args.id, tx, cancel_on_ctrl_c());
+    let run = service.retry(args.id, tx, cancel_on_ctrl_c());
     let (saved, ()) = tokio::join!(run, show_progress(rx, to_run));
-    close(writer, thread).await;
+    service.close().await;
     let saved = saved?;
     let ran = saved.summary.outcomes.len();
     let id = saved.id;

@@ -7,10 +7,8 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use super::unlock::open_store;
-use super::{CliError, Format, cast};
-use crate::config::Dirs;
-use crate::reading::saved_report;
+use super::{CliError, Format, cast, open};
+use crate::service::Access;
 
 /// Arguments of `show`.
 #[derive(Debug, Args)]
@@ -23,10 +21,11 @@ pub struct ShowArgs {
 }
 
 /// Runs `show`.
-pub fn run(home: Option<&Path>, args: ShowArgs) -> Result<ExitCode, CliError> {
-    let store = open_store(&Dirs::resolve(home)?.data)?;
-    let report = saved_report(&store, args.id)?;
-    drop(store);
+pub async fn run(home: Option<&Path>, args: ShowArgs) -> Result<ExitCode, CliError> {
+    let service = open(home, Access::Read)?;
+    let report = service.report(args.id).await;
+    service.close().await;
+    let report = report?;
     cast::print(&report, args.format)?;
     Ok(ExitCode::SUCCESS)
 }

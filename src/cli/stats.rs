@@ -14,12 +14,12 @@ use std::process::ExitCode;
 use clap::Args;
 use serde::Serialize;
 
-use super::unlock::open_store;
-use super::{CliError, emit};
-use crate::config::{Dirs, FileConfig, Price};
+use super::{CliError, emit, open};
+use crate::config::Prices;
 use crate::events::UsageSource;
 use crate::plan::Section;
 use crate::report::{ReadingStatus, SectionStatus, rate};
+use crate::service::{Access, Service};
 use crate::store::{PartMeta, rfc3339};
 
 /// Arguments of `stats`.
@@ -117,18 +117,20 @@ struct AllStats {
 }
 
 /// Runs `stats`.
-pub fn run(home: Option<&Path>, args: StatsArgs) -> Result<ExitCode, CliError> {
-    let dirs = Dirs::resolve(home)?;
-    let store = open_store(&dirs.data)?;
-    let prices = FileConfig::load(&dirs.config_file())?.prices;
-    let out = match args.id {
+pub async fn run(home: Option<&Path>, args: StatsArgs) -> Result<ExitCode, CliError> {
+    let service = open(home, Access::Read)?;
+    let out = figures(&service, &args).await;
+    service.close().await;
+    emit(&out?);
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn figures(service: &Service, args: &StatsArgs) -> Result<String, CliError> {
+    let prices = service.prices_checked()?;
+    Ok(match args.id {
         Some(id) => {
-            let row = store.reading(id)?;
-            let parts: Vec<PartMeta> = store
-                .part_metas(Some(id))?
-                .into_iter()
-                .map(|(_, m)| m)
-                .collect();
+            let figures = service.figures(id).await?;
+            let (row, parts) = (figures.row, figures.parts);
             let stats = ReadingStats {
                 id,
                 created_at: rfc3339(row.created_at),
@@ -144,7 +146,7 @@ pub fn run(home: Option<&Path>, args: StatsArgs) -> Result<ExitCode, CliError> {
             }
         }
         None => {
-            let parts = store.part_metas(None)?;
+            let parts = service.all_figures().await?;
             let stats = across(&parts, &prices);
             if args.json {
                 json(&stats)?
@@ -152,9 +154,7 @@ pub fn run(home: Option<&Path>, args: StatsArgs) -> Result<ExitCode, CliError> {
                 across_tables(&stats)
             }
         }
-    };
-    emit(&out);
-    Ok(ExitCode::SUCCESS)
+    })
 }
 
 fn json(value: &impl Serialize) -> Result<String, CliError> {
@@ -192,10 +192,7 @@ fn rows(parts: &[PartMeta]) -> Vec<Row> {
         .collect()
 }
 
-fn totals<'a>(
-    parts: impl IntoIterator<Item = &'a PartMeta>,
-    prices: &BTreeMap<String, Price>,
-) -> Totals {
+fn totals<'a>(parts: impl IntoIterator<Item = &'a PartMeta>, prices: &Prices) -> Totals {
     let mut t = Totals::default();
     let mut cost = 0.0;
     let mut saved = 0.0;
@@ -213,7 +210,7 @@ fn totals<'a>(
         t.failed_tokens += u64::from(m.failed_usage().map_or(0, |u| u.total()));
         t.estimated |= billed.source == UsageSource::Estimated;
         let model = m.model.clone().unwrap_or_default();
-        match crate::config::cost(prices, &model, &billed) {
+        match prices.cost(&model, &billed) {
             Some(c) => {
                 cost += c;
                 // What the same tokens would have cost with no prompt cache.
@@ -221,7 +218,7 @@ fn totals<'a>(
                     cached_tokens: 0,
                     ..billed
                 };
-                saved += crate::config::cost(prices, &model, &uncached).unwrap_or(c) - c;
+                saved += prices.cost(&model, &uncached).unwrap_or(c) - c;
             }
             None => {
                 unpriced.insert(model);
@@ -240,7 +237,7 @@ fn totals<'a>(
     t
 }
 
-fn across(parts: &[(i64, PartMeta)], prices: &BTreeMap<String, Price>) -> AllStats {
+fn across(parts: &[(i64, PartMeta)], prices: &Prices) -> AllStats {
     let mut by_section: BTreeMap<u8, Vec<&PartMeta>> = BTreeMap::new();
     let mut by_model: BTreeMap<String, (BTreeSet<i64>, Vec<&PartMeta>)> = BTreeMap::new();
     let readings: BTreeSet<i64> = parts.iter().map(|(id, _)| *id).collect();

@@ -18,8 +18,8 @@ use std::path::Path;
 
 use zeroize::Zeroizing;
 
-use super::schema::Found;
 use super::{Field, StoreError, Unlock};
+use crate::crypto::Sealed;
 use crate::crypto::{Keys, MasterKey, PBKDF2_ROUNDS, new_salt};
 
 /// The environment variable holding the passphrase.
@@ -53,6 +53,17 @@ impl KeyMode {
             _ => None,
         }
     }
+}
+
+/// What the read-only inspection of an existing database found.
+#[derive(Debug)]
+pub(super) struct Found {
+    /// How its key is kept.
+    pub mode: KeyMode,
+    /// PBKDF2 salt and rounds (passphrase mode).
+    pub kdf: Option<([u8; 16], u32)>,
+    /// The sealed key-check value.
+    pub check: Sealed,
 }
 
 /// What a new database records about its key in `meta`.
@@ -116,11 +127,7 @@ pub(super) fn unlock_existing(
 
 /// The keys of a database about to be created: from the passphrase, or from the key file
 /// (reused if one is there, else generated and written with mode 0600).
-pub(super) fn unlock_new(
-    dir: &Path,
-    key_path: &Path,
-    unlock: &Unlock,
-) -> Result<(Keys, NewKey), StoreError> {
+pub(super) fn unlock_new(key_path: &Path, unlock: &Unlock) -> Result<(Keys, NewKey), StoreError> {
     if let Some(passphrase) = &unlock.passphrase {
         let salt = new_salt();
         let rounds = unlock.new_rounds.unwrap_or(PBKDF2_ROUNDS).max(1);
@@ -135,7 +142,7 @@ pub(super) fn unlock_new(
     }
     let master = match read_key_file(key_path)? {
         Some(master) => master,
-        None => write_new_key_file(dir, key_path)?,
+        None => write_new_key_file(key_path)?,
     };
     Ok((
         Keys::derive(&master),
@@ -171,12 +178,9 @@ fn read_key_file(path: &Path) -> Result<Option<MasterKey>, StoreError> {
 }
 
 /// Generates a master key and writes it to a new file with mode 0600.
-fn write_new_key_file(dir: &Path, path: &Path) -> Result<MasterKey, StoreError> {
+fn write_new_key_file(path: &Path) -> Result<MasterKey, StoreError> {
     let master = MasterKey::generate();
-    let unwritable = |e: std::io::Error| StoreError::Unwritable {
-        dir: dir.to_path_buf(),
-        reason: format!("cannot write the key file {}: {e}", path.display()),
-    };
+    let unwritable = |e: std::io::Error| StoreError::io(path, "cannot write the key file", &e);
     let mut file = OpenOptions::new()
         .write(true)
         .create_new(true)

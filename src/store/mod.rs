@@ -12,6 +12,7 @@
 //! - [`writer::Writer`] is the single writer: a thread owning the store, fed by a channel, that
 //!   commits small groups of writes together.
 
+mod error;
 mod keys;
 mod parts;
 mod readings;
@@ -21,6 +22,7 @@ pub mod writer;
 #[cfg(test)]
 mod tests;
 
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -29,6 +31,7 @@ use zeroize::Zeroizing;
 
 use crate::crypto::{Keys, Sealed};
 
+pub use error::StoreError;
 pub use keys::{KeyMode, PASSPHRASE_ENV};
 pub use parts::{Part, PartMeta, PartText};
 pub use readings::{HistoryFilter, Listed, NewReading, ReadingRow};
@@ -38,137 +41,12 @@ pub use writer::{Writer, WriterThread};
 pub const DB_FILE: &str = "iching.db";
 /// The key file's name, beside the database.
 pub const KEY_FILE: &str = "iching.key";
+/// The lock file that serialises creating the store.
+const LOCK_FILE: &str = ".iching.lock";
 
-/// What can go wrong with the store. Every message says what to do; none contains a key, a
-/// passphrase or any sealed text.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum StoreError {
-    /// The data dir cannot be created or written.
-    #[error(
-        "cannot use {dir} for the data ({reason}); pass --home with a directory you can write to"
-    )]
-    Unwritable {
-        /// The directory.
-        dir: PathBuf,
-        /// Why.
-        reason: String,
-    },
-    /// The file is not an iching database (or is damaged).
-    #[error("{path} is not a readable iching database ({reason}); move it aside to start fresh")]
-    Corrupt {
-        /// The database file.
-        path: PathBuf,
-        /// What is wrong with it.
-        reason: String,
-    },
-    /// The schema is newer than this build knows.
-    #[error(
-        "{path} was written by a newer iching (schema {found}; this build knows up to {known}); upgrade iching to open it"
-    )]
-    TooNew {
-        /// The database file.
-        path: PathBuf,
-        /// Its schema version.
-        found: i64,
-        /// The newest this build knows.
-        known: i64,
-    },
-    /// The database exists but the key file it was sealed with does not.
-    #[error(
-        "the key file {key} is missing, but {db} exists and is sealed with it; restore the key file from your backup (nothing can be read without it), or move {db} aside to start fresh"
-    )]
-    KeyFileMissing {
-        /// Where the key file should be.
-        key: PathBuf,
-        /// The database.
-        db: PathBuf,
-    },
-    /// The key file cannot be used.
-    #[error("the key file {path} is not usable ({reason}); restore it from your backup")]
-    KeyFileInvalid {
-        /// The key file.
-        path: PathBuf,
-        /// Why.
-        reason: String,
-    },
-    /// The key file is not the one the database was sealed with.
-    #[error(
-        "the key file {key} does not open {db}: it is not the key this database was sealed with; restore the right key file"
-    )]
-    WrongKeyFile {
-        /// The key file.
-        key: PathBuf,
-        /// The database.
-        db: PathBuf,
-    },
-    /// The passphrase does not open the database.
-    #[error(
-        "the passphrase does not open {db}; try again with the right passphrase (ICHING_PASSPHRASE or the prompt)"
-    )]
-    WrongPassphrase {
-        /// The database.
-        db: PathBuf,
-    },
-    /// The database is sealed with a passphrase and none was given.
-    #[error(
-        "{db} is sealed with a passphrase: set ICHING_PASSPHRASE, or run the command in a terminal to be asked for it"
-    )]
-    PassphraseNeeded {
-        /// The database.
-        db: PathBuf,
-    },
-    /// A passphrase was given for a database sealed with a key file.
-    #[error(
-        "{db} is sealed with the key file {key}, not a passphrase; unset ICHING_PASSPHRASE to open it"
-    )]
-    PassphraseNotUsed {
-        /// The database.
-        db: PathBuf,
-        /// Its key file.
-        key: PathBuf,
-    },
-    /// No reading has this id.
-    #[error("no reading has id {0}; `iching history` lists them")]
-    NotFound(i64),
-    /// Another live process is generating this reading.
-    #[error(
-        "reading {id} is being generated right now by another iching process (pid {pid}); wait for it to finish"
-    )]
-    InFlight {
-        /// The reading.
-        id: i64,
-        /// The other process.
-        pid: i64,
-    },
-    /// A sealed value of a reading does not open.
-    #[error(
-        "integrity check failed for reading {id} (its {field} was changed outside iching, or the database is damaged); it cannot be shown"
-    )]
-    Integrity {
-        /// The reading.
-        id: i64,
-        /// Which value.
-        field: String,
-    },
-    /// A plain column holds something iching never writes.
-    #[error("reading {id} has an invalid {field}; the database was changed outside iching")]
-    BadRow {
-        /// The reading.
-        id: i64,
-        /// Which column.
-        field: String,
-    },
-    /// SQLite failed.
-    #[error("cannot read or write {path}: {reason}")]
-    Database {
-        /// The database.
-        path: PathBuf,
-        /// SQLite's message.
-        reason: String,
-    },
-    /// The writer thread is gone (it panicked or was shut down).
-    #[error("the database writer stopped unexpectedly; the rest of this run cannot be saved")]
-    WriterGone,
+/// Whether this process may create files in `dir`.
+fn writable(dir: &Path) -> bool {
+    rustix::fs::access(dir, rustix::fs::Access::WRITE_OK).is_ok()
 }
 
 /// One sealed field: its associated-data label names the row and the field, so a blob copied to
@@ -278,35 +156,54 @@ pub struct Store {
     keys: Keys,
     path: PathBuf,
     mode: KeyMode,
+    read_only: bool,
 }
 
 impl Store {
     /// Opens (or, on first use, creates) `iching.db` in `dir`. An existing file is checked
     /// read-only first (is it an iching database, is the schema known, does the key open it);
     /// only then is it opened for writing, migrated, and any reading left `running` by a
-    /// process that is gone marked `interrupted`.
+    /// process that is gone marked `interrupted`. A store that cannot be written (a read-only
+    /// medium or folder) opens read-only: everything reads, every write fails with
+    /// [`StoreError::ReadOnly`]. A new store is created under an exclusive lock on `dir`, so
+    /// processes starting together on a fresh home all end up opening the same one.
     pub fn open(dir: &Path, unlock: Unlock) -> Result<Self, StoreError> {
         schema::ensure_dir(dir)?;
         let path = dir.join(DB_FILE);
         let key_path = dir.join(KEY_FILE);
-        let (keys, mode, fresh) = match schema::inspect(&path)? {
-            Some(found) => {
-                let (keys, mode) = keys::unlock_existing(&path, &key_path, &found, &unlock)?;
-                (keys, mode, None)
+        if schema::inspect(&path)?.is_none()
+            && let Some(store) = Self::create(dir, &path, &key_path, &unlock)?
+        {
+            return Ok(store);
+        }
+        let found = schema::inspect(&path)?.ok_or_else(|| StoreError::Corrupt {
+            path: path.clone(),
+            reason: "it was emptied while being opened".into(),
+        })?;
+        let (keys, mode) = keys::unlock_existing(&path, &key_path, &found, &unlock)?;
+        let (conn, read_only) = match schema::open_rw(&path, false) {
+            Ok(conn) if !conn.is_readonly("main").unwrap_or(false) => (conn, false),
+            Ok(_) | Err(StoreError::ReadOnly { .. } | StoreError::Permission { .. }) => {
+                (schema::open_ro(&path)?, true)
             }
-            None => {
-                let (keys, new_key) = keys::unlock_new(dir, &key_path, &unlock)?;
-                (keys, new_key.mode, Some(new_key))
-            }
+            Err(StoreError::Unwritable { .. }) if !writable(dir) => (schema::open_ro(&path)?, true),
+            Err(e) => return Err(e),
         };
-        let conn = schema::open_rw(&path, fresh.is_some())?;
         let store = Self {
             conn,
             keys,
             path,
             mode,
+            read_only,
         };
-        store.migrate(fresh)?;
+        if read_only {
+            tracing::info!("the store is read-only");
+            if store.user_version()? < schema::SCHEMA_VERSION {
+                return Err(StoreError::ReadOnly { path: store.path });
+            }
+            return Ok(store);
+        }
+        store.migrate(None)?;
         let interrupted = store.mark_interrupted()?;
         if interrupted > 0 {
             tracing::info!(
@@ -315,6 +212,47 @@ impl Store {
             );
         }
         Ok(store)
+    }
+
+    /// Creates the store under an exclusive lock on `dir/.iching.lock`; `None` when another
+    /// process created it first (the caller opens that one).
+    fn create(
+        dir: &Path,
+        path: &Path,
+        key_path: &Path,
+        unlock: &Unlock,
+    ) -> Result<Option<Self>, StoreError> {
+        let lock_path = dir.join(LOCK_FILE);
+        let lock = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&lock_path)
+            .map_err(|e| StoreError::io(&lock_path, "cannot create the lock file", &e))?;
+        lock.lock()
+            .map_err(|e| StoreError::io(&lock_path, "cannot lock", &e))?;
+        // Looked at again under the lock: another process may have made it meanwhile.
+        if schema::inspect(path)?.is_some() {
+            return Ok(None);
+        }
+        let (keys, new_key) = keys::unlock_new(key_path, unlock)?;
+        let conn = schema::open_rw(path, true)?;
+        let store = Self {
+            conn,
+            keys,
+            path: path.to_path_buf(),
+            mode: new_key.mode,
+            read_only: false,
+        };
+        store.migrate(Some(new_key))?;
+        drop(lock);
+        Ok(Some(store))
+    }
+
+    /// Whether nothing can be written (a read-only medium or folder).
+    pub fn read_only(&self) -> bool {
+        self.read_only
     }
 
     /// The database file.

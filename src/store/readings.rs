@@ -157,22 +157,7 @@ impl Store {
     /// Marks reading `id` as `running` by this process (a retry starting). Refuses when another
     /// live process is generating it.
     pub fn begin_run(&self, id: i64) -> Result<(), StoreError> {
-        let row: Option<(String, Option<i64>, Option<i64>)> = self
-            .conn
-            .query_row(
-                "SELECT status, pid, pid_start FROM readings WHERE id = ?1",
-                [id],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )
-            .optional()
-            .map_err(|e| self.db_err(e))?;
-        let (status, pid, pid_start) = row.ok_or(StoreError::NotFound(id))?;
-        if status == "running" && process_alive(pid, pid_start) != Some(false) {
-            return Err(StoreError::InFlight {
-                id,
-                pid: pid.unwrap_or(0),
-            });
-        }
+        self.not_in_flight(id)?;
         let (pid, pid_start) = current_process();
         self.conn
             .prepare_cached(
@@ -275,8 +260,32 @@ impl Store {
         Ok(out)
     }
 
-    /// Deletes reading `id` and its parts.
+    /// Fails with [`StoreError::InFlight`] when a live process (this one included) is generating
+    /// reading `id`, and with [`StoreError::NotFound`] when there is no such reading.
+    pub fn not_in_flight(&self, id: i64) -> Result<(), StoreError> {
+        let row: Option<(String, Option<i64>, Option<i64>)> = self
+            .conn
+            .query_row(
+                "SELECT status, pid, pid_start FROM readings WHERE id = ?1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()
+            .map_err(|e| self.db_err(e))?;
+        let (status, pid, pid_start) = row.ok_or(StoreError::NotFound(id))?;
+        if status == "running" && process_alive(pid, pid_start) != Some(false) {
+            return Err(StoreError::InFlight {
+                id,
+                pid: pid.unwrap_or(0),
+            });
+        }
+        Ok(())
+    }
+
+    /// Deletes reading `id` and its parts; refuses one that a live process is generating (its
+    /// sections would land on nothing).
     pub fn delete(&self, id: i64) -> Result<(), StoreError> {
+        self.not_in_flight(id)?;
         let n = self
             .conn
             .execute("DELETE FROM readings WHERE id = ?1", [id])
@@ -285,6 +294,15 @@ impl Store {
             return Err(StoreError::NotFound(id));
         }
         Ok(())
+    }
+
+    /// Deletes reading `id` even while it runs: tests pull a reading from under a run.
+    #[cfg(test)]
+    pub(crate) fn force_delete(&self, id: i64) -> Result<(), StoreError> {
+        self.conn
+            .execute("DELETE FROM readings WHERE id = ?1", [id])
+            .map(drop)
+            .map_err(|e| self.db_err(e))
     }
 
     /// Marks `interrupted` every `running` reading whose writer process is gone. Returns how many.

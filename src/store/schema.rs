@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension};
 
-use super::keys::{KEY_CHECK, KeyMode, NewKey};
+use super::keys::{Found, KEY_CHECK, KeyMode, NewKey};
 use super::{Field, Store, StoreError, now_ms};
 use crate::crypto::Sealed;
 
@@ -89,17 +89,6 @@ ALTER TABLE reading_parts ADD COLUMN failed_completion_tokens INTEGER;
 ",
 ];
 
-/// What the read-only inspection of an existing database found.
-#[derive(Debug)]
-pub(super) struct Found {
-    /// How its key is kept.
-    pub mode: KeyMode,
-    /// PBKDF2 salt and rounds (passphrase mode).
-    pub kdf: Option<([u8; 16], u32)>,
-    /// The sealed key-check value.
-    pub check: Sealed,
-}
-
 /// Creates the data dir (mode 0700) if it is missing.
 pub(super) fn ensure_dir(dir: &Path) -> Result<(), StoreError> {
     if dir.is_dir() {
@@ -109,10 +98,7 @@ pub(super) fn ensure_dir(dir: &Path) -> Result<(), StoreError> {
         .recursive(true)
         .mode(0o700)
         .create(dir)
-        .map_err(|e| StoreError::Unwritable {
-            dir: dir.to_path_buf(),
-            reason: format!("cannot create it: {e}"),
-        })
+        .map_err(|e| StoreError::io(dir, "cannot create the folder", &e))
 }
 
 /// Inspects the database at `path` read-only. `None` when there is none yet (no file, an empty
@@ -124,14 +110,13 @@ pub(super) fn inspect(path: &Path) -> Result<Option<Found>, StoreError> {
     };
     match std::fs::metadata(path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(corrupt(format!("cannot read it: {e}"))),
+        Err(e) => return Err(StoreError::io(path, "cannot read it", &e)),
         Ok(m) if !m.is_file() => return Err(corrupt("it is not a regular file".into())),
         Ok(m) if m.len() == 0 => return Ok(None),
         Ok(_) => {}
     }
-    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    let conn = Connection::open_with_flags(path, flags).map_err(|e| corrupt(e.to_string()))?;
-    let sql = |e: rusqlite::Error| corrupt(e.to_string());
+    let conn = open_ro(path)?;
+    let sql = |e: rusqlite::Error| db_error(path, e);
     let version: i64 = conn
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .map_err(sql)?;
@@ -177,24 +162,55 @@ pub(super) fn inspect(path: &Path) -> Result<Option<Found>, StoreError> {
     Ok(Some(Found { mode, kdf, check }))
 }
 
+/// Opens `path` read-only. A WAL database whose `-shm` file is gone and cannot be made (a
+/// read-only medium or folder) opens as immutable: nothing can write there meanwhile.
+pub(super) fn open_ro(path: &Path) -> Result<Connection, StoreError> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let probe = |conn: Connection| -> Result<Connection, rusqlite::Error> {
+        conn.query_row("SELECT count(*) FROM sqlite_schema", [], |r| {
+            r.get::<_, i64>(0)
+        })?;
+        Ok(conn)
+    };
+    let first = Connection::open_with_flags(path, flags).and_then(probe);
+    match first {
+        Err(e)
+            if matches!(
+                e.sqlite_error_code(),
+                Some(ErrorCode::CannotOpen | ErrorCode::ReadOnly)
+            ) =>
+        {
+            let uri = format!("file:{}?immutable=1", uri_path(path));
+            Connection::open_with_flags(uri, flags | OpenFlags::SQLITE_OPEN_URI)
+                .and_then(probe)
+                .map_err(|_| db_error(path, e))
+        }
+        other => other.map_err(|e| db_error(path, e)),
+    }
+}
+
+/// `path` for an SQLite `file:` URI (`%`, `?` and `#` escaped).
+fn uri_path(path: &Path) -> String {
+    path.to_string_lossy()
+        .replace('%', "%25")
+        .replace('?', "%3f")
+        .replace('#', "%23")
+}
+
 /// Opens `path` for reading and writing (creating it with mode 0600 when `create`), in WAL mode
 /// with foreign keys, full sync, secure delete and a busy timeout.
 pub(super) fn open_rw(path: &Path, create: bool) -> Result<Connection, StoreError> {
-    let dir = path.parent().unwrap_or(Path::new("."));
     if create {
-        let unwritable = |e: std::io::Error| StoreError::Unwritable {
-            dir: dir.to_path_buf(),
-            reason: format!("cannot create {}: {e}", path.display()),
-        };
+        let unwritable = |e: &std::io::Error| StoreError::io(path, "cannot create", e);
         let file = OpenOptions::new()
             .write(true)
             .create(true)
             .truncate(false)
             .mode(0o600)
             .open(path)
-            .map_err(unwritable)?;
+            .map_err(|e| unwritable(&e))?;
         file.set_permissions(std::fs::Permissions::from_mode(0o600))
-            .map_err(unwritable)?;
+            .map_err(|e| unwritable(&e))?;
     }
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags(path, flags).map_err(|e| db_error(path, e))?;
@@ -233,12 +249,25 @@ pub(super) fn db_error(path: &Path, e: rusqlite::Error) -> StoreError {
             path: path.to_path_buf(),
             reason,
         },
-        Some(ErrorCode::ReadOnly | ErrorCode::CannotOpen | ErrorCode::PermissionDenied) => {
-            StoreError::Unwritable {
-                dir: path.parent().unwrap_or(Path::new(".")).to_path_buf(),
-                reason: format!("{}: {reason}", path.display()),
+        Some(ErrorCode::ReadOnly) => StoreError::ReadOnly {
+            path: path.to_path_buf(),
+        },
+        Some(ErrorCode::PermissionDenied | ErrorCode::AuthorizationForStatementDenied) => {
+            StoreError::Permission {
+                path: path.to_path_buf(),
+                reason,
             }
         }
+        Some(ErrorCode::DiskFull) => StoreError::Full {
+            path: path.to_path_buf(),
+        },
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => StoreError::Locked {
+            path: path.to_path_buf(),
+        },
+        Some(ErrorCode::CannotOpen) => StoreError::Unwritable {
+            dir: path.parent().unwrap_or(Path::new(".")).to_path_buf(),
+            reason: format!("cannot open {}: {reason}", path.display()),
+        },
         _ => StoreError::Database {
             path: path.to_path_buf(),
             reason,
@@ -310,7 +339,7 @@ impl Store {
         Ok(())
     }
 
-    fn user_version(&self) -> Result<i64, StoreError> {
+    pub(super) fn user_version(&self) -> Result<i64, StoreError> {
         self.conn
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .map_err(|e| self.db_err(e))

@@ -485,7 +485,7 @@ fn saving_a_section_again_replaces_its_row() {
     let (mut pending, t) = part(5, SectionStatus::Complete, "x");
     pending.status = SectionStatus::Pending;
     assert!(store.save_part(id, &pending, &t).is_err());
-    store.delete(id).unwrap();
+    store.force_delete(id).unwrap();
     let count: i64 = store
         .conn
         .query_row("SELECT count(*) FROM reading_parts", [], |r| r.get(0))

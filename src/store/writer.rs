@@ -97,7 +97,13 @@ fn run(store: Store, rx: mpsc::Receiver<Job>) {
 }
 
 fn commit_group(store: &Store, group: Vec<Job>) {
-    if let Err(e) = store.step("BEGIN IMMEDIATE") {
+    // A read-only store still reads through the writer; its writes fail inside.
+    let begin = if store.read_only() {
+        "BEGIN"
+    } else {
+        "BEGIN IMMEDIATE"
+    };
+    if let Err(e) = store.step(begin) {
         for job in group {
             let _ = job.reply.send(Err(e.clone()));
         }

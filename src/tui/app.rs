@@ -5,7 +5,6 @@
 //! Nothing here touches a terminal, the network, the store or the clock: the time arrives in
 //! [`Msg::Tick`], the seeds of random casts come from a generator seeded at construction.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,49 +23,18 @@ use super::screens::stats::StatsState;
 use super::screens::{self, body};
 use super::strings::msg;
 use super::theme::Theme;
-use crate::config::Price;
+use crate::config::Prices;
 use crate::events::SectionEvent;
 use crate::llm::ProviderInfo;
 use crate::oracle::{Cast, Method, Reading};
 use crate::plan::{Section, plan};
 use crate::report::{ReadingReport, ReadingStatus, SectionStatus};
 use crate::response::sanitize_inline;
+use crate::service::{HistoryEntry, Resume, ServiceError};
 
-/// The screens.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Screen {
-    /// The question, the method, the provider.
-    Ask,
-    /// The lines appearing.
-    Cast,
-    /// The grid of sections in flight.
-    Live,
-    /// A reading from the store.
-    Reading,
-    /// Past readings.
-    History,
-    /// One reading's figures.
-    Stats,
-}
-
-/// Export formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ExportFormat {
-    /// `.md`.
-    Markdown,
-    /// `.html`, a standalone page.
-    Html,
-}
-
-impl ExportFormat {
-    /// The file extension.
-    pub fn extension(self) -> &'static str {
-        match self {
-            ExportFormat::Markdown => "md",
-            ExportFormat::Html => "html",
-        }
-    }
-}
+pub use super::screens::Screen;
+pub use super::screens::provider::ProviderLine;
+pub use crate::model::ExportFormat;
 
 /// Everything that can happen to the app. The data travels in the message.
 #[derive(Debug, Clone)]
@@ -93,40 +61,57 @@ pub enum Msg {
         /// Its reading's id.
         id: i64,
     },
-    /// A stored reading is being retried as run `run`: the grid shows it from its report.
+    /// A stored reading to retry as run `run` was loaded (the grid shows it from its report),
+    /// or could not be.
     Resumed {
         /// The run.
         run: u64,
-        /// The reading as stored.
-        report: Box<ReadingReport>,
-        /// The cast it came from.
-        reading: Arc<Reading>,
-        /// The sections being run again.
-        sections: Vec<Section>,
+        /// The reading as stored and what runs again.
+        result: Result<Box<Resume>, ServiceError>,
     },
-    /// Run `run` is over.
+    /// Run `run` is over: whether it was cancelled, or why it could not run or be saved.
     RunEnded {
         /// The run.
         run: u64,
-        /// Whether it was cancelled.
-        cancelled: bool,
+        /// `true` when cancelled.
+        result: Result<bool, ServiceError>,
     },
     /// The history, newest first.
-    History(Vec<HistoryRow>),
-    /// A reading loaded from the store.
-    Reading(Box<ReadingReport>),
-    /// A reading loaded for the stats table.
-    Stats(Box<ReadingReport>),
-    /// A reading was written to this file.
-    Exported(PathBuf),
-    /// A reading was deleted.
-    Deleted(i64),
+    History(Result<Vec<HistoryEntry>, ServiceError>),
+    /// Reading `id` loaded for the Reading screen.
+    Reading {
+        /// The reading asked for.
+        id: i64,
+        /// It, or why not.
+        result: Result<Box<ReadingReport>, ServiceError>,
+    },
+    /// Reading `id` loaded for the Stats screen.
+    Stats {
+        /// The reading asked for.
+        id: i64,
+        /// It, or why not.
+        result: Result<Box<ReadingReport>, ServiceError>,
+    },
+    /// Reading `id` was written to this file, or not.
+    Exported {
+        /// The reading.
+        id: i64,
+        /// The file, or why not.
+        result: Result<PathBuf, ServiceError>,
+    },
+    /// Reading `id` was deleted, or not.
+    Deleted {
+        /// The reading.
+        id: i64,
+        /// Done, or why not.
+        result: Result<(), ServiceError>,
+    },
     /// The models of a provider the picker asked about (or why they could not be listed).
     Models {
         /// The provider.
         provider: String,
         /// Its models, or what went wrong.
-        result: Result<Vec<String>, String>,
+        result: Result<Vec<String>, ServiceError>,
     },
     /// The doctor's findings about a provider.
     Doctor {
@@ -135,12 +120,20 @@ pub enum Msg {
         /// Passed, what was found, the fix.
         lines: Vec<DoctorLine>,
     },
-    /// From now on this provider answers (the choice is kept in config.toml).
-    ProviderChanged(ProviderLine),
-    /// Something failed, in words.
-    Error(String),
-    /// The process was asked to stop (SIGTERM, SIGHUP).
+    /// From now on this provider answers (the choice is kept in config.toml), or it could not
+    /// be chosen.
+    ProviderChanged(Result<ProviderChoice, ServiceError>),
+    /// The process was asked to stop (SIGTERM, SIGHUP), or the terminal went away.
     Interrupt,
+}
+
+/// A provider just chosen: its preset's name and who answers.
+#[derive(Debug, Clone)]
+pub struct ProviderChoice {
+    /// The preset or `[providers.NAME]` table.
+    pub preset: String,
+    /// Name, model and endpoint.
+    pub info: ProviderInfo,
 }
 
 /// What the driver should do.
@@ -154,21 +147,13 @@ pub enum Effect {
         question: String,
         /// The cast.
         reading: Arc<Reading>,
-        /// The plan.
-        sections: Vec<Section>,
     },
-    /// Run `sections` of the reading of the live grid again, as run `run`.
+    /// Run the failed and missing sections of the live grid's reading `id` again, as run `run`.
     Retry {
         /// The run.
         run: u64,
         /// The reading's id in the store.
-        id: Option<i64>,
-        /// The cast.
-        reading: Arc<Reading>,
-        /// The question.
-        question: String,
-        /// What to run.
-        sections: Vec<Section>,
+        id: i64,
     },
     /// Retry the missing sections of stored reading `id` as run `run`.
     Resume {
@@ -199,7 +184,7 @@ pub enum Effect {
         /// The reading.
         id: i64,
     },
-    /// Write reading `id` to a file in the current directory.
+    /// Write reading `id` to a new file in the export folder.
     Export {
         /// The reading.
         id: i64,
@@ -247,44 +232,6 @@ pub struct Status {
     pub error: bool,
 }
 
-/// Who answers, as the status line says it (never a key).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProviderLine {
-    /// The provider preset: "offline", "openai", "ollama", ...
-    pub name: String,
-    /// The model.
-    pub model: String,
-    /// The endpoint, without credentials (empty offline).
-    pub endpoint: String,
-    /// Why it is offline, when nothing said so.
-    pub note: Option<String>,
-}
-
-impl ProviderLine {
-    /// From a provider's info.
-    pub fn new(info: &ProviderInfo, note: Option<String>) -> Self {
-        Self {
-            name: info.name.to_owned(),
-            model: sanitize_inline(&info.model),
-            endpoint: sanitize_inline(&info.endpoint),
-            note,
-        }
-    }
-
-    /// "offline · legge-1882", "openai · gpt-4o-mini · localhost:11434/v1".
-    pub fn label(&self) -> String {
-        let endpoint = self
-            .endpoint
-            .trim_start_matches("https://")
-            .trim_start_matches("http://");
-        if endpoint.is_empty() {
-            format!("{} · {}", self.name, self.model)
-        } else {
-            format!("{} · {} · {endpoint}", self.name, self.model)
-        }
-    }
-}
-
 /// What the app starts with.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -295,7 +242,7 @@ pub struct Options {
     /// The terminal's size.
     pub size: (u16, u16),
     /// Prices by model, for costs.
-    pub prices: BTreeMap<String, Price>,
+    pub prices: Prices,
     /// Whether to colour.
     pub colour: bool,
     /// Every provider the picker offers.
@@ -316,7 +263,7 @@ pub struct App {
     /// Who answers.
     pub provider: ProviderLine,
     /// Prices by model.
-    pub prices: BTreeMap<String, Price>,
+    pub prices: Prices,
     /// The status line's message.
     pub status: Option<Status>,
     /// Whether the help is open.
@@ -450,63 +397,81 @@ impl App {
                     live.id = Some(id);
                 }
             }
-            Msg::Resumed {
-                run,
-                report,
-                reading,
-                sections,
-            } => self.resumed(run, &report, reading, &sections),
-            Msg::RunEnded { run, cancelled } => self.run_ended(run, cancelled, &mut fx),
-            Msg::History(rows) => {
-                self.history.set_rows(rows);
+            Msg::Resumed { run, result } => match result {
+                Ok(resume) => self.resumed(run, &resume),
+                Err(e) => {
+                    // The retry never starts: the guard it held goes, and only it.
+                    if self.resuming == Some(run) {
+                        self.resuming = None;
+                    }
+                    self.fail(&e);
+                }
+            },
+            Msg::RunEnded { run, result } => match result {
+                Ok(cancelled) => self.run_ended(run, cancelled, &mut fx),
+                Err(e) => {
+                    self.fail(&e);
+                    self.run_ended(run, true, &mut fx);
+                }
+            },
+            Msg::History(result) => {
+                match result {
+                    Ok(entries) => self
+                        .history
+                        .set_rows(entries.into_iter().map(HistoryRow::from).collect()),
+                    Err(e) => self.fail(&e),
+                }
                 self.dirty = true;
             }
-            Msg::Reading(report) => {
-                if self.reading.loading == report.id {
+            Msg::Reading { id, result } => {
+                if self.reading.loading == Some(id) {
                     self.reading.loading = None;
-                    self.reading.report = Some(report);
-                    self.reading.scroll = 0;
-                    let b = body(self.size);
-                    self.reading.apply_jump(b, &self.theme);
+                    match result {
+                        Ok(report) => {
+                            self.reading.report = Some(report);
+                            self.reading.scroll = 0;
+                            let b = body(self.size);
+                            self.reading.apply_jump(b, &self.theme);
+                        }
+                        Err(e) => self.fail(&e),
+                    }
                     self.dirty = true;
                 }
             }
-            Msg::Stats(report) => {
-                if self.stats.loading == report.id {
+            Msg::Stats { id, result } => {
+                if self.stats.loading == Some(id) {
                     self.stats.loading = None;
-                    self.stats.report = Some(report);
-                    self.stats.scroll = 0;
+                    match result {
+                        Ok(report) => {
+                            self.stats.report = Some(report);
+                            self.stats.scroll = 0;
+                        }
+                        Err(e) => self.fail(&e),
+                    }
                     self.dirty = true;
                 }
             }
-            Msg::Exported(path) => {
-                self.say(msg::exported(&path));
+            Msg::Exported { id: _, result } => {
+                match result {
+                    Ok(path) => self.say(msg::exported(&path)),
+                    Err(e) => self.fail(&e),
+                }
                 self.dirty = true;
             }
-            Msg::Deleted(id) => {
-                self.say(msg::deleted(id));
-                if self
-                    .reading
-                    .report
-                    .as_ref()
-                    .is_some_and(|r| r.id == Some(id))
-                {
-                    self.reading = ReadingState::default();
+            Msg::Deleted { id, result } => {
+                match result {
+                    Ok(()) => self.deleted(id, &mut fx),
+                    Err(e) => self.fail(&e),
                 }
-                if self
-                    .live
-                    .as_ref()
-                    .is_some_and(|l| l.id == Some(id) && !l.running())
-                {
-                    self.live = None;
-                }
-                fx.push(Effect::LoadHistory);
                 self.dirty = true;
             }
             Msg::Interrupt => self.quit_now(&mut fx),
             Msg::Models { provider, result } => {
                 if let Some(p) = self.picker.as_mut() {
-                    p.set_models(&provider, result.map_err(|e| sanitize_inline(&e)));
+                    p.set_models(
+                        &provider,
+                        result.map_err(|e| sanitize_inline(&e.to_string())),
+                    );
                     self.dirty = true;
                 }
             }
@@ -516,22 +481,49 @@ impl App {
                     self.dirty = true;
                 }
             }
-            Msg::ProviderChanged(line) => {
-                self.say(msg::provider_changed(&line.label()));
-                self.provider = line;
-                self.picker = None;
-                self.dirty = true;
-            }
-            Msg::Error(text) => {
-                // A retry whose reading could not be loaded never starts.
-                self.resuming = None;
-                self.error(sanitize_inline(&text));
-                self.reading.loading = None;
-                self.stats.loading = None;
+            Msg::ProviderChanged(result) => {
+                match result {
+                    Ok(choice) => {
+                        let line = ProviderLine {
+                            name: choice.preset,
+                            ..ProviderLine::new(&choice.info, None)
+                        };
+                        self.say(msg::provider_changed(&line.label()));
+                        self.provider = line;
+                        self.picker = None;
+                    }
+                    Err(e) => self.fail(&e),
+                }
                 self.dirty = true;
             }
         }
         fx
+    }
+
+    /// Reports a failed operation on the status line (its words cleaned for the terminal).
+    fn fail(&mut self, e: &ServiceError) {
+        self.error(sanitize_inline(&e.to_string()));
+    }
+
+    /// Reading `id` is gone: whatever showed it lets go, and the history reloads.
+    fn deleted(&mut self, id: i64, fx: &mut Vec<Effect>) {
+        self.say(msg::deleted(id));
+        if self
+            .reading
+            .report
+            .as_ref()
+            .is_some_and(|r| r.id == Some(id))
+        {
+            self.reading = ReadingState::default();
+        }
+        if self
+            .live
+            .as_ref()
+            .is_some_and(|l| l.id == Some(id) && !l.running())
+        {
+            self.live = None;
+        }
+        fx.push(Effect::LoadHistory);
     }
 
     fn tick(&mut self, now: Duration) {
@@ -744,7 +736,6 @@ impl App {
             run,
             question,
             reading,
-            sections,
         });
     }
 
@@ -791,6 +782,9 @@ impl App {
                 if state.running() {
                     return self.say(msg::RETRY_WAIT);
                 }
+                let Some(id) = state.id else {
+                    return self.error(msg::NOT_SAVED_RETRY);
+                };
                 let sections = state.to_retry();
                 if sections.is_empty() {
                     return self.say(msg::NOTHING_TO_RETRY);
@@ -798,13 +792,7 @@ impl App {
                 self.runs += 1;
                 let run = self.runs;
                 state.restart(run, &sections, self.now);
-                fx.push(Effect::Retry {
-                    run,
-                    id: state.id,
-                    reading: state.reading.clone(),
-                    question: state.question.clone(),
-                    sections,
-                });
+                fx.push(Effect::Retry { run, id });
             }
             LiveAction::Cancel => {
                 state.cancelling = true;
@@ -878,13 +866,8 @@ impl App {
         }
     }
 
-    fn resumed(
-        &mut self,
-        run: u64,
-        report: &ReadingReport,
-        reading: Arc<Reading>,
-        sections: &[Section],
-    ) {
+    fn resumed(&mut self, run: u64, resume: &Resume) {
+        let (report, reading, sections) = (&resume.report, resume.reading.clone(), &resume.missing);
         if self.resuming == Some(run) {
             self.resuming = None;
         }

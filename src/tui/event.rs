@@ -63,7 +63,7 @@ async fn forward_input(tx: mpsc::UnboundedSender<Msg>) {
                 }
             }
             Err(e) => {
-                let _ = tx.send(Msg::Error(format!("cannot read the terminal: {e}")));
+                tracing::warn!(error = %e, "cannot read the terminal");
                 break;
             }
         }

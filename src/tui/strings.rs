@@ -264,4 +264,7 @@ pub mod msg {
     pub const NONE_SELECTED: &str = "No reading is selected.";
     /// The reading is not saved (no store).
     pub const NOT_SAVED: &str = "This reading has no id in the store yet; wait until it is saved.";
+    /// Retry on the grid of a reading the store never took.
+    pub const NOT_SAVED_RETRY: &str =
+        "This reading was never saved, so it cannot be retried; cast it again.";
 }

@@ -322,7 +322,7 @@ async fn a_failed_write_stops_the_run_and_is_reported() {
             if matches!(event.kind, EventKind::Finished(_)) && std::mem::take(&mut once) {
                 // The reading disappears under the run: the next save cannot land.
                 let id = event.reading;
-                writer.call(move |s| s.delete(id)).await.unwrap();
+                writer.call(move |s| s.force_delete(id)).await.unwrap();
                 gate.add_permits(100);
             }
         }
@@ -415,7 +415,7 @@ async fn a_batch_reading_whose_store_failed_is_reported_as_unsaved_not_as_never_
                     if matches!(event.kind, EventKind::Finished(_)) && deleted.is_none() {
                         // Section 1 of reading 1 is in; the reading disappears before the rest.
                         let id = event.reading;
-                        writer.call(move |s| s.delete(id)).await.unwrap();
+                        writer.call(move |s| s.force_delete(id)).await.unwrap();
                         deleted = Some(id);
                         gate.add_permits(100);
                     }

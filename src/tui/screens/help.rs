@@ -5,8 +5,8 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 
+use super::Screen;
 use super::centered;
-use crate::tui::app::Screen;
 use crate::tui::strings::{self, KeyHelp};
 use crate::tui::theme::Theme;
 

@@ -11,10 +11,12 @@ use ratatui_textarea::TextArea;
 
 use super::live::status_word;
 use super::{fmt_cost, fmt_tokens, truncate};
+use crate::model::ExportFormat;
 use crate::oracle::hexagram;
 use crate::report::ReadingStatus;
 use crate::response::sanitize_inline;
-use crate::tui::app::ExportFormat;
+use crate::service::HistoryEntry;
+use crate::store::rfc3339;
 use crate::tui::strings;
 use crate::tui::theme::Theme;
 
@@ -41,6 +43,24 @@ pub struct HistoryRow {
     pub tokens: u64,
     /// Dollars, when a price is known for its model.
     pub cost: Option<f64>,
+}
+
+impl From<HistoryEntry> for HistoryRow {
+    fn from(e: HistoryEntry) -> Self {
+        let row = e.listed.row;
+        Self {
+            id: row.id,
+            created_at: rfc3339(row.created_at),
+            question: e.listed.question.unwrap_or_else(|e| format!("⚠ {e}")),
+            primary: row.primary,
+            resulting: row.resulting,
+            status: row.status,
+            done: usize::try_from(row.sections_done).unwrap_or(0),
+            planned: usize::try_from(row.sections_planned).unwrap_or(0),
+            tokens: row.total_tokens,
+            cost: e.cost,
+        }
+    }
 }
 
 impl HistoryRow {

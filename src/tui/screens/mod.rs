@@ -20,7 +20,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Clear, Paragraph};
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
-use super::app::{App, Screen};
+use super::app::App;
 use super::strings::{self, KeyHelp, footer};
 use super::theme::Theme;
 use crate::oracle::Hexagram;
@@ -33,6 +33,23 @@ pub const MIN_HEIGHT: u16 = 16;
 /// The body of the frame (between the tab bar and the status line) for a terminal of `size`.
 pub fn body(size: (u16, u16)) -> Rect {
     Rect::new(0, 1, size.0, size.1.saturating_sub(3))
+}
+
+/// The screens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Screen {
+    /// The question, the method, the provider.
+    Ask,
+    /// The lines appearing.
+    Cast,
+    /// The grid of sections in flight.
+    Live,
+    /// A reading from the store.
+    Reading,
+    /// Past readings.
+    History,
+    /// One reading's figures.
+    Stats,
 }
 
 /// Draws the whole app.

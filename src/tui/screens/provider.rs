@@ -9,7 +9,47 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 
 use super::{centered, truncate};
+use crate::llm::ProviderInfo;
+use crate::response::sanitize_inline;
 use crate::tui::theme::Theme;
+
+/// Who answers, as the status line says it (never a key).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderLine {
+    /// The provider preset: "offline", "openai", "ollama", ...
+    pub name: String,
+    /// The model.
+    pub model: String,
+    /// The endpoint, without credentials (empty offline).
+    pub endpoint: String,
+    /// Why it is offline, when nothing said so.
+    pub note: Option<String>,
+}
+
+impl ProviderLine {
+    /// From a provider's info.
+    pub fn new(info: &ProviderInfo, note: Option<String>) -> Self {
+        Self {
+            name: info.name.to_owned(),
+            model: sanitize_inline(&info.model),
+            endpoint: sanitize_inline(&info.endpoint),
+            note,
+        }
+    }
+
+    /// "offline · legge-1882", "openai · gpt-4o-mini · localhost:11434/v1".
+    pub fn label(&self) -> String {
+        let endpoint = self
+            .endpoint
+            .trim_start_matches("https://")
+            .trim_start_matches("http://");
+        if endpoint.is_empty() {
+            format!("{} · {}", self.name, self.model)
+        } else {
+            format!("{} · {} · {endpoint}", self.name, self.model)
+        }
+    }
+}
 
 /// Which list has the keys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

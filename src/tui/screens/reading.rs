@@ -12,11 +12,11 @@ use ratatui::widgets::{Block, Borders, Paragraph};
 
 use super::cast::bar;
 use super::{hexagram_title, truncate, wrap_styled};
+use crate::model::ExportFormat;
 use crate::oracle::{Hexagram, hexagram};
 use crate::plan::Section;
 use crate::report::{ReadingReport, SectionStatus};
 use crate::response::sanitize_inline;
-use crate::tui::app::ExportFormat;
 use crate::tui::theme::Theme;
 
 /// Widest the jump list gets.

@@ -2,8 +2,6 @@
 //! completion and total tokens, rate, attempts and model, with totals, and cost when the config
 //! has a price for the model.
 
-use std::collections::BTreeMap;
-
 use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -11,7 +9,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Row, Table, TableState};
 
 use super::{fmt_cost, fmt_tokens, truncate};
-use crate::config::Price;
+use crate::config::Prices;
 use crate::report::{ReadingReport, SectionReport, SectionStatus};
 use crate::response::sanitize_inline;
 use crate::tui::theme::Theme;
@@ -44,8 +42,8 @@ impl StatsState {
 }
 
 /// The cost of one section at `prices`, when its model has a price.
-pub fn section_cost(s: &SectionReport, prices: &BTreeMap<String, Price>) -> Option<f64> {
-    crate::config::cost(prices, s.model.as_deref()?, &s.billed()?)
+pub fn section_cost(s: &SectionReport, prices: &Prices) -> Option<f64> {
+    prices.cost(s.model.as_deref()?, &s.billed()?)
 }
 
 fn ms(v: Option<u64>) -> String {
@@ -82,13 +80,7 @@ fn right(s: String) -> Cell<'static> {
 }
 
 /// Draws the stats table.
-pub fn render(
-    state: &StatsState,
-    prices: &BTreeMap<String, Price>,
-    frame: &mut Frame,
-    area: Rect,
-    theme: &Theme,
-) {
+pub fn render(state: &StatsState, prices: &Prices, frame: &mut Frame, area: Rect, theme: &Theme) {
     let Some(report) = &state.report else {
         super::placeholder(state.loading.is_some(), frame, area, theme);
         return;

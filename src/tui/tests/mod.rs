@@ -1,10 +1,10 @@
 //! Tests of the terminal app without a terminal: `update` driven by messages, and every screen
 //! drawn on a `TestBackend` and kept as an insta snapshot.
 
+mod effects;
 mod snapshots;
 mod update;
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,7 +14,6 @@ use ratatui::backend::TestBackend;
 
 use super::app::{App, Effect, Msg, Options, ProviderLine};
 use super::screens;
-use super::screens::history::HistoryRow;
 use crate::events::{EventKind, SectionDone, SectionEvent, SectionFailure, Usage, UsageSource};
 use crate::llm::ProviderInfo;
 use crate::llm::offline::compose;
@@ -22,6 +21,8 @@ use crate::oracle::{Cast, Reading};
 use crate::plan::{Section, plan};
 use crate::report::{ReadingReport, ReadingStatus};
 use crate::response::parse_response;
+use crate::service::HistoryEntry;
+use crate::store::{Listed, ReadingRow};
 
 /// The sizes every screen is drawn at.
 const NARROW: (u16, u16) = (80, 24);
@@ -43,10 +44,26 @@ fn app(size: (u16, u16)) -> App {
         ),
         seed: 7,
         size,
-        prices: BTreeMap::new(),
+        prices: crate::config::Prices::default(),
         colour: false,
         providers: vec!["openai".into(), "ollama".into(), "llamacpp".into(), "offline".into()],
     })
+}
+
+/// `report` loaded for the Reading screen.
+fn loaded(report: ReadingReport) -> Msg {
+    Msg::Reading {
+        id: report.id.expect("a stored report"),
+        result: Ok(Box::new(report)),
+    }
+}
+
+/// `report` loaded for the Stats screen.
+fn stats_loaded(report: ReadingReport) -> Msg {
+    Msg::Stats {
+        id: report.id.expect("a stored report"),
+        result: Ok(Box::new(report)),
+    }
 }
 
 fn key(code: KeyCode) -> Msg {
@@ -217,18 +234,33 @@ fn complete_report() -> ReadingReport {
 }
 
 /// Five past readings, one of each status.
-fn history_rows() -> Vec<HistoryRow> {
-    let row = |id: i64, q: &str, p: u8, r: Option<u8>, status, done, planned, tokens| HistoryRow {
-        id,
-        created_at: format!("2026-03-0{id}T09:0{id}:00Z"),
-        question: q.into(),
-        primary: p,
-        resulting: r,
-        status,
-        done,
-        planned,
-        tokens,
-        cost: (id % 2 == 0).then_some(0.0021 * id as f64),
+fn history_rows() -> Vec<HistoryEntry> {
+    let row = |id: i64, q: &str, p: u8, r: Option<u8>, status, done, planned, tokens| {
+        // 2026-03-0{id}T09:0{id}:00Z
+        let created_at = (1_772_323_200 + (id - 1) * 86_400 + 9 * 3600 + id * 60) * 1000;
+        HistoryEntry {
+            listed: Listed {
+                row: ReadingRow {
+                    id,
+                    created_at,
+                    updated_at: created_at,
+                    status,
+                    method: "coins".into(),
+                    lines: [7; 6],
+                    seed: None,
+                    primary: p,
+                    resulting: r,
+                    sections_planned: planned,
+                    sections_done: done,
+                    sections_failed: 0,
+                    total_tokens: tokens,
+                    provider: "offline".into(),
+                    model: "legge-1882".into(),
+                },
+                question: Ok(q.into()),
+            },
+            cost: (id % 2 == 0).then_some(0.0021 * id as f64),
+        }
     };
     vec![
         row(

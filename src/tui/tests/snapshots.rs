@@ -124,7 +124,7 @@ fn live_complete() {
         at(&mut a, 3400);
         a.update(Msg::RunEnded {
             run,
-            cancelled: false,
+            result: Ok(false),
         });
         a
     });
@@ -143,11 +143,16 @@ fn live_partial_with_an_error_on_the_status_line() {
         }
         a.update(Msg::RunEnded {
             run,
-            cancelled: false,
+            result: Ok(false),
         });
-        a.update(Msg::Error(
-            "cannot read or write /home/me/.local/share/iching/iching.db: disk I/O error".into(),
-        ));
+        a.update(Msg::Exported {
+            id: 7,
+            result: Err(crate::store::StoreError::Database {
+                path: "/home/me/.local/share/iching/iching.db".into(),
+                reason: "disk I/O error".into(),
+            }
+            .into()),
+        });
         a
     });
 }
@@ -160,7 +165,7 @@ fn live_cancelled() {
         a.update(key(KeyCode::Esc));
         a.update(Msg::RunEnded {
             run,
-            cancelled: true,
+            result: Ok(true),
         });
         a
     });
@@ -170,7 +175,7 @@ fn reading_open(size: (u16, u16)) -> App {
     let mut a = app(size);
     a.reading.loading = Some(7);
     a.screen = Screen::Reading;
-    a.update(Msg::Reading(Box::new(complete_report())));
+    a.update(loaded(complete_report()));
     a
 }
 
@@ -216,7 +221,7 @@ fn reading_with_failed_and_cancelled_sections() {
         report.status = ReadingStatus::Partial;
         a.reading.loading = Some(7);
         a.screen = Screen::Reading;
-        a.update(Msg::Reading(Box::new(report)));
+        a.update(loaded(report));
         a.update(key(KeyCode::Char('2')));
         a
     });
@@ -225,7 +230,7 @@ fn reading_with_failed_and_cancelled_sections() {
 fn history(size: (u16, u16)) -> App {
     let mut a = app(size);
     a.update(key(KeyCode::F(4)));
-    a.update(Msg::History(history_rows()));
+    a.update(Msg::History(Ok(history_rows())));
     a
 }
 
@@ -239,7 +244,7 @@ fn history_states() {
     both("history_empty", |size| {
         let mut a = app(size);
         a.update(key(KeyCode::F(4)));
-        a.update(Msg::History(Vec::new()));
+        a.update(Msg::History(Ok(Vec::new())));
         a
     });
     both("history_rows", history);
@@ -258,7 +263,10 @@ fn history_states() {
     both("history_exported", |size| {
         let mut a = history(size);
         a.update(key(KeyCode::Char('m')));
-        a.update(Msg::Exported("/home/me/readings/iching-5.md".into()));
+        a.update(Msg::Exported {
+            id: 5,
+            result: Ok("/home/me/readings/iching-5.md".into()),
+        });
         a
     });
 }
@@ -267,7 +275,7 @@ fn history_states() {
 fn stats_of_a_reading_with_prices() {
     both("stats", |size| {
         let mut a = app(size);
-        a.prices.insert(
+        a.prices.0.insert(
             "legge-1882".into(),
             Price {
                 prompt_per_million: 0.15,
@@ -285,7 +293,7 @@ fn stats_of_a_reading_with_prices() {
         report.sections[3].tokens_per_sec = None;
         report.sections[3].model = None;
         report.sections[3].attempts = 4;
-        a.update(Msg::Stats(Box::new(report)));
+        a.update(stats_loaded(report));
         a
     });
 }
@@ -294,7 +302,7 @@ fn stats_of_a_reading_with_prices() {
 fn stats_of_a_reasoning_model_with_a_prompt_cache() {
     both("stats_cached", |size| {
         let mut a = app(size);
-        a.prices.insert(
+        a.prices.0.insert(
             "legge-1882".into(),
             Price {
                 prompt_per_million: 0.25,
@@ -310,7 +318,7 @@ fn stats_of_a_reasoning_model_with_a_prompt_cache() {
             s.cached_tokens = Some(if i == 0 { 0 } else { 1152 });
             s.reasoning_tokens = Some(64 + 16 * u32::try_from(i).unwrap());
         }
-        a.update(Msg::Stats(Box::new(report)));
+        a.update(stats_loaded(report));
         a
     });
 }

@@ -8,7 +8,8 @@ use super::*;
 use crate::oracle::Method;
 use crate::plan::Section;
 use crate::report::ReadingStatus;
-use crate::tui::app::{Confirm, ExportFormat, Screen};
+use crate::service::ServiceError;
+use crate::tui::app::{Confirm, ExportFormat, ProviderChoice, Screen};
 use crate::tui::screens::cast::{HOLD, LINE_STEP};
 use crate::tui::screens::live::Phase;
 
@@ -88,14 +89,21 @@ fn enter_casts_and_starts_every_planned_section_at_once() {
             run,
             question,
             reading,
-            sections,
         },
     ] = fx.as_slice()
     else {
         panic!("{fx:?}")
     };
     assert_eq!(question, "Should I go?");
-    assert_eq!(sections, &plan(reading));
+    let cards: Vec<Section> = a
+        .live
+        .as_ref()
+        .unwrap()
+        .cards
+        .iter()
+        .map(|c| c.section)
+        .collect();
+    assert_eq!(cards, plan(reading), "every planned section has a card");
     assert_eq!(reading.cast.method, Method::Coins);
     assert!(reading.cast.seed.is_some());
     assert_eq!(a.screen, Screen::Cast);
@@ -228,25 +236,30 @@ fn the_run_settles_as_partial_and_r_retries_only_what_failed() {
     }
     a.update(Msg::RunEnded {
         run,
-        cancelled: false,
+        result: Ok(false),
     });
     let live = a.live.as_ref().unwrap();
     assert_eq!(live.status, ReadingStatus::Partial);
     assert!(a.status.as_ref().unwrap().text.contains("partial: 9 of 10"));
     let fx = a.update(key(KeyCode::Char('r')));
-    let [
-        Effect::Retry {
-            run: retry,
-            id,
-            sections,
-            ..
-        },
-    ] = fx.as_slice()
-    else {
+    let [Effect::Retry { run: retry, id }] = fx.as_slice() else {
         panic!("{fx:?}")
     };
-    assert_eq!(sections, &[Section::ChangingLine(1)]);
-    assert_eq!(*id, Some(7));
+    assert_eq!(*id, 7);
+    let again: Vec<Section> = a
+        .live
+        .as_ref()
+        .unwrap()
+        .cards
+        .iter()
+        .filter(|c| !matches!(c.phase, Phase::Done(_)))
+        .map(|c| c.section)
+        .collect();
+    assert_eq!(
+        again,
+        [Section::ChangingLine(1)],
+        "only the failed section runs again"
+    );
     assert_ne!(*retry, run);
     let live = a.live.as_ref().unwrap();
     assert_eq!(live.status, ReadingStatus::Running);
@@ -263,7 +276,7 @@ fn esc_cancels_the_run_and_it_is_kept_as_cancelled() {
     assert!(a.live.as_ref().unwrap().cancelling);
     a.update(Msg::RunEnded {
         run,
-        cancelled: true,
+        result: Ok(true),
     });
     let live = a.live.as_ref().unwrap();
     assert_eq!(live.status, ReadingStatus::Cancelled);
@@ -337,7 +350,7 @@ fn enter_on_the_grid_opens_the_stored_reading_at_that_section() {
     assert!(matches!(fx.as_slice(), [Effect::Open { id: 7 }]));
     assert_eq!(a.screen, Screen::Reading);
     assert!(a.reading.report.is_none(), "nothing is shown from memory");
-    a.update(Msg::Reading(Box::new(complete_report())));
+    a.update(loaded(complete_report()));
     assert!(a.reading.scroll > 0, "it opens at the chosen section");
     let fx = a.update(key(KeyCode::Esc));
     assert!(fx.is_empty());
@@ -349,7 +362,7 @@ fn a_reading_scrolls_and_jumps_between_sections() {
     let mut a = app(NARROW);
     a.reading.loading = Some(7);
     a.screen = Screen::Reading;
-    a.update(Msg::Reading(Box::new(complete_report())));
+    a.update(loaded(complete_report()));
     assert_eq!(a.reading.scroll, 0);
     a.update(key(KeyCode::Down));
     assert_eq!(a.reading.scroll, 1);
@@ -391,7 +404,7 @@ fn history_filters_as_you_type_and_acts_on_the_chosen_reading() {
     a.update(key(KeyCode::Char('h')));
     a.update(key(KeyCode::Esc));
     assert_eq!(a.screen, Screen::History, "Esc on Ask leads to history");
-    a.update(Msg::History(history_rows()));
+    a.update(Msg::History(Ok(history_rows())));
     assert_eq!(a.history.visible().len(), 5);
     a.update(key(KeyCode::Char('/')));
     type_text(&mut a, "HARV");
@@ -412,7 +425,10 @@ fn history_filters_as_you_type_and_acts_on_the_chosen_reading() {
             format: ExportFormat::Markdown
         }]
     ));
-    a.update(Msg::Exported("/tmp/x/iching-5.md".into()));
+    a.update(Msg::Exported {
+        id: 5,
+        result: Ok("/tmp/x/iching-5.md".into()),
+    });
     assert!(
         a.status
             .as_ref()
@@ -436,7 +452,10 @@ fn history_filters_as_you_type_and_acts_on_the_chosen_reading() {
     );
     let fx = a.update(key(KeyCode::Char('y')));
     assert!(matches!(fx.as_slice(), [Effect::Delete { id: 4 }]));
-    let fx = a.update(Msg::Deleted(4));
+    let fx = a.update(Msg::Deleted {
+        id: 4,
+        result: Ok(()),
+    });
     assert!(matches!(fx.as_slice(), [Effect::LoadHistory]));
     let fx = a.update(key(KeyCode::Char('r')));
     assert!(matches!(fx.as_slice(), [Effect::Resume { id: 4, .. }]));
@@ -464,9 +483,11 @@ fn a_retried_reading_from_history_shows_its_kept_sections_as_done() {
     report.status = ReadingStatus::Partial;
     a.update(Msg::Resumed {
         run: 3,
-        report: Box::new(report),
-        reading: reading(),
-        sections: vec![Section::InitialHexagramImage],
+        result: Ok(Box::new(crate::service::Resume {
+            report,
+            reading: reading(),
+            missing: vec![Section::InitialHexagramImage],
+        })),
     });
     let live = a.live.as_ref().unwrap();
     assert_eq!(live.done(), 9);
@@ -513,12 +534,68 @@ fn help_opens_on_question_mark_and_any_key_closes_it() {
 #[test]
 fn errors_from_the_store_are_said_in_words_without_escapes() {
     let mut a = app(NARROW);
-    a.update(Msg::Error(
-        "integrity check failed\u{1b}[31m for reading 3".into(),
-    ));
+    a.reading.loading = Some(3);
+    a.update(Msg::Reading {
+        id: 3,
+        result: Err(ServiceError::Io(
+            "integrity check failed\u{1b}[31m for reading 3".into(),
+        )),
+    });
     let s = a.status.as_ref().unwrap();
     assert!(s.error);
     assert_eq!(s.text, "integrity check failed for reading 3");
+    assert_eq!(a.reading.loading, None, "the failed load is over");
+}
+
+#[test]
+fn a_failure_clears_only_what_its_own_operation_was_waiting_for() {
+    // A retry from History is loading its reading, a reading and its stats are loading too.
+    let mut a = app(NARROW);
+    a.update(Msg::History(Ok(history_rows())));
+    a.update(key(KeyCode::F(4)));
+    a.update(key(KeyCode::Down));
+    let fx = a.update(key(KeyCode::Char('r')));
+    let [Effect::Resume { run, id: 4 }] = fx.as_slice() else {
+        panic!("{fx:?}")
+    };
+    let run = *run;
+    a.reading.loading = Some(5);
+    a.stats.loading = Some(5);
+    // An export fails meanwhile: it says so, and nothing else is let go.
+    a.update(Msg::Exported {
+        id: 5,
+        result: Err(ServiceError::Export(
+            "cannot write /tmp/x/iching-5.md: disk full".into(),
+        )),
+    });
+    assert!(a.status.as_ref().unwrap().error);
+    assert_eq!(a.reading.loading, Some(5));
+    assert_eq!(a.stats.loading, Some(5));
+    // The retry's guard still holds: a second run cannot start.
+    a.update(key(KeyCode::Char('a')));
+    type_text(&mut a, "Another question?");
+    let fx = a.update(key(KeyCode::Enter));
+    assert!(
+        !fx.iter().any(|e| matches!(e, Effect::Start { .. })),
+        "a second run started while a retry was loading: {fx:?}"
+    );
+    // The stats load failing lets go of the stats only.
+    a.update(Msg::Stats {
+        id: 5,
+        result: Err(ServiceError::Store(crate::store::StoreError::NotFound(5))),
+    });
+    assert_eq!(a.stats.loading, None);
+    assert_eq!(a.reading.loading, Some(5));
+    // The retry's reading failing to load lets go of its guard.
+    a.update(Msg::Resumed {
+        run,
+        result: Err(ServiceError::Store(crate::store::StoreError::NotFound(4))),
+    });
+    let fx = a.update(key(KeyCode::Enter));
+    assert!(
+        fx.iter().any(|e| matches!(e, Effect::Start { .. })),
+        "the guard should be gone once the retry failed: {fx:?}"
+    );
 }
 
 #[test]
@@ -570,10 +647,10 @@ fn f7_picks_a_provider_and_a_model_and_asks_to_keep_them() {
         model: "qwen2.5:7b".into(),
         endpoint: "http://localhost:11434/v1".into(),
     };
-    a.update(Msg::ProviderChanged(ProviderLine {
-        name: "ollama".into(),
-        ..ProviderLine::new(&info, None)
-    }));
+    a.update(Msg::ProviderChanged(Ok(ProviderChoice {
+        preset: "ollama".into(),
+        info,
+    })));
     assert!(a.picker.is_none());
     assert_eq!(a.provider.name, "ollama");
     assert!(
@@ -610,7 +687,7 @@ fn the_picker_types_a_model_the_list_lacks_runs_the_doctor_and_offline_needs_no_
     a.update(key(KeyCode::Enter));
     a.update(Msg::Models {
         provider: "llamacpp".into(),
-        result: Err("connection refused".into()),
+        result: Err(ServiceError::Provider("connection refused".into())),
     });
     for c in "my-model".chars() {
         a.update(key(KeyCode::Char(c)));

@@ -1,0 +1,183 @@
+//! The small vocabulary every layer shares, below the store and the front ends: a reading's id,
+//! the states of readings and sections, the export formats, and prices with the one [`Prices::cost`]
+//! every figure of money goes through.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::events::Usage;
+
+/// A saved reading's id in the store (SQLite's rowid, from 1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ReadingId(pub i64);
+
+impl fmt::Display for ReadingId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::str::FromStr for ReadingId {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().parse::<i64>() {
+            Ok(n) if n > 0 => Ok(Self(n)),
+            _ => Err(format!(
+                "{s:?} is not a reading id: use the number `iching history` shows"
+            )),
+        }
+    }
+}
+
+/// The state of a whole reading.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReadingStatus {
+    /// Sections are still being generated.
+    Running,
+    /// Every planned section succeeded.
+    Complete,
+    /// Some sections succeeded, some did not.
+    Partial,
+    /// No section succeeded.
+    Failed,
+    /// Stopped by the user.
+    Cancelled,
+    /// The process died while sections were in flight.
+    Interrupted,
+}
+
+impl ReadingStatus {
+    /// The lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReadingStatus::Running => "running",
+            ReadingStatus::Complete => "complete",
+            ReadingStatus::Partial => "partial",
+            ReadingStatus::Failed => "failed",
+            ReadingStatus::Cancelled => "cancelled",
+            ReadingStatus::Interrupted => "interrupted",
+        }
+    }
+}
+
+/// The state of one section.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SectionStatus {
+    /// Not finished (queued, running, or never run).
+    Pending,
+    /// Succeeded.
+    Complete,
+    /// Failed for good.
+    Failed,
+    /// Stopped before it finished.
+    Cancelled,
+}
+
+/// The reading status implied by its sections' states.
+pub fn status_of(sections: impl Iterator<Item = SectionStatus>, cancelled: bool) -> ReadingStatus {
+    let (mut done, mut total) = (0, 0);
+    for s in sections {
+        total += 1;
+        done += usize::from(s == SectionStatus::Complete);
+    }
+    if total > 0 && done == total {
+        ReadingStatus::Complete
+    } else if cancelled {
+        ReadingStatus::Cancelled
+    } else if done == 0 {
+        ReadingStatus::Failed
+    } else {
+        ReadingStatus::Partial
+    }
+}
+
+/// The files a reading can be exported to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ExportFormat {
+    /// `.md`.
+    Markdown,
+    /// `.html`, a standalone page.
+    Html,
+}
+
+impl ExportFormat {
+    /// The file extension.
+    pub fn extension(self) -> &'static str {
+        match self {
+            ExportFormat::Markdown => "md",
+            ExportFormat::Html => "html",
+        }
+    }
+}
+
+/// Price of a model, per million tokens, for cost figures.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Price {
+    /// Dollars per million prompt tokens.
+    pub prompt_per_million: f64,
+    /// Dollars per million completion tokens (reasoning tokens are billed as completion).
+    pub completion_per_million: f64,
+    /// Dollars per million prompt tokens served from the provider's prompt cache (default: the
+    /// full prompt price).
+    #[serde(default)]
+    pub cached_prompt_per_million: Option<f64>,
+}
+
+impl Price {
+    /// What `usage` cost: cached prompt tokens at the cached price where there is one.
+    pub fn cost(&self, usage: &Usage) -> f64 {
+        let cached = usage.cached_tokens.min(usage.prompt_tokens);
+        let fresh = usage.prompt_tokens - cached;
+        let cached_price = self
+            .cached_prompt_per_million
+            .unwrap_or(self.prompt_per_million);
+        (f64::from(fresh) * self.prompt_per_million
+            + f64::from(cached) * cached_price
+            + f64::from(usage.completion_tokens) * self.completion_per_million)
+            / 1e6
+    }
+}
+
+/// Prices by model name, from `[prices."MODEL"]` tables in config.toml.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(transparent)]
+pub struct Prices(pub BTreeMap<String, Price>);
+
+impl Prices {
+    /// Whether no model has a price.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The price of `model`: an exact entry, else the longest entry the name starts with, so a
+    /// `[prices."gpt-4o-mini"]` entry also prices the dated `gpt-4o-mini-2024-07-18` a server
+    /// reports.
+    pub fn get(&self, model: &str) -> Option<&Price> {
+        self.0.get(model).or_else(|| {
+            self.0
+                .iter()
+                .filter(|(name, _)| !name.is_empty() && model.starts_with(name.as_str()))
+                .max_by_key(|(name, _)| name.len())
+                .map(|(_, p)| p)
+        })
+    }
+
+    /// What `usage` of `model` cost, when `model` has a price (exactly or by prefix): the one
+    /// cost function every figure of money uses.
+    pub fn cost(&self, model: &str, usage: &Usage) -> Option<f64> {
+        self.get(model).map(|p| p.cost(usage))
+    }
+}
+
+impl FromIterator<(String, Price)> for Prices {
+    fn from_iter<I: IntoIterator<Item = (String, Price)>>(iter: I) -> Self {
+        Self(iter.into_iter().collect())
+    }
+}

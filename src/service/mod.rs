@@ -1,0 +1,483 @@
+//! The application service: the one seam both front ends stand on. A [`Service`] owns the store
+//! (through its single writer), the prices and, once [`Service::configure`]d, the settings and
+//! the engine; every operation a user can ask for — cast, retry, history, a report, stats,
+//! delete, export — is a method here returning `Result<_, ServiceError>`. The CLI formats what
+//! comes back; the TUI's effect runner turns it into a message naming the operation.
+//!
+//! [`setup`] resolves settings into an engine (the one resolution both front ends use);
+//! [`doctor`] checks an endpoint.
+
+pub mod doctor;
+pub mod setup;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use zeroize::Zeroizing;
+
+use crate::config::{ConfigError, Dirs, Overrides, Prices};
+use crate::events::SectionEvent;
+use crate::model::{ExportFormat, SectionStatus};
+use crate::oracle::Reading;
+use crate::plan::Section;
+use crate::reading::{SavedRun, cast_saved, retry_saved, saved_report, stored_reading};
+use crate::report::{self, ReadingReport};
+use crate::store::{
+    HistoryFilter, Listed, PartMeta, ReadingRow, Store, StoreError, Unlock, Writer, WriterThread,
+};
+
+pub use setup::Setup;
+
+/// Why an operation failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ServiceError {
+    /// The store refused or failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The settings cannot work.
+    #[error("{message}")]
+    Config {
+        /// What is wrong, and what to do.
+        message: String,
+        /// Whether the user's input is at fault (a bad value, a missing key) rather than the
+        /// system (an unreadable file).
+        usage: bool,
+    },
+    /// The request itself is wrong (a bad `--home`, an empty question).
+    #[error("{0}")]
+    Usage(String),
+    /// An export could not be written.
+    #[error("{0}")]
+    Export(String),
+    /// The endpoint could not be used.
+    #[error("{0}")]
+    Provider(String),
+    /// The terminal or a file could not be used.
+    #[error("{0}")]
+    Io(String),
+}
+
+impl ServiceError {
+    /// Whether the user can fix it by what they type: exit status 2 for a command.
+    pub fn is_usage(&self) -> bool {
+        match self {
+            ServiceError::Store(e) => e.is_usage(),
+            ServiceError::Config { usage, .. } => *usage,
+            ServiceError::Usage(_) => true,
+            ServiceError::Export(_) | ServiceError::Provider(_) | ServiceError::Io(_) => false,
+        }
+    }
+}
+
+impl From<ConfigError> for ServiceError {
+    fn from(e: ConfigError) -> Self {
+        let usage = matches!(
+            e,
+            ConfigError::Invalid(_) | ConfigError::Parse { .. } | ConfigError::MissingKey { .. }
+        );
+        ServiceError::Config {
+            message: e.to_string(),
+            usage,
+        }
+    }
+}
+
+/// What an operation needs of the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Only reads: a `--home` that does not exist is a typo, not a new store.
+    Read,
+    /// Writes: a missing `--home` is created.
+    Write,
+}
+
+/// Asks for the passphrase of the database at the path (a terminal prompt), told which try it
+/// is (1 to 3).
+pub type AskPassphrase<'a> = &'a dyn Fn(&Path, u32) -> Result<Zeroizing<String>, ServiceError>;
+
+/// One row of the history, with its cost when every model that answered has a price.
+#[derive(Debug, Clone)]
+pub struct HistoryEntry {
+    /// The reading's columns and question.
+    pub listed: Listed,
+    /// Dollars, when priced.
+    pub cost: Option<f64>,
+}
+
+/// One reading's figures, from the plain columns (nothing is decrypted).
+#[derive(Debug, Clone)]
+pub struct ReadingFigures {
+    /// The reading's columns.
+    pub row: ReadingRow,
+    /// Its sections' figures, in the order they finished.
+    pub parts: Vec<PartMeta>,
+}
+
+/// A stored reading about to be retried: how it stands and what will run again.
+#[derive(Debug, Clone)]
+pub struct Resume {
+    /// The reading as stored.
+    pub report: ReadingReport,
+    /// Its cast.
+    pub reading: Arc<Reading>,
+    /// The sections without a complete part.
+    pub missing: Vec<Section>,
+}
+
+/// The application service. See the module docs.
+pub struct Service {
+    dirs: Dirs,
+    writer: Writer,
+    thread: Option<WriterThread>,
+    /// The prices, and why config.toml could not be read when it could not.
+    prices: RwLock<(Arc<Prices>, Option<ServiceError>)>,
+    read_only: bool,
+    /// The settings and engine, once configured; replaced whole when the provider changes.
+    setup: RwLock<Option<Arc<Setup>>>,
+}
+
+impl std::fmt::Debug for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Service")
+            .field("dirs", &self.dirs)
+            .field("read_only", &self.read_only)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Checks `--home` before anything is created there: a file is never a home, and for reading
+/// commands a folder that does not exist is a typo, not a new store.
+pub fn check_home(home: Option<&Path>, access: Access) -> Result<(), ServiceError> {
+    let Some(home) = home.filter(|h| !h.as_os_str().is_empty()) else {
+        return Ok(());
+    };
+    match std::fs::metadata(home) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => Err(ServiceError::Usage(format!(
+            "--home {} is a file, not a folder; pass the folder that holds iching.db",
+            home.display()
+        ))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && access == Access::Read => {
+            Err(ServiceError::Usage(format!(
+                "--home {} does not exist, so it holds no readings; check the path (a new store is made only by a command that writes, such as `iching cast`)",
+                home.display()
+            )))
+        }
+        Err(_) => Ok(()),
+    }
+}
+
+impl Service {
+    /// Opens the store under `home` (the platform's folders when `None`): with the passphrase
+    /// from `ICHING_PASSPHRASE`, or, when the database needs one and none was given, from `ask`
+    /// (three tries). Prices come from config.toml.
+    pub fn open(
+        home: Option<&Path>,
+        access: Access,
+        ask: Option<AskPassphrase<'_>>,
+    ) -> Result<Self, ServiceError> {
+        check_home(home, access)?;
+        let dirs = Dirs::resolve(home)?;
+        let store = open_store(&dirs.data, ask)?;
+        let read_only = store.read_only();
+        if read_only && access == Access::Write {
+            return Err(StoreError::ReadOnly {
+                path: store.path().to_path_buf(),
+            }
+            .into());
+        }
+        // A config.toml that does not parse leaves reading alone: only what needs its prices
+        // or settings reports it.
+        let (prices, config_problem) = match crate::config::FileConfig::load(&dirs.config_file()) {
+            Ok(file) => (file.prices, None),
+            Err(e) => (Prices::default(), Some(ServiceError::from(e))),
+        };
+        let (writer, thread) = store.into_writer()?;
+        Ok(Self {
+            dirs,
+            writer,
+            thread: Some(thread),
+            prices: RwLock::new((Arc::new(prices), config_problem)),
+            read_only,
+            setup: RwLock::new(None),
+        })
+    }
+
+    /// Resolves the settings (flags `o` over the environment over config.toml) and builds the
+    /// engine that cast and retry run with; a local server's slot count caps what is in flight.
+    pub async fn configure(&self, home: Option<&Path>, o: Overrides) -> Result<(), ServiceError> {
+        let mut setup = Setup::resolve(home, o)?;
+        setup.fit_to_server().await;
+        self.set_setup(setup);
+        Ok(())
+    }
+
+    /// Answers with `setup` from now on (runs already started keep theirs).
+    pub fn set_setup(&self, setup: Setup) {
+        *write(&self.prices) = (Arc::new(setup.settings.prices.clone()), None);
+        *write(&self.setup) = Some(Arc::new(setup));
+    }
+
+    /// The settings and engine, once configured.
+    pub fn setup(&self) -> Option<Arc<Setup>> {
+        read(&self.setup).clone()
+    }
+
+    /// Where files live.
+    pub fn dirs(&self) -> &Dirs {
+        &self.dirs
+    }
+
+    /// The prices in use.
+    pub fn prices(&self) -> Arc<Prices> {
+        read(&self.prices).0.clone()
+    }
+
+    /// The prices, or why config.toml (where they are kept) cannot be read.
+    pub fn prices_checked(&self) -> Result<Arc<Prices>, ServiceError> {
+        let (prices, problem) = &*read(&self.prices);
+        match problem {
+            Some(e) => Err(e.clone()),
+            None => Ok(prices.clone()),
+        }
+    }
+
+    /// Whether the store opened read-only.
+    pub fn read_only(&self) -> bool {
+        self.read_only
+    }
+
+    /// The store's writer, for runs that write through it directly (batch).
+    pub fn writer(&self) -> &Writer {
+        &self.writer
+    }
+
+    fn engine(&self) -> Result<crate::reading::Engine, ServiceError> {
+        self.setup().map(|s| s.engine.clone()).ok_or_else(|| {
+            ServiceError::Provider("no provider is set up for this operation".into())
+        })
+    }
+
+    /// Saves `reading` and its question as a new reading and generates every planned section
+    /// at once, each saved as it lands; events go to `events` as they happen.
+    pub async fn cast(
+        &self,
+        reading: Arc<Reading>,
+        question: Arc<str>,
+        events: mpsc::UnboundedSender<SectionEvent>,
+        cancel: CancellationToken,
+    ) -> Result<SavedRun, ServiceError> {
+        let engine = self.engine()?;
+        Ok(cast_saved(&engine, &self.writer, reading, question, events, cancel).await?)
+    }
+
+    /// Generates again the failed or missing sections of reading `id`.
+    pub async fn retry(
+        &self,
+        id: i64,
+        events: mpsc::UnboundedSender<SectionEvent>,
+        cancel: CancellationToken,
+    ) -> Result<SavedRun, ServiceError> {
+        let engine = self.engine()?;
+        Ok(retry_saved(&engine, &self.writer, id, events, cancel).await?)
+    }
+
+    /// Reading `id` as stored, its cast, and the sections a retry would run.
+    pub async fn resume(&self, id: i64) -> Result<Resume, ServiceError> {
+        Ok(self
+            .writer
+            .call(move |s| {
+                let report = saved_report(s, id)?;
+                let reading = Arc::new(stored_reading(&s.reading(id)?)?);
+                let missing = report
+                    .sections
+                    .iter()
+                    .filter(|sec| sec.status != SectionStatus::Complete)
+                    .filter_map(|sec| Section::from_id(sec.id))
+                    .collect();
+                Ok(Resume {
+                    report,
+                    reading,
+                    missing,
+                })
+            })
+            .await?)
+    }
+
+    /// The saved readings matching `filter`, newest first, each with its cost when priced.
+    pub async fn history(&self, filter: HistoryFilter) -> Result<Vec<HistoryEntry>, ServiceError> {
+        let prices = self.prices();
+        Ok(self
+            .writer
+            .call(move |s| {
+                let listed = s.list(&filter)?;
+                let mut costs: std::collections::HashMap<i64, Option<f64>> =
+                    std::collections::HashMap::new();
+                if !prices.is_empty() {
+                    for (id, meta) in s.part_metas(None)? {
+                        let part = match (&meta.model, meta.billed()) {
+                            (Some(m), Some(usage)) => prices.cost(m, &usage),
+                            _ => None,
+                        };
+                        let entry = costs.entry(id).or_insert(Some(0.0));
+                        *entry = entry.zip(part).map(|(a, b)| a + b);
+                    }
+                }
+                Ok(listed
+                    .into_iter()
+                    .map(|listed| HistoryEntry {
+                        cost: costs.get(&listed.row.id).copied().flatten(),
+                        listed,
+                    })
+                    .collect())
+            })
+            .await?)
+    }
+
+    /// Reading `id` as a report (its text opened and checked).
+    pub async fn report(&self, id: i64) -> Result<ReadingReport, ServiceError> {
+        Ok(self.writer.call(move |s| saved_report(s, id)).await?)
+    }
+
+    /// Reading `id`'s plain columns.
+    pub async fn reading_row(&self, id: i64) -> Result<ReadingRow, ServiceError> {
+        Ok(self.writer.call(move |s| s.reading(id)).await?)
+    }
+
+    /// Reading `id`'s question (opened and checked).
+    pub async fn question(&self, id: i64) -> Result<String, ServiceError> {
+        Ok(self.writer.call(move |s| s.question(id)).await?)
+    }
+
+    /// Reading `id`'s figures, from the plain columns.
+    pub async fn figures(&self, id: i64) -> Result<ReadingFigures, ServiceError> {
+        Ok(self
+            .writer
+            .call(move |s| {
+                let row = s.reading(id)?;
+                let parts = s
+                    .part_metas(Some(id))?
+                    .into_iter()
+                    .map(|(_, m)| m)
+                    .collect();
+                Ok(ReadingFigures { row, parts })
+            })
+            .await?)
+    }
+
+    /// Every section's figures across all readings, with its reading's id.
+    pub async fn all_figures(&self) -> Result<Vec<(i64, PartMeta)>, ServiceError> {
+        Ok(self.writer.call(|s| s.part_metas(None)).await?)
+    }
+
+    /// Deletes reading `id`; refuses one that is being generated right now.
+    pub async fn delete(&self, id: i64) -> Result<(), ServiceError> {
+        if self.read_only {
+            return Err(self.read_only_error());
+        }
+        Ok(self.writer.call(move |s| s.delete(id)).await?)
+    }
+
+    /// Writes reading `id` to a new file in `dir` (`iching-ID.md` or `.html`, readable by its
+    /// owner only, never over another file); returns its path.
+    pub async fn export(
+        &self,
+        id: i64,
+        format: ExportFormat,
+        dir: &Path,
+    ) -> Result<PathBuf, ServiceError> {
+        let report = self.report(id).await?;
+        export(&report, format, dir)
+    }
+
+    fn read_only_error(&self) -> ServiceError {
+        StoreError::ReadOnly {
+            path: self.dirs.data.join(crate::store::DB_FILE),
+        }
+        .into()
+    }
+
+    /// Lets the writer finish its jobs and close the database.
+    pub async fn close(mut self) {
+        let thread = self.thread.take();
+        drop(self);
+        if let Some(thread) = thread {
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
+    }
+}
+
+/// Opens the store in `data_dir`, asking `ask` for the passphrase (three tries) when it needs
+/// one that the environment did not give.
+fn open_store(data_dir: &Path, ask: Option<AskPassphrase<'_>>) -> Result<Store, ServiceError> {
+    match (Store::open(data_dir, Unlock::from_env()), ask) {
+        (Err(StoreError::PassphraseNeeded { db }), Some(ask)) => {
+            for attempt in 1..=3 {
+                let unlock = Unlock {
+                    passphrase: Some(ask(&db, attempt)?),
+                    new_rounds: None,
+                };
+                match Store::open(data_dir, unlock) {
+                    Err(StoreError::WrongPassphrase { .. }) if attempt < 3 => {}
+                    other => return Ok(other?),
+                }
+            }
+            Err(StoreError::WrongPassphrase { db }.into())
+        }
+        (other, _) => Ok(other?),
+    }
+}
+
+/// Writes `r` to `iching-<id>.<ext>` in `dir`; returns the path.
+pub fn export(
+    r: &ReadingReport,
+    format: ExportFormat,
+    dir: &Path,
+) -> Result<PathBuf, ServiceError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let text = match format {
+        ExportFormat::Markdown => report::to_markdown_doc(r),
+        ExportFormat::Html => report::to_html_page(r),
+    };
+    let path = dir.join(format!(
+        "iching-{}.{}",
+        r.id.unwrap_or(0),
+        format.extension()
+    ));
+    // The export is the reading in the clear: readable by its owner only, and never written over
+    // another file.
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .and_then(|mut f| f.write_all(text.as_bytes()));
+    match written {
+        Ok(()) => Ok(path),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            Err(ServiceError::Export(format!(
+                "{} already exists; move it away to export again",
+                path.display()
+            )))
+        }
+        Err(e) => Err(ServiceError::Export(format!(
+            "cannot write {}: {e}",
+            path.display()
+        ))),
+    }
+}
+
+/// A read lock that a panicked writer does not poison (the values are replaced whole).
+fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    lock.read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// A write lock that a panicked writer does not poison.
+fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+    lock.write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}

@@ -1,0 +1,210 @@
+//! What can go wrong with the store, each error saying what actually happened and what to do.
+//! Only [`StoreError::Corrupt`] suggests moving the file aside: every other failure (permission,
+//! a read-only medium, a full disk, a lock) leaves good data where it is.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// What can go wrong with the store. Every message says what to do; none contains a key, a
+/// passphrase or any sealed text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// The data dir cannot be created or written.
+    #[error(
+        "cannot use {dir} for the data ({reason}); pass --home with a directory you can write to"
+    )]
+    Unwritable {
+        /// The directory.
+        dir: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// The database (or its folder) is on a read-only medium, or in a folder this user cannot
+    /// write to: it opened for reading only, and something tried to write.
+    #[error(
+        "{path} is open read-only (its medium or folder cannot be written), so nothing can be saved or changed; history, show and stats still work. To change it, copy the folder somewhere writable and pass --home"
+    )]
+    ReadOnly {
+        /// The database.
+        path: PathBuf,
+    },
+    /// The operating system refused access.
+    #[error(
+        "permission denied on {path} ({reason}); check who owns it and its mode (ls -l), or pass --home with a directory of your own"
+    )]
+    Permission {
+        /// The file or folder.
+        path: PathBuf,
+        /// The system's words.
+        reason: String,
+    },
+    /// The disk is full.
+    #[error(
+        "the disk holding {path} is full; free some space and run the command again (what was saved is intact)"
+    )]
+    Full {
+        /// The database.
+        path: PathBuf,
+    },
+    /// Another program holds a lock on the database for longer than the wait.
+    #[error(
+        "{path} is locked by another program (another iching, a backup, a sqlite3 shell); wait for it to finish and try again"
+    )]
+    Locked {
+        /// The database.
+        path: PathBuf,
+    },
+    /// The file is not an iching database (or is damaged).
+    #[error("{path} is not a readable iching database ({reason}); move it aside to start fresh")]
+    Corrupt {
+        /// The database file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The schema is newer than this build knows.
+    #[error(
+        "{path} was written by a newer iching (schema {found}; this build knows up to {known}); upgrade iching to open it"
+    )]
+    TooNew {
+        /// The database file.
+        path: PathBuf,
+        /// Its schema version.
+        found: i64,
+        /// The newest this build knows.
+        known: i64,
+    },
+    /// The database exists but the key file it was sealed with does not.
+    #[error(
+        "the key file {key} is missing, but {db} exists and is sealed with it; restore the key file from your backup (nothing can be read without it), or move {db} aside to start fresh"
+    )]
+    KeyFileMissing {
+        /// Where the key file should be.
+        key: PathBuf,
+        /// The database.
+        db: PathBuf,
+    },
+    /// The key file cannot be used.
+    #[error("the key file {path} is not usable ({reason}); restore it from your backup")]
+    KeyFileInvalid {
+        /// The key file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// The key file is not the one the database was sealed with.
+    #[error(
+        "the key file {key} does not open {db}: it is not the key this database was sealed with; restore the right key file"
+    )]
+    WrongKeyFile {
+        /// The key file.
+        key: PathBuf,
+        /// The database.
+        db: PathBuf,
+    },
+    /// The passphrase does not open the database.
+    #[error(
+        "the passphrase does not open {db}; try again with the right passphrase (ICHING_PASSPHRASE or the prompt)"
+    )]
+    WrongPassphrase {
+        /// The database.
+        db: PathBuf,
+    },
+    /// The database is sealed with a passphrase and none was given.
+    #[error(
+        "{db} is sealed with a passphrase: set ICHING_PASSPHRASE, or run the command in a terminal to be asked for it"
+    )]
+    PassphraseNeeded {
+        /// The database.
+        db: PathBuf,
+    },
+    /// A passphrase was given for a database sealed with a key file.
+    #[error(
+        "{db} is sealed with the key file {key}, not a passphrase; unset ICHING_PASSPHRASE to open it"
+    )]
+    PassphraseNotUsed {
+        /// The database.
+        db: PathBuf,
+        /// Its key file.
+        key: PathBuf,
+    },
+    /// No reading has this id.
+    #[error("no reading has id {0}; `iching history` lists them")]
+    NotFound(i64),
+    /// Another live process is generating this reading.
+    #[error(
+        "reading {id} is being generated right now (by iching process {pid}); wait for it to finish, or stop it, and try again"
+    )]
+    InFlight {
+        /// The reading.
+        id: i64,
+        /// The other process.
+        pid: i64,
+    },
+    /// A sealed value of a reading does not open.
+    #[error(
+        "integrity check failed for reading {id} (its {field} was changed outside iching, or the database is damaged); it cannot be shown"
+    )]
+    Integrity {
+        /// The reading.
+        id: i64,
+        /// Which value.
+        field: String,
+    },
+    /// A plain column holds something iching never writes.
+    #[error("reading {id} has an invalid {field}; the database was changed outside iching")]
+    BadRow {
+        /// The reading.
+        id: i64,
+        /// Which column.
+        field: String,
+    },
+    /// SQLite failed.
+    #[error("cannot read or write {path}: {reason}")]
+    Database {
+        /// The database.
+        path: PathBuf,
+        /// SQLite's message.
+        reason: String,
+    },
+    /// The writer thread is gone (it panicked or was shut down).
+    #[error("the database writer stopped unexpectedly; the rest of this run cannot be saved")]
+    WriterGone,
+}
+
+impl StoreError {
+    /// An I/O failure on `path`, by what the system said: permission, a read-only medium, a full
+    /// disk, or (anything else) the folder cannot be used.
+    pub fn io(path: &Path, doing: &str, e: &io::Error) -> Self {
+        match e.kind() {
+            io::ErrorKind::PermissionDenied => StoreError::Permission {
+                path: path.to_path_buf(),
+                reason: format!("{doing}: {e}"),
+            },
+            io::ErrorKind::ReadOnlyFilesystem => StoreError::ReadOnly {
+                path: path.to_path_buf(),
+            },
+            io::ErrorKind::StorageFull => StoreError::Full {
+                path: path.to_path_buf(),
+            },
+            _ => StoreError::Unwritable {
+                dir: path.parent().unwrap_or(Path::new(".")).to_path_buf(),
+                reason: format!("{doing} {}: {e}", path.display()),
+            },
+        }
+    }
+
+    /// Whether the user can fix it by what they type (an id, a passphrase, waiting for a run):
+    /// a usage error, exit status 2.
+    pub fn is_usage(&self) -> bool {
+        matches!(
+            self,
+            StoreError::NotFound(_)
+                | StoreError::InFlight { .. }
+                | StoreError::PassphraseNeeded { .. }
+                | StoreError::WrongPassphrase { .. }
+                | StoreError::PassphraseNotUsed { .. }
+                | StoreError::ReadOnly { .. }
+        )
+    }
+}

@@ -1,0 +1,333 @@
+//! The effect runner against a real store in a temporary home: what the app asks for happens
+//! (files written, readings deleted, runs cancelled and resumed), and the answer comes back as
+//! the message naming the operation.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use crate::config::Overrides;
+use crate::model::ExportFormat;
+use crate::oracle::{Cast, Reading};
+use crate::plan::{Section, plan};
+use crate::report::{ReadingStatus, SectionStatus};
+use crate::service::{Access, Service, ServiceError, Setup};
+use crate::store::StoreError;
+use crate::tui::app::{Effect, Msg};
+use crate::tui::effects::{Runner, use_provider};
+
+/// A service over a fresh store in `home`, answering offline (paced by `pace` when given).
+fn service(home: &Path, pace: Option<Duration>) -> Service {
+    let service = Service::open(Some(home), Access::Write, None).unwrap();
+    let mut setup = Setup::resolve(
+        Some(home),
+        Overrides {
+            provider: Some("offline".into()),
+            ..Overrides::default()
+        },
+    )
+    .unwrap();
+    if let Some(pace) = pace {
+        setup.engine.provider = std::sync::Arc::new(crate::llm::offline::Paced(pace));
+    }
+    service.set_setup(setup);
+    service
+}
+
+struct Harness {
+    runner: Runner,
+    rx: mpsc::UnboundedReceiver<Msg>,
+    export_dir: tempfile::TempDir,
+}
+
+impl Harness {
+    fn new(home: &Path, pace: Option<Duration>) -> Self {
+        let export_dir = tempfile::tempdir().unwrap();
+        let (tx, rx) = mpsc::unbounded_channel();
+        let runner = Runner::new(
+            service(home, pace),
+            Some(home.to_path_buf()),
+            export_dir.path().to_path_buf(),
+            tx,
+        );
+        Self {
+            runner,
+            rx,
+            export_dir,
+        }
+    }
+
+    /// The next message, skipping section events and saved ids.
+    async fn next(&mut self) -> Msg {
+        loop {
+            let msg = tokio::time::timeout(Duration::from_secs(30), self.rx.recv())
+                .await
+                .expect("an answer within 30 s")
+                .expect("the runner is alive");
+            if !matches!(msg, Msg::Section { .. } | Msg::Saved { .. }) {
+                return msg;
+            }
+        }
+    }
+
+    /// Runs a whole reading of `lines` as run `run`; returns its store id.
+    async fn cast(&mut self, run: u64, lines: &str) -> i64 {
+        let reading = Reading::new(Cast::manual(Cast::parse_lines(lines).unwrap()));
+        self.runner.apply(Effect::Start {
+            run,
+            question: "Should I move to the coast?".into(),
+            reading: reading.into(),
+        });
+        let mut id = None;
+        loop {
+            match self.rx.recv().await.unwrap() {
+                Msg::Saved { run: r, id: i } if r == run => id = Some(i),
+                Msg::RunEnded { run: r, result } if r == run => {
+                    assert_eq!(result, Ok(false), "the reading ran to its end");
+                    return id.expect("saved");
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn exports_write_a_private_file_and_never_overwrite_one() {
+    let home = tempfile::tempdir().unwrap();
+    let mut h = Harness::new(home.path(), None);
+    let id = h.cast(1, "9,8,7,7,6,8").await;
+    for format in [ExportFormat::Markdown, ExportFormat::Html] {
+        h.runner.apply(Effect::Export { id, format });
+        let Msg::Exported {
+            result: Ok(path), ..
+        } = h.next().await
+        else {
+            panic!("the export failed")
+        };
+        assert_eq!(path.parent(), Some(h.export_dir.path()));
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("Should I move to the coast?"), "{text}");
+        assert!(text.contains("Feng"), "the primary hexagram is in it");
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "an export is readable by its owner only");
+        // Again: the file there is kept, and the message says what to do.
+        std::fs::write(&path, "my notes").unwrap();
+        h.runner.apply(Effect::Export { id, format });
+        let Msg::Exported { result: Err(e), .. } = h.next().await else {
+            panic!("a second export wrote over the first")
+        };
+        assert!(e.to_string().contains("already exists"), "{e}");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "my notes");
+    }
+    h.runner.shutdown(Duration::from_secs(5)).await;
+}
+
+#[tokio::test]
+async fn delete_removes_the_reading_and_history_lists_the_rest_with_costs() {
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(
+        home.path().join("config.toml"),
+        "[prices.\"legge\"]\nprompt_per_million = 1.0\ncompletion_per_million = 2.0\n",
+    )
+    .unwrap();
+    let mut h = Harness::new(home.path(), None);
+    let first = h.cast(1, "9,8,7,7,6,8").await;
+    let second = h.cast(2, "7,7,7,7,7,7").await;
+    h.runner.apply(Effect::Delete { id: first });
+    let Msg::Deleted { id, result } = h.next().await else {
+        panic!("no answer to the delete")
+    };
+    assert_eq!((id, result), (first, Ok(())));
+    h.runner.apply(Effect::LoadHistory);
+    let Msg::History(Ok(rows)) = h.next().await else {
+        panic!("no history")
+    };
+    let ids: Vec<i64> = rows.iter().map(|r| r.listed.row.id).collect();
+    assert_eq!(ids, [second]);
+    // "legge" prices the offline model "legge-1882" by prefix; offline counts are estimates.
+    let cost = rows[0].cost.expect("priced by prefix");
+    assert!(cost > 0.0, "{cost}");
+    // Deleting it again says it is gone.
+    h.runner.apply(Effect::Delete { id: first });
+    let Msg::Deleted { result, .. } = h.next().await else {
+        panic!("no answer")
+    };
+    assert_eq!(
+        result,
+        Err(ServiceError::Store(StoreError::NotFound(first)))
+    );
+    h.runner.shutdown(Duration::from_secs(5)).await;
+}
+
+#[tokio::test]
+async fn a_cancelled_reading_is_kept_as_cancelled_and_cannot_be_deleted_while_it_runs() {
+    let home = tempfile::tempdir().unwrap();
+    // Slow enough that nothing finishes before the cancel.
+    let mut h = Harness::new(home.path(), Some(Duration::from_secs(3600)));
+    let reading = Reading::new(Cast::manual(Cast::parse_lines("9,8,7,7,6,8").unwrap()));
+    h.runner.apply(Effect::Start {
+        run: 1,
+        question: "Will it rain?".into(),
+        reading: reading.into(),
+    });
+    let id = loop {
+        if let Msg::Saved { id, .. } = h.rx.recv().await.unwrap() {
+            break id;
+        }
+    };
+    // While it runs, delete is refused.
+    h.runner.apply(Effect::Delete { id });
+    let Msg::Deleted { result, .. } = h.next().await else {
+        panic!("no answer to the delete")
+    };
+    assert!(
+        matches!(
+            result,
+            Err(ServiceError::Store(StoreError::InFlight { .. }))
+        ),
+        "{result:?}"
+    );
+    h.runner.apply(Effect::Cancel { run: 1 });
+    let Msg::RunEnded { run: 1, result } = h.next().await else {
+        panic!("the run did not end")
+    };
+    assert_eq!(result, Ok(true), "cancelled");
+    h.runner.apply(Effect::Open { id });
+    let Msg::Reading {
+        result: Ok(report), ..
+    } = h.next().await
+    else {
+        panic!("the reading did not load")
+    };
+    assert_eq!(report.status, ReadingStatus::Cancelled);
+    assert!(
+        report
+            .sections
+            .iter()
+            .all(|s| s.status == SectionStatus::Cancelled)
+    );
+    h.runner.shutdown(Duration::from_secs(5)).await;
+}
+
+#[tokio::test]
+async fn shutdown_cancels_what_is_in_flight_and_the_store_keeps_it() {
+    let home = tempfile::tempdir().unwrap();
+    let mut h = Harness::new(home.path(), Some(Duration::from_secs(3600)));
+    let reading = Reading::new(Cast::manual(Cast::parse_lines("6,6,6,6,6,6").unwrap()));
+    h.runner.apply(Effect::Start {
+        run: 1,
+        question: "Will it rain?".into(),
+        reading: reading.into(),
+    });
+    let id = loop {
+        if let Msg::Saved { id, .. } = h.rx.recv().await.unwrap() {
+            break id;
+        }
+    };
+    h.runner.shutdown(Duration::from_secs(10)).await;
+    let service = Service::open(Some(home.path()), Access::Read, None).unwrap();
+    let report = service.report(id).await.unwrap();
+    assert_eq!(report.status, ReadingStatus::Cancelled);
+    service.close().await;
+}
+
+#[tokio::test]
+async fn retry_from_history_runs_only_the_missing_sections() {
+    let home = tempfile::tempdir().unwrap();
+    let mut h = Harness::new(home.path(), None);
+    let id = h.cast(1, "9,8,7,7,6,8").await;
+    let planned = plan(&Reading::new(Cast::manual(
+        Cast::parse_lines("9,8,7,7,6,8").unwrap(),
+    )));
+    let lost = [planned[1], planned[4]];
+    // Two sections lost (as after a crash): their rows go, the reading is partial.
+    {
+        let conn = rusqlite::Connection::open(home.path().join("iching.db")).unwrap();
+        for s in lost {
+            conn.execute(
+                "DELETE FROM reading_parts WHERE reading_id = ?1 AND section_id = ?2",
+                rusqlite::params![id, s.id()],
+            )
+            .unwrap();
+        }
+        conn.execute("UPDATE readings SET status = 'partial' WHERE id = ?1", [id])
+            .unwrap();
+    }
+    h.runner.apply(Effect::Resume { run: 2, id });
+    let mut ran: Vec<Section> = Vec::new();
+    let mut resumed = None;
+    loop {
+        match h.rx.recv().await.unwrap() {
+            Msg::Resumed { run: 2, result } => resumed = Some(result.unwrap()),
+            Msg::Section { run: 2, event } => {
+                if let crate::events::EventKind::Finished(_) = event.kind {
+                    ran.push(event.section);
+                }
+            }
+            Msg::RunEnded { run: 2, result } => {
+                assert_eq!(result, Ok(false));
+                break;
+            }
+            _ => {}
+        }
+    }
+    let resumed = resumed.expect("the grid got the stored reading first");
+    assert_eq!(resumed.missing, lost);
+    ran.sort_by_key(|s| s.id());
+    assert_eq!(ran, lost, "only the missing sections ran");
+    h.runner.apply(Effect::Open { id });
+    let Msg::Reading {
+        result: Ok(report), ..
+    } = h.next().await
+    else {
+        panic!("the reading did not load")
+    };
+    assert_eq!(report.status, ReadingStatus::Complete);
+    h.runner.shutdown(Duration::from_secs(5)).await;
+}
+
+#[tokio::test]
+async fn choosing_a_provider_keeps_it_in_config_toml_and_answers_with_it() {
+    let home = tempfile::tempdir().unwrap();
+    let config = home.path().join("config.toml");
+    // Nothing listens on this port: the slot count is simply not found.
+    std::fs::write(
+        &config,
+        "# my settings\nmax_tokens = 900\n\n[providers.box]\nbase_url = \"http://127.0.0.1:9/v1\"\n",
+    )
+    .unwrap();
+    let service = service(home.path(), None);
+    let choice = use_provider(&service, Some(home.path()), "box", "qwen2.5:3b".into())
+        .await
+        .unwrap();
+    assert_eq!(choice.preset, "box");
+    assert_eq!(choice.info.model, "qwen2.5:3b");
+    let setup = service.setup().unwrap();
+    assert_eq!(setup.engine.provider.info().model, "qwen2.5:3b");
+    assert_eq!(setup.engine.max_tokens, 900);
+    let text = std::fs::read_to_string(&config).unwrap();
+    assert!(
+        text.starts_with("provider = \"box\"\nmodel = \"qwen2.5:3b\"\n# my settings"),
+        "{text}"
+    );
+    // A provider that cannot work is refused before the file changes, and the one in use stays.
+    let Err(err) = use_provider(&service, Some(home.path()), "nosuch", "m".into()).await else {
+        panic!("an unknown provider was taken");
+    };
+    assert!(err.to_string().contains("unknown provider"), "{err}");
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), text);
+    assert_eq!(service.setup().unwrap().settings.preset, "box");
+    // Offline needs nothing.
+    let choice = use_provider(&service, Some(home.path()), "offline", "legge-1882".into())
+        .await
+        .unwrap();
+    assert_eq!(choice.info.name, "offline");
+    assert_eq!(
+        service.setup().unwrap().engine.provider.info().name,
+        "offline"
+    );
+    service.close().await;
+}
