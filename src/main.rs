@@ -9,6 +9,11 @@ fn main() -> ExitCode {
     // color-eyre's panic hook prints a readable report; the TUI adds terminal restoring on top.
     let _ = color_eyre::install();
     let cli = Cli::parse();
+    // A typo'd --home is reported before anything (the log included) is created there.
+    if let Err(e) = iching::service::check_home(cli.home.as_deref(), cli.access()) {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
     if let Ok(dirs) = iching::config::Dirs::resolve(cli.home.as_deref()) {
         iching::logging::init(&dirs.data, cli.verbose);
     }

@@ -37,6 +37,22 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
+impl Cli {
+    /// What the command needs of the store: reading commands never create a home.
+    pub fn access(&self) -> Access {
+        match &self.command {
+            Some(
+                Command::History(_)
+                | Command::Show(_)
+                | Command::Stats(_)
+                | Command::Delete(_)
+                | Command::Retry(_),
+            ) => Access::Read,
+            _ => Access::Write,
+        }
+    }
+}
+
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
