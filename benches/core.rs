@@ -90,6 +90,7 @@ fn storing(c: &mut Criterion) {
                 cached_tokens: None,
                 failed_prompt_tokens: None,
                 failed_completion_tokens: None,
+                error_kind: None,
             };
             store.save_part(id, &meta, &text).unwrap();
         })

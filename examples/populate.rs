@@ -61,6 +61,7 @@ fn main() {
                             cached_tokens: None,
                             failed_prompt_tokens: None,
                             failed_completion_tokens: None,
+                            error_kind: None,
                         },
                         &PartText {
                             request: "[]".into(),

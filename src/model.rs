@@ -1,5 +1,5 @@
 //! The small vocabulary every layer shares, below the store and the front ends: a reading's id,
-//! the states of readings and sections, the export formats, and prices with the one [`Prices::cost`]
+//! the states of readings and sections, the kinds of failure, the export formats, and prices with the one [`Prices::cost`]
 //! every figure of money goes through.
 
 use std::collections::BTreeMap;
@@ -97,6 +97,116 @@ pub fn status_of(sections: impl Iterator<Item = SectionStatus>, cancelled: bool)
     }
 }
 
+/// What kind of failure, for retry decisions and for counting failures by kind.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// 429 without a quota problem.
+    RateLimited,
+    /// 429 insufficient_quota: retrying does not help.
+    QuotaExceeded,
+    /// 401/403.
+    Unauthorized,
+    /// Another 4xx that retrying does not fix.
+    BadRequest,
+    /// 5xx, 408, 409.
+    ServerError,
+    /// Could not connect.
+    Connect,
+    /// No response, or a stream that stalled.
+    Timeout,
+    /// The stream ended early or was cut.
+    Truncated,
+    /// A body or chunk that is not what the protocol says.
+    Malformed,
+    /// The answer hit `max_tokens` (`finish_reason: "length"`): the same request would be cut
+    /// the same way, so it is not retried.
+    TooLong,
+    /// Stopped by the user.
+    Cancelled,
+    /// Anything else (including a panic caught by the orchestrator).
+    Internal,
+}
+
+impl ErrorKind {
+    /// Whether another attempt may succeed.
+    pub fn is_retryable(self) -> bool {
+        match self {
+            ErrorKind::RateLimited
+            | ErrorKind::ServerError
+            | ErrorKind::Connect
+            | ErrorKind::Timeout
+            | ErrorKind::Truncated
+            | ErrorKind::Malformed => true,
+            ErrorKind::QuotaExceeded
+            | ErrorKind::Unauthorized
+            | ErrorKind::BadRequest
+            | ErrorKind::TooLong
+            | ErrorKind::Cancelled
+            | ErrorKind::Internal => false,
+        }
+    }
+
+    /// The name stored and printed in JSON: `rate_limited`, `timeout`, ...
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::RateLimited => "rate_limited",
+            ErrorKind::QuotaExceeded => "quota_exceeded",
+            ErrorKind::Unauthorized => "unauthorized",
+            ErrorKind::BadRequest => "bad_request",
+            ErrorKind::ServerError => "server_error",
+            ErrorKind::Connect => "connect",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Truncated => "truncated",
+            ErrorKind::Malformed => "malformed",
+            ErrorKind::TooLong => "too_long",
+            ErrorKind::Cancelled => "cancelled",
+            ErrorKind::Internal => "internal",
+        }
+    }
+
+    /// The kind named `s` ([`ErrorKind::as_str`]).
+    pub fn parse(s: &str) -> Option<Self> {
+        ALL_KINDS.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// A short label: "rate limited", "timed out", ...
+    pub fn label(self) -> &'static str {
+        match self {
+            ErrorKind::RateLimited => "rate limited",
+            ErrorKind::QuotaExceeded => "quota exceeded",
+            ErrorKind::Unauthorized => "unauthorized",
+            ErrorKind::BadRequest => "bad request",
+            ErrorKind::ServerError => "server error",
+            ErrorKind::Connect => "connection failed",
+            ErrorKind::Timeout => "timed out",
+            ErrorKind::Truncated => "truncated",
+            ErrorKind::Malformed => "malformed",
+            ErrorKind::TooLong => "cut at max_tokens",
+            ErrorKind::Cancelled => "cancelled",
+            ErrorKind::Internal => "internal error",
+        }
+    }
+}
+
+/// Every kind, for parsing.
+const ALL_KINDS: [ErrorKind; 12] = [
+    ErrorKind::RateLimited,
+    ErrorKind::QuotaExceeded,
+    ErrorKind::Unauthorized,
+    ErrorKind::BadRequest,
+    ErrorKind::ServerError,
+    ErrorKind::Connect,
+    ErrorKind::Timeout,
+    ErrorKind::Truncated,
+    ErrorKind::Malformed,
+    ErrorKind::TooLong,
+    ErrorKind::Cancelled,
+    ErrorKind::Internal,
+];
+
 /// The files a reading can be exported to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ExportFormat {
@@ -179,5 +289,49 @@ impl Prices {
 impl FromIterator<(String, Price)> for Prices {
     fn from_iter<I: IntoIterator<Item = (String, Price)>>(iter: I) -> Self {
         Self(iter.into_iter().collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_error_kind_is_stored_and_read_back_by_its_name() {
+        for kind in ALL_KINDS {
+            assert_eq!(ErrorKind::parse(kind.as_str()), Some(kind));
+            // The stored name is the JSON name.
+            assert_eq!(
+                serde_json::to_value(kind).unwrap(),
+                serde_json::Value::from(kind.as_str())
+            );
+        }
+        assert_eq!(ErrorKind::parse("nonsense"), None);
+    }
+
+    #[test]
+    fn prices_match_exactly_or_by_the_longest_prefix() {
+        let price = |p: f64| Price {
+            prompt_per_million: p,
+            completion_per_million: 0.0,
+            cached_prompt_per_million: None,
+        };
+        let prices: Prices = [
+            ("gpt-4o".to_owned(), price(2.5)),
+            ("gpt-4o-mini".to_owned(), price(0.15)),
+        ]
+        .into_iter()
+        .collect();
+        let usage = Usage::reported(1_000_000, 0);
+        assert_eq!(prices.cost("gpt-4o-mini-2024-07-18", &usage), Some(0.15));
+        assert_eq!(prices.cost("gpt-4o-2024-08-06", &usage), Some(2.5));
+        assert_eq!(prices.cost("llama3.1", &usage), None);
+    }
+
+    #[test]
+    fn reading_ids_are_positive_numbers() {
+        assert_eq!("12".parse::<ReadingId>(), Ok(ReadingId(12)));
+        assert!("0".parse::<ReadingId>().is_err());
+        assert!("x".parse::<ReadingId>().is_err());
     }
 }

@@ -169,7 +169,7 @@ pub async fn run_with(
                     continue;
                 };
                 let failure = SectionFailure {
-                    error: format!("{}: internal error (the task panicked)", section.title()),
+                    error: "internal error (the task panicked)".to_owned(),
                     latency: std::time::Duration::ZERO,
                     attempts: 1,
                     kind: ErrorKind::Internal,
@@ -286,7 +286,7 @@ async fn one_section(
         Err(e) => {
             tracing::warn!(%section, kind = e.kind.label(), attempts = e.attempts, "section failed");
             let failure = SectionFailure {
-                error: format!("{}: {e}", section.title()),
+                error: e.to_string(),
                 latency,
                 attempts: e.attempts,
                 kind: e.kind,

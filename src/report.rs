@@ -7,6 +7,7 @@ mod html;
 use serde::{Deserialize, Serialize};
 
 use crate::events::{EventKind, SectionEvent, UsageSource, tokens_per_sec};
+use crate::model::ErrorKind;
 use crate::oracle::{Hexagram, Reading};
 use crate::plan::Section;
 use crate::response::{Paragraph, sanitize_inline, to_markdown, to_plain_text};
@@ -90,6 +91,9 @@ pub struct SectionReport {
     pub attempts: u32,
     /// Why it failed.
     pub error: Option<String>,
+    /// What kind of failure (`timeout`, `rate_limited`, ...), for a failed section.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub error_kind: Option<ErrorKind>,
     /// The text.
     pub paragraphs: Vec<Paragraph>,
 }
@@ -130,6 +134,7 @@ impl SectionReport {
             model: None,
             attempts: 0,
             error: None,
+            error_kind: None,
             paragraphs: Vec::new(),
         }
     }
@@ -213,6 +218,7 @@ impl ReadingReport {
                 s.model = Some(done.model.clone());
                 s.attempts = done.attempts;
                 s.error = None;
+                s.error_kind = None;
                 s.paragraphs = done.paragraphs.clone();
             }
             EventKind::Failed(failure) => {
@@ -220,6 +226,7 @@ impl ReadingReport {
                 s.latency_ms = Some(millis(failure.latency));
                 s.attempts = failure.attempts;
                 s.error = Some(failure.error.clone());
+                s.error_kind = Some(failure.kind);
             }
             EventKind::Queued
             | EventKind::Started

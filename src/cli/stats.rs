@@ -17,6 +17,7 @@ use serde::Serialize;
 use super::{CliError, emit, open};
 use crate::config::Prices;
 use crate::events::UsageSource;
+use crate::model::ErrorKind;
 use crate::plan::Section;
 use crate::report::{ReadingStatus, SectionStatus, rate};
 use crate::service::{Access, Service};
@@ -38,6 +39,9 @@ struct Row {
     section_id: u8,
     section: String,
     status: SectionStatus,
+    /// How a failed section failed (`timeout`, `rate_limited`, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error_kind: Option<ErrorKind>,
     delta_ms: u64,
     prompt_tokens: Option<u32>,
     completion_tokens: Option<u32>,
@@ -96,6 +100,8 @@ struct SectionAverages {
     runs: usize,
     failed: usize,
     failure_rate: f64,
+    /// Failures by kind (`timeout`: 2, ...); kinds older readings did not record are left out.
+    failed_by_kind: BTreeMap<ErrorKind, usize>,
     avg_completion_tokens: Option<f64>,
     avg_latency_ms: Option<f64>,
 }
@@ -177,6 +183,7 @@ fn rows(parts: &[PartMeta]) -> Vec<Row> {
             section_id: m.section_id,
             section: title(m.section_id),
             status: m.status,
+            error_kind: m.error_kind,
             delta_ms: m.finished_ms,
             prompt_tokens: m.prompt_tokens,
             completion_tokens: m.completion_tokens,
@@ -261,7 +268,12 @@ fn across(parts: &[(i64, PartMeta)], prices: &Prices) -> AllStats {
                     .filter(|m| m.status == SectionStatus::Complete)
                     .collect();
                 let failed = ms.len() - ok.len();
+                let mut failed_by_kind = BTreeMap::new();
+                for kind in ms.iter().filter_map(|m| m.error_kind) {
+                    *failed_by_kind.entry(kind).or_insert(0) += 1;
+                }
                 SectionAverages {
+                    failed_by_kind,
                     section_id,
                     section: title(section_id),
                     runs: ms.len(),
@@ -338,7 +350,11 @@ fn reading_table(s: &ReadingStats) -> String {
     for r in &s.rows {
         let section = match r.status {
             SectionStatus::Complete => r.section.clone(),
-            _ => format!("{} (failed)", r.section),
+            _ => format!(
+                "{} ({})",
+                r.section,
+                r.error_kind.map_or("failed", ErrorKind::as_str)
+            ),
         };
         out.push_str(&format!(
             "{:>3}  {:<24} {:>9} {:>10} {:>9} {:>9} {:>9} {:>9} {:>7} {:>8} {:>4}  {}\n",

@@ -111,76 +111,7 @@ pub struct Completion {
     pub failed_usage: Option<Usage>,
 }
 
-/// What kind of failure, for retry decisions and for counting failures by kind.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum ErrorKind {
-    /// 429 without a quota problem.
-    RateLimited,
-    /// 429 insufficient_quota: retrying does not help.
-    QuotaExceeded,
-    /// 401/403.
-    Unauthorized,
-    /// Another 4xx that retrying does not fix.
-    BadRequest,
-    /// 5xx, 408, 409.
-    ServerError,
-    /// Could not connect.
-    Connect,
-    /// No response, or a stream that stalled.
-    Timeout,
-    /// The stream ended early or was cut.
-    Truncated,
-    /// A body or chunk that is not what the protocol says.
-    Malformed,
-    /// The answer hit `max_tokens` (`finish_reason: "length"`): the same request would be cut
-    /// the same way, so it is not retried.
-    TooLong,
-    /// Stopped by the user.
-    Cancelled,
-    /// Anything else (including a panic caught by the orchestrator).
-    Internal,
-}
-
-impl ErrorKind {
-    /// Whether another attempt may succeed.
-    pub fn is_retryable(self) -> bool {
-        match self {
-            ErrorKind::RateLimited
-            | ErrorKind::ServerError
-            | ErrorKind::Connect
-            | ErrorKind::Timeout
-            | ErrorKind::Truncated
-            | ErrorKind::Malformed => true,
-            ErrorKind::QuotaExceeded
-            | ErrorKind::Unauthorized
-            | ErrorKind::BadRequest
-            | ErrorKind::TooLong
-            | ErrorKind::Cancelled
-            | ErrorKind::Internal => false,
-        }
-    }
-
-    /// A short label: "rate limited", "timed out", ...
-    pub fn label(self) -> &'static str {
-        match self {
-            ErrorKind::RateLimited => "rate limited",
-            ErrorKind::QuotaExceeded => "quota exceeded",
-            ErrorKind::Unauthorized => "unauthorized",
-            ErrorKind::BadRequest => "bad request",
-            ErrorKind::ServerError => "server error",
-            ErrorKind::Connect => "connection failed",
-            ErrorKind::Timeout => "timed out",
-            ErrorKind::Truncated => "truncated",
-            ErrorKind::Malformed => "malformed",
-            ErrorKind::TooLong => "cut at max_tokens",
-            ErrorKind::Cancelled => "cancelled",
-            ErrorKind::Internal => "internal error",
-        }
-    }
-}
+pub use crate::model::ErrorKind;
 
 /// A failed request, in words a person can act on. Never contains the API key.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

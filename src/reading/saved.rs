@@ -273,6 +273,7 @@ fn done_part(section: Section, done: &SectionDone) -> (PartMeta, PartText) {
         cached_tokens: Some(done.usage.cached_tokens),
         failed_prompt_tokens: done.failed_usage.map(|u| u.prompt_tokens),
         failed_completion_tokens: done.failed_usage.map(|u| u.completion_tokens),
+        error_kind: None,
     };
     let text = PartText {
         request: String::new(),
@@ -301,6 +302,7 @@ fn failed_part(section: Section, failure: &SectionFailure, model: &str) -> (Part
         cached_tokens: None,
         failed_prompt_tokens: failure.usage.map(|u| u.prompt_tokens),
         failed_completion_tokens: failure.usage.map(|u| u.completion_tokens),
+        error_kind: Some(failure.kind),
     };
     let text = PartText {
         error: Some(failure.error.clone()),
@@ -360,6 +362,7 @@ pub fn saved_report(store: &Store, id: i64) -> Result<ReadingReport, StoreError>
         s.latency_ms = Some(m.latency_ms);
         s.attempts = m.attempts;
         s.error = part.text.error;
+        s.error_kind = m.error_kind;
         s.failed_usage = m.failed_usage();
         s.failed_tokens = s.failed_usage.map(|u| u.total());
         if s.failed_tokens.is_some() {

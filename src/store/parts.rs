@@ -8,7 +8,7 @@ use rusqlite::{Row, params};
 
 use super::{Field, Store, StoreError, now_ms};
 use crate::events::{Usage, UsageSource};
-use crate::report::SectionStatus;
+use crate::model::{ErrorKind, SectionStatus};
 
 /// A part's plain columns.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,6 +45,8 @@ pub struct PartMeta {
     pub failed_prompt_tokens: Option<u32>,
     /// Completion tokens spent by failed attempts.
     pub failed_completion_tokens: Option<u32>,
+    /// What kind of failure, for a failed section (stored since schema 3).
+    pub error_kind: Option<ErrorKind>,
 }
 
 impl PartMeta {
@@ -131,7 +133,7 @@ struct SealedRow<'a> {
 
 const META_COLUMNS: &str = "section_id, status, attempts, started_ms, finished_ms, latency_ms,
     ttft_ms, prompt_tokens, completion_tokens, usage_source, model, updated_at, reasoning_tokens,
-    cached_tokens, failed_prompt_tokens, failed_completion_tokens";
+    cached_tokens, failed_prompt_tokens, failed_completion_tokens, error_kind";
 
 impl Store {
     /// Writes section `meta.section_id` of reading `reading`, replacing any earlier row for it.
@@ -172,9 +174,9 @@ impl Store {
                         started_ms, finished_ms, latency_ms, ttft_ms, prompt_tokens,
                         completion_tokens, total_tokens, usage_source, model, created_at,
                         updated_at, request, response, paragraphs, error, reasoning_tokens,
-                        cached_tokens, failed_prompt_tokens, failed_completion_tokens)
+                        cached_tokens, failed_prompt_tokens, failed_completion_tokens, error_kind)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14,
-                        ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)
+                        ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)
                      ON CONFLICT (reading_id, section_id) DO UPDATE SET
                         status = excluded.status, attempts = excluded.attempts,
                         started_ms = excluded.started_ms, finished_ms = excluded.finished_ms,
@@ -187,6 +189,7 @@ impl Store {
                         response = excluded.response, paragraphs = excluded.paragraphs,
                         error = excluded.error, reasoning_tokens = excluded.reasoning_tokens,
                         cached_tokens = excluded.cached_tokens,
+                        error_kind = excluded.error_kind,
                         failed_prompt_tokens = NULLIF(
                             COALESCE(reading_parts.failed_prompt_tokens, 0)
                             + COALESCE(excluded.failed_prompt_tokens, 0), 0),
@@ -221,6 +224,7 @@ impl Store {
                         meta.cached_tokens,
                         meta.failed_prompt_tokens,
                         meta.failed_completion_tokens,
+                        meta.error_kind.map(ErrorKind::as_str),
                     ])
                     .map_err(|e| self.db_err(e))?;
             }
@@ -274,7 +278,7 @@ impl Store {
         type Blobs = (Vec<u8>, Option<Vec<u8>>, Option<Vec<u8>>, Option<Vec<u8>>);
         let rows = st
             .query_map([id], |r| {
-                let blobs: Blobs = (r.get(16)?, r.get(17)?, r.get(18)?, r.get(19)?);
+                let blobs: Blobs = (r.get(17)?, r.get(18)?, r.get(19)?, r.get(20)?);
                 Ok((self.parse_meta(id, r), blobs))
             })
             .map_err(|e| self.db_err(e))?;
@@ -310,7 +314,7 @@ impl Store {
         let mut st = self.conn.prepare_cached(&sql).map_err(|e| self.db_err(e))?;
         let rows = st
             .query_map([id], |r| {
-                let reading: i64 = r.get(16)?;
+                let reading: i64 = r.get(17)?;
                 Ok((reading, self.parse_meta(reading, r)))
             })
             .map_err(|e| self.db_err(e))?;
@@ -371,6 +375,10 @@ impl Store {
             cached_tokens: r.get(13).map_err(sql)?,
             failed_prompt_tokens: r.get(14).map_err(sql)?,
             failed_completion_tokens: r.get(15).map_err(sql)?,
+            error_kind: match r.get::<_, Option<String>>(16).map_err(sql)? {
+                None => None,
+                Some(k) => Some(ErrorKind::parse(&k).ok_or_else(|| bad("error kind"))?),
+            },
         })
     }
 }

@@ -13,6 +13,7 @@
 //!   model; sealed `request`, `response`, `paragraphs`, `error`. Version 2 adds
 //!   `reasoning_tokens` and `cached_tokens` (the provider's usage details) and
 //!   `failed_prompt_tokens`/`failed_completion_tokens` (what failed attempts spent, billed too).
+//!   Version 3 adds `error_kind` (`timeout`, `rate_limited`, ...: how a failed section failed).
 
 use std::fs::OpenOptions;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
@@ -26,7 +27,7 @@ use super::{Field, Store, StoreError, now_ms};
 use crate::crypto::Sealed;
 
 /// The schema version this build writes.
-pub(super) const SCHEMA_VERSION: i64 = 2;
+pub(super) const SCHEMA_VERSION: i64 = 3;
 
 /// `MIGRATIONS[n]` takes a database from version `n` to `n + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -86,6 +87,9 @@ ALTER TABLE reading_parts ADD COLUMN reasoning_tokens INTEGER;
 ALTER TABLE reading_parts ADD COLUMN cached_tokens INTEGER;
 ALTER TABLE reading_parts ADD COLUMN failed_prompt_tokens INTEGER;
 ALTER TABLE reading_parts ADD COLUMN failed_completion_tokens INTEGER;
+",
+    r"
+ALTER TABLE reading_parts ADD COLUMN error_kind TEXT;
 ",
 ];
 

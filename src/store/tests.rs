@@ -51,6 +51,7 @@ fn part(section_id: u8, status: SectionStatus, text: &str) -> (PartMeta, PartTex
             cached_tokens: None,
             failed_prompt_tokens: None,
             failed_completion_tokens: None,
+            error_kind: None,
         },
         PartText {
             request: format!("[{{\"role\":\"user\",\"content\":\"{text} request\"}}]"),

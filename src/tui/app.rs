@@ -936,6 +936,7 @@ fn card_from_report(section: Section, s: &crate::report::SectionReport) -> Card 
                 .join(" "),
         })),
         SectionStatus::Failed => Phase::Failed {
+            kind: s.error_kind,
             reason: sanitize_inline(s.error.as_deref().unwrap_or("")),
             attempts: s.attempts,
             latency: Duration::from_millis(s.latency_ms.unwrap_or(0)),

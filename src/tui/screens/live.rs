@@ -15,6 +15,7 @@ use ratatui::widgets::{Block, BorderType, Paragraph};
 use super::{fmt_secs, fmt_tokens, hexagram_title, truncate, wrap_plain};
 use crate::events::{EventKind, SectionEvent, UsageSource};
 use crate::llm::tokens;
+use crate::model::ErrorKind;
 use crate::oracle::Reading;
 use crate::plan::Section;
 use crate::report::{ReadingStatus, SectionStatus, status_of};
@@ -76,6 +77,8 @@ pub enum Phase {
     Done(Box<Figures>),
     /// Failed for good.
     Failed {
+        /// What kind of failure, when known.
+        kind: Option<ErrorKind>,
         /// Why (sanitised).
         reason: String,
         /// Attempts made.
@@ -261,11 +264,9 @@ impl LiveState {
                 card.text.clear();
             }
             EventKind::Failed(f) => {
-                let reason = sanitize_inline(&f.error);
-                // The card already names its section.
-                let prefix = format!("{}: ", event.section.title());
                 card.phase = Phase::Failed {
-                    reason: reason.strip_prefix(&prefix).unwrap_or(&reason).to_owned(),
+                    kind: Some(f.kind),
+                    reason: sanitize_inline(&f.error),
                     attempts: f.attempts,
                     latency: f.latency,
                 };
@@ -602,13 +603,8 @@ fn render_card(
             f.text.clone(),
             theme.dim,
         ),
-        Phase::Failed {
-            reason, attempts, ..
-        } => (
-            format!(
-                "✗ failed after {attempts} tr{}",
-                if *attempts == 1 { "y" } else { "ies" }
-            ),
+        Phase::Failed { kind, reason, .. } => (
+            format!("✗ {}", kind.map_or("failed", ErrorKind::label)),
             theme.error,
             reason.clone(),
             theme.error,

@@ -208,7 +208,7 @@ fn mid_flight(size: (u16, u16)) -> App {
         run,
         Section::ChangingLine(1),
         EventKind::Failed(Box::new(SectionFailure {
-            error: "Changing line 1: server error (HTTP 500) after 4 attempts".into(),
+            error: "server error (HTTP 500) after 4 attempts".into(),
             latency: Duration::from_millis(1390),
             attempts: 4,
             kind: crate::llm::ErrorKind::ServerError,

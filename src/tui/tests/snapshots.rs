@@ -214,7 +214,8 @@ fn reading_with_failed_and_cancelled_sections() {
         let mut a = app(size);
         let mut report = complete_report();
         report.sections[1].status = SectionStatus::Failed;
-        report.sections[1].error = Some("Judgment: timed out after 4 attempts".into());
+        report.sections[1].error = Some("timed out after 4 attempts".into());
+        report.sections[1].error_kind = Some(crate::model::ErrorKind::Timeout);
         report.sections[1].paragraphs.clear();
         report.sections[2].status = SectionStatus::Cancelled;
         report.sections[2].paragraphs.clear();
