@@ -192,7 +192,7 @@ fn drawing(c: &mut Criterion) {
             |b| {
                 b.iter(|| {
                     terminal
-                        .draw(|f| iching::tui::screens::draw(black_box(&app), f))
+                        .draw(|f| iching::tui::view::draw(black_box(&app), f))
                         .unwrap();
                 })
             },

@@ -4,7 +4,6 @@
 //! overrides live beside it in `prompts/`. The API key is held as a [`Secret`], which never prints.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -50,38 +49,7 @@ pub enum ConfigError {
     },
 }
 
-/// A secret string (an API key): its `Debug` and `Display` never show it.
-#[derive(Clone, Default, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps `s`.
-    pub fn new(s: impl Into<String>) -> Self {
-        Self(s.into())
-    }
-    /// The secret itself, for the one place that must send it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-    /// Whether it is empty.
-    pub fn is_empty(&self) -> bool {
-        self.0.trim().is_empty()
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(**redacted**)")
-    }
-}
-
-impl<'de> Deserialize<'de> for Secret {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d).map(Secret)
-    }
-}
-
-pub use crate::model::{Price, Prices};
+pub use crate::model::{Price, Prices, Secret};
 
 /// A `[providers.NAME]` table: an endpoint of the user's own, used with `--provider NAME`.
 #[derive(Debug, Clone, Default, Deserialize)]

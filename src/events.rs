@@ -4,94 +4,12 @@
 
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
 use crate::plan::Section;
 use crate::response::Paragraph;
 
-/// Where token counts came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum UsageSource {
-    /// The endpoint said so.
-    Reported,
-    /// Counted locally with tiktoken.
-    Estimated,
-}
-
-impl UsageSource {
-    /// "reported" or "estimated".
-    pub fn as_str(self) -> &'static str {
-        match self {
-            UsageSource::Reported => "reported",
-            UsageSource::Estimated => "estimated",
-        }
-    }
-}
-
-/// Token counts of one request (or the sum of several, as for the failed attempts of a section).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Usage {
-    /// Tokens sent.
-    pub prompt_tokens: u32,
-    /// Tokens received, reasoning included (as providers bill them).
-    pub completion_tokens: u32,
-    /// Of the completion tokens, those spent reasoning (`completion_tokens_details`).
-    #[serde(default)]
-    pub reasoning_tokens: u32,
-    /// Of the prompt tokens, those served from the provider's prompt cache
-    /// (`prompt_tokens_details`).
-    #[serde(default)]
-    pub cached_tokens: u32,
-    /// Whether the endpoint reported them.
-    pub source: UsageSource,
-}
-
-impl Usage {
-    /// Counts the endpoint reported, without reasoning or cache details.
-    pub fn reported(prompt_tokens: u32, completion_tokens: u32) -> Self {
-        Self {
-            prompt_tokens,
-            completion_tokens,
-            reasoning_tokens: 0,
-            cached_tokens: 0,
-            source: UsageSource::Reported,
-        }
-    }
-
-    /// Counts made locally with the tokenizer.
-    pub fn estimated(prompt_tokens: u32, completion_tokens: u32) -> Self {
-        Self {
-            source: UsageSource::Estimated,
-            ..Self::reported(prompt_tokens, completion_tokens)
-        }
-    }
-
-    /// Prompt plus completion.
-    pub fn total(&self) -> u32 {
-        self.prompt_tokens.saturating_add(self.completion_tokens)
-    }
-
-    /// `self` and `other` together; estimated if either was.
-    pub fn add(&self, other: &Usage) -> Usage {
-        Usage {
-            prompt_tokens: self.prompt_tokens.saturating_add(other.prompt_tokens),
-            completion_tokens: self
-                .completion_tokens
-                .saturating_add(other.completion_tokens),
-            reasoning_tokens: self.reasoning_tokens.saturating_add(other.reasoning_tokens),
-            cached_tokens: self.cached_tokens.saturating_add(other.cached_tokens),
-            source: if self.source == UsageSource::Estimated
-                || other.source == UsageSource::Estimated
-            {
-                UsageSource::Estimated
-            } else {
-                UsageSource::Reported
-            },
-        }
-    }
-}
+pub use crate::model::{Usage, UsageSource};
 
 /// Every token a section was billed for: its answer's and its failed attempts'. `None` when
 /// neither was counted.
@@ -150,7 +68,7 @@ pub struct SectionFailure {
     /// Attempts made.
     pub attempts: u32,
     /// What kind of failure.
-    pub kind: crate::llm::ErrorKind,
+    pub kind: crate::model::ErrorKind,
     /// Tokens the attempts spent (providers bill them), when any was reported or counted.
     pub usage: Option<Usage>,
 }

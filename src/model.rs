@@ -7,8 +7,6 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::events::Usage;
-
 /// A saved reading's id in the store (SQLite's rowid, from 1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -206,6 +204,120 @@ const ALL_KINDS: [ErrorKind; 12] = [
     ErrorKind::Cancelled,
     ErrorKind::Internal,
 ];
+
+/// Where token counts came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UsageSource {
+    /// The endpoint said so.
+    Reported,
+    /// Counted locally with tiktoken.
+    Estimated,
+}
+
+impl UsageSource {
+    /// "reported" or "estimated".
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UsageSource::Reported => "reported",
+            UsageSource::Estimated => "estimated",
+        }
+    }
+}
+
+/// Token counts of one request (or the sum of several, as for the failed attempts of a section).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Usage {
+    /// Tokens sent.
+    pub prompt_tokens: u32,
+    /// Tokens received, reasoning included (as providers bill them).
+    pub completion_tokens: u32,
+    /// Of the completion tokens, those spent reasoning (`completion_tokens_details`).
+    #[serde(default)]
+    pub reasoning_tokens: u32,
+    /// Of the prompt tokens, those served from the provider's prompt cache
+    /// (`prompt_tokens_details`).
+    #[serde(default)]
+    pub cached_tokens: u32,
+    /// Whether the endpoint reported them.
+    pub source: UsageSource,
+}
+
+impl Usage {
+    /// Counts the endpoint reported, without reasoning or cache details.
+    pub fn reported(prompt_tokens: u32, completion_tokens: u32) -> Self {
+        Self {
+            prompt_tokens,
+            completion_tokens,
+            reasoning_tokens: 0,
+            cached_tokens: 0,
+            source: UsageSource::Reported,
+        }
+    }
+
+    /// Counts made locally with the tokenizer.
+    pub fn estimated(prompt_tokens: u32, completion_tokens: u32) -> Self {
+        Self {
+            source: UsageSource::Estimated,
+            ..Self::reported(prompt_tokens, completion_tokens)
+        }
+    }
+
+    /// Prompt plus completion.
+    pub fn total(&self) -> u32 {
+        self.prompt_tokens.saturating_add(self.completion_tokens)
+    }
+
+    /// `self` and `other` together; estimated if either was.
+    pub fn add(&self, other: &Usage) -> Usage {
+        Usage {
+            prompt_tokens: self.prompt_tokens.saturating_add(other.prompt_tokens),
+            completion_tokens: self
+                .completion_tokens
+                .saturating_add(other.completion_tokens),
+            reasoning_tokens: self.reasoning_tokens.saturating_add(other.reasoning_tokens),
+            cached_tokens: self.cached_tokens.saturating_add(other.cached_tokens),
+            source: if self.source == UsageSource::Estimated
+                || other.source == UsageSource::Estimated
+            {
+                UsageSource::Estimated
+            } else {
+                UsageSource::Reported
+            },
+        }
+    }
+}
+
+/// A secret string (an API key): its `Debug` and `Display` never show it.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps `s`.
+    pub fn new(s: impl Into<String>) -> Self {
+        Self(s.into())
+    }
+    /// The secret itself, for the one place that must send it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+    /// Whether it is empty.
+    pub fn is_empty(&self) -> bool {
+        self.0.trim().is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(**redacted**)")
+    }
+}
+
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(Secret)
+    }
+}
 
 /// The files a reading can be exported to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

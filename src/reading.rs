@@ -94,22 +94,6 @@ impl Engine {
             .collect()
     }
 
-    /// Runs `sections` of `reading` (store id `id`, 0 if none), every one in flight at once up to
-    /// the engine's cap, reporting on `events`. Nothing is stored: [`cast_saved`] and
-    /// [`retry_saved`] are the runs that keep each section as it lands.
-    pub async fn run(
-        &self,
-        id: i64,
-        reading: Arc<Reading>,
-        question: Arc<str>,
-        sections: &[Section],
-        events: mpsc::UnboundedSender<SectionEvent>,
-        cancel: CancellationToken,
-    ) -> RunSummary {
-        let requests = self.requests(&reading, &question, sections);
-        self.run_requests(id, requests, events, cancel).await
-    }
-
     /// Runs already built `requests` (of store id `id`), reporting on `events`.
     pub async fn run_requests(
         &self,

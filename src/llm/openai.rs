@@ -31,8 +31,8 @@ use super::wire::{ApiError, ApiUsage, ModelList, RequestBody, StreamChunk, Whole
 use super::{
     BoxFuture, Completion, ErrorKind, Provider, ProviderError, ProviderInfo, SectionRequest, tokens,
 };
-use crate::config::Secret;
 use crate::events::{EventKind, Progress, Usage};
+use crate::model::Secret;
 use crate::response::{quality, sanitize_inline};
 
 /// Bytes of answer allowed per token of `max_tokens` (JSON escapes of non-Latin text take up to

@@ -8,7 +8,7 @@ use std::fmt;
 use rusqlite::{OptionalExtension, Row, params};
 
 use super::{Field, Store, StoreError, now_ms};
-use crate::report::{ReadingStatus, SectionStatus, status_of};
+use crate::model::{ReadingStatus, SectionStatus, status_of};
 
 /// A reading about to be stored.
 #[derive(Clone)]

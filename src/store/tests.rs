@@ -6,7 +6,7 @@ use std::time::SystemTime;
 
 use super::*;
 use crate::events::UsageSource;
-use crate::report::{ReadingStatus, SectionStatus};
+use crate::model::{ReadingStatus, SectionStatus};
 
 const QUESTION: &str = "Will the zebra-quokka 7731 cross the great water?";
 

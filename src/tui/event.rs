@@ -16,7 +16,6 @@ use tokio::time::{Instant, MissedTickBehavior};
 
 use super::app::{App, Msg};
 use super::effects::Runner;
-use super::screens;
 
 /// One frame at 30 frames a second.
 pub const FRAME: Duration = Duration::from_nanos(1_000_000_000 / 30);
@@ -116,7 +115,7 @@ where
         pending |= app.take_dirty();
         if pending && last_draw.is_none_or(|t| t.elapsed() >= FRAME) {
             terminal
-                .draw(|frame| screens::draw(app, frame))
+                .draw(|frame| super::view::draw(app, frame))
                 .map_err(Into::into)?;
             last_draw = Some(Instant::now());
             pending = false;

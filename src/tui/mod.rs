@@ -13,6 +13,7 @@ pub mod screens;
 pub mod strings;
 pub mod terminal;
 pub mod theme;
+pub mod view;
 
 #[cfg(test)]
 mod tests;

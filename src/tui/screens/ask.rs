@@ -9,9 +9,9 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Wrap};
 use ratatui_textarea::{TextArea, WrapMode};
 
+use super::provider::ProviderLine;
 use crate::oracle::Method;
 use crate::reading::{MAX_QUESTION_CHARS, validate_question};
-use crate::tui::app::App;
 use crate::tui::strings;
 use crate::tui::theme::Theme;
 
@@ -132,8 +132,7 @@ fn next_method(m: Method, step: usize) -> Method {
 }
 
 /// Draws the Ask screen in `area`.
-pub fn render(app: &App, frame: &mut Frame, area: Rect, theme: &Theme) {
-    let ask = &app.ask;
+pub fn render(ask: &AskState, p: &ProviderLine, frame: &mut Frame, area: Rect, theme: &Theme) {
     let box_h = if area.height >= 20 { 7 } else { 5 };
     let [_, input_area, counter, _, method, provider, _, hint] = Layout::vertical([
         Constraint::Length(1),
@@ -189,7 +188,6 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, theme: &Theme) {
     }
     frame.render_widget(Line::from(spans), method);
 
-    let p = &app.provider;
     frame.render_widget(
         Line::from(vec![
             Span::styled(format!("{:<12}", strings::PROVIDER_LABEL), theme.bold),

@@ -1,6 +1,7 @@
-//! Drawing: the frame every screen shares (tab bar, status line, footer of keys, the help and
-//! the "terminal too small" notice) and the helpers the screens use (wrapping, truncating,
-//! figures). Each screen lives in its own file with its state, its keys and its drawing.
+//! The screens, each in its own file with its state, its keys and its drawing from what it is
+//! given (its state, a view), never the whole app; and the helpers they share (the body's
+//! area, wrapping, truncating, figures, the key footer). [`super::view`] composes them into a
+//! frame.
 
 pub mod ask;
 pub mod cast;
@@ -14,14 +15,13 @@ pub mod stats;
 use std::time::Duration;
 
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Clear, Paragraph};
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
-use super::app::App;
-use super::strings::{self, KeyHelp, footer};
+use super::strings::{self, KeyHelp};
 use super::theme::Theme;
 use crate::oracle::Hexagram;
 
@@ -52,182 +52,7 @@ pub enum Screen {
     Stats,
 }
 
-/// Draws the whole app.
-pub fn draw(app: &App, frame: &mut Frame) {
-    let area = frame.area();
-    let theme = &app.theme;
-    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
-        let lines: Vec<Line> = strings::too_small(area.width, area.height, MIN_WIDTH, MIN_HEIGHT)
-            .into_iter()
-            .enumerate()
-            .map(|(i, l)| Line::styled(l, if i == 0 { theme.error } else { theme.text }))
-            .collect();
-        let h = area
-            .height
-            .saturating_sub(area.height.saturating_sub(4) / 2);
-        let y = area.y + area.height - h;
-        frame.render_widget(
-            Paragraph::new(lines)
-                .centered()
-                .wrap(ratatui::widgets::Wrap { trim: true }),
-            Rect {
-                y,
-                height: h.min(area.height),
-                ..area
-            },
-        );
-        return;
-    }
-    let [tabs, body, status, keys] = Layout::vertical([
-        Constraint::Length(1),
-        Constraint::Min(0),
-        Constraint::Length(1),
-        Constraint::Length(1),
-    ])
-    .areas(area);
-    draw_tabs(app, frame, tabs, theme);
-    match app.screen {
-        Screen::Ask => ask::render(app, frame, body, theme),
-        Screen::Cast => {
-            if let Some(c) = &app.cast {
-                cast::render(c, app.now, frame, body, theme);
-            }
-        }
-        Screen::Live => live::render(
-            app.live.as_ref(),
-            app.now,
-            &app.provider.model,
-            frame,
-            body,
-            theme,
-        ),
-        Screen::Reading => reading::render(&app.reading, frame, body, theme),
-        Screen::History => history::render(&app.history, frame, body, theme),
-        Screen::Stats => stats::render(&app.stats, &app.prices, frame, body, theme),
-    }
-    draw_status(app, frame, status, theme);
-    draw_keys(footer_keys(app), frame, keys, theme);
-    if app.help {
-        help::render(app.screen, frame, body, theme);
-    } else if let Some(p) = &app.picker {
-        provider::render(p, frame, body, theme);
-    } else if app.confirm.is_some()
-        && let Some(s) = &app.status
-    {
-        draw_confirm(&s.text, frame, body, theme);
-    }
-}
-
-/// A yes/no question in a box over the screen.
-fn draw_confirm(text: &str, frame: &mut Frame, area: Rect, theme: &Theme) {
-    let w = area.width.saturating_sub(8).min(64);
-    let lines = wrap_plain(text, usize::from(w.saturating_sub(4)));
-    let h = u16::try_from(lines.len()).unwrap_or(1) + 4;
-    let r = centered(area, w, h, frame);
-    let block = ratatui::widgets::Block::bordered()
-        .border_style(theme.warn)
-        .title(Span::styled(" Are you sure? ", theme.warn));
-    let mut text: Vec<Line> = vec![Line::default()];
-    text.extend(lines.into_iter().map(|l| Line::styled(l, theme.text)));
-    frame.render_widget(
-        Paragraph::new(text).block(block.padding(ratatui::widgets::Padding::horizontal(1))),
-        r,
-    );
-}
-
-fn draw_tabs(app: &App, frame: &mut Frame, area: Rect, theme: &Theme) {
-    let current = match app.screen {
-        Screen::Ask | Screen::Cast => 0,
-        Screen::Live => 1,
-        Screen::Reading => 2,
-        Screen::History | Screen::Stats => 3,
-    };
-    let mut spans = vec![Span::styled(format!(" ䷀ {} ", strings::APP), theme.heading)];
-    let live_note = app
-        .live
-        .as_ref()
-        .filter(|l| l.running())
-        .map(|l| format!(" {}/{}", l.done(), l.cards.len()));
-    for (i, name) in [
-        strings::TAB_ASK,
-        strings::TAB_LIVE,
-        strings::TAB_READING,
-        strings::TAB_HISTORY,
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        spans.push(Span::styled("│", theme.border));
-        let style = if i == current {
-            theme.accent.patch(theme.selected)
-        } else {
-            theme.dim
-        };
-        spans.push(Span::styled(format!(" {name} "), style));
-        if i == 1
-            && let Some(n) = &live_note
-        {
-            spans.push(Span::styled(format!("●{n} "), theme.busy));
-        }
-    }
-    frame.render_widget(Line::from(spans), area);
-    if app.screen == Screen::Reading
-        && let Some(pct) = reading::position(&app.reading, body(app.size), theme)
-    {
-        frame.render_widget(
-            Line::styled(format!("{pct}% "), theme.dim).right_aligned(),
-            area,
-        );
-    }
-}
-
-fn draw_status(app: &App, frame: &mut Frame, area: Rect, theme: &Theme) {
-    let provider = format!(" {} ", app.provider.label());
-    let pw = u16::try_from(provider.width())
-        .unwrap_or(0)
-        .min(area.width / 2);
-    let [p, msg] = Layout::horizontal([Constraint::Length(pw), Constraint::Min(0)])
-        .spacing(1)
-        .areas(area);
-    frame.render_widget(Span::styled(provider, theme.selected), p);
-    if let Some(s) = app.status.as_ref().filter(|_| app.confirm.is_none()) {
-        let style = if s.error { theme.error } else { theme.text };
-        let text = truncate(&s.text, usize::from(msg.width));
-        frame.render_widget(Span::styled(text, style), msg);
-    }
-}
-
-fn footer_keys(app: &App) -> &'static [KeyHelp] {
-    if app.help {
-        return footer::HELP;
-    }
-    if app.confirm.is_some() {
-        return footer::CONFIRM;
-    }
-    if app.picker.is_some() {
-        return footer::PICKER;
-    }
-    match app.screen {
-        Screen::Ask => footer::ASK,
-        Screen::Cast => match &app.cast {
-            Some(c) if c.method == crate::oracle::Method::Manual && c.cast.is_none() => {
-                footer::MANUAL
-            }
-            _ => footer::CAST,
-        },
-        Screen::Live => match &app.live {
-            None => footer::LIVE_EMPTY,
-            Some(l) if l.running() => footer::LIVE_RUNNING,
-            Some(_) => footer::LIVE_SETTLED,
-        },
-        Screen::Reading => footer::READING,
-        Screen::History if app.history.filtering => footer::FILTER,
-        Screen::History => footer::HISTORY,
-        Screen::Stats => footer::STATS,
-    }
-}
-
-fn draw_keys(keys: &[KeyHelp], frame: &mut Frame, area: Rect, theme: &Theme) {
+pub fn draw_keys(keys: &[KeyHelp], frame: &mut Frame, area: Rect, theme: &Theme) {
     let mut spans = vec![Span::raw(" ")];
     let mut width = 1;
     for (k, action) in keys {

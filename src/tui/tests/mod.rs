@@ -13,7 +13,6 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
 use super::app::{App, Effect, Msg, Options, ProviderLine};
-use super::screens;
 use crate::events::{EventKind, SectionDone, SectionEvent, SectionFailure, Usage, UsageSource};
 use crate::llm::ProviderInfo;
 use crate::llm::offline::compose;
@@ -90,7 +89,7 @@ fn type_text(app: &mut App, text: &str) -> Vec<Effect> {
 fn draw(app: &App) -> String {
     let (w, h) = app.size;
     let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
-    terminal.draw(|f| screens::draw(app, f)).unwrap();
+    terminal.draw(|f| crate::tui::view::draw(app, f)).unwrap();
     terminal.backend().to_string()
 }
 

@@ -349,7 +349,7 @@ fn a_small_terminal_gets_a_notice_not_a_panic() {
         let mut a = mid_flight((w.max(1), h.max(1)));
         a.update(Msg::Resize(w, h));
         let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
-        terminal.draw(|f| screens::draw(&a, f)).unwrap();
+        terminal.draw(|f| crate::tui::view::draw(&a, f)).unwrap();
         if w == 0 || h == 0 {
             continue;
         }
