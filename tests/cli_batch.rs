@@ -10,12 +10,10 @@ use support::fake_openai::{FakeOpenAi, Fault, ServerConfig};
 use tokio::process::Command;
 
 fn command(home: &std::path::Path, args: &[&str]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_iching"));
+    let mut c = support::cli::binary();
     c.args(args)
         .env("ICHING_HOME", home)
         .env("OPENAI_API_KEY", "sk-batch")
-        .env_remove("OPENAI_BASE_URL")
-        .env_remove("ICHING_PROVIDER")
         .env("NO_COLOR", "1");
     c
 }

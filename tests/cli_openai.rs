@@ -5,19 +5,16 @@ mod support;
 use std::process::Output;
 use std::time::Duration;
 
+use support::cli;
 use support::fake_openai::{FakeOpenAi, Fault, ServerConfig};
-use tokio::process::Command;
 
 const KEY: &str = "sk-cli-secret-9876543210";
 
 async fn iching(home: &std::path::Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_iching"))
+    cli::binary()
         .args(args)
         .env("ICHING_HOME", home)
         .env("OPENAI_API_KEY", KEY)
-        .env_remove("OPENAI_BASE_URL")
-        .env_remove("ICHING_PROVIDER")
-        .env_remove("ICHING_MODEL")
         .env("NO_COLOR", "1")
         .output()
         .await

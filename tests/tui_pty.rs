@@ -2,11 +2,13 @@
 //! question typed, cast with the offline provider, the grid watched until it completes, the
 //! reading opened from the store, and quit — then the terminal must have been given back.
 
+mod support;
+
 use std::io::{Read, Write};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use portable_pty::{CommandBuilder, PtySize, native_pty_system};
+use portable_pty::{PtySize, native_pty_system};
 
 /// How long to wait for a screen before giving up (a failsafe, not a measurement).
 const PATIENCE: Duration = Duration::from_secs(60);
@@ -69,21 +71,11 @@ fn ask_cast_watch_read_and_quit_in_a_real_terminal() {
             pixel_height: 0,
         })
         .unwrap();
-    let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_iching"));
+    let mut cmd = support::cli::pty_command();
     cmd.cwd(cwd.path());
     cmd.env("ICHING_HOME", home.path());
     cmd.env("TERM", "xterm-256color");
     cmd.env("NO_COLOR", "1");
-    for var in [
-        "OPENAI_API_KEY",
-        "OPENAI_BASE_URL",
-        "ICHING_PROVIDER",
-        "ICHING_MODEL",
-        "ICHING_PASSPHRASE",
-        "ICHING_OFFLINE_PACE_MS",
-    ] {
-        cmd.env_remove(var);
-    }
     let mut child = pty.slave.spawn_command(cmd).unwrap();
     drop(pty.slave);
     let mut reader = pty.master.try_clone_reader().unwrap();
