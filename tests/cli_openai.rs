@@ -6,7 +6,7 @@ use std::process::Output;
 use std::time::Duration;
 
 use support::cli;
-use support::fake_openai::{FakeOpenAi, Fault, ServerConfig};
+use support::fake_openai::{FakeOpenAi, Fault, Gate, ServerConfig};
 
 const KEY: &str = "sk-cli-secret-9876543210";
 
@@ -27,12 +27,14 @@ fn text(b: &[u8]) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn cast_with_openai_runs_every_section_at_once_against_the_endpoint() {
-    // The answer streams for a while after its head, as real ones do: the first section goes
-    // alone until its head shows what the endpoint accepts, then the rest join it.
+    // The first section goes alone until its head shows what the endpoint accepts, then the
+    // rest join it. No answer's body goes out before all ten are in flight: if the binary held
+    // any back, the gate would not open and the peak would show it.
     let server = FakeOpenAi::start(ServerConfig {
         latency: Duration::from_millis(200),
         inter_chunk_delay: Duration::from_millis(40),
         api_key: Some(KEY.into()),
+        gate: Some(Gate::in_flight(10)),
         ..ServerConfig::default()
     });
     let home = tempfile::tempdir().unwrap();
@@ -123,9 +125,13 @@ async fn retries_show_on_stderr_and_the_section_completes() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn bench_prints_one_json_object_per_level() {
+    // 20 one at a time, then 20 at each of 1, 5 and 10 in flight: requests 60 to 79 are the
+    // last level's, and the first ten of them are held until all ten are in flight.
+    let last_level = Gate::in_flight(10).only_from_request(60);
     let server = FakeOpenAi::start(ServerConfig {
         latency: Duration::from_millis(50),
         record_bodies: false,
+        gate: Some(last_level.clone()),
         ..ServerConfig::default()
     });
     let home = tempfile::tempdir().unwrap();
@@ -171,19 +177,26 @@ async fn bench_prints_one_json_object_per_level() {
         }
         assert!(level["p50_ms"].as_f64().unwrap() >= 50.0);
     }
-    // 20 requests at 10 in flight take 2 rounds; one at a time, 20.
-    assert!(
-        levels[2]["speedup"].as_f64().unwrap() > 3.0,
-        "{}",
-        levels[2]
-    );
+    // 20 requests at 10 in flight take 2 rounds; one at a time, 20. The wall-clock ratio says
+    // so only on an idle machine, so it is printed; what makes it, 10 requests in flight at
+    // once at the last level, is asserted from the server's side.
+    for level in &levels {
+        eprintln!(
+            "{} in flight: speedup {}",
+            level["concurrency"], level["speedup"]
+        );
+    }
     // 20 one at a time (measured once), then 20 at each of 3 levels.
     assert_eq!(server.stats().requests, 80);
     assert_eq!(
         levels[0]["sequential_wall_s"],
         levels[2]["sequential_wall_s"]
     );
-    assert_eq!(server.stats().peak_in_flight, 10);
+    assert!(
+        last_level.opened(),
+        "ten of the last level's requests were in flight together"
+    );
+    assert!(server.stats().peak_in_flight >= 10);
 }
 
 #[tokio::test(flavor = "multi_thread")]

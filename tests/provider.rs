@@ -14,7 +14,7 @@ use iching::llm::{
 use iching::oracle::{Cast, LineValue, Reading};
 use iching::orchestrator::{self, Slots};
 use iching::plan::{Prompts, Section, build_messages, plan};
-use support::fake_openai::{FakeOpenAi, Fault, RetryAfter, ServerConfig};
+use support::fake_openai::{FakeOpenAi, Fault, Gate, RetryAfter, ServerConfig};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -351,11 +351,14 @@ async fn garbage_answers_are_parsed_leniently_and_escapes_removed() {
 
 #[tokio::test]
 async fn every_section_of_a_reading_is_in_flight_at_once() {
+    // No answer goes out before all 15 are in flight together.
     let server = FakeOpenAi::start(ServerConfig {
-        latency: Duration::from_millis(300),
+        gate: Some(Gate::in_flight(15)),
         ..ServerConfig::default()
     });
-    let p: Arc<dyn Provider> = Arc::new(provider(&server, |_| {}));
+    // Whole answers, not streams: a whole answer ends at the server before the client has it,
+    // so the server never counts more in flight than the client has.
+    let p: Arc<dyn Provider> = Arc::new(provider(&server, |c| c.stream = false));
     let r = reading([9; 6]);
     let prompts = Prompts::default();
     let requests = |r: &Arc<Reading>| -> Vec<SectionRequest> {
@@ -380,6 +383,12 @@ async fn every_section_of_a_reading_is_in_flight_at_once() {
     assert!(summary.all_succeeded());
     assert_eq!(server.stats().peak_in_flight, 15);
 
+    // At most 4, and 4 reached: the first four are held until all four are in flight.
+    assert!(server.wait_idle(Duration::from_secs(30)).await);
+    server.set_config(ServerConfig {
+        gate: Some(Gate::in_flight(4)),
+        ..ServerConfig::default()
+    });
     server.reset_stats();
     let (tx, _rx) = mpsc::unbounded_channel();
     let summary = orchestrator::run(
