@@ -6,16 +6,14 @@ mod support;
 use std::process::{Output, Stdio};
 use std::time::Duration;
 
-use support::fake_openai::{FakeOpenAi, Fault, ServerConfig};
+use support::fake_openai::{FakeOpenAi, Fault, Gate, ServerConfig};
 use tokio::process::Command;
 
 fn command(home: &std::path::Path, args: &[&str]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_iching"));
+    let mut c = support::cli::binary();
     c.args(args)
         .env("ICHING_HOME", home)
         .env("OPENAI_API_KEY", "sk-batch")
-        .env_remove("OPENAI_BASE_URL")
-        .env_remove("ICHING_PROVIDER")
         .env("NO_COLOR", "1");
     c
 }
@@ -39,8 +37,12 @@ fn questions(dir: &std::path::Path, n: usize) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn many_readings_share_one_limit_and_failed_sections_are_retried_alone() {
+    // The limit is reached: no answer's body goes out before 8 answering requests are in flight
+    // together. And it is never passed: a whole (not streamed) response ends at the server
+    // before the client has all of it, so the server's count never runs ahead of the binary's.
     let server = FakeOpenAi::start(ServerConfig {
         latency: Duration::from_millis(150),
+        gate: Some(Gate::in_flight(8)),
         ..ServerConfig::default()
     });
     // The first three requests fail for good (one attempt each): their sections are retried in
@@ -60,6 +62,7 @@ async fn many_readings_share_one_limit_and_failed_sections_are_retried_alone() {
             "8",
             "--max-attempts",
             "1",
+            "--no-stream",
             "--json",
         ],
     )

@@ -1,15 +1,14 @@
 //! `iching cast` run as a user runs it: the real binary, offline, in a temporary home.
 
-use std::process::{Command, Output};
+mod support;
+
+use std::process::Output;
 
 fn iching(args: &[&str]) -> Output {
     let home = tempfile::tempdir().unwrap();
-    Command::new(env!("CARGO_BIN_EXE_iching"))
+    support::cli::std_binary()
         .args(args)
         .env("ICHING_HOME", home.path())
-        .env_remove("OPENAI_API_KEY")
-        .env_remove("OPENAI_BASE_URL")
-        .env_remove("ICHING_PROVIDER")
         .env("NO_COLOR", "1")
         .output()
         .unwrap()
@@ -139,4 +138,106 @@ fn help_and_version_work() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("--lines"));
     let out = iching(&["--version"]);
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("iching "));
+}
+
+#[test]
+fn children_see_none_of_the_callers_settings() {
+    use support::cli::{CLEARED, foreign, to_clear};
+
+    let names = [
+        "ICHING_MODEL",
+        "ICHING_ANYTHING_NEW",
+        "OPENAI_BASE_URL",
+        "OPENAI_ORG_ID",
+        "OPENROUTER_API_KEY",
+        "GROQ_API_KEY",
+        "GEMINI_API_KEY",
+        "ANTHROPIC_API_KEY",
+        "SOME_OTHER_API_KEY",
+        "RUST_LOG",
+        "NO_COLOR",
+        "COLUMNS",
+        "HTTPS_PROXY",
+        "no_proxy",
+        "PATH",
+        "HOME",
+        "TERM",
+        "LANG",
+        "CARGO_TARGET_DIR",
+        "MY_ICHING_MODEL",
+        "NO_COLOR_PLEASE",
+    ]
+    .map(str::to_owned);
+    let cleared = to_clear(names.clone());
+    let kept: Vec<&str> = names
+        .iter()
+        .map(String::as_str)
+        .filter(|n| !cleared.iter().any(|c| c == n))
+        .collect();
+    assert_eq!(
+        kept,
+        [
+            "PATH",
+            "HOME",
+            "TERM",
+            "LANG",
+            "CARGO_TARGET_DIR",
+            "MY_ICHING_MODEL",
+            "NO_COLOR_PLEASE"
+        ]
+    );
+    // The app's own variables go whether the caller has them or not.
+    for name in CLEARED {
+        assert!(cleared.iter().any(|c| c == name), "{name}");
+        assert!(foreign(name), "{name}");
+    }
+
+    // Every way the tests start the binary goes through it: each of those names is removed
+    // (or, by `command`, set to the test's own value).
+    let callers = support::cli::callers_foreign_vars();
+    let removed = |c: &std::process::Command| -> Vec<String> {
+        c.get_envs()
+            .filter(|(_, v)| v.is_none())
+            .map(|(k, _)| k.to_string_lossy().into_owned())
+            .collect()
+    };
+    let std = support::cli::std_binary();
+    let tokio = support::cli::binary();
+    for name in &callers {
+        assert!(removed(&std).contains(name), "std_binary keeps {name}");
+        assert!(
+            removed(tokio.as_std()).contains(name),
+            "binary keeps {name}"
+        );
+    }
+    let pty = support::cli::pty_command();
+    for name in &callers {
+        assert_eq!(pty.get_env(name), None, "pty_command keeps {name}");
+    }
+    let home = tempfile::tempdir().unwrap();
+    let c = support::cli::command(home.path(), &[], "sk-test", &[("ICHING_MODEL", "m")]);
+    let set: Vec<(String, Option<String>)> = c
+        .as_std()
+        .get_envs()
+        .map(|(k, v)| {
+            (
+                k.to_string_lossy().into_owned(),
+                v.map(|v| v.to_string_lossy().into_owned()),
+            )
+        })
+        .collect();
+    for name in &callers {
+        let value = set
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_deref());
+        let expected = match name.as_str() {
+            "ICHING_HOME" => Some(home.path().to_str()),
+            "OPENAI_API_KEY" => Some(Some("sk-test")),
+            "NO_COLOR" => Some(Some("1")),
+            "ICHING_MODEL" => Some(Some("m")),
+            _ => Some(None),
+        };
+        assert_eq!(value, expected, "command: {name}");
+    }
 }

@@ -2,8 +2,10 @@
 //! nothing sensitive is in the clear on disk, and every bad store is a clear message, a non-zero
 //! exit and an untouched file. Offline provider, a temporary home per test.
 
+mod support;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::SystemTime;
 
 use serde_json::Value;
@@ -59,14 +61,9 @@ impl Home {
 }
 
 fn iching_in(home: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_iching"));
+    let mut cmd = support::cli::std_binary();
     cmd.args(args)
         .env("ICHING_HOME", home)
-        .env_remove("OPENAI_API_KEY")
-        .env_remove("OPENAI_BASE_URL")
-        .env_remove("ICHING_PROVIDER")
-        .env_remove("ICHING_MODEL")
-        .env_remove("ICHING_PASSPHRASE")
         .env("NO_COLOR", "1")
         .stdin(Stdio::null());
     for (k, v) in env {

@@ -14,7 +14,7 @@ use iching::llm::{
 use iching::oracle::{Cast, LineValue, Reading};
 use iching::orchestrator::{self, Slots};
 use iching::plan::{Prompts, Section, build_messages, plan};
-use support::fake_openai::{FakeOpenAi, Fault, RetryAfter, ServerConfig};
+use support::fake_openai::{FakeOpenAi, Fault, Gate, RetryAfter, ServerConfig};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -158,15 +158,12 @@ async fn sse_quirks_are_tolerated() {
 async fn rate_limits_wait_at_least_retry_after_in_every_form() {
     let server = FakeOpenAi::start(ServerConfig::default());
     let p = provider(&server, |_| {});
-    for (retry_after, at_least) in [
-        (RetryAfter::Millis(300), Duration::from_millis(300)),
-        (RetryAfter::Seconds(1), Duration::from_secs(1)),
-        // An HTTP date has one-second resolution: at least the whole seconds left.
-        (
-            RetryAfter::HttpDate(SystemTime::now()),
-            Duration::from_millis(900),
-        ),
+    for retry_after in [
+        RetryAfter::Millis(300),
+        RetryAfter::Seconds(1),
+        RetryAfter::HttpDate(SystemTime::now()),
     ] {
+        // Two seconds from now, taken as late as possible.
         let retry_after = match retry_after {
             RetryAfter::HttpDate(_) => {
                 RetryAfter::HttpDate(SystemTime::now() + Duration::from_secs(2))
@@ -182,11 +179,33 @@ async fn rate_limits_wait_at_least_retry_after_in_every_form() {
         assert_eq!(server.stats().requests, 2);
         let arrivals = &server.arrivals()[before..];
         let gap = arrivals[1] - arrivals[0];
-        assert!(gap >= at_least, "{retry_after:?}: waited {gap:?}");
         let r = retries(&events);
         assert_eq!(r.len(), 1);
         assert_eq!(r[0].0, 2);
-        assert!(r[0].1 >= at_least.min(Duration::from_millis(900)), "{r:?}");
+        match retry_after {
+            RetryAfter::Millis(ms) => {
+                assert!(gap >= Duration::from_millis(ms), "waited {gap:?}");
+                assert!(r[0].1 >= Duration::from_millis(ms), "{r:?}");
+            }
+            RetryAfter::Seconds(s) => {
+                assert!(gap >= Duration::from_secs(s), "waited {gap:?}");
+                assert!(r[0].1 >= Duration::from_secs(s), "{r:?}");
+            }
+            RetryAfter::HttpDate(date) => {
+                // A date has one-second resolution and how long is left of it depends on when
+                // the 429 came; what is certain is that the retry (and so its answer, which
+                // ended the call) went no earlier than the date's whole second.
+                let whole = SystemTime::UNIX_EPOCH
+                    + Duration::from_secs(
+                        date.duration_since(SystemTime::UNIX_EPOCH)
+                            .unwrap()
+                            .as_secs(),
+                    );
+                let now = SystemTime::now();
+                assert!(now >= whole, "done at {now:?}, before the date {whole:?}");
+            }
+            RetryAfter::None => unreachable!(),
+        }
     }
 }
 
@@ -351,11 +370,14 @@ async fn garbage_answers_are_parsed_leniently_and_escapes_removed() {
 
 #[tokio::test]
 async fn every_section_of_a_reading_is_in_flight_at_once() {
+    // No answer goes out before all 15 are in flight together.
     let server = FakeOpenAi::start(ServerConfig {
-        latency: Duration::from_millis(300),
+        gate: Some(Gate::in_flight(15)),
         ..ServerConfig::default()
     });
-    let p: Arc<dyn Provider> = Arc::new(provider(&server, |_| {}));
+    // Whole answers, not streams: a whole answer ends at the server before the client has it,
+    // so the server never counts more in flight than the client has.
+    let p: Arc<dyn Provider> = Arc::new(provider(&server, |c| c.stream = false));
     let r = reading([9; 6]);
     let prompts = Prompts::default();
     let requests = |r: &Arc<Reading>| -> Vec<SectionRequest> {
@@ -380,6 +402,12 @@ async fn every_section_of_a_reading_is_in_flight_at_once() {
     assert!(summary.all_succeeded());
     assert_eq!(server.stats().peak_in_flight, 15);
 
+    // At most 4, and 4 reached: the first four are held until all four are in flight.
+    assert!(server.wait_idle(Duration::from_secs(30)).await);
+    server.set_config(ServerConfig {
+        gate: Some(Gate::in_flight(4)),
+        ..ServerConfig::default()
+    });
     server.reset_stats();
     let (tx, _rx) = mpsc::unbounded_channel();
     let summary = orchestrator::run(

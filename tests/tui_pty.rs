@@ -1,12 +1,17 @@
-//! The terminal app run as a person runs it: the real binary in a pseudo-terminal (80x24), a
-//! question typed, cast with the offline provider, the grid watched until it completes, the
-//! reading opened from the store, and quit — then the terminal must have been given back.
+//! The app run as a person runs it: the real binary in a pseudo-terminal (80x24). The terminal
+//! app: a question typed, cast with the offline provider, the grid watched until it completes,
+//! the reading opened from the store, and quit — then the terminal must have been given back.
+//! And colour: with `NO_COLOR` set (non-empty) neither the terminal app nor `cast`'s progress
+//! nor `doctor`'s marks on a terminal send a colour escape; without it (or with it empty) all do.
+
+mod support;
 
 use std::io::{Read, Write};
+use std::path::Path;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use portable_pty::{CommandBuilder, PtySize, native_pty_system};
+use portable_pty::{Child, MasterPty, PtySize, native_pty_system};
 
 /// How long to wait for a screen before giving up (a failsafe, not a measurement).
 const PATIENCE: Duration = Duration::from_secs(60);
@@ -16,9 +21,52 @@ struct Session {
     raw: Vec<u8>,
     rx: mpsc::Receiver<Vec<u8>>,
     writer: Box<dyn Write + Send>,
+    child: Box<dyn Child + Send + Sync>,
+    _master: Box<dyn MasterPty + Send>,
 }
 
 impl Session {
+    /// The binary with `args` in an 80x24 terminal, `ICHING_HOME` = `home`, a clean
+    /// environment ([`support::cli::pty_command`]) and then `env`.
+    fn start(home: &Path, cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Session {
+        let pty = native_pty_system()
+            .openpty(PtySize {
+                rows: 24,
+                cols: 80,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
+            .unwrap();
+        let mut cmd = support::cli::pty_command();
+        cmd.args(args);
+        cmd.cwd(cwd);
+        cmd.env("ICHING_HOME", home);
+        cmd.env("TERM", "xterm-256color");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let child = pty.slave.spawn_command(cmd).unwrap();
+        drop(pty.slave);
+        let mut reader = pty.master.try_clone_reader().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = reader.read(&mut buf) {
+                if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                    break;
+                }
+            }
+        });
+        Session {
+            parser: vt100::Parser::new(24, 80, 0),
+            raw: Vec::new(),
+            rx,
+            writer: pty.master.take_writer().unwrap(),
+            child,
+            _master: pty.master,
+        }
+    }
+
     /// Reads output until the screen satisfies `ok`; panics with the screen if it never does.
     fn wait_for(&mut self, what: &str, ok: impl Fn(&str) -> bool) -> String {
         let deadline = Instant::now() + PATIENCE;
@@ -49,11 +97,66 @@ impl Session {
         let deadline = Instant::now() + PATIENCE;
         while Instant::now() < deadline {
             match self.rx.recv_timeout(Duration::from_millis(200)) {
-                Ok(bytes) => self.raw.extend_from_slice(&bytes),
+                Ok(bytes) => {
+                    self.parser.process(&bytes);
+                    self.raw.extend_from_slice(&bytes);
+                }
                 Err(mpsc::RecvTimeoutError::Timeout) => {}
                 Err(mpsc::RecvTimeoutError::Disconnected) => return,
             }
         }
+    }
+
+    /// Waits for the program to end; panics unless it succeeded.
+    fn succeeded(&mut self) {
+        self.drain();
+        let status = self.child.wait().unwrap();
+        assert!(
+            status.success(),
+            "exit status {status:?}; the output was:\n{}",
+            String::from_utf8_lossy(&self.raw)
+        );
+    }
+}
+
+/// The SGR escapes (`ESC [ ... m`) in `out` that set a colour: a foreground or background of
+/// the 8, 16, 256 or 24-bit palettes. Resets to the default colour (39, 49) and attributes (bold,
+/// dim, reverse, ...) are not colours.
+fn colour_escapes(out: &[u8]) -> Vec<String> {
+    let text = String::from_utf8_lossy(out);
+    let mut found = Vec::new();
+    let mut rest = text.as_ref();
+    while let Some(at) = rest.find("\x1b[") {
+        rest = &rest[at + 2..];
+        let end = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == ';' || c == ':'))
+            .unwrap_or(rest.len());
+        let (params, after) = rest.split_at(end);
+        if after.starts_with('m') {
+            let colour = params
+                .split([';', ':'])
+                .filter_map(|p| p.parse::<u16>().ok())
+                .any(|p| matches!(p, 30..=38 | 40..=48 | 90..=97 | 100..=107));
+            if colour {
+                found.push(format!("ESC[{params}m"));
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn colour_escapes_are_told_from_other_attributes() {
+    let plain = b"\x1b[0m\x1b[1mbold\x1b[2;7m\x1b[39m\x1b[49m\x1b[?25h\x1b[2J\x1b[3;4H";
+    assert!(colour_escapes(plain).is_empty());
+    for coloured in [
+        &b"\x1b[32m"[..],
+        b"\x1b[1;31m",
+        b"\x1b[38;5;8m",
+        b"\x1b[48;2;40;44;52m",
+        b"\x1b[96m",
+    ] {
+        assert_eq!(colour_escapes(coloured).len(), 1, "{coloured:?}");
     }
 }
 
@@ -61,47 +164,7 @@ impl Session {
 fn ask_cast_watch_read_and_quit_in_a_real_terminal() {
     let home = tempfile::tempdir().unwrap();
     let cwd = tempfile::tempdir().unwrap();
-    let pty = native_pty_system()
-        .openpty(PtySize {
-            rows: 24,
-            cols: 80,
-            pixel_width: 0,
-            pixel_height: 0,
-        })
-        .unwrap();
-    let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_iching"));
-    cmd.cwd(cwd.path());
-    cmd.env("ICHING_HOME", home.path());
-    cmd.env("TERM", "xterm-256color");
-    cmd.env("NO_COLOR", "1");
-    for var in [
-        "OPENAI_API_KEY",
-        "OPENAI_BASE_URL",
-        "ICHING_PROVIDER",
-        "ICHING_MODEL",
-        "ICHING_PASSPHRASE",
-        "ICHING_OFFLINE_PACE_MS",
-    ] {
-        cmd.env_remove(var);
-    }
-    let mut child = pty.slave.spawn_command(cmd).unwrap();
-    drop(pty.slave);
-    let mut reader = pty.master.try_clone_reader().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = reader.read(&mut buf) {
-            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
-                break;
-            }
-        }
-    });
-    let mut s = Session {
-        parser: vt100::Parser::new(24, 80, 0),
-        raw: Vec::new(),
-        rx,
-        writer: pty.master.take_writer().unwrap(),
-    };
+    let mut s = Session::start(home.path(), cwd.path(), &[], &[("NO_COLOR", "1")]);
 
     s.wait_for("the question box", |sc| {
         sc.contains("Your question") && sc.contains("offline · legge-1882")
@@ -128,9 +191,7 @@ fn ask_cast_watch_read_and_quit_in_a_real_terminal() {
     s.send("\x1b");
     s.wait_for("the grid again", |sc| sc.contains("complete ·"));
     s.send("q");
-    s.drain();
-    let status = child.wait().unwrap();
-    assert!(status.success(), "exit status {status:?}");
+    s.succeeded();
 
     let out = String::from_utf8_lossy(&s.raw);
     let entered = out
@@ -148,6 +209,8 @@ fn ask_cast_watch_read_and_quit_in_a_real_terminal() {
         out[left..].contains("\x1b[?25h"),
         "the cursor is shown again"
     );
+    // NO_COLOR: every distinction was made without colour, all the way through.
+    assert_eq!(colour_escapes(&s.raw), Vec::<String>::new());
 
     // What was shown was kept: the reading is in the store, complete.
     let store = iching::store::Store::open(home.path(), iching::store::Unlock::default()).unwrap();
@@ -164,4 +227,53 @@ fn ask_cast_watch_read_and_quit_in_a_real_terminal() {
         iching::report::ReadingStatus::Complete
     );
     assert_eq!(listed[0].row.sections_done, listed[0].row.sections_planned);
+}
+
+#[test]
+fn the_terminal_app_is_coloured_unless_no_color_is_set() {
+    for (no_color, coloured) in [(None, true), (Some(""), true), (Some("1"), false)] {
+        let home = tempfile::tempdir().unwrap();
+        let cwd = tempfile::tempdir().unwrap();
+        let env: Vec<(&str, &str)> = no_color.map(|v| ("NO_COLOR", v)).into_iter().collect();
+        let mut s = Session::start(home.path(), cwd.path(), &[], &env);
+        s.wait_for("the question box", |sc| sc.contains("Your question"));
+        s.send("\x03"); // Ctrl-C quits at once
+        s.succeeded();
+        let escapes = colour_escapes(&s.raw);
+        assert_eq!(
+            !escapes.is_empty(),
+            coloured,
+            "NO_COLOR={no_color:?}: {escapes:?}"
+        );
+    }
+}
+
+#[test]
+fn cast_and_doctor_on_a_terminal_are_coloured_unless_no_color_is_set() {
+    let cast = [
+        "cast",
+        "Q",
+        "--lines",
+        "7,7,7,7,7,7",
+        "--provider",
+        "offline",
+    ];
+    let doctor = ["doctor", "--provider", "offline"];
+    for args in [&cast[..], &doctor[..]] {
+        for (no_color, coloured) in [(None, true), (Some(""), true), (Some("1"), false)] {
+            let home = tempfile::tempdir().unwrap();
+            let cwd = tempfile::tempdir().unwrap();
+            let env: Vec<(&str, &str)> = no_color.map(|v| ("NO_COLOR", v)).into_iter().collect();
+            let mut s = Session::start(home.path(), cwd.path(), args, &env);
+            s.succeeded();
+            let out = String::from_utf8_lossy(&s.raw);
+            assert!(out.contains("✓"), "{args:?}: the marks were shown: {out}");
+            let escapes = colour_escapes(&s.raw);
+            assert_eq!(
+                !escapes.is_empty(),
+                coloured,
+                "{args:?} NO_COLOR={no_color:?}: {escapes:?}\n{out}"
+            );
+        }
+    }
 }

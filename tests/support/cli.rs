@@ -1,6 +1,6 @@
 //! Running the real binary from integration tests: a clean environment (nothing of the caller's
-//! `ICHING_*`, `OPENAI_*`, API keys or proxies), its exit code and output, and a guard that only
-//! catches a hang.
+//! `ICHING_*`, `OPENAI_*`, API keys, proxies, `RUST_LOG`, `NO_COLOR` or `COLUMNS`), its exit
+//! code and output, and a guard that only catches a hang.
 
 use std::future::Future;
 use std::path::Path;
@@ -35,22 +35,87 @@ impl std::fmt::Display for Run {
     }
 }
 
-/// The binary with a clean environment, `ICHING_HOME` = `home`, `OPENAI_API_KEY` = `key`,
-/// `NO_COLOR`, then `env`.
-pub fn command(home: &Path, args: &[&str], key: &str, env: &[(&str, &str)]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_iching"));
-    c.args(args);
-    for (name, _) in std::env::vars_os() {
-        let name = name.to_string_lossy().into_owned();
-        if name.starts_with("ICHING_")
-            || name.starts_with("OPENAI_")
-            || name.ends_with("_API_KEY")
-            || name.to_ascii_lowercase().ends_with("_proxy")
-        {
-            c.env_remove(&name);
+/// Variables the app (or a library it uses) reads, cleared for every child whether the caller
+/// has them or not.
+pub const CLEARED: &[&str] = &[
+    "ICHING_HOME",
+    "ICHING_PROVIDER",
+    "ICHING_MODEL",
+    "ICHING_PASSPHRASE",
+    "ICHING_OFFLINE_PACE_MS",
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+    "OPENROUTER_API_KEY",
+    "GROQ_API_KEY",
+    "GEMINI_API_KEY",
+    "ANTHROPIC_API_KEY",
+    "RUST_LOG",
+    "NO_COLOR",
+    "COLUMNS",
+];
+
+/// Whether a variable of the caller's must not reach the binary: anything `ICHING_*` or
+/// `OPENAI_*`, any `*_API_KEY`, any proxy setting, and the names in [`CLEARED`].
+pub fn foreign(name: &str) -> bool {
+    name.starts_with("ICHING_")
+        || name.starts_with("OPENAI_")
+        || name.ends_with("_API_KEY")
+        || name.to_ascii_lowercase().ends_with("_proxy")
+        || CLEARED.contains(&name)
+}
+
+/// What to remove from a child's environment, given the names in the caller's: [`CLEARED`]
+/// and every [`foreign`] name.
+pub fn to_clear(names: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut out: Vec<String> = CLEARED.iter().map(|&n| n.to_owned()).collect();
+    for name in names {
+        if foreign(&name) && !out.contains(&name) {
+            out.push(name);
         }
     }
-    c.env("ICHING_HOME", home)
+    out
+}
+
+/// [`to_clear`] for this process's environment.
+pub fn callers_foreign_vars() -> Vec<String> {
+    to_clear(
+        std::env::vars_os()
+            .map(|(name, _)| name.to_string_lossy().into_owned())
+            .collect::<Vec<_>>(),
+    )
+}
+
+/// The binary with none of the caller's [`foreign`] variables (`NO_COLOR` included): every
+/// test that starts it goes through here ([`binary`], [`pty_command`]) and then sets what it
+/// means to.
+pub fn std_binary() -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_iching"));
+    for name in callers_foreign_vars() {
+        c.env_remove(name);
+    }
+    c
+}
+
+/// [`std_binary`] for tokio.
+pub fn binary() -> Command {
+    Command::from(std_binary())
+}
+
+/// [`binary`] for a pseudo-terminal (`portable_pty`), which starts from a copy of the caller's
+/// environment.
+pub fn pty_command() -> portable_pty::CommandBuilder {
+    let mut c = portable_pty::CommandBuilder::new(env!("CARGO_BIN_EXE_iching"));
+    for name in callers_foreign_vars() {
+        c.env_remove(name);
+    }
+    c
+}
+
+/// The [`binary`] with `ICHING_HOME` = `home`, `OPENAI_API_KEY` = `key`, `NO_COLOR`, then `env`.
+pub fn command(home: &Path, args: &[&str], key: &str, env: &[(&str, &str)]) -> Command {
+    let mut c = binary();
+    c.args(args)
+        .env("ICHING_HOME", home)
         .env("OPENAI_API_KEY", key)
         .env("NO_COLOR", "1")
         .stdin(Stdio::null())

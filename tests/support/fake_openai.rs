@@ -42,6 +42,15 @@
 //! - [`ServerConfig::error_body_delay`]: error responses send their head at once and their body
 //!   that much later.
 //!
+//! # Holding answers until requests are in flight together
+//!
+//! [`ServerConfig::gate`] holds the body of every answer (after its head; error responses are
+//! neither held nor counted) until a [`Gate`]'s number of answering requests are in flight at
+//! once, so a test can assert `peak_in_flight` exactly instead of hoping that a latency outlasts
+//! the machine's slowness. A gate opens once and stays open; it gives up after
+//! [`GATE_PATIENCE`] (the test then fails on its counts, not by hanging). A client that waits
+//! for one answer's text before sending the rest would wait out the patience: don't gate it.
+//!
 //! With `reasoning_model` or `prompt_cache`, `usage` carries `prompt_tokens_details` and
 //! `completion_tokens_details` as OpenAI's does. In a stream, usage always comes in a final chunk
 //! with `"choices": []` right before `data: [DONE]`, and only when the request asked for it with
@@ -63,7 +72,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::io;
 use std::net::SocketAddr;
 use std::str::FromStr;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -74,7 +83,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use axum::routing::{get, post};
 use serde_json::{Value, json};
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 
 /// Request header that overrides the fault for one request: `x-fake-fault: <name>[:arg]`.
 pub const FAULT_HEADER: &str = "x-fake-fault";
@@ -383,6 +392,92 @@ impl FromStr for Fault {
     }
 }
 
+/// How long a [`Gate`] holds answers at most: far longer than any test needs to get its
+/// requests in flight, short enough that a gate that never opens fails the test instead of
+/// hanging it.
+pub const GATE_PATIENCE: Duration = Duration::from_secs(60);
+
+/// Holds answers until `n` answering requests are in flight together (see
+/// [`ServerConfig::gate`]).
+/// Clones share one state: keep a clone to ask [`Gate::opened`] afterwards.
+#[derive(Clone, Debug)]
+pub struct Gate(Arc<GateState>);
+
+#[derive(Debug)]
+struct GateState {
+    n: u64,
+    from_request: u64,
+    in_flight: AtomicU64,
+    open: AtomicBool,
+    notify: Notify,
+}
+
+impl Gate {
+    /// Holds every answer's body until `n` answering requests are in flight at once.
+    pub fn in_flight(n: u64) -> Gate {
+        Gate::build(n, 0)
+    }
+
+    /// Holds and counts only answers to requests from the `seq`-th on (0-based, in arrival
+    /// order, as [`RecordedRequest::seq`]); earlier ones pass untouched.
+    pub fn only_from_request(self, seq: u64) -> Gate {
+        Gate::build(self.0.n, seq)
+    }
+
+    fn build(n: u64, from_request: u64) -> Gate {
+        Gate(Arc::new(GateState {
+            n,
+            from_request,
+            in_flight: AtomicU64::new(0),
+            open: AtomicBool::new(false),
+            notify: Notify::new(),
+        }))
+    }
+
+    /// Whether `n` requests it holds were in flight together (the gate opened on its count,
+    /// not on its patience).
+    pub fn opened(&self) -> bool {
+        self.0.open.load(Ordering::Acquire)
+    }
+
+    /// Whether request `seq` is held and counted.
+    fn holds(&self, seq: u64) -> bool {
+        seq >= self.0.from_request
+    }
+
+    fn arrive(&self) {
+        let now = self.0.in_flight.fetch_add(1, Ordering::AcqRel) + 1;
+        if now >= self.0.n && !self.0.open.swap(true, Ordering::AcqRel) {
+            self.0.notify.notify_waiters();
+        }
+    }
+
+    fn leave(&self) {
+        self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    /// Waits until the gate opens, the server shuts down, or [`GATE_PATIENCE`] passes.
+    async fn pass(&self, shutdown: &watch::Receiver<bool>) {
+        let patience = tokio::time::sleep(GATE_PATIENCE);
+        tokio::pin!(patience);
+        let mut stop = shutdown.clone();
+        loop {
+            let opened = self.0.notify.notified();
+            tokio::pin!(opened);
+            // Registered before the check, so an opening in between is not missed.
+            opened.as_mut().enable();
+            if self.opened() {
+                return;
+            }
+            tokio::select! {
+                _ = &mut opened => {}
+                _ = &mut patience => return,
+                _ = stop.wait_for(|stop| *stop) => return,
+            }
+        }
+    }
+}
+
 /// Default behaviour of the server. Build with struct update syntax:
 /// `ServerConfig { latency: Duration::from_millis(5), ..Default::default() }`.
 #[derive(Clone, Debug)]
@@ -440,6 +535,9 @@ pub struct ServerConfig {
     /// Error responses (4xx, 5xx, refusals, 3xx) send their head at once and their body this
     /// much later, as a slow proxy or a loaded server may.
     pub error_body_delay: Duration,
+    /// Holds each answer's body (after its head; errors pass) until the gate's count of
+    /// answering requests are in flight together; see [`Gate`].
+    pub gate: Option<Gate>,
 }
 
 impl Default for ServerConfig {
@@ -474,6 +572,7 @@ impl Default for ServerConfig {
             refuse_json_schema: false,
             require_json_word: false,
             error_body_delay: Duration::ZERO,
+            gate: None,
         }
     }
 }
@@ -791,6 +890,16 @@ impl FakeOpenAi {
             let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
         }
     }
+
+    /// [`FakeOpenAi::shutdown`] without its 5 s cap: returns only once the server task has
+    /// ended, so a test can tell that the shutdown finished rather than timed out (put a
+    /// guard around it against a hang).
+    pub async fn shutdown_and_wait(mut self) {
+        let _ = self.shutdown_tx.send(true);
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
 }
 
 impl Drop for FakeOpenAi {
@@ -805,6 +914,8 @@ impl Drop for FakeOpenAi {
 struct InFlight {
     shared: Arc<Shared>,
     done: bool,
+    /// The gate that holds this request's body, if one does.
+    gate: Option<Gate>,
 }
 
 impl InFlight {
@@ -815,12 +926,22 @@ impl InFlight {
         InFlight {
             shared,
             done: false,
+            gate: None,
         }
+    }
+
+    /// Counts this request at `gate` (which then holds its body).
+    fn hold_at(&mut self, gate: Gate) {
+        gate.arrive();
+        self.gate = Some(gate);
     }
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
+        if let Some(gate) = &self.gate {
+            gate.leave();
+        }
         let c = &self.shared.counters;
         if self.done {
             c.completed.fetch_add(1, Ordering::Relaxed);
@@ -849,6 +970,8 @@ struct BodyState {
     guard: InFlight,
     shutdown: watch::Receiver<bool>,
     finished: bool,
+    /// Whether the gate (if any) was passed.
+    passed: bool,
 }
 
 fn abort_error(why: &str) -> io::Error {
@@ -867,10 +990,17 @@ where
         guard,
         shutdown,
         finished: false,
+        passed: false,
     };
     let stream = futures_util::stream::unfold(state, |mut st| async move {
         if st.finished {
             return None;
+        }
+        if !st.passed {
+            st.passed = true;
+            if let Some(gate) = st.guard.gate.clone() {
+                gate.pass(&st.shutdown).await;
+            }
         }
         loop {
             match st.steps.next() {
@@ -1138,7 +1268,7 @@ async fn chat_completions(
     raw: Bytes,
 ) -> Response {
     let arrived = Instant::now();
-    let guard = InFlight::new(shared.clone());
+    let mut guard = InFlight::new(shared.clone());
     let seq = shared.seq.fetch_add(1, Ordering::Relaxed);
     shared.counters.requests.fetch_add(1, Ordering::Relaxed);
     let config = lock(&shared.config).clone();
@@ -1372,6 +1502,10 @@ async fn chat_completions(
         );
     }
 
+    // An answer, not an error: the gate (if any) counts it and holds its body.
+    if let Some(gate) = ctx.config.gate.as_ref().filter(|g| g.holds(seq)) {
+        guard.hold_at(gate.clone());
+    }
     ctx.ratelimit_headers(&mut resp_headers, false);
     let first_token = match &ctx.fault {
         Fault::SlowFirstToken(d) => *d,
