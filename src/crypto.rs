@@ -45,18 +45,27 @@ type Aes256CbcDec = cbc::Decryptor<Aes256>;
 /// Errors from opening a sealed blob. Messages never contain key or plaintext bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum CryptoError {
+    /// Shorter than a version byte, an IV and a MAC.
     #[error("sealed data is too short")]
     TooShort,
+    /// A format version this build does not know.
     #[error("unknown sealed data version {0}")]
     UnknownVersion(u8),
+    /// The MAC does not match: changed data, a different label, or the wrong key.
     #[error("integrity check failed: the data was changed or the key is wrong")]
     IntegrityCheckFailed,
+    /// The plaintext's PKCS#7 padding is wrong (cannot happen once the MAC matched).
     #[error("decrypted data has invalid padding")]
     BadPadding,
+    /// Opened as text, but the plaintext is not UTF-8.
     #[error("decrypted data is not valid UTF-8")]
     NotUtf8,
 }
 
+#[allow(
+    clippy::expect_used,
+    reason = "without a working OS random source nothing can be sealed safely; there is nothing to recover to"
+)]
 fn os_random<const N: usize>() -> [u8; N] {
     let mut buf = [0u8; N];
     // Without a working OS RNG nothing can be sealed safely, so this is not recoverable.
@@ -81,6 +90,7 @@ impl MasterKey {
         Self(os_random())
     }
 
+    /// The key read from a key file.
     pub fn from_bytes(bytes: [u8; KEY_LEN]) -> Self {
         Self(bytes)
     }
@@ -124,6 +134,10 @@ impl fmt::Debug for Keys {
 
 impl Keys {
     /// HKDF-SHA256 (no salt) with separate info labels for the two keys.
+    #[allow(
+        clippy::expect_used,
+        reason = "32 bytes is far below the HKDF-SHA256 output limit"
+    )]
     pub fn derive(master: &MasterKey) -> Self {
         let hk = Hkdf::<Sha256>::new(None, &master.0);
         let mut keys = Self {
@@ -188,6 +202,7 @@ impl Keys {
     }
 
     /// HMAC over `body (= version || IV || ciphertext) || aad || u64_be(aad.len())`.
+    #[allow(clippy::expect_used, reason = "HMAC accepts keys of any length")]
     fn mac_over(&self, body: &[u8], aad: &[u8]) -> HmacSha256 {
         let mut mac = <HmacSha256 as KeyInit>::new_from_slice(&self.mac)
             .expect("HMAC accepts keys of any length");
@@ -203,14 +218,17 @@ impl Keys {
 pub struct Sealed(Vec<u8>);
 
 impl Sealed {
+    /// A blob as read from the database.
     pub fn from_bytes(bytes: Vec<u8>) -> Self {
         Self(bytes)
     }
 
+    /// The bytes to store.
     pub fn as_bytes(&self) -> &[u8] {
         &self.0
     }
 
+    /// The bytes to store, without a copy.
     pub fn into_bytes(self) -> Vec<u8> {
         self.0
     }

@@ -163,6 +163,10 @@ pub async fn run(home: Option<&Path>, args: BenchArgs) -> Result<ExitCode, CliEr
 }
 
 /// The 15 section requests of a reading in which every line changes, cycled to make N.
+#[allow(
+    clippy::expect_used,
+    reason = "6 and 9 are line values: a constant the type cannot express"
+)]
 fn sample_requests(ctx: &Setup) -> Vec<SectionRequest> {
     let reading = Arc::new(Reading::new(Cast::manual(
         [9, 6, 9, 6, 9, 6].map(|v| LineValue::new(v).expect("6 and 9 are line values")),

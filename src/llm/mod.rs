@@ -62,6 +62,10 @@ impl std::fmt::Debug for SectionRequest {
 impl SectionRequest {
     /// The request for `section` of `reading`, its messages serialised here, before any slot is
     /// waited for.
+    #[allow(
+        clippy::expect_used,
+        reason = "chat messages are strings, which always serialise"
+    )]
     pub fn new(
         reading: Arc<Reading>,
         question: Arc<str>,

@@ -170,6 +170,10 @@ fn line_paragraph(reading: &Reading, n: u8) -> String {
     ))
 }
 
+#[allow(
+    clippy::expect_used,
+    reason = "the reading rules name only hexagrams 1 to 64"
+)]
 fn text_of(r: TextRef) -> (String, String) {
     let h = |n: u8| hexagram(n).expect("the rule names real hexagrams");
     match r {

@@ -7,6 +7,10 @@ use tiktoken_rs::CoreBPE;
 
 use crate::plan::ChatMessage;
 
+#[allow(
+    clippy::expect_used,
+    reason = "tiktoken-rs embeds o200k_base; loading it cannot fail at run time"
+)]
 fn bpe() -> &'static CoreBPE {
     static BPE: OnceLock<CoreBPE> = OnceLock::new();
     BPE.get_or_init(|| tiktoken_rs::o200k_base().expect("tiktoken-rs ships o200k_base"))

@@ -115,6 +115,10 @@ fn de_pattern<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u8, D::Error> {
     })
 }
 
+#[allow(
+    clippy::expect_used,
+    reason = "the embedded assets are checked by scripts/convert_legge.py and the tests"
+)]
 fn tables() -> &'static Tables {
     static TABLES: OnceLock<Tables> = OnceLock::new();
     TABLES.get_or_init(|| {
@@ -144,6 +148,10 @@ pub fn hexagram_by_pattern(pattern: u8) -> &'static Hexagram {
 }
 
 /// The trigram whose lines (bit 0 = bottom) are `pattern` (0..8).
+#[allow(
+    clippy::expect_used,
+    reason = "every 3-bit pattern names one of the eight trigrams in the embedded table"
+)]
 pub fn trigram_by_pattern(pattern: u8) -> &'static Trigram {
     tables()
         .trigrams
@@ -152,6 +160,10 @@ pub fn trigram_by_pattern(pattern: u8) -> &'static Trigram {
         .expect("the eight trigrams cover every 3-bit pattern")
 }
 
+#[allow(
+    clippy::expect_used,
+    reason = "the embedded hexagram table names only the eight trigrams it also holds"
+)]
 fn trigram_named(name: &str) -> &'static Trigram {
     tables()
         .trigrams
