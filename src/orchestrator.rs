@@ -80,24 +80,8 @@ pub enum Slots {
     Shared(Arc<Semaphore>),
 }
 
-/// Runs every request of one reading (`reading` is its store id, 0 if it has none) and reports on
-/// `events`. Returns when every section has succeeded, failed or been cancelled.
-pub async fn run(
-    provider: Arc<dyn Provider>,
-    reading: i64,
-    requests: Vec<SectionRequest>,
-    slots: Slots,
-    events: mpsc::UnboundedSender<SectionEvent>,
-    cancel: CancellationToken,
-) -> RunSummary {
-    let flow = Flow {
-        deltas: true,
-        warm_cache: false,
-    };
-    run_with(provider, reading, requests, slots, events, cancel, flow).await
-}
-
-/// How a run's sections go out.
+/// How a run's sections go out. The default reports text as it streams and sends every section
+/// at once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Flow {
     /// Whether text deltas are reported (a batch shows none, so it skips them).
@@ -107,8 +91,19 @@ pub struct Flow {
     pub warm_cache: bool,
 }
 
-/// [`run`] with the given [`Flow`].
-pub async fn run_with(
+impl Default for Flow {
+    fn default() -> Self {
+        Self {
+            deltas: true,
+            warm_cache: false,
+        }
+    }
+}
+
+/// Runs every request of one reading (`reading` is its store id, 0 if it has none) as `flow`
+/// says, and reports on `events`. Returns when every section has succeeded, failed or been
+/// cancelled.
+pub async fn run(
     provider: Arc<dyn Provider>,
     reading: i64,
     requests: Vec<SectionRequest>,

@@ -106,7 +106,7 @@ impl Engine {
             deltas: self.deltas,
             warm_cache: self.warm_cache,
         };
-        orchestrator::run_with(
+        orchestrator::run(
             self.provider.clone(),
             id,
             requests,

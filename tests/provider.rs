@@ -12,7 +12,7 @@ use iching::llm::{
     Completion, ErrorKind, Limiter, OpenAi, OpenAiConfig, Provider, ProviderError, SectionRequest,
 };
 use iching::oracle::{Cast, LineValue, Reading};
-use iching::orchestrator::{self, Slots};
+use iching::orchestrator::{self, Flow, Slots};
 use iching::plan::{Prompts, Section, build_messages, plan};
 use support::fake_openai::{FakeOpenAi, Fault, Gate, RetryAfter, ServerConfig};
 use tokio::sync::mpsc;
@@ -358,8 +358,16 @@ async fn garbage_answers_are_parsed_leniently_and_escapes_removed() {
         100,
     )];
     let (tx, _rx) = mpsc::unbounded_channel();
-    let summary =
-        orchestrator::run(p, 0, req, Slots::Unlimited, tx, CancellationToken::new()).await;
+    let summary = orchestrator::run(
+        p,
+        0,
+        req,
+        Slots::Unlimited,
+        tx,
+        CancellationToken::new(),
+        Flow::default(),
+    )
+    .await;
     let orchestrator::Outcome::Done(done) = &summary.outcomes[0].1 else {
         panic!("{:?}", summary.outcomes)
     };
@@ -397,6 +405,7 @@ async fn every_section_of_a_reading_is_in_flight_at_once() {
         Slots::Unlimited,
         tx,
         CancellationToken::new(),
+        Flow::default(),
     )
     .await;
     assert!(summary.all_succeeded());
@@ -417,6 +426,7 @@ async fn every_section_of_a_reading_is_in_flight_at_once() {
         Slots::Cap(4),
         tx,
         CancellationToken::new(),
+        Flow::default(),
     )
     .await;
     assert!(summary.all_succeeded());
@@ -444,8 +454,16 @@ async fn after_a_429_the_other_sections_pause_instead_of_stampeding() {
         })
         .collect();
     let (tx, _rx) = mpsc::unbounded_channel();
-    let summary =
-        orchestrator::run(p, 0, requests, Slots::Cap(2), tx, CancellationToken::new()).await;
+    let summary = orchestrator::run(
+        p,
+        0,
+        requests,
+        Slots::Cap(2),
+        tx,
+        CancellationToken::new(),
+        Flow::default(),
+    )
+    .await;
     assert!(summary.all_succeeded());
     let arrivals = server.arrivals();
     assert_eq!(arrivals.len(), 11);

@@ -95,7 +95,16 @@ async fn run_with(
 ) -> (RunSummary, Duration, Vec<SectionEvent>) {
     let (tx, mut rx) = mpsc::unbounded_channel();
     let start = Instant::now();
-    let summary = run(provider, 7, fifteen(), slots, tx, CancellationToken::new()).await;
+    let summary = run(
+        provider,
+        7,
+        fifteen(),
+        slots,
+        tx,
+        CancellationToken::new(),
+        Flow::default(),
+    )
+    .await;
     let elapsed = start.elapsed();
     let mut events = Vec::new();
     while let Ok(e) = rx.try_recv() {
@@ -210,7 +219,16 @@ async fn cancellation_stops_waiting_and_running_sections() {
         stopper.cancel();
     });
     let start = Instant::now();
-    let summary = run(provider, 0, fifteen(), Slots::Cap(4), tx, cancel).await;
+    let summary = run(
+        provider,
+        0,
+        fifteen(),
+        Slots::Cap(4),
+        tx,
+        cancel,
+        Flow::default(),
+    )
+    .await;
     assert_eq!(start.elapsed(), Duration::from_secs(2));
     assert_eq!(summary.cancelled().len(), 15);
     assert!(summary.succeeded().is_empty() && summary.failed().is_empty());
@@ -258,6 +276,7 @@ async fn an_answer_with_no_readable_text_fails_the_section() {
         Slots::Unlimited,
         tx,
         CancellationToken::new(),
+        Flow::default(),
     )
     .await;
     assert_eq!(summary.failed().len(), 15);
@@ -272,7 +291,7 @@ async fn without_deltas_no_text_events_are_sent() {
         deltas: false,
         warm_cache: false,
     };
-    let summary = crate::orchestrator::run_with(
+    let summary = crate::orchestrator::run(
         provider,
         0,
         fifteen(),
@@ -307,7 +326,7 @@ async fn warming_the_cache_sends_one_section_first_and_the_rest_at_its_first_tex
             deltas: true,
             warm_cache,
         };
-        let summary = crate::orchestrator::run_with(
+        let summary = crate::orchestrator::run(
             provider.clone(),
             0,
             fifteen(),
