@@ -30,4 +30,5 @@ pub mod reading;
 pub mod report;
 pub mod response;
 pub mod store;
+pub mod text;
 pub mod tui;

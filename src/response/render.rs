@@ -2,12 +2,13 @@
 //! escaped for its format.
 
 use super::Paragraph;
+use crate::text::wrap;
 
 /// Plain text: paragraphs separated by blank lines (no trailing newline), optionally word-wrapped
-/// at `width` columns (wide CJK/emoji count as two; over-long words are broken).
+/// at `width` columns by [`wrap`].
 pub fn to_plain_text(paras: &[Paragraph], width: Option<usize>) -> String {
     let texts = paras.iter().map(|p| match width {
-        Some(w) if w > 0 => wrap(&p.plain_text(), w),
+        Some(w) if w > 0 => wrap(&p.plain_text(), w).join("\n"),
         _ => p.plain_text(),
     });
     texts.collect::<Vec<_>>().join("\n\n")
@@ -77,51 +78,6 @@ pub fn to_html(paras: &[Paragraph]) -> String {
         out.push(s);
     }
     out.join("\n")
-}
-
-/// Approximate terminal column width of a char (East Asian wide and emoji = 2, combining = 0).
-fn char_width(c: char) -> usize {
-    match c as u32 {
-        0x0300..=0x036F | 0x200B..=0x200F | 0xFE00..=0xFE0F => 0,
-        0x1100..=0x115F
-        | 0x2E80..=0xA4CF
-        | 0xAC00..=0xD7A3
-        | 0xF900..=0xFAFF
-        | 0xFE30..=0xFE4F
-        | 0xFF00..=0xFF60
-        | 0xFFE0..=0xFFE6
-        | 0x1F300..=0x1F64F
-        | 0x1F900..=0x1F9FF
-        | 0x20000..=0x3FFFD => 2,
-        _ => 1,
-    }
-}
-
-fn wrap(text: &str, width: usize) -> String {
-    let (mut out, mut col) = (String::new(), 0);
-    for word in text.split(' ').filter(|w| !w.is_empty()) {
-        let w: usize = word.chars().map(char_width).sum();
-        if col > 0 && col + 1 + w <= width {
-            out.push(' ');
-            out.push_str(word);
-            col += 1 + w;
-            continue;
-        }
-        if col > 0 {
-            out.push('\n');
-            col = 0;
-        }
-        for ch in word.chars() {
-            let cw = char_width(ch);
-            if col > 0 && col + cw > width {
-                out.push('\n');
-                col = 0;
-            }
-            out.push(ch);
-            col += cw;
-        }
-    }
-    out
 }
 
 fn md_escape(s: &str, out: &mut String) {

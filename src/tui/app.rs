@@ -15,13 +15,13 @@ use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::screens::ask::{AskAction, AskState};
+use super::screens::body;
 use super::screens::cast::{CastAction, CastState};
 use super::screens::history::{HistoryAction, HistoryRow, HistoryState};
 use super::screens::live::{self, Card, Figures, LiveAction, LiveState, Phase};
 use super::screens::provider::{DoctorLine, PickerAction, PickerState};
 use super::screens::reading::{ReadingAction, ReadingState};
 use super::screens::stats::StatsState;
-use super::screens::{self, body};
 use super::strings::msg;
 use super::theme::Theme;
 use crate::config::Price;
@@ -31,6 +31,7 @@ use crate::oracle::{Cast, Method, Reading};
 use crate::plan::{Section, plan};
 use crate::report::{ReadingReport, ReadingStatus, SectionStatus};
 use crate::response::sanitize_inline;
+use crate::text::truncate;
 
 /// The screens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -858,7 +859,7 @@ impl App {
             }
             HistoryAction::Delete(id, question) => {
                 self.confirm = Some(Confirm::Delete(id));
-                self.say(msg::confirm_delete(id, &screens::truncate(&question, 40)));
+                self.say(msg::confirm_delete(id, &truncate(&question, 40)));
             }
             HistoryAction::Export(id, format) => fx.push(Effect::Export { id, format }),
             HistoryAction::Retry(id) => {

@@ -12,13 +12,14 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Paragraph};
 
-use super::{fmt_secs, fmt_tokens, hexagram_title, truncate, wrap_plain};
+use super::{fmt_secs, fmt_tokens, hexagram_title};
 use crate::events::{EventKind, SectionEvent, UsageSource};
 use crate::llm::tokens;
 use crate::oracle::Reading;
 use crate::plan::Section;
 use crate::report::{ReadingStatus, SectionStatus, status_of};
 use crate::response::{preview, sanitize_inline};
+use crate::text::{self, truncate};
 use crate::tui::strings;
 use crate::tui::theme::Theme;
 
@@ -457,7 +458,7 @@ pub fn render(
             (true, false) => "↑ more",
             _ => "↓ more",
         };
-        let w = u16::try_from(note.chars().count() + 2).unwrap_or(8);
+        let w = u16::try_from(text::width(note) + 2).unwrap_or(8);
         frame.render_widget(
             Span::styled(format!(" {note} "), theme.dim),
             Rect {
@@ -616,7 +617,7 @@ fn render_card(
         Phase::Cancelled => ("– cancelled".into(), theme.warn, String::new(), theme.dim),
     };
     let mut lines = vec![Line::styled(truncate(&state, w), state_style)];
-    let wrapped = wrap_plain(&body, w);
+    let wrapped = text::wrap(&body, w);
     // A streaming card shows the newest text; the others show the start.
     let shown: Vec<String> = if card.phase == Phase::Streaming && wrapped.len() > preview_rows {
         wrapped[wrapped.len() - preview_rows..].to_vec()
@@ -639,7 +640,7 @@ fn render_card(
 fn fit(options: &[String], width: usize) -> String {
     options
         .iter()
-        .find(|o| o.chars().count() <= width)
+        .find(|o| text::width(o) <= width)
         .or(options.last())
         .cloned()
         .unwrap_or_default()

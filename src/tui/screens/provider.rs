@@ -8,7 +8,8 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 
-use super::{centered, truncate};
+use super::centered;
+use crate::text::{self, truncate};
 use crate::tui::theme::Theme;
 
 /// Which list has the keys.
@@ -330,7 +331,7 @@ fn render_models(p: &PickerState, frame: &mut Frame, area: Rect, theme: &Theme) 
             theme.dim,
         )),
         Models::Failed(e) => {
-            for l in super::wrap_plain(e, width)
+            for l in text::wrap(e, width)
                 .into_iter()
                 .take(rows.saturating_sub(1))
             {
@@ -399,7 +400,7 @@ fn doctor_lines<'a>(p: &PickerState, width: usize, theme: &Theme) -> Vec<Line<'a
             Some(f) => format!("{detail} — fix: {f}"),
             None => detail.clone(),
         };
-        for (i, l) in super::wrap_plain(&text, width.saturating_sub(2).max(1))
+        for (i, l) in text::wrap(&text, width.saturating_sub(2).max(1))
             .into_iter()
             .enumerate()
         {
