@@ -18,7 +18,7 @@ use super::screens::ask::{AskAction, AskState};
 use super::screens::body;
 use super::screens::cast::{CastAction, CastState};
 use super::screens::history::{HistoryAction, HistoryRow, HistoryState};
-use super::screens::live::{self, Card, Figures, LiveAction, LiveState, Phase};
+use super::screens::live::{self, Card, LiveAction, LiveState, Phase};
 use super::screens::provider::{DoctorLine, PickerAction, PickerState};
 use super::screens::reading::{ReadingAction, ReadingState};
 use super::screens::stats::StatsState;
@@ -29,7 +29,7 @@ use crate::events::SectionEvent;
 use crate::llm::ProviderInfo;
 use crate::oracle::{Cast, Method, Reading};
 use crate::plan::{Section, plan};
-use crate::report::{ReadingReport, ReadingStatus, SectionStatus};
+use crate::report::{ReadingReport, ReadingStatus};
 use crate::response::sanitize_inline;
 use crate::text::truncate;
 
@@ -907,7 +907,10 @@ impl App {
             if sections.contains(&card.section) {
                 continue;
             }
-            *card = card_from_report(card.section, s);
+            *card = Card {
+                phase: Phase::settled(s),
+                ..Card::queued(card.section)
+            };
         }
         self.live = Some(live);
         self.dirty = true;
@@ -931,34 +934,4 @@ impl App {
         }
         self.dirty = true;
     }
-}
-
-/// A card for a section as the store kept it.
-fn card_from_report(section: Section, s: &crate::report::SectionReport) -> Card {
-    let mut card = Card::queued(section);
-    card.phase = match s.status {
-        SectionStatus::Complete => Phase::Done(Box::new(Figures {
-            latency: Duration::from_millis(s.latency_ms.unwrap_or(0)),
-            ttft: s.ttft_ms.map(Duration::from_millis),
-            prompt_tokens: s.prompt_tokens.unwrap_or(0),
-            completion_tokens: s.completion_tokens.unwrap_or(0),
-            source: s.usage.unwrap_or(crate::events::UsageSource::Estimated),
-            tokens_per_sec: s.tokens_per_sec.unwrap_or(0.0),
-            model: sanitize_inline(s.model.as_deref().unwrap_or("")),
-            attempts: s.attempts,
-            text: s
-                .paragraphs
-                .iter()
-                .map(crate::response::Paragraph::plain_text)
-                .collect::<Vec<_>>()
-                .join(" "),
-        })),
-        SectionStatus::Failed => Phase::Failed {
-            reason: sanitize_inline(s.error.as_deref().unwrap_or("")),
-            attempts: s.attempts,
-            latency: Duration::from_millis(s.latency_ms.unwrap_or(0)),
-        },
-        SectionStatus::Cancelled | SectionStatus::Pending => Phase::Cancelled,
-    };
-    card
 }

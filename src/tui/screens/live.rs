@@ -17,7 +17,7 @@ use crate::events::{EventKind, SectionEvent, UsageSource};
 use crate::llm::tokens;
 use crate::oracle::Reading;
 use crate::plan::Section;
-use crate::report::{ReadingStatus, SectionStatus, status_of};
+use crate::report::{ReadingStatus, SectionReport, SectionStatus, status_of};
 use crate::response::{preview, sanitize_inline};
 use crate::text::{self, truncate};
 use crate::tui::strings;
@@ -55,6 +55,28 @@ pub struct Figures {
     pub text: String,
 }
 
+impl Figures {
+    /// The figures of a finished section as its report holds them.
+    pub fn of(s: &SectionReport) -> Self {
+        Self {
+            latency: Duration::from_millis(s.latency_ms.unwrap_or(0)),
+            ttft: s.ttft_ms.map(Duration::from_millis),
+            prompt_tokens: s.prompt_tokens.unwrap_or(0),
+            completion_tokens: s.completion_tokens.unwrap_or(0),
+            source: s.usage.unwrap_or(UsageSource::Estimated),
+            tokens_per_sec: s.tokens_per_sec.unwrap_or(0.0),
+            model: sanitize_inline(s.model.as_deref().unwrap_or("")),
+            attempts: s.attempts,
+            text: s
+                .paragraphs
+                .iter()
+                .map(crate::response::Paragraph::plain_text)
+                .collect::<Vec<_>>()
+                .join(" "),
+        }
+    }
+}
+
 /// Where a section stands.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Phase {
@@ -86,6 +108,27 @@ pub enum Phase {
     },
     /// Stopped by the user before it finished.
     Cancelled,
+}
+
+impl Phase {
+    /// Where a section stands by its report, once nothing more will happen to it: done with its
+    /// figures, failed with its reason, or else cancelled.
+    pub fn settled(s: &SectionReport) -> Self {
+        match s.status {
+            SectionStatus::Complete => Phase::Done(Box::new(Figures::of(s))),
+            SectionStatus::Failed => {
+                let reason = sanitize_inline(s.error.as_deref().unwrap_or(""));
+                // The card already names its section.
+                let prefix = format!("{}: ", s.title);
+                Phase::Failed {
+                    reason: reason.strip_prefix(&prefix).unwrap_or(&reason).to_owned(),
+                    attempts: s.attempts,
+                    latency: Duration::from_millis(s.latency_ms.unwrap_or(0)),
+                }
+            }
+            SectionStatus::Cancelled | SectionStatus::Pending => Phase::Cancelled,
+        }
+    }
 }
 
 /// One section's card.
@@ -242,34 +285,15 @@ impl LiveState {
                 };
             }
             EventKind::Finished(done) => {
-                let text = done
-                    .paragraphs
-                    .iter()
-                    .map(crate::response::Paragraph::plain_text)
-                    .collect::<Vec<_>>()
-                    .join(" ");
-                card.phase = Phase::Done(Box::new(Figures {
-                    latency: done.latency,
-                    ttft: done.ttft,
-                    prompt_tokens: done.usage.prompt_tokens,
-                    completion_tokens: done.usage.completion_tokens,
-                    source: done.usage.source,
-                    tokens_per_sec: done.tokens_per_sec(),
-                    model: sanitize_inline(&done.model),
-                    attempts: done.attempts,
-                    text,
-                }));
+                let mut report = SectionReport::pending(event.section);
+                report.finish(done);
+                card.phase = Phase::settled(&report);
                 card.text.clear();
             }
-            EventKind::Failed(f) => {
-                let reason = sanitize_inline(&f.error);
-                // The card already names its section.
-                let prefix = format!("{}: ", event.section.title());
-                card.phase = Phase::Failed {
-                    reason: reason.strip_prefix(&prefix).unwrap_or(&reason).to_owned(),
-                    attempts: f.attempts,
-                    latency: f.latency,
-                };
+            EventKind::Failed(failure) => {
+                let mut report = SectionReport::pending(event.section);
+                report.fail(failure);
+                card.phase = Phase::settled(&report);
                 card.text.clear();
             }
         }
@@ -659,7 +683,9 @@ fn figures(card: &Card, now: Duration, width: usize) -> (String, String) {
         Phase::Running | Phase::Streaming | Phase::Retrying { .. } => {
             let elapsed = since(card.started_at);
             let rate = match (card.first_token_at, card.stream_tokens) {
-                (Some(f), n) if n > 0 => crate::events::tokens_per_sec(n, now.saturating_sub(f)),
+                (Some(f), n) if n > 0 => {
+                    crate::events::tokens_per_sec(u64::from(n), now.saturating_sub(f))
+                }
                 _ => 0.0,
             };
             let tokens = format!("~{} tok", fmt_tokens(u64::from(card.stream_tokens)));
