@@ -4,12 +4,12 @@
 //!
 //! This file owns the two types every part shares, [`Span`] and [`Paragraph`]; the work is split
 //! by job:
-//! - [`salvage`]: finding the text in an answer (JSON whole, fenced, embedded or cut off; or
+//! - `salvage`: finding the text in an answer (JSON whole, fenced, embedded or cut off; or
 //!   prose), and the one-line preview of a stream;
-//! - [`markup`]: the inline markup the prompts ask for (`<p>`, `<b>`, `<em>`, entities) and
+//! - `markup`: the inline markup the prompts ask for (`<p>`, `<b>`, `<em>`, entities) and
 //!   Markdown emphasis, turned into paragraphs of spans;
-//! - [`sanitize`]: what may reach a terminal (no escape sequences, controls or bidi overrides);
-//! - [`render`]: paragraphs back out as plain text, Markdown or HTML;
+//! - `sanitize`: what may reach a terminal (no escape sequences, controls or bidi overrides);
+//! - `render`: paragraphs back out as plain text, Markdown or HTML;
 //! - [`quality`]: whether an answer is an answer at all.
 //!
 //! Below everything but [`crate::text`] (wrapping) and [`crate::plan`] (which `quality` reads
