@@ -41,18 +41,12 @@ pub struct SectionDone {
     pub failed_usage: Option<Usage>,
 }
 
-impl SectionDone {
-    /// Completion tokens per second of latency.
-    pub fn tokens_per_sec(&self) -> f64 {
-        tokens_per_sec(self.usage.completion_tokens, self.latency)
-    }
-}
-
-/// Completion tokens per second over `latency` (0 for an instant answer).
-pub fn tokens_per_sec(tokens: u32, latency: Duration) -> f64 {
+/// Completion `tokens` per second over `latency`, to one decimal (0 for an instant answer): the
+/// rate every report, table and card shows.
+pub fn tokens_per_sec(tokens: u64, latency: Duration) -> f64 {
     let secs = latency.as_secs_f64();
     if secs > 0.0 {
-        f64::from(tokens) / secs
+        (tokens as f64 / secs * 10.0).round() / 10.0
     } else {
         0.0
     }
@@ -172,5 +166,18 @@ impl Progress {
     /// The section the events are about.
     pub fn section(&self) -> Section {
         self.section
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_per_sec_is_to_one_decimal_and_zero_for_no_time() {
+        assert_eq!(tokens_per_sec(412, Duration::from_millis(1500)), 274.7);
+        assert_eq!(tokens_per_sec(100, Duration::from_secs(4)), 25.0);
+        assert_eq!(tokens_per_sec(5, Duration::ZERO), 0.0);
+        assert_eq!(tokens_per_sec(0, Duration::from_secs(1)), 0.0);
     }
 }

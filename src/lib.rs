@@ -17,6 +17,11 @@
 //! assert_eq!(ids, [1, 2, 3, 4, 8, 11, 12, 13, 14, 18]);
 //! ```
 
+// The store and the log rely on Unix file modes and process ids: say so rather than fail
+// somewhere deep in the build.
+#[cfg(not(unix))]
+compile_error!("iching runs on Unix only (Linux, macOS, the BSDs)");
+
 pub mod cli;
 pub mod config;
 pub mod crypto;
@@ -33,4 +38,5 @@ pub mod report;
 pub mod response;
 pub mod service;
 pub mod store;
+pub mod text;
 pub mod tui;

@@ -4,6 +4,7 @@
 //! section names, statuses, counts, timings and error kinds.
 
 use std::fs::OpenOptions;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -18,21 +19,11 @@ pub fn init(data_dir: &Path, verbose: bool) -> Option<PathBuf> {
     // The data dir holds the key and the database: private from the start (the store makes it
     // 0700 too, but logging may create it first).
     let mut dir = std::fs::DirBuilder::new();
-    dir.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        dir.mode(0o700);
-    }
+    dir.recursive(true).mode(0o700);
     dir.create(data_dir).ok()?;
     let path = data_dir.join(LOG_FILE);
     let mut options = OpenOptions::new();
-    options.create(true).append(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
+    options.create(true).append(true).mode(0o600);
     let file = options.open(&path).ok()?;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         EnvFilter::new(if verbose {

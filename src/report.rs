@@ -6,7 +6,11 @@ mod html;
 
 use serde::{Deserialize, Serialize};
 
-use crate::events::{EventKind, SectionEvent, UsageSource, tokens_per_sec};
+use std::time::Duration;
+
+use crate::events::{
+    EventKind, SectionDone, SectionEvent, SectionFailure, UsageSource, tokens_per_sec,
+};
 use crate::model::ErrorKind;
 use crate::oracle::{Hexagram, Reading};
 use crate::plan::Section;
@@ -138,6 +142,34 @@ impl SectionReport {
             paragraphs: Vec::new(),
         }
     }
+
+    /// Takes in a finished section's text and figures.
+    pub fn finish(&mut self, done: &SectionDone) {
+        let latency_ms = millis(done.latency);
+        self.status = SectionStatus::Complete;
+        self.latency_ms = Some(latency_ms);
+        self.ttft_ms = done.ttft.map(millis);
+        self.prompt_tokens = Some(done.usage.prompt_tokens);
+        self.completion_tokens = Some(done.usage.completion_tokens);
+        self.total_tokens = Some(done.usage.total());
+        // From the whole milliseconds, as a saved report has them: both say the same rate.
+        self.tokens_per_sec = Some(rate(done.usage.completion_tokens, latency_ms));
+        self.usage = Some(done.usage.source);
+        self.model = Some(done.model.clone());
+        self.attempts = done.attempts;
+        self.error = None;
+        self.error_kind = None;
+        self.paragraphs = done.paragraphs.clone();
+    }
+
+    /// Takes in a section that failed for good.
+    pub fn fail(&mut self, failure: &SectionFailure) {
+        self.status = SectionStatus::Failed;
+        self.latency_ms = Some(millis(failure.latency));
+        self.attempts = failure.attempts;
+        self.error = Some(failure.error.clone());
+        self.error_kind = Some(failure.kind);
+    }
 }
 
 /// A whole reading.
@@ -206,28 +238,8 @@ impl ReadingReport {
             return;
         };
         match &event.kind {
-            EventKind::Finished(done) => {
-                s.status = SectionStatus::Complete;
-                s.latency_ms = Some(millis(done.latency));
-                s.ttft_ms = done.ttft.map(millis);
-                s.prompt_tokens = Some(done.usage.prompt_tokens);
-                s.completion_tokens = Some(done.usage.completion_tokens);
-                s.total_tokens = Some(done.usage.total());
-                s.tokens_per_sec = Some(round1(done.tokens_per_sec()));
-                s.usage = Some(done.usage.source);
-                s.model = Some(done.model.clone());
-                s.attempts = done.attempts;
-                s.error = None;
-                s.error_kind = None;
-                s.paragraphs = done.paragraphs.clone();
-            }
-            EventKind::Failed(failure) => {
-                s.status = SectionStatus::Failed;
-                s.latency_ms = Some(millis(failure.latency));
-                s.attempts = failure.attempts;
-                s.error = Some(failure.error.clone());
-                s.error_kind = Some(failure.kind);
-            }
+            EventKind::Finished(done) => s.finish(done),
+            EventKind::Failed(failure) => s.fail(failure),
             EventKind::Queued
             | EventKind::Started
             | EventKind::Delta(_)
@@ -264,20 +276,13 @@ impl ReadingReport {
 }
 
 /// Whole milliseconds of `d` (saturating).
-pub fn millis(d: std::time::Duration) -> u64 {
+pub fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
-fn round1(x: f64) -> f64 {
-    (x * 10.0).round() / 10.0
-}
-
-/// Tokens per second for stored figures.
+/// [`tokens_per_sec`] of stored figures (completion tokens, latency in milliseconds).
 pub fn rate(tokens: u32, latency_ms: u64) -> f64 {
-    round1(tokens_per_sec(
-        tokens,
-        std::time::Duration::from_millis(latency_ms),
-    ))
+    tokens_per_sec(u64::from(tokens), Duration::from_millis(latency_ms))
 }
 
 /// The six lines of a hexagram drawn top to bottom, yang `━━━━━━━`, yin `━━━ ━━━`, with changing

@@ -2,6 +2,7 @@
 
 mod support;
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Output;
 use std::time::{Duration, Instant};
@@ -288,15 +289,11 @@ async fn the_log_file_records_the_run_without_secrets_questions_or_text() {
     assert!(!log.contains(KEY));
     assert!(!log.contains("inheritance"), "no question in the log");
     assert!(!log.contains("hexagram speaks"), "no model text in the log");
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(home.path().join("iching.log"))
-            .unwrap()
-            .permissions()
-            .mode();
-        assert_eq!(mode & 0o777, 0o600);
-    }
+    let mode = std::fs::metadata(home.path().join("iching.log"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
 }
 
 /// A reading of six sections (no line changes).

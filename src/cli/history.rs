@@ -15,6 +15,7 @@ use crate::report::ReadingStatus;
 use crate::response::sanitize_inline;
 use crate::service::Access;
 use crate::store::{HistoryFilter, Listed, rfc3339};
+use crate::text::{self, truncate};
 
 /// What `history --json` shows for a question that fails its integrity check.
 pub const INTEGRITY_PLACEHOLDER: &str = "(integrity check failed)";
@@ -122,7 +123,7 @@ fn table(listed: &[Listed]) -> String {
         "ID", "CAST (UTC)", "STATUS", "SECTIONS", "HEXAGRAM"
     );
     let room = width
-        .saturating_sub(out.chars().count() - "QUESTION".len())
+        .saturating_sub(text::width(&out) - text::width("QUESTION"))
         .max(40);
     for l in listed {
         let r = &l.row;
@@ -145,14 +146,4 @@ fn table(listed: &[Listed]) -> String {
         ));
     }
     out
-}
-
-/// `s` cut to `max` characters, with an ellipsis when cut.
-fn truncate(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        return s.to_owned();
-    }
-    let mut cut: String = s.chars().take(max.saturating_sub(1)).collect();
-    cut.push('…');
-    cut
 }

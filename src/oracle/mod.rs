@@ -140,10 +140,5 @@ fn nuclear_pattern(bits: u8) -> u8 {
     lower | upper << 3
 }
 
-/// The six lines, line 1 first, as a short human string: "9 8 7 7 6 8".
-pub fn format_values(values: &[u8; 6]) -> String {
-    values.map(|v| v.to_string()).join(",")
-}
-
 #[cfg(test)]
 mod tests;

@@ -14,13 +14,13 @@ use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::screens::ask::{AskAction, AskState};
+use super::screens::body;
 use super::screens::cast::{CastAction, CastState};
 use super::screens::history::{HistoryAction, HistoryRow, HistoryState};
-use super::screens::live::{self, Card, Figures, LiveAction, LiveState, Phase};
+use super::screens::live::{self, Card, LiveAction, LiveState, Phase};
 use super::screens::provider::{DoctorLine, PickerAction, PickerState};
 use super::screens::reading::{ReadingAction, ReadingState};
 use super::screens::stats::StatsState;
-use super::screens::{self, body};
 use super::strings::msg;
 use super::theme::Theme;
 use crate::config::Prices;
@@ -28,9 +28,10 @@ use crate::events::SectionEvent;
 use crate::llm::ProviderInfo;
 use crate::oracle::{Cast, Method, Reading};
 use crate::plan::{Section, plan};
-use crate::report::{ReadingReport, ReadingStatus, SectionStatus};
+use crate::report::{ReadingReport, ReadingStatus};
 use crate::response::sanitize_inline;
 use crate::service::{HistoryEntry, Resume, ServiceError};
+use crate::text::truncate;
 
 pub use super::screens::Screen;
 pub use super::screens::provider::ProviderLine;
@@ -846,7 +847,7 @@ impl App {
             }
             HistoryAction::Delete(id, question) => {
                 self.confirm = Some(Confirm::Delete(id));
-                self.say(msg::confirm_delete(id, &screens::truncate(&question, 40)));
+                self.say(msg::confirm_delete(id, &truncate(&question, 40)));
             }
             HistoryAction::Export(id, format) => fx.push(Effect::Export { id, format }),
             HistoryAction::Retry(id) => {
@@ -889,7 +890,10 @@ impl App {
             if sections.contains(&card.section) {
                 continue;
             }
-            *card = card_from_report(card.section, s);
+            *card = Card {
+                phase: Phase::settled(s),
+                ..Card::queued(card.section)
+            };
         }
         self.live = Some(live);
         self.dirty = true;
@@ -913,35 +917,4 @@ impl App {
         }
         self.dirty = true;
     }
-}
-
-/// A card for a section as the store kept it.
-fn card_from_report(section: Section, s: &crate::report::SectionReport) -> Card {
-    let mut card = Card::queued(section);
-    card.phase = match s.status {
-        SectionStatus::Complete => Phase::Done(Box::new(Figures {
-            latency: Duration::from_millis(s.latency_ms.unwrap_or(0)),
-            ttft: s.ttft_ms.map(Duration::from_millis),
-            prompt_tokens: s.prompt_tokens.unwrap_or(0),
-            completion_tokens: s.completion_tokens.unwrap_or(0),
-            source: s.usage.unwrap_or(crate::events::UsageSource::Estimated),
-            tokens_per_sec: s.tokens_per_sec.unwrap_or(0.0),
-            model: sanitize_inline(s.model.as_deref().unwrap_or("")),
-            attempts: s.attempts,
-            text: s
-                .paragraphs
-                .iter()
-                .map(crate::response::Paragraph::plain_text)
-                .collect::<Vec<_>>()
-                .join(" "),
-        })),
-        SectionStatus::Failed => Phase::Failed {
-            kind: s.error_kind,
-            reason: sanitize_inline(s.error.as_deref().unwrap_or("")),
-            attempts: s.attempts,
-            latency: Duration::from_millis(s.latency_ms.unwrap_or(0)),
-        },
-        SectionStatus::Cancelled | SectionStatus::Pending => Phase::Cancelled,
-    };
-    card
 }

@@ -11,6 +11,7 @@ use crossterm::event::{Event, EventStream, KeyEventKind};
 use futures_util::StreamExt;
 use ratatui::Terminal;
 use ratatui::backend::Backend;
+use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior};
 
@@ -125,48 +126,35 @@ where
 
 /// SIGTERM and SIGHUP, so a closed terminal or a `kill` still restores and cancels cleanly.
 struct Stop {
-    #[cfg(unix)]
-    term: Option<tokio::signal::unix::Signal>,
-    #[cfg(unix)]
-    hup: Option<tokio::signal::unix::Signal>,
+    term: Option<Signal>,
+    hup: Option<Signal>,
 }
 
 impl Stop {
     fn new() -> Self {
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{SignalKind, signal};
-            Self {
-                term: signal(SignalKind::terminate()).ok(),
-                hup: signal(SignalKind::hangup()).ok(),
-            }
+        Self {
+            term: signal(SignalKind::terminate()).ok(),
+            hup: signal(SignalKind::hangup()).ok(),
         }
-        #[cfg(not(unix))]
-        Self {}
     }
 
     async fn signalled(&mut self) {
-        #[cfg(unix)]
-        {
-            let Stop { term, hup } = self;
-            let term = async {
-                match term {
-                    Some(s) => s.recv().await,
-                    None => std::future::pending().await,
-                }
-            };
-            let hup = async {
-                match hup {
-                    Some(s) => s.recv().await,
-                    None => std::future::pending().await,
-                }
-            };
-            tokio::select! {
-                _ = term => {}
-                _ = hup => {}
+        let Stop { term, hup } = self;
+        let term = async {
+            match term {
+                Some(s) => s.recv().await,
+                None => std::future::pending().await,
             }
+        };
+        let hup = async {
+            match hup {
+                Some(s) => s.recv().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = term => {}
+            _ = hup => {}
         }
-        #[cfg(not(unix))]
-        std::future::pending::<()>().await;
     }
 }

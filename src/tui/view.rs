@@ -2,16 +2,16 @@
 //! own state), the help, the picker or a question on top, the status line and the footer of
 //! keys; or the "terminal too small" notice.
 
+use crate::text::{self, truncate};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
-use unicode_width::UnicodeWidthStr;
 
 use super::app::{App, Screen};
 use super::screens::{
     MIN_HEIGHT, MIN_WIDTH, ask, body, cast, centered, draw_keys, help, history, live, provider,
-    reading, stats, truncate, wrap_plain,
+    reading, stats,
 };
 use super::strings::{self, KeyHelp, footer};
 use super::theme::Theme;
@@ -85,7 +85,7 @@ pub fn draw(app: &App, frame: &mut Frame) {
 /// A yes/no question in a box over the screen.
 fn draw_confirm(text: &str, frame: &mut Frame, area: Rect, theme: &Theme) {
     let w = area.width.saturating_sub(8).min(64);
-    let lines = wrap_plain(text, usize::from(w.saturating_sub(4)));
+    let lines = text::wrap(text, usize::from(w.saturating_sub(4)));
     let h = u16::try_from(lines.len()).unwrap_or(1) + 4;
     let r = centered(area, w, h, frame);
     let block = ratatui::widgets::Block::bordered()
@@ -147,7 +147,7 @@ fn draw_tabs(app: &App, frame: &mut Frame, area: Rect, theme: &Theme) {
 
 fn draw_status(app: &App, frame: &mut Frame, area: Rect, theme: &Theme) {
     let provider = format!(" {} ", app.provider.label());
-    let pw = u16::try_from(provider.width())
+    let pw = u16::try_from(text::width(&provider))
         .unwrap_or(0)
         .min(area.width / 2);
     let [p, msg] = Layout::horizontal([Constraint::Length(pw), Constraint::Min(0)])

@@ -7,6 +7,7 @@ use ratatui::widgets::{Block, Paragraph};
 
 use super::Screen;
 use super::centered;
+use crate::text;
 use crate::tui::strings::{self, KeyHelp};
 use crate::tui::theme::Theme;
 
@@ -28,14 +29,16 @@ pub fn render(screen: Screen, frame: &mut Frame, area: Rect, theme: &Theme) {
     let key_w = keys
         .iter()
         .chain(strings::KEYS_GLOBAL)
-        .map(|(k, _)| k.chars().count())
+        .map(|(k, _)| text::width(k))
         .max()
         .unwrap_or(8)
         + 2;
     let mut lines = vec![Line::styled(format!("On {name}"), theme.heading)];
     let row = |(k, a): &KeyHelp| {
+        // Padded by columns: `format!`'s `{:<n}` counts characters.
+        let pad = " ".repeat(key_w - text::width(k));
         Line::from(vec![
-            Span::styled(format!("  {k:<key_w$}"), theme.key),
+            Span::styled(format!("  {k}{pad}"), theme.key),
             Span::styled(a.to_string(), theme.text),
         ])
     };

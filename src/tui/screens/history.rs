@@ -10,13 +10,14 @@ use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState};
 use ratatui_textarea::TextArea;
 
 use super::live::status_word;
-use super::{fmt_cost, fmt_tokens, truncate};
+use super::{fmt_cost, fmt_tokens};
 use crate::model::ExportFormat;
 use crate::oracle::hexagram;
 use crate::report::ReadingStatus;
 use crate::response::sanitize_inline;
 use crate::service::HistoryEntry;
 use crate::store::rfc3339;
+use crate::text::{self, truncate};
 use crate::tui::strings;
 use crate::tui::theme::Theme;
 
@@ -254,7 +255,7 @@ pub fn render(state: &HistoryState, frame: &mut Frame, area: Rect, theme: &Theme
         theme.dim
     };
     let [label, input] = Layout::horizontal([
-        Constraint::Length(u16::try_from(strings::FILTER_LABEL.len()).unwrap_or(8) + 1),
+        Constraint::Length(u16::try_from(text::width(strings::FILTER_LABEL)).unwrap_or(8) + 1),
         Constraint::Min(0),
     ])
     .areas(filter);

@@ -12,14 +12,15 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Paragraph};
 
-use super::{fmt_secs, fmt_tokens, hexagram_title, truncate, wrap_plain};
+use super::{fmt_secs, fmt_tokens, hexagram_title};
 use crate::events::{EventKind, SectionEvent, UsageSource};
 use crate::llm::tokens;
 use crate::model::ErrorKind;
 use crate::oracle::Reading;
 use crate::plan::Section;
-use crate::report::{ReadingStatus, SectionStatus, status_of};
+use crate::report::{ReadingStatus, SectionReport, SectionStatus, status_of};
 use crate::response::{preview, sanitize_inline};
+use crate::text::{self, truncate};
 use crate::tui::strings;
 use crate::tui::theme::Theme;
 
@@ -55,6 +56,28 @@ pub struct Figures {
     pub text: String,
 }
 
+impl Figures {
+    /// The figures of a finished section as its report holds them.
+    pub fn of(s: &SectionReport) -> Self {
+        Self {
+            latency: Duration::from_millis(s.latency_ms.unwrap_or(0)),
+            ttft: s.ttft_ms.map(Duration::from_millis),
+            prompt_tokens: s.prompt_tokens.unwrap_or(0),
+            completion_tokens: s.completion_tokens.unwrap_or(0),
+            source: s.usage.unwrap_or(UsageSource::Estimated),
+            tokens_per_sec: s.tokens_per_sec.unwrap_or(0.0),
+            model: sanitize_inline(s.model.as_deref().unwrap_or("")),
+            attempts: s.attempts,
+            text: s
+                .paragraphs
+                .iter()
+                .map(crate::response::Paragraph::plain_text)
+                .collect::<Vec<_>>()
+                .join(" "),
+        }
+    }
+}
+
 /// Where a section stands.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Phase {
@@ -88,6 +111,23 @@ pub enum Phase {
     },
     /// Stopped by the user before it finished.
     Cancelled,
+}
+
+impl Phase {
+    /// Where a section stands by its report, once nothing more will happen to it: done with its
+    /// figures, failed with its reason, or else cancelled.
+    pub fn settled(s: &SectionReport) -> Self {
+        match s.status {
+            SectionStatus::Complete => Phase::Done(Box::new(Figures::of(s))),
+            SectionStatus::Failed => Phase::Failed {
+                kind: s.error_kind,
+                reason: sanitize_inline(s.error.as_deref().unwrap_or("")),
+                attempts: s.attempts,
+                latency: Duration::from_millis(s.latency_ms.unwrap_or(0)),
+            },
+            SectionStatus::Cancelled | SectionStatus::Pending => Phase::Cancelled,
+        }
+    }
 }
 
 /// One section's card.
@@ -244,32 +284,15 @@ impl LiveState {
                 };
             }
             EventKind::Finished(done) => {
-                let text = done
-                    .paragraphs
-                    .iter()
-                    .map(crate::response::Paragraph::plain_text)
-                    .collect::<Vec<_>>()
-                    .join(" ");
-                card.phase = Phase::Done(Box::new(Figures {
-                    latency: done.latency,
-                    ttft: done.ttft,
-                    prompt_tokens: done.usage.prompt_tokens,
-                    completion_tokens: done.usage.completion_tokens,
-                    source: done.usage.source,
-                    tokens_per_sec: done.tokens_per_sec(),
-                    model: sanitize_inline(&done.model),
-                    attempts: done.attempts,
-                    text,
-                }));
+                let mut report = SectionReport::pending(event.section);
+                report.finish(done);
+                card.phase = Phase::settled(&report);
                 card.text.clear();
             }
-            EventKind::Failed(f) => {
-                card.phase = Phase::Failed {
-                    kind: Some(f.kind),
-                    reason: sanitize_inline(&f.error),
-                    attempts: f.attempts,
-                    latency: f.latency,
-                };
+            EventKind::Failed(failure) => {
+                let mut report = SectionReport::pending(event.section);
+                report.fail(failure);
+                card.phase = Phase::settled(&report);
                 card.text.clear();
             }
         }
@@ -458,7 +481,7 @@ pub fn render(
             (true, false) => "↑ more",
             _ => "↓ more",
         };
-        let w = u16::try_from(note.chars().count() + 2).unwrap_or(8);
+        let w = u16::try_from(text::width(note) + 2).unwrap_or(8);
         frame.render_widget(
             Span::styled(format!(" {note} "), theme.dim),
             Rect {
@@ -612,7 +635,7 @@ fn render_card(
         Phase::Cancelled => ("– cancelled".into(), theme.warn, String::new(), theme.dim),
     };
     let mut lines = vec![Line::styled(truncate(&state, w), state_style)];
-    let wrapped = wrap_plain(&body, w);
+    let wrapped = text::wrap(&body, w);
     // A streaming card shows the newest text; the others show the start.
     let shown: Vec<String> = if card.phase == Phase::Streaming && wrapped.len() > preview_rows {
         wrapped[wrapped.len() - preview_rows..].to_vec()
@@ -635,7 +658,7 @@ fn render_card(
 fn fit(options: &[String], width: usize) -> String {
     options
         .iter()
-        .find(|o| o.chars().count() <= width)
+        .find(|o| text::width(o) <= width)
         .or(options.last())
         .cloned()
         .unwrap_or_default()
@@ -654,7 +677,9 @@ fn figures(card: &Card, now: Duration, width: usize) -> (String, String) {
         Phase::Running | Phase::Streaming | Phase::Retrying { .. } => {
             let elapsed = since(card.started_at);
             let rate = match (card.first_token_at, card.stream_tokens) {
-                (Some(f), n) if n > 0 => crate::events::tokens_per_sec(n, now.saturating_sub(f)),
+                (Some(f), n) if n > 0 => {
+                    crate::events::tokens_per_sec(u64::from(n), now.saturating_sub(f))
+                }
                 _ => 0.0,
             };
             let tokens = format!("~{} tok", fmt_tokens(u64::from(card.stream_tokens)));

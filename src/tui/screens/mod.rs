@@ -1,7 +1,7 @@
 //! The screens, each in its own file with its state, its keys and its drawing from what it is
 //! given (its state, a view), never the whole app; and the helpers they share (the body's
-//! area, wrapping, truncating, figures, the key footer). [`super::view`] composes them into a
-//! frame.
+//! area, styled wrapping, figures, the key footer; widths, cutting and plain wrapping are
+//! [`crate::text`]'s). [`super::view`] composes them into a frame.
 
 pub mod ask;
 pub mod cast;
@@ -19,11 +19,11 @@ use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Clear, Paragraph};
-use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 use super::strings::{self, KeyHelp};
 use super::theme::Theme;
 use crate::oracle::Hexagram;
+use crate::text;
 
 /// The smallest terminal the app draws in.
 pub const MIN_WIDTH: u16 = 60;
@@ -56,7 +56,7 @@ pub fn draw_keys(keys: &[KeyHelp], frame: &mut Frame, area: Rect, theme: &Theme)
     let mut spans = vec![Span::raw(" ")];
     let mut width = 1;
     for (k, action) in keys {
-        let w = k.width() + action.width() + 4;
+        let w = text::width(k) + text::width(action) + 4;
         if width + w > usize::from(area.width) {
             break;
         }
@@ -135,99 +135,16 @@ pub fn fmt_cost(c: Option<f64>) -> String {
     }
 }
 
-/// Columns `c` takes on screen.
-pub fn char_width(c: char) -> usize {
-    c.width().unwrap_or(0)
-}
-
-/// `s` cut to `width` columns, with "…" when cut.
-pub fn truncate(s: &str, width: usize) -> String {
-    if s.width() <= width {
-        return s.to_owned();
-    }
-    let mut out = String::new();
-    let mut w = 0;
-    for c in s.chars() {
-        let cw = char_width(c);
-        if w + cw + 1 > width {
-            break;
-        }
-        out.push(c);
-        w += cw;
-    }
-    if width > 0 {
-        out.push('…');
-    }
-    out
-}
-
-/// Plain text word-wrapped to `width` columns.
-pub fn wrap_plain(text: &str, width: usize) -> Vec<String> {
-    wrap_styled(&[(text, Style::new())], width)
-        .into_iter()
-        .map(|l| l.spans.iter().map(|s| s.content.as_ref()).collect())
-        .collect()
-}
-
-/// Styled runs of text word-wrapped to `width` columns: breaks at spaces, words wider than a line
-/// are broken, whitespace runs collapse to one space.
+/// Styled runs of text word-wrapped to `width` columns, as [`crate::text::wrap_runs`] wraps them.
 pub fn wrap_styled(runs: &[(&str, Style)], width: usize) -> Vec<Line<'static>> {
-    let width = width.max(1);
-    // Words: runs of non-space characters, each a list of styled pieces.
-    let mut words: Vec<Vec<(String, Style)>> = Vec::new();
-    let mut in_word = false;
-    for (text, style) in runs {
-        for c in text.chars() {
-            if c.is_whitespace() {
-                in_word = false;
-                continue;
-            }
-            if !in_word {
-                words.push(Vec::new());
-                in_word = true;
-            }
-            let word = words.last_mut().expect("a word was just pushed");
-            match word.last_mut() {
-                Some((s, st)) if st == style => s.push(c),
-                _ => word.push((c.to_string(), *style)),
-            }
-        }
-    }
-    let mut lines = Vec::new();
-    let mut cur: Vec<Span<'static>> = Vec::new();
-    let mut cur_w = 0;
-    for word in words {
-        let ww: usize = word.iter().map(|(s, _)| s.width()).sum();
-        if cur_w > 0 && cur_w + 1 + ww > width {
-            lines.push(Line::from(std::mem::take(&mut cur)));
-            cur_w = 0;
-        }
-        if cur_w > 0 {
-            let style = word.first().map_or(Style::new(), |(_, s)| *s);
-            cur.push(Span::styled(" ", style));
-            cur_w += 1;
-        }
-        for (piece, style) in word {
-            let mut buf = String::new();
-            for c in piece.chars() {
-                let cw = char_width(c);
-                if cur_w + cw > width && cur_w > 0 {
-                    if !buf.is_empty() {
-                        cur.push(Span::styled(std::mem::take(&mut buf), style));
-                    }
-                    lines.push(Line::from(std::mem::take(&mut cur)));
-                    cur_w = 0;
-                }
-                buf.push(c);
-                cur_w += cw;
-            }
-            if !buf.is_empty() {
-                cur.push(Span::styled(buf, style));
-            }
-        }
-    }
-    if !cur.is_empty() {
-        lines.push(Line::from(cur));
-    }
-    lines
+    text::wrap_runs(runs, width)
+        .into_iter()
+        .map(|line| {
+            let spans: Vec<Span<'static>> = line
+                .into_iter()
+                .map(|(piece, style)| Span::styled(piece, style))
+                .collect();
+            Line::from(spans)
+        })
+        .collect()
 }

@@ -8,9 +8,10 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 
-use super::{centered, truncate};
+use super::centered;
 use crate::llm::ProviderInfo;
 use crate::response::sanitize_inline;
+use crate::text::{self, truncate};
 use crate::tui::theme::Theme;
 
 /// Who answers, as the status line says it (never a key).
@@ -370,7 +371,7 @@ fn render_models(p: &PickerState, frame: &mut Frame, area: Rect, theme: &Theme) 
             theme.dim,
         )),
         Models::Failed(e) => {
-            for l in super::wrap_plain(e, width)
+            for l in text::wrap(e, width)
                 .into_iter()
                 .take(rows.saturating_sub(1))
             {
@@ -439,7 +440,7 @@ fn doctor_lines<'a>(p: &PickerState, width: usize, theme: &Theme) -> Vec<Line<'a
             Some(f) => format!("{detail} — fix: {f}"),
             None => detail.clone(),
         };
-        for (i, l) in super::wrap_plain(&text, width.saturating_sub(2).max(1))
+        for (i, l) in text::wrap(&text, width.saturating_sub(2).max(1))
             .into_iter()
             .enumerate()
         {

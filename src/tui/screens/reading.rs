@@ -11,12 +11,13 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
 use super::cast::bar;
-use super::{hexagram_title, truncate, wrap_styled};
+use super::{hexagram_title, wrap_styled};
 use crate::model::ExportFormat;
 use crate::oracle::{Hexagram, hexagram};
 use crate::plan::Section;
 use crate::report::{ReadingReport, SectionStatus};
 use crate::response::sanitize_inline;
+use crate::text::{self, truncate};
 use crate::tui::theme::Theme;
 
 /// Widest the jump list gets.
@@ -162,11 +163,11 @@ impl ReadingState {
     }
 }
 
-fn heading(text: &str, width: usize, theme: &Theme) -> Line<'static> {
-    let rule = "─".repeat(width.saturating_sub(text.chars().count() + 4));
+fn heading(title: &str, width: usize, theme: &Theme) -> Line<'static> {
+    let rule = "─".repeat(width.saturating_sub(text::width(title) + 4));
     Line::from(vec![
         Span::styled("── ", theme.border),
-        Span::styled(text.to_owned(), theme.heading),
+        Span::styled(title.to_owned(), theme.heading),
         Span::styled(format!(" {rule}"), theme.border),
     ])
 }

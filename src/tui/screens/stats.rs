@@ -8,10 +8,11 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Row, Table, TableState};
 
-use super::{fmt_cost, fmt_tokens, truncate};
+use super::{fmt_cost, fmt_tokens};
 use crate::config::Prices;
 use crate::report::{ReadingReport, SectionReport, SectionStatus};
 use crate::response::sanitize_inline;
+use crate::text::truncate;
 use crate::tui::theme::Theme;
 
 /// The Stats screen's state.

@@ -709,3 +709,42 @@ fn the_picker_types_a_model_the_list_lacks_runs_the_doctor_and_offline_needs_no_
         "{fx:?}"
     );
 }
+
+#[test]
+fn a_card_from_its_events_and_from_the_store_are_the_same_card() {
+    use crate::tui::screens::live::LiveState;
+    let r = reading();
+    let sections = plan(&r);
+    let (ok, bad) = (Section::OpeningStatements, Section::ChangingLine(1));
+    let events = [
+        event(7, ok, EventKind::Finished(Box::new(done(&r, ok)))),
+        event(
+            7,
+            bad,
+            EventKind::Failed(Box::new(SectionFailure {
+                error: "server error (HTTP 500) after 4 attempts".into(),
+                latency: Duration::from_millis(1390),
+                attempts: 4,
+                kind: crate::llm::ErrorKind::ServerError,
+                usage: None,
+            })),
+        ),
+    ];
+    let mut live = LiveState::new(1, r.clone(), QUESTION.into(), &sections, Duration::ZERO);
+    let mut report = ReadingReport::new(&r, QUESTION, &sections);
+    for e in &events {
+        live.apply(e, Duration::from_secs(2));
+        report.apply(e);
+    }
+    for s in [ok, bad] {
+        let card = live.cards.iter().find(|c| c.section == s).unwrap();
+        let kept = report.sections.iter().find(|k| k.id == s.id()).unwrap();
+        assert_eq!(card.phase, Phase::settled(kept), "{s:?}");
+    }
+    let failed = live.cards.iter().find(|c| c.section == bad).unwrap();
+    let Phase::Failed { reason, kind, .. } = &failed.phase else {
+        panic!("{:?}", failed.phase);
+    };
+    assert_eq!(reason, "server error (HTTP 500) after 4 attempts");
+    assert_eq!(*kind, Some(crate::llm::ErrorKind::ServerError));
+}

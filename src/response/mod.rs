@@ -1,0 +1,98 @@
+//! Model answers: turning a language model's (possibly sloppy) JSON/HTML/Markdown answer into
+//! styled [`Paragraph`]s, sanitizing any text before it reaches a terminal, previewing partial
+//! streams, and rendering paragraphs as plain text, Markdown or HTML.
+//!
+//! This file owns the two types every part shares, [`Span`] and [`Paragraph`]; the work is split
+//! by job:
+//! - `salvage`: finding the text in an answer (JSON whole, fenced, embedded or cut off; or
+//!   prose), and the one-line preview of a stream;
+//! - `markup`: the inline markup the prompts ask for (`<p>`, `<b>`, `<em>`, entities) and
+//!   Markdown emphasis, turned into paragraphs of spans;
+//! - `sanitize`: what may reach a terminal (no escape sequences, controls or bidi overrides);
+//! - `render`: paragraphs back out as plain text, Markdown or HTML;
+//! - [`quality`]: whether an answer is an answer at all.
+//!
+//! Below everything but [`crate::text`] (wrapping) and [`crate::plan`] (which `quality` reads
+//! the request's messages with).
+
+mod markup;
+pub mod quality;
+mod render;
+mod salvage;
+mod sanitize;
+
+pub use render::{to_html, to_markdown, to_plain_text};
+pub use salvage::{parse_response, preview};
+pub use sanitize::{sanitize_inline, sanitize_multiline};
+
+/// A run of text with one style.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Span {
+    pub text: String,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub bold: bool,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub italic: bool,
+}
+
+/// One paragraph: sanitized, whitespace-collapsed spans (no empty spans, neighbours differ in style).
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct Paragraph {
+    pub spans: Vec<Span>,
+}
+
+impl Paragraph {
+    /// The paragraph's text without styling.
+    pub fn plain_text(&self) -> String {
+        self.spans.iter().map(|s| s.text.as_str()).collect()
+    }
+
+    /// An unstyled paragraph; `text` is sanitized and its whitespace collapsed (no markup parsing).
+    pub fn plain(text: &str) -> Self {
+        let mut b = markup::Builder::default();
+        b.push_str(text);
+        b.flush();
+        b.paras.pop().unwrap_or_default()
+    }
+}
+
+/// Helpers the tests of every part share.
+#[cfg(test)]
+mod test_support {
+    use super::{Paragraph, Span, parse_response};
+
+    /// A span of `text`.
+    pub fn span(text: &str, bold: bool, italic: bool) -> Span {
+        Span {
+            text: text.into(),
+            bold,
+            italic,
+        }
+    }
+
+    /// The plain text of each paragraph `raw` parses into.
+    pub fn texts(raw: &str) -> Vec<String> {
+        parse_response(raw)
+            .iter()
+            .map(Paragraph::plain_text)
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_support::span;
+    use super::*;
+
+    #[test]
+    fn serde_and_constructors() {
+        let p = Paragraph::plain("  a\x1b[1m \n b  ");
+        assert_eq!(p.spans, [span("a b", false, false)]);
+        assert!(Paragraph::plain(" \t").spans.is_empty());
+        let json = serde_json::to_string(&p).unwrap();
+        assert_eq!(json, r#"{"spans":[{"text":"a b"}]}"#);
+        let back: Paragraph =
+            serde_json::from_str(r#"{"spans":[{"text":"x","bold":true}]}"#).unwrap();
+        assert_eq!(back.spans, [span("x", true, false)]);
+    }
+}

@@ -1,0 +1,104 @@
+//! Terminal safety: text from a model, a store or a server is cleaned before it reaches a
+//! terminal — escape sequences (CSI, OSC, DCS and the rest, 7- and 8-bit), other controls and
+//! bidi overrides are removed.
+
+/// Sanitize for one terminal line: escape sequences, controls and bidi overrides removed,
+/// `\n` and `\t` become spaces.
+pub fn sanitize_inline(s: &str) -> String {
+    sanitize(s, false)
+}
+
+/// Like [`sanitize_inline`] but keeps `\n` (`\r\n` becomes `\n`, a lone `\r` is dropped).
+pub fn sanitize_multiline(s: &str) -> String {
+    sanitize(s, true)
+}
+
+fn sanitize(s: &str, keep_newlines: bool) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut it = s.chars().peekable();
+    while let Some(c) = it.next() {
+        match c {
+            '\n' => out.push(if keep_newlines { '\n' } else { ' ' }),
+            '\t' => out.push(' '),
+            '\u{1b}' => match it.peek().copied() {
+                Some('[') => {
+                    it.next();
+                    skip_csi(&mut it);
+                }
+                Some(']' | 'P' | 'X' | '^' | '_') => {
+                    it.next();
+                    skip_string(&mut it);
+                }
+                Some(' '..='/') => {
+                    while it.next_if(|c| (' '..='/').contains(c)).is_some() {}
+                    it.next_if(|c| ('0'..='~').contains(c));
+                }
+                Some('0'..='~') => {
+                    it.next();
+                }
+                _ => {}
+            },
+            '\u{9b}' => skip_csi(&mut it),
+            '\u{9d}' | '\u{90}' | '\u{98}' | '\u{9e}' | '\u{9f}' => skip_string(&mut it),
+            '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => {}
+            c if c.is_control() => {} // remaining C0, DEL, C1 (incl. \r)
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Skips CSI parameters/intermediates (0x20..=0x3F) and the final byte (0x40..=0x7E).
+fn skip_csi<I: Iterator<Item = char>>(it: &mut std::iter::Peekable<I>) {
+    while it.next_if(|c| (' '..='?').contains(c)).is_some() {}
+    it.next_if(|c| ('@'..='~').contains(c));
+}
+
+/// Skips a control string up to BEL, ST (ESC \ or U+009C), or a new ESC; unterminated → to end.
+fn skip_string<I: Iterator<Item = char>>(it: &mut std::iter::Peekable<I>) {
+    while let Some(c) = it.next() {
+        match c {
+            '\u{7}' | '\u{9c}' => return,
+            '\u{1b}' => {
+                it.next_if_eq(&'\\');
+                return;
+            }
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::response::test_support::texts;
+
+    #[test]
+    fn terminal_escapes_are_removed() {
+        let cases = [
+            ("\x1b[31mred\x1b[0m", "red"),
+            ("\x1b]8;;http://x\x07link\x1b]8;;\x07", "link"),
+            ("\x1b]0;title\x07after", "after"),
+            ("\x1b]0;title\x1b\\after", "after"),
+            ("\u{9b}31mX\u{9d}0;t\u{9c}Y", "XY"),
+            ("\x1bPq#0;2\x1b\\Z\x1bcW\x1b(BV", "ZWV"),
+            ("abc\u{202e}def\u{2066}g\u{2069}", "abcdefg"),
+            ("a\0b\rc\u{7f}d\u{85}e\u{7}", "abcde"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(sanitize_inline(input), want, "{input:?}");
+            assert_eq!(texts(input), [want], "{input:?}");
+        }
+        // Escapes smuggled through entities and JSON escapes are decoded first, then removed.
+        assert_eq!(
+            texts("&#27;[2J clear &#x1b;]0;x&#7; ok &#155;1m"),
+            ["clear ok"]
+        );
+        assert_eq!(
+            texts(r#"{"response": ["\u001b[31mred\u001b]0;t\u0007"]}"#),
+            ["red"]
+        );
+        assert_eq!(sanitize_multiline("l1\r\nl2\tx\0\n"), "l1\nl2 x\n");
+        assert_eq!(sanitize_inline("l1\r\nl2\tx"), "l1 l2 x");
+    }
+}

@@ -1,0 +1,182 @@
+//! Text on a terminal: how many columns a string takes, cutting it to a width, and word-wrapping
+//! it. One measure for the whole crate, Unicode's East Asian width as `unicode-width` gives it
+//! (wide CJK and emoji take two columns, combining marks none), the measure ratatui draws with.
+//! A length limit counts characters instead (`chars().count()`): that is not a width.
+//! Leaf module: no crate imports.
+
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+
+/// Columns `s` takes on a terminal.
+pub fn width(s: &str) -> usize {
+    UnicodeWidthStr::width(s)
+}
+
+/// Columns one character takes, where a line is cut or broken (controls take none).
+fn char_width(c: char) -> usize {
+    UnicodeWidthChar::width(c).unwrap_or(0)
+}
+
+/// `s` cut to `max` columns, ending in "…" when cut.
+pub fn truncate(s: &str, max: usize) -> String {
+    if width(s) <= max {
+        return s.to_owned();
+    }
+    let mut out = String::new();
+    let mut w = 0;
+    for c in s.chars() {
+        let cw = char_width(c);
+        if w + cw + 1 > max {
+            break;
+        }
+        out.push(c);
+        w += cw;
+    }
+    if max > 0 {
+        out.push('…');
+    }
+    out
+}
+
+/// Plain text word-wrapped to `width` columns, as [`wrap_runs`] wraps it.
+pub fn wrap(text: &str, width: usize) -> Vec<String> {
+    wrap_runs(&[(text, ())], width)
+        .into_iter()
+        .map(|line| line.into_iter().map(|(piece, ())| piece).collect())
+        .collect()
+}
+
+/// Runs of text, each with a style `S` (whatever the caller styles with), word-wrapped to
+/// `width` columns (at least 1): lines break between words, a run of whitespace becomes one
+/// space, and a word wider than a line is broken where it reaches the edge. Each line is its
+/// pieces in order, each with the style of the run it came from; the space before a word takes
+/// that word's style. No text, no lines.
+pub fn wrap_runs<S: Copy + PartialEq>(runs: &[(&str, S)], width: usize) -> Vec<Vec<(String, S)>> {
+    let width = width.max(1);
+    // Words: runs of non-space characters, each a list of styled pieces.
+    let mut words: Vec<Vec<(String, S)>> = Vec::new();
+    let mut in_word = false;
+    for &(text, style) in runs {
+        for c in text.chars() {
+            if c.is_whitespace() {
+                in_word = false;
+                continue;
+            }
+            if !in_word {
+                words.push(Vec::new());
+                in_word = true;
+            }
+            let word = words.last_mut().expect("a word was just pushed");
+            match word.last_mut() {
+                Some((s, st)) if *st == style => s.push(c),
+                _ => word.push((c.to_string(), style)),
+            }
+        }
+    }
+    let mut lines = Vec::new();
+    let mut cur: Vec<(String, S)> = Vec::new();
+    let mut cur_w = 0;
+    for word in words {
+        let ww: usize = word.iter().map(|(s, _)| self::width(s)).sum();
+        if cur_w > 0 && cur_w + 1 + ww > width {
+            lines.push(std::mem::take(&mut cur));
+            cur_w = 0;
+        }
+        if cur_w > 0
+            && let Some(&(_, style)) = word.first()
+        {
+            cur.push((" ".to_owned(), style));
+            cur_w += 1;
+        }
+        for (piece, style) in word {
+            let mut buf = String::new();
+            for c in piece.chars() {
+                let cw = char_width(c);
+                if cur_w + cw > width && cur_w > 0 {
+                    if !buf.is_empty() {
+                        cur.push((std::mem::take(&mut buf), style));
+                    }
+                    lines.push(std::mem::take(&mut cur));
+                    cur_w = 0;
+                }
+                buf.push(c);
+                cur_w += cw;
+            }
+            if !buf.is_empty() {
+                cur.push((buf, style));
+            }
+        }
+    }
+    if !cur.is_empty() {
+        lines.push(cur);
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn width_counts_columns_not_characters() {
+        assert_eq!(width("abc"), 3);
+        assert_eq!(width("豐 Feng"), 7);
+        assert_eq!(width("e\u{301}"), 1, "a combining accent takes no column");
+        assert_eq!(width("😀"), 2);
+        assert_eq!(width(""), 0);
+    }
+
+    #[test]
+    fn truncate_keeps_what_fits_and_marks_the_cut() {
+        assert_eq!(truncate("short", 5), "short");
+        assert_eq!(truncate("shorter", 5), "shor…");
+        assert_eq!(truncate("豐豐豐", 5), "豐豐…");
+        assert_eq!(truncate("豐豐豐", 4), "豐…");
+        assert_eq!(truncate("abc", 1), "…");
+        assert_eq!(truncate("abc", 0), "");
+        for (s, max) in [("豐 Abundance 😀 x", 7), ("the quick brown fox", 10)] {
+            assert!(width(&truncate(s, max)) <= max);
+        }
+    }
+
+    #[test]
+    fn wrap_breaks_between_words_and_inside_long_ones() {
+        assert_eq!(
+            wrap("the quick brown fox jumps", 10),
+            ["the quick", "brown fox", "jumps"]
+        );
+        assert_eq!(
+            wrap("the quick brown fox jumps", 4),
+            ["the", "quic", "k", "brow", "n", "fox", "jump", "s"]
+        );
+        assert_eq!(wrap("豐豐豐豐豐", 4), ["豐豐", "豐豐", "豐"]);
+        assert_eq!(wrap("  a \t\n b  ", 10), ["a b"]);
+        assert!(wrap(" ", 10).is_empty());
+        assert_eq!(wrap("ab", 0), ["a", "b"], "a width of 0 wraps at 1");
+    }
+
+    #[test]
+    fn wrap_runs_keeps_each_runs_style() {
+        let lines = wrap_runs(&[("Rule ", 1), ("of the lines", 2)], 11);
+        assert_eq!(
+            lines,
+            [
+                vec![
+                    ("Rule".to_owned(), 1),
+                    (" ".to_owned(), 2),
+                    ("of".to_owned(), 2),
+                    (" ".to_owned(), 2),
+                    ("the".to_owned(), 2)
+                ],
+                vec![("lines".to_owned(), 2)],
+            ]
+        );
+        // One word across two runs stays one word.
+        assert_eq!(
+            wrap_runs(&[("ab", 1), ("cd", 2)], 3),
+            [
+                vec![("ab".to_owned(), 1), ("c".to_owned(), 2)],
+                vec![("d".to_owned(), 2)]
+            ]
+        );
+    }
+}
