@@ -1,6 +1,11 @@
 //! Criterion benchmarks of the hot paths: sealing and opening (1 KiB, 16 KiB), parsing a
 //! section response, drawing the live grid of 15 cards, and storing a finished section.
 //! `cargo bench --bench core`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test or tool fails by panicking"
+)]
 
 use std::hint::black_box;
 
@@ -18,11 +23,11 @@ fn sealing(c: &mut Criterion) {
         let plaintext = vec![b'x'; size];
         group.throughput(Throughput::Bytes(size as u64));
         group.bench_with_input(BenchmarkId::new("seal", size), &plaintext, |b, p| {
-            b.iter(|| keys.seal(b"part:1:4:response", black_box(p)))
+            b.iter(|| keys.seal(b"part:1:4:response", black_box(p)));
         });
         let sealed: Sealed = keys.seal(b"part:1:4:response", &plaintext);
         group.bench_with_input(BenchmarkId::new("open", size), &sealed, |b, s| {
-            b.iter(|| keys.open(b"part:1:4:response", black_box(s)).unwrap())
+            b.iter(|| keys.open(b"part:1:4:response", black_box(s)).unwrap());
         });
     }
     group.finish();
@@ -42,7 +47,7 @@ fn answer() -> String {
 fn parsing(c: &mut Criterion) {
     let text = answer();
     c.bench_function("parse_response (4 paragraphs, fenced)", |b| {
-        b.iter(|| parse_response(black_box(&text)))
+        b.iter(|| parse_response(black_box(&text)));
     });
 }
 
@@ -93,7 +98,7 @@ fn storing(c: &mut Criterion) {
                 error_kind: None,
             };
             store.save_part(id, &meta, &text).unwrap();
-        })
+        });
     });
 }
 
@@ -117,7 +122,7 @@ fn live_grid(size: (u16, u16)) -> App {
         provider: ProviderLine::new(&info, None),
         seed: 1,
         size,
-        prices: Default::default(),
+        prices: iching::config::Prices::default(),
         colour: true,
         providers: vec!["offline".into()],
     });
@@ -194,7 +199,7 @@ fn drawing(c: &mut Criterion) {
                     terminal
                         .draw(|f| iching::tui::view::draw(black_box(&app), f))
                         .unwrap();
-                })
+                });
             },
         );
     }

@@ -2,6 +2,11 @@
 //! same section-sized requests and reads each body to the end without parsing anything.
 //!
 //! `cargo run --release --example bare_loop -- --base-url http://127.0.0.1:PORT/v1 --requests 4000 --concurrency 256 [--stream]`
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test or tool fails by panicking"
+)]
 
 use std::sync::Arc;
 use std::time::Instant;

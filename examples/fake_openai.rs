@@ -9,6 +9,11 @@
 //! Prints `listening on http://127.0.0.1:PORT/v1` on stdout, serves until Ctrl-C, then prints
 //! the counters on stderr. A single request can be given a fault with the header
 //! `x-fake-fault: <name>[:arg]`, e.g. `rate-limited:500ms`, `status:503`, `drop-mid-stream`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test or tool fails by panicking"
+)]
 
 #[allow(dead_code)]
 #[path = "../tests/support/fake_openai.rs"]

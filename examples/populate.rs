@@ -2,6 +2,11 @@
 //! for timing `iching history` on a large history.
 //!
 //! `cargo run --release --example populate -- --home DIR --readings 10000`
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test or tool fails by panicking"
+)]
 
 use std::path::PathBuf;
 

@@ -3,6 +3,11 @@
 //! in-process with a fixed latency. Prints median, p95 and max over the runs.
 //!
 //! `cargo run --release --example reading_overhead -- [--runs 30] [--latency-ms 100]`
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test or tool fails by panicking"
+)]
 
 #[allow(dead_code)]
 #[path = "../tests/support/fake_openai.rs"]

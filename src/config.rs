@@ -906,13 +906,13 @@ mod tests {
 
     #[test]
     fn saving_the_provider_keeps_everything_else() {
+        use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sub/config.toml");
         save_provider(&path, "ollama", "qwen2.5:3b").unwrap();
         let file = FileConfig::load(&path).unwrap();
         assert_eq!(file.provider.as_deref(), Some("ollama"));
         assert_eq!(file.model.as_deref(), Some("qwen2.5:3b"));
-        use std::os::unix::fs::PermissionsExt;
         assert_eq!(
             std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
             0o600

@@ -247,7 +247,11 @@ mod tests {
     const AAD: &[u8] = b"reading:42:question";
 
     fn hex(bytes: &[u8]) -> String {
-        bytes.iter().map(|b| format!("{b:02x}")).collect()
+        use std::fmt::Write;
+        bytes.iter().fold(String::new(), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
     }
 
     fn test_master() -> MasterKey {
@@ -282,7 +286,7 @@ mod tests {
         let keys = test_keys();
         let (a, b) = (keys.seal(AAD, b"same"), keys.seal(AAD, b"same"));
         assert_ne!(a, b);
-        assert_ne!(a.as_bytes()[1..1 + IV_LEN], b.as_bytes()[1..1 + IV_LEN]);
+        assert_ne!(a.as_bytes()[1..=IV_LEN], b.as_bytes()[1..=IV_LEN]);
     }
 
     #[test]

@@ -159,7 +159,7 @@ impl SectionReport {
         self.attempts = done.attempts;
         self.error = None;
         self.error_kind = None;
-        self.paragraphs = done.paragraphs.clone();
+        self.paragraphs.clone_from(&done.paragraphs);
     }
 
     /// Takes in a section that failed for good.

@@ -61,11 +61,15 @@ pub fn wrap_runs<S: Copy + PartialEq>(runs: &[(&str, S)], width: usize) -> Vec<V
                 in_word = false;
                 continue;
             }
-            if !in_word {
-                words.push(Vec::new());
-                in_word = true;
-            }
-            let word = words.last_mut().expect("a word was just pushed");
+            let word = match words.last_mut() {
+                Some(word) if in_word => word,
+                _ => {
+                    in_word = true;
+                    words.push(Vec::new());
+                    let last = words.len() - 1;
+                    &mut words[last]
+                }
+            };
             match word.last_mut() {
                 Some((s, st)) if *st == style => s.push(c),
                 _ => word.push((c.to_string(), style)),

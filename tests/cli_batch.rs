@@ -1,5 +1,10 @@
 //! `iching batch`, the real binary against the fake server: one shared limit, a retry pass for
 //! failed sections, truthful states after Ctrl-C, and bad lines reported by number.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test or tool fails by panicking"
+)]
 
 mod support;
 
@@ -28,9 +33,12 @@ fn text(b: &[u8]) -> String {
 
 fn questions(dir: &std::path::Path, n: usize) -> String {
     let path = dir.join("questions.txt");
-    let body: String = (0..n)
-        .map(|i| format!("{{\"question\": \"Question {i}\", \"lines\": \"9,8,7,7,6,8\"}}\n"))
-        .collect();
+    let body: String = (0..n).fold(String::new(), |mut body, i| {
+        body.push_str(&format!(
+            "{{\"question\": \"Question {i}\", \"lines\": \"9,8,7,7,6,8\"}}\n"
+        ));
+        body
+    });
     std::fs::write(&path, body).unwrap();
     path.to_string_lossy().into_owned()
 }

@@ -1,4 +1,9 @@
 //! `iching cast` run as a user runs it: the real binary, offline, in a temporary home.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test or tool fails by panicking"
+)]
 
 mod support;
 

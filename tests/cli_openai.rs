@@ -1,4 +1,9 @@
 //! `iching cast --provider openai` and `iching bench`, the real binary against the fake server.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test or tool fails by panicking"
+)]
 
 mod support;
 

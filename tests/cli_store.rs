@@ -1,6 +1,11 @@
 //! The store through the real binary: cast saves, history/show/stats/retry/delete read it back,
 //! nothing sensitive is in the clear on disk, and every bad store is a clear message, a non-zero
 //! exit and an untouched file. Offline provider, a temporary home per test.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test or tool fails by panicking"
+)]
 
 mod support;
 

@@ -2,6 +2,11 @@
 //! process is generating cannot be deleted; processes creating a store on a fresh home at once
 //! all succeed; a read-only home still lists, shows and counts, and writing commands say why
 //! they cannot; a `--home` that is a file or a typo is a usage error for reading commands.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test or tool fails by panicking"
+)]
 
 mod support;
 
@@ -123,10 +128,7 @@ async fn ten_casts_started_together_on_a_fresh_home_all_succeed() {
 /// Whether the tests run as root (who may write anything, so modes cannot make a folder
 /// read-only; a read-only bind mount in a private mount namespace does).
 fn root() -> bool {
-    std::fs::metadata("/proc/self")
-        .map(|m| m.uid())
-        .unwrap_or(1)
-        == 0
+    std::fs::metadata("/proc/self").map_or(1, |m| m.uid()) == 0
 }
 
 /// Runs the binary with `args` while `home` is read-only: for a normal user by taking the write

@@ -1,6 +1,11 @@
 //! Crash safety with a real child process and the fake OpenAI-compatible server: a `cast` killed
 //! with SIGKILL mid-flight keeps every section that finished, `history` shows it interrupted,
 //! and `retry` asks only for the missing sections, completes it, and never duplicates a part.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test or tool fails by panicking"
+)]
 
 mod support;
 

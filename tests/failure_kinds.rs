@@ -1,6 +1,11 @@
 //! A section's failure keeps its kind from the provider to every front end: the stored part,
 //! `show --format json`, `stats --json` (per reading and across readings), the text table; and
 //! its message is the provider's words without the section's title glued on.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test or tool fails by panicking"
+)]
 
 mod support;
 

@@ -2,6 +2,11 @@
 //! text, answers without end, redirects, keys echoed back, absurd Retry-After, heads that never
 //! come, streams cut with a bare `[DONE]`. Every test sits under a generous outer guard; none
 //! asserts a tight wall time, only which clock ran out and what the user is told.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test or tool fails by panicking"
+)]
 
 mod support;
 

@@ -1,6 +1,11 @@
 //! The crate's arrows run one way. Every `crate::…` and `super::…` path in the non-test source
 //! is read as an import of the file that defines it; no two files may import each other, and a
 //! top-level module may only import modules on a lower layer than its own (or its own).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test or tool fails by panicking"
+)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

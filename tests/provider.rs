@@ -1,5 +1,10 @@
 //! The real `openai` provider (reqwest, SSE, retries, limits) against the fault-injecting fake
 //! server on 127.0.0.1: every fault the issue names, with the outcome asserted from both sides.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test or tool fails by panicking"
+)]
 
 mod support;
 
@@ -371,7 +376,11 @@ async fn garbage_answers_are_parsed_leniently_and_escapes_removed() {
     let orchestrator::Outcome::Done(done) = &summary.outcomes[0].1 else {
         panic!("{:?}", summary.outcomes)
     };
-    let text: String = done.paragraphs.iter().map(|p| p.plain_text()).collect();
+    let text: String = done
+        .paragraphs
+        .iter()
+        .map(iching::response::Paragraph::plain_text)
+        .collect();
     assert!(text.contains("The Creative"), "{text}");
     assert!(!text.contains('\u{1b}'));
 }

@@ -2,6 +2,11 @@
 //! models that refuse `max_tokens`, spend reasoning tokens out of `max_completion_tokens` and
 //! report them, prompt caching, models without `json_schema`, hosted presets without their key,
 //! and the garbage small models send when they lose the thread.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test or tool fails by panicking"
+)]
 
 mod support;
 

@@ -3,6 +3,11 @@
 //! judged by the same check the provider runs before it keeps an answer. What such a model
 //! writes when it loses the thread is refused (and so retried, then failed, saying what came
 //! back); fluent text is kept even when it says little, since no rule can tell it from an answer.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test or tool fails by panicking"
+)]
 
 use std::path::Path;
 

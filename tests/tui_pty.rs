@@ -3,6 +3,11 @@
 //! the reading opened from the store, and quit — then the terminal must have been given back.
 //! And colour: with `NO_COLOR` set (non-empty) neither the terminal app nor `cast`'s progress
 //! nor `doctor`'s marks on a terminal send a colour escape; without it (or with it empty) all do.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test or tool fails by panicking"
+)]
 
 mod support;
 

@@ -470,8 +470,14 @@ mod tests {
             jobs.iter().map(|j| j.line).collect::<Vec<_>>(),
             [1, 4, 5, 6]
         );
-        assert_eq!(jobs[1].cast.lines.map(|v| v.get()), [9, 8, 7, 7, 6, 8]);
-        assert_eq!(jobs[2].cast.lines.map(|v| v.get()), [7; 6]);
+        assert_eq!(
+            jobs[1].cast.lines.map(crate::oracle::LineValue::get),
+            [9, 8, 7, 7, 6, 8]
+        );
+        assert_eq!(
+            jobs[2].cast.lines.map(crate::oracle::LineValue::get),
+            [7; 6]
+        );
         assert_eq!(jobs[3].cast.seed, Some(3));
         assert_eq!(jobs[3].cast.method.as_str(), "yarrow");
         assert_eq!(

@@ -41,11 +41,10 @@ async fn delete(service: &Service, args: &DeleteArgs) -> Result<ExitCode, CliErr
                 args.id
             )));
         }
-        let question = service
-            .question(args.id)
-            .await
-            .map(|q| sanitize_inline(&q))
-            .unwrap_or_else(|_| INTEGRITY_PLACEHOLDER.to_owned());
+        let question = service.question(args.id).await.map_or_else(
+            |_| INTEGRITY_PLACEHOLDER.to_owned(),
+            |q| sanitize_inline(&q),
+        );
         eprint!(
             "Delete reading {} (\"{question}\", cast {})? This cannot be undone. [y/N] ",
             args.id,

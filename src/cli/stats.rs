@@ -133,32 +133,29 @@ pub async fn run(home: Option<&Path>, args: StatsArgs) -> Result<ExitCode, CliEr
 
 async fn figures(service: &Service, args: &StatsArgs) -> Result<String, CliError> {
     let prices = service.prices_checked()?;
-    Ok(match args.id {
-        Some(id) => {
-            let figures = service.figures(id).await?;
-            let (row, parts) = (figures.row, figures.parts);
-            let stats = ReadingStats {
-                id,
-                created_at: rfc3339(row.created_at),
-                status: row.status,
-                sections_planned: row.sections_planned,
-                rows: rows(&parts),
-                totals: totals(&parts, &prices),
-            };
-            if args.json {
-                json(&stats)?
-            } else {
-                reading_table(&stats)
-            }
+    Ok(if let Some(id) = args.id {
+        let figures = service.figures(id).await?;
+        let (row, parts) = (figures.row, figures.parts);
+        let stats = ReadingStats {
+            id,
+            created_at: rfc3339(row.created_at),
+            status: row.status,
+            sections_planned: row.sections_planned,
+            rows: rows(&parts),
+            totals: totals(&parts, &prices),
+        };
+        if args.json {
+            json(&stats)?
+        } else {
+            reading_table(&stats)
         }
-        None => {
-            let parts = service.all_figures().await?;
-            let stats = across(&parts, &prices);
-            if args.json {
-                json(&stats)?
-            } else {
-                across_tables(&stats)
-            }
+    } else {
+        let parts = service.all_figures().await?;
+        let stats = across(&parts, &prices);
+        if args.json {
+            json(&stats)?
+        } else {
+            across_tables(&stats)
         }
     })
 }

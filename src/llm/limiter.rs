@@ -71,7 +71,9 @@ impl Limiter {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         // The state stays consistent even if a holder panicked: every update is a plain store.
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Whether a tokens-per-minute budget is set (so requests need a token estimate).

@@ -443,14 +443,15 @@ impl OpenAi {
                 .headers()
                 .get(LOCATION)
                 .and_then(|v| v.to_str().ok())
-                .map(|l| {
-                    let absolute = reqwest::Url::parse(&self.url)
-                        .and_then(|base| base.join(l))
-                        .map(|u| u.to_string())
-                        .unwrap_or_else(|_| l.to_owned());
-                    self.scrub(&redacted_url(&absolute))
-                })
-                .unwrap_or_else(|| "somewhere it did not say".to_owned());
+                .map_or_else(
+                    || "somewhere it did not say".to_owned(),
+                    |l| {
+                        let absolute = reqwest::Url::parse(&self.url)
+                            .and_then(|base| base.join(l))
+                            .map_or_else(|_| l.to_owned(), |u| u.to_string());
+                        self.scrub(&redacted_url(&absolute))
+                    },
+                );
             return AttemptError {
                 error: ProviderError {
                     status: Some(status.as_u16()),

@@ -283,7 +283,12 @@ pub fn is_local_url(url: &str) -> bool {
         }
         Err(_) => {
             let d = host.trim_end_matches('.').to_ascii_lowercase();
-            d == "localhost" || d.ends_with(".localhost") || d.ends_with(".local")
+            #[allow(
+                clippy::case_sensitive_file_extension_comparisons,
+                reason = "a host name, lowercased above"
+            )]
+            let local = d == "localhost" || d.ends_with(".localhost") || d.ends_with(".local");
+            local
         }
     }
 }

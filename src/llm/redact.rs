@@ -32,7 +32,7 @@ pub fn redact_key(text: &str, key: &str) -> String {
             len = min;
             while i + len < bytes.len()
                 && lower.is_char_boundary(i + len + 1)
-                && key_lower.contains(&lower[i..i + len + 1])
+                && key_lower.contains(&lower[i..=(i + len)])
             {
                 len += 1;
             }

@@ -75,8 +75,8 @@ pub struct Reading {
 impl Reading {
     /// Reads `cast`.
     pub fn new(cast: Cast) -> Self {
-        let primary_bits = pattern(&cast.lines, LineValue::is_yang);
-        let resulting_bits = pattern(&cast.lines, LineValue::becomes_yang);
+        let primary_bits = pattern(cast.lines, LineValue::is_yang);
+        let resulting_bits = pattern(cast.lines, LineValue::becomes_yang);
         Self {
             primary: hexagram_by_pattern(primary_bits),
             resulting: (resulting_bits != primary_bits)
@@ -126,7 +126,7 @@ impl Reading {
 }
 
 /// The line pattern (bit 0 = bottom) where `yang` says which lines are yang.
-fn pattern(lines: &[LineValue; 6], yang: fn(LineValue) -> bool) -> u8 {
+fn pattern(lines: [LineValue; 6], yang: fn(LineValue) -> bool) -> u8 {
     lines
         .iter()
         .enumerate()

@@ -48,9 +48,7 @@ impl Provider for Scripted {
             self.peak.fetch_max(now, Ordering::SeqCst);
             tokio::time::sleep(self.delay).await;
             self.in_flight.fetch_sub(1, Ordering::SeqCst);
-            if self.panic == Some(request.section) {
-                panic!("scripted panic");
-            }
+            assert!(self.panic != Some(request.section), "scripted panic");
             if self.fail == Some(request.section) {
                 return Err(ProviderError::new(
                     ErrorKind::ServerError,

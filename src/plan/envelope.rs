@@ -155,7 +155,7 @@ fn line(h: &Hexagram, n: u8) -> LeggeText<'_> {
 }
 
 /// The Legge texts `section` is about (named in its instruction, found in the envelope).
-pub fn section_texts<'a>(reading: &'a Reading, section: Section) -> Vec<LeggeText<'a>> {
+pub fn section_texts(reading: &Reading, section: Section) -> Vec<LeggeText<'_>> {
     let p = reading.primary;
     let changing = reading.changing_lines();
     let changing_texts = || changing.iter().map(|&n| line(p, n)).collect::<Vec<_>>();

@@ -366,7 +366,7 @@ pub fn saved_report(store: &Store, id: i64) -> Result<ReadingReport, StoreError>
         s.failed_usage = m.failed_usage();
         s.failed_tokens = s.failed_usage.map(|u| u.total());
         if s.failed_tokens.is_some() {
-            s.model = m.model.clone();
+            s.model.clone_from(&m.model);
         }
         if m.status == SectionStatus::Complete {
             s.reasoning_tokens = m.reasoning_tokens;

@@ -41,7 +41,7 @@ fn esc(s: &str) -> String {
 }
 
 /// The six lines, top first, as boxes; changing lines are marked and coloured.
-fn figure(lines: &[u8; 6], after_change: bool, h: &HexagramSummary) -> String {
+fn figure(lines: [u8; 6], after_change: bool, h: &HexagramSummary) -> String {
     let mut out = String::from("<figure><div class=\"hexagram\">");
     for &v in lines.iter().rev() {
         let changing = v == 6 || v == 9;
@@ -98,10 +98,10 @@ pub fn to_html_page(r: &ReadingReport) -> String {
     }
     out.push_str(&format!("<p class=\"meta\">{}</p>\n", meta.join(" · ")));
     out.push_str("<div class=\"figures\">");
-    out.push_str(&figure(&r.lines, false, &r.primary));
+    out.push_str(&figure(r.lines, false, &r.primary));
     if let Some(res) = &r.resulting {
         out.push_str("<div class=\"arrow\" aria-label=\"changes to\">→</div>");
-        out.push_str(&figure(&r.lines, true, res));
+        out.push_str(&figure(r.lines, true, res));
     }
     out.push_str("</div>\n");
     if !r.changing_lines.is_empty() {

@@ -47,23 +47,20 @@ fn emphasis(line: &str, out: &mut String) {
             .then(|| after.find(marker))
             .flatten()
             .filter(|&end| end > 0 && !after[..end].ends_with(char::is_whitespace));
-        match close {
-            Some(end) => {
-                let (open_tag, close_tag) = if double {
-                    ("<b>", "</b>")
-                } else {
-                    ("<em>", "</em>")
-                };
-                out.push_str(&rest[..pos]);
-                out.push_str(open_tag);
-                out.push_str(&after[..end]);
-                out.push_str(close_tag);
-                rest = &after[end + marker_len..];
-            }
-            None => {
-                out.push_str(&rest[..pos + marker_len]);
-                rest = after;
-            }
+        if let Some(end) = close {
+            let (open_tag, close_tag) = if double {
+                ("<b>", "</b>")
+            } else {
+                ("<em>", "</em>")
+            };
+            out.push_str(&rest[..pos]);
+            out.push_str(open_tag);
+            out.push_str(&after[..end]);
+            out.push_str(close_tag);
+            rest = &after[end + marker_len..];
+        } else {
+            out.push_str(&rest[..pos + marker_len]);
+            rest = after;
         }
     }
     out.push_str(rest);
@@ -145,8 +142,8 @@ fn parse_html(src: &str, b: &mut Builder) {
     while let Some(c) = src[i..].chars().next() {
         let rest = &src[i..];
         match c {
-            '<' => match parse_tag(rest) {
-                Some((name, closing, len)) => {
+            '<' => {
+                if let Some((name, closing, len)) = parse_tag(rest) {
                     i += len;
                     match name.to_ascii_lowercase().as_str() {
                         "b" | "strong" if closing => b.bold = b.bold.saturating_sub(1),
@@ -167,12 +164,11 @@ fn parse_html(src: &str, b: &mut Builder) {
                         }
                         _ => {}
                     }
-                }
-                None => {
+                } else {
                     b.push_str("<");
                     i += 1;
                 }
-            },
+            }
             '&' => {
                 let (decoded, len) = parse_entity(rest).unwrap_or((Some('&'), 1));
                 b.push_str(decoded.map(String::from).as_deref().unwrap_or(""));

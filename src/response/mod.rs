@@ -28,9 +28,12 @@ pub use sanitize::{sanitize_inline, sanitize_multiline};
 /// A run of text with one style.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Span {
+    /// The text, sanitised.
     pub text: String,
+    /// Strong (`<b>`, `**`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub bold: bool,
+    /// Emphasised (`<em>`, `*`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub italic: bool,
 }
@@ -38,6 +41,7 @@ pub struct Span {
 /// One paragraph: sanitized, whitespace-collapsed spans (no empty spans, neighbours differ in style).
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Paragraph {
+    /// Its runs of text, in order.
     pub spans: Vec<Span>,
 }
 

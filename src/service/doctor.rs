@@ -60,19 +60,20 @@ pub async fn diagnose(
     home: Option<&std::path::Path>,
     o: crate::config::Overrides,
 ) -> Result<Vec<Check>, ServiceError> {
-    match crate::config::resolve(home, o.clone()) {
-        Err(crate::config::ConfigError::MissingKey { provider, var }) => Ok(vec![Check {
+    if let Err(crate::config::ConfigError::MissingKey { provider, var }) =
+        crate::config::resolve(home, o.clone())
+    {
+        Ok(vec![Check {
             check: "key",
             ok: false,
             detail: format!("the {provider} provider needs an API key and {var} is not set"),
             fix: Some(format!(
                 "export {var}=... (the key from {provider}'s console), or choose another provider with --provider"
             )),
-        }]),
-        _ => {
-            let mut setup = Setup::resolve(home, o)?;
-            checks(&mut setup).await
-        }
+        }])
+    } else {
+        let mut setup = Setup::resolve(home, o)?;
+        checks(&mut setup).await
     }
 }
 

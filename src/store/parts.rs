@@ -269,13 +269,13 @@ impl Store {
     /// Reading `id`'s parts, opened, by section. Any blob that fails its check is an
     /// [`StoreError::Integrity`] naming the reading and the field.
     pub fn parts(&self, id: i64) -> Result<Vec<Part>, StoreError> {
+        type Blobs = (Vec<u8>, Option<Vec<u8>>, Option<Vec<u8>>, Option<Vec<u8>>);
         self.reading(id)?;
         let sql = format!(
             "SELECT {META_COLUMNS}, request, response, paragraphs, error FROM reading_parts
              WHERE reading_id = ?1 ORDER BY section_id"
         );
         let mut st = self.conn.prepare_cached(&sql).map_err(|e| self.db_err(e))?;
-        type Blobs = (Vec<u8>, Option<Vec<u8>>, Option<Vec<u8>>, Option<Vec<u8>>);
         let rows = st
             .query_map([id], |r| {
                 let blobs: Blobs = (r.get(17)?, r.get(18)?, r.get(19)?, r.get(20)?);

@@ -111,20 +111,19 @@ fn commit_group(store: &Store, group: Vec<Job>) {
     }
     let mut done = Vec::with_capacity(group.len());
     for job in group {
-        let out = match store.step("SAVEPOINT job") {
-            Err(e) => Err(e),
-            Ok(()) => {
-                let out = catch_unwind(AssertUnwindSafe(|| (job.run)(store)))
-                    .unwrap_or(Err(StoreError::WriterGone));
-                let end = if out.is_ok() {
-                    store.step("RELEASE job")
-                } else {
-                    store.exec("ROLLBACK TO job; RELEASE job")
-                };
-                match end {
-                    Ok(()) => out,
-                    Err(e) => Err(e),
-                }
+        let out = if let Err(e) = store.step("SAVEPOINT job") {
+            Err(e)
+        } else {
+            let out = catch_unwind(AssertUnwindSafe(|| (job.run)(store)))
+                .unwrap_or(Err(StoreError::WriterGone));
+            let end = if out.is_ok() {
+                store.step("RELEASE job")
+            } else {
+                store.exec("ROLLBACK TO job; RELEASE job")
+            };
+            match end {
+                Ok(()) => out,
+                Err(e) => Err(e),
             }
         };
         done.push((job.reply, out));

@@ -828,10 +828,10 @@ impl App {
         if self.stats.report.as_ref().is_some_and(|r| r.id != Some(id)) {
             self.stats.report = None;
         }
-        if from != Screen::Reading {
-            self.back = from;
-        } else {
+        if from == Screen::Reading {
             self.back = Screen::Reading;
+        } else {
+            self.back = from;
         }
         self.screen = Screen::Stats;
         fx.push(Effect::LoadStats { id });

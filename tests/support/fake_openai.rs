@@ -470,8 +470,8 @@ impl Gate {
                 return;
             }
             tokio::select! {
-                _ = &mut opened => {}
-                _ = &mut patience => return,
+                () = &mut opened => {}
+                () = &mut patience => return,
                 _ = stop.wait_for(|stop| *stop) => return,
             }
         }
@@ -663,7 +663,7 @@ struct Shared {
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Shared {
@@ -1016,7 +1016,7 @@ where
                     }
                     let mut rx = st.shutdown.clone();
                     tokio::select! {
-                        _ = tokio::time::sleep(d) => {}
+                        () = tokio::time::sleep(d) => {}
                         _ = rx.wait_for(|stop| *stop) => {
                             st.finished = true;
                             return Some((Err(abort_error("fake server shutting down")), st));
@@ -1043,8 +1043,7 @@ where
 fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+        .map_or(0, |d| d.as_secs())
 }
 
 fn splitmix(mut x: u64) -> u64 {
@@ -1257,7 +1256,7 @@ async fn sleep_or_shutdown(d: Duration, shutdown: &watch::Receiver<bool>) -> boo
     }
     let mut rx = shutdown.clone();
     tokio::select! {
-        _ = tokio::time::sleep(d) => true,
+        () = tokio::time::sleep(d) => true,
         _ = rx.wait_for(|stop| *stop) => false,
     }
 }
@@ -1438,8 +1437,7 @@ async fn chat_completions(
                 RetryAfter::HttpDate(t) => {
                     let secs = t
                         .duration_since(SystemTime::now())
-                        .map(|d| d.as_secs())
-                        .unwrap_or(0);
+                        .map_or(0, |d| d.as_secs());
                     (
                         format!("{secs}s"),
                         Some(("retry-after", httpdate::fmt_http_date(*t))),
@@ -1560,22 +1558,19 @@ async fn chat_completions(
                 quirks: ctx.config.sse_quirks,
             },
         };
-        let steps: Steps = match &ctx.fault {
-            Fault::Huge(n) => {
-                let usage = ctx.usage((*n / 4).max(1) as u64, 0);
-                if chunker.usage_field {
-                    shared.served(&ctx, 0);
-                }
-                huge_sse(chunker, *n, usage, first_token)
+        let steps: Steps = if let Fault::Huge(n) = &ctx.fault {
+            let usage = ctx.usage((*n / 4).max(1) as u64, 0);
+            if chunker.usage_field {
+                shared.served(&ctx, 0);
             }
-            _ => {
-                let (steps, usage_sent) =
-                    sse_plan(&ctx, &chunker, &pieces, spent.finish, &usage, first_token);
-                if usage_sent {
-                    shared.served(&ctx, spent.reasoning_tokens);
-                }
-                steps
+            huge_sse(chunker, *n, usage, first_token)
+        } else {
+            let (steps, usage_sent) =
+                sse_plan(&ctx, &chunker, &pieces, spent.finish, &usage, first_token);
+            if usage_sent {
+                shared.served(&ctx, spent.reasoning_tokens);
             }
+            steps
         };
         return response(
             StatusCode::OK,
@@ -1787,9 +1782,7 @@ fn refusal(config: &ServerConfig, body: &Value) -> Option<(&'static str, &'stati
 /// An error body that repeats the bearer key three ways: whole, upper-cased, and a piece.
 fn echo_key_error(code: u16, authorization: Option<&str>) -> (StatusCode, Bytes) {
     let status = StatusCode::from_u16(code).unwrap_or(StatusCode::UNAUTHORIZED);
-    let key = authorization
-        .map(|a| a.strip_prefix("Bearer ").unwrap_or(a))
-        .unwrap_or("(none)");
+    let key = authorization.map_or("(none)", |a| a.strip_prefix("Bearer ").unwrap_or(a));
     let chars: Vec<char> = key.chars().collect();
     let start = chars.len().saturating_sub(10) / 2;
     let piece: String = chars.iter().skip(start).take(10).collect();

@@ -52,6 +52,7 @@ pub enum Screen {
     Stats,
 }
 
+/// The footer: the keys that work here, as many as fit.
 pub fn draw_keys(keys: &[KeyHelp], frame: &mut Frame, area: Rect, theme: &Theme) {
     let mut spans = vec![Span::raw(" ")];
     let mut width = 1;
@@ -85,6 +86,7 @@ pub fn placeholder(loading: bool, frame: &mut Frame, area: Rect, theme: &Theme) 
     );
 }
 
+/// A `w` x `h` box in the middle of `area` (clipped to it), cleared for a popup.
 pub fn centered(area: Rect, w: u16, h: u16, frame: &mut Frame) -> Rect {
     let w = w.min(area.width);
     let h = h.min(area.height);
