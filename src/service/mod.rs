@@ -182,11 +182,10 @@ impl Service {
         let dirs = Dirs::resolve(home)?;
         let store = open_store(&dirs.data, ask)?;
         let read_only = store.read_only();
-        if read_only && access == Access::Write {
-            return Err(StoreError::ReadOnly {
-                path: store.path().to_path_buf(),
-            }
-            .into());
+        if let Some(why) = store.why_read_only()
+            && access == Access::Write
+        {
+            return Err(why.clone().into());
         }
         // A config.toml that does not parse leaves reading alone: only what needs its prices
         // or settings reports it.

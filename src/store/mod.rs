@@ -156,7 +156,8 @@ pub struct Store {
     keys: Keys,
     path: PathBuf,
     mode: KeyMode,
-    read_only: bool,
+    /// Why nothing can be written, when nothing can (a read-only medium or folder, a full disk).
+    read_only: Option<StoreError>,
 }
 
 impl Store {
@@ -181,12 +182,17 @@ impl Store {
             reason: "it was emptied while being opened".into(),
         })?;
         let (keys, mode) = keys::unlock_existing(&path, &key_path, &found, &unlock)?;
+        let read_only_here = || StoreError::ReadOnly { path: path.clone() };
         let (conn, read_only) = match schema::open_rw(&path, false) {
-            Ok(conn) if !conn.is_readonly("main").unwrap_or(false) => (conn, false),
+            Ok(conn) if !conn.is_readonly("main").unwrap_or(false) => (conn, None),
             Ok(_) | Err(StoreError::ReadOnly { .. } | StoreError::Permission { .. }) => {
-                (schema::open_ro(&path)?, true)
+                (schema::open_ro(&path)?, Some(read_only_here()))
             }
-            Err(StoreError::Unwritable { .. }) if !writable(dir) => (schema::open_ro(&path)?, true),
+            Err(StoreError::Unwritable { .. }) if !writable(dir) => {
+                (schema::open_ro(&path)?, Some(read_only_here()))
+            }
+            // A full disk still reads: what was saved can be listed and shown.
+            Err(e @ StoreError::Full { .. }) => (schema::open_ro(&path)?, Some(e)),
             Err(e) => return Err(e),
         };
         let store = Self {
@@ -196,8 +202,8 @@ impl Store {
             mode,
             read_only,
         };
-        if read_only {
-            tracing::info!("the store is read-only");
+        if let Some(why) = &store.read_only {
+            tracing::info!(%why, "the store is read-only");
             if store.user_version()? < schema::SCHEMA_VERSION {
                 return Err(StoreError::ReadOnly { path: store.path });
             }
@@ -243,7 +249,7 @@ impl Store {
             keys,
             path: path.to_path_buf(),
             mode: new_key.mode,
-            read_only: false,
+            read_only: None,
         };
         store.migrate(Some(new_key))?;
         drop(lock);
@@ -252,7 +258,13 @@ impl Store {
 
     /// Whether nothing can be written (a read-only medium or folder).
     pub fn read_only(&self) -> bool {
-        self.read_only
+        self.read_only.is_some()
+    }
+
+    /// Why nothing can be written, when nothing can: [`StoreError::ReadOnly`] or
+    /// [`StoreError::Full`].
+    pub fn why_read_only(&self) -> Option<&StoreError> {
+        self.read_only.as_ref()
     }
 
     /// The database file.

@@ -181,8 +181,8 @@ pub(super) fn open_ro(path: &Path) -> Result<Connection, StoreError> {
         Err(e)
             if matches!(
                 e.sqlite_error_code(),
-                Some(ErrorCode::CannotOpen | ErrorCode::ReadOnly)
-            ) =>
+                Some(ErrorCode::CannotOpen | ErrorCode::ReadOnly | ErrorCode::DiskFull)
+            ) || matches!(db_error(path, clone_err(&e)), StoreError::Full { .. }) =>
         {
             let uri = format!("file:{}?immutable=1", uri_path(path));
             Connection::open_with_flags(uri, flags | OpenFlags::SQLITE_OPEN_URI)
@@ -191,6 +191,23 @@ pub(super) fn open_ro(path: &Path) -> Result<Connection, StoreError> {
         }
         other => other.map_err(|e| db_error(path, e)),
     }
+}
+
+/// A copy of an SQLite error (rusqlite's error is not `Clone`), enough to classify it again.
+fn clone_err(e: &rusqlite::Error) -> rusqlite::Error {
+    match e {
+        rusqlite::Error::SqliteFailure(code, message) => {
+            rusqlite::Error::SqliteFailure(*code, message.clone())
+        }
+        other => rusqlite::Error::InvalidParameterName(other.to_string()),
+    }
+}
+
+/// Whether the file system holding `path` has no room left (what SQLite may report only as
+/// "disk I/O error").
+fn disk_full(path: &Path) -> bool {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    rustix::fs::statvfs(dir).is_ok_and(|s| s.f_bavail == 0)
 }
 
 /// `path` for an SQLite `file:` URI (`%`, `?` and `#` escaped).
@@ -242,6 +259,11 @@ pub(super) fn open_rw(path: &Path, create: bool) -> Result<Connection, StoreErro
          PRAGMA wal_autocheckpoint = 256;",
     )
     .map_err(|e| db_error(path, e))?;
+    // A first read maps the WAL index: a disk with no room for it fails here, not mid-command.
+    conn.query_row("SELECT count(*) FROM sqlite_schema", [], |r| {
+        r.get::<_, i64>(0)
+    })
+    .map_err(|e| db_error(path, e))?;
     Ok(conn)
 }
 
@@ -265,6 +287,11 @@ pub(super) fn db_error(path: &Path, e: rusqlite::Error) -> StoreError {
         Some(ErrorCode::DiskFull) => StoreError::Full {
             path: path.to_path_buf(),
         },
+        Some(ErrorCode::SystemIoFailure | ErrorCode::CannotOpen) if disk_full(path) => {
+            StoreError::Full {
+                path: path.to_path_buf(),
+            }
+        }
         Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => StoreError::Locked {
             path: path.to_path_buf(),
         },
