@@ -14,7 +14,7 @@ use crate::events::{
 use crate::model::ErrorKind;
 use crate::oracle::{Hexagram, Reading};
 use crate::plan::Section;
-use crate::response::{Paragraph, sanitize_inline, to_markdown, to_plain_text};
+use crate::response::{Paragraph, markdown_text, sanitize_inline, to_markdown, to_plain_text};
 
 pub use crate::model::{ReadingStatus, SectionStatus, status_of};
 pub use html::to_html_page;
@@ -360,10 +360,7 @@ pub fn to_text(r: &ReadingReport, width: usize) -> String {
 
 /// The report as Markdown.
 pub fn to_markdown_doc(r: &ReadingReport) -> String {
-    let mut out = format!(
-        "# {}\n\n",
-        sanitize_inline(&r.question).replace(['#', '*', '_', '`'], " ")
-    );
+    let mut out = format!("# {}\n\n", markdown_text(&sanitize_inline(&r.question)));
     out.push_str("```\n");
     let primary = figure(&r.lines, false);
     let resulting = r.resulting.as_ref().map(|_| figure(&r.lines, true));
@@ -396,7 +393,9 @@ pub fn to_markdown_doc(r: &ReadingReport) -> String {
             SectionStatus::Complete => out.push_str(&to_markdown(&s.paragraphs)),
             SectionStatus::Failed => out.push_str(&format!(
                 "*Failed: {}*",
-                sanitize_inline(s.error.as_deref().unwrap_or("unknown error"))
+                markdown_text(&sanitize_inline(
+                    s.error.as_deref().unwrap_or("unknown error")
+                ))
             )),
             SectionStatus::Cancelled => out.push_str("*Cancelled.*"),
             SectionStatus::Pending => out.push_str("*Not generated.*"),
@@ -416,6 +415,33 @@ fn join<T: ToString>(xs: &[T]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_markdown_export_keeps_html_in_questions_and_errors_inert() {
+        let reading = Reading::new(crate::oracle::Cast::manual(
+            crate::oracle::Cast::parse_lines("9,8,7,7,6,8").unwrap(),
+        ));
+        let sections = crate::plan::plan(&reading);
+        let mut r = ReadingReport::new(
+            &reading,
+            "</title><script>alert(1)</script> *why* [x](javascript:y)",
+            &sections,
+        );
+        r.sections[0].status = SectionStatus::Failed;
+        r.sections[0].error = Some("503 <img src=x onerror=alert(1)> & `code`".into());
+        let md = to_markdown_doc(&r);
+        let title = md.lines().next().unwrap();
+        let failed = md.lines().find(|l| l.starts_with("*Failed")).unwrap();
+        for line in [title, failed] {
+            for (i, c) in line.char_indices() {
+                if "<>&`[".contains(c) {
+                    assert!(line[..i].ends_with('\\'), "raw {c:?} in {line}");
+                }
+            }
+        }
+        assert!(md.contains("\\<script\\>"), "{md}");
+        assert!(md.contains("\\<img src=x onerror=alert(1)\\>"), "{md}");
+    }
 
     #[test]
     fn figures_mark_changing_lines_and_turn_them() {

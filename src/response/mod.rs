@@ -21,7 +21,7 @@ mod render;
 mod salvage;
 mod sanitize;
 
-pub use render::{to_html, to_markdown, to_plain_text};
+pub use render::{markdown_text, to_html, to_markdown, to_plain_text};
 pub use salvage::{parse_response, preview};
 pub use sanitize::{sanitize_inline, sanitize_multiline};
 

@@ -80,6 +80,14 @@ pub fn to_html(paras: &[Paragraph]) -> String {
     out.join("\n")
 }
 
+/// `s` as literal Markdown text: inline markup and HTML-significant characters backslash-escaped,
+/// so a question or an error body can never become a link, emphasis or live HTML in a viewer.
+pub fn markdown_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    md_escape(s, &mut out);
+    out
+}
+
 fn md_escape(s: &str, out: &mut String) {
     for c in s.chars() {
         if "\\*_`[]<>#&~|".contains(c) {

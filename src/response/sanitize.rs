@@ -1,8 +1,10 @@
 //! Terminal safety: text from a model, a store or a server is cleaned before it reaches a
-//! terminal — escape sequences (CSI, OSC, DCS and the rest, 7- and 8-bit), other controls and
-//! bidi overrides are removed.
+//! terminal — escape sequences (CSI, OSC, DCS and the rest, 7- and 8-bit), other controls, bidi
+//! overrides, isolates and marks, and zero-width characters are removed: nothing shown can move the
+//! cursor, recolour the screen, reorder what is read, or hide text between visible letters.
 
-/// Sanitize for one terminal line: escape sequences, controls and bidi overrides removed,
+/// Sanitize for one terminal line: escape sequences, controls, bidi controls and zero-width
+/// characters removed,
 /// `\n` and `\t` become spaces.
 pub fn sanitize_inline(s: &str) -> String {
     sanitize(s, false)
@@ -40,7 +42,14 @@ fn sanitize(s: &str, keep_newlines: bool) -> String {
             },
             '\u{9b}' => skip_csi(&mut it),
             '\u{9d}' | '\u{90}' | '\u{98}' | '\u{9e}' | '\u{9f}' => skip_string(&mut it),
-            '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => {}
+            // Bidi embeddings, overrides, isolates and marks (LRM, RLM, ALM).
+            '\u{202a}'..='\u{202e}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{200e}'
+            | '\u{200f}'
+            | '\u{061c}' => {}
+            // Zero-width space, non-joiner, joiner, word joiner, byte-order mark.
+            '\u{200b}'..='\u{200d}' | '\u{2060}' | '\u{feff}' => {}
             c if c.is_control() => {} // remaining C0, DEL, C1 (incl. \r)
             c => out.push(c),
         }
@@ -72,6 +81,28 @@ fn skip_string<I: Iterator<Item = char>>(it: &mut std::iter::Peekable<I>) {
 mod tests {
     use super::*;
     use crate::response::test_support::texts;
+
+    #[test]
+    fn zero_width_characters_and_bidi_marks_are_removed() {
+        for c in [
+            '\u{200b}', '\u{200c}', '\u{200d}', '\u{2060}', '\u{feff}', '\u{200e}', '\u{200f}',
+            '\u{061c}', '\u{202e}', '\u{2067}',
+        ] {
+            let text = format!("pay{c}pal \u{4e7e}{c}");
+            assert_eq!(
+                sanitize_inline(&text),
+                "paypal \u{4e7e}",
+                "U+{:04X}",
+                c as u32
+            );
+            assert_eq!(
+                sanitize_multiline(&text),
+                "paypal \u{4e7e}",
+                "U+{:04X}",
+                c as u32
+            );
+        }
+    }
 
     #[test]
     fn terminal_escapes_are_removed() {
