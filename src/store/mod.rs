@@ -242,6 +242,16 @@ impl Store {
         if schema::inspect(path)?.is_some() {
             return Ok(None);
         }
+        // Nobody is creating it (we hold the lock), yet it is there and empty: a store that lost
+        // its contents, not one to write a new store over.
+        if schema::is_empty_file(path) {
+            return Err(StoreError::Corrupt {
+                path: path.to_path_buf(),
+                reason: "it is empty, 0 bytes: a first run stopped before it finished, or \
+                         something truncated it; if you had readings, restore it from a backup"
+                    .into(),
+            });
+        }
         let (keys, new_key) = keys::unlock_new(key_path, unlock)?;
         let conn = schema::open_rw(path, true)?;
         let store = Self {

@@ -105,8 +105,10 @@ pub(super) fn ensure_dir(dir: &Path) -> Result<(), StoreError> {
         .map_err(|e| StoreError::io(dir, "cannot create the folder", &e))
 }
 
-/// Inspects the database at `path` read-only. `None` when there is none yet (no file, an empty
-/// file, or an SQLite file with no tables at all).
+/// Inspects the database at `path` read-only. `None` when there is none yet (no file, or an
+/// SQLite file with no tables at all). A 0-byte file is left to the caller to judge
+/// ([`is_empty_file`]): under the creation lock it is a store another process is creating,
+/// without it a file that lost its contents.
 pub(super) fn inspect(path: &Path) -> Result<Option<Found>, StoreError> {
     let corrupt = |reason: String| StoreError::Corrupt {
         path: path.to_path_buf(),
@@ -164,6 +166,11 @@ pub(super) fn inspect(path: &Path) -> Result<Option<Found>, StoreError> {
         }
     };
     Ok(Some(Found { mode, kdf, check }))
+}
+
+/// Whether `path` is a file of 0 bytes.
+pub(super) fn is_empty_file(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() == 0)
 }
 
 /// Opens `path` read-only. A WAL database whose `-shm` file is gone and cannot be made (a

@@ -709,3 +709,27 @@ fn debug_output_shows_no_secrets() {
     };
     assert!(!format!("{listed:?}").contains("private"));
 }
+
+#[test]
+fn an_empty_database_file_is_refused_not_created_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join(DB_FILE);
+    std::fs::write(&db, b"").unwrap();
+    let err = Store::open(dir.path(), Unlock::default()).unwrap_err();
+    assert!(matches!(err, StoreError::Corrupt { .. }), "{err:?}");
+    assert!(err.to_string().contains("0 bytes"), "{err}");
+    assert_eq!(
+        std::fs::metadata(&db).unwrap().len(),
+        0,
+        "the file is left alone"
+    );
+    assert!(!dir.path().join(KEY_FILE).exists(), "no key is made for it");
+    // A file that is not SQLite at all is refused too, and left alone.
+    std::fs::write(&db, b"these are my notes, not a database").unwrap();
+    let err = Store::open(dir.path(), Unlock::default()).unwrap_err();
+    assert!(matches!(err, StoreError::Corrupt { .. }), "{err:?}");
+    assert_eq!(
+        std::fs::read(&db).unwrap(),
+        b"these are my notes, not a database"
+    );
+}
