@@ -4,7 +4,7 @@
 //! section names, statuses, counts, timings and error kinds.
 
 use std::fs::OpenOptions;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -25,6 +25,12 @@ pub fn init(data_dir: &Path, verbose: bool) -> Option<PathBuf> {
     let mut options = OpenOptions::new();
     options.create(true).append(true).mode(0o600);
     let file = options.open(&path).ok()?;
+    // A log an older version left readable by others is made private.
+    if let Ok(meta) = file.metadata()
+        && meta.permissions().mode() & 0o077 != 0
+    {
+        let _ = file.set_permissions(std::fs::Permissions::from_mode(0o600));
+    }
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         EnvFilter::new(if verbose {
             "iching=debug,warn"

@@ -516,6 +516,7 @@ fn bad_stores_are_clear_errors_that_leave_the_file_alone() {
     );
     assert!(!key.exists(), "no new key over an existing database");
     std::fs::write(&key, [42u8; 32]).unwrap();
+    std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
     fails(&home.run(&["history"]), 1, "does not open");
     assert_eq!(snapshot(&home.db()), before);
 

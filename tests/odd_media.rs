@@ -60,7 +60,7 @@ async fn a_full_disk_is_called_full_and_what_was_saved_still_reads() {
     // saved; history still lists the first.
     let script = r#"
         set -e
-        mount -t tmpfs -o size=2m tmpfs "$ICHING_HOME"
+        mount -t tmpfs -o size=2m,mode=700 tmpfs "$ICHING_HOME"
         "$ICHING" cast "Is the harvest near?" --lines 9,8,7,7,6,8 --provider offline >/dev/null
         cat /dev/zero > "$ICHING_HOME/filler" 2>/dev/null || true
         set +e
@@ -87,10 +87,18 @@ async fn a_folder_the_user_may_not_enter_is_a_permission_error() {
     let home = root.path().join("home");
     let out = run(&home, &["cast", "Q?", "--provider", "offline"], "", &[]).await;
     assert_eq!(out.code, Some(0), "{out}");
-    std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o000)).unwrap();
-    // Root may enter anything: as root the binary runs as nobody, who may not.
+    // Root may enter anything: as root the binary runs as nobody, and the folder (with what is
+    // in it) is handed to nobody first, so it is that user's own folder they may not enter.
     let as_root =
         std::fs::metadata("/proc/self").is_ok_and(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0);
+    if as_root {
+        for entry in std::fs::read_dir(&home).unwrap() {
+            std::os::unix::fs::chown(entry.unwrap().path(), Some(65534), Some(65534)).unwrap();
+        }
+        std::os::unix::fs::chown(&home, Some(65534), Some(65534)).unwrap();
+        std::fs::set_permissions(root.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o000)).unwrap();
     let mut command = if as_root {
         let mut c = tokio::process::Command::new("setpriv");
         c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
@@ -109,6 +117,12 @@ async fn a_folder_the_user_may_not_enter_is_a_permission_error() {
         .await
         .unwrap();
     std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o700)).unwrap();
+    if as_root {
+        for entry in std::fs::read_dir(&home).unwrap() {
+            std::os::unix::fs::chown(entry.unwrap().path(), Some(0), Some(0)).unwrap();
+        }
+        std::os::unix::fs::chown(&home, Some(0), Some(0)).unwrap();
+    }
     let out = Run {
         code: output.status.code(),
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),

@@ -249,11 +249,11 @@ impl ProviderArgs {
 /// Opens the service for a command: the store (asking for its passphrase on a terminal) and
 /// the prices.
 pub fn open(home: Option<&std::path::Path>, access: Access) -> Result<Service, CliError> {
-    Ok(Service::open(
-        home,
-        access,
-        crate::prompt::passphrase_prompt(),
-    )?)
+    let service = Service::open(home, access, crate::prompt::passphrase_prompt())?;
+    for notice in service.notices() {
+        eprintln!("note: {notice}");
+    }
+    Ok(service)
 }
 
 /// The service for a command that generates: the store for writing, the settings resolved from

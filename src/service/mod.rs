@@ -134,6 +134,8 @@ pub struct Service {
     /// The prices, and why config.toml could not be read when it could not.
     prices: RwLock<(Arc<Prices>, Option<ServiceError>)>,
     read_only: bool,
+    /// What opening the store changed that the user should hear of.
+    notices: Vec<String>,
     /// The settings and engine, once configured; replaced whole when the provider changes.
     setup: RwLock<Option<Arc<Setup>>>,
 }
@@ -181,6 +183,7 @@ impl Service {
         check_home(home, access)?;
         let dirs = Dirs::resolve(home)?;
         let store = open_store(&dirs.data, ask)?;
+        let notices = store.notices().to_vec();
         let read_only = store.read_only();
         if let Some(why) = store.why_read_only()
             && access == Access::Write
@@ -200,6 +203,7 @@ impl Service {
             thread: Some(thread),
             prices: RwLock::new((Arc::new(prices), config_problem)),
             read_only,
+            notices,
             setup: RwLock::new(None),
         })
     }
@@ -241,6 +245,11 @@ impl Service {
             Some(e) => Err(e.clone()),
             None => Ok(prices.clone()),
         }
+    }
+
+    /// What opening the store changed that the user should hear of (a file tightened to 0600).
+    pub fn notices(&self) -> &[String] {
+        &self.notices
     }
 
     /// Whether the store opened read-only.

@@ -54,6 +54,26 @@ pub enum StoreError {
         /// The database.
         path: PathBuf,
     },
+    /// A file or folder is open to other users in a way that exposes the readings.
+    #[error("{path} {problem}; iching will not use it until you run: {fix}")]
+    Unsafe {
+        /// The file or folder.
+        path: PathBuf,
+        /// What is wrong with it.
+        problem: String,
+        /// The command that fixes it.
+        fix: String,
+    },
+    /// A key file was found where no database is.
+    #[error(
+        "found the key file {key} but no database {db} beside it: if the database was moved or lost, put it back (or restore it from a backup); to start a new store, move {key} aside first"
+    )]
+    KeyWithoutDatabase {
+        /// The key file.
+        key: PathBuf,
+        /// Where the database should be.
+        db: PathBuf,
+    },
     /// The file is not an iching database (or is damaged).
     #[error("{path} is not a readable iching database ({reason}); move it aside to start fresh")]
     Corrupt {
@@ -205,6 +225,7 @@ impl StoreError {
                 | StoreError::WrongPassphrase { .. }
                 | StoreError::PassphraseNotUsed { .. }
                 | StoreError::ReadOnly { .. }
+                | StoreError::Unsafe { .. }
         )
     }
 }

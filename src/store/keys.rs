@@ -2,8 +2,8 @@
 //!
 //! - **Key file** (the default): 32 random bytes in `iching.key` beside the database, mode 0600,
 //!   written only when no database exists yet. An existing database whose key file is missing is
-//!   an error (a new key could never open the old readings); a key file left without a database
-//!   is reused.
+//!   an error (a new key could never open the old readings); a key file found without a
+//!   database is refused with what to do (it opens nothing on its own).
 //! - **Passphrase** (`ICHING_PASSPHRASE`, or a prompt the front end shows): PBKDF2-HMAC-SHA256
 //!   with a random 16-byte salt and the round count (600,000) kept in `meta`, so the same
 //!   passphrase derives the same key on every open. Whichever a database was created with is
@@ -140,10 +140,7 @@ pub(super) fn unlock_new(key_path: &Path, unlock: &Unlock) -> Result<(Keys, NewK
             },
         ));
     }
-    let master = match read_key_file(key_path)? {
-        Some(master) => master,
-        None => write_new_key_file(key_path)?,
-    };
+    let master = write_new_key_file(key_path)?;
     Ok((
         Keys::derive(&master),
         NewKey {

@@ -15,6 +15,7 @@
 mod error;
 mod keys;
 mod parts;
+pub mod perms;
 mod readings;
 mod schema;
 pub mod writer;
@@ -158,6 +159,8 @@ pub struct Store {
     mode: KeyMode,
     /// Why nothing can be written, when nothing can (a read-only medium or folder, a full disk).
     read_only: Option<StoreError>,
+    /// What opening it changed and the user should hear (a file tightened to 0600).
+    notices: Vec<String>,
 }
 
 impl Store {
@@ -170,8 +173,17 @@ impl Store {
     /// processes starting together on a fresh home all end up opening the same one.
     pub fn open(dir: &Path, unlock: Unlock) -> Result<Self, StoreError> {
         schema::ensure_dir(dir)?;
+        perms::check_dir(dir)?;
         let path = dir.join(DB_FILE);
         let key_path = dir.join(KEY_FILE);
+        perms::check_key_file(&key_path)?;
+        let notices: Vec<String> = [DB_FILE, "iching.db-wal", "iching.db-shm"]
+            .iter()
+            .filter_map(|f| perms::tighten(&dir.join(f)))
+            .collect();
+        for notice in &notices {
+            tracing::warn!("{notice}");
+        }
         if schema::inspect(&path)?.is_none()
             && let Some(store) = Self::create(dir, &path, &key_path, &unlock)?
         {
@@ -201,6 +213,7 @@ impl Store {
             path,
             mode,
             read_only,
+            notices,
         };
         if let Some(why) = &store.read_only {
             tracing::info!(%why, "the store is read-only");
@@ -252,6 +265,12 @@ impl Store {
                     .into(),
             });
         }
+        if unlock.passphrase.is_none() && key_path.exists() {
+            return Err(StoreError::KeyWithoutDatabase {
+                key: key_path.to_path_buf(),
+                db: path.to_path_buf(),
+            });
+        }
         let (keys, new_key) = keys::unlock_new(key_path, unlock)?;
         let conn = schema::open_rw(path, true)?;
         let store = Self {
@@ -260,10 +279,16 @@ impl Store {
             path: path.to_path_buf(),
             mode: new_key.mode,
             read_only: None,
+            notices: Vec::new(),
         };
         store.migrate(Some(new_key))?;
         drop(lock);
         Ok(Some(store))
+    }
+
+    /// What opening it changed that the user should hear of (a file tightened to 0600).
+    pub fn notices(&self) -> &[String] {
+        &self.notices
     }
 
     /// Whether nothing can be written (a read-only medium or folder).

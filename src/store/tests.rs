@@ -262,7 +262,7 @@ fn a_missing_key_file_with_an_existing_db_is_an_error_not_a_new_key() {
 }
 
 #[test]
-fn a_key_file_without_a_db_is_reused() {
+fn a_key_file_without_its_database_is_not_adopted() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path(), Unlock::default()).unwrap();
     drop(store);
@@ -270,8 +270,64 @@ fn a_key_file_without_a_db_is_reused() {
     for f in db_files(dir.path()) {
         std::fs::remove_file(f).unwrap();
     }
-    drop(Store::open(dir.path(), Unlock::default()).unwrap());
+    let err = Store::open(dir.path(), Unlock::default()).unwrap_err();
+    assert!(
+        matches!(err, StoreError::KeyWithoutDatabase { .. }),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string().contains("move"),
+        "it says how to proceed: {err}"
+    );
+    assert!(
+        !dir.path().join(DB_FILE).exists(),
+        "no database is made beside it"
+    );
     assert_eq!(std::fs::read(dir.path().join(KEY_FILE)).unwrap(), key);
+}
+
+#[test]
+fn unsafe_modes_are_refused_with_the_chmod_and_our_own_files_are_tightened() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let set = |p: &std::path::Path, m: u32| {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
+    };
+    let dir = tempfile::tempdir().unwrap();
+    drop(Store::open(dir.path(), Unlock::default()).unwrap());
+    let (key, db) = (dir.path().join(KEY_FILE), dir.path().join(DB_FILE));
+    // A folder others may write to.
+    set(dir.path(), 0o777);
+    let err = Store::open(dir.path(), Unlock::default()).unwrap_err();
+    assert!(matches!(err, StoreError::Unsafe { .. }), "{err:?}");
+    assert!(err.to_string().contains("chmod go-w"), "{err}");
+    set(dir.path(), 0o700);
+    // A key file others may read.
+    for m in [0o644, 0o666] {
+        set(&key, m);
+        let err = Store::open(dir.path(), Unlock::default()).unwrap_err();
+        assert!(err.to_string().contains("chmod 600"), "{err}");
+        assert_eq!(
+            mode(&key),
+            m,
+            "the key file is not changed behind the user's back"
+        );
+    }
+    set(&key, 0o600);
+    // The database left open by an older version: tightened, and said so.
+    set(&db, 0o644);
+    let store = Store::open(dir.path(), Unlock::default()).unwrap();
+    assert_eq!(mode(&db), 0o600);
+    assert_eq!(store.notices().len(), 1, "{:?}", store.notices());
+    assert!(store.notices()[0].contains("now 0600"));
+    drop(store);
+    // A folder of another user's (only root can hand one over; as anyone else this step has
+    // nothing to set up).
+    if std::os::unix::fs::chown(dir.path(), Some(65534), None).is_ok() {
+        let err = Store::open(dir.path(), Unlock::default()).unwrap_err();
+        assert!(err.to_string().contains("another user"), "{err}");
+        std::os::unix::fs::chown(dir.path(), Some(0), None).unwrap();
+    }
 }
 
 #[test]
