@@ -60,6 +60,7 @@ async fn main() {
             })
             .collect(),
     );
+    iching::llm::install_crypto();
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(usize::MAX)
         .tcp_nodelay(true)

@@ -42,7 +42,7 @@ fn request_body(stream: bool, include_usage: bool) -> Value {
 }
 
 async fn post(server: &FakeOpenAi, body: &Value, fault: Option<&str>) -> reqwest::Response {
-    let mut req = reqwest::Client::new()
+    let mut req = support::http_client()
         .post(server.chat_url())
         .bearer_auth("sk-test-123")
         .json(body);
@@ -720,7 +720,7 @@ async fn peak_in_flight_counts_concurrent_requests() {
         gate: Some(gate.clone()),
         ..ServerConfig::default()
     });
-    let client = reqwest::Client::new();
+    let client = support::http_client();
     let url = server.chat_url();
     let mut tasks = Vec::new();
     for i in 0..N {
@@ -765,7 +765,7 @@ async fn client_disconnect_releases_in_flight() {
     let pending = tokio::spawn({
         let url = server.chat_url();
         async move {
-            reqwest::Client::new()
+            support::http_client()
                 .post(url)
                 .header("x-fake-fault", "latency:3600s")
                 .json(&request_body(false, false))
@@ -793,7 +793,7 @@ async fn records_bodies_auth_and_arrivals() {
     let body = request_body(false, false);
     post(&server, &body, None).await;
     tokio::time::sleep(ms(40)).await;
-    reqwest::Client::new()
+    support::http_client()
         .post(server.chat_url())
         .json(&body)
         .send()
@@ -840,7 +840,7 @@ async fn api_key_check_and_fail_rate() {
             .status(),
         200
     );
-    let resp = reqwest::Client::new()
+    let resp = support::http_client()
         .post(server.chat_url())
         .bearer_auth("sk-wrong")
         .json(&request_body(false, false))
@@ -880,7 +880,7 @@ async fn api_key_check_and_fail_rate() {
 async fn invalid_json_body_is_400() {
     let server = FakeOpenAi::start(ServerConfig::default());
     server.push_fault(Fault::Status(503));
-    let resp = reqwest::Client::new()
+    let resp = support::http_client()
         .post(server.chat_url())
         .header("content-type", "application/json")
         .body("{oops")
@@ -916,7 +916,7 @@ async fn shutdown_refuses_connections_and_aborts_streams() {
     })
     .await;
     assert!(rest.is_err(), "stream aborted by shutdown");
-    let err = reqwest::Client::new()
+    let err = support::http_client()
         .post(url)
         .json(&request_body(false, false))
         .send()
@@ -941,7 +941,7 @@ async fn many_concurrent_streams_are_all_in_flight_together() {
         record_bodies: false,
         ..ServerConfig::default()
     });
-    let client = reqwest::Client::new();
+    let client = support::http_client();
     let url = server.chat_url();
     let body = request_body(true, true);
     let start = Instant::now();

@@ -284,7 +284,7 @@ async fn a_key_echoed_back_is_redacted_from_everything_the_app_shows_and_keeps()
     let home = tempfile::tempdir().unwrap();
     let url = server.base_url();
     // The fake really does echo it, whole, upper-cased and in a piece.
-    let echoed = reqwest::Client::new()
+    let echoed = support::http_client()
         .post(server.chat_url())
         .bearer_auth(KEY)
         .header("x-fake-fault", "echo-key:500")

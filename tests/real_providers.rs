@@ -82,7 +82,7 @@ async fn the_fake_reasoning_model_answers_as_openai_documents() {
         cache_increment: 1,
         ..reasoning_server(40)
     });
-    let client = reqwest::Client::new();
+    let client = support::http_client();
     let system = "You answer in JSON. ".repeat(40);
     let post = |body: Value| {
         client

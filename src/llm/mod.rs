@@ -27,6 +27,14 @@ pub use limiter::Limiter;
 pub use offline::Offline;
 pub use openai::{OpenAi, OpenAiConfig};
 
+/// Makes ring the process's TLS crypto provider. reqwest is built without one (its default,
+/// aws-lc-rs, is a long C build) and panics when a client is built before one is installed, so
+/// call this before building any `reqwest::Client`. Idempotent: a provider already installed
+/// (by an earlier call or by the embedding program) stays.
+pub fn install_crypto() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// A boxed future, so providers can live behind `Arc<dyn Provider>`.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 

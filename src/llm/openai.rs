@@ -781,6 +781,7 @@ impl OpenAi {
 /// The one HTTP client: pooled, rustls, redirects never followed (a redirect would carry the
 /// key to wherever the server says).
 fn http_client() -> Result<reqwest::Client, ProviderError> {
+    super::install_crypto();
     reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(10))
         .pool_max_idle_per_host(usize::MAX)

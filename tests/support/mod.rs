@@ -8,3 +8,10 @@
 
 pub mod cli;
 pub mod fake_openai;
+
+/// A plain reqwest client for talking to the test servers directly. reqwest has no TLS crypto
+/// provider of its own here (see `iching::llm::install_crypto`), so install ring first.
+pub fn http_client() -> reqwest::Client {
+    iching::llm::install_crypto();
+    reqwest::Client::new()
+}
