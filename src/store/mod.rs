@@ -27,9 +27,11 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use rusqlite::Connection;
+use rusqlite::types::{FromSql, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 use zeroize::Zeroizing;
 
 use crate::crypto::{Keys, Sealed};
+use crate::model::ReadingId;
 
 pub use error::StoreError;
 pub use keys::{KeyMode, PASSPHRASE_ENV};
@@ -101,6 +103,20 @@ impl Field {
             | Field::Paragraphs(id, _)
             | Field::Error(id, _) => id,
         }
+    }
+}
+
+/// A reading id binds as its rowid.
+impl ToSql for ReadingId {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        self.0.to_sql()
+    }
+}
+
+/// A rowid read back as a reading id.
+impl FromSql for ReadingId {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        i64::column_result(value).map(ReadingId)
     }
 }
 
