@@ -10,6 +10,7 @@ use clap::Args;
 
 use super::history::INTEGRITY_PLACEHOLDER;
 use super::{CliError, open};
+use crate::model::ReadingId;
 use crate::response::sanitize_inline;
 use crate::service::{Access, Service};
 use crate::store::rfc3339;
@@ -33,7 +34,7 @@ pub async fn run(home: Option<&Path>, args: DeleteArgs) -> Result<ExitCode, CliE
 }
 
 async fn delete(service: &Service, args: &DeleteArgs) -> Result<ExitCode, CliError> {
-    let row = service.reading_row(args.id).await?;
+    let row = service.reading_row(ReadingId(args.id)).await?;
     if !args.yes {
         if !std::io::stdin().is_terminal() {
             return Err(CliError::usage(format!(
@@ -41,7 +42,7 @@ async fn delete(service: &Service, args: &DeleteArgs) -> Result<ExitCode, CliErr
                 args.id
             )));
         }
-        let question = service.question(args.id).await.map_or_else(
+        let question = service.question(ReadingId(args.id)).await.map_or_else(
             |_| INTEGRITY_PLACEHOLDER.to_owned(),
             |q| sanitize_inline(&q),
         );
@@ -61,7 +62,7 @@ async fn delete(service: &Service, args: &DeleteArgs) -> Result<ExitCode, CliErr
             return Ok(ExitCode::SUCCESS);
         }
     }
-    service.delete(args.id).await?;
+    service.delete(ReadingId(args.id)).await?;
     eprintln!("Deleted reading {}.", args.id);
     Ok(ExitCode::SUCCESS)
 }

@@ -11,6 +11,7 @@ use tokio::sync::mpsc;
 
 use super::cast::{cancel_on_ctrl_c, exit_code, show_progress};
 use super::{CliError, ProviderArgs, emit, open_configured};
+use crate::model::ReadingId;
 
 /// Arguments of `retry`.
 #[derive(Debug, Args)]
@@ -25,10 +26,10 @@ pub struct RetryArgs {
 /// Runs `retry`.
 pub async fn run(home: Option<&Path>, args: RetryArgs) -> Result<ExitCode, CliError> {
     let service = open_configured(home, &args.provider).await?;
-    let row = service.reading_row(args.id).await?;
+    let row = service.reading_row(ReadingId(args.id)).await?;
     let to_run = row.sections_planned.saturating_sub(row.sections_done) as usize;
     let (tx, rx) = mpsc::unbounded_channel();
-    let run = service.retry(args.id, tx, cancel_on_ctrl_c());
+    let run = service.retry(ReadingId(args.id), tx, cancel_on_ctrl_c());
     let (saved, ()) = tokio::join!(run, show_progress(rx, to_run));
     service.close().await;
     let saved = saved?;

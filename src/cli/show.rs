@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::Args;
 
 use super::{CliError, Format, cast, open};
+use crate::model::ReadingId;
 use crate::service::Access;
 
 /// Arguments of `show`.
@@ -23,7 +24,7 @@ pub struct ShowArgs {
 /// Runs `show`.
 pub async fn run(home: Option<&Path>, args: ShowArgs) -> Result<ExitCode, CliError> {
     let service = open(home, Access::Read)?;
-    let report = service.report(args.id).await;
+    let report = service.report(ReadingId(args.id)).await;
     service.close().await;
     let report = report?;
     cast::print(&report, args.format)?;

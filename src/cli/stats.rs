@@ -17,7 +17,7 @@ use serde::Serialize;
 use super::{CliError, emit, open};
 use crate::config::Prices;
 use crate::events::UsageSource;
-use crate::model::ErrorKind;
+use crate::model::{ErrorKind, ReadingId};
 use crate::plan::Section;
 use crate::report::{ReadingStatus, SectionStatus, rate};
 use crate::service::{Access, Service};
@@ -85,7 +85,7 @@ struct Totals {
 
 #[derive(Debug, Serialize)]
 struct ReadingStats {
-    id: i64,
+    id: ReadingId,
     created_at: String,
     status: ReadingStatus,
     sections_planned: u32,
@@ -133,7 +133,7 @@ pub async fn run(home: Option<&Path>, args: StatsArgs) -> Result<ExitCode, CliEr
 
 async fn figures(service: &Service, args: &StatsArgs) -> Result<String, CliError> {
     let prices = service.prices_checked()?;
-    Ok(if let Some(id) = args.id {
+    Ok(if let Some(id) = args.id.map(ReadingId) {
         let figures = service.figures(id).await?;
         let (row, parts) = (figures.row, figures.parts);
         let stats = ReadingStats {
@@ -241,10 +241,10 @@ fn totals<'a>(parts: impl IntoIterator<Item = &'a PartMeta>, prices: &Prices) ->
     t
 }
 
-fn across(parts: &[(i64, PartMeta)], prices: &Prices) -> AllStats {
+fn across(parts: &[(ReadingId, PartMeta)], prices: &Prices) -> AllStats {
     let mut by_section: BTreeMap<u8, Vec<&PartMeta>> = BTreeMap::new();
-    let mut by_model: BTreeMap<String, (BTreeSet<i64>, Vec<&PartMeta>)> = BTreeMap::new();
-    let readings: BTreeSet<i64> = parts.iter().map(|(id, _)| *id).collect();
+    let mut by_model: BTreeMap<String, (BTreeSet<ReadingId>, Vec<&PartMeta>)> = BTreeMap::new();
+    let readings: BTreeSet<ReadingId> = parts.iter().map(|(id, _)| *id).collect();
     for (id, m) in parts {
         by_section.entry(m.section_id).or_default().push(m);
         if let Some(model) = &m.model {

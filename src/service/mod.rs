@@ -19,7 +19,7 @@ use zeroize::Zeroizing;
 
 use crate::config::{ConfigError, Dirs, Overrides, Prices};
 use crate::events::SectionEvent;
-use crate::model::{ExportFormat, SectionStatus};
+use crate::model::{ExportFormat, ReadingId, SectionStatus};
 use crate::oracle::Reading;
 use crate::plan::Section;
 use crate::reading::{SavedRun, cast_saved, retry_saved, saved_report, stored_reading};
@@ -276,7 +276,7 @@ impl Service {
     /// Generates again the failed or missing sections of reading `id`.
     pub async fn retry(
         &self,
-        id: i64,
+        id: ReadingId,
         events: mpsc::UnboundedSender<SectionEvent>,
         cancel: CancellationToken,
     ) -> Result<SavedRun, ServiceError> {
@@ -285,7 +285,7 @@ impl Service {
     }
 
     /// Reading `id` as stored, its cast, and the sections a retry would run.
-    pub async fn resume(&self, id: i64) -> Result<Resume, ServiceError> {
+    pub async fn resume(&self, id: ReadingId) -> Result<Resume, ServiceError> {
         Ok(self
             .writer
             .call(move |s| {
@@ -313,7 +313,7 @@ impl Service {
             .writer
             .call(move |s| {
                 let listed = s.list(&filter)?;
-                let mut costs: std::collections::HashMap<i64, Option<f64>> =
+                let mut costs: std::collections::HashMap<ReadingId, Option<f64>> =
                     std::collections::HashMap::new();
                 if !prices.is_empty() {
                     for (id, meta) in s.part_metas(None)? {
@@ -337,22 +337,22 @@ impl Service {
     }
 
     /// Reading `id` as a report (its text opened and checked).
-    pub async fn report(&self, id: i64) -> Result<ReadingReport, ServiceError> {
+    pub async fn report(&self, id: ReadingId) -> Result<ReadingReport, ServiceError> {
         Ok(self.writer.call(move |s| saved_report(s, id)).await?)
     }
 
     /// Reading `id`'s plain columns.
-    pub async fn reading_row(&self, id: i64) -> Result<ReadingRow, ServiceError> {
+    pub async fn reading_row(&self, id: ReadingId) -> Result<ReadingRow, ServiceError> {
         Ok(self.writer.call(move |s| s.reading(id)).await?)
     }
 
     /// Reading `id`'s question (opened and checked).
-    pub async fn question(&self, id: i64) -> Result<String, ServiceError> {
+    pub async fn question(&self, id: ReadingId) -> Result<String, ServiceError> {
         Ok(self.writer.call(move |s| s.question(id)).await?)
     }
 
     /// Reading `id`'s figures, from the plain columns.
-    pub async fn figures(&self, id: i64) -> Result<ReadingFigures, ServiceError> {
+    pub async fn figures(&self, id: ReadingId) -> Result<ReadingFigures, ServiceError> {
         Ok(self
             .writer
             .call(move |s| {
@@ -368,12 +368,12 @@ impl Service {
     }
 
     /// Every section's figures across all readings, with its reading's id.
-    pub async fn all_figures(&self) -> Result<Vec<(i64, PartMeta)>, ServiceError> {
+    pub async fn all_figures(&self) -> Result<Vec<(ReadingId, PartMeta)>, ServiceError> {
         Ok(self.writer.call(|s| s.part_metas(None)).await?)
     }
 
     /// Deletes reading `id`; refuses one that is being generated right now.
-    pub async fn delete(&self, id: i64) -> Result<(), ServiceError> {
+    pub async fn delete(&self, id: ReadingId) -> Result<(), ServiceError> {
         if self.read_only {
             return Err(self.read_only_error());
         }
@@ -384,7 +384,7 @@ impl Service {
     /// owner only, never over another file); returns its path.
     pub async fn export(
         &self,
-        id: i64,
+        id: ReadingId,
         format: ExportFormat,
         dir: &Path,
     ) -> Result<PathBuf, ServiceError> {
@@ -444,7 +444,7 @@ pub fn export(
     };
     let path = dir.join(format!(
         "iching-{}.{}",
-        r.id.unwrap_or(0),
+        r.id.map_or(0, |id| id.0),
         format.extension()
     ));
     // The export is the reading in the clear: readable by its owner only, and never written over

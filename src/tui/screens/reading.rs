@@ -12,7 +12,7 @@ use ratatui::widgets::{Block, Borders, Paragraph};
 
 use super::cast::bar;
 use super::{hexagram_title, wrap_styled};
-use crate::model::ExportFormat;
+use crate::model::{ExportFormat, ReadingId};
 use crate::oracle::{Hexagram, hexagram};
 use crate::plan::Section;
 use crate::report::{ReadingReport, SectionStatus};
@@ -31,7 +31,7 @@ pub struct ReadingState {
     /// The reading as loaded from the store.
     pub report: Option<Box<ReadingReport>>,
     /// The id being loaded.
-    pub loading: Option<i64>,
+    pub loading: Option<ReadingId>,
     /// The first line shown.
     pub scroll: usize,
     /// A section to show once the reading has loaded.
@@ -46,9 +46,9 @@ pub enum ReadingAction {
     /// Back to where it was opened from.
     Back,
     /// The stats table of this reading.
-    Stats(i64),
+    Stats(ReadingId),
     /// Export this reading.
-    Export(i64, ExportFormat),
+    Export(ReadingId, ExportFormat),
 }
 
 /// A reading laid out for a width: its lines and where each entry of the jump list starts.
@@ -116,7 +116,7 @@ impl ReadingState {
         let Some(report) = &self.report else {
             return ReadingAction::None;
         };
-        let id = report.id.unwrap_or(0);
+        let id = report.id.unwrap_or(ReadingId(0));
         let (_, text) = areas(body);
         let d = doc(report, usize::from(text_inner(text).width), theme);
         let page = usize::from(text.height.saturating_sub(1)).max(1);
