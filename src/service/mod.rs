@@ -430,7 +430,8 @@ fn open_store(data_dir: &Path, ask: Option<AskPassphrase<'_>>) -> Result<Store, 
     }
 }
 
-/// Writes `r` to `iching-<id>.<ext>` in `dir`; returns the path.
+/// Writes `r` to `iching-<id>.<ext>` in `dir`; returns the path. A report without an id (never
+/// saved) has no name to be written under and is refused.
 pub fn export(
     r: &ReadingReport,
     format: ExportFormat,
@@ -438,15 +439,16 @@ pub fn export(
 ) -> Result<PathBuf, ServiceError> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
+    let Some(id) = r.id else {
+        return Err(ServiceError::Export(
+            "this reading was not saved, so it has no id to name the file by; only saved readings can be exported".to_owned(),
+        ));
+    };
     let text = match format {
         ExportFormat::Markdown => report::to_markdown_doc(r),
         ExportFormat::Html => report::to_html_page(r),
     };
-    let path = dir.join(format!(
-        "iching-{}.{}",
-        r.id.map_or(0, |id| id.0),
-        format.extension()
-    ));
+    let path = dir.join(format!("iching-{id}.{}", format.extension()));
     // The export is the reading in the clear: readable by its owner only, and never written over
     // another file.
     let written = std::fs::OpenOptions::new()
@@ -480,4 +482,27 @@ fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
 fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
     lock.write()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oracle::Cast;
+    use crate::plan::plan;
+
+    #[test]
+    fn a_report_without_an_id_is_not_exported() {
+        let reading = Reading::new(Cast::manual(Cast::parse_lines("9,8,7,7,6,8").unwrap()));
+        let mut report = ReadingReport::new(&reading, "Q", &plan(&reading));
+        let dir = tempfile::tempdir().unwrap();
+        let refused = export(&report, ExportFormat::Markdown, dir.path());
+        assert!(
+            matches!(&refused, Err(ServiceError::Export(m)) if m.contains("not saved")),
+            "{refused:?}"
+        );
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+        report.id = Some(ReadingId(12));
+        let path = export(&report, ExportFormat::Markdown, dir.path()).unwrap();
+        assert_eq!(path, dir.path().join("iching-12.md"));
+    }
 }
