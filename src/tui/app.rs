@@ -659,6 +659,7 @@ impl App {
                     ReadingAction::Back => self.screen = self.back,
                     ReadingAction::Stats(id) => self.open_stats(id, Screen::Reading, fx),
                     ReadingAction::Export(id, format) => fx.push(Effect::Export { id, format }),
+                    ReadingAction::Say(text) => self.say(text),
                 }
             }
             Screen::History => self.on_history(key, fx),

@@ -18,6 +18,7 @@ use crate::plan::Section;
 use crate::report::{ReadingReport, SectionStatus};
 use crate::response::sanitize_inline;
 use crate::text::{self, truncate};
+use crate::tui::strings;
 use crate::tui::theme::Theme;
 
 /// Widest the jump list gets.
@@ -49,6 +50,8 @@ pub enum ReadingAction {
     Stats(ReadingId),
     /// Export this reading.
     Export(ReadingId, ExportFormat),
+    /// Something was asked that this reading cannot do (one without a store id).
+    Say(&'static str),
 }
 
 /// A reading laid out for a width: its lines and where each entry of the jump list starts.
@@ -116,7 +119,11 @@ impl ReadingState {
         let Some(report) = &self.report else {
             return ReadingAction::None;
         };
-        let id = report.id.unwrap_or(ReadingId(0));
+        // What asks for the reading's id (a reading from the store always has one).
+        let id = report.id;
+        let saved = move |f: fn(ReadingId) -> ReadingAction| {
+            id.map_or(ReadingAction::Say(strings::msg::NOT_SAVED), f)
+        };
         let (_, text) = areas(body);
         let d = doc(report, usize::from(text_inner(text).width), theme);
         let page = usize::from(text.height.saturating_sub(1)).max(1);
@@ -153,9 +160,11 @@ impl ReadingState {
                     self.scroll = *l;
                 }
             }
-            KeyCode::Char('s') => return ReadingAction::Stats(id),
-            KeyCode::Char('m') => return ReadingAction::Export(id, ExportFormat::Markdown),
-            KeyCode::Char('w') => return ReadingAction::Export(id, ExportFormat::Html),
+            KeyCode::Char('s') => return saved(ReadingAction::Stats),
+            KeyCode::Char('m') => {
+                return saved(|id| ReadingAction::Export(id, ExportFormat::Markdown));
+            }
+            KeyCode::Char('w') => return saved(|id| ReadingAction::Export(id, ExportFormat::Html)),
             _ => {}
         }
         self.clamp(d.lines.len(), usize::from(text.height));

@@ -104,7 +104,10 @@ pub fn render(state: &StatsState, prices: &Prices, frame: &mut Frame, area: Rect
     models.dedup();
     // One model and little room: it is said once, above the table, instead of on every row.
     let model_column = !narrow || models.len() > 1;
-    let mut head = format!("Stats of reading #{}", report.id.map_or(0, |id| id.0));
+    let mut head = match report.id {
+        Some(id) => format!("Stats of reading #{id}"),
+        None => "Stats of the reading".to_owned(),
+    };
     if let (false, [model]) = (model_column, models.as_slice()) {
         head.push_str(&format!(" · model {}", sanitize_inline(model)));
     }

@@ -402,6 +402,25 @@ fn a_reading_scrolls_and_jumps_between_sections() {
 }
 
 #[test]
+fn a_reading_without_an_id_asks_nothing_of_the_store() {
+    let mut a = app(NARROW);
+    a.screen = Screen::Reading;
+    a.reading.report = Some(Box::new(ReadingReport {
+        id: None,
+        ..complete_report()
+    }));
+    for c in ['s', 'm', 'w'] {
+        let fx = a.update(key(KeyCode::Char(c)));
+        assert!(fx.is_empty(), "{c}: {fx:?}");
+        assert_eq!(a.screen, Screen::Reading);
+        assert_eq!(
+            a.status.as_ref().map(|s| s.text.as_str()),
+            Some(crate::tui::strings::msg::NOT_SAVED)
+        );
+    }
+}
+
+#[test]
 fn history_filters_as_you_type_and_acts_on_the_chosen_reading() {
     let mut a = app(NARROW);
     a.update(key(KeyCode::Char('h')));
