@@ -19,7 +19,8 @@ use crate::store::rfc3339;
 #[derive(Debug, Args)]
 pub struct DeleteArgs {
     /// The reading's id (see `iching history`).
-    pub id: i64,
+    #[arg(allow_negative_numbers = true)]
+    pub id: ReadingId,
     /// Delete without asking.
     #[arg(long, short = 'y')]
     pub yes: bool,
@@ -34,7 +35,7 @@ pub async fn run(home: Option<&Path>, args: DeleteArgs) -> Result<ExitCode, CliE
 }
 
 async fn delete(service: &Service, args: &DeleteArgs) -> Result<ExitCode, CliError> {
-    let row = service.reading_row(ReadingId(args.id)).await?;
+    let row = service.reading_row(args.id).await?;
     if !args.yes {
         if !std::io::stdin().is_terminal() {
             return Err(CliError::usage(format!(
@@ -42,7 +43,7 @@ async fn delete(service: &Service, args: &DeleteArgs) -> Result<ExitCode, CliErr
                 args.id
             )));
         }
-        let question = service.question(ReadingId(args.id)).await.map_or_else(
+        let question = service.question(args.id).await.map_or_else(
             |_| INTEGRITY_PLACEHOLDER.to_owned(),
             |q| sanitize_inline(&q),
         );
@@ -62,7 +63,7 @@ async fn delete(service: &Service, args: &DeleteArgs) -> Result<ExitCode, CliErr
             return Ok(ExitCode::SUCCESS);
         }
     }
-    service.delete(ReadingId(args.id)).await?;
+    service.delete(args.id).await?;
     eprintln!("Deleted reading {}.", args.id);
     Ok(ExitCode::SUCCESS)
 }

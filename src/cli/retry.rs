@@ -17,7 +17,8 @@ use crate::model::ReadingId;
 #[derive(Debug, Args)]
 pub struct RetryArgs {
     /// The reading's id (see `iching history`).
-    pub id: i64,
+    #[arg(allow_negative_numbers = true)]
+    pub id: ReadingId,
     #[command(flatten)]
     /// Provider choice and tuning.
     pub provider: ProviderArgs,
@@ -26,10 +27,10 @@ pub struct RetryArgs {
 /// Runs `retry`.
 pub async fn run(home: Option<&Path>, args: RetryArgs) -> Result<ExitCode, CliError> {
     let service = open_configured(home, &args.provider).await?;
-    let row = service.reading_row(ReadingId(args.id)).await?;
+    let row = service.reading_row(args.id).await?;
     let to_run = row.sections_planned.saturating_sub(row.sections_done) as usize;
     let (tx, rx) = mpsc::unbounded_channel();
-    let run = service.retry(ReadingId(args.id), tx, cancel_on_ctrl_c());
+    let run = service.retry(args.id, tx, cancel_on_ctrl_c());
     let (saved, ()) = tokio::join!(run, show_progress(rx, to_run));
     service.close().await;
     let saved = saved?;

@@ -15,7 +15,8 @@ use crate::service::Access;
 #[derive(Debug, Args)]
 pub struct ShowArgs {
     /// The reading's id (see `iching history`).
-    pub id: i64,
+    #[arg(allow_negative_numbers = true)]
+    pub id: ReadingId,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
@@ -24,7 +25,7 @@ pub struct ShowArgs {
 /// Runs `show`.
 pub async fn run(home: Option<&Path>, args: ShowArgs) -> Result<ExitCode, CliError> {
     let service = open(home, Access::Read)?;
-    let report = service.report(ReadingId(args.id)).await;
+    let report = service.report(args.id).await;
     service.close().await;
     let report = report?;
     cast::print(&report, args.format)?;

@@ -27,7 +27,8 @@ use crate::store::{PartMeta, rfc3339};
 #[derive(Debug, Args)]
 pub struct StatsArgs {
     /// One reading's id; without it, figures across all readings.
-    pub id: Option<i64>,
+    #[arg(allow_negative_numbers = true)]
+    pub id: Option<ReadingId>,
     /// Print JSON instead of tables.
     #[arg(long)]
     pub json: bool,
@@ -133,7 +134,7 @@ pub async fn run(home: Option<&Path>, args: StatsArgs) -> Result<ExitCode, CliEr
 
 async fn figures(service: &Service, args: &StatsArgs) -> Result<String, CliError> {
     let prices = service.prices_checked()?;
-    Ok(if let Some(id) = args.id.map(ReadingId) {
+    Ok(if let Some(id) = args.id {
         let figures = service.figures(id).await?;
         let (row, parts) = (figures.row, figures.parts);
         let stats = ReadingStats {
