@@ -11,6 +11,7 @@ use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use iching::crypto::{Keys, MasterKey, Sealed};
+use iching::model::ReadingId;
 use iching::report::SectionStatus;
 use iching::response::parse_response;
 use iching::store::{NewReading, PartMeta, PartText, Store, Unlock};
@@ -140,13 +141,16 @@ fn live_grid(size: (u16, u16)) -> App {
         [Effect::Start { run, .. }] => *run,
         other => panic!("expected a start, got {other:?}"),
     };
-    app.update(Msg::Saved { run, id: 1 });
+    app.update(Msg::Saved {
+        run,
+        id: ReadingId(1),
+    });
     let reading = Reading::new(Cast::manual(Cast::parse_lines("9,6,9,6,9,6").unwrap()));
     let send = |app: &mut App, section, kind| {
         app.update(Msg::Section {
             run,
             event: SectionEvent {
-                reading: 1,
+                reading: Some(ReadingId(1)),
                 section,
                 kind,
             },

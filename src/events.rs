@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
+use crate::model::ReadingId;
 use crate::plan::Section;
 use crate::response::Paragraph;
 
@@ -94,8 +95,8 @@ pub enum EventKind {
 /// One event about one section of one reading.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SectionEvent {
-    /// The reading's id in the store (0 before it has one).
-    pub reading: i64,
+    /// The reading's id in the store (`None` before it has one).
+    pub reading: Option<ReadingId>,
     /// Which section.
     pub section: Section,
     /// What happened.
@@ -107,7 +108,7 @@ pub struct SectionEvent {
 #[derive(Debug, Clone)]
 pub struct Progress {
     tx: mpsc::UnboundedSender<SectionEvent>,
-    reading: i64,
+    reading: Option<ReadingId>,
     section: Section,
     deltas: bool,
     /// Told when the first text arrives (the section that warms a provider's prompt cache).
@@ -115,8 +116,12 @@ pub struct Progress {
 }
 
 impl Progress {
-    /// Reports for `section` of `reading` on `tx`.
-    pub fn new(tx: mpsc::UnboundedSender<SectionEvent>, reading: i64, section: Section) -> Self {
+    /// Reports for `section` of `reading` (`None` before it has a store id) on `tx`.
+    pub fn new(
+        tx: mpsc::UnboundedSender<SectionEvent>,
+        reading: Option<ReadingId>,
+        section: Section,
+    ) -> Self {
         Self {
             tx,
             reading,

@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::events::{EventKind, Progress, SectionDone, SectionEvent, SectionFailure};
 use crate::llm::{ErrorKind, Provider, ProviderError, SectionRequest};
+use crate::model::ReadingId;
 use crate::plan::Section;
 use crate::response::parse_response;
 
@@ -100,12 +101,12 @@ impl Default for Flow {
     }
 }
 
-/// Runs every request of one reading (`reading` is its store id, 0 if it has none) as `flow`
+/// Runs every request of one reading (`reading` is its store id, `None` if it has none) as `flow`
 /// says, and reports on `events`. Returns when every section has succeeded, failed or been
 /// cancelled.
 pub async fn run(
     provider: Arc<dyn Provider>,
-    reading: i64,
+    reading: Option<ReadingId>,
     requests: Vec<SectionRequest>,
     slots: Slots,
     events: mpsc::UnboundedSender<SectionEvent>,

@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::events::SectionEvent;
 use crate::llm::{Provider, SectionRequest};
+use crate::model::ReadingId;
 use crate::oracle::Reading;
 use crate::orchestrator::{self, RunSummary, Slots};
 use crate::plan::{Prompts, Section, messages_with, reading_json};
@@ -97,7 +98,7 @@ impl Engine {
     /// Runs already built `requests` (of store id `id`), reporting on `events`.
     pub async fn run_requests(
         &self,
-        id: i64,
+        id: ReadingId,
         requests: Vec<SectionRequest>,
         events: mpsc::UnboundedSender<SectionEvent>,
         cancel: CancellationToken,
@@ -108,7 +109,7 @@ impl Engine {
         };
         orchestrator::run(
             self.provider.clone(),
-            id,
+            Some(id),
             requests,
             self.slots.clone(),
             events,

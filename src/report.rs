@@ -11,7 +11,7 @@ use std::time::Duration;
 use crate::events::{
     EventKind, SectionDone, SectionEvent, SectionFailure, UsageSource, tokens_per_sec,
 };
-use crate::model::ErrorKind;
+use crate::model::{ErrorKind, ReadingId};
 use crate::oracle::{Hexagram, Reading};
 use crate::plan::Section;
 use crate::response::{Paragraph, markdown_text, sanitize_inline, to_markdown, to_plain_text};
@@ -177,7 +177,7 @@ impl SectionReport {
 pub struct ReadingReport {
     /// Its id in the store.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub id: Option<i64>,
+    pub id: Option<ReadingId>,
     /// When it was cast (RFC 3339, UTC).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub created_at: Option<String>,

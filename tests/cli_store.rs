@@ -434,6 +434,34 @@ fn delete_asks_or_needs_yes() {
 }
 
 #[test]
+fn an_id_that_is_not_a_reading_id_is_a_usage_error_before_anything_is_opened() {
+    let home = Home::new();
+    for args in [
+        ["show", "0"].as_slice(),
+        &["show", "-3"],
+        &["show", "abc"],
+        &["stats", "0"],
+        &["stats", "-1", "--json"],
+        &["retry", "0"],
+        &["delete", "abc", "--yes"],
+    ] {
+        let out = home.run(args);
+        fails(
+            &out,
+            2,
+            &format!(
+                "{:?} is not a reading id: use the number `iching history` shows",
+                args[1]
+            ),
+        );
+        assert!(stdout(&out).is_empty(), "{args:?}: {}", stdout(&out));
+    }
+    // The id was refused before the store was opened: nothing was created.
+    let created: Vec<_> = std::fs::read_dir(home.path()).unwrap().collect();
+    assert!(created.is_empty(), "{created:?}");
+}
+
+#[test]
 fn nothing_sensitive_is_in_the_clear() {
     let home = Home::new();
     let question = "Will the ochre heron of Vilnius-4471 come home before the thaw?";

@@ -16,6 +16,7 @@ use iching::events::{EventKind, Progress, SectionEvent, UsageSource};
 use iching::llm::{
     Completion, ErrorKind, Limiter, OpenAi, OpenAiConfig, Provider, ProviderError, SectionRequest,
 };
+use iching::model::ReadingId;
 use iching::oracle::{Cast, LineValue, Reading};
 use iching::orchestrator::{self, Flow, Slots};
 use iching::plan::{Prompts, Section, build_messages, plan};
@@ -57,7 +58,7 @@ async fn one(
 ) -> (Result<Completion, ProviderError>, Vec<SectionEvent>) {
     let (tx, mut rx) = mpsc::unbounded_channel();
     let req = request(section);
-    let progress = Progress::new(tx, 1, section);
+    let progress = Progress::new(tx, Some(ReadingId(1)), section);
     let result = p.complete(&req, &progress).await;
     drop(progress);
     let mut events = Vec::new();
@@ -365,7 +366,7 @@ async fn garbage_answers_are_parsed_leniently_and_escapes_removed() {
     let (tx, _rx) = mpsc::unbounded_channel();
     let summary = orchestrator::run(
         p,
-        0,
+        None,
         req,
         Slots::Unlimited,
         tx,
@@ -409,7 +410,7 @@ async fn every_section_of_a_reading_is_in_flight_at_once() {
     let (tx, _rx) = mpsc::unbounded_channel();
     let summary = orchestrator::run(
         p.clone(),
-        0,
+        None,
         requests(&r),
         Slots::Unlimited,
         tx,
@@ -430,7 +431,7 @@ async fn every_section_of_a_reading_is_in_flight_at_once() {
     let (tx, _rx) = mpsc::unbounded_channel();
     let summary = orchestrator::run(
         p,
-        0,
+        None,
         requests(&r),
         Slots::Cap(4),
         tx,
@@ -465,7 +466,7 @@ async fn after_a_429_the_other_sections_pause_instead_of_stampeding() {
     let (tx, _rx) = mpsc::unbounded_channel();
     let summary = orchestrator::run(
         p,
-        0,
+        None,
         requests,
         Slots::Cap(2),
         tx,

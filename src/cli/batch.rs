@@ -17,6 +17,7 @@ use super::cast::{cancel_on_ctrl_c, cast_from_args};
 use super::{CliError, ProviderArgs, emit, open_configured, round};
 use crate::config::Prices;
 use crate::events::{EventKind, SectionEvent, UsageSource};
+use crate::model::ReadingId;
 use crate::oracle::Reading;
 use crate::orchestrator::Slots;
 use crate::plan::plan;
@@ -150,7 +151,7 @@ pub struct Summary {
     /// Readings re-run in the retry pass.
     pub retried_readings: usize,
     /// Store ids, in file order (null for readings never created).
-    pub ids: Vec<Option<i64>>,
+    pub ids: Vec<Option<ReadingId>>,
     /// Lines that were skipped.
     pub skipped: Vec<Skipped>,
 }

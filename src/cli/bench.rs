@@ -203,7 +203,7 @@ async fn pass(
         tasks.spawn(async move {
             let _permit = semaphore.acquire_owned().await;
             let request = &requests[i % requests.len()];
-            let progress = Progress::new(tx, 0, request.section);
+            let progress = Progress::new(tx, None, request.section);
             let began = Instant::now();
             let result = provider.complete(request, &progress).await;
             (result.map_err(|e| e.kind.label()), began.elapsed())

@@ -10,6 +10,7 @@ use clap::Args;
 
 use super::history::INTEGRITY_PLACEHOLDER;
 use super::{CliError, open};
+use crate::model::ReadingId;
 use crate::response::sanitize_inline;
 use crate::service::{Access, Service};
 use crate::store::rfc3339;
@@ -18,7 +19,8 @@ use crate::store::rfc3339;
 #[derive(Debug, Args)]
 pub struct DeleteArgs {
     /// The reading's id (see `iching history`).
-    pub id: i64,
+    #[arg(allow_negative_numbers = true)]
+    pub id: ReadingId,
     /// Delete without asking.
     #[arg(long, short = 'y')]
     pub yes: bool,

@@ -11,6 +11,7 @@ use clap::Args;
 use serde::Serialize;
 
 use super::{CliError, emit, open};
+use crate::model::ReadingId;
 use crate::report::ReadingStatus;
 use crate::response::sanitize_inline;
 use crate::service::Access;
@@ -40,7 +41,7 @@ pub struct HistoryArgs {
 /// One entry of `history --json`.
 #[derive(Debug, Serialize)]
 struct Entry<'a> {
-    id: i64,
+    id: ReadingId,
     created_at: String,
     question: &'a str,
     method: &'a str,

@@ -11,12 +11,14 @@ use tokio::sync::mpsc;
 
 use super::cast::{cancel_on_ctrl_c, exit_code, show_progress};
 use super::{CliError, ProviderArgs, emit, open_configured};
+use crate::model::ReadingId;
 
 /// Arguments of `retry`.
 #[derive(Debug, Args)]
 pub struct RetryArgs {
     /// The reading's id (see `iching history`).
-    pub id: i64,
+    #[arg(allow_negative_numbers = true)]
+    pub id: ReadingId,
     #[command(flatten)]
     /// Provider choice and tuning.
     pub provider: ProviderArgs,

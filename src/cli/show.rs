@@ -8,13 +8,15 @@ use std::process::ExitCode;
 use clap::Args;
 
 use super::{CliError, Format, cast, open};
+use crate::model::ReadingId;
 use crate::service::Access;
 
 /// Arguments of `show`.
 #[derive(Debug, Args)]
 pub struct ShowArgs {
     /// The reading's id (see `iching history`).
-    pub id: i64,
+    #[arg(allow_negative_numbers = true)]
+    pub id: ReadingId,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,

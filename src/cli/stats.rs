@@ -17,7 +17,7 @@ use serde::Serialize;
 use super::{CliError, emit, open};
 use crate::config::Prices;
 use crate::events::UsageSource;
-use crate::model::ErrorKind;
+use crate::model::{ErrorKind, ReadingId};
 use crate::plan::Section;
 use crate::report::{ReadingStatus, SectionStatus, rate};
 use crate::service::{Access, Service};
@@ -27,7 +27,8 @@ use crate::store::{PartMeta, rfc3339};
 #[derive(Debug, Args)]
 pub struct StatsArgs {
     /// One reading's id; without it, figures across all readings.
-    pub id: Option<i64>,
+    #[arg(allow_negative_numbers = true)]
+    pub id: Option<ReadingId>,
     /// Print JSON instead of tables.
     #[arg(long)]
     pub json: bool,
@@ -85,7 +86,7 @@ struct Totals {
 
 #[derive(Debug, Serialize)]
 struct ReadingStats {
-    id: i64,
+    id: ReadingId,
     created_at: String,
     status: ReadingStatus,
     sections_planned: u32,
@@ -241,10 +242,10 @@ fn totals<'a>(parts: impl IntoIterator<Item = &'a PartMeta>, prices: &Prices) ->
     t
 }
 
-fn across(parts: &[(i64, PartMeta)], prices: &Prices) -> AllStats {
+fn across(parts: &[(ReadingId, PartMeta)], prices: &Prices) -> AllStats {
     let mut by_section: BTreeMap<u8, Vec<&PartMeta>> = BTreeMap::new();
-    let mut by_model: BTreeMap<String, (BTreeSet<i64>, Vec<&PartMeta>)> = BTreeMap::new();
-    let readings: BTreeSet<i64> = parts.iter().map(|(id, _)| *id).collect();
+    let mut by_model: BTreeMap<String, (BTreeSet<ReadingId>, Vec<&PartMeta>)> = BTreeMap::new();
+    let readings: BTreeSet<ReadingId> = parts.iter().map(|(id, _)| *id).collect();
     for (id, m) in parts {
         by_section.entry(m.section_id).or_default().push(m);
         if let Some(model) = &m.model {

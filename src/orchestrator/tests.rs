@@ -4,6 +4,7 @@ use std::time::Duration;
 use super::*;
 use crate::events::{Usage, UsageSource};
 use crate::llm::{BoxFuture, Completion, ProviderInfo};
+use crate::model::ReadingId;
 use crate::oracle::{Cast, LineValue, Reading};
 use crate::plan::{Prompts, build_messages, plan};
 
@@ -95,7 +96,7 @@ async fn run_with(
     let start = Instant::now();
     let summary = run(
         provider,
-        7,
+        Some(ReadingId(7)),
         fifteen(),
         slots,
         tx,
@@ -123,7 +124,7 @@ async fn fifteen_sections_of_three_seconds_take_three_seconds() {
     for section in summary.succeeded() {
         let kinds: Vec<&EventKind> = events
             .iter()
-            .filter(|e| e.section == section && e.reading == 7)
+            .filter(|e| e.section == section && e.reading == Some(ReadingId(7)))
             .map(|e| &e.kind)
             .collect();
         assert!(
@@ -219,7 +220,7 @@ async fn cancellation_stops_waiting_and_running_sections() {
     let start = Instant::now();
     let summary = run(
         provider,
-        0,
+        None,
         fifteen(),
         Slots::Cap(4),
         tx,
@@ -269,7 +270,7 @@ async fn an_answer_with_no_readable_text_fails_the_section() {
     let (tx, _rx) = mpsc::unbounded_channel();
     let summary = run(
         Arc::new(Empty),
-        0,
+        None,
         fifteen(),
         Slots::Unlimited,
         tx,
@@ -291,7 +292,7 @@ async fn without_deltas_no_text_events_are_sent() {
     };
     let summary = crate::orchestrator::run(
         provider,
-        0,
+        None,
         fifteen(),
         Slots::Unlimited,
         tx,
@@ -326,7 +327,7 @@ async fn warming_the_cache_sends_one_section_first_and_the_rest_at_its_first_tex
         };
         let summary = crate::orchestrator::run(
             provider.clone(),
-            0,
+            None,
             fifteen(),
             Slots::Unlimited,
             tx,

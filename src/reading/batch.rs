@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{Engine, SavedRun, create_saved, retry_saved, run_created};
 use crate::events::SectionEvent;
+use crate::model::ReadingId;
 use crate::oracle::{Cast, Reading};
 use crate::report::ReadingStatus;
 use crate::store::{StoreError, Writer};
@@ -35,7 +36,7 @@ pub enum BatchEvent {
         /// Index into the jobs.
         index: usize,
         /// Store id.
-        id: i64,
+        id: ReadingId,
         /// Stored status.
         status: ReadingStatus,
     },
@@ -57,7 +58,7 @@ pub enum BatchEvent {
 #[derive(Debug, Clone, PartialEq)]
 pub struct JobOutcome {
     /// Store id, once the reading was created.
-    pub id: Option<i64>,
+    pub id: Option<ReadingId>,
     /// Stored status after the last pass that settled; `None` if it never did.
     pub status: Option<ReadingStatus>,
     /// The store failed while this reading was being made or retried (a `StoreFailed` event said
@@ -70,9 +71,9 @@ enum PassEnd {
     /// Cancelled before the reading could be opened.
     NotOpened,
     /// Run and settled, with its stored status.
-    Settled(i64, ReadingStatus),
+    Settled(ReadingId, ReadingStatus),
     /// The store failed; the reading's id if it had been created.
-    StoreFailed(Option<i64>),
+    StoreFailed(Option<ReadingId>),
 }
 
 /// Readings kept open so that `concurrency` section slots stay busy: every reading has at least
@@ -142,7 +143,7 @@ pub async fn run_batch(
     collect(&mut tasks, &mut outcomes).await;
 
     // One more pass for the readings that have failed sections.
-    let again: Vec<(usize, i64)> = outcomes
+    let again: Vec<(usize, ReadingId)> = outcomes
         .iter()
         .enumerate()
         .filter_map(|(i, o)| match (o.id, o.status) {
@@ -200,7 +201,7 @@ impl JobContext {
     fn settle_run(
         &self,
         index: usize,
-        id: i64,
+        id: ReadingId,
         result: Result<SavedRun, StoreError>,
     ) -> (usize, PassEnd) {
         self.settle(
@@ -214,7 +215,7 @@ impl JobContext {
     fn settle(
         &self,
         index: usize,
-        result: Result<(i64, ReadingStatus), (Option<i64>, StoreError)>,
+        result: Result<(ReadingId, ReadingStatus), (Option<ReadingId>, StoreError)>,
     ) -> (usize, PassEnd) {
         match result {
             Ok((id, status)) => {

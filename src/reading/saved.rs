@@ -19,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::Engine;
 use crate::events::{EventKind, SectionDone, SectionEvent, SectionFailure};
+use crate::model::ReadingId;
 use crate::oracle::{Cast, LineValue, Method, Reading};
 use crate::orchestrator::RunSummary;
 use crate::plan::{Section, plan};
@@ -32,7 +33,7 @@ use crate::store::{
 #[derive(Debug, Clone)]
 pub struct SavedRun {
     /// The reading's id in the store.
-    pub id: i64,
+    pub id: ReadingId,
     /// What became of each section run this time.
     pub summary: RunSummary,
     /// The reading's status as stored afterwards.
@@ -60,7 +61,7 @@ pub async fn create_saved(
     writer: &Writer,
     reading: &Reading,
     question: &str,
-) -> Result<i64, StoreError> {
+) -> Result<ReadingId, StoreError> {
     let planned = plan(reading);
     let info = engine.provider.info();
     let new = NewReading {
@@ -76,7 +77,7 @@ pub async fn create_saved(
     };
     let id = writer.call(move |s| s.create_reading(&new)).await?;
     tracing::info!(
-        reading = id,
+        reading = id.0,
         sections = planned.len(),
         provider = info.name,
         "reading started"
@@ -89,7 +90,7 @@ pub async fn create_saved(
 pub async fn run_created(
     engine: &Engine,
     writer: &Writer,
-    id: i64,
+    id: ReadingId,
     reading: Arc<Reading>,
     question: Arc<str>,
     events: mpsc::UnboundedSender<SectionEvent>,
@@ -107,7 +108,7 @@ pub async fn run_created(
 pub async fn retry_saved(
     engine: &Engine,
     writer: &Writer,
-    id: i64,
+    id: ReadingId,
     events: mpsc::UnboundedSender<SectionEvent>,
     cancel: CancellationToken,
 ) -> Result<SavedRun, StoreError> {
@@ -149,7 +150,7 @@ pub async fn retry_saved(
 async fn run_sections(
     engine: &Engine,
     writer: &Writer,
-    id: i64,
+    id: ReadingId,
     reading: Arc<Reading>,
     question: Arc<str>,
     to_run: &[Section],
@@ -243,7 +244,7 @@ async fn run_sections(
     let ids: Vec<u8> = planned.iter().map(|s| s.id()).collect();
     let settled = writer.call(move |s| s.finish(id, &ids, cancelled)).await;
     if let Ok(status) = &settled {
-        tracing::info!(reading = id, status = status.as_str(), "reading settled");
+        tracing::info!(reading = id.0, status = status.as_str(), "reading settled");
     }
     if let Some(e) = failure {
         return Err(e);
@@ -344,7 +345,7 @@ pub fn stored_reading(row: &ReadingRow) -> Result<Reading, StoreError> {
 }
 
 /// Stored reading `id` as the report `cast --format json` and `show --format json` print.
-pub fn saved_report(store: &Store, id: i64) -> Result<ReadingReport, StoreError> {
+pub fn saved_report(store: &Store, id: ReadingId) -> Result<ReadingReport, StoreError> {
     let row = store.reading(id)?;
     let question = store.question(id)?;
     let parts = store.parts(id)?;

@@ -216,7 +216,7 @@ async fn run_checks(ctx: &mut Setup, checks: &mut Vec<Check>) -> Result<(), Serv
         ctx.settings.max_tokens,
     );
     let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
-    let progress = Progress::new(tx, 0, Section::OpeningStatements);
+    let progress = Progress::new(tx, None, Section::OpeningStatements);
     let started = Instant::now();
     match provider.complete(&request, &progress).await {
         Ok(c) => checks.push(Check {

@@ -19,7 +19,7 @@ use zeroize::Zeroizing;
 
 use crate::config::{ConfigError, Dirs, Overrides, Prices};
 use crate::events::SectionEvent;
-use crate::model::{ExportFormat, SectionStatus};
+use crate::model::{ExportFormat, ReadingId, SectionStatus};
 use crate::oracle::Reading;
 use crate::plan::Section;
 use crate::reading::{SavedRun, cast_saved, retry_saved, saved_report, stored_reading};
@@ -284,7 +284,7 @@ impl Service {
     /// Generates again the failed or missing sections of reading `id`.
     pub async fn retry(
         &self,
-        id: i64,
+        id: ReadingId,
         events: mpsc::UnboundedSender<SectionEvent>,
         cancel: CancellationToken,
     ) -> Result<SavedRun, ServiceError> {
@@ -293,7 +293,7 @@ impl Service {
     }
 
     /// Reading `id` as stored, its cast, and the sections a retry would run.
-    pub async fn resume(&self, id: i64) -> Result<Resume, ServiceError> {
+    pub async fn resume(&self, id: ReadingId) -> Result<Resume, ServiceError> {
         Ok(self
             .writer
             .call(move |s| {
@@ -321,7 +321,7 @@ impl Service {
             .writer
             .call(move |s| {
                 let listed = s.list(&filter)?;
-                let mut costs: std::collections::HashMap<i64, Option<f64>> =
+                let mut costs: std::collections::HashMap<ReadingId, Option<f64>> =
                     std::collections::HashMap::new();
                 if !prices.is_empty() {
                     for (id, meta) in s.part_metas(None)? {
@@ -345,22 +345,22 @@ impl Service {
     }
 
     /// Reading `id` as a report (its text opened and checked).
-    pub async fn report(&self, id: i64) -> Result<ReadingReport, ServiceError> {
+    pub async fn report(&self, id: ReadingId) -> Result<ReadingReport, ServiceError> {
         Ok(self.writer.call(move |s| saved_report(s, id)).await?)
     }
 
     /// Reading `id`'s plain columns.
-    pub async fn reading_row(&self, id: i64) -> Result<ReadingRow, ServiceError> {
+    pub async fn reading_row(&self, id: ReadingId) -> Result<ReadingRow, ServiceError> {
         Ok(self.writer.call(move |s| s.reading(id)).await?)
     }
 
     /// Reading `id`'s question (opened and checked).
-    pub async fn question(&self, id: i64) -> Result<String, ServiceError> {
+    pub async fn question(&self, id: ReadingId) -> Result<String, ServiceError> {
         Ok(self.writer.call(move |s| s.question(id)).await?)
     }
 
     /// Reading `id`'s figures, from the plain columns.
-    pub async fn figures(&self, id: i64) -> Result<ReadingFigures, ServiceError> {
+    pub async fn figures(&self, id: ReadingId) -> Result<ReadingFigures, ServiceError> {
         Ok(self
             .writer
             .call(move |s| {
@@ -376,12 +376,12 @@ impl Service {
     }
 
     /// Every section's figures across all readings, with its reading's id.
-    pub async fn all_figures(&self) -> Result<Vec<(i64, PartMeta)>, ServiceError> {
+    pub async fn all_figures(&self) -> Result<Vec<(ReadingId, PartMeta)>, ServiceError> {
         Ok(self.writer.call(|s| s.part_metas(None)).await?)
     }
 
     /// Deletes reading `id`; refuses one that is being generated right now.
-    pub async fn delete(&self, id: i64) -> Result<(), ServiceError> {
+    pub async fn delete(&self, id: ReadingId) -> Result<(), ServiceError> {
         if self.read_only {
             return Err(self.read_only_error());
         }
@@ -392,7 +392,7 @@ impl Service {
     /// owner only, never over another file); returns its path.
     pub async fn export(
         &self,
-        id: i64,
+        id: ReadingId,
         format: ExportFormat,
         dir: &Path,
     ) -> Result<PathBuf, ServiceError> {
@@ -438,7 +438,8 @@ fn open_store(data_dir: &Path, ask: Option<AskPassphrase<'_>>) -> Result<Store, 
     }
 }
 
-/// Writes `r` to `iching-<id>.<ext>` in `dir`; returns the path.
+/// Writes `r` to `iching-<id>.<ext>` in `dir`; returns the path. A report without an id (never
+/// saved) has no name to be written under and is refused.
 pub fn export(
     r: &ReadingReport,
     format: ExportFormat,
@@ -446,15 +447,16 @@ pub fn export(
 ) -> Result<PathBuf, ServiceError> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
+    let Some(id) = r.id else {
+        return Err(ServiceError::Export(
+            "this reading was not saved, so it has no id to name the file by; only saved readings can be exported".to_owned(),
+        ));
+    };
     let text = match format {
         ExportFormat::Markdown => report::to_markdown_doc(r),
         ExportFormat::Html => report::to_html_page(r),
     };
-    let path = dir.join(format!(
-        "iching-{}.{}",
-        r.id.unwrap_or(0),
-        format.extension()
-    ));
+    let path = dir.join(format!("iching-{id}.{}", format.extension()));
     // The export is the reading in the clear: readable by its owner only, and never written over
     // another file.
     let written = std::fs::OpenOptions::new()
@@ -488,4 +490,27 @@ fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
 fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
     lock.write()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oracle::Cast;
+    use crate::plan::plan;
+
+    #[test]
+    fn a_report_without_an_id_is_not_exported() {
+        let reading = Reading::new(Cast::manual(Cast::parse_lines("9,8,7,7,6,8").unwrap()));
+        let mut report = ReadingReport::new(&reading, "Q", &plan(&reading));
+        let dir = tempfile::tempdir().unwrap();
+        let refused = export(&report, ExportFormat::Markdown, dir.path());
+        assert!(
+            matches!(&refused, Err(ServiceError::Export(m)) if m.contains("not saved")),
+            "{refused:?}"
+        );
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+        report.id = Some(ReadingId(12));
+        let path = export(&report, ExportFormat::Markdown, dir.path()).unwrap();
+        assert_eq!(path, dir.path().join("iching-12.md"));
+    }
 }

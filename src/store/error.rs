@@ -5,6 +5,8 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
+use crate::model::ReadingId;
+
 /// What can go wrong with the store. Every message says what to do; none contains a key, a
 /// passphrase or any sealed text.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -150,14 +152,14 @@ pub enum StoreError {
     },
     /// No reading has this id.
     #[error("no reading has id {0}; `iching history` lists them")]
-    NotFound(i64),
+    NotFound(ReadingId),
     /// Another live process is generating this reading.
     #[error(
         "reading {id} is being generated right now (by iching process {pid}); wait for it to finish, or stop it, and try again"
     )]
     InFlight {
         /// The reading.
-        id: i64,
+        id: ReadingId,
         /// The other process.
         pid: i64,
     },
@@ -167,7 +169,7 @@ pub enum StoreError {
     )]
     Integrity {
         /// The reading.
-        id: i64,
+        id: ReadingId,
         /// Which value.
         field: String,
     },
@@ -175,7 +177,7 @@ pub enum StoreError {
     #[error("reading {id} has an invalid {field}; the database was changed outside iching")]
     BadRow {
         /// The reading.
-        id: i64,
+        id: ReadingId,
         /// Which column.
         field: String,
     },

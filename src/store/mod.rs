@@ -28,9 +28,11 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use rusqlite::Connection;
+use rusqlite::types::{FromSql, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 use zeroize::Zeroizing;
 
 use crate::crypto::{Keys, Sealed};
+use crate::model::ReadingId;
 
 pub use error::StoreError;
 pub use keys::{KeyMode, PASSPHRASE_ENV};
@@ -57,15 +59,15 @@ pub enum Field {
     /// The key-check value in `meta`.
     KeyCheck,
     /// A reading's question.
-    Question(i64),
+    Question(ReadingId),
     /// A part's request (the messages as JSON).
-    Request(i64, u8),
+    Request(ReadingId, u8),
     /// A part's raw answer.
-    Response(i64, u8),
+    Response(ReadingId, u8),
     /// A part's rendered paragraphs (JSON).
-    Paragraphs(i64, u8),
+    Paragraphs(ReadingId, u8),
     /// A part's error text.
-    Error(i64, u8),
+    Error(ReadingId, u8),
 }
 
 impl Field {
@@ -93,15 +95,30 @@ impl Field {
         }
     }
 
-    fn reading(self) -> i64 {
+    /// The reading the field belongs to; `None` for the key check, which belongs to none.
+    fn reading(self) -> Option<ReadingId> {
         match self {
-            Field::KeyCheck => 0,
+            Field::KeyCheck => None,
             Field::Question(id)
             | Field::Request(id, _)
             | Field::Response(id, _)
             | Field::Paragraphs(id, _)
-            | Field::Error(id, _) => id,
+            | Field::Error(id, _) => Some(id),
         }
+    }
+}
+
+/// A reading id binds as its rowid.
+impl ToSql for ReadingId {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        self.0.to_sql()
+    }
+}
+
+/// A rowid read back as a reading id.
+impl FromSql for ReadingId {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        i64::column_result(value).map(ReadingId)
     }
 }
 
@@ -317,13 +334,20 @@ impl Store {
         self.keys.seal(field.aad().as_bytes(), plaintext)
     }
 
-    /// Opens `blob` as `field`'s text; a failure names the reading and the field.
+    /// Opens `blob` as `field`'s text; a failure names the reading and the field (a key check
+    /// that does not open here, where it is never read, would mean a damaged file).
     fn open_text(&self, field: Field, blob: Vec<u8>) -> Result<String, StoreError> {
         self.keys
             .open_string(field.aad().as_bytes(), &Sealed::from_bytes(blob))
-            .map_err(|_| StoreError::Integrity {
-                id: field.reading(),
-                field: field.describe(),
+            .map_err(|_| match field.reading() {
+                Some(id) => StoreError::Integrity {
+                    id,
+                    field: field.describe(),
+                },
+                None => StoreError::Corrupt {
+                    path: self.path.clone(),
+                    reason: format!("its {} does not open", field.describe()),
+                },
             })
     }
 

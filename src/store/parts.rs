@@ -8,7 +8,7 @@ use rusqlite::{Row, params};
 
 use super::{Field, Store, StoreError, now_ms};
 use crate::events::{Usage, UsageSource};
-use crate::model::{ErrorKind, SectionStatus};
+use crate::model::{ErrorKind, ReadingId, SectionStatus};
 
 /// A part's plain columns.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -139,7 +139,7 @@ impl Store {
     /// Writes section `meta.section_id` of reading `reading`, replacing any earlier row for it.
     pub fn save_part(
         &self,
-        reading: i64,
+        reading: ReadingId,
         meta: &PartMeta,
         text: &PartText,
     ) -> Result<(), StoreError> {
@@ -150,7 +150,7 @@ impl Store {
     /// earlier row for its section: sections that finish together cost one write.
     pub fn save_parts(
         &self,
-        reading: i64,
+        reading: ReadingId,
         parts: &[(&PartMeta, &PartText)],
     ) -> Result<(), StoreError> {
         let rows = parts
@@ -235,7 +235,7 @@ impl Store {
     /// A part's status column and its sealed blobs, ready to insert.
     fn sealed_row<'a>(
         &self,
-        reading: i64,
+        reading: ReadingId,
         meta: &'a PartMeta,
         text: &PartText,
     ) -> Result<SealedRow<'a>, StoreError> {
@@ -268,7 +268,7 @@ impl Store {
 
     /// Reading `id`'s parts, opened, by section. Any blob that fails its check is an
     /// [`StoreError::Integrity`] naming the reading and the field.
-    pub fn parts(&self, id: i64) -> Result<Vec<Part>, StoreError> {
+    pub fn parts(&self, id: ReadingId) -> Result<Vec<Part>, StoreError> {
         type Blobs = (Vec<u8>, Option<Vec<u8>>, Option<Vec<u8>>, Option<Vec<u8>>);
         self.reading(id)?;
         let sql = format!(
@@ -303,7 +303,10 @@ impl Store {
 
     /// The plain columns of every part of reading `id` (or of all readings), with their reading
     /// ids, in the order they finished. Nothing is opened: stats need no key.
-    pub fn part_metas(&self, id: Option<i64>) -> Result<Vec<(i64, PartMeta)>, StoreError> {
+    pub fn part_metas(
+        &self,
+        id: Option<ReadingId>,
+    ) -> Result<Vec<(ReadingId, PartMeta)>, StoreError> {
         if let Some(id) = id {
             self.reading(id)?;
         }
@@ -314,7 +317,7 @@ impl Store {
         let mut st = self.conn.prepare_cached(&sql).map_err(|e| self.db_err(e))?;
         let rows = st
             .query_map([id], |r| {
-                let reading: i64 = r.get(17)?;
+                let reading: ReadingId = r.get(17)?;
                 Ok((reading, self.parse_meta(reading, r)))
             })
             .map_err(|e| self.db_err(e))?;
@@ -327,7 +330,7 @@ impl Store {
     }
 
     /// Which sections of reading `id` are stored, and how they ended.
-    pub fn part_statuses(&self, id: i64) -> Result<Vec<(u8, SectionStatus)>, StoreError> {
+    pub fn part_statuses(&self, id: ReadingId) -> Result<Vec<(u8, SectionStatus)>, StoreError> {
         Ok(self
             .part_metas(Some(id))?
             .into_iter()
@@ -335,7 +338,7 @@ impl Store {
             .collect())
     }
 
-    fn parse_meta(&self, reading: i64, r: &Row<'_>) -> Result<PartMeta, StoreError> {
+    fn parse_meta(&self, reading: ReadingId, r: &Row<'_>) -> Result<PartMeta, StoreError> {
         let sql = |e: rusqlite::Error| self.db_err(e);
         let bad = |field: &str| StoreError::BadRow {
             id: reading,

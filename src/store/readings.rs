@@ -8,7 +8,7 @@ use std::fmt;
 use rusqlite::{OptionalExtension, Row, params};
 
 use super::{Field, Store, StoreError, now_ms};
-use crate::model::{ReadingStatus, SectionStatus, status_of};
+use crate::model::{ReadingId, ReadingStatus, SectionStatus, status_of};
 
 /// A reading about to be stored.
 #[derive(Clone)]
@@ -47,7 +47,7 @@ impl fmt::Debug for NewReading {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReadingRow {
     /// Its id.
-    pub id: i64,
+    pub id: ReadingId,
     /// When it was created (Unix ms).
     pub created_at: i64,
     /// When it last changed (Unix ms).
@@ -116,7 +116,7 @@ const ROW_COLUMNS: &str = "r.id, r.created_at, r.updated_at, r.status, r.method,
 
 impl Store {
     /// Stores a new reading as `running` by this process; returns its id.
-    pub fn create_reading(&self, new: &NewReading) -> Result<i64, StoreError> {
+    pub fn create_reading(&self, new: &NewReading) -> Result<ReadingId, StoreError> {
         self.atomic(|| {
             let now = now_ms();
             let (pid, pid_start) = current_process();
@@ -144,7 +144,7 @@ impl Store {
                     ])
                 })
                 .map_err(|e| self.db_err(e))?;
-            let id = self.conn.last_insert_rowid();
+            let id = ReadingId(self.conn.last_insert_rowid());
             let sealed = self.seal(Field::Question(id), new.question.as_bytes());
             self.conn
                 .prepare_cached("UPDATE readings SET question = ?2 WHERE id = ?1")
@@ -156,7 +156,7 @@ impl Store {
 
     /// Marks reading `id` as `running` by this process (a retry starting). Refuses when another
     /// live process is generating it.
-    pub fn begin_run(&self, id: i64) -> Result<(), StoreError> {
+    pub fn begin_run(&self, id: ReadingId) -> Result<(), StoreError> {
         self.not_in_flight(id)?;
         let (pid, pid_start) = current_process();
         self.conn
@@ -173,7 +173,7 @@ impl Store {
     /// (`planned`, by id) has a complete part, else `cancelled`, `failed` or `partial`.
     pub fn finish(
         &self,
-        id: i64,
+        id: ReadingId,
         planned: &[u8],
         cancelled: bool,
     ) -> Result<ReadingStatus, StoreError> {
@@ -199,7 +199,7 @@ impl Store {
     }
 
     /// Reading `id`'s plain columns.
-    pub fn reading(&self, id: i64) -> Result<ReadingRow, StoreError> {
+    pub fn reading(&self, id: ReadingId) -> Result<ReadingRow, StoreError> {
         let sql = format!("SELECT {ROW_COLUMNS} FROM readings r WHERE r.id = ?1");
         let found = self
             .conn
@@ -210,7 +210,7 @@ impl Store {
     }
 
     /// Reading `id`'s question.
-    pub fn question(&self, id: i64) -> Result<String, StoreError> {
+    pub fn question(&self, id: ReadingId) -> Result<String, StoreError> {
         let blob: Vec<u8> = self
             .conn
             .query_row("SELECT question FROM readings WHERE id = ?1", [id], |r| {
@@ -262,7 +262,7 @@ impl Store {
 
     /// Fails with [`StoreError::InFlight`] when a live process (this one included) is generating
     /// reading `id`, and with [`StoreError::NotFound`] when there is no such reading.
-    pub fn not_in_flight(&self, id: i64) -> Result<(), StoreError> {
+    pub fn not_in_flight(&self, id: ReadingId) -> Result<(), StoreError> {
         let row: Option<(String, Option<i64>, Option<i64>)> = self
             .conn
             .query_row(
@@ -284,7 +284,7 @@ impl Store {
 
     /// Deletes reading `id` and its parts; refuses one that a live process is generating (its
     /// sections would land on nothing).
-    pub fn delete(&self, id: i64) -> Result<(), StoreError> {
+    pub fn delete(&self, id: ReadingId) -> Result<(), StoreError> {
         self.not_in_flight(id)?;
         let n = self
             .conn
@@ -298,7 +298,7 @@ impl Store {
 
     /// Deletes reading `id` even while it runs: tests pull a reading from under a run.
     #[cfg(test)]
-    pub(crate) fn force_delete(&self, id: i64) -> Result<(), StoreError> {
+    pub(crate) fn force_delete(&self, id: ReadingId) -> Result<(), StoreError> {
         self.conn
             .execute("DELETE FROM readings WHERE id = ?1", [id])
             .map(drop)
@@ -307,7 +307,7 @@ impl Store {
 
     /// Marks `interrupted` every `running` reading whose writer process is gone. Returns how many.
     pub(super) fn mark_interrupted(&self) -> Result<usize, StoreError> {
-        let running: Vec<(i64, Option<i64>, Option<i64>)> = self
+        let running: Vec<(ReadingId, Option<i64>, Option<i64>)> = self
             .conn
             .prepare("SELECT id, pid, pid_start FROM readings WHERE status = 'running'")
             .and_then(|mut st| {
@@ -333,7 +333,7 @@ impl Store {
 
     fn parse_row(&self, r: &Row<'_>) -> Result<ReadingRow, StoreError> {
         let sql = |e: rusqlite::Error| self.db_err(e);
-        let id: i64 = r.get(0).map_err(sql)?;
+        let id: ReadingId = r.get(0).map_err(sql)?;
         let bad = |field: &str| StoreError::BadRow {
             id,
             field: field.to_owned(),

@@ -6,7 +6,7 @@ use std::time::SystemTime;
 
 use super::*;
 use crate::events::UsageSource;
-use crate::model::{ReadingStatus, SectionStatus};
+use crate::model::{ReadingId, ReadingStatus, SectionStatus};
 
 const QUESTION: &str = "Will the zebra-quokka 7731 cross the great water?";
 
@@ -145,9 +145,15 @@ fn round_trip_with_a_key_file() {
         store.finish(id, &[1, 4, 8], true).unwrap(),
         ReadingStatus::Cancelled
     );
-    assert_eq!(store.reading(999), Err(StoreError::NotFound(999)));
-    assert_eq!(store.question(999), Err(StoreError::NotFound(999)));
-    assert!(store.parts(999).is_err());
+    assert_eq!(
+        store.reading(ReadingId(999)),
+        Err(StoreError::NotFound(ReadingId(999)))
+    );
+    assert_eq!(
+        store.question(ReadingId(999)),
+        Err(StoreError::NotFound(ReadingId(999)))
+    );
+    assert!(store.parts(ReadingId(999)).is_err());
 }
 
 #[test]
@@ -385,7 +391,7 @@ fn a_newer_schema_is_refused_untouched() {
 fn a_tampered_blob_fails_only_its_reading() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path(), Unlock::default()).unwrap();
-    let ids: Vec<i64> = (0..3)
+    let ids: Vec<ReadingId> = (0..3)
         .map(|i| {
             let q = format!("question {i}");
             store.create_reading(&new_reading(&q, 1 + i, None)).unwrap()
@@ -421,7 +427,7 @@ fn a_tampered_blob_fails_only_its_reading() {
 
     let listed = store.list(&HistoryFilter::default()).unwrap();
     assert_eq!(listed.len(), 3);
-    let by_id = |id: i64| listed.iter().find(|l| l.row.id == id).unwrap();
+    let by_id = |id: ReadingId| listed.iter().find(|l| l.row.id == id).unwrap();
     assert_eq!(by_id(ids[0]).question.as_deref(), Ok("question 0"));
     assert_eq!(by_id(ids[2]).question.as_deref(), Ok("question 2"));
     let err = by_id(ids[1]).question.clone().unwrap_err();
@@ -501,8 +507,8 @@ fn sections_saved_together_are_written_all_or_none() {
     ));
     assert_eq!(store.parts(id).unwrap().len(), 2, "section 4 rolled back");
     assert_eq!(
-        store.save_parts(id + 1, &[(&m4, &t4)]),
-        Err(StoreError::NotFound(id + 1))
+        store.save_parts(ReadingId(id.0 + 1), &[(&m4, &t4)]),
+        Err(StoreError::NotFound(ReadingId(id.0 + 1)))
     );
     // Each blob is sealed for its own section: swapping two opens neither.
     store
@@ -536,8 +542,8 @@ fn saving_a_section_again_replaces_its_row() {
     assert_eq!(parts[0].meta.status, SectionStatus::Complete);
     assert_eq!(parts[0].text, t);
     assert_eq!(
-        store.save_part(12345, &m, &t),
-        Err(StoreError::NotFound(12345))
+        store.save_part(ReadingId(12345), &m, &t),
+        Err(StoreError::NotFound(ReadingId(12345)))
     );
     let (mut pending, t) = part(5, SectionStatus::Complete, "x");
     pending.status = SectionStatus::Pending;
@@ -571,7 +577,7 @@ fn running_readings_of_dead_processes_become_interrupted() {
         .conn
         .execute(
             "UPDATE readings SET pid = ?1, pid_start = NULL WHERE id = ?2",
-            [i64::from(dead_pid), dead],
+            rusqlite::params![i64::from(dead_pid), dead],
         )
         .unwrap();
     // Our pid, but a different start time: a reused pid, so the writer is gone.
@@ -611,7 +617,7 @@ fn history_filters_search_and_limits() {
     let c = store
         .create_reading(&new_reading("lisbon again", 31, Some(55)))
         .unwrap();
-    let ids = |f: HistoryFilter| -> Vec<i64> {
+    let ids = |f: HistoryFilter| -> Vec<ReadingId> {
         store.list(&f).unwrap().iter().map(|l| l.row.id).collect()
     };
     assert_eq!(ids(HistoryFilter::default()), [c, b, a]);
@@ -620,7 +626,7 @@ fn history_filters_search_and_limits() {
         ..HistoryFilter::default()
     };
     assert_eq!(ids(search("LISBON")), [c, a]);
-    assert_eq!(ids(search("nothing like it")), Vec::<i64>::new());
+    assert_eq!(ids(search("nothing like it")), Vec::<ReadingId>::new());
     let hexagram = |n| HistoryFilter {
         hexagram: Some(n),
         ..HistoryFilter::default()
@@ -683,17 +689,17 @@ async fn the_writer_commits_groups_and_isolates_failures() {
                 .await?;
             let (m, t) = part(1 + i % 3, SectionStatus::Complete, "x");
             writer.call(move |s| s.save_part(id, &m, &t)).await?;
-            Ok::<i64, StoreError>(id)
+            Ok::<ReadingId, StoreError>(id)
         }));
     }
     // A job that writes and then fails is rolled back alone.
     let failed = writer
         .call(|s| {
             s.create_reading(&new_reading("doomed", 1, None))?;
-            Err::<(), _>(StoreError::NotFound(-1))
+            Err::<(), _>(StoreError::NotFound(ReadingId(-1)))
         })
         .await;
-    assert_eq!(failed, Err(StoreError::NotFound(-1)));
+    assert_eq!(failed, Err(StoreError::NotFound(ReadingId(-1))));
     for t in tasks {
         t.await.unwrap().unwrap();
     }
@@ -718,11 +724,17 @@ async fn the_writer_commits_groups_and_isolates_failures() {
 
 #[test]
 fn labels_name_row_and_field() {
-    assert_eq!(Field::Question(12).aad(), "reading:12:question");
-    assert_eq!(Field::Request(12, 4).aad(), "part:12:4:request");
-    assert_eq!(Field::Response(12, 4).aad(), "part:12:4:response");
-    assert_eq!(Field::Paragraphs(12, 4).aad(), "part:12:4:paragraphs");
-    assert_eq!(Field::Error(12, 4).aad(), "part:12:4:error");
+    assert_eq!(Field::Question(ReadingId(12)).aad(), "reading:12:question");
+    assert_eq!(Field::Request(ReadingId(12), 4).aad(), "part:12:4:request");
+    assert_eq!(
+        Field::Response(ReadingId(12), 4).aad(),
+        "part:12:4:response"
+    );
+    assert_eq!(
+        Field::Paragraphs(ReadingId(12), 4).aad(),
+        "part:12:4:paragraphs"
+    );
+    assert_eq!(Field::Error(ReadingId(12), 4).aad(), "part:12:4:error");
     assert_eq!(Field::KeyCheck.aad(), "meta:key_check");
 }
 
@@ -745,7 +757,7 @@ fn debug_output_shows_no_secrets() {
     assert!(!format!("{new:?}").contains("private"));
     let listed = Listed {
         row: ReadingRow {
-            id: 1,
+            id: ReadingId(1),
             created_at: 0,
             updated_at: 0,
             status: ReadingStatus::Complete,

@@ -26,6 +26,7 @@ use super::theme::Theme;
 use crate::config::Prices;
 use crate::events::SectionEvent;
 use crate::llm::ProviderInfo;
+use crate::model::ReadingId;
 use crate::oracle::{Cast, Method, Reading};
 use crate::plan::{Section, plan};
 use crate::report::{ReadingReport, ReadingStatus};
@@ -60,7 +61,7 @@ pub enum Msg {
         /// The run.
         run: u64,
         /// Its reading's id.
-        id: i64,
+        id: ReadingId,
     },
     /// A stored reading to retry as run `run` was loaded (the grid shows it from its report),
     /// or could not be.
@@ -82,28 +83,28 @@ pub enum Msg {
     /// Reading `id` loaded for the Reading screen.
     Reading {
         /// The reading asked for.
-        id: i64,
+        id: ReadingId,
         /// It, or why not.
         result: Result<Box<ReadingReport>, ServiceError>,
     },
     /// Reading `id` loaded for the Stats screen.
     Stats {
         /// The reading asked for.
-        id: i64,
+        id: ReadingId,
         /// It, or why not.
         result: Result<Box<ReadingReport>, ServiceError>,
     },
     /// Reading `id` was written to this file, or not.
     Exported {
         /// The reading.
-        id: i64,
+        id: ReadingId,
         /// The file, or why not.
         result: Result<PathBuf, ServiceError>,
     },
     /// Reading `id` was deleted, or not.
     Deleted {
         /// The reading.
-        id: i64,
+        id: ReadingId,
         /// Done, or why not.
         result: Result<(), ServiceError>,
     },
@@ -154,14 +155,14 @@ pub enum Effect {
         /// The run.
         run: u64,
         /// The reading's id in the store.
-        id: i64,
+        id: ReadingId,
     },
     /// Retry the missing sections of stored reading `id` as run `run`.
     Resume {
         /// The run.
         run: u64,
         /// The reading.
-        id: i64,
+        id: ReadingId,
     },
     /// Stop run `run`.
     Cancel {
@@ -173,22 +174,22 @@ pub enum Effect {
     /// Load reading `id` for the Reading screen.
     Open {
         /// The reading.
-        id: i64,
+        id: ReadingId,
     },
     /// Load reading `id` for the Stats screen.
     LoadStats {
         /// The reading.
-        id: i64,
+        id: ReadingId,
     },
     /// Delete reading `id`.
     Delete {
         /// The reading.
-        id: i64,
+        id: ReadingId,
     },
     /// Write reading `id` to a new file in the export folder.
     Export {
         /// The reading.
-        id: i64,
+        id: ReadingId,
         /// The format.
         format: ExportFormat,
     },
@@ -221,7 +222,7 @@ pub enum Confirm {
     /// Quit while a reading is in flight.
     Quit,
     /// Delete a reading.
-    Delete(i64),
+    Delete(ReadingId),
 }
 
 /// A line on the status bar.
@@ -507,7 +508,7 @@ impl App {
     }
 
     /// Reading `id` is gone: whatever showed it lets go, and the history reloads.
-    fn deleted(&mut self, id: i64, fx: &mut Vec<Effect>) {
+    fn deleted(&mut self, id: ReadingId, fx: &mut Vec<Effect>) {
         self.say(msg::deleted(id));
         if self
             .reading
@@ -658,6 +659,7 @@ impl App {
                     ReadingAction::Back => self.screen = self.back,
                     ReadingAction::Stats(id) => self.open_stats(id, Screen::Reading, fx),
                     ReadingAction::Export(id, format) => fx.push(Effect::Export { id, format }),
+                    ReadingAction::Say(text) => self.say(text),
                 }
             }
             Screen::History => self.on_history(key, fx),
@@ -808,7 +810,7 @@ impl App {
         }
     }
 
-    fn open_reading(&mut self, id: i64, from: Screen, fx: &mut Vec<Effect>) {
+    fn open_reading(&mut self, id: ReadingId, from: Screen, fx: &mut Vec<Effect>) {
         self.reading.loading = Some(id);
         if self
             .reading
@@ -823,7 +825,7 @@ impl App {
         fx.push(Effect::Open { id });
     }
 
-    fn open_stats(&mut self, id: i64, from: Screen, fx: &mut Vec<Effect>) {
+    fn open_stats(&mut self, id: ReadingId, from: Screen, fx: &mut Vec<Effect>) {
         self.stats.loading = Some(id);
         if self.stats.report.as_ref().is_some_and(|r| r.id != Some(id)) {
             self.stats.report = None;

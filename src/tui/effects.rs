@@ -242,12 +242,9 @@ fn forward(
     let task = tokio::spawn(async move {
         let mut saved = false;
         while let Some(event) = erx.recv().await {
-            if !saved {
+            if !saved && let Some(id) = event.reading {
                 saved = true;
-                let _ = tx.send(Msg::Saved {
-                    run,
-                    id: event.reading,
-                });
+                let _ = tx.send(Msg::Saved { run, id });
             }
             let _ = tx.send(Msg::Section { run, event });
         }

@@ -223,6 +223,8 @@ pub fn too_small(width: u16, height: u16, min_w: u16, min_h: u16) -> [String; 3]
 
 /// Messages on the status line.
 pub mod msg {
+    use crate::model::ReadingId;
+
     /// A reading is already in flight.
     pub const BUSY: &str =
         "A reading is still in flight: wait for it, or cancel it with Esc on the live grid.";
@@ -242,11 +244,11 @@ pub mod msg {
         format!("The reading is {status}: {done} of {total} sections. Enter opens it.")
     }
     /// Delete confirmation.
-    pub fn confirm_delete(id: i64, question: &str) -> String {
+    pub fn confirm_delete(id: ReadingId, question: &str) -> String {
         format!("Delete reading #{id}, “{question}”? This cannot be undone. y/n")
     }
     /// Deleted.
-    pub fn deleted(id: i64) -> String {
+    pub fn deleted(id: ReadingId) -> String {
         format!("Reading #{id} deleted.")
     }
     /// The provider can change only between readings.

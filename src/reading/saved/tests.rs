@@ -14,6 +14,7 @@ use crate::llm::{
     BoxFuture, Completion, ErrorKind, Offline, Provider, ProviderError, ProviderInfo,
     SectionRequest,
 };
+use crate::model::ReadingId;
 use crate::orchestrator::Slots;
 use crate::plan::Prompts;
 use crate::store::{Store, Unlock, WriterThread};
@@ -103,7 +104,7 @@ fn open(dir: &std::path::Path) -> (Writer, WriterThread) {
         .unwrap()
 }
 
-async fn report(writer: &Writer, id: i64) -> ReadingReport {
+async fn report(writer: &Writer, id: ReadingId) -> ReadingReport {
     writer.call(move |s| saved_report(s, id)).await.unwrap()
 }
 
@@ -126,7 +127,7 @@ async fn a_cast_is_saved_section_by_section_and_reads_back() {
         while let Some(event) = rx.recv().await {
             if let EventKind::Finished(_) = event.kind {
                 // The part is committed before its event is passed on.
-                let (id, section) = (event.reading, event.section.id());
+                let (id, section) = (event.reading.unwrap(), event.section.id());
                 let stored = writer.call(move |s| s.part_statuses(id)).await.unwrap();
                 assert!(stored.contains(&(section, SectionStatus::Complete)));
                 finished += 1;
@@ -251,8 +252,15 @@ async fn retry_runs_only_what_failed_and_completes_the_reading() {
     assert_eq!(noop.status, ReadingStatus::Complete);
     assert!(script.seen.lock().unwrap().is_empty());
     let (tx, _rx) = mpsc::unbounded_channel();
-    let missing = retry_saved(&engine, &writer, 999, tx, CancellationToken::new()).await;
-    assert_eq!(missing.unwrap_err(), StoreError::NotFound(999));
+    let missing = retry_saved(
+        &engine,
+        &writer,
+        ReadingId(999),
+        tx,
+        CancellationToken::new(),
+    )
+    .await;
+    assert_eq!(missing.unwrap_err(), StoreError::NotFound(ReadingId(999)));
 }
 
 fn sorted(seen: &Mutex<Vec<u8>>) -> Vec<u8> {
@@ -321,7 +329,7 @@ async fn a_failed_write_stops_the_run_and_is_reported() {
         while let Some(event) = rx.recv().await {
             if matches!(event.kind, EventKind::Finished(_)) && std::mem::take(&mut once) {
                 // The reading disappears under the run: the next save cannot land.
-                let id = event.reading;
+                let id = event.reading.unwrap();
                 writer.call(move |s| s.force_delete(id)).await.unwrap();
                 gate.add_permits(100);
             }
@@ -336,7 +344,7 @@ fn a_stored_row_rebuilds_its_reading() {
     let seeded = Cast::random(Method::Yarrow, 11).unwrap();
     let expected = Reading::new(seeded.clone());
     let row = ReadingRow {
-        id: 3,
+        id: ReadingId(3),
         created_at: 0,
         updated_at: 0,
         status: ReadingStatus::Complete,
@@ -414,7 +422,7 @@ async fn a_batch_reading_whose_store_failed_is_reported_as_unsaved_not_as_never_
                 Some(event) = sections.recv() => {
                     if matches!(event.kind, EventKind::Finished(_)) && deleted.is_none() {
                         // Section 1 of reading 1 is in; the reading disappears before the rest.
-                        let id = event.reading;
+                        let id = event.reading.unwrap();
                         writer.call(move |s| s.force_delete(id)).await.unwrap();
                         deleted = Some(id);
                         gate.add_permits(100);

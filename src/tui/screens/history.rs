@@ -11,7 +11,7 @@ use ratatui_textarea::TextArea;
 
 use super::live::status_word;
 use super::{fmt_cost, fmt_tokens};
-use crate::model::ExportFormat;
+use crate::model::{ExportFormat, ReadingId};
 use crate::oracle::hexagram;
 use crate::report::ReadingStatus;
 use crate::response::sanitize_inline;
@@ -25,7 +25,7 @@ use crate::tui::theme::Theme;
 #[derive(Debug, Clone, PartialEq)]
 pub struct HistoryRow {
     /// Its id in the store.
-    pub id: i64,
+    pub id: ReadingId,
     /// When it was cast (RFC 3339, UTC).
     pub created_at: String,
     /// The question (decrypted; sanitised before it is drawn).
@@ -107,15 +107,15 @@ pub enum HistoryAction {
     /// Nothing beyond the screen.
     None,
     /// Open this reading.
-    Open(i64),
+    Open(ReadingId),
     /// Ask before deleting this reading (id, question).
-    Delete(i64, String),
+    Delete(ReadingId, String),
     /// Export it.
-    Export(i64, ExportFormat),
+    Export(ReadingId, ExportFormat),
     /// Retry its missing sections.
-    Retry(i64),
+    Retry(ReadingId),
     /// Its stats table.
-    Stats(i64),
+    Stats(ReadingId),
     /// Leave.
     Back,
     /// Something was asked of no reading, or of one that cannot do it.

@@ -15,7 +15,7 @@ use ratatui::widgets::{Block, BorderType, Paragraph};
 use super::{fmt_secs, fmt_tokens, hexagram_title};
 use crate::events::{EventKind, SectionEvent, UsageSource};
 use crate::llm::tokens;
-use crate::model::ErrorKind;
+use crate::model::{ErrorKind, ReadingId};
 use crate::oracle::Reading;
 use crate::plan::Section;
 use crate::report::{ReadingStatus, SectionReport, SectionStatus, status_of};
@@ -185,7 +185,7 @@ pub struct LiveState {
     /// Which run the events belong to (a retry is a new run).
     pub run: u64,
     /// The reading's id in the store, once it has one.
-    pub id: Option<i64>,
+    pub id: Option<ReadingId>,
     /// The cast read.
     pub reading: Arc<Reading>,
     /// The question (validated).

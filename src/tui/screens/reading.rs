@@ -12,12 +12,13 @@ use ratatui::widgets::{Block, Borders, Paragraph};
 
 use super::cast::bar;
 use super::{hexagram_title, wrap_styled};
-use crate::model::ExportFormat;
+use crate::model::{ExportFormat, ReadingId};
 use crate::oracle::{Hexagram, hexagram};
 use crate::plan::Section;
 use crate::report::{ReadingReport, SectionStatus};
 use crate::response::sanitize_inline;
 use crate::text::{self, truncate};
+use crate::tui::strings;
 use crate::tui::theme::Theme;
 
 /// Widest the jump list gets.
@@ -31,7 +32,7 @@ pub struct ReadingState {
     /// The reading as loaded from the store.
     pub report: Option<Box<ReadingReport>>,
     /// The id being loaded.
-    pub loading: Option<i64>,
+    pub loading: Option<ReadingId>,
     /// The first line shown.
     pub scroll: usize,
     /// A section to show once the reading has loaded.
@@ -46,9 +47,11 @@ pub enum ReadingAction {
     /// Back to where it was opened from.
     Back,
     /// The stats table of this reading.
-    Stats(i64),
+    Stats(ReadingId),
     /// Export this reading.
-    Export(i64, ExportFormat),
+    Export(ReadingId, ExportFormat),
+    /// Something was asked that this reading cannot do (one without a store id).
+    Say(&'static str),
 }
 
 /// A reading laid out for a width: its lines and where each entry of the jump list starts.
@@ -116,7 +119,11 @@ impl ReadingState {
         let Some(report) = &self.report else {
             return ReadingAction::None;
         };
-        let id = report.id.unwrap_or(0);
+        // What asks for the reading's id (a reading from the store always has one).
+        let id = report.id;
+        let saved = move |f: fn(ReadingId) -> ReadingAction| {
+            id.map_or(ReadingAction::Say(strings::msg::NOT_SAVED), f)
+        };
         let (_, text) = areas(body);
         let d = doc(report, usize::from(text_inner(text).width), theme);
         let page = usize::from(text.height.saturating_sub(1)).max(1);
@@ -153,9 +160,11 @@ impl ReadingState {
                     self.scroll = *l;
                 }
             }
-            KeyCode::Char('s') => return ReadingAction::Stats(id),
-            KeyCode::Char('m') => return ReadingAction::Export(id, ExportFormat::Markdown),
-            KeyCode::Char('w') => return ReadingAction::Export(id, ExportFormat::Html),
+            KeyCode::Char('s') => return saved(ReadingAction::Stats),
+            KeyCode::Char('m') => {
+                return saved(|id| ReadingAction::Export(id, ExportFormat::Markdown));
+            }
+            KeyCode::Char('w') => return saved(|id| ReadingAction::Export(id, ExportFormat::Html)),
             _ => {}
         }
         self.clamp(d.lines.len(), usize::from(text.height));

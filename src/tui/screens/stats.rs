@@ -10,6 +10,7 @@ use ratatui::widgets::{Cell, Row, Table, TableState};
 
 use super::{fmt_cost, fmt_tokens};
 use crate::config::Prices;
+use crate::model::ReadingId;
 use crate::report::{ReadingReport, SectionReport, SectionStatus};
 use crate::response::sanitize_inline;
 use crate::text::truncate;
@@ -21,7 +22,7 @@ pub struct StatsState {
     /// The reading as loaded from the store.
     pub report: Option<Box<ReadingReport>>,
     /// The id being loaded.
-    pub loading: Option<i64>,
+    pub loading: Option<ReadingId>,
     /// The first row shown.
     pub scroll: usize,
 }
@@ -103,7 +104,10 @@ pub fn render(state: &StatsState, prices: &Prices, frame: &mut Frame, area: Rect
     models.dedup();
     // One model and little room: it is said once, above the table, instead of on every row.
     let model_column = !narrow || models.len() > 1;
-    let mut head = format!("Stats of reading #{}", report.id.unwrap_or(0));
+    let mut head = match report.id {
+        Some(id) => format!("Stats of reading #{id}"),
+        None => "Stats of the reading".to_owned(),
+    };
     if let (false, [model]) = (model_column, models.as_slice()) {
         head.push_str(&format!(" · model {}", sanitize_inline(model)));
     }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use crate::config::Overrides;
-use crate::model::ExportFormat;
+use crate::model::{ExportFormat, ReadingId};
 use crate::oracle::{Cast, Reading};
 use crate::plan::{Section, plan};
 use crate::report::{ReadingStatus, SectionStatus};
@@ -73,7 +73,7 @@ impl Harness {
     }
 
     /// Runs a whole reading of `lines` as run `run`; returns its store id.
-    async fn cast(&mut self, run: u64, lines: &str) -> i64 {
+    async fn cast(&mut self, run: u64, lines: &str) -> ReadingId {
         let reading = Reading::new(Cast::manual(Cast::parse_lines(lines).unwrap()));
         self.runner.apply(Effect::Start {
             run,
@@ -145,7 +145,7 @@ async fn delete_removes_the_reading_and_history_lists_the_rest_with_costs() {
     let Msg::History(Ok(rows)) = h.next().await else {
         panic!("no history")
     };
-    let ids: Vec<i64> = rows.iter().map(|r| r.listed.row.id).collect();
+    let ids: Vec<ReadingId> = rows.iter().map(|r| r.listed.row.id).collect();
     assert_eq!(ids, [second]);
     // "legge" prices the offline model "legge-1882" by prefix; offline counts are estimates.
     let cost = rows[0].cost.expect("priced by prefix");

@@ -16,6 +16,7 @@ use super::app::{App, Effect, Msg, Options, ProviderLine};
 use crate::events::{EventKind, SectionDone, SectionEvent, SectionFailure, Usage, UsageSource};
 use crate::llm::ProviderInfo;
 use crate::llm::offline::compose;
+use crate::model::ReadingId;
 use crate::oracle::{Cast, Reading};
 use crate::plan::{Section, plan};
 use crate::report::{ReadingReport, ReadingStatus};
@@ -130,7 +131,7 @@ fn done(reading: &Reading, section: Section) -> SectionDone {
 
 fn event(run_id: i64, section: Section, kind: EventKind) -> SectionEvent {
     SectionEvent {
-        reading: run_id,
+        reading: Some(ReadingId(run_id)),
         section,
         kind,
     }
@@ -162,7 +163,10 @@ fn send(app: &mut App, run: u64, section: Section, kind: EventKind) {
 fn mid_flight(size: (u16, u16)) -> App {
     let mut app = app(size);
     let run = cast_manual(&mut app);
-    app.update(Msg::Saved { run, id: 7 });
+    app.update(Msg::Saved {
+        run,
+        id: ReadingId(7),
+    });
     let r = reading();
     for s in plan(&r) {
         send(&mut app, run, s, EventKind::Queued);
@@ -223,7 +227,7 @@ fn complete_report() -> ReadingReport {
     let r = reading();
     let sections = plan(&r);
     let mut report = ReadingReport::new(&r, QUESTION, &sections);
-    report.id = Some(7);
+    report.id = Some(ReadingId(7));
     report.created_at = Some("2026-03-01T09:05:00Z".into());
     for s in sections {
         report.apply(&event(7, s, EventKind::Finished(Box::new(done(&r, s)))));
@@ -240,7 +244,7 @@ fn history_rows() -> Vec<HistoryEntry> {
         HistoryEntry {
             listed: Listed {
                 row: ReadingRow {
-                    id,
+                    id: ReadingId(id),
                     created_at,
                     updated_at: created_at,
                     status,

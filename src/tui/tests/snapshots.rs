@@ -146,7 +146,7 @@ fn live_partial_with_an_error_on_the_status_line() {
             result: Ok(false),
         });
         a.update(Msg::Exported {
-            id: 7,
+            id: ReadingId(7),
             result: Err(crate::store::StoreError::Database {
                 path: "/home/me/.local/share/iching/iching.db".into(),
                 reason: "disk I/O error".into(),
@@ -173,7 +173,7 @@ fn live_cancelled() {
 
 fn reading_open(size: (u16, u16)) -> App {
     let mut a = app(size);
-    a.reading.loading = Some(7);
+    a.reading.loading = Some(ReadingId(7));
     a.screen = Screen::Reading;
     a.update(loaded(complete_report()));
     a
@@ -202,7 +202,7 @@ fn reading_at_a_section_and_at_the_classic_text() {
 fn reading_loading_and_none() {
     both("reading_loading", |size| {
         let mut a = app(size);
-        a.reading.loading = Some(3);
+        a.reading.loading = Some(ReadingId(3));
         a.screen = Screen::Reading;
         a
     });
@@ -220,7 +220,7 @@ fn reading_with_failed_and_cancelled_sections() {
         report.sections[2].status = SectionStatus::Cancelled;
         report.sections[2].paragraphs.clear();
         report.status = ReadingStatus::Partial;
-        a.reading.loading = Some(7);
+        a.reading.loading = Some(ReadingId(7));
         a.screen = Screen::Reading;
         a.update(loaded(report));
         a.update(key(KeyCode::Char('2')));
@@ -265,7 +265,7 @@ fn history_states() {
         let mut a = history(size);
         a.update(key(KeyCode::Char('m')));
         a.update(Msg::Exported {
-            id: 5,
+            id: ReadingId(5),
             result: Ok("/home/me/readings/iching-5.md".into()),
         });
         a
@@ -284,7 +284,7 @@ fn stats_of_a_reading_with_prices() {
                 cached_prompt_per_million: None,
             },
         );
-        a.stats.loading = Some(7);
+        a.stats.loading = Some(ReadingId(7));
         a.screen = Screen::Stats;
         let mut report = complete_report();
         report.sections[3].status = SectionStatus::Failed;
@@ -311,7 +311,7 @@ fn stats_of_a_reasoning_model_with_a_prompt_cache() {
                 cached_prompt_per_million: Some(0.025),
             },
         );
-        a.stats.loading = Some(7);
+        a.stats.loading = Some(ReadingId(7));
         a.screen = Screen::Stats;
         let mut report = complete_report();
         for (i, s) in report.sections.iter_mut().enumerate() {

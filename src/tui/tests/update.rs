@@ -206,7 +206,7 @@ fn section_events_fold_into_their_cards() {
     assert_eq!(streaming.first_token_at, Some(Duration::from_millis(410)));
     assert_eq!(live.done(), 1);
     assert_eq!(live.status, ReadingStatus::Running);
-    assert_eq!(live.id, Some(7));
+    assert_eq!(live.id, Some(ReadingId(7)));
 
     // Events of another run (a cancelled one) change nothing.
     let before = a.live.clone().unwrap().cards;
@@ -245,7 +245,7 @@ fn the_run_settles_as_partial_and_r_retries_only_what_failed() {
     let [Effect::Retry { run: retry, id }] = fx.as_slice() else {
         panic!("{fx:?}")
     };
-    assert_eq!(*id, 7);
+    assert_eq!(*id, ReadingId(7));
     let again: Vec<Section> = a
         .live
         .as_ref()
@@ -347,7 +347,7 @@ fn enter_on_the_grid_opens_the_stored_reading_at_that_section() {
     // Three columns at 80 wide: right then down is the fifth card.
     assert_eq!(a.live.as_ref().unwrap().selected, 4);
     let fx = a.update(key(KeyCode::Enter));
-    assert!(matches!(fx.as_slice(), [Effect::Open { id: 7 }]));
+    assert!(matches!(fx.as_slice(), [Effect::Open { id: ReadingId(7) }]));
     assert_eq!(a.screen, Screen::Reading);
     assert!(a.reading.report.is_none(), "nothing is shown from memory");
     a.update(loaded(complete_report()));
@@ -360,7 +360,7 @@ fn enter_on_the_grid_opens_the_stored_reading_at_that_section() {
 #[test]
 fn a_reading_scrolls_and_jumps_between_sections() {
     let mut a = app(NARROW);
-    a.reading.loading = Some(7);
+    a.reading.loading = Some(ReadingId(7));
     a.screen = Screen::Reading;
     a.update(loaded(complete_report()));
     assert_eq!(a.reading.scroll, 0);
@@ -387,15 +387,37 @@ fn a_reading_scrolls_and_jumps_between_sections() {
     assert!(matches!(
         fx.as_slice(),
         [Effect::Export {
-            id: 7,
+            id: ReadingId(7),
             format: ExportFormat::Html
         }]
     ));
     let fx = a.update(key(KeyCode::Char('s')));
-    assert!(matches!(fx.as_slice(), [Effect::LoadStats { id: 7 }]));
+    assert!(matches!(
+        fx.as_slice(),
+        [Effect::LoadStats { id: ReadingId(7) }]
+    ));
     assert_eq!(a.screen, Screen::Stats);
     a.update(key(KeyCode::Esc));
     assert_eq!(a.screen, Screen::Reading);
+}
+
+#[test]
+fn a_reading_without_an_id_asks_nothing_of_the_store() {
+    let mut a = app(NARROW);
+    a.screen = Screen::Reading;
+    a.reading.report = Some(Box::new(ReadingReport {
+        id: None,
+        ..complete_report()
+    }));
+    for c in ['s', 'm', 'w'] {
+        let fx = a.update(key(KeyCode::Char(c)));
+        assert!(fx.is_empty(), "{c}: {fx:?}");
+        assert_eq!(a.screen, Screen::Reading);
+        assert_eq!(
+            a.status.as_ref().map(|s| s.text.as_str()),
+            Some(crate::tui::strings::msg::NOT_SAVED)
+        );
+    }
 }
 
 #[test]
@@ -409,7 +431,7 @@ fn history_filters_as_you_type_and_acts_on_the_chosen_reading() {
     a.update(key(KeyCode::Char('/')));
     type_text(&mut a, "HARV");
     assert_eq!(a.history.visible().len(), 1);
-    assert_eq!(a.history.chosen().unwrap().id, 3);
+    assert_eq!(a.history.chosen().unwrap().id, ReadingId(3));
     a.update(key(KeyCode::Esc));
     assert_eq!(a.history.visible().len(), 5, "Esc clears the filter");
     a.update(key(KeyCode::Char('/')));
@@ -421,12 +443,12 @@ fn history_filters_as_you_type_and_acts_on_the_chosen_reading() {
     assert!(matches!(
         fx.as_slice(),
         [Effect::Export {
-            id: 5,
+            id: ReadingId(5),
             format: ExportFormat::Markdown
         }]
     ));
     a.update(Msg::Exported {
-        id: 5,
+        id: ReadingId(5),
         result: Ok("/tmp/x/iching-5.md".into()),
     });
     assert!(
@@ -443,27 +465,36 @@ fn history_filters_as_you_type_and_acts_on_the_chosen_reading() {
     assert!(a.status.as_ref().unwrap().text.contains("Nothing to retry"));
     a.update(key(KeyCode::Esc));
     a.update(key(KeyCode::Down));
-    assert_eq!(a.history.chosen().unwrap().id, 4);
+    assert_eq!(a.history.chosen().unwrap().id, ReadingId(4));
     assert!(a.update(key(KeyCode::Char('d'))).is_empty());
-    assert_eq!(a.confirm, Some(Confirm::Delete(4)));
+    assert_eq!(a.confirm, Some(Confirm::Delete(ReadingId(4))));
     assert!(
         a.update(key(KeyCode::Char('x'))).is_empty(),
         "only y or n answer"
     );
     let fx = a.update(key(KeyCode::Char('y')));
-    assert!(matches!(fx.as_slice(), [Effect::Delete { id: 4 }]));
+    assert!(matches!(
+        fx.as_slice(),
+        [Effect::Delete { id: ReadingId(4) }]
+    ));
     let fx = a.update(Msg::Deleted {
-        id: 4,
+        id: ReadingId(4),
         result: Ok(()),
     });
     assert!(matches!(fx.as_slice(), [Effect::LoadHistory]));
     let fx = a.update(key(KeyCode::Char('r')));
-    assert!(matches!(fx.as_slice(), [Effect::Resume { id: 4, .. }]));
+    assert!(matches!(
+        fx.as_slice(),
+        [Effect::Resume {
+            id: ReadingId(4),
+            ..
+        }]
+    ));
     assert_eq!(a.screen, Screen::Live);
     let fx = a.update(key(KeyCode::Char('h')));
     assert!(matches!(fx.as_slice(), [Effect::LoadHistory]));
     let fx = a.update(key(KeyCode::Enter));
-    assert!(matches!(fx.as_slice(), [Effect::Open { id: 4 }]));
+    assert!(matches!(fx.as_slice(), [Effect::Open { id: ReadingId(4) }]));
     // The retry's reading has not loaded yet: a second retry (or cast) must not start.
     a.update(key(KeyCode::Esc));
     a.update(key(KeyCode::Char('h')));
@@ -492,7 +523,7 @@ fn a_retried_reading_from_history_shows_its_kept_sections_as_done() {
     let live = a.live.as_ref().unwrap();
     assert_eq!(live.done(), 9);
     assert_eq!(live.cards[2].phase, Phase::Queued);
-    assert_eq!(live.id, Some(7));
+    assert_eq!(live.id, Some(ReadingId(7)));
     assert!(live.running());
 }
 
@@ -534,9 +565,9 @@ fn help_opens_on_question_mark_and_any_key_closes_it() {
 #[test]
 fn errors_from_the_store_are_said_in_words_without_escapes() {
     let mut a = app(NARROW);
-    a.reading.loading = Some(3);
+    a.reading.loading = Some(ReadingId(3));
     a.update(Msg::Reading {
-        id: 3,
+        id: ReadingId(3),
         result: Err(ServiceError::Io(
             "integrity check failed\u{1b}[31m for reading 3".into(),
         )),
@@ -555,22 +586,28 @@ fn a_failure_clears_only_what_its_own_operation_was_waiting_for() {
     a.update(key(KeyCode::F(4)));
     a.update(key(KeyCode::Down));
     let fx = a.update(key(KeyCode::Char('r')));
-    let [Effect::Resume { run, id: 4 }] = fx.as_slice() else {
+    let [
+        Effect::Resume {
+            run,
+            id: ReadingId(4),
+        },
+    ] = fx.as_slice()
+    else {
         panic!("{fx:?}")
     };
     let run = *run;
-    a.reading.loading = Some(5);
-    a.stats.loading = Some(5);
+    a.reading.loading = Some(ReadingId(5));
+    a.stats.loading = Some(ReadingId(5));
     // An export fails meanwhile: it says so, and nothing else is let go.
     a.update(Msg::Exported {
-        id: 5,
+        id: ReadingId(5),
         result: Err(ServiceError::Export(
             "cannot write /tmp/x/iching-5.md: disk full".into(),
         )),
     });
     assert!(a.status.as_ref().unwrap().error);
-    assert_eq!(a.reading.loading, Some(5));
-    assert_eq!(a.stats.loading, Some(5));
+    assert_eq!(a.reading.loading, Some(ReadingId(5)));
+    assert_eq!(a.stats.loading, Some(ReadingId(5)));
     // The retry's guard still holds: a second run cannot start.
     a.update(key(KeyCode::Char('a')));
     type_text(&mut a, "Another question?");
@@ -581,15 +618,19 @@ fn a_failure_clears_only_what_its_own_operation_was_waiting_for() {
     );
     // The stats load failing lets go of the stats only.
     a.update(Msg::Stats {
-        id: 5,
-        result: Err(ServiceError::Store(crate::store::StoreError::NotFound(5))),
+        id: ReadingId(5),
+        result: Err(ServiceError::Store(crate::store::StoreError::NotFound(
+            ReadingId(5),
+        ))),
     });
     assert_eq!(a.stats.loading, None);
-    assert_eq!(a.reading.loading, Some(5));
+    assert_eq!(a.reading.loading, Some(ReadingId(5)));
     // The retry's reading failing to load lets go of its guard.
     a.update(Msg::Resumed {
         run,
-        result: Err(ServiceError::Store(crate::store::StoreError::NotFound(4))),
+        result: Err(ServiceError::Store(crate::store::StoreError::NotFound(
+            ReadingId(4),
+        ))),
     });
     let fx = a.update(key(KeyCode::Enter));
     assert!(
