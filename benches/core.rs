@@ -126,6 +126,7 @@ fn live_grid(size: (u16, u16)) -> App {
         prices: iching::config::Prices::default(),
         colour: true,
         providers: vec!["offline".into()],
+        read_only: None,
     });
     let key = |c| Msg::Key(KeyEvent::new(c, KeyModifiers::NONE));
     for c in "How should I approach the year ahead?".chars() {

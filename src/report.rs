@@ -67,9 +67,9 @@ pub struct SectionReport {
     pub latency_ms: Option<u64>,
     /// Milliseconds to the first token.
     pub ttft_ms: Option<u64>,
-    /// Prompt tokens.
+    /// Tokens sent, when counted.
     pub prompt_tokens: Option<u32>,
-    /// Completion tokens.
+    /// Tokens received, reasoning included, when counted.
     pub completion_tokens: Option<u32>,
     /// Prompt plus completion.
     pub total_tokens: Option<u32>,

@@ -89,8 +89,11 @@ impl From<ConfigError> for ServiceError {
 pub enum Access {
     /// Only reads: a `--home` that does not exist is a typo, not a new store.
     Read,
-    /// Writes: a missing `--home` is created.
+    /// Writes: a missing `--home` is created, and a store that cannot be written is refused.
     Write,
+    /// The terminal app: writes when it can; on a store that cannot be written it still opens,
+    /// to browse, and every write says why it cannot.
+    Browse,
 }
 
 /// Asks for the passphrase of the database at the path (a terminal prompt), told which try it
@@ -133,7 +136,8 @@ pub struct Service {
     thread: Option<WriterThread>,
     /// The prices, and why config.toml could not be read when it could not.
     prices: RwLock<(Arc<Prices>, Option<ServiceError>)>,
-    read_only: bool,
+    /// Why nothing can be written, when nothing can (a read-only medium, a full disk).
+    read_only: Option<StoreError>,
     /// What opening the store changed that the user should hear of.
     notices: Vec<String>,
     /// The settings and engine, once configured; replaced whole when the provider changes.
@@ -184,8 +188,8 @@ impl Service {
         let dirs = Dirs::resolve(home)?;
         let store = open_store(&dirs.data, ask)?;
         let notices = store.notices().to_vec();
-        let read_only = store.read_only();
-        if let Some(why) = store.why_read_only()
+        let read_only = store.why_read_only().cloned();
+        if let Some(why) = &read_only
             && access == Access::Write
         {
             return Err(why.clone().into());
@@ -254,7 +258,20 @@ impl Service {
 
     /// Whether the store opened read-only.
     pub fn read_only(&self) -> bool {
-        self.read_only
+        self.read_only.is_some()
+    }
+
+    /// Why nothing can be written, when the store opened read-only.
+    pub fn why_read_only(&self) -> Option<&StoreError> {
+        self.read_only.as_ref()
+    }
+
+    /// Fails with why nothing can be written, when it cannot.
+    fn writable(&self) -> Result<(), ServiceError> {
+        match &self.read_only {
+            Some(why) => Err(why.clone().into()),
+            None => Ok(()),
+        }
     }
 
     /// The store's writer, for runs that write through it directly (batch).
@@ -277,6 +294,7 @@ impl Service {
         events: mpsc::UnboundedSender<SectionEvent>,
         cancel: CancellationToken,
     ) -> Result<SavedRun, ServiceError> {
+        self.writable()?;
         let engine = self.engine()?;
         Ok(cast_saved(&engine, &self.writer, reading, question, events, cancel).await?)
     }
@@ -288,6 +306,7 @@ impl Service {
         events: mpsc::UnboundedSender<SectionEvent>,
         cancel: CancellationToken,
     ) -> Result<SavedRun, ServiceError> {
+        self.writable()?;
         let engine = self.engine()?;
         Ok(retry_saved(&engine, &self.writer, id, events, cancel).await?)
     }
@@ -382,9 +401,7 @@ impl Service {
 
     /// Deletes reading `id`; refuses one that is being generated right now.
     pub async fn delete(&self, id: ReadingId) -> Result<(), ServiceError> {
-        if self.read_only {
-            return Err(self.read_only_error());
-        }
+        self.writable()?;
         Ok(self.writer.call(move |s| s.delete(id)).await?)
     }
 
@@ -398,13 +415,6 @@ impl Service {
     ) -> Result<PathBuf, ServiceError> {
         let report = self.report(id).await?;
         export(&report, format, dir)
-    }
-
-    fn read_only_error(&self) -> ServiceError {
-        StoreError::ReadOnly {
-            path: self.dirs.data.join(crate::store::DB_FILE),
-        }
-        .into()
     }
 
     /// Lets the writer finish its jobs and close the database.

@@ -27,9 +27,9 @@ pub struct PartMeta {
     pub latency_ms: u64,
     /// Time to first token.
     pub ttft_ms: Option<u64>,
-    /// Prompt tokens.
+    /// Tokens sent by the successful attempt, when counted.
     pub prompt_tokens: Option<u32>,
-    /// Completion tokens.
+    /// Tokens received by the successful attempt, reasoning included.
     pub completion_tokens: Option<u32>,
     /// Where the counts came from.
     pub usage: Option<UsageSource>,

@@ -58,7 +58,7 @@ pub enum Msg {
     },
     /// Run `run`'s reading has this id in the store.
     Saved {
-        /// The run.
+        /// Which run of the app (each cast or retry is one), to ignore a superseded one's news.
         run: u64,
         /// Its reading's id.
         id: ReadingId,
@@ -66,14 +66,14 @@ pub enum Msg {
     /// A stored reading to retry as run `run` was loaded (the grid shows it from its report),
     /// or could not be.
     Resumed {
-        /// The run.
+        /// Which run of the app (each cast or retry is one), to ignore a superseded one's news.
         run: u64,
         /// The reading as stored and what runs again.
         result: Result<Box<Resume>, ServiceError>,
     },
     /// Run `run` is over: whether it was cancelled, or why it could not run or be saved.
     RunEnded {
-        /// The run.
+        /// Which run of the app (each cast or retry is one), to ignore a superseded one's news.
         run: u64,
         /// `true` when cancelled.
         result: Result<bool, ServiceError>,
@@ -110,14 +110,14 @@ pub enum Msg {
     },
     /// The models of a provider the picker asked about (or why they could not be listed).
     Models {
-        /// The provider.
+        /// The preset or `[providers.NAME]` table it is about.
         provider: String,
         /// Its models, or what went wrong.
         result: Result<Vec<String>, ServiceError>,
     },
     /// The doctor's findings about a provider.
     Doctor {
-        /// The provider.
+        /// The preset or `[providers.NAME]` table it is about.
         provider: String,
         /// Passed, what was found, the fix.
         lines: Vec<DoctorLine>,
@@ -143,7 +143,7 @@ pub struct ProviderChoice {
 pub enum Effect {
     /// Save and run a new reading as run `run`.
     Start {
-        /// The run.
+        /// Which run of the app (each cast or retry is one), to ignore a superseded one's news.
         run: u64,
         /// The validated question.
         question: String,
@@ -152,21 +152,21 @@ pub enum Effect {
     },
     /// Run the failed and missing sections of the live grid's reading `id` again, as run `run`.
     Retry {
-        /// The run.
+        /// Which run of the app (each cast or retry is one), to ignore a superseded one's news.
         run: u64,
         /// The reading's id in the store.
         id: ReadingId,
     },
     /// Retry the missing sections of stored reading `id` as run `run`.
     Resume {
-        /// The run.
+        /// Which run of the app (each cast or retry is one), to ignore a superseded one's news.
         run: u64,
         /// The reading.
         id: ReadingId,
     },
     /// Stop run `run`.
     Cancel {
-        /// The run.
+        /// Which run of the app (each cast or retry is one), to ignore a superseded one's news.
         run: u64,
     },
     /// Load the history.
@@ -190,7 +190,7 @@ pub enum Effect {
     Export {
         /// The reading.
         id: ReadingId,
-        /// The format.
+        /// Markdown or a standalone HTML page.
         format: ExportFormat,
     },
     /// List the models of `provider`.
@@ -200,16 +200,16 @@ pub enum Effect {
     },
     /// Check `provider` as `iching doctor` does.
     Doctor {
-        /// The provider.
+        /// The preset or `[providers.NAME]` table it is about.
         provider: String,
         /// The model to check (its default when `None`).
         model: Option<String>,
     },
     /// Answer with `provider` and `model` from now on, and keep the choice in config.toml.
     UseProvider {
-        /// The provider.
+        /// The preset or `[providers.NAME]` table it is about.
         provider: String,
-        /// The model.
+        /// The model name, as listed or typed.
         model: String,
     },
     /// Leave (after cancelling what is in flight).
@@ -249,6 +249,8 @@ pub struct Options {
     pub colour: bool,
     /// Every provider the picker offers.
     pub providers: Vec<String>,
+    /// Why the store cannot be written, when it cannot: the app browses, and casting says why.
+    pub read_only: Option<String>,
 }
 
 /// The whole app.
@@ -272,21 +274,23 @@ pub struct App {
     pub help: bool,
     /// The provider picker, when open.
     pub picker: Option<PickerState>,
+    /// Why the store cannot be written, when it cannot.
+    pub read_only: Option<String>,
     /// Every provider the picker offers.
     pub providers: Vec<String>,
     /// A question waiting for y/n.
     pub confirm: Option<Confirm>,
-    /// Ask.
+    /// The question being typed and the method chosen.
     pub ask: AskState,
-    /// Cast.
+    /// The lines appearing, while a cast is shown.
     pub cast: Option<CastState>,
     /// The live grid.
     pub live: Option<LiveState>,
-    /// Reading.
+    /// The reading open on the Reading screen, its scroll and what is loading.
     pub reading: ReadingState,
-    /// History.
+    /// The rows of the History screen, the cursor and the filter.
     pub history: HistoryState,
-    /// Stats.
+    /// The reading shown on the Stats screen and what is loading.
     pub stats: StatsState,
     /// Where Esc leads from Reading and Stats.
     back: Screen,
@@ -309,10 +313,14 @@ impl App {
             theme: Theme::new(o.colour),
             provider: o.provider,
             prices: o.prices,
-            status: None,
+            status: o.read_only.as_ref().map(|why| Status {
+                text: why.clone(),
+                error: true,
+            }),
             help: false,
             picker: None,
             providers: o.providers,
+            read_only: o.read_only,
             confirm: None,
             ask: AskState::new(),
             cast: None,
@@ -693,6 +701,11 @@ impl App {
             AskAction::None => {}
             AskAction::Leave => self.goto(Screen::History, fx),
             AskAction::Cast(question, method) => {
+                if let Some(why) = &self.read_only {
+                    let why = why.clone();
+                    self.error(why);
+                    return;
+                }
                 if self.running() {
                     self.error(msg::BUSY);
                     return;

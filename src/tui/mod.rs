@@ -74,7 +74,7 @@ pub async fn run(home: Option<&Path>) -> Result<ExitCode, ServiceError> {
     }
     // The store opens before the terminal is taken, so its errors (and a passphrase prompt)
     // happen on the plain terminal.
-    let service = Service::open(home, Access::Write, crate::prompt::passphrase_prompt())?;
+    let service = Service::open(home, Access::Browse, crate::prompt::passphrase_prompt())?;
     let mut setup = Setup::resolve(home, Overrides::default())?;
     setup.fit_to_server().await;
     pace(&mut setup.engine);
@@ -94,7 +94,11 @@ pub async fn run(home: Option<&Path>) -> Result<ExitCode, ServiceError> {
         prices: setup.settings.prices.clone(),
         colour: theme::Theme::colour_from_env(),
         providers: provider_names(&setup.dirs.config_file()),
+        read_only: service.why_read_only().map(ToString::to_string),
     });
+    for notice in service.notices() {
+        app.say(notice.clone());
+    }
     service.set_setup(setup);
     let export_dir = std::env::current_dir().unwrap_or_else(|_| ".".into());
     let (tx, rx) = mpsc::unbounded_channel();

@@ -40,9 +40,9 @@ pub struct Figures {
     pub latency: Duration,
     /// Time to first token.
     pub ttft: Option<Duration>,
-    /// Prompt tokens.
+    /// Tokens sent (estimated when the server did not say).
     pub prompt_tokens: u32,
-    /// Completion tokens.
+    /// Tokens received, reasoning included.
     pub completion_tokens: u32,
     /// Reported or estimated.
     pub source: UsageSource,

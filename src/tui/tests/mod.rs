@@ -47,6 +47,7 @@ fn app(size: (u16, u16)) -> App {
         prices: crate::config::Prices::default(),
         colour: false,
         providers: vec!["openai".into(), "ollama".into(), "llamacpp".into(), "offline".into()],
+        read_only: None,
     })
 }
 

@@ -789,3 +789,21 @@ fn a_card_from_its_events_and_from_the_store_are_the_same_card() {
     assert_eq!(reason, "server error (HTTP 500) after 4 attempts");
     assert_eq!(*kind, Some(crate::llm::ErrorKind::ServerError));
 }
+
+#[test]
+fn on_a_store_that_cannot_be_written_the_app_browses_and_casting_says_why() {
+    let mut a = app(NARROW);
+    let why = "/media/cd/iching.db is open read-only (its medium or folder cannot be written)";
+    a.read_only = Some(why.into());
+    type_text(&mut a, "Will it hold?");
+    let fx = a.update(key(KeyCode::Enter));
+    assert!(
+        !fx.iter().any(|e| matches!(e, Effect::Start { .. })),
+        "{fx:?}"
+    );
+    let s = a.status.as_ref().unwrap();
+    assert!(s.error && s.text.contains("read-only"), "{s:?}");
+    // History still loads.
+    let fx = a.update(key(KeyCode::F(4)));
+    assert!(matches!(fx.as_slice(), [Effect::LoadHistory]), "{fx:?}");
+}
