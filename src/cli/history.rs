@@ -18,8 +18,7 @@ use crate::service::Access;
 use crate::store::{HistoryFilter, Listed, rfc3339};
 use crate::text::{self, truncate};
 
-/// What `history --json` shows for a question that fails its integrity check.
-pub const INTEGRITY_PLACEHOLDER: &str = "(integrity check failed)";
+pub use crate::service::INTEGRITY_PLACEHOLDER;
 
 /// Arguments of `history`.
 #[derive(Debug, Args)]

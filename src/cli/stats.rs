@@ -231,11 +231,10 @@ fn totals<'a>(parts: impl IntoIterator<Item = &'a PartMeta>, prices: &Prices) ->
         }
     }
     t.total_tokens = t.prompt_tokens + t.completion_tokens;
-    t.tokens_per_sec = if t.wall_ms > 0 {
-        (t.completion_tokens as f64 / (t.wall_ms as f64 / 1000.0) * 10.0).round() / 10.0
-    } else {
-        0.0
-    };
+    t.tokens_per_sec = crate::events::tokens_per_sec(
+        t.completion_tokens,
+        std::time::Duration::from_millis(t.wall_ms),
+    );
     t.cost = unpriced.is_empty().then_some(cost);
     t.cache_saved = unpriced.is_empty().then_some(saved).filter(|s| *s > 0.0);
     t.unpriced = unpriced.into_iter().collect();

@@ -84,6 +84,9 @@ impl From<ConfigError> for ServiceError {
     }
 }
 
+/// What a question that fails its integrity check is shown as, wherever it would be shown.
+pub const INTEGRITY_PLACEHOLDER: &str = "(integrity check failed)";
+
 /// What an operation needs of the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {

@@ -52,7 +52,10 @@ impl From<HistoryEntry> for HistoryRow {
         Self {
             id: row.id,
             created_at: rfc3339(row.created_at),
-            question: e.listed.question.unwrap_or_else(|e| format!("⚠ {e}")),
+            question: e
+                .listed
+                .question
+                .unwrap_or_else(|_| crate::service::INTEGRITY_PLACEHOLDER.to_owned()),
             primary: row.primary,
             resulting: row.resulting,
             status: row.status,

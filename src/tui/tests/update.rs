@@ -807,3 +807,14 @@ fn on_a_store_that_cannot_be_written_the_app_browses_and_casting_says_why() {
     let fx = a.update(key(KeyCode::F(4)));
     assert!(matches!(fx.as_slice(), [Effect::LoadHistory]), "{fx:?}");
 }
+
+#[test]
+fn a_question_that_fails_its_check_reads_as_the_one_placeholder() {
+    let mut entry = history_rows().remove(0);
+    entry.listed.question = Err(crate::store::StoreError::Integrity {
+        id: entry.listed.row.id,
+        field: "question".into(),
+    });
+    let row = crate::tui::screens::history::HistoryRow::from(entry);
+    assert_eq!(row.question, crate::service::INTEGRITY_PLACEHOLDER);
+}
