@@ -14,7 +14,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::time::Duration;
 
-use support::cli::{Run, command, guard, run};
+use support::cli::{Run, command, guard, in_mount_namespace, run};
 use support::fake_openai::{FakeOpenAi, ServerConfig};
 
 /// The readings `history --json` lists under `home`.
@@ -151,38 +151,15 @@ async fn read_only(home: &Path, args: &[&str]) -> Run {
         set(0o600);
         return out;
     }
-    let bin = env!("CARGO_BIN_EXE_iching");
     let quoted: Vec<String> = args
         .iter()
         .map(|a| format!("'{}'", a.replace('\'', "'\\''")))
         .collect();
     let script = format!(
-        "mount --bind -o ro \"$ICHING_HOME\" \"$ICHING_HOME\" && exec '{bin}' {}",
+        "mount --bind -o ro \"$ICHING_HOME\" \"$ICHING_HOME\" && exec \"$ICHING\" {}",
         quoted.join(" ")
     );
-    let out = tokio::process::Command::new("unshare")
-        .args([
-            "--mount",
-            "--propagation",
-            "private",
-            "--",
-            "sh",
-            "-c",
-            &script,
-        ])
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("ICHING_HOME", home)
-        .env("NO_COLOR", "1")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .await
-        .expect("unshare (util-linux) runs");
-    Run {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    in_mount_namespace(home, &script, false).await
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -13,36 +13,11 @@ mod support;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use support::cli::{Run, run};
+use support::cli::{Run, in_mount_namespace, run};
 
-/// Runs `script` (sh) in a private mount namespace as (mapped) root, with `ICHING` set to the
-/// binary and `ICHING_HOME` to `home`.
+/// Runs `script` (sh) in a private mount namespace as (mapped) root.
 async fn in_namespace(home: &Path, script: &str) -> Run {
-    let out = tokio::process::Command::new("unshare")
-        .args([
-            "--map-root-user",
-            "--mount",
-            "--propagation",
-            "private",
-            "--",
-            "sh",
-            "-c",
-            script,
-        ])
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("ICHING", env!("CARGO_BIN_EXE_iching"))
-        .env("ICHING_HOME", home)
-        .env("NO_COLOR", "1")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .await
-        .expect("unshare (util-linux) runs");
-    Run {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    in_mount_namespace(home, script, true).await
 }
 
 fn never_called_corrupt(out: &Run) {
@@ -123,11 +98,7 @@ async fn a_folder_the_user_may_not_enter_is_a_permission_error() {
         }
         std::os::unix::fs::chown(&home, Some(0), Some(0)).unwrap();
     }
-    let out = Run {
-        code: output.status.code(),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    };
+    let out = Run::from(output);
     assert_ne!(out.code, Some(0), "{out}");
     assert!(out.stderr.contains("permission denied"), "{out}");
     never_called_corrupt(&out);

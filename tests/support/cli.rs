@@ -25,6 +25,38 @@ impl Run {
     }
 }
 
+impl From<std::process::Output> for Run {
+    fn from(out: std::process::Output) -> Self {
+        Self {
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+/// Runs `sh -c script` in a private mount namespace (as mapped root with `map_root`), with only
+/// `PATH`, `ICHING` (the binary), `ICHING_HOME` (`home`) and `NO_COLOR` in its environment.
+pub async fn in_mount_namespace(home: &Path, script: &str, map_root: bool) -> Run {
+    let mut args = vec!["--mount", "--propagation", "private"];
+    if map_root {
+        args.insert(0, "--map-root-user");
+    }
+    args.extend(["--", "sh", "-c", script]);
+    tokio::process::Command::new("unshare")
+        .args(&args)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("ICHING", env!("CARGO_BIN_EXE_iching"))
+        .env("ICHING_HOME", home)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .expect("unshare (util-linux) runs")
+        .into()
+}
+
 impl std::fmt::Display for Run {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(

@@ -72,6 +72,23 @@ impl Harness {
         }
     }
 
+    /// Starts a reading of `lines` as run `run`; returns its store id once it has one.
+    async fn start(&mut self, run: u64, lines: &str) -> ReadingId {
+        let reading = Reading::new(Cast::manual(Cast::parse_lines(lines).unwrap()));
+        self.runner.apply(Effect::Start {
+            run,
+            question: "Will it rain?".into(),
+            reading: reading.into(),
+        });
+        loop {
+            if let Msg::Saved { run: r, id } = self.rx.recv().await.unwrap()
+                && r == run
+            {
+                return id;
+            }
+        }
+    }
+
     /// Runs a whole reading of `lines` as run `run`; returns its store id.
     async fn cast(&mut self, run: u64, lines: &str) -> ReadingId {
         let reading = Reading::new(Cast::manual(Cast::parse_lines(lines).unwrap()));
@@ -167,17 +184,7 @@ async fn a_cancelled_reading_is_kept_as_cancelled_and_cannot_be_deleted_while_it
     let home = tempfile::tempdir().unwrap();
     // Slow enough that nothing finishes before the cancel.
     let mut h = Harness::new(home.path(), Some(Duration::from_secs(3600)));
-    let reading = Reading::new(Cast::manual(Cast::parse_lines("9,8,7,7,6,8").unwrap()));
-    h.runner.apply(Effect::Start {
-        run: 1,
-        question: "Will it rain?".into(),
-        reading: reading.into(),
-    });
-    let id = loop {
-        if let Msg::Saved { id, .. } = h.rx.recv().await.unwrap() {
-            break id;
-        }
-    };
+    let id = h.start(1, "9,8,7,7,6,8").await;
     // While it runs, delete is refused.
     h.runner.apply(Effect::Delete { id });
     let Msg::Deleted { result, .. } = h.next().await else {
@@ -216,17 +223,7 @@ async fn a_cancelled_reading_is_kept_as_cancelled_and_cannot_be_deleted_while_it
 async fn shutdown_cancels_what_is_in_flight_and_the_store_keeps_it() {
     let home = tempfile::tempdir().unwrap();
     let mut h = Harness::new(home.path(), Some(Duration::from_secs(3600)));
-    let reading = Reading::new(Cast::manual(Cast::parse_lines("6,6,6,6,6,6").unwrap()));
-    h.runner.apply(Effect::Start {
-        run: 1,
-        question: "Will it rain?".into(),
-        reading: reading.into(),
-    });
-    let id = loop {
-        if let Msg::Saved { id, .. } = h.rx.recv().await.unwrap() {
-            break id;
-        }
-    };
+    let id = h.start(1, "6,6,6,6,6,6").await;
     h.runner.shutdown(Duration::from_secs(10)).await;
     let service = Service::open(Some(home.path()), Access::Read, None).unwrap();
     let report = service.report(id).await.unwrap();
