@@ -94,7 +94,7 @@ pub async fn run(home: Option<&Path>) -> Result<ExitCode, ServiceError> {
         prices: setup.settings.prices.clone(),
         colour: theme::Theme::colour_from_env(),
         providers: provider_names(&setup.dirs.config_file()),
-        read_only: service.why_read_only().map(ToString::to_string),
+        read_only: service.why_read_only().map(strings::msg::read_only),
     });
     for notice in service.notices() {
         app.say(notice.clone());

@@ -264,6 +264,19 @@ pub mod msg {
     }
     /// No reading selected.
     pub const NONE_SELECTED: &str = "No reading is selected.";
+    /// Why the app only browses: a store that cannot be written, said to fit a status line.
+    pub fn read_only(why: &crate::store::StoreError) -> String {
+        match why {
+            crate::store::StoreError::Full { .. } => {
+                "Browsing only: the disk is full. Free some space to cast.".to_owned()
+            }
+            crate::store::StoreError::ReadOnly { .. } => {
+                "Browsing only: the store's medium or folder is read-only.".to_owned()
+            }
+            other => format!("Browsing only: {other}"),
+        }
+    }
+
     /// The reading is not saved (no store).
     pub const NOT_SAVED: &str = "This reading has no id in the store yet; wait until it is saved.";
     /// Retry on the grid of a reading the store never took.

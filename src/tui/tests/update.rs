@@ -818,3 +818,19 @@ fn a_question_that_fails_its_check_reads_as_the_one_placeholder() {
     let row = crate::tui::screens::history::HistoryRow::from(entry);
     assert_eq!(row.question, crate::service::INTEGRITY_PLACEHOLDER);
 }
+
+#[test]
+fn why_the_app_only_browses_fits_a_status_line() {
+    use crate::store::StoreError;
+    use crate::tui::strings::msg::read_only;
+    let path = std::path::PathBuf::from("/media/a/very/long/path/to/the/data/folder/iching.db");
+    for why in [
+        StoreError::Full { path: path.clone() },
+        StoreError::ReadOnly { path: path.clone() },
+    ] {
+        let text = read_only(&why);
+        assert!(text.starts_with("Browsing only"), "{text}");
+        assert!(crate::text::width(&text) <= 60, "{text}");
+    }
+    assert!(read_only(&StoreError::Full { path }).contains("full"));
+}
