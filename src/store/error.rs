@@ -76,6 +76,16 @@ pub enum StoreError {
         /// Where the database should be.
         db: PathBuf,
     },
+    /// The store's header (its key parameters) holds what iching never writes.
+    #[error(
+        "the header of {path} was changed outside iching ({what}); restore the file from a backup"
+    )]
+    HeaderChanged {
+        /// The database.
+        path: PathBuf,
+        /// What is wrong in it.
+        what: String,
+    },
     /// The file is not an iching database (or is damaged).
     #[error("{path} is not a readable iching database ({reason}); move it aside to start fresh")]
     Corrupt {

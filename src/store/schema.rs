@@ -26,6 +26,10 @@ use super::keys::{Found, KEY_CHECK, KeyMode, NewKey};
 use super::{Field, Store, StoreError, now_ms};
 use crate::crypto::Sealed;
 
+/// The most PBKDF2 rounds a store may ask for: four times what iching writes
+/// ([`crate::crypto::PBKDF2_ROUNDS`]), about two seconds in a release build.
+pub(super) const MAX_KDF_ROUNDS: u32 = 4 * crate::crypto::PBKDF2_ROUNDS;
+
 /// The schema version this build writes.
 pub(super) const SCHEMA_VERSION: i64 = 3;
 
@@ -160,8 +164,17 @@ pub(super) fn inspect(path: &Path) -> Result<Option<Found>, StoreError> {
                 .ok_or_else(|| missing("passphrase salt"))?;
             let rounds = meta("kdf_rounds")?
                 .and_then(|r| String::from_utf8(r).ok()?.parse::<u32>().ok())
-                .filter(|r| (1..=100_000_000).contains(r))
                 .ok_or_else(|| missing("passphrase round count"))?;
+            // Bounded before any work is done with it: a round count raised in the file would
+            // otherwise make every open spend seconds, then fail as a wrong passphrase.
+            if !(1..=MAX_KDF_ROUNDS).contains(&rounds) {
+                return Err(StoreError::HeaderChanged {
+                    path: path.to_path_buf(),
+                    what: format!(
+                        "its passphrase round count is {rounds}, outside the 1 to {MAX_KDF_ROUNDS} iching accepts"
+                    ),
+                });
+            }
             Some((salt, rounds))
         }
     };
