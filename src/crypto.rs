@@ -10,8 +10,10 @@
 //!
 //! Keys: a 32-byte [`MasterKey`] is either random (kept in a key file by the store) or derived
 //! from a passphrase with PBKDF2-HMAC-SHA256 ([`PBKDF2_ROUNDS`] rounds, a random 16-byte salt
-//! kept by the caller). HKDF-SHA256 (no salt, info `b"iching v1 enc"` / `b"iching v1 mac"`)
-//! derives separate 32-byte encryption and MAC keys ([`Keys`]). Key types zeroize on drop and
+//! kept by the caller). HKDF-SHA256 (no salt, info `b"iching v1 enc"` / `b"iching v1 mac"` /
+//! `b"iching v1 tag"`) derives separate 32-byte encryption, MAC and tag keys ([`Keys`]). The
+//! tag key authenticates values kept in the clear ([`Keys::tag`]: HMAC-SHA256 over
+//! `label || u64_be(label.len()) || data`), such as a stored row's plain columns. Key types zeroize on drop and
 //! their `Debug` output never shows key bytes.
 
 use aes::Aes256;
@@ -26,8 +28,29 @@ use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 /// Format version written as the first byte of every sealed blob.
 pub const SEAL_VERSION: u8 = 1;
-/// PBKDF2-HMAC-SHA256 iteration count for passphrase-derived master keys.
+/// PBKDF2-HMAC-SHA256 iteration count of passphrase stores made before Argon2id (they keep
+/// opening; changing their passphrase moves them to Argon2id).
 pub const PBKDF2_ROUNDS: u32 = 600_000;
+
+/// Argon2id cost parameters (RFC 9106): memory in KiB, passes, lanes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Argon2Params {
+    /// Memory, in KiB.
+    pub m_kib: u32,
+    /// Passes over the memory.
+    pub t: u32,
+    /// Lanes.
+    pub p: u32,
+}
+
+impl Argon2Params {
+    /// OWASP's first recommendation for Argon2id: 19 MiB, 2 passes, 1 lane.
+    pub const DEFAULT: Self = Self {
+        m_kib: 19_456,
+        t: 2,
+        p: 1,
+    };
+}
 
 const KEY_LEN: usize = 32;
 const IV_LEN: usize = 16;
@@ -37,6 +60,9 @@ const TAG_LEN: usize = 32;
 const MIN_SEALED_LEN: usize = 1 + IV_LEN + BLOCK_LEN + TAG_LEN;
 const INFO_ENC: &[u8] = b"iching v1 enc";
 const INFO_MAC: &[u8] = b"iching v1 mac";
+const INFO_TAG: &[u8] = b"iching v1 tag";
+/// The length of a [`Keys::tag`].
+pub const TAG_BYTES: usize = 32;
 
 type HmacSha256 = Hmac<Sha256>;
 type Aes256CbcEnc = cbc::Encryptor<Aes256>;
@@ -100,6 +126,17 @@ impl MasterKey {
         &self.0
     }
 
+    /// Argon2id (version 0x13) of `passphrase` and `salt` with `params`; `None` when the
+    /// parameters are ones Argon2 refuses.
+    pub fn from_argon2id(passphrase: &str, salt: &[u8], params: Argon2Params) -> Option<Self> {
+        let params = argon2::Params::new(params.m_kib, params.t, params.p, Some(KEY_LEN)).ok()?;
+        let mut key = Self([0u8; KEY_LEN]);
+        argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params)
+            .hash_password_into(passphrase.as_bytes(), salt, &mut key.0)
+            .ok()?;
+        Some(key)
+    }
+
     /// PBKDF2-HMAC-SHA256 with [`PBKDF2_ROUNDS`] rounds.
     pub fn from_passphrase(passphrase: &str, salt: &[u8]) -> Self {
         Self::from_passphrase_with_rounds(passphrase, salt, PBKDF2_ROUNDS)
@@ -119,11 +156,13 @@ impl fmt::Debug for MasterKey {
     }
 }
 
-/// Encryption and MAC keys derived from a [`MasterKey`]. Zeroized on drop; `Debug` is redacted.
+/// Encryption, MAC and tag keys derived from a [`MasterKey`]. Zeroized on drop; `Debug` is
+/// redacted.
 #[derive(Zeroize, ZeroizeOnDrop)]
 pub struct Keys {
     enc: [u8; KEY_LEN],
     mac: [u8; KEY_LEN],
+    tag: [u8; KEY_LEN],
 }
 
 impl fmt::Debug for Keys {
@@ -143,13 +182,38 @@ impl Keys {
         let mut keys = Self {
             enc: [0u8; KEY_LEN],
             mac: [0u8; KEY_LEN],
+            tag: [0u8; KEY_LEN],
         };
         // 32 bytes is far below HKDF-SHA256's 255 * 32 byte limit, so these cannot fail.
         hk.expand(INFO_ENC, &mut keys.enc)
             .expect("32 bytes is a valid HKDF-SHA256 output length");
         hk.expand(INFO_MAC, &mut keys.mac)
             .expect("32 bytes is a valid HKDF-SHA256 output length");
+        hk.expand(INFO_TAG, &mut keys.tag)
+            .expect("32 bytes is a valid HKDF-SHA256 output length");
         keys
+    }
+
+    /// An authentication tag for `data` kept in the clear, bound to `label` (which names what
+    /// the data is, e.g. `reading:42:row`): HMAC-SHA256 under the tag key over
+    /// `label || u64_be(label.len()) || data`.
+    pub fn tag(&self, label: &[u8], data: &[u8]) -> [u8; TAG_BYTES] {
+        self.tagger(label, data).finalize().into_bytes().into()
+    }
+
+    /// Whether `tag` is [`Keys::tag`] of `label` and `data` (compared in constant time).
+    pub fn verify_tag(&self, label: &[u8], data: &[u8], tag: &[u8]) -> bool {
+        self.tagger(label, data).verify_slice(tag).is_ok()
+    }
+
+    #[allow(clippy::expect_used, reason = "HMAC accepts keys of any length")]
+    fn tagger(&self, label: &[u8], data: &[u8]) -> HmacSha256 {
+        let mut mac = <HmacSha256 as KeyInit>::new_from_slice(&self.tag)
+            .expect("HMAC accepts keys of any length");
+        mac.update(label);
+        mac.update(&(label.len() as u64).to_be_bytes());
+        mac.update(data);
+        mac
     }
 
     /// Encrypts and authenticates `plaintext`, bound to `aad`, with a fresh random IV.
@@ -441,6 +505,40 @@ mod tests {
         );
     }
 
+    // Pinned Argon2id outputs, cross-checked with Python's argon2-cffi 25
+    // (argon2.low_level.hash_secret_raw(..., type=Type.ID, version=19, hash_len=32)).
+    #[test]
+    fn argon2id_pinned_vectors() {
+        let salt: [u8; 16] = std::array::from_fn(|i| i as u8);
+        let small = Argon2Params {
+            m_kib: 64,
+            t: 1,
+            p: 1,
+        };
+        let mk = MasterKey::from_argon2id("correct horse", &salt, small).unwrap();
+        assert_eq!(
+            hex(mk.as_bytes()),
+            "25ce5233cc1e4d37e9bca31bfef41710e40446cd1cb575932791c5fd3780bd3c"
+        );
+        let full = MasterKey::from_argon2id("correct horse", &salt, Argon2Params::DEFAULT).unwrap();
+        assert_eq!(
+            hex(full.as_bytes()),
+            "d00b90c40f918cf889780d7d3a9ec3c2b1719df87dc5e4d4d93ea6163db04e17"
+        );
+        // Parameters Argon2 refuses are `None`, never a panic.
+        for bad in [(0, 1, 1), (64, 0, 1), (64, 1, 0), (7, 1, 1)] {
+            let params = Argon2Params {
+                m_kib: bad.0,
+                t: bad.1,
+                p: bad.2,
+            };
+            assert!(
+                MasterKey::from_argon2id("x", &salt, params).is_none(),
+                "{bad:?}"
+            );
+        }
+    }
+
     // Pinned sealed output. Cross-checked independently with Python `cryptography` 48
     // (HKDF-SHA256 salt=None, AES-256-CBC + PKCS7, HMAC-SHA256 over
     // version || IV || ct || aad || u64_be(len(aad))): identical bytes.
@@ -460,10 +558,26 @@ mod tests {
     }
 
     #[test]
+    fn tags_bind_label_data_and_key() {
+        let keys = test_keys();
+        let tag = keys.tag(b"reading:1:row", b"lines=9,8,7,7,6,8");
+        assert!(keys.verify_tag(b"reading:1:row", b"lines=9,8,7,7,6,8", &tag));
+        // The label/data boundary is fixed by the length suffix: moving bytes across it fails.
+        assert!(!keys.verify_tag(b"reading:1:ro", b"wlines=9,8,7,7,6,8", &tag));
+        assert!(!keys.verify_tag(b"reading:2:row", b"lines=9,8,7,7,6,8", &tag));
+        assert!(!keys.verify_tag(b"reading:1:row", b"lines=9,8,7,7,6,9", &tag));
+        assert!(!keys.verify_tag(b"reading:1:row", b"lines=9,8,7,7,6,8", &tag[..31]));
+        let other = Keys::derive(&MasterKey::from_bytes([7; 32]));
+        assert!(!other.verify_tag(b"reading:1:row", b"lines=9,8,7,7,6,8", &tag));
+    }
+
+    #[test]
     fn derived_keys_are_distinct() {
         let master = test_master();
         let keys = Keys::derive(&master);
         assert_ne!(keys.enc, keys.mac);
+        assert_ne!(keys.tag, keys.mac);
+        assert_ne!(keys.tag, keys.enc);
         assert_ne!(&keys.enc, master.as_bytes());
         assert_ne!(&keys.mac, master.as_bytes());
         assert_ne!(
@@ -479,7 +593,7 @@ mod tests {
         assert_eq!(format!("{master:?}"), "MasterKey(**redacted**)");
         let keys_dbg = format!("{keys:?}");
         assert_eq!(keys_dbg, "Keys(**redacted**)");
-        for secret in [master.as_bytes(), &keys.enc, &keys.mac] {
+        for secret in [master.as_bytes(), &keys.enc, &keys.mac, &keys.tag] {
             for shown in [format!("{master:?}"), keys_dbg.clone()] {
                 assert!(!shown.contains(&hex(&secret[..4])));
                 assert!(!shown.contains(&format!("{:?}", &secret[..4])[1..10]));

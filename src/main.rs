@@ -64,5 +64,8 @@ fn command_name(cli: &Cli) -> &'static str {
         Some(Command::Bench(_)) => "bench",
         Some(Command::Models(_)) => "models",
         Some(Command::Doctor(_)) => "doctor",
+        Some(Command::Verify(_)) => "verify",
+        Some(Command::Backup(_)) => "backup",
+        Some(Command::Restore(_)) => "restore",
     }
 }

@@ -23,7 +23,35 @@ fn ask_passphrase(db: &Path, attempt: u32) -> Result<Zeroizing<String>, ServiceE
     if attempt > 1 {
         eprintln!("That passphrase does not open it; try again.");
     }
-    eprint!("Passphrase for {}: ", db.display());
+    ask_hidden(&format!("Passphrase for {}: ", db.display()))
+}
+
+/// Asks for a secret after `label` on the terminal, without echoing it; `None` when standard
+/// input is not a terminal (the caller says how else to give it).
+pub fn ask_secret(label: &str) -> Option<Result<Zeroizing<String>, ServiceError>> {
+    std::io::stdin().is_terminal().then(|| ask_hidden(label))
+}
+
+/// Asks for a new passphrase twice; `None` without a terminal.
+pub fn ask_new_passphrase() -> Option<Result<Zeroizing<String>, ServiceError>> {
+    if !std::io::stdin().is_terminal() {
+        return None;
+    }
+    Some((|| {
+        let first = ask_hidden("New passphrase: ")?;
+        let again = ask_hidden("The same again: ")?;
+        if *first != *again {
+            return Err(ServiceError::Usage(
+                "the two passphrases differ; nothing was changed".into(),
+            ));
+        }
+        Ok(first)
+    })())
+}
+
+/// Reads a line after `label` in raw mode, without echo.
+fn ask_hidden(label: &str) -> Result<Zeroizing<String>, ServiceError> {
+    eprint!("{label}");
     let _ = std::io::stderr().flush();
     let failed = |e: std::io::Error| ServiceError::Io(format!("cannot read the passphrase: {e}"));
     terminal::enable_raw_mode().map_err(failed)?;

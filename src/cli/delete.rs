@@ -12,7 +12,8 @@ use super::history::INTEGRITY_PLACEHOLDER;
 use super::{CliError, open};
 use crate::model::ReadingId;
 use crate::response::sanitize_inline;
-use crate::service::{Access, Service};
+use crate::service::{Access, Service, ServiceError};
+use crate::store::StoreError;
 use crate::store::rfc3339;
 
 /// Arguments of `delete`.
@@ -35,7 +36,14 @@ pub async fn run(home: Option<&Path>, args: DeleteArgs) -> Result<ExitCode, CliE
 }
 
 async fn delete(service: &Service, args: &DeleteArgs) -> Result<ExitCode, CliError> {
-    let row = service.reading_row(args.id).await?;
+    // A reading whose record fails its check can still be deleted: that is one way out.
+    let cast = match service.reading_row(args.id).await {
+        Ok(row) => format!("cast {}", rfc3339(row.created_at)),
+        Err(ServiceError::Store(StoreError::Integrity { .. } | StoreError::BadRow { .. })) => {
+            format!("its record: {INTEGRITY_PLACEHOLDER}")
+        }
+        Err(e) => return Err(e.into()),
+    };
     if !args.yes {
         if !std::io::stdin().is_terminal() {
             return Err(CliError::usage(format!(
@@ -48,9 +56,8 @@ async fn delete(service: &Service, args: &DeleteArgs) -> Result<ExitCode, CliErr
             |q| sanitize_inline(&q),
         );
         eprint!(
-            "Delete reading {} (\"{question}\", cast {})? This cannot be undone. [y/N] ",
+            "Delete reading {} (\"{question}\", {cast})? This cannot be undone. [y/N] ",
             args.id,
-            rfc3339(row.created_at)
         );
         let _ = std::io::stderr().flush();
         let mut answer = String::new();

@@ -10,6 +10,7 @@ mod history;
 mod retry;
 mod show;
 mod stats;
+mod upkeep;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -46,7 +47,10 @@ impl Cli {
                 | Command::Show(_)
                 | Command::Stats(_)
                 | Command::Delete(_)
-                | Command::Retry(_),
+                | Command::Retry(_)
+                | Command::Verify(_)
+                | Command::Backup(_)
+                | Command::Restore(_),
             ) => Access::Read,
             _ => Access::Write,
         }
@@ -84,6 +88,24 @@ pub enum Command {
     /// usage reported or not), which token-limit field and structured-output mode it takes, and
     /// how many requests it serves at once. Exit 0 when a reading would work, 1 otherwise.
     Doctor(doctor::DoctorArgs),
+    /// Check every saved reading: its sealed text and the figures stored beside it
+    ///
+    /// Opens every sealed value and checks every record's authentication tag, and runs SQLite's
+    /// own check of the file. Prints a summary and each damaged reading. Exit 0 when all is
+    /// intact, 1 when anything is damaged.
+    Verify(upkeep::VerifyArgs),
+    /// Copy the store to a new file, safely even while a reading is being written
+    ///
+    /// The copy is sealed exactly like the store (it opens with the same key file or
+    /// passphrase), readable by you only, and never written over an existing file.
+    Backup(upkeep::BackupArgs),
+    /// Add the readings of a backup that are not in the store
+    ///
+    /// Readings already here (same time, lines and question) are skipped; the others get new
+    /// ids and are sealed with this store's key. A backup sealed with another key file needs
+    /// --key; one sealed with a passphrase asks for it (or reads ICHING_BACKUP_PASSPHRASE).
+    /// Exit 1 when some readings of the backup were damaged and left out.
+    Restore(upkeep::RestoreArgs),
 }
 
 /// Output formats of a reading.
@@ -309,6 +331,9 @@ pub async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
         Some(Command::Bench(args)) => bench::run(cli.home.as_deref(), args).await,
         Some(Command::Models(args)) => doctor::models(cli.home.as_deref(), args).await,
         Some(Command::Doctor(args)) => doctor::doctor(cli.home.as_deref(), args).await,
+        Some(Command::Verify(args)) => upkeep::verify(cli.home.as_deref(), args).await,
+        Some(Command::Backup(args)) => upkeep::backup(cli.home.as_deref(), args).await,
+        Some(Command::Restore(args)) => upkeep::restore(cli.home.as_deref(), args).await,
         // `main` opens the terminal app (`crate::tui::run`) when there is no command.
         None => Err(CliError::usage(
             "no command given: run `iching` alone for the terminal app, or see `iching --help`",

@@ -121,6 +121,15 @@ struct AllStats {
     sections: usize,
     by_section: Vec<SectionAverages>,
     by_model: Vec<ModelTotals>,
+    /// Readings left out because their records failed the integrity check.
+    skipped: Vec<Skipped>,
+}
+
+/// A reading left out of the figures.
+#[derive(Debug, Serialize)]
+struct Skipped {
+    id: ReadingId,
+    reason: String,
 }
 
 /// Runs `stats`.
@@ -151,8 +160,16 @@ async fn figures(service: &Service, args: &StatsArgs) -> Result<String, CliError
             reading_table(&stats)
         }
     } else {
-        let parts = service.all_figures().await?;
-        let stats = across(&parts, &prices);
+        let all = service.all_figures().await?;
+        let mut stats = across(&all.parts, &prices);
+        stats.skipped = all
+            .skipped
+            .into_iter()
+            .map(|(id, e)| Skipped {
+                id,
+                reason: e.to_string(),
+            })
+            .collect();
         if args.json {
             json(&stats)?
         } else {
@@ -286,6 +303,7 @@ fn across(parts: &[(ReadingId, PartMeta)], prices: &Prices) -> AllStats {
                 }
             })
             .collect(),
+        skipped: Vec::new(),
         by_model: by_model
             .into_iter()
             .map(|(model, (ids, ms))| ModelTotals {
@@ -408,9 +426,11 @@ fn reading_table(s: &ReadingStats) -> String {
 }
 
 fn across_tables(s: &AllStats) -> String {
+    let skipped = skipped_note(&s.skipped);
     if s.sections == 0 {
-        return "No sections stored yet. Cast a reading with `iching cast \"your question\"`."
-            .to_owned();
+        return format!(
+            "No sections stored yet. Cast a reading with `iching cast \"your question\"`.{skipped}"
+        );
     }
     let mut out = format!(
         "Across {} readings ({} sections stored)\n\n",
@@ -471,5 +491,23 @@ fn across_tables(s: &AllStats) -> String {
             }
         ));
     }
-    out.trim_end().to_owned()
+    format!("{}{skipped}", out.trim_end())
+}
+
+/// The closing note on readings left out, or nothing.
+fn skipped_note(skipped: &[Skipped]) -> String {
+    if skipped.is_empty() {
+        return String::new();
+    }
+    let ids: Vec<String> = skipped.iter().map(|s| s.id.to_string()).collect();
+    format!(
+        "\n\nLeft out: {} {} whose records failed the integrity check ({}); `iching verify` says what failed.",
+        skipped.len(),
+        if skipped.len() == 1 {
+            "reading"
+        } else {
+            "readings"
+        },
+        ids.join(", ")
+    )
 }

@@ -9,6 +9,7 @@
 
 pub mod doctor;
 pub mod setup;
+mod upkeep;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -25,10 +26,12 @@ use crate::plan::Section;
 use crate::reading::{SavedRun, cast_saved, retry_saved, saved_report, stored_reading};
 use crate::report::{self, ReadingReport};
 use crate::store::{
-    HistoryFilter, Listed, PartMeta, ReadingRow, Store, StoreError, Unlock, Writer, WriterThread,
+    AllParts, HistoryFilter, Listed, PartMeta, ReadingRow, Store, StoreError, Unlock, Writer,
+    WriterThread,
 };
 
 pub use setup::Setup;
+pub use upkeep::{BACKUP_PASSPHRASE_ENV, BackupKey};
 
 /// Why an operation failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -346,7 +349,7 @@ impl Service {
                 let mut costs: std::collections::HashMap<ReadingId, Option<f64>> =
                     std::collections::HashMap::new();
                 if !prices.is_empty() {
-                    for (id, meta) in s.part_metas(None)? {
+                    for (id, meta) in s.all_part_metas()?.parts {
                         let part = match (&meta.model, meta.billed()) {
                             (Some(m), Some(usage)) => prices.cost(m, &usage),
                             _ => None,
@@ -387,19 +390,16 @@ impl Service {
             .writer
             .call(move |s| {
                 let row = s.reading(id)?;
-                let parts = s
-                    .part_metas(Some(id))?
-                    .into_iter()
-                    .map(|(_, m)| m)
-                    .collect();
+                let parts = s.part_metas(id)?;
                 Ok(ReadingFigures { row, parts })
             })
             .await?)
     }
 
-    /// Every section's figures across all readings, with its reading's id.
-    pub async fn all_figures(&self) -> Result<Vec<(ReadingId, PartMeta)>, ServiceError> {
-        Ok(self.writer.call(|s| s.part_metas(None)).await?)
+    /// Every section's figures across all readings, with its reading's id; readings whose
+    /// records fail their check are left out and listed in `skipped`.
+    pub async fn all_figures(&self) -> Result<AllParts, ServiceError> {
+        Ok(self.writer.call(Store::all_part_metas).await?)
     }
 
     /// Deletes reading `id`; refuses one that is being generated right now.

@@ -160,6 +160,12 @@ pub enum StoreError {
         /// Its key file.
         key: PathBuf,
     },
+    /// A file iching was asked to create is already there.
+    #[error("{path} already exists; iching never writes over a file: give another name")]
+    Exists {
+        /// The file.
+        path: PathBuf,
+    },
     /// No reading has this id.
     #[error("no reading has id {0}; `iching history` lists them")]
     NotFound(ReadingId),
@@ -238,6 +244,7 @@ impl StoreError {
                 | StoreError::PassphraseNotUsed { .. }
                 | StoreError::ReadOnly { .. }
                 | StoreError::Unsafe { .. }
+                | StoreError::Exists { .. }
         )
     }
 }

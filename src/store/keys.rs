@@ -4,10 +4,14 @@
 //!   written only when no database exists yet. An existing database whose key file is missing is
 //!   an error (a new key could never open the old readings); a key file found without a
 //!   database is refused with what to do (it opens nothing on its own).
-//! - **Passphrase** (`ICHING_PASSPHRASE`, or a prompt the front end shows): PBKDF2-HMAC-SHA256
-//!   with a random 16-byte salt and the round count (600,000) kept in `meta`, so the same
-//!   passphrase derives the same key on every open. Whichever a database was created with is
-//!   recorded in `meta` and is the only way to open it.
+//! - **Passphrase** (`ICHING_PASSPHRASE`, or a prompt the front end shows): Argon2id (19 MiB,
+//!   2 passes, 1 lane: OWASP's first choice) with a random 16-byte salt, the algorithm and its
+//!   parameters kept in `meta` (`kdf`, `kdf_salt`, `kdf_params`), so the same passphrase derives
+//!   the same key on every open. Stores made before Argon2id use PBKDF2-HMAC-SHA256 (no `kdf`
+//!   row, `kdf_rounds` = 600,000); they keep opening, and changing the passphrase moves them to
+//!   Argon2id. The parameters are bounded before any work is done with them and covered by the
+//!   header tag. Whichever way a database was created is recorded in `meta` and is the only way
+//!   to open it.
 //!
 //! Either way the key is checked against a sealed key-check value before anything is written.
 
@@ -20,7 +24,136 @@ use zeroize::Zeroizing;
 
 use super::{Field, StoreError, Unlock};
 use crate::crypto::Sealed;
-use crate::crypto::{Keys, MasterKey, PBKDF2_ROUNDS, new_salt};
+use crate::crypto::{Argon2Params, Keys, MasterKey, PBKDF2_ROUNDS, new_salt};
+
+/// How a passphrase becomes the master key: the algorithm, its salt and its parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kdf {
+    /// PBKDF2-HMAC-SHA256 (stores made before Argon2id).
+    Pbkdf2 {
+        /// The salt.
+        salt: [u8; 16],
+        /// The round count.
+        rounds: u32,
+    },
+    /// Argon2id.
+    Argon2id {
+        /// The salt.
+        salt: [u8; 16],
+        /// Memory, passes and lanes.
+        params: Argon2Params,
+    },
+}
+
+/// The most PBKDF2 rounds a store may ask for: four times what iching wrote, about two
+/// seconds in a release build.
+pub(super) const MAX_KDF_ROUNDS: u32 = 4 * PBKDF2_ROUNDS;
+/// The most Argon2id memory a store may ask for, in KiB (256 MiB).
+const MAX_ARGON2_KIB: u32 = 256 * 1024;
+/// The most Argon2id passes and lanes a store may ask for.
+const MAX_ARGON2_PASSES: u32 = 16;
+const MAX_ARGON2_LANES: u32 = 8;
+
+impl Kdf {
+    /// Argon2id with the product's parameters and a fresh salt.
+    pub fn new_argon2id() -> Self {
+        Kdf::Argon2id {
+            salt: new_salt(),
+            params: Argon2Params::DEFAULT,
+        }
+    }
+
+    /// The master key `passphrase` derives; `None` when the parameters are unusable.
+    pub fn derive(&self, passphrase: &str) -> Option<MasterKey> {
+        match *self {
+            Kdf::Pbkdf2 { salt, rounds } => Some(MasterKey::from_passphrase_with_rounds(
+                passphrase, &salt, rounds,
+            )),
+            Kdf::Argon2id { salt, params } => MasterKey::from_argon2id(passphrase, &salt, params),
+        }
+    }
+
+    /// What `meta` holds for it.
+    pub(super) fn meta_rows(&self) -> Vec<(&'static str, Vec<u8>)> {
+        match self {
+            Kdf::Pbkdf2 { salt, rounds } => vec![
+                ("kdf_salt", salt.to_vec()),
+                ("kdf_rounds", rounds.to_string().into_bytes()),
+            ],
+            Kdf::Argon2id { salt, params } => vec![
+                ("kdf", b"argon2id".to_vec()),
+                ("kdf_salt", salt.to_vec()),
+                (
+                    "kdf_params",
+                    format!("m={},t={},p={}", params.m_kib, params.t, params.p).into_bytes(),
+                ),
+            ],
+        }
+    }
+
+    /// Reads it from `meta` (`get` looks a key up). `Ok(None)` when a part is missing; `Err`
+    /// says which parameter is outside what iching accepts (checked before any work is done
+    /// with it: a raised cost would otherwise make every open slow, or exhaust memory).
+    pub(super) fn from_meta(get: impl Fn(&str) -> Option<Vec<u8>>) -> Result<Option<Self>, String> {
+        let text = |key: &str| get(key).and_then(|v| String::from_utf8(v).ok());
+        let Some(salt) = get("kdf_salt").and_then(|s| <[u8; 16]>::try_from(s).ok()) else {
+            return Ok(None);
+        };
+        match text("kdf").as_deref() {
+            None | Some("pbkdf2-sha256") => {
+                let Some(rounds) = text("kdf_rounds").and_then(|r| r.parse::<u32>().ok()) else {
+                    return Ok(None);
+                };
+                if !(1..=MAX_KDF_ROUNDS).contains(&rounds) {
+                    return Err(format!(
+                        "its passphrase round count is {rounds}, outside the 1 to {MAX_KDF_ROUNDS} iching accepts"
+                    ));
+                }
+                Ok(Some(Kdf::Pbkdf2 { salt, rounds }))
+            }
+            Some("argon2id") => {
+                let Some(params) = text("kdf_params").as_deref().and_then(parse_params) else {
+                    return Ok(None);
+                };
+                let Argon2Params { m_kib, t, p } = params;
+                if !(1..=MAX_ARGON2_PASSES).contains(&t)
+                    || !(1..=MAX_ARGON2_LANES).contains(&p)
+                    || !(8 * p..=MAX_ARGON2_KIB).contains(&m_kib)
+                {
+                    return Err(format!(
+                        "its Argon2id parameters are m={m_kib},t={t},p={p}, outside what iching accepts (at most {MAX_ARGON2_KIB} KiB, {MAX_ARGON2_PASSES} passes, {MAX_ARGON2_LANES} lanes)"
+                    ));
+                }
+                Ok(Some(Kdf::Argon2id { salt, params }))
+            }
+            Some(other) => Err(format!(
+                "its passphrase algorithm is {other:?}, which iching does not know"
+            )),
+        }
+    }
+}
+
+/// `m=19456,t=2,p=1`.
+fn parse_params(s: &str) -> Option<Argon2Params> {
+    let mut m_kib = None;
+    let mut t = None;
+    let mut p = None;
+    for part in s.split(',') {
+        let (key, value) = part.split_once('=')?;
+        let value: u32 = value.parse().ok()?;
+        match key {
+            "m" => m_kib = Some(value),
+            "t" => t = Some(value),
+            "p" => p = Some(value),
+            _ => return None,
+        }
+    }
+    Some(Argon2Params {
+        m_kib: m_kib?,
+        t: t?,
+        p: p?,
+    })
+}
 
 /// The environment variable holding the passphrase.
 pub const PASSPHRASE_ENV: &str = "ICHING_PASSPHRASE";
@@ -60,8 +193,8 @@ impl KeyMode {
 pub(super) struct Found {
     /// How its key is kept.
     pub mode: KeyMode,
-    /// PBKDF2 salt and rounds (passphrase mode).
-    pub kdf: Option<([u8; 16], u32)>,
+    /// How the passphrase becomes the key (passphrase mode).
+    pub kdf: Option<Kdf>,
     /// The sealed key-check value.
     pub check: Sealed,
 }
@@ -70,8 +203,8 @@ pub(super) struct Found {
 #[derive(Debug, Clone, Copy)]
 pub(super) struct NewKey {
     pub mode: KeyMode,
-    /// PBKDF2 salt and rounds, for a passphrase.
-    pub kdf: Option<([u8; 16], u32)>,
+    /// How the passphrase becomes the key, for a passphrase.
+    pub kdf: Option<Kdf>,
 }
 
 /// The keys of an existing database, checked against its key-check value.
@@ -101,13 +234,17 @@ pub(super) fn unlock_existing(
                     db: db.to_path_buf(),
                 });
             };
-            let (salt, rounds) = found.kdf.as_ref().ok_or_else(|| StoreError::Corrupt {
+            let kdf = found.kdf.as_ref().ok_or_else(|| StoreError::Corrupt {
                 path: db.to_path_buf(),
                 reason: "its passphrase salt is missing".into(),
             })?;
-            Keys::derive(&MasterKey::from_passphrase_with_rounds(
-                passphrase, salt, *rounds,
-            ))
+            let master = kdf
+                .derive(passphrase)
+                .ok_or_else(|| StoreError::HeaderChanged {
+                    path: db.to_path_buf(),
+                    what: "its passphrase parameters are ones Argon2 refuses".into(),
+                })?;
+            Keys::derive(&master)
         }
     };
     let opened = keys.open(Field::KeyCheck.aad().as_bytes(), &found.check);
@@ -129,14 +266,19 @@ pub(super) fn unlock_existing(
 /// (reused if one is there, else generated and written with mode 0600).
 pub(super) fn unlock_new(key_path: &Path, unlock: &Unlock) -> Result<(Keys, NewKey), StoreError> {
     if let Some(passphrase) = &unlock.passphrase {
-        let salt = new_salt();
-        let rounds = unlock.new_rounds.unwrap_or(PBKDF2_ROUNDS).max(1);
-        let master = MasterKey::from_passphrase_with_rounds(passphrase, &salt, rounds);
+        let kdf = match unlock.new_rounds {
+            Some(rounds) => Kdf::Pbkdf2 {
+                salt: new_salt(),
+                rounds: rounds.max(1),
+            },
+            None => Kdf::new_argon2id(),
+        };
+        let master = derive_new(&kdf, passphrase)?;
         return Ok((
             Keys::derive(&master),
             NewKey {
                 mode: KeyMode::Passphrase,
-                kdf: Some((salt, rounds)),
+                kdf: Some(kdf),
             },
         ));
     }
@@ -148,6 +290,14 @@ pub(super) fn unlock_new(key_path: &Path, unlock: &Unlock) -> Result<(Keys, NewK
             kdf: None,
         },
     ))
+}
+
+/// The master key a new passphrase derives with `kdf` (parameters iching chose, so they work).
+pub(super) fn derive_new(kdf: &Kdf, passphrase: &str) -> Result<MasterKey, StoreError> {
+    kdf.derive(passphrase).ok_or_else(|| StoreError::Database {
+        path: std::path::PathBuf::new(),
+        reason: "the passphrase parameters do not work".into(),
+    })
 }
 
 /// The master key in `path`; `None` when there is no such file.

@@ -12,16 +12,22 @@
 //! - [`writer::Writer`] is the single writer: a thread owning the store, fed by a channel, that
 //!   commits small groups of writes together.
 
+mod backup;
 mod error;
 mod keys;
 mod parts;
 pub mod perms;
 mod readings;
 mod schema;
+mod tags;
 pub mod writer;
 
 #[cfg(test)]
+mod tag_tests;
+#[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_support;
 
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
@@ -33,10 +39,12 @@ use zeroize::Zeroizing;
 
 use crate::crypto::{Keys, Sealed};
 use crate::model::ReadingId;
+use tags::{Canon, Tagged};
 
+pub use backup::{Imported, OpenedBackup, Verified, backup, key_mode_of};
 pub use error::StoreError;
 pub use keys::{KeyMode, PASSPHRASE_ENV};
-pub use parts::{Part, PartMeta, PartText};
+pub use parts::{AllParts, Part, PartMeta, PartText};
 pub use readings::{HistoryFilter, Listed, NewReading, ReadingRow};
 pub use writer::{Writer, WriterThread};
 
@@ -232,6 +240,7 @@ impl Store {
             read_only,
             notices,
         };
+        store.check_header()?;
         if let Some(why) = &store.read_only {
             tracing::info!(%why, "the store is read-only");
             if store.user_version()? < schema::SCHEMA_VERSION {
@@ -349,6 +358,36 @@ impl Store {
                     reason: format!("its {} does not open", field.describe()),
                 },
             })
+    }
+
+    /// The tag of `canon` as `what`.
+    fn tag(&self, what: Tagged, canon: &Canon) -> Vec<u8> {
+        self.keys
+            .tag(what.label().as_bytes(), canon.as_bytes())
+            .to_vec()
+    }
+
+    /// Checks `tag` (as stored; `None` when the column is empty) against `canon` as `what`.
+    fn check_tag(&self, what: Tagged, canon: &Canon, tag: Option<&[u8]>) -> Result<(), StoreError> {
+        let ok = tag.is_some_and(|t| {
+            self.keys
+                .verify_tag(what.label().as_bytes(), canon.as_bytes(), t)
+        });
+        if ok {
+            return Ok(());
+        }
+        Err(match what {
+            Tagged::ReadingRow(id) | Tagged::Sections(id) | Tagged::PartRow(id, _) => {
+                StoreError::Integrity {
+                    id,
+                    field: what.describe(),
+                }
+            }
+            Tagged::Header => StoreError::HeaderChanged {
+                path: self.path.clone(),
+                what: "its key settings do not match their authentication tag".into(),
+            },
+        })
     }
 
     /// Runs `f` atomically (a savepoint, so it nests inside the writer's transaction).

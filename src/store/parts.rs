@@ -2,10 +2,12 @@
 //! Writing a section again (a retry) replaces its row: `UNIQUE(reading_id, section_id)` and an
 //! upsert, never a second row. Blobs are sealed as `part:{reading_id}:{section_id}:{field}`.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
-use rusqlite::{Row, params};
+use rusqlite::{OptionalExtension, Row, params};
 
+use super::tags::{Canon, Tagged};
 use super::{Field, Store, StoreError, now_ms};
 use crate::events::{Usage, UsageSource};
 use crate::model::{ErrorKind, ReadingId, SectionStatus};
@@ -124,16 +126,55 @@ pub struct Part {
 /// A part as its row will hold it: plain columns and sealed blobs.
 struct SealedRow<'a> {
     meta: &'a PartMeta,
-    status: &'static str,
     request: Vec<u8>,
     response: Option<Vec<u8>>,
     paragraphs: Option<Vec<u8>>,
     error: Option<Vec<u8>>,
 }
 
-const META_COLUMNS: &str = "section_id, status, attempts, started_ms, finished_ms, latency_ms,
+/// A part's plain columns and its tag: indexes 0 to 17, read by [`Store::parse_meta`].
+pub(super) const META_COLUMNS: &str =
+    "section_id, status, attempts, started_ms, finished_ms, latency_ms,
     ttft_ms, prompt_tokens, completion_tokens, usage_source, model, updated_at, reasoning_tokens,
-    cached_tokens, failed_prompt_tokens, failed_completion_tokens, error_kind";
+    cached_tokens, failed_prompt_tokens, failed_completion_tokens, error_kind, row_tag";
+
+impl PartMeta {
+    /// The tagged columns (all but `updated_at`, which only the store reads).
+    pub(super) fn canon(&self) -> Canon {
+        let n = |v: Option<u32>| v.map(i64::from);
+        let mut c = Canon::default();
+        c.int(Some(i64::from(self.section_id)))
+            .text(Some(status_str(self.status)))
+            .int(Some(i64::from(self.attempts)))
+            .int(self.started_ms.map(int))
+            .int(Some(int(self.finished_ms)))
+            .int(Some(int(self.latency_ms)))
+            .int(self.ttft_ms.map(int))
+            .int(n(self.prompt_tokens))
+            .int(n(self.completion_tokens))
+            .text(self.usage.map(UsageSource::as_str))
+            .text(self.model.as_deref())
+            .int(n(self.reasoning_tokens))
+            .int(n(self.cached_tokens))
+            .int(n(self.failed_prompt_tokens))
+            .int(n(self.failed_completion_tokens))
+            .text(self.error_kind.map(ErrorKind::as_str));
+        c
+    }
+}
+
+/// A stored part's status column.
+fn status_str(status: SectionStatus) -> &'static str {
+    match status {
+        SectionStatus::Complete => "complete",
+        _ => "failed",
+    }
+}
+
+/// `a + b` as the failed-attempt counts are kept: none when nothing was spent.
+fn add(a: Option<u32>, b: Option<u32>) -> Option<u32> {
+    Some(a.unwrap_or(0).saturating_add(b.unwrap_or(0))).filter(|&n| n > 0)
+}
 
 impl Store {
     /// Writes section `meta.section_id` of reading `reading`, replacing any earlier row for it.
@@ -158,15 +199,11 @@ impl Store {
             .map(|(meta, text)| self.sealed_row(reading, meta, text))
             .collect::<Result<Vec<_>, _>>()?;
         let now = now_ms();
-        self.atomic(|| {
-            let touched = self
-                .conn
+        self.retag(reading, || {
+            self.conn
                 .prepare_cached("UPDATE readings SET updated_at = ?2 WHERE id = ?1")
                 .and_then(|mut st| st.execute(params![reading, now]))
                 .map_err(|e| self.db_err(e))?;
-            if touched == 0 {
-                return Err(StoreError::NotFound(reading));
-            }
             let mut insert = self
                 .conn
                 .prepare_cached(
@@ -174,9 +211,10 @@ impl Store {
                         started_ms, finished_ms, latency_ms, ttft_ms, prompt_tokens,
                         completion_tokens, total_tokens, usage_source, model, created_at,
                         updated_at, request, response, paragraphs, error, reasoning_tokens,
-                        cached_tokens, failed_prompt_tokens, failed_completion_tokens, error_kind)
+                        cached_tokens, failed_prompt_tokens, failed_completion_tokens, error_kind,
+                        row_tag)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14,
-                        ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)
+                        ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)
                      ON CONFLICT (reading_id, section_id) DO UPDATE SET
                         status = excluded.status, attempts = excluded.attempts,
                         started_ms = excluded.started_ms, finished_ms = excluded.finished_ms,
@@ -190,21 +228,29 @@ impl Store {
                         error = excluded.error, reasoning_tokens = excluded.reasoning_tokens,
                         cached_tokens = excluded.cached_tokens,
                         error_kind = excluded.error_kind,
-                        failed_prompt_tokens = NULLIF(
-                            COALESCE(reading_parts.failed_prompt_tokens, 0)
-                            + COALESCE(excluded.failed_prompt_tokens, 0), 0),
-                        failed_completion_tokens = NULLIF(
-                            COALESCE(reading_parts.failed_completion_tokens, 0)
-                            + COALESCE(excluded.failed_completion_tokens, 0), 0)",
+                        failed_prompt_tokens = excluded.failed_prompt_tokens,
+                        failed_completion_tokens = excluded.failed_completion_tokens,
+                        row_tag = excluded.row_tag",
                 )
                 .map_err(|e| self.db_err(e))?;
             for row in &rows {
-                let meta = row.meta;
+                // What earlier failed attempts of this section spent carries over to the new
+                // row (the row it replaces is checked first, like the reading's).
+                let mut meta = row.meta.clone();
+                if let Some(before) = self.stored_part(reading, meta.section_id)? {
+                    meta.failed_prompt_tokens =
+                        add(before.failed_prompt_tokens, meta.failed_prompt_tokens);
+                    meta.failed_completion_tokens = add(
+                        before.failed_completion_tokens,
+                        meta.failed_completion_tokens,
+                    );
+                }
+                let tag = self.tag(Tagged::PartRow(reading, meta.section_id), &meta.canon());
                 insert
                     .execute(params![
                         reading,
                         meta.section_id,
-                        row.status,
+                        status_str(meta.status),
                         meta.attempts,
                         meta.started_ms.map(int),
                         int(meta.finished_ms),
@@ -225,11 +271,30 @@ impl Store {
                         meta.failed_prompt_tokens,
                         meta.failed_completion_tokens,
                         meta.error_kind.map(ErrorKind::as_str),
+                        tag,
                     ])
                     .map_err(|e| self.db_err(e))?;
             }
             Ok(())
         })
+    }
+
+    /// Section `section` of reading `reading` as stored, checked; `None` when there is none.
+    fn stored_part(&self, reading: ReadingId, section: u8) -> Result<Option<PartMeta>, StoreError> {
+        let sql = format!(
+            "SELECT {META_COLUMNS} FROM reading_parts WHERE reading_id = ?1 AND section_id = ?2"
+        );
+        let found = self
+            .conn
+            .prepare_cached(&sql)
+            .and_then(|mut st| {
+                st.query_row(params![reading, section], |r| {
+                    Ok(self.checked_meta(reading, r))
+                })
+                .optional()
+            })
+            .map_err(|e| self.db_err(e))?;
+        found.transpose()
     }
 
     /// A part's status column and its sealed blobs, ready to insert.
@@ -239,16 +304,15 @@ impl Store {
         meta: &'a PartMeta,
         text: &PartText,
     ) -> Result<SealedRow<'a>, StoreError> {
-        let status = match meta.status {
-            SectionStatus::Complete => "complete",
-            SectionStatus::Failed => "failed",
-            SectionStatus::Pending | SectionStatus::Cancelled => {
-                return Err(StoreError::Database {
-                    path: self.path.clone(),
-                    reason: "only finished or failed sections are stored".into(),
-                });
-            }
-        };
+        if matches!(
+            meta.status,
+            SectionStatus::Pending | SectionStatus::Cancelled
+        ) {
+            return Err(StoreError::Database {
+                path: self.path.clone(),
+                reason: "only finished or failed sections are stored".into(),
+            });
+        }
         let s = meta.section_id;
         let seal = |field: Field, v: &Option<String>| {
             v.as_ref()
@@ -256,7 +320,6 @@ impl Store {
         };
         Ok(SealedRow {
             meta,
-            status,
             request: self
                 .seal(Field::Request(reading, s), text.request.as_bytes())
                 .into_bytes(),
@@ -266,8 +329,8 @@ impl Store {
         })
     }
 
-    /// Reading `id`'s parts, opened, by section. Any blob that fails its check is an
-    /// [`StoreError::Integrity`] naming the reading and the field.
+    /// Reading `id`'s parts, opened, by section. A part whose record fails its tag, or any blob
+    /// that fails its check, is an [`StoreError::Integrity`] naming the reading and what failed.
     pub fn parts(&self, id: ReadingId) -> Result<Vec<Part>, StoreError> {
         type Blobs = (Vec<u8>, Option<Vec<u8>>, Option<Vec<u8>>, Option<Vec<u8>>);
         self.reading(id)?;
@@ -278,8 +341,8 @@ impl Store {
         let mut st = self.conn.prepare_cached(&sql).map_err(|e| self.db_err(e))?;
         let rows = st
             .query_map([id], |r| {
-                let blobs: Blobs = (r.get(17)?, r.get(18)?, r.get(19)?, r.get(20)?);
-                Ok((self.parse_meta(id, r), blobs))
+                let blobs: Blobs = (r.get(18)?, r.get(19)?, r.get(20)?, r.get(21)?);
+                Ok((self.checked_meta(id, r), blobs))
             })
             .map_err(|e| self.db_err(e))?;
         let mut out = Vec::new();
@@ -301,44 +364,96 @@ impl Store {
         Ok(out)
     }
 
-    /// The plain columns of every part of reading `id` (or of all readings), with their reading
-    /// ids, in the order they finished. Nothing is opened: stats need no key.
-    pub fn part_metas(
-        &self,
-        id: Option<ReadingId>,
-    ) -> Result<Vec<(ReadingId, PartMeta)>, StoreError> {
-        if let Some(id) = id {
-            self.reading(id)?;
-        }
+    /// The plain columns of every part of reading `id`, checked, in the order they finished.
+    /// Nothing is opened.
+    pub fn part_metas(&self, id: ReadingId) -> Result<Vec<PartMeta>, StoreError> {
+        self.reading(id)?;
         let sql = format!(
-            "SELECT {META_COLUMNS}, reading_id FROM reading_parts
-             WHERE ?1 IS NULL OR reading_id = ?1 ORDER BY reading_id, finished_ms, section_id"
+            "SELECT {META_COLUMNS} FROM reading_parts WHERE reading_id = ?1
+             ORDER BY finished_ms, section_id"
         );
         let mut st = self.conn.prepare_cached(&sql).map_err(|e| self.db_err(e))?;
         let rows = st
-            .query_map([id], |r| {
-                let reading: ReadingId = r.get(17)?;
-                Ok((reading, self.parse_meta(reading, r)))
-            })
+            .query_map([id], |r| Ok(self.checked_meta(id, r)))
             .map_err(|e| self.db_err(e))?;
         let mut out = Vec::new();
         for row in rows {
-            let (reading, meta) = row.map_err(|e| self.db_err(e))?;
-            out.push((reading, meta?));
+            out.push(row.map_err(|e| self.db_err(e))??);
         }
         Ok(out)
+    }
+
+    /// The plain columns of every part of every reading whose records all check out, with
+    /// their reading ids, in the order they finished; and the readings left out, each with
+    /// what failed. One damaged reading never hides the figures of the others.
+    pub fn all_part_metas(&self) -> Result<AllParts, StoreError> {
+        let mut skipped: BTreeMap<ReadingId, StoreError> = BTreeMap::new();
+        let sql = format!("SELECT {} FROM readings r", super::readings::ROW_COLUMNS);
+        let mut st = self.conn.prepare(&sql).map_err(|e| self.db_err(e))?;
+        let rows = st
+            .query_map([], super::readings::RawRow::read)
+            .map_err(|e| self.db_err(e))?;
+        for raw in rows {
+            let raw = raw.map_err(|e| self.db_err(e))?;
+            if let Err(e) = self.check_row(&raw).and_then(|()| raw.parse().map(drop)) {
+                skipped.insert(raw.id(), e);
+            }
+        }
+        let sql = format!(
+            "SELECT {META_COLUMNS}, reading_id FROM reading_parts
+             ORDER BY reading_id, finished_ms, section_id"
+        );
+        let mut st = self.conn.prepare(&sql).map_err(|e| self.db_err(e))?;
+        let rows = st
+            .query_map([], |r| {
+                let reading: ReadingId = r.get(18)?;
+                Ok((reading, self.checked_meta(reading, r)))
+            })
+            .map_err(|e| self.db_err(e))?;
+        let mut parts = Vec::new();
+        for row in rows {
+            let (reading, meta) = row.map_err(|e| self.db_err(e))?;
+            match meta {
+                Ok(meta) => parts.push((reading, meta)),
+                Err(e) => {
+                    skipped.entry(reading).or_insert(e);
+                }
+            }
+        }
+        parts.retain(|(reading, _)| !skipped.contains_key(reading));
+        Ok(AllParts {
+            parts,
+            skipped: skipped.into_iter().collect(),
+        })
     }
 
     /// Which sections of reading `id` are stored, and how they ended.
     pub fn part_statuses(&self, id: ReadingId) -> Result<Vec<(u8, SectionStatus)>, StoreError> {
         Ok(self
-            .part_metas(Some(id))?
+            .part_metas(id)?
             .into_iter()
-            .map(|(_, m)| (m.section_id, m.status))
+            .map(|m| (m.section_id, m.status))
             .collect())
     }
 
-    fn parse_meta(&self, reading: ReadingId, r: &Row<'_>) -> Result<PartMeta, StoreError> {
+    /// A part's plain columns ([`META_COLUMNS`]), once its tag checks out.
+    fn checked_meta(&self, reading: ReadingId, r: &Row<'_>) -> Result<PartMeta, StoreError> {
+        let meta = self.parse_meta(reading, r)?;
+        let tag: Option<Vec<u8>> = r.get(17).map_err(|e| self.db_err(e))?;
+        self.check_tag(
+            Tagged::PartRow(reading, meta.section_id),
+            &meta.canon(),
+            tag.as_deref(),
+        )?;
+        Ok(meta)
+    }
+
+    /// A part's plain columns ([`META_COLUMNS`]), unchecked.
+    pub(super) fn parse_meta(
+        &self,
+        reading: ReadingId,
+        r: &Row<'_>,
+    ) -> Result<PartMeta, StoreError> {
         let sql = |e: rusqlite::Error| self.db_err(e);
         let bad = |field: &str| StoreError::BadRow {
             id: reading,
@@ -352,20 +467,29 @@ impl Store {
                 .map(|v| u64::try_from(v).map_err(|_| bad("duration")))
                 .transpose()
         };
+        let count = |i: usize| -> Result<Option<u32>, StoreError> {
+            r.get::<_, Option<i64>>(i)
+                .map_err(sql)?
+                .map(|v| u32::try_from(v).map_err(|_| bad("token count")))
+                .transpose()
+        };
         Ok(PartMeta {
-            section_id: r.get(0).map_err(sql)?,
+            section_id: u8::try_from(r.get::<_, i64>(0).map_err(sql)?)
+                .ok()
+                .filter(|s| (1..=18).contains(s))
+                .ok_or_else(|| bad("section id"))?,
             status: match status.as_str() {
                 "complete" => SectionStatus::Complete,
                 "failed" => SectionStatus::Failed,
                 _ => return Err(bad("part status")),
             },
-            attempts: r.get(2).map_err(sql)?,
+            attempts: count(2)?.ok_or_else(|| bad("attempts"))?,
             started_ms: ms(3)?,
             finished_ms: ms(4)?.unwrap_or(0),
             latency_ms: ms(5)?.unwrap_or(0),
             ttft_ms: ms(6)?,
-            prompt_tokens: r.get(7).map_err(sql)?,
-            completion_tokens: r.get(8).map_err(sql)?,
+            prompt_tokens: count(7)?,
+            completion_tokens: count(8)?,
             usage: match usage.as_deref() {
                 None => None,
                 Some("reported") => Some(UsageSource::Reported),
@@ -374,16 +498,25 @@ impl Store {
             },
             model: r.get(10).map_err(sql)?,
             updated_at: r.get(11).map_err(sql)?,
-            reasoning_tokens: r.get(12).map_err(sql)?,
-            cached_tokens: r.get(13).map_err(sql)?,
-            failed_prompt_tokens: r.get(14).map_err(sql)?,
-            failed_completion_tokens: r.get(15).map_err(sql)?,
+            reasoning_tokens: count(12)?,
+            cached_tokens: count(13)?,
+            failed_prompt_tokens: count(14)?,
+            failed_completion_tokens: count(15)?,
             error_kind: match r.get::<_, Option<String>>(16).map_err(sql)? {
                 None => None,
                 Some(k) => Some(ErrorKind::parse(&k).ok_or_else(|| bad("error kind"))?),
             },
         })
     }
+}
+
+/// Every checked part of every reading, and the readings left out.
+#[derive(Debug, Default)]
+pub struct AllParts {
+    /// Each part with its reading's id, in the order they finished.
+    pub parts: Vec<(ReadingId, PartMeta)>,
+    /// The readings whose records failed their check, by id, with what failed.
+    pub skipped: Vec<(ReadingId, StoreError)>,
 }
 
 /// A duration or count as SQLite's signed integer.

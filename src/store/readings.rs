@@ -7,6 +7,7 @@ use std::fmt;
 
 use rusqlite::{OptionalExtension, Row, params};
 
+use super::tags::{Canon, Tagged};
 use super::{Field, Store, StoreError, now_ms};
 use crate::model::{ReadingId, ReadingStatus, SectionStatus, status_of};
 
@@ -107,12 +108,160 @@ pub struct HistoryFilter {
     pub limit: Option<usize>,
 }
 
-const ROW_COLUMNS: &str = "r.id, r.created_at, r.updated_at, r.status, r.method, r.lines, r.seed,
+/// A reading's columns, its section list and token sum (as the sections tag covers them), its
+/// tags and its sealed question: indexes 0 to 16, read by [`RawRow::read`].
+pub(super) const ROW_COLUMNS: &str =
+    "r.id, r.created_at, r.updated_at, r.status, r.method, r.lines, r.seed,
     r.primary_hex, r.resulting_hex, r.sections_planned, r.provider, r.model,
-    (SELECT count(*) FROM reading_parts p WHERE p.reading_id = r.id AND p.status = 'complete'),
-    (SELECT count(*) FROM reading_parts p WHERE p.reading_id = r.id AND p.status = 'failed'),
+    (SELECT group_concat(p.section_id || ':' || p.status || ':' || coalesce(p.total_tokens, ''),
+        ',' ORDER BY p.section_id) FROM reading_parts p WHERE p.reading_id = r.id),
     (SELECT coalesce(sum(p.total_tokens), 0) FROM reading_parts p WHERE p.reading_id = r.id),
-    r.question";
+    r.row_tag, r.sections_tag, r.question";
+
+/// A reading's row as stored, before it is checked and parsed.
+pub(super) struct RawRow {
+    id: ReadingId,
+    created_at: i64,
+    updated_at: i64,
+    status: String,
+    method: String,
+    lines: String,
+    seed: Option<String>,
+    primary: i64,
+    resulting: Option<i64>,
+    planned: i64,
+    provider: String,
+    model: String,
+    /// `id:status:total_tokens` of each stored section, by id, comma-separated.
+    sections: Option<String>,
+    total_tokens: i64,
+    row_tag: Option<Vec<u8>>,
+    sections_tag: Option<Vec<u8>>,
+    question: Vec<u8>,
+}
+
+impl RawRow {
+    /// The row's reading id.
+    pub(super) fn id(&self) -> ReadingId {
+        self.id
+    }
+
+    /// Reads [`ROW_COLUMNS`].
+    pub(super) fn read(r: &Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            id: r.get(0)?,
+            created_at: r.get(1)?,
+            updated_at: r.get(2)?,
+            status: r.get(3)?,
+            method: r.get(4)?,
+            lines: r.get(5)?,
+            seed: r.get(6)?,
+            primary: r.get(7)?,
+            resulting: r.get(8)?,
+            planned: r.get(9)?,
+            provider: r.get(10)?,
+            model: r.get(11)?,
+            sections: r.get(12)?,
+            total_tokens: r.get(13)?,
+            row_tag: r.get(14)?,
+            sections_tag: r.get(15)?,
+            question: r.get(16)?,
+        })
+    }
+
+    /// The tagged plain columns.
+    fn row_canon(&self) -> Canon {
+        let mut c = Canon::default();
+        c.int(Some(self.created_at))
+            .text(Some(&self.status))
+            .text(Some(&self.method))
+            .text(Some(&self.lines))
+            .text(self.seed.as_deref())
+            .int(Some(self.primary))
+            .int(self.resulting)
+            .int(Some(self.planned))
+            .text(Some(&self.provider))
+            .text(Some(&self.model));
+        c
+    }
+
+    /// The tagged section list.
+    fn sections_canon(&self) -> Canon {
+        let mut c = Canon::default();
+        c.text(self.sections.as_deref());
+        c
+    }
+
+    /// Parses the columns (tags not checked).
+    pub(super) fn parse(&self) -> Result<ReadingRow, StoreError> {
+        let id = self.id;
+        let bad = |field: &str| StoreError::BadRow {
+            id,
+            field: field.to_owned(),
+        };
+        let (mut done, mut failed) = (0u32, 0u32);
+        for entry in self.sections.as_deref().unwrap_or("").split(',') {
+            match entry.split(':').nth(1) {
+                Some("complete") => done += 1,
+                Some("failed") => failed += 1,
+                _ => {}
+            }
+        }
+        Ok(ReadingRow {
+            id,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            status: parse_status(&self.status).ok_or_else(|| bad("status"))?,
+            method: self.method.clone(),
+            lines: parse_lines(&self.lines).ok_or_else(|| bad("lines"))?,
+            seed: self
+                .seed
+                .as_ref()
+                .map(|s| s.parse::<u64>().map_err(|_| bad("seed")))
+                .transpose()?,
+            primary: u8::try_from(self.primary)
+                .ok()
+                .filter(|h| (1..=64).contains(h))
+                .ok_or_else(|| bad("hexagram"))?,
+            resulting: self
+                .resulting
+                .map(|h| {
+                    u8::try_from(h)
+                        .ok()
+                        .filter(|h| (1..=64).contains(h))
+                        .ok_or_else(|| bad("hexagram"))
+                })
+                .transpose()?,
+            sections_planned: u32::try_from(self.planned).map_err(|_| bad("section count"))?,
+            provider: self.provider.clone(),
+            model: self.model.clone(),
+            sections_done: done,
+            sections_failed: failed,
+            total_tokens: u64::try_from(self.total_tokens).map_err(|_| bad("total tokens"))?,
+        })
+    }
+
+    /// A row to list for a reading whose columns do not parse: its id and time, nothing else.
+    fn damaged(&self) -> ReadingRow {
+        ReadingRow {
+            id: self.id,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            status: ReadingStatus::Failed,
+            method: String::new(),
+            lines: [7; 6],
+            seed: None,
+            primary: 1,
+            resulting: None,
+            sections_planned: 0,
+            sections_done: 0,
+            sections_failed: 0,
+            total_tokens: 0,
+            provider: String::new(),
+            model: String::new(),
+        }
+    }
+}
 
 impl Store {
     /// Stores a new reading as `running` by this process; returns its id.
@@ -150,7 +299,59 @@ impl Store {
                 .prepare_cached("UPDATE readings SET question = ?2 WHERE id = ?1")
                 .and_then(|mut st| st.execute(params![id, sealed.as_bytes()]))
                 .map_err(|e| self.db_err(e))?;
+            self.write_tags(&self.raw_row(id)?)?;
             Ok(id)
+        })
+    }
+
+    /// Reading `id`'s row as stored.
+    pub(super) fn raw_row(&self, id: ReadingId) -> Result<RawRow, StoreError> {
+        let sql = format!("SELECT {ROW_COLUMNS} FROM readings r WHERE r.id = ?1");
+        self.conn
+            .prepare_cached(&sql)
+            .and_then(|mut st| st.query_row([id], RawRow::read).optional())
+            .map_err(|e| self.db_err(e))?
+            .ok_or(StoreError::NotFound(id))
+    }
+
+    /// Checks a reading's row tag and sections tag.
+    pub(super) fn check_row(&self, raw: &RawRow) -> Result<(), StoreError> {
+        self.check_tag(
+            Tagged::ReadingRow(raw.id),
+            &raw.row_canon(),
+            raw.row_tag.as_deref(),
+        )?;
+        self.check_tag(
+            Tagged::Sections(raw.id),
+            &raw.sections_canon(),
+            raw.sections_tag.as_deref(),
+        )
+    }
+
+    /// Writes a reading's row and sections tags for the values `raw` holds.
+    pub(super) fn write_tags(&self, raw: &RawRow) -> Result<(), StoreError> {
+        let row = self.tag(Tagged::ReadingRow(raw.id), &raw.row_canon());
+        let sections = self.tag(Tagged::Sections(raw.id), &raw.sections_canon());
+        self.conn
+            .prepare_cached("UPDATE readings SET row_tag = ?2, sections_tag = ?3 WHERE id = ?1")
+            .and_then(|mut st| st.execute(params![raw.id, row, sections]))
+            .map_err(|e| self.db_err(e))?;
+        Ok(())
+    }
+
+    /// Runs `change` on reading `id` (an update of its tagged columns or of its sections) and
+    /// tags the result, once the tags it had check out: a row changed outside iching is
+    /// refused, never tagged as if iching had written it.
+    pub(super) fn retag<T>(
+        &self,
+        id: ReadingId,
+        change: impl FnOnce() -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.atomic(|| {
+            self.check_row(&self.raw_row(id)?)?;
+            let out = change()?;
+            self.write_tags(&self.raw_row(id)?)?;
+            Ok(out)
         })
     }
 
@@ -159,14 +360,16 @@ impl Store {
     pub fn begin_run(&self, id: ReadingId) -> Result<(), StoreError> {
         self.not_in_flight(id)?;
         let (pid, pid_start) = current_process();
-        self.conn
-            .prepare_cached(
-                "UPDATE readings SET status = 'running', pid = ?2, pid_start = ?3, updated_at = ?4
-                 WHERE id = ?1",
-            )
-            .and_then(|mut st| st.execute(params![id, pid, pid_start, now_ms()]))
-            .map_err(|e| self.db_err(e))?;
-        Ok(())
+        self.retag(id, || {
+            self.conn
+                .prepare_cached(
+                    "UPDATE readings SET status = 'running', pid = ?2, pid_start = ?3,
+                     updated_at = ?4 WHERE id = ?1",
+                )
+                .and_then(|mut st| st.execute(params![id, pid, pid_start, now_ms()]))
+                .map(drop)
+                .map_err(|e| self.db_err(e))
+        })
     }
 
     /// Settles reading `id` once nothing is in flight: `complete` when every planned section
@@ -184,29 +387,25 @@ impl Store {
                 .map(|s| stored.get(s).copied().unwrap_or(SectionStatus::Pending)),
             cancelled,
         );
-        let changed = self
-            .conn
-            .prepare_cached(
-                "UPDATE readings SET status = ?2, pid = NULL, pid_start = NULL, updated_at = ?3
-                 WHERE id = ?1",
-            )
-            .and_then(|mut st| st.execute(params![id, status.as_str(), now_ms()]))
-            .map_err(|e| self.db_err(e))?;
-        if changed == 0 {
-            return Err(StoreError::NotFound(id));
-        }
+        self.retag(id, || {
+            self.conn
+                .prepare_cached(
+                    "UPDATE readings SET status = ?2, pid = NULL, pid_start = NULL,
+                     updated_at = ?3 WHERE id = ?1",
+                )
+                .and_then(|mut st| st.execute(params![id, status.as_str(), now_ms()]))
+                .map(drop)
+                .map_err(|e| self.db_err(e))
+        })?;
         Ok(status)
     }
 
-    /// Reading `id`'s plain columns.
+    /// Reading `id`'s plain columns, once their tags check out
+    /// ([`StoreError::Integrity`] names what does not).
     pub fn reading(&self, id: ReadingId) -> Result<ReadingRow, StoreError> {
-        let sql = format!("SELECT {ROW_COLUMNS} FROM readings r WHERE r.id = ?1");
-        let found = self
-            .conn
-            .prepare_cached(&sql)
-            .and_then(|mut st| st.query_row([id], |r| Ok(self.parse_row(r))).optional())
-            .map_err(|e| self.db_err(e))?;
-        found.ok_or(StoreError::NotFound(id))?
+        let raw = self.raw_row(id)?;
+        self.check_row(&raw)?;
+        raw.parse()
     }
 
     /// Reading `id`'s question.
@@ -237,15 +436,20 @@ impl Store {
         );
         let mut st = self.conn.prepare_cached(&sql).map_err(|e| self.db_err(e))?;
         let rows = st
-            .query_map(params![filter.hexagram, sql_limit], |r| {
-                Ok((self.parse_row(r), r.get::<_, Vec<u8>>(15)?))
-            })
+            .query_map(params![filter.hexagram, sql_limit], RawRow::read)
             .map_err(|e| self.db_err(e))?;
         let mut out = Vec::new();
-        for row in rows {
-            let (row, blob) = row.map_err(|e| self.db_err(e))?;
-            let row = row?;
-            let question = self.open_text(Field::Question(row.id), blob);
+        for raw in rows {
+            let raw = raw.map_err(|e| self.db_err(e))?;
+            // A reading whose row fails its check still lists, saying so where its question
+            // would be; the others list as usual.
+            let (row, question) = match self.check_row(&raw).and_then(|()| raw.parse()) {
+                Ok(row) => {
+                    let question = self.open_text(Field::Question(row.id), raw.question);
+                    (row, question)
+                }
+                Err(e) => (raw.parse().unwrap_or_else(|_| raw.damaged()), Err(e)),
+            };
             if let Some(needle) = &needle {
                 match &question {
                     Ok(q) if q.to_lowercase().contains(needle.as_str()) => {}
@@ -305,6 +509,34 @@ impl Store {
             .map_err(|e| self.db_err(e))
     }
 
+    /// Removes sections of reading `id` and sets its status, tagged as iching would have: a
+    /// reading as a crash leaves it, with those sections never saved.
+    #[cfg(test)]
+    pub(crate) fn unsave_parts(
+        &self,
+        id: ReadingId,
+        sections: &[u8],
+        status: ReadingStatus,
+    ) -> Result<(), StoreError> {
+        self.retag(id, || {
+            for s in sections {
+                self.conn
+                    .execute(
+                        "DELETE FROM reading_parts WHERE reading_id = ?1 AND section_id = ?2",
+                        params![id, s],
+                    )
+                    .map_err(|e| self.db_err(e))?;
+            }
+            self.conn
+                .execute(
+                    "UPDATE readings SET status = ?2 WHERE id = ?1",
+                    params![id, status.as_str()],
+                )
+                .map(drop)
+                .map_err(|e| self.db_err(e))
+        })
+    }
+
     /// Marks `interrupted` every `running` reading whose writer process is gone. Returns how many.
     pub(super) fn mark_interrupted(&self) -> Result<usize, StoreError> {
         let running: Vec<(ReadingId, Option<i64>, Option<i64>)> = self
@@ -317,53 +549,28 @@ impl Store {
             .map_err(|e| self.db_err(e))?;
         let mut marked = 0;
         for (id, pid, pid_start) in running {
-            if process_alive(pid, pid_start) == Some(false) {
-                marked += self
-                    .conn
+            if process_alive(pid, pid_start) != Some(false) {
+                continue;
+            }
+            let mark = || {
+                self.conn
                     .execute(
                         "UPDATE readings SET status = 'interrupted', pid = NULL, pid_start = NULL,
                          updated_at = ?2 WHERE id = ?1 AND status = 'running'",
                         params![id, now_ms()],
                     )
-                    .map_err(|e| self.db_err(e))?;
+                    .map_err(|e| self.db_err(e))
+            };
+            match self.retag(id, mark) {
+                Ok(n) => marked += n,
+                // Left as it is: it lists as failing its check, and is not tagged anew.
+                Err(e @ StoreError::Integrity { .. }) => {
+                    tracing::warn!(%e, "a running reading whose writer is gone");
+                }
+                Err(e) => return Err(e),
             }
         }
         Ok(marked)
-    }
-
-    fn parse_row(&self, r: &Row<'_>) -> Result<ReadingRow, StoreError> {
-        let sql = |e: rusqlite::Error| self.db_err(e);
-        let id: ReadingId = r.get(0).map_err(sql)?;
-        let bad = |field: &str| StoreError::BadRow {
-            id,
-            field: field.to_owned(),
-        };
-        let status: String = r.get(3).map_err(sql)?;
-        let lines: String = r.get(5).map_err(sql)?;
-        let seed: Option<String> = r.get(6).map_err(sql)?;
-        Ok(ReadingRow {
-            id,
-            created_at: r.get(1).map_err(sql)?,
-            updated_at: r.get(2).map_err(sql)?,
-            status: parse_status(&status).ok_or_else(|| bad("status"))?,
-            method: r.get(4).map_err(sql)?,
-            lines: parse_lines(&lines).ok_or_else(|| bad("lines"))?,
-            seed: seed
-                .map(|s| s.parse::<u64>().map_err(|_| bad("seed")))
-                .transpose()?,
-            primary: r.get(7).map_err(sql)?,
-            resulting: r.get(8).map_err(sql)?,
-            sections_planned: r.get(9).map_err(sql)?,
-            provider: r.get(10).map_err(sql)?,
-            model: r.get(11).map_err(sql)?,
-            sections_done: r.get(12).map_err(sql)?,
-            sections_failed: r.get(13).map_err(sql)?,
-            total_tokens: r
-                .get::<_, i64>(14)
-                .map_err(sql)?
-                .try_into()
-                .map_err(|_| bad("total tokens"))?,
-        })
     }
 }
 

@@ -14,6 +14,9 @@
 //!   `reasoning_tokens` and `cached_tokens` (the provider's usage details) and
 //!   `failed_prompt_tokens`/`failed_completion_tokens` (what failed attempts spent, billed too).
 //!   Version 3 adds `error_kind` (`timeout`, `rate_limited`, ...: how a failed section failed).
+//! - Version 4 adds the tags ([`super::tags`]): `readings.row_tag` and `sections_tag`,
+//!   `reading_parts.row_tag`, and `header_tag` in `meta`. Migrating to it tags what the store
+//!   holds at that moment (trust on first use: a change made before the upgrade goes unseen).
 
 use std::fs::OpenOptions;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
@@ -22,16 +25,15 @@ use std::time::Duration;
 
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension};
 
-use super::keys::{Found, KEY_CHECK, KeyMode, NewKey};
+use super::keys::{Found, KEY_CHECK, Kdf, KeyMode, NewKey};
+use super::parts::PartMeta;
+use super::tags::{Canon, Tagged};
 use super::{Field, Store, StoreError, now_ms};
 use crate::crypto::Sealed;
-
-/// The most PBKDF2 rounds a store may ask for: four times what iching writes
-/// ([`crate::crypto::PBKDF2_ROUNDS`]), about two seconds in a release build.
-pub(super) const MAX_KDF_ROUNDS: u32 = 4 * crate::crypto::PBKDF2_ROUNDS;
+use crate::model::ReadingId;
 
 /// The schema version this build writes.
-pub(super) const SCHEMA_VERSION: i64 = 3;
+pub(super) const SCHEMA_VERSION: i64 = 4;
 
 /// `MIGRATIONS[n]` takes a database from version `n` to `n + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -95,7 +97,15 @@ ALTER TABLE reading_parts ADD COLUMN failed_completion_tokens INTEGER;
     r"
 ALTER TABLE reading_parts ADD COLUMN error_kind TEXT;
 ",
+    r"
+ALTER TABLE readings ADD COLUMN row_tag BLOB;
+ALTER TABLE readings ADD COLUMN sections_tag BLOB;
+ALTER TABLE reading_parts ADD COLUMN row_tag BLOB;
+",
 ];
+
+/// The first version whose plain columns are tagged ([`super::tags`]).
+const TAGGED_SINCE: i64 = 4;
 
 /// Creates the data dir (mode 0700) if it is missing.
 pub(super) fn ensure_dir(dir: &Path) -> Result<(), StoreError> {
@@ -159,23 +169,13 @@ pub(super) fn inspect(path: &Path) -> Result<Option<Found>, StoreError> {
     let kdf = match mode {
         KeyMode::KeyFile => None,
         KeyMode::Passphrase => {
-            let salt: [u8; 16] = meta("kdf_salt")?
-                .and_then(|s| s.try_into().ok())
-                .ok_or_else(|| missing("passphrase salt"))?;
-            let rounds = meta("kdf_rounds")?
-                .and_then(|r| String::from_utf8(r).ok()?.parse::<u32>().ok())
-                .ok_or_else(|| missing("passphrase round count"))?;
-            // Bounded before any work is done with it: a round count raised in the file would
-            // otherwise make every open spend seconds, then fail as a wrong passphrase.
-            if !(1..=MAX_KDF_ROUNDS).contains(&rounds) {
-                return Err(StoreError::HeaderChanged {
+            let kdf = Kdf::from_meta(|key| meta(key).ok().flatten()).map_err(|what| {
+                StoreError::HeaderChanged {
                     path: path.to_path_buf(),
-                    what: format!(
-                        "its passphrase round count is {rounds}, outside the 1 to {MAX_KDF_ROUNDS} iching accepts"
-                    ),
-                });
-            }
-            Some((salt, rounds))
+                    what,
+                }
+            })?;
+            Some(kdf.ok_or_else(|| missing("passphrase salt or parameters"))?)
         }
     };
     Ok(Some(Found { mode, kdf, check }))
@@ -360,12 +360,99 @@ impl Store {
                 self.exec(sql)?;
             }
             self.write_meta(new_key)?;
+            self.write_header_tag()?;
         } else {
             for sql in MIGRATIONS.iter().skip(from) {
                 self.exec(sql)?;
             }
+            if version < TAGGED_SINCE {
+                self.tag_everything()?;
+            }
         }
         self.exec(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))
+    }
+
+    /// Tags every reading, every part and the header as they are now (the upgrade to
+    /// version 4, and a key rotation once everything checked out under the old key). A part
+    /// whose columns do not parse is left untagged, so it fails its check.
+    pub(super) fn tag_everything(&self) -> Result<(), StoreError> {
+        let sql = |e: rusqlite::Error| self.db_err(e);
+        let parts: Vec<(ReadingId, Option<PartMeta>)> = {
+            let cols = super::parts::META_COLUMNS;
+            let mut st = self
+                .conn
+                .prepare(&format!("SELECT {cols}, reading_id FROM reading_parts"))
+                .map_err(sql)?;
+            let rows = st
+                .query_map([], |r| {
+                    let id: ReadingId = r.get(18)?;
+                    Ok((id, self.parse_meta(id, r).ok()))
+                })
+                .map_err(sql)?;
+            rows.collect::<Result<_, _>>().map_err(sql)?
+        };
+        for (id, meta) in parts {
+            let Some(meta) = meta else { continue };
+            let tag = self.tag(Tagged::PartRow(id, meta.section_id), &meta.canon());
+            self.conn
+                .execute(
+                    "UPDATE reading_parts SET row_tag = ?3 WHERE reading_id = ?1 AND section_id = ?2",
+                    rusqlite::params![id, meta.section_id, tag],
+                )
+                .map_err(sql)?;
+        }
+        let ids: Vec<ReadingId> = self
+            .conn
+            .prepare("SELECT id FROM readings")
+            .and_then(|mut st| st.query_map([], |r| r.get(0))?.collect())
+            .map_err(sql)?;
+        for id in ids {
+            self.write_tags(&self.raw_row(id)?)?;
+        }
+        self.write_header_tag()
+    }
+
+    /// Every `meta` row but the header tag itself, by key, in the canonical encoding.
+    fn header_canon(&self) -> Result<Canon, StoreError> {
+        let rows: Vec<(String, Vec<u8>)> = self
+            .conn
+            .prepare("SELECT key, value FROM meta WHERE key <> 'header_tag' ORDER BY key")
+            .and_then(|mut st| st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
+            .map_err(|e| self.db_err(e))?;
+        let mut canon = Canon::default();
+        for (key, value) in rows {
+            canon.text(Some(&key)).bytes(&value);
+        }
+        Ok(canon)
+    }
+
+    /// Tags the header (how the key is kept) as it is now.
+    pub(super) fn write_header_tag(&self) -> Result<(), StoreError> {
+        let tag = self.tag(Tagged::Header, &self.header_canon()?);
+        self.conn
+            .execute(
+                "INSERT INTO meta (key, value) VALUES ('header_tag', ?1)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                [tag],
+            )
+            .map_err(|e| self.db_err(e))?;
+        Ok(())
+    }
+
+    /// Checks the header's tag (stores from version 4 on; older ones are tagged as they
+    /// migrate). A changed header is [`StoreError::HeaderChanged`].
+    pub(super) fn check_header(&self) -> Result<(), StoreError> {
+        if self.user_version()? < TAGGED_SINCE {
+            return Ok(());
+        }
+        let tag: Option<Vec<u8>> = self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = 'header_tag'", [], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(|e| self.db_err(e))?;
+        self.check_tag(Tagged::Header, &self.header_canon()?, tag.as_deref())
     }
 
     fn write_meta(&self, new_key: NewKey) -> Result<(), StoreError> {
@@ -375,9 +462,8 @@ impl Store {
             ("key_check", check.into_bytes()),
             ("created_at", now_ms().to_string().into_bytes()),
         ];
-        if let Some((salt, rounds)) = new_key.kdf {
-            rows.push(("kdf_salt", salt.to_vec()));
-            rows.push(("kdf_rounds", rounds.to_string().into_bytes()));
+        if let Some(kdf) = new_key.kdf {
+            rows.extend(kdf.meta_rows());
         }
         for (key, value) in rows {
             self.conn

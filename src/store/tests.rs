@@ -4,8 +4,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
+use super::tests_support::{new_reading, part};
 use super::*;
-use crate::events::UsageSource;
 use crate::model::{ReadingId, ReadingStatus, SectionStatus};
 
 const QUESTION: &str = "Will the zebra-quokka 7731 cross the great water?";
@@ -15,51 +15,6 @@ fn fast_passphrase(p: &str) -> Unlock {
         new_rounds: Some(10),
         ..Unlock::passphrase(p)
     }
-}
-
-fn new_reading(question: &str, primary: u8, resulting: Option<u8>) -> NewReading {
-    NewReading {
-        question: question.to_owned(),
-        method: "manual".into(),
-        lines: [9, 8, 7, 7, 6, 8],
-        seed: None,
-        primary,
-        resulting,
-        sections_planned: 10,
-        provider: "offline".into(),
-        model: "legge-1882".into(),
-    }
-}
-
-fn part(section_id: u8, status: SectionStatus, text: &str) -> (PartMeta, PartText) {
-    let complete = status == SectionStatus::Complete;
-    (
-        PartMeta {
-            section_id,
-            status,
-            attempts: 1,
-            started_ms: Some(3),
-            finished_ms: 40,
-            latency_ms: 37,
-            ttft_ms: complete.then_some(9),
-            prompt_tokens: complete.then_some(100),
-            completion_tokens: complete.then_some(50),
-            usage: complete.then_some(UsageSource::Reported),
-            model: complete.then(|| "m-1".to_owned()),
-            updated_at: 0,
-            reasoning_tokens: None,
-            cached_tokens: None,
-            failed_prompt_tokens: None,
-            failed_completion_tokens: None,
-            error_kind: None,
-        },
-        PartText {
-            request: format!("[{{\"role\":\"user\",\"content\":\"{text} request\"}}]"),
-            response: complete.then(|| format!("{text} raw")),
-            paragraphs: complete.then(|| format!("[{{\"spans\":[{{\"text\":\"{text}\"}}]}}]")),
-            error: (!complete).then(|| format!("{text} error")),
-        },
-    )
 }
 
 /// The database file's bytes and modification time.

@@ -241,18 +241,14 @@ async fn retry_from_history_runs_only_the_missing_sections() {
     )));
     let lost = [planned[1], planned[4]];
     // Two sections lost (as after a crash): their rows go, the reading is partial.
-    {
-        let conn = rusqlite::Connection::open(home.path().join("iching.db")).unwrap();
-        for s in lost {
-            conn.execute(
-                "DELETE FROM reading_parts WHERE reading_id = ?1 AND section_id = ?2",
-                rusqlite::params![id, s.id()],
-            )
-            .unwrap();
-        }
-        conn.execute("UPDATE readings SET status = 'partial' WHERE id = ?1", [id])
-            .unwrap();
-    }
+    crate::store::Store::open(home.path(), crate::store::Unlock::default())
+        .unwrap()
+        .unsave_parts(
+            id,
+            &lost.map(crate::plan::Section::id),
+            crate::model::ReadingStatus::Partial,
+        )
+        .unwrap();
     h.runner.apply(Effect::Resume { run: 2, id });
     let mut ran: Vec<Section> = Vec::new();
     let mut resumed = None;

@@ -1,0 +1,203 @@
+//! `iching verify`, `iching backup FILE` and `iching restore FILE`: checking the whole store,
+//! copying it while in use, and adding a backup's readings back.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::Args;
+use serde::Serialize;
+
+use super::{CliError, emit, open};
+use crate::model::ReadingId;
+use crate::service::{Access, BACKUP_PASSPHRASE_ENV, BackupKey, Service};
+use crate::store::{KEY_FILE, KeyMode};
+
+/// Arguments of `verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Print the findings as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `backup`.
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// The new file to write (never an existing one).
+    pub file: PathBuf,
+}
+
+/// Arguments of `restore`.
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// A backup made by `iching backup` (or a copy of an `iching.db`).
+    pub file: PathBuf,
+    /// The key file the backup is sealed with, when it is not this store's own `iching.key`.
+    /// A backup sealed with a passphrase asks for it, or reads ICHING_BACKUP_PASSPHRASE.
+    #[arg(long, value_name = "FILE")]
+    pub key: Option<PathBuf>,
+}
+
+#[derive(Debug, Serialize)]
+struct VerifyReport {
+    intact: bool,
+    readings: usize,
+    sections: usize,
+    sealed_values: usize,
+    damaged: Vec<Damaged>,
+    file_problems: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct Damaged {
+    id: ReadingId,
+    reason: String,
+}
+
+/// Runs `verify`: exit 0 when everything checks out, 1 when anything is damaged.
+pub async fn verify(home: Option<&Path>, args: VerifyArgs) -> Result<ExitCode, CliError> {
+    let service = open(home, Access::Read)?;
+    let found = service.verify().await;
+    service.close().await;
+    let found = found?;
+    let report = VerifyReport {
+        intact: found.clean(),
+        readings: found.readings,
+        sections: found.sections,
+        sealed_values: found.sealed,
+        damaged: found
+            .damaged
+            .iter()
+            .map(|(id, e)| Damaged {
+                id: *id,
+                reason: e.to_string(),
+            })
+            .collect(),
+        file_problems: found.file_problems.clone(),
+    };
+    if args.json {
+        let text = serde_json::to_string_pretty(&report)
+            .map_err(|e| CliError::other(format!("cannot encode the findings: {e}")))?;
+        emit(&text);
+    } else {
+        emit(&verify_text(&report));
+    }
+    Ok(if report.intact {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn verify_text(r: &VerifyReport) -> String {
+    let plural =
+        |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    let mut out = format!(
+        "Checked {}: {}, {}.",
+        plural(r.readings, "reading", "readings"),
+        plural(r.sections, "section", "sections"),
+        plural(r.sealed_values, "sealed value", "sealed values"),
+    );
+    if r.intact {
+        out.push_str(" All intact.");
+        return out;
+    }
+    if !r.damaged.is_empty() {
+        out.push_str(&format!(
+            "\n\n{} damaged:",
+            plural(r.damaged.len(), "reading is", "readings are")
+        ));
+        for d in &r.damaged {
+            out.push_str(&format!("\n  {}: {}", d.id, d.reason));
+        }
+    }
+    if !r.file_problems.is_empty() {
+        out.push_str("\n\nSQLite's check of the file found:");
+        for p in r.file_problems.iter().take(10) {
+            out.push_str(&format!("\n  {}", crate::response::sanitize_inline(p)));
+        }
+    }
+    out.push_str(
+        "\n\nRestore the readings from a backup (`iching restore FILE`), or delete the damaged ones (`iching delete ID`).",
+    );
+    out
+}
+
+/// Runs `backup`.
+pub async fn backup(home: Option<&Path>, args: BackupArgs) -> Result<ExitCode, CliError> {
+    let service = open(home, Access::Read)?;
+    let to = std::path::absolute(&args.file).unwrap_or(args.file.clone());
+    let written = service.backup(&to).await;
+    let key_mode = service.key_mode().await;
+    let key_file = service.dirs().data.join(KEY_FILE);
+    service.close().await;
+    let bytes = written?;
+    let opens_with = match key_mode? {
+        KeyMode::KeyFile => format!(
+            "It is sealed with the key in {}: keep a copy of that file apart from the backup; without it the backup cannot be opened.",
+            key_file.display()
+        ),
+        KeyMode::Passphrase => "It opens with the store's passphrase.".to_owned(),
+    };
+    emit(&format!(
+        "Backed up the store to\n  {}\n({} KiB, readable by you only). {opens_with}\nTo bring readings back: `iching restore {}` (adds only those that are missing).",
+        to.display(),
+        bytes.div_ceil(1024),
+        to.display(),
+    ));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `restore`: exit 0 when every reading of the backup is here now, 1 when some were
+/// damaged and left out.
+pub async fn restore(home: Option<&Path>, args: RestoreArgs) -> Result<ExitCode, CliError> {
+    let service = open(home, Access::Write)?;
+    let result = restore_into(&service, &args).await;
+    service.close().await;
+    result
+}
+
+async fn restore_into(service: &Service, args: &RestoreArgs) -> Result<ExitCode, CliError> {
+    let mode = Service::backup_key_mode(&args.file)?;
+    let passphrase = match mode {
+        KeyMode::KeyFile => None,
+        KeyMode::Passphrase => match std::env::var(BACKUP_PASSPHRASE_ENV) {
+            Ok(p) if !p.is_empty() => Some(zeroize::Zeroizing::new(p)),
+            _ => crate::prompt::ask_secret(&format!(
+                "Passphrase of the backup {}: ",
+                args.file.display()
+            ))
+            .transpose()?,
+        },
+    };
+    let imported = service
+        .restore(
+            &args.file,
+            BackupKey {
+                key_file: args.key.clone(),
+                passphrase,
+            },
+        )
+        .await?;
+    let ids: Vec<String> = imported.added.iter().map(ToString::to_string).collect();
+    let mut out = match imported.added.len() {
+        0 => "Added no readings".to_owned(),
+        1 => format!("Added 1 reading (new id {})", ids[0]),
+        n => format!("Added {n} readings (new ids {})", ids.join(", ")),
+    };
+    out.push_str(&format!(" from {}", args.file.display()));
+    match imported.present {
+        0 => out.push('.'),
+        1 => out.push_str("; 1 was already here."),
+        n => out.push_str(&format!("; {n} were already here.")),
+    }
+    for (id, e) in &imported.damaged {
+        out.push_str(&format!("\nLeft out reading {id} of the backup: {e}"));
+    }
+    emit(&out);
+    Ok(if imported.damaged.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}

@@ -1,0 +1,129 @@
+//! Looking after the store as a whole: checking every reading ([`Service::verify`]), copying
+//! it while in use ([`Service::backup`]) and adding a backup's readings back
+//! ([`Service::restore`]).
+
+use std::path::{Path, PathBuf};
+
+use zeroize::Zeroizing;
+
+use super::{Service, ServiceError};
+use crate::store::{
+    DB_FILE, Imported, KEY_FILE, KeyMode, OpenedBackup, StoreError, Unlock, Verified,
+};
+
+/// The environment variable holding a backup's passphrase for `restore`.
+pub const BACKUP_PASSPHRASE_ENV: &str = "ICHING_BACKUP_PASSPHRASE";
+
+/// How to open a backup for [`Service::restore`].
+#[derive(Default)]
+pub struct BackupKey {
+    /// The key file of a backup sealed with one; `None` is this store's own key file.
+    pub key_file: Option<PathBuf>,
+    /// The passphrase of a backup sealed with one.
+    pub passphrase: Option<Zeroizing<String>>,
+}
+
+impl std::fmt::Debug for BackupKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BackupKey")
+            .field("key_file", &self.key_file)
+            .field(
+                "passphrase",
+                &self.passphrase.as_ref().map(|_| "**redacted**"),
+            )
+            .finish()
+    }
+}
+
+impl Service {
+    /// The database file.
+    pub fn db_path(&self) -> PathBuf {
+        self.dirs.data.join(DB_FILE)
+    }
+
+    /// Whether the store is sealed with its key file or a passphrase.
+    pub async fn key_mode(&self) -> Result<KeyMode, ServiceError> {
+        Ok(self.writer.call(|s| Ok(s.key_mode())).await?)
+    }
+
+    /// Checks every reading's tags and sealed values, and the file itself.
+    pub async fn verify(&self) -> Result<Verified, ServiceError> {
+        Ok(self.writer.call(crate::store::Store::verify).await?)
+    }
+
+    /// Writes a consistent copy of the store to the new file `to` (mode 0600, never over a
+    /// file), even while readings are being written; returns its size in bytes.
+    pub async fn backup(&self, to: &Path) -> Result<u64, ServiceError> {
+        let (db, to) = (self.db_path(), to.to_path_buf());
+        tokio::task::spawn_blocking(move || crate::store::backup(&db, &to))
+            .await
+            .map_err(|e| ServiceError::Io(format!("the backup stopped: {e}")))?
+            .map_err(ServiceError::from)
+    }
+
+    /// How the backup `file` is sealed.
+    pub fn backup_key_mode(file: &Path) -> Result<KeyMode, ServiceError> {
+        let not_a_backup = |why: &str| {
+            ServiceError::Usage(format!(
+                "{} is not an iching backup ({why}); give a file made by `iching backup`",
+                file.display()
+            ))
+        };
+        match std::fs::metadata(file) {
+            Ok(m) if m.is_file() => {}
+            Ok(_) => return Err(not_a_backup("it is not a file")),
+            Err(e) => return Err(not_a_backup(&e.to_string())),
+        }
+        match crate::store::key_mode_of(file) {
+            Ok(Some(mode)) => Ok(mode),
+            Ok(None) => Err(not_a_backup("it holds no iching store")),
+            Err(StoreError::Corrupt { reason, .. }) => Err(not_a_backup(&reason)),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Adds the readings of the backup `file` that are not already here, re-sealed under this
+    /// store's key.
+    pub async fn restore(&self, file: &Path, key: BackupKey) -> Result<Imported, ServiceError> {
+        self.writable()?;
+        let mode = Self::backup_key_mode(file)?;
+        let key_file = match mode {
+            KeyMode::KeyFile => Some(
+                key.key_file
+                    .clone()
+                    .unwrap_or_else(|| self.dirs.data.join(KEY_FILE)),
+            ),
+            KeyMode::Passphrase => None,
+        };
+        let unlock = match mode {
+            KeyMode::KeyFile => Unlock::default(),
+            KeyMode::Passphrase => Unlock {
+                passphrase: Some(key.passphrase.ok_or_else(|| {
+                    ServiceError::Usage(format!(
+                        "{} is sealed with a passphrase: set {BACKUP_PASSPHRASE_ENV} or run this at a terminal to be asked for it",
+                        file.display()
+                    ))
+                })?),
+                new_rounds: None,
+            },
+        };
+        let own_key = key.key_file.is_none();
+        let (file, data) = (file.to_path_buf(), self.dirs.data.clone());
+        let shown = file.display().to_string();
+        self.writer
+            .call(move |s| {
+                let backup = OpenedBackup::open(&file, &data, key_file.as_deref(), unlock)?;
+                s.import(backup.store())
+            })
+            .await
+            .map_err(|e| match e {
+                StoreError::WrongKeyFile { .. } if own_key => ServiceError::Usage(format!(
+                    "{shown} is not sealed with this store's key file; give the key file it was made with: --key FILE"
+                )),
+                StoreError::WrongPassphrase { .. } => ServiceError::Usage(format!(
+                    "the passphrase does not open the backup {shown}; try again with its passphrase ({BACKUP_PASSPHRASE_ENV} or the prompt)"
+                )),
+                other => other.into(),
+            })
+    }
+}

@@ -1,0 +1,308 @@
+//! Checking a whole store ([`Store::verify`]), copying it while in use ([`backup`]), and adding
+//! the readings of a backup to it ([`Store::import`]).
+//!
+//! A backup is SQLite's `VACUUM INTO` from a connection of its own: a consistent snapshot
+//! (one read transaction) even while another process writes, sealed exactly as the store is
+//! (blobs, tags and header are copied byte for byte), into a new file created with mode 0600.
+//! It is synced before the command reports success, since `VACUUM INTO` does not sync.
+//!
+//! Importing opens the backup as a store of its own, in a staging folder inside the data dir
+//! (so an older backup migrates like any store, and its header, tags and blobs are checked),
+//! and re-seals each reading that is not already here under this store's key.
+
+use std::collections::HashSet;
+use std::fs::OpenOptions;
+use std::io::ErrorKind;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use rusqlite::params;
+
+use super::keys::KeyMode;
+use super::{DB_FILE, Field, HistoryFilter, KEY_FILE, Store, StoreError, Unlock, now_ms, schema};
+use crate::model::{ReadingId, ReadingStatus};
+
+/// What [`Store::verify`] found.
+#[derive(Debug, Default)]
+pub struct Verified {
+    /// Readings checked.
+    pub readings: usize,
+    /// Sections checked.
+    pub sections: usize,
+    /// Sealed values opened.
+    pub sealed: usize,
+    /// Each reading that failed, with the first thing that failed.
+    pub damaged: Vec<(ReadingId, StoreError)>,
+    /// What SQLite's own check of the file reported, when it was not "ok".
+    pub file_problems: Vec<String>,
+}
+
+impl Verified {
+    /// Whether everything checked out.
+    pub fn clean(&self) -> bool {
+        self.damaged.is_empty() && self.file_problems.is_empty()
+    }
+}
+
+/// What [`Store::import`] did.
+#[derive(Debug, Default)]
+pub struct Imported {
+    /// The new ids of the readings added, in the order they were cast.
+    pub added: Vec<ReadingId>,
+    /// Readings of the backup that were already here.
+    pub present: usize,
+    /// Readings of the backup that failed their checks there, by their id in the backup.
+    pub damaged: Vec<(ReadingId, StoreError)>,
+}
+
+/// Copies the store at `db` to the new file `to` (never over an existing file), mode 0600,
+/// consistent even while another process writes; returns its size in bytes.
+pub fn backup(db: &Path, to: &Path) -> Result<u64, StoreError> {
+    let file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(to)
+        .map_err(|e| match e.kind() {
+            ErrorKind::AlreadyExists => StoreError::Exists {
+                path: to.to_path_buf(),
+            },
+            _ => StoreError::io(to, "cannot create the backup", &e),
+        })?;
+    drop(file);
+    let result = (|| {
+        let conn = schema::open_ro(db)?;
+        let target = to.to_str().ok_or_else(|| StoreError::Database {
+            path: to.to_path_buf(),
+            reason: "the backup's path is not valid UTF-8".into(),
+        })?;
+        conn.execute("VACUUM INTO ?1", [target])
+            .map_err(|e| schema::db_error(to, e))?;
+        drop(conn);
+        let file = std::fs::File::open(to).map_err(|e| StoreError::io(to, "cannot sync", &e))?;
+        file.sync_all()
+            .map_err(|e| StoreError::io(to, "cannot sync", &e))?;
+        file.metadata()
+            .map(|m| m.len())
+            .map_err(|e| StoreError::io(to, "cannot read", &e))
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(to);
+    }
+    result
+}
+
+/// How the backup at `path` is sealed (read-only look; `None` when it holds no store).
+pub fn key_mode_of(path: &Path) -> Result<Option<KeyMode>, StoreError> {
+    Ok(schema::inspect(path)?.map(|found| found.mode))
+}
+
+/// A backup opened as a store of its own, in a staging folder that is removed when this is
+/// dropped.
+#[derive(Debug)]
+pub struct OpenedBackup {
+    store: Option<Store>,
+    staging: PathBuf,
+}
+
+impl OpenedBackup {
+    /// Opens the backup `file` with `key_file` (a key-file backup) or `unlock`'s passphrase,
+    /// staged in a new folder inside `data_dir`.
+    pub fn open(
+        file: &Path,
+        data_dir: &Path,
+        key_file: Option<&Path>,
+        unlock: Unlock,
+    ) -> Result<Self, StoreError> {
+        let staging = data_dir.join(format!(".restore-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&staging);
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&staging)
+            .map_err(|e| StoreError::io(&staging, "cannot create the folder", &e))?;
+        let mut opened = Self {
+            store: None,
+            staging,
+        };
+        let copy = |from: &Path, name: &str| -> Result<(), StoreError> {
+            let to = opened.staging.join(name);
+            let mut src =
+                std::fs::File::open(from).map_err(|e| StoreError::io(from, "cannot read", &e))?;
+            let mut dst = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&to)
+                .map_err(|e| StoreError::io(&to, "cannot create", &e))?;
+            std::io::copy(&mut src, &mut dst)
+                .map(drop)
+                .map_err(|e| StoreError::io(&to, "cannot write", &e))
+        };
+        copy(file, DB_FILE)?;
+        if let Some(key) = key_file {
+            copy(key, KEY_FILE)?;
+        }
+        let store = Store::open(&opened.staging, unlock).map_err(|e| match e {
+            // Said of the backup, not of the staging copy.
+            StoreError::Corrupt { reason, .. } => StoreError::Corrupt {
+                path: file.to_path_buf(),
+                reason,
+            },
+            StoreError::WrongKeyFile { .. } => StoreError::WrongKeyFile {
+                key: key_file.map(Path::to_path_buf).unwrap_or_default(),
+                db: file.to_path_buf(),
+            },
+            StoreError::WrongPassphrase { .. } => StoreError::WrongPassphrase {
+                db: file.to_path_buf(),
+            },
+            other => other,
+        })?;
+        opened.store = Some(store);
+        Ok(opened)
+    }
+
+    /// The backup's store.
+    #[allow(clippy::expect_used, reason = "set in `open` before it returns")]
+    pub fn store(&self) -> &Store {
+        self.store.as_ref().expect("opened")
+    }
+}
+
+impl Drop for OpenedBackup {
+    fn drop(&mut self) {
+        drop(self.store.take());
+        let _ = std::fs::remove_dir_all(&self.staging);
+    }
+}
+
+impl Store {
+    /// Checks every reading: its tags, its question, every section's record and every sealed
+    /// value; and SQLite's own check of the file.
+    pub fn verify(&self) -> Result<Verified, StoreError> {
+        let mut out = Verified::default();
+        let problems: Vec<String> = self
+            .conn
+            .prepare("PRAGMA integrity_check")
+            .and_then(|mut st| st.query_map([], |r| r.get(0))?.collect())
+            .map_err(|e| self.db_err(e))?;
+        if problems != ["ok"] {
+            out.file_problems = problems;
+        }
+        for id in self.reading_ids()? {
+            out.readings += 1;
+            let checked = self
+                .reading(id)
+                .and_then(|_| self.question(id))
+                .and_then(|_| self.parts(id));
+            match checked {
+                Ok(parts) => {
+                    out.sections += parts.len();
+                    out.sealed += 1 + parts
+                        .iter()
+                        .map(|p| {
+                            1 + usize::from(p.text.response.is_some())
+                                + usize::from(p.text.paragraphs.is_some())
+                                + usize::from(p.text.error.is_some())
+                        })
+                        .sum::<usize>();
+                }
+                Err(e) => out.damaged.push((id, e)),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every reading's id, oldest first.
+    fn reading_ids(&self) -> Result<Vec<ReadingId>, StoreError> {
+        self.conn
+            .prepare("SELECT id FROM readings ORDER BY created_at, id")
+            .and_then(|mut st| st.query_map([], |r| r.get(0))?.collect())
+            .map_err(|e| self.db_err(e))
+    }
+
+    /// Adds every reading of `backup` that is not already here (the same time of casting,
+    /// lines and question), re-sealed under this store's key with a new id. A reading that
+    /// fails its checks in the backup is left out and reported.
+    pub fn import(&self, backup: &Store) -> Result<Imported, StoreError> {
+        let mut out = Imported::default();
+        let mut here: HashSet<(i64, [u8; 6], String)> = HashSet::new();
+        for listed in self.list(&HistoryFilter::default())? {
+            if let Ok(q) = listed.question {
+                here.insert((listed.row.created_at, listed.row.lines, q));
+            }
+        }
+        for id in backup.reading_ids()? {
+            let found = backup.reading(id).and_then(|row| {
+                let question = backup.question(id)?;
+                Ok((row, question, backup.parts(id)?))
+            });
+            let (row, question, parts) = match found {
+                Ok(found) => found,
+                Err(e) => {
+                    out.damaged.push((id, e));
+                    continue;
+                }
+            };
+            let key = (row.created_at, row.lines, question);
+            if here.contains(&key) {
+                out.present += 1;
+                continue;
+            }
+            let new_id = self.atomic(|| {
+                let new_id = self.insert_copy(&row, &key.2)?;
+                let parts: Vec<_> = parts.iter().map(|p| (&p.meta, &p.text)).collect();
+                if !parts.is_empty() {
+                    self.save_parts(new_id, &parts)?;
+                }
+                Ok(new_id)
+            })?;
+            here.insert(key);
+            out.added.push(new_id);
+        }
+        Ok(out)
+    }
+
+    /// Inserts a copy of `row` (from another store) with `question`, tagged; a reading that
+    /// was running there is interrupted here.
+    fn insert_copy(
+        &self,
+        row: &super::ReadingRow,
+        question: &str,
+    ) -> Result<ReadingId, StoreError> {
+        let status = match row.status {
+            ReadingStatus::Running => ReadingStatus::Interrupted,
+            other => other,
+        };
+        let lines = row.lines.map(|v| v.to_string()).join(",");
+        self.conn
+            .execute(
+                "INSERT INTO readings (created_at, updated_at, status, method, lines, seed,
+                    primary_hex, resulting_hex, sections_planned, provider, model, question)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, x'')",
+                params![
+                    row.created_at,
+                    now_ms(),
+                    status.as_str(),
+                    row.method,
+                    lines,
+                    row.seed.map(|s| s.to_string()),
+                    row.primary,
+                    row.resulting,
+                    row.sections_planned,
+                    row.provider,
+                    row.model,
+                ],
+            )
+            .map_err(|e| self.db_err(e))?;
+        let id = ReadingId(self.conn.last_insert_rowid());
+        let sealed = self.seal(Field::Question(id), question.as_bytes());
+        self.conn
+            .execute(
+                "UPDATE readings SET question = ?2 WHERE id = ?1",
+                params![id, sealed.as_bytes()],
+            )
+            .map_err(|e| self.db_err(e))?;
+        self.write_tags(&self.raw_row(id)?)?;
+        Ok(id)
+    }
+}

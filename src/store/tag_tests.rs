@@ -1,0 +1,389 @@
+//! The tags over plain columns ([`super::tags`]): every covered column changed outside iching,
+//! a section row deleted or added, a changed header, and a store written at schema 3.
+
+use std::path::Path;
+
+use super::tests_support::{new_reading, part};
+use super::*;
+use crate::model::{ErrorKind, ReadingId, ReadingStatus, SectionStatus};
+
+/// A store with two readings: `a` (sections 1 complete, 2 failed after spending tokens) and `b`
+/// (section 1 complete).
+fn two_readings(dir: &Path) -> (Store, ReadingId, ReadingId) {
+    let store = Store::open(dir, Unlock::default()).unwrap();
+    let a = store
+        .create_reading(&NewReading {
+            seed: Some(42),
+            ..new_reading("question a", 3, Some(4))
+        })
+        .unwrap();
+    let b = store
+        .create_reading(&new_reading("question b", 5, None))
+        .unwrap();
+    let (m1, t1) = part(1, SectionStatus::Complete, "a1");
+    let (mut m2, t2) = part(2, SectionStatus::Failed, "a2");
+    m2.failed_prompt_tokens = Some(70);
+    m2.failed_completion_tokens = Some(7);
+    m2.error_kind = Some(ErrorKind::Timeout);
+    m2.reasoning_tokens = Some(3);
+    m2.cached_tokens = Some(2);
+    store.save_parts(a, &[(&m1, &t1), (&m2, &t2)]).unwrap();
+    let (mb, tb) = part(1, SectionStatus::Complete, "b1");
+    store.save_part(b, &mb, &tb).unwrap();
+    store.finish(a, &[1, 2], false).unwrap();
+    (store, a, b)
+}
+
+fn integrity(id: ReadingId, field: &str) -> StoreError {
+    StoreError::Integrity {
+        id,
+        field: field.to_owned(),
+    }
+}
+
+/// After `sql` (with `?1` = reading a), reading a fails with `field` everywhere it is read
+/// and reading b reads as before.
+fn assert_only_a_fails(sql: &str, field: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, a, b) = two_readings(dir.path());
+    let b_row = store.reading(b).unwrap();
+    store
+        .conn
+        .execute_batch("PRAGMA ignore_check_constraints = ON")
+        .unwrap();
+    let changed = store.conn.execute(sql, [a]).unwrap();
+    assert!(changed > 0, "{sql} changed nothing");
+    let want = integrity(a, field);
+    let row_level = field == "cast and status" || field == "list of sections";
+    if row_level {
+        assert_eq!(store.reading(a), Err(want.clone()), "{sql}");
+    }
+    assert_eq!(store.parts(a).map(drop), Err(want.clone()), "{sql}");
+    assert_eq!(store.part_metas(a).map(drop), Err(want.clone()), "{sql}");
+    // The listing still shows both, a saying what failed where its question would be.
+    let listed = store.list(&HistoryFilter::default()).unwrap();
+    assert_eq!(listed.len(), 2, "{sql}");
+    let listed_a = listed.iter().find(|l| l.row.id == a).unwrap();
+    if row_level {
+        assert_eq!(listed_a.question, Err(want.clone()), "{sql}");
+    }
+    let listed_b = listed.iter().find(|l| l.row.id == b).unwrap();
+    assert_eq!(listed_b.question.as_deref(), Ok("question b"));
+    assert_eq!(listed_b.row, b_row);
+    // Stats leave a out, say why, and keep b.
+    let all = store.all_part_metas().unwrap();
+    assert_eq!(all.skipped, vec![(a, want.clone())], "{sql}");
+    assert!(all.parts.iter().all(|(id, _)| *id == b));
+    assert_eq!(all.parts.len(), 1);
+    assert_eq!(store.parts(b).unwrap().len(), 1);
+    // A retry of a is refused rather than tagging the change as iching's own (a changed
+    // section is refused when the retry would write over it).
+    if row_level {
+        assert_eq!(store.begin_run(a), Err(want), "{sql}");
+    } else if let Some(section) = field.strip_prefix("record of section ") {
+        let (m, t) = part(section.parse().unwrap(), SectionStatus::Complete, "again");
+        assert_eq!(store.save_part(a, &m, &t), Err(want), "{sql}");
+    }
+}
+
+#[test]
+fn each_tagged_reading_column_changed_outside_iching_fails_only_its_reading() {
+    for (column, value) in [
+        ("created_at", "created_at + 1"),
+        ("status", "'complete'"),
+        ("method", "'yarrow'"),
+        ("lines", "'7,7,7,7,7,7'"),
+        ("seed", "'43'"),
+        ("seed", "NULL"),
+        ("primary_hex", "1"),
+        ("resulting_hex", "NULL"),
+        ("sections_planned", "9"),
+        ("provider", "'openai'"),
+        ("model", "'gpt-4o'"),
+        ("row_tag", "NULL"),
+        ("row_tag", "(SELECT row_tag FROM readings WHERE id <> ?1)"),
+    ] {
+        assert_only_a_fails(
+            &format!("UPDATE readings SET {column} = {value} WHERE id = ?1"),
+            "cast and status",
+        );
+    }
+}
+
+#[test]
+fn each_tagged_section_column_changed_outside_iching_fails_only_its_reading() {
+    for (column, value, section) in [
+        ("attempts", "5", 1),
+        ("started_ms", "NULL", 1),
+        ("finished_ms", "41", 1),
+        ("latency_ms", "1", 1),
+        ("ttft_ms", "2", 1),
+        ("prompt_tokens", "1", 1),
+        ("completion_tokens", "5000", 1),
+        ("usage_source", "'estimated'", 1),
+        ("model", "'other'", 1),
+        ("reasoning_tokens", "0", 2),
+        ("cached_tokens", "NULL", 2),
+        ("failed_prompt_tokens", "0", 2),
+        ("failed_completion_tokens", "700", 2),
+        ("error_kind", "'server_error'", 2),
+        ("row_tag", "NULL", 2),
+        (
+            "row_tag",
+            "(SELECT row_tag FROM reading_parts WHERE section_id = 1 AND reading_id = ?1)",
+            2,
+        ),
+    ] {
+        assert_only_a_fails(
+            &format!(
+                "UPDATE reading_parts SET {column} = {value} WHERE reading_id = ?1 AND section_id = {section}"
+            ),
+            &format!("record of section {section}"),
+        );
+    }
+    // Status and token totals are in the reading's list of sections as well.
+    for sql in [
+        "UPDATE reading_parts SET status = 'complete' WHERE reading_id = ?1 AND section_id = 2",
+        "UPDATE reading_parts SET total_tokens = 1 WHERE reading_id = ?1 AND section_id = 1",
+        "UPDATE reading_parts SET section_id = 300 WHERE reading_id = ?1 AND section_id = 1",
+        "UPDATE reading_parts SET section_id = 3 WHERE reading_id = ?1 AND section_id = 1",
+        "UPDATE readings SET sections_tag = NULL WHERE id = ?1",
+    ] {
+        assert_only_a_fails(sql, "list of sections");
+    }
+}
+
+#[test]
+fn a_section_row_deleted_or_added_outside_iching_fails_its_reading() {
+    assert_only_a_fails(
+        "DELETE FROM reading_parts WHERE reading_id = ?1 AND section_id = 2",
+        "list of sections",
+    );
+    // A row copied in from another reading, with its own tag, is not a section of this one.
+    assert_only_a_fails(
+        "INSERT INTO reading_parts (reading_id, section_id, status, attempts, finished_ms,
+            latency_ms, created_at, updated_at, request, row_tag)
+         SELECT ?1, 7, status, attempts, finished_ms, latency_ms, created_at, updated_at,
+            request, row_tag FROM reading_parts WHERE reading_id <> ?1",
+        "list of sections",
+    );
+}
+
+#[test]
+fn columns_only_the_store_reads_are_not_covered() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, a, _) = two_readings(dir.path());
+    store
+        .conn
+        .execute(
+            "UPDATE readings SET updated_at = 1, pid = NULL, pid_start = NULL WHERE id = ?1",
+            [a],
+        )
+        .unwrap();
+    store
+        .conn
+        .execute(
+            "UPDATE reading_parts SET updated_at = 1 WHERE reading_id = ?1",
+            [a],
+        )
+        .unwrap();
+    assert_eq!(store.parts(a).unwrap().len(), 2);
+}
+
+#[test]
+fn writing_again_keeps_the_tags_in_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, a, _) = two_readings(dir.path());
+    // A retry: running again, section 2 now complete, its failed attempts carried over.
+    store.begin_run(a).unwrap();
+    let (mut m2, t2) = part(2, SectionStatus::Complete, "a2 again");
+    m2.failed_prompt_tokens = Some(30);
+    store.save_part(a, &m2, &t2).unwrap();
+    assert_eq!(
+        store.finish(a, &[1, 2], false).unwrap(),
+        ReadingStatus::Complete
+    );
+    let parts = store.parts(a).unwrap();
+    assert_eq!(parts[1].meta.failed_prompt_tokens, Some(100));
+    assert_eq!(parts[1].meta.failed_completion_tokens, Some(7));
+    let row = store.reading(a).unwrap();
+    assert_eq!((row.sections_done, row.sections_failed), (2, 0));
+    // And a store reopened checks out.
+    drop(store);
+    let store = Store::open(dir.path(), Unlock::default()).unwrap();
+    assert_eq!(store.all_part_metas().unwrap().skipped, vec![]);
+}
+
+#[test]
+fn a_changed_header_is_refused_as_such() {
+    for sql in [
+        "UPDATE meta SET value = CAST('1' AS BLOB) WHERE key = 'created_at'",
+        "DELETE FROM meta WHERE key = 'header_tag'",
+        "INSERT INTO meta (key, value) VALUES ('kdf_rounds', CAST('10' AS BLOB))",
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        drop(two_readings(dir.path()));
+        let db = dir.path().join(DB_FILE);
+        rusqlite::Connection::open(&db)
+            .unwrap()
+            .execute(sql, [])
+            .unwrap();
+        match Store::open(dir.path(), Unlock::default()) {
+            Err(StoreError::HeaderChanged { what, .. }) => {
+                assert!(what.contains("key settings"), "{sql}: {what}");
+            }
+            other => panic!("{sql}: {other:?}"),
+        }
+    }
+}
+
+/// A copy of the schema-3 fixture `name` in a fresh folder, with the modes git does not keep.
+fn v3_fixture(name: &str) -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let from = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/store-v3")
+        .join(name);
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(&from).unwrap() {
+        let entry = entry.unwrap();
+        let to = dir.path().join(entry.file_name());
+        std::fs::copy(entry.path(), &to).unwrap();
+        std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    dir
+}
+
+#[test]
+fn a_store_written_at_schema_3_migrates_and_every_reading_opens() {
+    let dir = v3_fixture("keyfile");
+    let store = Store::open(dir.path(), Unlock::default()).unwrap();
+    assert_eq!(store.user_version().unwrap(), schema::SCHEMA_VERSION);
+    let listed = store.list(&HistoryFilter::default()).unwrap();
+    let questions: Vec<&str> = listed
+        .iter()
+        .map(|l| l.question.as_deref().unwrap())
+        .collect();
+    assert_eq!(
+        questions,
+        [
+            "A failed one",
+            "What of the new work?",
+            "Should I move to the coast?"
+        ]
+    );
+    let rows: Vec<(u8, Option<u8>, u32, u32)> = listed
+        .iter()
+        .map(|l| {
+            (
+                l.row.primary,
+                l.row.resulting,
+                l.row.sections_done,
+                l.row.sections_failed,
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [(28, Some(47), 0, 9), (55, Some(31), 10, 0), (7, None, 6, 0)]
+    );
+    assert_eq!(listed[1].row.lines, [9, 8, 7, 7, 6, 8]);
+    assert_eq!(listed[2].row.seed, Some(7));
+    for l in &listed {
+        let parts = store.parts(l.row.id).unwrap();
+        assert_eq!(
+            parts.len(),
+            (l.row.sections_done + l.row.sections_failed) as usize
+        );
+    }
+    let failed = store.parts(ReadingId(3)).unwrap();
+    assert!(
+        failed
+            .iter()
+            .all(|p| p.meta.error_kind == Some(ErrorKind::Connect))
+    );
+    assert!(
+        failed[0]
+            .text
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("Connection refused")
+    );
+    assert_eq!(store.all_part_metas().unwrap().parts.len(), 25);
+    // The migration tagged what was there: a change made now is caught.
+    store
+        .conn
+        .execute("UPDATE readings SET primary_hex = 1 WHERE id = 1", [])
+        .unwrap();
+    assert_eq!(
+        store.reading(ReadingId(1)),
+        Err(integrity(ReadingId(1), "cast and status"))
+    );
+    drop(store);
+    // And it opens again as version 4, header checked.
+    let store = Store::open(dir.path(), Unlock::default()).unwrap();
+    assert_eq!(store.reading(ReadingId(2)).unwrap().primary, 55);
+}
+
+#[test]
+fn a_passphrase_store_written_at_schema_3_opens_with_its_passphrase() {
+    let dir = v3_fixture("passphrase");
+    assert!(matches!(
+        Store::open(dir.path(), Unlock::passphrase("old stalk")),
+        Err(StoreError::WrongPassphrase { .. })
+    ));
+    let store = Store::open(dir.path(), Unlock::passphrase("old stalks")).unwrap();
+    assert_eq!(store.key_mode(), KeyMode::Passphrase);
+    assert_eq!(store.question(ReadingId(1)).unwrap(), "Behind a passphrase");
+    assert_eq!(store.parts(ReadingId(1)).unwrap().len(), 10);
+}
+
+#[test]
+fn a_new_passphrase_store_uses_argon2id_and_its_parameters_are_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), Unlock::passphrase("stalks")).unwrap();
+    let meta = |key: &str| -> Vec<u8> {
+        store
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .unwrap()
+    };
+    assert_eq!(meta("kdf"), b"argon2id");
+    assert_eq!(meta("kdf_params"), b"m=19456,t=2,p=1");
+    assert_eq!(meta("kdf_salt").len(), 16);
+    drop(store);
+    let db = dir.path().join(DB_FILE);
+    let original = std::fs::read(&db).unwrap();
+    for (sql, said) in [
+        (
+            "UPDATE meta SET value = CAST('m=4000000,t=2,p=1' AS BLOB) WHERE key = 'kdf_params'",
+            "m=4000000,t=2,p=1, outside what iching accepts",
+        ),
+        (
+            "UPDATE meta SET value = CAST('m=19456,t=100,p=1' AS BLOB) WHERE key = 'kdf_params'",
+            "outside what iching accepts",
+        ),
+        (
+            "UPDATE meta SET value = CAST('m=19456,t=2,p=64' AS BLOB) WHERE key = 'kdf_params'",
+            "outside what iching accepts",
+        ),
+        (
+            "UPDATE meta SET value = CAST('scrypt' AS BLOB) WHERE key = 'kdf'",
+            "\"scrypt\", which iching does not know",
+        ),
+    ] {
+        std::fs::write(&db, &original).unwrap();
+        rusqlite::Connection::open(&db)
+            .unwrap()
+            .execute(sql, [])
+            .unwrap();
+        match Store::open(dir.path(), Unlock::passphrase("stalks")) {
+            Err(StoreError::HeaderChanged { what, .. }) => {
+                assert!(what.contains(said), "{sql}: {what}");
+            }
+            other => panic!("{sql}: {other:?}"),
+        }
+    }
+    std::fs::write(&db, &original).unwrap();
+    assert!(Store::open(dir.path(), Unlock::passphrase("stalks")).is_ok());
+}
