@@ -67,5 +67,7 @@ fn command_name(cli: &Cli) -> &'static str {
         Some(Command::Verify(_)) => "verify",
         Some(Command::Backup(_)) => "backup",
         Some(Command::Restore(_)) => "restore",
+        Some(Command::Key(_)) => "key",
+        Some(Command::Passphrase(_)) => "passphrase",
     }
 }

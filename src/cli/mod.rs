@@ -7,6 +7,7 @@ mod cast;
 mod delete;
 pub mod doctor;
 mod history;
+mod keys;
 mod retry;
 mod show;
 mod stats;
@@ -50,7 +51,9 @@ impl Cli {
                 | Command::Retry(_)
                 | Command::Verify(_)
                 | Command::Backup(_)
-                | Command::Restore(_),
+                | Command::Restore(_)
+                | Command::Key(_)
+                | Command::Passphrase(_),
             ) => Access::Read,
             _ => Access::Write,
         }
@@ -106,6 +109,10 @@ pub enum Command {
     /// --key; one sealed with a passphrase asks for it (or reads ICHING_BACKUP_PASSPHRASE).
     /// Exit 1 when some readings of the backup were damaged and left out.
     Restore(upkeep::RestoreArgs),
+    /// Give the store a new key file (`iching key rotate`)
+    Key(keys::KeyArgs),
+    /// Seal the store with a passphrase, change it, or go back to a key file
+    Passphrase(keys::PassphraseArgs),
 }
 
 /// Output formats of a reading.
@@ -334,6 +341,8 @@ pub async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
         Some(Command::Verify(args)) => upkeep::verify(cli.home.as_deref(), args).await,
         Some(Command::Backup(args)) => upkeep::backup(cli.home.as_deref(), args).await,
         Some(Command::Restore(args)) => upkeep::restore(cli.home.as_deref(), args).await,
+        Some(Command::Key(args)) => keys::key(cli.home.as_deref(), args).await,
+        Some(Command::Passphrase(args)) => keys::passphrase(cli.home.as_deref(), args).await,
         // `main` opens the terminal app (`crate::tui::run`) when there is no command.
         None => Err(CliError::usage(
             "no command given: run `iching` alone for the terminal app, or see `iching --help`",

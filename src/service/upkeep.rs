@@ -8,7 +8,8 @@ use zeroize::Zeroizing;
 
 use super::{Service, ServiceError};
 use crate::store::{
-    DB_FILE, Imported, KEY_FILE, KeyMode, OpenedBackup, StoreError, Unlock, Verified,
+    DB_FILE, Imported, KEY_FILE, KeyMode, NewSecret, OpenedBackup, Rekeyed, StoreError, Unlock,
+    Verified,
 };
 
 /// The environment variable holding a backup's passphrase for `restore`.
@@ -44,6 +45,13 @@ impl Service {
     /// Whether the store is sealed with its key file or a passphrase.
     pub async fn key_mode(&self) -> Result<KeyMode, ServiceError> {
         Ok(self.writer.call(|s| Ok(s.key_mode())).await?)
+    }
+
+    /// Re-seals the whole store under a new master key from `to`, in one crash-safe pass (see
+    /// [`crate::store::Store::rekey`]).
+    pub async fn rekey(&self, to: NewSecret) -> Result<Rekeyed, ServiceError> {
+        self.writable()?;
+        Ok(self.writer.call_alone(move |s| s.rekey(to)).await?)
     }
 
     /// Checks every reading's tags and sealed values, and the file itself.

@@ -213,7 +213,7 @@ impl Store {
     }
 
     /// Every reading's id, oldest first.
-    fn reading_ids(&self) -> Result<Vec<ReadingId>, StoreError> {
+    pub(super) fn reading_ids(&self) -> Result<Vec<ReadingId>, StoreError> {
         self.conn
             .prepare("SELECT id FROM readings ORDER BY created_at, id")
             .and_then(|mut st| st.query_map([], |r| r.get(0))?.collect())
@@ -269,6 +269,7 @@ impl Store {
         row: &super::ReadingRow,
         question: &str,
     ) -> Result<ReadingId, StoreError> {
+        self.same_key()?;
         let status = match row.status {
             ReadingStatus::Running => ReadingStatus::Interrupted,
             other => other,

@@ -160,6 +160,22 @@ pub enum StoreError {
         /// Its key file.
         key: PathBuf,
     },
+    /// A key change found damaged readings (it would re-tag the damage as iching's own).
+    #[error(
+        "{readings} saved readings failed their integrity check, so the key was not changed; `iching verify` lists them: restore them from a backup or delete them, then try again"
+    )]
+    Damaged {
+        /// How many.
+        readings: usize,
+    },
+    /// Another process changed the store's key since this one opened it.
+    #[error(
+        "the key of {path} was changed by another iching command (key rotate or passphrase) while this one ran; nothing more can be saved here: run it again"
+    )]
+    KeyChanged {
+        /// The database.
+        path: PathBuf,
+    },
     /// A file iching was asked to create is already there.
     #[error("{path} already exists; iching never writes over a file: give another name")]
     Exists {

@@ -222,11 +222,21 @@ pub(super) fn unlock_existing(
                     key: key_path.to_path_buf(),
                 });
             }
-            let master = read_key_file(key_path)?.ok_or_else(|| StoreError::KeyFileMissing {
-                key: key_path.to_path_buf(),
-                db: db.to_path_buf(),
-            })?;
-            Keys::derive(&master)
+            match key_file_keys(db, key_path, found)? {
+                Some(keys) => return Ok((keys, found.mode)),
+                None if !key_path.exists() => {
+                    return Err(StoreError::KeyFileMissing {
+                        key: key_path.to_path_buf(),
+                        db: db.to_path_buf(),
+                    });
+                }
+                None => {
+                    return Err(StoreError::WrongKeyFile {
+                        key: key_path.to_path_buf(),
+                        db: db.to_path_buf(),
+                    });
+                }
+            }
         }
         KeyMode::Passphrase => {
             let Some(passphrase) = &unlock.passphrase else {
@@ -259,7 +269,29 @@ pub(super) fn unlock_existing(
             },
         });
     }
+    if found.mode == KeyMode::Passphrase {
+        remove_stale_key_files(key_path);
+    }
     Ok((keys, found.mode))
+}
+
+/// For a store the passphrase just opened: removes the staged key of a `passphrase remove`
+/// that stopped before it committed (never used to seal anything). Not while a key change
+/// holds the lock. (An `iching.key` beside a passphrase store is not removed: it may belong to
+/// another database; the store says so instead.)
+fn remove_stale_key_files(key_path: &Path) {
+    let dir = key_path.parent().unwrap_or(Path::new("."));
+    let Some(_lock) = std::fs::File::open(dir.join(super::LOCK_FILE))
+        .ok()
+        .filter(|l| l.try_lock().is_ok())
+    else {
+        return;
+    };
+    let staged = staged_key_path(key_path);
+    if std::fs::remove_file(&staged).is_ok() {
+        tracing::warn!(file = %staged.display(), "removed a key file no key change uses");
+        sync_dir(dir);
+    }
 }
 
 /// The keys of a database about to be created: from the passphrase, or from the key file
@@ -327,6 +359,12 @@ fn read_key_file(path: &Path) -> Result<Option<MasterKey>, StoreError> {
 /// Generates a master key and writes it to a new file with mode 0600.
 fn write_new_key_file(path: &Path) -> Result<MasterKey, StoreError> {
     let master = MasterKey::generate();
+    write_key_file(path, &master)?;
+    Ok(master)
+}
+
+/// Writes `master` to the new file `path` (mode 0600), synced.
+pub(super) fn write_key_file(path: &Path, master: &MasterKey) -> Result<(), StoreError> {
     let unwritable = |e: std::io::Error| StoreError::io(path, "cannot write the key file", &e);
     let mut file = OpenOptions::new()
         .write(true)
@@ -335,6 +373,61 @@ fn write_new_key_file(path: &Path) -> Result<MasterKey, StoreError> {
         .open(path)
         .map_err(unwritable)?;
     file.write_all(master.as_bytes()).map_err(unwritable)?;
-    file.sync_all().map_err(unwritable)?;
-    Ok(master)
+    file.sync_all().map_err(unwritable)
+}
+
+/// Syncs the folder `dir`, so a rename or removal in it survives a power cut.
+pub(super) fn sync_dir(dir: &Path) {
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
+/// The key file a key change writes before the database is re-sealed, renamed over
+/// `iching.key` once the database has committed.
+pub(super) fn staged_key_path(key_path: &Path) -> std::path::PathBuf {
+    key_path.with_file_name(STAGED_KEY_FILE)
+}
+
+/// The staged key file's name.
+pub(super) const STAGED_KEY_FILE: &str = "iching.key.new";
+
+/// The key that opens `found`'s key check, from `iching.key` or, after a key change that was
+/// cut short between the database's commit and the rename, from `iching.key.new` (which is then
+/// renamed into place). A staged key the database does not use is left from a change that
+/// never committed and is removed. Neither happens while a key change holds the lock.
+fn key_file_keys(db: &Path, key_path: &Path, found: &Found) -> Result<Option<Keys>, StoreError> {
+    let opens = |keys: &Keys| {
+        matches!(
+            keys.open(Field::KeyCheck.aad().as_bytes(), &found.check)
+                .as_deref(),
+            Ok(KEY_CHECK)
+        )
+    };
+    let staged = staged_key_path(key_path);
+    let current = read_key_file(key_path)?.map(|m| Keys::derive(&m));
+    let dir = key_path.parent().unwrap_or(Path::new("."));
+    // Held by a key change in progress: leave its files alone.
+    let lock = std::fs::File::open(dir.join(super::LOCK_FILE))
+        .ok()
+        .filter(|l| l.try_lock().is_ok());
+    if let Some(keys) = current.filter(opens) {
+        if lock.is_some() && staged.exists() {
+            let _ = std::fs::remove_file(&staged);
+            sync_dir(dir);
+        }
+        return Ok(Some(keys));
+    }
+    super::perms::check_key_file(&staged)?;
+    let Some(keys) = read_key_file(&staged)?
+        .map(|m| Keys::derive(&m))
+        .filter(opens)
+    else {
+        return Ok(None);
+    };
+    if lock.is_some() && std::fs::rename(&staged, key_path).is_ok() {
+        sync_dir(dir);
+        tracing::warn!(db = %db.display(), "finished a key change that was cut short");
+    }
+    Ok(Some(keys))
 }

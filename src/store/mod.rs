@@ -18,6 +18,7 @@ mod keys;
 mod parts;
 pub mod perms;
 mod readings;
+mod rekey;
 mod schema;
 mod tags;
 pub mod writer;
@@ -46,6 +47,7 @@ pub use error::StoreError;
 pub use keys::{KeyMode, PASSPHRASE_ENV};
 pub use parts::{AllParts, Part, PartMeta, PartText};
 pub use readings::{HistoryFilter, Listed, NewReading, ReadingRow};
+pub use rekey::{NewSecret, Rekeyed};
 pub use writer::{Writer, WriterThread};
 
 /// The database file's name in the data dir.
@@ -186,6 +188,9 @@ pub struct Store {
     read_only: Option<StoreError>,
     /// What opening it changed and the user should hear (a file tightened to 0600).
     notices: Vec<String>,
+    /// The sealed key check as it was when this store was opened: when another process
+    /// changes the key, writes fail instead of sealing with a key that no longer opens it.
+    key_check: Vec<u8>,
 }
 
 impl Store {
@@ -219,6 +224,13 @@ impl Store {
             reason: "it was emptied while being opened".into(),
         })?;
         let (keys, mode) = keys::unlock_existing(&path, &key_path, &found, &unlock)?;
+        let mut notices = notices;
+        if mode == KeyMode::Passphrase && key_path.exists() {
+            notices.push(format!(
+                "{} is not used: this store is sealed with a passphrase (it was left by a `passphrase set` that stopped early, or belongs to another database); move it away or delete it",
+                key_path.display()
+            ));
+        }
         let read_only_here = || StoreError::ReadOnly { path: path.clone() };
         let (conn, read_only) = match schema::open_rw(&path, false) {
             Ok(conn) if !conn.is_readonly("main").unwrap_or(false) => (conn, None),
@@ -239,6 +251,7 @@ impl Store {
             mode,
             read_only,
             notices,
+            key_check: found.check.as_bytes().to_vec(),
         };
         store.check_header()?;
         if let Some(why) = &store.read_only {
@@ -299,15 +312,17 @@ impl Store {
         }
         let (keys, new_key) = keys::unlock_new(key_path, unlock)?;
         let conn = schema::open_rw(path, true)?;
-        let store = Self {
+        let mut store = Self {
             conn,
             keys,
             path: path.to_path_buf(),
             mode: new_key.mode,
             read_only: None,
             notices: Vec::new(),
+            key_check: Vec::new(),
         };
         store.migrate(Some(new_key))?;
+        store.key_check = store.current_key_check()?;
         drop(lock);
         Ok(Some(store))
     }

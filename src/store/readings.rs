@@ -266,6 +266,7 @@ impl RawRow {
 impl Store {
     /// Stores a new reading as `running` by this process; returns its id.
     pub fn create_reading(&self, new: &NewReading) -> Result<ReadingId, StoreError> {
+        self.same_key()?;
         self.atomic(|| {
             let now = now_ms();
             let (pid, pid_start) = current_process();
@@ -347,6 +348,7 @@ impl Store {
         id: ReadingId,
         change: impl FnOnce() -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
+        self.same_key()?;
         self.atomic(|| {
             self.check_row(&self.raw_row(id)?)?;
             let out = change()?;

@@ -6,6 +6,7 @@ use std::path::Path;
 use super::tests_support::{new_reading, part};
 use super::*;
 use crate::model::{ErrorKind, ReadingId, ReadingStatus, SectionStatus};
+use crate::store::rekey::NewSecret;
 
 /// A store with two readings: `a` (sections 1 complete, 2 failed after spending tokens) and `b`
 /// (section 1 complete).
@@ -31,6 +32,7 @@ fn two_readings(dir: &Path) -> (Store, ReadingId, ReadingId) {
     let (mb, tb) = part(1, SectionStatus::Complete, "b1");
     store.save_part(b, &mb, &tb).unwrap();
     store.finish(a, &[1, 2], false).unwrap();
+    store.finish(b, &[1], false).unwrap();
     (store, a, b)
 }
 
@@ -386,4 +388,89 @@ fn a_new_passphrase_store_uses_argon2id_and_its_parameters_are_bounded() {
     }
     std::fs::write(&db, &original).unwrap();
     assert!(Store::open(dir.path(), Unlock::passphrase("stalks")).is_ok());
+}
+
+#[test]
+fn a_key_change_reseals_everything_and_other_open_stores_stop_writing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut store, a, b) = two_readings(dir.path());
+    let before_parts = store.parts(a).unwrap();
+    // Another process's store, opened before the change, with the old key.
+    let other = Store::open(dir.path(), Unlock::default()).unwrap();
+    let done = store.rekey(NewSecret::KeyFile).unwrap();
+    assert_eq!((done.readings, done.mode), (2, KeyMode::KeyFile));
+    // question + 2 sections of a (request, response, paragraphs / request, error) + b's 4.
+    assert_eq!(done.sealed, 1 + 3 + 2 + 1 + 3);
+    assert_eq!(store.parts(a).unwrap(), before_parts);
+    assert_eq!(store.question(b).unwrap(), "question b");
+    // The old store's reads now fail their checks, and its writes are refused as a key change.
+    assert_eq!(
+        other.create_reading(&new_reading("late", 1, None)),
+        Err(StoreError::KeyChanged {
+            path: dir.path().join(DB_FILE)
+        })
+    );
+    let (m, t) = part(3, SectionStatus::Complete, "late");
+    assert!(matches!(
+        other.save_part(b, &m, &t),
+        Err(StoreError::KeyChanged { .. })
+    ));
+    drop(other);
+    drop(store);
+    let store = Store::open(dir.path(), Unlock::default()).unwrap();
+    assert!(store.verify().unwrap().clean());
+    // To a passphrase (cheap parameters) and back.
+    let mut store = store;
+    let cheap = crate::store::keys::Kdf::Argon2id {
+        salt: [3; 16],
+        params: crate::crypto::Argon2Params {
+            m_kib: 64,
+            t: 1,
+            p: 1,
+        },
+    };
+    let to = NewSecret::Passphrase(zeroize::Zeroizing::new("new words".into()));
+    assert_eq!(
+        store.rekey_with(to, Some(cheap)).unwrap().mode,
+        KeyMode::Passphrase
+    );
+    drop(store);
+    assert!(!dir.path().join(KEY_FILE).exists());
+    assert!(matches!(
+        Store::open(dir.path(), Unlock::default()),
+        Err(StoreError::PassphraseNeeded { .. })
+    ));
+    let mut store = Store::open(dir.path(), Unlock::passphrase("new words")).unwrap();
+    assert_eq!(store.question(a).unwrap(), "question a");
+    store.rekey(NewSecret::KeyFile).unwrap();
+    drop(store);
+    let store = Store::open(dir.path(), Unlock::default()).unwrap();
+    assert!(store.verify().unwrap().clean());
+}
+
+#[test]
+fn a_key_change_refuses_a_damaged_store_and_a_reading_in_flight() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut store, a, b) = two_readings(dir.path());
+    let key = std::fs::read(dir.path().join(KEY_FILE)).unwrap();
+    store
+        .conn
+        .execute("UPDATE readings SET model = 'x' WHERE id = ?1", [a])
+        .unwrap();
+    assert_eq!(
+        store.rekey(NewSecret::KeyFile),
+        Err(StoreError::Damaged { readings: 1 })
+    );
+    store.force_delete(a).unwrap();
+    // This process is generating b.
+    store.begin_run(b).unwrap();
+    assert!(matches!(
+        store.rekey(NewSecret::KeyFile),
+        Err(StoreError::InFlight { .. })
+    ));
+    assert_eq!(std::fs::read(dir.path().join(KEY_FILE)).unwrap(), key);
+    assert!(!dir.path().join("iching.key.new").exists());
+    store.finish(b, &[1], false).unwrap();
+    store.rekey(NewSecret::KeyFile).unwrap();
+    assert_ne!(std::fs::read(dir.path().join(KEY_FILE)).unwrap(), key);
 }

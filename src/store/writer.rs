@@ -20,10 +20,14 @@ use super::{Store, StoreError};
 const MAX_GROUP: usize = 256;
 
 type Output = Result<Box<dyn Any + Send>, StoreError>;
+/// A job's work, typed by what it returns.
+type Work<T> = Box<dyn FnOnce(&mut Store) -> Result<T, StoreError> + Send>;
 
 struct Job {
-    run: Box<dyn FnOnce(&Store) -> Output + Send>,
+    run: Box<dyn FnOnce(&mut Store) -> Output + Send>,
     reply: oneshot::Sender<Output>,
+    /// Run alone and outside any transaction (it manages its own).
+    alone: bool,
 }
 
 /// A handle to the writer thread.
@@ -69,10 +73,26 @@ impl Writer {
         T: Send + 'static,
         F: FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
     {
+        self.send(Box::new(move |store: &mut Store| f(store)), false)
+            .await
+    }
+
+    /// Runs `f` on the writer thread alone, outside any transaction (`f` begins and commits
+    /// its own), with the store to change: what changes the key itself.
+    pub async fn call_alone<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.send(Box::new(f), true).await
+    }
+
+    async fn send<T: Send + 'static>(&self, f: Work<T>, alone: bool) -> Result<T, StoreError> {
         let (reply, rx) = oneshot::channel();
         let job = Job {
             run: Box::new(move |store| f(store).map(|v| Box::new(v) as Box<dyn Any + Send>)),
             reply,
+            alone,
         };
         self.tx.send(job).map_err(|_| StoreError::WriterGone)?;
         let value = rx.await.map_err(|_| StoreError::WriterGone)??;
@@ -83,20 +103,32 @@ impl Writer {
     }
 }
 
-fn run(store: Store, rx: mpsc::Receiver<Job>) {
-    while let Ok(first) = rx.recv() {
+fn run(mut store: Store, rx: mpsc::Receiver<Job>) {
+    let mut next = None;
+    while let Some(first) = next.take().or_else(|| rx.recv().ok()) {
+        if first.alone {
+            let out = catch_unwind(AssertUnwindSafe(|| (first.run)(&mut store)))
+                .unwrap_or(Err(StoreError::WriterGone));
+            let _ = first.reply.send(out);
+            continue;
+        }
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
             match rx.try_recv() {
+                // Runs after this group commits.
+                Ok(job) if job.alone => {
+                    next = Some(job);
+                    break;
+                }
                 Ok(job) => group.push(job),
                 Err(_) => break,
             }
         }
-        commit_group(&store, group);
+        commit_group(&mut store, group);
     }
 }
 
-fn commit_group(store: &Store, group: Vec<Job>) {
+fn commit_group(store: &mut Store, group: Vec<Job>) {
     // A read-only store still reads through the writer; its writes fail inside.
     let begin = if store.read_only() {
         "BEGIN"
@@ -114,7 +146,7 @@ fn commit_group(store: &Store, group: Vec<Job>) {
         let out = if let Err(e) = store.step("SAVEPOINT job") {
             Err(e)
         } else {
-            let out = catch_unwind(AssertUnwindSafe(|| (job.run)(store)))
+            let out = catch_unwind(AssertUnwindSafe(|| (job.run)(&mut *store)))
                 .unwrap_or(Err(StoreError::WriterGone));
             let end = if out.is_ok() {
                 store.step("RELEASE job")

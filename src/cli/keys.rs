@@ -1,0 +1,169 @@
+//! `iching key rotate` and `iching passphrase set | change | remove`: moving the store to a new
+//! master key, between a key file and a passphrase. Each re-seals every reading in one
+//! crash-safe pass.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+use zeroize::Zeroizing;
+
+use super::{CliError, emit, open};
+use crate::service::{Access, Service};
+use crate::store::{KEY_FILE, KeyMode, NewSecret, PASSPHRASE_ENV, Rekeyed};
+
+/// The environment variable holding a new passphrase (`passphrase set` and `change`).
+pub const NEW_PASSPHRASE_ENV: &str = "ICHING_NEW_PASSPHRASE";
+/// The shortest passphrase accepted.
+const MIN_PASSPHRASE_CHARS: usize = 8;
+
+/// Arguments of `key`.
+#[derive(Debug, Args)]
+pub struct KeyArgs {
+    #[command(subcommand)]
+    action: KeyAction,
+}
+
+#[derive(Debug, Subcommand)]
+enum KeyAction {
+    /// Replace the key file with a new random key and re-seal every reading with it
+    ///
+    /// Crash-safe: stopped at any moment, the store opens with the old key or the new one.
+    /// Backups made before keep needing the old key. A store sealed with a passphrase gets a
+    /// new key with `iching passphrase change` instead.
+    Rotate,
+}
+
+/// Arguments of `passphrase`.
+#[derive(Debug, Args)]
+pub struct PassphraseArgs {
+    #[command(subcommand)]
+    action: PassphraseAction,
+}
+
+#[derive(Debug, Subcommand)]
+enum PassphraseAction {
+    /// Seal the store with a passphrase instead of the key file (which is then removed)
+    ///
+    /// The new passphrase is asked twice at the terminal, or read from ICHING_NEW_PASSPHRASE.
+    /// It goes through Argon2id (19 MiB, 2 passes). From then on every command asks for it,
+    /// or reads ICHING_PASSPHRASE.
+    Set,
+    /// Change the passphrase (and move a PBKDF2 store to Argon2id)
+    ///
+    /// The current passphrase is asked (or read from ICHING_PASSPHRASE), the new one asked
+    /// twice (or read from ICHING_NEW_PASSPHRASE). The same passphrase again gives the store a
+    /// new key.
+    Change,
+    /// Seal the store with a new key file instead of the passphrase
+    Remove,
+}
+
+/// Runs `key`.
+pub async fn key(home: Option<&Path>, args: KeyArgs) -> Result<ExitCode, CliError> {
+    let KeyAction::Rotate = args.action;
+    let service = open(home, Access::Write)?;
+    let result = rotate(&service).await;
+    service.close().await;
+    result
+}
+
+async fn rotate(service: &Service) -> Result<ExitCode, CliError> {
+    if service.key_mode().await? == KeyMode::Passphrase {
+        return Err(CliError::usage(
+            "this store is sealed with a passphrase, not a key file: `iching passphrase change` gives it a new key (you may keep the same passphrase)",
+        ));
+    }
+    let done = service.rekey(NewSecret::KeyFile).await?;
+    let key_file = service.dirs().data.join(KEY_FILE);
+    emit(&format!(
+        "{} with a new key, now in\n  {}\nThe old key no longer opens this store. Backups made before now still need the old key: keep your copy of it with them, or make a new backup (`iching backup FILE`).",
+        resealed(&done),
+        key_file.display()
+    ));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `passphrase`.
+pub async fn passphrase(home: Option<&Path>, args: PassphraseArgs) -> Result<ExitCode, CliError> {
+    let service = open(home, Access::Write)?;
+    let result = change(&service, &args.action).await;
+    service.close().await;
+    result
+}
+
+async fn change(service: &Service, action: &PassphraseAction) -> Result<ExitCode, CliError> {
+    let mode = service.key_mode().await?;
+    let key_file = service.dirs().data.join(KEY_FILE);
+    match (action, mode) {
+        (PassphraseAction::Set, KeyMode::Passphrase) => Err(CliError::usage(
+            "this store already has a passphrase: `iching passphrase change` changes it",
+        )),
+        (PassphraseAction::Change | PassphraseAction::Remove, KeyMode::KeyFile) => {
+            Err(CliError::usage(format!(
+                "this store is sealed with the key file {}, not a passphrase: `iching passphrase set` gives it one",
+                key_file.display()
+            )))
+        }
+        (PassphraseAction::Set | PassphraseAction::Change, _) => {
+            let new = new_passphrase()?;
+            let done = service.rekey(NewSecret::Passphrase(new)).await?;
+            let after = if mode == KeyMode::KeyFile {
+                format!(
+                    "The key file {} was removed. Every command now asks for the passphrase (or reads {PASSPHRASE_ENV}); without it nothing can be opened, so keep it safe. Backups made before now still need the old key file.",
+                    key_file.display()
+                )
+            } else {
+                format!(
+                    "Every command now needs the new passphrase (asked, or {PASSPHRASE_ENV}). Backups made before now still open with the old one."
+                )
+            };
+            emit(&format!(
+                "{} under the new passphrase (Argon2id). {after}",
+                resealed(&done)
+            ));
+            Ok(ExitCode::SUCCESS)
+        }
+        (PassphraseAction::Remove, KeyMode::Passphrase) => {
+            let done = service.rekey(NewSecret::KeyFile).await?;
+            emit(&format!(
+                "{} with a new key file, readable by you only:\n  {}\nNo passphrase is asked any more. Keep a copy of the key file apart from the store: without it nothing can be opened.",
+                resealed(&done),
+                key_file.display()
+            ));
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// "Re-sealed 3 readings (40 sealed values)".
+fn resealed(done: &Rekeyed) -> String {
+    format!(
+        "Re-sealed {} {} ({} sealed values)",
+        done.readings,
+        if done.readings == 1 {
+            "reading"
+        } else {
+            "readings"
+        },
+        done.sealed
+    )
+}
+
+/// The new passphrase: from ICHING_NEW_PASSPHRASE, else asked twice at the terminal.
+fn new_passphrase() -> Result<Zeroizing<String>, CliError> {
+    let passphrase = match std::env::var(NEW_PASSPHRASE_ENV) {
+        Ok(p) if !p.is_empty() => Zeroizing::new(p),
+        _ => crate::prompt::ask_new_passphrase().ok_or_else(|| {
+            CliError::usage(format!(
+                "there is no terminal to ask for the new passphrase on: set {NEW_PASSPHRASE_ENV}"
+            ))
+        })??,
+    };
+    if passphrase.chars().count() < MIN_PASSPHRASE_CHARS {
+        return Err(CliError::usage(format!(
+            "a passphrase needs at least {MIN_PASSPHRASE_CHARS} characters; nothing was changed"
+        )));
+    }
+    Ok(passphrase)
+}
