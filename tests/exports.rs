@@ -348,8 +348,9 @@ struct Want<'a> {
     paragraphs: &'a [&'a str],
 }
 
-/// Checks every export of reading `id` and what the terminal gets of it.
-async fn check_exports(home: &Path, id: &str, want: &Want<'_>) {
+/// Checks every export of reading `id` and what the terminal gets of it; returns the reading
+/// as `show --format json` prints it.
+async fn check_exports(home: &Path, id: &str, want: &Want<'_>) -> Value {
     let show = |format: &'static str| {
         let id = id.to_owned();
         async move {
@@ -358,7 +359,9 @@ async fn check_exports(home: &Path, id: &str, want: &Want<'_>) {
             run
         }
     };
-    let report = show("json").await.json();
+    let json = show("json").await;
+    assert_clean("show --format json", &json.stdout);
+    let report = json.json();
     let titles: Vec<String> = cli::sections(&report)
         .iter()
         .map(|s| s["title"].as_str().unwrap().to_owned())
@@ -410,9 +413,12 @@ async fn check_exports(home: &Path, id: &str, want: &Want<'_>) {
         words(&text).contains(&format!("Question: {q}")),
         "{q:?} in:\n{text}"
     );
-    let history = cli::run(home, &["history"], KEY, &[]).await;
-    assert_eq!(history.code, Some(0), "{history}");
-    assert_clean("history", &history.stdout);
+    for args in [&["history"][..], &["history", "--json"]] {
+        let history = cli::run(home, args, KEY, &[]).await;
+        assert_eq!(history.code, Some(0), "{history}");
+        assert_clean("history", &history.stdout);
+    }
+    report
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -545,7 +551,7 @@ async fn hostile_text_left_in_the_store_stays_text_in_every_export() {
         let home = tempfile::tempdir().unwrap();
         store_hostile_reading(home.path(), hostile);
         let twice = format!("{shown} {shown}");
-        check_exports(
+        let report = check_exports(
             home.path(),
             "1",
             &Want {
@@ -555,6 +561,21 @@ async fn hostile_text_left_in_the_store_stays_text_in_every_export() {
             },
         )
         .await;
+        // The JSON keeps what was stored whole, with what a terminal would act on escaped.
+        assert_eq!(report["question"], hostile);
+        let sections = cli::sections(&report);
+        let failed: Vec<&Value> = sections
+            .iter()
+            .filter(|s| s["status"] == "failed")
+            .collect();
+        assert_eq!(failed.len(), 1, "{report}");
+        assert_eq!(failed[0]["error"], hostile);
+        let models: Vec<&Value> = sections
+            .iter()
+            .map(|s| &s["model"])
+            .filter(|m| !m.is_null())
+            .collect();
+        assert_eq!(models, [hostile], "{report}");
     }
 }
 

@@ -23,7 +23,7 @@ mod sanitize;
 
 pub use render::{markdown_text, to_html, to_markdown, to_plain_text};
 pub use salvage::{parse_response, preview};
-pub use sanitize::{sanitize_inline, sanitize_multiline};
+pub use sanitize::{hidden, sanitize_inline, sanitize_multiline};
 
 /// A run of text with one style.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

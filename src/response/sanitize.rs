@@ -44,28 +44,42 @@ fn sanitize(s: &str, keep_newlines: bool) -> String {
             },
             '\u{9b}' => skip_csi(&mut it),
             '\u{9d}' | '\u{90}' | '\u{98}' | '\u{9e}' | '\u{9f}' => skip_string(&mut it),
-            // Bidi embeddings, overrides, isolates and marks (LRM, RLM, ALM).
-            '\u{202a}'..='\u{202e}'
-            | '\u{2066}'..='\u{2069}'
-            | '\u{200e}'
-            | '\u{200f}'
-            | '\u{061c}' => {}
-            // Zero-width space, non-joiner, joiner, word joiner, byte-order mark.
-            '\u{200b}'..='\u{200d}' | '\u{2060}' | '\u{feff}' => {}
-            // The other invisible format characters: soft hyphen, Mongolian vowel separator,
-            // invisible operators, deprecated format controls, interlinear annotation, and the
-            // tag characters (which spell ASCII no one sees).
-            '\u{ad}'
-            | '\u{180e}'
-            | '\u{2061}'..='\u{2064}'
-            | '\u{206a}'..='\u{206f}'
-            | '\u{fff9}'..='\u{fffb}'
-            | '\u{e0000}'..='\u{e007f}' => {}
-            c if c.is_control() => {} // remaining C0, DEL, C1 (incl. \r)
+            // Remaining C0, DEL and C1 (`\r` among them), bidi controls, invisible characters.
+            c if hidden(c) => {}
             c => out.push(c),
         }
     }
     out
+}
+
+/// Whether `c` must not reach a terminal as itself: a control character (C0, DEL, C1), a line
+/// or paragraph separator, a bidi control or an invisible format character. [`sanitize_inline`]
+/// removes these (or makes them spaces); where text must stay whole (JSON), they are escaped.
+pub fn hidden(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{2028}' | '\u{2029}'
+            // Bidi embeddings, overrides, isolates and marks (LRM, RLM, ALM).
+            | '\u{202a}'..='\u{202e}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{200e}'
+            | '\u{200f}'
+            | '\u{061c}'
+            // Zero-width space, non-joiner, joiner, word joiner, byte-order mark.
+            | '\u{200b}'..='\u{200d}'
+            | '\u{2060}'
+            | '\u{feff}'
+            // The other invisible format characters: soft hyphen, Mongolian vowel separator,
+            // invisible operators, deprecated format controls, interlinear annotation, and the
+            // tag characters (which spell ASCII no one sees).
+            | '\u{ad}'
+            | '\u{180e}'
+            | '\u{2061}'..='\u{2064}'
+            | '\u{206a}'..='\u{206f}'
+            | '\u{fff9}'..='\u{fffb}'
+            | '\u{e0000}'..='\u{e007f}'
+        )
 }
 
 /// Skips CSI parameters/intermediates (0x20..=0x3F) and the final byte (0x40..=0x7E).
