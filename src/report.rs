@@ -358,9 +358,11 @@ pub fn to_text(r: &ReadingReport, width: usize) -> String {
     out
 }
 
-/// The report as Markdown.
+/// The report as Markdown. Every text that is not a section's paragraphs (escaped by
+/// [`to_markdown`]) goes through [`markdown_text`], its own constants included, so that nothing
+/// in it can start a block, a link, an image or HTML.
 pub fn to_markdown_doc(r: &ReadingReport) -> String {
-    let mut out = format!("# {}\n\n", markdown_text(&sanitize_inline(&r.question)));
+    let mut out = format!("# {}\n\n", markdown_text(&r.question));
     out.push_str("```\n");
     let primary = figure(&r.lines, false);
     let resulting = r.resulting.as_ref().map(|_| figure(&r.lines, true));
@@ -371,32 +373,37 @@ pub fn to_markdown_doc(r: &ReadingReport) -> String {
         }
     }
     out.push_str("```\n\n");
-    out.push_str(&format!("**{}**  \n", heading(&r.primary)));
+    let md_heading = |h: &HexagramSummary| markdown_text(&heading(h));
+    out.push_str(&format!("**{}**  \n", md_heading(&r.primary)));
     if let Some(res) = &r.resulting {
         out.push_str(&format!(
             "changing {} → **{}**  \n",
             join(&r.changing_lines),
-            heading(res)
+            md_heading(res)
         ));
     }
-    out.push_str(&format!("nuclear: {}  \n", heading(&r.nuclear)));
+    out.push_str(&format!("nuclear: {}  \n", md_heading(&r.nuclear)));
     out.push_str(&format!(
         "method: {}, lines {} (bottom first), status: {}\n\n",
-        r.method,
+        markdown_text(&r.method),
         join(&r.lines),
         r.status.as_str()
     ));
-    out.push_str(&format!("> {}\n", r.reading_rule));
+    out.push_str(&format!("> {}\n", markdown_text(&r.reading_rule)));
     for s in &r.sections {
-        out.push_str(&format!("\n## {}\n\n", s.title));
+        out.push_str(&format!("\n## {}\n\n", markdown_text(&s.title)));
         match s.status {
             SectionStatus::Complete => out.push_str(&to_markdown(&s.paragraphs)),
-            SectionStatus::Failed => out.push_str(&format!(
-                "*Failed: {}*",
-                markdown_text(&sanitize_inline(
-                    s.error.as_deref().unwrap_or("unknown error")
-                ))
-            )),
+            SectionStatus::Failed => {
+                // Emphasis around nothing would show its asterisks.
+                let why = markdown_text(s.error.as_deref().unwrap_or_default());
+                let why = if why.is_empty() {
+                    "unknown error"
+                } else {
+                    &why
+                };
+                out.push_str(&format!("*Failed: {why}*"));
+            }
             SectionStatus::Cancelled => out.push_str("*Cancelled.*"),
             SectionStatus::Pending => out.push_str("*Not generated.*"),
         }

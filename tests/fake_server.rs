@@ -680,6 +680,10 @@ async fn fault_header_syntax() {
     ));
     assert_eq!(parse("insufficient-quota"), Fault::InsufficientQuota);
     assert_eq!(parse("status:503"), Fault::Status(503));
+    assert_eq!(
+        parse("status-saying:400:no: <b>"),
+        Fault::StatusSaying(400, "no: <b>".into())
+    );
     assert_eq!(parse("drop-mid-stream"), Fault::DropMidStream);
     assert_eq!(parse("cut-without-finish"), Fault::CutWithoutFinish);
     assert_eq!(parse("corrupt-chunk"), Fault::CorruptChunk);

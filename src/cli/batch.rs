@@ -240,7 +240,7 @@ pub async fn run(home: Option<&Path>, args: BatchArgs) -> Result<ExitCode, CliEr
         1,
     );
     if args.json {
-        emit(&serde_json::to_string_pretty(&summary).map_err(|e| CliError::other(e.to_string()))?);
+        emit(&super::json::to_json(&summary, "the summary")?);
     } else {
         emit(&summary_text(&summary, concurrency));
     }

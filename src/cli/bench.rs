@@ -149,7 +149,7 @@ pub async fn run(home: Option<&Path>, args: BenchArgs) -> Result<ExitCode, CliEr
     }
     if args.json {
         for r in &reports {
-            emit(&serde_json::to_string(r).map_err(|e| CliError::other(e.to_string()))?);
+            emit(&super::json::to_json_line(r, "the figures")?);
         }
     } else {
         emit(&table(&reports));

@@ -127,8 +127,7 @@ pub(super) fn print(report: &ReadingReport, format: Format) -> Result<(), CliErr
         Format::Text => report::to_text(report, text_width()),
         Format::Md => report::to_markdown_doc(report),
         Format::Html => report::to_html_page(report),
-        Format::Json => serde_json::to_string_pretty(report)
-            .map_err(|e| CliError::other(format!("cannot encode the reading: {e}")))?,
+        Format::Json => super::json::to_json(report, "the reading")?,
     };
     emit(&out);
     Ok(())

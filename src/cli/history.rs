@@ -90,8 +90,7 @@ pub async fn run(home: Option<&Path>, args: HistoryArgs) -> Result<ExitCode, Cli
     let listed: Vec<Listed> = listed?.into_iter().map(|e| e.listed).collect();
     let out = if args.json {
         let entries: Vec<Entry<'_>> = listed.iter().map(Entry::from).collect();
-        serde_json::to_string_pretty(&entries)
-            .map_err(|e| CliError::other(format!("cannot encode the history: {e}")))?
+        super::json::to_json(&entries, "the history")?
     } else {
         table(&listed)
     };

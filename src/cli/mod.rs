@@ -7,6 +7,7 @@ mod cast;
 mod delete;
 pub mod doctor;
 mod history;
+mod json;
 mod keys;
 mod retry;
 mod show;

@@ -179,8 +179,7 @@ async fn figures(service: &Service, args: &StatsArgs) -> Result<String, CliError
 }
 
 fn json(value: &impl Serialize) -> Result<String, CliError> {
-    serde_json::to_string_pretty(value)
-        .map_err(|e| CliError::other(format!("cannot encode the figures: {e}")))
+    super::json::to_json(value, "the figures")
 }
 
 fn title(section_id: u8) -> String {

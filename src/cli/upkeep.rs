@@ -76,9 +76,7 @@ pub async fn verify(home: Option<&Path>, args: VerifyArgs) -> Result<ExitCode, C
         file_problems: found.file_problems.clone(),
     };
     if args.json {
-        let text = serde_json::to_string_pretty(&report)
-            .map_err(|e| CliError::other(format!("cannot encode the findings: {e}")))?;
-        emit(&text);
+        emit(&super::json::to_json(&report, "the findings")?);
     } else {
         emit(&verify_text(&report));
     }

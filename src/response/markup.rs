@@ -80,6 +80,12 @@ pub(super) struct Builder {
 }
 
 impl Builder {
+    /// Pushes `s` in this style, whatever the tags so far said.
+    pub(super) fn push_styled(&mut self, s: &str, bold: bool, italic: bool) {
+        (self.bold, self.italic) = (bold.into(), italic.into());
+        self.push_str(s);
+    }
+
     pub(super) fn push_str(&mut self, s: &str) {
         let (bold, italic) = (self.bold > 0, self.italic > 0);
         match self.spans.last_mut() {

@@ -23,7 +23,7 @@ mod sanitize;
 
 pub use render::{markdown_text, to_html, to_markdown, to_plain_text};
 pub use salvage::{parse_response, preview};
-pub use sanitize::{sanitize_inline, sanitize_multiline};
+pub use sanitize::{hidden, sanitize_inline, sanitize_multiline};
 
 /// A run of text with one style.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -39,10 +39,30 @@ pub struct Span {
 }
 
 /// One paragraph: sanitized, whitespace-collapsed spans (no empty spans, neighbours differ in style).
+/// A paragraph read back (from the store) is built again from its spans, so it holds to this
+/// whatever wrote it, an older version's sanitizer included.
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(from = "StoredParagraph")]
 pub struct Paragraph {
     /// Its runs of text, in order.
     pub spans: Vec<Span>,
+}
+
+/// A paragraph as serialized, not yet checked.
+#[derive(serde::Deserialize)]
+struct StoredParagraph {
+    spans: Vec<Span>,
+}
+
+impl From<StoredParagraph> for Paragraph {
+    fn from(stored: StoredParagraph) -> Self {
+        let mut b = markup::Builder::default();
+        for span in &stored.spans {
+            b.push_styled(&span.text, span.bold, span.italic);
+        }
+        b.flush();
+        b.paras.pop().unwrap_or_default()
+    }
 }
 
 impl Paragraph {
@@ -98,5 +118,11 @@ mod tests {
         let back: Paragraph =
             serde_json::from_str(r#"{"spans":[{"text":"x","bold":true}]}"#).unwrap();
         assert_eq!(back.spans, [span("x", true, false)]);
+        // What an older sanitizer let through is removed on the way back in.
+        let old = r#"{"spans":[{"text":"pay\u200bpal \u202eevil","bold":true},{"text":" \u001b[2Jb","bold":true},{"text":"\u2066","italic":true}]}"#;
+        let back: Paragraph = serde_json::from_str(old).unwrap();
+        assert_eq!(back.spans, [span("paypal evil b", true, false)]);
+        let clean: Paragraph = serde_json::from_str(&json).unwrap();
+        assert_eq!(clean, p, "a clean paragraph comes back as it was");
     }
 }

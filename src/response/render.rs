@@ -1,7 +1,7 @@
 //! Paragraphs back out: plain text (optionally wrapped to a width), Markdown and HTML, each
 //! escaped for its format.
 
-use super::Paragraph;
+use super::{Paragraph, sanitize_inline};
 use crate::text::wrap;
 
 /// Plain text: paragraphs separated by blank lines (no trailing newline), optionally word-wrapped
@@ -80,17 +80,24 @@ pub fn to_html(paras: &[Paragraph]) -> String {
     out.join("\n")
 }
 
-/// `s` as literal Markdown text: inline markup and HTML-significant characters backslash-escaped,
-/// so a question or an error body can never become a link, emphasis or live HTML in a viewer.
+/// `s` as literal Markdown text for one line (a heading, an emphasised line, a table cell):
+/// sanitized for a terminal with [`sanitize_inline`] (so a line break cannot start a new block),
+/// its ends trimmed, and every character that can start inline markup, HTML or an entity
+/// backslash-escaped, so a question, an error body or a name can never become a link, an image,
+/// emphasis, code, a table cell or live HTML in a viewer.
 pub fn markdown_text(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    md_escape(s, &mut out);
+    md_escape(sanitize_inline(s).trim(), &mut out);
     out
 }
 
+/// The ASCII punctuation that starts or ends inline Markdown or HTML, in CommonMark and in the
+/// extensions viewers add (GFM's tables, strikethrough and footnotes, math, super- and
+/// subscript, heading attributes): each is written with a backslash, which CommonMark reads as
+/// the character itself.
 fn md_escape(s: &str, out: &mut String) {
     for c in s.chars() {
-        if "\\*_`[]<>#&~|".contains(c) {
+        if "\\*_`[]<>#&~|$^{}".contains(c) {
             out.push('\\');
         }
         out.push(c);
@@ -135,6 +142,10 @@ mod tests {
         assert_eq!(
             to_markdown(&paras),
             "**a\\*b** *x\\_y* \\[l\\](u) \\`c\\` \\<t\\> \\# \\& \\\\\n\n\\# Title\n\n1\\. item\n\n\\- dash"
+        );
+        assert_eq!(
+            markdown_text(" a\r\n# b {onclick=x} $c$ ^d^ \u{202e}e\u{200b}\n"),
+            "a \\# b \\{onclick=x\\} \\$c\\$ \\^d\\^ e"
         );
         let both = [Paragraph {
             spans: vec![span("z", true, true)],

@@ -1,16 +1,17 @@
 //! Terminal safety: text from a model, a store or a server is cleaned before it reaches a
 //! terminal — escape sequences (CSI, OSC, DCS and the rest, 7- and 8-bit), other controls, bidi
-//! overrides, isolates and marks, and zero-width characters are removed: nothing shown can move the
-//! cursor, recolour the screen, reorder what is read, or hide text between visible letters.
+//! embeddings, overrides, isolates and marks (the "Trojan Source" characters), and zero-width and
+//! other invisible format characters are removed: nothing shown can move the cursor, recolour the
+//! screen, reorder what is read, or hide text between visible letters.
 
-/// Sanitize for one terminal line: escape sequences, controls, bidi controls and zero-width
-/// characters removed,
-/// `\n` and `\t` become spaces.
+/// Sanitize for one terminal line: escape sequences, controls, bidi controls and invisible
+/// format characters removed; `\n`, `\t` and the line and paragraph separators become spaces.
 pub fn sanitize_inline(s: &str) -> String {
     sanitize(s, false)
 }
 
-/// Like [`sanitize_inline`] but keeps `\n` (`\r\n` becomes `\n`, a lone `\r` is dropped).
+/// Like [`sanitize_inline`] but keeps `\n` (`\r\n` becomes `\n`, a lone `\r` is dropped, the line
+/// and paragraph separators become `\n`).
 pub fn sanitize_multiline(s: &str) -> String {
     sanitize(s, true)
 }
@@ -20,7 +21,8 @@ fn sanitize(s: &str, keep_newlines: bool) -> String {
     let mut it = s.chars().peekable();
     while let Some(c) = it.next() {
         match c {
-            '\n' => out.push(if keep_newlines { '\n' } else { ' ' }),
+            // Line and paragraph separators are line breaks to a reader, nothing to a terminal.
+            '\n' | '\u{2028}' | '\u{2029}' => out.push(if keep_newlines { '\n' } else { ' ' }),
             '\t' => out.push(' '),
             '\u{1b}' => match it.peek().copied() {
                 Some('[') => {
@@ -42,19 +44,42 @@ fn sanitize(s: &str, keep_newlines: bool) -> String {
             },
             '\u{9b}' => skip_csi(&mut it),
             '\u{9d}' | '\u{90}' | '\u{98}' | '\u{9e}' | '\u{9f}' => skip_string(&mut it),
-            // Bidi embeddings, overrides, isolates and marks (LRM, RLM, ALM).
-            '\u{202a}'..='\u{202e}'
-            | '\u{2066}'..='\u{2069}'
-            | '\u{200e}'
-            | '\u{200f}'
-            | '\u{061c}' => {}
-            // Zero-width space, non-joiner, joiner, word joiner, byte-order mark.
-            '\u{200b}'..='\u{200d}' | '\u{2060}' | '\u{feff}' => {}
-            c if c.is_control() => {} // remaining C0, DEL, C1 (incl. \r)
+            // Remaining C0, DEL and C1 (`\r` among them), bidi controls, invisible characters.
+            c if hidden(c) => {}
             c => out.push(c),
         }
     }
     out
+}
+
+/// Whether `c` must not reach a terminal as itself: a control character (C0, DEL, C1), a line
+/// or paragraph separator, a bidi control or an invisible format character. [`sanitize_inline`]
+/// removes these (or makes them spaces); where text must stay whole (JSON), they are escaped.
+pub fn hidden(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{2028}' | '\u{2029}'
+            // Bidi embeddings, overrides, isolates and marks (LRM, RLM, ALM).
+            | '\u{202a}'..='\u{202e}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{200e}'
+            | '\u{200f}'
+            | '\u{061c}'
+            // Zero-width space, non-joiner, joiner, word joiner, byte-order mark.
+            | '\u{200b}'..='\u{200d}'
+            | '\u{2060}'
+            | '\u{feff}'
+            // The other invisible format characters: soft hyphen, Mongolian vowel separator,
+            // invisible operators, deprecated format controls, interlinear annotation, and the
+            // tag characters (which spell ASCII no one sees).
+            | '\u{ad}'
+            | '\u{180e}'
+            | '\u{2061}'..='\u{2064}'
+            | '\u{206a}'..='\u{206f}'
+            | '\u{fff9}'..='\u{fffb}'
+            | '\u{e0000}'..='\u{e007f}'
+        )
 }
 
 /// Skips CSI parameters/intermediates (0x20..=0x3F) and the final byte (0x40..=0x7E).
@@ -85,8 +110,30 @@ mod tests {
     #[test]
     fn zero_width_characters_and_bidi_marks_are_removed() {
         for c in [
-            '\u{200b}', '\u{200c}', '\u{200d}', '\u{2060}', '\u{feff}', '\u{200e}', '\u{200f}',
-            '\u{061c}', '\u{202e}', '\u{2067}',
+            '\u{200b}',
+            '\u{200c}',
+            '\u{200d}',
+            '\u{2060}',
+            '\u{feff}',
+            '\u{200e}',
+            '\u{200f}',
+            '\u{061c}',
+            '\u{202a}',
+            '\u{202b}',
+            '\u{202c}',
+            '\u{202d}',
+            '\u{202e}',
+            '\u{2066}',
+            '\u{2067}',
+            '\u{2068}',
+            '\u{2069}',
+            '\u{ad}',
+            '\u{180e}',
+            '\u{2062}',
+            '\u{206f}',
+            '\u{fffa}',
+            '\u{e0041}',
+            '\u{e007f}',
         ] {
             let text = format!("pay{c}pal \u{4e7e}{c}");
             assert_eq!(
@@ -131,5 +178,7 @@ mod tests {
         );
         assert_eq!(sanitize_multiline("l1\r\nl2\tx\0\n"), "l1\nl2 x\n");
         assert_eq!(sanitize_inline("l1\r\nl2\tx"), "l1 l2 x");
+        assert_eq!(sanitize_inline("a\u{2028}b\u{2029}c"), "a b c");
+        assert_eq!(sanitize_multiline("a\u{2028}b\u{2029}c"), "a\nb\nc");
     }
 }

@@ -161,6 +161,9 @@ pub enum Fault {
     InsufficientQuota,
     /// This HTTP status with an OpenAI-style error body whose message names the status.
     Status(u16),
+    /// This HTTP status with an OpenAI-style error body whose message is this text, taken
+    /// verbatim (what a hostile or broken server may say).
+    StatusSaying(u16, String),
     /// SSE: role chunk and about half the deltas, then the connection is aborted.
     /// JSON: head, about half the body, then the connection is aborted.
     /// Either way the client sees a body error.
@@ -206,7 +209,7 @@ pub enum Fault {
 }
 
 /// Identifies a [`Fault`] variant, for [`ServerStats::by_fault`].
-const FAULT_NAMES: [&str; 21] = [
+const FAULT_NAMES: [&str; 22] = [
     "ok",
     "latency",
     "slow_first_token",
@@ -228,6 +231,7 @@ const FAULT_NAMES: [&str; 21] = [
     "huge",
     "bare_done",
     "no_head",
+    "status_saying",
 ];
 
 impl Fault {
@@ -254,6 +258,7 @@ impl Fault {
             Fault::Huge(_) => 18,
             Fault::BareDone => 19,
             Fault::NoHead => 20,
+            Fault::StatusSaying(..) => 21,
         }
     }
 
@@ -302,6 +307,7 @@ impl FromStr for Fault {
     /// | `rate-limited:none` | `RateLimited{None}` |
     /// | `insufficient-quota` | `InsufficientQuota` |
     /// | `status:<code>` | `Status(code)` |
+    /// | `status-saying:<code>:<text>` | `StatusSaying(code, text)` (the text is taken verbatim) |
     /// | `drop-mid-stream` | `DropMidStream` |
     /// | `cut-without-finish` | `CutWithoutFinish` |
     /// | `corrupt-chunk` | `CorruptChunk` |
@@ -364,6 +370,16 @@ impl FromStr for Fault {
                     .parse()
                     .map_err(|_| format!("bad status {arg:?}"))?,
             ),
+            "status_saying" => {
+                let (code, text) = need("HTTP status:text")?
+                    .split_once(':')
+                    .ok_or_else(|| format!("fault {name} needs <status>:<text>"))?;
+                let code = code
+                    .trim()
+                    .parse()
+                    .map_err(|_| format!("bad status {code:?}"))?;
+                Fault::StatusSaying(code, text.to_string())
+            }
             "drop_mid_stream" | "drop" => Fault::DropMidStream,
             "cut_without_finish" | "cut" => Fault::CutWithoutFinish,
             "corrupt_chunk" | "corrupt" => Fault::CorruptChunk,
@@ -1471,6 +1487,10 @@ async fn chat_completions(
             ),
         )),
         Fault::Status(code) => Some(status_error(*code)),
+        Fault::StatusSaying(code, message) => Some((
+            StatusCode::from_u16(*code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            error_body(message, "invalid_request_error", None),
+        )),
         Fault::Redirect(location) => {
             if let Ok(v) = HeaderValue::from_str(location) {
                 resp_headers.insert(header::LOCATION, v);
@@ -1688,6 +1708,7 @@ impl Fault {
             Fault::RateLimited { .. }
                 | Fault::InsufficientQuota
                 | Fault::Status(_)
+                | Fault::StatusSaying(..)
                 | Fault::Redirect(_)
                 | Fault::EchoKey(_)
                 | Fault::NoHead
