@@ -474,3 +474,27 @@ fn a_key_change_refuses_a_damaged_store_and_a_reading_in_flight() {
     store.rekey(NewSecret::KeyFile).unwrap();
     assert_ne!(std::fs::read(dir.path().join(KEY_FILE)).unwrap(), key);
 }
+
+#[test]
+fn changing_a_pbkdf2_passphrase_moves_the_store_to_argon2id() {
+    let dir = v3_fixture("passphrase");
+    let mut store = Store::open(dir.path(), Unlock::passphrase("old stalks")).unwrap();
+    let kdf = |store: &Store| -> Option<Vec<u8>> {
+        store
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = 'kdf'", [], |r| r.get(0))
+            .ok()
+    };
+    assert_eq!(kdf(&store), None, "a schema-3 passphrase store is PBKDF2");
+    let to = NewSecret::Passphrase(zeroize::Zeroizing::new("new stalks".into()));
+    store.rekey(to).unwrap();
+    assert_eq!(kdf(&store).as_deref(), Some(&b"argon2id"[..]));
+    drop(store);
+    assert!(matches!(
+        Store::open(dir.path(), Unlock::passphrase("old stalks")),
+        Err(StoreError::WrongPassphrase { .. })
+    ));
+    let store = Store::open(dir.path(), Unlock::passphrase("new stalks")).unwrap();
+    assert_eq!(store.question(ReadingId(1)).unwrap(), "Behind a passphrase");
+    assert!(store.verify().unwrap().clean());
+}
