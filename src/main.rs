@@ -6,8 +6,8 @@ use clap::Parser;
 use iching::cli::{self, Cli};
 
 fn main() -> ExitCode {
-    // color-eyre's panic hook prints a readable report; the TUI adds terminal restoring on top.
-    let _ = color_eyre::install();
+    // A panic says what it is before Rust's own report; the TUI adds terminal restoring on top.
+    install_crash_report();
     let cli = Cli::parse();
     // A typo'd --home is reported before anything (the log included) is created there.
     if let Err(e) = iching::service::check_home(cli.home.as_deref(), cli.access()) {
@@ -47,6 +47,18 @@ fn main() -> ExitCode {
             ExitCode::from(e.code)
         }
     }
+}
+
+/// Prefixes Rust's panic report with what it means for the user: a bug, and nothing saved is lost
+/// (every section is committed the moment it finishes).
+fn install_crash_report() {
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        eprintln!(
+            "\niching stopped on an internal error, a bug: please report it with the lines below. Readings saved so far are kept."
+        );
+        report(info);
+    }));
 }
 
 /// The subcommand's name, for the log.

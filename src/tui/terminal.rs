@@ -138,7 +138,7 @@ pub fn restore() {
     }
 }
 
-/// Restores the terminal before the previous hook (color-eyre's report) runs, for a panic on the
+/// Restores the terminal before the previous hook (the crash report `main` installs) runs, for a panic on the
 /// UI thread. A panic on another thread while the app owns the screen (the orchestrator turns one
 /// into a failed section) is logged instead of printed over the app.
 fn install_panic_hook() {
