@@ -58,6 +58,7 @@ fn storing(c: &mut Criterion) {
     let id = store
         .create_reading(&NewReading {
             question: "How should I approach the year ahead?".into(),
+            context: None,
             method: "manual".into(),
             lines: [9, 6, 9, 6, 9, 6],
             seed: None,

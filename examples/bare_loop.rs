@@ -47,9 +47,10 @@ async fn main() {
         plan(&reading)
             .into_iter()
             .map(|section| {
+                let query = iching::model::Query::new("How should I approach the year ahead?");
                 let mut body = serde_json::json!({
                     "model": "gpt-4o-mini",
-                    "messages": build_messages(&prompts, &reading, "How should I approach the year ahead?", section),
+                    "messages": build_messages(&prompts, &reading, &query, section),
                     "max_tokens": 1200,
                     "stream": args.stream,
                 });

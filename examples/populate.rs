@@ -38,6 +38,7 @@ fn main() {
                 w.call(move |s| {
                     let id = s.create_reading(&NewReading {
                         question: format!("Question number {i}: what does the year hold?"),
+                        context: None,
                         method: "manual".into(),
                         lines: [7, 8, 7, 7, 8, 8],
                         seed: None,

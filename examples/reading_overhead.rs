@@ -66,6 +66,7 @@ async fn main() {
         max_tokens: 1200,
         deltas: true,
         warm_cache: false,
+        language: None,
     };
     let home = tempfile::tempdir().unwrap();
     let (writer, thread) = Store::open(home.path(), Unlock::default())
@@ -92,7 +93,9 @@ async fn main() {
             &engine,
             &writer,
             reading,
-            "How should I approach the year ahead?".into(),
+            Arc::new(iching::model::Query::new(
+                "How should I approach the year ahead?",
+            )),
             tx,
             CancellationToken::new(),
         )

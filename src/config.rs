@@ -105,6 +105,8 @@ pub struct FileConfig {
     pub structured: Option<String>,
     /// Sent as `reasoning_effort` when set (e.g. `low`).
     pub reasoning_effort: Option<String>,
+    /// The language sections are written in (e.g. `Spanish`); unset: the question's own.
+    pub language: Option<String>,
     /// Seconds an attempt may wait for its first token.
     pub first_token_timeout: Option<u64>,
     /// Seconds one attempt may take in all.
@@ -330,6 +332,8 @@ pub struct Overrides {
     pub rpm: Option<u32>,
     /// --tpm.
     pub tpm: Option<u32>,
+    /// --language.
+    pub language: Option<String>,
 }
 
 /// Everything resolved.
@@ -373,6 +377,8 @@ pub struct Settings {
     pub structured: Choice<Structured>,
     /// `reasoning_effort`, sent when set.
     pub reasoning_effort: Option<String>,
+    /// The language sections are written in; `None`: the question's own.
+    pub language: Option<String>,
     /// `max_tokens` per section.
     pub max_tokens: u32,
     /// Send one section first so the prompt prefix is cached for the rest.
@@ -463,11 +469,49 @@ fn seconds(name: &str, value: Option<u64>, default: Duration) -> Result<Duration
     }
 }
 
+/// The longest language name accepted.
+const MAX_LANGUAGE_CHARS: usize = 40;
+
+/// A language name from `--language` or config.toml, checked: it goes into the prompt, so only
+/// a name (letters, spaces, hyphens, apostrophes, parentheses), not an instruction. Empty: none.
+fn check_language(language: Option<String>) -> Result<Option<String>, ConfigError> {
+    let Some(name) = language
+        .map(|l| l.trim().to_owned())
+        .filter(|l| !l.is_empty())
+    else {
+        return Ok(None);
+    };
+    let fits = name.chars().count() <= MAX_LANGUAGE_CHARS
+        && name
+            .chars()
+            .all(|c| c.is_alphabetic() || matches!(c, ' ' | '-' | '\'' | '(' | ')'));
+    if fits {
+        Ok(Some(name))
+    } else {
+        Err(ConfigError::Invalid(format!(
+            "language must be the name of a language, like Spanish, Deutsch or 日本語 (up to {MAX_LANGUAGE_CHARS} letters); got {:?}",
+            crate::response::sanitize_inline(&name)
+        )))
+    }
+}
+
 impl Settings {
     /// Resolves the flags `o` over the environment over `file` over the preset's defaults.
     /// `env` looks up environment variables: [`ENV_OVERRIDES`] and the API keys (whose variable
     /// depends on the preset). Empty variables count as unset.
     pub fn resolve(
+        o: Overrides,
+        file: FileConfig,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let language = check_language(o.language.clone().or(file.language.clone()))?;
+        let mut settings = Self::resolve_endpoint(o, file, env)?;
+        settings.language = language;
+        Ok(settings)
+    }
+
+    /// [`Settings::resolve`] without the language.
+    fn resolve_endpoint(
         o: Overrides,
         file: FileConfig,
         env: &dyn Fn(&str) -> Option<String>,
@@ -640,6 +684,7 @@ impl Settings {
             token_param,
             structured,
             reasoning_effort,
+            language: None,
             max_tokens,
             warm_cache: file.warm_cache.unwrap_or(false),
             rpm: o.rpm.or(file.rpm),
@@ -670,6 +715,7 @@ impl Settings {
             token_param: Choice::Auto,
             structured: Choice::Auto,
             reasoning_effort: None,
+            language: None,
             max_tokens: file.max_tokens.unwrap_or(1200),
             warm_cache: false,
             rpm: None,

@@ -288,6 +288,46 @@ impl Usage {
     }
 }
 
+/// What the person asks: the question and, when they give it, the situation behind it (both
+/// already cleaned). `Debug` shows only their sizes.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Query {
+    /// The question.
+    pub question: String,
+    /// The situation behind it.
+    pub context: Option<String>,
+}
+
+impl Query {
+    /// A question without a situation.
+    pub fn new(question: impl Into<String>) -> Self {
+        Self {
+            question: question.into(),
+            context: None,
+        }
+    }
+
+    /// A question and its situation (`None` or empty: none).
+    pub fn with_context(question: impl Into<String>, context: Option<String>) -> Self {
+        Self {
+            question: question.into(),
+            context: context.filter(|c| !c.is_empty()),
+        }
+    }
+}
+
+impl fmt::Debug for Query {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Query")
+            .field("question_chars", &self.question.chars().count())
+            .field(
+                "context_chars",
+                &self.context.as_ref().map(|c| c.chars().count()),
+            )
+            .finish()
+    }
+}
+
 /// A secret string (an API key): its `Debug` and `Display` never show it.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Secret(String);

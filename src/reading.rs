@@ -5,6 +5,7 @@
 mod batch;
 mod saved;
 
+use crate::model::Query;
 use std::sync::Arc;
 
 use tokio::sync::mpsc;
@@ -35,6 +36,25 @@ pub enum QuestionError {
     /// Over the limit.
     #[error("the question is {0} characters long; keep it under {MAX_QUESTION_CHARS}")]
     TooLong(usize),
+}
+
+/// The longest situation (`--context`) accepted, in characters.
+pub const MAX_CONTEXT_CHARS: usize = 4000;
+
+/// Cleans the situation behind a question like the question itself; `None` when there is
+/// none (nothing, or only whitespace); an error names the limit.
+pub fn validate_context(raw: &str) -> Result<Option<String>, String> {
+    let clean = sanitize_inline(raw)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let chars = clean.chars().count();
+    if chars > MAX_CONTEXT_CHARS {
+        return Err(format!(
+            "the situation is {chars} characters long; keep it under {MAX_CONTEXT_CHARS}"
+        ));
+    }
+    Ok((chars > 0).then_some(clean))
 }
 
 /// Cleans a question (control characters and escape sequences removed, whitespace collapsed)
@@ -69,6 +89,9 @@ pub struct Engine {
     pub deltas: bool,
     /// Send one section first and the rest once its first text arrives (`warm_cache`).
     pub warm_cache: bool,
+    /// The language to write in (`language` in config.toml, `--language`); `None`: the
+    /// question's own.
+    pub language: Option<String>,
 }
 
 impl Engine {
@@ -76,21 +99,24 @@ impl Engine {
     pub fn requests(
         &self,
         reading: &Arc<Reading>,
-        question: &Arc<str>,
+        query: &Arc<Query>,
         sections: &[Section],
     ) -> Vec<SectionRequest> {
         // The reading's JSON once: every section sends the same bytes.
-        let data = reading_json(reading, question);
+        let data = reading_json(reading, query, self.language.as_deref());
+        let language: Option<Arc<str>> = self.language.as_deref().map(Arc::from);
         sections
             .iter()
             .map(|&section| {
-                SectionRequest::new(
+                let mut request = SectionRequest::new(
                     reading.clone(),
-                    question.clone(),
+                    query.clone(),
                     section,
                     messages_with(&self.prompts, reading, &data, section),
                     self.max_tokens,
-                )
+                );
+                request.language.clone_from(&language);
+                request
             })
             .collect()
     }

@@ -183,6 +183,9 @@ pub struct ReadingReport {
     pub created_at: Option<String>,
     /// The question.
     pub question: String,
+    /// The situation behind the question, when one was given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context: Option<String>,
     /// coins, yarrow or manual.
     pub method: String,
     /// The six values, bottom first.
@@ -212,6 +215,7 @@ impl ReadingReport {
             id: None,
             created_at: None,
             question: question.to_owned(),
+            context: None,
             method: reading.cast.method.as_str().to_owned(),
             lines: reading.values(),
             seed: reading.cast.seed,
@@ -316,10 +320,31 @@ fn heading(h: &HexagramSummary) -> String {
     )
 }
 
+/// `label` and `text` wrapped at `width`, continuation lines indented under the text.
+fn wrap_labelled(label: &str, text: &str, width: usize) -> String {
+    let indent = " ".repeat(label.chars().count());
+    let room = width.saturating_sub(indent.len()).max(20);
+    let mut out = String::new();
+    for (i, line) in crate::text::wrap(text, room).iter().enumerate() {
+        out.push_str(if i == 0 { label } else { &indent });
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
 /// The report as plain text, wrapped at `width`.
 pub fn to_text(r: &ReadingReport, width: usize) -> String {
     let mut out = String::new();
-    out.push_str(&format!("Question: {}\n\n", sanitize_inline(&r.question)));
+    out.push_str(&format!("Question: {}\n", sanitize_inline(&r.question)));
+    if let Some(context) = &r.context {
+        out.push_str(&wrap_labelled(
+            "Situation: ",
+            &sanitize_inline(context),
+            width,
+        ));
+    }
+    out.push('\n');
     let primary = figure(&r.lines, false);
     let resulting = r.resulting.as_ref().map(|_| figure(&r.lines, true));
     for (i, row) in primary.iter().enumerate() {
@@ -363,6 +388,9 @@ pub fn to_text(r: &ReadingReport, width: usize) -> String {
 /// in it can start a block, a link, an image or HTML.
 pub fn to_markdown_doc(r: &ReadingReport) -> String {
     let mut out = format!("# {}\n\n", markdown_text(&r.question));
+    if let Some(context) = &r.context {
+        out.push_str(&format!("*Situation:* {}\n\n", markdown_text(context)));
+    }
     out.push_str("```\n");
     let primary = figure(&r.lines, false);
     let resulting = r.resulting.as_ref().map(|_| figure(&r.lines, true));

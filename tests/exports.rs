@@ -489,6 +489,7 @@ fn store_hostile_reading(home: &Path, hostile: &str) {
     let id = store
         .create_reading(&NewReading {
             question: hostile.to_owned(),
+            context: Some(hostile.to_owned()),
             method: "manual".to_owned(),
             lines: reading.values(),
             seed: None,

@@ -8,6 +8,8 @@
 
 mod support;
 
+use iching::model::Query;
+
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -34,8 +36,8 @@ fn reading(values: [u8; 6]) -> Arc<Reading> {
 
 fn request(section: Section) -> SectionRequest {
     let reading = reading([9, 8, 7, 7, 6, 8]);
-    let messages = build_messages(&Prompts::default(), &reading, "Q?", section);
-    SectionRequest::new(reading, "Q?".into(), section, messages, 300)
+    let messages = build_messages(&Prompts::default(), &reading, &Query::new("Q?"), section);
+    SectionRequest::new(reading, Arc::new(Query::new("Q?")), section, messages, 300)
 }
 
 fn provider(server: &FakeOpenAi, tune: impl FnOnce(&mut OpenAiConfig)) -> OpenAi {
@@ -355,10 +357,15 @@ async fn garbage_answers_are_parsed_leniently_and_escapes_removed() {
     server.push_faults([Fault::Garbage]);
     let p: Arc<dyn Provider> = Arc::new(provider(&server, |_| {}));
     let r = reading([7, 8, 7, 7, 8, 8]);
-    let messages = build_messages(&Prompts::default(), &r, "Q", Section::ConclusionText);
+    let messages = build_messages(
+        &Prompts::default(),
+        &r,
+        &Query::new("Q"),
+        Section::ConclusionText,
+    );
     let req = vec![SectionRequest::new(
         r,
-        "Q".into(),
+        Arc::new(Query::new("Q")),
         Section::ConclusionText,
         messages,
         100,
@@ -402,8 +409,8 @@ async fn every_section_of_a_reading_is_in_flight_at_once() {
         plan(r)
             .into_iter()
             .map(|section| {
-                let messages = build_messages(&prompts, r, "Q", section);
-                SectionRequest::new(r.clone(), "Q".into(), section, messages, 100)
+                let messages = build_messages(&prompts, r, &Query::new("Q"), section);
+                SectionRequest::new(r.clone(), Arc::new(Query::new("Q")), section, messages, 100)
             })
             .collect()
     };
@@ -459,8 +466,8 @@ async fn after_a_429_the_other_sections_pause_instead_of_stampeding() {
     let requests: Vec<SectionRequest> = plan(&r)
         .into_iter()
         .map(|section| {
-            let messages = build_messages(&prompts, &r, "Q", section);
-            SectionRequest::new(r.clone(), "Q".into(), section, messages, 100)
+            let messages = build_messages(&prompts, &r, &Query::new("Q"), section);
+            SectionRequest::new(r.clone(), Arc::new(Query::new("Q")), section, messages, 100)
         })
         .collect();
     let (tx, _rx) = mpsc::unbounded_channel();

@@ -21,7 +21,9 @@ use crate::model::ReadingId;
 use crate::oracle::Reading;
 use crate::orchestrator::Slots;
 use crate::plan::plan;
-use crate::reading::{BatchEvent, BatchJob, readings_in_flight, run_batch, validate_question};
+use crate::reading::{
+    BatchEvent, BatchJob, readings_in_flight, run_batch, validate_context, validate_question,
+};
 use crate::report::ReadingStatus;
 use crate::response::sanitize_inline;
 
@@ -53,6 +55,9 @@ struct JsonLine {
     method: Option<String>,
     #[serde(default)]
     seed: Option<u64>,
+    /// The situation behind the question.
+    #[serde(default)]
+    context: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -82,9 +87,10 @@ pub fn parse_jobs(text: &str) -> (Vec<BatchJob>, Vec<Skipped>) {
             continue;
         }
         match parse_line(trimmed) {
-            Ok((question, cast)) => jobs.push(BatchJob {
+            Ok((question, context, cast)) => jobs.push(BatchJob {
                 line,
                 question,
+                context,
                 cast,
             }),
             Err(error) => skipped.push(Skipped {
@@ -96,21 +102,29 @@ pub fn parse_jobs(text: &str) -> (Vec<BatchJob>, Vec<Skipped>) {
     (jobs, skipped)
 }
 
-fn parse_line(line: &str) -> Result<(String, crate::oracle::Cast), String> {
-    let (question, lines, method, seed) = if line.starts_with('{') {
+/// A line's question, situation and cast.
+type Line = (String, Option<String>, crate::oracle::Cast);
+
+fn parse_line(line: &str) -> Result<Line, String> {
+    let (question, context, lines, method, seed) = if line.starts_with('{') {
         let j: JsonLine =
             serde_json::from_str(line).map_err(|e| format!("not a valid JSON line ({e})"))?;
         let lines = j.lines.map(|l| match l {
             LinesField::Text(t) => t,
             LinesField::Values(v) => v.iter().map(u8::to_string).collect::<Vec<_>>().join(","),
         });
-        (j.question, lines, j.method, j.seed)
+        (j.question, j.context, lines, j.method, j.seed)
     } else {
-        (line.to_owned(), None, None, None)
+        (line.to_owned(), None, None, None, None)
     };
     let question = validate_question(&question).map_err(|e| e.to_string())?;
+    let context = context
+        .as_deref()
+        .map(validate_context)
+        .transpose()?
+        .flatten();
     let cast = cast_from_args(lines.as_deref(), method.as_deref(), seed).map_err(|e| e.message)?;
-    Ok((question, cast))
+    Ok((question, context, cast))
 }
 
 /// What the summary counts, folded from the events.

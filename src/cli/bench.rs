@@ -171,8 +171,10 @@ fn sample_requests(ctx: &Setup) -> Vec<SectionRequest> {
     let reading = Arc::new(Reading::new(Cast::manual(
         [9, 6, 9, 6, 9, 6].map(|v| LineValue::new(v).expect("6 and 9 are line values")),
     )));
-    let question: Arc<str> = "How should I approach the year ahead?".into();
-    ctx.engine.requests(&reading, &question, &plan(&reading))
+    let query = Arc::new(crate::model::Query::new(
+        "How should I approach the year ahead?",
+    ));
+    ctx.engine.requests(&reading, &query, &plan(&reading))
 }
 
 async fn pass(

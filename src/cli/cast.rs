@@ -11,9 +11,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::{CliError, Format, ProviderArgs, emit, open_configured, stderr_colour};
 use crate::events::{EventKind, SectionEvent};
+use crate::model::Query;
 use crate::oracle::{Cast, Method, Reading};
 use crate::plan::plan;
-use crate::reading::validate_question;
+use crate::reading::{validate_context, validate_question};
 use crate::report::{self, ReadingReport, ReadingStatus};
 
 /// Arguments of `cast`.
@@ -21,6 +22,10 @@ use crate::report::{self, ReadingReport, ReadingStatus};
 pub struct CastArgs {
     /// What you ask the oracle (up to 2,000 characters).
     pub question: String,
+    /// The situation behind the question (up to 4,000 characters): it goes to the model with
+    /// every section, is sealed with the reading, and shows with it.
+    #[arg(long, value_name = "TEXT")]
+    pub context: Option<String>,
     /// Six line values from a physical cast, bottom to top, each 6, 7, 8 or 9 (e.g. 9,8,7,7,6,8).
     #[arg(long, value_name = "VALUES")]
     pub lines: Option<String>,
@@ -76,12 +81,20 @@ pub fn cast_from_args(
 /// stored (so `show` prints the same).
 pub async fn run(home: Option<&Path>, args: CastArgs) -> Result<ExitCode, CliError> {
     let question = validate_question(&args.question).map_err(|e| CliError::usage(e.to_string()))?;
+    let context = args
+        .context
+        .as_deref()
+        .map(validate_context)
+        .transpose()
+        .map_err(CliError::usage)?
+        .flatten();
     let cast = cast_from_args(args.lines.as_deref(), args.method.as_deref(), args.seed)?;
     let service = open_configured(home, &args.provider).await?;
     let reading = Arc::new(Reading::new(cast));
     let planned = plan(&reading).len();
     let (tx, rx) = mpsc::unbounded_channel();
-    let run = service.cast(reading, question.into(), tx, cancel_on_ctrl_c());
+    let query = Arc::new(Query::with_context(question, context));
+    let run = service.cast(reading, query, tx, cancel_on_ctrl_c());
     let (saved, ()) = tokio::join!(run, show_progress(rx, planned));
     let report = match saved {
         Ok(saved) => service.report(saved.id).await,

@@ -199,6 +199,10 @@ pub struct EndpointArgs {
     /// Tokens-per-minute budget shared by all sections.
     #[arg(long, value_name = "N")]
     pub tpm: Option<u32>,
+    /// The language to write the sections in (e.g. Spanish); default: `language` in
+    /// config.toml, else the language of the question. Legge is quoted in English.
+    #[arg(long, value_name = "NAME")]
+    pub language: Option<String>,
 }
 
 /// A command's failure: its message and exit code (2 bad input, 1 anything else).
@@ -265,6 +269,7 @@ impl EndpointArgs {
             },
             rpm: self.rpm,
             tpm: self.tpm,
+            language: self.language.clone(),
         }
     }
 }

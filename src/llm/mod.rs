@@ -12,6 +12,7 @@ mod sse;
 pub mod tokens;
 mod wire;
 
+use crate::model::Query;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -43,8 +44,8 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub struct SectionRequest {
     /// The reading it belongs to (the offline provider reads its facts).
     pub reading: Arc<Reading>,
-    /// The person's question.
-    pub question: Arc<str>,
+    /// The person's question and its situation.
+    pub query: Arc<Query>,
     /// Which section.
     pub section: Section,
     /// System prompt, instruction and envelope.
@@ -53,6 +54,8 @@ pub struct SectionRequest {
     messages_json: Arc<RawValue>,
     /// The most tokens the answer may take.
     pub max_tokens: u32,
+    /// The language the settings ask for (`None`: the question's own); the messages say it.
+    pub language: Option<Arc<str>>,
 }
 
 impl std::fmt::Debug for SectionRequest {
@@ -76,7 +79,7 @@ impl SectionRequest {
     )]
     pub fn new(
         reading: Arc<Reading>,
-        question: Arc<str>,
+        query: Arc<Query>,
         section: Section,
         messages: Vec<ChatMessage>,
         max_tokens: u32,
@@ -86,11 +89,12 @@ impl SectionRequest {
         let messages_json = Arc::from(messages_json);
         Self {
             reading,
-            question,
+            query,
             section,
             messages,
             messages_json,
             max_tokens,
+            language: None,
         }
     }
 

@@ -61,7 +61,17 @@ async fn answer(
     pace: Option<std::time::Duration>,
 ) -> Result<Completion, ProviderError> {
     let started = Instant::now();
-    let paragraphs = compose(&request.reading, &request.question, request.section);
+    let mut paragraphs = compose(&request.reading, &request.query.question, request.section);
+    if request.section == first_section(&request.reading)
+        && wants_other_language(request.language.as_deref(), &request.query.question)
+    {
+        paragraphs.insert(
+            0,
+            "<p><em>The offline reader answers in English only: Legge's translation and a plain \
+             commentary on it. Configure a model for a reading in your language.</em></p>"
+                .to_owned(),
+        );
+    }
     let text = serde_json::json!({ "response": paragraphs }).to_string();
     if let Some(pace) = pace {
         // Staggered first tokens, so the sections do not move in lockstep.
@@ -194,6 +204,35 @@ fn text_of(r: TextRef) -> (String, String) {
             h(n).all_lines.clone().unwrap_or_default(),
         ),
     }
+}
+
+/// The first section of `reading`'s plan, where the offline reader says what it can do.
+fn first_section(reading: &Reading) -> Section {
+    crate::plan::plan(reading)
+        .first()
+        .copied()
+        .unwrap_or(Section::OpeningStatements)
+}
+
+/// Whether the person wants another language than English: the settings name one, or the
+/// question is not in a Latin-script language (a Latin-script question is not guessed at).
+fn wants_other_language(language: Option<&str>, question: &str) -> bool {
+    if let Some(l) = language {
+        return !l.trim().eq_ignore_ascii_case("english");
+    }
+    let latin_accented = |c: char| ('\u{c0}'..='\u{24f}').contains(&c);
+    let (all, latin) =
+        question
+            .chars()
+            .filter(|c| c.is_alphabetic())
+            .fold((0usize, 0usize), |(a, l), c| {
+                (
+                    a + 1,
+                    l + usize::from(c.is_ascii_alphabetic() || latin_accented(c)),
+                )
+            });
+    let accented = question.chars().any(latin_accented) || question.contains(['¿', '¡']);
+    all > 0 && (latin * 2 < all || accented)
 }
 
 /// The paragraphs (as `<p>` HTML) answering `section` of `reading`.

@@ -335,7 +335,7 @@ impl OpenAi {
         }
         if let Err(why) = quality::check(
             &a.text,
-            request.question.as_ref(),
+            &request.query.question,
             request.messages_json().get(),
         ) {
             return Err(ProviderError {
@@ -948,7 +948,7 @@ mod tests {
         };
         let request = SectionRequest::new(
             reading,
-            "Q".into(),
+            Arc::new(crate::model::Query::new("Q")),
             Section::OpeningStatements,
             vec![message("system", "S \"quoted\""), message("user", "U\n")],
             300,
@@ -1004,7 +1004,7 @@ mod tests {
         let request = |max| {
             SectionRequest::new(
                 reading.clone(),
-                "Q".into(),
+                Arc::new(crate::model::Query::new("Q")),
                 Section::OpeningStatements,
                 vec![],
                 max,

@@ -82,8 +82,9 @@ fn fifteen() -> Vec<SectionRequest> {
     plan(&reading)
         .into_iter()
         .map(|section| {
-            let messages = build_messages(&prompts, &reading, "Q", section);
-            SectionRequest::new(reading.clone(), "Q".into(), section, messages, 100)
+            let query = Arc::new(crate::model::Query::new("Q"));
+            let messages = build_messages(&prompts, &reading, &query, section);
+            SectionRequest::new(reading.clone(), query, section, messages, 100)
         })
         .collect()
 }

@@ -5,6 +5,7 @@
 use serde::Serialize;
 
 use super::Section;
+use crate::model::Query;
 use crate::oracle::{Hexagram, Reading, Trigram};
 
 /// Everything a model is told about the reading, for one section.
@@ -13,6 +14,11 @@ use crate::oracle::{Hexagram, Reading, Trigram};
 pub struct Envelope<'a> {
     /// The person's question.
     pub question: &'a str,
+    /// The situation behind the question, when the person gave it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context: Option<&'a str>,
+    /// The language to write in: one the settings name, or the question's own.
+    pub answer_language: String,
     /// coins, yarrow or manual.
     pub cast_method: &'static str,
     /// The six values, bottom line first.
@@ -207,12 +213,22 @@ fn all_texts(reading: &Reading) -> Vec<LeggeText<'_>> {
     out
 }
 
-/// The envelope of `reading`: the same for each of its sections.
-pub fn envelope<'a>(reading: &'a Reading, question: &'a str) -> Envelope<'a> {
+/// What the envelope says to write in when no language is set.
+pub const QUESTION_LANGUAGE: &str = "the language the question is written in";
+
+/// The envelope of `reading`: the same for each of its sections. `language` is the one the
+/// settings name (`None`: the question's own).
+pub fn envelope<'a>(
+    reading: &'a Reading,
+    query: &'a Query,
+    language: Option<&str>,
+) -> Envelope<'a> {
     let changing = reading.changing_lines();
     let last = changing.last().copied();
     Envelope {
-        question,
+        question: &query.question,
+        context: query.context.as_deref(),
+        answer_language: language.map_or_else(|| QUESTION_LANGUAGE.to_owned(), str::to_owned),
         cast_method: reading.cast.method.as_str(),
         lines: reading.values(),
         initial_hexagram: reading.primary.into(),

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::{Section, envelope};
+use crate::model::Query;
 use crate::oracle::Reading;
 
 /// Which instruction set a reading uses.
@@ -150,8 +151,8 @@ impl Prompts {
 }
 
 /// The reading's data as the JSON every section's request carries (the same bytes for each).
-pub fn reading_json(reading: &Reading, question: &str) -> String {
-    serde_json::to_string_pretty(&envelope(reading, question)).unwrap_or_default()
+pub fn reading_json(reading: &Reading, query: &Query, language: Option<&str>) -> String {
+    serde_json::to_string_pretty(&envelope(reading, query, language)).unwrap_or_default()
 }
 
 /// The messages of one section's request, ordered so that every section of a reading shares the
@@ -160,10 +161,15 @@ pub fn reading_json(reading: &Reading, question: &str) -> String {
 pub fn build_messages(
     prompts: &Prompts,
     reading: &Reading,
-    question: &str,
+    query: &Query,
     section: Section,
 ) -> Vec<ChatMessage> {
-    messages_with(prompts, reading, &reading_json(reading, question), section)
+    messages_with(
+        prompts,
+        reading,
+        &reading_json(reading, query, None),
+        section,
+    )
 }
 
 /// [`build_messages`] with the reading's JSON made once ([`reading_json`]) for all its sections.

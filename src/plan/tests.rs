@@ -1,4 +1,5 @@
 use super::*;
+use crate::model::Query;
 use crate::oracle::{Cast, LineValue};
 
 fn reading(values: [u8; 6]) -> Reading {
@@ -90,7 +91,7 @@ fn the_issue_example_plans_ten_sections() {
 #[test]
 fn envelope_for_a_changing_line_names_the_last_changing_line() {
     let r = reading([9, 8, 7, 7, 6, 8]);
-    let v = serde_json::to_value(envelope(&r, "Q")).unwrap();
+    let v = serde_json::to_value(envelope(&r, &Query::new("Q"), None)).unwrap();
     assert_eq!(v["numberOfChangingLines"], 2);
     assert_eq!(v["changingLines"][0]["lineNumber"], 1);
     assert_eq!(v["changingLines"][0]["isLastChangingLine"], false);
@@ -116,7 +117,7 @@ fn envelope_for_a_changing_line_names_the_last_changing_line() {
     );
 
     let still = reading([7, 8, 7, 7, 8, 8]);
-    let v = serde_json::to_value(envelope(&still, "Q")).unwrap();
+    let v = serde_json::to_value(envelope(&still, &Query::new("Q"), None)).unwrap();
     assert!(v["resultingHexagram"].is_null());
     assert_eq!(v["numberOfChangingLines"], 0);
     assert_eq!(v["changingLines"], serde_json::json!([]));
@@ -168,7 +169,7 @@ fn overrides_replace_one_instruction() {
     let messages = build_messages(
         &prompts,
         &reading([9, 8, 7, 7, 6, 8]),
-        "Q",
+        &Query::new("Q"),
         Section::ConclusionText,
     );
     assert_eq!(messages[0].content, "Be brief.");
@@ -182,9 +183,9 @@ fn every_section_of_a_reading_shares_the_prefix_up_to_its_instruction() {
     let prompts = Prompts::default();
     let all: Vec<Vec<ChatMessage>> = plan(&r)
         .into_iter()
-        .map(|s| build_messages(&prompts, &r, "Should I go?", s))
+        .map(|s| build_messages(&prompts, &r, &Query::new("Should I go?"), s))
         .collect();
-    let data = reading_json(&r, "Should I go?");
+    let data = reading_json(&r, &Query::new("Should I go?"), None);
     for m in &all {
         assert_eq!(m[0].content, all[0][0].content);
         assert!(
@@ -199,7 +200,7 @@ fn every_section_of_a_reading_shares_the_prefix_up_to_its_instruction() {
         assert!(shared * 10 > whole * 7, "{shared} of {whole}");
     }
     // A line section is pointed at its own line.
-    let line = build_messages(&prompts, &r, "Q", Section::ChangingLine(5));
+    let line = build_messages(&prompts, &r, &Query::new("Q"), Section::ChangingLine(5));
     assert!(line[1].content.contains("line 5."), "{}", line[1].content);
 }
 
@@ -210,7 +211,7 @@ fn snapshot_of_a_full_request() {
     let messages = build_messages(
         &Prompts::default(),
         &r,
-        "Should I take the new job in Lisbon?",
+        &Query::new("Should I take the new job in Lisbon?"),
         Section::ChangingLine(1),
     );
     insta::assert_snapshot!(format!(

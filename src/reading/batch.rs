@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{Engine, SavedRun, create_saved, retry_saved, run_created};
 use crate::events::SectionEvent;
-use crate::model::ReadingId;
+use crate::model::{Query, ReadingId};
 use crate::oracle::{Cast, Reading};
 use crate::report::ReadingStatus;
 use crate::store::{StoreError, Writer};
@@ -24,6 +24,8 @@ pub struct BatchJob {
     pub line: usize,
     /// The question, already validated.
     pub question: String,
+    /// The situation behind it, already validated.
+    pub context: Option<String>,
     /// The cast.
     pub cast: Cast,
 }
@@ -122,8 +124,8 @@ pub async fn run_batch(
                 return (index, PassEnd::NotOpened);
             };
             let reading = Arc::new(Reading::new(job.cast));
-            let question: Arc<str> = job.question.into();
-            let id = match create_saved(&ctx.engine, &ctx.writer, &reading, &question).await {
+            let query = Arc::new(Query::with_context(job.question, job.context));
+            let id = match create_saved(&ctx.engine, &ctx.writer, &reading, &query).await {
                 Ok(id) => id,
                 Err(e) => return ctx.settle(index, Err((None, e))),
             };
@@ -132,7 +134,7 @@ pub async fn run_batch(
                 &ctx.writer,
                 id,
                 reading,
-                question,
+                query,
                 ctx.section_tx.clone(),
                 ctx.cancel.clone(),
             )

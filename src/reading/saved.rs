@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::Engine;
 use crate::events::{EventKind, SectionDone, SectionEvent, SectionFailure};
-use crate::model::ReadingId;
+use crate::model::{Query, ReadingId};
 use crate::oracle::{Cast, LineValue, Method, Reading};
 use crate::orchestrator::RunSummary;
 use crate::plan::{Section, plan};
@@ -46,12 +46,12 @@ pub async fn cast_saved(
     engine: &Engine,
     writer: &Writer,
     reading: Arc<Reading>,
-    question: Arc<str>,
+    query: Arc<Query>,
     events: mpsc::UnboundedSender<SectionEvent>,
     cancel: CancellationToken,
 ) -> Result<SavedRun, StoreError> {
-    let id = create_saved(engine, writer, &reading, &question).await?;
-    run_created(engine, writer, id, reading, question, events, cancel).await
+    let id = create_saved(engine, writer, &reading, &query).await?;
+    run_created(engine, writer, id, reading, query, events, cancel).await
 }
 
 /// The first half of [`cast_saved`]: stores `reading` and its question as a new `running`
@@ -60,12 +60,13 @@ pub async fn create_saved(
     engine: &Engine,
     writer: &Writer,
     reading: &Reading,
-    question: &str,
+    query: &Query,
 ) -> Result<ReadingId, StoreError> {
     let planned = plan(reading);
     let info = engine.provider.info();
     let new = NewReading {
-        question: question.to_string(),
+        question: query.question.clone(),
+        context: query.context.clone(),
         method: reading.cast.method.as_str().to_owned(),
         lines: reading.values(),
         seed: reading.cast.seed,
@@ -92,13 +93,13 @@ pub async fn run_created(
     writer: &Writer,
     id: ReadingId,
     reading: Arc<Reading>,
-    question: Arc<str>,
+    query: Arc<Query>,
     events: mpsc::UnboundedSender<SectionEvent>,
     cancel: CancellationToken,
 ) -> Result<SavedRun, StoreError> {
     let planned = plan(&reading);
     run_sections(
-        engine, writer, id, reading, question, &planned, &planned, events, cancel,
+        engine, writer, id, reading, query, &planned, &planned, events, cancel,
     )
     .await
 }
@@ -113,14 +114,14 @@ pub async fn retry_saved(
     cancel: CancellationToken,
 ) -> Result<SavedRun, StoreError> {
     // Everything is checked before the reading is marked running again.
-    let (reading, question, stored) = writer
+    let (reading, query, stored) = writer
         .call(move |s| {
             let row = s.reading(id)?;
             let reading = stored_reading(&row)?;
-            let question = s.question(id)?;
+            let query = s.query(id)?;
             let stored = s.part_statuses(id)?;
             s.begin_run(id)?;
-            Ok((reading, question, stored))
+            Ok((reading, query, stored))
         })
         .await?;
     let reading = Arc::new(reading);
@@ -136,7 +137,7 @@ pub async fn retry_saved(
         writer,
         id,
         reading,
-        question.into(),
+        Arc::new(query),
         &missing,
         &planned,
         events,
@@ -152,13 +153,13 @@ async fn run_sections(
     writer: &Writer,
     id: ReadingId,
     reading: Arc<Reading>,
-    question: Arc<str>,
+    query: Arc<Query>,
     to_run: &[Section],
     planned: &[Section],
     events: mpsc::UnboundedSender<SectionEvent>,
     cancel: CancellationToken,
 ) -> Result<SavedRun, StoreError> {
-    let requests = engine.requests(&reading, &question, to_run);
+    let requests = engine.requests(&reading, &query, to_run);
     let mut request_json: HashMap<Section, Arc<RawValue>> = requests
         .iter()
         .map(|r| (r.section, r.messages_json().clone()))
@@ -347,10 +348,11 @@ pub fn stored_reading(row: &ReadingRow) -> Result<Reading, StoreError> {
 /// Stored reading `id` as the report `cast --format json` and `show --format json` print.
 pub fn saved_report(store: &Store, id: ReadingId) -> Result<ReadingReport, StoreError> {
     let row = store.reading(id)?;
-    let question = store.question(id)?;
+    let query = store.query(id)?;
     let parts = store.parts(id)?;
     let reading = stored_reading(&row)?;
-    let mut report = ReadingReport::new(&reading, &question, &plan(&reading));
+    let mut report = ReadingReport::new(&reading, &query.question, &plan(&reading));
+    report.context = query.context;
     report.id = Some(id);
     report.created_at = Some(rfc3339(row.created_at));
     report.status = row.status;

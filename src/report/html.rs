@@ -84,6 +84,12 @@ pub fn to_html_page(r: &ReadingReport) -> String {
         esc(&r.question)
     ));
     out.push_str(&format!("<h1>{}</h1>\n", esc(&r.question)));
+    if let Some(context) = &r.context {
+        out.push_str(&format!(
+            "<p class=\"situation\"><em>Situation:</em> {}</p>\n",
+            esc(context)
+        ));
+    }
     let lines: Vec<String> = r.lines.iter().map(u8::to_string).collect();
     let mut meta = vec![
         format!("method: {}", esc(&r.method)),

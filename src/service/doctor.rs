@@ -199,7 +199,7 @@ async fn run_checks(ctx: &mut Setup, checks: &mut Vec<Check>) -> Result<(), Serv
     };
     let request = SectionRequest::new(
         reading,
-        Arc::from("doctor"),
+        Arc::new(crate::model::Query::new("doctor")),
         Section::OpeningStatements,
         vec![
             message(

@@ -20,7 +20,7 @@ use zeroize::Zeroizing;
 
 use crate::config::{ConfigError, Dirs, Overrides, Prices};
 use crate::events::SectionEvent;
-use crate::model::{ExportFormat, ReadingId, SectionStatus};
+use crate::model::{ExportFormat, Query, ReadingId, SectionStatus};
 use crate::oracle::Reading;
 use crate::plan::Section;
 use crate::reading::{SavedRun, cast_saved, retry_saved, saved_report, stored_reading};
@@ -296,13 +296,13 @@ impl Service {
     pub async fn cast(
         &self,
         reading: Arc<Reading>,
-        question: Arc<str>,
+        query: Arc<Query>,
         events: mpsc::UnboundedSender<SectionEvent>,
         cancel: CancellationToken,
     ) -> Result<SavedRun, ServiceError> {
         self.writable()?;
         let engine = self.engine()?;
-        Ok(cast_saved(&engine, &self.writer, reading, question, events, cancel).await?)
+        Ok(cast_saved(&engine, &self.writer, reading, query, events, cancel).await?)
     }
 
     /// Generates again the failed or missing sections of reading `id`.

@@ -39,6 +39,7 @@ impl Setup {
             max_tokens: settings.max_tokens,
             deltas: true,
             warm_cache: settings.warm_cache,
+            language: settings.language.clone(),
         };
         Ok(Self {
             dirs,

@@ -20,7 +20,7 @@ use rusqlite::params;
 
 use super::keys::KeyMode;
 use super::{DB_FILE, Field, HistoryFilter, KEY_FILE, Store, StoreError, Unlock, now_ms, schema};
-use crate::model::{ReadingId, ReadingStatus};
+use crate::model::{Query, ReadingId, ReadingStatus};
 
 /// What [`Store::verify`] found.
 #[derive(Debug, Default)]
@@ -233,23 +233,23 @@ impl Store {
         }
         for id in backup.reading_ids()? {
             let found = backup.reading(id).and_then(|row| {
-                let question = backup.question(id)?;
-                Ok((row, question, backup.parts(id)?))
+                let query = backup.query(id)?;
+                Ok((row, query, backup.parts(id)?))
             });
-            let (row, question, parts) = match found {
+            let (row, query, parts) = match found {
                 Ok(found) => found,
                 Err(e) => {
                     out.damaged.push((id, e));
                     continue;
                 }
             };
-            let key = (row.created_at, row.lines, question);
+            let key = (row.created_at, row.lines, query.question.clone());
             if here.contains(&key) {
                 out.present += 1;
                 continue;
             }
             let new_id = self.atomic(|| {
-                let new_id = self.insert_copy(&row, &key.2)?;
+                let new_id = self.insert_copy(&row, &query)?;
                 let parts: Vec<_> = parts.iter().map(|p| (&p.meta, &p.text)).collect();
                 if !parts.is_empty() {
                     self.save_parts(new_id, &parts)?;
@@ -262,13 +262,9 @@ impl Store {
         Ok(out)
     }
 
-    /// Inserts a copy of `row` (from another store) with `question`, tagged; a reading that
+    /// Inserts a copy of `row` (from another store) with `query`, tagged; a reading that
     /// was running there is interrupted here.
-    fn insert_copy(
-        &self,
-        row: &super::ReadingRow,
-        question: &str,
-    ) -> Result<ReadingId, StoreError> {
+    fn insert_copy(&self, row: &super::ReadingRow, query: &Query) -> Result<ReadingId, StoreError> {
         self.same_key()?;
         let status = match row.status {
             ReadingStatus::Running => ReadingStatus::Interrupted,
@@ -296,11 +292,15 @@ impl Store {
             )
             .map_err(|e| self.db_err(e))?;
         let id = ReadingId(self.conn.last_insert_rowid());
-        let sealed = self.seal(Field::Question(id), question.as_bytes());
+        let sealed = self.seal(Field::Question(id), query.question.as_bytes());
+        let context = query
+            .context
+            .as_ref()
+            .map(|c| self.seal(Field::Context(id), c.as_bytes()).into_bytes());
         self.conn
             .execute(
-                "UPDATE readings SET question = ?2 WHERE id = ?1",
-                params![id, sealed.as_bytes()],
+                "UPDATE readings SET question = ?2, context = ?3 WHERE id = ?1",
+                params![id, sealed.as_bytes(), context],
             )
             .map_err(|e| self.db_err(e))?;
         self.write_tags(&self.raw_row(id)?)?;

@@ -70,6 +70,8 @@ pub enum Field {
     KeyCheck,
     /// A reading's question.
     Question(ReadingId),
+    /// The situation behind a reading's question.
+    Context(ReadingId),
     /// A part's request (the messages as JSON).
     Request(ReadingId, u8),
     /// A part's raw answer.
@@ -86,6 +88,7 @@ impl Field {
         match self {
             Field::KeyCheck => "meta:key_check".to_owned(),
             Field::Question(id) => format!("reading:{id}:question"),
+            Field::Context(id) => format!("reading:{id}:context"),
             Field::Request(id, s) => format!("part:{id}:{s}:request"),
             Field::Response(id, s) => format!("part:{id}:{s}:response"),
             Field::Paragraphs(id, s) => format!("part:{id}:{s}:paragraphs"),
@@ -98,6 +101,7 @@ impl Field {
         match self {
             Field::KeyCheck => "key check".to_owned(),
             Field::Question(_) => "question".to_owned(),
+            Field::Context(_) => "situation".to_owned(),
             Field::Request(_, s) => format!("request of section {s}"),
             Field::Response(_, s) => format!("response of section {s}"),
             Field::Paragraphs(_, s) => format!("text of section {s}"),
@@ -110,6 +114,7 @@ impl Field {
         match self {
             Field::KeyCheck => None,
             Field::Question(id)
+            | Field::Context(id)
             | Field::Request(id, _)
             | Field::Response(id, _)
             | Field::Paragraphs(id, _)

@@ -9,13 +9,15 @@ use rusqlite::{OptionalExtension, Row, params};
 
 use super::tags::{Canon, Tagged};
 use super::{Field, Store, StoreError, now_ms};
-use crate::model::{ReadingId, ReadingStatus, SectionStatus, status_of};
+use crate::model::{Query, ReadingId, ReadingStatus, SectionStatus, status_of};
 
 /// A reading about to be stored.
 #[derive(Clone)]
 pub struct NewReading {
     /// The question (sealed before it is written).
     pub question: String,
+    /// The situation behind it, when given (sealed too).
+    pub context: Option<String>,
     /// coins, yarrow or manual.
     pub method: String,
     /// The six values, bottom first.
@@ -86,6 +88,8 @@ pub struct Listed {
     pub row: ReadingRow,
     /// The question, or the integrity error.
     pub question: Result<String, StoreError>,
+    /// The situation behind the question, when one was given and it opens.
+    pub context: Option<String>,
 }
 
 impl fmt::Debug for Listed {
@@ -93,6 +97,7 @@ impl fmt::Debug for Listed {
         f.debug_struct("Listed")
             .field("row", &self.row)
             .field("question_opens", &self.question.is_ok())
+            .field("has_context", &self.context.is_some())
             .finish()
     }
 }
@@ -116,7 +121,7 @@ pub(super) const ROW_COLUMNS: &str =
     (SELECT group_concat(p.section_id || ':' || p.status || ':' || coalesce(p.total_tokens, ''),
         ',' ORDER BY p.section_id) FROM reading_parts p WHERE p.reading_id = r.id),
     (SELECT coalesce(sum(p.total_tokens), 0) FROM reading_parts p WHERE p.reading_id = r.id),
-    r.row_tag, r.sections_tag, r.question";
+    r.row_tag, r.sections_tag, r.question, r.context";
 
 /// A reading's row as stored, before it is checked and parsed.
 pub(super) struct RawRow {
@@ -138,6 +143,7 @@ pub(super) struct RawRow {
     row_tag: Option<Vec<u8>>,
     sections_tag: Option<Vec<u8>>,
     question: Vec<u8>,
+    context: Option<Vec<u8>>,
 }
 
 impl RawRow {
@@ -166,6 +172,7 @@ impl RawRow {
             row_tag: r.get(14)?,
             sections_tag: r.get(15)?,
             question: r.get(16)?,
+            context: r.get(17)?,
         })
     }
 
@@ -181,7 +188,9 @@ impl RawRow {
             .int(self.resulting)
             .int(Some(self.planned))
             .text(Some(&self.provider))
-            .text(Some(&self.model));
+            .text(Some(&self.model))
+            // Whether a situation was given: its removal would otherwise go unseen.
+            .int(Some(i64::from(self.context.is_some())));
         c
     }
 
@@ -296,9 +305,13 @@ impl Store {
                 .map_err(|e| self.db_err(e))?;
             let id = ReadingId(self.conn.last_insert_rowid());
             let sealed = self.seal(Field::Question(id), new.question.as_bytes());
+            let context = new
+                .context
+                .as_ref()
+                .map(|c| self.seal(Field::Context(id), c.as_bytes()).into_bytes());
             self.conn
-                .prepare_cached("UPDATE readings SET question = ?2 WHERE id = ?1")
-                .and_then(|mut st| st.execute(params![id, sealed.as_bytes()]))
+                .prepare_cached("UPDATE readings SET question = ?2, context = ?3 WHERE id = ?1")
+                .and_then(|mut st| st.execute(params![id, sealed.as_bytes(), context]))
                 .map_err(|e| self.db_err(e))?;
             self.write_tags(&self.raw_row(id)?)?;
             Ok(id)
@@ -410,6 +423,24 @@ impl Store {
         raw.parse()
     }
 
+    /// Reading `id`'s question and the situation behind it, once its record checks out.
+    pub fn query(&self, id: ReadingId) -> Result<Query, StoreError> {
+        let raw = self.raw_row(id)?;
+        self.check_row(&raw)?;
+        self.open_query(&raw)
+    }
+
+    /// The question and situation of a checked row.
+    fn open_query(&self, raw: &RawRow) -> Result<Query, StoreError> {
+        let question = self.open_text(Field::Question(raw.id), raw.question.clone())?;
+        let context = raw
+            .context
+            .clone()
+            .map(|blob| self.open_text(Field::Context(raw.id), blob))
+            .transpose()?;
+        Ok(Query::with_context(question, context))
+    }
+
     /// Reading `id`'s question.
     pub fn question(&self, id: ReadingId) -> Result<String, StoreError> {
         let blob: Vec<u8> = self
@@ -445,20 +476,29 @@ impl Store {
             let raw = raw.map_err(|e| self.db_err(e))?;
             // A reading whose row fails its check still lists, saying so where its question
             // would be; the others list as usual.
-            let (row, question) = match self.check_row(&raw).and_then(|()| raw.parse()) {
-                Ok(row) => {
-                    let question = self.open_text(Field::Question(row.id), raw.question);
-                    (row, question)
-                }
+            let (row, query) = match self.check_row(&raw).and_then(|()| raw.parse()) {
+                Ok(row) => (row, self.open_query(&raw)),
                 Err(e) => (raw.parse().unwrap_or_else(|_| raw.damaged()), Err(e)),
             };
+            let (question, context) = match query {
+                Ok(q) => (Ok(q.question), q.context),
+                Err(e) => (Err(e), None),
+            };
             if let Some(needle) = &needle {
-                match &question {
-                    Ok(q) if q.to_lowercase().contains(needle.as_str()) => {}
-                    Ok(_) | Err(_) => continue,
+                let found = |text: &str| text.to_lowercase().contains(needle.as_str());
+                let matches = match &question {
+                    Ok(q) => found(q) || context.as_deref().is_some_and(found),
+                    Err(_) => false,
+                };
+                if !matches {
+                    continue;
                 }
             }
-            out.push(Listed { row, question });
+            out.push(Listed {
+                row,
+                question,
+                context,
+            });
             if filter.limit.is_some_and(|n| out.len() >= n) {
                 break;
             }

@@ -238,17 +238,20 @@ impl Store {
             done += 1;
             Ok(new.seal(aad.as_bytes(), &plain).into_bytes())
         };
-        let question: Vec<u8> = self
+        let (question, context): (Vec<u8>, Option<Vec<u8>>) = self
             .conn
-            .query_row("SELECT question FROM readings WHERE id = ?1", [id], |r| {
-                r.get(0)
-            })
+            .query_row(
+                "SELECT question, context FROM readings WHERE id = ?1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
             .map_err(|e| self.db_err(e))?;
         let question = reseal(Field::Question(id), question)?;
+        let context = context.map(|b| reseal(Field::Context(id), b)).transpose()?;
         self.conn
             .execute(
-                "UPDATE readings SET question = ?2 WHERE id = ?1",
-                params![id, question],
+                "UPDATE readings SET question = ?2, context = ?3 WHERE id = ?1",
+                params![id, question, context],
             )
             .map_err(|e| self.db_err(e))?;
         type Blobs = (

@@ -17,6 +17,8 @@
 //! - Version 4 adds the tags ([`super::tags`]): `readings.row_tag` and `sections_tag`,
 //!   `reading_parts.row_tag`, and `header_tag` in `meta`. Migrating to it tags what the store
 //!   holds at that moment (trust on first use: a change made before the upgrade goes unseen).
+//! - Version 5 adds `readings.context` (sealed as `reading:{id}:context`: the situation behind
+//!   the question), and the row tag covers whether it is there; migrating re-tags every row.
 
 use std::fs::OpenOptions;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
@@ -33,7 +35,7 @@ use crate::crypto::Sealed;
 use crate::model::ReadingId;
 
 /// The schema version this build writes.
-pub(super) const SCHEMA_VERSION: i64 = 4;
+pub(super) const SCHEMA_VERSION: i64 = 5;
 
 /// `MIGRATIONS[n]` takes a database from version `n` to `n + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -102,10 +104,16 @@ ALTER TABLE readings ADD COLUMN row_tag BLOB;
 ALTER TABLE readings ADD COLUMN sections_tag BLOB;
 ALTER TABLE reading_parts ADD COLUMN row_tag BLOB;
 ",
+    r"
+ALTER TABLE readings ADD COLUMN context BLOB;
+",
 ];
 
 /// The first version whose plain columns are tagged ([`super::tags`]).
 const TAGGED_SINCE: i64 = 4;
+/// The version whose row tags first cover whether a situation was given: rows tagged before
+/// are tagged again as they migrate.
+const TAGS_CHANGED: i64 = 5;
 
 /// Creates the data dir (mode 0700) if it is missing.
 pub(super) fn ensure_dir(dir: &Path) -> Result<(), StoreError> {
@@ -365,7 +373,7 @@ impl Store {
             for sql in MIGRATIONS.iter().skip(from) {
                 self.exec(sql)?;
             }
-            if version < TAGGED_SINCE {
+            if version < TAGS_CHANGED {
                 self.tag_everything()?;
             }
         }

@@ -729,6 +729,7 @@ fn debug_output_shows_no_secrets() {
             model: "m".into(),
         },
         question: Ok("my private question".into()),
+        context: None,
     };
     assert!(!format!("{listed:?}").contains("private"));
 }

@@ -7,6 +7,7 @@ use crate::model::SectionStatus;
 pub(super) fn new_reading(question: &str, primary: u8, resulting: Option<u8>) -> NewReading {
     NewReading {
         question: question.to_owned(),
+        context: None,
         method: "manual".into(),
         lines: [9, 8, 7, 7, 6, 8],
         seed: None,

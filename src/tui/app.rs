@@ -26,7 +26,7 @@ use super::theme::Theme;
 use crate::config::Prices;
 use crate::events::SectionEvent;
 use crate::llm::ProviderInfo;
-use crate::model::ReadingId;
+use crate::model::{Query, ReadingId};
 use crate::oracle::{Cast, Method, Reading};
 use crate::plan::{Section, plan};
 use crate::report::{ReadingReport, ReadingStatus};
@@ -145,8 +145,8 @@ pub enum Effect {
     Start {
         /// Which run of the app (each cast or retry is one), to ignore a superseded one's news.
         run: u64,
-        /// The validated question.
-        question: String,
+        /// The validated question and situation.
+        query: Query,
         /// The cast.
         reading: Arc<Reading>,
     },
@@ -700,7 +700,7 @@ impl App {
         match self.ask.on_key(key) {
             AskAction::None => {}
             AskAction::Leave => self.goto(Screen::History, fx),
-            AskAction::Cast(question, method) => {
+            AskAction::Cast(query, method) => {
                 if let Some(why) = &self.read_only {
                     let why = why.clone();
                     self.error(why);
@@ -720,7 +720,7 @@ impl App {
                     }
                 };
                 self.cast = Some(CastState {
-                    question: question.clone(),
+                    query: query.clone(),
                     method,
                     cast: cast.clone(),
                     manual: Vec::new(),
@@ -729,28 +729,28 @@ impl App {
                 });
                 self.screen = Screen::Cast;
                 if let Some(cast) = cast {
-                    self.begin(question, cast, fx);
+                    self.begin(query, cast, fx);
                 }
             }
         }
     }
 
     /// Starts a reading of `cast`: the grid is set up at once, every section queued.
-    fn begin(&mut self, question: String, cast: Cast, fx: &mut Vec<Effect>) {
+    fn begin(&mut self, query: Query, cast: Cast, fx: &mut Vec<Effect>) {
         let run = self.next_run();
         let reading = Arc::new(Reading::new(cast));
         let sections = plan(&reading);
         self.live = Some(LiveState::new(
             run,
             reading.clone(),
-            question.clone(),
+            query.question.clone(),
             &sections,
             self.now,
         ));
         self.ask.reset();
         fx.push(Effect::Start {
             run,
-            question,
+            query,
             reading,
         });
     }
@@ -769,8 +769,8 @@ impl App {
                 if running {
                     return self.error(msg::BUSY);
                 }
-                let question = state.question.clone();
-                self.begin(question, cast, fx);
+                let query = state.query.clone();
+                self.begin(query, cast, fx);
                 self.screen = Screen::Live;
             }
         }

@@ -60,13 +60,13 @@ impl Runner {
         match effect {
             Effect::Start {
                 run,
-                question,
+                query,
                 reading,
             } => {
                 let cancel = self.token(run);
                 self.tasks.spawn(async move {
                     let (events, forwarder) = forward(run, tx.clone());
-                    let result = service.cast(reading, question.into(), events, cancel).await;
+                    let result = service.cast(reading, Arc::new(query), events, cancel).await;
                     finish(run, result, forwarder, &tx).await;
                 });
             }

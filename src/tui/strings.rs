@@ -22,13 +22,17 @@ pub const KEYS_GLOBAL: &[KeyHelp] = &[
 /// Keys of the Ask screen.
 pub const KEYS_ASK: &[KeyHelp] = &[
     ("typing, paste", "the question (up to 2,000 characters)"),
+    (
+        "Tab  Shift-Tab",
+        "between the question and the situation behind it",
+    ),
     ("← →  Ctrl-← Ctrl-→", "move by character, by word"),
     ("Home End", "to the start, the end"),
     ("Backspace Delete", "delete a character"),
     ("Ctrl-W  Alt-Backspace", "delete the word before the cursor"),
     ("Ctrl-U  Ctrl-K", "delete to the start, to the end"),
     ("Ctrl-Z  Ctrl-R", "undo, redo"),
-    ("Tab  Shift-Tab", "the method: coins, yarrow stalks, manual"),
+    ("Ctrl-T", "the method: coins, yarrow stalks, manual"),
     ("Enter", "cast"),
     ("Esc", "history"),
 ];
@@ -85,7 +89,8 @@ pub mod footer {
     /// Ask.
     pub const ASK: &[KeyHelp] = &[
         ("Enter", "cast"),
-        ("Tab", "method"),
+        ("Tab", "situation"),
+        ("Ctrl-T", "method"),
         ("Esc", "history"),
         ("F1", "help"),
         ("Ctrl-C", "quit"),
@@ -168,6 +173,10 @@ pub const TAB_HISTORY: &str = "History";
 
 /// The question box's title.
 pub const QUESTION_TITLE: &str = " Your question ";
+/// The situation box's title.
+pub const SITUATION_TITLE: &str = " The situation behind it (optional) ";
+/// Shown in an empty situation box.
+pub const SITUATION_PLACEHOLDER: &str = "What is going on around the question?";
 /// Shown in an empty question box.
 pub const QUESTION_PLACEHOLDER: &str =
     "What do you want to ask the oracle? Type it here, then press Enter.";

@@ -1,5 +1,6 @@
 //! The saved flow against a real store in a temporary directory, with scripted providers.
 
+use crate::model::Query;
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -49,7 +50,7 @@ impl Provider for Script {
             self.calls.fetch_add(1, Ordering::SeqCst);
             self.seen.lock().unwrap().push(id);
             if let Some((question, hold)) = &self.hold
-                && **question == *request.question
+                && **question == *request.query.question
             {
                 // Shared, not spent: once opened, every held section goes on.
                 drop(hold.acquire().await.unwrap());
@@ -88,6 +89,7 @@ fn engine(provider: Arc<dyn Provider>) -> Engine {
         max_tokens: 100,
         deltas: true,
         warm_cache: false,
+        language: None,
     }
 }
 
@@ -118,7 +120,7 @@ async fn a_cast_is_saved_section_by_section_and_reads_back() {
         &offline,
         &writer,
         reading(),
-        "Should I move to the coast?".into(),
+        Arc::new(Query::new("Should I move to the coast?")),
         tx,
         CancellationToken::new(),
     );
@@ -192,7 +194,7 @@ async fn retry_runs_only_what_failed_and_completes_the_reading() {
         &engine,
         &writer,
         reading(),
-        "Q?".into(),
+        Arc::new(Query::new("Q?")),
         tx,
         CancellationToken::new(),
     )
@@ -281,7 +283,14 @@ async fn a_cancelled_cast_keeps_what_finished_and_retry_completes_it() {
     let cancel = CancellationToken::new();
     let (tx, mut rx) = mpsc::unbounded_channel();
     let engine_ = engine(script.clone());
-    let run = cast_saved(&engine_, &writer, reading(), "Q".into(), tx, cancel.clone());
+    let run = cast_saved(
+        &engine_,
+        &writer,
+        reading(),
+        Arc::new(Query::new("Q")),
+        tx,
+        cancel.clone(),
+    );
     let stop = async {
         while let Some(event) = rx.recv().await {
             if matches!(event.kind, EventKind::Finished(_)) {
@@ -320,7 +329,7 @@ async fn a_failed_write_stops_the_run_and_is_reported() {
         &engine_,
         &writer,
         reading(),
-        "Q".into(),
+        Arc::new(Query::new("Q")),
         tx,
         CancellationToken::new(),
     );
@@ -401,6 +410,7 @@ async fn a_batch_reading_whose_store_failed_is_reported_as_unsaved_not_as_never_
     let job = |line| BatchJob {
         line,
         question: format!("Question {line}"),
+        context: None,
         cast: reading().cast.clone(),
     };
     let (events_tx, mut events) = mpsc::unbounded_channel();

@@ -1,17 +1,19 @@
-//! Ask: the question box (a `ratatui-textarea` editor: cursor movement, word delete, undo,
-//! paste), the casting method, the provider in use, and validation messages in place.
+//! Ask: the question box and, below it, the optional situation behind the question (each a
+//! `ratatui-textarea` editor: cursor movement, word delete, undo, paste; Tab moves between
+//! them), the casting method (Ctrl-T), the provider in use, and validation messages in place.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Paragraph, Wrap};
+use ratatui::widgets::{Block, Paragraph};
 use ratatui_textarea::{TextArea, WrapMode};
 
 use super::provider::ProviderLine;
+use crate::model::Query;
 use crate::oracle::Method;
-use crate::reading::{MAX_QUESTION_CHARS, validate_question};
+use crate::reading::{MAX_CONTEXT_CHARS, MAX_QUESTION_CHARS, validate_context, validate_question};
 use crate::tui::strings;
 use crate::tui::theme::Theme;
 
@@ -20,10 +22,23 @@ use crate::tui::theme::Theme;
 pub struct AskState {
     /// The question being typed.
     pub input: TextArea<'static>,
+    /// The situation behind it, optional.
+    pub situation: TextArea<'static>,
+    /// Which box takes the keys.
+    pub focus: AskFocus,
     /// How to cast.
     pub method: Method,
     /// What was wrong with the question when Enter was last pressed.
     pub error: Option<String>,
+}
+
+/// The box keys go to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AskFocus {
+    /// The question.
+    Question,
+    /// The situation behind it.
+    Situation,
 }
 
 /// What a key on the Ask screen asks of the app.
@@ -31,8 +46,8 @@ pub struct AskState {
 pub enum AskAction {
     /// Nothing beyond the screen.
     None,
-    /// Cast this (validated, cleaned) question with this method.
-    Cast(String, Method),
+    /// Cast this (validated, cleaned) question and situation with this method.
+    Cast(Query, Method),
     /// Leave for history.
     Leave,
 }
@@ -46,12 +61,17 @@ impl Default for AskState {
 impl AskState {
     /// An empty question, three coins.
     pub fn new() -> Self {
-        let mut input = TextArea::default();
-        input.set_wrap_mode(WrapMode::WordOrGlyph);
-        input.set_cursor_line_style(Style::new());
-        input.set_placeholder_text(strings::QUESTION_PLACEHOLDER);
+        let editor = |placeholder: &str| {
+            let mut area = TextArea::default();
+            area.set_wrap_mode(WrapMode::WordOrGlyph);
+            area.set_cursor_line_style(Style::new());
+            area.set_placeholder_text(placeholder);
+            area
+        };
         Self {
-            input,
+            input: editor(strings::QUESTION_PLACEHOLDER),
+            situation: editor(strings::SITUATION_PLACEHOLDER),
+            focus: AskFocus::Question,
             method: Method::Coins,
             error: None,
         }
@@ -62,9 +82,22 @@ impl AskState {
         self.input.lines().join(" ")
     }
 
-    /// Characters typed.
+    /// The situation as typed (one logical line).
+    pub fn situation_text(&self) -> String {
+        self.situation.lines().join(" ")
+    }
+
+    /// Characters typed in the question.
     pub fn chars(&self) -> usize {
-        self.input.lines().iter().map(|l| l.chars().count()).sum()
+        count(&self.input)
+    }
+
+    /// The box that has the keys.
+    fn focused(&mut self) -> &mut TextArea<'static> {
+        match self.focus {
+            AskFocus::Question => &mut self.input,
+            AskFocus::Situation => &mut self.situation,
+        }
     }
 
     /// Handles a key. Enter validates and casts; everything else edits.
@@ -74,18 +107,23 @@ impl AskState {
             KeyCode::Enter => return self.submit(),
             KeyCode::Char('m' | 'j') if ctrl => return self.submit(),
             KeyCode::Esc => return AskAction::Leave,
-            KeyCode::Tab => self.method = next_method(self.method, 1),
-            KeyCode::BackTab => self.method = next_method(self.method, 2),
+            KeyCode::Tab | KeyCode::BackTab => {
+                self.focus = match self.focus {
+                    AskFocus::Question => AskFocus::Situation,
+                    AskFocus::Situation => AskFocus::Question,
+                };
+            }
+            KeyCode::Char('t') if ctrl => self.method = next_method(self.method),
             // Readline habits over the widget's defaults: Ctrl-U deletes to the start, Ctrl-Z undoes.
             KeyCode::Char('u') if ctrl => {
-                self.input.delete_line_by_head();
+                self.focused().delete_line_by_head();
                 self.error = None;
             }
             KeyCode::Char('z') if ctrl => {
-                self.input.undo();
+                self.focused().undo();
             }
             _ => {
-                if self.input.input(key) {
+                if self.focused().input(key) {
                     self.error = None;
                 }
             }
@@ -93,25 +131,34 @@ impl AskState {
         AskAction::None
     }
 
-    /// Pastes text at the cursor; line breaks become spaces (a question is one line).
+    /// Pastes text at the cursor of the focused box; line breaks become spaces (each is one
+    /// line).
     pub fn on_paste(&mut self, text: &str) {
         let one_line: String = text
             .chars()
             .map(|c| if c == '\n' || c == '\r' { ' ' } else { c })
             .collect();
-        if self.input.insert_str(one_line) {
+        if self.focused().insert_str(one_line) {
             self.error = None;
         }
     }
 
     fn submit(&mut self) -> AskAction {
-        match validate_question(&self.text()) {
-            Ok(q) => {
+        let checked = validate_question(&self.text())
+            .map_err(|e| (AskFocus::Question, e.to_string()))
+            .and_then(|q| {
+                let context = validate_context(&self.situation_text())
+                    .map_err(|e| (AskFocus::Situation, e))?;
+                Ok(Query::with_context(q, context))
+            });
+        match checked {
+            Ok(query) => {
                 self.error = None;
-                AskAction::Cast(q, self.method)
+                AskAction::Cast(query, self.method)
             }
-            Err(e) => {
-                self.error = Some(e.to_string());
+            Err((focus, e)) => {
+                self.focus = focus;
+                self.error = Some(e);
                 AskAction::None
             }
         }
@@ -125,49 +172,102 @@ impl AskState {
     }
 }
 
-fn next_method(m: Method, step: usize) -> Method {
+fn next_method(m: Method) -> Method {
     const ORDER: [Method; 3] = [Method::Coins, Method::Yarrow, Method::Manual];
     let i = ORDER.iter().position(|&x| x == m).unwrap_or(0);
-    ORDER[(i + step) % ORDER.len()]
+    ORDER[(i + 1) % ORDER.len()]
+}
+
+/// Characters typed in `area`.
+fn count(area: &TextArea<'_>) -> usize {
+    area.lines().iter().map(|l| l.chars().count()).sum()
 }
 
 /// Draws the Ask screen in `area`.
 pub fn render(ask: &AskState, p: &ProviderLine, frame: &mut Frame, area: Rect, theme: &Theme) {
-    let box_h = if area.height >= 20 { 7 } else { 5 };
-    let [_, input_area, counter, _, method, provider, _, hint] = Layout::vertical([
-        Constraint::Length(1),
+    let (top, box_h, situation_h, gap) = if area.height >= 20 {
+        (1, 5, 4, 1)
+    } else {
+        (0, 4, 4, 0)
+    };
+    let [
+        _,
+        input_area,
+        counter,
+        situation_area,
+        situation_counter,
+        method,
+        provider,
+        _,
+        hint,
+    ] = Layout::vertical([
+        Constraint::Length(top),
         Constraint::Length(box_h),
         Constraint::Length(1),
+        Constraint::Length(situation_h),
         Constraint::Length(1),
         Constraint::Length(1),
         Constraint::Length(1),
-        Constraint::Length(1),
+        Constraint::Length(gap),
         Constraint::Min(0),
     ])
     .horizontal_margin(1)
     .areas(area);
 
-    let block = Block::bordered()
-        .title(Span::styled(strings::QUESTION_TITLE, theme.heading))
-        .border_style(theme.border_focus);
-    let inner = block.inner(input_area);
-    frame.render_widget(block, input_area);
-    frame.render_widget(&ask.input, inner);
-
-    let n = ask.chars();
-    let count_style = if n > MAX_QUESTION_CHARS {
-        theme.error
-    } else {
-        theme.dim
+    let focused = |f: AskFocus| {
+        if ask.focus == f {
+            theme.border_focus
+        } else {
+            theme.border
+        }
     };
-    let count = Span::styled(format!("{n}/{MAX_QUESTION_CHARS}"), count_style);
-    let [msg_area, count_area] =
-        Layout::horizontal([Constraint::Min(0), Constraint::Length(count.width() as u16)])
-            .areas(counter);
-    if let Some(e) = &ask.error {
-        frame.render_widget(Span::styled(format!("✗ {e}"), theme.error), msg_area);
+    for (focus, title, editor, at) in [
+        (
+            AskFocus::Question,
+            strings::QUESTION_TITLE,
+            &ask.input,
+            input_area,
+        ),
+        (
+            AskFocus::Situation,
+            strings::SITUATION_TITLE,
+            &ask.situation,
+            situation_area,
+        ),
+    ] {
+        let block = Block::bordered()
+            .title(Span::styled(title, theme.heading))
+            .border_style(focused(focus));
+        let inner = block.inner(at);
+        frame.render_widget(block, at);
+        frame.render_widget(editor, inner);
     }
-    frame.render_widget(count, count_area);
+
+    for (focus, n, max, at) in [
+        (AskFocus::Question, ask.chars(), MAX_QUESTION_CHARS, counter),
+        (
+            AskFocus::Situation,
+            count(&ask.situation),
+            MAX_CONTEXT_CHARS,
+            situation_counter,
+        ),
+    ] {
+        let count_style = if n > max { theme.error } else { theme.dim };
+        let count = Span::styled(format!("{n}/{max}"), count_style);
+        let [msg_area, count_area] =
+            Layout::horizontal([Constraint::Min(0), Constraint::Length(count.width() as u16)])
+                .areas(at);
+        if let Some(e) = ask.error.as_ref().filter(|_| ask.focus == focus) {
+            frame.render_widget(
+                Span::styled(
+                    crate::text::truncate(&format!("✗ {e}"), usize::from(msg_area.width)),
+                    theme.error,
+                ),
+                msg_area,
+            );
+        }
+        frame.render_widget(count, count_area);
+    }
 
     let mut spans = vec![Span::styled(
         format!("{:<12}", strings::METHOD_LABEL),
@@ -195,11 +295,27 @@ pub fn render(ask: &AskState, p: &ProviderLine, frame: &mut Frame, area: Rect, t
         ]),
         provider,
     );
-    let mut notes = Vec::new();
+    // The notes, wrapped; where the room runs out the last line shown ends with an ellipsis.
+    let width = usize::from(hint.width);
+    let mut notes: Vec<String> = Vec::new();
     if let Some(note) = &p.note {
-        notes.push(Line::styled(note.clone(), theme.dim));
-        notes.push(Line::default());
+        notes.extend(crate::text::wrap(note, width));
+        notes.push(String::new());
     }
-    notes.push(Line::styled(strings::ASK_HINT, theme.dim));
-    frame.render_widget(Paragraph::new(notes).wrap(Wrap { trim: true }), hint);
+    notes.extend(crate::text::wrap(strings::ASK_HINT, width));
+    let room = usize::from(hint.height);
+    if notes.len() > room && room > 0 {
+        notes.truncate(room);
+        if let Some(last) = notes.last_mut() {
+            *last = crate::text::truncate(&format!("{last} …"), width);
+            if !last.ends_with('…') {
+                last.push('…');
+            }
+        }
+    }
+    let lines: Vec<Line<'_>> = notes
+        .into_iter()
+        .map(|l| Line::styled(l, theme.dim))
+        .collect();
+    frame.render_widget(Paragraph::new(lines), hint);
 }

@@ -1,6 +1,7 @@
 //! Cast: the six lines appear bottom to top with the coins (or the yarrow stalks) behind each;
 //! any key skips ahead. For a manual cast the same screen takes the six values one by one.
 
+use crate::model::Query;
 use std::time::Duration;
 
 use crossterm::event::{KeyCode, KeyEvent};
@@ -22,8 +23,8 @@ pub const HOLD: Duration = Duration::from_millis(1400);
 /// The Cast screen's state.
 #[derive(Debug, Clone)]
 pub struct CastState {
-    /// The question being cast for.
-    pub question: String,
+    /// The question (and situation) being cast for.
+    pub query: Query,
     /// The method.
     pub method: Method,
     /// The cast, once made (random casts at once; manual ones after six values).

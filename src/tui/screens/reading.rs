@@ -207,6 +207,15 @@ pub fn doc(report: &ReadingReport, width: usize, theme: &Theme) -> Doc {
 
     anchors.push(("The cast".to_owned(), 0));
     lines.extend(plain(&sanitize_inline(&report.question), theme.heading));
+    if let Some(context) = &report.context {
+        lines.extend(wrap_styled(
+            &[
+                ("Situation: ", theme.dim),
+                (sanitize_inline(context).as_str(), theme.italic),
+            ],
+            width,
+        ));
+    }
     lines.push(Line::default());
     for pos in (0..6).rev() {
         let v = report.lines[pos];

@@ -77,7 +77,7 @@ impl Harness {
         let reading = Reading::new(Cast::manual(Cast::parse_lines(lines).unwrap()));
         self.runner.apply(Effect::Start {
             run,
-            question: "Will it rain?".into(),
+            query: crate::model::Query::new("Will it rain?"),
             reading: reading.into(),
         });
         loop {
@@ -94,7 +94,7 @@ impl Harness {
         let reading = Reading::new(Cast::manual(Cast::parse_lines(lines).unwrap()));
         self.runner.apply(Effect::Start {
             run,
-            question: "Should I move to the coast?".into(),
+            query: crate::model::Query::new("Should I move to the coast?"),
             reading: reading.into(),
         });
         let mut id = None;

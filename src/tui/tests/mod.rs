@@ -141,8 +141,8 @@ fn event(run_id: i64, section: Section, kind: EventKind) -> SectionEvent {
 /// Casts the fixture reading by hand (manual method) and returns the run.
 fn cast_manual(app: &mut App) -> u64 {
     type_text(app, QUESTION);
-    app.update(key(KeyCode::Tab));
-    app.update(key(KeyCode::Tab));
+    app.update(ctrl('t'));
+    app.update(ctrl('t'));
     app.update(key(KeyCode::Enter));
     type_text(app, "987768");
     let fx = app.update(key(KeyCode::Enter));
@@ -262,6 +262,7 @@ fn history_rows() -> Vec<HistoryEntry> {
                     model: "legge-1882".into(),
                 },
                 question: Ok(q.into()),
+                context: None,
             },
             cost: (id % 2 == 0).then_some(0.0021 * id as f64),
         }

@@ -31,7 +31,7 @@ fn ask_typed_with_yarrow() {
             &mut a,
             "Will the harvest be good this year, and should I plant early?",
         );
-        a.update(key(KeyCode::Tab));
+        a.update(ctrl('t'));
         a
     });
 }
@@ -79,7 +79,7 @@ fn cast_yarrow_shows_the_stalks() {
     both("cast_yarrow_done", |size| {
         let mut a = app(size);
         type_text(&mut a, QUESTION);
-        a.update(key(KeyCode::Tab));
+        a.update(ctrl('t'));
         a.update(key(KeyCode::Enter));
         at(&mut a, 1300);
         a
@@ -91,7 +91,8 @@ fn cast_manual_entry() {
     both("cast_manual_entry", |size| {
         let mut a = app(size);
         type_text(&mut a, QUESTION);
-        a.update(key(KeyCode::BackTab));
+        a.update(ctrl('t'));
+        a.update(ctrl('t'));
         a.update(key(KeyCode::Enter));
         type_text(&mut a, "98x");
         a

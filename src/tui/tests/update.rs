@@ -66,17 +66,48 @@ fn an_empty_or_long_question_is_refused_with_a_reason() {
 }
 
 #[test]
-fn tab_cycles_the_method() {
+fn ctrl_t_cycles_the_method() {
     let mut a = app(NARROW);
     assert_eq!(a.ask.method, Method::Coins);
-    a.update(key(KeyCode::Tab));
+    a.update(ctrl('t'));
     assert_eq!(a.ask.method, Method::Yarrow);
-    a.update(key(KeyCode::Tab));
+    a.update(ctrl('t'));
     assert_eq!(a.ask.method, Method::Manual);
-    a.update(key(KeyCode::Tab));
+    a.update(ctrl('t'));
     assert_eq!(a.ask.method, Method::Coins);
+}
+
+#[test]
+fn tab_moves_to_the_situation_which_goes_with_the_question() {
+    let mut a = app(NARROW);
+    type_text(&mut a, "Should I   go?");
+    a.update(key(KeyCode::Tab));
+    type_text(&mut a, "  A job offer\u{1b}[31m in   Lisbon ");
     a.update(key(KeyCode::BackTab));
-    assert_eq!(a.ask.method, Method::Manual);
+    type_text(&mut a, " now");
+    let fx = a.update(key(KeyCode::Enter));
+    let [Effect::Start { query, .. }] = fx.as_slice() else {
+        panic!("{fx:?}")
+    };
+    assert_eq!(query.question, "Should I go? now");
+    assert_eq!(query.context.as_deref(), Some("A job offer in Lisbon"));
+    // A situation over the limit is refused in its own box, and nothing starts.
+    let mut b = app(NARROW);
+    type_text(&mut b, "Q?");
+    b.update(key(KeyCode::Tab));
+    b.update(Msg::Paste(
+        "x".repeat(crate::reading::MAX_CONTEXT_CHARS + 1),
+    ));
+    b.update(key(KeyCode::BackTab));
+    assert!(b.update(key(KeyCode::Enter)).is_empty());
+    assert_eq!(b.ask.focus, crate::tui::screens::ask::AskFocus::Situation);
+    assert!(
+        b.ask
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("keep it under 4000")
+    );
 }
 
 #[test]
@@ -87,14 +118,15 @@ fn enter_casts_and_starts_every_planned_section_at_once() {
     let [
         Effect::Start {
             run,
-            question,
+            query,
             reading,
         },
     ] = fx.as_slice()
     else {
         panic!("{fx:?}")
     };
-    assert_eq!(question, "Should I go?");
+    assert_eq!(query.question, "Should I go?");
+    assert_eq!(query.context, None);
     let cards: Vec<Section> = a
         .live
         .as_ref()
@@ -153,7 +185,8 @@ fn the_cast_animates_then_gives_way_to_the_grid_and_any_key_skips_it() {
 fn a_manual_cast_takes_six_values_bottom_first() {
     let mut a = app(NARROW);
     type_text(&mut a, QUESTION);
-    a.update(key(KeyCode::BackTab));
+    a.update(ctrl('t'));
+    a.update(ctrl('t'));
     assert!(a.update(key(KeyCode::Enter)).is_empty());
     assert_eq!(a.screen, Screen::Cast);
     type_text(&mut a, "9x5");
