@@ -80,6 +80,8 @@ fn command_name(cli: &Cli) -> &'static str {
         Some(Command::Backup(_)) => "backup",
         Some(Command::Restore(_)) => "restore",
         Some(Command::Key(_)) => "key",
+        Some(Command::Note(_)) => "note",
+        Some(Command::Notes(_)) => "notes",
         Some(Command::Passphrase(_)) => "passphrase",
     }
 }

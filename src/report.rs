@@ -206,6 +206,22 @@ pub struct ReadingReport {
     pub status: ReadingStatus,
     /// Every planned section, in order.
     pub sections: Vec<SectionReport>,
+    /// The journal: notes and outcomes, oldest first.
+    #[serde(default)]
+    pub notes: Vec<NoteReport>,
+}
+
+/// One note of the journal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NoteReport {
+    /// Its id (for `iching note ID --edit N` and `--delete N`).
+    pub id: i64,
+    /// When it was written (RFC 3339, UTC).
+    pub at: String,
+    /// `note` (what you make of it) or `outcome` (how it turned out).
+    pub kind: String,
+    /// What it says.
+    pub text: String,
 }
 
 impl ReadingReport {
@@ -229,6 +245,7 @@ impl ReadingReport {
                 .iter()
                 .map(|&s| SectionReport::pending(s))
                 .collect(),
+            notes: Vec::new(),
         }
     }
 
@@ -380,6 +397,15 @@ pub fn to_text(r: &ReadingReport, width: usize) -> String {
             SectionStatus::Pending => out.push_str("(not generated)\n"),
         }
     }
+    if !r.notes.is_empty() {
+        out.push_str("\n== Journal ==\n");
+        for n in &r.notes {
+            out.push_str(&format!("\n{} · {}\n", n.at.replace('T', " "), n.kind));
+            for line in n.text.lines() {
+                out.push_str(&wrap_labelled("  ", &sanitize_inline(line), width));
+            }
+        }
+    }
     out
 }
 
@@ -436,6 +462,20 @@ pub fn to_markdown_doc(r: &ReadingReport) -> String {
             SectionStatus::Pending => out.push_str("*Not generated.*"),
         }
         out.push('\n');
+    }
+    if !r.notes.is_empty() {
+        out.push_str("\n## Journal\n");
+        for n in &r.notes {
+            out.push_str(&format!(
+                "\n*{} · {}*\n\n",
+                markdown_text(&n.at.replace('T', " ")),
+                markdown_text(&n.kind)
+            ));
+            // Each line its own paragraph line, escaped like every text not from the parser.
+            let lines: Vec<String> = n.text.lines().map(markdown_text).collect();
+            out.push_str(&lines.join("  \n"));
+            out.push('\n');
+        }
     }
     out
 }

@@ -16,6 +16,11 @@ fn char_width(c: char) -> usize {
     UnicodeWidthChar::width(c).unwrap_or(0)
 }
 
+/// `s` followed by spaces up to `to` columns (as wide as it is when already wider).
+pub fn pad(s: &str, to: usize) -> String {
+    format!("{s}{}", " ".repeat(to.saturating_sub(width(s))))
+}
+
 /// `s` cut to `max` columns, ending in "…" when cut.
 pub fn truncate(s: &str, max: usize) -> String {
     if width(s) <= max {

@@ -51,6 +51,10 @@ struct Entry<'a> {
     sections_done: u32,
     sections_planned: u32,
     total_tokens: u64,
+    /// Notes in its journal (what was made of it).
+    notes: usize,
+    /// Outcomes in its journal (how it turned out).
+    outcomes: usize,
 }
 
 impl<'a> From<&'a Listed> for Entry<'a> {
@@ -67,6 +71,8 @@ impl<'a> From<&'a Listed> for Entry<'a> {
             sections_done: l.row.sections_done,
             sections_planned: l.row.sections_planned,
             total_tokens: l.row.total_tokens,
+            notes: l.notes.notes,
+            outcomes: l.notes.outcomes,
         }
     }
 }
@@ -118,8 +124,8 @@ fn table(listed: &[Listed]) -> String {
     }
     let width = super::cast::text_width();
     let mut out = format!(
-        "{:>5}  {:<16}  {:<11}  {:>8}  {:<9}  QUESTION",
-        "ID", "CAST (UTC)", "STATUS", "SECTIONS", "HEXAGRAM"
+        "{:>5}  {:<16}  {:<11}  {:>8}  {:<9}  {:<7}  QUESTION",
+        "ID", "CAST (UTC)", "STATUS", "SECTIONS", "HEXAGRAM", "JOURNAL"
     );
     let room = width
         .saturating_sub(text::width(&out) - text::width("QUESTION"))
@@ -135,14 +141,27 @@ fn table(listed: &[Listed]) -> String {
             Ok(q) => truncate(&sanitize_inline(q), room),
             Err(_) => INTEGRITY_PLACEHOLDER.to_owned(),
         };
+        let journal = match (l.notes.notes, l.notes.outcomes) {
+            (0, 0) => String::new(),
+            (n, 0) => format!("{n} ✎"),
+            (0, o) => format!("{o} ✓"),
+            (n, o) => format!("{n} ✎ {o} ✓"),
+        };
         out.push_str(&format!(
-            "\n{:>5}  {:<16}  {:<11}  {:>8}  {:<9}  {question}",
+            "\n{:>5}  {:<16}  {:<11}  {:>8}  {:<9}  {}  {question}",
             r.id,
             &when[..16],
             r.status.as_str(),
             format!("{}/{}", r.sections_done, r.sections_planned),
             hexagrams,
+            crate::text::pad(&journal, 7),
         ));
+    }
+    if listed
+        .iter()
+        .any(|l| l.notes != crate::store::NoteCounts::default())
+    {
+        out.push_str("\n\nJOURNAL: ✎ notes, ✓ outcomes; `iching notes ID` shows them.");
     }
     out
 }

@@ -7,6 +7,7 @@ mod cast;
 mod delete;
 pub mod doctor;
 mod history;
+mod journal;
 mod json;
 mod keys;
 mod retry;
@@ -54,7 +55,9 @@ impl Cli {
                 | Command::Backup(_)
                 | Command::Restore(_)
                 | Command::Key(_)
-                | Command::Passphrase(_),
+                | Command::Passphrase(_)
+                | Command::Note(_)
+                | Command::Notes(_),
             ) => Access::Read,
             _ => Access::Write,
         }
@@ -110,6 +113,14 @@ pub enum Command {
     /// --key; one sealed with a passphrase asks for it (or reads ICHING_BACKUP_PASSPHRASE).
     /// Exit 1 when some readings of the backup were damaged and left out.
     Restore(upkeep::RestoreArgs),
+    /// Add a note to a reading: what you make of it now, or later (--outcome) how it turned out
+    ///
+    /// The note is sealed with the reading, shows with it (`show`, exports), and `history
+    /// --search` finds its words. `--edit N TEXT` replaces note N, `--delete N` deletes it
+    /// (each asks first; --yes does not). TEXT `-` reads the note from standard input.
+    Note(journal::NoteArgs),
+    /// List the notes of a reading, oldest first
+    Notes(journal::NotesArgs),
     /// Give the store a new key file (`iching key rotate`)
     Key(keys::KeyArgs),
     /// Seal the store with a passphrase, change it, or go back to a key file
@@ -348,6 +359,8 @@ pub async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
         Some(Command::Backup(args)) => upkeep::backup(cli.home.as_deref(), args).await,
         Some(Command::Restore(args)) => upkeep::restore(cli.home.as_deref(), args).await,
         Some(Command::Key(args)) => keys::key(cli.home.as_deref(), args).await,
+        Some(Command::Note(args)) => journal::note(cli.home.as_deref(), args).await,
+        Some(Command::Notes(args)) => journal::notes(cli.home.as_deref(), args).await,
         Some(Command::Passphrase(args)) => keys::passphrase(cli.home.as_deref(), args).await,
         // `main` opens the terminal app (`crate::tui::run`) when there is no command.
         None => Err(CliError::usage(

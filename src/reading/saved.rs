@@ -353,6 +353,16 @@ pub fn saved_report(store: &Store, id: ReadingId) -> Result<ReadingReport, Store
     let reading = stored_reading(&row)?;
     let mut report = ReadingReport::new(&reading, &query.question, &plan(&reading));
     report.context = query.context;
+    report.notes = store
+        .notes(id)?
+        .into_iter()
+        .map(|n| crate::report::NoteReport {
+            id: n.id,
+            at: rfc3339(n.created_at),
+            kind: n.kind.as_str().to_owned(),
+            text: n.text,
+        })
+        .collect();
     report.id = Some(id);
     report.created_at = Some(rfc3339(row.created_at));
     report.status = row.status;

@@ -138,6 +138,19 @@ pub fn to_html_page(r: &ReadingReport) -> String {
         }
         out.push_str("\n</section>\n");
     }
+    if !r.notes.is_empty() {
+        out.push_str("<section>\n<h2>Journal</h2>\n");
+        for n in &r.notes {
+            let lines: Vec<String> = n.text.lines().map(esc).collect();
+            out.push_str(&format!(
+                "<p><em>{} · {}</em><br>{}</p>\n",
+                esc(&n.at.replace('T', " ")),
+                esc(&n.kind),
+                lines.join("<br>")
+            ));
+        }
+        out.push_str("</section>\n");
+    }
     out.push_str(
         "<footer><p>The classic text is James Legge's translation (1882), in the public domain.</p></footer>\n",
     );

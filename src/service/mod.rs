@@ -8,6 +8,7 @@
 //! [`doctor`] checks an endpoint.
 
 pub mod doctor;
+mod journal;
 pub mod setup;
 mod upkeep;
 

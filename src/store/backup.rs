@@ -192,10 +192,12 @@ impl Store {
             out.readings += 1;
             let checked = self
                 .reading(id)
-                .and_then(|_| self.question(id))
-                .and_then(|_| self.parts(id));
+                .and_then(|_| self.query(id))
+                .and_then(|query| Ok((query, self.notes(id)?)))
+                .and_then(|(query, notes)| Ok((query, notes, self.parts(id)?)));
             match checked {
-                Ok(parts) => {
+                Ok((query, notes, parts)) => {
+                    out.sealed += usize::from(query.context.is_some()) + notes.len();
                     out.sections += parts.len();
                     out.sealed += 1 + parts
                         .iter()
@@ -234,9 +236,10 @@ impl Store {
         for id in backup.reading_ids()? {
             let found = backup.reading(id).and_then(|row| {
                 let query = backup.query(id)?;
-                Ok((row, query, backup.parts(id)?))
+                let notes = backup.notes(id)?;
+                Ok((row, query, notes, backup.parts(id)?))
             });
-            let (row, query, parts) = match found {
+            let (row, query, notes, parts) = match found {
                 Ok(found) => found,
                 Err(e) => {
                     out.damaged.push((id, e));
@@ -253,6 +256,9 @@ impl Store {
                 let parts: Vec<_> = parts.iter().map(|p| (&p.meta, &p.text)).collect();
                 if !parts.is_empty() {
                     self.save_parts(new_id, &parts)?;
+                }
+                for note in &notes {
+                    self.copy_note(new_id, note)?;
                 }
                 Ok(new_id)
             })?;

@@ -182,6 +182,14 @@ pub enum StoreError {
         /// The file.
         path: PathBuf,
     },
+    /// Reading `id` has no note `note`.
+    #[error("reading {id} has no note {note}; `iching notes {id}` lists them")]
+    NoteNotFound {
+        /// The reading.
+        id: ReadingId,
+        /// The note asked for.
+        note: i64,
+    },
     /// No reading has this id.
     #[error("no reading has id {0}; `iching history` lists them")]
     NotFound(ReadingId),
@@ -261,6 +269,7 @@ impl StoreError {
                 | StoreError::ReadOnly { .. }
                 | StoreError::Unsafe { .. }
                 | StoreError::Exists { .. }
+                | StoreError::NoteNotFound { .. }
         )
     }
 }

@@ -15,6 +15,7 @@
 mod backup;
 mod error;
 mod keys;
+mod notes;
 mod parts;
 pub mod perms;
 mod readings;
@@ -45,6 +46,7 @@ use tags::{Canon, Tagged};
 pub use backup::{Imported, OpenedBackup, Verified, backup, key_mode_of};
 pub use error::StoreError;
 pub use keys::{KeyMode, PASSPHRASE_ENV};
+pub use notes::{MAX_NOTE_CHARS, Note, NoteCounts, NoteKind, validate_note};
 pub use parts::{AllParts, Part, PartMeta, PartText};
 pub use readings::{HistoryFilter, Listed, NewReading, ReadingRow};
 pub use rekey::{NewSecret, Rekeyed};
@@ -80,6 +82,8 @@ pub enum Field {
     Paragraphs(ReadingId, u8),
     /// A part's error text.
     Error(ReadingId, u8),
+    /// A note's text.
+    Note(ReadingId, i64),
 }
 
 impl Field {
@@ -93,6 +97,7 @@ impl Field {
             Field::Response(id, s) => format!("part:{id}:{s}:response"),
             Field::Paragraphs(id, s) => format!("part:{id}:{s}:paragraphs"),
             Field::Error(id, s) => format!("part:{id}:{s}:error"),
+            Field::Note(id, n) => format!("note:{id}:{n}:text"),
         }
     }
 
@@ -106,6 +111,7 @@ impl Field {
             Field::Response(_, s) => format!("response of section {s}"),
             Field::Paragraphs(_, s) => format!("text of section {s}"),
             Field::Error(_, s) => format!("error of section {s}"),
+            Field::Note(_, n) => format!("note {n}"),
         }
     }
 
@@ -118,7 +124,8 @@ impl Field {
             | Field::Request(id, _)
             | Field::Response(id, _)
             | Field::Paragraphs(id, _)
-            | Field::Error(id, _) => Some(id),
+            | Field::Error(id, _)
+            | Field::Note(id, _) => Some(id),
         }
     }
 }
@@ -406,6 +413,11 @@ impl Store {
             Tagged::Header => StoreError::HeaderChanged {
                 path: self.path.clone(),
                 what: "its key settings do not match their authentication tag".into(),
+            },
+            // The caller names the note's reading.
+            Tagged::NoteRow(n) => StoreError::Database {
+                path: self.path.clone(),
+                reason: format!("note {n} failed its integrity check"),
             },
         })
     }

@@ -90,6 +90,8 @@ pub struct Listed {
     pub question: Result<String, StoreError>,
     /// The situation behind the question, when one was given and it opens.
     pub context: Option<String>,
+    /// How many notes and outcomes it has.
+    pub notes: super::NoteCounts,
 }
 
 impl fmt::Debug for Listed {
@@ -98,6 +100,7 @@ impl fmt::Debug for Listed {
             .field("row", &self.row)
             .field("question_opens", &self.question.is_ok())
             .field("has_context", &self.context.is_some())
+            .field("notes", &self.notes)
             .finish()
     }
 }
@@ -467,6 +470,13 @@ impl Store {
              WHERE ?1 IS NULL OR r.primary_hex = ?1 OR r.resulting_hex = ?1
              ORDER BY r.created_at DESC, r.id DESC LIMIT ?2"
         );
+        let counts = self.note_counts()?;
+        // Searching looks in the notes too: every note is opened once (those that do not open
+        // never match).
+        let notes = match &needle {
+            Some(_) => self.all_notes(None)?,
+            None => HashMap::new(),
+        };
         let mut st = self.conn.prepare_cached(&sql).map_err(|e| self.db_err(e))?;
         let rows = st
             .query_map(params![filter.hexagram, sql_limit], RawRow::read)
@@ -486,8 +496,13 @@ impl Store {
             };
             if let Some(needle) = &needle {
                 let found = |text: &str| text.to_lowercase().contains(needle.as_str());
+                let in_notes = || {
+                    notes
+                        .get(&row.id)
+                        .is_some_and(|ns| ns.iter().flatten().any(|n| found(&n.text)))
+                };
                 let matches = match &question {
-                    Ok(q) => found(q) || context.as_deref().is_some_and(found),
+                    Ok(q) => found(q) || context.as_deref().is_some_and(found) || in_notes(),
                     Err(_) => false,
                 };
                 if !matches {
@@ -495,6 +510,7 @@ impl Store {
                 }
             }
             out.push(Listed {
+                notes: counts.get(&row.id).copied().unwrap_or_default(),
                 row,
                 question,
                 context,

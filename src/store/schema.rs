@@ -19,6 +19,8 @@
 //!   holds at that moment (trust on first use: a change made before the upgrade goes unseen).
 //! - Version 5 adds `readings.context` (sealed as `reading:{id}:context`: the situation behind
 //!   the question), and the row tag covers whether it is there; migrating re-tags every row.
+//! - Version 6 adds `notes` (the journal: `reading_id`, `created_at`, `updated_at`, `kind`
+//!   `note`|`outcome`, sealed `text` as `note:{reading_id}:{id}:text`, `row_tag`).
 
 use std::fs::OpenOptions;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
@@ -35,7 +37,7 @@ use crate::crypto::Sealed;
 use crate::model::ReadingId;
 
 /// The schema version this build writes.
-pub(super) const SCHEMA_VERSION: i64 = 5;
+pub(super) const SCHEMA_VERSION: i64 = 6;
 
 /// `MIGRATIONS[n]` takes a database from version `n` to `n + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -106,6 +108,18 @@ ALTER TABLE reading_parts ADD COLUMN row_tag BLOB;
 ",
     r"
 ALTER TABLE readings ADD COLUMN context BLOB;
+",
+    r"
+CREATE TABLE notes (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    reading_id INTEGER NOT NULL REFERENCES readings (id) ON DELETE CASCADE,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    kind       TEXT NOT NULL CHECK (kind IN ('note', 'outcome')),
+    text       BLOB NOT NULL,
+    row_tag    BLOB
+) STRICT;
+CREATE INDEX notes_by_reading ON notes (reading_id, created_at);
 ",
 ];
 
@@ -417,6 +431,7 @@ impl Store {
         for id in ids {
             self.write_tags(&self.raw_row(id)?)?;
         }
+        self.tag_notes()?;
         self.write_header_tag()
     }
 

@@ -34,6 +34,8 @@ pub(super) enum Tagged {
     PartRow(ReadingId, u8),
     /// How the store's key is kept.
     Header,
+    /// A note's reading, kind and times.
+    NoteRow(i64),
 }
 
 impl Tagged {
@@ -44,6 +46,7 @@ impl Tagged {
             Tagged::Sections(id) => format!("reading:{id}:sections"),
             Tagged::PartRow(id, s) => format!("part:{id}:{s}:row"),
             Tagged::Header => "meta:header".to_owned(),
+            Tagged::NoteRow(n) => format!("note:{n}:row"),
         }
     }
 
@@ -54,6 +57,7 @@ impl Tagged {
             Tagged::Sections(_) => "list of sections".to_owned(),
             Tagged::PartRow(_, s) => format!("record of section {s}"),
             Tagged::Header => "key settings".to_owned(),
+            Tagged::NoteRow(n) => format!("note {n}"),
         }
     }
 }

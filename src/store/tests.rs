@@ -730,6 +730,7 @@ fn debug_output_shows_no_secrets() {
         },
         question: Ok("my private question".into()),
         context: None,
+        notes: NoteCounts::default(),
     };
     assert!(!format!("{listed:?}").contains("private"));
 }

@@ -263,6 +263,7 @@ fn history_rows() -> Vec<HistoryEntry> {
                 },
                 question: Ok(q.into()),
                 context: None,
+                notes: crate::store::NoteCounts::default(),
             },
             cost: (id % 2 == 0).then_some(0.0021 * id as f64),
         }

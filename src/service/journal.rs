@@ -1,0 +1,55 @@
+//! The journal: notes and outcomes on a reading ([`crate::store::Note`]).
+
+use super::{Service, ServiceError};
+use crate::model::ReadingId;
+use crate::store::{Note, NoteKind, validate_note};
+
+impl Service {
+    /// Adds a note of `kind` (cleaned; an empty or over-long one is refused) to reading `id`;
+    /// returns its id.
+    pub async fn add_note(
+        &self,
+        id: ReadingId,
+        kind: NoteKind,
+        text: &str,
+    ) -> Result<i64, ServiceError> {
+        self.writable()?;
+        let text = validate_note(text).map_err(ServiceError::Usage)?;
+        Ok(self
+            .writer
+            .call(move |s| s.add_note(id, kind, &text))
+            .await?)
+    }
+
+    /// Replaces the text of note `note` of reading `id`.
+    pub async fn edit_note(
+        &self,
+        id: ReadingId,
+        note: i64,
+        text: &str,
+    ) -> Result<(), ServiceError> {
+        self.writable()?;
+        let text = validate_note(text).map_err(ServiceError::Usage)?;
+        Ok(self
+            .writer
+            .call(move |s| s.edit_note(id, note, &text))
+            .await?)
+    }
+
+    /// Deletes note `note` of reading `id`.
+    pub async fn delete_note(&self, id: ReadingId, note: i64) -> Result<(), ServiceError> {
+        self.writable()?;
+        Ok(self.writer.call(move |s| s.delete_note(id, note)).await?)
+    }
+
+    /// Reading `id`'s notes, oldest first (its record checked first).
+    pub async fn notes(&self, id: ReadingId) -> Result<Vec<Note>, ServiceError> {
+        Ok(self
+            .writer
+            .call(move |s| {
+                s.reading(id)?;
+                s.notes(id)
+            })
+            .await?)
+    }
+}

@@ -1,0 +1,210 @@
+//! The journal through the real binary: `note` (with `--outcome`, `--edit`, `--delete`),
+//! `notes`, notes in `show` (every format) and `history` (marks, `--search`), sealed on disk,
+//! checked like the rest of the store, carried by backup/restore and a key rotation.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test or tool fails by panicking"
+)]
+
+mod support;
+
+use std::path::Path;
+
+use support::cli::{Run, run};
+
+async fn ok(home: &Path, args: &[&str]) -> Run {
+    let out = run(home, args, "", &[]).await;
+    assert_eq!(out.code, Some(0), "{args:?}: {out}");
+    out
+}
+
+async fn fails(home: &Path, args: &[&str], code: i32, said: &str) {
+    let out = run(home, args, "", &[]).await;
+    assert_eq!(out.code, Some(code), "{args:?}: {out}");
+    assert!(out.stderr.contains(said), "{args:?}: {out}");
+}
+
+async fn home_with_two_readings() -> tempfile::TempDir {
+    let home = tempfile::tempdir().unwrap();
+    for q in ["Will the garden thrive?", "Should I write the letter?"] {
+        let args = ["cast", q, "--lines", "9,8,7,7,6,8", "--provider", "offline"];
+        ok(home.path(), &args).await;
+    }
+    home
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn notes_and_outcomes_are_kept_shown_searched_and_sealed() {
+    let home = home_with_two_readings().await;
+    let h = home.path();
+    let out = ok(
+        h,
+        &[
+            "note",
+            "1",
+            "Patience: plant after the frost.\nWatch the Marigold-5521 bed.",
+        ],
+    )
+    .await;
+    assert!(out.stderr.contains("Added note 1 to reading 1"), "{out}");
+    ok(h, &["note", "1", "--outcome", "It thrived."]).await;
+    let notes = ok(h, &["notes", "1", "--json"]).await.json();
+    let kinds: Vec<&str> = notes
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["note", "outcome"]);
+    assert_eq!(
+        notes[0]["text"],
+        "Patience: plant after the frost.\nWatch the Marigold-5521 bed."
+    );
+    assert!(notes[0]["at"].as_str().unwrap().ends_with('Z'));
+
+    // show: every format carries them.
+    let json = ok(h, &["show", "1", "--format", "json"]).await.json();
+    assert_eq!(json["notes"].as_array().unwrap().len(), 2);
+    assert_eq!(json["notes"][1]["kind"], "outcome");
+    assert_eq!(json["notes"][1]["text"], "It thrived.");
+    for (format, shown) in [
+        ("text", "== Journal =="),
+        ("md", "## Journal"),
+        ("html", "<h2>Journal</h2>"),
+    ] {
+        let out = ok(h, &["show", "1", "--format", format]).await;
+        assert!(out.stdout.contains(shown), "{format}");
+        assert!(out.stdout.contains("Marigold-5521"), "{format}");
+    }
+    // history: marked, counted, and found by a word only the note has (a new process each time).
+    let list = ok(h, &["history", "--json"]).await.json();
+    assert_eq!(
+        (list[1]["notes"].as_u64(), list[1]["outcomes"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(
+        (list[0]["notes"].as_u64(), list[0]["outcomes"].as_u64()),
+        (Some(0), Some(0))
+    );
+    let table = ok(h, &["history"]).await.stdout;
+    assert!(table.contains("1 ✎ 1 ✓"), "{table}");
+    let found = ok(h, &["history", "--json", "--search", "marigold-5521"])
+        .await
+        .json();
+    assert_eq!(found.as_array().unwrap().len(), 1);
+    assert_eq!(found[0]["id"], 1);
+    // Sealed: the words are not on disk in the clear.
+    for name in ["iching.db", "iching.db-wal"] {
+        if let Ok(bytes) = std::fs::read(h.join(name)) {
+            assert!(!bytes.windows(13).any(|w| w == b"Marigold-5521"), "{name}");
+        }
+    }
+    // Verify counts them; a note changed outside iching is caught.
+    let v = ok(h, &["verify", "--json"]).await.json();
+    assert_eq!(v["intact"], true);
+    let conn = rusqlite::Connection::open(h.join("iching.db")).unwrap();
+    conn.execute("UPDATE notes SET kind = 'note' WHERE id = 2", [])
+        .unwrap();
+    drop(conn);
+    fails(
+        h,
+        &["notes", "1"],
+        1,
+        "integrity check failed for reading 1 (its note 2",
+    )
+    .await;
+    let v = run(h, &["verify", "--json"], "", &[]).await.json();
+    assert_eq!(v["damaged"][0]["id"], 1, "{v}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn editing_and_deleting_ask_first_and_bad_notes_are_refused() {
+    let home = home_with_two_readings().await;
+    let h = home.path();
+    ok(h, &["note", "2", "First thought."]).await;
+    // No terminal to ask on: refused without --yes, nothing changed.
+    fails(
+        h,
+        &["note", "2", "--edit", "1", "Second thought."],
+        2,
+        "pass --yes",
+    )
+    .await;
+    fails(h, &["note", "2", "--delete", "1"], 2, "pass --yes").await;
+    let notes = ok(h, &["notes", "2", "--json"]).await.json();
+    assert_eq!(notes[0]["text"], "First thought.");
+    ok(h, &["note", "2", "--edit", "1", "Second thought.", "--yes"]).await;
+    let notes = ok(h, &["notes", "2", "--json"]).await.json();
+    assert_eq!(notes[0]["text"], "Second thought.");
+    for (args, code, said) in [
+        (&["note", "2", "  \n "][..], 2, "the note is empty"),
+        (&["note", "9", "x"], 2, "no reading has id 9"),
+        (
+            &["note", "2", "--edit", "5", "x", "--yes"],
+            2,
+            "has no note 5",
+        ),
+        (&["note", "2", "--delete", "5", "--yes"], 2, "has no note 5"),
+        (&["note", "2"], 2, "required"),
+        (
+            &["note", "2", "x", "--outcome", "--delete", "1"],
+            2,
+            "cannot be used with",
+        ),
+    ] {
+        fails(h, args, code, said).await;
+    }
+    let long = "x".repeat(10_001);
+    fails(h, &["note", "2", &long], 2, "keep it under 10000").await;
+    ok(h, &["note", "2", "--delete", "1", "--yes"]).await;
+    let out = ok(h, &["notes", "2"]).await;
+    assert!(out.stdout.contains("has no notes yet"), "{out}");
+    // Notes go with their reading.
+    ok(h, &["note", "2", "Gone soon."]).await;
+    ok(h, &["delete", "2", "--yes"]).await;
+    let conn = rusqlite::Connection::open(h.join("iching.db")).unwrap();
+    let left: i64 = conn
+        .query_row("SELECT count(*) FROM notes", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(left, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn notes_survive_a_key_rotation_and_a_restore() {
+    let home = home_with_two_readings().await;
+    let h = home.path();
+    ok(h, &["note", "1", "Kept through it all."]).await;
+    ok(h, &["note", "1", "--outcome", "And so it was."]).await;
+    ok(h, &["key", "rotate"]).await;
+    let notes = ok(h, &["notes", "1", "--json"]).await.json();
+    assert_eq!(notes[0]["text"], "Kept through it all.");
+    let backup = h.join("backup.db");
+    ok(h, &["backup", backup.to_str().unwrap()]).await;
+    let other = tempfile::tempdir().unwrap();
+    let key = h.join("iching.key");
+    ok(
+        other.path(),
+        &[
+            "restore",
+            backup.to_str().unwrap(),
+            "--key",
+            key.to_str().unwrap(),
+        ],
+    )
+    .await;
+    let notes = ok(other.path(), &["notes", "1", "--json"]).await.json();
+    let texts: Vec<&str> = notes
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts, ["Kept through it all.", "And so it was."]);
+    assert!(
+        ok(other.path(), &["verify"])
+            .await
+            .stdout
+            .contains("All intact")
+    );
+}
