@@ -5,6 +5,8 @@
 //! Nothing here touches a terminal, the network, the store or the clock: the time arrives in
 //! [`Msg::Tick`], the seeds of random casts come from a generator seeded at construction.
 
+use super::screens::note::{NoteAction, NoteEditor};
+use crate::store::NoteKind;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -101,6 +103,13 @@ pub enum Msg {
         /// The file, or why not.
         result: Result<PathBuf, ServiceError>,
     },
+    /// A note was added to reading `id` (its id), or not.
+    NoteAdded {
+        /// The reading.
+        id: ReadingId,
+        /// The note's id, or why not.
+        result: Result<i64, ServiceError>,
+    },
     /// Reading `id` was deleted, or not.
     Deleted {
         /// The reading.
@@ -185,6 +194,15 @@ pub enum Effect {
     Delete {
         /// The reading.
         id: ReadingId,
+    },
+    /// Add a note of `kind` to reading `id`.
+    AddNote {
+        /// The reading.
+        id: ReadingId,
+        /// Note or outcome.
+        kind: NoteKind,
+        /// The text, cleaned.
+        text: String,
     },
     /// Write reading `id` to a new file in the export folder.
     Export {
@@ -274,6 +292,8 @@ pub struct App {
     pub help: bool,
     /// The provider picker, when open.
     pub picker: Option<PickerState>,
+    /// The note editor, when open (over the Reading screen).
+    pub note: Option<NoteEditor>,
     /// Why the store cannot be written, when it cannot.
     pub read_only: Option<String>,
     /// Every provider the picker offers.
@@ -319,6 +339,7 @@ impl App {
             }),
             help: false,
             picker: None,
+            note: None,
             providers: o.providers,
             read_only: o.read_only,
             confirm: None,
@@ -374,6 +395,12 @@ impl App {
                 if key.kind != KeyEventKind::Release {
                     self.dirty = true;
                     self.on_key(key, &mut fx);
+                }
+            }
+            Msg::Paste(text) if self.note.is_some() => {
+                self.dirty = true;
+                if let Some(editor) = self.note.as_mut() {
+                    editor.on_paste(&text);
                 }
             }
             Msg::Paste(text) => {
@@ -464,6 +491,25 @@ impl App {
             Msg::Exported { id: _, result } => {
                 match result {
                     Ok(path) => self.say(msg::exported(&path)),
+                    Err(e) => self.fail(&e),
+                }
+                self.dirty = true;
+            }
+            Msg::NoteAdded { id, result } => {
+                match result {
+                    Ok(_) => {
+                        self.say(msg::NOTE_SAVED);
+                        // Shown in the reading once it is loaded again.
+                        if self
+                            .reading
+                            .report
+                            .as_ref()
+                            .is_some_and(|r| r.id == Some(id))
+                        {
+                            self.reading.loading = Some(id);
+                            fx.push(Effect::Open { id });
+                        }
+                    }
                     Err(e) => self.fail(&e),
                 }
                 self.dirty = true;
@@ -576,6 +622,17 @@ impl App {
             self.help = false;
             return;
         }
+        if let Some(editor) = self.note.as_mut() {
+            match editor.on_key(key) {
+                NoteAction::None => {}
+                NoteAction::Cancel => self.note = None,
+                NoteAction::Save(id, kind, text) => {
+                    fx.push(Effect::AddNote { id, kind, text });
+                    self.note = None;
+                }
+            }
+            return;
+        }
         if let Some(picker) = self.picker.as_mut() {
             match picker.on_key(key) {
                 PickerAction::None => {}
@@ -668,6 +725,13 @@ impl App {
                     ReadingAction::Stats(id) => self.open_stats(id, Screen::Reading, fx),
                     ReadingAction::Export(id, format) => fx.push(Effect::Export { id, format }),
                     ReadingAction::Say(text) => self.say(text),
+                    ReadingAction::Note(id) => match &self.read_only {
+                        Some(why) => {
+                            let why = why.clone();
+                            self.error(why);
+                        }
+                        None => self.note = Some(NoteEditor::new(id)),
+                    },
                 }
             }
             Screen::History => self.on_history(key, fx),

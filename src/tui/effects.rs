@@ -124,6 +124,12 @@ impl Runner {
                     let _ = tx.send(Msg::Deleted { id, result });
                 });
             }
+            Effect::AddNote { id, kind, text } => {
+                self.tasks.spawn(async move {
+                    let result = service.add_note(id, kind, &text).await;
+                    let _ = tx.send(Msg::NoteAdded { id, result });
+                });
+            }
             Effect::Export { id, format } => {
                 let dir = self.export_dir.clone();
                 self.tasks.spawn(async move {

@@ -64,6 +64,10 @@ pub const KEYS_READING: &[KeyHelp] = &[
     ("1-9", "jump to an entry of the list"),
     ("t", "the classic text (Legge): judgment, image, lines"),
     ("s", "the stats table"),
+    (
+        "n",
+        "write a note on the reading, or how it turned out (Ctrl-S saves)",
+    ),
     ("m  w", "export to Markdown, to HTML (current directory)"),
     ("Esc", "back"),
 ];
@@ -129,6 +133,7 @@ pub mod footer {
         ("↑↓", "scroll"),
         ("Tab", "next section"),
         ("t", "Legge"),
+        ("n", "note"),
         ("m/w", "export"),
         ("s", "stats"),
         ("Esc", "back"),
@@ -154,6 +159,12 @@ pub mod footer {
     /// Help.
     pub const HELP: &[KeyHelp] = &[("any key", "close")];
     /// The provider picker.
+    pub const NOTE: &[KeyHelp] = &[
+        ("Ctrl-S", "save"),
+        ("Tab", "note/outcome"),
+        ("Esc", "cancel"),
+    ];
+    /// The provider picker.
     pub const PICKER: &[KeyHelp] = &[
         ("↑↓", "choose"),
         ("Enter", "models / use"),
@@ -173,6 +184,16 @@ pub const TAB_HISTORY: &str = "History";
 
 /// The question box's title.
 pub const QUESTION_TITLE: &str = " Your question ";
+/// The note editor's title, for a note.
+pub const NOTE_TITLE: &str = " A note on this reading (Tab: outcome) ";
+/// The note editor's title, for an outcome.
+pub const OUTCOME_TITLE: &str = " How it turned out (Tab: note) ";
+/// Shown in an empty note editor.
+pub const NOTE_PLACEHOLDER: &str = "What do you make of the reading? Enter starts a new line.";
+/// The note editor's keys.
+pub const NOTE_KEYS: &str = "Ctrl-S save · Tab note/outcome · Esc cancel";
+/// After Esc with text in the note editor.
+pub const NOTE_DISCARD: &str = "Esc again discards this note; Ctrl-S saves it";
 /// The situation box's title.
 pub const SITUATION_TITLE: &str = " The situation behind it (optional) ";
 /// Shown in an empty situation box.
@@ -234,6 +255,8 @@ pub fn too_small(width: u16, height: u16, min_w: u16, min_h: u16) -> [String; 3]
 pub mod msg {
     use crate::model::ReadingId;
 
+    /// A note was saved.
+    pub const NOTE_SAVED: &str = "Note saved with the reading (it is in its Journal, at the end).";
     /// A reading is already in flight.
     pub const BUSY: &str =
         "A reading is still in flight: wait for it, or cancel it with Esc on the live grid.";

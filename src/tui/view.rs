@@ -75,6 +75,8 @@ pub fn draw(app: &App, frame: &mut Frame) {
         help::render(app.screen, frame, body, theme);
     } else if let Some(p) = &app.picker {
         provider::render(p, frame, body, theme);
+    } else if let Some(editor) = &app.note {
+        super::screens::note::render(editor, frame, body, theme);
     } else if app.confirm.is_some()
         && let Some(s) = &app.status
     {
@@ -170,6 +172,9 @@ fn footer_keys(app: &App) -> &'static [KeyHelp] {
     }
     if app.picker.is_some() {
         return footer::PICKER;
+    }
+    if app.note.is_some() {
+        return footer::NOTE;
     }
     match app.screen {
         Screen::Ask => footer::ASK,

@@ -44,6 +44,8 @@ pub struct HistoryRow {
     pub tokens: u64,
     /// Dollars, when a price is known for its model.
     pub cost: Option<f64>,
+    /// Its journal: notes and outcomes.
+    pub journal: crate::store::NoteCounts,
 }
 
 impl From<HistoryEntry> for HistoryRow {
@@ -63,6 +65,7 @@ impl From<HistoryEntry> for HistoryRow {
             planned: usize::try_from(row.sections_planned).unwrap_or(0),
             tokens: row.total_tokens,
             cost: e.cost,
+            journal: e.listed.notes,
         }
     }
 }
@@ -325,7 +328,14 @@ pub fn render(state: &HistoryState, frame: &mut Frame, area: Rect, theme: &Theme
             let date: String = r.created_at.replace('T', " ").chars().take(16).collect();
             Row::new(vec![
                 Cell::from(Span::styled(truncate(&date, 16), theme.dim)),
-                Cell::from(truncate(&sanitize_inline(&r.question), q_width)),
+                Cell::from(truncate(
+                    &format!(
+                        "{}{}",
+                        journal_mark(r.journal),
+                        sanitize_inline(&r.question)
+                    ),
+                    q_width,
+                )),
                 Cell::from(hexagrams(r, wide)),
                 Cell::from(Span::styled(word, style)),
                 Cell::from(format!("{}/{}", r.done, r.planned)),
@@ -342,4 +352,16 @@ pub fn render(state: &HistoryState, frame: &mut Frame, area: Rect, theme: &Theme
         .style(Style::new());
     let mut ts = TableState::new().with_selected(Some(state.selected));
     frame.render_stateful_widget(table, table_area, &mut ts);
+}
+
+/// The mark before a question whose reading has a journal: ✓ once it has an outcome, ✎ for
+/// notes only.
+fn journal_mark(j: crate::store::NoteCounts) -> &'static str {
+    if j.outcomes > 0 {
+        "✓ "
+    } else if j.notes > 0 {
+        "✎ "
+    } else {
+        ""
+    }
 }

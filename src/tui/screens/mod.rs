@@ -8,6 +8,7 @@ pub mod cast;
 pub mod help;
 pub mod history;
 pub mod live;
+pub mod note;
 pub mod provider;
 pub mod reading;
 pub mod stats;

@@ -52,6 +52,8 @@ pub enum ReadingAction {
     Export(ReadingId, ExportFormat),
     /// Something was asked that this reading cannot do (one without a store id).
     Say(&'static str),
+    /// Write a note on this reading.
+    Note(ReadingId),
 }
 
 /// A reading laid out for a width: its lines and where each entry of the jump list starts.
@@ -161,6 +163,7 @@ impl ReadingState {
                 }
             }
             KeyCode::Char('s') => return saved(ReadingAction::Stats),
+            KeyCode::Char('n') => return saved(ReadingAction::Note),
             KeyCode::Char('m') => {
                 return saved(|id| ReadingAction::Export(id, ExportFormat::Markdown));
             }
@@ -332,6 +335,26 @@ pub fn doc(report: &ReadingReport, width: usize, theme: &Theme) -> Doc {
                 lines.extend(plain("Cancelled before it was written.", theme.warn));
             }
             SectionStatus::Pending => lines.extend(plain("Not written yet.", theme.dim)),
+        }
+    }
+    if !report.notes.is_empty() {
+        lines.push(Line::default());
+        anchors.push(("Journal".to_owned(), lines.len()));
+        lines.push(heading("Journal", width, theme));
+        for n in &report.notes {
+            lines.push(Line::default());
+            let label = if n.kind == "outcome" {
+                "How it turned out"
+            } else {
+                "Note"
+            };
+            lines.extend(plain(
+                &format!("{label} · {}", n.at.replace('T', " ").trim_end_matches('Z')),
+                theme.dim,
+            ));
+            for line in n.text.lines() {
+                lines.extend(plain(&sanitize_inline(line), theme.text));
+            }
         }
     }
 

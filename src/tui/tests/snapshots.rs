@@ -413,3 +413,13 @@ fn provider_picker() {
         a
     });
 }
+
+#[test]
+fn note_editor_over_a_reading() {
+    both("note_editor", |size| {
+        let mut a = reading_open(size);
+        a.update(key(KeyCode::Char('n')));
+        type_text(&mut a, "The garden waits; so can I.");
+        a
+    });
+}

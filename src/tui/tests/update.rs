@@ -867,3 +867,57 @@ fn why_the_app_only_browses_fits_a_status_line() {
     }
     assert!(read_only(&StoreError::Full { path }).contains("full"));
 }
+
+#[test]
+fn n_writes_a_note_on_the_reading_and_esc_with_text_asks_twice() {
+    let mut a = app(NARROW);
+    a.reading.loading = Some(ReadingId(7));
+    a.screen = Screen::Reading;
+    a.update(loaded(complete_report()));
+    assert!(a.update(key(KeyCode::Char('n'))).is_empty());
+    assert!(a.note.is_some(), "n opens the editor");
+    type_text(&mut a, "Patience");
+    a.update(key(KeyCode::Enter));
+    type_text(&mut a, "then act.");
+    // The first Esc only warns; the note is still there.
+    a.update(key(KeyCode::Esc));
+    assert!(
+        a.note
+            .as_ref()
+            .unwrap()
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("Esc again")
+    );
+    a.update(key(KeyCode::Tab));
+    let fx = a.update(ctrl('s'));
+    let [Effect::AddNote { id, kind, text }] = fx.as_slice() else {
+        panic!("{fx:?}")
+    };
+    assert_eq!(*id, ReadingId(7));
+    assert_eq!(*kind, crate::store::NoteKind::Outcome);
+    assert_eq!(text, "Patience\nthen act.");
+    assert!(a.note.is_none());
+    // Saved: said, and the reading is loaded again to show it.
+    let fx = a.update(Msg::NoteAdded {
+        id: ReadingId(7),
+        result: Ok(1),
+    });
+    assert!(matches!(fx.as_slice(), [Effect::Open { id }] if *id == ReadingId(7)));
+    assert!(a.status.as_ref().unwrap().text.contains("Note saved"));
+    // An empty note is refused in place; Esc on an empty editor closes it at once.
+    a.update(key(KeyCode::Char('n')));
+    assert!(a.update(ctrl('s')).is_empty());
+    assert!(
+        a.note
+            .as_ref()
+            .unwrap()
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("empty")
+    );
+    a.update(key(KeyCode::Esc));
+    assert!(a.note.is_none());
+}

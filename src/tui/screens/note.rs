@@ -1,0 +1,161 @@
+//! The note editor: a box over the Reading screen where a note on the reading is written
+//! (several lines; Enter starts a new one), marked as a note or an outcome (Tab), and saved
+//! (Ctrl-S). Esc leaves an empty editor at once; with text in it, Esc asks to be pressed again.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Clear, Padding};
+use ratatui_textarea::{TextArea, WrapMode};
+
+use crate::model::ReadingId;
+use crate::store::{MAX_NOTE_CHARS, NoteKind, validate_note};
+use crate::tui::strings;
+use crate::tui::theme::Theme;
+
+/// The editor's state.
+#[derive(Debug, Clone)]
+pub struct NoteEditor {
+    /// The reading the note is on.
+    pub id: ReadingId,
+    /// The text.
+    pub input: TextArea<'static>,
+    /// Note or outcome.
+    pub kind: NoteKind,
+    /// What is wrong, or the warning that Esc again discards.
+    pub error: Option<String>,
+    /// Esc was pressed once with text in the box.
+    discarding: bool,
+}
+
+/// What a key in the editor asks of the app.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NoteAction {
+    /// Nothing beyond the editor.
+    None,
+    /// Save this (cleaned) text as a note of this kind on this reading.
+    Save(ReadingId, NoteKind, String),
+    /// Close without saving.
+    Cancel,
+}
+
+impl NoteEditor {
+    /// An empty note on reading `id`.
+    pub fn new(id: ReadingId) -> Self {
+        let mut input = TextArea::default();
+        input.set_wrap_mode(WrapMode::WordOrGlyph);
+        input.set_cursor_line_style(Style::new());
+        input.set_placeholder_text(strings::NOTE_PLACEHOLDER);
+        Self {
+            id,
+            input,
+            kind: NoteKind::Note,
+            error: None,
+            discarding: false,
+        }
+    }
+
+    /// The text as typed.
+    pub fn text(&self) -> String {
+        self.input.lines().join("\n")
+    }
+
+    /// Handles a key.
+    pub fn on_key(&mut self, key: KeyEvent) -> NoteAction {
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        if key.code != KeyCode::Esc {
+            self.discarding = false;
+        }
+        match key.code {
+            KeyCode::Char('s') if ctrl => {
+                return match validate_note(&self.text()) {
+                    Ok(text) => NoteAction::Save(self.id, self.kind, text),
+                    Err(e) => {
+                        self.error = Some(e);
+                        NoteAction::None
+                    }
+                };
+            }
+            KeyCode::Esc => {
+                if self.text().trim().is_empty() || self.discarding {
+                    return NoteAction::Cancel;
+                }
+                self.discarding = true;
+                self.error = Some(strings::NOTE_DISCARD.to_owned());
+            }
+            KeyCode::Tab | KeyCode::BackTab => {
+                self.kind = match self.kind {
+                    NoteKind::Note => NoteKind::Outcome,
+                    NoteKind::Outcome => NoteKind::Note,
+                };
+            }
+            KeyCode::Char('z') if ctrl => {
+                self.input.undo();
+            }
+            _ => {
+                if self.input.input(key) {
+                    self.error = None;
+                }
+            }
+        }
+        NoteAction::None
+    }
+
+    /// Pastes text at the cursor (line breaks kept).
+    pub fn on_paste(&mut self, text: &str) {
+        if self.input.insert_str(text.replace("\r\n", "\n")) {
+            self.error = None;
+        }
+    }
+}
+
+/// Draws the editor in a box over `area`.
+pub fn render(editor: &NoteEditor, frame: &mut Frame, area: Rect, theme: &Theme) {
+    let w = area.width.saturating_sub(4).min(72);
+    let h = area.height.saturating_sub(2).min(14);
+    let [_, row, _] = Layout::vertical([
+        Constraint::Fill(1),
+        Constraint::Length(h),
+        Constraint::Fill(1),
+    ])
+    .areas(area);
+    let [_, r, _] = Layout::horizontal([
+        Constraint::Fill(1),
+        Constraint::Length(w),
+        Constraint::Fill(1),
+    ])
+    .areas(row);
+    frame.render_widget(Clear, r);
+    let title = match editor.kind {
+        NoteKind::Note => strings::NOTE_TITLE,
+        NoteKind::Outcome => strings::OUTCOME_TITLE,
+    };
+    let block = Block::bordered()
+        .border_style(theme.border_focus)
+        .title(Span::styled(title, theme.heading))
+        .padding(Padding::horizontal(1));
+    let inner = block.inner(r);
+    frame.render_widget(block, r);
+    let [text, status] = Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(inner);
+    frame.render_widget(&editor.input, text);
+    let n: usize = editor.input.lines().iter().map(|l| l.chars().count()).sum();
+    let count = format!("{n}/{MAX_NOTE_CHARS}");
+    let width = usize::from(status.width);
+    let left = editor.error.as_ref().map_or_else(
+        || Span::styled(strings::NOTE_KEYS, theme.dim),
+        |e| Span::styled(format!("✗ {e}"), theme.error),
+    );
+    let room = width.saturating_sub(count.len() + 1);
+    let left = Span::styled(crate::text::truncate(&left.content, room), left.style);
+    let gap = width.saturating_sub(crate::text::width(&left.content) + count.len());
+    frame.render_widget(
+        Line::from(vec![
+            left,
+            Span::raw(" ".repeat(gap)),
+            Span::styled(count, theme.dim),
+        ]),
+        status,
+    );
+}
