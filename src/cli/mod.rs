@@ -10,6 +10,7 @@ mod history;
 mod journal;
 mod json;
 mod keys;
+mod patterns;
 mod retry;
 mod show;
 mod stats;

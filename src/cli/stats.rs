@@ -32,6 +32,14 @@ pub struct StatsArgs {
     /// Print JSON instead of tables.
     #[arg(long)]
     pub json: bool,
+    /// Your readings over time instead: how often each hexagram came up (as primary and as
+    /// resulting) against what the casting methods' odds predict, changing lines per reading,
+    /// readings per month.
+    #[arg(long, conflicts_with = "id")]
+    pub hexagrams: bool,
+    /// With --hexagrams: only readings whose question, situation or notes contain TEXT.
+    #[arg(long, value_name = "TEXT", requires = "hexagrams")]
+    pub search: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -135,7 +143,11 @@ struct Skipped {
 /// Runs `stats`.
 pub async fn run(home: Option<&Path>, args: StatsArgs) -> Result<ExitCode, CliError> {
     let service = open(home, Access::Read)?;
-    let out = figures(&service, &args).await;
+    let out = if args.hexagrams {
+        super::patterns::run(&service, args.search.clone(), args.json).await
+    } else {
+        figures(&service, &args).await
+    };
     service.close().await;
     emit(&out?);
     Ok(ExitCode::SUCCESS)

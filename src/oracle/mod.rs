@@ -4,6 +4,7 @@
 //! directly. The randomness of a cast comes from a seed the caller supplies.
 
 mod cast;
+pub mod odds;
 mod rule;
 mod text;
 

@@ -42,6 +42,30 @@ impl Service {
         Ok(self.writer.call(move |s| s.delete_note(id, note)).await?)
     }
 
+    /// The readings the patterns are drawn from: every one whose record checks out (nothing
+    /// opened), or, with `search`, those whose question, situation or notes contain it; and how
+    /// many were left out as damaged.
+    pub async fn pattern_rows(
+        &self,
+        search: Option<String>,
+    ) -> Result<(Vec<crate::store::ReadingRow>, usize), ServiceError> {
+        Ok(self
+            .writer
+            .call(move |s| match search {
+                None => s.checked_rows(),
+                Some(search) => {
+                    let listed = s.list(&crate::store::HistoryFilter {
+                        search: Some(search),
+                        ..Default::default()
+                    })?;
+                    let mut rows: Vec<_> = listed.into_iter().map(|l| l.row).collect();
+                    rows.reverse();
+                    Ok((rows, 0))
+                }
+            })
+            .await?)
+    }
+
     /// Reading `id`'s notes, oldest first (its record checked first).
     pub async fn notes(&self, id: ReadingId) -> Result<Vec<Note>, ServiceError> {
         Ok(self
