@@ -3,6 +3,7 @@
 //! ([`to_html_page`]) renderings.
 
 mod html;
+pub mod patterns;
 
 use serde::{Deserialize, Serialize};
 

@@ -6,6 +6,7 @@
 //! [`Msg::Tick`], the seeds of random casts come from a generator seeded at construction.
 
 use super::screens::note::{NoteAction, NoteEditor};
+use super::screens::patterns::PatternsView;
 use crate::store::NoteKind;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -103,6 +104,8 @@ pub enum Msg {
         /// The file, or why not.
         result: Result<PathBuf, ServiceError>,
     },
+    /// The patterns, as lines to show, or why not.
+    Patterns(Result<Vec<String>, ServiceError>),
     /// A note was added to reading `id` (its id), or not.
     NoteAdded {
         /// The reading.
@@ -194,6 +197,11 @@ pub enum Effect {
     Delete {
         /// The reading.
         id: ReadingId,
+    },
+    /// Count the patterns of every reading, laid out `width` columns wide.
+    LoadPatterns {
+        /// The columns inside the view.
+        width: usize,
     },
     /// Add a note of `kind` to reading `id`.
     AddNote {
@@ -294,6 +302,8 @@ pub struct App {
     pub picker: Option<PickerState>,
     /// The note editor, when open (over the Reading screen).
     pub note: Option<NoteEditor>,
+    /// The Patterns view, when open (over History).
+    pub patterns: Option<PatternsView>,
     /// Why the store cannot be written, when it cannot.
     pub read_only: Option<String>,
     /// Every provider the picker offers.
@@ -340,6 +350,7 @@ impl App {
             help: false,
             picker: None,
             note: None,
+            patterns: None,
             providers: o.providers,
             read_only: o.read_only,
             confirm: None,
@@ -495,6 +506,20 @@ impl App {
                 }
                 self.dirty = true;
             }
+            Msg::Patterns(result) => {
+                match result {
+                    Ok(lines) => {
+                        if let Some(view) = self.patterns.as_mut() {
+                            view.lines = Some(lines);
+                        }
+                    }
+                    Err(e) => {
+                        self.patterns = None;
+                        self.fail(&e);
+                    }
+                }
+                self.dirty = true;
+            }
             Msg::NoteAdded { id, result } => {
                 match result {
                     Ok(_) => {
@@ -620,6 +645,12 @@ impl App {
         }
         if self.help {
             self.help = false;
+            return;
+        }
+        if let Some(view) = self.patterns.as_mut() {
+            if view.on_key(key) {
+                self.patterns = None;
+            }
             return;
         }
         if let Some(editor) = self.note.as_mut() {
@@ -941,6 +972,12 @@ impl App {
                 self.screen = Screen::Live;
             }
             HistoryAction::Stats(id) => self.open_stats(id, Screen::History, fx),
+            HistoryAction::Patterns => {
+                self.patterns = Some(PatternsView::default());
+                // The box takes a column each side, its borders and padding two more each.
+                let width = usize::from(self.size.0).saturating_sub(6);
+                fx.push(Effect::LoadPatterns { width });
+            }
             HistoryAction::Back => self.screen = Screen::Ask,
             HistoryAction::Say(text) => self.say(text),
         }

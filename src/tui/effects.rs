@@ -124,6 +124,18 @@ impl Runner {
                     let _ = tx.send(Msg::Deleted { id, result });
                 });
             }
+            Effect::LoadPatterns { width } => {
+                self.tasks.spawn(async move {
+                    let result = service.pattern_rows(None).await.map(|(rows, damaged)| {
+                        let p = crate::report::patterns::patterns(&rows, damaged);
+                        crate::report::patterns::text(&p, None, width)
+                            .lines()
+                            .map(str::to_owned)
+                            .collect()
+                    });
+                    let _ = tx.send(Msg::Patterns(result));
+                });
+            }
             Effect::AddNote { id, kind, text } => {
                 self.tasks.spawn(async move {
                     let result = service.add_note(id, kind, &text).await;

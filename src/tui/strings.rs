@@ -81,6 +81,7 @@ pub const KEYS_HISTORY: &[KeyHelp] = &[
     ("m  w", "export to Markdown, to HTML (current directory)"),
     ("r", "retry the missing sections of a partial reading"),
     ("s", "the stats table of the reading"),
+    ("p", "patterns: your readings over time"),
     ("Esc", "back"),
 ];
 
@@ -147,6 +148,7 @@ pub mod footer {
         ("m/w", "export"),
         ("r", "retry"),
         ("s", "stats"),
+        ("p", "patterns"),
         ("a", "ask"),
         ("?", "help"),
     ];
@@ -158,7 +160,9 @@ pub mod footer {
     pub const STATS: &[KeyHelp] = &[("↑↓", "scroll"), ("Esc", "back"), ("?", "help")];
     /// Help.
     pub const HELP: &[KeyHelp] = &[("any key", "close")];
-    /// The provider picker.
+    /// The Patterns view.
+    pub const PATTERNS: &[KeyHelp] = &[("↑↓ PgUp PgDn", "scroll"), ("Esc", "close")];
+    /// The note editor.
     pub const NOTE: &[KeyHelp] = &[
         ("Ctrl-S", "save"),
         ("Tab", "note/outcome"),
@@ -184,6 +188,10 @@ pub const TAB_HISTORY: &str = "History";
 
 /// The question box's title.
 pub const QUESTION_TITLE: &str = " Your question ";
+/// The Patterns view's title.
+pub const PATTERNS_TITLE: &str = " Your readings over time (Esc closes) ";
+/// While the patterns load.
+pub const PATTERNS_LOADING: &str = "Counting…";
 /// The note editor's title, for a note.
 pub const NOTE_TITLE: &str = " A note on this reading (Tab: outcome) ";
 /// The note editor's title, for an outcome.

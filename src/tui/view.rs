@@ -77,6 +77,8 @@ pub fn draw(app: &App, frame: &mut Frame) {
         provider::render(p, frame, body, theme);
     } else if let Some(editor) = &app.note {
         super::screens::note::render(editor, frame, body, theme);
+    } else if let Some(view) = &app.patterns {
+        super::screens::patterns::render(view, frame, body, theme);
     } else if app.confirm.is_some()
         && let Some(s) = &app.status
     {
@@ -175,6 +177,9 @@ fn footer_keys(app: &App) -> &'static [KeyHelp] {
     }
     if app.note.is_some() {
         return footer::NOTE;
+    }
+    if app.patterns.is_some() {
+        return footer::PATTERNS;
     }
     match app.screen {
         Screen::Ask => footer::ASK,

@@ -122,6 +122,8 @@ pub enum HistoryAction {
     Retry(ReadingId),
     /// Its stats table.
     Stats(ReadingId),
+    /// The patterns of all readings.
+    Patterns,
     /// Leave.
     Back,
     /// Something was asked of no reading, or of one that cannot do it.
@@ -212,6 +214,7 @@ impl HistoryState {
             KeyCode::Char('m') => need(|r| HistoryAction::Export(r.id, ExportFormat::Markdown)),
             KeyCode::Char('w') => need(|r| HistoryAction::Export(r.id, ExportFormat::Html)),
             KeyCode::Char('s') => need(|r| HistoryAction::Stats(r.id)),
+            KeyCode::Char('p') => HistoryAction::Patterns,
             KeyCode::Char('r') => need(|r| {
                 if r.status == ReadingStatus::Complete {
                     HistoryAction::Say(strings::msg::NOTHING_TO_RETRY)

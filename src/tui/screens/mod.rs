@@ -9,6 +9,7 @@ pub mod help;
 pub mod history;
 pub mod live;
 pub mod note;
+pub mod patterns;
 pub mod provider;
 pub mod reading;
 pub mod stats;

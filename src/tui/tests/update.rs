@@ -921,3 +921,35 @@ fn n_writes_a_note_on_the_reading_and_esc_with_text_asks_twice() {
     a.update(key(KeyCode::Esc));
     assert!(a.note.is_none());
 }
+
+#[test]
+fn p_on_history_opens_the_patterns_and_esc_closes_them() {
+    let mut a = app(NARROW);
+    a.screen = Screen::History;
+    let fx = a.update(key(KeyCode::Char('p')));
+    assert!(
+        matches!(fx.as_slice(), [Effect::LoadPatterns { width }] if *width == usize::from(NARROW.0) - 6),
+        "{fx:?}"
+    );
+    assert!(a.patterns.as_ref().unwrap().lines.is_none(), "loading");
+    a.update(Msg::Patterns(Ok(vec![
+        "Hexagrams across 3 readings".into();
+        40
+    ])));
+    assert_eq!(
+        a.patterns.as_ref().unwrap().lines.as_ref().unwrap().len(),
+        40
+    );
+    a.update(key(KeyCode::PageDown));
+    assert_eq!(a.patterns.as_ref().unwrap().scroll, 10);
+    // Keys go to the view while it is open: d does not delete.
+    assert!(a.update(key(KeyCode::Char('d'))).is_empty());
+    a.update(key(KeyCode::Esc));
+    assert!(a.patterns.is_none());
+    assert_eq!(a.screen, Screen::History);
+    // A failure closes it and says why.
+    a.update(key(KeyCode::Char('p')));
+    a.update(Msg::Patterns(Err(ServiceError::Io("disk gone".into()))));
+    assert!(a.patterns.is_none());
+    assert!(a.status.as_ref().unwrap().text.contains("disk gone"));
+}
