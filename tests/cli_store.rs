@@ -176,6 +176,8 @@ fn history_lists_filters_and_searches() {
         "sections_done",
         "sections_planned",
         "total_tokens",
+        "notes",
+        "outcomes",
     ];
     let mut keys = keys;
     keys.sort_unstable();
