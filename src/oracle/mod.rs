@@ -142,3 +142,5 @@ fn nuclear_pattern(bits: u8) -> u8 {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod text_tests;
