@@ -4,12 +4,14 @@
 //! directly. The randomness of a cast comes from a seed the caller supplies.
 
 mod cast;
+mod names;
 mod rule;
 mod text;
 
 use serde::Serialize;
 
 pub use cast::{Cast, Coin, LineOrigin, LineValue, Method};
+pub use names::{NameError, find_hexagram, fold_name, hexagram_matches};
 pub use rule::{ReadingRule, TextRef};
 pub use text::{
     Hexagram, Trigram, all_hexagrams, hexagram, hexagram_by_pattern, trigram_by_pattern,
@@ -140,6 +142,8 @@ fn nuclear_pattern(bits: u8) -> u8 {
     lower | upper << 3
 }
 
+#[cfg(test)]
+mod names_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
