@@ -172,7 +172,7 @@ pub fn bar(yang: bool) -> &'static str {
 }
 
 /// "☳ Zhen 震 (Thunder): thunder, moving/arousing, eldest son".
-fn trigram_line(t: &TrigramPage) -> String {
+pub fn trigram_line(t: &TrigramPage) -> String {
     format!(
         "{} {} {} ({}): {}, {}, {}",
         t.symbol, t.name, t.chinese, t.english, t.image, t.attribute, t.family
@@ -180,7 +180,7 @@ fn trigram_line(t: &TrigramPage) -> String {
 }
 
 /// "䷪ 43 Guài 夬 (Resolution / Displacement)".
-fn summary_line(s: &Summary) -> String {
+pub fn summary_line(s: &Summary) -> String {
     format!(
         "{} {} {} {} ({})",
         s.symbol, s.number, s.pinyin, s.chinese, s.english
@@ -188,7 +188,7 @@ fn summary_line(s: &Summary) -> String {
 }
 
 /// "䷡ 34 Dà Zhuàng 大壯 (Great Strength)".
-fn title(p: &Page) -> String {
+pub fn title(p: &Page) -> String {
     format!(
         "{} {} {} {} ({})",
         p.symbol, p.number, p.pinyin, p.chinese, p.english
