@@ -22,6 +22,7 @@
 #[cfg(not(unix))]
 compile_error!("iching runs on Unix only (Linux, macOS, the BSDs)");
 
+pub mod book;
 pub mod cli;
 pub mod config;
 pub mod crypto;

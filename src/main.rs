@@ -9,13 +9,16 @@ fn main() -> ExitCode {
     // A panic says what it is before Rust's own report; the TUI adds terminal restoring on top.
     install_crash_report();
     let cli = Cli::parse();
-    // A typo'd --home is reported before anything (the log included) is created there.
-    if let Err(e) = iching::service::check_home(cli.home.as_deref(), cli.access()) {
-        eprintln!("error: {e}");
-        return ExitCode::from(2);
-    }
-    if let Ok(dirs) = iching::config::Dirs::resolve(cli.home.as_deref()) {
-        iching::logging::init(&dirs.data, cli.verbose);
+    // A typo'd --home is reported before anything (the log included) is created there; a command
+    // that uses no data dir (`hexagram`) neither checks it nor logs there.
+    if cli.uses_home() {
+        if let Err(e) = iching::service::check_home(cli.home.as_deref(), cli.access()) {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+        if let Ok(dirs) = iching::config::Dirs::resolve(cli.home.as_deref()) {
+            iching::logging::init(&dirs.data, cli.verbose);
+        }
     }
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
@@ -83,5 +86,6 @@ fn command_name(cli: &Cli) -> &'static str {
         Some(Command::Note(_)) => "note",
         Some(Command::Notes(_)) => "notes",
         Some(Command::Passphrase(_)) => "passphrase",
+        Some(Command::Hexagram(_)) => "hexagram",
     }
 }

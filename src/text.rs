@@ -1,6 +1,7 @@
 //! Text on a terminal: how many columns a string takes, cutting it to a width, and word-wrapping
-//! it. One measure for the whole crate, Unicode's East Asian width as `unicode-width` gives it
-//! (wide CJK and emoji take two columns, combining marks none), the measure ratatui draws with.
+//! it; and a list in words ("1, 4 and 5"). One measure for the whole crate, Unicode's East Asian
+//! width as `unicode-width` gives it (wide CJK and emoji take two columns, combining marks none),
+//! the measure ratatui draws with.
 //! A length limit counts characters instead (`chars().count()`): that is not a width.
 //! Leaf module: no crate imports.
 
@@ -121,9 +122,30 @@ pub fn wrap_runs<S: Copy + PartialEq>(runs: &[(&str, S)], width: usize) -> Vec<V
     lines
 }
 
+/// Items as English lists them: "1", "1 and 4", "1, 4 and 5".
+pub fn and_list<T: std::fmt::Display>(items: &[T]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.to_string(),
+        [rest @ .., last] => {
+            let rest: Vec<String> = rest.iter().map(ToString::to_string).collect();
+            format!("{} and {last}", rest.join(", "))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lists_read_as_english() {
+        assert_eq!(and_list::<u8>(&[]), "");
+        assert_eq!(and_list(&[1]), "1");
+        assert_eq!(and_list(&[1, 4]), "1 and 4");
+        assert_eq!(and_list(&[1, 4, 5]), "1, 4 and 5");
+        assert_eq!(and_list(&["a", "b", "c", "d"]), "a, b, c and d");
+    }
 
     #[test]
     fn width_counts_columns_not_characters() {

@@ -17,7 +17,7 @@ const LAYERS: &[&[&str]] = &[
     &["response"],
     &["events"],
     &["llm", "config", "store"],
-    &["orchestrator", "report"],
+    &["orchestrator", "report", "book"],
     &["reading"],
     &["service"],
     &["prompt"],

@@ -6,6 +6,7 @@ mod bench;
 mod cast;
 mod delete;
 pub mod doctor;
+mod hexagram;
 mod history;
 mod journal;
 mod json;
@@ -43,6 +44,12 @@ pub struct Cli {
 }
 
 impl Cli {
+    /// Whether the command uses the data dir at all (its store, its log): `hexagram` reads only
+    /// the book built into the binary.
+    pub fn uses_home(&self) -> bool {
+        !matches!(self.command, Some(Command::Hexagram(_)))
+    }
+
     /// What the command needs of the store: reading commands never create a home.
     pub fn access(&self) -> Access {
         match &self.command {
@@ -124,6 +131,12 @@ pub enum Command {
     Notes(journal::NotesArgs),
     /// Give the store a new key file (`iching key rotate`)
     Key(keys::KeyArgs),
+    /// One hexagram of the book: figure, names, trigrams, nuclear hexagram, Legge's texts
+    ///
+    /// By number (1 to 64) or by name: pinyin with or without tone marks (qian, Qián), English
+    /// (heaven), Chinese, the symbol, or Legge's romanisation. Needs no store. Exit 2 when the
+    /// name is unknown or names several hexagrams (they are listed).
+    Hexagram(hexagram::HexagramArgs),
     /// Seal the store with a passphrase, change it, or go back to a key file
     Passphrase(keys::PassphraseArgs),
 }
@@ -363,6 +376,7 @@ pub async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
         Some(Command::Note(args)) => journal::note(cli.home.as_deref(), args).await,
         Some(Command::Notes(args)) => journal::notes(cli.home.as_deref(), args).await,
         Some(Command::Passphrase(args)) => keys::passphrase(cli.home.as_deref(), args).await,
+        Some(Command::Hexagram(args)) => hexagram::run(&args),
         // `main` opens the terminal app (`crate::tui::run`) when there is no command.
         None => Err(CliError::usage(
             "no command given: run `iching` alone for the terminal app, or see `iching --help`",

@@ -9,6 +9,7 @@ use super::{BoxFuture, Completion, Provider, ProviderError, ProviderInfo, Sectio
 use crate::events::{Progress, Usage, UsageSource};
 use crate::oracle::{Hexagram, Reading, TextRef, hexagram};
 use crate::plan::Section;
+use crate::text::and_list;
 
 /// The model name stored for offline sections.
 pub const MODEL: &str = "legge-1882";
@@ -125,6 +126,30 @@ fn quote(text: &str) -> String {
     format!("<em>{}</em>", esc(text))
 }
 
+/// The user's question, in quotation marks.
+fn quote_question(question: &str) -> String {
+    format!("“{}”", esc(question.trim()))
+}
+
+/// A gloss with alternatives ("moving/arousing") in words: "moving and arousing".
+fn both(gloss: &str) -> String {
+    gloss.replace('/', " and ")
+}
+
+/// The first of a gloss's alternatives ("fire/sun"): "fire".
+fn first(gloss: &str) -> &str {
+    gloss.split('/').next().unwrap_or(gloss)
+}
+
+/// "a" or "an", as `word` begins.
+fn article(word: &str) -> &'static str {
+    if word.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    }
+}
+
 fn name(h: &Hexagram) -> String {
     format!("<b>{} {}</b> {}", h.number, esc(&h.name_pinyin), h.symbol)
 }
@@ -135,12 +160,12 @@ fn trigrams(h: &Hexagram) -> String {
         "{} {} ({}, {}) above {} {} ({}, {})",
         u.name_pinyin,
         u.symbol,
-        u.image,
-        u.attribute,
+        u.image.replace('/', " or "),
+        both(&u.attribute),
         l.name_pinyin,
         l.symbol,
-        l.image,
-        l.attribute
+        l.image.replace('/', " or "),
+        both(&l.attribute)
     )
 }
 
@@ -167,9 +192,10 @@ fn line_paragraph(reading: &Reading, n: u8) -> String {
         )
     };
     let turn = if f.changing {
+        let value = f.value.describe();
         format!(
-            " As a {} it is changing, and turns {}.",
-            f.value.describe(),
+            " As {} {value} line it is changing, and turns {}.",
+            article(value),
             if f.yang { "to yin" } else { "to yang" }
         )
     } else {
@@ -240,17 +266,10 @@ pub fn compose(reading: &Reading, question: &str, section: Section) -> Vec<Strin
     let pr = reading.primary;
     let changing = reading.changing_lines();
     let rule = reading.rule();
-    let list = |lines: &[u8]| {
-        lines
-            .iter()
-            .map(u8::to_string)
-            .collect::<Vec<_>>()
-            .join(" and ")
-    };
     match section {
         Section::OpeningStatements => {
             let mut v = vec![
-                p(format!("You asked: {}", quote(question))),
+                p(format!("You asked: {}", quote_question(question))),
                 p(format!(
                     "The cast gives {}, {} ({}): {}.",
                     name(pr),
@@ -261,10 +280,12 @@ pub fn compose(reading: &Reading, question: &str, section: Section) -> Vec<Strin
             ];
             v.push(p(match reading.resulting {
                 Some(res) => format!(
-                    "Line{} {} change{}, so the situation moves toward {}, {} ({}).",
-                    if changing.len() > 1 { "s" } else { "" },
-                    list(&changing),
-                    if changing.len() > 1 { "" } else { "s" },
+                    "{}, so the situation moves toward {}, {} ({}).",
+                    match changing.as_slice() {
+                        [one] => format!("Line {one} changes"),
+                        all if all.len() == 6 => "All six lines change".to_owned(),
+                        some => format!("Lines {} change", and_list(some)),
+                    },
                     name(res),
                     esc(&res.name_chinese),
                     esc(&res.name_english)
@@ -289,16 +310,28 @@ pub fn compose(reading: &Reading, question: &str, section: Section) -> Vec<Strin
                 }
             )),
         ],
-        Section::InitialHexagramImage => vec![
-            p(format!("<b>The image.</b> {}", quote(&pr.image))),
-            p(format!(
-                "{} is set above {}: the image asks for conduct that answers both, the outer {} and the inner {}.",
-                capitalise(&pr.upper().image),
-                pr.lower().image,
-                pr.upper().attribute,
-                pr.lower().attribute
-            )),
-        ],
+        Section::InitialHexagramImage => {
+            let (u, l) = (pr.upper(), pr.lower());
+            let conduct = if u.pattern == l.pattern {
+                format!(
+                    "{} is doubled: the image asks for conduct that is {} within and without.",
+                    capitalise(first(&u.image)),
+                    both(&u.attribute)
+                )
+            } else {
+                format!(
+                    "{} is set above {}: the image asks for conduct that answers both, what is {} without and what is {} within.",
+                    capitalise(first(&u.image)),
+                    first(&l.image),
+                    both(&u.attribute),
+                    both(&l.attribute)
+                )
+            };
+            vec![
+                p(format!("<b>The image.</b> {}", quote(&pr.image))),
+                p(conduct),
+            ]
+        }
         Section::ChangingLine(n) => {
             let mut v = vec![
                 p(format!("<b>Line {n}.</b> {}", quote(pr.line_text(n)))),
@@ -331,11 +364,26 @@ pub fn compose(reading: &Reading, question: &str, section: Section) -> Vec<Strin
         Section::TenWingsInsights => {
             let (u, l) = (pr.upper(), pr.lower());
             let nu = reading.nuclear;
+            let family = if u.pattern == l.pattern {
+                format!(
+                    "{}, the {}, is doubled: {} within and without.",
+                    u.name_pinyin,
+                    u.family,
+                    both(&u.attribute)
+                )
+            } else {
+                format!(
+                    "{}, the {}, stands above {}, the {}: what is {} meets what is {}.",
+                    u.name_pinyin,
+                    u.family,
+                    l.name_pinyin,
+                    l.family,
+                    both(&u.attribute),
+                    both(&l.attribute)
+                )
+            };
             let mut v = vec![
-                p(format!(
-                    "{} is the {} and {} the {}: {} meets {}.",
-                    u.name_pinyin, u.family, l.name_pinyin, l.family, u.attribute, l.attribute
-                )),
+                p(family),
                 p(format!(
                     "Hidden inside, lines 2 to 5 form the nuclear hexagram {}, {} ({}): {}. It shows the inner tendency of the situation.",
                     name(nu),
@@ -372,10 +420,10 @@ pub fn compose(reading: &Reading, question: &str, section: Section) -> Vec<Strin
                         quote(&res.judgment)
                     )),
                     p(format!(
-                        "This is where the situation is heading: {}, {} ({}).",
+                        "This is where the situation is heading: {} ({}), {}.",
                         esc(&res.name_english),
-                        trigrams(res),
-                        esc(&res.name_chinese)
+                        esc(&res.name_chinese),
+                        trigrams(res)
                     )),
                 ]
             })
@@ -391,8 +439,8 @@ pub fn compose(reading: &Reading, question: &str, section: Section) -> Vec<Strin
                     )),
                     p(format!(
                         "{} above {}: the conduct for the new situation.",
-                        capitalise(&res.upper().image),
-                        res.lower().image
+                        capitalise(first(&res.upper().image)),
+                        first(&res.lower().image)
                     )),
                 ]
             })
@@ -409,7 +457,7 @@ pub fn compose(reading: &Reading, question: &str, section: Section) -> Vec<Strin
             }
             v.push(p(format!(
                 "Hold the question {} against these words: act as the image of {} counsels{}.",
-                quote(question),
+                quote_question(question),
                 esc(&pr.name_pinyin),
                 reading
                     .resulting
@@ -419,13 +467,14 @@ pub fn compose(reading: &Reading, question: &str, section: Section) -> Vec<Strin
             v
         }
         Section::ConclusionText => vec![p(format!(
-            "{} {}{}. Carry its image with you: {}",
+            "{} ({}){}. Carry the image of {} with you: {}",
             name(pr),
             esc(&pr.name_english),
             reading
                 .resulting
-                .map(|res| format!(", becoming {} {}", name(res), esc(&res.name_english)))
+                .map(|res| format!(", becoming {} ({})", name(res), esc(&res.name_english)))
                 .unwrap_or_default(),
+            esc(&pr.name_pinyin),
             quote(&pr.image)
         ))],
     }
@@ -436,4 +485,125 @@ fn capitalise(s: &str) -> String {
     c.next()
         .map(|f| f.to_uppercase().chain(c).collect())
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oracle::Cast;
+
+    fn reading(lines: &str) -> Reading {
+        Reading::new(Cast::manual(Cast::parse_lines(lines).unwrap()))
+    }
+
+    /// Section `section` of `lines` asked with `question`, its paragraphs joined.
+    fn text(lines: &str, question: &str, section: Section) -> String {
+        compose(&reading(lines), question, section).join("\n")
+    }
+
+    #[test]
+    fn the_opening_counts_its_changing_lines_in_words() {
+        let opening = |lines| text(lines, "q", Section::OpeningStatements);
+        assert!(opening("9,8,7,7,7,8").contains("<p>Line 1 changes, so"));
+        assert!(opening("9,8,7,7,6,8").contains("<p>Lines 1 and 5 change, so"));
+        assert!(opening("9,8,7,9,6,8").contains("<p>Lines 1, 4 and 5 change, so"));
+        assert!(opening("9,6,9,6,9,6").contains("<p>All six lines change, so"));
+        assert!(opening("7,8,7,7,8,8").contains("No line changes"));
+        for lines in ["9,8,7,9,6,8", "9,8,7,7,6,8"] {
+            let o = opening(lines);
+            assert!(!o.contains(" and 4 and "), "{o}");
+            assert!(
+                !o.contains("Lines 1 changes") && !o.contains("Line 1 change,"),
+                "{o}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_changing_line_is_an_old_yin_or_old_yang_line() {
+        let r = "9,8,7,7,6,8";
+        assert!(
+            text(r, "q", Section::ChangingLine(1))
+                .contains("As an old yang line it is changing, and turns to yin."),
+        );
+        assert!(
+            text(r, "q", Section::ChangingLine(5))
+                .contains("As an old yin line it is changing, and turns to yang."),
+        );
+        let all = text("9,6,9,6,9,6", "q", Section::ChangingLine(2));
+        assert!(!all.contains("As a old"), "{all}");
+        assert_eq!(article("old"), "an");
+        assert_eq!(article("young"), "a");
+    }
+
+    #[test]
+    fn the_question_is_quoted() {
+        let q = "Should I move to the coast?";
+        let opening = text("9,8,7,7,6,8", q, Section::OpeningStatements);
+        assert!(
+            opening.contains("<p>You asked: “Should I move to the coast?”</p>"),
+            "{opening}"
+        );
+        let synthesis = text("9,8,7,7,6,8", " <b>why</b> ", Section::SynthesisAndGuidance);
+        assert!(
+            synthesis.contains("Hold the question “&lt;b&gt;why&lt;/b&gt;” against these words"),
+            "{synthesis}"
+        );
+    }
+
+    #[test]
+    fn glosses_read_as_words_and_a_doubled_trigram_is_said_once() {
+        // 55 Feng: thunder above fire.
+        let image = text("9,8,7,7,6,8", "q", Section::InitialHexagramImage);
+        assert!(
+            image.contains(
+                "Thunder is set above fire: the image asks for conduct that answers both, what is moving and arousing without and what is bright and clinging within."
+            ),
+            "{image}"
+        );
+        let wings = text("9,8,7,7,6,8", "q", Section::TenWingsInsights);
+        assert!(
+            wings.contains("Zhen, the eldest son, stands above Li, the middle daughter: what is moving and arousing meets what is bright and clinging."),
+            "{wings}"
+        );
+        assert!(
+            wings.contains("(lake or marsh, joyful and pleased)"),
+            "{wings}"
+        );
+        // 51 Zhen: thunder doubled.
+        let image = text("7,8,8,7,8,8", "q", Section::InitialHexagramImage);
+        assert!(
+            image.contains("Thunder is doubled: the image asks for conduct that is moving and arousing within and without."),
+            "{image}"
+        );
+        let wings = text("7,8,8,7,8,8", "q", Section::TenWingsInsights);
+        assert!(
+            wings.contains(
+                "Zhen, the eldest son, is doubled: moving and arousing within and without."
+            ),
+            "{wings}"
+        );
+        for s in [image, wings] {
+            let gloss_slash = s
+                .as_bytes()
+                .windows(3)
+                .any(|w| w[0].is_ascii_lowercase() && w[1] == b'/' && w[2].is_ascii_lowercase());
+            assert!(!gloss_slash, "{s}");
+        }
+    }
+
+    #[test]
+    fn the_resulting_hexagram_and_the_conclusion_name_what_they_speak_of() {
+        let r = "9,8,7,7,6,8";
+        let judgment = text(r, "q", Section::ResultingHexagramJudgment);
+        assert!(
+            judgment.contains("heading: Influence / Mutual Attraction (咸), Dui ☱"),
+            "{judgment}"
+        );
+        let end = text(r, "q", Section::ConclusionText);
+        assert!(
+            end.contains("(Abundance), becoming <b>31 Xian</b> ䷞ (Influence / Mutual Attraction). Carry the image of Feng with you:"),
+            "{end}"
+        );
+    }
 }

@@ -4,6 +4,7 @@
 //! directly. The randomness of a cast comes from a seed the caller supplies.
 
 mod cast;
+mod names;
 pub mod odds;
 mod rule;
 mod text;
@@ -11,6 +12,7 @@ mod text;
 use serde::Serialize;
 
 pub use cast::{Cast, Coin, LineOrigin, LineValue, Method};
+pub use names::{NameError, find_hexagram, fold_name, hexagram_matches};
 pub use rule::{ReadingRule, TextRef};
 pub use text::{
     Hexagram, Trigram, all_hexagrams, hexagram, hexagram_by_pattern, trigram_by_pattern,
@@ -142,4 +144,8 @@ fn nuclear_pattern(bits: u8) -> u8 {
 }
 
 #[cfg(test)]
+mod names_tests;
+#[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod text_tests;

@@ -85,6 +85,11 @@ impl Hexagram {
         )
     }
 
+    /// Its nuclear hexagram: lines 2-3-4 below, 3-4-5 above.
+    pub fn nuclear(&self) -> &'static Hexagram {
+        hexagram_by_pattern(super::nuclear_pattern(self.pattern))
+    }
+
     /// Whether line `position` (1..=6) is yang.
     pub fn is_yang(&self, position: u8) -> bool {
         self.pattern >> (position - 1) & 1 == 1

@@ -20,6 +20,7 @@ use super::screens::ask::{AskAction, AskState};
 use super::screens::body;
 use super::screens::cast::{CastAction, CastState};
 use super::screens::history::{HistoryAction, HistoryRow, HistoryState};
+use super::screens::library::{LibraryAction, LibraryState};
 use super::screens::live::{self, Card, LiveAction, LiveState, Phase};
 use super::screens::provider::{DoctorLine, PickerAction, PickerState};
 use super::screens::reading::{ReadingAction, ReadingState};
@@ -322,8 +323,12 @@ pub struct App {
     pub history: HistoryState,
     /// The reading shown on the Stats screen and what is loading.
     pub stats: StatsState,
+    /// The book: its filter, the hexagram shown, the reading it was opened from.
+    pub library: LibraryState,
     /// Where Esc leads from Reading and Stats.
     back: Screen,
+    /// Where leaving the Library leads.
+    library_back: Screen,
     /// Whether to stop.
     pub quit: bool,
     dirty: bool,
@@ -360,7 +365,9 @@ impl App {
             reading: ReadingState::default(),
             history: HistoryState::default(),
             stats: StatsState::default(),
+            library: LibraryState::default(),
             back: Screen::History,
+            library_back: Screen::Ask,
             quit: false,
             dirty: true,
             rng: ChaCha8Rng::seed_from_u64(o.seed),
@@ -423,11 +430,21 @@ impl App {
                             .filter
                             .insert_str(text.replace(['\n', '\r'], " "));
                     }
+                    Screen::Library if !self.library.open => {
+                        self.library
+                            .filter
+                            .insert_str(text.replace(['\n', '\r'], " "));
+                        if let Some(first) = self.library.visible().first() {
+                            self.library.shown = first.number;
+                            self.library.scroll = 0;
+                        }
+                    }
                     Screen::Cast
                     | Screen::Live
                     | Screen::Reading
                     | Screen::History
-                    | Screen::Stats => {}
+                    | Screen::Stats
+                    | Screen::Library => {}
                 }
             }
             Msg::Resize(w, h) => {
@@ -702,6 +719,7 @@ impl App {
             KeyCode::F(2) => self.goto(Screen::Ask, fx),
             KeyCode::F(3) => self.goto(Screen::Live, fx),
             KeyCode::F(4) => self.goto(Screen::History, fx),
+            KeyCode::F(5) => self.open_library(),
             KeyCode::F(7) => {
                 self.picker = Some(PickerState::new(
                     self.providers.clone(),
@@ -718,6 +736,7 @@ impl App {
         match self.screen {
             Screen::Ask | Screen::Cast => true,
             Screen::History => self.history.filtering,
+            Screen::Library => !self.library.open,
             Screen::Live | Screen::Reading | Screen::Stats => false,
         }
     }
@@ -741,6 +760,7 @@ impl App {
                 KeyCode::Char('a') => return self.goto(Screen::Ask, fx),
                 KeyCode::Char('l') => return self.goto(Screen::Live, fx),
                 KeyCode::Char('h') => return self.goto(Screen::History, fx),
+                KeyCode::Char('b') => return self.open_library(),
                 _ => {}
             }
         }
@@ -755,6 +775,11 @@ impl App {
                     ReadingAction::Back => self.screen = self.back,
                     ReadingAction::Stats(id) => self.open_stats(id, Screen::Reading, fx),
                     ReadingAction::Export(id, format) => fx.push(Effect::Export { id, format }),
+                    ReadingAction::Book(links) => {
+                        self.library.follow(links);
+                        self.library_back = Screen::Reading;
+                        self.screen = Screen::Library;
+                    }
                     ReadingAction::Say(text) => self.say(text),
                     ReadingAction::Note(id) => match &self.read_only {
                         Some(why) => {
@@ -771,7 +796,21 @@ impl App {
                     self.screen = self.back_from_stats();
                 }
             }
+            Screen::Library => match self.library.on_key(key, body(self.size), &self.theme) {
+                LibraryAction::None => {}
+                LibraryAction::Back => self.screen = self.library_back,
+            },
         }
+    }
+
+    /// The Library, as it was left; a reading's hexagrams are forgotten (`o` on the Reading
+    /// screen brings them back).
+    fn open_library(&mut self) {
+        if self.screen != Screen::Library {
+            self.library_back = self.screen;
+            self.library.links = None;
+        }
+        self.screen = Screen::Library;
     }
 
     fn back_from_stats(&self) -> Screen {

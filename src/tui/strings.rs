@@ -12,10 +12,11 @@ pub const APP: &str = "iching";
 pub const KEYS_GLOBAL: &[KeyHelp] = &[
     ("Ctrl-C", "quit; a reading in flight is kept as cancelled"),
     ("q", "quit (asks first while a reading is in flight)"),
-    ("F1, ?", "this help (on Ask, ? is typed: use F1)"),
+    ("F1, ?", "this help (where ? is typed, as on Ask: use F1)"),
     ("F2, a", "ask a new question"),
     ("F3, l", "the live grid of the reading in flight"),
     ("F4, h", "history of readings"),
+    ("F5, b", "the book: the 64 hexagrams and Legge's text"),
     ("F7", "provider and model (list models, doctor)"),
 ];
 
@@ -63,6 +64,10 @@ pub const KEYS_READING: &[KeyHelp] = &[
     ("Tab Shift-Tab  ] [", "next, previous section"),
     ("1-9", "jump to an entry of the list"),
     ("t", "the classic text (Legge): judgment, image, lines"),
+    (
+        "o",
+        "its hexagrams in the book (o again: resulting, nuclear)",
+    ),
     ("s", "the stats table"),
     (
         "n",
@@ -83,6 +88,21 @@ pub const KEYS_HISTORY: &[KeyHelp] = &[
     ("s", "the stats table of the reading"),
     ("p", "patterns: your readings over time"),
     ("Esc", "back"),
+];
+
+/// Keys of the Library.
+pub const KEYS_LIBRARY: &[KeyHelp] = &[
+    ("typing", "find by number, pinyin, English name or trigram"),
+    ("↑ ↓  PgUp PgDn", "choose a hexagram"),
+    ("Enter", "open its page"),
+    ("Esc", "clear the search, then back"),
+    ("page: ↑ ↓  j k", "scroll (PgUp PgDn Space Home End too)"),
+    ("page: ← →  [ ]", "the previous, the next hexagram"),
+    ("page: o", "from a reading: its primary, resulting, nuclear"),
+    (
+        "page: /  Esc",
+        "back to the list (Esc: to the reading it came from)",
+    ),
 ];
 
 /// Keys of the Stats screen.
@@ -138,6 +158,7 @@ pub mod footer {
         ("m/w", "export"),
         ("s", "stats"),
         ("Esc", "back"),
+        ("o", "book"),
         ("?", "help"),
     ];
     /// History.
@@ -150,6 +171,30 @@ pub mod footer {
         ("s", "stats"),
         ("p", "patterns"),
         ("a", "ask"),
+        ("?", "help"),
+    ];
+    /// The Library's list.
+    pub const LIBRARY: &[KeyHelp] = &[
+        ("typing", "find"),
+        ("↑↓", "choose"),
+        ("Enter", "open"),
+        ("Esc", "clear/back"),
+        ("F1", "help"),
+    ];
+    /// A page of the book.
+    pub const LIBRARY_PAGE: &[KeyHelp] = &[
+        ("↑↓", "scroll"),
+        ("←→", "previous/next"),
+        ("/", "find"),
+        ("Esc", "list"),
+        ("?", "help"),
+    ];
+    /// A page of the book opened from a reading.
+    pub const LIBRARY_LINKED: &[KeyHelp] = &[
+        ("o", "primary/resulting/nuclear"),
+        ("↑↓", "scroll"),
+        ("←→", "previous/next"),
+        ("Esc", "reading"),
         ("?", "help"),
     ];
     /// History, typing a filter.
@@ -185,6 +230,8 @@ pub const TAB_LIVE: &str = "Live";
 pub const TAB_READING: &str = "Reading";
 /// Screen titles in the tab bar.
 pub const TAB_HISTORY: &str = "History";
+/// Screen titles in the tab bar.
+pub const TAB_LIBRARY: &str = "Library";
 
 /// The question box's title.
 pub const QUESTION_TITLE: &str = " Your question ";
@@ -249,6 +296,14 @@ pub const HISTORY_EMPTY: &str = "No readings yet. Press a to ask your first ques
 pub const HISTORY_NO_MATCH: &str = "No reading matches the filter. Esc clears it.";
 /// The filter box's label.
 pub const FILTER_LABEL: &str = "Filter: ";
+/// The last line of a help that does not fit.
+pub const HELP_CUT: &str = "  … more in a taller terminal, and in the README";
+/// The Library's search label.
+pub const LIBRARY_FIND: &str = "Find:";
+/// Shown in the Library's empty search box.
+pub const LIBRARY_HINT: &str = "type a number, a name or a trigram";
+/// The Library's filter matches nothing.
+pub const LIBRARY_NO_MATCH: &str = "No hexagram matches. Esc clears what is typed.";
 
 /// The notice for a terminal below the minimum size.
 pub fn too_small(width: u16, height: u16, min_w: u16, min_h: u16) -> [String; 3] {

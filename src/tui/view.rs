@@ -10,8 +10,8 @@ use ratatui::widgets::Paragraph;
 
 use super::app::{App, Screen};
 use super::screens::{
-    MIN_HEIGHT, MIN_WIDTH, ask, body, cast, centered, draw_keys, help, history, live, provider,
-    reading, stats,
+    MIN_HEIGHT, MIN_WIDTH, ask, body, cast, centered, draw_keys, help, history, library, live,
+    provider, reading, stats,
 };
 use super::strings::{self, KeyHelp, footer};
 use super::theme::Theme;
@@ -68,6 +68,7 @@ pub fn draw(app: &App, frame: &mut Frame) {
         Screen::Reading => reading::render(&app.reading, frame, body, theme),
         Screen::History => history::render(&app.history, frame, body, theme),
         Screen::Stats => stats::render(&app.stats, &app.prices, frame, body, theme),
+        Screen::Library => library::render(&app.library, frame, body, theme),
     }
     draw_status(app, frame, status, theme);
     draw_keys(footer_keys(app), frame, keys, theme);
@@ -109,6 +110,7 @@ fn draw_tabs(app: &App, frame: &mut Frame, area: Rect, theme: &Theme) {
         Screen::Live => 1,
         Screen::Reading => 2,
         Screen::History | Screen::Stats => 3,
+        Screen::Library => 4,
     };
     let mut spans = vec![Span::styled(format!(" ䷀ {} ", strings::APP), theme.heading)];
     let live_note = app
@@ -121,6 +123,7 @@ fn draw_tabs(app: &App, frame: &mut Frame, area: Rect, theme: &Theme) {
         strings::TAB_LIVE,
         strings::TAB_READING,
         strings::TAB_HISTORY,
+        strings::TAB_LIBRARY,
     ]
     .into_iter()
     .enumerate()
@@ -138,14 +141,19 @@ fn draw_tabs(app: &App, frame: &mut Frame, area: Rect, theme: &Theme) {
             spans.push(Span::styled(format!("●{n} "), theme.busy));
         }
     }
-    frame.render_widget(Line::from(spans), area);
-    if app.screen == Screen::Reading
-        && let Some(pct) = reading::position(&app.reading, body(app.size), theme)
+    let tabs = Line::from(spans);
+    let used = tabs.width();
+    frame.render_widget(tabs, area);
+    let pct = match app.screen {
+        Screen::Reading => reading::position(&app.reading, body(app.size), theme),
+        Screen::Library => library::position(&app.library, body(app.size), theme),
+        _ => None,
+    };
+    // Where the tabs leave room for it.
+    if let Some(pct) = pct.map(|p| format!("{p}% "))
+        && used + 1 + text::width(&pct) <= usize::from(area.width)
     {
-        frame.render_widget(
-            Line::styled(format!("{pct}% "), theme.dim).right_aligned(),
-            area,
-        );
+        frame.render_widget(Line::styled(pct, theme.dim).right_aligned(), area);
     }
 }
 
@@ -198,5 +206,8 @@ fn footer_keys(app: &App) -> &'static [KeyHelp] {
         Screen::History if app.history.filtering => footer::FILTER,
         Screen::History => footer::HISTORY,
         Screen::Stats => footer::STATS,
+        Screen::Library if !app.library.open => footer::LIBRARY,
+        Screen::Library if app.library.links.is_some() => footer::LIBRARY_LINKED,
+        Screen::Library => footer::LIBRARY_PAGE,
     }
 }

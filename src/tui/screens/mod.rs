@@ -7,6 +7,7 @@ pub mod ask;
 pub mod cast;
 pub mod help;
 pub mod history;
+pub mod library;
 pub mod live;
 pub mod note;
 pub mod patterns;
@@ -52,6 +53,8 @@ pub enum Screen {
     History,
     /// One reading's figures.
     Stats,
+    /// The book: the 64 hexagrams and Legge's text.
+    Library,
 }
 
 /// The footer: the keys that work here, as many as fit.
@@ -100,6 +103,16 @@ pub fn centered(area: Rect, w: u16, h: u16, frame: &mut Frame) -> Rect {
     };
     frame.render_widget(Clear, r);
     r
+}
+
+/// "── Title ──────": a heading ruled to `width` columns.
+pub fn heading(title: &str, width: usize, theme: &Theme) -> Line<'static> {
+    let rule = "─".repeat(width.saturating_sub(text::width(title) + 4));
+    Line::from(vec![
+        Span::styled("── ", theme.border),
+        Span::styled(title.to_owned(), theme.heading),
+        Span::styled(format!(" {rule}"), theme.border),
+    ])
 }
 
 /// "䷶ 55 Feng 豐 (Abundance)".

@@ -11,13 +11,14 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
 use super::cast::bar;
-use super::{hexagram_title, wrap_styled};
+use super::library::Links;
+use super::{heading, hexagram_title, wrap_styled};
 use crate::model::{ExportFormat, ReadingId};
 use crate::oracle::{Hexagram, hexagram};
 use crate::plan::Section;
 use crate::report::{ReadingReport, SectionStatus};
 use crate::response::sanitize_inline;
-use crate::text::{self, truncate};
+use crate::text::truncate;
 use crate::tui::strings;
 use crate::tui::theme::Theme;
 
@@ -50,6 +51,8 @@ pub enum ReadingAction {
     Stats(ReadingId),
     /// Export this reading.
     Export(ReadingId, ExportFormat),
+    /// Open the reading's hexagrams in the Library, at the primary.
+    Book(Links),
     /// Something was asked that this reading cannot do (one without a store id).
     Say(&'static str),
     /// Write a note on this reading.
@@ -162,6 +165,15 @@ impl ReadingState {
                     self.scroll = *l;
                 }
             }
+            KeyCode::Char('o') => {
+                return ReadingAction::Book(Links {
+                    reading: report.id,
+                    primary: report.primary.number,
+                    resulting: report.resulting.as_ref().map(|h| h.number),
+                    nuclear: report.nuclear.number,
+                    at: 0,
+                });
+            }
             KeyCode::Char('s') => return saved(ReadingAction::Stats),
             KeyCode::Char('n') => return saved(ReadingAction::Note),
             KeyCode::Char('m') => {
@@ -173,15 +185,6 @@ impl ReadingState {
         self.clamp(d.lines.len(), usize::from(text.height));
         ReadingAction::None
     }
-}
-
-fn heading(title: &str, width: usize, theme: &Theme) -> Line<'static> {
-    let rule = "─".repeat(width.saturating_sub(text::width(title) + 4));
-    Line::from(vec![
-        Span::styled("── ", theme.border),
-        Span::styled(title.to_owned(), theme.heading),
-        Span::styled(format!(" {rule}"), theme.border),
-    ])
 }
 
 fn trigrams(h: &Hexagram) -> String {

@@ -18,6 +18,15 @@ fn both(name: &str, make: impl Fn((u16, u16)) -> App) {
     }
 }
 
+/// Draws the app `make` builds at the smallest size, 80x24 and 200x60, and checks the three
+/// snapshots (the screens that came with the book are drawn at these).
+fn three(name: &str, make: impl Fn((u16, u16)) -> App) {
+    for size in [(60, 16), NARROW, (200, 60)] {
+        let app = make(size);
+        insta::assert_snapshot!(format!("{name}_{}x{}", size.0, size.1), draw(&app));
+    }
+}
+
 #[test]
 fn ask_empty() {
     both("ask_empty", app);
@@ -367,7 +376,14 @@ fn a_small_terminal_gets_a_notice_not_a_panic() {
 fn every_screen_draws_at_every_size_without_panicking() {
     for w in (56..=220).step_by(23) {
         for h in (14..=64).step_by(10) {
-            for make in [mid_flight, reading_open, history, app] {
+            for make in [
+                mid_flight,
+                reading_open,
+                history,
+                app,
+                library_page,
+                library_linked,
+            ] {
                 let a = make((w, h));
                 draw(&a);
             }
@@ -420,6 +436,69 @@ fn note_editor_over_a_reading() {
         let mut a = reading_open(size);
         a.update(key(KeyCode::Char('n')));
         type_text(&mut a, "The garden waits; so can I.");
+        a
+    });
+}
+
+fn library(size: (u16, u16)) -> App {
+    let mut a = app(size);
+    a.update(key(KeyCode::F(5)));
+    a
+}
+
+fn library_page(size: (u16, u16)) -> App {
+    let mut a = library(size);
+    type_text(&mut a, "34");
+    a.update(key(KeyCode::Enter));
+    a
+}
+
+fn library_linked(size: (u16, u16)) -> App {
+    let mut a = reading_open(size);
+    a.update(key(KeyCode::Char('o')));
+    a.update(key(KeyCode::Char('o')));
+    a
+}
+
+#[test]
+fn library_list_search_and_no_match() {
+    three("library_list", library);
+    three("library_found", |size| {
+        let mut a = library(size);
+        type_text(&mut a, "thunder");
+        a.update(key(KeyCode::Down));
+        a
+    });
+    three("library_no_match", |size| {
+        let mut a = library(size);
+        type_text(&mut a, "zzz");
+        a
+    });
+}
+
+#[test]
+fn library_pages() {
+    three("library_page", library_page);
+    three("library_page_lines", |size| {
+        let mut a = library_page(size);
+        for _ in 0..3 {
+            a.update(key(KeyCode::PageDown));
+        }
+        a
+    });
+    // Hexagram 1 at its end: the use of the nines.
+    three("library_page_qian_end", |size| {
+        let mut a = library(size);
+        type_text(&mut a, "1");
+        a.update(key(KeyCode::Enter));
+        a.update(key(KeyCode::End));
+        a
+    });
+    // Opened from a reading, turned once with o: its resulting hexagram.
+    three("library_from_reading", library_linked);
+    three("help_library", |size| {
+        let mut a = library(size);
+        a.update(key(KeyCode::F(1)));
         a
     });
 }

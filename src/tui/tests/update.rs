@@ -869,6 +869,156 @@ fn why_the_app_only_browses_fits_a_status_line() {
 }
 
 #[test]
+fn the_library_opens_with_f5_or_b_and_finds_as_you_type() {
+    let mut a = app(NARROW);
+    // On Ask, b is text: F5 opens the book.
+    type_text(&mut a, "b");
+    assert_eq!(a.screen, Screen::Ask);
+    assert!(a.update(key(KeyCode::F(5))).is_empty());
+    assert_eq!(a.screen, Screen::Library);
+    assert!(!a.library.open);
+    assert_eq!(a.library.visible().len(), 64);
+    // Letters are the search here, even q, h and ?.
+    type_text(&mut a, "qian");
+    assert!(!a.quit && !a.help);
+    assert_eq!(a.screen, Screen::Library);
+    assert_eq!(a.library.filter_text(), "qian");
+    assert_eq!(a.library.shown, 1, "the cursor goes to the first match");
+    a.update(key(KeyCode::Down));
+    assert_eq!(
+        a.library.shown, 5,
+        "5 Xu has heaven below: trigrams match too"
+    );
+    a.update(key(KeyCode::Up));
+    a.update(key(KeyCode::Up));
+    assert_eq!(a.library.shown, 1);
+    a.update(key(KeyCode::End));
+    assert_eq!(a.library.shown, 44);
+    // Esc clears the search, and a second Esc leaves.
+    a.update(key(KeyCode::Esc));
+    assert_eq!(a.library.filter_text(), "");
+    assert_eq!(a.library.shown, 44, "the cursor stays where it was");
+    a.update(key(KeyCode::Esc));
+    assert_eq!(a.screen, Screen::Ask);
+    // A number finds that hexagram; a paste is a search too.
+    a.update(key(KeyCode::F(4)));
+    assert_eq!(a.screen, Screen::History);
+    a.update(key(KeyCode::Char('b')));
+    assert_eq!(a.screen, Screen::Library);
+    type_text(&mut a, "34");
+    assert_eq!(a.library.visible().len(), 1);
+    assert_eq!(a.library.shown, 34);
+    a.update(key(KeyCode::Esc));
+    a.update(Msg::Paste("great\nstrength".into()));
+    assert_eq!(a.library.filter_text(), "great strength");
+    assert_eq!(a.library.shown, 34);
+    a.update(key(KeyCode::Esc));
+    a.update(key(KeyCode::Esc));
+    assert_eq!(
+        a.screen,
+        Screen::History,
+        "back to where it was opened from"
+    );
+    // F1 is the help on the list, where ? is typed.
+    a.update(key(KeyCode::F(5)));
+    a.update(key(KeyCode::F(1)));
+    assert!(a.help);
+}
+
+#[test]
+fn a_page_scrolls_turns_to_the_next_hexagram_and_esc_goes_back_to_the_list() {
+    let mut a = app(NARROW);
+    a.update(key(KeyCode::F(5)));
+    type_text(&mut a, "64");
+    a.update(key(KeyCode::Enter));
+    assert!(a.library.open);
+    assert_eq!(a.library.shown, 64);
+    // Letters are keys again on a page.
+    a.update(key(KeyCode::Char('j')));
+    a.update(key(KeyCode::Char('j')));
+    assert_eq!(a.library.scroll, 2);
+    a.update(key(KeyCode::End));
+    let end = a.library.scroll;
+    assert!(end > 10, "{end}");
+    a.update(key(KeyCode::PageDown));
+    assert_eq!(a.library.scroll, end, "scrolling stops at the end");
+    a.update(key(KeyCode::Right));
+    assert_eq!(a.library.shown, 64, "64 is the last");
+    a.update(key(KeyCode::Left));
+    assert_eq!(
+        (a.library.shown, a.library.scroll),
+        (63, 0),
+        "a new page starts at its top"
+    );
+    a.update(key(KeyCode::Char('[')));
+    assert_eq!(a.library.shown, 62);
+    a.update(key(KeyCode::Esc));
+    assert!(!a.library.open);
+    assert_eq!(a.screen, Screen::Library);
+    a.update(key(KeyCode::Enter));
+    a.update(key(KeyCode::Char('?')));
+    assert!(a.help, "? is the help on a page");
+    a.update(key(KeyCode::Esc));
+    a.update(key(KeyCode::Char('/')));
+    assert!(!a.library.open, "/ goes back to the search");
+    assert_eq!(a.library.filter_text(), "64");
+    a.update(key(KeyCode::Esc));
+    a.update(key(KeyCode::Home));
+    a.update(key(KeyCode::Enter));
+    a.update(key(KeyCode::Left));
+    assert_eq!(a.library.shown, 1, "1 is the first");
+    a.update(key(KeyCode::Char('q')));
+    assert!(a.quit, "q quits from a page");
+}
+
+#[test]
+fn o_on_a_reading_opens_its_hexagrams_in_turn_and_esc_returns_to_it() {
+    let mut a = app(NARROW);
+    a.reading.loading = Some(ReadingId(7));
+    a.screen = Screen::Reading;
+    a.update(loaded(complete_report()));
+    assert!(a.update(key(KeyCode::Char('o'))).is_empty());
+    assert_eq!(a.screen, Screen::Library);
+    assert!(a.library.open);
+    assert_eq!(a.library.shown, 55, "the primary first");
+    let links = a.library.links.unwrap();
+    assert_eq!(
+        links.list(),
+        [("primary", 55), ("resulting", 31), ("nuclear", 28)]
+    );
+    a.update(key(KeyCode::Char('o')));
+    assert_eq!(a.library.shown, 31);
+    a.update(key(KeyCode::Char('o')));
+    assert_eq!(a.library.shown, 28);
+    a.update(key(KeyCode::Char('o')));
+    assert_eq!(a.library.shown, 55, "and round again");
+    a.update(key(KeyCode::Esc));
+    assert_eq!(a.screen, Screen::Reading);
+    assert!(a.library.links.is_none());
+    // Without a resulting hexagram, o turns between the primary and the nuclear.
+    let mut report = complete_report();
+    report.resulting = None;
+    a.update(loaded(report.clone()));
+    a.reading.report = Some(Box::new(report));
+    a.update(key(KeyCode::Char('o')));
+    a.update(key(KeyCode::Char('o')));
+    assert_eq!(a.library.shown, 28);
+    a.update(key(KeyCode::Char('o')));
+    assert_eq!(a.library.shown, 55);
+    // Opened with F5 the book has no reading: o does nothing, Esc goes to the list.
+    a.update(key(KeyCode::Esc));
+    a.update(key(KeyCode::F(5)));
+    assert!(a.library.links.is_none());
+    assert!(!a.library.open, "the book opens at its list");
+    a.update(key(KeyCode::Enter));
+    a.update(key(KeyCode::Char('o')));
+    assert_eq!(a.library.shown, 55);
+    a.update(key(KeyCode::Esc));
+    assert_eq!(a.screen, Screen::Library);
+    assert!(!a.library.open);
+}
+
+#[test]
 fn n_writes_a_note_on_the_reading_and_esc_with_text_asks_twice() {
     let mut a = app(NARROW);
     a.reading.loading = Some(ReadingId(7));

@@ -1,0 +1,369 @@
+//! The book: one hexagram's page, as `iching hexagram` prints it and the Library screen shows
+//! it — the figure, the names (pinyin with tones, Chinese, the English gloss, Legge's), the two
+//! trigrams, the nuclear hexagram, and Legge's judgment, image and six lines, with the use of
+//! the nines or sixes for 1 and 2. [`Page`] is the JSON; [`to_text`] and [`to_markdown`] the
+//! other formats. Every text is cleaned for a terminal ([`sanitize_inline`]), and for Markdown
+//! escaped as the exports are ([`markdown_text`]).
+
+use serde::Serialize;
+
+use crate::oracle::{Hexagram, Trigram};
+use crate::response::{markdown_text, sanitize_inline};
+use crate::text::wrap;
+
+/// One hexagram's page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Page {
+    /// King Wen number, 1..=64.
+    pub number: u8,
+    /// Pinyin without tone marks, as readings name it ("Da Zhuang").
+    pub name: String,
+    /// Pinyin with tone marks ("Dà Zhuàng").
+    pub pinyin: String,
+    /// The Chinese name (traditional).
+    pub chinese: String,
+    /// A short English gloss (the data's, not Legge's).
+    pub english: String,
+    /// Legge's romanised name ("Tâ Kwang").
+    pub legge: String,
+    /// The Unicode hexagram.
+    pub symbol: String,
+    /// The upper (outer) trigram.
+    pub upper: TrigramPage,
+    /// The lower (inner) trigram.
+    pub lower: TrigramPage,
+    /// The nuclear hexagram (lines 2-3-4 below, 3-4-5 above).
+    pub nuclear: Summary,
+    /// Legge: the judgment.
+    pub judgment: String,
+    /// Legge: the image (the Great Symbolism).
+    pub image: String,
+    /// Legge: the six lines, the bottom one first.
+    pub lines: Vec<LinePage>,
+    /// Legge: the use of the nines (1) or of the sixes (2); `None` for the others.
+    pub all_lines: Option<String>,
+}
+
+/// A trigram on a page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TrigramPage {
+    /// Pinyin ("Zhen").
+    pub name: String,
+    /// Chinese ("震").
+    pub chinese: String,
+    /// The Unicode trigram.
+    pub symbol: String,
+    /// English ("Thunder").
+    pub english: String,
+    /// Its image in nature ("thunder").
+    pub image: String,
+    /// Its quality ("moving/arousing").
+    pub attribute: String,
+    /// Its place in the family ("eldest son").
+    pub family: String,
+}
+
+/// Another hexagram, named.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    /// King Wen number.
+    pub number: u8,
+    /// Pinyin without tone marks.
+    pub name: String,
+    /// Pinyin with tone marks.
+    pub pinyin: String,
+    /// The Chinese name.
+    pub chinese: String,
+    /// The English gloss.
+    pub english: String,
+    /// The Unicode hexagram.
+    pub symbol: String,
+}
+
+/// One line of a page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LinePage {
+    /// 1 (bottom) to 6 (top).
+    pub position: u8,
+    /// Undivided (NINE) or divided (SIX).
+    pub yang: bool,
+    /// Legge's text.
+    pub text: String,
+}
+
+impl From<&Trigram> for TrigramPage {
+    fn from(t: &Trigram) -> Self {
+        Self {
+            name: t.name_pinyin.clone(),
+            chinese: t.name_chinese.clone(),
+            symbol: t.symbol.clone(),
+            english: t.english.clone(),
+            image: t.image.clone(),
+            attribute: t.attribute.clone(),
+            family: t.family.clone(),
+        }
+    }
+}
+
+impl From<&Hexagram> for Summary {
+    fn from(h: &Hexagram) -> Self {
+        Self {
+            number: h.number,
+            name: h.name_pinyin.clone(),
+            pinyin: h.pinyin().to_owned(),
+            chinese: h.name_chinese.clone(),
+            english: h.name_english.clone(),
+            symbol: h.symbol.clone(),
+        }
+    }
+}
+
+impl From<&Hexagram> for Page {
+    fn from(h: &Hexagram) -> Self {
+        Self {
+            number: h.number,
+            name: h.name_pinyin.clone(),
+            pinyin: h.pinyin().to_owned(),
+            chinese: h.name_chinese.clone(),
+            english: h.name_english.clone(),
+            legge: h.name_legge.clone(),
+            symbol: h.symbol.clone(),
+            upper: h.upper().into(),
+            lower: h.lower().into(),
+            nuclear: h.nuclear().into(),
+            judgment: h.judgment.clone(),
+            image: h.image.clone(),
+            lines: (1..=6u8)
+                .map(|n| LinePage {
+                    position: n,
+                    yang: h.is_yang(n),
+                    text: h.line_text(n).to_owned(),
+                })
+                .collect(),
+            all_lines: h.all_lines.clone(),
+        }
+    }
+}
+
+/// The heading of the use of the nines (hexagram 1) or sixes (2), with its text; `None` for
+/// the others.
+pub fn use_of(h: &Hexagram) -> Option<(&'static str, &str)> {
+    h.all_lines
+        .as_deref()
+        .map(|text| (use_heading(h.number), text))
+}
+
+/// "The use of the nines" (hexagram 1, all lines undivided) or "... sixes" (2).
+fn use_heading(number: u8) -> &'static str {
+    if number == 1 {
+        "The use of the nines"
+    } else {
+        "The use of the sixes"
+    }
+}
+
+/// A line of the figure: undivided or divided.
+pub fn bar(yang: bool) -> &'static str {
+    if yang {
+        "━━━━━━━"
+    } else {
+        "━━━ ━━━"
+    }
+}
+
+/// "☳ Zhen 震 (Thunder): thunder, moving/arousing, eldest son".
+pub fn trigram_line(t: &TrigramPage) -> String {
+    format!(
+        "{} {} {} ({}): {}, {}, {}",
+        t.symbol, t.name, t.chinese, t.english, t.image, t.attribute, t.family
+    )
+}
+
+/// "䷪ 43 Guài 夬 (Resolution / Displacement)".
+pub fn summary_line(s: &Summary) -> String {
+    format!(
+        "{} {} {} {} ({})",
+        s.symbol, s.number, s.pinyin, s.chinese, s.english
+    )
+}
+
+/// "䷡ 34 Dà Zhuàng 大壯 (Great Strength)".
+pub fn title(p: &Page) -> String {
+    format!(
+        "{} {} {} {} ({})",
+        p.symbol, p.number, p.pinyin, p.chinese, p.english
+    )
+}
+
+/// `text` wrapped at `width`, every line indented by `indent` (the first by `first`).
+fn indented(text: &str, width: usize, first: &str, indent: &str) -> String {
+    let w = width.saturating_sub(indent.chars().count()).max(20);
+    let mut out = String::new();
+    for (i, l) in wrap(&sanitize_inline(text), w).iter().enumerate() {
+        out.push_str(if i == 0 { first } else { indent });
+        out.push_str(l);
+        out.push('\n');
+    }
+    out
+}
+
+/// The page as plain text, wrapped at `width` columns.
+pub fn to_text(p: &Page, width: usize) -> String {
+    let mut out = format!("{}\n", sanitize_inline(&title(p)));
+    out.push_str(&format!("Legge: {}\n\n", sanitize_inline(&p.legge)));
+    for l in p.lines.iter().rev() {
+        out.push_str(&format!("  {}  {}\n", l.position, bar(l.yang)));
+    }
+    out.push('\n');
+    out.push_str(&indented(
+        &trigram_line(&p.upper),
+        width,
+        "Above:   ",
+        "         ",
+    ));
+    out.push_str(&indented(
+        &trigram_line(&p.lower),
+        width,
+        "Below:   ",
+        "         ",
+    ));
+    out.push_str(&indented(
+        &summary_line(&p.nuclear),
+        width,
+        "Nuclear: ",
+        "         ",
+    ));
+    for (heading, text) in [("The judgment", &p.judgment), ("The image", &p.image)] {
+        out.push_str(&format!("\n{heading}\n"));
+        out.push_str(&indented(text, width, "  ", "  "));
+    }
+    out.push_str("\nThe lines\n");
+    for l in &p.lines {
+        out.push_str(&indented(
+            &l.text,
+            width,
+            &format!("  {}  ", l.position),
+            "     ",
+        ));
+    }
+    if let Some(all) = &p.all_lines {
+        out.push_str(&format!("\n{}\n", use_heading(p.number)));
+        out.push_str(&indented(all, width, "  ", "  "));
+    }
+    out
+}
+
+/// The page as Markdown: every text escaped as the exports escape it.
+pub fn to_markdown(p: &Page) -> String {
+    let mut out = format!("# {}\n\n", markdown_text(&title(p)));
+    out.push_str(&format!("Legge: {}\n\n", markdown_text(&p.legge)));
+    out.push_str("```text\n");
+    for l in p.lines.iter().rev() {
+        out.push_str(&format!("{}  {}\n", l.position, bar(l.yang)));
+    }
+    out.push_str("```\n\n");
+    out.push_str(&format!(
+        "- **Above:** {}\n- **Below:** {}\n- **Nuclear:** {}\n",
+        markdown_text(&trigram_line(&p.upper)),
+        markdown_text(&trigram_line(&p.lower)),
+        markdown_text(&summary_line(&p.nuclear))
+    ));
+    for (heading, text) in [("The judgment", &p.judgment), ("The image", &p.image)] {
+        out.push_str(&format!("\n## {heading}\n\n{}\n", markdown_text(text)));
+    }
+    out.push_str("\n## The lines\n\n");
+    for l in &p.lines {
+        out.push_str(&format!(
+            "**Line {}.** {}\n\n",
+            l.position,
+            markdown_text(&l.text)
+        ));
+    }
+    if let Some(all) = &p.all_lines {
+        out.push_str(&format!(
+            "## {}\n\n{}\n",
+            use_heading(p.number),
+            markdown_text(all)
+        ));
+    }
+    out.trim_end().to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oracle::hexagram;
+
+    fn page(n: u8) -> Page {
+        hexagram(n).unwrap().into()
+    }
+
+    #[test]
+    fn a_page_has_the_figure_names_trigrams_nuclear_and_every_text() {
+        let p = page(34);
+        assert_eq!(
+            (p.number, p.name.as_str(), p.pinyin.as_str()),
+            (34, "Da Zhuang", "Dà Zhuàng")
+        );
+        assert_eq!(p.upper.name, "Zhen");
+        assert_eq!(p.lower.name, "Qian");
+        assert_eq!(p.nuclear.number, 43);
+        assert_eq!(p.lines.len(), 6);
+        assert!(p.lines[0].yang && !p.lines[5].yang);
+        assert!(p.lines[0].text.starts_with("The first NINE"));
+        assert!(p.all_lines.is_none());
+        let text = to_text(&p, 80);
+        assert!(text.starts_with("䷡ 34 Dà Zhuàng 大壯 (Great Strength)\nLegge: Tâ Kwang\n\n  6  ━━━ ━━━\n  5  ━━━ ━━━\n  4  ━━━━━━━\n"), "{text}");
+        assert!(
+            text.contains("Above:   ☳ Zhen 震 (Thunder): thunder, moving/arousing, eldest son\n")
+        );
+        assert!(text.contains("Nuclear: ䷪ 43 Guài 夬 (Resolution / Displacement)\n"));
+        assert!(
+            text.contains("\nThe judgment\n  Tâ Kwang indicates"),
+            "{text}"
+        );
+        assert!(
+            text.contains("\nThe lines\n  1  The first NINE, undivided,"),
+            "{text}"
+        );
+        for line in to_text(&p, 60).lines() {
+            assert!(crate::text::width(line) <= 60, "{line:?}");
+        }
+        assert!(!text.contains("use of the"));
+    }
+
+    #[test]
+    fn qian_and_kun_have_the_use_of_the_nines_and_sixes() {
+        let one = to_text(&page(1), 80);
+        assert!(
+            one.contains("\nThe use of the nines\n  (The lines of this hexagram"),
+            "{one}"
+        );
+        let two = to_markdown(&page(2));
+        assert!(
+            two.contains("\n## The use of the sixes\n\n(The lines"),
+            "{two}"
+        );
+        assert_eq!(
+            use_of(hexagram(1).unwrap()).map(|(t, _)| t),
+            Some("The use of the nines")
+        );
+        assert_eq!(use_of(hexagram(3).unwrap()), None);
+    }
+
+    #[test]
+    fn markdown_escapes_what_could_become_markup() {
+        let mut p = page(55);
+        p.judgment = "<script>x</script> *b* [l](j:x) `c`".into();
+        p.lines[0].text = "# heading & \u{1b}[31mred".into();
+        let md = to_markdown(&p);
+        assert!(
+            md.contains("\\<script\\>x\\</script\\> \\*b\\* \\[l\\](j:x) \\`c\\`"),
+            "{md}"
+        );
+        assert!(md.contains("**Line 1.** \\# heading \\& red"), "{md}");
+        assert!(!md.contains('\u{1b}'));
+        let text = to_text(&p, 80);
+        assert!(!text.contains('\u{1b}'), "{text}");
+    }
+}

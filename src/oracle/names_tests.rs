@@ -1,0 +1,151 @@
+//! Finding hexagrams by name, and the filter typed as you go.
+
+use super::*;
+
+fn found(q: &str) -> u8 {
+    find_hexagram(q)
+        .unwrap_or_else(|e| panic!("{q:?}: {e}"))
+        .number
+}
+
+fn candidates(q: &str) -> Vec<u8> {
+    match find_hexagram(q) {
+        Err(NameError::Ambiguous { candidates, .. }) => {
+            candidates.iter().map(|h| h.number).collect()
+        }
+        other => panic!("{q:?} should be ambiguous, got {other:?}"),
+    }
+}
+
+#[test]
+fn the_toned_pinyin_folds_to_the_data_s_pinyin() {
+    for h in all_hexagrams() {
+        assert_eq!(
+            fold_name(h.pinyin()),
+            fold_name(&h.name_pinyin),
+            "#{}",
+            h.number
+        );
+        // Every toned name finds its hexagram, but Lǚ, which 10 and 56 share.
+        if h.number != 10 && h.number != 56 {
+            assert_eq!(found(h.pinyin()), h.number);
+        }
+    }
+}
+
+#[test]
+fn numbers_symbols_and_chinese_names() {
+    assert_eq!(found("34"), 34);
+    assert_eq!(found(" #1 "), 1);
+    assert_eq!(found("064"), 64);
+    assert_eq!(found("䷀"), 1);
+    assert_eq!(found("大壯"), 34);
+    for bad in ["0", "65", "999999999999"] {
+        assert!(
+            matches!(find_hexagram(bad), Err(NameError::NoSuchNumber(_))),
+            "{bad}"
+        );
+    }
+    assert_eq!(find_hexagram("  "), Err(NameError::Empty));
+}
+
+#[test]
+fn pinyin_with_or_without_tones_in_any_case() {
+    assert_eq!(candidates("qian"), [1, 15]);
+    assert_eq!(candidates("QIAN"), [1, 15]);
+    assert_eq!(found("Qián"), 1);
+    assert_eq!(found("qián"), 1);
+    assert_eq!(found("QIĀN"), 15);
+    // A tone typed as a combining accent is dropped, so the name is read without tones.
+    assert_eq!(candidates("qia\u{301}n"), [1, 15]);
+    // A wrong tone falls back to the name without tones.
+    assert_eq!(candidates("qiàn"), [1, 15]);
+    assert_eq!(found("da zhuang"), 34);
+    assert_eq!(found("DaZhuang"), 34);
+    assert_eq!(found("Dà Zhuàng"), 34);
+    assert_eq!(found("feng"), 55);
+    assert_eq!(candidates("kun"), [2, 47]);
+    assert_eq!(found("Kūn"), 2);
+    assert_eq!(found("kùn"), 47);
+    // Both are Lǚ, tones and all.
+    assert_eq!(candidates("Lǚ"), [10, 56]);
+    assert_eq!(candidates("lu"), [10, 56]);
+    // Pinyin before Legge: "Sun" is 41 in pinyin (and 57 in Legge's spelling).
+    assert_eq!(found("sun"), 41);
+}
+
+#[test]
+fn english_names_and_their_words() {
+    assert_eq!(found("heaven"), 1);
+    assert_eq!(found("Abundance"), 55);
+    assert_eq!(found("the well"), 48);
+    assert_eq!(found("well"), 48);
+    assert_eq!(found("fire"), 30);
+    assert_eq!(found("Influence / Mutual Attraction"), 31);
+    assert_eq!(found("mutual attraction"), 31);
+    assert_eq!(found("possession"), 14);
+    assert_eq!(candidates("great"), [14, 26, 28, 34]);
+    assert_eq!(found("great strength"), 34);
+    // Legge's romanisation comes after pinyin and English.
+    assert_eq!(found("Tâ Kwang"), 34);
+    assert_eq!(candidates("khien"), [1, 15]);
+}
+
+#[test]
+fn an_unknown_or_ambiguous_name_says_what_to_give() {
+    let e = find_hexagram("qian").unwrap_err().to_string();
+    assert_eq!(
+        e,
+        "\"qian\" names 2 hexagrams: 1 Qián 乾 (Heaven), 15 Qiān 謙 (Humility); give the number, or the pinyin with its tone marks"
+    );
+    let e = find_hexagram("lu").unwrap_err().to_string();
+    assert!(e.ends_with("; give the number"), "{e}");
+    let e = find_hexagram("qain").unwrap_err().to_string();
+    assert!(
+        e.starts_with("no hexagram is called \"qain\"; near it: 1 Qián"),
+        "{e}"
+    );
+    assert!(e.contains("15 Qiān"), "{e}");
+    let e = find_hexagram("zzzz").unwrap_err().to_string();
+    assert!(e.contains("give a number (1 to 64)"), "{e}");
+    let e = find_hexagram("65").unwrap_err().to_string();
+    assert_eq!(e, "there is no hexagram 65: the numbers run from 1 to 64");
+}
+
+#[test]
+fn the_filter_matches_numbers_names_and_trigrams_as_you_type() {
+    let hits = |term: &str| -> Vec<u8> {
+        all_hexagrams()
+            .iter()
+            .filter(|h| hexagram_matches(h, term))
+            .map(|h| h.number)
+            .collect()
+    };
+    assert_eq!(hits("34"), [34]);
+    assert_eq!(hits("xiao"), [9, 62]);
+    // Qian is also a trigram: the hexagrams with heaven above or below come too.
+    let qian = hits("Qián");
+    assert_eq!(qian.len(), 16);
+    assert!(qian.contains(&1) && qian.contains(&15) && qian.contains(&5));
+    assert_eq!(hits("dazh"), [34]);
+    assert_eq!(hits("abund"), [55]);
+    assert_eq!(hits("大"), [14, 26, 28, 34]);
+    // Trigrams: every hexagram with thunder above or below, and 51 doubled.
+    let thunder = hits("thunder");
+    assert_eq!(thunder.len(), 15);
+    assert!(thunder.contains(&51) && thunder.contains(&55) && thunder.contains(&24));
+    assert_eq!(hits("☳").len(), 15);
+    assert!(hits("").len() == 64);
+    assert!(hits("zzz").is_empty());
+}
+
+#[test]
+fn a_hexagram_s_nuclear_is_the_reading_s() {
+    for h in all_hexagrams() {
+        let values = std::array::from_fn(|i| if h.is_yang(i as u8 + 1) { 7 } else { 8 });
+        let r = Reading::new(Cast::manual(values.map(|v| LineValue::new(v).unwrap())));
+        assert_eq!(r.primary.number, h.number);
+        assert_eq!(h.nuclear().number, r.nuclear.number);
+    }
+    assert_eq!(hexagram(55).unwrap().nuclear().number, 28);
+}
