@@ -155,16 +155,21 @@ impl FileConfig {
     /// Reads `path`; a missing file is an empty config.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         match std::fs::read_to_string(path) {
-            Ok(text) => toml::from_str(&text).map_err(|e| ConfigError::Parse {
-                path: path.to_path_buf(),
-                message: e.message().to_owned(),
-            }),
+            Ok(text) => Self::parse(&text, path),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
             Err(source) => Err(ConfigError::Read {
                 path: path.to_path_buf(),
                 source,
             }),
         }
+    }
+
+    /// Parses `text`, the contents of a config file; `path` only names the file in an error.
+    pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
+        toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.message().to_owned(),
+        })
     }
 }
 
@@ -186,10 +191,7 @@ pub fn save_provider(path: &Path, provider: &str, model: &str) -> Result<(), Con
     // A base URL set for the old provider would send the new one there: it goes, kept as a
     // comment.
     let text = comment_top_level(&text, "base_url", provider);
-    toml::from_str::<FileConfig>(&text).map_err(|e| ConfigError::Parse {
-        path: path.to_path_buf(),
-        message: e.message().to_owned(),
-    })?;
+    FileConfig::parse(&text, path)?;
     let write = |e: std::io::Error| ConfigError::Read {
         path: path.to_path_buf(),
         source: e,

@@ -101,7 +101,9 @@ pub fn wrap_runs<S: Copy + PartialEq>(runs: &[(&str, S)], width: usize) -> Vec<V
             let mut buf = String::new();
             for c in piece.chars() {
                 let cw = char_width(c);
-                if cur_w + cw > width && cur_w > 0 {
+                // A character of no width (a combining mark, a variation selector) stays with
+                // the one before it, even on a line a wide character has overfilled.
+                if cw > 0 && cur_w + cw > width && cur_w > 0 {
                     if !buf.is_empty() {
                         cur.push((std::mem::take(&mut buf), style));
                     }
@@ -183,6 +185,16 @@ mod tests {
         assert_eq!(wrap("  a \t\n b  ", 10), ["a b"]);
         assert!(wrap(" ", 10).is_empty());
         assert_eq!(wrap("ab", 0), ["a", "b"], "a width of 0 wraps at 1");
+    }
+
+    #[test]
+    fn a_character_of_no_width_stays_with_the_one_before_it() {
+        // Found by fuzzing (fuzz/fuzz_targets/response.rs): at width 1 a wide character
+        // overfills its line, and a combining mark or variation selector after it began the
+        // next line, before the next wide character.
+        assert_eq!(wrap("豐\u{301}豐", 1), ["豐\u{301}", "豐"]);
+        assert_eq!(wrap("豐\u{fe0f}勿憂", 1), ["豐\u{fe0f}", "勿", "憂"]);
+        assert_eq!(wrap("e\u{301}te\u{301}", 2), ["e\u{301}t", "e\u{301}"]);
     }
 
     #[test]

@@ -8,7 +8,7 @@ pub mod openai;
 pub mod preset;
 pub mod redact;
 mod retry;
-mod sse;
+pub mod sse;
 pub mod tokens;
 mod wire;
 

@@ -48,7 +48,6 @@ impl SseDecoder {
     }
 
     /// Whether a started event or line is still waiting for its end.
-    #[cfg(test)]
     pub fn has_partial(&self) -> bool {
         !self.line.is_empty() || self.data.is_some()
     }
