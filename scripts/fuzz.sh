@@ -62,7 +62,11 @@ for t in "${targets[@]}"; do
   line="$t: ${runs:-?} executions in ${took} s (${rate:-?} exec/s), corpus ${corpus:-?}"
   if [ "$status" -ne 0 ]; then
     artifact=$(sed -n 's/.*Test unit written to \([^ ]*\).*/\1/p' "$log" | tail -n 1)
-    tail -n 40 "$log" >&2
+    {
+      echo "-- $t failed (the whole output is in $log):"
+      grep -m 1 -A 1 'panicked at' "$log" || true
+      grep -m 1 -E '^==[0-9]+== ERROR' "$log" || true
+    } >&2
     line="$line: FAILED (exit $status); input saved as ${artifact:-(none: see $log)}"
     [ -n "$artifact" ] && line="$line; reproduce with: cargo +$toolchain fuzz run --sanitizer $sanitizer $t $artifact"
     failed+=("$t")

@@ -72,7 +72,7 @@ fn open_checked(aad: &[u8], blob: &[u8]) -> Result<Vec<u8>, CryptoError> {
     }
     if let Ok(pt) = &opened {
         let ct_len = blob.len() - MIN_LEN + 16;
-        assert!(ct_len % 16 == 0 && pt.len() < ct_len && ct_len - pt.len() <= 16);
+        assert!(ct_len.is_multiple_of(16) && pt.len() < ct_len && ct_len - pt.len() <= 16);
         let again = KEYS.seal(aad, pt);
         assert_eq!(KEYS.open(aad, &again).as_ref(), Ok(pt));
         assert!(OTHER_KEYS.open(aad, &sealed).is_err());
@@ -109,7 +109,7 @@ fuzz_target!(|input: &[u8]| {
                     Err(CryptoError::IntegrityCheckFailed),
                     "the crate's MAC is not the documented one"
                 );
-                if (payload.len() - 17) % 16 != 0 {
+                if !(payload.len() - 17).is_multiple_of(16) {
                     assert_eq!(opened, Err(CryptoError::BadPadding));
                 }
             }

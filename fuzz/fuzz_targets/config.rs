@@ -16,6 +16,9 @@ use iching::config::{FileConfig, Overrides, ProviderKind, Settings};
 use iching::plan::{PromptSet, Prompts, Section};
 use libfuzzer_sys::fuzz_target;
 
+/// The environment variables `Settings::resolve` sees.
+type Env = dyn Fn(&str) -> Option<String>;
+
 fuzz_target!(|input: &[u8]| {
     let text = String::from_utf8_lossy(input);
     let file = match FileConfig::parse(&text, Path::new("config.toml")) {
@@ -31,7 +34,7 @@ fuzz_target!(|input: &[u8]| {
 
     // One resolution per input (the length picks which), so each run stays quick.
     let with_key = |var: &str| (var == "OPENAI_API_KEY").then(|| "sk-test".to_owned());
-    let (o, env): (Overrides, &dyn Fn(&str) -> Option<String>) = match input.len() % 3 {
+    let (o, env): (Overrides, &Env) = match input.len() % 3 {
         0 => (Overrides::default(), &|_| None),
         1 => (Overrides::default(), &with_key),
         _ => {
@@ -54,7 +57,7 @@ fuzz_target!(|input: &[u8]| {
         }
     }
 
-    if input.len() % 3 == 0 {
+    if input.len().is_multiple_of(3) {
         let mut prompts = Prompts::default();
         assert!(prompts.set_override("changing/changingLinesLine.md", text.into_owned()));
         let filled = prompts.instruction(PromptSet::Changing, Section::ChangingLine(3));

@@ -27,10 +27,7 @@ fn reference(stream: &[u8]) -> (Vec<String>, usize, bool) {
     let mut events = Vec::new();
     let mut data: Option<String> = None;
     let mut rest = stream;
-    loop {
-        let Some(end) = rest.iter().position(|&b| b == b'\r' || b == b'\n') else {
-            break;
-        };
+    while let Some(end) = rest.iter().position(|&b| b == b'\r' || b == b'\n') {
         let line = &rest[..end];
         let skip = if rest[end] == b'\r' && rest.get(end + 1) == Some(&b'\n') {
             2
