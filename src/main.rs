@@ -85,6 +85,7 @@ fn command_name(cli: &Cli) -> &'static str {
         Some(Command::Key(_)) => "key",
         Some(Command::Note(_)) => "note",
         Some(Command::Notes(_)) => "notes",
+        Some(Command::Ask(_)) => "ask",
         Some(Command::Passphrase(_)) => "passphrase",
         Some(Command::Hexagram(_)) => "hexagram",
     }

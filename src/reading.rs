@@ -3,6 +3,7 @@
 //! keep each section in the store the moment it lands ([`saved`]).
 
 mod batch;
+pub mod followup;
 mod saved;
 
 use crate::model::Query;

@@ -210,6 +210,36 @@ pub struct ReadingReport {
     /// The journal: notes and outcomes, oldest first.
     #[serde(default)]
     pub notes: Vec<NoteReport>,
+    /// Follow-up questions asked about the reading and their answers, oldest first.
+    #[serde(default)]
+    pub followups: Vec<FollowupReport>,
+}
+
+/// One follow-up question and its answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FollowupReport {
+    /// Its id.
+    pub id: i64,
+    /// When it was asked (RFC 3339, UTC).
+    pub asked_at: String,
+    /// The question.
+    pub question: String,
+    /// The answer as plain text, paragraphs separated by a blank line.
+    pub answer: String,
+    /// The answer, parsed and sanitised.
+    pub paragraphs: Vec<Paragraph>,
+    /// Token counts of the answer.
+    pub usage: crate::events::Usage,
+    /// From sending the request to the end of the answer.
+    pub latency_ms: u64,
+    /// Time to first token.
+    pub ttft_ms: Option<u64>,
+    /// `offline` or `openai`.
+    pub provider: String,
+    /// The model that answered.
+    pub model: String,
+    /// How many of the reading's sections the request left out to stay within its budget.
+    pub sections_left_out: u32,
 }
 
 /// One note of the journal.
@@ -247,6 +277,7 @@ impl ReadingReport {
                 .map(|&s| SectionReport::pending(s))
                 .collect(),
             notes: Vec::new(),
+            followups: Vec::new(),
         }
     }
 
@@ -398,6 +429,20 @@ pub fn to_text(r: &ReadingReport, width: usize) -> String {
             SectionStatus::Pending => out.push_str("(not generated)\n"),
         }
     }
+    if !r.followups.is_empty() {
+        out.push_str("\n== Follow-up questions ==\n");
+        for f in &r.followups {
+            out.push_str(&format!(
+                "\n{} · {}\n",
+                f.asked_at.replace('T', " "),
+                sanitize_inline(&f.model)
+            ));
+            out.push_str(&wrap_labelled("Q: ", &sanitize_inline(&f.question), width));
+            out.push('\n');
+            out.push_str(&to_plain_text(&f.paragraphs, Some(width)));
+            out.push('\n');
+        }
+    }
     if !r.notes.is_empty() {
         out.push_str("\n== Journal ==\n");
         for n in &r.notes {
@@ -463,6 +508,19 @@ pub fn to_markdown_doc(r: &ReadingReport) -> String {
             SectionStatus::Pending => out.push_str("*Not generated.*"),
         }
         out.push('\n');
+    }
+    if !r.followups.is_empty() {
+        out.push_str("\n## Follow-up questions\n");
+        for f in &r.followups {
+            out.push_str(&format!(
+                "\n### {}\n\n*{} · {}*\n\n",
+                markdown_text(&f.question),
+                markdown_text(&f.asked_at.replace('T', " ")),
+                markdown_text(&f.model)
+            ));
+            out.push_str(&to_markdown(&f.paragraphs));
+            out.push('\n');
+        }
     }
     if !r.notes.is_empty() {
         out.push_str("\n## Journal\n");

@@ -1,6 +1,7 @@
 //! The headless commands. `main` parses the arguments with these clap types and calls
 //! [`dispatch`]; each command lives in its own file.
 
+mod ask;
 mod batch;
 mod bench;
 mod cast;
@@ -65,7 +66,8 @@ impl Cli {
                 | Command::Key(_)
                 | Command::Passphrase(_)
                 | Command::Note(_)
-                | Command::Notes(_),
+                | Command::Notes(_)
+                | Command::Ask(_),
             ) => Access::Read,
             _ => Access::Write,
         }
@@ -129,6 +131,16 @@ pub enum Command {
     Note(journal::NoteArgs),
     /// List the notes of a reading, oldest first
     Notes(journal::NotesArgs),
+    /// Ask a follow-up question about a saved reading
+    ///
+    /// The model gets the reading (question, situation, hexagrams, rule, Legge's texts), what
+    /// its sections said (the earliest left out past a budget, and it is told so) and the
+    /// earlier follow-ups. The answer prints as it arrives and is saved sealed with the reading,
+    /// with its tokens and timings (in `stats`), once complete; `show` prints it. Offline, the
+    /// answer is Legge's text of the lines the question names (or of the changing lines).
+    /// QUESTION `-` reads it from standard input. Exit 0 answered, 1 not answered (nothing is
+    /// saved), 130 cancelled.
+    Ask(ask::AskArgs),
     /// Give the store a new key file (`iching key rotate`)
     Key(keys::KeyArgs),
     /// One hexagram of the book: figure, names, trigrams, nuclear hexagram, Legge's texts
@@ -375,6 +387,7 @@ pub async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
         Some(Command::Key(args)) => keys::key(cli.home.as_deref(), args).await,
         Some(Command::Note(args)) => journal::note(cli.home.as_deref(), args).await,
         Some(Command::Notes(args)) => journal::notes(cli.home.as_deref(), args).await,
+        Some(Command::Ask(args)) => ask::run(cli.home.as_deref(), args).await,
         Some(Command::Passphrase(args)) => keys::passphrase(cli.home.as_deref(), args).await,
         Some(Command::Hexagram(args)) => hexagram::run(&args),
         // `main` opens the terminal app (`crate::tui::run`) when there is no command.

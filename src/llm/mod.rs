@@ -56,6 +56,10 @@ pub struct SectionRequest {
     pub max_tokens: u32,
     /// The language the settings ask for (`None`: the question's own); the messages say it.
     pub language: Option<Arc<str>>,
+    /// Set when this is a follow-up question about the reading rather than a section: the
+    /// question. `section` is then the synthesis, whose voice a follow-up answer continues (it
+    /// only labels the request's events and log lines).
+    pub followup: Option<Arc<str>>,
 }
 
 impl std::fmt::Debug for SectionRequest {
@@ -95,6 +99,7 @@ impl SectionRequest {
             messages_json,
             max_tokens,
             language: None,
+            followup: None,
         }
     }
 

@@ -62,8 +62,12 @@ async fn answer(
     pace: Option<std::time::Duration>,
 ) -> Result<Completion, ProviderError> {
     let started = Instant::now();
-    let mut paragraphs = compose(&request.reading, &request.query.question, request.section);
-    if request.section == first_section(&request.reading)
+    let mut paragraphs = match &request.followup {
+        Some(question) => followup(&request.reading, question),
+        None => compose(&request.reading, &request.query.question, request.section),
+    };
+    if request.followup.is_none()
+        && request.section == first_section(&request.reading)
         && wants_other_language(request.language.as_deref(), &request.query.question)
     {
         paragraphs.insert(
@@ -259,6 +263,106 @@ fn wants_other_language(language: Option<&str>, question: &str) -> bool {
             });
     let accented = question.chars().any(latin_accented) || question.contains(['¿', '¡']);
     all > 0 && (latin * 2 < all || accented)
+}
+
+/// The line positions a question names: "line 3", "lines 2 and 5", "the third line", "the top
+/// line", "bottom line"; in order, without repeats.
+pub fn lines_named(question: &str) -> Vec<u8> {
+    const ORDINALS: [(&str, u8); 10] = [
+        ("first", 1),
+        ("bottom", 1),
+        ("second", 2),
+        ("third", 3),
+        ("fourth", 4),
+        ("fifth", 5),
+        ("sixth", 6),
+        ("top", 6),
+        ("upper", 6),
+        ("lowest", 1),
+    ];
+    let lower = question.to_lowercase();
+    let words: Vec<&str> = lower
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    let mut found = Vec::new();
+    let mut push = |n: u8| {
+        if (1..=6).contains(&n) && !found.contains(&n) {
+            found.push(n);
+        }
+    };
+    for (i, w) in words.iter().enumerate() {
+        let is_line = |w: &str| w == "line" || w == "lines";
+        if is_line(w) {
+            // "line 3", "lines 2 and 5", "lines 1, 4"
+            for next in words.iter().skip(i + 1).take(6) {
+                match next.parse::<u8>() {
+                    Ok(n) => push(n),
+                    Err(_) if *next == "and" || *next == "or" => {}
+                    Err(_) => break,
+                }
+            }
+        } else if words.get(i + 1).is_some_and(|n| is_line(n)) {
+            // "third line", "3rd line", "top line"
+            let digits: String = w.chars().take_while(char::is_ascii_digit).collect();
+            if let Ok(n) = digits.parse::<u8>() {
+                push(n);
+            } else if let Some(&(_, n)) = ORDINALS.iter().find(|(name, _)| name == w) {
+                push(n);
+            }
+        }
+    }
+    found
+}
+
+/// The offline answer to a follow-up question: Legge's text of the lines it names (or the
+/// changing lines, or the judgment and image when none change) with what their places say,
+/// and a plain word that this is all the offline reader can do.
+pub fn followup(reading: &Reading, question: &str) -> Vec<String> {
+    let lower = question.to_lowercase();
+    let resulting = reading
+        .resulting
+        .filter(|_| lower.contains("resulting") || lower.contains("second hexagram"));
+    let h = resulting.unwrap_or(reading.primary);
+    let named = lines_named(question);
+    let (lines, what) = if !named.is_empty() {
+        let what = match named.as_slice() {
+            [one] => format!("line {one}"),
+            some => format!("lines {}", and_list(some)),
+        };
+        (named, format!("the text of {what} of {}", h.name_pinyin))
+    } else if resulting.is_none() && !reading.changing_lines().is_empty() {
+        (
+            reading.changing_lines(),
+            "the text of the lines that change".to_owned(),
+        )
+    } else {
+        (
+            Vec::new(),
+            format!("the judgment and image of {}", h.name_pinyin),
+        )
+    };
+    let mut v = vec![p(format!(
+        "<em>The offline reader answers follow-up questions only from the classic text: here, \
+         {what}, in Legge's translation and in English. Configure a model to have {} itself \
+         answered.</em>",
+        quote_question(question)
+    ))];
+    if lines.is_empty() {
+        v.push(p(format!("{}: {}", name(h), quote(&h.judgment))));
+        v.push(p(format!("<b>The image.</b> {}", quote(&h.image))));
+    }
+    for n in lines {
+        v.push(p(format!(
+            "{}, line {n}: {}",
+            name(h),
+            quote(h.line_text(n))
+        )));
+        if resulting.is_none() {
+            v.push(line_paragraph(reading, n));
+        }
+    }
+    v
 }
 
 /// The paragraphs (as `<p>` HTML) answering `section` of `reading`.
@@ -490,6 +594,49 @@ fn capitalise(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn follow_up_questions_name_their_lines() {
+        assert_eq!(lines_named("What does line 3 mean?"), vec![3]);
+        assert_eq!(lines_named("And lines 2 and 5, or 9?"), vec![2, 5]);
+        assert_eq!(lines_named("the top line and the 4th line"), vec![6, 4]);
+        assert_eq!(
+            lines_named("Why the bottom line? the first line again"),
+            vec![1]
+        );
+        assert_eq!(lines_named("What should I do next?"), Vec::<u8>::new());
+        assert_eq!(lines_named("line seven"), Vec::<u8>::new());
+    }
+
+    #[test]
+    fn follow_ups_are_answered_from_the_lines_asked_about() {
+        // 9,8,7,7,6,8: lines 1 and 5 change.
+        let r = Reading::new(crate::oracle::Cast::manual(
+            crate::oracle::Cast::parse_lines("9,8,7,7,6,8").unwrap(),
+        ));
+        let third = followup(&r, "What about line 3?").join("\n");
+        assert!(third.contains("line 3 of"), "{third}");
+        assert!(third.contains(&esc(r.primary.line_text(3))), "{third}");
+        assert!(!third.contains(&esc(r.primary.line_text(1))), "{third}");
+        assert!(third.contains("Configure a model"), "{third}");
+        let changing = followup(&r, "What now?").join("\n");
+        assert!(
+            changing.contains(&esc(r.primary.line_text(1))),
+            "{changing}"
+        );
+        assert!(
+            changing.contains(&esc(r.primary.line_text(5))),
+            "{changing}"
+        );
+        let res = r.resulting.unwrap();
+        let resulting = followup(&r, "And the resulting hexagram?").join("\n");
+        assert!(resulting.contains(&esc(&res.judgment)), "{resulting}");
+        let unchanged = Reading::new(crate::oracle::Cast::manual(
+            crate::oracle::Cast::parse_lines("7,8,7,7,8,8").unwrap(),
+        ));
+        let whole = followup(&unchanged, "What now?").join("\n");
+        assert!(whole.contains(&esc(&unchanged.primary.image)), "{whole}");
+    }
     use crate::oracle::Cast;
 
     fn reading(lines: &str) -> Reading {

@@ -78,11 +78,13 @@ const EMBEDDED: &[(PromptSet, &str, &str)] = embedded![
 ];
 
 const SYSTEM: &str = include_str!("../../assets/prompts/system.md");
+const FOLLOWUP: &str = include_str!("../../assets/prompts/followup.md");
 
 /// The instructions in use: the embedded ones with any overrides applied.
 #[derive(Debug, Clone)]
 pub struct Prompts {
     system: String,
+    followup: String,
     instructions: BTreeMap<(PromptSet, &'static str), String>,
 }
 
@@ -90,6 +92,7 @@ impl Default for Prompts {
     fn default() -> Self {
         Self {
             system: SYSTEM.to_owned(),
+            followup: FOLLOWUP.to_owned(),
             instructions: EMBEDDED
                 .iter()
                 .map(|&(set, key, text)| ((set, key), text.to_owned()))
@@ -100,13 +103,15 @@ impl Default for Prompts {
 
 impl Prompts {
     /// Every file name an override may use, relative to the `prompts/` dir: `system.md` and
-    /// `<set>/<key>.md`.
+    /// `<set>/<key>.md`, and `followup.md`.
     pub fn override_names() -> impl Iterator<Item = String> {
-        std::iter::once("system.md".to_owned()).chain(
-            EMBEDDED
-                .iter()
-                .map(|(set, key, _)| format!("{}/{key}.md", set.dir())),
-        )
+        ["system.md".to_owned(), "followup.md".to_owned()]
+            .into_iter()
+            .chain(
+                EMBEDDED
+                    .iter()
+                    .map(|(set, key, _)| format!("{}/{key}.md", set.dir())),
+            )
     }
 
     /// Replaces the instruction named `name` (one of [`Prompts::override_names`]) with `text`.
@@ -114,6 +119,10 @@ impl Prompts {
     pub fn set_override(&mut self, name: &str, text: String) -> bool {
         if name == "system.md" {
             self.system = text;
+            return true;
+        }
+        if name == "followup.md" {
+            self.followup = text;
             return true;
         }
         let found = EMBEDDED
@@ -131,6 +140,11 @@ impl Prompts {
     /// The system prompt.
     pub fn system(&self) -> &str {
         &self.system
+    }
+
+    /// The instruction for a follow-up question about a reading.
+    pub fn followup(&self) -> &str {
+        &self.followup
     }
 
     /// The instruction for `section` in `set`, with `{lineNumber}` filled in.

@@ -174,7 +174,9 @@ fn overrides_replace_one_instruction() {
     );
     assert_eq!(messages[0].content, "Be brief.");
     assert!(messages[1].content.contains("\n\nSay goodbye."));
-    assert_eq!(Prompts::override_names().count(), 17);
+    assert_eq!(Prompts::override_names().count(), 18);
+    assert!(prompts.set_override("followup.md", "Answer in one line.".into()));
+    assert_eq!(prompts.followup(), "Answer in one line.");
 }
 
 #[test]

@@ -138,6 +138,19 @@ pub fn to_html_page(r: &ReadingReport) -> String {
         }
         out.push_str("\n</section>\n");
     }
+    if !r.followups.is_empty() {
+        out.push_str("<section>\n<h2>Follow-up questions</h2>\n");
+        for f in &r.followups {
+            out.push_str(&format!(
+                "<h3>{}</h3>\n<p class=\"meta\">{} · {}</p>\n{}\n",
+                esc(&f.question),
+                esc(&f.asked_at.replace('T', " ")),
+                esc(&f.model),
+                to_html(&f.paragraphs)
+            ));
+        }
+        out.push_str("</section>\n");
+    }
     if !r.notes.is_empty() {
         out.push_str("<section>\n<h2>Journal</h2>\n");
         for n in &r.notes {

@@ -8,6 +8,7 @@
 //! [`doctor`] checks an endpoint.
 
 pub mod doctor;
+mod followups;
 mod journal;
 pub mod setup;
 mod upkeep;
@@ -31,6 +32,7 @@ use crate::store::{
     WriterThread,
 };
 
+pub use followups::Asked;
 pub use setup::Setup;
 pub use upkeep::{BACKUP_PASSPHRASE_ENV, BackupKey};
 

@@ -194,10 +194,12 @@ impl Store {
                 .reading(id)
                 .and_then(|_| self.query(id))
                 .and_then(|query| Ok((query, self.notes(id)?)))
-                .and_then(|(query, notes)| Ok((query, notes, self.parts(id)?)));
+                .and_then(|(query, notes)| Ok((query, notes, self.parts(id)?)))
+                .and_then(|found| Ok((found, self.check_followups(id)?)));
             match checked {
-                Ok((query, notes, parts)) => {
-                    out.sealed += usize::from(query.context.is_some()) + notes.len();
+                Ok(((query, notes, parts), followups)) => {
+                    out.sealed +=
+                        usize::from(query.context.is_some()) + notes.len() + 3 * followups;
                     out.sections += parts.len();
                     out.sealed += 1 + parts
                         .iter()
@@ -237,9 +239,17 @@ impl Store {
             let found = backup.reading(id).and_then(|row| {
                 let query = backup.query(id)?;
                 let notes = backup.notes(id)?;
-                Ok((row, query, notes, backup.parts(id)?))
+                let followups = backup
+                    .followups(id)?
+                    .into_iter()
+                    .map(|f| {
+                        let request = backup.followup_request(id, f.meta.id)?;
+                        Ok((f, request))
+                    })
+                    .collect::<Result<Vec<_>, StoreError>>()?;
+                Ok((row, query, notes, followups, backup.parts(id)?))
             });
-            let (row, query, notes, parts) = match found {
+            let (row, query, notes, followups, parts) = match found {
                 Ok(found) => found,
                 Err(e) => {
                     out.damaged.push((id, e));
@@ -259,6 +269,9 @@ impl Store {
                 }
                 for note in &notes {
                     self.copy_note(new_id, note)?;
+                }
+                for (f, request) in &followups {
+                    self.copy_followup(new_id, f, request)?;
                 }
                 Ok(new_id)
             })?;

@@ -14,6 +14,7 @@
 
 mod backup;
 mod error;
+mod followups;
 mod keys;
 mod notes;
 mod parts;
@@ -45,6 +46,7 @@ use tags::{Canon, Tagged};
 
 pub use backup::{Imported, OpenedBackup, Verified, backup, key_mode_of};
 pub use error::StoreError;
+pub use followups::{Followup, FollowupMeta, NewFollowup};
 pub use keys::{KeyMode, PASSPHRASE_ENV};
 pub use notes::{MAX_NOTE_CHARS, Note, NoteCounts, NoteKind, validate_note};
 pub use parts::{AllParts, Part, PartMeta, PartText};
@@ -84,6 +86,12 @@ pub enum Field {
     Error(ReadingId, u8),
     /// A note's text.
     Note(ReadingId, i64),
+    /// A follow-up question.
+    FollowupQuestion(ReadingId, i64),
+    /// A follow-up's answer as received.
+    FollowupAnswer(ReadingId, i64),
+    /// A follow-up's request (the messages as JSON).
+    FollowupRequest(ReadingId, i64),
 }
 
 impl Field {
@@ -98,6 +106,9 @@ impl Field {
             Field::Paragraphs(id, s) => format!("part:{id}:{s}:paragraphs"),
             Field::Error(id, s) => format!("part:{id}:{s}:error"),
             Field::Note(id, n) => format!("note:{id}:{n}:text"),
+            Field::FollowupQuestion(id, n) => format!("followup:{id}:{n}:question"),
+            Field::FollowupAnswer(id, n) => format!("followup:{id}:{n}:answer"),
+            Field::FollowupRequest(id, n) => format!("followup:{id}:{n}:request"),
         }
     }
 
@@ -112,6 +123,9 @@ impl Field {
             Field::Paragraphs(_, s) => format!("text of section {s}"),
             Field::Error(_, s) => format!("error of section {s}"),
             Field::Note(_, n) => format!("note {n}"),
+            Field::FollowupQuestion(_, n) => format!("question of follow-up {n}"),
+            Field::FollowupAnswer(_, n) => format!("answer of follow-up {n}"),
+            Field::FollowupRequest(_, n) => format!("request of follow-up {n}"),
         }
     }
 
@@ -125,7 +139,10 @@ impl Field {
             | Field::Response(id, _)
             | Field::Paragraphs(id, _)
             | Field::Error(id, _)
-            | Field::Note(id, _) => Some(id),
+            | Field::Note(id, _)
+            | Field::FollowupQuestion(id, _)
+            | Field::FollowupAnswer(id, _)
+            | Field::FollowupRequest(id, _) => Some(id),
         }
     }
 }
@@ -418,6 +435,10 @@ impl Store {
             Tagged::NoteRow(n) => StoreError::Database {
                 path: self.path.clone(),
                 reason: format!("note {n} failed its integrity check"),
+            },
+            Tagged::FollowupRow(id, _) => StoreError::Integrity {
+                id,
+                field: what.describe(),
             },
         })
     }

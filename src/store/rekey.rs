@@ -210,6 +210,7 @@ impl Store {
                 .map_err(|e| self.db_err(e))?;
         }
         sealed += self.reseal_notes(&new)?;
+        sealed += self.reseal_followups(&new)?;
         let old = std::mem::replace(&mut self.keys, new);
         if let Err(e) = self.tag_everything() {
             let new = std::mem::replace(&mut self.keys, old);

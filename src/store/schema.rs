@@ -37,7 +37,7 @@ use crate::crypto::Sealed;
 use crate::model::ReadingId;
 
 /// The schema version this build writes.
-pub(super) const SCHEMA_VERSION: i64 = 6;
+pub(super) const SCHEMA_VERSION: i64 = 7;
 
 /// `MIGRATIONS[n]` takes a database from version `n` to `n + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -120,6 +120,28 @@ CREATE TABLE notes (
     row_tag    BLOB
 ) STRICT;
 CREATE INDEX notes_by_reading ON notes (reading_id, created_at);
+",
+    r"
+CREATE TABLE followups (
+    id                INTEGER PRIMARY KEY AUTOINCREMENT,
+    reading_id        INTEGER NOT NULL REFERENCES readings (id) ON DELETE CASCADE,
+    asked_at          INTEGER NOT NULL,
+    latency_ms        INTEGER NOT NULL,
+    ttft_ms           INTEGER,
+    prompt_tokens     INTEGER NOT NULL,
+    completion_tokens INTEGER NOT NULL,
+    reasoning_tokens  INTEGER NOT NULL,
+    cached_tokens     INTEGER NOT NULL,
+    usage_source      TEXT NOT NULL CHECK (usage_source IN ('reported', 'estimated')),
+    provider          TEXT NOT NULL,
+    model             TEXT NOT NULL,
+    left_out          INTEGER NOT NULL,
+    question          BLOB NOT NULL,
+    answer            BLOB NOT NULL,
+    request           BLOB NOT NULL,
+    row_tag           BLOB
+) STRICT;
+CREATE INDEX followups_by_reading ON followups (reading_id, asked_at);
 ",
 ];
 
@@ -432,6 +454,7 @@ impl Store {
             self.write_tags(&self.raw_row(id)?)?;
         }
         self.tag_notes()?;
+        self.tag_followups()?;
         self.write_header_tag()
     }
 

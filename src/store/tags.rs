@@ -11,6 +11,8 @@
 //!   token counts the history listing adds up;
 //! - `part:{id}:{section}:row`: a section's plain columns (status, attempts, timings, token
 //!   counts, usage source, model, error kind), in `reading_parts.row_tag`;
+//! - `followup:{id}:{n}:row`: a follow-up's plain columns (time, timings, token counts, usage
+//!   source, provider, model, how many sections were left out), in `followups.row_tag`;
 //! - `meta:header`: how the store's key is kept (key mode, KDF and its parameters), in `meta`.
 //!
 //! Columns that only the store reads (`pid`, `pid_start`, `updated_at`) are not covered.
@@ -36,6 +38,8 @@ pub(super) enum Tagged {
     Header,
     /// A note's reading, kind and times.
     NoteRow(i64),
+    /// A follow-up's plain columns.
+    FollowupRow(ReadingId, i64),
 }
 
 impl Tagged {
@@ -47,6 +51,7 @@ impl Tagged {
             Tagged::PartRow(id, s) => format!("part:{id}:{s}:row"),
             Tagged::Header => "meta:header".to_owned(),
             Tagged::NoteRow(n) => format!("note:{n}:row"),
+            Tagged::FollowupRow(id, n) => format!("followup:{id}:{n}:row"),
         }
     }
 
@@ -58,6 +63,7 @@ impl Tagged {
             Tagged::PartRow(_, s) => format!("record of section {s}"),
             Tagged::Header => "key settings".to_owned(),
             Tagged::NoteRow(n) => format!("note {n}"),
+            Tagged::FollowupRow(_, n) => format!("record of follow-up {n}"),
         }
     }
 }

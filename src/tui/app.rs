@@ -5,6 +5,7 @@
 //! Nothing here touches a terminal, the network, the store or the clock: the time arrives in
 //! [`Msg::Tick`], the seeds of random casts come from a generator seeded at construction.
 
+use super::screens::followup::{FollowupAction, FollowupEditor};
 use super::screens::note::{NoteAction, NoteEditor};
 use super::screens::patterns::PatternsView;
 use crate::store::NoteKind;
@@ -23,11 +24,12 @@ use super::screens::history::{HistoryAction, HistoryRow, HistoryState};
 use super::screens::library::{LibraryAction, LibraryState};
 use super::screens::live::{self, Card, LiveAction, LiveState, Phase};
 use super::screens::provider::{DoctorLine, PickerAction, PickerState};
-use super::screens::reading::{ReadingAction, ReadingState};
+use super::screens::reading::{Asking, ReadingAction, ReadingState};
 use super::screens::stats::StatsState;
 use super::strings::msg;
 use super::theme::Theme;
 use crate::config::Prices;
+use crate::events::EventKind;
 use crate::events::SectionEvent;
 use crate::llm::ProviderInfo;
 use crate::model::{Query, ReadingId};
@@ -35,7 +37,7 @@ use crate::oracle::{Cast, Method, Reading};
 use crate::plan::{Section, plan};
 use crate::report::{ReadingReport, ReadingStatus};
 use crate::response::sanitize_inline;
-use crate::service::{HistoryEntry, Resume, ServiceError};
+use crate::service::{Asked, HistoryEntry, Resume, ServiceError};
 use crate::text::truncate;
 
 pub use super::screens::Screen;
@@ -107,6 +109,22 @@ pub enum Msg {
     },
     /// The patterns, as lines to show, or why not.
     Patterns(Result<Vec<String>, ServiceError>),
+    /// An event of follow-up run `run` (its answer streaming in).
+    Followup {
+        /// The follow-up's run.
+        run: u64,
+        /// What happened.
+        event: SectionEvent,
+    },
+    /// Follow-up run `run` about reading `id` is over: answered and saved, cancelled, or why not.
+    FollowupEnded {
+        /// The follow-up's run.
+        run: u64,
+        /// The reading asked about.
+        id: ReadingId,
+        /// How it ended.
+        result: Result<Asked, ServiceError>,
+    },
     /// A note was added to reading `id` (its id), or not.
     NoteAdded {
         /// The reading.
@@ -203,6 +221,15 @@ pub enum Effect {
     LoadPatterns {
         /// The columns inside the view.
         width: usize,
+    },
+    /// Ask `question` about reading `id`, as run `run`.
+    Ask {
+        /// The follow-up's run (for cancelling).
+        run: u64,
+        /// The reading.
+        id: ReadingId,
+        /// The question, cleaned.
+        question: String,
     },
     /// Add a note of `kind` to reading `id`.
     AddNote {
@@ -303,6 +330,8 @@ pub struct App {
     pub picker: Option<PickerState>,
     /// The note editor, when open (over the Reading screen).
     pub note: Option<NoteEditor>,
+    /// The follow-up editor, when open (over the Reading screen).
+    pub followup: Option<FollowupEditor>,
     /// The Patterns view, when open (over History).
     pub patterns: Option<PatternsView>,
     /// Why the store cannot be written, when it cannot.
@@ -355,6 +384,7 @@ impl App {
             help: false,
             picker: None,
             note: None,
+            followup: None,
             patterns: None,
             providers: o.providers,
             read_only: o.read_only,
@@ -385,7 +415,9 @@ impl App {
     pub fn animating(&self) -> bool {
         let casting = self.screen == Screen::Cast
             && self.cast.as_ref().is_some_and(|c| c.animating(self.now));
-        casting || self.live.as_ref().is_some_and(LiveState::running)
+        casting
+            || self.live.as_ref().is_some_and(LiveState::running)
+            || self.reading.asking.is_some()
     }
 
     /// Says something on the status line.
@@ -413,6 +445,12 @@ impl App {
                 if key.kind != KeyEventKind::Release {
                     self.dirty = true;
                     self.on_key(key, &mut fx);
+                }
+            }
+            Msg::Paste(text) if self.followup.is_some() => {
+                self.dirty = true;
+                if let Some(editor) = self.followup.as_mut() {
+                    editor.on_paste(&text);
                 }
             }
             Msg::Paste(text) if self.note.is_some() => {
@@ -534,6 +572,36 @@ impl App {
                         self.patterns = None;
                         self.fail(&e);
                     }
+                }
+                self.dirty = true;
+            }
+            Msg::Followup { run, event } => {
+                if let Some(a) = self.reading.asking.as_mut().filter(|a| a.run == run) {
+                    match event.kind {
+                        EventKind::Delta(more) => a.text.push_str(&more),
+                        // The next attempt starts over.
+                        EventKind::Retrying { .. } => a.text.clear(),
+                        _ => {}
+                    }
+                    self.reading.follow_answer(body(self.size), &self.theme);
+                    self.dirty = true;
+                }
+            }
+            Msg::FollowupEnded { run, id, result } => {
+                if self.reading.asking.as_ref().is_some_and(|a| a.run == run) {
+                    self.reading.asking = None;
+                }
+                match result {
+                    Ok(Asked::Answered(f)) => {
+                        if let Some(report) =
+                            self.reading.report.as_mut().filter(|r| r.id == Some(id))
+                        {
+                            report.followups.push(*f);
+                        }
+                        self.say(msg::FOLLOWUP_SAVED);
+                    }
+                    Ok(Asked::Cancelled) => self.say(msg::FOLLOWUP_CANCELLED),
+                    Err(e) => self.fail(&e),
                 }
                 self.dirty = true;
             }
@@ -670,6 +738,27 @@ impl App {
             }
             return;
         }
+        if let Some(editor) = self.followup.as_mut() {
+            match editor.on_key(key) {
+                FollowupAction::None => {}
+                FollowupAction::Cancel => self.followup = None,
+                FollowupAction::Ask(id, question) => {
+                    self.followup = None;
+                    let run = self.next_run();
+                    self.reading.asking = Some(Asking {
+                        run,
+                        id,
+                        question: question.clone(),
+                        text: String::new(),
+                    });
+                    // The question and its answer in view as it is written.
+                    self.reading.follow = true;
+                    self.reading.follow_answer(body(self.size), &self.theme);
+                    fx.push(Effect::Ask { run, id, question });
+                }
+            }
+            return;
+        }
         if let Some(editor) = self.note.as_mut() {
             match editor.on_key(key) {
                 NoteAction::None => {}
@@ -788,6 +877,16 @@ impl App {
                         }
                         None => self.note = Some(NoteEditor::new(id)),
                     },
+                    ReadingAction::FollowUp(id) => {
+                        if let Some(why) = &self.read_only {
+                            let why = why.clone();
+                            self.error(why);
+                        } else if self.reading.asking.is_some() {
+                            self.error(msg::FOLLOWUP_BUSY);
+                        } else {
+                            self.followup = Some(FollowupEditor::new(id));
+                        }
+                    }
                 }
             }
             Screen::History => self.on_history(key, fx),
@@ -825,6 +924,9 @@ impl App {
         if let Some(live) = self.live.as_mut().filter(|l| l.running()) {
             live.cancelling = true;
             fx.push(Effect::Cancel { run: live.run });
+        }
+        if let Some(a) = &self.reading.asking {
+            fx.push(Effect::Cancel { run: a.run });
         }
         fx.push(Effect::Quit);
         self.quit = true;

@@ -136,6 +136,21 @@ impl Runner {
                     let _ = tx.send(Msg::Patterns(result));
                 });
             }
+            Effect::Ask { run, id, question } => {
+                let cancel = self.token(run);
+                self.tasks.spawn(async move {
+                    let (etx, mut erx) = mpsc::unbounded_channel::<SectionEvent>();
+                    let events = tx.clone();
+                    let forwarder = tokio::spawn(async move {
+                        while let Some(event) = erx.recv().await {
+                            let _ = events.send(Msg::Followup { run, event });
+                        }
+                    });
+                    let result = service.ask(id, &question, etx, cancel).await;
+                    let _ = forwarder.await;
+                    let _ = tx.send(Msg::FollowupEnded { run, id, result });
+                });
+            }
             Effect::AddNote { id, kind, text } => {
                 self.tasks.spawn(async move {
                     let result = service.add_note(id, kind, &text).await;

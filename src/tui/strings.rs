@@ -73,6 +73,7 @@ pub const KEYS_READING: &[KeyHelp] = &[
         "n",
         "write a note on the reading, or how it turned out (Ctrl-S saves)",
     ),
+    ("f", "ask a follow-up question about the reading"),
     ("m  w", "export to Markdown, to HTML (current directory)"),
     ("Esc", "back"),
 ];
@@ -155,6 +156,7 @@ pub mod footer {
         ("Tab", "next section"),
         ("t", "Legge"),
         ("n", "note"),
+        ("f", "ask"),
         ("m/w", "export"),
         ("s", "stats"),
         ("Esc", "back"),
@@ -249,6 +251,19 @@ pub const NOTE_PLACEHOLDER: &str = "What do you make of the reading? Enter start
 pub const NOTE_KEYS: &str = "Ctrl-S save · Tab note/outcome · Esc cancel";
 /// After Esc with text in the note editor.
 pub const NOTE_DISCARD: &str = "Esc again discards this note; Ctrl-S saves it";
+/// The follow-up editor's title.
+pub const FOLLOWUP_TITLE: &str = " Ask about this reading ";
+/// Shown in an empty follow-up editor.
+pub const FOLLOWUP_PLACEHOLDER: &str = "What would you like to ask about this reading?";
+/// The follow-up editor's keys.
+pub const FOLLOWUP_KEYS: &str = "Enter ask · Esc cancel";
+/// After Esc with text in the follow-up editor.
+pub const FOLLOWUP_DISCARD: &str = "Esc again discards this question; Enter asks it";
+/// The Reading screen's heading over the follow-up questions.
+pub const FOLLOWUPS_HEADING: &str = "Follow-up questions";
+/// Under a follow-up question until its answer begins.
+pub const FOLLOWUP_WAITING: &str = "Waiting for the answer…";
+
 /// The situation box's title.
 pub const SITUATION_TITLE: &str = " The situation behind it (optional) ";
 /// Shown in an empty situation box.
@@ -318,6 +333,14 @@ pub fn too_small(width: u16, height: u16, min_w: u16, min_h: u16) -> [String; 3]
 pub mod msg {
     use crate::model::ReadingId;
 
+    /// A follow-up answer was saved.
+    pub const FOLLOWUP_SAVED: &str =
+        "The answer is saved with the reading (under Follow-up questions).";
+    /// A follow-up was cancelled.
+    pub const FOLLOWUP_CANCELLED: &str = "The follow-up was cancelled; nothing was saved.";
+    /// A second follow-up while one is being answered.
+    pub const FOLLOWUP_BUSY: &str =
+        "A follow-up is still being answered: wait for it before asking another.";
     /// A note was saved.
     pub const NOTE_SAVED: &str = "Note saved with the reading (it is in its Journal, at the end).";
     /// A reading is already in flight.

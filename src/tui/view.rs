@@ -78,6 +78,8 @@ pub fn draw(app: &App, frame: &mut Frame) {
         provider::render(p, frame, body, theme);
     } else if let Some(editor) = &app.note {
         super::screens::note::render(editor, frame, body, theme);
+    } else if let Some(editor) = &app.followup {
+        super::screens::followup::render(editor, frame, body, theme);
     } else if let Some(view) = &app.patterns {
         super::screens::patterns::render(view, frame, body, theme);
     } else if app.confirm.is_some()

@@ -5,6 +5,7 @@
 
 pub mod ask;
 pub mod cast;
+pub mod followup;
 pub mod help;
 pub mod history;
 pub mod library;

@@ -113,8 +113,47 @@ impl NoteEditor {
 
 /// Draws the editor in a box over `area`.
 pub fn render(editor: &NoteEditor, frame: &mut Frame, area: Rect, theme: &Theme) {
+    let title = match editor.kind {
+        NoteKind::Note => strings::NOTE_TITLE,
+        NoteKind::Outcome => strings::OUTCOME_TITLE,
+    };
+    let n: usize = editor.input.lines().iter().map(|l| l.chars().count()).sum();
+    editor_box(
+        &EditorBox {
+            title,
+            input: &editor.input,
+            error: editor.error.as_deref(),
+            keys: strings::NOTE_KEYS,
+            count: format!("{n}/{MAX_NOTE_CHARS}"),
+            height: 14,
+        },
+        frame,
+        area,
+        theme,
+    );
+}
+
+/// A text box over a screen: its title, the text area, and a status line (the keys or what is
+/// wrong on the left, the count on the right).
+pub struct EditorBox<'a> {
+    /// The box's title.
+    pub title: &'a str,
+    /// The text being typed.
+    pub input: &'a TextArea<'static>,
+    /// What is wrong, shown instead of the keys.
+    pub error: Option<&'a str>,
+    /// The keys that work.
+    pub keys: &'a str,
+    /// Characters typed against the limit.
+    pub count: String,
+    /// The tallest the box gets.
+    pub height: u16,
+}
+
+/// Draws `b` centred over `area`.
+pub fn editor_box(b: &EditorBox<'_>, frame: &mut Frame, area: Rect, theme: &Theme) {
     let w = area.width.saturating_sub(4).min(72);
-    let h = area.height.saturating_sub(2).min(14);
+    let h = area.height.saturating_sub(2).min(b.height);
     let [_, row, _] = Layout::vertical([
         Constraint::Fill(1),
         Constraint::Length(h),
@@ -128,33 +167,27 @@ pub fn render(editor: &NoteEditor, frame: &mut Frame, area: Rect, theme: &Theme)
     ])
     .areas(row);
     frame.render_widget(Clear, r);
-    let title = match editor.kind {
-        NoteKind::Note => strings::NOTE_TITLE,
-        NoteKind::Outcome => strings::OUTCOME_TITLE,
-    };
     let block = Block::bordered()
         .border_style(theme.border_focus)
-        .title(Span::styled(title, theme.heading))
+        .title(Span::styled(b.title, theme.heading))
         .padding(Padding::horizontal(1));
     let inner = block.inner(r);
     frame.render_widget(block, r);
     let [text, status] = Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(inner);
-    frame.render_widget(&editor.input, text);
-    let n: usize = editor.input.lines().iter().map(|l| l.chars().count()).sum();
-    let count = format!("{n}/{MAX_NOTE_CHARS}");
+    frame.render_widget(b.input, text);
     let width = usize::from(status.width);
-    let left = editor.error.as_ref().map_or_else(
-        || Span::styled(strings::NOTE_KEYS, theme.dim),
+    let left = b.error.map_or_else(
+        || Span::styled(b.keys, theme.dim),
         |e| Span::styled(format!("✗ {e}"), theme.error),
     );
-    let room = width.saturating_sub(count.len() + 1);
+    let room = width.saturating_sub(b.count.len() + 1);
     let left = Span::styled(crate::text::truncate(&left.content, room), left.style);
-    let gap = width.saturating_sub(crate::text::width(&left.content) + count.len());
+    let gap = width.saturating_sub(crate::text::width(&left.content) + b.count.len());
     frame.render_widget(
         Line::from(vec![
             left,
             Span::raw(" ".repeat(gap)),
-            Span::styled(count, theme.dim),
+            Span::styled(b.count.clone(), theme.dim),
         ]),
         status,
     );

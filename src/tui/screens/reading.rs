@@ -17,7 +17,7 @@ use crate::model::{ExportFormat, ReadingId};
 use crate::oracle::{Hexagram, hexagram};
 use crate::plan::Section;
 use crate::report::{ReadingReport, SectionStatus};
-use crate::response::sanitize_inline;
+use crate::response::{Paragraph as Para, sanitize_inline};
 use crate::text::truncate;
 use crate::tui::strings;
 use crate::tui::theme::Theme;
@@ -38,6 +38,23 @@ pub struct ReadingState {
     pub scroll: usize,
     /// A section to show once the reading has loaded.
     pub jump: Option<Section>,
+    /// The follow-up question being answered, when one is.
+    pub asking: Option<Asking>,
+    /// Keep the end of the answer being written in view (until a key moves the view).
+    pub follow: bool,
+}
+
+/// A follow-up question being answered: shown below the reading's sections as it streams in.
+#[derive(Debug, Clone)]
+pub struct Asking {
+    /// Which run of the app answers it (for cancelling).
+    pub run: u64,
+    /// The reading asked about.
+    pub id: ReadingId,
+    /// The question.
+    pub question: String,
+    /// The answer so far, as received.
+    pub text: String,
 }
 
 /// What a key on the Reading screen asks of the app.
@@ -57,6 +74,8 @@ pub enum ReadingAction {
     Say(&'static str),
     /// Write a note on this reading.
     Note(ReadingId),
+    /// Ask a follow-up question about this reading.
+    FollowUp(ReadingId),
 }
 
 /// A reading laid out for a width: its lines and where each entry of the jump list starts.
@@ -67,6 +86,8 @@ pub struct Doc {
     pub anchors: Vec<(String, usize)>,
     /// Which anchor is each section's.
     pub sections: Vec<(Section, usize)>,
+    /// The line after the follow-up being answered, while one is.
+    pub answer_end: Option<usize>,
 }
 
 /// The jump list's and the text's areas in the body.
@@ -104,12 +125,34 @@ impl ReadingState {
             return;
         };
         let (_, text) = areas(body);
-        let d = doc(report, usize::from(text_inner(text).width), theme);
+        let d = doc(
+            report,
+            self.asking.as_ref(),
+            usize::from(text_inner(text).width),
+            theme,
+        );
         if let Some(&(_, a)) = d.sections.iter().find(|(s, _)| *s == section) {
             self.scroll = d.anchors[a].1;
         }
         self.jump = None;
         self.clamp(d.lines.len(), usize::from(text.height));
+    }
+
+    /// Scrolls so that the end of the answer being written is in view, when following it.
+    pub fn follow_answer(&mut self, body: Rect, theme: &Theme) {
+        let (Some(report), true) = (&self.report, self.follow) else {
+            return;
+        };
+        let (_, text) = areas(body);
+        let d = doc(
+            report,
+            self.asking.as_ref(),
+            usize::from(text_inner(text).width),
+            theme,
+        );
+        if let Some(end) = d.answer_end {
+            self.scroll = end.saturating_sub(usize::from(text.height));
+        }
     }
 
     fn clamp(&mut self, len: usize, height: usize) {
@@ -118,6 +161,7 @@ impl ReadingState {
 
     /// Handles a key; `body` is the screen's area at the current size.
     pub fn on_key(&mut self, key: KeyEvent, body: Rect, theme: &Theme) -> ReadingAction {
+        self.follow = false;
         if key.code == KeyCode::Esc {
             return ReadingAction::Back;
         }
@@ -130,7 +174,12 @@ impl ReadingState {
             id.map_or(ReadingAction::Say(strings::msg::NOT_SAVED), f)
         };
         let (_, text) = areas(body);
-        let d = doc(report, usize::from(text_inner(text).width), theme);
+        let d = doc(
+            report,
+            self.asking.as_ref(),
+            usize::from(text_inner(text).width),
+            theme,
+        );
         let page = usize::from(text.height.saturating_sub(1)).max(1);
         let cur = self.current(&d);
         let shift = key.modifiers.contains(KeyModifiers::SHIFT);
@@ -176,6 +225,7 @@ impl ReadingState {
             }
             KeyCode::Char('s') => return saved(ReadingAction::Stats),
             KeyCode::Char('n') => return saved(ReadingAction::Note),
+            KeyCode::Char('f') => return saved(ReadingAction::FollowUp),
             KeyCode::Char('m') => {
                 return saved(|id| ReadingAction::Export(id, ExportFormat::Markdown));
             }
@@ -203,7 +253,7 @@ fn trigrams(h: &Hexagram) -> String {
 }
 
 /// Lays `report` out for `width` columns.
-pub fn doc(report: &ReadingReport, width: usize, theme: &Theme) -> Doc {
+pub fn doc(report: &ReadingReport, asking: Option<&Asking>, width: usize, theme: &Theme) -> Doc {
     let mut lines: Vec<Line<'static>> = Vec::new();
     let mut anchors = Vec::new();
     let mut sections = Vec::new();
@@ -306,27 +356,7 @@ pub fn doc(report: &ReadingReport, width: usize, theme: &Theme) -> Doc {
         lines.push(heading(&s.title, width, theme));
         lines.push(Line::default());
         match s.status {
-            SectionStatus::Complete => {
-                for (i, p) in s.paragraphs.iter().enumerate() {
-                    if i > 0 {
-                        lines.push(Line::default());
-                    }
-                    let runs: Vec<(&str, Style)> = p
-                        .spans
-                        .iter()
-                        .map(|sp| {
-                            let style = match (sp.bold, sp.italic) {
-                                (true, true) => theme.bold.patch(theme.italic),
-                                (true, false) => theme.bold,
-                                (false, true) => theme.italic,
-                                (false, false) => theme.text,
-                            };
-                            (sp.text.as_str(), style)
-                        })
-                        .collect();
-                    lines.extend(wrap_styled(&runs, width));
-                }
-            }
+            SectionStatus::Complete => paragraphs(&mut lines, &s.paragraphs, width, theme),
             SectionStatus::Failed => lines.extend(plain(
                 &format!(
                     "Failed: {}. Retry it from history (r).",
@@ -338,6 +368,46 @@ pub fn doc(report: &ReadingReport, width: usize, theme: &Theme) -> Doc {
                 lines.extend(plain("Cancelled before it was written.", theme.warn));
             }
             SectionStatus::Pending => lines.extend(plain("Not written yet.", theme.dim)),
+        }
+    }
+    let asking = asking.filter(|a| report.id == Some(a.id));
+    let mut answer_end = None;
+    if !report.followups.is_empty() || asking.is_some() {
+        lines.push(Line::default());
+        anchors.push((strings::FOLLOWUPS_HEADING.to_owned(), lines.len()));
+        lines.push(heading(strings::FOLLOWUPS_HEADING, width, theme));
+        let question = |lines: &mut Vec<Line<'static>>, q: &str, at: Option<&str>| {
+            lines.push(Line::default());
+            lines.extend(wrap_styled(
+                &[("Q: ", theme.key), (&sanitize_inline(q), theme.bold)],
+                width,
+            ));
+            if let Some(at) = at {
+                lines.extend(plain(at, theme.dim));
+            }
+            lines.push(Line::default());
+        };
+        for f in &report.followups {
+            question(
+                &mut lines,
+                &f.question,
+                Some(&format!(
+                    "{} · {}",
+                    f.asked_at.replace('T', " ").trim_end_matches('Z'),
+                    sanitize_inline(&f.model)
+                )),
+            );
+            paragraphs(&mut lines, &f.paragraphs, width, theme);
+        }
+        if let Some(a) = asking {
+            question(&mut lines, &a.question, None);
+            let so_far = crate::response::parse_response(&a.text);
+            if so_far.is_empty() {
+                lines.extend(plain(strings::FOLLOWUP_WAITING, theme.dim));
+            } else {
+                paragraphs(&mut lines, &so_far, width, theme);
+            }
+            answer_end = Some(lines.len());
         }
     }
     if !report.notes.is_empty() {
@@ -404,6 +474,30 @@ pub fn doc(report: &ReadingReport, width: usize, theme: &Theme) -> Doc {
         lines,
         anchors,
         sections,
+        answer_end,
+    }
+}
+
+/// Lays `paras` out for `width` columns, a blank line between them.
+fn paragraphs(lines: &mut Vec<Line<'static>>, paras: &[Para], width: usize, theme: &Theme) {
+    for (i, p) in paras.iter().enumerate() {
+        if i > 0 {
+            lines.push(Line::default());
+        }
+        let runs: Vec<(&str, Style)> = p
+            .spans
+            .iter()
+            .map(|sp| {
+                let style = match (sp.bold, sp.italic) {
+                    (true, true) => theme.bold.patch(theme.italic),
+                    (true, false) => theme.bold,
+                    (false, true) => theme.italic,
+                    (false, false) => theme.text,
+                };
+                (sp.text.as_str(), style)
+            })
+            .collect();
+        lines.extend(wrap_styled(&runs, width));
     }
 }
 
@@ -412,7 +506,14 @@ pub fn position(state: &ReadingState, body: Rect, theme: &Theme) -> Option<usize
     let report = state.report.as_ref()?;
     let (_, text) = areas(body);
     let inner = text_inner(text);
-    let len = doc(report, usize::from(inner.width), theme).lines.len();
+    let len = doc(
+        report,
+        state.asking.as_ref(),
+        usize::from(inner.width),
+        theme,
+    )
+    .lines
+    .len();
     let height = usize::from(inner.height);
     let scroll = state.scroll.min(len.saturating_sub(height));
     Some(
@@ -430,7 +531,12 @@ pub fn render(state: &ReadingState, frame: &mut Frame, area: Rect, theme: &Theme
     };
     let (list, text) = areas(area);
     let inner = text_inner(text);
-    let d = doc(report, usize::from(inner.width), theme);
+    let d = doc(
+        report,
+        state.asking.as_ref(),
+        usize::from(inner.width),
+        theme,
+    );
     let height = usize::from(inner.height);
     let scroll = state.scroll.min(d.lines.len().saturating_sub(height));
     let shown: Vec<Line> = d.lines.iter().skip(scroll).take(height).cloned().collect();

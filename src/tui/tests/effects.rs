@@ -324,3 +324,57 @@ async fn choosing_a_provider_keeps_it_in_config_toml_and_answers_with_it() {
     );
     service.close().await;
 }
+
+#[tokio::test]
+async fn a_follow_up_streams_its_answer_and_is_saved_with_the_reading() {
+    let home = tempfile::tempdir().unwrap();
+    let mut h = Harness::new(home.path(), None);
+    let id = h.cast(1, "9,8,7,7,6,8").await;
+    h.runner.apply(Effect::Ask {
+        run: 2,
+        id,
+        question: "What does line 3 say?".into(),
+    });
+    let mut streamed = String::new();
+    let ended = loop {
+        match tokio::time::timeout(Duration::from_secs(30), h.rx.recv())
+            .await
+            .unwrap()
+            .unwrap()
+        {
+            Msg::Followup { run: 2, event } => {
+                if let crate::events::EventKind::Delta(more) = event.kind {
+                    streamed.push_str(&more);
+                }
+            }
+            Msg::FollowupEnded { run: 2, id: i, result } => {
+                assert_eq!(i, id);
+                break result;
+            }
+            _ => {}
+        }
+    };
+    let Ok(crate::service::Asked::Answered(f)) = ended else {
+        panic!("{ended:?}")
+    };
+    let reading = Reading::new(Cast::manual(Cast::parse_lines("9,8,7,7,6,8").unwrap()));
+    let line3 = reading.primary.line_text(3);
+    assert!(f.answer.contains(line3), "{}", f.answer);
+    assert!(
+        crate::response::to_plain_text(&crate::response::parse_response(&streamed), None)
+            .contains(line3),
+        "the answer streamed before it ended"
+    );
+    // Saved: the reading loaded again carries it.
+    h.runner.apply(Effect::Open { id });
+    let Msg::Reading {
+        result: Ok(report), ..
+    } = h.next().await
+    else {
+        panic!("the reading did not load")
+    };
+    assert_eq!(report.followups.len(), 1);
+    assert_eq!(report.followups[0].question, "What does line 3 say?");
+    assert_eq!(report.followups[0].answer, f.answer);
+    h.runner.shutdown(Duration::from_secs(5)).await;
+}

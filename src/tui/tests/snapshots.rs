@@ -502,3 +502,33 @@ fn library_pages() {
         a
     });
 }
+
+#[test]
+fn follow_up_editor_streaming_and_saved() {
+    both("followup_editor", |size| {
+        let mut a = reading_open(size);
+        a.update(key(KeyCode::Char('f')));
+        type_text(&mut a, "What does the third line ask of me?");
+        a
+    });
+    three("followup_streaming", |size| {
+        let mut a = reading_open(size);
+        a.update(key(KeyCode::Char('f')));
+        type_text(&mut a, "What does the third line ask of me?");
+        let fx = a.update(key(KeyCode::Enter));
+        let [Effect::Ask { run, .. }] = fx.as_slice() else {
+            panic!("{fx:?}")
+        };
+        a.update(Msg::Followup {
+            run: *run,
+            event: SectionEvent {
+                reading: Some(ReadingId(7)),
+                section: Section::SynthesisAndGuidance,
+                kind: EventKind::Delta(
+                    r#"{"response":["<p>The third line stands at the top of the lower trigram.</p>","<p>It asks you to"#.into(),
+                ),
+            },
+        });
+        a
+    });
+}

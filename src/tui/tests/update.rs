@@ -1103,3 +1103,86 @@ fn p_on_history_opens_the_patterns_and_esc_closes_them() {
     assert!(a.patterns.is_none());
     assert!(a.status.as_ref().unwrap().text.contains("disk gone"));
 }
+
+#[test]
+fn f_asks_a_follow_up_whose_answer_streams_in_and_is_kept() {
+    let mut a = app(NARROW);
+    a.reading.loading = Some(ReadingId(7));
+    a.screen = Screen::Reading;
+    a.update(loaded(complete_report()));
+    assert!(a.update(key(KeyCode::Char('f'))).is_empty());
+    assert!(a.followup.is_some(), "f opens the question box");
+    // An empty question is refused in place.
+    assert!(a.update(key(KeyCode::Enter)).is_empty());
+    assert!(a.followup.as_ref().unwrap().error.is_some());
+    type_text(&mut a, "  What of line 3?  ");
+    let fx = a.update(key(KeyCode::Enter));
+    let [Effect::Ask { run, id, question }] = fx.as_slice() else {
+        panic!("{fx:?}")
+    };
+    let run = *run;
+    assert_eq!((*id, question.as_str()), (ReadingId(7), "What of line 3?"));
+    assert!(a.followup.is_none());
+    assert!(a.animating(), "the answer is awaited");
+    // A second question waits for the first answer.
+    a.update(key(KeyCode::Char('f')));
+    assert!(a.followup.is_none());
+    assert!(a.status.as_ref().unwrap().text.contains("still being answered"));
+    // The answer streams in; another run's news is ignored.
+    let delta = |text: &str| SectionEvent {
+        reading: Some(ReadingId(7)),
+        section: Section::SynthesisAndGuidance,
+        kind: EventKind::Delta(text.into()),
+    };
+    a.update(Msg::Followup {
+        run,
+        event: delta(r#"{"response":["<p>Line three "#),
+    });
+    a.update(Msg::Followup {
+        run: run + 9,
+        event: delta("stray"),
+    });
+    assert_eq!(
+        a.reading.asking.as_ref().unwrap().text,
+        r#"{"response":["<p>Line three "#
+    );
+    let screen = draw(&a);
+    assert!(screen.contains("Line three"), "{screen}");
+    // Saved: shown from the report, no longer as in flight.
+    let raw = r#"{"response":["<p>Line three warns.</p>"]}"#;
+    let f = crate::report::FollowupReport {
+        id: 1,
+        asked_at: "2026-03-01T10:00:00Z".into(),
+        question: "What of line 3?".into(),
+        answer: "Line three warns.".into(),
+        paragraphs: parse_response(raw),
+        usage: Usage::estimated(3000, 40),
+        latency_ms: 900,
+        ttft_ms: Some(100),
+        provider: "offline".into(),
+        model: "legge-1882".into(),
+        sections_left_out: 0,
+    };
+    a.update(Msg::FollowupEnded {
+        run,
+        id: ReadingId(7),
+        result: Ok(crate::service::Asked::Answered(Box::new(f))),
+    });
+    assert!(a.reading.asking.is_none());
+    assert_eq!(a.reading.report.as_ref().unwrap().followups.len(), 1);
+    assert!(a.status.as_ref().unwrap().text.contains("saved"));
+    // Quitting while one is answered cancels it.
+    a.update(key(KeyCode::Char('f')));
+    type_text(&mut a, "And now?");
+    let fx = a.update(key(KeyCode::Enter));
+    let [Effect::Ask { run, .. }] = fx.as_slice() else {
+        panic!("{fx:?}")
+    };
+    let run = *run;
+    let fx = a.update(ctrl('c'));
+    assert!(
+        fx.iter()
+            .any(|e| matches!(e, Effect::Cancel { run: r } if *r == run)),
+        "{fx:?}"
+    );
+}

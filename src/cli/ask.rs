@@ -1,0 +1,140 @@
+//! `iching ask ID "QUESTION"`: a follow-up question about a saved reading. The answer is
+//! printed a paragraph at a time as it streams in, and saved sealed with the reading (with its
+//! usage and timings) once complete; `--json` prints the saved follow-up as one object.
+//! Exit 0 answered, 1 not answered (nothing saved), 130 cancelled.
+
+use std::io::Read;
+use std::path::Path;
+use std::process::ExitCode;
+
+use clap::Args;
+use serde::Serialize;
+use tokio::sync::mpsc;
+
+use super::cast::cancel_on_ctrl_c;
+use super::{CliError, ProviderArgs, emit, open_configured};
+use crate::events::{EventKind, SectionEvent};
+use crate::model::ReadingId;
+use crate::report::FollowupReport;
+use crate::response::{Paragraph, parse_response, to_plain_text};
+use crate::service::Asked;
+
+/// Arguments of `ask`.
+#[derive(Debug, Args)]
+pub struct AskArgs {
+    /// The reading's id (see `iching history`).
+    #[arg(allow_negative_numbers = true)]
+    pub id: ReadingId,
+    /// The follow-up question; `-` reads it from standard input.
+    pub question: String,
+    /// Print the saved follow-up as one JSON object instead of streaming the answer.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    /// Provider choice and tuning.
+    pub provider: ProviderArgs,
+}
+
+#[derive(Serialize)]
+struct Printed<'a> {
+    reading_id: ReadingId,
+    #[serde(flatten)]
+    followup: &'a FollowupReport,
+}
+
+/// Runs `ask`.
+pub async fn run(home: Option<&Path>, args: AskArgs) -> Result<ExitCode, CliError> {
+    let question = if args.question == "-" {
+        let mut all = String::new();
+        std::io::stdin()
+            .read_to_string(&mut all)
+            .map_err(|e| CliError::other(format!("cannot read the question: {e}")))?;
+        all
+    } else {
+        args.question.clone()
+    };
+    // An empty or over-long question is refused before anything is opened.
+    crate::reading::validate_question(&question)
+        .map_err(|e| CliError::usage(format!("follow-up: {e}")))?;
+    let service = open_configured(home, &args.provider).await?;
+    let (tx, rx) = mpsc::unbounded_channel();
+    let asking = service.ask(args.id, &question, tx, cancel_on_ctrl_c());
+    let (asked, ()) = tokio::join!(asking, stream(rx, !args.json));
+    service.close().await;
+    match asked? {
+        Asked::Cancelled => {
+            eprintln!("cancelled: the answer was not complete, so nothing was saved");
+            Ok(ExitCode::from(130))
+        }
+        Asked::Answered(f) if args.json => {
+            let printed = Printed {
+                reading_id: args.id,
+                followup: &f,
+            };
+            emit(&serde_json::to_string_pretty(&printed).unwrap_or_default());
+            Ok(ExitCode::SUCCESS)
+        }
+        Asked::Answered(f) => {
+            eprintln!(
+                "Saved as follow-up {} of reading {} ({} tokens, {:.1} s); `iching show {}` shows it with the reading.",
+                f.id,
+                args.id,
+                f.usage.total(),
+                f.latency_ms as f64 / 1000.0,
+                args.id
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Prints the answer as it arrives, each paragraph once it is complete (the next has begun, or
+/// the answer ended), when `print`; says on stderr when an attempt is retried.
+async fn stream(mut rx: mpsc::UnboundedReceiver<SectionEvent>, print: bool) {
+    let width = super::cast::text_width();
+    let mut text = String::new();
+    let mut printed = 0;
+    let out = |paras: &[Paragraph], printed: &mut usize| {
+        for p in paras {
+            if *printed > 0 {
+                emit("");
+            }
+            emit(&to_plain_text(std::slice::from_ref(p), Some(width)));
+            *printed += 1;
+        }
+    };
+    while let Some(event) = rx.recv().await {
+        match event.kind {
+            EventKind::Delta(more) if print => {
+                text.push_str(&more);
+                let paras = parse_response(&text);
+                if paras.len() > printed + 1 {
+                    out(&paras[printed..paras.len() - 1], &mut printed);
+                }
+            }
+            EventKind::Retrying {
+                attempt,
+                wait,
+                reason,
+            } => {
+                eprintln!(
+                    "attempt {} failed ({}); trying again in {:.1} s",
+                    attempt.saturating_sub(1),
+                    crate::response::sanitize_inline(&reason),
+                    wait.as_secs_f64()
+                );
+                // The next attempt starts over.
+                if print && printed > 0 {
+                    emit("\n(the answer starts again)\n");
+                }
+                text.clear();
+                printed = 0;
+            }
+            EventKind::Finished(done) if print => {
+                let rest = done.paragraphs.get(printed..).unwrap_or_default();
+                out(rest, &mut printed);
+            }
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,101 @@
+//! Follow-up questions about a saved reading ([`crate::reading::followup`]): asked, answered
+//! and saved sealed the moment the answer is complete.
+
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::{Service, ServiceError};
+use crate::events::SectionEvent;
+use crate::model::ReadingId;
+use crate::reading::followup::{Answered, Turn, followup_request, run_followup};
+use crate::reading::{saved_report, stored_reading, validate_question};
+use crate::report::FollowupReport;
+use crate::store::{FollowupMeta, NewFollowup, now_ms, rfc3339};
+
+/// How asking a follow-up ended.
+#[derive(Debug, Clone)]
+pub enum Asked {
+    /// Answered and saved.
+    Answered(Box<FollowupReport>),
+    /// Cancelled before the answer was complete: nothing was saved.
+    Cancelled,
+}
+
+impl Service {
+    /// Asks `question` about reading `id`: the answer streams to `events` as it arrives, and is
+    /// saved (sealed, with its usage and timings) once complete. A failed or cancelled answer
+    /// saves nothing.
+    pub async fn ask(
+        &self,
+        id: ReadingId,
+        question: &str,
+        events: mpsc::UnboundedSender<SectionEvent>,
+        cancel: CancellationToken,
+    ) -> Result<Asked, ServiceError> {
+        self.writable()?;
+        let question = validate_question(question)
+            .map_err(|e| ServiceError::Usage(format!("follow-up: {e}")))?;
+        let engine = self.engine()?;
+        let (report, reading, query, earlier) = self
+            .writer
+            .call(move |s| {
+                let report = saved_report(s, id)?;
+                let reading = Arc::new(stored_reading(&s.reading(id)?)?);
+                let query = Arc::new(s.query(id)?);
+                let earlier: Vec<Turn> = s
+                    .followups(id)?
+                    .into_iter()
+                    .map(|f| Turn {
+                        question: f.question,
+                        answer: f.answer,
+                    })
+                    .collect();
+                Ok((report, reading, query, earlier))
+            })
+            .await?;
+        let built = followup_request(&engine, &reading, &query, &report, &earlier, &question);
+        let request_json = built.request.messages_json().get().to_owned();
+        let asked_at = now_ms();
+        let done = match run_followup(&engine, id, built.request, events, cancel).await {
+            Answered::Done(done) => done,
+            Answered::Failed(why) => {
+                return Err(ServiceError::Provider(format!(
+                    "the follow-up was not answered: {why}"
+                )));
+            }
+            Answered::Cancelled => return Ok(Asked::Cancelled),
+        };
+        let meta = FollowupMeta {
+            id: 0,
+            asked_at,
+            latency_ms: crate::report::millis(done.latency),
+            ttft_ms: done.ttft.map(crate::report::millis),
+            usage: done.usage,
+            provider: engine.provider.info().name.to_owned(),
+            model: done.model.clone(),
+            left_out: u32::try_from(built.sections_left_out).unwrap_or(u32::MAX),
+        };
+        let new = NewFollowup {
+            meta: meta.clone(),
+            question: question.clone(),
+            answer: done.raw.clone(),
+            request: request_json,
+        };
+        let n = self.writer.call(move |s| s.add_followup(id, &new)).await?;
+        Ok(Asked::Answered(Box::new(FollowupReport {
+            id: n,
+            asked_at: rfc3339(asked_at),
+            question,
+            answer: crate::response::to_plain_text(&done.paragraphs, None),
+            paragraphs: done.paragraphs,
+            usage: meta.usage,
+            latency_ms: meta.latency_ms,
+            ttft_ms: meta.ttft_ms,
+            provider: meta.provider,
+            model: meta.model,
+            sections_left_out: meta.left_out,
+        })))
+    }
+}
