@@ -333,11 +333,20 @@ impl OpenAi {
             }
             .into());
         }
-        if let Err(why) = quality::check(
-            &a.text,
-            &request.query.question,
-            request.messages_json().get(),
-        ) {
+        let checked = match &request.followup {
+            Some(question) => quality::check_at_least(
+                &a.text,
+                question,
+                request.messages_json().get(),
+                quality::MIN_FOLLOWUP_WORDS,
+            ),
+            None => quality::check(
+                &a.text,
+                &request.query.question,
+                request.messages_json().get(),
+            ),
+        };
+        if let Err(why) = checked {
             return Err(ProviderError {
                 usage: Some(usage),
                 ..ProviderError::new(ErrorKind::Malformed, why)

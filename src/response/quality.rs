@@ -11,6 +11,8 @@ use super::{Paragraph, parse_response};
 
 /// Fewer words than this is not a section (the shortest asks for about a hundred).
 const MIN_WORDS: usize = 30;
+/// Fewer words than this is not an answer to a follow-up question (which may be brief).
+pub const MIN_FOLLOWUP_WORDS: usize = 8;
 /// With at least this many word triples, fewer than 60% of them distinct is a loop (prose
 /// runs above 90%).
 const MIN_TRIPLES: usize = 20;
@@ -18,6 +20,16 @@ const MIN_TRIPLES: usize = 20;
 /// `Err(why)` when `raw` is not an answer to a request carrying `question` and `request_json`
 /// (the messages as sent).
 pub fn check(raw: &str, question: &str, request_json: &str) -> Result<(), String> {
+    check_at_least(raw, question, request_json, MIN_WORDS)
+}
+
+/// [`check`], with `min_words` the fewest words an answer may have.
+pub fn check_at_least(
+    raw: &str,
+    question: &str,
+    request_json: &str,
+    min_words: usize,
+) -> Result<(), String> {
     if raw.trim().is_empty() {
         return Err("the model's answer was empty".to_owned());
     }
@@ -68,9 +80,9 @@ pub fn check(raw: &str, question: &str, request_json: &str) -> Result<(), String
         return Err("the model echoed the question back instead of answering".to_owned());
     }
     let words = words(&texts.join(" "));
-    if words.len() < MIN_WORDS {
+    if words.len() < min_words {
         return Err(format!(
-            "the model's answer was too short to be a section ({} words: {})",
+            "the model's answer was too short ({} words, at least {min_words} expected: {})",
             words.len(),
             sample(&texts.join(" "))
         ));

@@ -54,6 +54,15 @@ impl FollowupMeta {
     }
 }
 
+/// Every follow-up's figures, with the readings whose follow-ups failed their check.
+#[derive(Debug, Clone, Default)]
+pub struct AllFollowups {
+    /// Each follow-up's reading and figures.
+    pub followups: Vec<(ReadingId, FollowupMeta)>,
+    /// Readings with a follow-up whose record fails its check (left out of `followups`).
+    pub damaged: Vec<ReadingId>,
+}
+
 /// A follow-up to be saved: its figures, question, answer and request.
 #[derive(Clone)]
 pub struct NewFollowup {
@@ -279,9 +288,7 @@ impl Store {
 
     /// Every follow-up's figures with its reading (nothing opened); those whose record fails
     /// its check are left out, and their readings listed in the second value.
-    pub fn all_followup_metas(
-        &self,
-    ) -> Result<(Vec<(ReadingId, FollowupMeta)>, Vec<ReadingId>), StoreError> {
+    pub fn all_followup_metas(&self) -> Result<AllFollowups, StoreError> {
         let mut good = Vec::new();
         let mut bad = Vec::new();
         for raw in self.raw_followups(None)? {
@@ -292,7 +299,10 @@ impl Store {
             }
         }
         bad.dedup();
-        Ok((good, bad))
+        Ok(AllFollowups {
+            followups: good,
+            damaged: bad,
+        })
     }
 
     /// Adds a copy of `f` (from a backup, its request opened there) to reading `id`.
@@ -317,7 +327,8 @@ impl Store {
     /// Re-seals and re-tags every follow-up (a key change, inside its transaction, after the
     /// old keys have checked everything); returns how many blobs were sealed again.
     pub(super) fn reseal_followups(&self, new: &crate::crypto::Keys) -> Result<usize, StoreError> {
-        let rows: Vec<(i64, ReadingId, Vec<u8>, Vec<u8>, Vec<u8>)> = self
+        type Sealed = (i64, ReadingId, Vec<u8>, Vec<u8>, Vec<u8>);
+        let rows: Vec<Sealed> = self
             .conn
             .prepare("SELECT id, reading_id, question, answer, request FROM followups")
             .and_then(|mut st| {
@@ -378,4 +389,159 @@ struct RawFollowup {
     reading: ReadingId,
     meta: Option<FollowupMeta>,
     tag: Option<Vec<u8>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests_support::new_reading;
+    use super::super::{KEY_FILE, Unlock};
+    use super::*;
+    use crate::store::rekey::NewSecret;
+
+    fn followup(question: &str, answer: &str) -> NewFollowup {
+        NewFollowup {
+            meta: FollowupMeta {
+                id: 0,
+                asked_at: 1_700_000_000_000,
+                latency_ms: 1234,
+                ttft_ms: Some(210),
+                usage: Usage {
+                    reasoning_tokens: 5,
+                    cached_tokens: 1024,
+                    ..Usage::reported(3000, 120)
+                },
+                provider: "openai".into(),
+                model: "m-1".into(),
+                left_out: 2,
+            },
+            question: question.into(),
+            answer: answer.into(),
+            request: r#"[{"role":"user","content":"q"}]"#.into(),
+        }
+    }
+
+    #[test]
+    fn follow_ups_are_kept_sealed_checked_and_go_with_their_reading() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), Unlock::default()).unwrap();
+        let a = store.create_reading(&new_reading("a", 3, None)).unwrap();
+        let b = store.create_reading(&new_reading("b", 5, None)).unwrap();
+        let n1 = store
+            .add_followup(a, &followup("Why?", "Because."))
+            .unwrap();
+        store
+            .add_followup(a, &followup("And then?", "Then wait."))
+            .unwrap();
+        store.add_followup(b, &followup("B?", "B.")).unwrap();
+        let got = store.followups(a).unwrap();
+        assert_eq!(got.len(), 2);
+        assert_eq!(
+            (got[0].question.as_str(), got[0].answer.as_str()),
+            ("Why?", "Because.")
+        );
+        assert_eq!(
+            got[0].meta,
+            FollowupMeta {
+                id: n1,
+                ..followup("", "").meta
+            }
+        );
+        assert_eq!(
+            store.followup_request(a, n1).unwrap(),
+            r#"[{"role":"user","content":"q"}]"#
+        );
+        let all = store.all_followup_metas().unwrap();
+        assert_eq!((all.followups.len(), all.damaged.len()), (3, 0));
+        // A figure changed outside iching fails that reading's follow-ups, not the other's.
+        for sql in [
+            "UPDATE followups SET completion_tokens = 1 WHERE id = ?1",
+            "UPDATE followups SET model = 'cheap' WHERE id = ?1",
+            "UPDATE followups SET reading_id = 2 WHERE id = ?1",
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            let store = Store::open(dir.path(), Unlock::default()).unwrap();
+            let a = store.create_reading(&new_reading("a", 3, None)).unwrap();
+            let b = store.create_reading(&new_reading("b", 5, None)).unwrap();
+            let n = store
+                .add_followup(a, &followup("Why?", "Because."))
+                .unwrap();
+            store.add_followup(b, &followup("B?", "B.")).unwrap();
+            store.conn.execute(sql, [n]).unwrap();
+            let failed = store
+                .followups(a)
+                .err()
+                .or_else(|| store.followups(b).err());
+            assert!(
+                matches!(&failed, Some(StoreError::Integrity { field, .. }) if field.contains("follow-up")),
+                "{sql}: {failed:?}"
+            );
+            let all = store.all_followup_metas().unwrap();
+            assert_eq!(all.damaged.len(), 1, "{sql}");
+            assert!(!store.verify().unwrap().clean(), "{sql}");
+        }
+        // Swapped sealed answers do not open under the other's label.
+        store
+            .conn
+            .execute_batch(
+                "UPDATE followups SET answer = (SELECT answer FROM followups WHERE reading_id = 2)
+                 WHERE id = (SELECT min(id) FROM followups)",
+            )
+            .unwrap();
+        assert!(matches!(
+            store.followups(a),
+            Err(StoreError::Integrity { .. })
+        ));
+        // Deleting the reading deletes its follow-ups.
+        store.finish(b, &[], false).unwrap();
+        store.delete(b).unwrap();
+        let left: i64 = store
+            .conn
+            .query_row(
+                "SELECT count(*) FROM followups WHERE reading_id = ?1",
+                [b],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(left, 0);
+    }
+
+    #[test]
+    fn a_key_change_and_a_restore_keep_the_follow_ups() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path(), Unlock::default()).unwrap();
+        let a = store.create_reading(&new_reading("a", 3, None)).unwrap();
+        store.finish(a, &[], false).unwrap();
+        store
+            .add_followup(a, &followup("Why?", "Because."))
+            .unwrap();
+        let before = store.followups(a).unwrap();
+        let done = store.rekey(NewSecret::KeyFile).unwrap();
+        // The question, and the follow-up's question, answer and request.
+        assert_eq!(done.sealed, 1 + 3);
+        assert_eq!(store.followups(a).unwrap(), before);
+        assert!(store.verify().unwrap().clean());
+        // Into a second store with its own key: copied, re-sealed there.
+        let to = tempfile::tempdir().unwrap();
+        let copy = to.path().join("backup.db");
+        drop(store);
+        crate::store::backup(&dir.path().join(super::super::DB_FILE), &copy).unwrap();
+        let other = tempfile::tempdir().unwrap();
+        let target = Store::open(other.path(), Unlock::default()).unwrap();
+        let opened = crate::store::OpenedBackup::open(
+            &copy,
+            other.path(),
+            Some(&dir.path().join(KEY_FILE)),
+            Unlock::default(),
+        )
+        .unwrap();
+        let imported = target.import(opened.store()).unwrap();
+        assert_eq!(imported.added.len(), 1);
+        let got = target.followups(imported.added[0]).unwrap();
+        assert_eq!(got.len(), 1);
+        assert_eq!(
+            (got[0].question.as_str(), got[0].answer.as_str()),
+            ("Why?", "Because.")
+        );
+        assert_eq!(got[0].meta.usage, before[0].meta.usage);
+    }
 }

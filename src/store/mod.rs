@@ -46,7 +46,7 @@ use tags::{Canon, Tagged};
 
 pub use backup::{Imported, OpenedBackup, Verified, backup, key_mode_of};
 pub use error::StoreError;
-pub use followups::{Followup, FollowupMeta, NewFollowup};
+pub use followups::{AllFollowups, Followup, FollowupMeta, NewFollowup};
 pub use keys::{KeyMode, PASSPHRASE_ENV};
 pub use notes::{MAX_NOTE_CHARS, Note, NoteCounts, NoteKind, validate_note};
 pub use parts::{AllParts, Part, PartMeta, PartText};

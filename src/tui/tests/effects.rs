@@ -347,7 +347,11 @@ async fn a_follow_up_streams_its_answer_and_is_saved_with_the_reading() {
                     streamed.push_str(&more);
                 }
             }
-            Msg::FollowupEnded { run: 2, id: i, result } => {
+            Msg::FollowupEnded {
+                run: 2,
+                id: i,
+                result,
+            } => {
                 assert_eq!(i, id);
                 break result;
             }

@@ -1127,7 +1127,13 @@ fn f_asks_a_follow_up_whose_answer_streams_in_and_is_kept() {
     // A second question waits for the first answer.
     a.update(key(KeyCode::Char('f')));
     assert!(a.followup.is_none());
-    assert!(a.status.as_ref().unwrap().text.contains("still being answered"));
+    assert!(
+        a.status
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("still being answered")
+    );
     // The answer streams in; another run's news is ignored.
     let delta = |text: &str| SectionEvent {
         reading: Some(ReadingId(7)),

@@ -1,0 +1,228 @@
+//! Follow-up questions (`iching ask`) through the real binary and the fake OpenAI server: what
+//! each request carries (the reading, its sections, the conversation so far, the question),
+//! what is kept sealed, what `show` prints, and that a failed or refused follow-up keeps
+//! nothing.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test or tool fails by panicking"
+)]
+
+mod support;
+
+use std::path::Path;
+
+use serde_json::Value;
+use support::cli::{Run, run};
+use support::fake_openai::{FakeOpenAi, Fault, ServerConfig};
+
+const SECRET: &str = "Pomegranate-5521";
+const ANSWER: &str = r#"{"response": ["<p>La tercera línea pide <b>prudencia</b>: no es momento de forzar.</p>", "<p>Espera a que la luz vuelva.</p>"]}"#;
+
+async fn iching(home: &Path, args: &[&str], url: &str) -> Run {
+    let mut all: Vec<&str> = args.to_vec();
+    all.extend([
+        "--provider",
+        "openai",
+        "--base-url",
+        url,
+        "--model",
+        "fake-1",
+    ]);
+    run(home, &all, "sk-test", &[]).await
+}
+
+fn messages(server: &FakeOpenAi, i: usize) -> Vec<Value> {
+    server.requests()[i].body["messages"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_follow_up_carries_the_reading_and_the_conversation_and_is_kept_sealed() {
+    let server = FakeOpenAi::start(ServerConfig {
+        record_requests: true,
+        record_bodies: true,
+        ..ServerConfig::default()
+    });
+    let url = server.base_url();
+    let home = tempfile::tempdir().unwrap();
+    let cast = [
+        "cast",
+        "¿Debo aceptar el trabajo?",
+        "--lines",
+        "9,8,7,7,6,8",
+        "--context",
+        "Me ofrecieron un puesto en Lisboa.",
+        "--language",
+        "Español",
+    ];
+    let out = iching(home.path(), &cast, &url).await;
+    assert_eq!(out.code, Some(0), "{out}");
+    let sections = server.requests().len();
+    assert_eq!(sections, 10);
+
+    // A follow-up's answer is new text (one that only repeats the request is refused).
+    server.set_config(ServerConfig {
+        content: Some(ANSWER.to_owned()),
+        ..server.config()
+    });
+    let question = format!("¿Qué dice la línea 3 sobre {SECRET}?");
+    let out = iching(
+        home.path(),
+        &["ask", "1", &question, "--json", "--language", "Español"],
+        &url,
+    )
+    .await;
+    assert_eq!(out.code, Some(0), "{out}");
+    let asked = out.json();
+    assert_eq!(asked["reading_id"], 1);
+    assert_eq!(asked["question"], question.as_str());
+    assert_eq!(asked["model"], "fake-1");
+    assert_eq!(asked["provider"], "openai");
+    assert_eq!(asked["usage"]["source"], "reported");
+    assert!(asked["usage"]["completion_tokens"].as_u64().unwrap() > 0);
+    assert!(
+        asked["answer"]
+            .as_str()
+            .unwrap()
+            .contains("La tercera línea pide prudencia")
+    );
+    assert_eq!(asked["sections_left_out"], 0);
+
+    // One request, shaped like a section's up to the reading's data, then the follow-up.
+    assert_eq!(server.requests().len(), sections + 1);
+    let first = messages(&server, sections);
+    let roles: Vec<&str> = first.iter().map(|m| m["role"].as_str().unwrap()).collect();
+    assert_eq!(roles, ["system", "user", "user"]);
+    assert_eq!(first[0], messages(&server, 0)[0], "the same system prompt");
+    let data = first[1]["content"].as_str().unwrap();
+    assert!(data.starts_with("The reading (JSON):\n"), "{data}");
+    assert!(data.contains("\"context\": \"Me ofrecieron un puesto en Lisboa.\""));
+    assert!(data.contains("\"answerLanguage\": \"Español\""));
+    assert!(data.contains("What the reading's sections said (JSON):"));
+    assert!(
+        data.contains("quiet strength"),
+        "the sections' text is in it"
+    );
+    assert_eq!(
+        first[2]["content"],
+        format!("Follow-up question: {question}").as_str()
+    );
+
+    // The second carries the first as a turn of the conversation.
+    let out = iching(home.path(), &["ask", "1", "¿Y la línea superior?"], &url).await;
+    assert_eq!(out.code, Some(0), "{out}");
+    assert!(
+        out.stdout.contains("Espera a que la luz vuelva."),
+        "streamed: {out}"
+    );
+    assert!(out.stderr.contains("Saved as follow-up"), "{out}");
+    let second = messages(&server, sections + 1);
+    let roles: Vec<&str> = second.iter().map(|m| m["role"].as_str().unwrap()).collect();
+    assert_eq!(roles, ["system", "user", "user", "assistant", "user"]);
+    assert!(second[2]["content"].as_str().unwrap().contains(SECRET));
+    assert!(second[3]["content"].as_str().unwrap().contains("prudencia"));
+
+    // Sealed: the question is not in the clear on disk.
+    for name in ["iching.db", "iching.db-wal"] {
+        if let Ok(bytes) = std::fs::read(home.path().join(name)) {
+            assert!(
+                !bytes.windows(SECRET.len()).any(|w| w == SECRET.as_bytes()),
+                "the follow-up is in the clear in {name}"
+            );
+        }
+    }
+    // Shown by every format, oldest first.
+    let show = run(home.path(), &["show", "1", "--format", "json"], "", &[]).await;
+    let shown = show.json();
+    let followups = shown["followups"].as_array().unwrap();
+    assert_eq!(followups.len(), 2);
+    assert_eq!(followups[0]["question"], question.as_str());
+    assert!(followups[0]["asked_at"].as_str().unwrap().ends_with('Z'));
+    assert!(followups[1]["usage"]["prompt_tokens"].as_u64().unwrap() > 0);
+    for (format, heading) in [
+        ("text", "== Follow-up questions =="),
+        ("md", "## Follow-up questions"),
+        ("html", "<h2>Follow-up questions</h2>"),
+    ] {
+        let out = run(home.path(), &["show", "1", "--format", format], "", &[]).await;
+        assert_eq!(out.code, Some(0), "{out}");
+        assert!(out.stdout.contains(heading), "{format}: {out}");
+        assert!(out.stdout.contains("¿Y la línea superior?"), "{format}");
+    }
+    // verify opens and checks them.
+    let out = run(home.path(), &["verify"], "", &[]).await;
+    assert_eq!(out.code, Some(0), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_or_refused_follow_up_keeps_nothing_and_says_why() {
+    let server = FakeOpenAi::start(ServerConfig::default());
+    let url = server.base_url();
+    let home = tempfile::tempdir().unwrap();
+    let out = iching(home.path(), &["cast", "Q?", "--lines", "7,7,7,7,7,7"], &url).await;
+    assert_eq!(out.code, Some(0), "{out}");
+    let before = server.stats().requests;
+
+    // The server fails for good: exit 1, the reason, nothing saved.
+    server.push_faults([Fault::Status(400)]);
+    let out = iching(
+        home.path(),
+        &["ask", "1", "Why?", "--max-attempts", "1"],
+        &url,
+    )
+    .await;
+    assert_eq!(out.code, Some(1), "{out}");
+    assert!(out.stderr.contains("not answered"), "{out}");
+    // Bad input never reaches the server.
+    for (args, says) in [
+        (vec!["ask", "1", "   "], "empty"),
+        (vec!["ask", "9", "Why?"], "no reading has id 9"),
+    ] {
+        let out = iching(home.path(), &args, &url).await;
+        assert_eq!(out.code, Some(2), "{out}");
+        assert!(out.stderr.contains(says), "{out}");
+    }
+    let long = "x".repeat(2001);
+    let out = iching(home.path(), &["ask", "1", &long], &url).await;
+    assert_eq!(out.code, Some(2), "{out}");
+    assert_eq!(server.stats().requests, before + 1, "only the failed one");
+    let show = run(home.path(), &["show", "1", "--format", "json"], "", &[]).await;
+    assert!(show.json()["followups"].as_array().unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn offline_a_follow_up_is_answered_from_the_lines_it_names_and_says_so() {
+    let home = tempfile::tempdir().unwrap();
+    let offline = |args: &[&'static str]| {
+        let mut all = args.to_vec();
+        all.extend(["--provider", "offline"]);
+        all
+    };
+    let out = run(
+        home.path(),
+        &offline(&["cast", "Q?", "--lines", "9,8,7,7,6,8"]),
+        "",
+        &[],
+    )
+    .await;
+    assert_eq!(out.code, Some(0), "{out}");
+    let out = run(
+        home.path(),
+        &offline(&["ask", "1", "What about the fourth line?", "--json"]),
+        "",
+        &[],
+    )
+    .await;
+    assert_eq!(out.code, Some(0), "{out}");
+    let f = out.json();
+    let answer = f["answer"].as_str().unwrap();
+    assert!(answer.contains("only from the classic text"), "{answer}");
+    assert!(answer.contains("line 4 of Feng"), "{answer}");
+    // Legge's fourth line of 55 Feng.
+    assert!(answer.contains("The fourth NINE, undivided"), "{answer}");
+    assert_eq!(f["model"], "legge-1882");
+    assert_eq!(f["usage"]["source"], "estimated");
+}
