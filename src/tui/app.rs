@@ -217,10 +217,13 @@ pub enum Effect {
         /// The reading.
         id: ReadingId,
     },
-    /// Count the patterns of every reading, laid out `width` columns wide.
+    /// Count the patterns of every reading (or of those `search` finds), laid out `width`
+    /// columns wide.
     LoadPatterns {
         /// The columns inside the view.
         width: usize,
+        /// Only readings whose question, situation or notes contain this.
+        search: Option<String>,
     },
     /// Ask `question` about reading `id`, as run `run`.
     Ask {
@@ -1117,7 +1120,10 @@ impl App {
                 self.patterns = Some(PatternsView::default());
                 // The box takes a column each side, its borders and padding two more each.
                 let width = usize::from(self.size.0).saturating_sub(6);
-                fx.push(Effect::LoadPatterns { width });
+                // What History is filtered by, the patterns are counted for.
+                let typed = self.history.filter.lines().join(" ");
+                let search = Some(typed.trim().to_owned()).filter(|s| !s.is_empty());
+                fx.push(Effect::LoadPatterns { width, search });
             }
             HistoryAction::Back => self.screen = Screen::Ask,
             HistoryAction::Say(text) => self.say(text),

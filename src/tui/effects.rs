@@ -124,11 +124,12 @@ impl Runner {
                     let _ = tx.send(Msg::Deleted { id, result });
                 });
             }
-            Effect::LoadPatterns { width } => {
+            Effect::LoadPatterns { width, search } => {
                 self.tasks.spawn(async move {
-                    let result = service.pattern_rows(None).await.map(|(rows, damaged)| {
+                    let found = service.pattern_rows(search.clone()).await;
+                    let result = found.map(|(rows, damaged)| {
                         let p = crate::report::patterns::patterns(&rows, damaged);
-                        crate::report::patterns::text(&p, None, width)
+                        crate::report::patterns::text(&p, search.as_deref(), width)
                             .lines()
                             .map(str::to_owned)
                             .collect()

@@ -382,3 +382,27 @@ async fn a_follow_up_streams_its_answer_and_is_saved_with_the_reading() {
     assert_eq!(report.followups[0].answer, f.answer);
     h.runner.shutdown(Duration::from_secs(5)).await;
 }
+
+#[tokio::test]
+async fn patterns_are_counted_for_the_readings_a_search_finds() {
+    let home = tempfile::tempdir().unwrap();
+    let mut h = Harness::new(home.path(), None);
+    h.cast(1, "9,8,7,7,6,8").await;
+    h.runner.apply(Effect::LoadPatterns {
+        width: 76,
+        search: Some("coast".into()),
+    });
+    let Msg::Patterns(Ok(lines)) = h.next().await else {
+        panic!("no patterns")
+    };
+    assert!(lines[0].contains("1 reading"), "{lines:?}");
+    h.runner.apply(Effect::LoadPatterns {
+        width: 76,
+        search: Some("zzz".into()),
+    });
+    let Msg::Patterns(Ok(lines)) = h.next().await else {
+        panic!("no patterns")
+    };
+    assert!(lines[0].contains("No readings match \"zzz\""), "{lines:?}");
+    h.runner.shutdown(Duration::from_secs(5)).await;
+}

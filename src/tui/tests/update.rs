@@ -1078,7 +1078,7 @@ fn p_on_history_opens_the_patterns_and_esc_closes_them() {
     a.screen = Screen::History;
     let fx = a.update(key(KeyCode::Char('p')));
     assert!(
-        matches!(fx.as_slice(), [Effect::LoadPatterns { width }] if *width == usize::from(NARROW.0) - 6),
+        matches!(fx.as_slice(), [Effect::LoadPatterns { width, search: None }] if *width == usize::from(NARROW.0) - 6),
         "{fx:?}"
     );
     assert!(a.patterns.as_ref().unwrap().lines.is_none(), "loading");
@@ -1102,6 +1102,15 @@ fn p_on_history_opens_the_patterns_and_esc_closes_them() {
     a.update(Msg::Patterns(Err(ServiceError::Io("disk gone".into()))));
     assert!(a.patterns.is_none());
     assert!(a.status.as_ref().unwrap().text.contains("disk gone"));
+    // With History filtered, the patterns are those of the readings the filter finds.
+    a.update(key(KeyCode::Char('/')));
+    type_text(&mut a, "job");
+    a.update(key(KeyCode::Enter));
+    let fx = a.update(key(KeyCode::Char('p')));
+    assert!(
+        matches!(fx.as_slice(), [Effect::LoadPatterns { search: Some(s), .. }] if s == "job"),
+        "{fx:?}"
+    );
 }
 
 #[test]
