@@ -6,6 +6,7 @@
 //! [`Msg::Tick`], the seeds of random casts come from a generator seeded at construction.
 
 use super::screens::followup::{FollowupAction, FollowupEditor};
+use super::screens::journal::{JournalAction, JournalView};
 use super::screens::note::{NoteAction, NoteEditor};
 use super::screens::patterns::PatternsView;
 use crate::store::NoteKind;
@@ -125,6 +126,15 @@ pub enum Msg {
         /// How it ended.
         result: Result<Asked, ServiceError>,
     },
+    /// A note of reading `id` was replaced or deleted, or not.
+    NoteChanged {
+        /// The reading.
+        id: ReadingId,
+        /// Whether it was a deletion (else an edit).
+        deleted: bool,
+        /// Done, or why not.
+        result: Result<(), ServiceError>,
+    },
     /// A note was added to reading `id` (its id), or not.
     NoteAdded {
         /// The reading.
@@ -243,6 +253,22 @@ pub enum Effect {
         /// The text, cleaned.
         text: String,
     },
+    /// Replace the text of note `note` of reading `id`.
+    EditNote {
+        /// The reading.
+        id: ReadingId,
+        /// The note.
+        note: i64,
+        /// The new text, cleaned.
+        text: String,
+    },
+    /// Delete note `note` of reading `id`.
+    DeleteNote {
+        /// The reading.
+        id: ReadingId,
+        /// The note.
+        note: i64,
+    },
     /// Write reading `id` to a new file in the export folder.
     Export {
         /// The reading.
@@ -274,13 +300,34 @@ pub enum Effect {
 }
 
 /// A yes/no question on the status line.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum Confirm {
     /// Quit while a reading is in flight.
     Quit,
     /// Delete a reading.
     Delete(ReadingId),
+    /// Replace a note's text with what the editor holds (`n` reopens the editor).
+    EditNote(Box<NoteEditor>, String),
+    /// Delete note `.1` of reading `.0`.
+    DeleteNote(ReadingId, i64),
 }
+
+impl PartialEq for Confirm {
+    /// The same question: an edit is the same when it is of the same note with the same text.
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Confirm::Quit, Confirm::Quit) => true,
+            (Confirm::Delete(a), Confirm::Delete(b)) => a == b,
+            (Confirm::EditNote(a, x), Confirm::EditNote(b, y)) => {
+                (a.id, a.editing, x) == (b.id, b.editing, y)
+            }
+            (Confirm::DeleteNote(a, m), Confirm::DeleteNote(b, n)) => (a, m) == (b, n),
+            _ => false,
+        }
+    }
+}
+
+impl Eq for Confirm {}
 
 /// A line on the status bar.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -335,6 +382,8 @@ pub struct App {
     pub note: Option<NoteEditor>,
     /// The follow-up editor, when open (over the Reading screen).
     pub followup: Option<FollowupEditor>,
+    /// The Journal view, when open (over the Reading screen).
+    pub journal: Option<JournalView>,
     /// The Patterns view, when open (over History).
     pub patterns: Option<PatternsView>,
     /// Why the store cannot be written, when it cannot.
@@ -388,6 +437,7 @@ impl App {
             picker: None,
             note: None,
             followup: None,
+            journal: None,
             patterns: None,
             providers: o.providers,
             read_only: o.read_only,
@@ -608,6 +658,32 @@ impl App {
                 }
                 self.dirty = true;
             }
+            Msg::NoteChanged {
+                id,
+                deleted,
+                result,
+            } => {
+                match result {
+                    Ok(()) => {
+                        self.say(if deleted {
+                            msg::NOTE_DELETED
+                        } else {
+                            msg::NOTE_EDITED
+                        });
+                        if self
+                            .reading
+                            .report
+                            .as_ref()
+                            .is_some_and(|r| r.id == Some(id))
+                        {
+                            self.reading.loading = Some(id);
+                            fx.push(Effect::Open { id });
+                        }
+                    }
+                    Err(e) => self.fail(&e),
+                }
+                self.dirty = true;
+            }
             Msg::NoteAdded { id, result } => {
                 match result {
                     Ok(_) => {
@@ -770,6 +846,33 @@ impl App {
                     fx.push(Effect::AddNote { id, kind, text });
                     self.note = None;
                 }
+                NoteAction::Replace(_, _, text) => {
+                    if let Some(editor) = self.note.take() {
+                        self.confirm = Some(Confirm::EditNote(Box::new(editor), text));
+                        self.say(msg::CONFIRM_EDIT_NOTE);
+                    }
+                }
+            }
+            return;
+        }
+        if let Some(view) = self.journal.as_mut() {
+            match view.on_key(key) {
+                JournalAction::None => {}
+                JournalAction::Close => self.journal = None,
+                JournalAction::Edit(n) => {
+                    let kind = if n.kind == "outcome" {
+                        NoteKind::Outcome
+                    } else {
+                        NoteKind::Note
+                    };
+                    self.note = Some(NoteEditor::edit(view.id, n.id, kind, &n.text));
+                    self.journal = None;
+                }
+                JournalAction::Delete(n) => {
+                    self.confirm = Some(Confirm::DeleteNote(view.id, n.id));
+                    self.say(msg::CONFIRM_DELETE_NOTE);
+                    self.journal = None;
+                }
             }
             return;
         }
@@ -799,8 +902,28 @@ impl App {
                         fx.push(Effect::Delete { id });
                         self.status = None;
                     }
+                    Confirm::EditNote(editor, text) => {
+                        if let Some(note) = editor.editing {
+                            fx.push(Effect::EditNote {
+                                id: editor.id,
+                                note,
+                                text,
+                            });
+                        }
+                        self.status = None;
+                    }
+                    Confirm::DeleteNote(id, note) => {
+                        fx.push(Effect::DeleteNote { id, note });
+                        self.status = None;
+                    }
                 },
-                KeyCode::Char('n' | 'N') | KeyCode::Esc => self.status = None,
+                KeyCode::Char('n' | 'N') | KeyCode::Esc => {
+                    self.status = None;
+                    // The edit is not lost: back to the editor.
+                    if let Confirm::EditNote(editor, _) = c {
+                        self.note = Some(*editor);
+                    }
+                }
                 _ => self.confirm = Some(c),
             }
             return;
@@ -880,6 +1003,20 @@ impl App {
                         }
                         None => self.note = Some(NoteEditor::new(id)),
                     },
+                    ReadingAction::Journal(id) => {
+                        if let Some(why) = &self.read_only {
+                            let why = why.clone();
+                            self.error(why);
+                        } else {
+                            let notes = self
+                                .reading
+                                .report
+                                .as_ref()
+                                .map(|r| r.notes.clone())
+                                .unwrap_or_default();
+                            self.journal = Some(JournalView::new(id, notes));
+                        }
+                    }
                     ReadingAction::FollowUp(id) => {
                         if let Some(why) = &self.read_only {
                             let why = why.clone();

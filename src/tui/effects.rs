@@ -152,6 +152,26 @@ impl Runner {
                     let _ = tx.send(Msg::FollowupEnded { run, id, result });
                 });
             }
+            Effect::EditNote { id, note, text } => {
+                self.tasks.spawn(async move {
+                    let result = service.edit_note(id, note, &text).await;
+                    let _ = tx.send(Msg::NoteChanged {
+                        id,
+                        deleted: false,
+                        result,
+                    });
+                });
+            }
+            Effect::DeleteNote { id, note } => {
+                self.tasks.spawn(async move {
+                    let result = service.delete_note(id, note).await;
+                    let _ = tx.send(Msg::NoteChanged {
+                        id,
+                        deleted: true,
+                        result,
+                    });
+                });
+            }
             Effect::AddNote { id, kind, text } => {
                 self.tasks.spawn(async move {
                     let result = service.add_note(id, kind, &text).await;

@@ -215,6 +215,17 @@ pub mod footer {
         ("Tab", "note/outcome"),
         ("Esc", "cancel"),
     ];
+    /// The note editor over a note being edited.
+    pub const NOTE_EDIT: &[KeyHelp] = &[("Ctrl-S", "save (asks first)"), ("Esc", "cancel")];
+    /// The follow-up editor.
+    pub const FOLLOWUP: &[KeyHelp] = &[("Enter", "ask"), ("Esc", "cancel")];
+    /// The Journal view.
+    pub const JOURNAL: &[KeyHelp] = &[
+        ("↑↓", "choose"),
+        ("Enter", "edit"),
+        ("d", "delete"),
+        ("Esc", "close"),
+    ];
     /// The provider picker.
     pub const PICKER: &[KeyHelp] = &[
         ("↑↓", "choose"),
@@ -249,8 +260,19 @@ pub const OUTCOME_TITLE: &str = " How it turned out (Tab: note) ";
 pub const NOTE_PLACEHOLDER: &str = "What do you make of the reading? Enter starts a new line.";
 /// The note editor's keys.
 pub const NOTE_KEYS: &str = "Ctrl-S save · Tab note/outcome · Esc cancel";
+/// The note editor's keys when it edits a note.
+pub const NOTE_EDIT_KEYS: &str = "Ctrl-S save (asks first) · Esc cancel";
 /// After Esc with text in the note editor.
 pub const NOTE_DISCARD: &str = "Esc again discards this note; Ctrl-S saves it";
+/// The Journal view's title.
+pub const JOURNAL_TITLE: &str = " Journal: your notes on this reading ";
+/// The Journal view's keys.
+pub const JOURNAL_KEYS: &str = "↑↓ choose · Enter edit · d delete · Esc close";
+/// The Journal view of a reading without notes.
+pub const JOURNAL_EMPTY: &str = "No notes yet: n writes one.";
+/// The note editor's title when it edits a note.
+pub const NOTE_EDIT_TITLE: &str = " Edit the note (Ctrl-S asks before it replaces it) ";
+
 /// The follow-up editor's title.
 pub const FOLLOWUP_TITLE: &str = " Ask about this reading ";
 /// Shown in an empty follow-up editor.
@@ -341,6 +363,14 @@ pub mod msg {
     /// A second follow-up while one is being answered.
     pub const FOLLOWUP_BUSY: &str =
         "A follow-up is still being answered: wait for it before asking another.";
+    /// Asks before a note's text is replaced.
+    pub const CONFIRM_EDIT_NOTE: &str = "Replace the note with what you wrote? y/n";
+    /// Asks before a note is deleted.
+    pub const CONFIRM_DELETE_NOTE: &str = "Delete this note? This cannot be undone. y/n";
+    /// A note was changed.
+    pub const NOTE_EDITED: &str = "Note replaced.";
+    /// A note was deleted.
+    pub const NOTE_DELETED: &str = "Note deleted.";
     /// A note was saved.
     pub const NOTE_SAVED: &str = "Note saved with the reading (it is in its Journal, at the end).";
     /// A reading is already in flight.

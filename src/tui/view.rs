@@ -78,6 +78,8 @@ pub fn draw(app: &App, frame: &mut Frame) {
         provider::render(p, frame, body, theme);
     } else if let Some(editor) = &app.note {
         super::screens::note::render(editor, frame, body, theme);
+    } else if let Some(view) = &app.journal {
+        super::screens::journal::render(view, frame, body, theme);
     } else if let Some(editor) = &app.followup {
         super::screens::followup::render(editor, frame, body, theme);
     } else if let Some(view) = &app.patterns {
@@ -185,8 +187,18 @@ fn footer_keys(app: &App) -> &'static [KeyHelp] {
     if app.picker.is_some() {
         return footer::PICKER;
     }
-    if app.note.is_some() {
-        return footer::NOTE;
+    if let Some(editor) = &app.note {
+        return if editor.editing.is_some() {
+            footer::NOTE_EDIT
+        } else {
+            footer::NOTE
+        };
+    }
+    if app.followup.is_some() {
+        return footer::FOLLOWUP;
+    }
+    if app.journal.is_some() {
+        return footer::JOURNAL;
     }
     if app.patterns.is_some() {
         return footer::PATTERNS;

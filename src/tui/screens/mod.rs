@@ -8,6 +8,7 @@ pub mod cast;
 pub mod followup;
 pub mod help;
 pub mod history;
+pub mod journal;
 pub mod library;
 pub mod live;
 pub mod note;

@@ -28,6 +28,8 @@ pub struct NoteEditor {
     pub error: Option<String>,
     /// Esc was pressed once with text in the box.
     discarding: bool,
+    /// The note being edited, when it edits one (`None`: a new note).
+    pub editing: Option<i64>,
 }
 
 /// What a key in the editor asks of the app.
@@ -37,6 +39,8 @@ pub enum NoteAction {
     None,
     /// Save this (cleaned) text as a note of this kind on this reading.
     Save(ReadingId, NoteKind, String),
+    /// Replace the text of note `.1` of reading `.0` with this (cleaned) text.
+    Replace(ReadingId, i64, String),
     /// Close without saving.
     Cancel,
 }
@@ -54,7 +58,23 @@ impl NoteEditor {
             kind: NoteKind::Note,
             error: None,
             discarding: false,
+            editing: None,
         }
+    }
+
+    /// An editor over note `note` of reading `id` (its kind stays).
+    pub fn edit(id: ReadingId, note: i64, kind: NoteKind, text: &str) -> Self {
+        let mut editor = Self::new(id);
+        editor.kind = kind;
+        editor.editing = Some(note);
+        editor.input = TextArea::from(text.lines().map(str::to_owned));
+        editor.input.set_wrap_mode(WrapMode::WordOrGlyph);
+        editor.input.set_cursor_line_style(Style::new());
+        editor
+            .input
+            .move_cursor(ratatui_textarea::CursorMove::Bottom);
+        editor.input.move_cursor(ratatui_textarea::CursorMove::End);
+        editor
     }
 
     /// The text as typed.
@@ -71,7 +91,10 @@ impl NoteEditor {
         match key.code {
             KeyCode::Char('s') if ctrl => {
                 return match validate_note(&self.text()) {
-                    Ok(text) => NoteAction::Save(self.id, self.kind, text),
+                    Ok(text) => match self.editing {
+                        Some(note) => NoteAction::Replace(self.id, note, text),
+                        None => NoteAction::Save(self.id, self.kind, text),
+                    },
                     Err(e) => {
                         self.error = Some(e);
                         NoteAction::None
@@ -85,7 +108,7 @@ impl NoteEditor {
                 self.discarding = true;
                 self.error = Some(strings::NOTE_DISCARD.to_owned());
             }
-            KeyCode::Tab | KeyCode::BackTab => {
+            KeyCode::Tab | KeyCode::BackTab if self.editing.is_none() => {
                 self.kind = match self.kind {
                     NoteKind::Note => NoteKind::Outcome,
                     NoteKind::Outcome => NoteKind::Note,
@@ -113,9 +136,10 @@ impl NoteEditor {
 
 /// Draws the editor in a box over `area`.
 pub fn render(editor: &NoteEditor, frame: &mut Frame, area: Rect, theme: &Theme) {
-    let title = match editor.kind {
-        NoteKind::Note => strings::NOTE_TITLE,
-        NoteKind::Outcome => strings::OUTCOME_TITLE,
+    let title = match (editor.editing, editor.kind) {
+        (Some(_), _) => strings::NOTE_EDIT_TITLE,
+        (None, NoteKind::Note) => strings::NOTE_TITLE,
+        (None, NoteKind::Outcome) => strings::OUTCOME_TITLE,
     };
     let n: usize = editor.input.lines().iter().map(|l| l.chars().count()).sum();
     editor_box(
@@ -123,7 +147,11 @@ pub fn render(editor: &NoteEditor, frame: &mut Frame, area: Rect, theme: &Theme)
             title,
             input: &editor.input,
             error: editor.error.as_deref(),
-            keys: strings::NOTE_KEYS,
+            keys: if editor.editing.is_some() {
+                strings::NOTE_EDIT_KEYS
+            } else {
+                strings::NOTE_KEYS
+            },
             count: format!("{n}/{MAX_NOTE_CHARS}"),
             height: 14,
         },

@@ -76,6 +76,8 @@ pub enum ReadingAction {
     Note(ReadingId),
     /// Ask a follow-up question about this reading.
     FollowUp(ReadingId),
+    /// The reading's journal, to edit or delete a note.
+    Journal(ReadingId),
 }
 
 /// A reading laid out for a width: its lines and where each entry of the jump list starts.
@@ -226,6 +228,7 @@ impl ReadingState {
             KeyCode::Char('s') => return saved(ReadingAction::Stats),
             KeyCode::Char('n') => return saved(ReadingAction::Note),
             KeyCode::Char('f') => return saved(ReadingAction::FollowUp),
+            KeyCode::Char('e') => return saved(ReadingAction::Journal),
             KeyCode::Char('m') => {
                 return saved(|id| ReadingAction::Export(id, ExportFormat::Markdown));
             }

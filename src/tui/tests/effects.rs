@@ -406,3 +406,60 @@ async fn patterns_are_counted_for_the_readings_a_search_finds() {
     assert!(lines[0].contains("No readings match \"zzz\""), "{lines:?}");
     h.runner.shutdown(Duration::from_secs(5)).await;
 }
+
+#[tokio::test]
+async fn a_note_is_edited_and_deleted_in_the_store() {
+    let home = tempfile::tempdir().unwrap();
+    let mut h = Harness::new(home.path(), None);
+    let id = h.cast(1, "9,8,7,7,6,8").await;
+    h.runner.apply(Effect::AddNote {
+        id,
+        kind: crate::store::NoteKind::Note,
+        text: "First".into(),
+    });
+    let Msg::NoteAdded {
+        result: Ok(note), ..
+    } = h.next().await
+    else {
+        panic!("not added")
+    };
+    h.runner.apply(Effect::EditNote {
+        id,
+        note,
+        text: "Second".into(),
+    });
+    assert!(matches!(
+        h.next().await,
+        Msg::NoteChanged {
+            deleted: false,
+            result: Ok(()),
+            ..
+        }
+    ));
+    h.runner.apply(Effect::Open { id });
+    let Msg::Reading {
+        result: Ok(report), ..
+    } = h.next().await
+    else {
+        panic!("not loaded")
+    };
+    assert_eq!(report.notes[0].text, "Second");
+    h.runner.apply(Effect::DeleteNote { id, note });
+    assert!(matches!(
+        h.next().await,
+        Msg::NoteChanged {
+            deleted: true,
+            result: Ok(()),
+            ..
+        }
+    ));
+    h.runner.apply(Effect::Open { id });
+    let Msg::Reading {
+        result: Ok(report), ..
+    } = h.next().await
+    else {
+        panic!("not loaded")
+    };
+    assert!(report.notes.is_empty());
+    h.runner.shutdown(Duration::from_secs(5)).await;
+}

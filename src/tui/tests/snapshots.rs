@@ -532,3 +532,37 @@ fn follow_up_editor_streaming_and_saved() {
         a
     });
 }
+
+#[test]
+fn journal_view_and_a_note_being_edited() {
+    let with_notes = |size| {
+        let mut a = app(size);
+        a.reading.loading = Some(ReadingId(7));
+        a.screen = Screen::Reading;
+        let mut report = complete_report();
+        for (id, kind, text) in [
+            (
+                3,
+                "note",
+                "The garden waits; so can I. Planting in spring, not now.",
+            ),
+            (4, "outcome", "We moved in May. It went well."),
+        ] {
+            report.notes.push(crate::report::NoteReport {
+                id,
+                at: "2026-03-02T10:00:00Z".into(),
+                kind: kind.into(),
+                text: text.into(),
+            });
+        }
+        a.update(loaded(report));
+        a.update(key(KeyCode::Char('e')));
+        a
+    };
+    three("journal_view", with_notes);
+    both("journal_edit", |size| {
+        let mut a = with_notes(size);
+        a.update(key(KeyCode::Enter));
+        a
+    });
+}

@@ -1201,3 +1201,86 @@ fn f_asks_a_follow_up_whose_answer_streams_in_and_is_kept() {
         "{fx:?}"
     );
 }
+
+#[test]
+fn e_opens_the_journal_where_a_note_is_edited_or_deleted_after_asking() {
+    let mut a = app(NARROW);
+    a.reading.loading = Some(ReadingId(7));
+    a.screen = Screen::Reading;
+    let mut report = complete_report();
+    for (id, kind, text) in [(3, "note", "First thought"), (4, "outcome", "It rained.")] {
+        report.notes.push(crate::report::NoteReport {
+            id,
+            at: "2026-03-02T10:00:00Z".into(),
+            kind: kind.into(),
+            text: text.into(),
+        });
+    }
+    a.update(loaded(report));
+    a.update(key(KeyCode::Char('e')));
+    assert_eq!(a.journal.as_ref().unwrap().notes.len(), 2);
+    // Enter edits the chosen note, in the editor, its text there to change.
+    a.update(key(KeyCode::Down));
+    a.update(key(KeyCode::Enter));
+    assert!(a.journal.is_none());
+    let editor = a.note.as_ref().unwrap();
+    assert_eq!(
+        (editor.editing, editor.text()),
+        (Some(4), "It rained.".into())
+    );
+    type_text(&mut a, " Then sun.");
+    // Ctrl-S asks first; n goes back to the editor with the text kept.
+    assert!(a.update(ctrl('s')).is_empty());
+    assert!(matches!(a.confirm, Some(Confirm::EditNote(..))));
+    assert!(a.status.as_ref().unwrap().text.contains("Replace"));
+    a.update(key(KeyCode::Char('n')));
+    assert_eq!(a.note.as_ref().unwrap().text(), "It rained. Then sun.");
+    a.update(ctrl('s'));
+    let fx = a.update(key(KeyCode::Char('y')));
+    let [Effect::EditNote { id, note, text }] = fx.as_slice() else {
+        panic!("{fx:?}")
+    };
+    assert_eq!(
+        (*id, *note, text.as_str()),
+        (ReadingId(7), 4, "It rained. Then sun.")
+    );
+    let fx = a.update(Msg::NoteChanged {
+        id: ReadingId(7),
+        deleted: false,
+        result: Ok(()),
+    });
+    assert!(
+        matches!(fx.as_slice(), [Effect::Open { .. }]),
+        "reloaded: {fx:?}"
+    );
+    // d deletes, after asking; n keeps it.
+    a.update(loaded(complete_report()));
+    a.journal = Some(crate::tui::screens::journal::JournalView::new(
+        ReadingId(7),
+        vec![crate::report::NoteReport {
+            id: 3,
+            at: "2026-03-02T10:00:00Z".into(),
+            kind: "note".into(),
+            text: "First thought".into(),
+        }],
+    ));
+    a.update(key(KeyCode::Char('d')));
+    assert_eq!(a.confirm, Some(Confirm::DeleteNote(ReadingId(7), 3)));
+    assert!(a.update(key(KeyCode::Char('n'))).is_empty());
+    assert!(a.confirm.is_none());
+    a.journal = Some(crate::tui::screens::journal::JournalView::new(
+        ReadingId(7),
+        vec![crate::report::NoteReport {
+            id: 3,
+            at: "2026-03-02T10:00:00Z".into(),
+            kind: "note".into(),
+            text: "First thought".into(),
+        }],
+    ));
+    a.update(key(KeyCode::Char('d')));
+    let fx = a.update(key(KeyCode::Char('y')));
+    assert!(
+        matches!(fx.as_slice(), [Effect::DeleteNote { id, note: 3 }] if *id == ReadingId(7)),
+        "{fx:?}"
+    );
+}
