@@ -215,6 +215,14 @@ pub mod footer {
         ("Tab", "note/outcome"),
         ("Esc", "cancel"),
     ];
+    /// The Reading screen with no reading open.
+    pub const READING_EMPTY: &[KeyHelp] = &[
+        ("h", "history"),
+        ("l", "live grid"),
+        ("a", "ask"),
+        ("Esc", "back"),
+        ("?", "help"),
+    ];
     /// The note editor over a note being edited.
     pub const NOTE_EDIT: &[KeyHelp] = &[("Ctrl-S", "save (asks first)"), ("Esc", "cancel")];
     /// The follow-up editor.

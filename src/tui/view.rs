@@ -216,6 +216,7 @@ fn footer_keys(app: &App) -> &'static [KeyHelp] {
             Some(l) if l.running() => footer::LIVE_RUNNING,
             Some(_) => footer::LIVE_SETTLED,
         },
+        Screen::Reading if app.reading.report.is_none() => footer::READING_EMPTY,
         Screen::Reading => footer::READING,
         Screen::History if app.history.filtering => footer::FILTER,
         Screen::History => footer::HISTORY,

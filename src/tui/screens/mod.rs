@@ -93,6 +93,13 @@ pub fn placeholder(loading: bool, frame: &mut Frame, area: Rect, theme: &Theme) 
     );
 }
 
+/// How far down a view of `height` rows over `len` lines, scrolled to `scroll`, is, in percent:
+/// 0 at the top, 100 at the end; `None` when it all fits.
+pub fn scroll_percent(scroll: usize, len: usize, height: usize) -> Option<usize> {
+    let most = len.checked_sub(height).filter(|&m| m > 0)?;
+    Some(scroll.min(most) * 100 / most)
+}
+
 /// A `w` x `h` box in the middle of `area` (clipped to it), cleared for a popup.
 pub fn centered(area: Rect, w: u16, h: u16, frame: &mut Frame) -> Rect {
     let w = w.min(area.width);
@@ -166,4 +173,21 @@ pub fn wrap_styled(runs: &[(&str, Style)], width: usize) -> Vec<Line<'static>> {
             Line::from(spans)
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::scroll_percent;
+
+    #[test]
+    fn the_scroll_position_is_0_at_the_top_and_100_at_the_end() {
+        assert_eq!(scroll_percent(0, 100, 20), Some(0));
+        assert_eq!(scroll_percent(40, 100, 20), Some(50));
+        assert_eq!(scroll_percent(80, 100, 20), Some(100));
+        // Scrolled past the end (a view still clamping) reads as the end.
+        assert_eq!(scroll_percent(usize::MAX, 100, 20), Some(100));
+        // Everything fits: no position to give.
+        assert_eq!(scroll_percent(0, 20, 20), None);
+        assert_eq!(scroll_percent(0, 3, 20), None);
+    }
 }

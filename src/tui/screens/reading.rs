@@ -18,7 +18,7 @@ use crate::oracle::{Hexagram, hexagram};
 use crate::plan::Section;
 use crate::report::{ReadingReport, SectionStatus};
 use crate::response::{Paragraph as Para, sanitize_inline};
-use crate::text::truncate;
+use crate::text::{self, truncate};
 use crate::tui::strings;
 use crate::tui::theme::Theme;
 
@@ -103,11 +103,17 @@ pub fn areas(body: Rect) -> (Option<Rect>, Rect) {
     }
 }
 
-/// Where the text goes inside its area (a margin of one column each side).
+/// The widest the text runs: lines longer than this are hard to follow.
+const MEASURE: u16 = 96;
+
+/// Where the text goes inside its area: a margin of one column each side, and at most
+/// [`MEASURE`] columns, centred.
 fn text_inner(text: Rect) -> Rect {
+    let room = text.width.saturating_sub(3);
+    let width = room.min(MEASURE);
     Rect {
-        x: text.x + 2,
-        width: text.width.saturating_sub(3),
+        x: text.x + 2 + (room - width) / 2,
+        width,
         ..text
     }
 }
@@ -517,13 +523,7 @@ pub fn position(state: &ReadingState, body: Rect, theme: &Theme) -> Option<usize
     )
     .lines
     .len();
-    let height = usize::from(inner.height);
-    let scroll = state.scroll.min(len.saturating_sub(height));
-    Some(
-        ((scroll + height).min(len) * 100)
-            .checked_div(len)
-            .unwrap_or(100),
-    )
+    super::scroll_percent(state.scroll, len, usize::from(inner.height))
 }
 
 /// Draws the Reading screen.
@@ -571,16 +571,15 @@ pub fn render(state: &ReadingState, frame: &mut Frame, area: Rect, theme: &Theme
             } else {
                 "  ".to_owned()
             };
-            let status =
-                report
-                    .sections
-                    .iter()
-                    .find(|s| &s.title == label)
-                    .map_or(" ", |s| match s.status {
-                        SectionStatus::Complete => " ",
-                        SectionStatus::Failed => "✗",
-                        SectionStatus::Cancelled | SectionStatus::Pending => "·",
-                    });
+            let (status, status_style) = report
+                .sections
+                .iter()
+                .find(|s| &s.title == label)
+                .map_or(("", theme.text), |s| match s.status {
+                    SectionStatus::Complete => ("", theme.text),
+                    SectionStatus::Failed => (" ✗", theme.error),
+                    SectionStatus::Cancelled | SectionStatus::Pending => (" ·", theme.dim),
+                });
             let style = if i == current {
                 theme.selected.patch(theme.bold)
             } else {
@@ -589,9 +588,10 @@ pub fn render(state: &ReadingState, frame: &mut Frame, area: Rect, theme: &Theme
             rows.push(Line::from(vec![
                 Span::styled(key, theme.key),
                 Span::styled(
-                    truncate(&format!("{status}{label}"), w.saturating_sub(2)),
+                    truncate(label, w.saturating_sub(2 + text::width(status))),
                     style,
                 ),
+                Span::styled(status, status_style),
             ]));
         }
         frame.render_widget(Paragraph::new(rows), inner);
