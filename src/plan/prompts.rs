@@ -184,7 +184,7 @@ pub fn messages_with(
         .into_iter()
         .map(|t| t.source)
         .collect();
-    let focus = if focus.is_empty() {
+    let mut focus = if focus.is_empty() {
         String::new()
     } else {
         format!(
@@ -192,6 +192,16 @@ pub fn messages_with(
             focus.join("; ")
         )
     };
+    let chinese: Vec<String> = envelope::section_chinese(reading, section)
+        .into_iter()
+        .map(|t| t.source)
+        .collect();
+    if !chinese.is_empty() {
+        focus.push_str(&format!(
+            "\nThe original Chinese of this section (in the reading's \"chineseTexts\"): {}.",
+            chinese.join("; ")
+        ));
+    }
     vec![
         ChatMessage {
             role: "system".to_owned(),
