@@ -38,6 +38,8 @@ pub struct ReadingState {
     pub scroll: usize,
     /// A section to show once the reading has loaded.
     pub jump: Option<Section>,
+    /// Whether the classic's text at the end shows the Chinese under Legge (`c` toggles it).
+    pub chinese: bool,
 }
 
 /// What a key on the Reading screen asks of the app.
@@ -104,7 +106,7 @@ impl ReadingState {
             return;
         };
         let (_, text) = areas(body);
-        let d = doc(report, usize::from(text_inner(text).width), theme);
+        let d = doc(report, usize::from(text_inner(text).width), theme, self.chinese);
         if let Some(&(_, a)) = d.sections.iter().find(|(s, _)| *s == section) {
             self.scroll = d.anchors[a].1;
         }
@@ -130,7 +132,7 @@ impl ReadingState {
             id.map_or(ReadingAction::Say(strings::msg::NOT_SAVED), f)
         };
         let (_, text) = areas(body);
-        let d = doc(report, usize::from(text_inner(text).width), theme);
+        let d = doc(report, usize::from(text_inner(text).width), theme, self.chinese);
         let page = usize::from(text.height.saturating_sub(1)).max(1);
         let cur = self.current(&d);
         let shift = key.modifiers.contains(KeyModifiers::SHIFT);
@@ -165,6 +167,7 @@ impl ReadingState {
                     self.scroll = *l;
                 }
             }
+            KeyCode::Char('c') => self.chinese = !self.chinese,
             KeyCode::Char('o') => {
                 return ReadingAction::Book(Links {
                     reading: report.id,
@@ -202,8 +205,8 @@ fn trigrams(h: &Hexagram) -> String {
     )
 }
 
-/// Lays `report` out for `width` columns.
-pub fn doc(report: &ReadingReport, width: usize, theme: &Theme) -> Doc {
+/// Lays `report` out for `width` columns, with the Chinese under the classic's text when `chinese`.
+pub fn doc(report: &ReadingReport, width: usize, theme: &Theme, chinese: bool) -> Doc {
     let mut lines: Vec<Line<'static>> = Vec::new();
     let mut anchors = Vec::new();
     let mut sections = Vec::new();
@@ -371,15 +374,23 @@ pub fn doc(report: &ReadingReport, width: usize, theme: &Theme) -> Doc {
             theme,
         ));
         lines.push(Line::default());
+        // The Chinese under Legge's English when `c` turned it on.
+        let zh = |lines: &mut Vec<Line<'static>>, text: &str| {
+            if chinese {
+                lines.extend(wrap_styled(&[(text, theme.text)], width));
+            }
+        };
         lines.extend(wrap_styled(
             &[("The judgment. ", theme.bold), (&h.judgment, theme.italic)],
             width,
         ));
+        zh(&mut lines, &h.chinese().judgment);
         lines.push(Line::default());
         lines.extend(wrap_styled(
             &[("The image. ", theme.bold), (&h.image, theme.italic)],
             width,
         ));
+        zh(&mut lines, &h.chinese().image);
         if with_lines {
             for &n in &report.changing_lines {
                 lines.push(Line::default());
@@ -388,6 +399,7 @@ pub fn doc(report: &ReadingReport, width: usize, theme: &Theme) -> Doc {
                     &[(&label, theme.bold), (h.line_text(n), theme.italic)],
                     width,
                 ));
+                zh(&mut lines, h.chinese().line_text(n));
             }
             if report.changing_lines.len() == 6
                 && let Some(all) = &h.all_lines
@@ -397,6 +409,7 @@ pub fn doc(report: &ReadingReport, width: usize, theme: &Theme) -> Doc {
                     &[("All lines. ", theme.bold), (all, theme.italic)],
                     width,
                 ));
+                zh(&mut lines, h.chinese().all_lines.as_deref().unwrap_or_default());
             }
         }
     }
@@ -412,7 +425,9 @@ pub fn position(state: &ReadingState, body: Rect, theme: &Theme) -> Option<usize
     let report = state.report.as_ref()?;
     let (_, text) = areas(body);
     let inner = text_inner(text);
-    let len = doc(report, usize::from(inner.width), theme).lines.len();
+    let len = doc(report, usize::from(inner.width), theme, state.chinese)
+        .lines
+        .len();
     let height = usize::from(inner.height);
     let scroll = state.scroll.min(len.saturating_sub(height));
     Some(
@@ -430,7 +445,7 @@ pub fn render(state: &ReadingState, frame: &mut Frame, area: Rect, theme: &Theme
     };
     let (list, text) = areas(area);
     let inner = text_inner(text);
-    let d = doc(report, usize::from(inner.width), theme);
+    let d = doc(report, usize::from(inner.width), theme, state.chinese);
     let height = usize::from(inner.height);
     let scroll = state.scroll.min(d.lines.len().saturating_sub(height));
     let shown: Vec<Line> = d.lines.iter().skip(scroll).take(height).cloned().collect();
