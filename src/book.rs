@@ -336,12 +336,8 @@ pub fn to_markdown(p: &Page) -> String {
     ));
     let c = &p.chinese_text;
     // Each Chinese passage a paragraph of its own, under the English.
-    let zh = |texts: &[String]| -> String {
-        texts
-            .iter()
-            .map(|t| format!("{}\n\n", markdown_text(t)))
-            .collect()
-    };
+    let zh =
+        |texts: &[String]| -> String { texts.iter().map(|t| markdown_text(t) + "\n\n").collect() };
     let judgment = chinese_judgment(c);
     let image = [c.image.clone()];
     out.push('\n');

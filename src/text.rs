@@ -257,14 +257,20 @@ mod tests {
         let closing = wrap("亢龙有悔，盈不可久也。", 8);
         assert_eq!(closing, ["亢龙有", "悔，盈不", "可久也。"]);
         assert_eq!(wrap("君子以自强不息。”", 8), ["君子以自", "强不", "息。”"]);
-        assert_eq!(wrap("“潜龙勿用”，下也。", 10), ["“潜龙勿", "用”，下", "也。"]);
+        assert_eq!(
+            wrap("“潜龙勿用”，下也。", 10),
+            ["“潜龙勿", "用”，下", "也。"]
+        );
         for w in 1..12 {
             let lines = wrap(text, w);
             assert_eq!(lines.concat(), text, "width {w}");
             assert!(lines.iter().all(|l| width(l) <= w.max(2)), "{w}: {lines:?}");
         }
         // After a word on the same line, the passage starts on a line of its own.
-        assert_eq!(wrap("Tuan: 大哉乾元，万物资始", 10), ["Tuan:", "大哉乾元，", "万物资始"]);
+        assert_eq!(
+            wrap("Tuan: 大哉乾元，万物资始", 10),
+            ["Tuan:", "大哉乾元，", "万物资始"]
+        );
     }
 
     #[test]

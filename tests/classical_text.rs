@@ -69,7 +69,12 @@ async fn the_sections_get_the_original_text_and_the_exports_carry_it() {
     let users: Vec<String> = server
         .requests()
         .iter()
-        .map(|r| r.body["messages"][1]["content"].as_str().unwrap().to_owned())
+        .map(|r| {
+            r.body["messages"][1]["content"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
         .collect();
     let feng = chinese(55).unwrap();
     let xian = chinese(31).unwrap();
@@ -115,7 +120,10 @@ async fn the_sections_get_the_original_text_and_the_exports_carry_it() {
         cast["chinese"]["changing_lines"][1]["text"],
         feng.line_text(5)
     );
-    assert_eq!(cast["chinese"]["resulting_judgment"], xian.judgment.as_str());
+    assert_eq!(
+        cast["chinese"]["resulting_judgment"],
+        xian.judgment.as_str()
+    );
     let show = |format: &'static str| {
         let home = home.path().to_owned();
         async move {

@@ -157,7 +157,10 @@ mod tests {
         assert_eq!(feng.name, "丰");
         assert_eq!(feng.xugua, "得其所归者必大，故受之以丰；丰者大也。");
         assert_eq!(feng.zagua, "丰多故也，亲寡旅也。");
-        assert_eq!(chinese(64).unwrap().xugua, "物不可穷也，故受之以未济；终焉。");
+        assert_eq!(
+            chinese(64).unwrap().xugua,
+            "物不可穷也，故受之以未济；终焉。"
+        );
     }
 
     #[test]

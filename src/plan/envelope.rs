@@ -263,7 +263,12 @@ pub fn section_chinese(reading: &Reading, section: Section) -> Vec<ChineseText> 
     let p = reading.primary;
     let r = reading.resulting;
     let changing = reading.changing_lines();
-    let changing_texts = || changing.iter().flat_map(|&n| zh_line(p, n)).collect::<Vec<_>>();
+    let changing_texts = || {
+        changing
+            .iter()
+            .flat_map(|&n| zh_line(p, n))
+            .collect::<Vec<_>>()
+    };
     match section {
         Section::OpeningStatements | Section::ConclusionText => {
             let mut v = vec![zh_judgment(p)];

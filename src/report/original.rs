@@ -41,9 +41,7 @@ impl OriginalText {
         let changing = reading.changing_lines();
         Self {
             judgment: c.judgment.clone(),
-            all_lines: (changing.len() == 6)
-                .then(|| c.all_lines.clone())
-                .flatten(),
+            all_lines: (changing.len() == 6).then(|| c.all_lines.clone()).flatten(),
             changing_lines: changing
                 .into_iter()
                 .map(|n| LineText {
@@ -147,8 +145,11 @@ mod tests {
         assert!(o.resulting_judgment.as_deref().unwrap().starts_with("咸："));
         assert_eq!(o.all_lines, None);
         let md = o.to_markdown();
-        assert!(md.contains("## The original text\n\n**Judgment.** 丰：亨"), "{md}");
-        let html = o.to_html(|s| s.to_owned());
+        assert!(
+            md.contains("## The original text\n\n**Judgment.** 丰：亨"),
+            "{md}"
+        );
+        let html = o.to_html(str::to_owned);
         assert!(html.contains("<span lang=\"zh-Hans\">丰：亨"), "{html}");
         assert_eq!(html.matches("lang=\"zh-Hans\"").count(), 4);
 

@@ -100,7 +100,10 @@ pub const KEYS_LIBRARY: &[KeyHelp] = &[
     ("page: ↑ ↓  j k", "scroll (PgUp PgDn Space Home End too)"),
     ("page: ← →  [ ]", "the previous, the next hexagram"),
     ("page: o", "from a reading: its primary, resulting, nuclear"),
-    ("page: c", "the original Chinese, and the Ten Wings (again: hide)"),
+    (
+        "page: c",
+        "the original Chinese, and the Ten Wings (again: hide)",
+    ),
     (
         "page: /  Esc",
         "back to the list (Esc: to the reading it came from)",

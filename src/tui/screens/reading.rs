@@ -106,7 +106,12 @@ impl ReadingState {
             return;
         };
         let (_, text) = areas(body);
-        let d = doc(report, usize::from(text_inner(text).width), theme, self.chinese);
+        let d = doc(
+            report,
+            usize::from(text_inner(text).width),
+            theme,
+            self.chinese,
+        );
         if let Some(&(_, a)) = d.sections.iter().find(|(s, _)| *s == section) {
             self.scroll = d.anchors[a].1;
         }
@@ -132,7 +137,12 @@ impl ReadingState {
             id.map_or(ReadingAction::Say(strings::msg::NOT_SAVED), f)
         };
         let (_, text) = areas(body);
-        let d = doc(report, usize::from(text_inner(text).width), theme, self.chinese);
+        let d = doc(
+            report,
+            usize::from(text_inner(text).width),
+            theme,
+            self.chinese,
+        );
         let page = usize::from(text.height.saturating_sub(1)).max(1);
         let cur = self.current(&d);
         let shift = key.modifiers.contains(KeyModifiers::SHIFT);
@@ -409,7 +419,10 @@ pub fn doc(report: &ReadingReport, width: usize, theme: &Theme, chinese: bool) -
                     &[("All lines. ", theme.bold), (all, theme.italic)],
                     width,
                 ));
-                zh(&mut lines, h.chinese().all_lines.as_deref().unwrap_or_default());
+                zh(
+                    &mut lines,
+                    h.chinese().all_lines.as_deref().unwrap_or_default(),
+                );
             }
         }
     }
