@@ -240,25 +240,21 @@ fn zh_line(h: &Hexagram, n: u8) -> [ChineseText; 2] {
 }
 
 /// What the Ten Wings say of `h`: the Tuan, the Great Image, its phrase of the Xugua and the
-/// Zagua, and the Wenyan for 1 and 2 when `wenyan`.
-fn zh_wings(h: &Hexagram, wenyan: bool) -> Vec<ChineseText> {
+/// Zagua. (Not the Wenyan of 1 and 2: some 1,500 characters, which every section's request
+/// would carry, since the envelope is the same for all.)
+fn zh_wings(h: &Hexagram) -> [ChineseText; 4] {
     let c = h.chinese();
-    let mut v = vec![
+    [
         passage(h, "Tuan (彖传)", &c.tuan),
         zh_image(h),
         passage(h, "Xugua (序卦)", &c.xugua),
         passage(h, "Zagua (杂卦)", &c.zagua),
-    ];
-    if wenyan && let Some(paragraphs) = &c.wenyan {
-        v.push(passage(h, "Wenyan (文言)", &paragraphs.concat()));
-    }
-    v
+    ]
 }
 
 /// The passages of the classical Chinese text `section` is about: the originals of its Legge
 /// texts (a line's statement with its Small Image), and for the Ten Wings section the Tuan,
-/// Great Image, Xugua and Zagua of the primary and resulting hexagrams (and the Wenyan of
-/// 1 and 2 when one is the primary).
+/// Great Image, Xugua and Zagua of the primary and resulting hexagrams.
 pub fn section_chinese(reading: &Reading, section: Section) -> Vec<ChineseText> {
     let p = reading.primary;
     let r = reading.resulting;
@@ -290,8 +286,8 @@ pub fn section_chinese(reading: &Reading, section: Section) -> Vec<ChineseText> 
             v
         }
         Section::TenWingsInsights => {
-            let mut v = zh_wings(p, true);
-            v.extend(r.map(|r| zh_wings(r, false)).unwrap_or_default());
+            let mut v = Vec::from(zh_wings(p));
+            v.extend(r.into_iter().flat_map(zh_wings));
             v
         }
         Section::ResultingHexagramJudgment => r.map(zh_judgment).into_iter().collect(),
