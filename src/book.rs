@@ -1,13 +1,14 @@
 //! The book: one hexagram's page, as `iching hexagram` prints it and the Library screen shows
 //! it — the figure, the names (pinyin with tones, Chinese, the English gloss, Legge's), the two
 //! trigrams, the nuclear hexagram, and Legge's judgment, image and six lines, with the use of
-//! the nines or sixes for 1 and 2. [`Page`] is the JSON; [`to_text`] and [`to_markdown`] the
-//! other formats. Every text is cleaned for a terminal ([`sanitize_inline`]), and for Markdown
+//! the nines or sixes for 1 and 2, each with its original in classical Chinese, and the Ten
+//! Wings' Xugua and Zagua phrases (and the Wenyan of 1 and 2). [`Page`] is the JSON; [`to_text`]
+//! and [`to_markdown`] the other formats. Every text is cleaned for a terminal ([`sanitize_inline`]), and for Markdown
 //! escaped as the exports are ([`markdown_text`]).
 
 use serde::Serialize;
 
-use crate::oracle::{Hexagram, Trigram};
+use crate::oracle::{Chinese, Hexagram, Trigram};
 use crate::response::{markdown_text, sanitize_inline};
 use crate::text::wrap;
 
@@ -42,6 +43,45 @@ pub struct Page {
     pub lines: Vec<LinePage>,
     /// Legge: the use of the nines (1) or of the sixes (2); `None` for the others.
     pub all_lines: Option<String>,
+    /// The original text in classical Chinese (simplified characters): judgment, line
+    /// statements, Tuan, Great and Small Images, Xugua and Zagua phrases, Wenyan for 1 and 2.
+    /// (`chinese` is the name.)
+    pub chinese_text: Chinese,
+}
+
+/// The label of the Tuan, as Chinese editions print it under the judgment.
+pub const TUAN: &str = "彖曰：";
+/// The label of an Image (the Great under the image, the Small under a line).
+pub const XIANG: &str = "象曰：";
+/// The heading of the Xugua and Zagua phrases (and the Wenyan).
+pub const WINGS_HEADING: &str = "From the Ten Wings";
+/// The heading of the Wenyan.
+pub const WENYAN_HEADING: &str = "Wenyan 文言";
+
+/// The Chinese of the judgment: the text, then the Tuan.
+pub fn chinese_judgment(c: &Chinese) -> [String; 2] {
+    [c.judgment.clone(), format!("{TUAN}{}", c.tuan)]
+}
+
+/// The Chinese of line `n`: the statement, then its Small Image.
+pub fn chinese_line(c: &Chinese, n: u8) -> [String; 2] {
+    [
+        c.line_text(n).to_owned(),
+        format!("{XIANG}{}", c.line_image(n)),
+    ]
+}
+
+/// The Chinese of 用九/用六 with its Small Image; empty for the others.
+pub fn chinese_use(c: &Chinese) -> Vec<String> {
+    match (&c.all_lines, &c.all_lines_image) {
+        (Some(text), Some(image)) => vec![text.clone(), format!("{XIANG}{image}")],
+        _ => Vec::new(),
+    }
+}
+
+/// The hexagram's phrases of the Xugua and the Zagua, labelled.
+pub fn chinese_wings(c: &Chinese) -> [String; 2] {
+    [format!("序卦：{}", c.xugua), format!("杂卦：{}", c.zagua)]
 }
 
 /// A trigram on a page.
@@ -141,6 +181,7 @@ impl From<&Hexagram> for Page {
                 })
                 .collect(),
             all_lines: h.all_lines.clone(),
+            chinese_text: h.chinese().clone(),
         }
     }
 }
@@ -233,9 +274,18 @@ pub fn to_text(p: &Page, width: usize) -> String {
         "Nuclear: ",
         "         ",
     ));
-    for (heading, text) in [("The judgment", &p.judgment), ("The image", &p.image)] {
+    let c = &p.chinese_text;
+    let judgment = chinese_judgment(c);
+    let image = [c.image.clone()];
+    for (heading, text, zh) in [
+        ("The judgment", &p.judgment, &judgment[..]),
+        ("The image", &p.image, &image[..]),
+    ] {
         out.push_str(&format!("\n{heading}\n"));
         out.push_str(&indented(text, width, "  ", "  "));
+        for z in zh {
+            out.push_str(&indented(z, width, "  ", "  "));
+        }
     }
     out.push_str("\nThe lines\n");
     for l in &p.lines {
@@ -245,10 +295,26 @@ pub fn to_text(p: &Page, width: usize) -> String {
             &format!("  {}  ", l.position),
             "     ",
         ));
+        for z in chinese_line(c, l.position) {
+            out.push_str(&indented(&z, width, "     ", "     "));
+        }
     }
     if let Some(all) = &p.all_lines {
         out.push_str(&format!("\n{}\n", use_heading(p.number)));
         out.push_str(&indented(all, width, "  ", "  "));
+        for z in chinese_use(c) {
+            out.push_str(&indented(&z, width, "  ", "  "));
+        }
+    }
+    out.push_str(&format!("\n{WINGS_HEADING}\n"));
+    for z in chinese_wings(c) {
+        out.push_str(&indented(&z, width, "  ", "  "));
+    }
+    if let Some(wenyan) = &c.wenyan {
+        out.push_str(&format!("\n{WENYAN_HEADING}\n"));
+        for z in wenyan {
+            out.push_str(&indented(z, width, "  ", "  "));
+        }
     }
     out
 }
@@ -268,23 +334,43 @@ pub fn to_markdown(p: &Page) -> String {
         markdown_text(&trigram_line(&p.lower)),
         markdown_text(&summary_line(&p.nuclear))
     ));
-    for (heading, text) in [("The judgment", &p.judgment), ("The image", &p.image)] {
-        out.push_str(&format!("\n## {heading}\n\n{}\n", markdown_text(text)));
+    let c = &p.chinese_text;
+    // Each Chinese passage a paragraph of its own, under the English.
+    let zh =
+        |texts: &[String]| -> String { texts.iter().map(|t| markdown_text(t) + "\n\n").collect() };
+    let judgment = chinese_judgment(c);
+    let image = [c.image.clone()];
+    out.push('\n');
+    for (heading, text, original) in [
+        ("The judgment", &p.judgment, &judgment[..]),
+        ("The image", &p.image, &image[..]),
+    ] {
+        out.push_str(&format!(
+            "## {heading}\n\n{}\n\n{}",
+            markdown_text(text),
+            zh(original)
+        ));
     }
-    out.push_str("\n## The lines\n\n");
+    out.push_str("## The lines\n\n");
     for l in &p.lines {
         out.push_str(&format!(
-            "**Line {}.** {}\n\n",
+            "**Line {}.** {}\n\n{}",
             l.position,
-            markdown_text(&l.text)
+            markdown_text(&l.text),
+            zh(&chinese_line(c, l.position))
         ));
     }
     if let Some(all) = &p.all_lines {
         out.push_str(&format!(
-            "## {}\n\n{}\n",
+            "## {}\n\n{}\n\n{}",
             use_heading(p.number),
-            markdown_text(all)
+            markdown_text(all),
+            zh(&chinese_use(c))
         ));
+    }
+    out.push_str(&format!("## {WINGS_HEADING}\n\n{}", zh(&chinese_wings(c))));
+    if let Some(wenyan) = &c.wenyan {
+        out.push_str(&format!("## {WENYAN_HEADING}\n\n{}", zh(wenyan)));
     }
     out.trim_end().to_owned()
 }
@@ -349,6 +435,27 @@ mod tests {
             Some("The use of the nines")
         );
         assert_eq!(use_of(hexagram(3).unwrap()), None);
+    }
+
+    #[test]
+    fn the_original_stands_under_each_of_legges_texts() {
+        let p = page(1);
+        assert_eq!(p.chinese_text.judgment, "乾：元亨。利贞。");
+        let text = to_text(&p, 80);
+        for want in [
+            "\n  乾：元亨。利贞。\n  彖曰：大哉乾元，",
+            "\n  天行健，君子以自强不息。\n",
+            "\n     初九：潜龙勿用。\n     象曰：潜龙勿用，阳在下也。\n",
+            "\n  用九：见群龙无首，吉。\n  象曰：用九，天德不可为首也。\n",
+            "\nFrom the Ten Wings\n  序卦：有天地，然后万物生焉。\n  杂卦：乾刚坤柔，比乐师忧。\n",
+            "\nWenyan 文言\n  元者，善之长也。",
+        ] {
+            assert!(text.contains(want), "{want:?} in\n{text}");
+        }
+        for line in to_text(&p, 41).lines() {
+            assert!(crate::text::width(line) <= 41, "{line:?}");
+        }
+        assert!(!to_text(&page(3), 80).contains("Wenyan"));
     }
 
     #[test]

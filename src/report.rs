@@ -3,6 +3,7 @@
 //! ([`to_html_page`]) renderings.
 
 mod html;
+mod original;
 pub mod patterns;
 
 use serde::{Deserialize, Serialize};
@@ -19,6 +20,7 @@ use crate::response::{Paragraph, markdown_text, sanitize_inline, to_markdown, to
 
 pub use crate::model::{ReadingStatus, SectionStatus, status_of};
 pub use html::to_html_page;
+pub use original::{LineText, OriginalText};
 
 /// A hexagram as reports show it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -213,6 +215,10 @@ pub struct ReadingReport {
     /// Follow-up questions asked about the reading and their answers, oldest first.
     #[serde(default)]
     pub followups: Vec<FollowupReport>,
+    /// The classical Chinese the reading turns on: the primary hexagram's judgment and
+    /// changing lines, the resulting hexagram's judgment.
+    #[serde(default)]
+    pub chinese: OriginalText,
 }
 
 /// One follow-up question and its answer.
@@ -278,6 +284,7 @@ impl ReadingReport {
                 .collect(),
             notes: Vec::new(),
             followups: Vec::new(),
+            chinese: OriginalText::of(reading),
         }
     }
 
@@ -443,6 +450,7 @@ pub fn to_text(r: &ReadingReport, width: usize) -> String {
             out.push('\n');
         }
     }
+    out.push_str(&r.chinese.to_text(width));
     if !r.notes.is_empty() {
         out.push_str("\n== Journal ==\n");
         for n in &r.notes {
@@ -522,6 +530,7 @@ pub fn to_markdown_doc(r: &ReadingReport) -> String {
             out.push('\n');
         }
     }
+    out.push_str(&r.chinese.to_markdown());
     if !r.notes.is_empty() {
         out.push_str("\n## Journal\n");
         for n in &r.notes {

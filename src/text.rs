@@ -17,6 +17,51 @@ fn char_width(c: char) -> usize {
     UnicodeWidthChar::width(c).unwrap_or(0)
 }
 
+/// Full-width punctuation that Chinese typesetting never puts at the start of a line.
+fn closes(c: char) -> bool {
+    "，。、；：！？）」』”’〉》】".contains(c)
+}
+
+/// What goes down to the next line with `c` when a line breaks before it: nothing, unless `c`
+/// is closing punctuation, then the characters before it up to one that may begin a line, when
+/// they and `c` fit in `width` (else nothing, and `buf` is as it was).
+fn carry(buf: &mut String, c: char, width: usize) -> Option<String> {
+    if !closes(c) {
+        return None;
+    }
+    let mut carried = String::new();
+    while let Some(last) = take_last(buf) {
+        carried.insert_str(0, &last);
+        if !last.starts_with(closes) {
+            break;
+        }
+    }
+    if carried.is_empty()
+        || carried.starts_with(closes)
+        || self::width(&carried) + char_width(c) > width
+    {
+        buf.push_str(&carried);
+        return None;
+    }
+    Some(carried)
+}
+
+/// The last character of `buf` with any characters of no width after it, taken off `buf`
+/// (`None`, and `buf` untouched, unless a character of some width stays before it).
+fn take_last(buf: &mut String) -> Option<String> {
+    let mut taken = 0;
+    for (i, c) in buf.char_indices().rev() {
+        if char_width(c) > 0 {
+            taken = i;
+            break;
+        }
+    }
+    if buf[..taken].chars().all(|c| char_width(c) == 0) {
+        return None;
+    }
+    Some(buf.split_off(taken))
+}
+
 /// `s` followed by spaces up to `to` columns (as wide as it is when already wider).
 pub fn pad(s: &str, to: usize) -> String {
     format!("{s}{}", " ".repeat(to.saturating_sub(width(s))))
@@ -55,7 +100,9 @@ pub fn wrap(text: &str, width: usize) -> Vec<String> {
 /// `width` columns (at least 1): lines break between words, a run of whitespace becomes one
 /// space, and a word wider than a line is broken where it reaches the edge. Each line is its
 /// pieces in order, each with the style of the run it came from; the space before a word takes
-/// that word's style. No text, no lines.
+/// that word's style. No text, no lines. Where a word of Chinese (which has no spaces) is broken,
+/// full-width closing punctuation (，。」) does not begin a line: the character before it goes
+/// down with it.
 pub fn wrap_runs<S: Copy + PartialEq>(runs: &[(&str, S)], width: usize) -> Vec<Vec<(String, S)>> {
     let width = width.max(1);
     // Words: runs of non-space characters, each a list of styled pieces.
@@ -104,11 +151,16 @@ pub fn wrap_runs<S: Copy + PartialEq>(runs: &[(&str, S)], width: usize) -> Vec<V
                 // A character of no width (a combining mark, a variation selector) stays with
                 // the one before it, even on a line a wide character has overfilled.
                 if cw > 0 && cur_w + cw > width && cur_w > 0 {
+                    let carried = carry(&mut buf, c, width);
                     if !buf.is_empty() {
                         cur.push((std::mem::take(&mut buf), style));
                     }
                     lines.push(std::mem::take(&mut cur));
                     cur_w = 0;
+                    if let Some(carried) = carried {
+                        cur_w = self::width(&carried);
+                        buf = carried;
+                    }
                 }
                 buf.push(c);
                 cur_w += cw;
@@ -185,6 +237,40 @@ mod tests {
         assert_eq!(wrap("  a \t\n b  ", 10), ["a b"]);
         assert!(wrap(" ", 10).is_empty());
         assert_eq!(wrap("ab", 0), ["a", "b"], "a width of 0 wraps at 1");
+    }
+
+    #[test]
+    fn chinese_without_spaces_wraps_at_the_edge_in_columns() {
+        // Classical Chinese has no spaces: a passage is one "word", broken where it reaches
+        // the edge, two columns to a character, none lost.
+        let text = "大哉乾元，万物资始，乃统天。云行雨施，品物流形。";
+        let lines = wrap(text, 10);
+        assert_eq!(lines.concat(), text);
+        assert_eq!(lines[0], "大哉乾元，");
+        assert_eq!(lines.len(), 5);
+        // An odd width leaves its last column empty rather than cut a character.
+        let odd = wrap(text, 9);
+        assert_eq!(odd[0], "大哉乾", "元 goes down with the comma after it");
+        assert!(odd.iter().all(|l| width(l) <= 9), "{odd:?}");
+        assert_eq!(odd.concat(), text);
+        // Closing punctuation does not begin a line: the character before it goes down too.
+        let closing = wrap("亢龙有悔，盈不可久也。", 8);
+        assert_eq!(closing, ["亢龙有", "悔，盈不", "可久也。"]);
+        assert_eq!(wrap("君子以自强不息。”", 8), ["君子以自", "强不", "息。”"]);
+        assert_eq!(
+            wrap("“潜龙勿用”，下也。", 10),
+            ["“潜龙勿", "用”，下", "也。"]
+        );
+        for w in 1..12 {
+            let lines = wrap(text, w);
+            assert_eq!(lines.concat(), text, "width {w}");
+            assert!(lines.iter().all(|l| width(l) <= w.max(2)), "{w}: {lines:?}");
+        }
+        // After a word on the same line, the passage starts on a line of its own.
+        assert_eq!(
+            wrap("Tuan: 大哉乾元，万物资始", 10),
+            ["Tuan:", "大哉乾元，", "万物资始"]
+        );
     }
 
     #[test]

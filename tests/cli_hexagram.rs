@@ -226,12 +226,58 @@ fn markdown_reads_as_the_page_with_no_markup_from_the_text() {
             (HeadingLevel::H2, "The image".to_owned()),
             (HeadingLevel::H2, "The lines".to_owned()),
             (HeadingLevel::H2, "The use of the sixes".to_owned()),
+            (HeadingLevel::H2, "From the Ten Wings".to_owned()),
+            (HeadingLevel::H2, "Wenyan 文言".to_owned()),
         ]
     );
+    // The original under each of Legge's texts, a paragraph of its own.
+    for want in [
+        "\n\n坤：元亨。利牝马之贞。",
+        "\n\n彖曰：至哉坤元，",
+        "\n\n地势坤，君子以厚德载物。\n\n",
+        "\n\n上六：龙战于野，其血玄黄。\n\n象曰：",
+        "\n\n用六：利永贞。\n\n",
+        "\n\n序卦：有天地，然后万物生焉。\n\n杂卦：乾刚坤柔，比乐师忧。\n\n",
+    ] {
+        assert!(md.contains(want), "{want:?} in {md}");
+    }
     assert!(
         md.contains("**Line 6.** The sixth SIX, divided, (shows) dragons"),
         "{md}"
     );
+}
+
+#[test]
+fn json_carries_the_classical_chinese_text() {
+    let v = json(&["hexagram", "1", "--format", "json"]);
+    let c = &v["chinese_text"];
+    assert_eq!(v["chinese"], "乾", "the name stays as it was");
+    assert_eq!(c["judgment"], "乾：元亨。利贞。");
+    assert_eq!(c["line_texts"][0], "初九：潜龙勿用。");
+    assert_eq!(c["line_texts"].as_array().unwrap().len(), 6);
+    assert_eq!(c["line_images"][0], "潜龙勿用，阳在下也。");
+    assert_eq!(c["image"], "天行健，君子以自强不息。");
+    assert!(c["tuan"].as_str().unwrap().starts_with("大哉乾元"));
+    assert_eq!(c["all_lines"], "用九：见群龙无首，吉。");
+    assert_eq!(c["zagua"], "乾刚坤柔，比乐师忧。");
+    assert!(c["wenyan"].as_array().unwrap().len() > 1);
+    let other = json(&["hexagram", "55", "--format", "json"]);
+    assert_eq!(other["chinese_text"]["all_lines"], Value::Null);
+    assert_eq!(other["chinese_text"]["wenyan"], Value::Null);
+    assert_eq!(
+        other["chinese_text"]["xugua"],
+        "得其所归者必大，故受之以丰；丰者大也。"
+    );
+    // The text page has the original under Legge's, wrapped in columns (two to a character).
+    let text = stdout(&iching_env(&["hexagram", "1"], &[("COLUMNS", "40")]));
+    assert!(text.contains("\n  乾：元亨。利贞。\n"), "{text}");
+    assert!(text.contains("\n     初九：潜龙勿用。\n"), "{text}");
+    for line in text.lines() {
+        assert!(
+            unicode_width::UnicodeWidthStr::width(line) <= 40,
+            "{line:?}"
+        );
+    }
 }
 
 #[test]

@@ -362,9 +362,11 @@ async fn check_exports(home: &Path, id: &str, want: &Want<'_>) -> Value {
     let json = show("json").await;
     assert_clean("show --format json", &json.stdout);
     let report = json.json();
+    // The sections, then the original Chinese of the texts the reading turns on.
     let titles: Vec<String> = cli::sections(&report)
         .iter()
         .map(|s| s["title"].as_str().unwrap().to_owned())
+        .chain(["The original text".to_owned()])
         .collect();
 
     let md = show("md").await.stdout;

@@ -1,9 +1,11 @@
-//! The oracle: casting, hexagrams, trigrams, the nuclear hexagram and the reading rule.
+//! The oracle: casting, hexagrams, trigrams, the nuclear hexagram and the reading rule; the
+//! embedded texts (Legge's translation and the classical Chinese).
 //!
 //! Everything here is pure — no IO, no clock, no async — so every fact of a reading can be tested
 //! directly. The randomness of a cast comes from a seed the caller supplies.
 
 mod cast;
+mod chinese;
 mod names;
 pub mod odds;
 mod rule;
@@ -12,6 +14,7 @@ mod text;
 use serde::Serialize;
 
 pub use cast::{Cast, Coin, LineOrigin, LineValue, Method};
+pub use chinese::{CHINESE_LANG, Chinese, chinese};
 pub use names::{NameError, find_hexagram, fold_name, hexagram_matches};
 pub use rule::{ReadingRule, TextRef};
 pub use text::{

@@ -1,12 +1,13 @@
 //! The domain envelope: the reading's data as JSON, byte-identical for every section of a reading
-//! (every Legge text any section needs is in it), so that a provider's prompt cache serves the
-//! shared prefix of all the reading's requests; each section's own instruction comes after it.
+//! (every Legge text and every passage of the classical Chinese any section needs is in it), so
+//! that a provider's prompt cache serves the shared prefix of all the reading's requests; each
+//! section's own instruction comes after it.
 
 use serde::Serialize;
 
 use super::Section;
 use crate::model::Query;
-use crate::oracle::{Hexagram, Reading, Trigram};
+use crate::oracle::{Chinese, Hexagram, Reading, Trigram};
 
 /// Everything a model is told about the reading, for one section.
 #[derive(Debug, Serialize)]
@@ -37,6 +38,9 @@ pub struct Envelope<'a> {
     pub reading_rule: String,
     /// Every Legge text the reading's sections are about.
     pub texts: Vec<LeggeText<'a>>,
+    /// The same passages in the original (simplified characters), with the Ten Wings' Tuan,
+    /// Images, Xugua and Zagua for the Ten Wings section.
+    pub chinese_texts: Vec<ChineseText>,
 }
 
 /// A hexagram as the envelope describes it.
@@ -107,6 +111,16 @@ pub struct LeggeText<'a> {
     pub source: String,
     /// Legge's words.
     pub text: &'a str,
+}
+
+/// A passage of the classical Chinese text.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChineseText {
+    /// What the passage is, e.g. "Feng (55), line 1 (爻辞)".
+    pub source: String,
+    /// The text, e.g. "初九：遇其配主，虽旬无咎，往有尚。".
+    pub text: String,
 }
 
 impl<'a> From<&'a Trigram> for TrigramInfo<'a> {
@@ -200,17 +214,111 @@ pub fn section_texts(reading: &Reading, section: Section) -> Vec<LeggeText<'_>> 
     }
 }
 
-/// Every text any section of `reading` is about, once each, in plan order.
-fn all_texts(reading: &Reading) -> Vec<LeggeText<'_>> {
-    let mut out: Vec<LeggeText<'_>> = Vec::new();
+/// A passage of `h`'s classical text: `what` names it ("judgment (卦辞)").
+fn passage(h: &Hexagram, what: &str, text: &str) -> ChineseText {
+    ChineseText {
+        source: format!("{} ({}), {what}", h.name_pinyin, h.number),
+        text: text.to_owned(),
+    }
+}
+
+fn zh_judgment(h: &Hexagram) -> ChineseText {
+    passage(h, "judgment (卦辞)", &h.chinese().judgment)
+}
+
+fn zh_image(h: &Hexagram) -> ChineseText {
+    passage(h, "Great Image (大象)", &h.chinese().image)
+}
+
+/// Line `n`'s statement and its Small Image.
+fn zh_line(h: &Hexagram, n: u8) -> [ChineseText; 2] {
+    let c: &Chinese = h.chinese();
+    [
+        passage(h, &format!("line {n} (爻辞)"), c.line_text(n)),
+        passage(h, &format!("line {n}, Small Image (小象)"), c.line_image(n)),
+    ]
+}
+
+/// What the Ten Wings say of `h`: the Tuan, the Great Image, its phrase of the Xugua and the
+/// Zagua. (Not the Wenyan of 1 and 2: some 1,500 characters, which every section's request
+/// would carry, since the envelope is the same for all.)
+fn zh_wings(h: &Hexagram) -> [ChineseText; 4] {
+    let c = h.chinese();
+    [
+        passage(h, "Tuan (彖传)", &c.tuan),
+        zh_image(h),
+        passage(h, "Xugua (序卦)", &c.xugua),
+        passage(h, "Zagua (杂卦)", &c.zagua),
+    ]
+}
+
+/// The passages of the classical Chinese text `section` is about: the originals of its Legge
+/// texts (a line's statement with its Small Image), and for the Ten Wings section the Tuan,
+/// Great Image, Xugua and Zagua of the primary and resulting hexagrams.
+pub fn section_chinese(reading: &Reading, section: Section) -> Vec<ChineseText> {
+    let p = reading.primary;
+    let r = reading.resulting;
+    let changing = reading.changing_lines();
+    let changing_texts = || {
+        changing
+            .iter()
+            .flat_map(|&n| zh_line(p, n))
+            .collect::<Vec<_>>()
+    };
+    match section {
+        Section::OpeningStatements | Section::ConclusionText => {
+            let mut v = vec![zh_judgment(p)];
+            v.extend(r.map(zh_judgment));
+            v
+        }
+        Section::InitialHexagramJudgement => vec![zh_judgment(p)],
+        Section::InitialHexagramImage => vec![zh_image(p)],
+        Section::ChangingLine(n) => zh_line(p, n).into(),
+        Section::ChangingLinesAll => {
+            let mut v = changing_texts();
+            let c = p.chinese();
+            if let (Some(all), Some(image)) = (&c.all_lines, &c.all_lines_image) {
+                let what = if p.number == 1 { "用九" } else { "用六" };
+                v.push(passage(p, what, all));
+                v.push(passage(p, &format!("{what}, Small Image (小象)"), image));
+            }
+            v.extend(r.map(zh_judgment));
+            v
+        }
+        Section::TenWingsInsights => {
+            let mut v = Vec::from(zh_wings(p));
+            v.extend(r.into_iter().flat_map(zh_wings));
+            v
+        }
+        Section::ResultingHexagramJudgment => r.map(zh_judgment).into_iter().collect(),
+        Section::ResultingHexagramImage => r.map(zh_image).into_iter().collect(),
+        Section::SynthesisAndGuidance => {
+            let mut v = vec![zh_judgment(p)];
+            v.extend(changing_texts());
+            v.extend(r.map(zh_judgment));
+            v
+        }
+    }
+}
+
+/// Every text any section of `reading` is about, once each, in plan order: Legge's and the
+/// Chinese.
+fn all_texts(reading: &Reading) -> (Vec<LeggeText<'_>>, Vec<ChineseText>) {
+    let mut legge: Vec<LeggeText<'_>> = Vec::new();
+    let mut chinese: Vec<ChineseText> = Vec::new();
     for section in super::plan(reading) {
         for text in section_texts(reading, section) {
-            if !out.iter().any(|t| t.source == text.source) {
-                out.push(text);
+            if !legge.iter().any(|t| t.source == text.source) {
+                legge.push(text);
+            }
+        }
+        for text in section_chinese(reading, section) {
+            if !chinese.iter().any(|t| t.source == text.source) {
+                chinese.push(text);
             }
         }
     }
-    out
+    (legge, chinese)
 }
 
 /// What the envelope says to write in when no language is set.
@@ -225,6 +333,7 @@ pub fn envelope<'a>(
 ) -> Envelope<'a> {
     let changing = reading.changing_lines();
     let last = changing.last().copied();
+    let (texts, chinese_texts) = all_texts(reading);
     Envelope {
         question: &query.question,
         context: query.context.as_deref(),
@@ -244,6 +353,7 @@ pub fn envelope<'a>(
             .collect(),
         number_of_changing_lines: changing.len(),
         reading_rule: reading.rule().summary,
-        texts: all_texts(reading),
+        texts,
+        chinese_texts,
     }
 }

@@ -198,7 +198,7 @@ pub fn messages_with(
         .into_iter()
         .map(|t| t.source)
         .collect();
-    let focus = if focus.is_empty() {
+    let mut focus = if focus.is_empty() {
         String::new()
     } else {
         format!(
@@ -206,6 +206,16 @@ pub fn messages_with(
             focus.join("; ")
         )
     };
+    let chinese: Vec<String> = envelope::section_chinese(reading, section)
+        .into_iter()
+        .map(|t| t.source)
+        .collect();
+    if !chinese.is_empty() {
+        focus.push_str(&format!(
+            "\nThe original Chinese of this section (in the reading's \"chineseTexts\"): {}.",
+            chinese.join("; ")
+        ));
+    }
     vec![
         ChatMessage {
             role: "system".to_owned(),

@@ -124,6 +124,50 @@ fn envelope_for_a_changing_line_names_the_last_changing_line() {
 }
 
 #[test]
+fn the_chinese_texts_follow_the_sections() {
+    let sources = |r: &Reading, section: Section| -> Vec<String> {
+        super::envelope::section_chinese(r, section)
+            .into_iter()
+            .map(|t| t.source)
+            .collect()
+    };
+    // 55 Feng, lines 1 and 5 changing, to 31 Xian.
+    let r = reading([9, 8, 7, 7, 6, 8]);
+    assert_eq!(
+        sources(&r, Section::ChangingLine(5)),
+        [
+            "Feng (55), line 5 (爻辞)",
+            "Feng (55), line 5, Small Image (小象)"
+        ]
+    );
+    assert_eq!(
+        sources(&r, Section::TenWingsInsights),
+        [
+            "Feng (55), Tuan (彖传)",
+            "Feng (55), Great Image (大象)",
+            "Feng (55), Xugua (序卦)",
+            "Feng (55), Zagua (杂卦)",
+            "Xian (31), Tuan (彖传)",
+            "Xian (31), Great Image (大象)",
+            "Xian (31), Xugua (序卦)",
+            "Xian (31), Zagua (杂卦)",
+        ]
+    );
+    let v = serde_json::to_value(envelope(&r, &Query::new("Q"), None)).unwrap();
+    let all = v["chineseTexts"].as_array().unwrap();
+    assert_eq!(all.len(), 14, "each passage once: {all:?}");
+    // Qian with all six lines changing: 用九 with its Small Image; the Wenyan stays out of the
+    // envelope (every section would carry it).
+    let r = reading([9; 6]);
+    let all = sources(&r, Section::ChangingLinesAll);
+    assert!(all.contains(&"Qian (1), 用九".to_owned()), "{all:?}");
+    assert!(all.contains(&"Qian (1), 用九, Small Image (小象)".to_owned()));
+    let json = serde_json::to_string(&envelope(&r, &Query::new("Q"), None)).unwrap();
+    assert!(json.contains("用九：见群龙无首，吉。"));
+    assert!(!json.contains("Wenyan") && !json.contains("元者，善之长也"));
+}
+
+#[test]
 fn every_section_has_an_instruction_with_the_format() {
     let prompts = Prompts::default();
     for values in [[9, 9, 9, 9, 9, 9], [7, 8, 7, 7, 8, 8]] {

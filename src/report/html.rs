@@ -151,6 +151,7 @@ pub fn to_html_page(r: &ReadingReport) -> String {
         }
         out.push_str("</section>\n");
     }
+    out.push_str(&r.chinese.to_html(esc));
     if !r.notes.is_empty() {
         out.push_str("<section>\n<h2>Journal</h2>\n");
         for n in &r.notes {
@@ -165,7 +166,7 @@ pub fn to_html_page(r: &ReadingReport) -> String {
         out.push_str("</section>\n");
     }
     out.push_str(
-        "<footer><p>The classic text is James Legge's translation (1882), in the public domain.</p></footer>\n",
+        "<footer><p>The classic text is James Legge's translation (1882) and the Chinese original (from Wikisource), both in the public domain.</p></footer>\n",
     );
     out.push_str("</main>\n</body>\n</html>\n");
     out

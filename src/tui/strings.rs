@@ -64,6 +64,7 @@ pub const KEYS_READING: &[KeyHelp] = &[
     ("Tab Shift-Tab  ] [", "next, previous section"),
     ("1-9", "jump to an entry of the list"),
     ("t", "the classic text (Legge): judgment, image, lines"),
+    ("c", "the original Chinese under Legge (again: hide)"),
     (
         "o",
         "its hexagrams in the book (o again: resulting, nuclear)",
@@ -100,6 +101,10 @@ pub const KEYS_LIBRARY: &[KeyHelp] = &[
     ("page: ↑ ↓  j k", "scroll (PgUp PgDn Space Home End too)"),
     ("page: ← →  [ ]", "the previous, the next hexagram"),
     ("page: o", "from a reading: its primary, resulting, nuclear"),
+    (
+        "page: c",
+        "the original Chinese, and the Ten Wings (again: hide)",
+    ),
     (
         "page: /  Esc",
         "back to the list (Esc: to the reading it came from)",

@@ -1,7 +1,8 @@
 //! Library: the book. The 64 hexagrams in King Wen order (figure, number, names, trigrams),
 //! found as you type a number, a pinyin name (tone marks optional), an English name or a
 //! trigram; Enter opens a hexagram's page (figure, names, trigrams, nuclear hexagram, Legge's
-//! judgment, image and six lines, and the use of the nines or sixes for 1 and 2). Opened from a
+//! judgment, image and six lines, and the use of the nines or sixes for 1 and 2; `c` adds the
+//! original classical Chinese under each, and the Xugua, Zagua and Wenyan). Opened from a
 //! reading (`o` on the Reading screen) the page shows that reading's primary hexagram, and `o`
 //! turns to its resulting and nuclear hexagrams. On a wide terminal the list and the page stand
 //! side by side.
@@ -69,6 +70,8 @@ pub struct LibraryState {
     pub scroll: usize,
     /// The reading the page was opened from, if it was.
     pub links: Option<Links>,
+    /// Whether the page shows the classical Chinese under Legge (`c` toggles it).
+    pub chinese: bool,
 }
 
 impl Default for LibraryState {
@@ -79,6 +82,7 @@ impl Default for LibraryState {
             open: false,
             scroll: 0,
             links: None,
+            chinese: false,
         }
     }
 }
@@ -234,6 +238,7 @@ impl LibraryState {
             KeyCode::End | KeyCode::Char('G') => self.scroll = usize::MAX,
             KeyCode::Left | KeyCode::Char('[') => self.show(self.shown.saturating_sub(1).max(1)),
             KeyCode::Right | KeyCode::Char(']') => self.show((self.shown + 1).min(64)),
+            KeyCode::Char('c') => self.chinese = !self.chinese,
             KeyCode::Char('o') if !shift => {
                 if let Some(links) = self.links.as_mut() {
                     let list = links.list();
@@ -334,16 +339,27 @@ pub fn page_lines(state: &LibraryState, width: usize, theme: &Theme) -> Vec<Line
         lines.push(heading(title, width, theme));
         lines.push(Line::default());
     };
+    let c = &p.chinese_text;
+    // The Chinese under the English when `c` turned it on, each passage on lines of its own.
+    let chinese = |lines: &mut Vec<Line<'static>>, texts: &[String]| {
+        if state.chinese {
+            for t in texts {
+                lines.extend(wrap_styled(&[(&sanitize_inline(t), theme.text)], width));
+            }
+        }
+    };
     section(&mut lines, "The judgment");
     lines.extend(wrap_styled(
         &[(&sanitize_inline(&p.judgment), theme.italic)],
         width,
     ));
+    chinese(&mut lines, &book::chinese_judgment(c));
     section(&mut lines, "The image");
     lines.extend(wrap_styled(
         &[(&sanitize_inline(&p.image), theme.italic)],
         width,
     ));
+    chinese(&mut lines, std::slice::from_ref(&c.image));
     section(&mut lines, "The lines");
     for (i, l) in p.lines.iter().enumerate() {
         if i > 0 {
@@ -357,6 +373,7 @@ pub fn page_lines(state: &LibraryState, width: usize, theme: &Theme) -> Vec<Line
             ],
             width,
         ));
+        chinese(&mut lines, &book::chinese_line(c, l.position));
     }
     if let Some((title, text)) = book::use_of(h) {
         section(&mut lines, title);
@@ -364,6 +381,15 @@ pub fn page_lines(state: &LibraryState, width: usize, theme: &Theme) -> Vec<Line
             &[(&sanitize_inline(text), theme.italic)],
             width,
         ));
+        chinese(&mut lines, &book::chinese_use(c));
+    }
+    if state.chinese {
+        section(&mut lines, book::WINGS_HEADING);
+        chinese(&mut lines, &book::chinese_wings(c));
+        if let Some(wenyan) = &c.wenyan {
+            section(&mut lines, book::WENYAN_HEADING);
+            chinese(&mut lines, wenyan);
+        }
     }
     lines
 }

@@ -42,6 +42,8 @@ pub struct ReadingState {
     pub asking: Option<Asking>,
     /// Keep the end of the answer being written in view (until a key moves the view).
     pub follow: bool,
+    /// Whether the classic's text at the end shows the Chinese under Legge (`c` toggles it).
+    pub chinese: bool,
 }
 
 /// A follow-up question being answered: shown below the reading's sections as it streams in.
@@ -138,6 +140,7 @@ impl ReadingState {
             self.asking.as_ref(),
             usize::from(text_inner(text).width),
             theme,
+            self.chinese,
         );
         if let Some(&(_, a)) = d.sections.iter().find(|(s, _)| *s == section) {
             self.scroll = d.anchors[a].1;
@@ -157,6 +160,7 @@ impl ReadingState {
             self.asking.as_ref(),
             usize::from(text_inner(text).width),
             theme,
+            self.chinese,
         );
         if let Some(end) = d.answer_end {
             self.scroll = end.saturating_sub(usize::from(text.height));
@@ -187,6 +191,7 @@ impl ReadingState {
             self.asking.as_ref(),
             usize::from(text_inner(text).width),
             theme,
+            self.chinese,
         );
         let page = usize::from(text.height.saturating_sub(1)).max(1);
         let cur = self.current(&d);
@@ -222,6 +227,7 @@ impl ReadingState {
                     self.scroll = *l;
                 }
             }
+            KeyCode::Char('c') => self.chinese = !self.chinese,
             KeyCode::Char('o') => {
                 return ReadingAction::Book(Links {
                     reading: report.id,
@@ -261,8 +267,15 @@ fn trigrams(h: &Hexagram) -> String {
     )
 }
 
-/// Lays `report` out for `width` columns.
-pub fn doc(report: &ReadingReport, asking: Option<&Asking>, width: usize, theme: &Theme) -> Doc {
+/// Lays `report` out for `width` columns (with the follow-up being answered, and the Chinese
+/// under the classic's text when `chinese`).
+pub fn doc(
+    report: &ReadingReport,
+    asking: Option<&Asking>,
+    width: usize,
+    theme: &Theme,
+    chinese: bool,
+) -> Doc {
     let mut lines: Vec<Line<'static>> = Vec::new();
     let mut anchors = Vec::new();
     let mut sections = Vec::new();
@@ -450,15 +463,23 @@ pub fn doc(report: &ReadingReport, asking: Option<&Asking>, width: usize, theme:
             theme,
         ));
         lines.push(Line::default());
+        // The Chinese under Legge's English when `c` turned it on.
+        let zh = |lines: &mut Vec<Line<'static>>, text: &str| {
+            if chinese {
+                lines.extend(wrap_styled(&[(text, theme.text)], width));
+            }
+        };
         lines.extend(wrap_styled(
             &[("The judgment. ", theme.bold), (&h.judgment, theme.italic)],
             width,
         ));
+        zh(&mut lines, &h.chinese().judgment);
         lines.push(Line::default());
         lines.extend(wrap_styled(
             &[("The image. ", theme.bold), (&h.image, theme.italic)],
             width,
         ));
+        zh(&mut lines, &h.chinese().image);
         if with_lines {
             for &n in &report.changing_lines {
                 lines.push(Line::default());
@@ -467,6 +488,7 @@ pub fn doc(report: &ReadingReport, asking: Option<&Asking>, width: usize, theme:
                     &[(&label, theme.bold), (h.line_text(n), theme.italic)],
                     width,
                 ));
+                zh(&mut lines, h.chinese().line_text(n));
             }
             if report.changing_lines.len() == 6
                 && let Some(all) = &h.all_lines
@@ -476,6 +498,10 @@ pub fn doc(report: &ReadingReport, asking: Option<&Asking>, width: usize, theme:
                     &[("All lines. ", theme.bold), (all, theme.italic)],
                     width,
                 ));
+                zh(
+                    &mut lines,
+                    h.chinese().all_lines.as_deref().unwrap_or_default(),
+                );
             }
         }
     }
@@ -520,6 +546,7 @@ pub fn position(state: &ReadingState, body: Rect, theme: &Theme) -> Option<usize
         state.asking.as_ref(),
         usize::from(inner.width),
         theme,
+        state.chinese,
     )
     .lines
     .len();
@@ -539,6 +566,7 @@ pub fn render(state: &ReadingState, frame: &mut Frame, area: Rect, theme: &Theme
         state.asking.as_ref(),
         usize::from(inner.width),
         theme,
+        state.chinese,
     );
     let height = usize::from(inner.height);
     let scroll = state.scroll.min(d.lines.len().saturating_sub(height));
@@ -571,15 +599,16 @@ pub fn render(state: &ReadingState, frame: &mut Frame, area: Rect, theme: &Theme
             } else {
                 "  ".to_owned()
             };
-            let (status, status_style) = report
-                .sections
-                .iter()
-                .find(|s| &s.title == label)
-                .map_or(("", theme.text), |s| match s.status {
-                    SectionStatus::Complete => ("", theme.text),
-                    SectionStatus::Failed => (" ✗", theme.error),
-                    SectionStatus::Cancelled | SectionStatus::Pending => (" ·", theme.dim),
-                });
+            let (status, status_style) =
+                report
+                    .sections
+                    .iter()
+                    .find(|s| &s.title == label)
+                    .map_or(("", theme.text), |s| match s.status {
+                        SectionStatus::Complete => ("", theme.text),
+                        SectionStatus::Failed => (" ✗", theme.error),
+                        SectionStatus::Cancelled | SectionStatus::Pending => (" ·", theme.dim),
+                    });
             let style = if i == current {
                 theme.selected.patch(theme.bold)
             } else {

@@ -566,3 +566,45 @@ fn journal_view_and_a_note_being_edited() {
         a
     });
 }
+
+#[test]
+fn the_classical_chinese_toggled_on() {
+    // `c` on a page: the original under Legge's judgment and lines (wrapped two columns to a
+    // character), and at the end the Xugua, Zagua and, for 1 and 2, the Wenyan.
+    let qian = |size| {
+        let mut a = library(size);
+        type_text(&mut a, "1");
+        a.update(key(KeyCode::Enter));
+        a.update(key(KeyCode::Char('c')));
+        a
+    };
+    both("library_page_chinese", |size| {
+        let mut a = qian(size);
+        a.update(key(KeyCode::PageDown));
+        a
+    });
+    // Hexagram 1 further down: its use of the nines and the Wenyan.
+    both("library_page_chinese_wenyan", |size| {
+        let mut a = qian(size);
+        for _ in 0..3 {
+            a.update(key(KeyCode::PageDown));
+        }
+        a
+    });
+    // 55 at its end: the Xugua and Zagua.
+    both("library_page_chinese_wings", |size| {
+        let mut a = library(size);
+        type_text(&mut a, "55");
+        a.update(key(KeyCode::Enter));
+        a.update(key(KeyCode::Char('c')));
+        a.update(key(KeyCode::End));
+        a
+    });
+    // On the Reading screen, `c` puts it under the classic's text that `t` turns to.
+    both("reading_legge_chinese", |size| {
+        let mut a = reading_open(size);
+        a.update(key(KeyCode::Char('t')));
+        a.update(key(KeyCode::Char('c')));
+        a
+    });
+}
