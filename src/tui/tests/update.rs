@@ -1225,3 +1225,56 @@ fn p_on_history_opens_the_patterns_and_esc_closes_them() {
     assert!(a.patterns.is_none());
     assert!(a.status.as_ref().unwrap().text.contains("disk gone"));
 }
+
+#[test]
+fn numbers_are_never_cut_from_the_left_at_any_size() {
+    // Each figure is either shown whole or its column is not shown at all.
+    let whole_or_absent = |text: &str, whole: &str, tail: &str| {
+        assert!(
+            text.contains(whole) || !text.contains(tail),
+            "{tail} shown without the rest of {whole}:\n{text}"
+        );
+    };
+    for size in [(60, 16), (72, 20), (80, 24), (100, 30), (200, 60)] {
+        let mut a = app(size);
+        a.stats.loading = Some(ReadingId(7));
+        a.screen = Screen::Stats;
+        let mut report = complete_report();
+        report.sections[0].tokens_per_sec = Some(10_000.0);
+        report.sections[0].ttft_ms = Some(131_000);
+        report.sections[0].latency_ms = Some(131_500);
+        a.update(stats_loaded(report));
+        let text = draw(&a);
+        whole_or_absent(&text, "10000.0", "0000.0");
+        whole_or_absent(&text, "131.0s", "31.0s");
+        whole_or_absent(&text, "131.5s", "31.5s");
+        assert!(text.contains("Total 10/10"), "{text}");
+
+        let mut h = app(size);
+        h.update(key(KeyCode::F(4)));
+        let mut rows = history_rows();
+        rows[0].listed.row.total_tokens = 13_815;
+        h.update(Msg::History(Ok(rows)));
+        let text = draw(&h);
+        whole_or_absent(&text, "13,815", "3,815");
+        // A date is shown with its time of day whole, or without it.
+        for line in text.lines() {
+            let Some(at) = line.find("2026-03-0") else {
+                continue;
+            };
+            let after: Vec<char> = line[at + 10..].chars().take(6).collect();
+            let time = after.len() == 6
+                && after[0] == ' '
+                && after[1].is_ascii_digit()
+                && after[2].is_ascii_digit()
+                && after[3] == ':'
+                && after[5].is_ascii_digit();
+            let none =
+                after.first() == Some(&' ') && after.get(1).is_some_and(|c| !c.is_ascii_digit());
+            assert!(time || none, "a date cut in its time of day: {line}");
+        }
+        for word in ["complete", "partial", "interrupted", "cancelled", "failed"] {
+            assert!(text.contains(word), "{word} cut at {size:?}:\n{text}");
+        }
+    }
+}
