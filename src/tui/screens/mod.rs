@@ -57,9 +57,9 @@ pub enum Screen {
     Library,
 }
 
-/// The footer: the keys that work here. Keys are listed most important first and the last is
-/// the help: when they do not all fit, the gaps narrow, then keys from the end (the help
-/// excepted) give way whole; a key is never cut.
+/// The footer: the keys that work here, listed most important first. When they do not all fit,
+/// the gaps narrow, then keys from the end give way whole, the help's last of all; a key is
+/// never cut.
 pub fn draw_keys(keys: &[KeyHelp], frame: &mut Frame, area: Rect, theme: &Theme) {
     let room = usize::from(area.width);
     let entry = |(k, a): &KeyHelp| text::width(k) + 1 + text::width(a);
@@ -71,9 +71,14 @@ pub fn draw_keys(keys: &[KeyHelp], frame: &mut Frame, area: Rect, theme: &Theme)
     if line_width(&shown, gap) > room {
         gap = 2;
     }
-    while line_width(&shown, gap) > room && shown.len() > 1 {
-        // The help stays: what gives way is the last key before it.
-        shown.remove(shown.len() - 2);
+    while line_width(&shown, gap) > room {
+        // The help stays: what gives way is the last other key.
+        match shown.iter().rposition(|(_, action)| *action != "help") {
+            Some(i) if shown.len() > 1 => {
+                shown.remove(i);
+            }
+            _ => break,
+        }
     }
     let mut spans = vec![Span::raw(" ")];
     for (i, (k, action)) in shown.into_iter().enumerate() {
