@@ -118,6 +118,9 @@ pub struct FileConfig {
     pub prices: Prices,
     /// Endpoints of the user's own, by name.
     pub providers: BTreeMap<String, CustomProvider>,
+    /// The folder the terminal app's exports (`m`, `w`) go to; `~/` is the home folder.
+    /// Unset: the user's documents folder, else the data dir.
+    pub export_dir: Option<PathBuf>,
 }
 
 /// Where the app keeps its files.
@@ -148,6 +151,23 @@ impl Dirs {
     /// `config.toml`.
     pub fn config_file(&self) -> PathBuf {
         self.config.join("config.toml")
+    }
+
+    /// Where exports go: `configured` (`export_dir` in config.toml, `~/` meaning the home
+    /// folder), else the user's documents folder (`XDG_DOCUMENTS_DIR` on Linux, else
+    /// `~/Documents` when it exists), else the data dir. Never the current directory.
+    pub fn exports(&self, configured: Option<&Path>) -> PathBuf {
+        let home = directories::BaseDirs::new().map(|b| b.home_dir().to_path_buf());
+        if let Some(dir) = configured.filter(|d| !d.as_os_str().is_empty()) {
+            return match (dir.strip_prefix("~"), &home) {
+                (Ok(rest), Some(home)) => home.join(rest),
+                _ => dir.to_path_buf(),
+            };
+        }
+        directories::UserDirs::new()
+            .and_then(|u| u.document_dir().map(Path::to_path_buf))
+            .or_else(|| home.map(|h| h.join("Documents")).filter(|d| d.is_dir()))
+            .unwrap_or_else(|| self.data.clone())
     }
 }
 
@@ -391,6 +411,8 @@ pub struct Settings {
     pub tpm: Option<u32>,
     /// Prices by model.
     pub prices: Prices,
+    /// `export_dir` from config.toml, as written ([`Dirs::exports`] resolves it).
+    pub export_dir: Option<PathBuf>,
 }
 
 /// The default OpenAI base URL.
@@ -507,8 +529,10 @@ impl Settings {
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {
         let language = check_language(o.language.clone().or(file.language.clone()))?;
+        let export_dir = file.export_dir.clone();
         let mut settings = Self::resolve_endpoint(o, file, env)?;
         settings.language = language;
+        settings.export_dir = export_dir;
         Ok(settings)
     }
 
@@ -687,6 +711,7 @@ impl Settings {
             structured,
             reasoning_effort,
             language: None,
+            export_dir: None,
             max_tokens,
             warm_cache: file.warm_cache.unwrap_or(false),
             rpm: o.rpm.or(file.rpm),
@@ -718,6 +743,7 @@ impl Settings {
             structured: Choice::Auto,
             reasoning_effort: None,
             language: None,
+            export_dir: None,
             max_tokens: file.max_tokens.unwrap_or(1200),
             warm_cache: false,
             rpm: None,
@@ -1012,6 +1038,40 @@ mod tests {
             std::fs::read_to_string(&path).unwrap(),
             "max_tokens = \"many\"\n"
         );
+    }
+
+    #[test]
+    fn exports_go_to_the_configured_folder_else_never_the_current_one() {
+        let file =
+            FileConfig::parse("export_dir = \"~/readings\"\n", Path::new("config.toml")).unwrap();
+        assert_eq!(file.export_dir.as_deref(), Some(Path::new("~/readings")));
+        let settings = Settings::resolve(Overrides::default(), file, &no_env).unwrap();
+        assert_eq!(
+            settings.export_dir.as_deref(),
+            Some(Path::new("~/readings"))
+        );
+        let dirs = Dirs {
+            data: PathBuf::from("/data/iching"),
+            config: PathBuf::from("/config/iching"),
+        };
+        let home = directories::BaseDirs::new()
+            .unwrap()
+            .home_dir()
+            .to_path_buf();
+        assert_eq!(
+            dirs.exports(settings.export_dir.as_deref()),
+            home.join("readings")
+        );
+        assert_eq!(
+            dirs.exports(Some(Path::new("/srv/out"))),
+            PathBuf::from("/srv/out")
+        );
+        // Unset: the documents folder or the data dir, never the current directory.
+        let default = dirs.exports(None);
+        assert!(default.is_absolute(), "{}", default.display());
+        assert_ne!(default, std::env::current_dir().unwrap());
+        let unset = Settings::resolve(Overrides::default(), FileConfig::default(), &no_env);
+        assert_eq!(unset.unwrap().export_dir, None);
     }
 
     #[test]

@@ -53,6 +53,20 @@ pub fn tokens_per_sec(tokens: u64, latency: Duration) -> f64 {
     }
 }
 
+/// The least streaming time before a rate means anything.
+pub const RATE_MIN_TIME: Duration = Duration::from_millis(500);
+/// The fewest tokens before a rate means anything.
+pub const RATE_MIN_TOKENS: u64 = 8;
+
+/// The rate of a stream still arriving: `tokens` over the `streaming` time since its first
+/// token, as [`tokens_per_sec`] counts it, but only once the sample means something (at least
+/// [`RATE_MIN_TIME`] and [`RATE_MIN_TOKENS`]); before that a few tokens in a few milliseconds
+/// would read as thousands a second.
+pub fn rate_so_far(tokens: u64, streaming: Duration) -> Option<f64> {
+    (streaming >= RATE_MIN_TIME && tokens >= RATE_MIN_TOKENS)
+        .then(|| tokens_per_sec(tokens, streaming))
+}
+
 /// A section that failed for good.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SectionFailure {
@@ -184,5 +198,15 @@ mod tests {
         assert_eq!(tokens_per_sec(100, Duration::from_secs(4)), 25.0);
         assert_eq!(tokens_per_sec(5, Duration::ZERO), 0.0);
         assert_eq!(tokens_per_sec(0, Duration::from_secs(1)), 0.0);
+    }
+
+    #[test]
+    fn a_stream_has_a_rate_only_once_the_sample_means_something() {
+        // Three tokens in 2 ms would read as 1,500 a second.
+        assert_eq!(rate_so_far(3, Duration::from_millis(2)), None);
+        assert_eq!(rate_so_far(40, Duration::from_millis(499)), None);
+        assert_eq!(rate_so_far(7, Duration::from_secs(2)), None);
+        assert_eq!(rate_so_far(8, Duration::from_millis(500)), Some(16.0));
+        assert_eq!(rate_so_far(412, Duration::from_millis(1500)), Some(274.7));
     }
 }

@@ -454,8 +454,13 @@ fn open_store(data_dir: &Path, ask: Option<AskPassphrase<'_>>) -> Result<Store, 
     }
 }
 
-/// Writes `r` to `iching-<id>.<ext>` in `dir`; returns the path. A report without an id (never
-/// saved) has no name to be written under and is refused.
+/// The most names an export tries (`iching-7.md`, `iching-7-2.md`, ... `iching-7-999.md`).
+const EXPORT_NAMES: u32 = 999;
+
+/// Writes `r` to a new file in `dir`, `iching-<id>.<ext>`, or `iching-<id>-2.<ext>`, `-3`, ...
+/// when that name is taken: never over another file, readable by its owner only (0600).
+/// Returns the path. A report without an id (never saved) has no name to be written under and
+/// is refused.
 pub fn export(
     r: &ReadingReport,
     format: ExportFormat,
@@ -472,28 +477,37 @@ pub fn export(
         ExportFormat::Markdown => report::to_markdown_doc(r),
         ExportFormat::Html => report::to_html_page(r),
     };
-    let path = dir.join(format!("iching-{id}.{}", format.extension()));
-    // The export is the reading in the clear: readable by its owner only, and never written over
-    // another file.
-    let written = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&path)
-        .and_then(|mut f| f.write_all(text.as_bytes()));
-    match written {
-        Ok(()) => Ok(path),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            Err(ServiceError::Export(format!(
-                "{} already exists; move it away to export again",
+    let ext = format.extension();
+    for n in 1..=EXPORT_NAMES {
+        let name = if n == 1 {
+            format!("iching-{id}.{ext}")
+        } else {
+            format!("iching-{id}-{n}.{ext}")
+        };
+        let path = dir.join(name);
+        // The export is the reading in the clear: readable by its owner only, and never
+        // written over another file (`create_new` refuses one that appeared meanwhile too).
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path);
+        let written = match file {
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            other => other.and_then(|mut f| f.write_all(text.as_bytes())),
+        };
+        return match written {
+            Ok(()) => Ok(path),
+            Err(e) => Err(ServiceError::Export(format!(
+                "cannot write {}: {e}",
                 path.display()
-            )))
-        }
-        Err(e) => Err(ServiceError::Export(format!(
-            "cannot write {}: {e}",
-            path.display()
-        ))),
+            ))),
+        };
     }
+    Err(ServiceError::Export(format!(
+        "{EXPORT_NAMES} exports of reading #{id} are already in {}; move some away to export again",
+        dir.display()
+    )))
 }
 
 /// A read lock that a panicked writer does not poison (the values are replaced whole).
@@ -528,5 +542,29 @@ mod tests {
         report.id = Some(ReadingId(12));
         let path = export(&report, ExportFormat::Markdown, dir.path()).unwrap();
         assert_eq!(path, dir.path().join("iching-12.md"));
+    }
+
+    #[test]
+    fn exporting_again_takes_the_next_free_name_and_never_overwrites() {
+        use std::os::unix::fs::PermissionsExt;
+        let reading = Reading::new(Cast::manual(Cast::parse_lines("9,8,7,7,6,8").unwrap()));
+        let mut report = ReadingReport::new(&reading, "Q", &plan(&reading));
+        report.id = Some(ReadingId(1));
+        let dir = tempfile::tempdir().unwrap();
+        let first = export(&report, ExportFormat::Markdown, dir.path()).unwrap();
+        std::fs::write(&first, "my notes").unwrap();
+        let second = export(&report, ExportFormat::Markdown, dir.path()).unwrap();
+        let third = export(&report, ExportFormat::Markdown, dir.path()).unwrap();
+        assert_eq!(first, dir.path().join("iching-1.md"));
+        assert_eq!(second, dir.path().join("iching-1-2.md"));
+        assert_eq!(third, dir.path().join("iching-1-3.md"));
+        assert_eq!(std::fs::read_to_string(&first).unwrap(), "my notes");
+        for p in [&second, &third] {
+            let mode = std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{}", p.display());
+        }
+        // The HTML export counts its own names.
+        let html = export(&report, ExportFormat::Html, dir.path()).unwrap();
+        assert_eq!(html, dir.path().join("iching-1.html"));
     }
 }

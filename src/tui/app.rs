@@ -21,6 +21,7 @@ use rand_chacha::ChaCha8Rng;
 use super::screens::ask::{AskAction, AskState};
 use super::screens::body;
 use super::screens::cast::{CastAction, CastState};
+use super::screens::help::{self, HelpOf};
 use super::screens::history::{HistoryAction, HistoryRow, HistoryState};
 use super::screens::library::{LibraryAction, LibraryState};
 use super::screens::live::{self, Card, LiveAction, LiveState, Phase};
@@ -304,6 +305,8 @@ pub enum Effect {
 pub enum Confirm {
     /// Quit while a reading is in flight.
     Quit,
+    /// Cancel the reading in flight.
+    Cancel,
     /// Delete a reading.
     Delete(ReadingId),
     /// Replace a note's text with what the editor holds (`n` reopens the editor).
@@ -316,7 +319,7 @@ impl PartialEq for Confirm {
     /// The same question: an edit is the same when it is of the same note with the same text.
     fn eq(&self, other: &Self) -> bool {
         match (self, other) {
-            (Confirm::Quit, Confirm::Quit) => true,
+            (Confirm::Quit, Confirm::Quit) | (Confirm::Cancel, Confirm::Cancel) => true,
             (Confirm::Delete(a), Confirm::Delete(b)) => a == b,
             (Confirm::EditNote(a, x), Confirm::EditNote(b, y)) => {
                 (a.id, a.editing, x) == (b.id, b.editing, y)
@@ -376,6 +379,8 @@ pub struct App {
     pub status: Option<Status>,
     /// Whether the help is open.
     pub help: bool,
+    /// The help's first line shown.
+    pub help_scroll: usize,
     /// The provider picker, when open.
     pub picker: Option<PickerState>,
     /// The note editor, when open (over the Reading screen).
@@ -412,6 +417,8 @@ pub struct App {
     library_back: Screen,
     /// Whether to stop.
     pub quit: bool,
+    /// Ctrl-C stopped a reading in flight: the process exits 130, as a cancelled cast does.
+    pub quit_cancelled: bool,
     dirty: bool,
     rng: ChaCha8Rng,
     runs: u64,
@@ -434,6 +441,7 @@ impl App {
                 error: true,
             }),
             help: false,
+            help_scroll: 0,
             picker: None,
             note: None,
             followup: None,
@@ -452,6 +460,7 @@ impl App {
             back: Screen::History,
             library_back: Screen::Ask,
             quit: false,
+            quit_cancelled: false,
             dirty: true,
             rng: ChaCha8Rng::seed_from_u64(o.seed),
             runs: 0,
@@ -796,6 +805,9 @@ impl App {
 
     fn goto(&mut self, screen: Screen, fx: &mut Vec<Effect>) {
         if screen == Screen::History {
+            if self.screen != Screen::History {
+                self.history.reopen();
+            }
             fx.push(Effect::LoadHistory);
         }
         self.screen = screen;
@@ -804,11 +816,16 @@ impl App {
     fn on_key(&mut self, key: KeyEvent, fx: &mut Vec<Effect>) {
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
         if ctrl && matches!(key.code, KeyCode::Char('c' | 'q')) {
+            self.quit_cancelled = self.running();
             self.quit_now(fx);
             return;
         }
         if self.help {
-            self.help = false;
+            let of = self.help_of();
+            match help::on_key(key, of, self.help_scroll, body(self.size), &self.theme) {
+                Some(scroll) => self.help_scroll = scroll,
+                None => self.help = false,
+            }
             return;
         }
         if let Some(view) = self.patterns.as_mut() {
@@ -898,6 +915,7 @@ impl App {
             match key.code {
                 KeyCode::Char('y' | 'Y') => match c {
                     Confirm::Quit => self.quit_now(fx),
+                    Confirm::Cancel => self.cancel_run(fx),
                     Confirm::Delete(id) => {
                         fx.push(Effect::Delete { id });
                         self.status = None;
@@ -930,7 +948,7 @@ impl App {
         }
         self.status = None;
         match key.code {
-            KeyCode::F(1) => self.help = true,
+            KeyCode::F(1) => self.open_help(),
             KeyCode::F(2) => self.goto(Screen::Ask, fx),
             KeyCode::F(3) => self.goto(Screen::Live, fx),
             KeyCode::F(4) => self.goto(Screen::History, fx),
@@ -943,6 +961,19 @@ impl App {
                 ));
             }
             _ => self.on_screen_key(key, fx),
+        }
+    }
+
+    fn open_help(&mut self) {
+        self.help = true;
+        self.help_scroll = 0;
+    }
+
+    /// What the help is about: this screen, and whether letters are typed here.
+    pub fn help_of(&self) -> HelpOf {
+        HelpOf {
+            screen: self.screen,
+            typing: self.typing(),
         }
     }
 
@@ -959,10 +990,7 @@ impl App {
     fn on_screen_key(&mut self, key: KeyEvent, fx: &mut Vec<Effect>) {
         if !self.typing() && !key.modifiers.contains(KeyModifiers::CONTROL) {
             match key.code {
-                KeyCode::Char('?') => {
-                    self.help = true;
-                    return;
-                }
+                KeyCode::Char('?') => return self.open_help(),
                 KeyCode::Char('q') => {
                     if self.running() {
                         self.confirm = Some(Confirm::Quit);
@@ -1187,15 +1215,23 @@ impl App {
                 fx.push(Effect::Retry { run, id });
             }
             LiveAction::Cancel => {
-                state.cancelling = true;
-                fx.push(Effect::Cancel { run: state.run });
-                self.say(msg::CANCELLING);
+                self.confirm = Some(Confirm::Cancel);
+                self.say(msg::CANCEL_IN_FLIGHT);
             }
             LiveAction::Back => self.screen = Screen::Ask,
             LiveAction::Stats => match state.id {
                 Some(id) => self.open_stats(id, Screen::Live, fx),
                 None => self.say(msg::NOT_SAVED),
             },
+        }
+    }
+
+    /// Stops the run in flight (asked and answered yes).
+    fn cancel_run(&mut self, fx: &mut Vec<Effect>) {
+        if let Some(live) = self.live.as_mut().filter(|l| l.running()) {
+            live.cancelling = true;
+            fx.push(Effect::Cancel { run: live.run });
+            self.say(msg::CANCELLING);
         }
     }
 

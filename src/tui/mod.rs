@@ -99,8 +99,8 @@ pub async fn run(home: Option<&Path>) -> Result<ExitCode, ServiceError> {
     for notice in service.notices() {
         app.say(notice.clone());
     }
+    let export_dir = setup.dirs.exports(setup.settings.export_dir.as_deref());
     service.set_setup(setup);
-    let export_dir = std::env::current_dir().unwrap_or_else(|_| ".".into());
     let (tx, rx) = mpsc::unbounded_channel();
     let mut runner =
         effects::Runner::new(service, home.map(Path::to_path_buf), export_dir, tx.clone());
@@ -112,5 +112,10 @@ pub async fn run(home: Option<&Path>) -> Result<ExitCode, ServiceError> {
     // Sections still in flight are cancelled and their ends written before the store closes.
     runner.shutdown(Duration::from_secs(5)).await;
     result.map_err(|e| ServiceError::Io(format!("the terminal failed: {e}")))?;
-    Ok(ExitCode::SUCCESS)
+    // Ctrl-C that stopped a reading exits as a cancelled `cast` does.
+    Ok(if app.quit_cancelled {
+        ExitCode::from(130)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

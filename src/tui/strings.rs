@@ -8,17 +8,36 @@ pub type KeyHelp = (&'static str, &'static str);
 /// The app's name in the tab bar.
 pub const APP: &str = "iching";
 
-/// Keys that work on every screen.
+/// Keys that work on every screen, the Ask screen's question and every search included.
 pub const KEYS_GLOBAL: &[KeyHelp] = &[
-    ("Ctrl-C", "quit; a reading in flight is kept as cancelled"),
-    ("q", "quit (asks first while a reading is in flight)"),
-    ("F1, ?", "this help (where ? is typed, as on Ask: use F1)"),
-    ("F2, a", "ask a new question"),
-    ("F3, l", "the live grid of the reading in flight"),
-    ("F4, h", "history of readings"),
-    ("F5, b", "the book: the 64 hexagrams and Legge's text"),
+    (
+        "Ctrl-C",
+        "quit; a reading in flight is kept as cancelled (exit code 130)",
+    ),
+    ("F1", "this help"),
+    ("F2", "ask a new question"),
+    ("F3", "the live grid of the reading in flight"),
+    ("F4", "history of readings"),
+    ("F5", "the book: the 64 hexagrams and Legge's text"),
     ("F7", "provider and model (list models, doctor)"),
 ];
+
+/// Letters that work where keys are not typed: not on Ask or Cast, the Library's list or
+/// History's filter.
+pub const KEYS_LETTERS: &[KeyHelp] = &[
+    ("q", "quit (asks first while a reading is in flight)"),
+    ("?", "this help"),
+    ("a", "ask a new question"),
+    ("l", "the live grid"),
+    ("h", "history of readings"),
+    ("b", "the book"),
+];
+
+/// In the help of a screen where letters are typed.
+pub const HELP_TYPING: &str = "Here letters are typed (q, a, l, h, b, ? too): use the function keys. On the other screens q quits, ? is help, a l h b go to Ask, Live, History, the book.";
+
+/// In the live grid's help: what the figures on a card mean.
+pub const LIVE_LEGEND: &str = "A card's figures: time · ttft (time to the first token); tokens (prompt+completion once done, ~ when estimated) · tokens a second, shown after half a second and 8 tokens.";
 
 /// Keys of the Ask screen.
 pub const KEYS_ASK: &[KeyHelp] = &[
@@ -52,8 +71,15 @@ pub const KEYS_LIVE: &[KeyHelp] = &[
     ("← ↑ ↓ →", "choose a section"),
     ("Enter", "open the reading at the chosen section"),
     ("r", "retry the failed sections"),
-    ("Esc", "cancel the reading in flight (kept as cancelled)"),
     ("s", "the stats table of this reading"),
+    (
+        "c",
+        "cancel the reading in flight (asks first; kept as cancelled)",
+    ),
+    (
+        "Esc",
+        "back to the question; the reading goes on (F3 or l returns)",
+    ),
 ];
 
 /// Keys of the Reading screen.
@@ -75,7 +101,11 @@ pub const KEYS_READING: &[KeyHelp] = &[
         "write a note on the reading, or how it turned out (Ctrl-S saves)",
     ),
     ("f", "ask a follow-up question about the reading"),
-    ("m  w", "export to Markdown, to HTML (current directory)"),
+    ("e", "the journal: edit or delete a note (each asks first)"),
+    (
+        "m  w",
+        "export to Markdown, to HTML (a new file in export_dir, Documents by default)",
+    ),
     ("Esc", "back"),
 ];
 
@@ -85,7 +115,10 @@ pub const KEYS_HISTORY: &[KeyHelp] = &[
     ("Enter", "open it"),
     ("/", "filter as you type (Enter keeps it, Esc clears it)"),
     ("d", "delete (asks first)"),
-    ("m  w", "export to Markdown, to HTML (current directory)"),
+    (
+        "m  w",
+        "export to Markdown, to HTML (a new file in export_dir, Documents by default)",
+    ),
     ("r", "retry the missing sections of a partial reading"),
     ("s", "the stats table of the reading"),
     ("p", "patterns: your readings over time"),
@@ -139,7 +172,8 @@ pub mod footer {
     pub const LIVE_RUNNING: &[KeyHelp] = &[
         ("←↑↓→", "choose"),
         ("Enter", "open"),
-        ("Esc", "cancel"),
+        ("c", "cancel"),
+        ("Esc", "back"),
         ("h", "history"),
         ("?", "help"),
     ];
@@ -157,26 +191,28 @@ pub mod footer {
     pub const LIVE_EMPTY: &[KeyHelp] = &[("a", "ask"), ("h", "history"), ("?", "help")];
     /// Reading.
     pub const READING: &[KeyHelp] = &[
-        ("↑↓", "scroll"),
-        ("Tab", "next section"),
-        ("t", "Legge"),
-        ("n", "note"),
-        ("f", "ask"),
-        ("m/w", "export"),
-        ("s", "stats"),
         ("Esc", "back"),
+        ("f", "ask"),
+        ("n", "note"),
+        ("e", "journal"),
         ("o", "book"),
+        ("t", "Legge"),
+        ("c", "Chinese"),
+        ("s", "stats"),
+        ("m/w", "export"),
+        ("Tab", "next section"),
+        ("↑↓", "scroll"),
         ("?", "help"),
     ];
     /// History.
     pub const HISTORY: &[KeyHelp] = &[
         ("Enter", "open"),
         ("/", "filter"),
-        ("d", "delete"),
         ("m/w", "export"),
-        ("r", "retry"),
-        ("s", "stats"),
         ("p", "patterns"),
+        ("s", "stats"),
+        ("d", "delete"),
+        ("r", "retry"),
         ("a", "ask"),
         ("?", "help"),
     ];
@@ -211,7 +247,7 @@ pub mod footer {
     /// Stats.
     pub const STATS: &[KeyHelp] = &[("↑↓", "scroll"), ("Esc", "back"), ("?", "help")];
     /// Help.
-    pub const HELP: &[KeyHelp] = &[("any key", "close")];
+    pub const HELP: &[KeyHelp] = &[("↑↓ PgUp PgDn", "scroll"), ("other keys", "close")];
     /// The Patterns view.
     pub const PATTERNS: &[KeyHelp] = &[("↑↓ PgUp PgDn", "scroll"), ("Esc", "close")];
     /// The note editor.
@@ -330,6 +366,8 @@ pub fn casting_title(method: crate::oracle::Method) -> &'static str {
 }
 /// The manual entry prompt.
 pub const MANUAL_PROMPT: &str = "Type the six values of your cast, bottom line first: 6 old yin, 7 young yang, 8 young yin, 9 old yang.";
+/// The manual entry once six values are in.
+pub const MANUAL_READY: &str = "Six lines are in: Enter casts, Backspace takes one back.";
 /// Shown when the cast is drawn and the grid is next.
 pub const CAST_DONE: &str = "The sections are already being written: any key for the live grid.";
 
@@ -344,10 +382,24 @@ pub const LOADING: &str = "Loading…";
 pub const HISTORY_EMPTY: &str = "No readings yet. Press a to ask your first question.";
 /// History whose filter matches nothing.
 pub const HISTORY_NO_MATCH: &str = "No reading matches the filter. Esc clears it.";
+/// History's column headings.
+pub const HISTORY_DATE: &str = "Date";
+/// History's column headings.
+pub const HISTORY_QUESTION: &str = "Question";
+/// History's column headings.
+pub const HISTORY_HEXAGRAMS: &str = "Hexagrams";
+/// History's column headings.
+pub const HISTORY_STATUS: &str = "Status";
+/// History's column headings: sections done of those planned.
+pub const HISTORY_SECTIONS: &str = "Sections";
+/// History's column headings.
+pub const HISTORY_TOKENS: &str = "Tokens";
+/// History's column headings.
+pub const HISTORY_COST: &str = "Cost";
+/// The empty filter box.
+pub const FILTER_HINT: &str = "/ to filter";
 /// The filter box's label.
 pub const FILTER_LABEL: &str = "Filter: ";
-/// The last line of a help that does not fit.
-pub const HELP_CUT: &str = "  … more in a taller terminal, and in the README";
 /// The Library's search label.
 pub const LIBRARY_FIND: &str = "Find:";
 /// Shown in the Library's empty search box.
@@ -388,10 +440,12 @@ pub mod msg {
     pub const NOTE_SAVED: &str = "Note saved with the reading (it is in its Journal, at the end).";
     /// A reading is already in flight.
     pub const BUSY: &str =
-        "A reading is still in flight: wait for it, or cancel it with Esc on the live grid.";
+        "A reading is still in flight: wait for it, or cancel it with c on the live grid.";
     /// Quit while a reading is in flight.
     pub const QUIT_IN_FLIGHT: &str =
         "A reading is in flight. Quit and cancel it (it is kept as cancelled)? y/n";
+    /// Cancel the reading in flight?
+    pub const CANCEL_IN_FLIGHT: &str = "Cancel the reading in flight? What has finished is kept, and r retries the rest later. y/n";
     /// The reading was cancelled.
     pub const CANCELLED: &str = "The reading was cancelled; what finished is kept.";
     /// Cancelling.
@@ -402,7 +456,12 @@ pub mod msg {
     pub const RETRY_WAIT: &str = "Wait for the sections in flight to finish before retrying.";
     /// A reading finished.
     pub fn finished(status: &str, done: usize, total: usize) -> String {
-        format!("The reading is {status}: {done} of {total} sections. Enter opens it.")
+        let what = if status == "failed" {
+            "failed".to_owned()
+        } else {
+            format!("is {status}")
+        };
+        format!("The reading {what}: {done} of {total} sections. Enter opens it.")
     }
     /// Delete confirmation.
     pub fn confirm_delete(id: ReadingId, question: &str) -> String {
@@ -419,9 +478,14 @@ pub mod msg {
     pub fn provider_changed(label: &str) -> String {
         format!("Now answering: {label} (kept in config.toml)")
     }
-    /// Exported.
+    /// Exported: the first line for the status line, then the file's full path.
     pub fn exported(path: &std::path::Path) -> String {
-        format!("Exported to {}", path.display())
+        // The path on a line of its own: the status line says what happened, a box shows it
+        // whole.
+        format!(
+            "Exported to the file below (any key goes on).\n{}",
+            crate::response::sanitize_inline(&path.display().to_string())
+        )
     }
     /// No reading selected.
     pub const NONE_SELECTED: &str = "No reading is selected.";

@@ -73,7 +73,7 @@ pub fn draw(app: &App, frame: &mut Frame) {
     draw_status(app, frame, status, theme);
     draw_keys(footer_keys(app), frame, keys, theme);
     if app.help {
-        help::render(app.screen, frame, body, theme);
+        help::render(app.help_of(), app.help_scroll, frame, body, theme);
     } else if let Some(p) = &app.picker {
         provider::render(p, frame, body, theme);
     } else if let Some(editor) = &app.note {
@@ -88,7 +88,36 @@ pub fn draw(app: &App, frame: &mut Frame) {
         && let Some(s) = &app.status
     {
         draw_confirm(&s.text, frame, body, theme);
+    } else if let Some(s) = &app.status
+        && let Some((_, rest)) = s.text.split_once('\n')
+    {
+        draw_notice(rest, frame, body, theme);
     }
+}
+
+/// A message of more than one line (an export's path): its first line on the status line, the
+/// rest whole in a box over the foot of the screen, each line of it on lines of its own.
+fn draw_notice(rest: &str, frame: &mut Frame, area: Rect, theme: &Theme) {
+    let w = area.width.saturating_sub(2);
+    let inner = usize::from(w.saturating_sub(4));
+    let lines: Vec<Line> = rest
+        .lines()
+        .flat_map(|l| text::wrap(l, inner))
+        .map(|l| Line::styled(l, theme.text))
+        .collect();
+    let h = u16::try_from(lines.len()).unwrap_or(1).saturating_add(2);
+    let r = Rect {
+        x: area.x + 1,
+        y: area.bottom().saturating_sub(h),
+        width: w,
+        height: h.min(area.height),
+    };
+    frame.render_widget(ratatui::widgets::Clear, r);
+    let block = ratatui::widgets::Block::bordered().border_style(theme.border_focus);
+    frame.render_widget(
+        Paragraph::new(lines).block(block.padding(ratatui::widgets::Padding::horizontal(1))),
+        r,
+    );
 }
 
 /// A yes/no question in a box over the screen.
@@ -162,17 +191,21 @@ fn draw_tabs(app: &App, frame: &mut Frame, area: Rect, theme: &Theme) {
 }
 
 fn draw_status(app: &App, frame: &mut Frame, area: Rect, theme: &Theme) {
-    let provider = format!(" {} ", app.provider.label());
-    let pw = u16::try_from(text::width(&provider))
-        .unwrap_or(0)
-        .min(area.width / 2);
+    // The provider takes half the line at most, cut with an ellipsis.
+    let half = usize::from(area.width / 2);
+    let provider = format!(
+        " {} ",
+        truncate(&app.provider.label(), half.saturating_sub(2))
+    );
+    let pw = u16::try_from(text::width(&provider)).unwrap_or(0);
     let [p, msg] = Layout::horizontal([Constraint::Length(pw), Constraint::Min(0)])
         .spacing(1)
         .areas(area);
     frame.render_widget(Span::styled(provider, theme.selected), p);
     if let Some(s) = app.status.as_ref().filter(|_| app.confirm.is_none()) {
         let style = if s.error { theme.error } else { theme.text };
-        let text = truncate(&s.text, usize::from(msg.width));
+        let first = s.text.lines().next().unwrap_or_default();
+        let text = truncate(first, usize::from(msg.width));
         frame.render_widget(Span::styled(text, style), msg);
     }
 }

@@ -101,7 +101,7 @@ impl CastState {
                 self.hint = Some(format!("{} more line(s) to go.", 6 - self.manual.len()));
             }
             KeyCode::Char(_) if self.manual.len() == 6 => {
-                self.hint = Some("Six lines are in: Enter casts, Backspace takes one back.".into());
+                self.hint = Some(strings::MANUAL_READY.into());
             }
             _ => self.hint = Some("Each line is 6, 7, 8 or 9.".into()),
         }
@@ -129,15 +129,18 @@ pub fn mark(v: LineValue) -> &'static str {
 
 /// Draws the Cast screen.
 pub fn render(state: &CastState, now: Duration, frame: &mut Frame, area: Rect, theme: &Theme) {
+    // A short terminal loses the blank rows first, so the prompt always has a line.
+    let roomy = area.height >= 16;
+    let gap = Constraint::Length(u16::from(roomy));
     let [title, _, lines_area, _, result, hint] = Layout::vertical([
         Constraint::Length(1),
-        Constraint::Length(1),
+        gap,
         Constraint::Length(6),
-        Constraint::Length(1),
-        Constraint::Length(2),
+        gap,
+        Constraint::Length(if roomy { 2 } else { 1 }),
         Constraint::Min(0),
     ])
-    .margin(1)
+    .margin(u16::from(roomy))
     .areas(area);
     frame.render_widget(
         Line::styled(strings::casting_title(state.method), theme.heading).centered(),
@@ -149,6 +152,11 @@ pub fn render(state: &CastState, now: Duration, frame: &mut Frame, area: Rect, t
         None => state.manual.clone(),
     };
     let origins: Option<[LineOrigin; 6]> = state.cast.as_ref().map(|c| c.origins);
+    let block_w = 72.min(lines_area.width);
+    // What is behind each line is padded to a column where there is room for one.
+    let behind_w = usize::from(block_w)
+        .saturating_sub(10 + 13 + 3 + 1 + 14)
+        .min(32);
     let mut rows = Vec::new();
     for pos in (1..=6usize).rev() {
         let mut spans = vec![Span::styled(format!("  line {pos}  "), theme.dim)];
@@ -164,7 +172,13 @@ pub fn render(state: &CastState, now: Duration, frame: &mut Frame, area: Rect, t
                     }
                     Some(LineOrigin::Manual) | None => "your cast".to_owned(),
                 };
-                spans.push(Span::styled(format!(" {behind:<32}"), theme.text));
+                // Narrow, the stalks keep only what they come to ("36 stalks").
+                let sum = behind.rsplit("= ").next().unwrap_or_default().to_owned();
+                let behind = super::fit(&[behind.clone(), sum], behind_w);
+                spans.push(Span::styled(
+                    format!(" {}", crate::text::pad(&behind, behind_w)),
+                    theme.text,
+                ));
                 spans.push(Span::styled(
                     format!(" {} {}", v.get(), v.describe()),
                     theme.accent,
@@ -174,7 +188,6 @@ pub fn render(state: &CastState, now: Duration, frame: &mut Frame, area: Rect, t
         }
         rows.push(Line::from(spans));
     }
-    let block_w = 72.min(lines_area.width);
     let lines_area = Rect {
         x: lines_area.x + (lines_area.width - block_w) / 2,
         width: block_w,
@@ -188,16 +201,27 @@ pub fn render(state: &CastState, now: Duration, frame: &mut Frame, area: Rect, t
             Some(Reading::new(Cast::manual(lines)))
         });
         if let Some(r) = reading {
-            let mut l = vec![Span::styled(hexagram_title(r.primary), theme.heading)];
-            if let Some(res) = r.resulting {
-                l.push(Span::styled("  →  ", theme.dim));
-                l.push(Span::styled(hexagram_title(res), theme.heading));
-            }
-            frame.render_widget(Line::from(l).centered(), result);
+            // The full names where they fit, else number and pinyin; cut with an ellipsis last.
+            let short = |h: &crate::oracle::Hexagram| {
+                format!("{} {} {}", h.symbol, h.number, h.name_pinyin)
+            };
+            let both = |name: &dyn Fn(&crate::oracle::Hexagram) -> String| match r.resulting {
+                Some(res) => format!("{}  →  {}", name(r.primary), name(res)),
+                None => name(r.primary),
+            };
+            let line = super::fit(
+                &[both(&|h| hexagram_title(h)), both(&short)],
+                usize::from(result.width),
+            );
+            frame.render_widget(Line::styled(line, theme.heading).centered(), result);
         }
     }
     let text = match (&state.hint, state.method, shown) {
         (Some(h), _, _) => Line::styled(h.clone(), theme.warn),
+        // The sixth value changes the prompt at once, before any other key.
+        (None, Method::Manual, _) if state.cast.is_none() && state.manual.len() == 6 => {
+            Line::styled(strings::MANUAL_READY, theme.accent)
+        }
         (None, Method::Manual, _) if state.cast.is_none() => {
             Line::styled(strings::MANUAL_PROMPT, theme.text)
         }

@@ -10,7 +10,7 @@ use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState};
 use ratatui_textarea::TextArea;
 
 use super::live::status_word;
-use super::{fmt_cost, fmt_tokens};
+use super::{Column, fit_columns, fmt_cost, fmt_tokens};
 use crate::model::{ExportFormat, ReadingId};
 use crate::oracle::hexagram;
 use crate::report::ReadingStatus;
@@ -169,6 +169,28 @@ impl HistoryState {
         self.clamp();
     }
 
+    /// History opened again from another screen: the cursor goes to the newest reading (the
+    /// filter stays). Back from a reading or its stats, the cursor stays where it was.
+    pub fn reopen(&mut self) {
+        self.selected = 0;
+    }
+
+    /// "3 of 12", "2 of 4 matching · 12 in all", "none of 12 match": where the cursor is.
+    pub fn position(&self) -> Option<String> {
+        if !self.loaded || self.rows.is_empty() {
+            return None;
+        }
+        let all = self.rows.len();
+        let shown = self.visible().len();
+        Some(if shown == 0 {
+            format!("none of {all} match")
+        } else if shown == all {
+            format!("{} of {all}", self.selected + 1)
+        } else {
+            format!("{} of {shown} matching · {all} in all", self.selected + 1)
+        })
+    }
+
     fn clamp(&mut self) {
         self.selected = self.selected.min(self.visible().len().saturating_sub(1));
     }
@@ -257,7 +279,202 @@ fn hexagrams(r: &HistoryRow, wide: bool) -> String {
 pub fn render(state: &HistoryState, frame: &mut Frame, area: Rect, theme: &Theme) {
     let [filter, table_area] =
         Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
-    let filter_text = state.filter_text();
+    render_filter(state, frame, filter, theme);
+
+    let rows = state.visible();
+    if rows.is_empty() {
+        let text = if !state.loaded {
+            strings::LOADING
+        } else if state.rows.is_empty() {
+            strings::HISTORY_EMPTY
+        } else {
+            strings::HISTORY_NO_MATCH
+        };
+        frame.render_widget(
+            Paragraph::new(Line::styled(
+                truncate(text, usize::from(table_area.width)),
+                theme.dim,
+            ))
+            .centered(),
+            Rect {
+                y: table_area.y + table_area.height / 2,
+                height: 1,
+                ..table_area
+            },
+        );
+        return;
+    }
+    let wide = area.width >= 120;
+    let hexes: Vec<String> = rows.iter().map(|r| hexagrams(r, wide)).collect();
+    let sections: Vec<String> = rows
+        .iter()
+        .map(|r| format!("{}/{}", r.done, r.planned))
+        .collect();
+    let tokens: Vec<String> = rows.iter().map(|r| fmt_tokens(r.tokens)).collect();
+    let costs: Vec<String> = rows.iter().map(|r| fmt_cost(r.cost)).collect();
+    // Each column as wide as its widest value or its heading: a number is never cut.
+    let widest = |head: &str, values: &[String]| {
+        values
+            .iter()
+            .map(|v| text::width(v))
+            .chain([text::width(head)])
+            .max()
+            .unwrap_or(0)
+    };
+    let statuses: Vec<(&str, Style)> = rows.iter().map(|r| status_word(r.status, theme)).collect();
+    let status_w = statuses
+        .iter()
+        .map(|(w, _)| text::width(w))
+        .chain([text::width(strings::HISTORY_STATUS)])
+        .max()
+        .unwrap_or(0);
+    // The date, its time of day, hexagrams, status, sections, tokens, cost, with the gap
+    // before each; the question takes the rest. A column with nothing in it is not shown.
+    let any_cost = rows.iter().any(|r| r.cost.is_some());
+    let any_tokens = rows.iter().any(|r| r.tokens > 0);
+    let columns = [
+        Column { width: 10, drop: 0 },
+        Column { width: 6, drop: 1 },
+        Column {
+            width: 1 + widest(strings::HISTORY_HEXAGRAMS, &hexes),
+            drop: 0,
+        },
+        Column {
+            width: 1 + status_w,
+            drop: 0,
+        },
+        Column {
+            width: 1 + widest(strings::HISTORY_SECTIONS, &sections),
+            drop: 0,
+        },
+        Column {
+            width: if any_tokens {
+                1 + widest(strings::HISTORY_TOKENS, &tokens)
+            } else {
+                0
+            },
+            drop: 2,
+        },
+        Column {
+            width: if any_cost {
+                1 + widest(strings::HISTORY_COST, &costs)
+            } else {
+                0
+            },
+            drop: 3,
+        },
+    ];
+    // The cursor's mark and the gap after the question.
+    let room = usize::from(table_area.width).saturating_sub(HIGHLIGHT_W + 1);
+    let shown = fit_columns(room, QUESTION_MIN, &columns);
+    let [
+        _,
+        time,
+        hex_col,
+        status_col,
+        sections_col,
+        tokens_col,
+        cost_col,
+    ] = shown[..]
+    else {
+        return;
+    };
+    let tokens_col = tokens_col && any_tokens;
+    let cost_col = cost_col && any_cost;
+    let used: usize = columns
+        .iter()
+        .zip(&shown)
+        .filter(|&(c, &s)| s && c.width > 0)
+        .map(|(c, _)| c.width)
+        .sum();
+    let q_width = room.saturating_sub(used).max(1);
+    let len = |w: usize| Constraint::Length(u16::try_from(w).unwrap_or(u16::MAX));
+    let mut widths = vec![len(if time { 16 } else { 10 }), len(q_width)];
+    let mut header = vec![
+        Cell::from(strings::HISTORY_DATE),
+        Cell::from(strings::HISTORY_QUESTION),
+    ];
+    let mut add = |on: bool, c: Column, head: &'static str, right: bool| {
+        if on {
+            widths.push(len(c.width - 1));
+            header.push(if right {
+                Cell::from(Line::from(head).right_aligned())
+            } else {
+                Cell::from(head)
+            });
+        }
+    };
+    add(hex_col, columns[2], strings::HISTORY_HEXAGRAMS, false);
+    add(status_col, columns[3], strings::HISTORY_STATUS, false);
+    add(sections_col, columns[4], strings::HISTORY_SECTIONS, true);
+    add(tokens_col, columns[5], strings::HISTORY_TOKENS, true);
+    add(cost_col, columns[6], strings::HISTORY_COST, true);
+    let body: Vec<Row> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let stamp = r.created_at.replace('T', " ");
+            let date: String = stamp.chars().take(if time { 16 } else { 10 }).collect();
+            let mut cells = vec![
+                Cell::from(Span::styled(date, theme.dim)),
+                Cell::from(truncate(
+                    &format!(
+                        "{}{}",
+                        journal_mark(r.journal),
+                        sanitize_inline(&r.question)
+                    ),
+                    q_width,
+                )),
+            ];
+            let right = |s: &str| Cell::from(Line::from(s.to_owned()).right_aligned());
+            if hex_col {
+                cells.push(Cell::from(hexes[i].clone()));
+            }
+            if status_col {
+                let (word, style) = statuses[i];
+                cells.push(Cell::from(Span::styled(word, style)));
+            }
+            if sections_col {
+                cells.push(right(&sections[i]));
+            }
+            if tokens_col {
+                cells.push(right(&tokens[i]));
+            }
+            if cost_col {
+                cells.push(right(&costs[i]));
+            }
+            Row::new(cells)
+        })
+        .collect();
+    let table = Table::new(body, widths)
+        .header(Row::new(header).style(theme.bold))
+        .column_spacing(1)
+        .row_highlight_style(theme.selected)
+        .highlight_symbol("▸ ")
+        .style(Style::new());
+    let mut ts = TableState::new().with_selected(Some(state.selected));
+    frame.render_stateful_widget(table, table_area, &mut ts);
+}
+
+/// Columns of the cursor's mark, "▸ ".
+const HIGHLIGHT_W: usize = 2;
+/// The question keeps at least this many columns before other columns give way.
+const QUESTION_MIN: usize = 20;
+
+/// The filter line: its label and text on the left, the cursor's position on the right.
+fn render_filter(state: &HistoryState, frame: &mut Frame, area: Rect, theme: &Theme) {
+    let position = state.position().unwrap_or_default();
+    let pos_w = u16::try_from(text::width(&position) + 1).unwrap_or(0);
+    let [filter, pos] = Layout::horizontal([Constraint::Min(0), Constraint::Length(pos_w)])
+        .spacing(1)
+        .areas(area);
+    frame.render_widget(
+        Line::styled(position, theme.dim).right_aligned(),
+        Rect {
+            width: pos.width.saturating_sub(1),
+            ..pos
+        },
+    );
     let label_style = if state.filtering {
         theme.accent
     } else {
@@ -272,89 +489,21 @@ pub fn render(state: &HistoryState, frame: &mut Frame, area: Rect, theme: &Theme
         Span::styled(format!(" {}", strings::FILTER_LABEL), label_style),
         label,
     );
+    let room = usize::from(input.width);
+    let filter_text = state.filter_text();
     if state.filtering {
         frame.render_widget(&state.filter, input);
     } else if filter_text.is_empty() {
-        frame.render_widget(Span::styled("/ to filter", theme.dim), input);
-    } else {
-        frame.render_widget(Span::styled(filter_text, theme.text), input);
-    }
-
-    let rows = state.visible();
-    if rows.is_empty() {
-        let text = if !state.loaded {
-            strings::LOADING
-        } else if state.rows.is_empty() {
-            strings::HISTORY_EMPTY
-        } else {
-            strings::HISTORY_NO_MATCH
-        };
         frame.render_widget(
-            Paragraph::new(Line::styled(text, theme.dim)).centered(),
-            Rect {
-                y: table_area.y + table_area.height / 2,
-                height: 1,
-                ..table_area
-            },
+            Span::styled(truncate(strings::FILTER_HINT, room), theme.dim),
+            input,
         );
-        return;
+    } else {
+        frame.render_widget(
+            Span::styled(truncate(&filter_text, room), theme.text),
+            input,
+        );
     }
-    let wide = area.width >= 120;
-    let hex_w: u16 = if wide { 26 } else { 9 };
-    let widths = [
-        Constraint::Length(16),
-        Constraint::Min(12),
-        Constraint::Length(hex_w),
-        Constraint::Length(11),
-        Constraint::Length(5),
-        Constraint::Length(7),
-        Constraint::Length(7),
-    ];
-    let header = Row::new([
-        "Date",
-        "Question",
-        "Hexagrams",
-        "Status",
-        "Secs",
-        "Tokens",
-        "Cost",
-    ])
-    .style(theme.bold);
-    let q_width = usize::from(
-        area.width
-            .saturating_sub(16 + hex_w + 11 + 5 + 7 + 7 + 6 + 2),
-    );
-    let body: Vec<Row> = rows
-        .iter()
-        .map(|r| {
-            let (word, style) = status_word(r.status, theme);
-            let date: String = r.created_at.replace('T', " ").chars().take(16).collect();
-            Row::new(vec![
-                Cell::from(Span::styled(truncate(&date, 16), theme.dim)),
-                Cell::from(truncate(
-                    &format!(
-                        "{}{}",
-                        journal_mark(r.journal),
-                        sanitize_inline(&r.question)
-                    ),
-                    q_width,
-                )),
-                Cell::from(hexagrams(r, wide)),
-                Cell::from(Span::styled(word, style)),
-                Cell::from(format!("{}/{}", r.done, r.planned)),
-                Cell::from(Line::from(fmt_tokens(r.tokens)).right_aligned()),
-                Cell::from(Line::from(fmt_cost(r.cost)).right_aligned()),
-            ])
-        })
-        .collect();
-    let table = Table::new(body, widths)
-        .header(header)
-        .column_spacing(1)
-        .row_highlight_style(theme.selected)
-        .highlight_symbol("▸ ")
-        .style(Style::new());
-    let mut ts = TableState::new().with_selected(Some(state.selected));
-    frame.render_stateful_widget(table, table_area, &mut ts);
 }
 
 /// The mark before a question whose reading has a journal: ✓ once it has an outcome, ✎ for

@@ -196,7 +196,7 @@ pub struct LiveState {
     pub ended: Option<Duration>,
     /// Running until it settles.
     pub status: ReadingStatus,
-    /// Esc was pressed; waiting for the sections to stop.
+    /// Cancelling was confirmed; waiting for the sections to stop.
     pub cancelling: bool,
     /// One per planned section, in plan order.
     pub cards: Vec<Card>,
@@ -213,9 +213,9 @@ pub enum LiveAction {
     Open(Section),
     /// Retry the failed sections.
     Retry,
-    /// Cancel the run in flight.
+    /// Cancel the run in flight (the app asks first).
     Cancel,
-    /// Leave (nothing in flight).
+    /// Leave; a run in flight goes on in the background.
     Back,
     /// The stats table.
     Stats,
@@ -381,7 +381,8 @@ impl LiveState {
             }
             KeyCode::Char('r') => return LiveAction::Retry,
             KeyCode::Char('s') => return LiveAction::Stats,
-            KeyCode::Esc if self.running() => return LiveAction::Cancel,
+            KeyCode::Char('c') if self.running() => return LiveAction::Cancel,
+            // The reading goes on in the background: Esc only leaves the grid.
             KeyCode::Esc => return LiveAction::Back,
             _ => {}
         }
@@ -455,6 +456,19 @@ pub fn render(
     let sel_row = live.selected / g.cols;
     let first_row = (sel_row + 1).saturating_sub(g.visible_rows);
     let total_rows = live.cards.len().div_ceil(g.cols);
+    // Every card words its figures alike: the fullest wording that fits the narrowest card.
+    let narrowest = (usize::from(body.width) / g.cols).saturating_sub(2);
+    let level = live
+        .cards
+        .iter()
+        .map(|c| {
+            let (_, b) = figures(c, now);
+            b.iter()
+                .position(|o| text::width(o) <= narrowest)
+                .unwrap_or(b.len() - 1)
+        })
+        .max()
+        .unwrap_or(0);
     for (r, row) in (first_row..total_rows).take(g.visible_rows).enumerate() {
         let y = body.y + u16::try_from(r).unwrap_or(0) * g.card_h;
         let row_area = Rect {
@@ -470,7 +484,11 @@ pub fn render(
         for (c, cell) in cols.iter().enumerate() {
             let i = row * g.cols + c;
             if let Some(card) = live.cards.get(i) {
-                render_card(card, i == live.selected, now, model, frame, *cell, theme);
+                let look = CardLook {
+                    selected: i == live.selected,
+                    level,
+                };
+                render_card(card, look, now, model, frame, *cell, theme);
             }
         }
     }
@@ -503,12 +521,29 @@ fn render_header(
     theme: &Theme,
 ) {
     let r = &live.reading;
-    let mut spans = vec![Span::styled(hexagram_title(r.primary), theme.heading)];
-    if let Some(res) = r.resulting {
-        spans.push(Span::styled(" → ", theme.dim));
-        spans.push(Span::styled(hexagram_title(res), theme.heading));
-    }
-    frame.render_widget(Line::from(spans), line1);
+    let short =
+        |h: &crate::oracle::Hexagram| format!("{} {} {}", h.symbol, h.number, h.name_pinyin);
+    let titles = [
+        (hexagram_title(r.primary), r.resulting.map(hexagram_title)),
+        (short(r.primary), r.resulting.map(short)),
+    ];
+    let room = usize::from(line1.width);
+    let plain = |(p, res): &(String, Option<String>)| match res {
+        Some(res) => format!("{p} → {res}"),
+        None => p.clone(),
+    };
+    let line = match titles.iter().find(|t| text::width(&plain(t)) <= room) {
+        Some((p, res)) => {
+            let mut spans = vec![Span::styled(p.clone(), theme.heading)];
+            if let Some(res) = res {
+                spans.push(Span::styled(" → ", theme.dim));
+                spans.push(Span::styled(res.clone(), theme.heading));
+            }
+            Line::from(spans)
+        }
+        None => Line::styled(truncate(&plain(&titles[1]), room), theme.heading),
+    };
+    frame.render_widget(line, line1);
 
     let end = live.ended.unwrap_or(now);
     let (state, style) = if live.cancelling {
@@ -516,21 +551,49 @@ fn render_header(
     } else {
         status_word(live.status, theme)
     };
-    let stats = vec![
-        Span::styled(state, style),
-        Span::styled(" · ", theme.dim),
-        Span::raw(fmt_secs(end.saturating_sub(live.started))),
-        Span::styled(" · ", theme.dim),
-        Span::raw(format!("{}/{} done", live.done(), live.cards.len())),
-        Span::styled(" · ", theme.dim),
-        Span::raw(format!(
-            "{}{} tokens",
-            if live.estimated() { "~" } else { "" },
-            fmt_tokens(live.tokens())
-        )),
+    let secs = fmt_secs(end.saturating_sub(live.started));
+    let done = format!("{}/{}", live.done(), live.cards.len());
+    let tokens = format!(
+        "{}{}",
+        if live.estimated() { "~" } else { "" },
+        fmt_tokens(live.tokens())
+    );
+    let dot = || Span::styled(" · ", theme.dim);
+    let wordings = [
+        vec![
+            Span::styled(state, style),
+            dot(),
+            Span::raw(secs.clone()),
+            dot(),
+            Span::raw(format!("{done} done")),
+            dot(),
+            Span::raw(format!("{tokens} tokens")),
+        ],
+        vec![
+            Span::styled(state, style),
+            dot(),
+            Span::raw(secs),
+            dot(),
+            Span::raw(done.clone()),
+            dot(),
+            Span::raw(format!("{tokens} tok")),
+        ],
+        vec![
+            Span::styled(state, style),
+            dot(),
+            Span::raw(done),
+            dot(),
+            Span::raw(format!("{tokens} tok")),
+        ],
     ];
-    let stats = Line::from(stats);
-    let w = u16::try_from(stats.width()).unwrap_or(0);
+    // The question keeps some room; the figures say less before it goes.
+    let room = usize::from(line2.width);
+    let stats = wordings
+        .iter()
+        .map(|w| Line::from(w.clone()))
+        .find(|l| l.width() + 2 + 16 <= room)
+        .unwrap_or_else(|| Line::from(wordings[2].clone()));
+    let w = u16::try_from(stats.width()).unwrap_or(0).min(line2.width);
     let [q, s] = Layout::horizontal([Constraint::Min(0), Constraint::Length(w)])
         .spacing(2)
         .areas(line2);
@@ -557,22 +620,33 @@ fn spinner(now: Duration) -> &'static str {
     SPINNER[i]
 }
 
+/// How one card is drawn: whether it is the chosen one, and which wording of the figures
+/// every card uses.
+#[derive(Debug, Clone, Copy)]
+struct CardLook {
+    selected: bool,
+    level: usize,
+}
+
 fn render_card(
     card: &Card,
-    selected: bool,
+    look: CardLook,
     now: Duration,
     model: &str,
     frame: &mut Frame,
     area: Rect,
     theme: &Theme,
 ) {
+    let selected = look.selected;
     let model = match &card.phase {
         Phase::Done(f) => f.model.as_str(),
         _ => model,
     };
+    // The title and the model share the border with its corners and a space each side.
+    let title_w = usize::from(area.width.saturating_sub(4));
     let mut block = Block::bordered()
         .title(Span::styled(
-            format!(" {} ", card.section.title()),
+            format!(" {} ", truncate(&card.section.title(), title_w)),
             theme.bold,
         ))
         .title_bottom(Line::styled(format!(" {} ", truncate(model, 20)), theme.dim).right_aligned())
@@ -598,9 +672,9 @@ fn render_card(
             theme.dim,
         ),
         Phase::Streaming => (
-            format!("{} streaming · {} tok", spinner(now), card.stream_tokens),
+            format!("{} streaming", spinner(now)),
             theme.busy,
-            preview(&card.text),
+            whole_words(&preview(&card.text)).to_owned(),
             theme.text,
         ),
         Phase::Retrying {
@@ -635,64 +709,83 @@ fn render_card(
         Phase::Cancelled => ("– cancelled".into(), theme.warn, String::new(), theme.dim),
     };
     let mut lines = vec![Line::styled(truncate(&state, w), state_style)];
-    let wrapped = text::wrap(&body, w);
-    // A streaming card shows the newest text; the others show the start.
-    let shown: Vec<String> = if card.phase == Phase::Streaming && wrapped.len() > preview_rows {
-        wrapped[wrapped.len() - preview_rows..].to_vec()
-    } else {
-        wrapped.into_iter().take(preview_rows).collect()
-    };
+    // A streaming card shows its newest whole words; the others their start, with an
+    // ellipsis where the rest does not fit.
+    let shown = preview_lines(&body, w, preview_rows, card.phase == Phase::Streaming);
     for i in 0..preview_rows {
         lines.push(Line::styled(
             shown.get(i).cloned().unwrap_or_default(),
             body_style,
         ));
     }
-    let (a, b) = figures(card, now, w);
+    let (a, b) = figures(card, now);
+    let b = b.get(look.level).or(b.last()).cloned().unwrap_or_default();
     lines.push(Line::styled(truncate(&a, w), theme.text));
     lines.push(Line::styled(truncate(&b, w), theme.text));
     frame.render_widget(Paragraph::new(lines), inner);
 }
 
-/// The first of `options` that fits `width` (else the last).
-fn fit(options: &[String], width: usize) -> String {
-    options
-        .iter()
-        .find(|o| text::width(o) <= width)
-        .or(options.last())
-        .cloned()
-        .unwrap_or_default()
+/// `text` without its last word when that word may still be arriving (no space after it yet).
+fn whole_words(text: &str) -> &str {
+    match text.trim_end().rfind(char::is_whitespace) {
+        Some(i) if !text.ends_with(char::is_whitespace) => &text[..i],
+        _ => text,
+    }
 }
 
-/// The two lines of figures: latency and TTFT; tokens and rate.
-fn figures(card: &Card, now: Duration, width: usize) -> (String, String) {
+/// `text` word-wrapped to `width`, as `rows` lines: the last ones when `newest`, else the first,
+/// the last of them ending in "…" when there is more.
+fn preview_lines(text: &str, width: usize, rows: usize, newest: bool) -> Vec<String> {
+    let wrapped = text::wrap(text, width);
+    if wrapped.len() <= rows {
+        return wrapped;
+    }
+    if newest {
+        // As many of the last words as fill the rows.
+        let words: Vec<&str> = text.split_whitespace().collect();
+        let mut best = Vec::new();
+        for k in 1..=words.len().min(400) {
+            let tail = text::wrap(&words[words.len() - k..].join(" "), width);
+            if tail.len() > rows {
+                break;
+            }
+            best = tail;
+        }
+        return best;
+    }
+    let mut shown: Vec<String> = wrapped.into_iter().take(rows).collect();
+    if let Some(last) = shown.last_mut() {
+        let mut words: Vec<&str> = last.split(' ').collect();
+        while words.len() > 1 && text::width(&words.join(" ")) + 1 > width {
+            words.pop();
+        }
+        *last = truncate(&format!("{}…", words.join(" ")), width);
+    }
+    shown
+}
+
+/// The two lines of figures: latency and time to first token; then the tokens (prompt +
+/// completion once finished; `~` when estimated) and the rate, in wordings from the fullest to
+/// the shortest (every card of a grid uses the same one).
+fn figures(card: &Card, now: Duration) -> (String, [String; 3]) {
     let since = |t: Option<Duration>| t.map(|t| now.saturating_sub(t));
     let ttft_live = match (card.started_at, card.first_token_at) {
         (Some(s), Some(f)) => Some(f.saturating_sub(s)),
         _ => None,
     };
     let opt = |d: Option<Duration>| d.map_or("–".to_owned(), fmt_secs);
-    match &card.phase {
-        Phase::Queued | Phase::Cancelled => ("– s · ttft –".into(), "– tok · – tok/s".into()),
+    let rate = |r: Option<f64>| r.map_or("–".to_owned(), |r| fmt_tokens(r.round() as u64));
+    let (a, tokens, rate) = match &card.phase {
+        Phase::Queued | Phase::Cancelled => ("– s · ttft –".to_owned(), "–".to_owned(), rate(None)),
         Phase::Running | Phase::Streaming | Phase::Retrying { .. } => {
-            let elapsed = since(card.started_at);
-            let rate = match (card.first_token_at, card.stream_tokens) {
-                (Some(f), n) if n > 0 => {
-                    crate::events::tokens_per_sec(u64::from(n), now.saturating_sub(f))
-                }
-                _ => 0.0,
-            };
-            let tokens = format!("~{} tok", fmt_tokens(u64::from(card.stream_tokens)));
-            let rate = fmt_tokens(rate.round() as u64);
+            let streamed = u64::from(card.stream_tokens);
+            let r = card
+                .first_token_at
+                .and_then(|f| crate::events::rate_so_far(streamed, now.saturating_sub(f)));
             (
-                format!("{} · ttft {}", opt(elapsed), opt(ttft_live)),
-                fit(
-                    &[
-                        format!("{tokens} · {rate} tok/s"),
-                        format!("{tokens} {rate} t/s"),
-                    ],
-                    width,
-                ),
+                format!("{} · ttft {}", opt(since(card.started_at)), opt(ttft_live)),
+                format!("~{}", fmt_tokens(streamed)),
+                rate(r),
             )
         }
         Phase::Done(f) => {
@@ -701,27 +794,60 @@ fn figures(card: &Card, now: Duration, width: usize) -> (String, String) {
             } else {
                 ""
             };
-            let rate = fmt_tokens(f.tokens_per_sec.round() as u64);
-            let tokens = format!(
-                "{est}{}+{} tok",
-                fmt_tokens(u64::from(f.prompt_tokens)),
-                fmt_tokens(u64::from(f.completion_tokens)),
-            );
             (
                 format!("{} · ttft {}", fmt_secs(f.latency), opt(f.ttft)),
-                fit(
-                    &[
-                        format!("{tokens} · {rate} tok/s"),
-                        format!("{tokens} {rate} t/s"),
-                        tokens,
-                    ],
-                    width,
+                format!(
+                    "{est}{}+{}",
+                    fmt_tokens(u64::from(f.prompt_tokens)),
+                    fmt_tokens(u64::from(f.completion_tokens)),
                 ),
+                rate(Some(f.tokens_per_sec)),
             )
         }
         Phase::Failed { latency, .. } => (
             format!("{} · ttft –", fmt_secs(*latency)),
-            "– tok · – tok/s".into(),
+            "–".to_owned(),
+            rate(None),
         ),
+    };
+    (
+        a,
+        [
+            format!("{tokens} tok · {rate} tok/s"),
+            format!("{tokens} tok · {rate} t/s"),
+            format!("{tokens} tok"),
+        ],
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stream_shows_its_last_whole_words() {
+        assert_eq!(whole_words("there is no occas"), "there is no");
+        assert_eq!(
+            whole_words("there is no occasion "),
+            "there is no occasion "
+        );
+        assert_eq!(whole_words("occas"), "occas", "one word is all there is");
+        assert_eq!(
+            preview_lines("when a king has reached the point there is no", 12, 1, true),
+            ["there is no"]
+        );
+        assert_eq!(
+            preview_lines("when a king has reached the point", 12, 2, true),
+            ["has reached", "the point"]
+        );
+    }
+
+    #[test]
+    fn a_finished_card_shows_its_start_and_an_ellipsis_where_it_is_cut() {
+        assert_eq!(
+            preview_lines("You asked: Should I move to the coast?", 24, 1, false),
+            ["You asked: Should I…"]
+        );
+        assert_eq!(preview_lines("short", 24, 1, false), ["short"]);
     }
 }

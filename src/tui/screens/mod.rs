@@ -59,20 +59,86 @@ pub enum Screen {
     Library,
 }
 
-/// The footer: the keys that work here, as many as fit.
+/// The footer: the keys that work here, listed most important first. When they do not all fit,
+/// the gaps narrow, then keys from the end give way whole, the help's last of all; a key is
+/// never cut.
 pub fn draw_keys(keys: &[KeyHelp], frame: &mut Frame, area: Rect, theme: &Theme) {
-    let mut spans = vec![Span::raw(" ")];
-    let mut width = 1;
-    for (k, action) in keys {
-        let w = text::width(k) + text::width(action) + 4;
-        if width + w > usize::from(area.width) {
-            break;
+    let room = usize::from(area.width);
+    let entry = |(k, a): &KeyHelp| text::width(k) + 1 + text::width(a);
+    let line_width = |shown: &[&KeyHelp], gap: usize| {
+        1 + shown.iter().map(|k| entry(k)).sum::<usize>() + gap * shown.len().saturating_sub(1)
+    };
+    let mut shown: Vec<&KeyHelp> = keys.iter().collect();
+    let mut gap = 3;
+    if line_width(&shown, gap) > room {
+        gap = 2;
+    }
+    while line_width(&shown, gap) > room {
+        // The help stays: what gives way is the last other key.
+        match shown.iter().rposition(|(_, action)| *action != "help") {
+            Some(i) if shown.len() > 1 => {
+                shown.remove(i);
+            }
+            _ => break,
         }
-        width += w;
+    }
+    let mut spans = vec![Span::raw(" ")];
+    for (i, (k, action)) in shown.into_iter().enumerate() {
+        if i > 0 {
+            spans.push(Span::raw(" ".repeat(gap)));
+        }
         spans.push(Span::styled(*k, theme.key));
-        spans.push(Span::styled(format!(" {action}   "), theme.dim));
+        spans.push(Span::styled(format!(" {action}"), theme.dim));
     }
     frame.render_widget(Line::from(spans), area);
+}
+
+/// The first of `options` that fits `width` columns; else the last, cut with an ellipsis.
+/// The one way a screen shortens what it says: a shorter wording first, a cut last.
+pub fn fit(options: &[String], width: usize) -> String {
+    options
+        .iter()
+        .find(|o| text::width(o) <= width)
+        .cloned()
+        .unwrap_or_else(|| text::truncate(options.last().map_or("", String::as_str), width))
+}
+
+/// A column of a table that gives way when the terminal is narrow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Column {
+    /// Columns it takes, the gap before it included.
+    pub width: usize,
+    /// 0: always shown; otherwise the higher, the sooner it gives way.
+    pub drop: u8,
+}
+
+/// Which of `columns` to show in `room` columns when the one flexible column (the question,
+/// the title) needs `flex_min`: the columns that give way first go, whole, until the rest fit,
+/// so a number is never cut. The flexible column gets what is left.
+pub fn fit_columns(room: usize, flex_min: usize, columns: &[Column]) -> Vec<bool> {
+    let mut shown = vec![true; columns.len()];
+    loop {
+        let used: usize = columns
+            .iter()
+            .zip(&shown)
+            .filter(|&(_, &s)| s)
+            .map(|(c, _)| c.width)
+            .sum();
+        if used + flex_min <= room {
+            break;
+        }
+        let next = columns
+            .iter()
+            .enumerate()
+            .filter(|&(i, c)| shown[i] && c.drop > 0)
+            .max_by_key(|&(i, c)| (c.drop, i))
+            .map(|(i, _)| i);
+        match next {
+            Some(i) => shown[i] = false,
+            None => break,
+        }
+    }
+    shown
 }
 
 /// A box in the middle of `area`, cleared, `w` by `h` at most.
@@ -177,7 +243,31 @@ pub fn wrap_styled(runs: &[(&str, Style)], width: usize) -> Vec<Line<'static>> {
 
 #[cfg(test)]
 mod tests {
-    use super::scroll_percent;
+    use super::*;
+
+    #[test]
+    fn fit_takes_the_first_wording_that_fits_else_cuts_the_last_with_an_ellipsis() {
+        let options = ["Total 10/10 est.".to_owned(), "Total 10/10".to_owned()];
+        assert_eq!(fit(&options, 20), "Total 10/10 est.");
+        assert_eq!(fit(&options, 12), "Total 10/10");
+        assert_eq!(fit(&options, 8), "Total 1…");
+    }
+
+    #[test]
+    fn columns_give_way_whole_in_their_order_and_never_below_the_flexible_minimum() {
+        let cols = [
+            Column { width: 10, drop: 0 },
+            Column { width: 6, drop: 1 },
+            Column { width: 7, drop: 2 },
+            Column { width: 8, drop: 3 },
+        ];
+        assert_eq!(fit_columns(60, 20, &cols), [true; 4]);
+        assert_eq!(fit_columns(50, 20, &cols), [true, true, true, false]);
+        assert_eq!(fit_columns(40, 20, &cols), [true, true, false, false]);
+        assert_eq!(fit_columns(30, 20, &cols), [true, false, false, false]);
+        // What never gives way stays, even when the flexible column gets less.
+        assert_eq!(fit_columns(5, 20, &cols), [true, false, false, false]);
+    }
 
     #[test]
     fn the_scroll_position_is_0_at_the_top_and_100_at_the_end() {

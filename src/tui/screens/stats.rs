@@ -8,12 +8,12 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Row, Table, TableState};
 
-use super::{fmt_cost, fmt_tokens};
+use super::{Column, fit, fit_columns, fmt_cost, fmt_tokens};
 use crate::config::Prices;
 use crate::model::ReadingId;
 use crate::report::{ReadingReport, SectionReport, SectionStatus};
 use crate::response::sanitize_inline;
-use crate::text::truncate;
+use crate::text::{self, truncate};
 use crate::tui::theme::Theme;
 
 /// The Stats screen's state.
@@ -77,10 +77,6 @@ fn num(v: Option<u32>) -> String {
     v.map_or("–".to_owned(), |n| fmt_tokens(u64::from(n)))
 }
 
-fn right(s: String) -> Cell<'static> {
-    Cell::from(Line::from(s).right_aligned())
-}
-
 /// Draws the stats table.
 pub fn render(state: &StatsState, prices: &Prices, frame: &mut Frame, area: Rect, theme: &Theme) {
     let Some(report) = &state.report else {
@@ -122,98 +118,6 @@ pub fn render(state: &StatsState, prices: &Prices, frame: &mut Frame, area: Rect
     let has = |f: fn(&SectionReport) -> Option<u32>| {
         report.sections.iter().any(|s| f(s).unwrap_or(0) > 0)
     };
-    let cached_column = has(|s| s.cached_tokens);
-    let reasoning_column = has(|s| s.reasoning_tokens);
-    let model_w: u16 = if narrow { 10 } else { 18 };
-    let mut widths = vec![
-        Constraint::Length(2),
-        if narrow {
-            Constraint::Min(10)
-        } else {
-            Constraint::Length(22)
-        },
-        Constraint::Length(1),
-        Constraint::Length(6),
-        Constraint::Length(5),
-        Constraint::Length(6),
-        Constraint::Length(6),
-        Constraint::Length(6),
-        Constraint::Length(6),
-        Constraint::Length(3),
-    ];
-    let mut header = vec![
-        "#", "Section", "", "Time", "TTFT", "Prompt", "Compl.", "Total", "tok/s", "Try",
-    ];
-    // Inserted from the right, so each index still points where it should.
-    if reasoning_column {
-        widths.insert(7, Constraint::Length(6));
-        header.insert(7, "Reason");
-    }
-    if cached_column {
-        widths.insert(6, Constraint::Length(6));
-        header.insert(6, "Cached");
-    }
-    if model_column {
-        widths.push(Constraint::Length(model_w));
-    }
-    // On a narrow terminal the extra columns take Total's place (prompt plus completion).
-    let total_at = (narrow && (cached_column || reasoning_column))
-        .then(|| header.iter().position(|h| *h == "Total"))
-        .flatten();
-    if let Some(i) = total_at {
-        header.remove(i);
-        widths.remove(i);
-    }
-    if model_column {
-        header.push("Model");
-    }
-    if with_cost {
-        widths.push(Constraint::Length(8));
-        header.push("Cost");
-    }
-    let mut rows = Vec::new();
-    for s in report.sections.iter().skip(state.scroll) {
-        let (mark, style) = match s.status {
-            SectionStatus::Complete => ("✓", theme.ok),
-            SectionStatus::Failed => ("✗", theme.error),
-            SectionStatus::Cancelled | SectionStatus::Pending => ("·", theme.dim),
-        };
-        let mut cells = vec![
-            Cell::from(Span::styled(s.id.to_string(), theme.dim)),
-            Cell::from(short_title(&s.title, narrow && model_column)),
-            Cell::from(Span::styled(mark, style)),
-            right(ms(s.latency_ms)),
-            right(ms(s.ttft_ms)),
-            right(num(s.prompt_tokens)),
-            right(num(s.completion_tokens)),
-            right(num(s.total_tokens)),
-            right(s.tokens_per_sec.map_or("–".into(), |t| format!("{t:.1}"))),
-            right(if s.attempts > 0 {
-                s.attempts.to_string()
-            } else {
-                "–".into()
-            }),
-        ];
-        if reasoning_column {
-            cells.insert(7, right(num(s.reasoning_tokens)));
-        }
-        if cached_column {
-            cells.insert(6, right(num(s.cached_tokens)));
-        }
-        if let Some(i) = total_at {
-            cells.remove(i);
-        }
-        if model_column {
-            cells.push(Cell::from(truncate(
-                &sanitize_inline(s.model.as_deref().unwrap_or("–")),
-                usize::from(model_w),
-            )));
-        }
-        if with_cost {
-            cells.push(right(fmt_cost(section_cost(s, prices))));
-        }
-        rows.push(Row::new(cells));
-    }
     let sum = |f: fn(&SectionReport) -> Option<u32>| -> u64 {
         report.sections.iter().filter_map(f).map(u64::from).sum()
     };
@@ -225,41 +129,92 @@ pub fn render(state: &StatsState, prices: &Prices, frame: &mut Frame, area: Rect
     } else {
         "–".into()
     };
-    let estimated = report
-        .sections
-        .iter()
-        .any(|s| s.usage == Some(crate::events::UsageSource::Estimated));
-    let mut total = vec![
-        Cell::from(""),
-        Cell::from(Span::styled(
-            format!(
-                "Total {}/{}{}",
-                report.sections_done(),
-                report.sections.len(),
-                if estimated { " est." } else { "" }
-            ),
-            theme.bold,
-        )),
-        Cell::from(""),
-        right(ms(wall)),
-        Cell::from(""),
-        right(fmt_tokens(sum(|s| s.prompt_tokens))),
-        right(fmt_tokens(completion)),
-        right(fmt_tokens(sum(|s| s.total_tokens))),
-        right(rate),
-        Cell::from(""),
+    let shown: Vec<&SectionReport> = report.sections.iter().skip(state.scroll).collect();
+    // Every column but the section's title: its heading, its cells, its total, when it gives
+    // way (0 never; the higher, the sooner) and whether it is text (left) or a figure (right).
+    let column = |head: &'static str,
+                  cell: &dyn Fn(&SectionReport) -> String,
+                  total: String,
+                  drop: u8,
+                  figure: bool| StatsColumn {
+        head,
+        cells: shown.iter().map(|s| cell(s)).collect(),
+        total,
+        drop,
+        figure,
+    };
+    let mut columns = vec![
+        column("Time", &|s| ms(s.latency_ms), ms(wall), 0, true),
+        column("TTFT", &|s| ms(s.ttft_ms), String::new(), 4, true),
+        column(
+            "Prompt",
+            &|s| num(s.prompt_tokens),
+            fmt_tokens(sum(|s| s.prompt_tokens)),
+            0,
+            true,
+        ),
     ];
-    if reasoning_column {
-        total.insert(7, right(fmt_tokens(sum(|s| s.reasoning_tokens))));
+    if has(|s| s.cached_tokens) {
+        columns.push(column(
+            "Cached",
+            &|s| num(s.cached_tokens),
+            fmt_tokens(sum(|s| s.cached_tokens)),
+            5,
+            true,
+        ));
     }
-    if cached_column {
-        total.insert(6, right(fmt_tokens(sum(|s| s.cached_tokens))));
+    columns.push(column(
+        "Compl.",
+        &|s| num(s.completion_tokens),
+        fmt_tokens(completion),
+        0,
+        true,
+    ));
+    if has(|s| s.reasoning_tokens) {
+        columns.push(column(
+            "Reason",
+            &|s| num(s.reasoning_tokens),
+            fmt_tokens(sum(|s| s.reasoning_tokens)),
+            5,
+            true,
+        ));
     }
-    if let Some(i) = total_at {
-        total.remove(i);
-    }
+    columns.push(column(
+        "Total",
+        &|s| num(s.total_tokens),
+        fmt_tokens(sum(|s| s.total_tokens)),
+        9,
+        true,
+    ));
+    columns.push(column(
+        "tok/s",
+        &|s| s.tokens_per_sec.map_or("–".into(), |t| format!("{t:.1}")),
+        rate,
+        3,
+        true,
+    ));
+    columns.push(column(
+        "Try",
+        &|s| {
+            if s.attempts > 0 {
+                s.attempts.to_string()
+            } else {
+                "–".into()
+            }
+        },
+        String::new(),
+        8,
+        true,
+    ));
     if model_column {
-        total.push(Cell::from(""));
+        let model_w = if narrow { 10 } else { 18 };
+        columns.push(column(
+            "Model",
+            &|s| truncate(&sanitize_inline(s.model.as_deref().unwrap_or("–")), model_w),
+            String::new(),
+            7,
+            false,
+        ));
     }
     if with_cost {
         let costs: Vec<Option<f64>> = report
@@ -269,11 +224,114 @@ pub fn render(state: &StatsState, prices: &Prices, frame: &mut Frame, area: Rect
             .map(|s| section_cost(s, prices))
             .collect();
         let total_cost = costs.iter().copied().sum::<Option<f64>>();
-        total.push(right(fmt_cost(total_cost.filter(|_| !costs.is_empty()))));
+        columns.push(column(
+            "Cost",
+            &|s| fmt_cost(section_cost(s, prices)),
+            fmt_cost(total_cost.filter(|_| !costs.is_empty())),
+            6,
+            true,
+        ));
     }
+    // The number column, the status mark, and a gap before each of the others.
+    let id_w = shown
+        .iter()
+        .map(|s| text::width(&s.id.to_string()))
+        .max()
+        .unwrap_or(1)
+        .max(1);
+    let fixed = id_w + 1 + 2;
+    let fits: Vec<Column> = columns
+        .iter()
+        .map(|c| Column {
+            width: 1 + c.width(),
+            drop: c.drop,
+        })
+        .collect();
+    let room = usize::from(table_area.width).saturating_sub(fixed);
+    let keep = fit_columns(room, TITLE_MIN, &fits);
+    let columns: Vec<StatsColumn> = columns
+        .into_iter()
+        .zip(keep)
+        .filter_map(|(c, k)| k.then_some(c))
+        .collect();
+    let used: usize = columns.iter().map(|c| 1 + c.width()).sum();
+    let title_w = room.saturating_sub(used).max(1);
+    let title_w = if narrow { title_w } else { title_w.min(22) };
+
+    let len = |w: usize| Constraint::Length(u16::try_from(w).unwrap_or(u16::MAX));
+    let mut widths = vec![len(id_w), len(title_w), len(1)];
+    widths.extend(columns.iter().map(|c| len(c.width())));
+    let place = |s: String, figure: bool| {
+        if figure {
+            Cell::from(Line::from(s).right_aligned())
+        } else {
+            Cell::from(s)
+        }
+    };
+    let mut header = vec![Cell::from("#"), Cell::from("Section"), Cell::from("")];
+    header.extend(columns.iter().map(|c| place(c.head.to_owned(), c.figure)));
+    let mut rows = Vec::new();
+    for (i, s) in shown.iter().enumerate() {
+        let (mark, style) = match s.status {
+            SectionStatus::Complete => ("✓", theme.ok),
+            SectionStatus::Failed => ("✗", theme.error),
+            SectionStatus::Cancelled | SectionStatus::Pending => ("·", theme.dim),
+        };
+        let title = short_title(&s.title, title_w < 16);
+        let mut cells = vec![
+            Cell::from(Span::styled(s.id.to_string(), theme.dim)),
+            Cell::from(truncate(&title, title_w)),
+            Cell::from(Span::styled(mark, style)),
+        ];
+        cells.extend(columns.iter().map(|c| place(c.cells[i].clone(), c.figure)));
+        rows.push(Row::new(cells));
+    }
+    let estimated = report
+        .sections
+        .iter()
+        .any(|s| s.usage == Some(crate::events::UsageSource::Estimated));
+    let done = format!("{}/{}", report.sections_done(), report.sections.len());
+    let label = fit(
+        &[
+            format!("Total {done}{}", if estimated { " est." } else { "" }),
+            format!("Total {done}"),
+            done,
+        ],
+        title_w,
+    );
+    let mut total = vec![
+        Cell::from(""),
+        Cell::from(Span::styled(label, theme.bold)),
+        Cell::from(""),
+    ];
+    total.extend(columns.iter().map(|c| place(c.total.clone(), c.figure)));
     let table = Table::new(rows, widths)
         .header(Row::new(header).style(theme.bold))
         .footer(Row::new(total).style(theme.bold))
         .column_spacing(1);
     frame.render_stateful_widget(table, table_area, &mut TableState::new());
+}
+
+/// The section's title keeps this many columns before other columns give way.
+const TITLE_MIN: usize = 12;
+
+/// One column of the stats table, drawn as wide as its widest entry so a figure is never cut.
+struct StatsColumn {
+    head: &'static str,
+    cells: Vec<String>,
+    total: String,
+    drop: u8,
+    figure: bool,
+}
+
+impl StatsColumn {
+    fn width(&self) -> usize {
+        self.cells
+            .iter()
+            .chain([&self.total])
+            .map(|c| text::width(c))
+            .chain([text::width(self.head)])
+            .max()
+            .unwrap_or(0)
+    }
 }

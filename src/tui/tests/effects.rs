@@ -112,7 +112,7 @@ impl Harness {
 }
 
 #[tokio::test]
-async fn exports_write_a_private_file_and_never_overwrite_one() {
+async fn exports_write_a_private_file_and_a_second_takes_the_next_free_name() {
     let home = tempfile::tempdir().unwrap();
     let mut h = Harness::new(home.path(), None);
     let id = h.cast(1, "9,8,7,7,6,8").await;
@@ -130,13 +130,19 @@ async fn exports_write_a_private_file_and_never_overwrite_one() {
         assert!(text.contains("Feng"), "the primary hexagram is in it");
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600, "an export is readable by its owner only");
-        // Again: the file there is kept, and the message says what to do.
+        // Again: the file there is kept, and the new one takes the next free name.
         std::fs::write(&path, "my notes").unwrap();
         h.runner.apply(Effect::Export { id, format });
-        let Msg::Exported { result: Err(e), .. } = h.next().await else {
-            panic!("a second export wrote over the first")
+        let Msg::Exported {
+            result: Ok(again), ..
+        } = h.next().await
+        else {
+            panic!("a second export failed")
         };
-        assert!(e.to_string().contains("already exists"), "{e}");
+        let want = format!("iching-{id}-2.{}", format.extension());
+        assert_eq!(again, h.export_dir.path().join(want));
+        let mode = std::fs::metadata(&again).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "the second export is private too");
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "my notes");
     }
     h.runner.shutdown(Duration::from_secs(5)).await;

@@ -19,7 +19,7 @@ fn both(name: &str, make: impl Fn((u16, u16)) -> App) {
 }
 
 /// Draws the app `make` builds at the smallest size, 80x24 and 200x60, and checks the three
-/// snapshots (the screens that came with the book are drawn at these).
+/// snapshots (the book, and every screen whose columns and wordings give way with the width).
 fn three(name: &str, make: impl Fn((u16, u16)) -> App) {
     for size in [(60, 16), NARROW, (200, 60)] {
         let app = make(size);
@@ -67,14 +67,14 @@ fn ask_too_long_question_is_refused_in_place() {
 
 #[test]
 fn cast_coins_halfway_and_done() {
-    both("cast_coins_halfway", |size| {
+    three("cast_coins_halfway", |size| {
         let mut a = app(size);
         type_text(&mut a, QUESTION);
         a.update(key(KeyCode::Enter));
         at(&mut a, 500);
         a
     });
-    both("cast_coins_done", |size| {
+    three("cast_coins_done", |size| {
         let mut a = app(size);
         type_text(&mut a, QUESTION);
         a.update(key(KeyCode::Enter));
@@ -85,7 +85,7 @@ fn cast_coins_halfway_and_done() {
 
 #[test]
 fn cast_yarrow_shows_the_stalks() {
-    both("cast_yarrow_done", |size| {
+    three("cast_yarrow_done", |size| {
         let mut a = app(size);
         type_text(&mut a, QUESTION);
         a.update(ctrl('t'));
@@ -97,7 +97,7 @@ fn cast_yarrow_shows_the_stalks() {
 
 #[test]
 fn cast_manual_entry() {
-    both("cast_manual_entry", |size| {
+    three("cast_manual_entry", |size| {
         let mut a = app(size);
         type_text(&mut a, QUESTION);
         a.update(ctrl('t'));
@@ -109,8 +109,30 @@ fn cast_manual_entry() {
 }
 
 #[test]
+fn cast_manual_six_values_in() {
+    three("cast_manual_six", |size| {
+        let mut a = app(size);
+        type_text(&mut a, QUESTION);
+        a.update(ctrl('t'));
+        a.update(ctrl('t'));
+        a.update(key(KeyCode::Enter));
+        type_text(&mut a, "987768");
+        a
+    });
+}
+
+#[test]
+fn live_cancel_asks_first() {
+    three("live_confirm_cancel", |size| {
+        let mut a = mid_flight(size);
+        a.update(key(KeyCode::Char('c')));
+        a
+    });
+}
+
+#[test]
 fn live_empty() {
-    both("live_empty", |size| {
+    three("live_empty", |size| {
         let mut a = app(size);
         a.update(key(KeyCode::F(3)));
         a
@@ -119,12 +141,12 @@ fn live_empty() {
 
 #[test]
 fn live_mid_flight_with_every_kind_of_card() {
-    both("live_mid_flight", mid_flight);
+    three("live_mid_flight", mid_flight);
 }
 
 #[test]
 fn live_complete() {
-    both("live_complete", |size| {
+    three("live_complete", |size| {
         let mut a = mid_flight(size);
         let r = reading();
         let run = a.live.as_ref().unwrap().run;
@@ -142,7 +164,7 @@ fn live_complete() {
 
 #[test]
 fn live_partial_with_an_error_on_the_status_line() {
-    both("live_partial_error", |size| {
+    three("live_partial_error", |size| {
         let mut a = mid_flight(size);
         let r = reading();
         let run = a.live.as_ref().unwrap().run;
@@ -169,10 +191,11 @@ fn live_partial_with_an_error_on_the_status_line() {
 
 #[test]
 fn live_cancelled() {
-    both("live_cancelled", |size| {
+    three("live_cancelled", |size| {
         let mut a = mid_flight(size);
         let run = a.live.as_ref().unwrap().run;
-        a.update(key(KeyCode::Esc));
+        a.update(key(KeyCode::Char('c')));
+        a.update(key(KeyCode::Char('y')));
         a.update(Msg::RunEnded {
             run,
             result: Ok(true),
@@ -247,36 +270,53 @@ fn history(size: (u16, u16)) -> App {
 
 #[test]
 fn history_states() {
-    both("history_loading", |size| {
+    three("history_loading", |size| {
         let mut a = app(size);
         a.update(key(KeyCode::F(4)));
         a
     });
-    both("history_empty", |size| {
+    three("history_empty", |size| {
         let mut a = app(size);
         a.update(key(KeyCode::F(4)));
         a.update(Msg::History(Ok(Vec::new())));
         a
     });
-    both("history_rows", history);
-    both("history_filtered", |size| {
+    three("history_rows", history);
+    three("history_filtered", |size| {
         let mut a = history(size);
         a.update(key(KeyCode::Char('/')));
         type_text(&mut a, "harvest");
         a
     });
-    both("history_confirm_delete", |size| {
+    three("history_offline", |size| {
+        let mut a = app(size);
+        a.update(key(KeyCode::F(4)));
+        let mut rows = history_rows();
+        for r in &mut rows {
+            r.cost = None;
+        }
+        a.update(Msg::History(Ok(rows)));
+        a
+    });
+    three("history_no_match", |size| {
+        let mut a = history(size);
+        a.update(key(KeyCode::Char('/')));
+        type_text(&mut a, "zzzz");
+        a.update(key(KeyCode::Enter));
+        a
+    });
+    three("history_confirm_delete", |size| {
         let mut a = history(size);
         a.update(key(KeyCode::Down));
         a.update(key(KeyCode::Char('d')));
         a
     });
-    both("history_exported", |size| {
+    three("history_exported", |size| {
         let mut a = history(size);
         a.update(key(KeyCode::Char('m')));
         a.update(Msg::Exported {
             id: ReadingId(5),
-            result: Ok("/home/me/readings/iching-5.md".into()),
+            result: Ok("/home/me/Documents/iching readings/2026/iching-5-2.md".into()),
         });
         a
     });
@@ -284,7 +324,7 @@ fn history_states() {
 
 #[test]
 fn stats_of_a_reading_with_prices() {
-    both("stats", |size| {
+    three("stats", |size| {
         let mut a = app(size);
         a.prices.0.insert(
             "legge-1882".into(),
@@ -311,7 +351,7 @@ fn stats_of_a_reading_with_prices() {
 
 #[test]
 fn stats_of_a_reasoning_model_with_a_prompt_cache() {
-    both("stats_cached", |size| {
+    three("stats_cached", |size| {
         let mut a = app(size);
         a.prices.0.insert(
             "legge-1882".into(),
@@ -336,17 +376,23 @@ fn stats_of_a_reasoning_model_with_a_prompt_cache() {
 
 #[test]
 fn help_over_each_screen() {
-    both("help_live", |size| {
+    three("help_live", |size| {
         let mut a = mid_flight(size);
         a.update(key(KeyCode::Char('?')));
         a
     });
-    both("help_ask", |size| {
+    three("help_history_scrolled", |size| {
+        let mut a = history(size);
+        a.update(key(KeyCode::Char('?')));
+        a.update(key(KeyCode::PageDown));
+        a
+    });
+    three("help_ask", |size| {
         let mut a = app(size);
         a.update(key(KeyCode::F(1)));
         a
     });
-    both("help_reading", |size| {
+    three("help_reading", |size| {
         let mut a = reading_open(size);
         a.update(key(KeyCode::Char('?')));
         a

@@ -300,11 +300,39 @@ fn the_run_settles_as_partial_and_r_retries_only_what_failed() {
 }
 
 #[test]
-fn esc_cancels_the_run_and_it_is_kept_as_cancelled() {
+fn esc_leaves_the_grid_and_the_reading_goes_on() {
+    let mut a = mid_flight(NARROW);
+    a.screen = Screen::Live;
+    let fx = a.update(key(KeyCode::Esc));
+    assert!(fx.is_empty(), "Esc cancels nothing: {fx:?}");
+    assert_eq!(a.screen, Screen::Ask);
+    assert!(a.confirm.is_none());
+    let live = a.live.as_ref().unwrap();
+    assert!(live.running() && !live.cancelling, "the reading goes on");
+    assert!(a.animating(), "its clock keeps ticking");
+    // F3 (or l, off the question) comes back to it.
+    a.update(key(KeyCode::F(3)));
+    assert_eq!(a.screen, Screen::Live);
+    assert!(a.live.as_ref().unwrap().running());
+}
+
+#[test]
+fn c_asks_before_cancelling_and_the_reading_is_kept_as_cancelled() {
     let mut a = mid_flight(NARROW);
     a.screen = Screen::Live;
     let run = a.live.as_ref().unwrap().run;
-    let fx = a.update(key(KeyCode::Esc));
+    assert!(a.update(key(KeyCode::Char('c'))).is_empty(), "c only asks");
+    assert_eq!(a.confirm, Some(Confirm::Cancel));
+    // No: nothing happens, and Esc is a no as well.
+    assert!(a.update(key(KeyCode::Char('n'))).is_empty());
+    assert!(a.confirm.is_none() && !a.live.as_ref().unwrap().cancelling);
+    a.update(key(KeyCode::Char('c')));
+    assert!(a.update(key(KeyCode::Esc)).is_empty());
+    assert!(a.confirm.is_none() && !a.live.as_ref().unwrap().cancelling);
+    assert_eq!(a.screen, Screen::Live, "Esc answered the question only");
+    // Yes: the run is cancelled.
+    a.update(key(KeyCode::Char('c')));
+    let fx = a.update(key(KeyCode::Char('y')));
     assert!(matches!(fx.as_slice(), [Effect::Cancel { run: r }] if *r == run));
     assert!(a.live.as_ref().unwrap().cancelling);
     a.update(Msg::RunEnded {
@@ -315,7 +343,9 @@ fn esc_cancels_the_run_and_it_is_kept_as_cancelled() {
     assert_eq!(live.status, ReadingStatus::Cancelled);
     assert!(live.cards.iter().any(|c| c.phase == Phase::Cancelled));
     assert!(matches!(live.cards[0].phase, Phase::Done(_)));
-    // Settled: Esc now goes back to the question.
+    // Settled: c asks nothing, Esc goes back to the question.
+    assert!(a.update(key(KeyCode::Char('c'))).is_empty());
+    assert!(a.confirm.is_none());
     assert!(a.update(key(KeyCode::Esc)).is_empty());
     assert_eq!(a.screen, Screen::Ask);
 }
@@ -349,9 +379,14 @@ fn ctrl_c_cancels_what_is_in_flight_and_quits() {
         [Effect::Cancel { .. }, Effect::Quit]
     ));
     assert!(a.quit);
+    assert!(
+        a.quit_cancelled,
+        "a reading was stopped: the process exits 130"
+    );
     let mut idle = app(NARROW);
     let fx = idle.update(ctrl('c'));
     assert!(matches!(fx.as_slice(), [Effect::Quit]));
+    assert!(!idle.quit_cancelled, "nothing was stopped: exit 0");
 }
 
 #[test]
@@ -526,6 +561,11 @@ fn history_filters_as_you_type_and_acts_on_the_chosen_reading() {
     assert_eq!(a.screen, Screen::Live);
     let fx = a.update(key(KeyCode::Char('h')));
     assert!(matches!(fx.as_slice(), [Effect::LoadHistory]));
+    assert_eq!(
+        a.history.selected, 0,
+        "opened again, History is on the newest reading"
+    );
+    a.update(key(KeyCode::Down));
     let fx = a.update(key(KeyCode::Enter));
     assert!(matches!(fx.as_slice(), [Effect::Open { id: ReadingId(4) }]));
     // The retry's reading has not loaded yet: a second retry (or cast) must not start.
@@ -593,6 +633,88 @@ fn help_opens_on_question_mark_and_any_key_closes_it() {
     assert!(!a.help);
     a.update(key(KeyCode::F(1)));
     assert!(a.help);
+}
+
+#[test]
+fn help_scrolls_where_it_does_not_fit() {
+    let mut a = app((60, 16));
+    a.update(key(KeyCode::F(4)));
+    a.update(key(KeyCode::Char('?')));
+    assert!(a.help);
+    assert!(a.update(key(KeyCode::Down)).is_empty());
+    assert!(a.help, "a scroll key keeps the help open");
+    assert_eq!(a.help_scroll, 1);
+    a.update(key(KeyCode::PageDown));
+    a.update(key(KeyCode::End));
+    let end = a.help_scroll;
+    assert!(end > 1);
+    a.update(key(KeyCode::Down));
+    assert_eq!(a.help_scroll, end, "no further than the last line");
+    a.update(key(KeyCode::Home));
+    assert_eq!(a.help_scroll, 0);
+    a.update(key(KeyCode::Char('x')));
+    assert!(!a.help);
+    // Opened again, it starts at the top.
+    a.update(key(KeyCode::Char('?')));
+    assert_eq!(a.help_scroll, 0);
+}
+
+#[test]
+fn help_lists_the_letters_only_where_they_work() {
+    let shown = |a: &App| draw(a);
+    let mut ask = app((80, 40));
+    ask.update(key(KeyCode::F(1)));
+    let text = shown(&ask);
+    assert!(text.contains("Letters"), "{text}");
+    assert!(!text.contains("Here too"), "{text}");
+    let mut history = app((80, 40));
+    history.update(key(KeyCode::F(4)));
+    history.update(key(KeyCode::Char('?')));
+    let text = shown(&history);
+    assert!(text.contains("Here too"), "{text}");
+}
+
+#[test]
+fn the_sixth_manual_value_changes_the_prompt_at_once() {
+    let mut a = app(NARROW);
+    type_text(&mut a, QUESTION);
+    a.update(ctrl('t'));
+    a.update(ctrl('t'));
+    a.update(key(KeyCode::Enter));
+    type_text(&mut a, "98776");
+    assert!(draw(&a).contains("Type the six values"));
+    type_text(&mut a, "8");
+    let text = draw(&a);
+    assert!(text.contains("Six lines are in"), "{text}");
+    assert!(!text.contains("Type the six values"), "{text}");
+}
+
+#[test]
+fn reopening_history_puts_the_cursor_on_the_newest_reading() {
+    let mut a = app(NARROW);
+    a.update(key(KeyCode::F(4)));
+    a.update(Msg::History(Ok(history_rows())));
+    a.update(key(KeyCode::Down));
+    a.update(key(KeyCode::Down));
+    assert_eq!(a.history.selected, 2);
+    assert!(draw(&a).contains("3 of 5"));
+    // Back from a reading it stays; opened again from elsewhere it is on the newest.
+    a.update(key(KeyCode::Enter));
+    assert_eq!(a.screen, Screen::Reading);
+    a.update(key(KeyCode::Esc));
+    assert_eq!(a.screen, Screen::History);
+    assert_eq!(a.history.selected, 2);
+    a.update(key(KeyCode::Char('a')));
+    a.update(key(KeyCode::F(4)));
+    a.update(Msg::History(Ok(history_rows())));
+    assert_eq!(a.history.selected, 0);
+    assert!(draw(&a).contains("1 of 5"));
+    // A filter that matches nothing says so.
+    a.update(key(KeyCode::Char('/')));
+    type_text(&mut a, "zzzz");
+    let text = draw(&a);
+    assert!(text.contains("none of 5 match"), "{text}");
+    assert!(text.contains("No reading matches"), "{text}");
 }
 
 #[test]
@@ -1283,4 +1405,57 @@ fn e_opens_the_journal_where_a_note_is_edited_or_deleted_after_asking() {
         matches!(fx.as_slice(), [Effect::DeleteNote { id, note: 3 }] if *id == ReadingId(7)),
         "{fx:?}"
     );
+}
+
+#[test]
+fn numbers_are_never_cut_from_the_left_at_any_size() {
+    // Each figure is either shown whole or its column is not shown at all.
+    let whole_or_absent = |text: &str, whole: &str, tail: &str| {
+        assert!(
+            text.contains(whole) || !text.contains(tail),
+            "{tail} shown without the rest of {whole}:\n{text}"
+        );
+    };
+    for size in [(60, 16), (72, 20), (80, 24), (100, 30), (200, 60)] {
+        let mut a = app(size);
+        a.stats.loading = Some(ReadingId(7));
+        a.screen = Screen::Stats;
+        let mut report = complete_report();
+        report.sections[0].tokens_per_sec = Some(10_000.0);
+        report.sections[0].ttft_ms = Some(131_000);
+        report.sections[0].latency_ms = Some(131_500);
+        a.update(stats_loaded(report));
+        let text = draw(&a);
+        whole_or_absent(&text, "10000.0", "0000.0");
+        whole_or_absent(&text, "131.0s", "31.0s");
+        whole_or_absent(&text, "131.5s", "31.5s");
+        assert!(text.contains("Total 10/10"), "{text}");
+
+        let mut h = app(size);
+        h.update(key(KeyCode::F(4)));
+        let mut rows = history_rows();
+        rows[0].listed.row.total_tokens = 13_815;
+        h.update(Msg::History(Ok(rows)));
+        let text = draw(&h);
+        whole_or_absent(&text, "13,815", "3,815");
+        // A date is shown with its time of day whole, or without it.
+        for line in text.lines() {
+            let Some(at) = line.find("2026-03-0") else {
+                continue;
+            };
+            let after: Vec<char> = line[at + 10..].chars().take(6).collect();
+            let time = after.len() == 6
+                && after[0] == ' '
+                && after[1].is_ascii_digit()
+                && after[2].is_ascii_digit()
+                && after[3] == ':'
+                && after[5].is_ascii_digit();
+            let none =
+                after.first() == Some(&' ') && after.get(1).is_some_and(|c| !c.is_ascii_digit());
+            assert!(time || none, "a date cut in its time of day: {line}");
+        }
+        for word in ["complete", "partial", "interrupted", "cancelled", "failed"] {
+            assert!(text.contains(word), "{word} cut at {size:?}:\n{text}");
+        }
+    }
 }
