@@ -13,7 +13,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Semaphore, mpsc};
 
-use super::cast::{cancel_on_ctrl_c, cast_from_args};
+use super::cast::{CastNames, cancel_on_ctrl_c, cast_from_args};
 use super::{CliError, ProviderArgs, emit, open_configured, round};
 use crate::config::Prices;
 use crate::events::{EventKind, SectionEvent, UsageSource};
@@ -33,9 +33,11 @@ const DEFAULT_CONCURRENCY: usize = 16;
 /// Arguments of `batch`.
 #[derive(Debug, Args)]
 pub struct BatchArgs {
-    /// One question per line, or JSON lines: {"question": "...", "lines": "9,8,7,7,6,8",
-    /// "method": "coins|yarrow|manual", "seed": 7} (all but question optional). Blank lines and
-    /// lines starting with # are skipped.
+    /// One question per line, or JSON lines: {"question": "...", "method": "yarrow", "seed": 7}
+    /// for a random cast (method coins or yarrow, seed to repeat it), {"question": "...",
+    /// "lines": "9,8,7,7,6,8"} for a physical one, "context": "..." for the situation behind
+    /// the question (all but question optional). Blank lines and lines starting with # are
+    /// skipped.
     pub file: PathBuf,
     /// Print the summary as one JSON object.
     #[arg(long)]
@@ -123,7 +125,8 @@ fn parse_line(line: &str) -> Result<Line, String> {
         .map(validate_context)
         .transpose()?
         .flatten();
-    let cast = cast_from_args(lines.as_deref(), method.as_deref(), seed).map_err(|e| e.message)?;
+    let cast = cast_from_args(lines.as_deref(), method.as_deref(), seed, CastNames::JSON)
+        .map_err(|e| e.message)?;
     Ok((question, context, cast))
 }
 
@@ -479,7 +482,10 @@ mod tests {
     fn lines_plain_json_bad_and_comments() {
         let text = "Will it rain?\n\n# a comment\n{\"question\": \"Q2\", \"lines\": \"9,8,7,7,6,8\"}\n\
                     {\"question\": \"Q3\", \"lines\": [7,7,7,7,7,7]}\n{\"question\": \"Q4\", \"method\": \"yarrow\", \"seed\": 3}\n\
-                    {\"question\": \"\"}\n{\"question\": \"Q\", \"lines\": \"9,8,5,7,6,8\"}\n{\"q\": 1}\n{broken\n";
+                    {\"question\": \"\"}\n{\"question\": \"Q\", \"lines\": \"9,8,5,7,6,8\"}\n{\"q\": 1}\n{broken\n\
+                    {\"question\": \"Q\", \"lines\": \"9,8,7,7,6,8\", \"method\": \"yarrow\", \"seed\": 7}\n\
+                    {\"question\": \"Q\", \"lines\": \"9,8,7,7,6,8\", \"seed\": 7}\n\
+                    {\"question\": \"Q\", \"method\": \"manual\"}\n";
         let (jobs, skipped) = parse_jobs(text);
         assert_eq!(
             jobs.iter().map(|j| j.line).collect::<Vec<_>>(),
@@ -497,10 +503,20 @@ mod tests {
         assert_eq!(jobs[3].cast.method.as_str(), "yarrow");
         assert_eq!(
             skipped.iter().map(|s| s.line).collect::<Vec<_>>(),
-            [7, 8, 9, 10]
+            [7, 8, 9, 10, 11, 12, 13]
         );
         assert!(skipped[0].error.contains("empty"));
         assert!(skipped[1].error.contains("line 3 is \"5\""));
         assert!(skipped[2].error.contains("JSON"));
+        // The JSON fields are named as they are written in the file, not as cast's flags.
+        for s in &skipped[4..] {
+            assert!(!s.error.contains("--"), "{}", s.error);
+        }
+        assert_eq!(
+            skipped[4].error,
+            "\"lines\" is a manual cast; drop \"method\" yarrow or drop \"lines\""
+        );
+        assert!(skipped[5].error.starts_with("\"seed\" is for random casts"));
+        assert!(skipped[6].error.contains("add \"lines\": \"9,8,7,7,6,8\""));
     }
 }
