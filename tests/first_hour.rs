@@ -162,3 +162,41 @@ async fn batch_errors_name_the_json_fields() {
     assert!(!out.stderr.contains("--lines"), "{out}");
     assert!(!out.stderr.contains("--seed"), "{out}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn batch_lines_count_each_readings_own_sections_and_the_limit_is_a_limit() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let file = h.join("questions.txt");
+    std::fs::write(
+        &file,
+        "Will it rain?\n{\"question\": \"And the well?\", \"lines\": \"9,6,9,6,9,6\"}\n",
+    )
+    .unwrap();
+    let out = ok(
+        h,
+        &["batch", &file.to_string_lossy(), "--provider", "offline"],
+    )
+    .await;
+    let history = ok(h, &["history", "--json"]).await.json();
+    for reading in history.as_array().unwrap() {
+        let planned = reading["sections_planned"].as_u64().unwrap();
+        let line = format!("reading {} (", reading["id"].as_u64().unwrap());
+        let said = out
+            .stderr
+            .lines()
+            .find(|l| l.starts_with(&line))
+            .unwrap_or_else(|| panic!("no line for {line}: {out}"));
+        assert!(
+            said.ends_with(&format!(
+                ": complete; {planned} of its {planned} sections done"
+            )),
+            "{said}"
+        );
+    }
+    assert!(
+        out.stdout
+            .starts_with("Batch: 2 readings, up to 16 sections at once"),
+        "{out}"
+    );
+}

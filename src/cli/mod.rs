@@ -12,6 +12,7 @@ mod journal;
 mod json;
 mod keys;
 mod patterns;
+mod progress;
 mod retry;
 mod show;
 mod stats;
