@@ -200,3 +200,104 @@ async fn batch_lines_count_each_readings_own_sections_and_the_limit_is_a_limit()
         "{out}"
     );
 }
+
+/// Every line of `text` fits 80 columns.
+fn fits_80(text: &str) {
+    for line in text.lines() {
+        assert!(
+            line.chars().count() <= 80,
+            "{} columns: {line}\nin\n{text}",
+            line.chars().count()
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stats_number_sections_as_the_reading_does_fit_80_columns_and_add_up() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    // Lines 1 and 5 change: sections 4 (line 1) and 8 (line 5) are stored, 5..7 are not slots.
+    ok(h, &["cast", "Q one?", "--lines", "9,8,7,7,6,8"]).await;
+    ok(h, &["cast", "Q two?", "--seed", "3", "--method", "yarrow"]).await;
+    let one = ok(h, &["stats", "1", "--json"]).await.json();
+    let rows = one["rows"].as_array().unwrap();
+    let mut numbers: Vec<u64> = rows.iter().map(|r| r["number"].as_u64().unwrap()).collect();
+    numbers.sort_unstable();
+    assert_eq!(numbers, (1..=10).collect::<Vec<_>>());
+    let line5 = rows
+        .iter()
+        .find(|r| r["section"] == "Changing line 5")
+        .unwrap();
+    assert_eq!(
+        (line5["number"].as_u64(), line5["section_id"].as_u64()),
+        (Some(5), Some(8))
+    );
+    // The reading's rate is all its tokens over its wall time, not a sum of section rates.
+    let t = &one["totals"];
+    let expected = t["total_tokens"].as_f64().unwrap() / (t["wall_ms"].as_f64().unwrap() / 1000.0);
+    assert!(
+        (t["tokens_per_sec"].as_f64().unwrap() - expected).abs() < 0.1,
+        "{t}"
+    );
+
+    let text = ok(h, &["stats", "1"]).await.stdout;
+    fits_80(&text);
+    let numbered: Vec<&str> = text
+        .lines()
+        .filter(|l| l.trim_start().starts_with(|c: char| c.is_ascii_digit()))
+        .collect();
+    assert!(numbered[0].trim_start().starts_with("1  Opening"), "{text}");
+    assert!(
+        numbered[4].trim_start().starts_with("5  Changing line 5"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("all sections: {} tokens over", t["total_tokens"])),
+        "{text}"
+    );
+    assert!(
+        !text.contains("[prices."),
+        "no price asked for the offline text: {text}"
+    );
+
+    let all = ok(h, &["stats"]).await.stdout;
+    fits_80(&all);
+    assert!(all.contains("legge-1882") && all.contains("free"), "{all}");
+    assert!(!all.contains("[prices."), "{all}");
+    let wide = ok(h, &["stats", "1", "--wide"]).await.stdout;
+    assert!(wide.lines().any(|l| l.chars().count() > 80), "{wide}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bench_fits_80_columns_and_wide_shows_every_column() {
+    use support::fake_openai::{FakeOpenAi, ServerConfig};
+    let server = FakeOpenAi::start(ServerConfig::default());
+    let home = tempfile::tempdir().unwrap();
+    let url = server.base_url();
+    let args = [
+        "bench",
+        "--base-url",
+        &url,
+        "--requests",
+        "4",
+        "--concurrency",
+        "1,4",
+        "--sequential",
+    ];
+    let narrow = ok(home.path(), &args).await.stdout;
+    fits_80(&narrow);
+    assert!(
+        narrow.starts_with("4 requests per level, streamed (SSE); one at a time: "),
+        "{narrow}"
+    );
+    assert_eq!(narrow.lines().count(), 4, "{narrow}");
+    let mut wide_args = args.to_vec();
+    wide_args.push("--wide");
+    let wide = ok(home.path(), &wide_args).await.stdout;
+    assert!(
+        wide.contains("p99 ms") && wide.contains("sequential"),
+        "{wide}"
+    );
+    assert!(wide.lines().any(|l| l.chars().count() > 80), "{wide}");
+    server.shutdown().await;
+}
