@@ -39,8 +39,7 @@ fn shell_words(line: &str) -> (Vec<String>, String) {
     let mut words = Vec::new();
     let mut word: Option<String> = None;
     let mut quote = None;
-    let mut chars = line.char_indices();
-    while let Some((i, c)) = chars.next() {
+    for (i, c) in line.char_indices() {
         match (quote, c) {
             (Some(q), c) if c == q => quote = None,
             (Some(_), c) => word.get_or_insert_with(String::new).push(c),
@@ -69,13 +68,16 @@ fn documented_exit(comment: &str) -> i32 {
         .unwrap_or(0)
 }
 
+/// A fenced block being read: its language, the environment it exported, its text so far.
+type Block = (String, Vec<(String, String)>, String);
+
 /// The README's `sh` blocks as examples, and the body of its sample questions file.
 fn readme() -> (Vec<Example>, String, Vec<String>) {
     let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
     let mut examples = Vec::new();
     let mut skipped = Vec::new();
     let mut questions = None;
-    let mut block: Option<(String, Vec<(String, String)>, String)> = None;
+    let mut block: Option<Block> = None;
     for (n, line) in text.lines().enumerate() {
         let at = format!("README.md:{}", n + 1);
         if let Some(lang) = line.strip_prefix("```") {
