@@ -178,6 +178,7 @@ fn history_lists_filters_and_searches() {
         "total_tokens",
         "notes",
         "outcomes",
+        "seed",
     ];
     let mut keys = keys;
     keys.sort_unstable();
@@ -272,27 +273,27 @@ fn stats_show_the_table_totals_and_cost() {
         .map(|r| r["total_tokens"].as_u64().unwrap())
         .sum();
     assert_eq!(totals["total_tokens"].as_u64(), Some(sum));
-    assert!(totals["cost"].is_null(), "no price configured");
+    assert_eq!(totals["cost"], 0.0, "the offline text costs nothing");
+    assert_eq!(totals["offline"], true);
     assert_eq!(totals["estimated"], true);
     let text = stdout(&home.ok(&["stats", "1"]));
     for column in [
-        "#",
-        "section",
-        "delta ms",
-        "prompt tk",
-        "compl tk",
-        "total tk",
-        "tk/s",
-        "TTFT ms",
-        "att",
-        "model",
+        "#", "section", "done ms", "prompt", "compl", "total", "tok/s", "TTFT ms", "att",
     ] {
         assert!(text.contains(column), "{column} in {text}");
     }
     assert!(
-        text.contains("cost: unknown") && text.contains("[prices."),
+        text.contains(" · legge-1882\n"),
+        "the model in the heading: {text}"
+    );
+    assert!(
+        text.contains("cost: none (the offline text is free)") && !text.contains("[prices."),
         "{text}"
     );
+    let wide = stdout(&home.ok(&["stats", "1", "--wide"]));
+    for column in ["prompt tk", "cached tk", "reason tk", "total tk", "model"] {
+        assert!(wide.contains(column), "{column} in {wide}");
+    }
 
     std::fs::write(
         home.path().join("config.toml"),

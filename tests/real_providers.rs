@@ -264,16 +264,26 @@ async fn a_reasoning_model_costs_one_extra_request_and_its_tokens_are_counted_an
         }
     }
 
-    // `stats ID`: the columns, the cache line, and a cost with cached input at its price.
-    let table = iching(home.path(), &["stats", &id]).await;
-    assert_eq!(table.code, Some(0), "{table}");
-    let header = table
+    // `stats ID --wide`: the columns; `stats ID`: the cache and reasoning lines, and a cost
+    // with cached input at its price.
+    let wide = iching(home.path(), &["stats", &id, "--wide"]).await;
+    assert_eq!(wide.code, Some(0), "{wide}");
+    let header = wide
         .stdout
         .lines()
         .find(|l| l.contains("prompt tk"))
         .unwrap();
     assert!(
         header.contains("cached tk") && header.contains("reason tk"),
+        "{wide}"
+    );
+    let table = iching(home.path(), &["stats", &id]).await;
+    assert_eq!(table.code, Some(0), "{table}");
+    assert!(
+        table.stdout.contains(&format!(
+            "{} of the completion tokens were spent reasoning",
+            48 * TEN_SECTIONS
+        )),
         "{table}"
     );
     assert!(

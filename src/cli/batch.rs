@@ -1,19 +1,19 @@
 //! `iching batch FILE`: many readings at once under one section limit, with a progress bar, a
 //! retry pass for failed sections and a summary. Every reading is saved as its sections finish.
 
-use std::collections::HashSet;
-use std::io::IsTerminal;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use clap::Args;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::ProgressBar;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Semaphore, mpsc};
 
-use super::cast::{cancel_on_ctrl_c, cast_from_args};
+use super::cast::{CastNames, cast_from_args};
+use super::progress::{cancel_on_ctrl_c, progress_bar, say};
 use super::{CliError, ProviderArgs, emit, open_configured, round};
 use crate::config::Prices;
 use crate::events::{EventKind, SectionEvent, UsageSource};
@@ -33,9 +33,11 @@ const DEFAULT_CONCURRENCY: usize = 16;
 /// Arguments of `batch`.
 #[derive(Debug, Args)]
 pub struct BatchArgs {
-    /// One question per line, or JSON lines: {"question": "...", "lines": "9,8,7,7,6,8",
-    /// "method": "coins|yarrow|manual", "seed": 7} (all but question optional). Blank lines and
-    /// lines starting with # are skipped.
+    /// One question per line, or JSON lines: {"question": "...", "method": "yarrow", "seed": 7}
+    /// for a random cast (method coins or yarrow, seed to repeat it), {"question": "...",
+    /// "lines": "9,8,7,7,6,8"} for a physical one, "context": "..." for the situation behind
+    /// the question (all but question optional). Blank lines and lines starting with # are
+    /// skipped.
     pub file: PathBuf,
     /// Print the summary as one JSON object.
     #[arg(long)]
@@ -123,7 +125,8 @@ fn parse_line(line: &str) -> Result<Line, String> {
         .map(validate_context)
         .transpose()?
         .flatten();
-    let cast = cast_from_args(lines.as_deref(), method.as_deref(), seed).map_err(|e| e.message)?;
+    let cast = cast_from_args(lines.as_deref(), method.as_deref(), seed, CastNames::JSON)
+        .map_err(|e| e.message)?;
     Ok((question, context, cast))
 }
 
@@ -199,14 +202,14 @@ pub async fn run(home: Option<&Path>, args: BatchArgs) -> Result<ExitCode, CliEr
     // Nobody watches the text stream in: skip the deltas at the source.
     engine.deltas = false;
 
-    let planned: u64 = jobs
+    let planned: Vec<u64> = jobs
         .iter()
         .map(|j| plan(&Reading::new(j.cast.clone())).len() as u64)
-        .sum();
-    let bar = progress_bar(planned);
+        .collect();
+    let (bar, room) = progress_bar(planned.iter().sum());
     let (batch_tx, batch_rx) = mpsc::unbounded_channel();
     let (section_tx, section_rx) = mpsc::unbounded_channel();
-    let cancel = cancel_on_ctrl_c();
+    let cancel = cancel_on_ctrl_c(bar.clone());
     let started = Instant::now();
     let readings = jobs.len();
     let run = run_batch(
@@ -221,7 +224,7 @@ pub async fn run(home: Option<&Path>, args: BatchArgs) -> Result<ExitCode, CliEr
     let prices = (*service.prices()).clone();
     // The fold runs on the runtime's workers, beside the sections whose events it counts, rather
     // than waking this thread for every one.
-    let fold = tokio::spawn(fold(section_rx, batch_rx, bar, readings, prices));
+    let fold = tokio::spawn(fold(section_rx, batch_rx, (bar, room), planned, prices));
     let outcomes = run.await;
     let mut summary = fold
         .await
@@ -270,33 +273,19 @@ pub async fn run(home: Option<&Path>, args: BatchArgs) -> Result<ExitCode, CliEr
     })
 }
 
-fn progress_bar(sections: u64) -> ProgressBar {
-    if !std::io::stderr().is_terminal() {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::with_draw_target(Some(sections), ProgressDrawTarget::stderr_with_hz(10));
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{spinner} {elapsed_precise} [{bar:30}] {pos}/{len} sections · {msg} · ETA {eta}",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .progress_chars("=> "),
-    );
-    bar.enable_steady_tick(Duration::from_millis(100));
-    bar
-}
-
 /// Folds the section events and batch events into the summary figures and the progress display.
 async fn fold(
     mut sections: mpsc::UnboundedReceiver<SectionEvent>,
     mut batch: mpsc::UnboundedReceiver<BatchEvent>,
-    bar: ProgressBar,
-    readings: usize,
+    (bar, room): (ProgressBar, usize),
+    planned: Vec<u64>,
     prices: Prices,
 ) -> Summary {
+    let readings = planned.len();
     let plain = bar.is_hidden();
     let mut tally = Tally {
         prices,
+        room,
         ..Tally::default()
     };
     let mut settled = HashSet::new();
@@ -316,21 +305,30 @@ async fn fold(
         while let Ok(e) = sections.try_recv() {
             tally.count(&e, &bar);
         }
-        let s = &mut tally.summary;
         match event {
             BatchEvent::Settled { index, id, status } => {
                 settled.insert(index);
                 if plain {
+                    let (done, failed) = tally.per_reading.get(&id).copied().unwrap_or_default();
                     eprintln!(
-                        "reading {id} ({}/{readings}): {}; {} sections done, {} failed",
+                        "reading {id} ({}/{readings}): {}; {done} of its {} sections done{}",
                         settled.len(),
                         status.as_str(),
-                        s.sections_done,
-                        s.sections_failed
+                        planned.get(index).copied().unwrap_or_default(),
+                        if failed > 0 {
+                            format!(", {failed} failed")
+                        } else {
+                            String::new()
+                        }
                     );
                 }
             }
             BatchEvent::RetryPass { readings: n } => {
+                // The retry pass counts its own failures.
+                for counts in tally.per_reading.values_mut() {
+                    counts.1 = 0;
+                }
+                let s = &mut tally.summary;
                 s.retried_readings = n;
                 bar.inc_length(s.sections_failed);
                 say(
@@ -354,15 +352,6 @@ async fn fold(
     s
 }
 
-/// A line for the person watching: above the bar on a terminal, on stderr otherwise.
-fn say(bar: &ProgressBar, line: &str) {
-    if bar.is_hidden() {
-        eprintln!("{line}");
-    } else {
-        bar.println(line);
-    }
-}
-
 /// The running figures of a batch.
 #[derive(Default)]
 struct Tally {
@@ -370,14 +359,22 @@ struct Tally {
     prices: Prices,
     cost: f64,
     priced: u64,
+    /// Columns the bar's message may take.
+    room: usize,
+    /// Each reading's sections done and failed (failed: in the latest pass).
+    per_reading: HashMap<ReadingId, (u64, u64)>,
 }
 
 impl Tally {
     /// Counts a section event; whether it changed a figure.
     fn count(&mut self, e: &SectionEvent, bar: &ProgressBar) -> bool {
         let s = &mut self.summary;
+        let counts = e.reading.map(|id| self.per_reading.entry(id).or_default());
         match &e.kind {
             EventKind::Finished(done) => {
+                if let Some(counts) = counts {
+                    counts.0 += 1;
+                }
                 s.sections_done += 1;
                 s.requests += u64::from(done.attempts);
                 let tokens = u64::from(done.usage.total());
@@ -393,6 +390,9 @@ impl Tally {
                 }
             }
             EventKind::Failed(f) => {
+                if let Some(counts) = counts {
+                    counts.1 += 1;
+                }
                 s.sections_failed += 1;
                 s.requests += u64::from(f.attempts);
             }
@@ -411,11 +411,19 @@ impl Tally {
             return;
         }
         let s = &self.summary;
-        bar.set_message(format!(
-            "readings {settled}/{readings} · failed {} · {} tokens",
+        let eta = bar.eta().as_secs();
+        let eta = if eta >= 60 {
+            format!("{}m {:02}s", eta / 60, eta % 60)
+        } else {
+            format!("{eta}s")
+        };
+        // The most telling first: the message is cut to the room the terminal leaves.
+        let message = format!(
+            "{settled}/{readings} readings · ETA {eta} · {} failed · {} tokens",
             s.sections_failed,
-            s.tokens_reported + s.tokens_estimated
-        ));
+            s.tokens_reported + s.tokens_estimated,
+        );
+        bar.set_message(crate::text::truncate(&message, self.room));
     }
 }
 
@@ -423,7 +431,7 @@ impl Tally {
 fn summary_text(s: &Summary, concurrency: usize) -> String {
     [
         format!(
-            "Batch: {} readings, {concurrency} sections in flight{}",
+            "Batch: {} readings, up to {concurrency} sections at once{}",
             s.readings,
             if s.skipped.is_empty() {
                 String::new()
@@ -479,7 +487,10 @@ mod tests {
     fn lines_plain_json_bad_and_comments() {
         let text = "Will it rain?\n\n# a comment\n{\"question\": \"Q2\", \"lines\": \"9,8,7,7,6,8\"}\n\
                     {\"question\": \"Q3\", \"lines\": [7,7,7,7,7,7]}\n{\"question\": \"Q4\", \"method\": \"yarrow\", \"seed\": 3}\n\
-                    {\"question\": \"\"}\n{\"question\": \"Q\", \"lines\": \"9,8,5,7,6,8\"}\n{\"q\": 1}\n{broken\n";
+                    {\"question\": \"\"}\n{\"question\": \"Q\", \"lines\": \"9,8,5,7,6,8\"}\n{\"q\": 1}\n{broken\n\
+                    {\"question\": \"Q\", \"lines\": \"9,8,7,7,6,8\", \"method\": \"yarrow\", \"seed\": 7}\n\
+                    {\"question\": \"Q\", \"lines\": \"9,8,7,7,6,8\", \"seed\": 7}\n\
+                    {\"question\": \"Q\", \"method\": \"manual\"}\n";
         let (jobs, skipped) = parse_jobs(text);
         assert_eq!(
             jobs.iter().map(|j| j.line).collect::<Vec<_>>(),
@@ -497,10 +508,20 @@ mod tests {
         assert_eq!(jobs[3].cast.method.as_str(), "yarrow");
         assert_eq!(
             skipped.iter().map(|s| s.line).collect::<Vec<_>>(),
-            [7, 8, 9, 10]
+            [7, 8, 9, 10, 11, 12, 13]
         );
         assert!(skipped[0].error.contains("empty"));
         assert!(skipped[1].error.contains("line 3 is \"5\""));
         assert!(skipped[2].error.contains("JSON"));
+        // The JSON fields are named as they are written in the file, not as cast's flags.
+        for s in &skipped[4..] {
+            assert!(!s.error.contains("--"), "{}", s.error);
+        }
+        assert_eq!(
+            skipped[4].error,
+            "\"lines\" is a manual cast; drop \"method\" yarrow or drop \"lines\""
+        );
+        assert!(skipped[5].error.starts_with("\"seed\" is for random casts"));
+        assert!(skipped[6].error.contains("add \"lines\": \"9,8,7,7,6,8\""));
     }
 }

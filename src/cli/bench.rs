@@ -44,6 +44,10 @@ pub struct BenchArgs {
     /// Print one JSON object per level instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Every column in one table (p99, the sequential time, failures by kind), wider than 80
+    /// columns.
+    #[arg(long)]
+    pub wide: bool,
     /// The endpoint's fixed latency in ms, if known (a test server's): adds the ideal
     /// ceil(N/C) x L and the efficiency against it.
     #[arg(long, value_name = "MS")]
@@ -152,7 +156,11 @@ pub async fn run(home: Option<&Path>, args: BenchArgs) -> Result<ExitCode, CliEr
             emit(&super::json::to_json_line(r, "the figures")?);
         }
     } else {
-        emit(&table(&reports));
+        emit(&if args.wide {
+            wide_table(&reports)
+        } else {
+            table(&reports)
+        });
     }
     let failed: usize = reports.iter().map(|r| r.failed).sum();
     Ok(if failed == 0 {
@@ -285,8 +293,65 @@ fn report(
     }
 }
 
-/// The levels as a table, one row each.
+/// The levels as a table that fits 80 columns, one row each: what every level shares above
+/// it, the failures by kind below.
 fn table(reports: &[LevelReport]) -> String {
+    let Some(first) = reports.first() else {
+        return String::new();
+    };
+    let mut out = format!(
+        "{} requests per level, {}{}\n",
+        first.requests,
+        if first.stream {
+            "streamed (SSE)"
+        } else {
+            "JSON"
+        },
+        first
+            .sequential_wall_s
+            .map_or(String::new(), |s| format!("; one at a time: {s:.3} s"))
+    );
+    out.push_str(&format!(
+        "{:>5} {:>9} {:>8} {:>6} {:>6} {:>8} {:>8} {:>8} {:>9}",
+        "conc", "wall", "speedup", "ok", "failed", "p50 ms", "p95 ms", "req/s", "vs ideal"
+    ));
+    let mut failures = Vec::new();
+    for r in reports {
+        out.push_str(&format!(
+            "\n{:>5} {:>8.3}s {:>7.2}x {:>6} {:>6} {:>8.1} {:>8.1} {:>8.1} {:>9}",
+            r.concurrency,
+            r.concurrent_wall_s,
+            r.speedup,
+            r.ok,
+            r.failed,
+            r.p50_ms,
+            r.p95_ms,
+            r.req_per_s,
+            r.efficiency
+                .map_or("-".to_owned(), |e| format!("{:.1}%", e * 100.0)),
+        ));
+        if !r.failures.is_empty() {
+            let kinds: Vec<String> = r
+                .failures
+                .iter()
+                .map(|(k, v)| format!("{k}: {v}"))
+                .collect();
+            failures.push(format!(
+                "failures at {}: {}",
+                r.concurrency,
+                kinds.join(", ")
+            ));
+        }
+    }
+    for line in failures {
+        out.push('\n');
+        out.push_str(&line);
+    }
+    out
+}
+
+/// The levels as one wide table, every column.
+fn wide_table(reports: &[LevelReport]) -> String {
     let mut out = format!(
         "{:>8} {:>5} {:>6} {:>11} {:>11} {:>8} {:>6} {:>6} {:>8} {:>8} {:>8} {:>8} {:>9}  failures",
         "requests",

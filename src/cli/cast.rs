@@ -43,12 +43,47 @@ pub struct CastArgs {
     pub provider: ProviderArgs,
 }
 
-/// The cast the arguments ask for.
+/// What the user calls the three cast settings in error messages: flags on the command line,
+/// fields in a batch file's JSON lines.
+#[derive(Debug, Clone, Copy)]
+pub struct CastNames {
+    lines: &'static str,
+    method: &'static str,
+    seed: &'static str,
+    /// Six values given as this setting.
+    example: &'static str,
+}
+
+impl CastNames {
+    /// `cast`'s flags.
+    pub const FLAGS: Self = Self {
+        lines: "--lines",
+        method: "--method",
+        seed: "--seed",
+        example: "--lines 9,8,7,7,6,8",
+    };
+    /// The fields of a batch JSON line.
+    pub const JSON: Self = Self {
+        lines: "\"lines\"",
+        method: "\"method\"",
+        seed: "\"seed\"",
+        example: "\"lines\": \"9,8,7,7,6,8\"",
+    };
+}
+
+/// The cast the arguments ask for; errors call the settings by `names`.
 pub fn cast_from_args(
     lines: Option<&str>,
     method: Option<&str>,
     seed: Option<u64>,
+    names: CastNames,
 ) -> Result<Cast, CliError> {
+    let CastNames {
+        lines: lines_name,
+        method: method_name,
+        seed: seed_name,
+        example,
+    } = names;
     let method = method
         .map(str::parse::<Method>)
         .transpose()
@@ -56,19 +91,20 @@ pub fn cast_from_args(
     match (lines, method) {
         (Some(lines), None | Some(Method::Manual)) => {
             if seed.is_some() {
-                return Err(CliError::usage(
-                    "--seed is for random casts; --lines already gives the six values",
-                ));
+                return Err(CliError::usage(format!(
+                    "{seed_name} is for random casts; {lines_name} already gives the six values: \
+                     drop {seed_name} or drop {lines_name}"
+                )));
             }
             let values = Cast::parse_lines(lines).map_err(|e| CliError::usage(e.to_string()))?;
             Ok(Cast::manual(values))
         }
         (Some(_), Some(m)) => Err(CliError::usage(format!(
-            "--lines is a manual cast; drop --method {m} or drop --lines"
+            "{lines_name} is a manual cast; drop {method_name} {m} or drop {lines_name}"
         ))),
-        (None, Some(Method::Manual)) => Err(CliError::usage(
-            "a manual cast needs its six values: add --lines 9,8,7,7,6,8 (bottom line first)",
-        )),
+        (None, Some(Method::Manual)) => Err(CliError::usage(format!(
+            "a manual cast needs its six values: add {example} (bottom line first)"
+        ))),
         (None, m) => {
             let seed = seed.unwrap_or_else(rand::random);
             Cast::random(m.unwrap_or(Method::Coins), seed)
@@ -88,7 +124,12 @@ pub async fn run(home: Option<&Path>, args: CastArgs) -> Result<ExitCode, CliErr
         .transpose()
         .map_err(CliError::usage)?
         .flatten();
-    let cast = cast_from_args(args.lines.as_deref(), args.method.as_deref(), args.seed)?;
+    let cast = cast_from_args(
+        args.lines.as_deref(),
+        args.method.as_deref(),
+        args.seed,
+        CastNames::FLAGS,
+    )?;
     let service = open_configured(home, &args.provider).await?;
     let reading = Arc::new(Reading::new(cast));
     let planned = plan(&reading).len();
@@ -103,7 +144,30 @@ pub async fn run(home: Option<&Path>, args: CastArgs) -> Result<ExitCode, CliErr
     service.close().await;
     let report = report?;
     print(&report, args.format)?;
+    if args.format == Format::Text {
+        emit(&saved_as(&report));
+    }
     Ok(exit_code(report.status))
+}
+
+/// The closing line of `cast`'s text: where the reading is kept and how to cast it again.
+fn saved_as(report: &ReadingReport) -> String {
+    let kept = report.id.map_or_else(
+        || "Not saved".to_owned(),
+        |id| format!("Saved as reading {id} (`iching show {id}`)"),
+    );
+    let again = match report.seed {
+        Some(seed) => format!(
+            "{} cast, seed {seed} (`--method {} --seed {seed}` casts it again)",
+            report.method, report.method
+        ),
+        None => format!(
+            "{} cast, lines {}",
+            report.method,
+            report.lines.map(|v| v.to_string()).join(",")
+        ),
+    };
+    format!("\n{kept}; {again}.")
 }
 
 /// A token cancelled by the first Ctrl-C.

@@ -1,5 +1,5 @@
 //! `iching history`: the saved readings, newest first, as a table or (`--json`) an array of
-//! `{id, created_at, question, method, lines, primary, resulting, status, sections_done,
+//! `{id, created_at, question, method, lines, seed, primary, resulting, status, sections_done,
 //! sections_planned, total_tokens}`. `--search` opens the questions in memory to match them.
 //! A reading whose question fails its integrity check is listed with the question
 //! "(integrity check failed)", the others as usual, and the command exits 1.
@@ -45,6 +45,8 @@ struct Entry<'a> {
     question: &'a str,
     method: &'a str,
     lines: [u8; 6],
+    /// The seed of a random cast (`cast --seed` repeats it); null for a manual cast.
+    seed: Option<u64>,
     primary: u8,
     resulting: Option<u8>,
     status: ReadingStatus,
@@ -65,6 +67,7 @@ impl<'a> From<&'a Listed> for Entry<'a> {
             question: l.question.as_deref().unwrap_or(INTEGRITY_PLACEHOLDER),
             method: &l.row.method,
             lines: l.row.lines,
+            seed: l.row.seed,
             primary: l.row.primary,
             resulting: l.row.resulting,
             status: l.row.status,
@@ -85,18 +88,34 @@ pub async fn run(home: Option<&Path>, args: HistoryArgs) -> Result<ExitCode, Cli
         ));
     }
     let service = open(home, Access::Read)?;
-    let listed = service
-        .history(HistoryFilter {
-            search: args.search.map(|s| s.trim().to_owned()),
-            hexagram: args.hexagram,
-            limit: args.limit,
-        })
-        .await;
+    let filter = HistoryFilter {
+        search: args.search.map(|s| s.trim().to_owned()),
+        hexagram: args.hexagram,
+        limit: args.limit,
+    };
+    let filters = described(&filter);
+    let listed = service.history(filter).await;
+    // Nothing listed under a filter: whether the store is empty decides what to say.
+    let store_empty = match &listed {
+        Ok(l) if l.is_empty() && !args.json && !filters.is_empty() => service
+            .history(HistoryFilter {
+                limit: Some(1),
+                ..HistoryFilter::default()
+            })
+            .await
+            .map(|all| all.is_empty()),
+        _ => Ok(true),
+    };
     service.close().await;
     let listed: Vec<Listed> = listed?.into_iter().map(|e| e.listed).collect();
     let out = if args.json {
         let entries: Vec<Entry<'_>> = listed.iter().map(Entry::from).collect();
         super::json::to_json(&entries, "the history")?
+    } else if listed.is_empty() && !store_empty? {
+        format!(
+            "No readings match {}; `iching history` lists them all.",
+            text::and_list(&filters)
+        )
     } else {
         table(&listed)
     };
@@ -115,6 +134,21 @@ pub async fn run(home: Option<&Path>, args: HistoryArgs) -> Result<ExitCode, Cli
         "The other readings are intact. Restore the database from a backup, or delete the damaged readings with `iching delete ID`."
     );
     Ok(ExitCode::from(1))
+}
+
+/// The filters given, as the flags that set them (`--search "zzz"`, `--hexagram 1`).
+fn described(filter: &HistoryFilter) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(search) = &filter.search {
+        out.push(format!("--search {:?}", sanitize_inline(search)));
+    }
+    if let Some(n) = filter.hexagram {
+        out.push(format!("--hexagram {n}"));
+    }
+    if let Some(n) = filter.limit {
+        out.push(format!("--limit {n}"));
+    }
+    out
 }
 
 /// The readings as a table for people.

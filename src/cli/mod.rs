@@ -13,6 +13,7 @@ mod journal;
 mod json;
 mod keys;
 mod patterns;
+mod progress;
 mod retry;
 mod show;
 mod stats;
@@ -29,7 +30,15 @@ use crate::service::{Access, Service, ServiceError, Setup};
 
 /// I Ching readings in the terminal: cast, interpret every section at once, keep it sealed.
 #[derive(Debug, Parser)]
-#[command(name = "iching", version, about, long_about = None, propagate_version = true)]
+#[command(
+    name = "iching",
+    version,
+    about,
+    long_about = None,
+    propagate_version = true,
+    after_help = "With no command, `iching` opens the terminal app: ask, watch every section \
+                  arrive, read, browse the history and the book."
+)]
 pub struct Cli {
     /// Where the data and config live (default: the platform's data and config dirs).
     #[arg(long, global = true, env = "ICHING_HOME", value_name = "DIR")]

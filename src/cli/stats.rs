@@ -1,11 +1,14 @@
 //! `iching stats [ID]`: tokens, timings and cost from the plain columns (nothing is decrypted).
 //!
-//! With an id: one row per stored section in the order they finished — #, section, delta (ms
-//! after the run started when it finished), prompt/completion/total tokens, tokens per second,
-//! time to first token, attempts, model — then totals and, when `config.toml` has a price for
-//! the model (`[prices."MODEL"]`), the cost. Without: per-section averages across readings
-//! (completion tokens, latency, failure rate), so the costly and slow sections stand out, and
-//! totals by model. `--json` prints the same figures as one object.
+//! With an id: one row per stored section, numbered 1..n in the reading's order — section, when
+//! it finished (ms after the run started), prompt/completion/total tokens, tokens per second,
+//! time to first token, attempts (`--wide` adds cached and reasoning tokens and the model) —
+//! then totals, the reading's throughput (all its tokens over its wall time) and, when
+//! `config.toml` has a price for the model (`[prices."MODEL"]`), the cost; the offline text
+//! costs nothing. Without: per-section averages across readings (completion tokens, latency,
+//! failure rate), so the costly and slow sections stand out, and totals by model. The tables fit
+//! 80 columns; `--wide` shows every column. `--json` prints the same figures as one object
+//! (rows in the order they finished, with `rank`, the reading's `number` and the `section_id`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -18,7 +21,8 @@ use super::{CliError, emit, open};
 use crate::config::Prices;
 use crate::events::UsageSource;
 use crate::model::{ErrorKind, ReadingId};
-use crate::plan::Section;
+use crate::oracle::{Cast, LineValue, Reading};
+use crate::plan::{Section, plan};
 use crate::report::{ReadingStatus, SectionStatus, rate};
 use crate::service::{Access, Service};
 use crate::store::{PartMeta, rfc3339};
@@ -40,11 +44,17 @@ pub struct StatsArgs {
     /// With --hexagrams: only readings whose question, situation or notes contain TEXT.
     #[arg(long, value_name = "TEXT", requires = "hexagrams")]
     pub search: Option<String>,
+    /// Every column (cached and reasoning tokens, model), wider than 80 columns.
+    #[arg(long)]
+    pub wide: bool,
 }
 
 #[derive(Debug, Serialize)]
 struct Row {
+    /// In the order the sections finished.
     rank: usize,
+    /// Its place in the reading, 1..n, as the reading shows its sections.
+    number: usize,
     section_id: u8,
     section: String,
     status: SectionStatus,
@@ -82,12 +92,15 @@ struct Totals {
     /// Dollars the provider's prompt cache saved, when priced with a cached price.
     #[serde(skip_serializing_if = "Option::is_none")]
     cache_saved: Option<f64>,
+    /// All the tokens (prompt and completion) over the wall time.
     tokens_per_sec: f64,
     attempts: u64,
     /// Dollars, when every model that answered has a price.
     cost: Option<f64>,
     /// Models without a price in the config.
     unpriced: Vec<String>,
+    /// Whether every section came from the offline text, which costs nothing.
+    offline: bool,
     /// Whether some counts are estimates.
     estimated: bool,
 }
@@ -163,13 +176,13 @@ async fn figures(service: &Service, args: &StatsArgs) -> Result<String, CliError
             created_at: rfc3339(row.created_at),
             status: row.status,
             sections_planned: row.sections_planned,
-            rows: rows(&parts),
+            rows: rows(&parts, &planned_ids(row.lines)),
             totals: totals(&parts, &prices),
         };
         if args.json {
             json(&stats)?
         } else {
-            reading_table(&stats)
+            reading_table(&stats, args.wide)
         }
     } else {
         let all = service.all_figures().await?;
@@ -185,7 +198,7 @@ async fn figures(service: &Service, args: &StatsArgs) -> Result<String, CliError
         if args.json {
             json(&stats)?
         } else {
-            across_tables(&stats)
+            across_tables(&stats, args.wide)
         }
     })
 }
@@ -198,7 +211,30 @@ fn title(section_id: u8) -> String {
     Section::from_id(section_id).map_or_else(|| format!("section {section_id}"), Section::title)
 }
 
-fn rows(parts: &[PartMeta]) -> Vec<Row> {
+/// The section ids a reading of these line values plans, in its order (empty for values no
+/// cast has: then the stored sections are numbered among themselves).
+fn planned_ids(lines: [u8; 6]) -> Vec<u8> {
+    let values: Option<Vec<LineValue>> = lines.into_iter().map(LineValue::new).collect();
+    let Some(Ok(values)) = values.map(<[LineValue; 6]>::try_from) else {
+        return Vec::new();
+    };
+    plan(&Reading::new(Cast::manual(values)))
+        .iter()
+        .map(|s| s.id())
+        .collect()
+}
+
+/// The rows in the order the sections finished; `planned` numbers them.
+fn rows(parts: &[PartMeta], planned: &[u8]) -> Vec<Row> {
+    let mut stored: Vec<u8> = parts.iter().map(|m| m.section_id).collect();
+    stored.sort_unstable();
+    let number = |id: u8| {
+        planned
+            .iter()
+            .position(|&p| p == id)
+            .or_else(|| stored.iter().position(|&p| p == id))
+            .map_or(0, |i| i + 1)
+    };
     let mut sorted: Vec<&PartMeta> = parts.iter().collect();
     sorted.sort_by_key(|m| (m.finished_ms, m.section_id));
     sorted
@@ -206,6 +242,7 @@ fn rows(parts: &[PartMeta]) -> Vec<Row> {
         .enumerate()
         .map(|(i, m)| Row {
             rank: i + 1,
+            number: number(m.section_id),
             section_id: m.section_id,
             section: title(m.section_id),
             status: m.status,
@@ -230,6 +267,7 @@ fn totals<'a>(parts: impl IntoIterator<Item = &'a PartMeta>, prices: &Prices) ->
     let mut cost = 0.0;
     let mut saved = 0.0;
     let mut unpriced = BTreeSet::new();
+    let mut offline = true;
     for m in parts {
         t.wall_ms = t.wall_ms.max(m.finished_ms);
         t.attempts += u64::from(m.attempts);
@@ -243,6 +281,8 @@ fn totals<'a>(parts: impl IntoIterator<Item = &'a PartMeta>, prices: &Prices) ->
         t.failed_tokens += u64::from(m.failed_usage().map_or(0, |u| u.total()));
         t.estimated |= billed.source == UsageSource::Estimated;
         let model = m.model.clone().unwrap_or_default();
+        let free = model == crate::llm::offline::MODEL;
+        offline &= free;
         match prices.cost(&model, &billed) {
             Some(c) => {
                 cost += c;
@@ -253,16 +293,19 @@ fn totals<'a>(parts: impl IntoIterator<Item = &'a PartMeta>, prices: &Prices) ->
                 };
                 saved += prices.cost(&model, &uncached).unwrap_or(c) - c;
             }
+            // The offline text has no price: it costs nothing.
+            None if free => {}
             None => {
                 unpriced.insert(model);
             }
         }
     }
+    t.offline = offline && t.attempts > 0;
     t.total_tokens = t.prompt_tokens + t.completion_tokens;
-    t.tokens_per_sec = crate::events::tokens_per_sec(
-        t.completion_tokens,
-        std::time::Duration::from_millis(t.wall_ms),
-    );
+    // The reading's throughput: its sections ran at once, so this is all of their tokens over
+    // the wall time, not a sum of the sections' own rates.
+    t.tokens_per_sec =
+        crate::events::tokens_per_sec(t.total_tokens, std::time::Duration::from_millis(t.wall_ms));
     t.cost = unpriced.is_empty().then_some(cost);
     t.cache_saved = unpriced.is_empty().then_some(saved).filter(|s| *s > 0.0);
     t.unpriced = unpriced.into_iter().collect();
@@ -338,43 +381,44 @@ fn cost_line(t: &Totals) -> String {
         ""
     };
     match t.cost {
+        Some(c) if t.offline && c == 0.0 => "cost: none (the offline text is free)".to_owned(),
         Some(c) => format!("cost: ${c:.6}{note}"),
         None => format!(
-            "cost: unknown; no price for {} (add [prices.\"MODEL\"] with prompt_per_million and completion_per_million to config.toml)",
+            "cost: unknown: no price for {} in config.toml;\nadd [prices.\"MODEL\"] with prompt_per_million and completion_per_million",
             crate::response::sanitize_inline(&t.unpriced.join(", "))
         ),
     }
 }
 
-fn reading_table(s: &ReadingStats) -> String {
+fn reading_table(s: &ReadingStats, wide: bool) -> String {
     let done = s
         .rows
         .iter()
         .filter(|r| r.status == SectionStatus::Complete)
         .count();
+    let models: BTreeSet<&str> = s.rows.iter().filter_map(|r| r.model.as_deref()).collect();
     let mut out = format!(
-        "Reading {} · cast {} · {} · {done}/{} sections\n\n",
+        "Reading {} · cast {} · {} · {done}/{} sections{}\n\n",
         s.id,
         s.created_at,
         s.status.as_str(),
-        s.sections_planned
+        s.sections_planned,
+        if wide || models.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " · {}",
+                crate::response::sanitize_inline(
+                    &models.into_iter().collect::<Vec<_>>().join(", ")
+                )
+            )
+        }
     );
-    out.push_str(&format!(
-        "{:>3}  {:<24} {:>9} {:>10} {:>9} {:>9} {:>9} {:>9} {:>7} {:>8} {:>4}  model\n",
-        "#",
-        "section",
-        "delta ms",
-        "prompt tk",
-        "cached tk",
-        "compl tk",
-        "reason tk",
-        "total tk",
-        "tk/s",
-        "TTFT ms",
-        "att"
-    ));
-    for r in &s.rows {
-        let section = match r.status {
+    // In the reading's order, numbered as the reading shows them.
+    let mut rows: Vec<&Row> = s.rows.iter().collect();
+    rows.sort_by_key(|r| (r.number, r.section_id));
+    let section = |r: &Row, room: usize| {
+        let name = match r.status {
             SectionStatus::Complete => r.section.clone(),
             _ => format!(
                 "{} ({})",
@@ -382,39 +426,98 @@ fn reading_table(s: &ReadingStats) -> String {
                 r.error_kind.map_or("failed", ErrorKind::as_str)
             ),
         };
+        crate::text::pad(&crate::text::truncate(&name, room), room)
+    };
+    let t = &s.totals;
+    if wide {
         out.push_str(&format!(
-            "{:>3}  {:<24} {:>9} {:>10} {:>9} {:>9} {:>9} {:>9} {:>7} {:>8} {:>4}  {}\n",
-            r.rank,
-            section,
-            r.delta_ms,
-            opt(r.prompt_tokens),
-            opt(r.cached_tokens),
-            opt(r.completion_tokens),
-            opt(r.reasoning_tokens),
-            opt(r.total_tokens),
-            opt(r.tokens_per_sec.map(|v| format!("{v:.1}"))),
-            opt(r.ttft_ms),
-            r.attempts,
-            crate::response::sanitize_inline(r.model.as_deref().unwrap_or("-")),
+            "{:>3}  {:<24} {:>9} {:>10} {:>9} {:>9} {:>9} {:>9} {:>7} {:>8} {:>4}  model\n",
+            "#",
+            "section",
+            "done ms",
+            "prompt tk",
+            "cached tk",
+            "compl tk",
+            "reason tk",
+            "total tk",
+            "tk/s",
+            "TTFT ms",
+            "att"
+        ));
+        for r in rows {
+            out.push_str(&format!(
+                "{:>3}  {} {:>9} {:>10} {:>9} {:>9} {:>9} {:>9} {:>7} {:>8} {:>4}  {}\n",
+                r.number,
+                section(r, 24),
+                r.delta_ms,
+                opt(r.prompt_tokens),
+                opt(r.cached_tokens),
+                opt(r.completion_tokens),
+                opt(r.reasoning_tokens),
+                opt(r.total_tokens),
+                opt(r.tokens_per_sec.map(|v| format!("{v:.1}"))),
+                opt(r.ttft_ms),
+                r.attempts,
+                crate::response::sanitize_inline(r.model.as_deref().unwrap_or("-")),
+            ));
+        }
+        out.push_str(&format!(
+            "{:>3}  {:<24} {:>9} {:>10} {:>9} {:>9} {:>9} {:>9} {:>7} {:>8} {:>4}\n",
+            "",
+            "total",
+            t.wall_ms,
+            t.prompt_tokens,
+            t.cached_tokens,
+            t.completion_tokens,
+            t.reasoning_tokens,
+            t.total_tokens,
+            "",
+            "",
+            t.attempts
+        ));
+    } else {
+        out.push_str(&format!(
+            "{:>2}  {:<22} {:>8} {:>7} {:>7} {:>7} {:>6} {:>7} {:>3}\n",
+            "#", "section", "done ms", "prompt", "compl", "total", "tok/s", "TTFT ms", "att"
+        ));
+        for r in rows {
+            out.push_str(&format!(
+                "{:>2}  {} {:>8} {:>7} {:>7} {:>7} {:>6} {:>7} {:>3}\n",
+                r.number,
+                section(r, 22),
+                r.delta_ms,
+                opt(r.prompt_tokens),
+                opt(r.completion_tokens),
+                opt(r.total_tokens),
+                opt(r.tokens_per_sec.map(|v| format!("{v:.0}"))),
+                opt(r.ttft_ms),
+                r.attempts,
+            ));
+        }
+        out.push_str(&format!(
+            "{:>2}  {:<22} {:>8} {:>7} {:>7} {:>7} {:>6} {:>7} {:>3}\n",
+            "",
+            "total",
+            t.wall_ms,
+            t.prompt_tokens,
+            t.completion_tokens,
+            t.total_tokens,
+            "",
+            "",
+            t.attempts
         ));
     }
-    let t = &s.totals;
-    out.push_str(&format!(
-        "{:>3}  {:<24} {:>9} {:>10} {:>9} {:>9} {:>9} {:>9} {:>7} {:>8} {:>4}\n",
-        "",
-        "total",
-        t.wall_ms,
-        t.prompt_tokens,
-        t.cached_tokens,
-        t.completion_tokens,
-        t.reasoning_tokens,
-        t.total_tokens,
-        format!("{:.1}", t.tokens_per_sec),
-        "",
-        t.attempts
-    ));
     if s.rows.is_empty() {
         out.push_str("(no section has been stored yet)\n");
+    } else {
+        // A section's tok/s is its completion over its own time; the reading's sections ran
+        // at once, so its rate is all of its tokens over its wall time.
+        out.push_str(&format!(
+            "all sections: {} tokens over {:.2} s of wall time, {:.0} tok/s\n",
+            t.total_tokens,
+            t.wall_ms as f64 / 1000.0,
+            t.tokens_per_sec
+        ));
     }
     if t.failed_tokens > 0 {
         out.push_str(&format!(
@@ -432,11 +535,17 @@ fn reading_table(s: &ReadingStats) -> String {
                 .unwrap_or_default()
         ));
     }
+    if t.reasoning_tokens > 0 && !wide {
+        out.push_str(&format!(
+            "{} of the completion tokens were spent reasoning\n",
+            t.reasoning_tokens
+        ));
+    }
     out.push_str(&cost_line(t));
     out
 }
 
-fn across_tables(s: &AllStats) -> String {
+fn across_tables(s: &AllStats, wide: bool) -> String {
     let skipped = skipped_note(&s.skipped);
     if s.sections == 0 {
         return format!(
@@ -448,13 +557,12 @@ fn across_tables(s: &AllStats) -> String {
         s.readings, s.sections
     );
     out.push_str(&format!(
-        "{:>3}  {:<22} {:>5} {:>7} {:>7} {:>13} {:>15}\n",
-        "id", "section", "runs", "failed", "fail %", "avg compl tk", "avg latency ms"
+        "{:<22} {:>5} {:>7} {:>7} {:>13} {:>15}\n",
+        "section", "runs", "failed", "fail %", "avg compl tk", "avg latency ms"
     ));
     for a in &s.by_section {
         out.push_str(&format!(
-            "{:>3}  {:<22} {:>5} {:>7} {:>7.1} {:>13} {:>15}\n",
-            a.section_id,
+            "{:<22} {:>5} {:>7} {:>7.1} {:>13} {:>15}\n",
             a.section,
             a.runs,
             a.failed,
@@ -473,34 +581,52 @@ fn across_tables(s: &AllStats) -> String {
         (top(|a| a.avg_completion_tokens), top(|a| a.avg_latency_ms))
     {
         out.push_str(&format!(
-            "\nMost completion tokens: {} (avg {tokens:.0}); slowest: {} (avg {ms:.0} ms).\n",
+            "\nMost completion tokens: {} (avg {tokens:.0}).\nSlowest: {} (avg {ms:.0} ms).\n",
             costly.section, slow.section
         ));
     }
+    let model_room = if wide { 40 } else { 20 };
     out.push_str(&format!(
-        "\n{:<20} {:>8} {:>8} {:>10} {:>9} {:>9}  cost\n",
-        "model", "readings", "sections", "prompt tk", "compl tk", "total tk"
+        "\n{} {:>8} {:>8} {:>9} {:>9} {:>9}  cost\n",
+        crate::text::pad("model", model_room),
+        "readings",
+        "sections",
+        "prompt tk",
+        "compl tk",
+        "total tk"
     ));
+    let mut unpriced = false;
+    let mut estimated = false;
     for m in &s.by_model {
         let t = &m.totals;
-        let cost = t.cost.map_or_else(
-            || "unknown (no price in config.toml)".to_owned(),
-            |c| format!("${c:.6}"),
-        );
+        let cost = match t.cost {
+            Some(c) if t.offline && c == 0.0 => "free".to_owned(),
+            Some(c) => format!("${c:.6}"),
+            None => {
+                unpriced = true;
+                "unknown*".to_owned()
+            }
+        };
+        estimated |= t.estimated;
+        let model = crate::response::sanitize_inline(&m.model);
         out.push_str(&format!(
-            "{:<20} {:>8} {:>8} {:>10} {:>9} {:>9}  {cost}{}\n",
-            crate::response::sanitize_inline(&m.model),
+            "{} {:>8} {:>8} {:>9} {:>9} {:>9}  {cost}\n",
+            crate::text::pad(&crate::text::truncate(&model, model_room), model_room),
             m.readings,
             m.sections,
             t.prompt_tokens,
             t.completion_tokens,
-            t.total_tokens,
-            if t.estimated {
-                " (estimated tokens)"
-            } else {
-                ""
-            }
+            format!("{}{}", if t.estimated { "~" } else { "" }, t.total_tokens),
         ));
+    }
+    if estimated {
+        out.push_str("~ estimated token counts (the endpoint reported none)\n");
+    }
+    if unpriced {
+        out.push_str(
+            "* no price in config.toml: add [prices.\"MODEL\"] with prompt_per_million and \
+             completion_per_million\n",
+        );
     }
     format!("{}{skipped}", out.trim_end())
 }

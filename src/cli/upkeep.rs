@@ -30,7 +30,7 @@ pub struct BackupArgs {
 /// Arguments of `restore`.
 #[derive(Debug, Args)]
 pub struct RestoreArgs {
-    /// A backup made by `iching backup` (or a copy of an `iching.db`).
+    /// A backup (what the backup command writes) or a copy of an `iching.db`.
     pub file: PathBuf,
     /// The key file the backup is sealed with, when it is not this store's own `iching.key`.
     /// A backup sealed with a passphrase asks for it, or reads ICHING_BACKUP_PASSPHRASE.

@@ -212,6 +212,10 @@ impl Cast {
                 .collect()
         };
         if parts.len() != 6 {
+            // "9;8;7;7;6;8" is six values with the wrong separator, not eleven values.
+            if let Some(c) = text.chars().find(|c| c.is_ascii_punctuation() && *c != ',') {
+                return Err(OracleError::BadSeparator(c));
+            }
             return Err(OracleError::WrongLineCount(parts.len()));
         }
         let mut lines = [LineValue(7); 6];

@@ -27,6 +27,11 @@ pub enum OracleError {
     /// `--lines` had the wrong number of values.
     #[error("expected six line values (bottom to top, each 6, 7, 8 or 9), got {0}")]
     WrongLineCount(usize),
+    /// The values were separated by something other than commas or spaces.
+    #[error(
+        "{0:?} does not separate line values: separate the six values with commas (9,8,7,7,6,8), spaces, or nothing (987768)"
+    )]
+    BadSeparator(char),
     /// One value was not 6..=9.
     #[error("line {position} is {value:?}: each line must be 6, 7, 8 or 9 (bottom line first)")]
     BadLineValue {

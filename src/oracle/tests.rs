@@ -242,6 +242,14 @@ fn parse_lines_accepts_common_forms_and_names_the_bad_value() {
         Err(OracleError::WrongLineCount(3))
     );
     assert_eq!(Cast::parse_lines(""), Err(OracleError::WrongLineCount(0)));
+    assert_eq!(
+        Cast::parse_lines("9;8;7;7;6;8"),
+        Err(OracleError::BadSeparator(';'))
+    );
+    assert_eq!(
+        Cast::parse_lines("9,8,7;7,6,8"),
+        Err(OracleError::BadSeparator(';'))
+    );
     assert!(Cast::parse_lines("9,8,7,7,6,8,7").is_err());
     assert!(Cast::parse_lines("９,8,7,7,6,8").is_err());
 }
