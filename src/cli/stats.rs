@@ -25,7 +25,7 @@ use crate::oracle::{Cast, LineValue, Reading};
 use crate::plan::{Section, plan};
 use crate::report::{ReadingStatus, SectionStatus, rate};
 use crate::service::{Access, Service};
-use crate::store::{PartMeta, rfc3339};
+use crate::store::{FollowupMeta, PartMeta, rfc3339};
 
 /// Arguments of `stats`.
 #[derive(Debug, Args)]
@@ -113,6 +113,81 @@ struct ReadingStats {
     sections_planned: u32,
     rows: Vec<Row>,
     totals: Totals,
+    /// The follow-up questions asked about it.
+    followups: FollowupTotals,
+}
+
+/// What follow-up questions spent.
+#[derive(Debug, Default, Serialize)]
+struct FollowupTotals {
+    count: usize,
+    prompt_tokens: u64,
+    completion_tokens: u64,
+    total_tokens: u64,
+    /// Of the prompt tokens, those served from the provider's cache.
+    cached_tokens: u64,
+    /// Mean time from the request to the end of its answer.
+    avg_latency_ms: Option<f64>,
+    /// Dollars, when every model that answered has a price (none for the offline text).
+    cost: Option<f64>,
+    /// Models without a price in the config.
+    unpriced: Vec<String>,
+    /// Whether some counts are estimates.
+    estimated: bool,
+}
+
+fn followup_totals<'a>(
+    all: impl IntoIterator<Item = &'a FollowupMeta>,
+    prices: &Prices,
+) -> FollowupTotals {
+    let mut t = FollowupTotals::default();
+    let mut cost = 0.0;
+    let mut unpriced = BTreeSet::new();
+    let mut latency = 0.0;
+    for f in all {
+        t.count += 1;
+        t.prompt_tokens += u64::from(f.usage.prompt_tokens);
+        t.completion_tokens += u64::from(f.usage.completion_tokens);
+        t.cached_tokens += u64::from(f.usage.cached_tokens);
+        t.estimated |= f.usage.source == UsageSource::Estimated;
+        latency += f.latency_ms as f64;
+        match prices.cost(&f.model, &f.usage) {
+            Some(c) => cost += c,
+            None if f.model == crate::llm::offline::MODEL => {}
+            None => {
+                unpriced.insert(f.model.clone());
+            }
+        }
+    }
+    t.total_tokens = t.prompt_tokens + t.completion_tokens;
+    t.avg_latency_ms = (t.count > 0).then(|| latency / t.count as f64);
+    t.cost = unpriced.is_empty().then_some(cost);
+    t.unpriced = unpriced.into_iter().collect();
+    t
+}
+
+/// "Follow-up questions: 2, 6,140 tokens (3,910 prompt + ...), avg 2.1 s, cost ...", or nothing.
+fn followup_line(t: &FollowupTotals) -> String {
+    if t.count == 0 {
+        return String::new();
+    }
+    let cost = match t.cost {
+        Some(c) if c == 0.0 => "free".to_owned(),
+        Some(c) => format!("${c:.6}"),
+        None => format!(
+            "unknown (no price for {})",
+            crate::response::sanitize_inline(&t.unpriced.join(", "))
+        ),
+    };
+    format!(
+        "\nfollow-up questions: {}, {}{} tokens ({} prompt + {} completion), avg {:.1} s, cost {cost}",
+        t.count,
+        if t.estimated { "~" } else { "" },
+        t.total_tokens,
+        t.prompt_tokens,
+        t.completion_tokens,
+        t.avg_latency_ms.unwrap_or(0.0) / 1000.0
+    )
 }
 
 #[derive(Debug, Serialize)]
@@ -144,6 +219,8 @@ struct AllStats {
     by_model: Vec<ModelTotals>,
     /// Readings left out because their records failed the integrity check.
     skipped: Vec<Skipped>,
+    /// The follow-up questions asked about them.
+    followups: FollowupTotals,
 }
 
 /// A reading left out of the figures.
@@ -178,6 +255,7 @@ async fn figures(service: &Service, args: &StatsArgs) -> Result<String, CliError
             sections_planned: row.sections_planned,
             rows: rows(&parts, &planned_ids(row.lines)),
             totals: totals(&parts, &prices),
+            followups: followup_totals(&figures.followups, &prices),
         };
         if args.json {
             json(&stats)?
@@ -186,7 +264,9 @@ async fn figures(service: &Service, args: &StatsArgs) -> Result<String, CliError
         }
     } else {
         let all = service.all_figures().await?;
+        let asked = service.all_followup_figures().await?;
         let mut stats = across(&all.parts, &prices);
+        stats.followups = followup_totals(asked.followups.iter().map(|(_, f)| f), &prices);
         stats.skipped = all
             .skipped
             .into_iter()
@@ -195,6 +275,14 @@ async fn figures(service: &Service, args: &StatsArgs) -> Result<String, CliError
                 reason: e.to_string(),
             })
             .collect();
+        for id in asked.damaged {
+            if !stats.skipped.iter().any(|s| s.id == id) {
+                stats.skipped.push(Skipped {
+                    id,
+                    reason: "a follow-up's record failed its integrity check".to_owned(),
+                });
+            }
+        }
         if args.json {
             json(&stats)?
         } else {
@@ -358,6 +446,7 @@ fn across(parts: &[(ReadingId, PartMeta)], prices: &Prices) -> AllStats {
             })
             .collect(),
         skipped: Vec::new(),
+        followups: FollowupTotals::default(),
         by_model: by_model
             .into_iter()
             .map(|(model, (ids, ms))| ModelTotals {
@@ -542,6 +631,7 @@ fn reading_table(s: &ReadingStats, wide: bool) -> String {
         ));
     }
     out.push_str(&cost_line(t));
+    out.push_str(&followup_line(&s.followups));
     out
 }
 
@@ -628,7 +718,11 @@ fn across_tables(s: &AllStats, wide: bool) -> String {
              completion_per_million\n",
         );
     }
-    format!("{}{skipped}", out.trim_end())
+    format!(
+        "{}{}{skipped}",
+        out.trim_end(),
+        followup_line(&s.followups)
+    )
 }
 
 /// The closing note on readings left out, or nothing.

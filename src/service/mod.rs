@@ -125,6 +125,8 @@ pub struct ReadingFigures {
     pub row: ReadingRow,
     /// Its sections' figures, in the order they finished.
     pub parts: Vec<PartMeta>,
+    /// Its follow-ups' figures, oldest first.
+    pub followups: Vec<crate::store::FollowupMeta>,
 }
 
 /// A stored reading about to be retried: how it stands and what will run again.
@@ -360,6 +362,12 @@ impl Service {
                         let entry = costs.entry(id).or_insert(Some(0.0));
                         *entry = entry.zip(part).map(|(a, b)| a + b);
                     }
+                    // A reading's follow-ups are part of what it cost.
+                    for (id, f) in s.all_followup_metas()?.followups {
+                        let asked = prices.cost(&f.model, &f.usage);
+                        let entry = costs.entry(id).or_insert(Some(0.0));
+                        *entry = entry.zip(asked).map(|(a, b)| a + b);
+                    }
                 }
                 Ok(listed
                     .into_iter()
@@ -394,7 +402,12 @@ impl Service {
             .call(move |s| {
                 let row = s.reading(id)?;
                 let parts = s.part_metas(id)?;
-                Ok(ReadingFigures { row, parts })
+                let followups = s.followup_metas(id)?;
+                Ok(ReadingFigures {
+                    row,
+                    parts,
+                    followups,
+                })
             })
             .await?)
     }
@@ -403,6 +416,12 @@ impl Service {
     /// records fail their check are left out and listed in `skipped`.
     pub async fn all_figures(&self) -> Result<AllParts, ServiceError> {
         Ok(self.writer.call(Store::all_part_metas).await?)
+    }
+
+    /// Every follow-up's figures across all readings, with its reading's id; those whose
+    /// records fail their check are left out and their readings listed.
+    pub async fn all_followup_figures(&self) -> Result<crate::store::AllFollowups, ServiceError> {
+        Ok(self.writer.call(Store::all_followup_metas).await?)
     }
 
     /// Deletes reading `id`; refuses one that is being generated right now.

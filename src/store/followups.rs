@@ -286,6 +286,14 @@ impl Store {
         self.open_text(Field::FollowupRequest(id, n), blob)
     }
 
+    /// Reading `id`'s follow-ups' figures, oldest first (nothing opened), each checked.
+    pub fn followup_metas(&self, id: ReadingId) -> Result<Vec<FollowupMeta>, StoreError> {
+        self.raw_followups(Some(id))?
+            .into_iter()
+            .map(|raw| self.checked(raw))
+            .collect()
+    }
+
     /// Every follow-up's figures with its reading (nothing opened); those whose record fails
     /// its check are left out, and their readings listed in the second value.
     pub fn all_followup_metas(&self) -> Result<AllFollowups, StoreError> {
