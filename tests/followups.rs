@@ -162,7 +162,9 @@ async fn a_follow_up_carries_the_reading_and_the_conversation_and_is_kept_sealed
         "[prices.\"fake-1\"]\nprompt_per_million = 1.0\ncompletion_per_million = 2.0\n",
     )
     .unwrap();
-    let one = run(home.path(), &["stats", "1", "--json"], "", &[]).await.json();
+    let one = run(home.path(), &["stats", "1", "--json"], "", &[])
+        .await
+        .json();
     let f = &one["followups"];
     assert_eq!(f["count"], 2, "{one}");
     let (p, c) = (
@@ -171,9 +173,15 @@ async fn a_follow_up_carries_the_reading_and_the_conversation_and_is_kept_sealed
         followups[0]["usage"]["completion_tokens"].as_u64().unwrap()
             + followups[1]["usage"]["completion_tokens"].as_u64().unwrap(),
     );
-    assert_eq!((f["prompt_tokens"].as_u64(), f["completion_tokens"].as_u64()), (Some(p), Some(c)));
+    assert_eq!(
+        (f["prompt_tokens"].as_u64(), f["completion_tokens"].as_u64()),
+        (Some(p), Some(c))
+    );
     let cost = f["cost"].as_f64().unwrap();
-    assert!((cost - (p as f64 + 2.0 * c as f64) / 1e6).abs() < 1e-12, "{f}");
+    assert!(
+        (cost - (p as f64 + 2.0 * c as f64) / 1e6).abs() < 1e-12,
+        "{f}"
+    );
     let all = run(home.path(), &["stats", "--json"], "", &[]).await.json();
     assert_eq!(all["followups"]["count"], 2, "{all}");
     let text = run(home.path(), &["stats", "1"], "", &[]).await;

@@ -172,7 +172,7 @@ fn followup_line(t: &FollowupTotals) -> String {
         return String::new();
     }
     let cost = match t.cost {
-        Some(c) if c == 0.0 => "free".to_owned(),
+        Some(c) if c <= 0.0 => "free".to_owned(),
         Some(c) => format!("${c:.6}"),
         None => format!(
             "unknown (no price for {})",
@@ -718,11 +718,7 @@ fn across_tables(s: &AllStats, wide: bool) -> String {
              completion_per_million\n",
         );
     }
-    format!(
-        "{}{}{skipped}",
-        out.trim_end(),
-        followup_line(&s.followups)
-    )
+    format!("{}{}{skipped}", out.trim_end(), followup_line(&s.followups))
 }
 
 /// The closing note on readings left out, or nothing.
