@@ -53,3 +53,22 @@ EXTRA=(--stream); run streamed 'structured = "off"'
 EXTRA=(--no-stream); run whole 'structured = "off"'
 EXTRA=(--stream); run json_schema 'structured = "json_schema"'
 EXTRA=(--stream); run warm_cache 'structured = "json_schema"' 'warm_cache = true'
+# A follow-up question about the first reading, answered by the same model and saved with it.
+dir="$home/streamed"
+start=$(date +%s.%N)
+code=0
+"$bin" --home "$dir" ask 1 "What does the first line ask of me?" \
+  --provider llamacpp --base-url "$base" --model "$MODEL" --json >"$dir/ask.json" 2>"$dir/ask.txt" || code=$?
+end=$(date +%s.%N)
+python3 - "$dir/ask.json" "$start" "$end" "$code" "$dir/ask.txt" <<'PY'
+import json, sys
+path, start, end, code, err = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), sys.argv[4], sys.argv[5]
+try:
+    f = json.load(open(path))
+except Exception:
+    print(f"   follow-up: not answered (exit {code}): {open(err).read().strip()[-300:]}"); sys.exit()
+u = f["usage"]
+print(f"   follow-up: answered, exit {code}, wall {end - start:.0f} s, {u['prompt_tokens']} prompt + "
+      f"{u['completion_tokens']} completion tokens ({u['cached_tokens']} from the cache), "
+      f"{f['sections_left_out']} sections left out; begins: {f['answer'][:160]!r}")
+PY

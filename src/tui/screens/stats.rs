@@ -83,13 +83,27 @@ pub fn render(state: &StatsState, prices: &Prices, frame: &mut Frame, area: Rect
         super::placeholder(state.loading.is_some(), frame, area, theme);
         return;
     };
-    let [title, _, table_area] = Layout::vertical([
+    let asked = u16::from(!report.followups.is_empty());
+    let [title, _, table_area, followups] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Length(1),
         Constraint::Min(0),
+        Constraint::Length(asked),
     ])
     .horizontal_margin(1)
     .areas(area);
+    if asked > 0 {
+        frame.render_widget(
+            Span::styled(
+                truncate(
+                    &followup_line(&report.followups, prices),
+                    usize::from(followups.width),
+                ),
+                theme.dim,
+            ),
+            followups,
+        );
+    }
     let narrow = area.width < 110;
     let mut models: Vec<&str> = report
         .sections
@@ -122,12 +136,17 @@ pub fn render(state: &StatsState, prices: &Prices, frame: &mut Frame, area: Rect
         report.sections.iter().filter_map(f).map(u64::from).sum()
     };
     let wall = report.sections.iter().filter_map(|s| s.latency_ms).max();
-    let completion = sum(|s| s.completion_tokens);
-    let busy: u64 = report.sections.iter().filter_map(|s| s.latency_ms).sum();
-    let rate = if busy > 0 {
-        format!("{:.1}", completion as f64 * 1000.0 / busy as f64)
-    } else {
-        "–".into()
+    // The reading's throughput: its sections ran at once, so all their completion tokens (what
+    // the column counts) over its wall time, not a sum of the sections' own rates.
+    let rate = match wall.filter(|&w| w > 0) {
+        Some(w) => format!(
+            "{:.1}",
+            crate::events::tokens_per_sec(
+                sum(|s| s.completion_tokens),
+                std::time::Duration::from_millis(w)
+            )
+        ),
+        None => "–".into(),
     };
     let shown: Vec<&SectionReport> = report.sections.iter().skip(state.scroll).collect();
     // Every column but the section's title: its heading, its cells, its total, when it gives
@@ -166,7 +185,7 @@ pub fn render(state: &StatsState, prices: &Prices, frame: &mut Frame, area: Rect
     columns.push(column(
         "Compl.",
         &|s| num(s.completion_tokens),
-        fmt_tokens(completion),
+        fmt_tokens(sum(|s| s.completion_tokens)),
         0,
         true,
     ));
@@ -310,6 +329,29 @@ pub fn render(state: &StatsState, prices: &Prices, frame: &mut Frame, area: Rect
         .footer(Row::new(total).style(theme.bold))
         .column_spacing(1);
     frame.render_stateful_widget(table, table_area, &mut TableState::new());
+}
+
+/// "Follow-up questions: 2 · 6,140 tokens · 2.1 s each · $0.000420".
+fn followup_line(all: &[crate::report::FollowupReport], prices: &Prices) -> String {
+    let tokens: u64 = all.iter().map(|f| u64::from(f.usage.total())).sum();
+    let secs = all.iter().map(|f| f.latency_ms as f64).sum::<f64>() / 1000.0 / all.len() as f64;
+    let cost: Option<f64> = all
+        .iter()
+        .map(|f| {
+            prices
+                .cost(&f.model, &f.usage)
+                .or((f.model == crate::llm::offline::MODEL).then_some(0.0))
+        })
+        .sum();
+    format!(
+        "Follow-up questions: {} · {} tokens · {secs:.1} s each · {}",
+        all.len(),
+        fmt_tokens(tokens),
+        match cost {
+            Some(c) if c <= 0.0 => "free".to_owned(),
+            other => fmt_cost(other),
+        }
+    )
 }
 
 /// The section's title keeps this many columns before other columns give way.

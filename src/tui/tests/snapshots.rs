@@ -654,3 +654,36 @@ fn the_classical_chinese_toggled_on() {
         a
     });
 }
+
+#[test]
+fn stats_count_the_follow_ups_below_the_table() {
+    three("stats_followups", |size| {
+        let mut a = app(size);
+        a.stats.loading = Some(ReadingId(7));
+        a.screen = Screen::Stats;
+        let mut report = complete_report();
+        for (id, tokens) in [(1, 3_000), (2, 3_140)] {
+            let raw = r#"{"response":["<p>An answer.</p>"]}"#;
+            report.followups.push(crate::report::FollowupReport {
+                id,
+                asked_at: "2026-03-01T10:00:00Z".into(),
+                question: "Why?".into(),
+                answer: "An answer.".into(),
+                paragraphs: parse_response(raw),
+                usage: Usage::estimated(tokens - 100, 100),
+                latency_ms: 2_100,
+                ttft_ms: Some(300),
+                provider: "offline".into(),
+                model: "legge-1882".into(),
+                sections_left_out: 0,
+            });
+        }
+        a.update(stats_loaded(report));
+        let screen = draw(&a);
+        assert!(
+            screen.contains("Follow-up questions: 2 · 6,140 tokens · 2.1 s each · free"),
+            "{screen}"
+        );
+        a
+    });
+}
