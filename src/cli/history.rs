@@ -92,6 +92,7 @@ pub async fn run(home: Option<&Path>, args: HistoryArgs) -> Result<ExitCode, Cli
         search: args.search.map(|s| s.trim().to_owned()),
         hexagram: args.hexagram,
         limit: args.limit,
+        with_notes: false,
     };
     let filters = described(&filter);
     let listed = service.history(filter).await;

@@ -266,11 +266,19 @@ fn wants_other_language(language: Option<&str>, question: &str) -> bool {
 }
 
 /// The line positions a question names: "line 3", "lines 2 and 5", "the third line", "the top
-/// line", "bottom line"; in order, without repeats.
+/// line", "bottom line", the same in Spanish, French, Portuguese, Italian and German ("la línea 3",
+/// "la tercera línea", "la ligne 2"), and the classical names ("九三", "初六", "上九", "第三爻");
+/// in order, without repeats.
 pub fn lines_named(question: &str) -> Vec<u8> {
-    const ORDINALS: [(&str, u8); 10] = [
+    const LINE: [&str; 15] = [
+        "line", "lines", "línea", "líneas", "linea", "lineas", "linee", "ligne", "lignes", "linha",
+        "linhas", "linie", "linien", "zeile", "zeilen",
+    ];
+    const AND: [&str; 8] = ["and", "or", "y", "o", "et", "ou", "e", "und"];
+    const ORDINALS: [(&str, u8); 33] = [
         ("first", 1),
         ("bottom", 1),
+        ("lowest", 1),
         ("second", 2),
         ("third", 3),
         ("fourth", 4),
@@ -278,7 +286,29 @@ pub fn lines_named(question: &str) -> Vec<u8> {
         ("sixth", 6),
         ("top", 6),
         ("upper", 6),
-        ("lowest", 1),
+        ("primera", 1),
+        ("primer", 1),
+        ("segunda", 2),
+        ("tercera", 3),
+        ("cuarta", 4),
+        ("quinta", 5),
+        ("sexta", 6),
+        ("première", 1),
+        ("premiere", 1),
+        ("deuxième", 2),
+        ("seconde", 2),
+        ("troisième", 3),
+        ("quatrième", 4),
+        ("cinquième", 5),
+        ("sixième", 6),
+        ("primeira", 1),
+        ("terceira", 3),
+        ("quarta", 4),
+        ("erste", 1),
+        ("zweite", 2),
+        ("dritte", 3),
+        ("vierte", 4),
+        ("fünfte", 5),
     ];
     let lower = question.to_lowercase();
     let words: Vec<&str> = lower
@@ -291,25 +321,48 @@ pub fn lines_named(question: &str) -> Vec<u8> {
             found.push(n);
         }
     };
+    let is_line = |w: &str| LINE.contains(&w);
+    let ordinal = |w: &str| -> Option<u8> {
+        let digits: String = w.chars().take_while(char::is_ascii_digit).collect();
+        digits.parse().ok().or_else(|| {
+            ORDINALS
+                .iter()
+                .find(|(name, _)| *name == w)
+                .map(|&(_, n)| n)
+        })
+    };
     for (i, w) in words.iter().enumerate() {
-        let is_line = |w: &str| w == "line" || w == "lines";
         if is_line(w) {
-            // "line 3", "lines 2 and 5", "lines 1, 4"
+            // "line 3", "lines 2 and 5", "la línea tercera"
             for next in words.iter().skip(i + 1).take(6) {
-                match next.parse::<u8>() {
-                    Ok(n) => push(n),
-                    Err(_) if *next == "and" || *next == "or" => {}
-                    Err(_) => break,
+                match ordinal(next) {
+                    Some(n) => push(n),
+                    None if AND.contains(next) => {}
+                    None => break,
                 }
             }
-        } else if words.get(i + 1).is_some_and(|n| is_line(n)) {
-            // "third line", "3rd line", "top line"
-            let digits: String = w.chars().take_while(char::is_ascii_digit).collect();
-            if let Ok(n) = digits.parse::<u8>() {
-                push(n);
-            } else if let Some(&(_, n)) = ORDINALS.iter().find(|(name, _)| name == w) {
+        } else if words.get(i + 1).is_some_and(|n| is_line(n))
+            || words.get(i + 2).is_some_and(|n| is_line(n)) && words.get(i + 1) == Some(&"de")
+        {
+            // "third line", "3rd line", "top line", "tercera línea"
+            if let Some(n) = ordinal(w) {
                 push(n);
             }
+        }
+    }
+    // The classical names: 初九 / 初六, 九二 ... 六五, 上九 / 上六, and 第三爻.
+    let places = ['初', '二', '三', '四', '五', '上'];
+    let chars: Vec<char> = question.chars().collect();
+    for pair in chars.windows(2) {
+        let place = |c: char| places.iter().position(|&p| p == c);
+        let n = match (pair[0], pair[1]) {
+            ('初' | '上', '九' | '六') => place(pair[0]),
+            ('九' | '六', c) if c != '初' && c != '上' => place(c),
+            ('第', c) => place(c).filter(|&i| i > 0 && i < 5),
+            _ => None,
+        };
+        if let Some(i) = n {
+            push(u8::try_from(i + 1).unwrap_or(0));
         }
     }
     found
@@ -606,6 +659,16 @@ mod tests {
         );
         assert_eq!(lines_named("What should I do next?"), Vec::<u8>::new());
         assert_eq!(lines_named("line seven"), Vec::<u8>::new());
+        assert_eq!(lines_named("¿Qué me pide la línea 3?"), vec![3]);
+        assert_eq!(
+            lines_named("¿Y la tercera línea, y las líneas 5 y 6?"),
+            vec![3, 5, 6]
+        );
+        assert_eq!(lines_named("Que dit la ligne 2 ?"), vec![2]);
+        assert_eq!(lines_named("Was sagt die dritte Linie?"), vec![3]);
+        assert_eq!(lines_named("九三是什么意思？还有上六。"), vec![3, 6]);
+        assert_eq!(lines_named("初九和第四爻"), vec![1, 4]);
+        assert_eq!(lines_named("九月的事"), Vec::<u8>::new());
     }
 
     #[test]

@@ -92,6 +92,9 @@ pub struct Listed {
     pub context: Option<String>,
     /// How many notes and outcomes it has.
     pub notes: super::NoteCounts,
+    /// The text of its notes, oldest first, when the filter asked for them
+    /// ([`HistoryFilter::with_notes`]); notes that do not open are left out.
+    pub note_text: Vec<String>,
 }
 
 impl fmt::Debug for Listed {
@@ -101,6 +104,7 @@ impl fmt::Debug for Listed {
             .field("question_opens", &self.question.is_ok())
             .field("has_context", &self.context.is_some())
             .field("notes", &self.notes)
+            .field("note_text", &self.note_text.len())
             .finish()
     }
 }
@@ -114,6 +118,9 @@ pub struct HistoryFilter {
     pub hexagram: Option<u8>,
     /// At most this many, newest first.
     pub limit: Option<usize>,
+    /// Also open every reading's notes into [`Listed::note_text`] (the terminal app's filter
+    /// searches them as you type).
+    pub with_notes: bool,
 }
 
 /// A reading's columns, its section list and token sum (as the sections tag covers them), its
@@ -473,9 +480,10 @@ impl Store {
         let counts = self.note_counts()?;
         // Searching looks in the notes too: every note is opened once (those that do not open
         // never match).
-        let notes = match &needle {
-            Some(_) => self.all_notes(None)?,
-            None => HashMap::new(),
+        let mut notes = if needle.is_some() || filter.with_notes {
+            self.all_notes(None)?
+        } else {
+            HashMap::new()
         };
         let mut st = self.conn.prepare_cached(&sql).map_err(|e| self.db_err(e))?;
         let rows = st
@@ -509,8 +517,13 @@ impl Store {
                     continue;
                 }
             }
+            let note_text = match notes.remove(&row.id) {
+                Some(ns) if filter.with_notes => ns.into_iter().flatten().map(|n| n.text).collect(),
+                _ => Vec::new(),
+            };
             out.push(Listed {
                 notes: counts.get(&row.id).copied().unwrap_or_default(),
+                note_text,
                 row,
                 question,
                 context,

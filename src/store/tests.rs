@@ -729,8 +729,9 @@ fn debug_output_shows_no_secrets() {
             model: "m".into(),
         },
         question: Ok("my private question".into()),
-        context: None,
+        context: Some("private situation".into()),
         notes: NoteCounts::default(),
+        note_text: vec!["my private note".into()],
     };
     assert!(!format!("{listed:?}").contains("private"));
 }

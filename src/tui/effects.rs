@@ -102,7 +102,12 @@ impl Runner {
             }
             Effect::LoadHistory => {
                 self.tasks.spawn(async move {
-                    let result = service.history(HistoryFilter::default()).await;
+                    let result = service
+                        .history(HistoryFilter {
+                            with_notes: true,
+                            ..HistoryFilter::default()
+                        })
+                        .await;
                     let _ = tx.send(Msg::History(result));
                 });
             }

@@ -46,6 +46,9 @@ pub struct HistoryRow {
     pub cost: Option<f64>,
     /// Its journal: notes and outcomes.
     pub journal: crate::store::NoteCounts,
+    /// What else the filter finds it by: the situation and the notes' text (decrypted; never
+    /// drawn).
+    pub more_text: String,
 }
 
 impl From<HistoryEntry> for HistoryRow {
@@ -66,16 +69,25 @@ impl From<HistoryEntry> for HistoryRow {
             tokens: row.total_tokens,
             cost: e.cost,
             journal: e.listed.notes,
+            more_text: e
+                .listed
+                .context
+                .into_iter()
+                .chain(e.listed.note_text)
+                .collect::<Vec<_>>()
+                .join(" "),
         }
     }
 }
 
 impl HistoryRow {
-    /// What the filter searches: question, date, status and both hexagrams' numbers and names.
+    /// What the filter searches: question, situation, notes, date, status and both hexagrams'
+    /// numbers and names.
     fn haystack(&self) -> String {
         let mut s = format!(
-            "{} {} {} #{}",
+            "{} {} {} {} #{}",
             self.question,
+            self.more_text,
             self.created_at,
             self.status.as_str(),
             self.id

@@ -469,3 +469,29 @@ async fn a_note_is_edited_and_deleted_in_the_store() {
     assert!(report.notes.is_empty());
     h.runner.shutdown(Duration::from_secs(5)).await;
 }
+
+#[tokio::test]
+async fn history_carries_the_situation_and_notes_the_filter_searches() {
+    let home = tempfile::tempdir().unwrap();
+    let mut h = Harness::new(home.path(), None);
+    let id = h.cast(1, "9,8,7,7,6,8").await;
+    h.runner.apply(Effect::AddNote {
+        id,
+        kind: crate::store::NoteKind::Outcome,
+        text: "We stayed inland after all".into(),
+    });
+    assert!(matches!(
+        h.next().await,
+        Msg::NoteAdded { result: Ok(_), .. }
+    ));
+    h.runner.apply(Effect::LoadHistory);
+    let Msg::History(Ok(entries)) = h.next().await else {
+        panic!("no history")
+    };
+    assert_eq!(entries[0].listed.note_text, ["We stayed inland after all"]);
+    let mut state = crate::tui::screens::history::HistoryState::default();
+    state.set_rows(entries.into_iter().map(Into::into).collect());
+    state.filter.insert_str("inland");
+    assert_eq!(state.visible().len(), 1);
+    h.runner.shutdown(Duration::from_secs(5)).await;
+}

@@ -264,6 +264,10 @@ fn history_rows() -> Vec<HistoryEntry> {
                 question: Ok(q.into()),
                 context: None,
                 notes: crate::store::NoteCounts::default(),
+                note_text: (id == 2)
+                    .then(|| "We waited; the monsoon came late".to_owned())
+                    .into_iter()
+                    .collect(),
             },
             cost: (id % 2 == 0).then_some(0.0021 * id as f64),
         }

@@ -503,6 +503,15 @@ fn history_filters_as_you_type_and_acts_on_the_chosen_reading() {
     a.update(key(KeyCode::Esc));
     assert_eq!(a.history.visible().len(), 5, "Esc clears the filter");
     a.update(key(KeyCode::Char('/')));
+    type_text(&mut a, "monsoon");
+    assert_eq!(
+        a.history.visible().len(),
+        1,
+        "a word of a note finds its reading"
+    );
+    assert_eq!(a.history.chosen().unwrap().id, ReadingId(2));
+    a.update(key(KeyCode::Esc));
+    a.update(key(KeyCode::Char('/')));
     type_text(&mut a, "feng");
     assert_eq!(a.history.visible().len(), 1, "hexagram names match too");
     a.update(key(KeyCode::Enter));
