@@ -113,11 +113,7 @@ pub fn areas(body: Rect, open: bool) -> (Option<Rect>, Option<Rect>) {
 
 /// Where the page's text goes inside its area (a margin each side).
 fn page_inner(page: Rect) -> Rect {
-    Rect {
-        x: page.x + 2,
-        width: page.width.saturating_sub(3),
-        ..page
-    }
+    super::readable(page)
 }
 
 impl LibraryState {
@@ -399,13 +395,7 @@ pub fn position(state: &LibraryState, body: Rect, theme: &Theme) -> Option<usize
     let (_, page) = areas(body, state.open);
     let inner = page_inner(page?);
     let len = page_lines(state, usize::from(inner.width), theme).len();
-    let height = usize::from(inner.height);
-    let scroll = state.scroll.min(len.saturating_sub(height));
-    Some(
-        ((scroll + height).min(len) * 100)
-            .checked_div(len)
-            .unwrap_or(100),
-    )
+    super::scroll_percent(state.scroll, len, usize::from(inner.height))
 }
 
 /// Draws the Library.

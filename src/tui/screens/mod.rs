@@ -159,6 +159,21 @@ pub fn placeholder(loading: bool, frame: &mut Frame, area: Rect, theme: &Theme) 
     );
 }
 
+/// The widest a page of text runs: longer lines are hard to follow.
+pub const MEASURE: u16 = 96;
+
+/// Where a page of text goes inside `area`: a margin of one column each side (two on the left),
+/// and at most [`MEASURE`] columns, centred.
+pub fn readable(area: Rect) -> Rect {
+    let room = area.width.saturating_sub(3);
+    let width = room.min(MEASURE);
+    Rect {
+        x: area.x + 2 + (room - width) / 2,
+        width,
+        ..area
+    }
+}
+
 /// How far down a view of `height` rows over `len` lines, scrolled to `scroll`, is, in percent:
 /// 0 at the top, 100 at the end; `None` when it all fits.
 pub fn scroll_percent(scroll: usize, len: usize, height: usize) -> Option<usize> {

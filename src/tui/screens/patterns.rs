@@ -41,13 +41,14 @@ impl PatternsView {
 
 /// Draws the view in a box over `area`.
 pub fn render(view: &PatternsView, frame: &mut Frame, area: Rect, theme: &Theme) {
+    // The whole screen is the view's: nothing of History shows at its sides.
+    frame.render_widget(Clear, area);
     let [_, r, _] = Layout::horizontal([
         Constraint::Length(1),
         Constraint::Fill(1),
         Constraint::Length(1),
     ])
     .areas(area);
-    frame.render_widget(Clear, r);
     let block = Block::bordered()
         .border_style(theme.border_focus)
         .title(Span::styled(strings::PATTERNS_TITLE, theme.heading))

@@ -105,19 +105,9 @@ pub fn areas(body: Rect) -> (Option<Rect>, Rect) {
     }
 }
 
-/// The widest the text runs: lines longer than this are hard to follow.
-const MEASURE: u16 = 96;
-
-/// Where the text goes inside its area: a margin of one column each side, and at most
-/// [`MEASURE`] columns, centred.
+/// Where the text goes inside its area: a readable measure, centred.
 fn text_inner(text: Rect) -> Rect {
-    let room = text.width.saturating_sub(3);
-    let width = room.min(MEASURE);
-    Rect {
-        x: text.x + 2 + (room - width) / 2,
-        width,
-        ..text
-    }
+    super::readable(text)
 }
 
 impl ReadingState {
