@@ -6,7 +6,7 @@ use super::{HexagramSummary, ReadingReport, SectionStatus};
 use crate::response::{sanitize_inline, to_html};
 
 const STYLE: &str = "
-body { margin: 0; background: #f7f4ec; color: #222; font: 17px/1.6 Georgia, 'Times New Roman', serif; }
+body { margin: 0; background: #f7f4ec; color: #222; font: 17px/1.6 Georgia, 'Times New Roman', 'Noto Serif CJK SC', 'Noto Serif CJK TC', 'Source Han Serif', 'Songti SC', SimSun, 'Noto Sans Symbols 2', 'Segoe UI Symbol', 'Apple Symbols', 'DejaVu Sans', serif; }
 main { max-width: 46rem; margin: 0 auto; padding: 2rem 1.25rem 4rem; }
 h1 { font-size: 1.6rem; line-height: 1.3; margin: 0 0 .25rem; }
 h2 { font-size: 1.15rem; margin: 2rem 0 .5rem; border-bottom: 1px solid #d8d0bd; }
@@ -57,8 +57,18 @@ fn figure(lines: [u8; 6], after_change: bool, h: &HexagramSummary) -> String {
         } else {
             "<span></span><span></span>"
         };
+        // The value of the line as drawn: in the resulting hexagram a changing line has
+        // turned (9 to a young yin 8, 6 to a young yang 7).
+        let title = match (after_change && changing, v) {
+            (true, 9) => "8: young yin (the 9 cast, changed)".to_owned(),
+            (true, _) => "7: young yang (the 6 cast, changed)".to_owned(),
+            (false, 6) => "6: old yin, it changes".to_owned(),
+            (false, 7) => "7: young yang".to_owned(),
+            (false, 8) => "8: young yin".to_owned(),
+            (false, _) => "9: old yang, it changes".to_owned(),
+        };
         out.push_str(&format!(
-            "<div class=\"{class}\" title=\"{v}\">{bars}</div>"
+            "<div class=\"{class}\" title=\"{title}\">{bars}</div>"
         ));
     }
     out.push_str(&format!(
@@ -206,6 +216,15 @@ mod tests {
         assert!(page.contains("䷶ 55"));
         assert!(page.contains("䷞ 31"));
         assert!(page.contains("Not generated."));
+        // Each line's tooltip is its value as drawn, top first: 8 6 7 7 8 9 cast; in the
+        // resulting figure the 6 and the 9 have turned.
+        let titles: Vec<&str> = page.split("title=\"").skip(1).map(|t| &t[..1]).collect();
+        assert_eq!(
+            titles,
+            ["8", "6", "7", "7", "8", "9", "8", "7", "7", "7", "8", "8"]
+        );
+        // The Chinese names and the hexagram symbols have fonts to fall back on.
+        assert!(page.contains("'Noto Serif CJK SC'") && page.contains("'Noto Sans Symbols 2'"));
         assert!(!page.contains("http"), "no external resources");
     }
 }
