@@ -679,15 +679,7 @@ impl App {
                         } else {
                             msg::NOTE_EDITED
                         });
-                        if self
-                            .reading
-                            .report
-                            .as_ref()
-                            .is_some_and(|r| r.id == Some(id))
-                        {
-                            self.reading.loading = Some(id);
-                            fx.push(Effect::Open { id });
-                        }
+                        self.reload_reading(id, &mut fx);
                     }
                     Err(e) => self.fail(&e),
                 }
@@ -697,16 +689,7 @@ impl App {
                 match result {
                     Ok(_) => {
                         self.say(msg::NOTE_SAVED);
-                        // Shown in the reading once it is loaded again.
-                        if self
-                            .reading
-                            .report
-                            .as_ref()
-                            .is_some_and(|r| r.id == Some(id))
-                        {
-                            self.reading.loading = Some(id);
-                            fx.push(Effect::Open { id });
-                        }
+                        self.reload_reading(id, &mut fx);
                     }
                     Err(e) => self.fail(&e),
                 }
@@ -752,6 +735,19 @@ impl App {
             }
         }
         fx
+    }
+
+    /// Loads reading `id` again when the Reading screen shows it (its journal changed).
+    fn reload_reading(&mut self, id: ReadingId, fx: &mut Vec<Effect>) {
+        if self
+            .reading
+            .report
+            .as_ref()
+            .is_some_and(|r| r.id == Some(id))
+        {
+            self.reading.loading = Some(id);
+            fx.push(Effect::Open { id });
+        }
     }
 
     /// Reports a failed operation on the status line (its words cleaned for the terminal).

@@ -121,17 +121,10 @@ impl ReadingState {
 
     /// Scrolls to `section` (once loaded).
     pub fn apply_jump(&mut self, body: Rect, theme: &Theme) {
-        let (Some(section), Some(report)) = (self.jump, &self.report) else {
+        let Some(section) = self.jump else { return };
+        let Some((d, text)) = self.laid_out(body, theme) else {
             return;
         };
-        let (_, text) = areas(body);
-        let d = doc(
-            report,
-            self.asking.as_ref(),
-            usize::from(text_inner(text).width),
-            theme,
-            self.chinese,
-        );
         if let Some(&(_, a)) = d.sections.iter().find(|(s, _)| *s == section) {
             self.scroll = d.anchors[a].1;
         }
@@ -141,9 +134,17 @@ impl ReadingState {
 
     /// Scrolls so that the end of the answer being written is in view, when following it.
     pub fn follow_answer(&mut self, body: Rect, theme: &Theme) {
-        let (Some(report), true) = (&self.report, self.follow) else {
+        let Some((d, text)) = self.laid_out(body, theme).filter(|_| self.follow) else {
             return;
         };
+        if let Some(end) = d.answer_end {
+            self.scroll = end.saturating_sub(usize::from(text.height));
+        }
+    }
+
+    /// The open reading laid out for `body`, and the text's area; `None` with none open.
+    fn laid_out(&self, body: Rect, theme: &Theme) -> Option<(Doc, Rect)> {
+        let report = self.report.as_ref()?;
         let (_, text) = areas(body);
         let d = doc(
             report,
@@ -152,9 +153,7 @@ impl ReadingState {
             theme,
             self.chinese,
         );
-        if let Some(end) = d.answer_end {
-            self.scroll = end.saturating_sub(usize::from(text.height));
-        }
+        Some((d, text))
     }
 
     fn clamp(&mut self, len: usize, height: usize) {
@@ -175,14 +174,9 @@ impl ReadingState {
         let saved = move |f: fn(ReadingId) -> ReadingAction| {
             id.map_or(ReadingAction::Say(strings::msg::NOT_SAVED), f)
         };
-        let (_, text) = areas(body);
-        let d = doc(
-            report,
-            self.asking.as_ref(),
-            usize::from(text_inner(text).width),
-            theme,
-            self.chinese,
-        );
+        let Some((d, text)) = self.laid_out(body, theme) else {
+            return ReadingAction::None;
+        };
         let page = usize::from(text.height.saturating_sub(1)).max(1);
         let cur = self.current(&d);
         let shift = key.modifiers.contains(KeyModifiers::SHIFT);
@@ -528,19 +522,8 @@ fn paragraphs(lines: &mut Vec<Line<'static>>, paras: &[Para], width: usize, them
 
 /// How far down the reading the view is, in percent (shown in the tab bar).
 pub fn position(state: &ReadingState, body: Rect, theme: &Theme) -> Option<usize> {
-    let report = state.report.as_ref()?;
-    let (_, text) = areas(body);
-    let inner = text_inner(text);
-    let len = doc(
-        report,
-        state.asking.as_ref(),
-        usize::from(inner.width),
-        theme,
-        state.chinese,
-    )
-    .lines
-    .len();
-    super::scroll_percent(state.scroll, len, usize::from(inner.height))
+    let (d, text) = state.laid_out(body, theme)?;
+    super::scroll_percent(state.scroll, d.lines.len(), usize::from(text.height))
 }
 
 /// Draws the Reading screen.
