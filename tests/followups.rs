@@ -16,6 +16,7 @@ use serde_json::Value;
 use support::cli::{Run, run};
 use support::fake_openai::{FakeOpenAi, Fault, ServerConfig};
 
+const ANSWER_LONG: &str = r#"{"response": ["<p>First paragraph of a follow-up answer, which says enough to be read on its own.</p>", "<p>Second paragraph, which goes on about the reading and what the lines ask of the person.</p>", "<p>Third paragraph, the last one, which never arrives whole when the stream is cut.</p>"]}"#;
 const SECRET: &str = "Pomegranate-5521";
 const ANSWER: &str = r#"{"response": ["<p>La tercera línea pide <b>prudencia</b>: no es momento de forzar.</p>", "<p>Espera a que la luz vuelva.</p>"]}"#;
 
@@ -207,6 +208,22 @@ async fn a_failed_or_refused_follow_up_keeps_nothing_and_says_why() {
     .await;
     assert_eq!(out.code, Some(1), "{out}");
     assert!(out.stderr.contains("not answered"), "{out}");
+    // Cut off mid-answer: what was printed is said to be cut short, and nothing is saved.
+    server.set_config(ServerConfig {
+        content: Some(ANSWER_LONG.to_owned()),
+        chunks: 40,
+        ..server.config()
+    });
+    server.push_faults([Fault::DropMidStream]);
+    let out = iching(
+        home.path(),
+        &["ask", "1", "Why?", "--max-attempts", "1"],
+        &url,
+    )
+    .await;
+    assert_eq!(out.code, Some(1), "{out}");
+    assert!(out.stdout.contains("First paragraph"), "{out}");
+    assert!(out.stderr.contains("cut short: it was not saved"), "{out}");
     // Bad input never reaches the server.
     for (args, says) in [
         (vec!["ask", "1", "   "], "empty"),
@@ -219,7 +236,11 @@ async fn a_failed_or_refused_follow_up_keeps_nothing_and_says_why() {
     let long = "x".repeat(2001);
     let out = iching(home.path(), &["ask", "1", &long], &url).await;
     assert_eq!(out.code, Some(2), "{out}");
-    assert_eq!(server.stats().requests, before + 1, "only the failed one");
+    assert_eq!(
+        server.stats().requests,
+        before + 2,
+        "only the two that failed"
+    );
     let show = run(home.path(), &["show", "1", "--format", "json"], "", &[]).await;
     assert!(show.json()["followups"].as_array().unwrap().is_empty());
 }

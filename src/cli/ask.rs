@@ -59,8 +59,11 @@ pub async fn run(home: Option<&Path>, args: AskArgs) -> Result<ExitCode, CliErro
     let service = open_configured(home, &args.provider).await?;
     let (tx, rx) = mpsc::unbounded_channel();
     let asking = service.ask(args.id, &question, tx, cancel_on_ctrl_c());
-    let (asked, ()) = tokio::join!(asking, stream(rx, !args.json));
+    let (asked, printed) = tokio::join!(asking, stream(rx, !args.json));
     service.close().await;
+    if asked.is_err() && printed > 0 {
+        eprintln!("(the text above is an answer cut short: it was not saved)");
+    }
     match asked? {
         Asked::Cancelled => {
             eprintln!("cancelled: the answer was not complete, so nothing was saved");
@@ -89,8 +92,9 @@ pub async fn run(home: Option<&Path>, args: AskArgs) -> Result<ExitCode, CliErro
 }
 
 /// Prints the answer as it arrives, each paragraph once it is complete (the next has begun, or
-/// the answer ended), when `print`; says on stderr when an attempt is retried.
-async fn stream(mut rx: mpsc::UnboundedReceiver<SectionEvent>, print: bool) {
+/// the answer ended), when `print`; says on stderr when an attempt is retried. Returns how many
+/// paragraphs of the last attempt it printed.
+async fn stream(mut rx: mpsc::UnboundedReceiver<SectionEvent>, print: bool) -> usize {
     let width = super::cast::text_width();
     let mut text = String::new();
     let mut printed = 0;
@@ -137,4 +141,5 @@ async fn stream(mut rx: mpsc::UnboundedReceiver<SectionEvent>, print: bool) {
             _ => {}
         }
     }
+    printed
 }
