@@ -306,6 +306,7 @@ impl Store {
                 Err(_) => bad.push(reading),
             }
         }
+        bad.sort_unstable();
         bad.dedup();
         Ok(AllFollowups {
             followups: good,
