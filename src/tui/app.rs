@@ -313,6 +313,8 @@ pub enum Confirm {
     EditNote(Box<NoteEditor>, String),
     /// Delete note `.1` of reading `.0`.
     DeleteNote(ReadingId, i64),
+    /// Stop the follow-up being answered as run `.0`.
+    StopFollowup(u64),
 }
 
 impl PartialEq for Confirm {
@@ -325,6 +327,7 @@ impl PartialEq for Confirm {
                 (a.id, a.editing, x) == (b.id, b.editing, y)
             }
             (Confirm::DeleteNote(a, m), Confirm::DeleteNote(b, n)) => (a, m) == (b, n),
+            (Confirm::StopFollowup(a), Confirm::StopFollowup(b)) => a == b,
             _ => false,
         }
     }
@@ -930,6 +933,10 @@ impl App {
                         fx.push(Effect::DeleteNote { id, note });
                         self.status = None;
                     }
+                    Confirm::StopFollowup(run) => {
+                        fx.push(Effect::Cancel { run });
+                        self.status = None;
+                    }
                 },
                 KeyCode::Char('n' | 'N') | KeyCode::Esc => {
                     self.status = None;
@@ -1045,8 +1052,10 @@ impl App {
                         if let Some(why) = &self.read_only {
                             let why = why.clone();
                             self.error(why);
-                        } else if self.reading.asking.is_some() {
-                            self.error(msg::FOLLOWUP_BUSY);
+                        } else if let Some(a) = &self.reading.asking {
+                            // One at a time: f again offers to stop the one in flight.
+                            self.confirm = Some(Confirm::StopFollowup(a.run));
+                            self.say(msg::FOLLOWUP_BUSY);
                         } else {
                             self.followup = Some(FollowupEditor::new(id));
                         }

@@ -100,7 +100,7 @@ pub const KEYS_READING: &[KeyHelp] = &[
         "n",
         "write a note on the reading, or how it turned out (Ctrl-S saves)",
     ),
-    ("f", "ask a follow-up question about the reading"),
+    ("f", "ask a follow-up (again: stop one in flight)"),
     ("e", "the journal: edit or delete a note (each asks first)"),
     (
         "m  w",
@@ -427,7 +427,7 @@ pub mod msg {
     pub const FOLLOWUP_CANCELLED: &str = "The follow-up was cancelled; nothing was saved.";
     /// A second follow-up while one is being answered.
     pub const FOLLOWUP_BUSY: &str =
-        "A follow-up is still being answered: wait for it before asking another.";
+        "A follow-up is still being answered. Stop it (nothing of it is saved)? y/n";
     /// Asks before a note's text is replaced.
     pub const CONFIRM_EDIT_NOTE: &str = "Replace the note with what you wrote? y/n";
     /// Asks before a note is deleted.

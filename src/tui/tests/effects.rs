@@ -495,3 +495,43 @@ async fn history_carries_the_situation_and_notes_the_filter_searches() {
     assert_eq!(state.visible().len(), 1);
     h.runner.shutdown(Duration::from_secs(5)).await;
 }
+
+#[tokio::test]
+async fn a_follow_up_stopped_mid_answer_keeps_nothing() {
+    let home = tempfile::tempdir().unwrap();
+    // Paced: the answer takes long enough to be stopped.
+    let mut h = Harness::new(home.path(), Some(Duration::from_millis(200)));
+    let id = h.cast(1, "9,8,7,7,6,8").await;
+    h.runner.apply(Effect::Ask {
+        run: 2,
+        id,
+        question: "What now?".into(),
+    });
+    // Once its text has begun, stop it.
+    loop {
+        if let Msg::Followup { run: 2, event } = h.rx.recv().await.unwrap()
+            && matches!(event.kind, crate::events::EventKind::Delta(_))
+        {
+            break;
+        }
+    }
+    h.runner.apply(Effect::Cancel { run: 2 });
+    let ended = loop {
+        if let Msg::FollowupEnded { run: 2, result, .. } = h.next().await {
+            break result;
+        }
+    };
+    assert!(
+        matches!(ended, Ok(crate::service::Asked::Cancelled)),
+        "{ended:?}"
+    );
+    h.runner.apply(Effect::Open { id });
+    let Msg::Reading {
+        result: Ok(report), ..
+    } = h.next().await
+    else {
+        panic!("not loaded")
+    };
+    assert!(report.followups.is_empty(), "nothing of it was saved");
+    h.runner.shutdown(Duration::from_secs(5)).await;
+}

@@ -1264,9 +1264,10 @@ fn f_asks_a_follow_up_whose_answer_streams_in_and_is_kept() {
     assert_eq!((*id, question.as_str()), (ReadingId(7), "What of line 3?"));
     assert!(a.followup.is_none());
     assert!(a.animating(), "the answer is awaited");
-    // A second question waits for the first answer.
-    a.update(key(KeyCode::Char('f')));
+    // A second question waits for the first answer: f again offers to stop it; n keeps it.
+    assert!(a.update(key(KeyCode::Char('f'))).is_empty());
     assert!(a.followup.is_none());
+    assert_eq!(a.confirm, Some(Confirm::StopFollowup(run)));
     assert!(
         a.status
             .as_ref()
@@ -1274,6 +1275,8 @@ fn f_asks_a_follow_up_whose_answer_streams_in_and_is_kept() {
             .text
             .contains("still being answered")
     );
+    assert!(a.update(key(KeyCode::Char('n'))).is_empty());
+    assert!(a.reading.asking.is_some());
     // The answer streams in; another run's news is ignored.
     let delta = |text: &str| SectionEvent {
         reading: Some(ReadingId(7)),
@@ -1317,6 +1320,34 @@ fn f_asks_a_follow_up_whose_answer_streams_in_and_is_kept() {
     assert!(a.reading.asking.is_none());
     assert_eq!(a.reading.report.as_ref().unwrap().followups.len(), 1);
     assert!(a.status.as_ref().unwrap().text.contains("saved"));
+    // Stopped: the run is cancelled, and its end says nothing was kept.
+    a.update(key(KeyCode::Char('f')));
+    type_text(&mut a, "And then?");
+    let fx = a.update(key(KeyCode::Enter));
+    let [Effect::Ask { run: stopped, .. }] = fx.as_slice() else {
+        panic!("{fx:?}")
+    };
+    let stopped = *stopped;
+    a.update(key(KeyCode::Char('f')));
+    let fx = a.update(key(KeyCode::Char('y')));
+    assert!(
+        matches!(fx.as_slice(), [Effect::Cancel { run }] if *run == stopped),
+        "{fx:?}"
+    );
+    a.update(Msg::FollowupEnded {
+        run: stopped,
+        id: ReadingId(7),
+        result: Ok(crate::service::Asked::Cancelled),
+    });
+    assert!(a.reading.asking.is_none());
+    assert!(
+        a.status
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("nothing was saved")
+    );
+    assert_eq!(a.reading.report.as_ref().unwrap().followups.len(), 1);
     // Quitting while one is answered cancels it.
     a.update(key(KeyCode::Char('f')));
     type_text(&mut a, "And now?");
