@@ -248,6 +248,26 @@ pub struct FollowupReport {
     pub sections_left_out: u32,
 }
 
+impl From<crate::store::Followup> for FollowupReport {
+    /// A saved follow-up as shown: its answer parsed (and sanitised) from what the model sent.
+    fn from(f: crate::store::Followup) -> Self {
+        let paragraphs = crate::response::parse_response(&f.answer);
+        Self {
+            id: f.meta.id,
+            asked_at: crate::store::rfc3339(f.meta.asked_at),
+            question: f.question,
+            answer: to_plain_text(&paragraphs, None),
+            paragraphs,
+            usage: f.meta.usage,
+            latency_ms: f.meta.latency_ms,
+            ttft_ms: f.meta.ttft_ms,
+            provider: f.meta.provider,
+            model: f.meta.model,
+            sections_left_out: f.meta.left_out,
+        }
+    }
+}
+
 /// One note of the journal.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NoteReport {

@@ -366,22 +366,7 @@ pub fn saved_report(store: &Store, id: ReadingId) -> Result<ReadingReport, Store
     report.followups = store
         .followups(id)?
         .into_iter()
-        .map(|f| {
-            let paragraphs = crate::response::parse_response(&f.answer);
-            crate::report::FollowupReport {
-                id: f.meta.id,
-                asked_at: rfc3339(f.meta.asked_at),
-                question: f.question,
-                answer: crate::response::to_plain_text(&paragraphs, None),
-                paragraphs,
-                usage: f.meta.usage,
-                latency_ms: f.meta.latency_ms,
-                ttft_ms: f.meta.ttft_ms,
-                provider: f.meta.provider,
-                model: f.meta.model,
-                sections_left_out: f.meta.left_out,
-            }
-        })
+        .map(crate::report::FollowupReport::from)
         .collect();
     report.id = Some(id);
     report.created_at = Some(rfc3339(row.created_at));

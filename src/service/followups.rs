@@ -12,7 +12,7 @@ use crate::model::ReadingId;
 use crate::reading::followup::{Answered, Turn, followup_request, run_followup};
 use crate::reading::{saved_report, stored_reading, validate_question};
 use crate::report::FollowupReport;
-use crate::store::{FollowupMeta, NewFollowup, now_ms, rfc3339};
+use crate::store::{Followup, FollowupMeta, NewFollowup, now_ms};
 
 /// How asking a follow-up ended.
 #[derive(Debug, Clone)]
@@ -84,18 +84,10 @@ impl Service {
             request: request_json,
         };
         let n = self.writer.call(move |s| s.add_followup(id, &new)).await?;
-        Ok(Asked::Answered(Box::new(FollowupReport {
-            id: n,
-            asked_at: rfc3339(asked_at),
+        Ok(Asked::Answered(Box::new(FollowupReport::from(Followup {
+            meta: FollowupMeta { id: n, ..meta },
             question,
-            answer: crate::response::to_plain_text(&done.paragraphs, None),
-            paragraphs: done.paragraphs,
-            usage: meta.usage,
-            latency_ms: meta.latency_ms,
-            ttft_ms: meta.ttft_ms,
-            provider: meta.provider,
-            model: meta.model,
-            sections_left_out: meta.left_out,
-        })))
+            answer: done.raw,
+        }))))
     }
 }
