@@ -1,6 +1,10 @@
-//! Criterion benchmarks of the hot paths: sealing and opening (1 KiB, 16 KiB), parsing a
-//! section response, drawing the live grid of 15 cards, and storing a finished section.
-//! `cargo bench --bench core`.
+//! Micro-benchmarks of the hot paths: sealing and opening (1 KiB, 16 KiB), parsing a section
+//! response, drawing the live grid of 15 cards, and storing a finished section.
+//! `cargo bench --bench core [FILTER]` (only the benchmarks whose name contains FILTER).
+//!
+//! The harness is the few lines at the bottom rather than criterion: the same median-of-samples
+//! figures, without a dependency tree that every `cargo test` would build (dev-dependencies are
+//! built for the tests too).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -9,7 +13,8 @@
 
 use std::hint::black_box;
 
-use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use std::time::{Duration, Instant};
+
 use iching::crypto::{Keys, MasterKey, Sealed};
 use iching::model::ReadingId;
 use iching::report::SectionStatus;
@@ -17,21 +22,18 @@ use iching::response::parse_response;
 use iching::store::{NewReading, PartMeta, PartText, Store, Unlock};
 use iching::tui::app::App;
 
-fn sealing(c: &mut Criterion) {
+fn sealing(b: &Bench) {
     let keys = Keys::derive(&MasterKey::generate());
-    let mut group = c.benchmark_group("seal");
     for size in [1024usize, 16 * 1024] {
         let plaintext = vec![b'x'; size];
-        group.throughput(Throughput::Bytes(size as u64));
-        group.bench_with_input(BenchmarkId::new("seal", size), &plaintext, |b, p| {
-            b.iter(|| keys.seal(b"part:1:4:response", black_box(p)));
+        b.run(&format!("seal/seal/{size}"), Some(size), || {
+            keys.seal(b"part:1:4:response", black_box(&plaintext))
         });
         let sealed: Sealed = keys.seal(b"part:1:4:response", &plaintext);
-        group.bench_with_input(BenchmarkId::new("open", size), &sealed, |b, s| {
-            b.iter(|| keys.open(b"part:1:4:response", black_box(s)).unwrap());
+        b.run(&format!("seal/open/{size}"), Some(size), || {
+            keys.open(b"part:1:4:response", black_box(&sealed)).unwrap()
         });
     }
-    group.finish();
 }
 
 /// A typical model answer: three paragraphs with bold and italic, ~250 words, in a code fence.
@@ -45,14 +47,14 @@ fn answer() -> String {
     )
 }
 
-fn parsing(c: &mut Criterion) {
+fn parsing(b: &Bench) {
     let text = answer();
-    c.bench_function("parse_response (4 paragraphs, fenced)", |b| {
-        b.iter(|| parse_response(black_box(&text)));
+    b.run("parse_response (4 paragraphs, fenced)", None, || {
+        parse_response(black_box(&text))
     });
 }
 
-fn storing(c: &mut Criterion) {
+fn storing(b: &Bench) {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path(), Unlock::default()).unwrap();
     let id = store
@@ -77,8 +79,10 @@ fn storing(c: &mut Criterion) {
         error: None,
     };
     let mut section = 0u8;
-    c.bench_function("store a finished section (seal 3 blobs + upsert)", |b| {
-        b.iter(|| {
+    b.run(
+        "store a finished section (seal 3 blobs + upsert)",
+        None,
+        || {
             section = section % 15 + 1;
             let meta = PartMeta {
                 section_id: section,
@@ -100,8 +104,8 @@ fn storing(c: &mut Criterion) {
                 error_kind: None,
             };
             store.save_part(id, &meta, &text).unwrap();
-        });
-    });
+        },
+    );
 }
 
 /// A live grid of 15 cards in every state, as the TUI holds it mid-flight.
@@ -193,23 +197,95 @@ fn live_grid(size: (u16, u16)) -> App {
     app
 }
 
-fn drawing(c: &mut Criterion) {
+fn drawing(b: &Bench) {
     use ratatui::{Terminal, backend::TestBackend};
     for size in [(80u16, 24u16), (200, 60)] {
         let app = live_grid(size);
         let mut terminal = Terminal::new(TestBackend::new(size.0, size.1)).unwrap();
-        c.bench_function(
+        b.run(
             &format!("draw the live grid, 15 cards, {}x{}", size.0, size.1),
-            |b| {
-                b.iter(|| {
-                    terminal
-                        .draw(|f| iching::tui::view::draw(black_box(&app), f))
-                        .unwrap();
-                });
+            None,
+            || {
+                terminal
+                    .draw(|f| iching::tui::view::draw(black_box(&app), f))
+                    .unwrap();
             },
         );
     }
 }
 
-criterion_group!(benches, sealing, parsing, drawing, storing);
-criterion_main!(benches);
+fn main() {
+    // `cargo bench` passes `--bench`; any other argument is a filter on the names.
+    let filter = std::env::args().skip(1).find(|a| !a.starts_with("--"));
+    let b = Bench { filter };
+    println!(
+        "{:<52} {:>11} {:>25} {:>11}",
+        "benchmark", "median", "fastest .. slowest sample", "throughput"
+    );
+    sealing(&b);
+    parsing(&b);
+    drawing(&b);
+    storing(&b);
+}
+
+/// The harness: after a warm-up of about half a second, 30 samples, each a batch of calls sized
+/// to take about 20 ms; the time per call of the median sample, of the fastest and the slowest.
+struct Bench {
+    filter: Option<String>,
+}
+
+impl Bench {
+    /// Times `f` under `name` and prints one row; `bytes` per call gives a throughput.
+    fn run<T>(&self, name: &str, bytes: Option<usize>, mut f: impl FnMut() -> T) {
+        if self
+            .filter
+            .as_ref()
+            .is_some_and(|w| !name.contains(w.as_str()))
+        {
+            return;
+        }
+        // Warm up and find how many calls take about 20 ms.
+        let start = Instant::now();
+        let mut calls = 0u64;
+        while start.elapsed() < Duration::from_millis(500) {
+            black_box(f());
+            calls += 1;
+        }
+        let per_call = start.elapsed().as_secs_f64() / calls as f64;
+        let batch = ((0.02 / per_call) as u64).max(1);
+        let mut samples: Vec<f64> = (0..30)
+            .map(|_| {
+                let t = Instant::now();
+                for _ in 0..batch {
+                    black_box(f());
+                }
+                t.elapsed().as_secs_f64() / batch as f64
+            })
+            .collect();
+        samples.sort_by(f64::total_cmp);
+        let median = samples[samples.len() / 2];
+        let throughput = bytes.map_or_else(String::new, |n| {
+            format!("{:.0} MiB/s", n as f64 / median / (1024.0 * 1024.0))
+        });
+        println!(
+            "{name:<52} {:>11} {:>25} {throughput:>11}",
+            time(median),
+            format!(
+                "{} .. {}",
+                time(samples[0]),
+                time(samples[samples.len() - 1])
+            )
+        );
+    }
+}
+
+/// Seconds as ns, µs or ms with three significant figures.
+fn time(s: f64) -> String {
+    if s < 1e-6 {
+        format!("{:.1} ns", s * 1e9)
+    } else if s < 1e-3 {
+        format!("{:.2} µs", s * 1e6)
+    } else {
+        format!("{:.2} ms", s * 1e3)
+    }
+}

@@ -107,8 +107,23 @@ pub fn new_salt() -> [u8; 16] {
 }
 
 /// The 32-byte master key. Zeroized on drop; `Debug` is redacted.
-#[derive(Zeroize, ZeroizeOnDrop)]
 pub struct MasterKey([u8; KEY_LEN]);
+
+// By hand rather than through zeroize's derive: the same code without a proc-macro crate to
+// build.
+impl Zeroize for MasterKey {
+    fn zeroize(&mut self) {
+        self.0.zeroize();
+    }
+}
+
+impl Drop for MasterKey {
+    fn drop(&mut self) {
+        self.zeroize();
+    }
+}
+
+impl ZeroizeOnDrop for MasterKey {}
 
 impl MasterKey {
     /// A new random key from the OS RNG.
@@ -158,12 +173,27 @@ impl fmt::Debug for MasterKey {
 
 /// Encryption, MAC and tag keys derived from a [`MasterKey`]. Zeroized on drop; `Debug` is
 /// redacted.
-#[derive(Zeroize, ZeroizeOnDrop)]
 pub struct Keys {
     enc: [u8; KEY_LEN],
     mac: [u8; KEY_LEN],
     tag: [u8; KEY_LEN],
 }
+
+impl Zeroize for Keys {
+    fn zeroize(&mut self) {
+        self.enc.zeroize();
+        self.mac.zeroize();
+        self.tag.zeroize();
+    }
+}
+
+impl Drop for Keys {
+    fn drop(&mut self) {
+        self.zeroize();
+    }
+}
+
+impl ZeroizeOnDrop for Keys {}
 
 impl fmt::Debug for Keys {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

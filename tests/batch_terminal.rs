@@ -6,7 +6,7 @@
     reason = "a test or tool fails by panicking"
 )]
 
-mod support;
+use crate::support;
 
 use std::io::{Read, Write};
 use std::path::Path;

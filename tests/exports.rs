@@ -16,7 +16,7 @@
     reason = "a test or tool fails by panicking"
 )]
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 use std::path::Path;

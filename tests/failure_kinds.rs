@@ -7,7 +7,7 @@
     reason = "a test or tool fails by panicking"
 )]
 
-mod support;
+use crate::support;
 
 use support::cli::{guard, run};
 use support::fake_openai::{FakeOpenAi, Fault, ServerConfig};

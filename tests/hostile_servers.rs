@@ -8,7 +8,7 @@
     reason = "a test or tool fails by panicking"
 )]
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};

@@ -6,6 +6,7 @@
     reason = "test helpers fail the test by panicking"
 )]
 
+pub mod cdp;
 pub mod cli;
 pub mod fake_openai;
 
