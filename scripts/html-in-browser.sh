@@ -3,8 +3,9 @@
 # changing to 31 Xian), exports it, renders the page with headless Chromium to a PDF and a PNG,
 # and checks the rendered text for the hexagram figures' names, the Chinese names and the
 # hexagram signs. Needs Debian's chromium, fonts-noto-cjk and poppler-utils (`apt-get install
-# chromium fonts-noto-cjk poppler-utils`); not part of CI, which has no browser. Look at the PNG
-# it names to see the figures.
+# chromium fonts-noto-cjk poppler-utils`). The check that runs with the tests is
+# tests/browser.rs (the figures read from the browser's layout, the fonts it drew with); this
+# script leaves a PDF and a PNG to look at.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 for tool in chromium pdftotext; do

@@ -930,7 +930,7 @@ async fn shutdown_refuses_connections_and_aborts_streams() {
 }
 
 /// Many streams at once, all in flight together (256 by default; more with
-/// `FAKE_STRESS_N=4000 cargo test --release --test fake_server -- --nocapture`).
+/// `FAKE_STRESS_N=4000 cargo test --release --test integration fake_server:: -- --nocapture`).
 #[tokio::test(flavor = "multi_thread")]
 async fn many_concurrent_streams_are_all_in_flight_together() {
     let n: usize = std::env::var("FAKE_STRESS_N")
