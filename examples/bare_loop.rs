@@ -1,7 +1,7 @@
 //! The baseline `iching bench` is held to: a bare reqwest loop with a semaphore that sends the
 //! same section-sized requests and reads each body to the end without parsing anything.
 //!
-//! `cargo run --release --example bare_loop -- --base-url http://127.0.0.1:PORT/v1 --requests 4000 --concurrency 256 [--stream]`
+//! `cargo run --release --features examples --example bare_loop -- --base-url http://127.0.0.1:PORT/v1 --requests 4000 --concurrency 256 [--stream]`
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,

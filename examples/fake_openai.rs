@@ -2,7 +2,7 @@
 //! testing and benchmarks.
 //!
 //! ```text
-//! cargo run --release --example fake_openai -- --latency-ms 100 [--port 0] [--first-token-ms N]
+//! cargo run --release --features examples --example fake_openai -- --latency-ms 100 [--port 0] [--first-token-ms N]
 //!     [--chunk-ms N] [--no-usage] [--quirks] [--fail-rate 0.0]
 //! ```
 //!

@@ -1,7 +1,7 @@
 //! Fills a store with N complete readings (each with its sealed question and one sealed section),
 //! for timing `iching history` on a large history.
 //!
-//! `cargo run --release --example populate -- --home DIR --readings 10000`
+//! `cargo run --release --features examples --example populate -- --home DIR --readings 10000`
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,

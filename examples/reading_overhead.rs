@@ -2,7 +2,7 @@
 //! sealing, storing each section, settling) minus its slowest section, against the fake server
 //! in-process with a fixed latency. Prints median, p95 and max over the runs.
 //!
-//! `cargo run --release --example reading_overhead -- [--runs 30] [--latency-ms 100]`
+//! `cargo run --release --features examples --example reading_overhead -- [--runs 30] [--latency-ms 100]`
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,

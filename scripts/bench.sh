@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-4000}; C=${2:-256}; L=${3:-100}
-cargo build --release --quiet --examples --bins
+cargo build --release --quiet --features examples --examples --bins
 log=$(mktemp)
 ./target/release/examples/fake_openai --latency-ms "$L" >"$log" 2>/dev/null &
 server=$!

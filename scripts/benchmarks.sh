@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 L=${1:-100}
 RUNS=${RUNS:-5}
-cargo build --release --quiet --examples --bins
+cargo build --release --quiet --features examples --examples --bins
 bin=./target/release/iching
 work=$(mktemp -d)
 log="$work/server.log"

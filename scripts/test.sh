@@ -26,4 +26,8 @@ if ((${#need[@]})); then
   "${sudo[@]}" apt-get update -qq >&2
   DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "${need[@]}" >/dev/null
 fi
+# A whole run from a clean clone gains nothing from the incremental cache: it costs CPU on a cold
+# build and half of target/ (BENCHMARKS.md, "Cold build"). `cargo test` run by hand keeps it, for
+# the edit-and-test loop.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 exec cargo test --locked "$@"

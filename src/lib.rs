@@ -41,3 +41,24 @@ pub mod service;
 pub mod store;
 pub mod text;
 pub mod tui;
+
+/// Runs a parsed command line on a new multi-threaded runtime: the terminal app ([`tui::run`])
+/// when there is no command, else [`cli::dispatch`]. In the library rather than in `main.rs`: there,
+/// a release build compiled the runtime and the top-level futures in the binary, after the library
+/// and alone on the critical path (half a minute of a cold `cargo build --release`).
+pub fn run(cli: cli::Cli) -> Result<std::process::ExitCode, cli::CliError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| cli::CliError {
+            code: 1,
+            message: format!("cannot start the async runtime: {e}"),
+        })?;
+    match cli.command {
+        // No command: the terminal app.
+        None => runtime
+            .block_on(tui::run(cli.home.as_deref()))
+            .map_err(cli::CliError::from),
+        Some(_) => runtime.block_on(cli::dispatch(cli)),
+    }
+}

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use iching::cli::{self, Cli};
+use iching::cli::Cli;
 
 fn main() -> ExitCode {
     // A panic says what it is before Rust's own report; the TUI adds terminal restoring on top.
@@ -25,23 +25,7 @@ fn main() -> ExitCode {
         command = command_name(&cli),
         "start"
     );
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::from(1);
-        }
-    };
-    let outcome = match cli.command {
-        // No command: the terminal app.
-        None => runtime
-            .block_on(iching::tui::run(cli.home.as_deref()))
-            .map_err(cli::CliError::from),
-        Some(_) => runtime.block_on(cli::dispatch(cli)),
-    };
+    let outcome = iching::run(cli);
     match outcome {
         Ok(code) => code,
         Err(e) => {

@@ -113,7 +113,7 @@ pub async fn run(home: Option<&Path>, args: BenchArgs) -> Result<ExitCode, CliEr
     if ctx.settings.provider != ProviderKind::OpenAi {
         return Err(CliError::usage(
             "bench measures an endpoint: give --base-url URL (and OPENAI_API_KEY if it needs one), \
-             e.g. a local test server: cargo run --release --example fake_openai -- --latency-ms 100",
+             e.g. a local test server: cargo run --release --features examples --example fake_openai -- --latency-ms 100",
         ));
     }
     let requests = Arc::new(sample_requests(&ctx));
