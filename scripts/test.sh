@@ -9,10 +9,12 @@ need=()
 if [[ -z "${CHROMIUM:-}" ]] && ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null; then
   need+=(chromium)
 fi
-if ! fc-list 2>/dev/null | grep -q 'CJK'; then
+# (Read whole, not piped into `grep -q`: with pipefail, grep leaving early can fail the pipe.)
+fonts=$(fc-list 2>/dev/null || true)
+if ! grep -q 'CJK' <<<"$fonts"; then
   need+=(fonts-noto-cjk)
 fi
-if ! fc-list 2>/dev/null | grep -q 'DejaVu Sans'; then
+if ! grep -q 'DejaVu Sans' <<<"$fonts"; then
   need+=(fonts-dejavu-core)
 fi
 if ((${#need[@]})); then
