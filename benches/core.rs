@@ -137,8 +137,10 @@ fn live_grid(size: (u16, u16)) -> App {
     for c in "How should I approach the year ahead?".chars() {
         app.update(key(KeyCode::Char(c)));
     }
-    app.update(key(KeyCode::Tab));
-    app.update(key(KeyCode::Tab));
+    // Ctrl-T twice: coins, yarrow, manual.
+    let ctrl_t = || Msg::Key(KeyEvent::new(KeyCode::Char('t'), KeyModifiers::CONTROL));
+    app.update(ctrl_t());
+    app.update(ctrl_t());
     app.update(key(KeyCode::Enter));
     for c in "969696".chars() {
         app.update(key(KeyCode::Char(c)));
