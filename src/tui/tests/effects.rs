@@ -72,6 +72,18 @@ impl Harness {
         }
     }
 
+    /// Opens reading `id` as the Reading screen does and returns its report.
+    async fn open(&mut self, id: ReadingId) -> crate::report::ReadingReport {
+        self.runner.apply(Effect::Open { id });
+        let Msg::Reading {
+            result: Ok(report), ..
+        } = self.next().await
+        else {
+            panic!("reading {id:?} did not load")
+        };
+        *report
+    }
+
     /// Starts a reading of `lines` as run `run`; returns its store id once it has one.
     async fn start(&mut self, run: u64, lines: &str) -> ReadingId {
         let reading = Reading::new(Cast::manual(Cast::parse_lines(lines).unwrap()));
@@ -208,13 +220,7 @@ async fn a_cancelled_reading_is_kept_as_cancelled_and_cannot_be_deleted_while_it
         panic!("the run did not end")
     };
     assert_eq!(result, Ok(true), "cancelled");
-    h.runner.apply(Effect::Open { id });
-    let Msg::Reading {
-        result: Ok(report), ..
-    } = h.next().await
-    else {
-        panic!("the reading did not load")
-    };
+    let report = h.open(id).await;
     assert_eq!(report.status, ReadingStatus::Cancelled);
     assert!(
         report
@@ -277,13 +283,7 @@ async fn retry_from_history_runs_only_the_missing_sections() {
     assert_eq!(resumed.missing, lost);
     ran.sort_by_key(|s| s.id());
     assert_eq!(ran, lost, "only the missing sections ran");
-    h.runner.apply(Effect::Open { id });
-    let Msg::Reading {
-        result: Ok(report), ..
-    } = h.next().await
-    else {
-        panic!("the reading did not load")
-    };
+    let report = h.open(id).await;
     assert_eq!(report.status, ReadingStatus::Complete);
     h.runner.shutdown(Duration::from_secs(5)).await;
 }
@@ -376,13 +376,7 @@ async fn a_follow_up_streams_its_answer_and_is_saved_with_the_reading() {
         "the answer streamed before it ended"
     );
     // Saved: the reading loaded again carries it.
-    h.runner.apply(Effect::Open { id });
-    let Msg::Reading {
-        result: Ok(report), ..
-    } = h.next().await
-    else {
-        panic!("the reading did not load")
-    };
+    let report = h.open(id).await;
     assert_eq!(report.followups.len(), 1);
     assert_eq!(report.followups[0].question, "What does line 3 say?");
     assert_eq!(report.followups[0].answer, f.answer);
@@ -442,13 +436,7 @@ async fn a_note_is_edited_and_deleted_in_the_store() {
             ..
         }
     ));
-    h.runner.apply(Effect::Open { id });
-    let Msg::Reading {
-        result: Ok(report), ..
-    } = h.next().await
-    else {
-        panic!("not loaded")
-    };
+    let report = h.open(id).await;
     assert_eq!(report.notes[0].text, "Second");
     h.runner.apply(Effect::DeleteNote { id, note });
     assert!(matches!(
@@ -459,13 +447,7 @@ async fn a_note_is_edited_and_deleted_in_the_store() {
             ..
         }
     ));
-    h.runner.apply(Effect::Open { id });
-    let Msg::Reading {
-        result: Ok(report), ..
-    } = h.next().await
-    else {
-        panic!("not loaded")
-    };
+    let report = h.open(id).await;
     assert!(report.notes.is_empty());
     h.runner.shutdown(Duration::from_secs(5)).await;
 }
@@ -525,13 +507,7 @@ async fn a_follow_up_stopped_mid_answer_keeps_nothing() {
         matches!(ended, Ok(crate::service::Asked::Cancelled)),
         "{ended:?}"
     );
-    h.runner.apply(Effect::Open { id });
-    let Msg::Reading {
-        result: Ok(report), ..
-    } = h.next().await
-    else {
-        panic!("not loaded")
-    };
+    let report = h.open(id).await;
     assert!(report.followups.is_empty(), "nothing of it was saved");
     h.runner.shutdown(Duration::from_secs(5)).await;
 }
