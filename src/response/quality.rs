@@ -7,6 +7,8 @@
 //! no rule here can tell it from an answer.) Recorded answers of a real small model are in
 //! `tests/fixtures/small_model_answers/`.
 
+use std::borrow::Cow;
+
 use super::{Paragraph, parse_response};
 
 /// Fewer words than this is not a section (the shortest asks for about a hundred).
@@ -103,11 +105,11 @@ pub fn check_at_least(
     }
     // Every paragraph a copy of something the request itself said: an echo, not an answer.
     // Most answers have a word the request never used: found without decoding the request.
-    let raw = request_json.to_lowercase();
+    let raw = lower(request_json);
     let new_word = |t: &String| {
         t.split(|c: char| !c.is_alphanumeric())
             .filter(|w| w.chars().count() >= 3)
-            .any(|w| !raw.contains(&w.to_lowercase()))
+            .any(|w| !raw.contains(lower(w).as_ref()))
     };
     if texts.iter().any(new_word) {
         return Ok(());
@@ -136,10 +138,43 @@ fn words(s: &str) -> Vec<String> {
         if token.chars().any(unspaced) {
             out.extend(token.chars().map(String::from));
         } else {
-            out.push(token.to_lowercase());
+            out.push(lower(token).into_owned());
         }
     }
     out
+}
+
+/// `s` in lower case, as `str::to_lowercase` has it (but for Greek's final sigma where it meets
+/// ASCII). Runs of ASCII are folded byte by byte and a text with nothing to fold is not copied:
+/// the request these checks read is kilobytes of JSON with Chinese in it, and mapping all of it
+/// char by char took 9% of the CPU of a `batch` at 256 requests in flight (5% this way).
+fn lower(s: &str) -> Cow<'_, str> {
+    if s.is_ascii() {
+        return if s.bytes().any(|b| b.is_ascii_uppercase()) {
+            Cow::Owned(s.to_ascii_lowercase())
+        } else {
+            Cow::Borrowed(s)
+        };
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while !rest.is_empty() {
+        // An ASCII byte always starts a character, and so does the first byte after one.
+        let ascii = rest
+            .bytes()
+            .position(|b| !b.is_ascii())
+            .unwrap_or(rest.len());
+        let (run, tail) = rest.split_at(ascii);
+        out.extend(run.bytes().map(|b| char::from(b.to_ascii_lowercase())));
+        let other = tail
+            .bytes()
+            .position(|b| b.is_ascii())
+            .unwrap_or(tail.len());
+        let (run, tail) = tail.split_at(other);
+        out.push_str(&run.to_lowercase());
+        rest = tail;
+    }
+    Cow::Owned(out)
 }
 
 /// A character of a script written without spaces between words.
@@ -220,6 +255,22 @@ mod tests {
     const PROSE: &str = "Work steadily while the light is full, and prepare quietly for the \
         afternoon that follows; the people around you will remember how you carried yourself \
         when things went well, more than anything you said.";
+
+    #[test]
+    fn lower_case_is_the_standard_library_s_for_ascii_chinese_and_other_scripts() {
+        for s in [
+            "",
+            "plain words",
+            "Mixed Case ASCII, with {\"JSON\": [1, 2]}",
+            "豐 Feng: ABUNDANCE 豐亨，王假之",
+            "Ελληνικά ΚΕΙΜΕΝΑ and İstanbul, Straße, ÅNGSTRÖM",
+            "ends in non-ASCII: Ü",
+            "Ü starts it",
+        ] {
+            assert_eq!(lower(s), s.to_lowercase(), "{s}");
+        }
+        assert!(matches!(lower("already lower"), Cow::Borrowed(_)));
+    }
 
     fn request() -> String {
         serde_json::to_string(&[
