@@ -1,5 +1,6 @@
 //! Micro-benchmarks of the hot paths: sealing and opening (1 KiB, 16 KiB), parsing a section
-//! response, drawing the live grid of 15 cards, and storing a finished section.
+//! response, counting tokens (a request, a streamed delta, and loading the table), drawing the live
+//! grid of 15 cards, and storing a finished section.
 //! `cargo bench --bench core [FILTER]` (only the benchmarks whose name contains FILTER).
 //!
 //! The harness is the few lines at the bottom rather than criterion: the same median-of-samples
@@ -51,6 +52,24 @@ fn parsing(b: &Bench) {
     let text = answer();
     b.run("parse_response (4 paragraphs, fenced)", None, || {
         parse_response(black_box(&text))
+    });
+}
+
+/// Token counts run on every request before it is sent (the tokens-per-minute budget) and on every
+/// streamed delta the live grid shows; the table loads once per process.
+fn counting(b: &Bench) {
+    use iching::llm::tokens::count;
+    let request = answer().repeat(4);
+    b.run(
+        &format!("count tokens, a request ({} bytes)", request.len()),
+        Some(request.len()),
+        || count(black_box(&request)),
+    );
+    b.run("count tokens, a streamed delta", None, || {
+        count(black_box(" the <b>thunder</b> above"))
+    });
+    b.once("load the token table (o200k_base)", || {
+        tiktoken_rs::o200k_base().unwrap()
     });
 }
 
@@ -226,6 +245,7 @@ fn main() {
     );
     sealing(&b);
     parsing(&b);
+    counting(&b);
     drawing(&b);
     storing(&b);
 }
@@ -237,13 +257,16 @@ struct Bench {
 }
 
 impl Bench {
+    /// Whether `name` passes the command line's filter.
+    fn wants(&self, name: &str) -> bool {
+        self.filter
+            .as_ref()
+            .is_none_or(|w| name.contains(w.as_str()))
+    }
+
     /// Times `f` under `name` and prints one row; `bytes` per call gives a throughput.
     fn run<T>(&self, name: &str, bytes: Option<usize>, mut f: impl FnMut() -> T) {
-        if self
-            .filter
-            .as_ref()
-            .is_some_and(|w| !name.contains(w.as_str()))
-        {
+        if !self.wants(name) {
             return;
         }
         // Warm up and find how many calls take about 20 ms.
@@ -277,6 +300,29 @@ impl Bench {
                 time(samples[0]),
                 time(samples[samples.len() - 1])
             )
+        );
+    }
+}
+
+impl Bench {
+    /// Times a few single calls of something too slow to repeat (a one-off per process) and prints
+    /// the median.
+    fn once<T>(&self, name: &str, mut f: impl FnMut() -> T) {
+        if !self.wants(name) {
+            return;
+        }
+        let mut samples: Vec<f64> = (0..5)
+            .map(|_| {
+                let t = Instant::now();
+                black_box(f());
+                t.elapsed().as_secs_f64()
+            })
+            .collect();
+        samples.sort_by(f64::total_cmp);
+        println!(
+            "{name:<52} {:>11} {:>25}",
+            time(samples[2]),
+            format!("{} .. {}", time(samples[0]), time(samples[4]))
         );
     }
 }
