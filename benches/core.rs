@@ -302,9 +302,7 @@ impl Bench {
             )
         );
     }
-}
 
-impl Bench {
     /// Times a few single calls of something too slow to repeat (a one-off per process) and prints
     /// the median.
     fn once<T>(&self, name: &str, mut f: impl FnMut() -> T) {
