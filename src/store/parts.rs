@@ -368,6 +368,12 @@ impl Store {
     /// Nothing is opened.
     pub fn part_metas(&self, id: ReadingId) -> Result<Vec<PartMeta>, StoreError> {
         self.reading(id)?;
+        self.checked_parts(id)
+    }
+
+    /// [`Store::part_metas`] without checking the reading's own row: for a caller that checks
+    /// it in the same transaction.
+    pub(super) fn checked_parts(&self, id: ReadingId) -> Result<Vec<PartMeta>, StoreError> {
         let sql = format!(
             "SELECT {META_COLUMNS} FROM reading_parts WHERE reading_id = ?1
              ORDER BY finished_ms, section_id"

@@ -405,7 +405,12 @@ impl Store {
         planned: &[u8],
         cancelled: bool,
     ) -> Result<ReadingStatus, StoreError> {
-        let stored: HashMap<u8, SectionStatus> = self.part_statuses(id)?.into_iter().collect();
+        // The reading's row is checked by `retag` below, in the same transaction.
+        let stored: HashMap<u8, SectionStatus> = self
+            .checked_parts(id)?
+            .into_iter()
+            .map(|m| (m.section_id, m.status))
+            .collect();
         let status = status_of(
             planned
                 .iter()
