@@ -1,6 +1,7 @@
 //! Micro-benchmarks of the hot paths: sealing and opening (1 KiB, 16 KiB), parsing a section
-//! response, counting tokens (a request, a streamed delta, and loading the table), drawing the live
-//! grid of 15 cards, and storing a finished section.
+//! response, counting tokens (a request, a streamed delta, and loading the table), building a
+//! reading's requests and checking an answer, drawing the live grid of 15 cards, and storing a
+//! finished section.
 //! `cargo bench --bench core [FILTER]` (only the benchmarks whose name contains FILTER).
 //!
 //! The harness is the few lines at the bottom rather than criterion: the same median-of-samples
@@ -48,6 +49,25 @@ fn answer() -> String {
     )
 }
 
+/// An answer as a section gets it: four paragraphs of different prose, ~270 words.
+fn prose_answer() -> String {
+    let paragraphs = [
+        "<p>The <b>thunder</b> above and the <em>fire</em> below: abundance is a noon that \
+         passes. Act while the light is full, decide what must be decided, and do not grieve for \
+         the afternoon that follows.</p>",
+        "<p>Your question about the year ahead meets a time of fullness. Plans that were slow \
+         now find their helpers; the people around you are ready to follow a clear lead, and a \
+         clear lead is what this hour asks of you, more than caution or more study.</p>",
+        "<p>The changing line in the second place warns that brightness draws envy. Keep your \
+         sincerity visible, work without display, and let results speak; suspicion fades when \
+         it meets steady conduct rather than argument or a show of strength.</p>",
+        "<p>Later in the year the light turns, as every noon turns to evening. Store what this \
+         season gives you: savings, trust, health and friendships. What you build now in \
+         quietness will carry you through the leaner months that come after it.</p>",
+    ];
+    serde_json::json!({ "response": paragraphs }).to_string()
+}
+
 fn parsing(b: &Bench) {
     let text = answer();
     b.run("parse_response (4 paragraphs, fenced)", None, || {
@@ -71,6 +91,51 @@ fn counting(b: &Bench) {
     b.once("load the token table (o200k_base)", || {
         tiktoken_rs::o200k_base().unwrap()
     });
+}
+
+/// A reading's requests, one per planned section, as `Engine::requests` builds them (messages
+/// and their JSON); and the check every answer passes before it is kept.
+fn requesting(b: &Bench) {
+    use iching::llm::SectionRequest;
+    use iching::model::Query;
+    use iching::oracle::{Cast, LineValue, Reading};
+    use iching::plan::{Prompts, ReadingData, messages_with, plan};
+    use iching::response::quality;
+    use std::sync::Arc;
+
+    let lines = [7, 8, 9, 6, 7, 9].map(|v| LineValue::new(v).unwrap());
+    let reading = Arc::new(Reading::new(Cast::manual(lines)));
+    let query = Arc::new(Query::new("How should I approach the year ahead?"));
+    let prompts = Prompts::default();
+    let sections = plan(&reading);
+    let build = || {
+        let data = ReadingData::new(&prompts, &reading, &query, None);
+        sections
+            .iter()
+            .map(|&s| {
+                SectionRequest::built(
+                    reading.clone(),
+                    query.clone(),
+                    s,
+                    messages_with(&prompts, &reading, &data, s),
+                    1024,
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    b.run(
+        &format!("build a reading's requests ({} sections)", sections.len()),
+        None,
+        build,
+    );
+    let requests = build();
+    let request = requests[1].messages_json().get().to_owned();
+    let text = prose_answer();
+    b.run(
+        &format!("check an answer (request of {} bytes)", request.len()),
+        None,
+        || quality::check(black_box(&text), &query.question, &request).unwrap(),
+    );
 }
 
 fn storing(b: &Bench) {
@@ -246,6 +311,7 @@ fn main() {
     sealing(&b);
     parsing(&b);
     counting(&b);
+    requesting(&b);
     drawing(&b);
     storing(&b);
 }

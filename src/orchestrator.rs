@@ -16,7 +16,6 @@ use crate::events::{EventKind, Progress, SectionDone, SectionEvent, SectionFailu
 use crate::llm::{ErrorKind, Provider, ProviderError, SectionRequest};
 use crate::model::ReadingId;
 use crate::plan::Section;
-use crate::response::parse_response;
 
 /// How one section ended.
 #[derive(Debug, Clone, PartialEq)]
@@ -245,8 +244,7 @@ async fn one_section(
     // answer is parsed.
     drop(permit);
     let outcome = match result.and_then(|c| {
-        let paragraphs = parse_response(&c.text);
-        if paragraphs.is_empty() {
+        if c.paragraphs.is_empty() {
             Err(ProviderError {
                 attempts: c.attempts,
                 ..ProviderError::new(
@@ -257,7 +255,7 @@ async fn one_section(
         } else {
             Ok(SectionDone {
                 raw: c.text,
-                paragraphs,
+                paragraphs: c.paragraphs,
                 usage: c.usage,
                 latency,
                 ttft: c.ttft,

@@ -17,7 +17,7 @@ use crate::llm::{Provider, SectionRequest};
 use crate::model::ReadingId;
 use crate::oracle::Reading;
 use crate::orchestrator::{self, RunSummary, Slots};
-use crate::plan::{Prompts, Section, messages_with, reading_json};
+use crate::plan::{Prompts, ReadingData, Section, messages_with};
 use crate::response::sanitize_inline;
 
 pub use batch::{BatchEvent, BatchJob, JobOutcome, readings_in_flight, run_batch};
@@ -104,12 +104,12 @@ impl Engine {
         sections: &[Section],
     ) -> Vec<SectionRequest> {
         // The reading's JSON once: every section sends the same bytes.
-        let data = reading_json(reading, query, self.language.as_deref());
+        let data = ReadingData::new(&self.prompts, reading, query, self.language.as_deref());
         let language: Option<Arc<str>> = self.language.as_deref().map(Arc::from);
         sections
             .iter()
             .map(|&section| {
-                let mut request = SectionRequest::new(
+                let mut request = SectionRequest::built(
                     reading.clone(),
                     query.clone(),
                     section,

@@ -62,7 +62,7 @@ fn recorded_answers_of_a_real_small_model_get_the_verdicts_a_reader_would_give()
         );
         let verdict = iching::response::quality::check(&r.content, &r.question, &r.messages);
         match (expected, verdict) {
-            (None, Ok(())) => {}
+            (None, Ok(_)) => {}
             (Some(words), Err(why)) => assert!(why.contains(words), "{name}: {why}"),
             (expected, verdict) => panic!(
                 "{name}: expected {expected:?}, got {verdict:?}\n{}",

@@ -183,7 +183,11 @@ fuzz_target!(|input: &[u8]| {
                 !escaped.contains(['\n', '\r', '\u{1b}']),
                 "markdown_text: {escaped:?}"
             );
-            let _ = quality::check(&raw, "Should I take the job in Lisbon?", "[]");
+            // An answer the check passes comes back parsed, as the renderers would parse it.
+            if let Ok(paragraphs) = quality::check(&raw, "Should I take the job in Lisbon?", "[]") {
+                assert!(!paragraphs.is_empty(), "check passed an answer with no text");
+                assert_eq!(paragraphs, parse_response(&raw), "check parsed differently");
+            }
         }
     }
 });

@@ -22,7 +22,7 @@ use serde_json::value::RawValue;
 
 use crate::events::{Progress, Usage};
 use crate::oracle::Reading;
-use crate::plan::{ChatMessage, Section};
+use crate::plan::{ChatMessage, Section, SectionMessages};
 
 pub use limiter::Limiter;
 pub use offline::Offline;
@@ -77,10 +77,6 @@ impl std::fmt::Debug for SectionRequest {
 impl SectionRequest {
     /// The request for `section` of `reading`, its messages serialised here, before any slot is
     /// waited for.
-    #[allow(
-        clippy::expect_used,
-        reason = "chat messages are strings, which always serialise"
-    )]
     pub fn new(
         reading: Arc<Reading>,
         query: Arc<Query>,
@@ -88,15 +84,29 @@ impl SectionRequest {
         messages: Vec<ChatMessage>,
         max_tokens: u32,
     ) -> Self {
-        let messages_json =
-            serde_json::value::to_raw_value(&messages).expect("strings always serialise");
-        let messages_json = Arc::from(messages_json);
+        Self::built(
+            reading,
+            query,
+            section,
+            SectionMessages::new(messages),
+            max_tokens,
+        )
+    }
+
+    /// The request for `section` of `reading`, with its messages already serialised.
+    pub fn built(
+        reading: Arc<Reading>,
+        query: Arc<Query>,
+        section: Section,
+        messages: SectionMessages,
+        max_tokens: u32,
+    ) -> Self {
         Self {
             reading,
             query,
             section,
-            messages,
-            messages_json,
+            messages: messages.messages,
+            messages_json: Arc::from(messages.json),
             max_tokens,
             language: None,
             followup: None,
@@ -120,6 +130,9 @@ impl SectionRequest {
 pub struct Completion {
     /// The answer's text as received.
     pub text: String,
+    /// The answer parsed into paragraphs (by the provider's check that it is an answer), never
+    /// empty.
+    pub paragraphs: Vec<crate::response::Paragraph>,
     /// Token counts.
     pub usage: Usage,
     /// The model that answered.

@@ -188,7 +188,12 @@ impl OpenAi {
             self.config.reasoning_effort.as_deref(),
             self.config.stream,
         );
-        serde_json::to_vec(&body).unwrap_or_default()
+        // Sized for the messages (nearly all of it) so the bytes are written once, not regrown.
+        let mut out = Vec::with_capacity(request.messages_json().get().len() + 512);
+        match serde_json::to_writer(&mut out, &body) {
+            Ok(()) => out,
+            Err(_) => Vec::new(),
+        }
     }
 
     /// Text that came from the server, made safe to show: the key and any 8+ character piece of
@@ -346,15 +351,13 @@ impl OpenAi {
                 request.messages_json().get(),
             ),
         };
-        if let Err(why) = checked {
-            return Err(ProviderError {
-                usage: Some(usage),
-                ..ProviderError::new(ErrorKind::Malformed, why)
-            }
-            .into());
-        }
+        let paragraphs = checked.map_err(|why| ProviderError {
+            usage: Some(usage),
+            ..ProviderError::new(ErrorKind::Malformed, why)
+        })?;
         Ok(Completion {
             text: a.text,
+            paragraphs,
             usage,
             // The server names the model: keep it short and harmless for terminals.
             model: a

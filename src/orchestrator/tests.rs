@@ -57,8 +57,10 @@ impl Provider for Scripted {
                 ));
             }
             progress.delta("{\"response\": [\"<p>ok");
+            let text = r#"{"response": ["<p>ok</p>"]}"#;
             Ok(Completion {
-                text: r#"{"response": ["<p>ok</p>"]}"#.into(),
+                text: text.into(),
+                paragraphs: crate::response::parse_response(text),
                 usage: Usage {
                     prompt_tokens: 10,
                     completion_tokens: 5,
@@ -251,8 +253,11 @@ async fn an_answer_with_no_readable_text_fails_the_section() {
             _: &'a Progress,
         ) -> BoxFuture<'a, Result<Completion, ProviderError>> {
             Box::pin(async {
+                let text = "\u{1b}[2J  <p></p>";
                 Ok(Completion {
-                    text: "\u{1b}[2J  <p></p>".into(),
+                    text: text.into(),
+                    // What a provider that did not check the answer would pass on.
+                    paragraphs: crate::response::parse_response(text),
                     usage: Usage {
                         prompt_tokens: 1,
                         completion_tokens: 1,

@@ -13,7 +13,10 @@ use serde::{Deserialize, Serialize};
 use crate::oracle::Reading;
 
 pub use envelope::{Envelope, envelope};
-pub use prompts::{ChatMessage, PromptSet, Prompts, build_messages, messages_with, reading_json};
+pub use prompts::{
+    ChatMessage, PromptSet, Prompts, ReadingData, SectionMessages, build_messages, messages_with,
+    reading_json,
+};
 
 /// One named section of an interpretation. The order of the variants is the reading order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

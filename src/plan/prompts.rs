@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 use super::{Section, envelope};
 use crate::model::Query;
@@ -169,6 +170,79 @@ pub fn reading_json(reading: &Reading, query: &Query, language: Option<&str>) ->
     serde_json::to_string_pretty(&envelope(reading, query, language)).unwrap_or_default()
 }
 
+/// What every section's request of one reading shares, made once: the reading's JSON
+/// ([`reading_json`]), and it and the system prompt escaped for a JSON string. Each section's
+/// messages are then written as JSON around them, instead of escaping kilobytes per section.
+#[derive(Debug, Clone)]
+pub struct ReadingData {
+    /// The reading's JSON.
+    json: String,
+    /// `json`, escaped.
+    json_escaped: String,
+    /// The system prompt as sent, and escaped.
+    system: String,
+    system_escaped: String,
+}
+
+impl ReadingData {
+    /// The shared part of `reading`'s requests.
+    pub fn new(
+        prompts: &Prompts,
+        reading: &Reading,
+        query: &Query,
+        language: Option<&str>,
+    ) -> Self {
+        Self::with_json(prompts, reading_json(reading, query, language))
+    }
+
+    /// The shared part of requests carrying `json` as the reading's data.
+    pub fn with_json(prompts: &Prompts, json: String) -> Self {
+        let system = prompts.system().trim_end().to_owned();
+        Self {
+            json_escaped: escaped(&json),
+            system_escaped: escaped(&system),
+            json,
+            system,
+        }
+    }
+
+    /// The reading's JSON.
+    pub fn json(&self) -> &str {
+        &self.json
+    }
+}
+
+/// One section's messages, and the same as JSON (byte for byte what `serde_json` writes for
+/// them).
+#[derive(Debug)]
+pub struct SectionMessages {
+    /// System prompt, then the user message.
+    pub messages: Vec<ChatMessage>,
+    /// `messages` as a JSON array.
+    pub json: Box<RawValue>,
+}
+
+impl SectionMessages {
+    /// `messages`, serialised here.
+    #[allow(
+        clippy::expect_used,
+        reason = "chat messages are strings, which always serialise"
+    )]
+    pub fn new(messages: Vec<ChatMessage>) -> Self {
+        let json = serde_json::value::to_raw_value(&messages).expect("strings always serialise");
+        Self { messages, json }
+    }
+}
+
+/// `s` as the inside of a JSON string (without its quotes).
+fn escaped(s: &str) -> String {
+    let quoted = serde_json::to_string(s).unwrap_or_default();
+    quoted
+        .get(1..quoted.len().saturating_sub(1))
+        .unwrap_or_default()
+        .to_owned()
+}
+
 /// The messages of one section's request, ordered so that every section of a reading shares the
 /// longest possible prefix (which providers' prompt caches reuse): the system prompt, then the
 /// reading's data as JSON, then this section's instruction and the texts it is about.
@@ -181,52 +255,74 @@ pub fn build_messages(
     messages_with(
         prompts,
         reading,
-        &reading_json(reading, query, None),
+        &ReadingData::new(prompts, reading, query, None),
         section,
     )
+    .messages
 }
 
-/// [`build_messages`] with the reading's JSON made once ([`reading_json`]) for all its sections.
+/// What the user message says before the reading's JSON.
+const DATA_HEAD: &str = "The reading (JSON):\n";
+
+/// [`build_messages`] with what a reading's sections share made once ([`ReadingData`]); the
+/// messages' JSON is written around its escaped parts.
 pub fn messages_with(
     prompts: &Prompts,
     reading: &Reading,
-    data: &str,
+    data: &ReadingData,
     section: Section,
-) -> Vec<ChatMessage> {
+) -> SectionMessages {
     let set = PromptSet::for_reading(reading);
     let focus: Vec<String> = envelope::section_texts(reading, section)
         .into_iter()
         .map(|t| t.source)
         .collect();
-    let mut focus = if focus.is_empty() {
-        String::new()
-    } else {
-        format!(
+    let mut tail = format!("\n\n{}", prompts.instruction(set, section).trim_end());
+    if !focus.is_empty() {
+        tail.push_str(&format!(
             "\n\nThe texts this section is about (in the reading's \"texts\"): {}.",
             focus.join("; ")
-        )
-    };
+        ));
+    }
     let chinese: Vec<String> = envelope::section_chinese(reading, section)
         .into_iter()
         .map(|t| t.source)
         .collect();
     if !chinese.is_empty() {
-        focus.push_str(&format!(
+        tail.push_str(&format!(
             "\nThe original Chinese of this section (in the reading's \"chineseTexts\"): {}.",
             chinese.join("; ")
         ));
     }
-    vec![
+    let tail_escaped = escaped(&tail);
+    let mut json = String::with_capacity(
+        data.system_escaped.len() + data.json_escaped.len() + tail_escaped.len() + 96,
+    );
+    json.push_str(r#"[{"role":"system","content":""#);
+    json.push_str(&data.system_escaped);
+    json.push_str(r#""},{"role":"user","content":""#);
+    json.push_str(&escaped(DATA_HEAD));
+    json.push_str(&data.json_escaped);
+    json.push_str(&tail_escaped);
+    json.push_str(r#""}]"#);
+    // Pushed into a string of the right size: `format!` would grow it several times.
+    let mut user = String::with_capacity(DATA_HEAD.len() + data.json.len() + tail.len());
+    user.push_str(DATA_HEAD);
+    user.push_str(&data.json);
+    user.push_str(&tail);
+    let messages = vec![
         ChatMessage {
             role: "system".to_owned(),
-            content: prompts.system().trim_end().to_owned(),
+            content: data.system.clone(),
         },
         ChatMessage {
             role: "user".to_owned(),
-            content: format!(
-                "The reading (JSON):\n{data}\n\n{}{focus}",
-                prompts.instruction(set, section).trim_end()
-            ),
+            content: user,
         },
-    ]
+    ];
+    match RawValue::from_string(json) {
+        Ok(json) => SectionMessages { messages, json },
+        // Not reached: the pieces are escaped by serde_json itself.
+        Err(_) => SectionMessages::new(messages),
+    }
 }

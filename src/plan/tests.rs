@@ -265,3 +265,34 @@ fn snapshot_of_a_full_request() {
         messages[0].content, messages[1].content
     ));
 }
+
+/// The JSON written around the escaped shared parts is what serde_json writes for the same
+/// messages, byte for byte: for every section of a changing and an unchanging reading, with a
+/// question full of characters JSON escapes, in a language other than the question's.
+#[test]
+fn the_messages_json_is_serde_json_s_own() {
+    let mut prompts = Prompts::default();
+    assert!(prompts.set_override("system.md", "Be \"brief\"\n\ttab \\ \u{1} 豐".into()));
+    let query = Query::with_context(
+        "Should I \"go\"?\n\\ \u{7} \u{1b}[2J 我应该去吗",
+        Some("Line one\r\nline \"two\"".into()),
+    );
+    for lines in [[9, 8, 7, 7, 6, 8], [7, 8, 7, 8, 7, 8]] {
+        let r = reading(lines);
+        for language in [None, Some("中文 \"zh\"")] {
+            let data = ReadingData::new(&prompts, &r, &query, language);
+            for section in plan(&r) {
+                let built = messages_with(&prompts, &r, &data, section);
+                assert_eq!(
+                    built.json.get(),
+                    serde_json::to_string(&built.messages).unwrap(),
+                    "{section:?}"
+                );
+                assert!(built.messages[1].content.starts_with(&format!(
+                    "The reading (JSON):\n{}\n\n",
+                    reading_json(&r, &query, language)
+                )));
+            }
+        }
+    }
+}

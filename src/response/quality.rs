@@ -19,9 +19,9 @@ pub const MIN_FOLLOWUP_WORDS: usize = 8;
 /// runs above 90%).
 const MIN_TRIPLES: usize = 20;
 
-/// `Err(why)` when `raw` is not an answer to a request carrying `question` and `request_json`
-/// (the messages as sent).
-pub fn check(raw: &str, question: &str, request_json: &str) -> Result<(), String> {
+/// The answer parsed into paragraphs, or `Err(why)` when `raw` is not an answer to a request
+/// carrying `question` and `request_json` (the messages as sent).
+pub fn check(raw: &str, question: &str, request_json: &str) -> Result<Vec<Paragraph>, String> {
     check_at_least(raw, question, request_json, MIN_WORDS)
 }
 
@@ -31,7 +31,7 @@ pub fn check_at_least(
     question: &str,
     request_json: &str,
     min_words: usize,
-) -> Result<(), String> {
+) -> Result<Vec<Paragraph>, String> {
     if raw.trim().is_empty() {
         return Err("the model's answer was empty".to_owned());
     }
@@ -43,15 +43,16 @@ pub fn check_at_least(
         ));
     }
     let texts: Vec<String> = paragraphs.iter().map(Paragraph::plain_text).collect();
-    let letters: usize = texts.iter().map(|t| letters_of(t)).sum();
-    if letters == 0 {
+    let all = texts.join(" ");
+    let letters: Vec<usize> = texts.iter().map(|t| letters_of(t)).collect();
+    if letters.iter().all(|&n| n == 0) {
         return Err(format!(
             "the model answered with placeholders or punctuation only ({}), not text",
-            sample(&texts.join(" "))
+            sample(&all)
         ));
     }
     // Paragraphs with no word in them: ":", ",", ": {", "...".
-    let empty = texts.iter().filter(|t| letters_of(t) == 0).count();
+    let empty = letters.iter().filter(|&&n| n == 0).count();
     if empty * 2 > texts.len() {
         return Err(format!(
             "the model's answer was mostly JSON punctuation ({empty} of {} paragraphs had no words)",
@@ -65,7 +66,7 @@ pub fn check_at_least(
     {
         return Err(format!(
             "the model left the prompt's placeholder in its answer ({})",
-            sample(&texts.join(" "))
+            sample(&all)
         ));
     }
     // Keys and braces of a broken object read as text.
@@ -73,46 +74,45 @@ pub fn check_at_least(
     if syntax * 2 > texts.len() {
         return Err(format!(
             "the model's answer was raw JSON, not text ({})",
-            sample(&texts.join(" "))
+            sample(&all)
         ));
     }
-    let norm_question = normalise(question);
-    let all = normalise(&texts.join(" "));
-    if !norm_question.is_empty() && all == norm_question {
+    if has_words(question) && same_words(&all, question) {
         return Err("the model echoed the question back instead of answering".to_owned());
     }
-    let words = words(&texts.join(" "));
+    let words = words(&all);
     if words.len() < min_words {
         return Err(format!(
             "the model's answer was too short ({} words, at least {min_words} expected: {})",
             words.len(),
-            sample(&texts.join(" "))
+            sample(&all)
         ));
     }
-    let triples: Vec<&[String]> = words.windows(3).collect();
-    if triples.len() >= MIN_TRIPLES {
-        let mut distinct = triples.clone();
-        distinct.sort_unstable();
-        distinct.dedup();
-        if distinct.len() * 5 < triples.len() * 3 {
+    // Each triple by a hash of its words: sorting numbers, not strings.
+    let mut triples: Vec<u64> = words.windows(3).map(fingerprint).collect();
+    let total = triples.len();
+    if total >= MIN_TRIPLES {
+        triples.sort_unstable();
+        triples.dedup();
+        if triples.len() * 5 < total * 3 {
             return Err(format!(
-                "the model kept repeating itself ({} of {} word triples were repeats: {})",
-                triples.len() - distinct.len(),
-                triples.len(),
-                sample(&texts.join(" "))
+                "the model kept repeating itself ({} of {total} word triples were repeats: {})",
+                total - triples.len(),
+                sample(&all)
             ));
         }
     }
     // Every paragraph a copy of something the request itself said: an echo, not an answer.
-    // Most answers have a word the request never used: found without decoding the request.
-    let raw = lower(request_json);
+    // Most answers have a word the request never used, found in its first few words: searched
+    // for in the request as sent, without decoding or lower-casing all of it.
+    let mut request = Request::new(request_json);
     let new_word = |t: &String| {
         t.split(|c: char| !c.is_alphanumeric())
             .filter(|w| w.chars().count() >= 3)
-            .any(|w| !raw.contains(lower(w).as_ref()))
+            .any(|w| !request.contains(w))
     };
     if texts.iter().any(new_word) {
-        return Ok(());
+        return Ok(paragraphs);
     }
     let request = normalise(&request_text(request_json));
     if texts.iter().all(|t| {
@@ -121,24 +121,78 @@ pub fn check_at_least(
     }) {
         return Err(format!(
             "the model only repeated the request's own data ({})",
-            sample(&texts.join(" "))
+            sample(&all)
         ));
     }
-    Ok(())
+    Ok(paragraphs)
+}
+
+/// The request as sent, searched case-insensitively for an answer's words.
+struct Request<'a> {
+    raw: &'a str,
+    /// Its ASCII letters in lower case (all else as sent), made for the first ASCII word.
+    ascii_lower: Option<String>,
+    /// All of it in lower case, made for the first word with other letters that have case.
+    lower: Option<Cow<'a, str>>,
+}
+
+impl<'a> Request<'a> {
+    fn new(raw: &'a str) -> Self {
+        Self {
+            raw,
+            ascii_lower: None,
+            lower: None,
+        }
+    }
+
+    /// Whether the request has `word` in it, in any case. An ASCII word is looked for with
+    /// ASCII case ignored; a word of a script without case (Chinese, Japanese, Thai) as it is;
+    /// any other in the request lower-cased.
+    fn contains(&mut self, word: &str) -> bool {
+        let raw = self.raw;
+        if word.is_ascii() {
+            let haystack = self
+                .ascii_lower
+                .get_or_insert_with(|| raw.to_ascii_lowercase());
+            return haystack.contains(lower(word).as_ref());
+        }
+        if word.chars().all(unspaced) {
+            return raw.contains(word);
+        }
+        self.lower
+            .get_or_insert_with(|| lower(raw))
+            .contains(lower(word).as_ref())
+    }
+}
+
+/// A 64-bit FNV-1a hash of `words` (each ended by a 0xff byte, which UTF-8 never has).
+fn fingerprint(words: &[Cow<'_, str>]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in words
+        .iter()
+        .flat_map(|w| w.bytes().chain(std::iter::once(0xff)))
+    {
+        hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+    }
+    hash
 }
 
 /// The words of `s`, lower case; in scripts written without spaces (Chinese, Japanese, Thai)
 /// each character counts as a word.
-fn words(s: &str) -> Vec<String> {
+fn words(s: &str) -> Vec<Cow<'_, str>> {
     let mut out = Vec::new();
     for token in s.split(|c: char| !c.is_alphanumeric()) {
         if token.is_empty() {
             continue;
         }
         if token.chars().any(unspaced) {
-            out.extend(token.chars().map(String::from));
+            out.extend(
+                token
+                    .char_indices()
+                    .map(|(i, c)| Cow::Borrowed(&token[i..i + c.len_utf8()])),
+            );
         } else {
-            out.push(lower(token).into_owned());
+            out.push(lower(token));
         }
     }
     out
@@ -146,8 +200,7 @@ fn words(s: &str) -> Vec<String> {
 
 /// `s` in lower case, as `str::to_lowercase` has it (but for Greek's final sigma where it meets
 /// ASCII). Runs of ASCII are folded byte by byte, and ASCII with nothing to fold is not copied:
-/// the request these checks read is kilobytes of JSON with Chinese in it, and mapping all of it
-/// char by char took 7% of the CPU of a `batch` at 256 requests in flight (3% this way).
+/// most words are, and the request (kilobytes of JSON with Chinese in it) is mostly ASCII.
 fn lower(s: &str) -> Cow<'_, str> {
     if s.is_ascii() && !s.bytes().any(|b| b.is_ascii_uppercase()) {
         return Cow::Borrowed(s);
@@ -218,6 +271,28 @@ fn normalise(s: &str) -> String {
     out
 }
 
+/// Whether `a` and `b` have the same words in the same order, case aside: [`normalise`]'s
+/// comparison, made without building either text (it stops at the first difference).
+fn same_words(a: &str, b: &str) -> bool {
+    fn stream(s: &str) -> impl Iterator<Item = char> + '_ {
+        s.split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .enumerate()
+            .flat_map(|(i, w)| {
+                (i > 0)
+                    .then_some(' ')
+                    .into_iter()
+                    .chain(w.chars().flat_map(char::to_lowercase))
+            })
+    }
+    stream(a).eq(stream(b))
+}
+
+/// Whether `s` has a letter or digit in it.
+fn has_words(s: &str) -> bool {
+    s.chars().any(char::is_alphanumeric)
+}
+
 /// The request's messages as one text (JSON strings decoded), or the raw JSON if it will not parse.
 fn request_text(request_json: &str) -> String {
     match serde_json::from_str::<Vec<crate::plan::ChatMessage>>(request_json) {
@@ -270,6 +345,75 @@ mod tests {
         assert!(matches!(lower("already lower"), Cow::Borrowed(_)));
     }
 
+    #[test]
+    fn the_request_is_searched_as_lower_casing_all_of_it_would() {
+        let raw =
+            "{\"Question\": \"Ölçü İstanbul ΚΕΙΜΕΝΑ\", \"text\": \"豐亨，王假之 Fang FENG\"} END";
+        let lowered = lower(raw);
+        let mut request = Request::new(raw);
+        for word in [
+            "question",
+            "QUESTION",
+            "qUeStIoN",
+            "fang",
+            "FENG",
+            "feng",
+            "end",
+            "END",
+            "{\"q",
+            "raw",
+            "endx",
+            "xend",
+            "Ölçü",
+            "ölçü",
+            "ÖLÇÜ",
+            "κειμενα",
+            "Κειμενα",
+            "豐亨",
+            "王假之",
+            "豐王",
+            "istanbul",
+            "一",
+        ] {
+            assert_eq!(
+                request.contains(word),
+                lowered.contains(lower(word).as_ref()),
+                "{word}"
+            );
+        }
+    }
+
+    #[test]
+    fn same_words_is_normalised_equality() {
+        let texts = [
+            "",
+            "...",
+            "Should I take the job in Lisbon?",
+            "should i TAKE the job, in Lisbon",
+            "Should I take the job in Lisbon now?",
+            "ShouldI take the job in Lisbon",
+            "İstanbul ΚΕΙΜΕΝΑ",
+            "i̇stanbul κειμενα",
+        ];
+        for a in texts {
+            for b in texts {
+                assert_eq!(
+                    same_words(a, b),
+                    normalise(a) == normalise(b),
+                    "{a:?} {b:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn an_answer_comes_back_parsed() {
+        let raw = format!(r#"{{"response": ["<p>The <b>first</b>.</p>", "<p>{PROSE}</p>"]}}"#);
+        let paragraphs = verdict(&raw).unwrap();
+        assert_eq!(paragraphs, parse_response(&raw));
+        assert_eq!(paragraphs.len(), 2);
+    }
+
     fn request() -> String {
         serde_json::to_string(&[
             crate::plan::ChatMessage {
@@ -286,7 +430,7 @@ mod tests {
         .unwrap()
     }
 
-    fn verdict(raw: &str) -> Result<(), String> {
+    fn verdict(raw: &str) -> Result<Vec<Paragraph>, String> {
         check(raw, QUESTION, &request())
     }
 
@@ -310,7 +454,7 @@ mod tests {
             ),
             "豐卦象征丰盛与光明，如日中天。君王达到鼎盛之时，不必忧虑，应当像正午的太阳一样普照万物，及时行动。",
         ] {
-            assert_eq!(verdict(raw), Ok(()), "{raw}");
+            assert!(verdict(raw).is_ok(), "{raw}: {:?}", verdict(raw));
         }
     }
 

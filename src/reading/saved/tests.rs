@@ -63,8 +63,10 @@ impl Provider for Script {
             if self.fail.lock().unwrap().contains(&id) {
                 return Err(ProviderError::new(ErrorKind::ServerError, "503 scripted"));
             }
+            let text = format!("{{\"response\": [\"<p>Section <b>{id}</b> speaks.</p>\"]}}");
             Ok(Completion {
-                text: format!("{{\"response\": [\"<p>Section <b>{id}</b> speaks.</p>\"]}}"),
+                paragraphs: crate::response::parse_response(&text),
+                text,
                 usage: Usage {
                     prompt_tokens: 100,
                     completion_tokens: 20,
