@@ -241,7 +241,7 @@ async fn one_section(
     }
     let latency = started.elapsed();
     // The slot is for requests in flight: the next section's request goes out while this
-    // answer is parsed.
+    // answer's events are sent and it is stored.
     drop(permit);
     let outcome = match result.and_then(|c| {
         if c.paragraphs.is_empty() {

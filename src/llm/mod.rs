@@ -130,8 +130,8 @@ impl SectionRequest {
 pub struct Completion {
     /// The answer's text as received.
     pub text: String,
-    /// The answer parsed into paragraphs (by the provider's check that it is an answer), never
-    /// empty.
+    /// The answer parsed into paragraphs, by the provider's check that it is an answer (which
+    /// refuses an answer with none); empty only from a provider that does not check.
     pub paragraphs: Vec<crate::response::Paragraph>,
     /// Token counts.
     pub usage: Usage,

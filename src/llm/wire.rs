@@ -10,7 +10,8 @@ use super::preset::{Structured, TokenParam};
 use crate::events::Usage;
 
 /// A chat completion request. The top-level keys are in sorted order; each message is
-/// `{"role", "content"}` in that order, as serialised once in `SectionRequest::new`.
+/// `{"role", "content"}` in that order, as serialised once when the `SectionRequest` is built
+/// (`plan::messages_with` writes the same bytes serde_json would).
 #[derive(Serialize)]
 pub struct RequestBody<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -192,11 +192,7 @@ impl ReadingData {
         query: &Query,
         language: Option<&str>,
     ) -> Self {
-        Self::with_json(prompts, reading_json(reading, query, language))
-    }
-
-    /// The shared part of requests carrying `json` as the reading's data.
-    pub fn with_json(prompts: &Prompts, json: String) -> Self {
+        let json = reading_json(reading, query, language);
         let system = prompts.system().trim_end().to_owned();
         Self {
             json_escaped: escaped(&json),
@@ -205,21 +201,16 @@ impl ReadingData {
             system,
         }
     }
-
-    /// The reading's JSON.
-    pub fn json(&self) -> &str {
-        &self.json
-    }
 }
 
 /// One section's messages, and the same as JSON (byte for byte what `serde_json` writes for
-/// them).
+/// them): made only by [`SectionMessages::new`] or [`messages_with`], so the two always agree.
 #[derive(Debug)]
 pub struct SectionMessages {
     /// System prompt, then the user message.
-    pub messages: Vec<ChatMessage>,
+    pub(crate) messages: Vec<ChatMessage>,
     /// `messages` as a JSON array.
-    pub json: Box<RawValue>,
+    pub(crate) json: Box<RawValue>,
 }
 
 impl SectionMessages {
@@ -263,6 +254,8 @@ pub fn build_messages(
 
 /// What the user message says before the reading's JSON.
 const DATA_HEAD: &str = "The reading (JSON):\n";
+/// [`DATA_HEAD`] as it stands inside a JSON string.
+const DATA_HEAD_ESCAPED: &str = r"The reading (JSON):\n";
 
 /// [`build_messages`] with what a reading's sections share made once ([`ReadingData`]); the
 /// messages' JSON is written around its escaped parts.
@@ -301,7 +294,7 @@ pub fn messages_with(
     json.push_str(r#"[{"role":"system","content":""#);
     json.push_str(&data.system_escaped);
     json.push_str(r#""},{"role":"user","content":""#);
-    json.push_str(&escaped(DATA_HEAD));
+    json.push_str(DATA_HEAD_ESCAPED);
     json.push_str(&data.json_escaped);
     json.push_str(&tail_escaped);
     json.push_str(r#""}]"#);

@@ -147,7 +147,9 @@ impl<'a> Request<'a> {
 
     /// Whether the request has `word` in it, in any case. An ASCII word is looked for with
     /// ASCII case ignored; a word of a script without case (Chinese, Japanese, Thai) as it is;
-    /// any other in the request lower-cased.
+    /// any other in the request lower-cased. So an ASCII word is not found where only a
+    /// non-ASCII letter lower-cases to it (the Kelvin sign to `k`, `İ` to `i` and a dot): the
+    /// check then passes an answer it would have looked at further, never the reverse.
     fn contains(&mut self, word: &str) -> bool {
         let raw = self.raw;
         if word.is_ascii() {
@@ -199,8 +201,8 @@ fn words(s: &str) -> Vec<Cow<'_, str>> {
 }
 
 /// `s` in lower case, as `str::to_lowercase` has it (but for Greek's final sigma where it meets
-/// ASCII). Runs of ASCII are folded byte by byte, and ASCII with nothing to fold is not copied:
-/// most words are, and the request (kilobytes of JSON with Chinese in it) is mostly ASCII.
+/// ASCII). Runs of ASCII are folded byte by byte, and ASCII with nothing to fold is not copied
+/// (most of an answer's words).
 fn lower(s: &str) -> Cow<'_, str> {
     if s.is_ascii() && !s.bytes().any(|b| b.is_ascii_uppercase()) {
         return Cow::Borrowed(s);
@@ -343,6 +345,40 @@ mod tests {
             assert_eq!(lower(s), s.to_lowercase(), "{s}");
         }
         assert!(matches!(lower("already lower"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn triples_hash_by_their_words_and_where_they_break() {
+        let w = |s: &[&'static str]| s.iter().map(|&x| Cow::Borrowed(x)).collect::<Vec<_>>();
+        assert_eq!(
+            fingerprint(&w(&["a", "b", "c"])),
+            fingerprint(&[Cow::Owned("a".to_owned()), "b".into(), "c".into()])
+        );
+        assert_ne!(
+            fingerprint(&w(&["ab", "c", "d"])),
+            fingerprint(&w(&["a", "bc", "d"]))
+        );
+        assert_ne!(
+            fingerprint(&w(&["a", "b", "c"])),
+            fingerprint(&w(&["c", "b", "a"]))
+        );
+    }
+
+    #[test]
+    fn where_only_non_ascii_letters_fold_to_it_an_ascii_word_is_not_found() {
+        // U+212A KELVIN SIGN lower-cases to `k`; U+0130 to `i` and a combining dot.
+        let raw = "{\"text\": \"\u{212a}ELVIN TAX\u{130}\"}";
+        let lowered = lower(raw);
+        let mut request = Request::new(raw);
+        for word in ["kelvin", "KELVIN", "taxi", "elvin", "tax", "text"] {
+            // Whatever is found now was found before.
+            if request.contains(word) {
+                assert!(lowered.contains(lower(word).as_ref()), "{word}");
+            }
+        }
+        assert!(!request.contains("kelvin"));
+        assert!(lowered.contains("kelvin"));
+        assert!(request.contains("elvin") && request.contains("TEXT"));
     }
 
     #[test]

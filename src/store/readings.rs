@@ -405,29 +405,28 @@ impl Store {
         planned: &[u8],
         cancelled: bool,
     ) -> Result<ReadingStatus, StoreError> {
-        // The reading's row is checked by `retag` below, in the same transaction.
-        let stored: HashMap<u8, SectionStatus> = self
-            .checked_parts(id)?
-            .into_iter()
-            .map(|m| (m.section_id, m.status))
-            .collect();
-        let status = status_of(
-            planned
-                .iter()
-                .map(|s| stored.get(s).copied().unwrap_or(SectionStatus::Pending)),
-            cancelled,
-        );
+        // `retag` checks the reading's row first; its parts are checked as they are read.
         self.retag(id, || {
+            let stored: HashMap<u8, SectionStatus> = self
+                .checked_parts(id)?
+                .into_iter()
+                .map(|m| (m.section_id, m.status))
+                .collect();
+            let status = status_of(
+                planned
+                    .iter()
+                    .map(|s| stored.get(s).copied().unwrap_or(SectionStatus::Pending)),
+                cancelled,
+            );
             self.conn
                 .prepare_cached(
                     "UPDATE readings SET status = ?2, pid = NULL, pid_start = NULL,
                      updated_at = ?3 WHERE id = ?1",
                 )
                 .and_then(|mut st| st.execute(params![id, status.as_str(), now_ms()]))
-                .map(drop)
-                .map_err(|e| self.db_err(e))
-        })?;
-        Ok(status)
+                .map_err(|e| self.db_err(e))?;
+            Ok(status)
+        })
     }
 
     /// Reading `id`'s plain columns, once their tags check out

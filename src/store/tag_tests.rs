@@ -78,6 +78,8 @@ fn assert_only_a_fails(sql: &str, field: &str) {
     assert!(all.parts.iter().all(|(id, _)| *id == b));
     assert_eq!(all.parts.len(), 1);
     assert_eq!(store.parts(b).unwrap().len(), 1);
+    // Settling a is refused too: its status is never re-tagged over a changed record.
+    assert_eq!(store.finish(a, &[1, 2], false), Err(want.clone()), "{sql}");
     // A retry of a is refused rather than tagging the change as iching's own (a changed
     // section is refused when the retry would write over it).
     if row_level {
