@@ -14,6 +14,7 @@
 //! by what `max_tokens` allows, and cut the moment it passes the cap. A stream is complete only
 //! with a finish reason: a bare `[DONE]` is a stream cut short.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -603,8 +604,10 @@ impl OpenAi {
                     )
                     .into());
                 }
-                if let Some(m) = parsed.model.filter(|m| !m.is_empty()) {
-                    a.model = Some(m);
+                if let Some(m) = parsed.model.filter(|m| !m.is_empty())
+                    && a.model.as_deref() != Some(&*m)
+                {
+                    a.model = Some(m.into_owned());
                 }
                 if let Some(u) = parsed.usage {
                     a.usage = Some(u.to_usage(parsed.timings.as_ref()));
@@ -616,7 +619,7 @@ impl OpenAi {
                             a.reasoning_bytes += reasoning;
                             last_progress = Some(Instant::now());
                         }
-                        if let Some(content) = delta.content.filter(|c: &String| !c.is_empty()) {
+                        if let Some(content) = delta.content.filter(|c| !c.is_empty()) {
                             a.ttft.get_or_insert_with(|| started.elapsed());
                             last_progress = Some(Instant::now());
                             a.text.push_str(&content);
@@ -624,7 +627,7 @@ impl OpenAi {
                         }
                     }
                     if let Some(reason) = choice.finish_reason {
-                        a.finish = Some(reason);
+                        a.finish = Some(reason.into_owned());
                     }
                 }
                 if a.text.len() + a.reasoning_bytes > cap {
@@ -703,7 +706,10 @@ impl OpenAi {
         let reasoning_bytes = message
             .as_ref()
             .map_or(0, super::wire::Delta::reasoning_len);
-        let text = message.and_then(|m| m.content).unwrap_or_default();
+        let text = message
+            .and_then(|m| m.content)
+            .map(Cow::into_owned)
+            .unwrap_or_default();
         if !text.is_empty() {
             progress.delta(text.clone());
         }

@@ -2,6 +2,8 @@
 //! responses, stream chunks, usage and error bodies that it reads (in the shapes OpenAI, vLLM,
 //! LM Studio, Gemini and the rest actually send).
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
@@ -188,55 +190,56 @@ impl ApiUsage {
     }
 }
 
-/// One `chat.completion.chunk`.
+/// One `chat.completion.chunk`. Its strings borrow from the event's text where they have no
+/// escapes: a stream is dozens to thousands of chunks, each naming the model again.
 #[derive(Deserialize)]
-pub struct StreamChunk {
-    #[serde(default)]
-    pub choices: Option<Vec<StreamChoice>>,
+pub struct StreamChunk<'a> {
+    #[serde(default, borrow)]
+    pub choices: Option<Vec<StreamChoice<'a>>>,
     #[serde(default)]
     pub usage: Option<ApiUsage>,
     #[serde(default)]
     pub timings: Option<Timings>,
-    #[serde(default)]
-    pub model: Option<String>,
+    #[serde(default, borrow)]
+    pub model: Option<Cow<'a, str>>,
     #[serde(default)]
     pub error: Option<Box<RawValue>>,
 }
 
 #[derive(Deserialize)]
-pub struct StreamChoice {
-    #[serde(default)]
-    pub delta: Option<Delta>,
-    #[serde(default)]
-    pub finish_reason: Option<String>,
+pub struct StreamChoice<'a> {
+    #[serde(default, borrow)]
+    pub delta: Option<Delta<'a>>,
+    #[serde(default, borrow)]
+    pub finish_reason: Option<Cow<'a, str>>,
 }
 
 /// A delta of a stream, or a whole answer's `message` (the same shape): the answer, and the
 /// reasoning some servers send beside it (`reasoning_content` from llama.cpp and DeepSeek,
 /// `reasoning` from Ollama and OpenRouter).
 #[derive(Deserialize)]
-pub struct Delta {
-    #[serde(default)]
-    pub content: Option<String>,
-    #[serde(default)]
-    pub reasoning_content: Option<String>,
-    #[serde(default)]
-    pub reasoning: Option<String>,
+pub struct Delta<'a> {
+    #[serde(default, borrow)]
+    pub content: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    pub reasoning_content: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    pub reasoning: Option<Cow<'a, str>>,
 }
 
-impl Delta {
+impl Delta<'_> {
     /// The bytes of reasoning text, whichever field carries it.
     pub fn reasoning_len(&self) -> usize {
-        self.reasoning_content.as_ref().map_or(0, String::len)
-            + self.reasoning.as_ref().map_or(0, String::len)
+        self.reasoning_content.as_ref().map_or(0, |r| r.len())
+            + self.reasoning.as_ref().map_or(0, |r| r.len())
     }
 }
 
 /// A whole (non-streamed) answer.
 #[derive(Deserialize)]
-pub struct WholeResponse {
-    #[serde(default)]
-    pub choices: Vec<WholeChoice>,
+pub struct WholeResponse<'a> {
+    #[serde(default, borrow)]
+    pub choices: Vec<WholeChoice<'a>>,
     #[serde(default)]
     pub usage: Option<ApiUsage>,
     #[serde(default)]
@@ -246,9 +249,9 @@ pub struct WholeResponse {
 }
 
 #[derive(Deserialize)]
-pub struct WholeChoice {
-    #[serde(default)]
-    pub message: Option<Delta>,
+pub struct WholeChoice<'a> {
+    #[serde(default, borrow)]
+    pub message: Option<Delta<'a>>,
     #[serde(default)]
     pub finish_reason: Option<String>,
 }
