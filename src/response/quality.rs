@@ -260,34 +260,26 @@ fn looks_like_json(s: &str) -> bool {
 
 /// Lower case, words only, single spaces: for comparing texts that differ only in punctuation.
 fn normalise(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for word in s
-        .split(|c: char| !c.is_alphanumeric())
+    normalised(s).collect()
+}
+
+/// [`normalise`]'s text as it is made, one char at a time.
+fn normalised(s: &str) -> impl Iterator<Item = char> + '_ {
+    s.split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
-    {
-        if !out.is_empty() {
-            out.push(' ');
-        }
-        out.extend(word.chars().flat_map(char::to_lowercase));
-    }
-    out
+        .enumerate()
+        .flat_map(|(i, w)| {
+            (i > 0)
+                .then_some(' ')
+                .into_iter()
+                .chain(w.chars().flat_map(char::to_lowercase))
+        })
 }
 
 /// Whether `a` and `b` have the same words in the same order, case aside: [`normalise`]'s
 /// comparison, made without building either text (it stops at the first difference).
 fn same_words(a: &str, b: &str) -> bool {
-    fn stream(s: &str) -> impl Iterator<Item = char> + '_ {
-        s.split(|c: char| !c.is_alphanumeric())
-            .filter(|w| !w.is_empty())
-            .enumerate()
-            .flat_map(|(i, w)| {
-                (i > 0)
-                    .then_some(' ')
-                    .into_iter()
-                    .chain(w.chars().flat_map(char::to_lowercase))
-            })
-    }
-    stream(a).eq(stream(b))
+    normalised(a).eq(normalised(b))
 }
 
 /// Whether `s` has a letter or digit in it.
