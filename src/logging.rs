@@ -1,5 +1,6 @@
 //! Logs go through `tracing` to `iching.log` in the data dir (mode 0600), never to the terminal
-//! the app owns. The level is `info` (`--verbose`: `debug`), or whatever `RUST_LOG` says.
+//! the app owns. The level is `info` (`--verbose`: `debug`), or what `RUST_LOG`
+//! says as `target=level` directives (see [`filter`]).
 //! Nothing secret is logged: no keys or passphrases, no questions, no model text — only ids,
 //! section names, statuses, counts, timings and error kinds.
 
@@ -8,7 +9,9 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 /// The log file's name in the data dir.
 pub const LOG_FILE: &str = "iching.log";
@@ -31,19 +34,68 @@ pub fn init(data_dir: &Path, verbose: bool) -> Option<PathBuf> {
     {
         let _ = file.set_permissions(std::fs::Permissions::from_mode(0o600));
     }
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        EnvFilter::new(if verbose {
-            "iching=debug,warn"
-        } else {
-            "iching=info,warn"
-        })
-    });
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let layer = tracing_subscriber::fmt::layer()
         .with_writer(Mutex::new(file))
         .with_ansi(false)
-        .with_target(false)
+        .with_target(false);
+    tracing_subscriber::registry()
+        .with(layer)
+        .with(filter(std::env::var("RUST_LOG").ok().as_deref(), verbose))
         .try_init()
         .ok()?;
     Some(path)
+}
+
+/// What is logged: `RUST_LOG` when it is a valid list of `target=level` directives (or a bare
+/// level), else this crate at `info` (`debug` when `verbose`) and everything else at `warn`.
+/// Span and field filters (`target[span{field}]`) are not supported.
+fn filter(rust_log: Option<&str>, verbose: bool) -> Targets {
+    rust_log
+        .filter(|spec| !spec.trim().is_empty())
+        .and_then(|spec| spec.parse().ok())
+        .unwrap_or_else(|| {
+            let level = if verbose {
+                tracing::Level::DEBUG
+            } else {
+                tracing::Level::INFO
+            };
+            Targets::new()
+                .with_target("iching", level)
+                .with_default(tracing::Level::WARN)
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use tracing::Level;
+
+    use super::filter;
+
+    #[test]
+    fn the_default_is_this_crate_at_info_and_the_rest_at_warn() {
+        let quiet = filter(None, false);
+        assert!(quiet.would_enable("iching::store", &Level::INFO));
+        assert!(!quiet.would_enable("iching::store", &Level::DEBUG));
+        assert!(quiet.would_enable("hyper", &Level::WARN));
+        assert!(!quiet.would_enable("hyper", &Level::INFO));
+        let verbose = filter(None, true);
+        assert!(verbose.would_enable("iching::llm", &Level::DEBUG));
+        assert!(!verbose.would_enable("iching::llm", &Level::TRACE));
+        assert!(!verbose.would_enable("reqwest", &Level::INFO));
+    }
+
+    #[test]
+    fn rust_log_overrides_the_default_and_a_bad_one_is_ignored() {
+        let traced = filter(Some("iching=trace,reqwest=debug"), false);
+        assert!(traced.would_enable("iching::orchestrator", &Level::TRACE));
+        assert!(traced.would_enable("reqwest::connect", &Level::DEBUG));
+        assert!(!traced.would_enable("hyper", &Level::ERROR));
+        let everything = filter(Some("debug"), false);
+        assert!(everything.would_enable("hyper", &Level::DEBUG));
+        for bad in ["iching=loud", "", "  "] {
+            let fallback = filter(Some(bad), true);
+            assert!(fallback.would_enable("iching", &Level::DEBUG), "{bad:?}");
+            assert!(!fallback.would_enable("hyper", &Level::INFO), "{bad:?}");
+        }
+    }
 }
