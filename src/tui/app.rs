@@ -558,6 +558,13 @@ impl App {
                 if let Some(live) = self.live.as_mut().filter(|l| l.run == run) {
                     live.apply(&event, self.now);
                     self.dirty = true;
+                    // A section is kept before it is reported settled: a Reading screen on
+                    // this reading shows it from the store.
+                    if let (Some(id), EventKind::Finished(_) | EventKind::Failed(_)) =
+                        (event.reading, &event.kind)
+                    {
+                        self.reload_reading(id, &mut fx);
+                    }
                 }
             }
             Msg::Saved { run, id } => {
@@ -594,7 +601,11 @@ impl App {
             Msg::Reading { id, result } => {
                 if self.reading.loading == Some(id) {
                     self.reading.loading = None;
+                    let keep_place = std::mem::take(&mut self.reading.keep_place);
                     match result {
+                        Ok(report) if keep_place => {
+                            self.reading.refreshed(report, body(self.size), &self.theme);
+                        }
                         Ok(report) => {
                             self.reading.report = Some(report);
                             self.reading.scroll = 0;
@@ -602,6 +613,9 @@ impl App {
                             self.reading.apply_jump(b, &self.theme);
                         }
                         Err(e) => self.fail(&e),
+                    }
+                    if std::mem::take(&mut self.reading.stale) {
+                        self.reload_reading(id, &mut fx);
                     }
                     self.dirty = true;
                 }
@@ -740,17 +754,28 @@ impl App {
         fx
     }
 
-    /// Loads reading `id` again when the Reading screen shows it (its journal changed).
+    /// Loads reading `id` again when the Reading screen shows it (a section was saved, its
+    /// journal changed), to replace it at the same place; once the load in progress is in
+    /// when there is one.
     fn reload_reading(&mut self, id: ReadingId, fx: &mut Vec<Effect>) {
-        if self
-            .reading
+        if !self.shows_reading(id) {
+            return;
+        }
+        if self.reading.loading.is_some() {
+            self.reading.stale = true;
+        } else {
+            self.reading.loading = Some(id);
+            self.reading.keep_place = true;
+            fx.push(Effect::Open { id });
+        }
+    }
+
+    /// Whether reading `id` is the one the Reading screen has (on show or behind another).
+    fn shows_reading(&self, id: ReadingId) -> bool {
+        self.reading
             .report
             .as_ref()
             .is_some_and(|r| r.id == Some(id))
-        {
-            self.reading.loading = Some(id);
-            fx.push(Effect::Open { id });
-        }
     }
 
     /// Reports a failed operation on the status line (its words cleaned for the terminal).
@@ -1242,6 +1267,8 @@ impl App {
 
     fn open_reading(&mut self, id: ReadingId, from: Screen, fx: &mut Vec<Effect>) {
         self.reading.loading = Some(id);
+        self.reading.keep_place = false;
+        self.reading.stale = false;
         if self
             .reading
             .report
@@ -1345,13 +1372,20 @@ impl App {
             return;
         };
         live.settle(cancelled, self.now);
-        let (status, done, total) = (live.status, live.done(), live.cards.len());
+        let (status, done, total, id) = (live.status, live.done(), live.cards.len(), live.id);
+        // The reading on show is this one: it takes its settled status, and Enter (which opens
+        // it from the Live screen) is not offered.
+        let on_show = id.is_some_and(|id| self.shows_reading(id));
+        if let Some(id) = id.filter(|_| on_show) {
+            self.reload_reading(id, fx);
+        }
+        let opens = !(on_show && self.screen == Screen::Reading);
         if cancelled {
             self.say(msg::CANCELLED);
         } else if status == ReadingStatus::Complete {
-            self.say(msg::finished(status.as_str(), done, total));
+            self.say(msg::finished(status.as_str(), done, total, opens));
         } else {
-            self.error(msg::finished(status.as_str(), done, total));
+            self.error(msg::finished(status.as_str(), done, total, opens));
         }
         if self.screen == Screen::History {
             fx.push(Effect::LoadHistory);

@@ -454,14 +454,15 @@ pub mod msg {
     pub const NOTHING_TO_RETRY: &str = "Nothing to retry: every section of this reading is done.";
     /// Retry needs the run to settle.
     pub const RETRY_WAIT: &str = "Wait for the sections in flight to finish before retrying.";
-    /// A reading finished.
-    pub fn finished(status: &str, done: usize, total: usize) -> String {
+    /// A reading finished; `opens`: say that Enter opens it (not when it is on show).
+    pub fn finished(status: &str, done: usize, total: usize, opens: bool) -> String {
         let what = if status == "failed" {
             "failed".to_owned()
         } else {
             format!("is {status}")
         };
-        format!("The reading {what}: {done} of {total} sections. Enter opens it.")
+        let then = if opens { " Enter opens it." } else { "" };
+        format!("The reading {what}: {done} of {total} sections.{then}")
     }
     /// Delete confirmation.
     pub fn confirm_delete(id: ReadingId, question: &str) -> String {

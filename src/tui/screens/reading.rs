@@ -34,6 +34,11 @@ pub struct ReadingState {
     pub report: Option<Box<ReadingReport>>,
     /// The id being loaded.
     pub loading: Option<ReadingId>,
+    /// The load in progress is of the reading on show, which changed (a section was saved, a
+    /// note was written): it replaces it in place, at the same line.
+    pub keep_place: bool,
+    /// The reading on show changed again while it was being loaded: load it once more.
+    pub stale: bool,
     /// The first line shown.
     pub scroll: usize,
     /// A section to show once the reading has loaded.
@@ -117,6 +122,15 @@ impl ReadingState {
             .iter()
             .rposition(|(_, line)| *line <= self.scroll)
             .unwrap_or(0)
+    }
+
+    /// Shows `report`, loaded again for the reading already on show, at the line it was at (or
+    /// as near as the new text allows).
+    pub fn refreshed(&mut self, report: Box<ReadingReport>, body: Rect, theme: &Theme) {
+        self.report = Some(report);
+        if let Some((d, text)) = self.laid_out(body, theme) {
+            self.clamp(d.lines.len(), usize::from(text.height));
+        }
     }
 
     /// Scrolls to `section` (once loaded).

@@ -426,6 +426,68 @@ fn enter_on_the_grid_opens_the_stored_reading_at_that_section() {
 }
 
 #[test]
+fn a_reading_on_show_while_it_is_written_fills_in_where_it_is_read() {
+    let mut a = mid_flight(NARROW);
+    let run = a.live.as_ref().unwrap().run;
+    let r = reading();
+    a.screen = Screen::Live;
+    a.update(key(KeyCode::Enter));
+    a.update(loaded(complete_report()));
+    assert_eq!(a.screen, Screen::Reading);
+    for _ in 0..5 {
+        a.update(key(KeyCode::Down));
+    }
+    let place = a.reading.scroll;
+    assert!(place > 0);
+
+    // A section is saved: the reading on show is loaded again, and stays where it was read.
+    let finish = |a: &mut App, s: Section| {
+        a.update(Msg::Section {
+            run,
+            event: event(7, s, EventKind::Finished(Box::new(done(&r, s)))),
+        })
+    };
+    let fx = finish(&mut a, Section::InitialHexagramJudgement);
+    assert!(matches!(fx.as_slice(), [Effect::Open { id: ReadingId(7) }]));
+    // Another lands while that load is out: one more load, once the first is in.
+    assert!(finish(&mut a, Section::ChangingLine(5)).is_empty());
+    let fx = a.update(loaded(complete_report()));
+    assert!(matches!(fx.as_slice(), [Effect::Open { id: ReadingId(7) }]));
+    assert_eq!(a.reading.scroll, place, "the place in the text is kept");
+    assert!(a.update(loaded(complete_report())).is_empty());
+    assert_eq!(a.reading.scroll, place);
+
+    // The run settles with the reading on show: it is loaded for its status, and the status
+    // line does not offer Enter, which opens it only from the grid.
+    a.update(Msg::Section {
+        run: 99,
+        event: event(7, Section::TenWingsInsights, EventKind::Started),
+    });
+    let fx = a.update(Msg::RunEnded {
+        run,
+        result: Ok(false),
+    });
+    assert!(matches!(fx.as_slice(), [Effect::Open { id: ReadingId(7) }]));
+    let said = &a.status.as_ref().unwrap().text;
+    assert!(said.starts_with("The reading is partial"), "{said}");
+    assert!(!said.contains("Enter"), "{said}");
+
+    // Opened afresh (from History, say), a reading starts at its top again.
+    a.update(loaded(complete_report()));
+    a.update(key(KeyCode::Esc));
+    a.screen = Screen::History;
+    a.update(Msg::History(Ok(history_rows())));
+    let fx = a.update(key(KeyCode::Enter));
+    let [Effect::Open { id }] = fx.as_slice() else {
+        panic!("{fx:?}")
+    };
+    let mut report = complete_report();
+    report.id = Some(*id);
+    a.update(loaded(report));
+    assert_eq!(a.reading.scroll, 0);
+}
+
+#[test]
 fn a_reading_scrolls_and_jumps_between_sections() {
     let mut a = app(NARROW);
     a.reading.loading = Some(ReadingId(7));
