@@ -88,11 +88,21 @@ pub fn draw(app: &App, frame: &mut Frame) {
         && let Some(s) = &app.status
     {
         draw_confirm(&s.text, frame, body, theme);
-    } else if let Some(s) = &app.status
-        && let Some((_, rest)) = s.text.split_once('\n')
-    {
-        draw_notice(rest, frame, body, theme);
+    } else if let Some(s) = &app.status {
+        let first = s.text.lines().next().unwrap_or_default();
+        if !fits_alone(first, status.width) {
+            // Too long for the status line even alone: all of it in the box.
+            draw_notice(&s.text, frame, body, theme);
+        } else if let Some((_, rest)) = s.text.split_once('\n') {
+            draw_notice(rest, frame, body, theme);
+        }
     }
+}
+
+/// Whether a status message's `first` line fits on a status line `width` columns wide with
+/// the provider's label given way (a column of margin each side).
+fn fits_alone(first: &str, width: u16) -> bool {
+    text::width(first) + 2 <= usize::from(width)
 }
 
 /// A message of more than one line (an export's path): its first line on the status line, the
@@ -190,7 +200,23 @@ fn draw_tabs(app: &App, frame: &mut Frame, area: Rect, theme: &Theme) {
     }
 }
 
+/// The provider's label and the message on the status line. A message too long to stand beside
+/// the label takes the line alone; one too long for that is cut here and shown whole in a box
+/// above ([`draw`]).
 fn draw_status(app: &App, frame: &mut Frame, area: Rect, theme: &Theme) {
+    let message = app.status.as_ref().filter(|_| app.confirm.is_none());
+    if let Some(s) = message {
+        let first = s.text.lines().next().unwrap_or_default();
+        let provider_w =
+            text::width(&app.provider.label()).min(usize::from(area.width / 2).saturating_sub(2));
+        // The label, its margins and the gap after it.
+        let beside = usize::from(area.width).saturating_sub(provider_w + 3);
+        if text::width(first) > beside && fits_alone(first, area.width) {
+            let style = if s.error { theme.error } else { theme.text };
+            frame.render_widget(Span::styled(format!(" {first}"), style), area);
+            return;
+        }
+    }
     // The provider takes half the line at most, cut with an ellipsis.
     let half = usize::from(area.width / 2);
     let provider = format!(
@@ -202,7 +228,7 @@ fn draw_status(app: &App, frame: &mut Frame, area: Rect, theme: &Theme) {
         .spacing(1)
         .areas(area);
     frame.render_widget(Span::styled(provider, theme.selected), p);
-    if let Some(s) = app.status.as_ref().filter(|_| app.confirm.is_none()) {
+    if let Some(s) = message {
         let style = if s.error { theme.error } else { theme.text };
         let first = s.text.lines().next().unwrap_or_default();
         let text = truncate(first, usize::from(msg.width));
