@@ -298,7 +298,8 @@ pub fn render(state: &StatsState, prices: &Prices, frame: &mut Frame, area: Rect
         };
         let title = short_title(&s.title, title_w < 16);
         let mut cells = vec![
-            Cell::from(Span::styled(s.id.to_string(), theme.dim)),
+            // Its place in the reading, 1..n, as the Reading screen and `iching stats` number it.
+            Cell::from(Span::styled((state.scroll + i + 1).to_string(), theme.dim)),
             Cell::from(truncate(&title, title_w)),
             Cell::from(Span::styled(mark, style)),
         ];
