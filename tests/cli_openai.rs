@@ -101,6 +101,18 @@ async fn a_wrong_key_fails_every_section_once_with_a_clear_message_and_exit_3() 
     assert!(err.contains("OPENAI_API_KEY"), "{err}");
     assert!(!err.contains(KEY));
     assert_eq!(server.stats().requests, 6, "401 is never retried");
+    // The last word says what to do next.
+    let last = text(&out.stdout)
+        .trim_end()
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(
+        last,
+        "6 of 6 sections missing: `iching retry 1` runs only those; \
+         `iching doctor` checks the endpoint and the key."
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

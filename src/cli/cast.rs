@@ -15,7 +15,7 @@ use crate::model::Query;
 use crate::oracle::{Cast, Method, Reading};
 use crate::plan::plan;
 use crate::reading::{validate_context, validate_question};
-use crate::report::{self, ReadingReport, ReadingStatus};
+use crate::report::{self, ReadingReport, ReadingStatus, SectionStatus};
 
 /// Arguments of `cast`.
 #[derive(Debug, Args)]
@@ -146,8 +146,34 @@ pub async fn run(home: Option<&Path>, args: CastArgs) -> Result<ExitCode, CliErr
     print(&report, args.format)?;
     if args.format == Format::Text {
         emit(&saved_as(&report));
+        if let Some(next) = what_next(&report) {
+            emit(&next);
+        }
     }
     Ok(exit_code(report.status))
+}
+
+/// What to do about a reading with sections missing (failed, or not run when it was stopped):
+/// retry runs only those; a failure may be the endpoint's, which `doctor` checks.
+fn what_next(report: &ReadingReport) -> Option<String> {
+    let id = report.id?;
+    let total = report.sections.len();
+    let missing = total.saturating_sub(report.sections_done());
+    if missing == 0 {
+        return None;
+    }
+    let failed = report
+        .sections
+        .iter()
+        .any(|s| s.status == SectionStatus::Failed);
+    let doctor = if failed {
+        "; `iching doctor` checks the endpoint and the key"
+    } else {
+        ""
+    };
+    Some(format!(
+        "{missing} of {total} sections missing: `iching retry {id}` runs only those{doctor}."
+    ))
 }
 
 /// The closing line of `cast`'s text: where the reading is kept and how to cast it again.
