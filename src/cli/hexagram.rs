@@ -26,9 +26,9 @@ pub enum PageFormat {
 /// Arguments of `hexagram`.
 #[derive(Debug, Args)]
 pub struct HexagramArgs {
-    /// The hexagram: its number (1 to 64), its pinyin with or without tone marks (qian, Qián,
+    /// The hexagram: its number (1 to 64), its pinyin with or without tone marks (jing, Jǐng,
     /// "da zhuang"), its English name (heaven, "the well"), its Chinese name or symbol, or
-    /// Legge's name (Khien). Several words are read as one name.
+    /// Legge's name (Kwan). Several words are read as one name.
     #[arg(required = true, num_args = 1.., value_name = "N|NAME")]
     pub name: Vec<String>,
     /// Output format.

@@ -1,6 +1,6 @@
 //! What people call a hexagram, and finding it by that: its number, its symbol, its Chinese name,
 //! its pinyin with or without tone marks and in any case (`qian`, `Qián`), its English gloss
-//! (`heaven`, `the well`), Legge's romanisation (`Khien`), or a word of the gloss (`restraint`).
+//! (`heaven`, `the well`), Legge's romanisation (`Kwan`), or a word of the gloss (`restraint`).
 //! A name two hexagrams share is ambiguous and says which they are; a name none has says which
 //! come close. [`hexagram_matches`] is the looser test of a filter typed as you go.
 
@@ -195,7 +195,7 @@ fn listed(hs: &[&Hexagram]) -> String {
 
 impl fmt::Display for NameError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        const HOW: &str = "give a number (1 to 64), a pinyin name (qian, Qián), an English name (heaven) or Legge's (Khien)";
+        const HOW: &str = "give a number (1 to 64), a pinyin name (jing, Jǐng), an English name (heaven) or Legge's (Kwan)";
         match self {
             Self::Empty => write!(f, "no hexagram named: {HOW}"),
             Self::NoSuchNumber(n) => {

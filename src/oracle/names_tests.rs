@@ -149,3 +149,24 @@ fn a_hexagram_s_nuclear_is_the_reading_s() {
     }
     assert_eq!(hexagram(55).unwrap().nuclear().number, 28);
 }
+
+#[test]
+fn every_example_the_help_and_the_errors_give_finds_one_hexagram() {
+    // The error message's and `hexagram --help`'s examples: each must work as shown.
+    for (example, number) in [
+        ("1", 1),
+        ("jing", 48),
+        ("Jǐng", 48),
+        ("heaven", 1),
+        ("the well", 48),
+        ("da zhuang", 34),
+        ("Kwan", 20),
+        ("restraint", 60),
+    ] {
+        assert_eq!(
+            find_hexagram(example).map(|h| h.number),
+            Ok(number),
+            "{example}"
+        );
+    }
+}

@@ -57,13 +57,13 @@ pub enum StoreError {
         path: PathBuf,
     },
     /// A file or folder is open to other users in a way that exposes the readings.
-    #[error("{path} {problem}; iching will not use it until you run: {fix}")]
+    #[error("{path} {problem}; iching will not use it. To go on, {fix}.")]
     Unsafe {
         /// The file or folder.
         path: PathBuf,
         /// What is wrong with it.
         problem: String,
-        /// The command that fixes it.
+        /// What to do about it, as the end of a sentence ("run `chmod 600 FILE`").
         fix: String,
     },
     /// A key file was found where no database is.

@@ -31,7 +31,7 @@ pub(super) fn check_dir(dir: &Path) -> Result<(), StoreError> {
         return Err(StoreError::Unsafe {
             path: dir.to_path_buf(),
             problem: format!("can be written by other users (mode {mode:o})"),
-            fix: format!("chmod go-w {}", dir.display()),
+            fix: format!("run `chmod go-w {}`", dir.display()),
         });
     }
     Ok(())
@@ -56,7 +56,7 @@ pub(super) fn check_key_file(path: &Path) -> Result<(), StoreError> {
             problem: format!(
                 "can be read by other users (mode {mode:o}); anyone who copied it can open your readings"
             ),
-            fix: format!("chmod 600 {}", path.display()),
+            fix: format!("run `chmod 600 {}`", path.display()),
         });
     }
     Ok(())

@@ -261,7 +261,15 @@ fn unsafe_modes_are_refused_with_the_chmod_and_our_own_files_are_tightened() {
     set(dir.path(), 0o777);
     let err = Store::open(dir.path(), Unlock::default()).unwrap_err();
     assert!(matches!(err, StoreError::Unsafe { .. }), "{err:?}");
-    assert!(err.to_string().contains("chmod go-w"), "{err}");
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "{} can be written by other users (mode 777); iching will not use it. \
+             To go on, run `chmod go-w {}`.",
+            dir.path().display(),
+            dir.path().display()
+        )
+    );
     set(dir.path(), 0o700);
     // A key file others may read.
     for m in [0o644, 0o666] {
