@@ -26,7 +26,7 @@ pub struct HistoryArgs {
     /// Print a JSON array instead of a table.
     #[arg(long)]
     pub json: bool,
-    /// Only readings whose question contains TEXT (case-insensitive).
+    /// Only readings whose question, situation or notes contain TEXT (case-insensitive).
     #[arg(long, value_name = "TEXT")]
     pub search: Option<String>,
     /// Only readings with hexagram N (1-64) as primary or resulting hexagram.
@@ -84,7 +84,7 @@ impl<'a> From<&'a Listed> for Entry<'a> {
 pub async fn run(home: Option<&Path>, args: HistoryArgs) -> Result<ExitCode, CliError> {
     if args.search.as_deref().is_some_and(|s| s.trim().is_empty()) {
         return Err(CliError::usage(
-            "--search needs some text to look for in the questions",
+            "--search needs some text to look for in the questions, situations and notes",
         ));
     }
     let service = open(home, Access::Read)?;
