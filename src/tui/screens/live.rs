@@ -801,7 +801,12 @@ fn figures(card: &Card, now: Duration) -> (String, [String; 3]) {
                     fmt_tokens(u64::from(f.prompt_tokens)),
                     fmt_tokens(u64::from(f.completion_tokens)),
                 ),
-                rate(Some(f.tokens_per_sec)),
+                // The same rule as a stream's: an instant answer's rate means nothing.
+                rate(
+                    (f.latency >= crate::events::RATE_MIN_TIME
+                        && u64::from(f.completion_tokens) >= crate::events::RATE_MIN_TOKENS)
+                        .then_some(f.tokens_per_sec),
+                ),
             )
         }
         Phase::Failed { latency, .. } => (
@@ -823,6 +828,31 @@ fn figures(card: &Card, now: Duration) -> (String, [String; 3]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_finished_card_shows_a_rate_only_after_half_a_second_and_8_tokens() {
+        let card = |latency_ms: u64, completion_tokens: u32| Card {
+            phase: Phase::Done(Box::new(Figures {
+                latency: Duration::from_millis(latency_ms),
+                ttft: Some(Duration::from_millis(5)),
+                prompt_tokens: 2_724,
+                completion_tokens,
+                source: UsageSource::Estimated,
+                tokens_per_sec: crate::events::tokens_per_sec(
+                    u64::from(completion_tokens),
+                    Duration::from_millis(latency_ms),
+                ),
+                model: "legge-1882".into(),
+                attempts: 1,
+                text: String::new(),
+            })),
+            ..Card::queued(Section::OpeningStatements)
+        };
+        let rate = |c: &Card| figures(c, Duration::from_secs(9)).1[1].clone();
+        assert_eq!(rate(&card(13, 168)), "~2,724+168 tok · – t/s");
+        assert_eq!(rate(&card(2_000, 7)), "~2,724+7 tok · – t/s");
+        assert_eq!(rate(&card(2_000, 168)), "~2,724+168 tok · 84 t/s");
+    }
 
     #[test]
     fn a_stream_shows_its_last_whole_words() {
