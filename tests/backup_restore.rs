@@ -197,6 +197,35 @@ async fn a_backup_never_overwrites_and_restore_refuses_what_is_not_a_backup() {
     assert_eq!(out.code, Some(2), "{out}");
     assert!(out.stderr.contains("--key FILE"), "{out}");
     assert_eq!(history(&home).await.len(), 1, "nothing was added");
+
+    // The lost store's key copied into a new home first: restore says how it takes that key.
+    let new_home = fresh(root.path(), "new");
+    let copied = new_home.join("iching.key");
+    std::fs::copy(other.join("iching.key"), &copied).unwrap();
+    let theirs = theirs.to_str().unwrap();
+    let out = run(&new_home, &["restore", theirs], "", &[]).await;
+    assert_eq!(out.code, Some(2), "{out}");
+    assert!(
+        out.stderr.contains("holds a key file but no store")
+            && out
+                .stderr
+                .contains(&format!("mv {} KEYFILE", copied.display()))
+            && out
+                .stderr
+                .contains(&format!("iching restore {theirs} --key KEYFILE")),
+        "{out}"
+    );
+    assert!(!new_home.join("iching.db").exists(), "no store was made");
+    // Following it works.
+    let moved = root.path().join("their.key");
+    std::fs::rename(&copied, &moved).unwrap();
+    let out = ok(
+        &new_home,
+        &["restore", theirs, "--key", moved.to_str().unwrap()],
+        &[],
+    )
+    .await;
+    assert!(out.stdout.starts_with("Added 1 reading"), "{out}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::{CliError, emit, open};
 use crate::model::ReadingId;
 use crate::service::{Access, BACKUP_PASSPHRASE_ENV, BackupKey, Service};
-use crate::store::{KEY_FILE, KeyMode};
+use crate::store::{DB_FILE, KEY_FILE, KeyMode};
 
 /// Arguments of `verify`.
 #[derive(Debug, Args)]
@@ -149,10 +149,32 @@ pub async fn backup(home: Option<&Path>, args: BackupArgs) -> Result<ExitCode, C
 /// Runs `restore`: exit 0 when every reading of the backup is here now, 1 when some were
 /// damaged and left out.
 pub async fn restore(home: Option<&Path>, args: RestoreArgs) -> Result<ExitCode, CliError> {
+    key_without_store(home, &args)?;
     let service = open(home, Access::Write)?;
     let result = restore_into(&service, &args).await;
     service.close().await;
     result
+}
+
+/// A key file in the home with no store beside it, as after copying a lost store's key into a
+/// new home to restore its backup: the store refuses to open there (the key would seal a new
+/// store), so say how restore takes that key instead.
+fn key_without_store(home: Option<&Path>, args: &RestoreArgs) -> Result<(), CliError> {
+    let Ok(dirs) = crate::config::Dirs::resolve(home) else {
+        return Ok(());
+    };
+    let key = dirs.data.join(KEY_FILE);
+    if key.exists() && !dirs.data.join(DB_FILE).exists() {
+        return Err(CliError::usage(format!(
+            "{} holds a key file but no store; restore makes a new store with a key of its own. \
+             Move the key file out of the folder and name it with --key: \
+             `mv {} KEYFILE && iching restore {} --key KEYFILE`",
+            dirs.data.display(),
+            key.display(),
+            args.file.display()
+        )));
+    }
+    Ok(())
 }
 
 async fn restore_into(service: &Service, args: &RestoreArgs) -> Result<ExitCode, CliError> {
