@@ -227,6 +227,29 @@ async fn a_home_that_is_a_file_or_a_typo_is_a_usage_error_for_reading_commands()
         assert!(out.stderr.contains("is a file"), "{args:?}: {out}");
     }
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "not a folder");
+    // A folder of other things with no store in it (`--home ~`) is a wrong path too: nothing
+    // is left among its files. An empty folder is a new home with no readings yet.
+    let busy = root.path().join("documents");
+    std::fs::create_dir(&busy).unwrap();
+    std::fs::write(busy.join("letter.txt"), "dear").unwrap();
+    for args in [vec!["history"], vec!["show", "1"], vec!["verify"]] {
+        let out = run(&busy, &args, "", &[]).await;
+        assert_eq!(out.code, Some(2), "{args:?}: {out}");
+        assert!(
+            out.stderr.contains("holds no iching store"),
+            "{args:?}: {out}"
+        );
+    }
+    let names: Vec<_> = std::fs::read_dir(&busy)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, ["letter.txt"], "nothing was left there");
+    let empty = root.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let out = run(&empty, &["history"], "", &[]).await;
+    assert_eq!(out.code, Some(0), "{out}");
+    assert!(out.stdout.starts_with("No readings found"), "{out}");
     // A command that writes makes a new home where it is told to.
     let out = run(&typo, &cast_offline("First reading?"), "", &[]).await;
     assert_eq!(out.code, Some(0), "{out}");

@@ -1304,6 +1304,12 @@ impl App {
                 self.reading.jump = None;
                 self.open_reading(id, Screen::History, fx);
             }
+            // On a store that cannot be written, what would change it says why at once
+            // instead of asking first.
+            HistoryAction::Delete(..) | HistoryAction::Retry(_) if self.read_only.is_some() => {
+                let why = self.read_only.clone().unwrap_or_default();
+                self.error(why);
+            }
             HistoryAction::Delete(id, question) => {
                 self.confirm = Some(Confirm::Delete(id));
                 self.say(msg::confirm_delete(id, &truncate(&question, 40)));

@@ -1032,6 +1032,25 @@ fn on_a_store_that_cannot_be_written_the_app_browses_and_casting_says_why() {
     // History still loads.
     let fx = a.update(key(KeyCode::F(4)));
     assert!(matches!(fx.as_slice(), [Effect::LoadHistory]), "{fx:?}");
+    // Deleting or retrying there says why it cannot, without asking first.
+    a.update(Msg::History(Ok(history_rows())));
+    for k in ['d', 'r'] {
+        a.status = None;
+        if k == 'r' {
+            // A reading with sections missing, which could be retried.
+            a.update(key(KeyCode::Down));
+            assert_eq!(
+                a.history.chosen().map(|r| r.status),
+                Some(ReadingStatus::Partial)
+            );
+        }
+        let fx = a.update(key(KeyCode::Char(k)));
+        assert!(fx.is_empty(), "{k}: {fx:?}");
+        assert!(a.confirm.is_none(), "{k}: nothing is asked");
+        let s = a.status.as_ref().unwrap();
+        assert!(s.error && s.text == why, "{k}: {s:?}");
+    }
+    assert_eq!(a.screen, Screen::History);
 }
 
 #[test]
