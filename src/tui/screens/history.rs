@@ -171,13 +171,16 @@ impl HistoryState {
     }
 
     /// New rows arrived: keep the choice on the same reading when it is still there.
+    /// New rows (loaded again): the cursor stays on the reading it was on, or, when that one
+    /// went (deleted), on the row that took its place.
     pub fn set_rows(&mut self, rows: Vec<HistoryRow>) {
         let keep = self.chosen().map(|r| r.id);
+        let at = self.selected;
         self.rows = rows;
         self.loaded = true;
         self.selected = keep
             .and_then(|id| self.visible().iter().position(|r| r.id == id))
-            .unwrap_or(0);
+            .unwrap_or(at);
         self.clamp();
     }
 

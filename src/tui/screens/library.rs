@@ -165,9 +165,18 @@ impl LibraryState {
         }
     }
 
+    /// The row the list's cursor is on: the hexagram on the page, or, when the page turned past
+    /// what the filter finds, the first found (which Enter opens).
+    fn cursor(&self, visible: &[&Hexagram]) -> Option<usize> {
+        visible
+            .iter()
+            .position(|h| h.number == self.shown)
+            .or((!visible.is_empty()).then_some(0))
+    }
+
     fn on_list_key(&mut self, key: KeyEvent, body: Rect) -> LibraryAction {
         let visible = self.visible();
-        let at = visible.iter().position(|h| h.number == self.shown);
+        let at = self.cursor(&visible);
         let last = visible.len().saturating_sub(1);
         let page = usize::from(body.height.saturating_sub(3)).max(1);
         let go = |i: usize| visible.get(i.min(last)).map(|h| h.number);
@@ -179,13 +188,7 @@ impl LibraryState {
             KeyCode::Home => Some(0),
             KeyCode::End => Some(last),
             KeyCode::Enter => {
-                // The cursor's hexagram, or the first found when the page turned past them.
-                let open = if at.is_some() {
-                    Some(self.shown)
-                } else {
-                    visible.first().map(|h| h.number)
-                };
-                if let Some(n) = open {
+                if let Some(n) = at.and_then(|i| visible.get(i)).map(|h| h.number) {
                     self.show(n);
                     self.open = true;
                     self.scroll = 0;
@@ -504,7 +507,7 @@ fn render_list(state: &LibraryState, frame: &mut Frame, area: Rect, theme: &Them
             Row::new(cells)
         })
         .collect();
-    let selected = visible.iter().position(|h| h.number == state.shown);
+    let selected = state.cursor(&visible);
     let table = Table::new(rows, widths)
         .column_spacing(1)
         .row_highlight_style(if focused {

@@ -1580,3 +1580,53 @@ fn numbers_are_never_cut_from_the_left_at_any_size() {
         }
     }
 }
+
+#[test]
+fn after_a_delete_the_history_cursor_is_on_the_row_that_took_its_place() {
+    let mut a = app(NARROW);
+    a.screen = Screen::History;
+    a.update(Msg::History(Ok(history_rows())));
+    a.update(key(KeyCode::Down));
+    a.update(key(KeyCode::Down));
+    let gone = a.history.chosen().unwrap().id;
+    let next = a.history.visible()[3].id;
+    a.update(key(KeyCode::Char('d')));
+    let fx = a.update(key(KeyCode::Char('y')));
+    assert!(
+        matches!(fx.as_slice(), [Effect::Delete { id }] if *id == gone),
+        "{fx:?}"
+    );
+    let fx = a.update(Msg::Deleted {
+        id: gone,
+        result: Ok(()),
+    });
+    assert!(matches!(fx.as_slice(), [Effect::LoadHistory]), "{fx:?}");
+    let rest: Vec<_> = history_rows()
+        .into_iter()
+        .filter(|e| e.listed.row.id != gone)
+        .collect();
+    a.update(Msg::History(Ok(rest)));
+    assert_eq!(a.history.chosen().map(|r| r.id), Some(next));
+    // Reloaded with its reading still there, the cursor stays on it.
+    a.update(Msg::History(Ok(history_rows())));
+    assert_eq!(a.history.chosen().map(|r| r.id), Some(next));
+}
+
+#[test]
+fn back_from_a_page_turned_past_what_the_filter_found_the_cursor_is_on_the_first_found() {
+    let mut a = app(WIDE);
+    a.update(key(KeyCode::F(5)));
+    type_text(&mut a, "the well");
+    a.update(key(KeyCode::Enter));
+    assert_eq!(a.library.shown, 48);
+    a.update(key(KeyCode::Right));
+    assert_eq!(a.library.shown, 49, "the page turns past what was found");
+    a.update(key(KeyCode::Esc));
+    assert!(!a.library.open);
+    let screen = draw(&a);
+    let marked: Vec<&str> = screen.lines().filter(|l| l.contains('▸')).collect();
+    assert_eq!(marked.len(), 1, "{screen}");
+    assert!(marked[0].contains("48"), "{screen}");
+    a.update(key(KeyCode::Enter));
+    assert_eq!(a.library.shown, 48, "Enter opens the row the cursor is on");
+}
