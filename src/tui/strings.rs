@@ -339,9 +339,9 @@ pub const FOLLOWUP_WAITING: &str = "Waiting for the answer…";
 pub const SITUATION_TITLE: &str = " The situation behind it (optional) ";
 /// Shown in an empty situation box.
 pub const SITUATION_PLACEHOLDER: &str = "What is going on around the question?";
-/// Shown in an empty question box.
-pub const QUESTION_PLACEHOLDER: &str =
-    "What do you want to ask the oracle? Type it here, then press Enter.";
+/// Shown in an empty question box: one line, which fits the box at the narrowest the app
+/// draws (it is not wrapped).
+pub const QUESTION_PLACEHOLDER: &str = "What do you want to ask? Type it, then press Enter.";
 /// The method row's label.
 pub const METHOD_LABEL: &str = "Method";
 /// The provider row's label.
