@@ -12,7 +12,15 @@ fn main() -> ExitCode {
     // A typo'd --home is reported before anything (the log included) is created there; a command
     // that uses no data dir (`hexagram`) neither checks it nor logs there.
     if cli.uses_home() {
-        if let Err(e) = iching::service::check_home(cli.home.as_deref(), cli.access()) {
+        let checked =
+            iching::service::check_home(cli.home.as_deref(), cli.access()).and_then(|()| {
+                if cli.reads_a_store() {
+                    iching::service::check_home_holds_store(cli.home.as_deref())
+                } else {
+                    Ok(())
+                }
+            });
+        if let Err(e) = checked {
             eprintln!("error: {e}");
             return ExitCode::from(2);
         }

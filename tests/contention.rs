@@ -245,11 +245,47 @@ async fn a_home_that_is_a_file_or_a_typo_is_a_usage_error_for_reading_commands()
         .map(|e| e.unwrap().file_name())
         .collect();
     assert_eq!(names, ["letter.txt"], "nothing was left there");
+    // An empty folder is a new home, and so is one holding only what iching writes there or
+    // hidden entries.
     let empty = root.path().join("empty");
     std::fs::create_dir(&empty).unwrap();
     let out = run(&empty, &["history"], "", &[]).await;
     assert_eq!(out.code, Some(0), "{out}");
     assert!(out.stdout.starts_with("No readings found"), "{out}");
+    for name in [
+        "config.toml",
+        ".DS_Store",
+        "iching-7.md",
+        "iching-backup.db",
+    ] {
+        let home = root.path().join(format!("only-{name}"));
+        std::fs::create_dir(&home).unwrap();
+        std::fs::write(home.join(name), "").unwrap();
+        let out = run(&home, &["history"], "", &[]).await;
+        assert_eq!(out.code, Some(0), "{name}: {out}");
+    }
+    // `restore` makes a store where its backup was copied.
+    let first = root.path().join("first");
+    std::fs::create_dir(&first).unwrap();
+    assert_eq!(
+        run(&first, &cast_offline("Kept?"), "", &[]).await.code,
+        Some(0)
+    );
+    let moved = root.path().join("moved");
+    std::fs::create_dir(&moved).unwrap();
+    let backup = moved.join("backup-of-first.db");
+    let out = run(&first, &["backup", backup.to_str().unwrap()], "", &[]).await;
+    assert_eq!(out.code, Some(0), "{out}");
+    let key = first.join("iching.key");
+    let args = [
+        "restore",
+        backup.to_str().unwrap(),
+        "--key",
+        key.to_str().unwrap(),
+    ];
+    let out = run(&moved, &args, "", &[]).await;
+    assert_eq!(out.code, Some(0), "{out}");
+    assert!(out.stdout.starts_with("Added 1 reading"), "{out}");
     // A command that writes makes a new home where it is told to.
     let out = run(&typo, &cast_offline("First reading?"), "", &[]).await;
     assert_eq!(out.code, Some(0), "{out}");

@@ -81,6 +81,12 @@ impl Cli {
             _ => Access::Write,
         }
     }
+
+    /// Whether the command reads a store that must be there already: every command that only
+    /// reads or changes what is stored, but `restore`, which may make a new store from a backup.
+    pub fn reads_a_store(&self) -> bool {
+        self.access() == Access::Read && !matches!(self.command, Some(Command::Restore(_)))
+    }
 }
 
 /// The commands.

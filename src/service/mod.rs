@@ -165,43 +165,13 @@ impl std::fmt::Debug for Service {
 }
 
 /// Checks `--home` before anything is created there: a file is never a home, and for reading
-/// commands a folder that does not exist is a typo, not a new store, and so is a folder that
-/// holds other things but no store (`--home ~`): a reading command would leave a key file and
-/// a database among them. An empty folder is a new home, where reading finds no readings.
+/// commands a folder that does not exist is a typo, not a new store.
 pub fn check_home(home: Option<&Path>, access: Access) -> Result<(), ServiceError> {
     let Some(home) = home.filter(|h| !h.as_os_str().is_empty()) else {
         return Ok(());
     };
     match std::fs::metadata(home) {
-        Ok(m) if m.is_dir() => {
-            // Files iching makes before it opens the store (its log, its lock) or beside it
-            // (its config) are not other things.
-            let holds_other_things = || {
-                std::fs::read_dir(home).is_ok_and(|mut entries| {
-                    entries.any(|e| {
-                        e.is_ok_and(|e| {
-                            let name = e.file_name();
-                            let name = name.to_string_lossy();
-                            !(name.starts_with("iching.")
-                                || name.starts_with(".iching.")
-                                || name == "config.toml")
-                        })
-                    })
-                })
-            };
-            if access == Access::Read
-                && !home.join(crate::store::DB_FILE).exists()
-                && !home.join(crate::store::KEY_FILE).exists()
-                && holds_other_things()
-            {
-                return Err(ServiceError::Usage(format!(
-                    "--home {} holds no iching store (no {}); check the path (a new store is made only by a command that writes, such as `iching cast`)",
-                    home.display(),
-                    crate::store::DB_FILE
-                )));
-            }
-            Ok(())
-        }
+        Ok(m) if m.is_dir() => Ok(()),
         Ok(_) => Err(ServiceError::Usage(format!(
             "--home {} is a file, not a folder; pass the folder that holds iching.db",
             home.display()
@@ -214,6 +184,36 @@ pub fn check_home(home: Option<&Path>, access: Access) -> Result<(), ServiceErro
         }
         Err(_) => Ok(()),
     }
+}
+
+/// For a command that reads a store (not one that makes it, as `restore` does): a `--home`
+/// folder that holds other things but no store (`--home ~`) is a wrong path, where opening
+/// would leave a key file and a database among them. An empty folder is a new home (where
+/// reading finds no readings); so is one holding only what iching writes there (its log, lock,
+/// config, backups and exports, all named `iching...`) or hidden entries (`.DS_Store`, `.git`).
+pub fn check_home_holds_store(home: Option<&Path>) -> Result<(), ServiceError> {
+    let Some(home) = home.filter(|h| !h.as_os_str().is_empty()) else {
+        return Ok(());
+    };
+    if home.join(crate::store::DB_FILE).exists() || home.join(crate::store::KEY_FILE).exists() {
+        return Ok(());
+    }
+    let Ok(entries) = std::fs::read_dir(home) else {
+        return Ok(());
+    };
+    let foreign = entries.flatten().any(|e| {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        !(name.starts_with('.') || name.starts_with("iching") || name == "config.toml")
+    });
+    if foreign {
+        return Err(ServiceError::Usage(format!(
+            "--home {} holds no iching store (no {}); check the path (a new store is made only by a command that writes, such as `iching cast`, or by `iching restore`)",
+            home.display(),
+            crate::store::DB_FILE
+        )));
+    }
+    Ok(())
 }
 
 impl Service {

@@ -770,12 +770,15 @@ impl App {
         }
     }
 
-    /// Whether reading `id` is the one the Reading screen has (on show or behind another).
+    /// Whether reading `id` is the one the Reading screen has (on show or behind another), or
+    /// is loading for it.
     fn shows_reading(&self, id: ReadingId) -> bool {
-        self.reading
-            .report
-            .as_ref()
-            .is_some_and(|r| r.id == Some(id))
+        self.reading.loading == Some(id)
+            || self
+                .reading
+                .report
+                .as_ref()
+                .is_some_and(|r| r.id == Some(id))
     }
 
     /// Reports a failed operation on the status line (its words cleaned for the terminal).
@@ -1266,9 +1269,13 @@ impl App {
     }
 
     fn open_reading(&mut self, id: ReadingId, from: Screen, fx: &mut Vec<Effect>) {
+        // A load of this reading still out may be older than what is saved now: one more
+        // follows it. Another reading's is forgotten.
+        if self.reading.loading.is_some_and(|l| l != id) {
+            self.reading.stale = false;
+        }
         self.reading.loading = Some(id);
         self.reading.keep_place = false;
-        self.reading.stale = false;
         if self
             .reading
             .report
@@ -1379,13 +1386,13 @@ impl App {
         };
         live.settle(cancelled, self.now);
         let (status, done, total, id) = (live.status, live.done(), live.cards.len(), live.id);
-        // The reading on show is this one: it takes its settled status, and Enter (which opens
-        // it from the Live screen) is not offered.
+        // The reading on show is this one: it takes its settled status.
         let on_show = id.is_some_and(|id| self.shows_reading(id));
         if let Some(id) = id.filter(|_| on_show) {
             self.reload_reading(id, fx);
         }
-        let opens = !(on_show && self.screen == Screen::Reading);
+        // Enter opens the reading from the grid only.
+        let opens = self.screen == Screen::Live;
         if cancelled {
             self.say(msg::CANCELLED);
         } else if status == ReadingStatus::Complete {

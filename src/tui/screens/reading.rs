@@ -127,8 +127,25 @@ impl ReadingState {
     /// Shows `report`, loaded again for the reading already on show, at the line it was at (or
     /// as near as the new text allows).
     pub fn refreshed(&mut self, report: Box<ReadingReport>, body: Rect, theme: &Theme) {
+        // The place is the entry at the top and the lines into it: sections above it that were
+        // one line ("Not written yet") may now be many.
+        let place = self.laid_out(body, theme).and_then(|(d, _)| {
+            let at = self.current(&d);
+            let (label, line) = d.anchors.get(at)?;
+            Some((label.clone(), at, self.scroll.saturating_sub(*line)))
+        });
         self.report = Some(report);
         if let Some((d, text)) = self.laid_out(body, theme) {
+            if let Some((label, at, into)) = place {
+                let anchor = d
+                    .anchors
+                    .iter()
+                    .find(|(l, _)| *l == label)
+                    .or_else(|| d.anchors.get(at));
+                if let Some((_, line)) = anchor {
+                    self.scroll = line + into;
+                }
+            }
             self.clamp(d.lines.len(), usize::from(text.height));
         }
     }
