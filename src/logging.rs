@@ -47,12 +47,21 @@ pub fn init(data_dir: &Path, verbose: bool) -> Option<PathBuf> {
 }
 
 /// What is logged: `RUST_LOG` when it is a valid list of `target=level` directives (or a bare
-/// level), else this crate at `info` (`debug` when `verbose`) and everything else at `warn`.
-/// Span and field filters (`target[span{field}]`) are not supported.
+/// level; spaces around them and empty ones are ignored), else this crate at `info` (`debug`
+/// when `verbose`) and everything else at `warn`. Span and field filters (`target[span]`,
+/// `{field}`) are not supported: a `RUST_LOG` with one is not used at all.
 fn filter(rust_log: Option<&str>, verbose: bool) -> Targets {
     rust_log
-        .filter(|spec| !spec.trim().is_empty())
-        .and_then(|spec| spec.parse().ok())
+        .map(|spec| {
+            spec.split(',')
+                .map(str::trim)
+                .filter(|d| !d.is_empty())
+                .collect::<Vec<_>>()
+        })
+        .filter(|directives| {
+            !directives.is_empty() && !directives.iter().any(|d| d.contains(['[', '{']))
+        })
+        .and_then(|directives| directives.join(",").parse().ok())
         .unwrap_or_else(|| {
             let level = if verbose {
                 tracing::Level::DEBUG
@@ -92,7 +101,19 @@ mod tests {
         assert!(!traced.would_enable("hyper", &Level::ERROR));
         let everything = filter(Some("debug"), false);
         assert!(everything.would_enable("hyper", &Level::DEBUG));
-        for bad in ["iching=loud", "", "  "] {
+        // Spaces and empty directives are tolerated, not read as a target named "".
+        let spaced = filter(Some(" iching=trace, reqwest=debug ,"), false);
+        assert!(spaced.would_enable("iching", &Level::TRACE));
+        assert!(spaced.would_enable("reqwest", &Level::DEBUG));
+        assert!(!spaced.would_enable("hyper", &Level::ERROR));
+        for bad in [
+            "iching=loud",
+            "",
+            "  ",
+            ",",
+            "iching[span]=debug",
+            "{field}=trace",
+        ] {
             let fallback = filter(Some(bad), true);
             assert!(fallback.would_enable("iching", &Level::DEBUG), "{bad:?}");
             assert!(!fallback.would_enable("hyper", &Level::INFO), "{bad:?}");

@@ -210,9 +210,10 @@ async fn a_backup_never_overwrites_and_restore_refuses_what_is_not_a_backup() {
             && out
                 .stderr
                 .contains(&format!("mv {} KEYFILE", copied.display()))
-            && out
-                .stderr
-                .contains(&format!("iching restore {theirs} --key KEYFILE")),
+            && out.stderr.contains(&format!(
+                "iching --home {} restore {theirs} --key KEYFILE",
+                new_home.display()
+            )),
         "{out}"
     );
     assert!(!new_home.join("iching.db").exists(), "no store was made");

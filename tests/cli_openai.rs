@@ -108,10 +108,14 @@ async fn a_wrong_key_fails_every_section_once_with_a_clear_message_and_exit_3() 
         .last()
         .unwrap_or_default()
         .to_owned();
+    let home = home.path().display();
     assert_eq!(
         last,
-        "6 of 6 sections missing: `iching retry 1` runs only those; \
-         `iching doctor` checks the endpoint and the key."
+        format!(
+            "6 of 6 sections missing: `iching --home {home} retry 1` runs only those; \
+             `iching --home {home} doctor` checks the endpoint and the key \
+             (both with this cast's provider flags)."
+        )
     );
 }
 

@@ -9,7 +9,7 @@ use clap::Args;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::{CliError, Format, ProviderArgs, emit, open_configured, stderr_colour};
+use super::{CliError, Format, ProviderArgs, emit, open_configured, sh_quote, stderr_colour};
 use crate::events::{EventKind, SectionEvent};
 use crate::model::Query;
 use crate::oracle::{Cast, Method, Reading};
@@ -146,7 +146,10 @@ pub async fn run(home: Option<&Path>, args: CastArgs) -> Result<ExitCode, CliErr
     print(&report, args.format)?;
     if args.format == Format::Text {
         emit(&saved_as(&report));
-        if let Some(next) = what_next(&report) {
+        let flags = args.provider.endpoint.provider.is_some()
+            || args.provider.endpoint.base_url.is_some()
+            || args.provider.endpoint.model.is_some();
+        if let Some(next) = what_next(&report, home, flags) {
             emit(&next);
         }
     }
@@ -154,8 +157,10 @@ pub async fn run(home: Option<&Path>, args: CastArgs) -> Result<ExitCode, CliErr
 }
 
 /// What to do about a reading with sections missing (failed, or not run when it was stopped):
-/// retry runs only those; a failure may be the endpoint's, which `doctor` checks.
-fn what_next(report: &ReadingReport) -> Option<String> {
+/// retry runs only those; a failure may be the endpoint's, which `doctor` checks. The commands
+/// name the same `--home`; `endpoint_flags`: this cast named its provider, base URL or model
+/// by flag, which the commands need again (their values are not repeated: a URL may hold a key).
+fn what_next(report: &ReadingReport, home: Option<&Path>, endpoint_flags: bool) -> Option<String> {
     let id = report.id?;
     let total = report.sections.len();
     let missing = total.saturating_sub(report.sections_done());
@@ -166,13 +171,19 @@ fn what_next(report: &ReadingReport) -> Option<String> {
         .sections
         .iter()
         .any(|s| s.status == SectionStatus::Failed);
+    let home = home.map_or(String::new(), |h| format!(" --home {}", sh_quote(h)));
     let doctor = if failed {
-        "; `iching doctor` checks the endpoint and the key"
+        format!("; `iching{home} doctor` checks the endpoint and the key")
     } else {
-        ""
+        String::new()
+    };
+    let same = match (endpoint_flags, failed) {
+        (false, _) => "",
+        (true, false) => " (with this cast's provider flags)",
+        (true, true) => " (both with this cast's provider flags)",
     };
     Some(format!(
-        "{missing} of {total} sections missing: `iching retry {id}` runs only those{doctor}."
+        "{missing} of {total} sections missing: `iching{home} retry {id}` runs only those{doctor}{same}."
     ))
 }
 

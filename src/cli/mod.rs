@@ -160,7 +160,7 @@ pub enum Command {
     Key(keys::KeyArgs),
     /// One hexagram of the book: figure, names, trigrams, nuclear hexagram, Legge's texts
     ///
-    /// By number (1 to 64) or by name: pinyin with or without tone marks (qian, Qián), English
+    /// By number (1 to 64) or by name: pinyin with or without tone marks (jing, Jǐng), English
     /// (heaven), Chinese, the symbol, or Legge's romanisation. Needs no store. Exit 2 when the
     /// name is unknown or names several hexagrams (they are listed).
     Hexagram(hexagram::HexagramArgs),
@@ -341,6 +341,20 @@ pub fn open(home: Option<&std::path::Path>, access: Access) -> Result<Service, C
         eprintln!("note: {notice}");
     }
     Ok(service)
+}
+
+/// `path` as one word for a POSIX shell: as it is when it has only characters no shell
+/// reads specially, else in single quotes.
+pub(crate) fn sh_quote(path: &std::path::Path) -> String {
+    let s = path.to_string_lossy();
+    let plain = !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+:@%,=".contains(c));
+    if plain {
+        s.into_owned()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
 }
 
 /// The service for a command that generates: the store for writing, the settings resolved from

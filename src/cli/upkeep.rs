@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::Args;
 use serde::Serialize;
 
-use super::{CliError, emit, open};
+use super::{CliError, emit, open, sh_quote};
 use crate::model::ReadingId;
 use crate::service::{Access, BACKUP_PASSPHRASE_ENV, BackupKey, Service};
 use crate::store::{DB_FILE, KEY_FILE, KeyMode};
@@ -158,23 +158,32 @@ pub async fn restore(home: Option<&Path>, args: RestoreArgs) -> Result<ExitCode,
 
 /// A key file in the home with no store beside it, as after copying a lost store's key into a
 /// new home to restore its backup: the store refuses to open there (the key would seal a new
-/// store), so say how restore takes that key instead.
+/// store), so say how restore takes that key instead, as a command to paste.
 fn key_without_store(home: Option<&Path>, args: &RestoreArgs) -> Result<(), CliError> {
     let Ok(dirs) = crate::config::Dirs::resolve(home) else {
         return Ok(());
     };
     let key = dirs.data.join(KEY_FILE);
-    if key.exists() && !dirs.data.join(DB_FILE).exists() {
-        return Err(CliError::usage(format!(
-            "{} holds a key file but no store; restore makes a new store with a key of its own. \
-             Move the key file out of the folder and name it with --key: \
-             `mv {} KEYFILE && iching restore {} --key KEYFILE`",
-            dirs.data.display(),
-            key.display(),
-            args.file.display()
-        )));
+    if !key.exists() || dirs.data.join(DB_FILE).exists() {
+        return Ok(());
     }
-    Ok(())
+    let home_flag = home.map_or(String::new(), |h| format!(" --home {}", sh_quote(h)));
+    let file = sh_quote(&args.file);
+    let advice = match Service::backup_key_mode(&args.file)? {
+        KeyMode::KeyFile => format!(
+            "move the key file out of the folder and name it with --key: \
+             `mv {key} KEYFILE && iching{home_flag} restore {file} --key KEYFILE`",
+            key = sh_quote(&key)
+        ),
+        KeyMode::Passphrase => format!(
+            "the backup opens with its passphrase, not a key file: move the key file out of the \
+             folder, then `iching{home_flag} restore {file}`"
+        ),
+    };
+    Err(CliError::usage(format!(
+        "{} holds a key file but no store; restore makes a new store with a key of its own. To restore, {advice}",
+        dirs.data.display()
+    )))
 }
 
 async fn restore_into(service: &Service, args: &RestoreArgs) -> Result<ExitCode, CliError> {
@@ -220,4 +229,27 @@ async fn restore_into(service: &Service, args: &RestoreArgs) -> Result<ExitCode,
     } else {
         ExitCode::from(1)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::cli::sh_quote;
+
+    #[test]
+    fn a_path_is_quoted_for_the_shell_only_where_it_needs_it() {
+        assert_eq!(
+            sh_quote(Path::new("/tmp/new-home/iching.key")),
+            "/tmp/new-home/iching.key"
+        );
+        assert_eq!(
+            sh_quote(Path::new(
+                "/Users/me/Library/Application Support/iching/iching.key"
+            )),
+            "'/Users/me/Library/Application Support/iching/iching.key'"
+        );
+        assert_eq!(sh_quote(Path::new("it's $HOME")), r"'it'\''s $HOME'");
+        assert_eq!(sh_quote(Path::new("")), "''");
+    }
 }

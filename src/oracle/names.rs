@@ -1,5 +1,5 @@
 //! What people call a hexagram, and finding it by that: its number, its symbol, its Chinese name,
-//! its pinyin with or without tone marks and in any case (`qian`, `Qián`), its English gloss
+//! its pinyin with or without tone marks and in any case (`jing`, `Jǐng`), its English gloss
 //! (`heaven`, `the well`), Legge's romanisation (`Kwan`), or a word of the gloss (`restraint`).
 //! A name two hexagrams share is ambiguous and says which they are; a name none has says which
 //! come close. [`hexagram_matches`] is the looser test of a filter typed as you go.

@@ -170,7 +170,6 @@ impl HistoryState {
         self.visible().get(self.selected).copied()
     }
 
-    /// New rows arrived: keep the choice on the same reading when it is still there.
     /// New rows (loaded again): the cursor stays on the reading it was on, or, when that one
     /// went (deleted), on the row that took its place.
     pub fn set_rows(&mut self, rows: Vec<HistoryRow>) {

@@ -803,9 +803,8 @@ fn figures(card: &Card, now: Duration) -> (String, [String; 3]) {
                 ),
                 // The same rule as a stream's: an instant answer's rate means nothing.
                 rate(
-                    (f.latency >= crate::events::RATE_MIN_TIME
-                        && u64::from(f.completion_tokens) >= crate::events::RATE_MIN_TOKENS)
-                        .then_some(f.tokens_per_sec),
+                    crate::events::rate_so_far(u64::from(f.completion_tokens), f.latency)
+                        .map(|_| f.tokens_per_sec),
                 ),
             )
         }

@@ -252,12 +252,7 @@ pub fn render(state: &StatsState, prices: &Prices, frame: &mut Frame, area: Rect
         ));
     }
     // The number column, the status mark, and a gap before each of the others.
-    let id_w = shown
-        .iter()
-        .map(|s| text::width(&s.id.to_string()))
-        .max()
-        .unwrap_or(1)
-        .max(1);
+    let id_w = text::width(&(state.scroll + shown.len()).to_string()).max(1);
     let fixed = id_w + 1 + 2;
     let fits: Vec<Column> = columns
         .iter()
