@@ -123,6 +123,9 @@ pub struct FileConfig {
     pub export_dir: Option<PathBuf>,
 }
 
+/// The config file's name in the config dir.
+pub const CONFIG_FILE: &str = "config.toml";
+
 /// Where the app keeps its files.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Dirs {
@@ -148,9 +151,9 @@ impl Dirs {
         })
     }
 
-    /// `config.toml`.
+    /// [`CONFIG_FILE`] in the config dir.
     pub fn config_file(&self) -> PathBuf {
-        self.config.join("config.toml")
+        self.config.join(CONFIG_FILE)
     }
 
     /// Where exports go: `configured` (`export_dir` in config.toml, `~/` meaning the home

@@ -204,7 +204,7 @@ pub fn check_home_holds_store(home: Option<&Path>) -> Result<(), ServiceError> {
     let foreign = entries.flatten().any(|e| {
         let name = e.file_name();
         let name = name.to_string_lossy();
-        !(name.starts_with('.') || name.starts_with("iching") || name == "config.toml")
+        !(name.starts_with('.') || name.starts_with("iching") || name == crate::config::CONFIG_FILE)
     });
     if foreign {
         return Err(ServiceError::Usage(format!(

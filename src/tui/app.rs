@@ -1386,9 +1386,8 @@ impl App {
         };
         live.settle(cancelled, self.now);
         let (status, done, total, id) = (live.status, live.done(), live.cards.len(), live.id);
-        // The reading on show is this one: it takes its settled status.
-        let on_show = id.is_some_and(|id| self.shows_reading(id));
-        if let Some(id) = id.filter(|_| on_show) {
+        // A Reading screen on this reading takes its settled status.
+        if let Some(id) = id {
             self.reload_reading(id, fx);
         }
         // Enter opens the reading from the grid only.

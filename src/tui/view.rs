@@ -205,18 +205,11 @@ fn draw_tabs(app: &App, frame: &mut Frame, area: Rect, theme: &Theme) {
 /// above ([`draw`]).
 fn draw_status(app: &App, frame: &mut Frame, area: Rect, theme: &Theme) {
     let message = app.status.as_ref().filter(|_| app.confirm.is_none());
-    if let Some(s) = message {
-        let first = s.text.lines().next().unwrap_or_default();
-        let provider_w =
-            text::width(&app.provider.label()).min(usize::from(area.width / 2).saturating_sub(2));
-        // The label, its margins and the gap after it.
-        let beside = usize::from(area.width).saturating_sub(provider_w + 3);
-        if text::width(first) > beside && fits_alone(first, area.width) {
-            let style = if s.error { theme.error } else { theme.text };
-            frame.render_widget(Span::styled(format!(" {first}"), style), area);
-            return;
-        }
-    }
+    let first = message.map(|s| s.text.lines().next().unwrap_or_default());
+    let style = match message {
+        Some(s) if s.error => theme.error,
+        _ => theme.text,
+    };
     // The provider takes half the line at most, cut with an ellipsis.
     let half = usize::from(area.width / 2);
     let provider = format!(
@@ -227,10 +220,15 @@ fn draw_status(app: &App, frame: &mut Frame, area: Rect, theme: &Theme) {
     let [p, msg] = Layout::horizontal([Constraint::Length(pw), Constraint::Min(0)])
         .spacing(1)
         .areas(area);
+    if let Some(first) = first
+        && text::width(first) > usize::from(msg.width)
+        && fits_alone(first, area.width)
+    {
+        frame.render_widget(Span::styled(format!(" {first}"), style), area);
+        return;
+    }
     frame.render_widget(Span::styled(provider, theme.selected), p);
-    if let Some(s) = message {
-        let style = if s.error { theme.error } else { theme.text };
-        let first = s.text.lines().next().unwrap_or_default();
+    if let Some(first) = first {
         let text = truncate(first, usize::from(msg.width));
         frame.render_widget(Span::styled(text, style), msg);
     }

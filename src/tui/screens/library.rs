@@ -181,10 +181,10 @@ impl LibraryState {
         let page = usize::from(body.height.saturating_sub(3)).max(1);
         let go = |i: usize| visible.get(i.min(last)).map(|h| h.number);
         let to = match key.code {
-            KeyCode::Up => at.map_or(Some(0), |i| Some(i.saturating_sub(1))),
-            KeyCode::Down => Some(at.map_or(0, |i| i + 1)),
-            KeyCode::PageUp => Some(at.unwrap_or(0).saturating_sub(page)),
-            KeyCode::PageDown => Some(at.unwrap_or(0) + page),
+            KeyCode::Up => at.map(|i| i.saturating_sub(1)),
+            KeyCode::Down => at.map(|i| i + 1),
+            KeyCode::PageUp => at.map(|i| i.saturating_sub(page)),
+            KeyCode::PageDown => at.map(|i| i + page),
             KeyCode::Home => Some(0),
             KeyCode::End => Some(last),
             KeyCode::Enter => {
