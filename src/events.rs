@@ -100,10 +100,54 @@ pub enum EventKind {
         /// Why the last attempt failed.
         reason: String,
     },
+    /// Held back by the endpoint, not by a failure of its own (see [`Hold`]).
+    Held(Hold),
     /// Done, with its text and figures.
     Finished(Box<SectionDone>),
     /// Failed for good.
     Failed(Box<SectionFailure>),
+}
+
+/// Why a section waits that is no fault of its own: what the endpoint can take.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Hold {
+    /// Queued for the endpoint, which serves `limit` requests at once.
+    Capacity {
+        /// Requests the endpoint serves at once, as learned so far.
+        limit: usize,
+    },
+    /// The server is loading its model; the section waits (`waited` so far).
+    Loading {
+        /// How long it has waited.
+        waited: Duration,
+    },
+    /// The server cut its answer while other requests ran: it is queued again without spending
+    /// an attempt, and the endpoint takes `limit` at once from now on.
+    Requeued {
+        /// Requests the endpoint serves at once from now on.
+        limit: usize,
+        /// How the answer was cut.
+        reason: String,
+    },
+}
+
+impl Hold {
+    /// The limit in force this says, if it says one.
+    pub fn limit(&self) -> Option<usize> {
+        match self {
+            Hold::Capacity { limit } | Hold::Requeued { limit, .. } => Some(*limit),
+            Hold::Loading { .. } => None,
+        }
+    }
+}
+
+/// "the server serves 1 at a time", "... 3 at once": the limit in force, in words.
+pub fn serves(limit: usize) -> String {
+    if limit == 1 {
+        "the server serves 1 at a time".to_owned()
+    } else {
+        format!("the server serves {limit} at once")
+    }
 }
 
 /// One event about one section of one reading.

@@ -113,6 +113,8 @@ pub enum ErrorKind {
     ServerError,
     /// Could not connect.
     Connect,
+    /// Never sent: the endpoint was found unreachable by another section's request.
+    NotSent,
     /// No response, or a stream that stalled.
     Timeout,
     /// The stream ended early or was cut.
@@ -138,7 +140,8 @@ impl ErrorKind {
             | ErrorKind::Timeout
             | ErrorKind::Truncated
             | ErrorKind::Malformed => true,
-            ErrorKind::QuotaExceeded
+            ErrorKind::NotSent
+            | ErrorKind::QuotaExceeded
             | ErrorKind::Unauthorized
             | ErrorKind::BadRequest
             | ErrorKind::TooLong
@@ -156,6 +159,7 @@ impl ErrorKind {
             ErrorKind::BadRequest => "bad_request",
             ErrorKind::ServerError => "server_error",
             ErrorKind::Connect => "connect",
+            ErrorKind::NotSent => "not_sent",
             ErrorKind::Timeout => "timeout",
             ErrorKind::Truncated => "truncated",
             ErrorKind::Malformed => "malformed",
@@ -179,6 +183,7 @@ impl ErrorKind {
             ErrorKind::BadRequest => "bad request",
             ErrorKind::ServerError => "server error",
             ErrorKind::Connect => "connection failed",
+            ErrorKind::NotSent => "not sent",
             ErrorKind::Timeout => "timed out",
             ErrorKind::Truncated => "truncated",
             ErrorKind::Malformed => "malformed",
@@ -190,7 +195,8 @@ impl ErrorKind {
 }
 
 /// Every kind, for parsing.
-const ALL_KINDS: [ErrorKind; 12] = [
+const ALL_KINDS: [ErrorKind; 13] = [
+    ErrorKind::NotSent,
     ErrorKind::RateLimited,
     ErrorKind::QuotaExceeded,
     ErrorKind::Unauthorized,

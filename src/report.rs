@@ -323,7 +323,8 @@ impl ReadingReport {
             EventKind::Queued
             | EventKind::Started
             | EventKind::Delta(_)
-            | EventKind::Retrying { .. } => {}
+            | EventKind::Retrying { .. }
+            | EventKind::Held(_) => {}
         }
     }
 

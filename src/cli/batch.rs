@@ -399,7 +399,8 @@ impl Tally {
             EventKind::Queued
             | EventKind::Started
             | EventKind::Delta(_)
-            | EventKind::Retrying { .. } => return false,
+            | EventKind::Retrying { .. }
+            | EventKind::Held(_) => return false,
         }
         bar.inc(1);
         true

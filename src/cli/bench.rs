@@ -123,7 +123,11 @@ pub async fn run(home: Option<&Path>, args: BenchArgs) -> Result<ExitCode, CliEr
         OpenAi::new(
             OpenAiConfig {
                 guess: false,
-                ..openai_config(&ctx.settings)
+                // bench sets the number in flight itself, level by level, and learns nothing.
+                capacity: crate::llm::capacity::Initial::Known(None),
+                probe_props: false,
+                memory: None,
+                ..openai_config(&ctx.dirs, &ctx.settings)
             },
             Arc::new(Limiter::new(ctx.settings.rpm, ctx.settings.tpm)),
         )

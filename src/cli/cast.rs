@@ -1,19 +1,22 @@
 //! `iching cast QUESTION`: cast, generate every section at once, save each as it lands, print the
 //! reading. Its helpers (progress lines, Ctrl-C, printing, exit codes) serve `retry` too.
 
+use std::collections::HashSet;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use clap::Args;
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::{CliError, Format, ProviderArgs, emit, open_configured, sh_quote, stderr_colour};
-use crate::events::{EventKind, SectionEvent};
+use crate::events::{EventKind, Hold, SectionEvent};
 use crate::model::Query;
 use crate::oracle::{Cast, Method, Reading};
-use crate::plan::plan;
+use crate::plan::{Section, plan};
 use crate::reading::{validate_context, validate_question};
 use crate::report::{self, ReadingReport, ReadingStatus, SectionStatus};
 
@@ -226,13 +229,69 @@ pub(super) fn cancel_on_ctrl_c() -> CancellationToken {
     cancel
 }
 
-/// Prints a progress line on stderr for each section as its events arrive.
+/// How often a wait with nothing to show is told.
+const QUIET_EVERY: Duration = Duration::from_secs(10);
+
+/// Prints a progress line on stderr for each section as its events arrive; while nothing
+/// arrives, one line every ten seconds says how long it has waited and how many are queued; a
+/// server loading its model is told once.
 pub(super) async fn show_progress(mut rx: mpsc::UnboundedReceiver<SectionEvent>, planned: usize) {
     let colour = stderr_colour();
     let mut finished = 0;
-    while let Some(event) = rx.recv().await {
-        finished += progress_line(&event, finished, planned, colour);
+    let mut queued: HashSet<Section> = HashSet::new();
+    let mut loading_told = false;
+    let mut last = Instant::now();
+    let mut quiet = tokio::time::interval_at(Instant::now() + QUIET_EVERY, QUIET_EVERY);
+    loop {
+        tokio::select! {
+            event = rx.recv() => {
+                let Some(event) = event else { break };
+                match &event.kind {
+                    EventKind::Queued | EventKind::Held(Hold::Capacity { .. }) => {
+                        queued.insert(event.section);
+                    }
+                    EventKind::Started | EventKind::Finished(_) | EventKind::Failed(_) => {
+                        queued.remove(&event.section);
+                    }
+                    EventKind::Delta(_) => {
+                        loading_told = false;
+                        last = Instant::now();
+                        continue;
+                    }
+                    EventKind::Held(Hold::Loading { .. }) => {
+                        if !loading_told {
+                            loading_told = true;
+                            eprintln!("… the server is loading its model; waiting for it");
+                        }
+                        continue;
+                    }
+                    EventKind::Retrying { .. } | EventKind::Held(Hold::Requeued { .. }) => {
+                        queued.insert(event.section);
+                    }
+                }
+                last = Instant::now();
+                finished += progress_line(&event, finished, planned, colour);
+            }
+            _ = quiet.tick() => {
+                if last.elapsed() >= QUIET_EVERY {
+                    eprintln!("{}", waiting_line(last.elapsed(), planned - finished, queued.len()));
+                }
+            }
+        }
     }
+}
+
+/// "waiting for the server: 30 s, 9 queued": a wait with nothing to show, in words.
+fn waiting_line(waited: Duration, open: usize, queued: usize) -> String {
+    let mut line = format!("… waiting for the server: {} s", waited.as_secs());
+    let running = open.saturating_sub(queued);
+    if running > 0 {
+        line.push_str(&format!(", {running} in flight"));
+    }
+    if queued > 0 {
+        line.push_str(&format!(", {queued} queued"));
+    }
+    line
 }
 
 /// Prints `report` on stdout in `format`.
@@ -298,7 +357,18 @@ fn progress_line(event: &SectionEvent, done_before: usize, planned: usize, colou
             );
             0
         }
-        EventKind::Queued | EventKind::Started | EventKind::Delta(_) => 0,
+        EventKind::Held(Hold::Requeued { limit, reason }) => {
+            eprintln!(
+                "{warn}↺{reset}         {title:<20} queued again, no attempt spent ({}); {} now",
+                crate::response::sanitize_inline(reason),
+                crate::events::serves(*limit)
+            );
+            0
+        }
+        EventKind::Queued
+        | EventKind::Started
+        | EventKind::Delta(_)
+        | EventKind::Held(Hold::Capacity { .. } | Hold::Loading { .. }) => 0,
     }
 }
 

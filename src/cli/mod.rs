@@ -365,7 +365,7 @@ pub async fn open_configured(
 ) -> Result<Service, CliError> {
     // The store first: a home that cannot be used is reported as such, before any config is read.
     let service = open(home, Access::Write)?;
-    service.configure(home, args.overrides()).await?;
+    service.configure(home, args.overrides())?;
     if let Some(setup) = service.setup()
         && let Some(reason) = &setup.settings.offline_reason
     {

@@ -1,7 +1,9 @@
 //! Providers: whatever answers one section's request. `offline` answers from the embedded classic;
 //! `openai` talks to any OpenAI-compatible chat-completions endpoint.
 
+pub mod capacity;
 pub mod limiter;
+pub mod memory;
 pub mod negotiate;
 pub mod offline;
 pub mod openai;

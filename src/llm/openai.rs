@@ -22,8 +22,10 @@ use futures_util::StreamExt;
 use reqwest::header::{CONTENT_TYPE, LOCATION};
 use tokio::time::{Instant, timeout_at};
 
+use super::capacity::{Capacity, Initial, Slot};
 use super::limiter::Limiter;
-use super::negotiate::{Fields, Negotiation, Refused};
+use super::memory::Memory;
+use super::negotiate::{Fields, Negotiation, Refused, Start};
 use super::preset::{Choice, Structured, TokenParam};
 use super::redact::{redact_key, redacted_url};
 use super::retry::{MAX_RETRY_AFTER, MAX_TOTAL_WAIT, backoff, retry_after};
@@ -32,7 +34,7 @@ use super::wire::{ApiError, ApiUsage, ModelList, RequestBody, StreamChunk, Whole
 use super::{
     BoxFuture, Completion, ErrorKind, Provider, ProviderError, ProviderInfo, SectionRequest, tokens,
 };
-use crate::events::{EventKind, Progress, Usage};
+use crate::events::{EventKind, Hold, Progress, Usage};
 use crate::model::Secret;
 use crate::response::{quality, sanitize_inline};
 
@@ -72,6 +74,14 @@ pub struct OpenAiConfig {
     pub request_timeout: Duration,
     /// Attempts per section, counting the first.
     pub max_attempts: u32,
+    /// How many requests the endpoint is known to serve at once, if it is.
+    pub capacity: Initial,
+    /// Whether to ask the server how many it serves (`/props`) before the first request.
+    pub probe_props: bool,
+    /// What to say when nothing listens at the address ("is Ollama running? ...").
+    pub start_hint: Option<String>,
+    /// Where what is learned of endpoints is kept across runs.
+    pub memory: Option<Arc<Memory>>,
 }
 
 impl OpenAiConfig {
@@ -86,16 +96,17 @@ impl OpenAiConfig {
             stream: true,
             token_param: Choice::Fixed(TokenParam::MaxTokens),
             structured: Choice::Fixed(Structured::Off),
-            start: Fields {
-                token_param: TokenParam::MaxTokens,
-                structured: Structured::Off,
-            },
+            start: Fields::new(TokenParam::MaxTokens, Structured::Off),
             guess: false,
             reasoning_effort: None,
             read_timeout: Duration::from_secs(60),
             first_token_timeout: Duration::from_secs(60),
             request_timeout: Duration::from_secs(180),
             max_attempts: 4,
+            capacity: Initial::Known(None),
+            probe_props: false,
+            start_hint: None,
+            memory: None,
         }
     }
 }
@@ -110,13 +121,33 @@ pub struct OpenAi {
     config: OpenAiConfig,
     limiter: Arc<Limiter>,
     negotiation: Arc<Negotiation>,
+    capacity: Arc<Capacity>,
 }
 
-/// One failed attempt, the wait the server asked for, and what it spent.
+/// A stream cut while others ran goes back in the queue at most this many times without
+/// spending an attempt.
+const FREE_REQUEUES: u32 = 4;
+/// Field refusals answered by sending again at once, per section.
+const RESENDS: u32 = 6;
+/// The wait before the one retry of a refused connection.
+const CONNECT_BACKOFF: Duration = Duration::from_millis(400);
+/// How often a server loading its model is asked again.
+const LOADING_POLL: Duration = Duration::from_secs(1);
+/// How long a `/props` probe may take.
+const PROBE_DEADLINE: Duration = Duration::from_secs(3);
+
+/// How an attempt failed: the error, the wait the server asked for, and what it says about the
+/// endpoint.
 struct AttemptError {
     error: ProviderError,
     retry_after: Option<Duration>,
     refused: Option<Refused>,
+    /// The server cut the answer (no finish reason, an empty answer, a reset).
+    cut: bool,
+    /// A 429 or 503: more than the server takes at once.
+    overload: bool,
+    /// A 503 that says the model is loading.
+    loading: bool,
 }
 
 impl From<ProviderError> for AttemptError {
@@ -125,8 +156,30 @@ impl From<ProviderError> for AttemptError {
             error,
             retry_after: None,
             refused: None,
+            cut: false,
+            overload: false,
+            loading: false,
         }
     }
+}
+
+impl AttemptError {
+    fn cut(error: ProviderError) -> Self {
+        Self {
+            cut: true,
+            ..Self::from(error)
+        }
+    }
+}
+
+/// Whether an error body says the model is still loading (llama.cpp: 503 "Loading model").
+fn says_loading(text: &str) -> bool {
+    text.to_ascii_lowercase().contains("loading")
+}
+
+/// Whether an answer ended as if complete but holds nothing at all: no text, no reasoning.
+fn a_cut_answer(a: &Answer) -> bool {
+    a.finish.as_deref() != Some("length") && a.text.trim().is_empty() && a.reasoning_bytes == 0
 }
 
 /// What a stream or body gave: the text, its usage and model, and how it ended.
@@ -149,16 +202,28 @@ impl OpenAi {
                 "the base URL is not a valid URL (expected e.g. http://localhost:11434/v1)",
             ));
         }
+        if let Ok(u) = reqwest::Url::parse(&config.base_url)
+            && (u.query().is_some() || u.fragment().is_some())
+        {
+            return Err(ProviderError::new(
+                ErrorKind::BadRequest,
+                "the base URL has a query or a fragment; give it without (e.g. http://localhost:11434/v1)",
+            ));
+        }
         let client = http_client()?;
         let endpoint = redacted_url(&config.base_url);
         let negotiation = Negotiation::shared(
-            &url,
+            &endpoint,
             &config.model,
-            config.token_param,
-            config.structured,
-            config.start,
-            config.guess,
+            &Start {
+                token: config.token_param,
+                structured: config.structured,
+                fields: config.start,
+                guess: config.guess,
+            },
+            config.memory.clone(),
         );
+        let capacity = Capacity::shared(&endpoint, config.capacity, config.memory.clone());
         Ok(Self {
             client,
             url,
@@ -166,6 +231,7 @@ impl OpenAi {
             config,
             limiter,
             negotiation,
+            capacity,
         })
     }
 
@@ -179,8 +245,26 @@ impl OpenAi {
         self.negotiation.fields()
     }
 
+    /// What is known of the fields: the negotiation itself.
+    pub fn negotiation(&self) -> &Negotiation {
+        &self.negotiation
+    }
+
+    /// How many requests the endpoint serves at once, as known now.
+    pub fn capacity(&self) -> &Capacity {
+        &self.capacity
+    }
+
+    /// What is remembered of this endpoint across runs, for `doctor --json`.
+    pub fn remembered(&self) -> serde_json::Value {
+        self.config
+            .memory
+            .as_ref()
+            .map_or(serde_json::Value::Null, |m| m.describe(&self.endpoint))
+    }
+
     /// The request body for `request` with `fields`.
-    fn body(&self, request: &SectionRequest, fields: Fields) -> Vec<u8> {
+    pub(crate) fn body(&self, request: &SectionRequest, fields: Fields) -> Vec<u8> {
         let body = RequestBody::new(
             request.messages_json(),
             &self.config.model,
@@ -241,10 +325,11 @@ impl OpenAi {
         request: &SectionRequest,
         progress: &Progress,
         probe: &mut Option<tokio::sync::MutexGuard<'_, ()>>,
+        slot: &mut Slot<'_>,
+        fields: Fields,
     ) -> Result<Completion, AttemptError> {
         let started = Instant::now();
         let overall = started + self.config.request_timeout;
-        let fields = self.negotiation.fields();
         let mut builder = self
             .client
             .post(&self.url)
@@ -274,11 +359,17 @@ impl OpenAi {
         self.limiter.observe(response.headers());
         let status = response.status();
         if !status.is_success() {
-            let mut error = self.status_error(response, overall).await;
-            if matches!(status.as_u16(), 400 | 422) {
-                error.refused = self.negotiation.refused(fields, &error.error.message);
+            let (mut error, body) = self.status_error(response, overall).await;
+            error.refused =
+                self.negotiation
+                    .refused(fields, status.as_u16(), &body, &self.scrub(&body));
+            match status.as_u16() {
+                503 if says_loading(&body) => error.loading = true,
+                503 => error.overload = true,
+                429 if error.error.kind == ErrorKind::RateLimited => error.overload = true,
+                _ => {}
             }
-            if error.refused.is_none() {
+            if error.refused.is_none() && !error.loading {
                 self.negotiation.stop_probing();
             }
             // Only now, with the choice moved on, may the next request go.
@@ -286,6 +377,7 @@ impl OpenAi {
             return Err(error);
         }
         self.negotiation.accepted(fields);
+        self.capacity.head(slot);
         *probe = None;
         let is_sse = response
             .headers()
@@ -294,11 +386,30 @@ impl OpenAi {
             .is_some_and(|v| v.contains("text/event-stream"));
         let answer = if self.config.stream && is_sse {
             self.read_stream(request, response, progress, started, overall)
-                .await?
+                .await
         } else {
             self.read_whole(request, response, progress, started, overall)
-                .await?
+                .await
         };
+        let answer = match answer {
+            Ok(a) => a,
+            // A stream that ends without a finish reason, or whose connection resets, was cut.
+            Err(mut e) => {
+                e.cut |= e.error.kind == ErrorKind::Truncated;
+                return Err(e);
+            }
+        };
+        if a_cut_answer(&answer) {
+            // Ended as if complete, with nothing in it: a proxy in front of a server that cut
+            // the stream says so this way.
+            return Err(AttemptError::cut(ProviderError {
+                usage: answer.usage,
+                ..ProviderError::new(
+                    ErrorKind::Malformed,
+                    "the model's answer was empty (the server ended it before any text)",
+                )
+            }));
+        }
         self.finish(request, answer)
     }
 
@@ -410,7 +521,7 @@ impl OpenAi {
 
     fn transport_error(&self, e: &reqwest::Error) -> ProviderError {
         // Anything else that fails before a response (DNS, TLS, refused) is a connection error.
-        let kind = if e.is_timeout() {
+        let kind = if e.is_timeout() && !e.is_connect() {
             ErrorKind::Timeout
         } else {
             ErrorKind::Connect
@@ -424,6 +535,127 @@ impl OpenAi {
         }
         let message = message.replace(&self.url, &format!("{}/chat/completions", self.endpoint));
         ProviderError::new(kind, self.scrub(&message))
+    }
+
+    /// The one message for an endpoint that cannot be reached, from how the connection failed
+    /// (`cause`, already scrubbed): what is most likely wrong and what to do, for this preset.
+    fn unreachable(&self, cause: &str) -> String {
+        let url = reqwest::Url::parse(&self.config.base_url).ok();
+        let host = url
+            .as_ref()
+            .and_then(|u| u.host_str().map(str::to_owned))
+            .unwrap_or_else(|| self.endpoint.clone());
+        let port = url
+            .as_ref()
+            .and_then(reqwest::Url::port_or_known_default)
+            .map_or(String::new(), |p| format!(":{p}"));
+        let lower = cause.to_ascii_lowercase();
+        let local = super::preset::is_local_url(&self.config.base_url);
+        if lower.contains("connection refused") {
+            let hint = self.config.start_hint.clone().unwrap_or_else(|| {
+                if local {
+                    "is the server running? start it, or give its address with --base-url"
+                        .to_owned()
+                } else {
+                    "check the address (--base-url)".to_owned()
+                }
+            });
+            format!("nothing listens at {host}{port}: {hint}")
+        } else if lower.contains("dns") || lower.contains("lookup") || lower.contains("resolve") {
+            format!(
+                "cannot find the host {host}: check the base URL (--base-url) and the network \
+                 ({cause})"
+            )
+        } else if lower.contains("certificate") || lower.contains("tls") || lower.contains("ssl") {
+            format!(
+                "the TLS handshake with {host}{port} failed: is it https on a plain http port, \
+                 or a certificate this machine does not trust? ({cause})"
+            )
+        } else {
+            cause.to_owned()
+        }
+    }
+
+    /// What a section that was never sent says: the endpoint was found unreachable.
+    fn not_sent(&self, attempts: u32, usage: Option<Usage>) -> ProviderError {
+        ProviderError {
+            attempts,
+            usage,
+            ..ProviderError::new(
+                ErrorKind::NotSent,
+                format!("not sent: {} cannot be reached", self.endpoint),
+            )
+        }
+    }
+
+    /// Asks the server once how many requests it serves at once (llama.cpp's `/props`
+    /// `total_slots`), with short deadlines; a 429 or 503 is asked again after a wait, and a
+    /// server loading its model is waited for (told on `progress`) up to the first-token limit.
+    /// Anything else, or no answer, leaves the capacity to be learned.
+    async fn probe_server(&self, progress: &Progress) {
+        if !self.config.probe_props {
+            return;
+        }
+        self.capacity
+            .probed
+            .get_or_init(|| async {
+                let started = Instant::now();
+                let mut tries = 0;
+                loop {
+                    match self.props().await {
+                        Probe::Slots(n) => {
+                            tracing::info!(slots = n, "the server serves this many at once");
+                            self.capacity.server_says(n);
+                            return;
+                        }
+                        Probe::Loading if started.elapsed() < self.config.first_token_timeout => {
+                            progress.send(EventKind::Held(Hold::Loading {
+                                waited: started.elapsed(),
+                            }));
+                            tokio::time::sleep(LOADING_POLL).await;
+                        }
+                        Probe::Busy if tries < 3 => {
+                            tries += 1;
+                            tokio::time::sleep(backoff(tries + 1)).await;
+                        }
+                        Probe::Loading | Probe::Busy | Probe::Nothing => return,
+                    }
+                }
+            })
+            .await;
+    }
+
+    /// One GET of `/props`.
+    async fn props(&self) -> Probe {
+        let Ok(mut root) = reqwest::Url::parse(&self.config.base_url) else {
+            return Probe::Nothing;
+        };
+        root.set_path("/props");
+        let mut builder = self.client.get(root);
+        if !self.config.api_key.is_empty() {
+            builder = builder.bearer_auth(self.config.api_key.expose());
+        }
+        let deadline = Instant::now() + PROBE_DEADLINE;
+        let Ok(Ok(response)) = timeout_at(deadline, builder.send()).await else {
+            return Probe::Nothing;
+        };
+        let status = response.status().as_u16();
+        let text = timeout_at(deadline, read_limited(response, 1 << 20))
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or_default();
+        match status {
+            200 => serde_json::from_str::<serde_json::Value>(&text)
+                .ok()
+                .and_then(|v| v.get("total_slots")?.as_u64())
+                .and_then(|n| usize::try_from(n).ok())
+                .filter(|&n| n > 0)
+                .map_or(Probe::Nothing, Probe::Slots),
+            503 if says_loading(&text) => Probe::Loading,
+            429 | 503 => Probe::Busy,
+            _ => Probe::Nothing,
+        }
     }
 
     /// The connection broke while the `what` (stream or answer) was coming in.
@@ -448,7 +680,12 @@ impl OpenAi {
         )
     }
 
-    async fn status_error(&self, response: reqwest::Response, overall: Instant) -> AttemptError {
+    /// The error a non-success response makes, and its body as received (at most 64 KiB).
+    async fn status_error(
+        &self,
+        response: reqwest::Response,
+        overall: Instant,
+    ) -> (AttemptError, String) {
         let status = response.status();
         let wait = retry_after(response.headers(), SystemTime::now());
         if status.is_redirection() {
@@ -465,8 +702,8 @@ impl OpenAi {
                         self.scrub(&redacted_url(&absolute))
                     },
                 );
-            return AttemptError {
-                error: ProviderError {
+            return (
+                ProviderError {
                     status: Some(status.as_u16()),
                     ..ProviderError::new(
                         ErrorKind::BadRequest,
@@ -476,10 +713,10 @@ impl OpenAi {
                             status.as_u16()
                         ),
                     )
-                },
-                retry_after: None,
-                refused: None,
-            };
+                }
+                .into(),
+                String::new(),
+            );
         }
         let deadline = overall.min(Instant::now() + self.config.read_timeout);
         let text = match timeout_at(deadline, read_limited(response, 64 * 1024)).await {
@@ -518,14 +755,17 @@ impl OpenAi {
                 self.scrub(&said)
             )
         };
-        AttemptError {
-            error: ProviderError {
-                status: Some(status.as_u16()),
-                ..ProviderError::new(kind, message)
+        (
+            AttemptError {
+                retry_after: wait,
+                ..ProviderError {
+                    status: Some(status.as_u16()),
+                    ..ProviderError::new(kind, message)
+                }
+                .into()
             },
-            retry_after: wait,
-            refused: None,
-        }
+            text,
+        )
     }
 
     async fn read_stream(
@@ -743,7 +983,7 @@ impl OpenAi {
             Ok(Ok(r)) => r,
         };
         if !response.status().is_success() {
-            return Err(self.status_error(response, overall).await.error);
+            return Err(self.status_error(response, overall).await.0.error);
         }
         let text = match timeout_at(overall, read_limited(response, 4 << 20)).await {
             Ok(Ok(t)) => t,
@@ -773,27 +1013,18 @@ impl OpenAi {
         ids.dedup();
         Ok(ids)
     }
+}
 
-    /// A GET of `path` under the server's root (for llama.cpp's `/props`), as JSON; `None` when
-    /// the server has no such endpoint or does not answer in a few seconds.
-    pub async fn server_json(&self, path: &str) -> Option<serde_json::Value> {
-        let mut root = reqwest::Url::parse(&self.config.base_url).ok()?;
-        root.set_path(path);
-        let mut builder = self.client.get(root);
-        if !self.config.api_key.is_empty() {
-            builder = builder.bearer_auth(self.config.api_key.expose());
-        }
-        let deadline = Instant::now() + Duration::from_secs(5);
-        let response = timeout_at(deadline, builder.send()).await.ok()?.ok()?;
-        if !response.status().is_success() {
-            return None;
-        }
-        let text = timeout_at(deadline, read_limited(response, 1 << 20))
-            .await
-            .ok()?
-            .ok()?;
-        serde_json::from_str(&text).ok()
-    }
+/// What `/props` said.
+enum Probe {
+    /// It serves this many requests at once.
+    Slots(usize),
+    /// It is loading its model.
+    Loading,
+    /// 429 or another 503: ask again.
+    Busy,
+    /// Nothing useful (no such endpoint, no answer, no slot count).
+    Nothing,
 }
 
 /// The one HTTP client: pooled, rustls, redirects never followed (a redirect would carry the
@@ -861,87 +1092,178 @@ impl Provider for OpenAi {
             let max = self.config.max_attempts.max(1);
             let mut attempt = 1;
             // Sends again at once after a refused field: at most this many per section.
-            let mut resends = 2;
+            let mut resends = RESENDS;
+            // A stream cut while others ran is queued again without spending an attempt.
+            let mut requeues = FREE_REQUEUES;
             let mut waited = Duration::ZERO;
             let mut spent: Option<Usage> = None;
+            let mut connect_retried = false;
+            let mut loading_since: Option<Instant> = None;
+            // After a refusal that named nothing: (the fields sent, the same without the
+            // optional ones, its status, what it said) while the bare resend is out.
+            let mut bare: Option<(Fields, Fields, u16, String)> = None;
             loop {
+                if self.capacity.down().is_some() {
+                    return Err(self.not_sent(attempt - 1, spent));
+                }
                 self.limiter.acquire(estimate).await;
+                self.probe_server(progress).await;
+                let mut held = false;
+                let mut slot = self
+                    .capacity
+                    .acquire(|limit| {
+                        held = true;
+                        progress.send(EventKind::Held(Hold::Capacity { limit }));
+                    })
+                    .await;
+                if held {
+                    progress.send(EventKind::Started);
+                }
+                // Found unreachable by another request while this one waited.
+                if self.capacity.down().is_some() {
+                    return Err(self.not_sent(attempt - 1, spent));
+                }
                 let mut probe = self.negotiation.admit().await;
-                let result = self.attempt(request, progress, &mut probe).await;
+                let fields = bare
+                    .as_ref()
+                    .map_or_else(|| self.negotiation.fields(), |b| b.1);
+                let result = self
+                    .attempt(request, progress, &mut probe, &mut slot, fields)
+                    .await;
                 drop(probe);
-                match result {
+                let e = match result {
                     Ok(mut c) => {
+                        self.capacity.success(&slot);
+                        if let Some((sent, without, status, said)) = bare.take() {
+                            self.negotiation.bare_accepted(sent, without, status, &said);
+                        }
                         c.attempts = attempt;
                         c.failed_usage = spent;
                         return Ok(c);
                     }
-                    Err(AttemptError {
-                        refused: Some(field),
-                        error,
-                        ..
-                    }) if resends > 0 => {
-                        resends -= 1;
-                        tracing::info!(section = %request.section, ?field, status = ?error.status, "field refused; sending again");
-                    }
-                    Err(AttemptError {
-                        error, retry_after, ..
-                    }) => {
-                        spent = sum(spent, error.usage);
-                        tracing::warn!(
-                            section = %request.section,
-                            attempt,
-                            kind = error.kind.label(),
-                            status = ?error.status,
-                            "attempt failed"
-                        );
-                        let tried = attempt;
-                        let give_up = |message: String| ProviderError {
-                            attempts: tried,
-                            message,
-                            usage: spent,
-                            ..error.clone()
-                        };
-                        if !error.kind.is_retryable() || attempt >= max {
-                            let message = if attempt > 1 {
-                                format!("{} (gave up after {attempt} attempts)", error.message)
-                            } else {
-                                error.message.clone()
-                            };
-                            return Err(give_up(message));
-                        }
-                        if let Some(asked) = retry_after
-                            && asked > MAX_RETRY_AFTER
-                        {
-                            return Err(give_up(format!(
-                                "{}; asked to wait {} s before trying again, longer than the {} s \
-                                 iching waits: try again later, or lower --concurrency or --rpm",
-                                error.kind.label(),
-                                asked.as_secs(),
-                                MAX_RETRY_AFTER.as_secs()
-                            )));
-                        }
-                        attempt += 1;
-                        let wait = retry_after.unwrap_or_else(|| backoff(attempt));
-                        if waited + wait > MAX_TOTAL_WAIT {
-                            return Err(give_up(format!(
-                                "{} (gave up after {} attempts and {} s of waiting)",
-                                error.message,
-                                attempt - 1,
-                                waited.as_secs()
-                            )));
-                        }
-                        waited += wait;
-                        if error.kind == ErrorKind::RateLimited {
-                            self.limiter.pause_for(wait);
-                        }
-                        progress.send(EventKind::Retrying {
-                            attempt,
-                            wait,
-                            reason: error.message,
-                        });
-                        tokio::time::sleep(wait).await;
+                    Err(e) => e,
+                };
+                if e.loading {
+                    let since = *loading_since.get_or_insert_with(Instant::now);
+                    if since.elapsed() < self.config.first_token_timeout {
+                        drop(slot);
+                        progress.send(EventKind::Held(Hold::Loading {
+                            waited: since.elapsed(),
+                        }));
+                        tokio::time::sleep(LOADING_POLL).await;
+                        continue;
                     }
                 }
+                if e.cut && requeues > 0 && self.capacity.signal(&slot) {
+                    requeues -= 1;
+                    drop(slot);
+                    spent = sum(spent, e.error.usage);
+                    let limit = self.capacity.limit().0;
+                    tracing::info!(section = %request.section, limit, "cut while others ran; queued again");
+                    progress.send(EventKind::Held(Hold::Requeued {
+                        limit,
+                        reason: e.error.message,
+                    }));
+                    continue;
+                }
+                if e.overload {
+                    self.capacity.signal(&slot);
+                }
+                drop(slot);
+                match e.refused {
+                    Some(Refused::Named(field)) if resends > 0 => {
+                        resends -= 1;
+                        tracing::info!(section = %request.section, ?field, status = ?e.error.status, "field refused; sending again");
+                        continue;
+                    }
+                    Some(Refused::Unnamed(without)) if resends > 0 && bare.is_none() => {
+                        resends -= 1;
+                        let status = e.error.status.unwrap_or(0);
+                        tracing::info!(section = %request.section, status, "refused naming no field; sending once without the optional fields");
+                        bare = Some((fields, without, status, e.error.message));
+                        continue;
+                    }
+                    Some(_) | None => {}
+                }
+                // The bare resend failed too: the refusal was not about the fields.
+                bare = None;
+                let AttemptError {
+                    error, retry_after, ..
+                } = e;
+                spent = sum(spent, error.usage);
+                tracing::warn!(
+                    section = %request.section,
+                    attempt,
+                    kind = error.kind.label(),
+                    status = ?error.status,
+                    "attempt failed"
+                );
+                if error.kind == ErrorKind::Connect {
+                    // A fact about the endpoint, not the section: one short wait, one more try,
+                    // then one message for the reading and "not sent" for the rest.
+                    if !connect_retried && attempt < max {
+                        connect_retried = true;
+                        attempt += 1;
+                        tokio::time::sleep(CONNECT_BACKOFF).await;
+                        continue;
+                    }
+                    let message = self.unreachable(&error.message);
+                    if !self.capacity.mark_down(&message) {
+                        return Err(self.not_sent(attempt, spent));
+                    }
+                    return Err(ProviderError {
+                        attempts: attempt,
+                        usage: spent,
+                        message,
+                        ..error
+                    });
+                }
+                let tried = attempt;
+                let give_up = |message: String| ProviderError {
+                    attempts: tried,
+                    message,
+                    usage: spent,
+                    ..error.clone()
+                };
+                if !error.kind.is_retryable() || attempt >= max {
+                    let message = if attempt > 1 {
+                        format!("{} (gave up after {attempt} attempts)", error.message)
+                    } else {
+                        error.message.clone()
+                    };
+                    return Err(give_up(message));
+                }
+                if let Some(asked) = retry_after
+                    && asked > MAX_RETRY_AFTER
+                {
+                    return Err(give_up(format!(
+                        "{}; asked to wait {} s before trying again, longer than the {} s \
+                         iching waits: try again later, or lower --concurrency or --rpm",
+                        error.kind.label(),
+                        asked.as_secs(),
+                        MAX_RETRY_AFTER.as_secs()
+                    )));
+                }
+                attempt += 1;
+                let wait = retry_after.unwrap_or_else(|| backoff(attempt));
+                if waited + wait > MAX_TOTAL_WAIT {
+                    return Err(give_up(format!(
+                        "{} (gave up after {} attempts and {} s of waiting)",
+                        error.message,
+                        attempt - 1,
+                        waited.as_secs()
+                    )));
+                }
+                waited += wait;
+                if error.kind == ErrorKind::RateLimited {
+                    self.limiter.pause_for(wait);
+                }
+                progress.send(EventKind::Retrying {
+                    attempt,
+                    wait,
+                    reason: error.message,
+                });
+                tokio::time::sleep(wait).await;
             }
         })
     }
@@ -978,10 +1300,7 @@ mod tests {
     fn the_request_body_is_pinned_for_every_mode() {
         let messages =
             r#"[{"role":"system","content":"S \"quoted\""},{"role":"user","content":"U\n"}]"#;
-        let plain = Fields {
-            token_param: TokenParam::MaxTokens,
-            structured: Structured::Off,
-        };
+        let plain = Fields::new(TokenParam::MaxTokens, Structured::Off);
         assert_eq!(
             body(true, plain, None),
             format!(
@@ -992,20 +1311,14 @@ mod tests {
             body(false, plain, None),
             format!(r#"{{"max_tokens":300,"messages":{messages},"model":"m-1","stream":false}}"#)
         );
-        let object = Fields {
-            token_param: TokenParam::MaxCompletionTokens,
-            structured: Structured::JsonObject,
-        };
+        let object = Fields::new(TokenParam::MaxCompletionTokens, Structured::JsonObject);
         assert_eq!(
             body(false, object, Some("low")),
             format!(
                 r#"{{"max_completion_tokens":300,"messages":{messages},"model":"m-1","reasoning_effort":"low","response_format":{{"type":"json_object"}},"stream":false}}"#
             )
         );
-        let schema = Fields {
-            token_param: TokenParam::MaxTokens,
-            structured: Structured::JsonSchema,
-        };
+        let schema = Fields::new(TokenParam::MaxTokens, Structured::JsonSchema);
         let b: serde_json::Value = serde_json::from_str(&body(true, schema, None)).unwrap();
         let format = &b["response_format"];
         assert_eq!(format["type"], "json_schema");

@@ -11,7 +11,8 @@ use std::str::FromStr;
 use std::time::Duration;
 
 /// Which request field carries the answer's token limit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum TokenParam {
     /// `max_tokens`: understood by every local server and most hosted ones.
     MaxTokens,
@@ -38,7 +39,8 @@ impl TokenParam {
 }
 
 /// How the answer's shape is asked for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Structured {
     /// A strict JSON schema for `{"response": [string, ...]}` (constrained decoding).
     JsonSchema,
@@ -156,6 +158,8 @@ pub struct Preset {
     pub hosting: Hosting,
     /// Sections in flight at once by default (`None`: every section of a reading).
     pub concurrency: Option<usize>,
+    /// How to start the server when nothing listens at its address (local presets).
+    pub start_hint: Option<&'static str>,
 }
 
 /// The built-in presets, `offline` aside.
@@ -170,6 +174,7 @@ pub const PRESETS: &[Preset] = &[
         structured: Structured::JsonSchema,
         hosting: Hosting::Hosted,
         concurrency: None,
+        start_hint: None,
     },
     Preset {
         name: "openrouter",
@@ -181,6 +186,7 @@ pub const PRESETS: &[Preset] = &[
         structured: Structured::JsonSchema,
         hosting: Hosting::Hosted,
         concurrency: None,
+        start_hint: None,
     },
     Preset {
         name: "groq",
@@ -192,6 +198,7 @@ pub const PRESETS: &[Preset] = &[
         structured: Structured::JsonObject,
         hosting: Hosting::Hosted,
         concurrency: None,
+        start_hint: None,
     },
     Preset {
         name: "gemini",
@@ -203,6 +210,7 @@ pub const PRESETS: &[Preset] = &[
         structured: Structured::JsonSchema,
         hosting: Hosting::Hosted,
         concurrency: None,
+        start_hint: None,
     },
     Preset {
         name: "anthropic",
@@ -215,6 +223,7 @@ pub const PRESETS: &[Preset] = &[
         structured: Structured::Off,
         hosting: Hosting::Hosted,
         concurrency: None,
+        start_hint: None,
     },
     Preset {
         name: "ollama",
@@ -228,6 +237,7 @@ pub const PRESETS: &[Preset] = &[
         // Ollama serves OLLAMA_NUM_PARALLEL requests at once (4 by default with enough memory)
         // and queues the rest; queued sections wait here, shown as queued.
         concurrency: Some(4),
+        start_hint: Some("is Ollama running? start it with `ollama serve`"),
     },
     Preset {
         name: "llamacpp",
@@ -240,6 +250,9 @@ pub const PRESETS: &[Preset] = &[
         hosting: Hosting::Local,
         // Replaced by the server's own slot count from /props when it reports one.
         concurrency: Some(1),
+        start_hint: Some(
+            "is the llama.cpp server running? start it with `llama-server -m MODEL.gguf`",
+        ),
     },
     Preset {
         name: "lmstudio",
@@ -251,6 +264,9 @@ pub const PRESETS: &[Preset] = &[
         structured: Structured::JsonSchema,
         hosting: Hosting::Local,
         concurrency: Some(1),
+        start_hint: Some(
+            "is LM Studio's server running? start it with `lms server start` (or in the app's Developer tab)",
+        ),
     },
     Preset {
         name: "vllm",
@@ -263,6 +279,7 @@ pub const PRESETS: &[Preset] = &[
         hosting: Hosting::Local,
         // vLLM batches many requests at once.
         concurrency: None,
+        start_hint: Some("is vLLM running? start it with `vllm serve MODEL`"),
     },
 ];
 

@@ -50,10 +50,10 @@ impl<'a> RequestBody<'a> {
             max_tokens,
             messages,
             model,
-            reasoning_effort,
+            reasoning_effort: reasoning_effort.filter(|_| fields.reasoning),
             response_format: response_format(fields.structured),
             stream,
-            stream_options: stream.then_some(StreamOptions {
+            stream_options: (stream && fields.stream_options).then_some(StreamOptions {
                 include_usage: true,
             }),
         }

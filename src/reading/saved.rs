@@ -192,7 +192,10 @@ async fn run_sections(
                     }
                     EventKind::Finished(done) => done_part(event.section, done),
                     EventKind::Failed(failure) => failed_part(event.section, failure, &model),
-                    EventKind::Queued | EventKind::Delta(_) | EventKind::Retrying { .. } => {
+                    EventKind::Queued
+                    | EventKind::Delta(_)
+                    | EventKind::Retrying { .. }
+                    | EventKind::Held(_) => {
                         continue;
                     }
                 };

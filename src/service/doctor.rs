@@ -11,14 +11,19 @@ use super::ServiceError;
 use super::setup::{Setup, openai_config};
 use crate::config::ProviderKind;
 use crate::events::Progress;
-use crate::llm::{ErrorKind, Limiter, OpenAi, OpenAiConfig, Provider, SectionRequest};
+use crate::llm::capacity::Source;
+use crate::llm::negotiate::{Field, Known, Step, value};
+use crate::llm::preset::Structured;
+use crate::llm::{ErrorKind, Limiter, OpenAi, OpenAiConfig, Provider};
 use crate::oracle::{Cast, LineValue, Reading};
-use crate::plan::{ChatMessage, Section};
+use crate::plan::Section;
 
 /// One check's outcome.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Check {
-    /// What was checked: "provider", "reachable", "key", "model", "request", "fields", "at once".
+    /// What was checked: "provider", "reachable", "key", "model", "request", then one per
+    /// optional field ("token limit", "response_format", "stream_options", "reasoning_effort"),
+    /// "at once".
     pub check: &'static str,
     /// Whether it passed.
     pub ok: bool,
@@ -29,12 +34,13 @@ pub struct Check {
     pub fix: Option<String>,
 }
 
-/// The provider to check with: one attempt per request, so a failure shows at once.
-fn checker(ctx: &Setup) -> Result<OpenAi, ServiceError> {
+/// The provider to check with: one attempt per request, so a failure shows at once; it shares
+/// what is learned of the endpoint with a reading's.
+pub fn checker(ctx: &Setup) -> Result<OpenAi, ServiceError> {
     OpenAi::new(
         OpenAiConfig {
             max_attempts: 1,
-            ..openai_config(&ctx.settings)
+            ..openai_config(&ctx.dirs, &ctx.settings)
         },
         Arc::new(Limiter::new(None, None)),
     )
@@ -189,42 +195,36 @@ async fn run_checks(ctx: &mut Setup, checks: &mut Vec<Check>) -> Result<(), Serv
             }
         }
     }
-    // One tiny streamed request, through the same code as a reading's.
+    // The first section of a reading, built as a reading builds it (the same instructions,
+    // envelope, fields and streaming), through the same code.
     let seven =
         LineValue::new(7).ok_or_else(|| ServiceError::Provider("7 is a line value".into()))?;
     let reading = Arc::new(Reading::new(Cast::manual([seven; 6])));
-    let message = |role: &str, content: &str| ChatMessage {
-        role: role.to_owned(),
-        content: content.to_owned(),
+    let query = Arc::new(crate::model::Query::new(
+        "What should I keep in mind as I begin this work?",
+    ));
+    let Some(request) = ctx
+        .engine
+        .requests(&reading, &query, &[Section::OpeningStatements])
+        .into_iter()
+        .next()
+    else {
+        return Err(ServiceError::Provider("a reading plans its opening".into()));
     };
-    let request = SectionRequest::new(
-        reading,
-        Arc::new(crate::model::Query::new("doctor")),
-        Section::OpeningStatements,
-        vec![
-            message(
-                "system",
-                "Answer with JSON only: an object whose one key, \"response\", holds a list of \
-                 paragraphs, each a string of plain sentences.",
-            ),
-            message(
-                "user",
-                "Welcome a visitor who has come to consult the Book of Changes, in two warm \
-                 sentences of your own.",
-            ),
-        ],
-        ctx.settings.max_tokens,
-    );
     let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
     let progress = Progress::new(tx, None, Section::OpeningStatements);
     let started = Instant::now();
-    match provider.complete(&request, &progress).await {
+    let outcome = provider.complete(&request, &progress).await;
+    let took = started.elapsed().as_secs_f64();
+    let request_ok = outcome.is_ok();
+    match outcome {
         Ok(c) => checks.push(Check {
             check: "request",
             ok: true,
             detail: format!(
-                "answered in {:.1} s, first token after {}, usage {}{}",
-                started.elapsed().as_secs_f64(),
+                "a reading's first section ({} streamed) answered in {took:.1} s, first token \
+                 after {}, usage {}{}",
+                if ctx.settings.stream { "" } else { "not" },
                 c.ttft
                     .map_or("–".to_owned(), |t| format!("{:.1} s", t.as_secs_f64())),
                 match c.usage.source {
@@ -236,7 +236,8 @@ async fn run_checks(ctx: &mut Setup, checks: &mut Vec<Check>) -> Result<(), Serv
                 } else {
                     String::new()
                 }
-            ),
+            )
+            .replace("( streamed)", "(streamed)"),
             fix: None,
         }),
         Err(e) => checks.push(Check {
@@ -264,27 +265,99 @@ async fn run_checks(ctx: &mut Setup, checks: &mut Vec<Check>) -> Result<(), Serv
             }),
         }),
     }
-    let fields = provider.fields();
-    checks.push(Check {
-        check: "fields",
-        ok: true,
-        detail: format!(
-            "token limit as {}, structured output {}",
-            fields.token_param.field(),
-            fields.structured.as_str()
-        ),
-        fix: None,
-    });
-    let at_once = ctx.fit_to_server().await;
+    capability_checks(ctx, &provider, request_ok, checks);
+    let (limit, source) = provider.capacity().limit();
     checks.push(Check {
         check: "at once",
         ok: true,
-        detail: match (at_once, ctx.settings.concurrency) {
-            (Some(n), _) => format!("the server serves {n} request(s) at once; sections beyond that wait, shown as queued"),
-            (None, Some(n)) => format!("{n} section(s) in flight at once (the setting)"),
-            (None, None) => "every section of a reading at once".to_owned(),
+        detail: match source {
+            Source::Server => format!(
+                "{}, by its own count (/props); sections beyond that wait, shown as queued",
+                crate::events::serves(limit)
+            ),
+            Source::Setting if limit >= crate::llm::capacity::CEILING => {
+                "every section of a reading at once".to_owned()
+            }
+            Source::Setting => format!("{limit} section(s) in flight at once (the setting)"),
+            Source::Learned => format!(
+                "{}, learned from how it behaved; fewer if it cuts streams, more as they succeed",
+                crate::events::serves(limit)
+            ),
+            Source::Learning => "not known yet: a reading sends one request, then one more with \
+                                 each answer that starts, fewer if the server cuts them"
+                .to_owned(),
         },
         fix: None,
     });
     Ok(())
+}
+
+/// One line per optional request field: accepted, refused and stepped down (to what), or not
+/// tried; a refusal's fix names the setting that skips the step.
+fn capability_checks(ctx: &Setup, provider: &OpenAi, request_ok: bool, checks: &mut Vec<Check>) {
+    let fields = provider.fields();
+    let steps = provider.negotiation().steps();
+    let accepted = request_ok || provider.negotiation().known() == Known::Accepted;
+    for field in Field::ALL {
+        let now = value(fields, field);
+        let stepped: Vec<&Step> = steps.iter().filter(|s| s.field == field).collect();
+        let not_sent = match field {
+            Field::StreamOptions if !ctx.settings.stream => Some("not sent (streaming is off)"),
+            Field::Reasoning if ctx.settings.reasoning_effort.is_none() => {
+                Some("not sent (no reasoning_effort is set)")
+            }
+            Field::Structured
+                if stepped.is_empty()
+                    && ctx.settings.structured
+                        == crate::llm::preset::Choice::Fixed(Structured::Off) =>
+            {
+                Some("not asked for (structured = \"off\")")
+            }
+            _ => None,
+        };
+        let verdict = if accepted {
+            "accepted"
+        } else {
+            "not tried: the request failed first"
+        };
+        let detail = if let Some(why) = not_sent {
+            why.to_owned()
+        } else if stepped.is_empty() {
+            format!("{now} {verdict}")
+        } else {
+            let mut words: Vec<String> = stepped
+                .iter()
+                .map(|s| {
+                    format!(
+                        "{} refused (HTTP {}: {}), stepped down to {}",
+                        s.from, s.status, s.said, s.to
+                    )
+                })
+                .collect();
+            words.push(format!("{now} {verdict}"));
+            words.join("; ")
+        };
+        let fix = (!stepped.is_empty()).then(|| match field {
+            Field::TokenParam => format!(
+                "nothing to do (learned and remembered); to skip the step, token_limit_param = \"{now}\" in config.toml"
+            ),
+            Field::Structured => format!(
+                "nothing to do (learned and remembered); to skip the step, structured = \"{}\" in config.toml",
+                fields.structured.as_str()
+            ),
+            Field::StreamOptions => {
+                "nothing to do (learned and remembered): usage is counted here instead".to_owned()
+            }
+            Field::Reasoning => {
+                "remove reasoning_effort from config.toml: this endpoint does not take it"
+                    .to_owned()
+            }
+        });
+        checks.push(Check {
+            check: field.name(),
+            ok: accepted || not_sent.is_some(),
+            detail,
+            fix,
+        });
+    }
 }

@@ -255,9 +255,8 @@ impl Service {
 
     /// Resolves the settings (flags `o` over the environment over config.toml) and builds the
     /// engine that cast and retry run with; a local server's slot count caps what is in flight.
-    pub async fn configure(&self, home: Option<&Path>, o: Overrides) -> Result<(), ServiceError> {
-        let mut setup = Setup::resolve(home, o)?;
-        setup.fit_to_server().await;
+    pub fn configure(&self, home: Option<&Path>, o: Overrides) -> Result<(), ServiceError> {
+        let setup = Setup::resolve(home, o)?;
         self.set_setup(setup);
         Ok(())
     }

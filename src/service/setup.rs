@@ -1,12 +1,14 @@
 //! Settings to a working engine: [`Setup`] resolves where files live and the settings (through
 //! [`config::resolve`], the one resolution both front ends use), loads the instructions, and
-//! builds the provider; a local server that says how many requests it serves at once caps the
-//! sections in flight ([`Setup::fit_to_server`]).
+//! builds the provider. How many requests an endpoint serves at once is the provider's to learn
+//! (`llm::capacity`), unless the user said.
 
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::config::{self, Dirs, MAX_CONCURRENCY, Overrides, ProviderKind, Settings};
+use crate::config::{self, Dirs, Overrides, ProviderKind, Settings};
+use crate::llm::capacity::Initial;
+use crate::llm::memory::Memory;
 use crate::llm::negotiate::Fields;
 use crate::llm::preset::{Hosting, Structured, TokenParam, preset};
 use crate::llm::{Limiter, Offline, OpenAi, OpenAiConfig, Provider};
@@ -31,11 +33,14 @@ impl Setup {
     pub fn resolve(home: Option<&Path>, o: Overrides) -> Result<Self, ServiceError> {
         let (dirs, settings) = config::resolve(home, o)?;
         let prompts = config::load_prompts(&dirs.config)?;
-        let provider = build_provider(&settings)?;
+        let provider = build_provider(&dirs, &settings)?;
         let engine = Engine {
             provider,
             prompts,
-            slots: settings.concurrency.map_or(Slots::Unlimited, Slots::Cap),
+            slots: match known_capacity(&settings) {
+                Initial::Known(Some(n)) => Slots::Cap(n),
+                Initial::Known(None) | Initial::Unknown => Slots::Unlimited,
+            },
             max_tokens: settings.max_tokens,
             deltas: true,
             warm_cache: settings.warm_cache,
@@ -47,60 +52,47 @@ impl Setup {
             engine,
         })
     }
-
-    /// A local server that says how many requests it serves at once (llama.cpp's `/props`
-    /// `total_slots`) sets the cap on sections in flight, unless the user set one: more would
-    /// only queue at the server, or be cut off there. Returns the cap it found.
-    pub async fn fit_to_server(&mut self) -> Option<usize> {
-        if self.settings.provider != ProviderKind::OpenAi
-            || self.settings.concurrency_explicit
-            || self.settings.hosting != Hosting::Local
-        {
-            return None;
-        }
-        let provider = OpenAi::new(
-            openai_config(&self.settings),
-            Arc::new(Limiter::new(None, None)),
-        )
-        .ok()?;
-        let props = provider.server_json("/props").await?;
-        let slots = props.get("total_slots")?.as_u64()?;
-        let slots = usize::try_from(slots).ok()?.clamp(1, MAX_CONCURRENCY);
-        tracing::info!(slots, "the server serves this many requests at once");
-        self.settings.concurrency = Some(slots);
-        self.engine.slots = Slots::Cap(slots);
-        Some(slots)
-    }
 }
 
 /// The provider the settings ask for, sharing one limiter (budgets and 429 pauses) across every
 /// request of the process.
-pub fn build_provider(settings: &Settings) -> Result<Arc<dyn Provider>, ServiceError> {
+pub fn build_provider(dirs: &Dirs, settings: &Settings) -> Result<Arc<dyn Provider>, ServiceError> {
     match settings.provider {
         ProviderKind::Offline => Ok(Arc::new(Offline)),
         ProviderKind::OpenAi => {
             let limiter = Arc::new(Limiter::new(settings.rpm, settings.tpm));
-            let provider = OpenAi::new(openai_config(settings), limiter)
+            let provider = OpenAi::new(openai_config(dirs, settings), limiter)
                 .map_err(|e| ServiceError::Usage(e.message))?;
             Ok(Arc::new(provider))
         }
     }
 }
 
+/// How many requests the endpoint is known to serve at once: the user's number (flag,
+/// config.toml, or a `[providers.NAME]` table), or no limit of its own for a hosted preset at its
+/// own address; anything else is learned from the server.
+pub fn known_capacity(settings: &Settings) -> Initial {
+    let builtin = preset(&settings.preset);
+    if settings.concurrency_explicit || (builtin.is_none() && settings.concurrency.is_some()) {
+        return Initial::Known(settings.concurrency);
+    }
+    match builtin {
+        Some(p) if settings.preset_url && p.hosting == Hosting::Hosted => Initial::Known(None),
+        Some(_) | None => Initial::Unknown,
+    }
+}
+
 /// The OpenAI-compatible provider's configuration from resolved settings: a preset's own URL
 /// starts from the preset's choices; any other URL starts from what every server understands
-/// (`max_tokens`) with a strict schema, and the first request finds out what it accepts.
-pub fn openai_config(settings: &Settings) -> OpenAiConfig {
+/// (`max_tokens`) with a strict schema, and the first request finds out what it accepts. What is
+/// learned is kept in the data folder.
+pub fn openai_config(dirs: &Dirs, settings: &Settings) -> OpenAiConfig {
     let start = match preset(&settings.preset).filter(|_| settings.preset_url) {
-        Some(p) => Fields {
-            token_param: p.token_param,
-            structured: p.structured,
-        },
-        None => Fields {
-            token_param: TokenParam::MaxTokens,
-            structured: Structured::JsonSchema,
-        },
+        Some(p) => Fields::new(p.token_param, p.structured),
+        None => Fields::new(TokenParam::MaxTokens, Structured::JsonSchema),
     };
+    let capacity = known_capacity(settings);
+    let local = settings.hosting == Hosting::Local;
     OpenAiConfig {
         base_url: settings.base_url.clone(),
         api_key: settings.api_key.clone(),
@@ -119,5 +111,12 @@ pub fn openai_config(settings: &Settings) -> OpenAiConfig {
         first_token_timeout: settings.first_token_timeout,
         request_timeout: settings.request_timeout,
         max_attempts: settings.max_attempts,
+        capacity,
+        probe_props: capacity == Initial::Unknown || local,
+        start_hint: preset(&settings.preset)
+            .filter(|_| settings.preset_url)
+            .and_then(|p| p.start_hint)
+            .map(str::to_owned),
+        memory: Some(Arc::new(Memory::in_dir(&dirs.data))),
     }
 }

@@ -220,7 +220,7 @@ impl Runner {
             Effect::UseProvider { provider, model } => {
                 let home = self.home.clone();
                 self.tasks.spawn(async move {
-                    let result = use_provider(&service, home.as_deref(), &provider, model).await;
+                    let result = use_provider(&service, home.as_deref(), &provider, model);
                     let _ = tx.send(Msg::ProviderChanged(result));
                 });
             }
@@ -271,7 +271,7 @@ fn resolve(
 }
 
 /// Keeps `provider` and `model` in config.toml and makes the service answer with them.
-pub(super) async fn use_provider(
+pub(super) fn use_provider(
     service: &Service,
     home: Option<&Path>,
     provider: &str,
@@ -280,7 +280,6 @@ pub(super) async fn use_provider(
     // Resolved first: a provider that cannot work (no key) is refused before the file changes.
     let mut setup = resolve(home, provider, Some(model.clone()))?;
     save_provider(&setup.dirs.config_file(), provider, &model)?;
-    setup.fit_to_server().await;
     super::pace(&mut setup.engine);
     let choice = ProviderChoice {
         preset: setup.settings.preset.clone(),

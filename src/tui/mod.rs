@@ -76,7 +76,6 @@ pub async fn run(home: Option<&Path>) -> Result<ExitCode, ServiceError> {
     // happen on the plain terminal.
     let service = Service::open(home, Access::Browse, crate::prompt::passphrase_prompt())?;
     let mut setup = Setup::resolve(home, Overrides::default())?;
-    setup.fit_to_server().await;
     pace(&mut setup.engine);
     // The tokenizer's tables take a moment to load: load them now, off the UI thread, so the
     // first streamed text does not stall a frame.

@@ -8,6 +8,9 @@ pub type KeyHelp = (&'static str, &'static str);
 /// The app's name in the tab bar.
 pub const APP: &str = "iching";
 
+/// The status line while the server loads its model.
+pub const SERVER_LOADING: &str = "the server is loading its model…";
+
 /// Keys that work on every screen, the Ask screen's question and every search included.
 pub const KEYS_GLOBAL: &[KeyHelp] = &[
     (

@@ -9,6 +9,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::app::{App, Screen};
+use super::screens::live::LiveState;
 use super::screens::{
     MIN_HEIGHT, MIN_WIDTH, ask, body, cast, centered, draw_keys, help, history, library, live,
     provider, reading, stats,
@@ -205,10 +206,18 @@ fn draw_tabs(app: &App, frame: &mut Frame, area: Rect, theme: &Theme) {
 /// above ([`draw`]).
 fn draw_status(app: &App, frame: &mut Frame, area: Rect, theme: &Theme) {
     let message = app.status.as_ref().filter(|_| app.confirm.is_none());
-    let first = message.map(|s| s.text.lines().next().unwrap_or_default());
+    // With nothing else to say, what the endpoint is doing to the run in flight.
+    let note = message
+        .is_none()
+        .then(|| app.live.as_ref().and_then(LiveState::endpoint_note))
+        .flatten();
+    let first = message
+        .map(|s| s.text.lines().next().unwrap_or_default())
+        .or(note.as_deref());
     let style = match message {
         Some(s) if s.error => theme.error,
-        _ => theme.text,
+        Some(_) => theme.text,
+        None => theme.dim,
     };
     // The provider takes half the line at most, cut with an ellipsis.
     let half = usize::from(area.width / 2);

@@ -13,7 +13,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Paragraph};
 
 use super::{fmt_secs, fmt_tokens, hexagram_title};
-use crate::events::{EventKind, SectionEvent, UsageSource};
+use crate::events::{EventKind, Hold, SectionEvent, UsageSource};
 use crate::llm::tokens;
 use crate::model::{ErrorKind, ReadingId};
 use crate::oracle::Reading;
@@ -202,6 +202,10 @@ pub struct LiveState {
     pub cards: Vec<Card>,
     /// The chosen card.
     pub selected: usize,
+    /// How many requests the endpoint serves at once, once it has held a section back.
+    pub serves: Option<usize>,
+    /// The server said it is loading its model, and no text has come since.
+    pub loading: bool,
 }
 
 /// What a key on the grid asks of the app.
@@ -241,12 +245,28 @@ impl LiveState {
             cancelling: false,
             cards: sections.iter().map(|&s| Card::queued(s)).collect(),
             selected: 0,
+            serves: None,
+            loading: false,
         }
     }
 
     /// Whether sections are in flight.
     pub fn running(&self) -> bool {
         self.status == ReadingStatus::Running
+    }
+
+    /// What the endpoint is doing to the run, for the status line while it runs: loading its
+    /// model, or serving fewer at once than the reading has sections.
+    pub fn endpoint_note(&self) -> Option<String> {
+        if !self.running() {
+            return None;
+        }
+        if self.loading {
+            return Some(strings::SERVER_LOADING.to_owned());
+        }
+        self.serves
+            .filter(|&n| n < self.cards.len())
+            .map(crate::events::serves)
     }
 
     /// Folds one event in, received at `now`.
@@ -266,6 +286,7 @@ impl LiveState {
                 card.reset_stream();
             }
             EventKind::Delta(text) => {
+                self.loading = false;
                 card.first_token_at.get_or_insert(now);
                 card.text.push_str(text);
                 card.stream_tokens += tokens::count(text);
@@ -282,6 +303,17 @@ impl LiveState {
                     until: now + *wait,
                     reason: sanitize_inline(reason),
                 };
+            }
+            EventKind::Held(hold) => {
+                card.phase = Phase::Queued;
+                card.started_at = None;
+                card.reset_stream();
+                match hold {
+                    Hold::Capacity { limit } | Hold::Requeued { limit, .. } => {
+                        self.serves = Some(*limit);
+                    }
+                    Hold::Loading { .. } => self.loading = true,
+                }
             }
             EventKind::Finished(done) => {
                 let mut report = SectionReport::pending(event.section);

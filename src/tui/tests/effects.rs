@@ -299,9 +299,7 @@ async fn choosing_a_provider_keeps_it_in_config_toml_and_answers_with_it() {
     )
     .unwrap();
     let service = service(home.path(), None);
-    let choice = use_provider(&service, Some(home.path()), "box", "qwen2.5:3b".into())
-        .await
-        .unwrap();
+    let choice = use_provider(&service, Some(home.path()), "box", "qwen2.5:3b".into()).unwrap();
     assert_eq!(choice.preset, "box");
     assert_eq!(choice.info.model, "qwen2.5:3b");
     let setup = service.setup().unwrap();
@@ -313,16 +311,14 @@ async fn choosing_a_provider_keeps_it_in_config_toml_and_answers_with_it() {
         "{text}"
     );
     // A provider that cannot work is refused before the file changes, and the one in use stays.
-    let Err(err) = use_provider(&service, Some(home.path()), "nosuch", "m".into()).await else {
+    let Err(err) = use_provider(&service, Some(home.path()), "nosuch", "m".into()) else {
         panic!("an unknown provider was taken");
     };
     assert!(err.to_string().contains("unknown provider"), "{err}");
     assert_eq!(std::fs::read_to_string(&config).unwrap(), text);
     assert_eq!(service.setup().unwrap().settings.preset, "box");
     // Offline needs nothing.
-    let choice = use_provider(&service, Some(home.path()), "offline", "legge-1882".into())
-        .await
-        .unwrap();
+    let choice = use_provider(&service, Some(home.path()), "offline", "legge-1882".into()).unwrap();
     assert_eq!(choice.info.name, "offline");
     assert_eq!(
         service.setup().unwrap().engine.provider.info().name,
