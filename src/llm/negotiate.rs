@@ -22,7 +22,6 @@ use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 
 use serde::{Deserialize, Serialize};
 
-use super::memory::Memory;
 use super::preset::{Choice, Structured, TokenParam};
 
 /// The request fields that may be negotiated.
@@ -138,8 +137,18 @@ pub struct Negotiation {
     steps: Mutex<Vec<Step>>,
     /// Unnamed 5xx refusals seen whose resend without the optional fields was taken.
     strikes: AtomicU32,
-    /// Where to remember what is learned, and under which endpoint and model.
-    memory: Option<(Arc<Memory>, String, String)>,
+    /// Keeps what is learned for the next run.
+    remember: Option<Remember>,
+}
+
+/// Keeps the fields an endpoint and model were found to take (across runs: `llm::memory`).
+#[derive(Clone)]
+pub struct Remember(pub Arc<dyn Fn(Fields) + Send + Sync>);
+
+impl std::fmt::Debug for Remember {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Remember")
+    }
 }
 
 /// The process-wide table, keyed by endpoint URL and model.
@@ -161,8 +170,15 @@ pub struct Start {
 
 impl Negotiation {
     /// The negotiation for `url` and `model`, shared with every other provider of the process,
-    /// seeded from `memory` when it remembers this endpoint and model.
-    pub fn shared(url: &str, model: &str, start: &Start, memory: Option<Arc<Memory>>) -> Arc<Self> {
+    /// starting from what was `remembered` of them (if anything) and keeping what it learns with
+    /// `remember`.
+    pub fn shared(
+        url: &str,
+        model: &str,
+        start: &Start,
+        remembered: Option<Fields>,
+        remember: Option<Remember>,
+    ) -> Arc<Self> {
         let key = format!(
             "{url}\n{model}\n{:?}\n{:?}\n{:?}\n{}",
             start.token, start.structured, start.fields, start.guess
@@ -171,9 +187,8 @@ impl Negotiation {
         table
             .entry(key)
             .or_insert_with(|| {
-                let remembered = memory.as_ref().and_then(|m| m.fields(url, model));
                 let mut n = Self::new(start, remembered);
-                n.memory = memory.map(|m| (m, url.to_owned(), model.to_owned()));
+                n.remember = remember;
                 Arc::new(n)
             })
             .clone()
@@ -207,7 +222,7 @@ impl Negotiation {
             gate: tokio::sync::Mutex::new(()),
             steps: Mutex::new(Vec::new()),
             strikes: AtomicU32::new(0),
-            memory: None,
+            remember: None,
         }
     }
 
@@ -234,12 +249,18 @@ impl Negotiation {
     }
 
     /// Waits, while the first request probes the endpoint, and returns the guard that the
-    /// probing request holds until its response head (`None`: no need to wait).
-    pub async fn admit(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+    /// probing request holds until its response head (`None`: no need to wait). `waiting` is
+    /// called if this request has to wait for another's probe.
+    pub async fn admit(&self, waiting: impl FnOnce()) -> Option<tokio::sync::MutexGuard<'_, ()>> {
         if !self.probe || self.settled.load(Ordering::Acquire) {
             return None;
         }
-        let guard = self.gate.lock().await;
+        let guard = if let Ok(guard) = self.gate.try_lock() {
+            guard
+        } else {
+            waiting();
+            self.gate.lock().await
+        };
         if self.settled.load(Ordering::Acquire) {
             return None;
         }
@@ -258,8 +279,8 @@ impl Negotiation {
         let first = !self.settled.swap(true, Ordering::AcqRel);
         let now = *fields;
         drop(fields);
-        if first && let Some((memory, url, model)) = &self.memory {
-            memory.save_fields(url, model, now);
+        if first && let Some(remember) = &self.remember {
+            (remember.0)(now);
         }
     }
 
@@ -303,8 +324,8 @@ impl Negotiation {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .extend(steps);
-        if let Some((memory, url, model)) = &self.memory {
-            memory.save_fields(url, model, bare);
+        if let Some(remember) = &self.remember {
+            (remember.0)(bare);
         }
         true
     }
@@ -648,13 +669,13 @@ mod tests {
     async fn only_a_guess_is_probed_and_only_until_it_is_accepted() {
         let start = Fields::new(TokenParam::MaxTokens, Structured::Off);
         let known = auto(start, false);
-        assert!(known.admit().await.is_none());
+        assert!(known.admit(|| {}).await.is_none());
         let guess = auto(start, true);
-        let probe = guess.admit().await;
+        let probe = guess.admit(|| {}).await;
         assert!(probe.is_some());
         guess.accepted(start);
         drop(probe);
-        assert!(guess.admit().await.is_none(), "settled: nobody waits");
+        assert!(guess.admit(|| {}).await.is_none(), "settled: nobody waits");
         // What is remembered is not a guess: no probe, and it is where the choice starts.
         let remembered = Fields {
             stream_options: false,
@@ -669,7 +690,7 @@ mod tests {
             },
             Some(remembered),
         );
-        assert!(from_memory.admit().await.is_none());
+        assert!(from_memory.admit(|| {}).await.is_none());
         assert_eq!(from_memory.fields(), remembered);
         assert_eq!(from_memory.known(), Known::Accepted);
     }

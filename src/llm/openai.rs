@@ -25,7 +25,7 @@ use tokio::time::{Instant, timeout_at};
 use super::capacity::{Capacity, Initial, Slot};
 use super::limiter::Limiter;
 use super::memory::Memory;
-use super::negotiate::{Fields, Negotiation, Refused, Start};
+use super::negotiate::{Fields, Negotiation, Refused, Remember, Start};
 use super::preset::{Choice, Structured, TokenParam};
 use super::redact::{redact_key, redacted_url};
 use super::retry::{MAX_RETRY_AFTER, MAX_TOTAL_WAIT, backoff, retry_after};
@@ -177,9 +177,18 @@ fn says_loading(text: &str) -> bool {
     text.to_ascii_lowercase().contains("loading")
 }
 
-/// Whether an answer ended as if complete but holds nothing at all: no text, no reasoning.
+/// Whether an answer ended as if complete but was cut: nothing in it at all (no text, no
+/// reasoning), or a JSON object that stops before it closes.
 fn a_cut_answer(a: &Answer) -> bool {
-    a.finish.as_deref() != Some("length") && a.text.trim().is_empty() && a.reasoning_bytes == 0
+    if a.finish.as_deref() == Some("length") {
+        return false;
+    }
+    let text = a.text.trim();
+    if text.is_empty() {
+        return a.reasoning_bytes == 0;
+    }
+    text.starts_with('{')
+        && serde_json::from_str::<serde::de::IgnoredAny>(text).is_err_and(|e| e.is_eof())
 }
 
 /// What a stream or body gave: the text, its usage and model, and how it ended.
@@ -221,7 +230,14 @@ impl OpenAi {
                 fields: config.start,
                 guess: config.guess,
             },
-            config.memory.clone(),
+            config
+                .memory
+                .as_ref()
+                .and_then(|m| m.fields(&endpoint, &config.model)),
+            config.memory.clone().map(|m| {
+                let (url, model) = (endpoint.clone(), config.model.clone());
+                Remember(Arc::new(move |fields| m.save_fields(&url, &model, fields)))
+            }),
         );
         let capacity = Capacity::shared(&endpoint, config.capacity, config.memory.clone());
         Ok(Self {
@@ -327,6 +343,7 @@ impl OpenAi {
         probe: &mut Option<tokio::sync::MutexGuard<'_, ()>>,
         slot: &mut Slot<'_>,
         fields: Fields,
+        resend_of: Option<&(Fields, Fields, u16, String)>,
     ) -> Result<Completion, AttemptError> {
         let started = Instant::now();
         let overall = started + self.config.request_timeout;
@@ -372,11 +389,23 @@ impl OpenAi {
             if error.refused.is_none() && !error.loading {
                 self.negotiation.stop_probing();
             }
-            // Only now, with the choice moved on, may the next request go.
-            *probe = None;
+            // Only now, with the choice moved on, may the next request go; after a 4xx that
+            // names nothing, only once the resend without the optional fields has told.
+            let resending =
+                matches!(error.refused, Some(Refused::Unnamed(_))) && status.as_u16() < 500;
+            if !resending {
+                *probe = None;
+            }
             return Err(error);
         }
-        self.negotiation.accepted(fields);
+        // Learned at the head, before any other request reads the fields.
+        match resend_of {
+            Some((sent, without, status, said)) => {
+                self.negotiation
+                    .bare_accepted(*sent, *without, *status, said);
+            }
+            None => self.negotiation.accepted(fields),
+        }
         self.capacity.head(slot);
         *probe = None;
         let is_sse = response
@@ -399,14 +428,22 @@ impl OpenAi {
                 return Err(e);
             }
         };
-        if a_cut_answer(&answer) {
+        // An answer that stops mid-object may still be salvaged when it ran alone; with others
+        // in flight it is taken for what it most likely is, a cut.
+        if a_cut_answer(&answer)
+            && (answer.text.trim().is_empty() || self.capacity.overlapped(slot))
+        {
             // Ended as if complete, with nothing in it: a proxy in front of a server that cut
             // the stream says so this way.
             return Err(AttemptError::cut(ProviderError {
                 usage: answer.usage,
                 ..ProviderError::new(
                     ErrorKind::Malformed,
-                    "the model's answer was empty (the server ended it before any text)",
+                    if answer.text.trim().is_empty() {
+                        "the model's answer was empty (the server ended it before any text)"
+                    } else {
+                        "the answer stops mid-way, though the server said it was finished"
+                    },
                 )
             }));
         }
@@ -1102,18 +1139,37 @@ impl Provider for OpenAi {
             // After a refusal that named nothing: (the fields sent, the same without the
             // optional ones, its status, what it said) while the bare resend is out.
             let mut bare: Option<(Fields, Fields, u16, String)> = None;
+            // The probe's turn, kept from a refusal to its resend.
+            let mut probe_kept = None;
             loop {
                 if self.capacity.down().is_some() {
                     return Err(self.not_sent(attempt - 1, spent));
                 }
                 self.limiter.acquire(estimate).await;
                 self.probe_server(progress).await;
+                // The probe's turn first, then a place in flight: whoever waits for the probe
+                // holds no place the probe needs.
                 let mut held = false;
+                let mut probe = match probe_kept.take() {
+                    Some(kept) => Some(kept),
+                    None => {
+                        self.negotiation
+                            .admit(|| {
+                                held = true;
+                                progress.send(EventKind::Held(Hold::Capacity {
+                                    limit: self.capacity.limit().0,
+                                }));
+                            })
+                            .await
+                    }
+                };
                 let mut slot = self
                     .capacity
                     .acquire(|limit| {
-                        held = true;
-                        progress.send(EventKind::Held(Hold::Capacity { limit }));
+                        if !held {
+                            held = true;
+                            progress.send(EventKind::Held(Hold::Capacity { limit }));
+                        }
                     })
                     .await;
                 if held {
@@ -1123,20 +1179,22 @@ impl Provider for OpenAi {
                 if self.capacity.down().is_some() {
                     return Err(self.not_sent(attempt - 1, spent));
                 }
-                let mut probe = self.negotiation.admit().await;
                 let fields = bare
                     .as_ref()
                     .map_or_else(|| self.negotiation.fields(), |b| b.1);
                 let result = self
-                    .attempt(request, progress, &mut probe, &mut slot, fields)
+                    .attempt(
+                        request,
+                        progress,
+                        &mut probe,
+                        &mut slot,
+                        fields,
+                        bare.as_ref(),
+                    )
                     .await;
-                drop(probe);
                 let e = match result {
                     Ok(mut c) => {
                         self.capacity.success(&slot);
-                        if let Some((sent, without, status, said)) = bare.take() {
-                            self.negotiation.bare_accepted(sent, without, status, &said);
-                        }
                         c.attempts = attempt;
                         c.failed_usage = spent;
                         return Ok(c);
@@ -1180,13 +1238,19 @@ impl Provider for OpenAi {
                         resends -= 1;
                         let status = e.error.status.unwrap_or(0);
                         tracing::info!(section = %request.section, status, "refused naming no field; sending once without the optional fields");
-                        bare = Some((fields, without, status, e.error.message));
-                        continue;
+                        let next = Some((fields, without, status, e.error.message.clone()));
+                        if status < 500 {
+                            // A 4xx says the same to the same request: resend at once.
+                            bare = next;
+                            probe_kept = probe.take();
+                            continue;
+                        }
+                        // A 5xx may be a passing fault: it is retried as one (after a wait, an
+                        // attempt spent), and the retry goes without the optional fields.
+                        bare = next;
                     }
-                    Some(_) | None => {}
+                    Some(_) | None => bare = None,
                 }
-                // The bare resend failed too: the refusal was not about the fields.
-                bare = None;
                 let AttemptError {
                     error, retry_after, ..
                 } = e;

@@ -61,25 +61,35 @@ pub async fn list_models(ctx: &Setup) -> Result<(String, Vec<String>), ServiceEr
 }
 
 /// Every check of the endpoint the settings (flags `o` over the environment over config.toml)
-/// choose. A missing key is the first failed check, not an error.
+/// choose, and what is remembered of it after them (`null` when nothing is). A missing key is
+/// the first failed check, not an error.
 pub async fn diagnose(
     home: Option<&std::path::Path>,
     o: crate::config::Overrides,
-) -> Result<Vec<Check>, ServiceError> {
+) -> Result<(Vec<Check>, serde_json::Value), ServiceError> {
     if let Err(crate::config::ConfigError::MissingKey { provider, var }) =
         crate::config::resolve(home, o.clone())
     {
-        Ok(vec![Check {
-            check: "key",
-            ok: false,
-            detail: format!("the {provider} provider needs an API key and {var} is not set"),
-            fix: Some(format!(
-                "export {var}=... (the key from {provider}'s console), or choose another provider with --provider"
-            )),
-        }])
+        Ok((
+            vec![Check {
+                check: "key",
+                ok: false,
+                detail: format!("the {provider} provider needs an API key and {var} is not set"),
+                fix: Some(format!(
+                    "export {var}=... (the key from {provider}'s console), or choose another provider with --provider"
+                )),
+            }],
+            serde_json::Value::Null,
+        ))
     } else {
         let mut setup = Setup::resolve(home, o)?;
-        checks(&mut setup).await
+        let checks = checks(&mut setup).await?;
+        let learned = if setup.settings.provider == ProviderKind::OpenAi {
+            checker(&setup)?.remembered()
+        } else {
+            serde_json::Value::Null
+        };
+        Ok((checks, learned))
     }
 }
 

@@ -121,6 +121,44 @@ pub const JSON_SCHEMA_UNSUPPORTED: &str = r#"{"error":{"message":"Invalid parame
 /// The 400 body OpenAI sends for `json_object` when no message mentions JSON.
 pub const JSON_WORD_REQUIRED: &str = r#"{"error":{"message":"'messages' must contain the word 'json' in some form, to use 'response_format' of type 'json_object'.","type":"invalid_request_error","param":"messages","code":null}}"#;
 
+/// The body llama-cpp-python's server sends (HTTP 500) for `response_format: json_schema`: its
+/// pydantic model takes only `text` and `json_object`.
+pub const PYDANTIC_JSON_SCHEMA_500: &str = r#"{"error":{"message":"1 validation error for CreateChatCompletionRequest\nresponse_format.type\n  Input should be 'text' or 'json_object' [type=literal_error, input_value='json_schema', input_type=str]\n    For further information visit https://errors.pydantic.dev/2.11/v/literal_error","type":"internal_server_error","param":null,"code":null}}"#;
+
+/// A FastAPI server's 422 for a `response_format` type it does not take.
+pub const FASTAPI_JSON_SCHEMA_422: &str = r#"{"detail":[{"type":"literal_error","loc":["body","response_format","type"],"msg":"Input should be 'text' or 'json_object'","input":"json_schema","ctx":{"expected":"'text' or 'json_object'"}}]}"#;
+
+/// Azure OpenAI's 400 (older api-versions) for `stream_options`.
+pub const AZURE_STREAM_OPTIONS_400: &str = r#"{"error":{"message":"Unrecognized request argument supplied: stream_options","type":"invalid_request_error","param":null,"code":null}}"#;
+
+/// What llama.cpp's server answers on every endpoint while it loads its model.
+pub const LOADING_MODEL_503: &str =
+    r#"{"error":{"code":503,"message":"Loading model","type":"unavailable_error"}}"#;
+
+/// How a server refuses a request field it does not know, in the shapes real servers use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refuser {
+    /// llama-cpp-python's server: `json_schema` gets a 500 with a pydantic body.
+    LlamaCppPython,
+    /// A FastAPI server: `json_schema` gets a 422 with `detail[].loc`.
+    FastApi,
+    /// Azure OpenAI: `stream_options` gets a 400 "Unrecognized request argument".
+    Azure,
+    /// Any `response_format` gets this status with a body that names nothing ("Bad Request").
+    Unnamed(u16),
+}
+
+/// How a one-slot server treats a second request while it streams an answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OneSlot {
+    /// llama-cpp-python at its defaults (`interrupt_requests`): the running stream ends with a
+    /// bare `data: [DONE]`, no finish reason, as soon as another request waits.
+    Cut,
+    /// The same server behind a proxy that passes the cut on as a clean answer: a finish reason
+    /// `"stop"` after whatever text came, then `[DONE]`.
+    CutAsEmpty,
+}
+
 /// The SSE comment [`Fault::PingForever`] sends.
 pub const PING: &str = ": ping\n\n";
 
@@ -554,6 +592,16 @@ pub struct ServerConfig {
     /// Holds each answer's body (after its head; errors pass) until the gate's count of
     /// answering requests are in flight together; see [`Gate`].
     pub gate: Option<Gate>,
+    /// Refuses a request field as a kind of real server does (see [`Refuser`]).
+    pub refuser: Option<Refuser>,
+    /// One request is served at a time (its head is sent when its turn comes), and a running
+    /// stream is cut when another request waits (see [`OneSlot`]).
+    pub one_slot: Option<OneSlot>,
+    /// `GET /props` answers llama.cpp's `{"total_slots": n, ...}`; `None`: no such endpoint.
+    pub props_slots: Option<u64>,
+    /// Every endpoint answers 503 "Loading model" ([`LOADING_MODEL_503`]) until this long after
+    /// the server started, as llama.cpp's does while it loads.
+    pub loading_for: Option<Duration>,
 }
 
 impl Default for ServerConfig {
@@ -589,6 +637,10 @@ impl Default for ServerConfig {
             require_json_word: false,
             error_body_delay: Duration::ZERO,
             gate: None,
+            refuser: None,
+            one_slot: None,
+            props_slots: None,
+            loading_for: None,
         }
     }
 }
@@ -642,6 +694,12 @@ pub struct ServerStats {
     pub reasoning_tokens: u64,
     /// Requests to any other path or method (a proxy `CONNECT` included).
     pub other_requests: u64,
+    /// Streams a one-slot server cut because another request waited.
+    pub cut_streams: u64,
+    /// Requests answered 503 "Loading model" (chat, models and props together).
+    pub loading: u64,
+    /// `GET /props` requests.
+    pub props_requests: u64,
 }
 
 impl ServerStats {
@@ -664,6 +722,9 @@ struct Counters {
     cached_tokens: AtomicU64,
     reasoning_tokens: AtomicU64,
     other_requests: AtomicU64,
+    cut_streams: AtomicU64,
+    loading: AtomicU64,
+    props_requests: AtomicU64,
 }
 
 struct Shared {
@@ -676,6 +737,50 @@ struct Shared {
     /// Message texts of the requests served so far (with `prompt_cache`).
     prompts: Mutex<Vec<String>>,
     shutdown: watch::Receiver<bool>,
+    /// When the server started (for [`ServerConfig::loading_for`]).
+    started: Instant,
+    /// The one slot of [`ServerConfig::one_slot`].
+    slot: Arc<tokio::sync::Semaphore>,
+    /// Requests waiting for the slot.
+    waiting: AtomicU64,
+}
+
+/// Counts a request as waiting for the one slot until dropped (a client that hangs up while it
+/// waits stops waiting).
+struct Waiting(Arc<Shared>);
+
+impl Waiting {
+    fn new(shared: Arc<Shared>) -> Self {
+        shared.waiting.fetch_add(1, Ordering::AcqRel);
+        Self(shared)
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        self.0.waiting.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl Shared {
+    /// Whether the server is still loading its model.
+    fn loading(&self, config: &ServerConfig) -> bool {
+        config
+            .loading_for
+            .is_some_and(|d| self.started.elapsed() < d)
+    }
+}
+
+/// The 503 a loading server sends.
+fn loading_response(shared: &Shared) -> Response {
+    shared.counters.loading.fetch_add(1, Ordering::Relaxed);
+    let mut resp = Response::new(Body::from(LOADING_MODEL_503));
+    *resp.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -734,10 +839,14 @@ impl FakeOpenAi {
             records: Mutex::new(Vec::new()),
             prompts: Mutex::new(Vec::new()),
             shutdown: shutdown_rx.clone(),
+            started: Instant::now(),
+            slot: Arc::new(tokio::sync::Semaphore::new(1)),
+            waiting: AtomicU64::new(0),
         });
         let router = Router::new()
             .route("/v1/chat/completions", post(chat_completions))
             .route("/v1/models", get(models))
+            .route("/props", get(props))
             .fallback(not_found)
             .with_state(shared.clone());
         let mut signal = shutdown_rx;
@@ -827,6 +936,9 @@ impl FakeOpenAi {
             cached_tokens: c.cached_tokens.load(Ordering::Relaxed),
             reasoning_tokens: c.reasoning_tokens.load(Ordering::Relaxed),
             other_requests: c.other_requests.load(Ordering::Relaxed),
+            cut_streams: c.cut_streams.load(Ordering::Relaxed),
+            loading: c.loading.load(Ordering::Relaxed),
+            props_requests: c.props_requests.load(Ordering::Relaxed),
         }
     }
 
@@ -845,6 +957,9 @@ impl FakeOpenAi {
             &c.cached_tokens,
             &c.reasoning_tokens,
             &c.other_requests,
+            &c.cut_streams,
+            &c.loading,
+            &c.props_requests,
         ]) {
             n.store(0, Ordering::Relaxed);
         }
@@ -932,6 +1047,10 @@ struct InFlight {
     done: bool,
     /// The gate that holds this request's body, if one does.
     gate: Option<Gate>,
+    /// The one slot, held while this request is served (with [`ServerConfig::one_slot`]).
+    slot: Option<tokio::sync::OwnedSemaphorePermit>,
+    /// What the stream ends with when it is cut at a [`Step::CutPoint`].
+    cut_ending: Option<Vec<Bytes>>,
 }
 
 impl InFlight {
@@ -943,6 +1062,8 @@ impl InFlight {
             shared,
             done: false,
             gate: None,
+            slot: None,
+            cut_ending: None,
         }
     }
 
@@ -977,6 +1098,9 @@ enum Step {
     Sleep(Duration),
     Data(Bytes),
     Abort,
+    /// Where a one-slot server looks whether another request waits, and if one does, ends the
+    /// stream with its cut ending instead of the rest.
+    CutPoint,
 }
 
 type Steps = Box<dyn Iterator<Item = Step> + Send>;
@@ -1049,6 +1173,18 @@ where
                 Some(Step::Abort) => {
                     st.finished = true;
                     return Some((Err(abort_error("fake fault: drop mid stream")), st));
+                }
+                Some(Step::CutPoint) => {
+                    if st.guard.shared.waiting.load(Ordering::Acquire) > 0
+                        && let Some(ending) = st.guard.cut_ending.take()
+                    {
+                        st.guard
+                            .shared
+                            .counters
+                            .cut_streams
+                            .fetch_add(1, Ordering::Relaxed);
+                        st.steps = Box::new(ending.into_iter().map(Step::Data));
+                    }
                 }
             }
         }
@@ -1283,10 +1419,13 @@ async fn chat_completions(
     raw: Bytes,
 ) -> Response {
     let arrived = Instant::now();
+    let config = lock(&shared.config).clone();
+    if shared.loading(&config) {
+        return loading_response(&shared);
+    }
     let mut guard = InFlight::new(shared.clone());
     let seq = shared.seq.fetch_add(1, Ordering::Relaxed);
     shared.counters.requests.fetch_add(1, Ordering::Relaxed);
-    let config = lock(&shared.config).clone();
 
     let parsed: Result<Value, _> = serde_json::from_slice(&raw);
     let authorization = headers
@@ -1341,10 +1480,13 @@ async fn chat_completions(
         ),
         _ if refusal.is_some() => {
             shared.counters.refused.fetch_add(1, Ordering::Relaxed);
-            let body = refusal.map_or("", |(_, b)| b);
+            let (status, body) = refusal.map_or((400, ""), |(_, status, b)| (status, b));
             (
-                Fault::Status(400),
-                Some((StatusCode::BAD_REQUEST, Bytes::from_static(body.as_bytes()))),
+                Fault::Status(status),
+                Some((
+                    StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+                    Bytes::from_static(body.as_bytes()),
+                )),
             )
         }
         // Header, then script, then random failure, then the default.
@@ -1377,7 +1519,7 @@ async fn chat_completions(
             } else {
                 Value::Null
             },
-            refused: refusal.map(|(field, _)| field),
+            refused: refusal.map(|(field, _, _)| field),
             prompt_tokens,
             cached_tokens,
         };
@@ -1439,6 +1581,18 @@ async fn chat_completions(
             seq,
             fault_name,
         );
+    }
+
+    // A one-slot server takes requests one at a time: the head goes out when its turn comes.
+    if ctx.config.one_slot.is_some() && ctx.fault.answers() {
+        let waiting = Waiting::new(shared.clone());
+        let mut stop = shutdown.clone();
+        let permit = tokio::select! {
+            p = shared.slot.clone().acquire_owned() => p.ok(),
+            _ = stop.wait_for(|stop| *stop) => None,
+        };
+        drop(waiting);
+        guard.slot = permit;
     }
 
     // Error faults: status + JSON body after the latency.
@@ -1578,6 +1732,15 @@ async fn chat_completions(
                 quirks: ctx.config.sse_quirks,
             },
         };
+        guard.cut_ending = ctx.config.one_slot.map(|mode| match mode {
+            OneSlot::Cut => vec![chunker.framer.event("[DONE]")],
+            OneSlot::CutAsEmpty => vec![
+                chunker
+                    .framer
+                    .event(&chunker.chunk(json!({}), Some("stop"))),
+                chunker.framer.event("[DONE]"),
+            ],
+        });
         let steps: Steps = if let Fault::Huge(n) = &ctx.fault {
             let usage = ctx.usage((*n / 4).max(1) as u64, 0);
             if chunker.usage_field {
@@ -1779,23 +1942,38 @@ fn prompt_text(body: &Value) -> String {
     out
 }
 
-/// The field of `body` the configured model refuses, and the 400 body saying so.
-fn refusal(config: &ServerConfig, body: &Value) -> Option<(&'static str, &'static str)> {
+/// The field of `body` the configured server refuses, the status and the body saying so.
+fn refusal(config: &ServerConfig, body: &Value) -> Option<(&'static str, u16, &'static str)> {
     let present = |key: &str| body.get(key).is_some_and(|v| !v.is_null());
     if config.reasoning_model && present("max_tokens") {
-        return Some(("max_tokens", MAX_TOKENS_UNSUPPORTED));
+        return Some(("max_tokens", 400, MAX_TOKENS_UNSUPPORTED));
     }
     let format = body
         .pointer("/response_format/type")
         .and_then(Value::as_str);
     if config.refuse_json_schema && format == Some("json_schema") {
-        return Some(("response_format", JSON_SCHEMA_UNSUPPORTED));
+        return Some(("response_format", 400, JSON_SCHEMA_UNSUPPORTED));
+    }
+    match config.refuser {
+        Some(Refuser::LlamaCppPython) if format == Some("json_schema") => {
+            return Some(("response_format", 500, PYDANTIC_JSON_SCHEMA_500));
+        }
+        Some(Refuser::FastApi) if format == Some("json_schema") => {
+            return Some(("response_format", 422, FASTAPI_JSON_SCHEMA_422));
+        }
+        Some(Refuser::Azure) if present("stream_options") => {
+            return Some(("stream_options", 400, AZURE_STREAM_OPTIONS_400));
+        }
+        Some(Refuser::Unnamed(status)) if format.is_some() => {
+            return Some(("response_format", status, "Bad Request"));
+        }
+        _ => {}
     }
     if config.require_json_word
         && format == Some("json_object")
         && !prompt_text(body).to_ascii_lowercase().contains("json")
     {
-        return Some(("messages", JSON_WORD_REQUIRED));
+        return Some(("messages", 400, JSON_WORD_REQUIRED));
     }
     None
 }
@@ -2078,6 +2256,9 @@ fn sse_plan(
         if framer.quirks && i > 0 && i % 5 == 0 {
             steps.push(Step::Data(framer.comment()));
         }
+        if ctx.config.one_slot.is_some() {
+            steps.push(Step::CutPoint);
+        }
         framer.push(
             &mut steps,
             &chunk(json!({"content": piece}), None),
@@ -2117,7 +2298,36 @@ fn sse_plan(
     }
 }
 
-async fn models() -> Response {
+async fn props(State(shared): State<Arc<Shared>>) -> Response {
+    let config = lock(&shared.config).clone();
+    shared
+        .counters
+        .props_requests
+        .fetch_add(1, Ordering::Relaxed);
+    if shared.loading(&config) {
+        return loading_response(&shared);
+    }
+    let Some(slots) = config.props_slots else {
+        return not_found(State(shared)).await;
+    };
+    let body = json!({
+        "default_generation_settings": {"n_ctx": 8192},
+        "total_slots": slots,
+        "model_path": "fake.gguf",
+    });
+    let mut resp = Response::new(Body::from(body.to_string()));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
+async fn models(State(shared): State<Arc<Shared>>) -> Response {
+    let config = lock(&shared.config).clone();
+    if shared.loading(&config) {
+        return loading_response(&shared);
+    }
     let body = json!({
         "object": "list",
         "data": [{"id": "gpt-fake", "object": "model", "created": 0, "owned_by": "fake"}],
