@@ -282,3 +282,39 @@ fn cast_and_doctor_on_a_terminal_are_coloured_unless_no_color_is_set() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_silent_server_does_not_hold_back_the_first_frame() {
+    // A server that accepts and never answers: the app asks it nothing before it draws (what
+    // the endpoint takes is learned when a reading needs it), so the first frame does not wait
+    // on it, and quitting is at once.
+    let server = support::fake_openai::FakeOpenAi::start(support::fake_openai::ServerConfig {
+        default_fault: support::fake_openai::Fault::NoHead,
+        ..Default::default()
+    });
+    let home = tempfile::tempdir().unwrap();
+    let cwd = tempfile::tempdir().unwrap();
+    std::fs::write(
+        home.path().join("config.toml"),
+        format!(
+            "provider = \"llamacpp\"\nbase_url = \"{}\"\n",
+            server.base_url()
+        ),
+    )
+    .unwrap();
+    let mut s = tokio::task::block_in_place(|| {
+        let mut s = Session::start(home.path(), cwd.path(), &[], &[]);
+        s.wait_for("the question box", |sc| sc.contains("Your question"));
+        s
+    });
+    let stats = server.stats();
+    assert_eq!(
+        (stats.requests, stats.props_requests, stats.other_requests),
+        (0, 0, 0),
+        "nothing was asked of the server before the first frame"
+    );
+    tokio::task::block_in_place(|| {
+        s.send("\x03");
+        s.succeeded();
+    });
+}

@@ -826,6 +826,8 @@ impl OpenAi {
             finish: None,
         };
         let mut done = false;
+        // Whether any event came at all.
+        let mut any = false;
         // The last time new text (answer or reasoning) arrived.
         let mut last_progress: Option<Instant> = None;
         loop {
@@ -858,6 +860,7 @@ impl OpenAi {
                 )
                 .into());
             }
+            any |= !payloads.is_empty();
             for payload in payloads.drain(..) {
                 let payload = payload.trim();
                 if payload == "[DONE]" {
@@ -918,8 +921,10 @@ impl OpenAi {
         if a.finish.is_none() {
             let message = if done {
                 "the stream ended with [DONE] but no finish reason: the server cut the answer \
-                 short (llama-cpp-python does this when another request waits; run it with \
-                 interrupt_requests off, or lower --concurrency)"
+                 short (a server with one slot does this when another request waits)"
+            } else if !any {
+                "the server answered with an empty stream (no event at all): it failed on the \
+                 request, perhaps a prompt longer than its context window (its log says why)"
             } else {
                 "the stream ended before the answer was finished (no finish reason)"
             };

@@ -1652,3 +1652,56 @@ fn back_from_a_page_turned_past_what_the_filter_found_the_cursor_is_on_the_first
     a.update(key(KeyCode::Enter));
     assert_eq!(a.library.shown, 48, "Enter opens the row the cursor is on");
 }
+
+#[test]
+fn the_status_line_says_what_the_endpoint_takes_while_sections_wait_for_it() {
+    use crate::events::Hold;
+    let mut a = app(WIDE);
+    let run = cast_manual(&mut a);
+    a.update(Msg::Saved {
+        run,
+        id: ReadingId(7),
+    });
+    let r = reading();
+    let sections = plan(&r);
+    for &s in &sections {
+        send(&mut a, run, s, EventKind::Started);
+    }
+    // Nothing said yet: the line has room for messages only.
+    assert!(!draw(&a).contains("at a time"));
+    send(
+        &mut a,
+        run,
+        sections[1],
+        EventKind::Held(Hold::Loading {
+            waited: Duration::from_secs(2),
+        }),
+    );
+    assert!(draw(&a).contains(crate::tui::strings::SERVER_LOADING));
+    // The first text ends the loading; a section queued again says what the server takes.
+    send(&mut a, run, sections[0], EventKind::Delta("{\"resp".into()));
+    send(
+        &mut a,
+        run,
+        sections[2],
+        EventKind::Held(Hold::Requeued {
+            limit: 1,
+            reason: "the stream ended with [DONE] but no finish reason".into(),
+        }),
+    );
+    let screen = draw(&a);
+    assert!(
+        !screen.contains(crate::tui::strings::SERVER_LOADING),
+        "{screen}"
+    );
+    assert!(screen.contains("the server serves 1 at a time"), "{screen}");
+    let card = a
+        .live
+        .as_ref()
+        .unwrap()
+        .cards
+        .iter()
+        .find(|c| c.section == sections[2])
+        .unwrap();
+    assert_eq!(card.phase, Phase::Queued, "a requeued card shows as queued");
+}
