@@ -239,7 +239,13 @@ async fn one_section(
         // An answer without streamed text (or a failure) lets the others go too.
         signal.send_replace(true);
     }
-    let latency = started.elapsed();
+    // Time the provider held the request back (the endpoint serving fewer at once) is queueing,
+    // not the answer's latency.
+    let latency = started.elapsed().saturating_sub(
+        result
+            .as_ref()
+            .map_or(std::time::Duration::ZERO, |c| c.queued),
+    );
     // The slot is for requests in flight: the next section's request goes out while this
     // answer's events are sent and it is stored.
     drop(permit);

@@ -344,3 +344,42 @@ async fn a_passphrase_backup_restores_with_its_passphrase() {
     // The restored home is sealed with its own key file, not the passphrase.
     assert!(restored.join("iching.key").exists());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_backup_edited_and_dressed_up_as_an_older_schema_is_refused_and_nothing_is_added() {
+    // The attack of a copied, edited store: forged figures, the newer tables dropped, an older
+    // schema claimed, whose migration once signed whatever the file held.
+    let root = tempfile::tempdir().unwrap();
+    let home = fresh(root.path(), "home");
+    ok(&home, &offline_cast("Should I go?"), &[]).await;
+    let file = root.path().join("backup.db");
+    ok(&home, &["backup", file.to_str().unwrap()], &[]).await;
+    let conn = rusqlite::Connection::open(&file).unwrap();
+    conn.execute_batch(
+        "UPDATE readings SET lines = '9,9,9,9,9,9', primary_hex = 1, resulting_hex = 2;
+         DROP TABLE followups; DROP TABLE notes; PRAGMA user_version = 4;",
+    )
+    .unwrap();
+    drop(conn);
+    let restored = fresh(root.path(), "restored");
+    let key = home.join("iching.key");
+    let out = run(
+        &restored,
+        &[
+            "restore",
+            file.to_str().unwrap(),
+            "--key",
+            key.to_str().unwrap(),
+        ],
+        "",
+        &[],
+    )
+    .await;
+    assert_ne!(out.code, Some(0), "{out}");
+    assert!(out.stderr.contains("schema 4"), "{out}");
+    assert!(out.stderr.contains("does not migrate"), "{out}");
+    assert!(!restored.join("iching.db").exists() || history(&restored).await.is_empty());
+    // And the store it came from is untouched and intact.
+    let verified = ok(&home, &["verify", "--json"], &[]).await.json();
+    assert_eq!(verified["intact"], true);
+}

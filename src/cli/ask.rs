@@ -134,6 +134,14 @@ async fn stream(mut rx: mpsc::UnboundedReceiver<SectionEvent>, print: bool) -> u
                 text.clear();
                 printed = 0;
             }
+            // Cut while others ran, and queued again: the next attempt starts over too.
+            EventKind::Held(crate::events::Hold::Requeued { .. }) => {
+                if print && printed > 0 {
+                    emit("\n(the answer starts again)\n");
+                }
+                text.clear();
+                printed = 0;
+            }
             EventKind::Finished(done) if print => {
                 let rest = done.paragraphs.get(printed..).unwrap_or_default();
                 out(rest, &mut printed);

@@ -145,6 +145,9 @@ pub struct Completion {
     pub attempts: u32,
     /// Tokens spent by the failed attempts before this one.
     pub failed_usage: Option<Usage>,
+    /// Time spent waiting for the endpoint to take the request (held back by how many it serves
+    /// at once, or by another request's probe), which is not the answer's latency.
+    pub queued: Duration,
 }
 
 pub use crate::model::ErrorKind;

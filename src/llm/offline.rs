@@ -113,6 +113,7 @@ async fn answer(
         ttft,
         attempts: 1,
         failed_usage: None,
+        queued: std::time::Duration::ZERO,
     })
 }
 

@@ -42,6 +42,9 @@ use crate::response::{quality, sanitize_inline};
 /// six bytes a character), plus a fixed slack.
 const BYTES_PER_TOKEN: usize = 8;
 const ANSWER_SLACK: usize = 16 << 10;
+/// The most answer any request may bring, whatever `max_tokens` says: far beyond any reading's
+/// section (a few KiB), small enough that a server streaming without end costs little memory.
+pub const MAX_ANSWER_BYTES: usize = 4 << 20;
 
 /// How to reach and use the endpoint.
 #[derive(Debug, Clone)]
@@ -313,12 +316,14 @@ impl OpenAi {
         }
     }
 
-    /// The most answer bytes `request` may bring.
+    /// The most answer bytes `request` may bring: what its `max_tokens` allows, never more
+    /// than [`MAX_ANSWER_BYTES`].
     fn answer_cap(request: &SectionRequest) -> usize {
         usize::try_from(request.max_tokens)
             .unwrap_or(usize::MAX)
             .saturating_mul(BYTES_PER_TOKEN)
             .saturating_add(ANSWER_SLACK)
+            .min(MAX_ANSWER_BYTES)
     }
 
     fn over_cap(&self, request: &SectionRequest, usage: Option<Usage>) -> ProviderError {
@@ -517,6 +522,7 @@ impl OpenAi {
             ttft: a.ttft,
             attempts: 1,
             failed_usage: None,
+            queued: std::time::Duration::ZERO,
         })
     }
 
@@ -1146,6 +1152,8 @@ impl Provider for OpenAi {
             let mut bare: Option<(Fields, Fields, u16, String)> = None;
             // The probe's turn, kept from a refusal to its resend.
             let mut probe_kept = None;
+            // Time held back by the endpoint's capacity or another's probe.
+            let mut queued = Duration::ZERO;
             loop {
                 if self.capacity.down().is_some() {
                     return Err(self.not_sent(attempt - 1, spent));
@@ -1155,6 +1163,7 @@ impl Provider for OpenAi {
                 // The probe's turn first, then a place in flight: whoever waits for the probe
                 // holds no place the probe needs.
                 let mut held = false;
+                let waiting_since = Instant::now();
                 let mut probe = match probe_kept.take() {
                     Some(kept) => Some(kept),
                     None => {
@@ -1178,6 +1187,7 @@ impl Provider for OpenAi {
                     })
                     .await;
                 if held {
+                    queued += waiting_since.elapsed();
                     progress.send(EventKind::Started);
                 }
                 // Found unreachable by another request while this one waited.
@@ -1202,6 +1212,7 @@ impl Provider for OpenAi {
                         self.capacity.success(&slot);
                         c.attempts = attempt;
                         c.failed_usage = spent;
+                        c.queued = queued;
                         return Ok(c);
                     }
                     Err(e) => e,
@@ -1412,5 +1423,8 @@ mod tests {
         };
         assert_eq!(OpenAi::answer_cap(&request(1200)), 1200 * 8 + (16 << 10));
         assert!(OpenAi::answer_cap(&request(100)) < OpenAi::answer_cap(&request(4000)));
+        // Whatever max_tokens says, the cap has a ceiling.
+        assert_eq!(OpenAi::answer_cap(&request(u32::MAX)), MAX_ANSWER_BYTES);
+        assert_eq!(OpenAi::answer_cap(&request(1_000_000)), MAX_ANSWER_BYTES);
     }
 }

@@ -72,6 +72,7 @@ impl Provider for Scripted {
                 ttft: Some(self.delay),
                 attempts: 1,
                 failed_usage: None,
+                queued: std::time::Duration::ZERO,
             })
         })
     }
@@ -269,6 +270,7 @@ async fn an_answer_with_no_readable_text_fails_the_section() {
                     ttft: None,
                     attempts: 1,
                     failed_usage: None,
+                    queued: std::time::Duration::ZERO,
                 })
             })
         }

@@ -106,6 +106,19 @@ pub enum StoreError {
         /// The newest this build knows.
         known: i64,
     },
+    /// The schema is older than the first this build opens: a development build's store, never
+    /// migrated (a migration would sign whatever the file holds now as iching's own).
+    #[error(
+        "{path} is schema {found}, written by a development build of iching; this version opens schema {oldest} only, and does not migrate older stores (that would vouch for whatever they hold now): open it with the iching that wrote it and make a backup there, or move it aside to start fresh"
+    )]
+    TooOld {
+        /// The database file.
+        path: PathBuf,
+        /// Its schema version.
+        found: i64,
+        /// The oldest this build opens.
+        oldest: i64,
+    },
     /// The database exists but the key file it was sealed with does not.
     #[error(
         "the key file {key} is missing, but {db} exists and is sealed with it; restore the key file from your backup (nothing can be read without it), or move {db} aside to start fresh"

@@ -285,9 +285,6 @@ impl Store {
         store.check_header()?;
         if let Some(why) = &store.read_only {
             tracing::info!(%why, "the store is read-only");
-            if store.user_version()? < schema::SCHEMA_VERSION {
-                return Err(StoreError::ReadOnly { path: store.path });
-            }
             return Ok(store);
         }
         store.migrate(None)?;

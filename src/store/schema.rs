@@ -1,6 +1,9 @@
-//! The schema, its migrations (`PRAGMA user_version`), and the careful open: an existing file is
-//! inspected through a read-only connection (is it SQLite, is it ours, which key opens it) before
-//! a read-write connection touches it, so a file the store rejects is never modified.
+//! The schema (`PRAGMA user_version`), and the careful open: an existing file is inspected
+//! through a read-only connection (is it SQLite, is it ours, is it this schema with all its
+//! tables, which key opens it) before a read-write connection touches it, so a file the store
+//! rejects is never modified. The versions below are how the schema grew during development; a
+//! store of an older version is refused, never migrated: a migration re-tags what the file holds,
+//! so a store edited and dressed up as an older one would have its edits signed.
 //!
 //! Tables (all `STRICT`):
 //! - `meta(key, value)`: `key_mode` (`keyfile` | `passphrase`), `kdf_salt` and `kdf_rounds`
@@ -15,10 +18,9 @@
 //!   `failed_prompt_tokens`/`failed_completion_tokens` (what failed attempts spent, billed too).
 //!   Version 3 adds `error_kind` (`timeout`, `rate_limited`, ...: how a failed section failed).
 //! - Version 4 adds the tags ([`super::tags`]): `readings.row_tag` and `sections_tag`,
-//!   `reading_parts.row_tag`, and `header_tag` in `meta`. Migrating to it tags what the store
-//!   holds at that moment (trust on first use: a change made before the upgrade goes unseen).
+//!   `reading_parts.row_tag`, and `header_tag` in `meta`.
 //! - Version 5 adds `readings.context` (sealed as `reading:{id}:context`: the situation behind
-//!   the question), and the row tag covers whether it is there; migrating re-tags every row.
+//!   the question), and the row tag covers whether it is there.
 //! - Version 6 adds `notes` (the journal: `reading_id`, `created_at`, `updated_at`, `kind`
 //!   `note`|`outcome`, sealed `text` as `note:{reading_id}:{id}:text`, `row_tag`).
 
@@ -40,7 +42,18 @@ use crate::model::ReadingId;
 /// The schema version this build writes.
 pub(super) const SCHEMA_VERSION: i64 = 7;
 
-/// `MIGRATIONS[n]` takes a database from version `n` to `n + 1`.
+/// The statements that made the two newest tables (`notes`, `followups`), for tests that take
+/// them away and put them back.
+#[cfg(test)]
+pub(super) fn newest_tables() -> String {
+    MIGRATIONS[5..].concat()
+}
+
+/// The tables of [`SCHEMA_VERSION`].
+const TABLES: [&str; 5] = ["meta", "readings", "reading_parts", "notes", "followups"];
+
+/// `MIGRATIONS[n]` takes a database from version `n` to `n + 1`. Only a new database goes
+/// through them: a store of an older schema is refused (see [`StoreError::TooOld`]).
 const MIGRATIONS: &[&str] = &[
     r"
 CREATE TABLE meta (
@@ -146,12 +159,6 @@ CREATE INDEX followups_by_reading ON followups (reading_id, asked_at);
 ",
 ];
 
-/// The first version whose plain columns are tagged ([`super::tags`]).
-const TAGGED_SINCE: i64 = 4;
-/// The version whose row tags first cover whether a situation was given: rows tagged before
-/// are tagged again as they migrate.
-const TAGS_CHANGED: i64 = 5;
-
 /// Creates the data dir (mode 0700) if it is missing.
 pub(super) fn ensure_dir(dir: &Path) -> Result<(), StoreError> {
     if dir.is_dir() {
@@ -200,6 +207,28 @@ pub(super) fn inspect(path: &Path) -> Result<Option<Found>, StoreError> {
     }
     if version == 0 {
         return Err(corrupt("it holds tables, but no iching schema".into()));
+    }
+    // Development schemas are refused, never migrated: a migration re-tags what the file holds,
+    // and an edited store dressed up as an old one would have its edits signed.
+    if version < SCHEMA_VERSION {
+        return Err(StoreError::TooOld {
+            path: path.to_path_buf(),
+            found: version,
+            oldest: SCHEMA_VERSION,
+        });
+    }
+    // The schema's every table, as this version makes it: one dropped is a damaged store.
+    for table in TABLES {
+        let there: bool = conn
+            .query_row(
+                "SELECT count(*) > 0 FROM sqlite_schema WHERE type = 'table' AND name = ?1",
+                [table],
+                |r| r.get(0),
+            )
+            .map_err(sql)?;
+        if !there {
+            return Err(corrupt(format!("its {table} table is missing")));
+        }
     }
     let meta = |key: &str| -> Result<Option<Vec<u8>>, StoreError> {
         conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
@@ -414,13 +443,13 @@ impl Store {
             }
             self.write_meta(new_key)?;
             self.write_header_tag()?;
-        } else {
-            for sql in MIGRATIONS.iter().skip(from) {
-                self.exec(sql)?;
-            }
-            if version < TAGS_CHANGED {
-                self.tag_everything()?;
-            }
+        } else if from != MIGRATIONS.len() {
+            // Refused at open (`inspect`); never migrated and signed.
+            return Err(StoreError::TooOld {
+                path: self.path.clone(),
+                found: version,
+                oldest: SCHEMA_VERSION,
+            });
         }
         self.exec(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))
     }
@@ -494,12 +523,8 @@ impl Store {
         Ok(())
     }
 
-    /// Checks the header's tag (stores from version 4 on; older ones are tagged as they
-    /// migrate). A changed header is [`StoreError::HeaderChanged`].
+    /// Checks the header's tag. A changed header is [`StoreError::HeaderChanged`].
     pub(super) fn check_header(&self) -> Result<(), StoreError> {
-        if self.user_version()? < TAGGED_SINCE {
-            return Ok(());
-        }
         let tag: Option<Vec<u8>> = self
             .conn
             .query_row("SELECT value FROM meta WHERE key = 'header_tag'", [], |r| {

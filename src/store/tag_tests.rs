@@ -258,88 +258,73 @@ fn v3_fixture(name: &str) -> tempfile::TempDir {
 }
 
 #[test]
-fn a_store_written_at_schema_3_migrates_and_every_reading_opens() {
-    let dir = v3_fixture("keyfile");
-    let store = Store::open(dir.path(), Unlock::default()).unwrap();
-    assert_eq!(store.user_version().unwrap(), schema::SCHEMA_VERSION);
-    let listed = store.list(&HistoryFilter::default()).unwrap();
-    let questions: Vec<&str> = listed
-        .iter()
-        .map(|l| l.question.as_deref().unwrap())
-        .collect();
-    assert_eq!(
-        questions,
-        [
-            "A failed one",
-            "What of the new work?",
-            "Should I move to the coast?"
-        ]
-    );
-    let rows: Vec<(u8, Option<u8>, u32, u32)> = listed
-        .iter()
-        .map(|l| {
-            (
-                l.row.primary,
-                l.row.resulting,
-                l.row.sections_done,
-                l.row.sections_failed,
-            )
-        })
-        .collect();
-    assert_eq!(
-        rows,
-        [(28, Some(47), 0, 9), (55, Some(31), 10, 0), (7, None, 6, 0)]
-    );
-    assert_eq!(listed[1].row.lines, [9, 8, 7, 7, 6, 8]);
-    assert_eq!(listed[2].row.seed, Some(7));
-    for l in &listed {
-        let parts = store.parts(l.row.id).unwrap();
-        assert_eq!(
-            parts.len(),
-            (l.row.sections_done + l.row.sections_failed) as usize
-        );
+fn a_store_of_a_development_schema_is_refused_and_never_touched() {
+    for (name, unlock) in [
+        ("keyfile", Unlock::default()),
+        ("passphrase", Unlock::passphrase("old stalks")),
+    ] {
+        let dir = v3_fixture(name);
+        let db = dir.path().join(DB_FILE);
+        let before = std::fs::read(&db).unwrap();
+        match Store::open(dir.path(), unlock) {
+            Err(StoreError::TooOld { found, oldest, .. }) => {
+                assert_eq!((found, oldest), (3, schema::SCHEMA_VERSION), "{name}");
+            }
+            other => panic!("{name}: {other:?}"),
+        }
+        assert_eq!(std::fs::read(&db).unwrap(), before, "{name}: not migrated");
     }
-    let failed = store.parts(ReadingId(3)).unwrap();
-    assert!(
-        failed
-            .iter()
-            .all(|p| p.meta.error_kind == Some(ErrorKind::Connect))
-    );
-    assert!(
-        failed[0]
-            .text
-            .error
-            .as_deref()
-            .unwrap()
-            .contains("Connection refused")
-    );
-    assert_eq!(store.all_part_metas().unwrap().parts.len(), 25);
-    // The migration tagged what was there: a change made now is caught.
-    store
-        .conn
-        .execute("UPDATE readings SET primary_hex = 1 WHERE id = 1", [])
-        .unwrap();
-    assert_eq!(
-        store.reading(ReadingId(1)),
-        Err(integrity(ReadingId(1), "cast and status"))
-    );
-    drop(store);
-    // And it opens again as version 4, header checked.
-    let store = Store::open(dir.path(), Unlock::default()).unwrap();
-    assert_eq!(store.reading(ReadingId(2)).unwrap().primary, 55);
 }
 
 #[test]
-fn a_passphrase_store_written_at_schema_3_opens_with_its_passphrase() {
-    let dir = v3_fixture("passphrase");
+fn a_store_dressed_up_as_an_older_schema_is_refused_and_its_forgery_never_signed() {
+    // The attack: change the figures, drop the newer tables, claim schema 4 (whose migration
+    // used to tag everything as it was).
+    let dir = tempfile::tempdir().unwrap();
+    let (_, first, _) = {
+        let (store, a, b) = two_readings(dir.path());
+        drop(store);
+        ((), a, b)
+    };
+    let db = dir.path().join(DB_FILE);
+    let raw = rusqlite::Connection::open(&db).unwrap();
+    raw.execute_batch(
+        "UPDATE readings SET lines = '9,9,9,9,9,9', primary_hex = 1, resulting_hex = 2;
+         DROP TABLE followups; DROP TABLE notes; PRAGMA user_version = 4;",
+    )
+    .unwrap();
+    drop(raw);
     assert!(matches!(
-        Store::open(dir.path(), Unlock::passphrase("old stalk")),
-        Err(StoreError::WrongPassphrase { .. })
+        Store::open(dir.path(), Unlock::default()),
+        Err(StoreError::TooOld { found: 4, .. })
     ));
-    let store = Store::open(dir.path(), Unlock::passphrase("old stalks")).unwrap();
-    assert_eq!(store.key_mode(), KeyMode::Passphrase);
-    assert_eq!(store.question(ReadingId(1)).unwrap(), "Behind a passphrase");
-    assert_eq!(store.parts(ReadingId(1)).unwrap().len(), 10);
+    // Claiming the current schema with its tables gone is a damaged store, not a new one.
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute_batch(&format!("PRAGMA user_version = {}", schema::SCHEMA_VERSION))
+        .unwrap();
+    match Store::open(dir.path(), Unlock::default()) {
+        Err(StoreError::Corrupt { reason, .. }) => {
+            assert!(reason.contains("table is missing"), "{reason}")
+        }
+        other => panic!("{other:?}"),
+    }
+    // With the tables back, the forged figures still fail their check: nothing was signed.
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute_batch(&schema_tail())
+        .unwrap();
+    let store = Store::open(dir.path(), Unlock::default()).unwrap();
+    assert_eq!(
+        store.reading(first),
+        Err(integrity(first, "cast and status"))
+    );
+}
+
+/// The `CREATE` statements of the tables after `readings` and `reading_parts`, as the newest
+/// migrations write them.
+fn schema_tail() -> String {
+    schema::newest_tables()
 }
 
 #[test]
@@ -479,15 +464,25 @@ fn a_key_change_refuses_a_damaged_store_and_a_reading_in_flight() {
 
 #[test]
 fn changing_a_pbkdf2_passphrase_moves_the_store_to_argon2id() {
-    let dir = v3_fixture("passphrase");
-    let mut store = Store::open(dir.path(), Unlock::passphrase("old stalks")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let pbkdf2 = Unlock {
+        new_rounds: Some(10),
+        ..Unlock::passphrase("old stalks")
+    };
+    let mut store = Store::open(dir.path(), pbkdf2).unwrap();
+    let id = store
+        .create_reading(&new_reading("Behind a passphrase", 3, None))
+        .unwrap();
+    let (m, t) = part(1, SectionStatus::Complete, "a1");
+    store.save_part(id, &m, &t).unwrap();
+    store.finish(id, &[1], false).unwrap();
     let kdf = |store: &Store| -> Option<Vec<u8>> {
         store
             .conn
             .query_row("SELECT value FROM meta WHERE key = 'kdf'", [], |r| r.get(0))
             .ok()
     };
-    assert_eq!(kdf(&store), None, "a schema-3 passphrase store is PBKDF2");
+    assert_eq!(kdf(&store), None, "a PBKDF2 store names no kdf");
     let to = NewSecret::Passphrase(zeroize::Zeroizing::new("new stalks".into()));
     store.rekey(to).unwrap();
     assert_eq!(kdf(&store).as_deref(), Some(&b"argon2id"[..]));
@@ -497,6 +492,6 @@ fn changing_a_pbkdf2_passphrase_moves_the_store_to_argon2id() {
         Err(StoreError::WrongPassphrase { .. })
     ));
     let store = Store::open(dir.path(), Unlock::passphrase("new stalks")).unwrap();
-    assert_eq!(store.question(ReadingId(1)).unwrap(), "Behind a passphrase");
+    assert_eq!(store.question(id).unwrap(), "Behind a passphrase");
     assert!(store.verify().unwrap().clean());
 }

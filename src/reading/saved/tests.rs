@@ -78,6 +78,7 @@ impl Provider for Script {
                 ttft: Some(Duration::from_millis(5)),
                 attempts: 1,
                 failed_usage: None,
+                queued: std::time::Duration::ZERO,
             })
         })
     }
