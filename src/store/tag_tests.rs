@@ -281,11 +281,8 @@ fn a_store_dressed_up_as_an_older_schema_is_refused_and_its_forgery_never_signed
     // The attack: change the figures, drop the newer tables, claim schema 4 (whose migration
     // used to tag everything as it was).
     let dir = tempfile::tempdir().unwrap();
-    let (_, first, _) = {
-        let (store, a, b) = two_readings(dir.path());
-        drop(store);
-        ((), a, b)
-    };
+    let (store, first, _) = two_readings(dir.path());
+    drop(store);
     let db = dir.path().join(DB_FILE);
     let raw = rusqlite::Connection::open(&db).unwrap();
     raw.execute_batch(
@@ -305,7 +302,7 @@ fn a_store_dressed_up_as_an_older_schema_is_refused_and_its_forgery_never_signed
         .unwrap();
     match Store::open(dir.path(), Unlock::default()) {
         Err(StoreError::Corrupt { reason, .. }) => {
-            assert!(reason.contains("table is missing"), "{reason}")
+            assert!(reason.contains("table is missing"), "{reason}");
         }
         other => panic!("{other:?}"),
     }
