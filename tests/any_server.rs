@@ -384,3 +384,32 @@ async fn doctor_says_which_field_was_refused_stepped_down_and_what_was_learned()
     let learned = &v["learned"]["models"]["gpt-fake"]["fields"];
     assert_eq!(learned["structured"], "json_object", "{v}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_shared_context_that_runs_out_halves_what_is_in_flight_instead_of_failing_sections() {
+    // llama.cpp at its defaults: 4 slots over one 8192-token context, which holds two of a
+    // reading's prompts. A stream beyond that ends with an error event mid-stream.
+    let server = FakeOpenAi::start(ServerConfig {
+        props_slots: Some(4),
+        room_for: Some(2),
+        inter_chunk_delay: Duration::from_millis(15),
+        ..ServerConfig::default()
+    });
+    let home = tempfile::tempdir().unwrap();
+    let run = cast(home.path(), &server.base_url()).await;
+    assert_complete(&run);
+    let stats = server.stats();
+    assert!(
+        stats.context_errors >= 1,
+        "the test must meet a full context"
+    );
+    assert!(
+        stats.context_errors <= 3,
+        "{} streams ended for want of room",
+        stats.context_errors
+    );
+    for s in sections(&run.json()) {
+        assert_eq!(s["attempts"], 1, "no attempt spent on a full context: {s}");
+    }
+    assert_eq!(stats.requests, 10 + stats.context_errors);
+}

@@ -387,8 +387,11 @@ impl OpenAi {
                     .refused(fields, status.as_u16(), &body, &self.scrub(&body));
             match status.as_u16() {
                 503 if says_loading(&body) => error.loading = true,
-                503 => error.overload = true,
+                // More than the server takes at once: a 429, a 503, or any other 5xx that is not
+                // a refusal (a server out of room answers 500, a gateway 502 or 504).
                 429 if error.error.kind == ErrorKind::RateLimited => error.overload = true,
+                503 => error.overload = true,
+                s if s >= 500 && error.refused.is_none() => error.overload = true,
                 _ => {}
             }
             if error.refused.is_none() && !error.loading {
@@ -881,14 +884,15 @@ impl OpenAi {
                 })?;
                 if let Some(err) = parsed.error {
                     let said = ApiError::parse(&format!("{{\"error\":{}}}", err.get()));
-                    return Err(ProviderError::new(
+                    // A stream the server ends with an error is cut like any other: with others
+                    // in flight, most likely for want of room (a shared context full, memory).
+                    return Err(AttemptError::cut(ProviderError::new(
                         ErrorKind::ServerError,
                         format!(
                             "the server reported an error mid-stream: {}",
                             self.scrub(said.message.as_deref().unwrap_or("no message"))
                         ),
-                    )
-                    .into());
+                    )));
                 }
                 if let Some(m) = parsed.model.filter(|m| !m.is_empty())
                     && a.model.as_deref() != Some(&*m)

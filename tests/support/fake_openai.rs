@@ -135,6 +135,10 @@ pub const AZURE_STREAM_OPTIONS_400: &str = r#"{"error":{"message":"Unrecognized 
 pub const LOADING_MODEL_503: &str =
     r#"{"error":{"code":503,"message":"Loading model","type":"unavailable_error"}}"#;
 
+/// The error event llama.cpp's server sends mid-stream when its shared context is full.
+pub const CONTEXT_EXCEEDED: &str =
+    r#"{"error":{"code":500,"message":"Context size has been exceeded.","type":"server_error"}}"#;
+
 /// How a server refuses a request field it does not know, in the shapes real servers use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Refuser {
@@ -602,6 +606,10 @@ pub struct ServerConfig {
     /// Every endpoint answers 503 "Loading model" ([`LOADING_MODEL_503`]) until this long after
     /// the server started, as llama.cpp's does while it loads.
     pub loading_for: Option<Duration>,
+    /// A shared context with room for this many streamed answers at once (llama.cpp's unified KV
+    /// cache at its defaults): a stream beyond it gets its role chunk, then
+    /// [`CONTEXT_EXCEEDED`] as an error event, and ends.
+    pub room_for: Option<u64>,
 }
 
 impl Default for ServerConfig {
@@ -641,6 +649,7 @@ impl Default for ServerConfig {
             one_slot: None,
             props_slots: None,
             loading_for: None,
+            room_for: None,
         }
     }
 }
@@ -700,6 +709,8 @@ pub struct ServerStats {
     pub loading: u64,
     /// `GET /props` requests.
     pub props_requests: u64,
+    /// Streams ended with [`CONTEXT_EXCEEDED`] (see [`ServerConfig::room_for`]).
+    pub context_errors: u64,
 }
 
 impl ServerStats {
@@ -725,6 +736,7 @@ struct Counters {
     cut_streams: AtomicU64,
     loading: AtomicU64,
     props_requests: AtomicU64,
+    context_errors: AtomicU64,
 }
 
 struct Shared {
@@ -743,6 +755,8 @@ struct Shared {
     slot: Arc<tokio::sync::Semaphore>,
     /// Requests waiting for the slot.
     waiting: AtomicU64,
+    /// Streamed answers holding room in the shared context ([`ServerConfig::room_for`]).
+    in_context: AtomicU64,
 }
 
 /// Counts a request as waiting for the one slot until dropped (a client that hangs up while it
@@ -842,6 +856,7 @@ impl FakeOpenAi {
             started: Instant::now(),
             slot: Arc::new(tokio::sync::Semaphore::new(1)),
             waiting: AtomicU64::new(0),
+            in_context: AtomicU64::new(0),
         });
         let router = Router::new()
             .route("/v1/chat/completions", post(chat_completions))
@@ -939,6 +954,7 @@ impl FakeOpenAi {
             cut_streams: c.cut_streams.load(Ordering::Relaxed),
             loading: c.loading.load(Ordering::Relaxed),
             props_requests: c.props_requests.load(Ordering::Relaxed),
+            context_errors: c.context_errors.load(Ordering::Relaxed),
         }
     }
 
@@ -960,6 +976,7 @@ impl FakeOpenAi {
             &c.cut_streams,
             &c.loading,
             &c.props_requests,
+            &c.context_errors,
         ]) {
             n.store(0, Ordering::Relaxed);
         }
@@ -1051,6 +1068,8 @@ struct InFlight {
     slot: Option<tokio::sync::OwnedSemaphorePermit>,
     /// What the stream ends with when it is cut at a [`Step::CutPoint`].
     cut_ending: Option<Vec<Bytes>>,
+    /// Whether this stream holds room in the shared context.
+    in_context: bool,
 }
 
 impl InFlight {
@@ -1064,6 +1083,7 @@ impl InFlight {
             gate: None,
             slot: None,
             cut_ending: None,
+            in_context: false,
         }
     }
 
@@ -1078,6 +1098,9 @@ impl Drop for InFlight {
     fn drop(&mut self) {
         if let Some(gate) = &self.gate {
             gate.leave();
+        }
+        if self.in_context {
+            self.shared.in_context.fetch_sub(1, Ordering::AcqRel);
         }
         let c = &self.shared.counters;
         if self.done {
@@ -1741,6 +1764,32 @@ async fn chat_completions(
                 chunker.framer.event("[DONE]"),
             ],
         });
+        if let Some(room) = ctx.config.room_for {
+            if shared.in_context.fetch_add(1, Ordering::AcqRel) < room {
+                guard.in_context = true;
+            } else {
+                shared.in_context.fetch_sub(1, Ordering::AcqRel);
+                shared
+                    .counters
+                    .context_errors
+                    .fetch_add(1, Ordering::Relaxed);
+                let steps = vec![
+                    Step::Sleep(first_token),
+                    Step::Data(chunker.framer.event(
+                        &chunker.chunk(json!({"role": "assistant", "content": null}), None),
+                    )),
+                    Step::Data(chunker.framer.event(CONTEXT_EXCEEDED)),
+                ];
+                return response(
+                    StatusCode::OK,
+                    "text/event-stream; charset=utf-8",
+                    resp_headers,
+                    plan_body(steps, guard, shutdown),
+                    seq,
+                    fault_name,
+                );
+            }
+        }
         let steps: Steps = if let Fault::Huge(n) = &ctx.fault {
             let usage = ctx.usage((*n / 4).max(1) as u64, 0);
             if chunker.usage_field {
