@@ -57,7 +57,11 @@ async fn many_readings_share_one_limit_and_failed_sections_are_retried_alone() {
     // the second pass, and only they.
     // (Bodies that are not JSON: a 5xx or a cut stream would be taken as the server's load and
     // halve what is in flight, which this test holds at 8.)
-    server.push_faults([Fault::CorruptChunk, Fault::CorruptChunk, Fault::CorruptChunk]);
+    server.push_faults([
+        Fault::CorruptChunk,
+        Fault::CorruptChunk,
+        Fault::CorruptChunk,
+    ]);
     let home = tempfile::tempdir().unwrap();
     let file = questions(home.path(), 6); // 6 readings x 10 sections
     let url = server.base_url();

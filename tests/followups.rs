@@ -279,3 +279,51 @@ async fn offline_a_follow_up_is_answered_from_the_lines_it_names_and_says_so() {
     assert_eq!(f["model"], "legge-1882");
     assert_eq!(f["usage"]["source"], "estimated");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_follow_up_answered_while_the_key_is_rotated_is_saved_under_the_new_key() {
+    let server = FakeOpenAi::start(ServerConfig::default());
+    let url = server.base_url();
+    let home = tempfile::tempdir().unwrap();
+    let out = iching(
+        home.path(),
+        &["cast", "Should I go?", "--lines", "9,8,7,7,6,8"],
+        &url,
+    )
+    .await;
+    assert_eq!(out.code, Some(0), "{out}");
+    // The follow-up's answer stalls half-way: the key is rotated in another process meanwhile.
+    server.set_config(ServerConfig {
+        content: Some(ANSWER_LONG.to_owned()),
+        chunks: 12,
+        ..server.config()
+    });
+    server.push_fault(Fault::Stall(std::time::Duration::from_secs(3)));
+    let mut all = vec!["ask", "1", "What does the first line ask?", "--json"];
+    all.extend([
+        "--provider",
+        "openai",
+        "--base-url",
+        &url,
+        "--model",
+        "fake-1",
+    ]);
+    let asking = support::cli::command(home.path(), &all, "sk-test", &[]).output();
+    let rotate = async {
+        // Once the answer has begun (its first request is in).
+        while server.stats().requests < 11 {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        run(home.path(), &["key", "rotate"], "", &[]).await
+    };
+    let (asked, rotated) = support::cli::guard(60, async { tokio::join!(asking, rotate) }).await;
+    let asked: Run = asked.unwrap().into();
+    assert_eq!(rotated.code, Some(0), "{rotated}");
+    assert_eq!(asked.code, Some(0), "the finished answer is kept: {asked}");
+    assert!(!asked.stderr.contains("not saved"), "{asked}");
+    let show = run(home.path(), &["show", "1", "--format", "json"], "", &[]).await;
+    assert_eq!(show.code, Some(0), "{show}");
+    assert_eq!(show.json()["followups"].as_array().unwrap().len(), 1);
+    let verified = run(home.path(), &["verify", "--json"], "", &[]).await;
+    assert_eq!(verified.json()["intact"], true, "{verified}");
+}

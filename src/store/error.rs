@@ -183,7 +183,7 @@ pub enum StoreError {
     },
     /// Another process changed the store's key since this one opened it.
     #[error(
-        "the key of {path} was changed by another iching command (key rotate or passphrase) while this one ran; nothing more can be saved here: run it again"
+        "the key of {path} was changed by another iching command (key rotate or passphrase) while this one ran, and this one cannot follow it (a store that now needs a passphrase needs it entered again): nothing more can be read or saved here; run it again (in the terminal app: quit and start it again)"
     )]
     KeyChanged {
         /// The database.

@@ -312,6 +312,29 @@ impl Store {
             .map_err(|e| self.db_err(e))
     }
 
+    /// Follows a key change another process made since this store was opened: a store whose
+    /// key is (still, or now) a key file opens again with that file, so everything reads and
+    /// writes as before; one that now needs a passphrase cannot, and fails with
+    /// [`StoreError::KeyChanged`]. Nothing changed: nothing to do (one small read).
+    pub fn follow_key_change(&mut self) -> Result<bool, StoreError> {
+        if self.read_only.is_some() || self.current_key_check()? == self.key_check {
+            return Ok(false);
+        }
+        let dir = self.path.parent().unwrap_or(Path::new(".")).to_path_buf();
+        match Store::open(&dir, super::Unlock::default()) {
+            Ok(fresh) => {
+                tracing::info!(
+                    "the store's key was changed by another process; opened again with the new key"
+                );
+                *self = fresh;
+                Ok(true)
+            }
+            Err(_) => Err(StoreError::KeyChanged {
+                path: self.path.clone(),
+            }),
+        }
+    }
+
     /// Fails with [`StoreError::KeyChanged`] when another process changed the store's key
     /// since this one opened it: what this process would seal could not be opened.
     pub(super) fn same_key(&self) -> Result<(), StoreError> {

@@ -492,3 +492,60 @@ fn changing_a_pbkdf2_passphrase_moves_the_store_to_argon2id() {
     assert_eq!(store.question(id).unwrap(), "Behind a passphrase");
     assert!(store.verify().unwrap().clean());
 }
+
+#[tokio::test]
+async fn an_open_writer_follows_a_key_changed_by_another_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, a, _) = two_readings(dir.path());
+    let (writer, thread) = store.into_writer().unwrap();
+    // Another process rotates the key while this one is open (the terminal app, a follow-up).
+    let mut other = Store::open(dir.path(), Unlock::default()).unwrap();
+    other.rekey(NewSecret::KeyFile).unwrap();
+    drop(other);
+    // What this one reads is read with the new key: nothing is reported damaged.
+    let questions = writer
+        .call(|s| {
+            s.list(&HistoryFilter::default())
+                .map(|l| l.into_iter().map(|r| r.question).collect::<Vec<_>>())
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        questions,
+        [Ok("question b".to_owned()), Ok("question a".to_owned())]
+    );
+    assert_eq!(
+        writer.call(move |s| s.question(a)).await.unwrap(),
+        "question a"
+    );
+    // And what it writes is sealed with it: a question cast now is kept.
+    let late = writer
+        .call(|s| s.create_reading(&new_reading("cast after the change", 1, None)))
+        .await
+        .unwrap();
+    writer
+        .call(move |s| {
+            let (m, t) = part(1, SectionStatus::Complete, "late");
+            s.save_part(late, &m, &t)?;
+            s.finish(late, &[1], false)
+        })
+        .await
+        .unwrap();
+    // Changed to a passphrase, it cannot follow, and says so instead of showing damage.
+    let mut other = Store::open(dir.path(), Unlock::default()).unwrap();
+    other
+        .rekey(NewSecret::Passphrase(zeroize::Zeroizing::new(
+            "a long new passphrase".into(),
+        )))
+        .unwrap();
+    drop(other);
+    assert!(matches!(
+        writer.call(move |s| s.question(a)).await,
+        Err(StoreError::KeyChanged { .. })
+    ));
+    drop(writer);
+    thread.join();
+    let store = Store::open(dir.path(), Unlock::passphrase("a long new passphrase")).unwrap();
+    assert_eq!(store.question(late).unwrap(), "cast after the change");
+    assert!(store.verify().unwrap().clean());
+}

@@ -106,6 +106,12 @@ impl Writer {
 fn run(mut store: Store, rx: mpsc::Receiver<Job>) {
     let mut next = None;
     while let Some(first) = next.take().or_else(|| rx.recv().ok()) {
+        // A key changed by another process meanwhile is followed before anything is read or
+        // written, so nothing is shown as damaged and nothing is sealed with a key gone by.
+        if let Err(e) = store.follow_key_change() {
+            let _ = first.reply.send(Err(e));
+            continue;
+        }
         if first.alone {
             let out = catch_unwind(AssertUnwindSafe(|| (first.run)(&mut store)))
                 .unwrap_or(Err(StoreError::WriterGone));
