@@ -638,10 +638,12 @@ impl OpenAi {
     /// `total_slots`), with short deadlines; a 429 or 503 is asked again after a wait, and a
     /// server loading its model is waited for (told on `progress`) up to the first-token limit.
     /// Anything else, or no answer, leaves the capacity to be learned.
-    async fn probe_server(&self, progress: &Progress) {
+    /// Returns whether it told `progress` of a wait.
+    async fn probe_server(&self, progress: &Progress) -> bool {
         if !self.config.probe_props {
-            return;
+            return false;
         }
+        let told = std::sync::atomic::AtomicBool::new(false);
         self.capacity
             .probed
             .get_or_init(|| async {
@@ -655,6 +657,7 @@ impl OpenAi {
                             return;
                         }
                         Probe::Loading if started.elapsed() < self.config.first_token_timeout => {
+                            told.store(true, std::sync::atomic::Ordering::Relaxed);
                             progress.send(EventKind::Held(Hold::Loading {
                                 waited: started.elapsed(),
                             }));
@@ -669,6 +672,7 @@ impl OpenAi {
                 }
             })
             .await;
+        told.into_inner()
     }
 
     /// One GET of `/props`.
@@ -1158,12 +1162,14 @@ impl Provider for OpenAi {
             let mut probe_kept = None;
             // Time held back by the endpoint's capacity or another's probe.
             let mut queued = Duration::ZERO;
+            // Shown as held (queued again, loading): the next send is a start again.
+            let mut shown_held = false;
             loop {
                 if self.capacity.down().is_some() {
                     return Err(self.not_sent(attempt - 1, spent));
                 }
                 self.limiter.acquire(estimate).await;
-                self.probe_server(progress).await;
+                shown_held |= self.probe_server(progress).await;
                 // The probe's turn first, then a place in flight: whoever waits for the probe
                 // holds no place the probe needs.
                 let mut held = false;
@@ -1192,6 +1198,8 @@ impl Provider for OpenAi {
                     .await;
                 if held {
                     queued += waiting_since.elapsed();
+                }
+                if held || std::mem::take(&mut shown_held) {
                     progress.send(EventKind::Started);
                 }
                 // Found unreachable by another request while this one waited.
@@ -1225,6 +1233,7 @@ impl Provider for OpenAi {
                     let since = *loading_since.get_or_insert_with(Instant::now);
                     if since.elapsed() < self.config.first_token_timeout {
                         drop(slot);
+                        shown_held = true;
                         progress.send(EventKind::Held(Hold::Loading {
                             waited: since.elapsed(),
                         }));
@@ -1238,6 +1247,7 @@ impl Provider for OpenAi {
                     spent = sum(spent, e.error.usage);
                     let limit = self.capacity.limit().0;
                     tracing::info!(section = %request.section, limit, "cut while others ran; queued again");
+                    shown_held = true;
                     progress.send(EventKind::Held(Hold::Requeued {
                         limit,
                         reason: e.error.message,
