@@ -16,7 +16,7 @@ use super::{CliError, ProviderArgs, emit, open_configured};
 use crate::events::{EventKind, SectionEvent};
 use crate::model::ReadingId;
 use crate::report::FollowupReport;
-use crate::response::{Paragraph, parse_response, to_plain_text};
+use crate::response::{Ending, Paragraph, StreamView, to_plain_text};
 use crate::service::Asked;
 
 /// Arguments of `ask`.
@@ -91,12 +91,12 @@ pub async fn run(home: Option<&Path>, args: AskArgs) -> Result<ExitCode, CliErro
     }
 }
 
-/// Prints the answer as it arrives, each paragraph once it is complete (the next has begun, or
-/// the answer ended), when `print`; says on stderr when an attempt is retried. Returns how many
-/// paragraphs of the last attempt it printed.
+/// Prints the answer as it arrives, each paragraph once it is complete (the next has begun), and
+/// at the end exactly what was saved ([`StreamView`]), when `print`; says on stderr when an
+/// attempt is retried. Returns how many paragraphs of the last attempt it printed.
 async fn stream(mut rx: mpsc::UnboundedReceiver<SectionEvent>, print: bool) -> usize {
     let width = super::cast::text_width();
-    let mut text = String::new();
+    let mut view = StreamView::new();
     let mut printed = 0;
     let out = |paras: &[Paragraph], printed: &mut usize| {
         for p in paras {
@@ -107,14 +107,19 @@ async fn stream(mut rx: mpsc::UnboundedReceiver<SectionEvent>, print: bool) -> u
             *printed += 1;
         }
     };
+    let again = |view: &mut StreamView, printed: &mut usize| {
+        // The next attempt starts over.
+        if print && *printed > 0 {
+            emit("\n(the answer starts again)\n");
+        }
+        view.restart();
+        *printed = 0;
+    };
     while let Some(event) = rx.recv().await {
         match event.kind {
             EventKind::Delta(more) if print => {
-                text.push_str(&more);
-                let paras = parse_response(&text);
-                if paras.len() > printed + 1 {
-                    out(&paras[printed..paras.len() - 1], &mut printed);
-                }
+                let complete = view.push(&more);
+                out(&complete, &mut printed);
             }
             EventKind::Retrying {
                 attempt,
@@ -127,25 +132,22 @@ async fn stream(mut rx: mpsc::UnboundedReceiver<SectionEvent>, print: bool) -> u
                     crate::response::sanitize_inline(&reason),
                     wait.as_secs_f64()
                 );
-                // The next attempt starts over.
-                if print && printed > 0 {
-                    emit("\n(the answer starts again)\n");
-                }
-                text.clear();
-                printed = 0;
+                again(&mut view, &mut printed);
             }
             // Cut while others ran, and queued again: the next attempt starts over too.
             EventKind::Held(crate::events::Hold::Requeued { .. }) => {
-                if print && printed > 0 {
-                    emit("\n(the answer starts again)\n");
+                again(&mut view, &mut printed);
+            }
+            EventKind::Finished(done) if print => match view.finish(&done.paragraphs) {
+                Ending::More(rest) => out(&rest, &mut printed),
+                Ending::Again(all) => {
+                    if printed > 0 {
+                        emit("\n(the answer as it was saved:)\n");
+                    }
+                    printed = 0;
+                    out(&all, &mut printed);
                 }
-                text.clear();
-                printed = 0;
-            }
-            EventKind::Finished(done) if print => {
-                let rest = done.paragraphs.get(printed..).unwrap_or_default();
-                out(rest, &mut printed);
-            }
+            },
             _ => {}
         }
     }

@@ -175,6 +175,29 @@ impl AttemptError {
     }
 }
 
+/// Whether a failed connection says something about the endpoint rather than this request:
+/// nothing listens there, its name does not resolve, its TLS fails, or it cannot be reached at
+/// all in time. (A pooled connection the server closed, or one reset, is this request's.)
+fn endpoint_fault(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    [
+        "connection refused",
+        "dns error",
+        "failed to lookup",
+        "name or service not known",
+        "no address associated",
+        "certificate",
+        "tls",
+        "ssl",
+        "handshake",
+        "network is unreachable",
+        "no route to host",
+        "tcp connect error",
+    ]
+    .iter()
+    .any(|w| m.contains(w))
+}
+
 /// Whether an error body says the model is still loading (llama.cpp: 503 "Loading model").
 fn says_loading(text: &str) -> bool {
     text.to_ascii_lowercase().contains("loading")
@@ -1292,7 +1315,7 @@ impl Provider for OpenAi {
                     status = ?error.status,
                     "attempt failed"
                 );
-                if error.kind == ErrorKind::Connect {
+                if error.kind == ErrorKind::Connect && endpoint_fault(&error.message) {
                     // A fact about the endpoint, not the section: one short wait, one more try,
                     // then one message for the reading and "not sent" for the rest.
                     if !connect_retried && attempt < max {
@@ -1421,6 +1444,24 @@ mod tests {
         assert_eq!(schema["required"], serde_json::json!(["response"]));
         assert_eq!(schema["additionalProperties"], false);
         assert_eq!(schema["properties"]["response"]["items"]["type"], "string");
+    }
+
+    #[test]
+    fn only_a_fault_of_the_endpoint_stops_the_reading() {
+        for m in [
+            "cannot reach http://127.0.0.1:9/v1: client error (Connect): tcp connect error: Connection refused (os error 111)",
+            "cannot reach https://nowhere.invalid/v1: client error (Connect): dns error: failed to lookup address information: Name or service not known",
+            "cannot reach https://127.0.0.1:8089/v1: client error (Connect): received corrupt message of type InvalidContentType (TLS)",
+        ] {
+            assert!(endpoint_fault(m), "{m}");
+        }
+        // A pooled connection the server had closed, or a reset: this request's, retried.
+        for m in [
+            "cannot reach http://127.0.0.1:8089/v1: client error (SendRequest): connection closed before message completed",
+            "cannot reach http://127.0.0.1:8089/v1: client error (SendRequest): connection reset by peer",
+        ] {
+            assert!(!endpoint_fault(m), "{m}");
+        }
     }
 
     #[test]

@@ -10,7 +10,8 @@
 //!   Markdown emphasis, turned into paragraphs of spans;
 //! - `sanitize`: what may reach a terminal (no escape sequences, controls or bidi overrides);
 //! - `render`: paragraphs back out as plain text, Markdown or HTML;
-//! - [`quality`]: whether an answer is an answer at all.
+//! - [`quality`]: whether an answer is an answer at all;
+//! - `stream`: what a person sees of an answer while it streams, ending on what is saved.
 //!
 //! Below everything but [`crate::text`] (wrapping) and [`crate::plan`] (which `quality` reads
 //! the request's messages with).
@@ -20,10 +21,12 @@ pub mod quality;
 mod render;
 mod salvage;
 mod sanitize;
+mod stream;
 
 pub use render::{markdown_text, to_html, to_markdown, to_plain_text};
 pub use salvage::{parse_response, preview};
 pub use sanitize::{hidden, sanitize_inline, sanitize_multiline};
+pub use stream::{Ending, StreamView};
 
 /// A run of text with one style.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -30,7 +30,25 @@ pub fn parse_response(raw: &str) -> Vec<Paragraph> {
             return paras;
         }
     }
-    paragraphs_from(&[markdown_to_markup(inner)])
+    // Prose: all of it, the fence markers taken out. A fence around JSON frames the answer and
+    // the words around it are chatter; around prose (or left open) it frames nothing, and the
+    // text before it is as much the answer as the text inside.
+    paragraphs_from(&[markdown_to_markup(&without_fences(t))])
+}
+
+/// `s` with its fence lines (a line that begins with three backticks, and its language tag)
+/// taken out, and any other triple backtick dropped.
+fn without_fences(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for line in s.split_inclusive('\n') {
+        if line.trim_start().starts_with("```") {
+            // Keep the line break, so the paragraphs on either side stay apart.
+            out.push('\n');
+        } else {
+            out.push_str(&line.replace("```", ""));
+        }
+    }
+    out
 }
 
 /// A best-effort readable one-line preview of a partial (still streaming) answer.
@@ -207,6 +225,15 @@ mod tests {
 
     #[test]
     fn lenient_shapes() {
+        // Prose with one fence left open keeps the text before it.
+        let open = "The first paragraph, before the fence.\n\n```\nThe second, inside it.";
+        assert_eq!(
+            texts(open),
+            [
+                "The first paragraph, before the fence.",
+                "The second, inside it."
+            ]
+        );
         let fenced =
             "Sure! Here it is:\n```json\n{\"response\": [\"<p>Hi</p>\"]}\n```\nHope that helps.";
         assert_eq!(parse_response(fenced), [Paragraph::plain("Hi")]);
