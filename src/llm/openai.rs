@@ -1106,14 +1106,16 @@ enum Probe {
     Nothing,
 }
 
-/// The one HTTP client: pooled, rustls, redirects never followed (a redirect would carry the
+/// The one HTTP client: pooled (idle connections kept 4 s), rustls, redirects never followed (a redirect would carry the
 /// key to wherever the server says).
 fn http_client() -> Result<reqwest::Client, ProviderError> {
     super::install_crypto();
     reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(10))
         .pool_max_idle_per_host(usize::MAX)
-        .pool_idle_timeout(Duration::from_secs(90))
+        // Under the 5 s keep-alive that llama.cpp's server, uvicorn (llama-cpp-python, vLLM) and
+        // many proxies close idle connections after: a connection they closed is not reused.
+        .pool_idle_timeout(Duration::from_secs(4))
         .tcp_nodelay(true)
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("iching/", env!("CARGO_PKG_VERSION")))
