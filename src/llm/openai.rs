@@ -608,7 +608,7 @@ impl OpenAi {
 
     /// The one message for an endpoint that cannot be reached, from how the connection failed
     /// (`cause`, already scrubbed): what is most likely wrong and what to do, for this preset.
-    fn unreachable(&self, cause: &str) -> String {
+    pub fn unreachable(&self, cause: &str) -> String {
         let url = reqwest::Url::parse(&self.config.base_url).ok();
         let host = url
             .as_ref()

@@ -197,7 +197,12 @@ async fn run_checks(ctx: &mut Setup, checks: &mut Vec<Check>) -> Result<(), Serv
             checks.push(Check {
                 check,
                 ok: false,
-                detail: e.message.clone(),
+                // A refused connection says what is likely wrong, as a reading would.
+                detail: if e.kind == ErrorKind::Connect {
+                    provider.unreachable(&e.message)
+                } else {
+                    e.message.clone()
+                },
                 fix: Some(fix),
             });
             if matches!(e.kind, ErrorKind::Connect | ErrorKind::Unauthorized) {
