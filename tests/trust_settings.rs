@@ -1,4 +1,5 @@
-//! Issue 26, "Trust, round two", through the real binary: every setting is held to its range
+//! Issue 26, "Trust, round two", through the real binary: settings and prompts that someone else
+//! can change are refused with the command that fixes them; every setting is held to its range
 //! where it is read (a timeout no clock can reach, a budget of zero, an instruction given as the
 //! language, a base URL with a query); a server that echoes the key spelled out with separators
 //! between its letters does not get it into what is kept or shown.
@@ -10,6 +11,7 @@
 
 use crate::support;
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use support::cli::{self, Run, guard};
@@ -18,8 +20,163 @@ use support::fake_openai::{FakeOpenAi, ServerConfig};
 /// A key with no 8-character run in common with anything else the app prints.
 const KEY: &str = "sk-proj-Qm4Tz8Lw2Vn6Hx9Bc3Rk7Jd5Fy1Gp0";
 
+/// An offline cast: no server is needed to read the settings.
+const OFFLINE_CAST: &[&str] = &[
+    "cast",
+    "Will the bridge hold?",
+    "--lines",
+    "7,7,7,7,7,7",
+    "--provider",
+    "offline",
+    "--format",
+    "json",
+];
+
 async fn iching(home: &Path, args: &[&str]) -> Run {
     cli::run(home, args, KEY, &[]).await
+}
+
+fn set_mode(path: &Path, mode: u32) {
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// The command between the last pair of backquotes in `stderr`, run by bash as a user would
+/// paste it.
+fn run_the_fix(stderr: &str) {
+    let fix = stderr
+        .trim_end()
+        .rsplit('`')
+        .nth(1)
+        .expect("a command in backquotes");
+    assert!(fix.starts_with("chmod go-w "), "{fix}");
+    let status = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(fix)
+        .status()
+        .unwrap();
+    assert!(status.success(), "{fix}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn settings_and_prompts_others_can_write_stop_the_command_with_the_chmod_that_fixes_them() {
+    let home = tempfile::tempdir().unwrap();
+    // tempfile makes its folders with the default mode (0777 less the umask: 0755 under the
+    // usual 022), which nobody else can write.
+    let mode = std::fs::metadata(home.path()).unwrap().permissions().mode();
+    assert_eq!(mode & 0o022, 0, "{mode:o}");
+    let config = home.path().join("config.toml");
+    std::fs::write(&config, "max_tokens = 900\n").unwrap();
+    set_mode(&config, 0o644);
+    let out = iching(home.path(), OFFLINE_CAST).await;
+    assert_eq!(out.code, Some(0), "{out}");
+
+    let prompts = home.path().join("prompts");
+    let set = prompts.join("unchanging");
+    std::fs::create_dir_all(&set).unwrap();
+    let system = prompts.join("system.md");
+    std::fs::write(&system, "Be kind.").unwrap();
+    for (path, mode, name) in [
+        (&config, 0o666, "config.toml"),
+        (&config, 0o664, "config.toml"),
+        (&prompts, 0o777, "prompts"),
+        (&set, 0o775, "prompts/unchanging"),
+        (&system, 0o646, "prompts/system.md"),
+    ] {
+        set_mode(path, mode);
+        let out = iching(home.path(), OFFLINE_CAST).await;
+        assert_eq!(out.code, Some(2), "{name} {mode:o}: {out}");
+        assert!(out.stdout.is_empty(), "{out}");
+        assert!(
+            out.stderr.contains(&format!(
+                "{} can be written by other users (mode {mode:o})",
+                path.display()
+            )),
+            "{out}"
+        );
+        assert!(
+            out.stderr
+                .contains(&format!("run `chmod go-w {}`", path.display())),
+            "{out}"
+        );
+        // The same for a command that opens no store.
+        let models = iching(home.path(), &["models", "--provider", "offline"]).await;
+        assert_eq!(models.code, Some(2), "{models}");
+        run_the_fix(&out.stderr);
+        assert_eq!(
+            std::fs::metadata(path).unwrap().permissions().mode() & 0o777,
+            mode & !0o022,
+            "{name}"
+        );
+        let out = iching(home.path(), OFFLINE_CAST).await;
+        assert_eq!(out.code, Some(0), "{name} fixed: {out}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_config_folder_others_can_write_is_refused_apart_from_the_data_folder() {
+    // Without --home: the platform's folders, the config one open to all.
+    let root = tempfile::tempdir().unwrap();
+    let (config_home, data_home) = (root.path().join("config"), root.path().join("data"));
+    let folder = config_home.join("iching");
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::create_dir_all(&data_home).unwrap();
+    set_mode(&folder, 0o777);
+    let out = cli::binary()
+        .args(OFFLINE_CAST)
+        .env("HOME", root.path())
+        .env("XDG_CONFIG_HOME", &config_home)
+        .env("XDG_DATA_HOME", &data_home)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "{} can be written by other users (mode 777)",
+            folder.display()
+        )),
+        "{stderr}"
+    );
+    run_the_fix(&stderr);
+    let out = cli::binary()
+        .args(OFFLINE_CAST)
+        .env("HOME", root.path())
+        .env("XDG_CONFIG_HOME", &config_home)
+        .env("XDG_DATA_HOME", &data_home)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_path_with_spaces_and_escapes_is_quoted_for_the_shell_and_shown_visibly() {
+    let root = tempfile::tempdir().unwrap();
+    let home = root.path().join("my home\u{1b}[31m");
+    std::fs::create_dir(&home).unwrap();
+    set_mode(&home, 0o700);
+    let config = home.join("config.toml");
+    std::fs::write(&config, "").unwrap();
+    set_mode(&config, 0o666);
+    let out = iching(&home, OFFLINE_CAST).await;
+    assert_eq!(out.code, Some(2), "{out}");
+    assert!(!out.stderr.contains('\u{1b}'), "no raw escape: {out}");
+    let quoted = format!("$'{}/my home\\x1b[31m/config.toml'", root.path().display());
+    assert!(
+        out.stderr.contains(&format!("run `chmod go-w {quoted}`")),
+        "{out}"
+    );
+    run_the_fix(&out.stderr);
+    let out = iching(&home, OFFLINE_CAST).await;
+    assert_eq!(out.code, Some(0), "{out}");
 }
 
 /// `cast` against the server at `url`, then `extra` flags.

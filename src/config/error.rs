@@ -21,6 +21,9 @@ pub enum ConfigError {
         /// The parser's message.
         message: String,
     },
+    /// A file or folder the settings or prompts are read from can be changed by someone else.
+    #[error(transparent)]
+    Unsafe(#[from] crate::store::perms::Unsafe),
     /// No home directory could be found and none was given.
     #[error("cannot find a home directory for the data; pass --home DIR or set ICHING_HOME")]
     NoHome,

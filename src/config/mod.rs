@@ -1,7 +1,8 @@
 //! Settings, resolved flag > environment > config file > default, and where things live.
 //!
 //! The config file is `config.toml` in the config dir (or in `--home` / `$ICHING_HOME`). Prompt
-//! overrides live beside it in `prompts/`. Every value is checked as it is read (`check`,
+//! overrides live beside it in `prompts/`. Both are read only when nobody but the user (or root)
+//! can change them (`store::perms`), and every value is checked as it is read (`check`,
 //! `language`). The API key is held as a [`Secret`], which never prints.
 
 mod check;
@@ -16,6 +17,7 @@ use serde::Deserialize;
 
 use crate::llm::preset::{Choice, Hosting, Preset, Structured, TokenParam, preset, preset_names};
 use crate::plan::Prompts;
+use crate::store::perms::check_settings;
 use check::At;
 
 pub use crate::model::{Price, Prices, Secret};
@@ -97,6 +99,9 @@ pub struct FileConfig {
 /// The config file's name in the config dir.
 pub const CONFIG_FILE: &str = "config.toml";
 
+/// The folder of prompt overrides in the config dir.
+pub const PROMPTS_DIR: &str = "prompts";
+
 /// Where the app keeps its files.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Dirs {
@@ -146,8 +151,10 @@ impl Dirs {
 }
 
 impl FileConfig {
-    /// Reads `path`; a missing file is an empty config.
+    /// Reads `path`; a missing file is an empty config. The file and its folder must be the
+    /// user's (or root's) and writable by nobody else.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        check_file_and_folder(path)?;
         match std::fs::read_to_string(path) {
             Ok(text) => Self::parse(&text, path),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
@@ -225,10 +232,19 @@ impl FileConfig {
     }
 }
 
+/// A settings file and the folder it is in, each checked as [`check_settings`] does.
+fn check_file_and_folder(path: &Path) -> Result<(), ConfigError> {
+    if let Some(folder) = path.parent().filter(|f| !f.as_os_str().is_empty()) {
+        check_settings(folder)?;
+    }
+    Ok(check_settings(path)?)
+}
+
 /// Sets the top-level `provider` and `model` of the config file at `path` (created if missing),
 /// keeping every other line (comments, tables) as written. The new text must still parse; it
 /// replaces the old file in one rename, readable by the owner only (it may hold an API key).
 pub fn save_provider(path: &Path, provider: &str, model: &str) -> Result<(), ConfigError> {
+    check_file_and_folder(path)?;
     let old = match std::fs::read_to_string(path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
@@ -320,11 +336,17 @@ fn with_top_level(text: &str, key: &str, value: &str) -> String {
     out
 }
 
-/// The embedded prompts with any overrides found under `config_dir/prompts/`.
+/// The embedded prompts with any overrides found under `config_dir/prompts/`. The config
+/// folder, `prompts/`, each folder in it that holds an override and each override must be the
+/// user's (or root's) and writable by nobody else.
 pub fn load_prompts(config_dir: &Path) -> Result<Prompts, ConfigError> {
+    let folder = config_dir.join(PROMPTS_DIR);
+    check_settings(config_dir)?;
+    check_settings(&folder)?;
     let mut prompts = Prompts::default();
     for name in Prompts::override_names() {
-        let path = config_dir.join("prompts").join(&name);
+        let path = folder.join(&name);
+        check_file_and_folder(&path)?;
         match std::fs::read_to_string(&path) {
             Ok(text) => {
                 prompts.set_override(&name, text);

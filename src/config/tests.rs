@@ -531,3 +531,103 @@ fn a_base_url_with_a_query_or_fragment_is_refused_without_showing_it() {
     .to_string();
     assert!(err.contains("http:// or https://"), "{err}");
 }
+
+#[test]
+fn settings_and_prompts_others_can_write_are_refused_with_the_chmod() {
+    use std::os::unix::fs::PermissionsExt;
+    let set = |p: &Path, m: u32| {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
+    };
+    let home = tempfile::tempdir().unwrap();
+    let dir = home.path().join("config dir");
+    std::fs::create_dir(&dir).unwrap();
+    set(&dir, 0o700);
+    let file = dir.join(CONFIG_FILE);
+    std::fs::write(&file, "model = \"mine\"\n").unwrap();
+    set(&file, 0o600);
+    let set_dir = dir.join("prompts/unchanging");
+    std::fs::create_dir_all(&set_dir).unwrap();
+    let prompt = set_dir.join("conclusionText.md");
+    std::fs::write(&prompt, "Close in one line.").unwrap();
+    std::fs::write(dir.join("prompts/system.md"), "Be kind.").unwrap();
+    assert!(FileConfig::load(&file).is_ok());
+    assert!(load_prompts(&dir).is_ok());
+    let quoted = |p: &Path| format!("'{}'", p.display());
+    let refused = |err: ConfigError, path: &Path, mode: &str| {
+        assert!(matches!(err, ConfigError::Unsafe(_)), "{err:?}");
+        let err = err.to_string();
+        assert!(
+            err.starts_with(&format!(
+                "{} can be written by other users (mode {mode})",
+                quoted(path)
+            )),
+            "{err}"
+        );
+        assert!(
+            err.ends_with(&format!("run `chmod go-w {}`.", quoted(path))),
+            "{err}"
+        );
+    };
+    // config.toml, then the folder it is in.
+    set(&file, 0o666);
+    refused(FileConfig::load(&file).unwrap_err(), &file, "666");
+    refused(
+        save_provider(&file, "ollama", "m").unwrap_err(),
+        &file,
+        "666",
+    );
+    set(&file, 0o620);
+    refused(FileConfig::load(&file).unwrap_err(), &file, "620");
+    set(&file, 0o644);
+    set(&dir, 0o777);
+    refused(FileConfig::load(&file).unwrap_err(), &dir, "777");
+    refused(load_prompts(&dir).unwrap_err(), &dir, "777");
+    set(&dir, 0o755);
+    assert!(
+        FileConfig::load(&file).is_ok(),
+        "readable by others is fine"
+    );
+    // prompts/, a folder in it, a prompt in it.
+    let prompts = dir.join(PROMPTS_DIR);
+    for (path, mode, shown) in [
+        (&prompts, 0o777, "777"),
+        (&set_dir, 0o775, "775"),
+        (&prompt, 0o666, "666"),
+    ] {
+        let before = std::fs::metadata(path).unwrap().permissions().mode();
+        set(path, mode);
+        refused(load_prompts(&dir).unwrap_err(), path, shown);
+        set(path, before);
+    }
+    assert_eq!(load_prompts(&dir).unwrap().system(), "Be kind.");
+    // A folder in prompts/ others can write is refused even when it holds no prompt yet: a
+    // prompt put there would be read next time.
+    std::fs::remove_file(&prompt).unwrap();
+    set(&set_dir, 0o777);
+    refused(load_prompts(&dir).unwrap_err(), &set_dir, "777");
+    set(&set_dir, 0o755);
+    // Another user's prompt, however closed (only root can hand one over; as anyone else this
+    // step has nothing to set up).
+    std::fs::write(&prompt, "Theirs.").unwrap();
+    set(&prompt, 0o644);
+    if std::os::unix::fs::chown(&prompt, Some(65534), None).is_ok() {
+        let err = load_prompts(&dir).unwrap_err().to_string();
+        assert!(err.contains("belongs to another user (uid 65534)"), "{err}");
+        assert!(
+            err.contains(&format!(
+                "move it aside with `mv '{0}' '{0}.theirs'`",
+                prompt.display()
+            )),
+            "{err}"
+        );
+        std::os::unix::fs::chown(&prompt, Some(0), None).unwrap();
+        assert!(
+            load_prompts(&dir).is_ok(),
+            "root's, and only root writes it"
+        );
+    }
+    // Nothing there at all: nothing to refuse.
+    let none = home.path().join("none");
+    assert!(FileConfig::load(&none.join(CONFIG_FILE)).is_ok());
+    assert!(load_prompts(&none).is_ok());
+}
