@@ -39,4 +39,5 @@ mod patterns;
 mod provider;
 mod real_providers;
 mod small_model_answers;
+mod trust_settings;
 mod tui_pty;

@@ -3,16 +3,20 @@
 //!
 //! Input: the file (lossy UTF-8).
 //!
-//! Checked: nothing panics, whatever the file; a file that parses resolves to settings or to an
+//! Checked: nothing panics, whatever the file; a file is refused as TOML of the wrong shape or for
+//! a value out of its range, naming the key; a file that parses resolves to settings or to an
 //! error that prints (never a panic), with no environment, with an OpenAI key, or with its first
 //! `[providers.NAME]` table chosen (the input's length picks one); the resolved base URL has no
-//! trailing slash. The same text as the changing-line prompt override fills in every
+//! trailing slash, and every number is within its documented range. The same text as the changing-line prompt override fills in every
 //! `{lineNumber}`.
 #![no_main]
 
 use std::path::Path;
 
-use iching::config::{FileConfig, Overrides, ProviderKind, Settings};
+use iching::config::{
+    ConfigError, FileConfig, MAX_ATTEMPTS, MAX_TIMEOUT, MAX_TOKENS, Overrides, ProviderKind,
+    Settings,
+};
 use iching::plan::{PromptSet, Prompts, Section};
 use libfuzzer_sys::fuzz_target;
 
@@ -23,6 +27,10 @@ fuzz_target!(|input: &[u8]| {
     let text = String::from_utf8_lossy(input);
     let file = match FileConfig::parse(&text, Path::new("config.toml")) {
         Ok(file) => file,
+        Err(ConfigError::Invalid(message)) => {
+            assert!(message.contains("in config.toml"), "{message}");
+            return;
+        }
         Err(e) => {
             assert!(
                 e.to_string()
@@ -48,8 +56,13 @@ fuzz_target!(|input: &[u8]| {
     match Settings::resolve(o, file, env) {
         Ok(s) => {
             assert!(!s.base_url.ends_with('/'), "base URL {:?}", s.base_url);
-            assert!(s.max_attempts >= 1);
+            assert!((1..=MAX_ATTEMPTS).contains(&s.max_attempts));
             assert!(s.provider == ProviderKind::Offline || s.max_tokens >= 1);
+            assert!(s.max_tokens <= MAX_TOKENS);
+            for t in [s.read_timeout, s.first_token_timeout, s.request_timeout] {
+                assert!(!t.is_zero() && t <= MAX_TIMEOUT, "{t:?}");
+            }
+            assert!(s.rpm != Some(0) && s.tpm != Some(0));
             let _ = s.prices.get(&s.model);
         }
         Err(e) => {

@@ -81,7 +81,10 @@ impl From<ConfigError> for ServiceError {
     fn from(e: ConfigError) -> Self {
         let usage = matches!(
             e,
-            ConfigError::Invalid(_) | ConfigError::Parse { .. } | ConfigError::MissingKey { .. }
+            ConfigError::Invalid(_)
+                | ConfigError::Parse { .. }
+                | ConfigError::MissingKey { .. }
+                | ConfigError::Unsafe(_)
         );
         ServiceError::Config {
             message: e.to_string(),

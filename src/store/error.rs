@@ -57,15 +57,8 @@ pub enum StoreError {
         path: PathBuf,
     },
     /// A file or folder is open to other users in a way that exposes the readings.
-    #[error("{path} {problem}; iching will not use it. To go on, {fix}.")]
-    Unsafe {
-        /// The file or folder.
-        path: PathBuf,
-        /// What is wrong with it.
-        problem: String,
-        /// What to do about it, as the end of a sentence ("run `chmod 600 FILE`").
-        fix: String,
-    },
+    #[error(transparent)]
+    Unsafe(#[from] super::perms::Unsafe),
     /// A key file was found where no database is.
     #[error(
         "found the key file {key} but no database {db} beside it: if the database was moved or lost, put it back (or restore it from a backup); to start a new store, move {key} aside first"

@@ -1,7 +1,13 @@
 //! Settings, resolved flag > environment > config file > default, and where things live.
 //!
 //! The config file is `config.toml` in the config dir (or in `--home` / `$ICHING_HOME`). Prompt
-//! overrides live beside it in `prompts/`. The API key is held as a [`Secret`], which never prints.
+//! overrides live beside it in `prompts/`. Both are read only when nobody but the user (or root)
+//! can change them (`store::perms`), and every value is checked as it is read (`check`,
+//! `language`). The API key is held as a [`Secret`], which never prints.
+
+mod check;
+mod error;
+mod language;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -11,45 +17,12 @@ use serde::Deserialize;
 
 use crate::llm::preset::{Choice, Hosting, Preset, Structured, TokenParam, preset, preset_names};
 use crate::plan::Prompts;
-
-/// What can go wrong reading the configuration.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// The config file could not be read.
-    #[error("cannot read {path}: {source}")]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// The config file is not valid TOML of the expected shape.
-    #[error("{path} is not a valid config file: {message}")]
-    Parse {
-        /// The file.
-        path: PathBuf,
-        /// The parser's message.
-        message: String,
-    },
-    /// No home directory could be found and none was given.
-    #[error("cannot find a home directory for the data; pass --home DIR or set ICHING_HOME")]
-    NoHome,
-    /// A setting has a value that cannot work.
-    #[error("{0}")]
-    Invalid(String),
-    /// A hosted provider was chosen without its key.
-    #[error(
-        "the {provider} provider needs an API key: set {var} (or choose another provider with --provider)"
-    )]
-    MissingKey {
-        /// The preset.
-        provider: String,
-        /// The environment variable to set.
-        var: String,
-    },
-}
+use crate::store::perms::check_settings;
+use check::At;
 
 pub use crate::model::{Price, Prices, Secret};
+pub use check::{MAX_ATTEMPTS, MAX_CONCURRENCY, MAX_PRICE, MAX_TIMEOUT, MAX_TOKENS};
+pub use error::ConfigError;
 
 /// A `[providers.NAME]` table: an endpoint of the user's own, used with `--provider NAME`.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -126,6 +99,9 @@ pub struct FileConfig {
 /// The config file's name in the config dir.
 pub const CONFIG_FILE: &str = "config.toml";
 
+/// The folder of prompt overrides in the config dir.
+pub const PROMPTS_DIR: &str = "prompts";
+
 /// Where the app keeps its files.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Dirs {
@@ -175,8 +151,10 @@ impl Dirs {
 }
 
 impl FileConfig {
-    /// Reads `path`; a missing file is an empty config.
+    /// Reads `path`; a missing file is an empty config. The file and its folder must be the
+    /// user's (or root's) and writable by nobody else.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        check_file_and_folder(path)?;
         match std::fs::read_to_string(path) {
             Ok(text) => Self::parse(&text, path),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
@@ -187,19 +165,86 @@ impl FileConfig {
         }
     }
 
-    /// Parses `text`, the contents of a config file; `path` only names the file in an error.
+    /// Parses `text`, the contents of a config file, and checks every value in it; `path`
+    /// only names the file in an error.
     pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
-        toml::from_str(text).map_err(|e| ConfigError::Parse {
+        let file: Self = toml::from_str(text).map_err(|e| ConfigError::Parse {
             path: path.to_path_buf(),
             message: e.message().to_owned(),
-        })
+        })?;
+        file.checked()
     }
+
+    /// Every value held to its range (the language as the list spells it), each refusal
+    /// naming its key.
+    fn checked(mut self) -> Result<Self, ConfigError> {
+        let file = At::File;
+        if let Some(url) = &self.base_url {
+            check::base_url(file("base_url"), url)?;
+        }
+        if let Some(n) = self.concurrency {
+            check::concurrency(file("concurrency"), n)?;
+        }
+        for (key, value) in [
+            ("read_timeout", self.read_timeout),
+            ("first_token_timeout", self.first_token_timeout),
+            ("request_timeout", self.request_timeout),
+        ] {
+            if let Some(seconds) = value {
+                check::timeout(file(key), seconds)?;
+            }
+        }
+        if let Some(n) = self.max_attempts {
+            check::attempts(file("max_attempts"), n)?;
+        }
+        if let Some(n) = self.max_tokens {
+            check::max_tokens(file("max_tokens"), n)?;
+        }
+        for (key, value) in [("rpm", self.rpm), ("tpm", self.tpm)] {
+            if let Some(n) = value {
+                check::budget(file(key), n)?;
+            }
+        }
+        if let Some(l) = &self.language {
+            self.language = language::language(file("language"), l)?;
+        }
+        for (model, p) in &self.prices.0 {
+            let at = |key| At::Price(model, key);
+            check::price(at("prompt_per_million"), p.prompt_per_million)?;
+            check::price(at("completion_per_million"), p.completion_per_million)?;
+            if let Some(cached) = p.cached_prompt_per_million {
+                check::price(at("cached_prompt_per_million"), cached)?;
+            }
+        }
+        for (name, table) in &self.providers {
+            let at = |key| At::Provider(name, key);
+            if let Some(url) = &table.base_url {
+                check::base_url(at("base_url"), url)?;
+            }
+            if let Some(n) = table.concurrency {
+                check::concurrency(at("concurrency"), n)?;
+            }
+            if let Some(seconds) = table.request_timeout {
+                check::timeout(at("request_timeout"), seconds)?;
+            }
+        }
+        Ok(self)
+    }
+}
+
+/// A settings file and the folder it is in, each checked as [`check_settings`] does.
+fn check_file_and_folder(path: &Path) -> Result<(), ConfigError> {
+    if let Some(folder) = path.parent().filter(|f| !f.as_os_str().is_empty()) {
+        check_settings(folder)?;
+    }
+    Ok(check_settings(path)?)
 }
 
 /// Sets the top-level `provider` and `model` of the config file at `path` (created if missing),
 /// keeping every other line (comments, tables) as written. The new text must still parse; it
 /// replaces the old file in one rename, readable by the owner only (it may hold an API key).
 pub fn save_provider(path: &Path, provider: &str, model: &str) -> Result<(), ConfigError> {
+    check_file_and_folder(path)?;
     let old = match std::fs::read_to_string(path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
@@ -291,11 +336,17 @@ fn with_top_level(text: &str, key: &str, value: &str) -> String {
     out
 }
 
-/// The embedded prompts with any overrides found under `config_dir/prompts/`.
+/// The embedded prompts with any overrides found under `config_dir/prompts/`. The config
+/// folder, `prompts/`, each folder in it that holds an override and each override must be the
+/// user's (or root's) and writable by nobody else.
 pub fn load_prompts(config_dir: &Path) -> Result<Prompts, ConfigError> {
+    let folder = config_dir.join(PROMPTS_DIR);
+    check_settings(config_dir)?;
+    check_settings(&folder)?;
     let mut prompts = Prompts::default();
     for name in Prompts::override_names() {
-        let path = config_dir.join("prompts").join(&name);
+        let path = folder.join(&name);
+        check_file_and_folder(&path)?;
         match std::fs::read_to_string(&path) {
             Ok(text) => {
                 prompts.set_override(&name, text);
@@ -422,8 +473,6 @@ pub struct Settings {
 pub const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
 /// The default model of the `openai` preset.
 pub const DEFAULT_MODEL: &str = "gpt-5-mini";
-/// The most sections in flight any command accepts.
-pub const MAX_CONCURRENCY: usize = 4096;
 
 /// What a provider name resolved to: a built-in preset or a table of the user's.
 struct Endpoint {
@@ -486,39 +535,38 @@ impl Endpoint {
     }
 }
 
-fn seconds(name: &str, value: Option<u64>, default: Duration) -> Result<Duration, ConfigError> {
-    match value {
-        Some(0) => Err(ConfigError::Invalid(format!(
-            "--{name} must be at least 1 second"
-        ))),
-        Some(s) => Ok(Duration::from_secs(s)),
-        None => Ok(default),
-    }
-}
-
-/// The longest language name accepted.
-const MAX_LANGUAGE_CHARS: usize = 40;
-
-/// A language name from `--language` or config.toml, checked: it goes into the prompt, so only
-/// a name (letters, spaces, hyphens, apostrophes, parentheses), not an instruction. Empty: none.
-fn check_language(language: Option<String>) -> Result<Option<String>, ConfigError> {
-    let Some(name) = language
-        .map(|l| l.trim().to_owned())
-        .filter(|l| !l.is_empty())
-    else {
-        return Ok(None);
-    };
-    let fits = name.chars().count() <= MAX_LANGUAGE_CHARS
-        && name
-            .chars()
-            .all(|c| c.is_alphabetic() || matches!(c, ' ' | '-' | '\'' | '(' | ')'));
-    if fits {
-        Ok(Some(name))
-    } else {
-        Err(ConfigError::Invalid(format!(
-            "language must be the name of a language, like Spanish, Deutsch or 日本語 (up to {MAX_LANGUAGE_CHARS} letters); got {:?}",
-            crate::response::sanitize_inline(&name)
-        )))
+impl Overrides {
+    /// Every flag held to its range (the language as the list spells it), each refusal naming
+    /// its flag. The environment's values are checked where they are taken.
+    fn checked(mut self) -> Result<Self, ConfigError> {
+        let flag = At::Flag;
+        if let Some(url) = &self.base_url {
+            check::base_url(flag("base-url"), url)?;
+        }
+        if let Some(n) = self.concurrency {
+            check::concurrency(flag("concurrency"), n)?;
+        }
+        for (name, value) in [
+            ("read-timeout", self.read_timeout),
+            ("first-token-timeout", self.first_token_timeout),
+            ("request-timeout", self.request_timeout),
+        ] {
+            if let Some(seconds) = value {
+                check::timeout(flag(name), seconds)?;
+            }
+        }
+        if let Some(n) = self.max_attempts {
+            check::attempts(flag("max-attempts"), n)?;
+        }
+        for (name, value) in [("rpm", self.rpm), ("tpm", self.tpm)] {
+            if let Some(n) = value {
+                check::budget(flag(name), n)?;
+            }
+        }
+        if let Some(l) = &self.language {
+            self.language = language::language(flag("language"), l)?;
+        }
+        Ok(self)
     }
 }
 
@@ -531,7 +579,10 @@ impl Settings {
         file: FileConfig,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {
-        let language = check_language(o.language.clone().or(file.language.clone()))?;
+        // Checked here too, not only by `FileConfig::parse`: a file made any other way is held to
+        // the same ranges.
+        let (o, file) = (o.checked()?, file.checked()?);
+        let language = o.language.clone().or(file.language.clone());
         let export_dir = file.export_dir.clone();
         let mut settings = Self::resolve_endpoint(o, file, env)?;
         settings.language = language;
@@ -546,9 +597,15 @@ impl Settings {
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {
         let env = &|var: &str| env(var).filter(|v| !v.trim().is_empty());
+        let base_url = match o.base_url {
+            Some(url) => Some(url),
+            None => env(ENV_OVERRIDES[1])
+                .map(|url| check::base_url(At::Env(ENV_OVERRIDES[1]), &url).map(|()| url))
+                .transpose()?,
+        };
         let o = Overrides {
             provider: o.provider.or_else(|| env(ENV_OVERRIDES[0])),
-            base_url: o.base_url.or_else(|| env(ENV_OVERRIDES[1])),
+            base_url,
             model: o.model.or_else(|| env(ENV_OVERRIDES[2])),
             ..o
         };
@@ -564,13 +621,6 @@ impl Settings {
             .clone()
             .or(file_base)
             .filter(|u| !u.trim().is_empty());
-        if let Some(n) = o.concurrency.or(file.concurrency)
-            && !(1..=MAX_CONCURRENCY).contains(&n)
-        {
-            return Err(ConfigError::Invalid(format!(
-                "concurrency must be between 1 and {MAX_CONCURRENCY} (got {n})"
-            )));
-        }
         let openai_key = env("OPENAI_API_KEY").filter(|k| !k.trim().is_empty());
         let file_key = file.api_key.clone().filter(|k| !k.is_empty());
         let explicit = o.provider.clone().or(file.provider.clone());
@@ -640,28 +690,19 @@ impl Settings {
         let concurrency_explicit = concurrency.is_some();
         let concurrency = concurrency.or(endpoint.concurrency);
         let max_attempts = o.max_attempts.or(file.max_attempts).unwrap_or(4);
-        if max_attempts == 0 {
-            return Err(ConfigError::Invalid(
-                "--max-attempts must be at least 1".into(),
-            ));
-        }
-        let read_timeout = seconds(
-            "read-timeout",
-            o.read_timeout.or(file.read_timeout),
-            Duration::from_secs(60),
-        )?;
-        let first_token_timeout = seconds(
-            "first-token-timeout",
-            o.first_token_timeout.or(file.first_token_timeout),
-            hosting.first_token_timeout(),
-        )?;
-        let request_timeout = seconds(
-            "request-timeout",
-            o.request_timeout
-                .or(file.request_timeout)
-                .or(endpoint.request_timeout),
-            hosting.request_timeout(),
-        )?;
+        let read_timeout = o
+            .read_timeout
+            .or(file.read_timeout)
+            .map_or(Duration::from_secs(60), Duration::from_secs);
+        let first_token_timeout = o
+            .first_token_timeout
+            .or(file.first_token_timeout)
+            .map_or(hosting.first_token_timeout(), Duration::from_secs);
+        let request_timeout = o
+            .request_timeout
+            .or(file.request_timeout)
+            .or(endpoint.request_timeout)
+            .map_or(hosting.request_timeout(), Duration::from_secs);
         let token_param = file
             .token_limit_param
             .as_deref()
@@ -690,9 +731,6 @@ impl Settings {
             })
             .filter(|e| !e.trim().is_empty());
         let max_tokens = file.max_tokens.or(endpoint.max_tokens).unwrap_or(1200);
-        if max_tokens == 0 {
-            return Err(ConfigError::Invalid("max_tokens must be at least 1".into()));
-        }
         Ok(Self {
             provider: ProviderKind::OpenAi,
             preset: endpoint.name,
@@ -757,331 +795,4 @@ impl Settings {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn no_env(_: &str) -> Option<String> {
-        None
-    }
-
-    #[test]
-    fn flag_beats_file_beats_default() {
-        let file: FileConfig = toml::from_str(
-            "model = \"from-file\"\nbase_url = \"http://file/v1/\"\nmax_attempts = 2\n",
-        )
-        .unwrap();
-        let s = Settings::resolve(
-            Overrides {
-                model: Some("from-flag".into()),
-                ..Overrides::default()
-            },
-            file,
-            &no_env,
-        )
-        .unwrap();
-        assert_eq!(s.model, "from-flag");
-        assert_eq!(s.base_url, "http://file/v1");
-        assert_eq!(s.max_attempts, 2);
-        assert_eq!(s.provider, ProviderKind::OpenAi, "a base URL means openai");
-        assert_eq!(s.read_timeout, Duration::from_secs(60));
-    }
-
-    #[test]
-    fn nothing_configured_means_offline_with_a_reason() {
-        let s = Settings::resolve(Overrides::default(), FileConfig::default(), &no_env).unwrap();
-        assert_eq!(s.provider, ProviderKind::Offline);
-        assert!(s.offline_reason.unwrap().contains("offline"));
-        let s = Settings::resolve(
-            Overrides {
-                provider: Some("offline".into()),
-                ..Overrides::default()
-            },
-            FileConfig::default(),
-            &|v| (v == "OPENAI_API_KEY").then(|| "sk-x".to_owned()),
-        )
-        .unwrap();
-        assert_eq!(s.provider, ProviderKind::Offline);
-        assert!(s.offline_reason.is_none());
-    }
-
-    #[test]
-    fn bad_values_are_clear_errors() {
-        let bad = |o: Overrides| {
-            Settings::resolve(o, FileConfig::default(), &no_env)
-                .unwrap_err()
-                .to_string()
-        };
-        assert!(
-            bad(Overrides {
-                provider: Some("gpt".into()),
-                ..Default::default()
-            })
-            .contains("openrouter")
-        );
-        assert!(
-            bad(Overrides {
-                concurrency: Some(0),
-                ..Default::default()
-            })
-            .contains("between 1 and 4096")
-        );
-        assert!(toml::from_str::<FileConfig>("colour = 3").is_err());
-    }
-
-    #[test]
-    fn presets_bring_their_url_key_variable_and_defaults() {
-        let env = |v: &str| (v == "GROQ_API_KEY").then(|| "gsk-secret".to_owned());
-        let groq = |o: Overrides| Settings::resolve(o, FileConfig::default(), &env);
-        let s = groq(Overrides {
-            provider: Some("groq".into()),
-            ..Overrides::default()
-        })
-        .unwrap();
-        assert_eq!(s.base_url, "https://api.groq.com/openai/v1");
-        assert_eq!(s.api_key.expose(), "gsk-secret");
-        assert_eq!(s.hosting, Hosting::Hosted);
-        assert_eq!(s.request_timeout, Duration::from_secs(180));
-        // A hosted preset without its key stops, naming the variable.
-        let err = Settings::resolve(
-            Overrides {
-                provider: Some("openrouter".into()),
-                ..Overrides::default()
-            },
-            FileConfig::default(),
-            &env,
-        )
-        .unwrap_err();
-        assert!(matches!(err, ConfigError::MissingKey { .. }));
-        assert!(err.to_string().contains("OPENROUTER_API_KEY"), "{err}");
-        // Local presets need none, wait longer, and cap what is in flight.
-        let s = groq(Overrides {
-            provider: Some("llamacpp".into()),
-            ..Overrides::default()
-        })
-        .unwrap();
-        assert_eq!(s.base_url, "http://localhost:8080/v1");
-        assert!(s.api_key.is_empty());
-        assert_eq!(s.first_token_timeout, Duration::from_secs(300));
-        assert_eq!(s.request_timeout, Duration::from_secs(1800));
-        assert_eq!(s.concurrency, Some(1));
-        assert!(!s.concurrency_explicit);
-        // --base-url still overrides, and then no key is demanded.
-        let s = Settings::resolve(
-            Overrides {
-                provider: Some("openai".into()),
-                base_url: Some("http://127.0.0.1:9/v1".into()),
-                ..Overrides::default()
-            },
-            FileConfig::default(),
-            &no_env,
-        )
-        .unwrap();
-        assert_eq!(s.base_url, "http://127.0.0.1:9/v1");
-        assert!(!s.preset_url);
-        // ... and a server on this machine gets a local server's patience.
-        assert_eq!(s.hosting, Hosting::Local);
-        assert_eq!(s.first_token_timeout, Duration::from_secs(300));
-        // The openai preset: its current default model with a low reasoning effort, which a
-        // model chosen by the user does not inherit.
-        let openai = |model: Option<&str>| {
-            Settings::resolve(
-                Overrides {
-                    model: model.map(str::to_owned),
-                    ..Overrides::default()
-                },
-                FileConfig::default(),
-                &|v| (v == "OPENAI_API_KEY").then(|| "sk-1".to_owned()),
-            )
-            .unwrap()
-        };
-        let s = openai(None);
-        assert_eq!(s.preset, "openai");
-        assert_eq!(s.model, DEFAULT_MODEL);
-        assert_eq!(s.reasoning_effort.as_deref(), Some("low"));
-        assert_eq!(openai(Some("gpt-4.1")).reasoning_effort, None);
-    }
-
-    #[test]
-    fn provider_tables_and_field_choices_come_from_the_file() {
-        let file: FileConfig = toml::from_str(
-            "provider = \"box\"\ntoken_limit_param = \"max_completion_tokens\"\n\
-             [providers.box]\nbase_url = \"http://10.1.1.1:8080/v1/\"\napi_key_env = \"BOX_KEY\"\n\
-             model = \"qwen\"\nstructured = \"off\"\nconcurrency = 3\nrequest_timeout = 42\n",
-        )
-        .unwrap();
-        let s = Settings::resolve(Overrides::default(), file, &|v| {
-            (v == "BOX_KEY").then(|| "k".to_owned())
-        })
-        .unwrap();
-        assert_eq!(s.preset, "box");
-        assert_eq!(s.base_url, "http://10.1.1.1:8080/v1");
-        assert_eq!(s.model, "qwen");
-        assert_eq!(s.api_key.expose(), "k");
-        assert_eq!(s.structured, Choice::Fixed(Structured::Off));
-        assert_eq!(
-            s.token_param,
-            Choice::Fixed(TokenParam::MaxCompletionTokens)
-        );
-        assert_eq!(s.concurrency, Some(3));
-        assert_eq!(s.request_timeout, Duration::from_secs(42));
-        let bad: FileConfig = toml::from_str("structured = \"xml\"").unwrap();
-        let err = Settings::resolve(
-            Overrides {
-                provider: Some("ollama".into()),
-                ..Overrides::default()
-            },
-            bad,
-            &no_env,
-        )
-        .unwrap_err();
-        assert!(err.to_string().contains("json_schema"), "{err}");
-    }
-
-    #[test]
-    fn prompt_files_in_the_config_dir_override_the_embedded_ones() {
-        use crate::plan::{PromptSet, Section};
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("prompts/unchanging")).unwrap();
-        std::fs::write(
-            dir.path().join("prompts/unchanging/conclusionText.md"),
-            "Close in one line.",
-        )
-        .unwrap();
-        std::fs::write(dir.path().join("prompts/system.md"), "Be kind.").unwrap();
-        std::fs::write(dir.path().join("prompts/unchanging/unknown.md"), "ignored").unwrap();
-        let prompts = load_prompts(dir.path()).unwrap();
-        assert_eq!(prompts.system(), "Be kind.");
-        assert_eq!(
-            prompts.instruction(PromptSet::Unchanging, Section::ConclusionText),
-            "Close in one line."
-        );
-        assert_ne!(
-            prompts.instruction(PromptSet::Changing, Section::ConclusionText),
-            "Close in one line."
-        );
-        // No prompts dir at all: the embedded set.
-        let empty = tempfile::tempdir().unwrap();
-        assert_eq!(
-            load_prompts(empty.path()).unwrap().system(),
-            crate::plan::Prompts::default().system()
-        );
-    }
-
-    #[test]
-    fn prices_match_exactly_or_by_the_longest_prefix() {
-        let file: FileConfig = toml::from_str(
-            "[prices.\"gpt-4o\"]\nprompt_per_million = 2.5\ncompletion_per_million = 10.0\n\
-             [prices.\"gpt-4o-mini\"]\nprompt_per_million = 0.15\ncompletion_per_million = 0.6\n",
-        )
-        .unwrap();
-        let p = |m| file.prices.get(m).map(|p| p.prompt_per_million);
-        assert_eq!(p("gpt-4o-mini"), Some(0.15));
-        assert_eq!(p("gpt-4o-mini-2024-07-18"), Some(0.15));
-        assert_eq!(p("gpt-4o-2024-08-06"), Some(2.5));
-        assert_eq!(p("llama3.1"), None);
-    }
-
-    #[test]
-    fn saving_the_provider_keeps_everything_else() {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("sub/config.toml");
-        save_provider(&path, "ollama", "qwen2.5:3b").unwrap();
-        let file = FileConfig::load(&path).unwrap();
-        assert_eq!(file.provider.as_deref(), Some("ollama"));
-        assert_eq!(file.model.as_deref(), Some("qwen2.5:3b"));
-        assert_eq!(
-            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
-            0o600
-        );
-        std::fs::write(
-            &path,
-            "# mine\nmodel = \"old\"\nmax_tokens = 900\n\n[providers.box]\nbase_url = \"http://b/v1\"\nmodel = \"inner\"\n",
-        )
-        .unwrap();
-        save_provider(&path, "box", "new \"quoted\"").unwrap();
-        let text = std::fs::read_to_string(&path).unwrap();
-        assert!(
-            text.starts_with("provider = \"box\"\n# mine\nmodel = \"new \\\"quoted\\\"\"\n"),
-            "{text}"
-        );
-        let file = FileConfig::load(&path).unwrap();
-        assert_eq!(file.max_tokens, Some(900));
-        assert_eq!(file.providers["box"].model.as_deref(), Some("inner"));
-        assert_eq!(file.model.as_deref(), Some("new \"quoted\""));
-        // A base URL of the old provider is set aside, and a provider named on the command
-        // line keeps its own address even while the file has one.
-        std::fs::write(
-            &path,
-            "provider = \"openai\"\nbase_url = \"http://old/v1\"\n",
-        )
-        .unwrap();
-        let file = FileConfig::load(&path).unwrap();
-        let s = Settings::resolve(
-            Overrides {
-                provider: Some("ollama".into()),
-                ..Overrides::default()
-            },
-            file,
-            &no_env,
-        )
-        .unwrap();
-        assert_eq!(s.base_url, "http://localhost:11434/v1");
-        save_provider(&path, "ollama", "llama3.2").unwrap();
-        let text = std::fs::read_to_string(&path).unwrap();
-        assert!(
-            text.contains("# base_url = \"http://old/v1\" (set aside"),
-            "{text}"
-        );
-        assert!(FileConfig::load(&path).unwrap().base_url.is_none());
-        // A file that no longer parses is refused, and left as it was.
-        std::fs::write(&path, "max_tokens = \"many\"\n").unwrap();
-        assert!(save_provider(&path, "openai", "m").is_err());
-        assert_eq!(
-            std::fs::read_to_string(&path).unwrap(),
-            "max_tokens = \"many\"\n"
-        );
-    }
-
-    #[test]
-    fn exports_go_to_the_configured_folder_else_never_the_current_one() {
-        let file =
-            FileConfig::parse("export_dir = \"~/readings\"\n", Path::new("config.toml")).unwrap();
-        assert_eq!(file.export_dir.as_deref(), Some(Path::new("~/readings")));
-        let settings = Settings::resolve(Overrides::default(), file, &no_env).unwrap();
-        assert_eq!(
-            settings.export_dir.as_deref(),
-            Some(Path::new("~/readings"))
-        );
-        let dirs = Dirs {
-            data: PathBuf::from("/data/iching"),
-            config: PathBuf::from("/config/iching"),
-        };
-        let home = directories::BaseDirs::new()
-            .unwrap()
-            .home_dir()
-            .to_path_buf();
-        assert_eq!(
-            dirs.exports(settings.export_dir.as_deref()),
-            home.join("readings")
-        );
-        assert_eq!(
-            dirs.exports(Some(Path::new("/srv/out"))),
-            PathBuf::from("/srv/out")
-        );
-        // Unset: the documents folder or the data dir, never the current directory.
-        let default = dirs.exports(None);
-        assert!(default.is_absolute(), "{}", default.display());
-        assert_ne!(default, std::env::current_dir().unwrap());
-        let unset = Settings::resolve(Overrides::default(), FileConfig::default(), &no_env);
-        assert_eq!(unset.unwrap().export_dir, None);
-    }
-
-    #[test]
-    fn secrets_never_print() {
-        let s = Secret::new("sk-very-secret");
-        assert!(!format!("{s:?}").contains("very"));
-        let file: FileConfig = toml::from_str("api_key = \"sk-very-secret\"").unwrap();
-        assert!(!format!("{file:?}").contains("very"));
-    }
-}
+mod tests;
