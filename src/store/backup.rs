@@ -57,39 +57,110 @@ pub struct Imported {
 
 /// Copies the store at `db` to the new file `to` (never over an existing file), mode 0600,
 /// consistent even while another process writes; returns its size in bytes.
+///
+/// The copy is written into a private folder (mode 0700) made beside `to`, synced, and only then
+/// put at `to` by a link that fails if anything is there: a file someone else creates or swaps
+/// at `to` meanwhile is never written into, and never taken for the backup.
 pub fn backup(db: &Path, to: &Path) -> Result<u64, StoreError> {
-    let file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(to)
-        .map_err(|e| match e.kind() {
-            ErrorKind::AlreadyExists => StoreError::Exists {
-                path: to.to_path_buf(),
-            },
-            _ => StoreError::io(to, "cannot create the backup", &e),
-        })?;
-    drop(file);
+    if std::fs::symlink_metadata(to).is_ok() {
+        return Err(StoreError::Exists {
+            path: to.to_path_buf(),
+        });
+    }
+    let parent = match to.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let private = parent.join(format!(".iching-backup-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&private);
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&private)
+        .map_err(|e| StoreError::io(to, "cannot create the backup", &e))?;
+    let staged = private.join(DB_FILE);
     let result = (|| {
         let conn = schema::open_ro(db)?;
-        let target = to.to_str().ok_or_else(|| StoreError::Database {
+        let target = staged.to_str().ok_or_else(|| StoreError::Database {
             path: to.to_path_buf(),
             reason: "the backup's path is not valid UTF-8".into(),
         })?;
         conn.execute("VACUUM INTO ?1", [target])
             .map_err(|e| schema::db_error(to, e))?;
         drop(conn);
-        let file = std::fs::File::open(to).map_err(|e| StoreError::io(to, "cannot sync", &e))?;
+        let file =
+            std::fs::File::open(&staged).map_err(|e| StoreError::io(to, "cannot sync", &e))?;
+        file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))
+            .map_err(|e| StoreError::io(to, "cannot set the mode of", &e))?;
         file.sync_all()
             .map_err(|e| StoreError::io(to, "cannot sync", &e))?;
-        file.metadata()
+        let size = file
+            .metadata()
             .map(|m| m.len())
-            .map_err(|e| StoreError::io(to, "cannot read", &e))
+            .map_err(|e| StoreError::io(to, "cannot read", &e))?;
+        place_no_replace(&staged, to)?;
+        Ok(size)
     })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(to);
-    }
+    let _ = std::fs::remove_dir_all(&private);
     result
+}
+
+/// Puts the file `from` at `to`, failing with [`StoreError::Exists`] if anything is at `to`
+/// (a hard link, which never replaces; where the file system has none, a rename that may not
+/// replace either).
+pub(super) fn place_no_replace(from: &Path, to: &Path) -> Result<(), StoreError> {
+    let exists = || StoreError::Exists {
+        path: to.to_path_buf(),
+    };
+    match std::fs::hard_link(from, to) {
+        Ok(()) => {
+            let _ = std::fs::remove_file(from);
+        }
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => return Err(exists()),
+        Err(_) => {
+            rustix::fs::renameat_with(
+                rustix::fs::CWD,
+                from,
+                rustix::fs::CWD,
+                to,
+                rustix::fs::RenameFlags::NOREPLACE,
+            )
+            .map_err(|e| {
+                if e == rustix::io::Errno::EXIST {
+                    exists()
+                } else {
+                    StoreError::io(to, "cannot write the backup", &std::io::Error::from(e))
+                }
+            })?;
+        }
+    }
+    if let Some(dir) = to.parent() {
+        super::keys::sync_dir(dir);
+    }
+    Ok(())
+}
+
+/// Removes the staging folders (`.restore-PID`) that a restore killed before it could clean up
+/// left in `data_dir`, and the private folders (`.iching-backup-PID`) of a killed backup there.
+pub(super) fn clear_dead_staging(data_dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(data_dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let Some(pid) = name
+            .strip_prefix(".restore-")
+            .or_else(|| name.strip_prefix(".iching-backup-"))
+        else {
+            continue;
+        };
+        if pid.parse::<u32>().is_ok_and(|p| p != std::process::id())
+            && super::readings::process_gone(pid)
+        {
+            tracing::info!(folder = %name, "removed what a killed restore or backup left");
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 /// How the backup at `path` is sealed (read-only look; `None` when it holds no store).
@@ -114,6 +185,42 @@ impl OpenedBackup {
         key_file: Option<&Path>,
         unlock: Unlock,
     ) -> Result<Self, StoreError> {
+        clear_dead_staging(data_dir);
+        // Checked where it is before anything is copied: a file that is no store of this
+        // version, or that the key does not open, costs nothing, whatever its size.
+        let of_backup = |e: StoreError| match e {
+            StoreError::Corrupt { reason, .. } => StoreError::Corrupt {
+                path: file.to_path_buf(),
+                reason,
+            },
+            StoreError::WrongKeyFile { .. } => StoreError::WrongKeyFile {
+                key: key_file.map(Path::to_path_buf).unwrap_or_default(),
+                db: file.to_path_buf(),
+            },
+            StoreError::WrongPassphrase { .. } => StoreError::WrongPassphrase {
+                db: file.to_path_buf(),
+            },
+            other => other,
+        };
+        let found =
+            schema::inspect(file)
+                .map_err(of_backup)?
+                .ok_or_else(|| StoreError::Corrupt {
+                    path: file.to_path_buf(),
+                    reason: "it holds no iching store".into(),
+                })?;
+        let key_path = key_file.map_or_else(|| data_dir.join(KEY_FILE), Path::to_path_buf);
+        super::keys::unlock_existing(file, &key_path, &found, &unlock).map_err(of_backup)?;
+        // And there must be room for its copy.
+        if let (Ok(size), Ok(fs)) = (
+            std::fs::metadata(file).map(|m| m.len()),
+            rustix::fs::statvfs(data_dir),
+        ) && size > fs.f_bavail.saturating_mul(fs.f_frsize)
+        {
+            return Err(StoreError::Full {
+                path: data_dir.to_path_buf(),
+            });
+        }
         let staging = data_dir.join(format!(".restore-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&staging);
         std::fs::DirBuilder::new()
@@ -142,21 +249,8 @@ impl OpenedBackup {
         if let Some(key) = key_file {
             copy(key, KEY_FILE)?;
         }
-        let store = Store::open(&opened.staging, unlock).map_err(|e| match e {
-            // Said of the backup, not of the staging copy.
-            StoreError::Corrupt { reason, .. } => StoreError::Corrupt {
-                path: file.to_path_buf(),
-                reason,
-            },
-            StoreError::WrongKeyFile { .. } => StoreError::WrongKeyFile {
-                key: key_file.map(Path::to_path_buf).unwrap_or_default(),
-                db: file.to_path_buf(),
-            },
-            StoreError::WrongPassphrase { .. } => StoreError::WrongPassphrase {
-                db: file.to_path_buf(),
-            },
-            other => other,
-        })?;
+        // Said of the backup, not of the staging copy.
+        let store = Store::open(&opened.staging, unlock).map_err(of_backup)?;
         opened.store = Some(store);
         Ok(opened)
     }

@@ -288,6 +288,8 @@ impl Store {
             return Ok(store);
         }
         store.migrate(None)?;
+        // What a killed restore or backup left in the data folder goes with its process.
+        backup::clear_dead_staging(dir);
         let interrupted = store.mark_interrupted()?;
         if interrupted > 0 {
             tracing::info!(

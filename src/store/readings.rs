@@ -697,6 +697,15 @@ fn current_process() -> (i64, Option<i64>) {
     )
 }
 
+/// Whether no live process has the id `pid` (a zombie counts as gone); `false` when this system
+/// cannot tell.
+pub(super) fn process_gone(pid: &str) -> bool {
+    match pid.parse::<i64>() {
+        Ok(p) => process_alive(Some(p), None) == Some(false),
+        Err(_) => false,
+    }
+}
+
 /// The start time of process `pid` from `/proc/{pid}/stat`, `None` when there is no such live
 /// process (a zombie counts as gone).
 fn process_start(pid: &str) -> Option<i64> {

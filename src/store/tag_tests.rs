@@ -549,3 +549,81 @@ async fn an_open_writer_follows_a_key_changed_by_another_process() {
     assert_eq!(store.question(late).unwrap(), "cast after the change");
     assert!(store.verify().unwrap().clean());
 }
+
+#[test]
+fn a_backup_is_checked_where_it_is_before_anything_is_copied() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(two_readings(dir.path()));
+    let file = dir.path().join("backup.db");
+    backup::backup(&dir.path().join(DB_FILE), &file).unwrap();
+    // A data folder that does not exist: copying anything there would fail as such; the key
+    // check comes first and says the key is wrong.
+    let nowhere = dir.path().join("no-such-folder");
+    let other_key = tempfile::tempdir().unwrap();
+    drop(Store::open(other_key.path(), Unlock::default()).unwrap());
+    let wrong = other_key.path().join(KEY_FILE);
+    assert!(matches!(
+        OpenedBackup::open(&file, &nowhere, Some(&wrong), Unlock::default()),
+        Err(StoreError::WrongKeyFile { .. })
+    ));
+    // A file that is no store at all, however big, is refused the same way, untouched.
+    let junk = dir.path().join("junk.db");
+    std::fs::write(&junk, vec![7u8; 1 << 20]).unwrap();
+    assert!(matches!(
+        OpenedBackup::open(&junk, &nowhere, None, Unlock::default()),
+        Err(StoreError::Corrupt { .. })
+    ));
+    assert!(!nowhere.exists());
+}
+
+#[test]
+fn what_a_killed_restore_left_is_removed_by_the_next_open() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(two_readings(dir.path()));
+    // A pid no process has (the kernel's limit is below it).
+    let left = dir.path().join(".restore-2147483646");
+    std::fs::create_dir(&left).unwrap();
+    std::fs::write(left.join(KEY_FILE), b"a copied key").unwrap();
+    let mine = dir.path().join(format!(".restore-{}", std::process::id()));
+    std::fs::create_dir(&mine).unwrap();
+    drop(Store::open(dir.path(), Unlock::default()).unwrap());
+    assert!(!left.exists(), "a dead process's staging folder is removed");
+    assert!(mine.exists(), "a live one's is not");
+}
+
+#[test]
+fn a_backup_is_never_written_into_or_over_a_file_that_is_there() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(two_readings(dir.path()));
+    let to = dir.path().join("theirs.db");
+    std::fs::write(&to, b"someone else's").unwrap();
+    assert!(matches!(
+        backup::backup(&dir.path().join(DB_FILE), &to),
+        Err(StoreError::Exists { .. })
+    ));
+    assert_eq!(std::fs::read(&to).unwrap(), b"someone else's");
+    // And the link that puts a finished copy in place never replaces what appeared meanwhile.
+    let staged = dir.path().join("staged.db");
+    std::fs::write(&staged, b"ours").unwrap();
+    assert!(matches!(
+        backup::place_no_replace(&staged, &to),
+        Err(StoreError::Exists { .. })
+    ));
+    assert_eq!(std::fs::read(&to).unwrap(), b"someone else's");
+    // A backup made: 0600, and no private folder left behind.
+    let made = dir.path().join("made.db");
+    backup::backup(&dir.path().join(DB_FILE), &made).unwrap();
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&made).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o600);
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with(".iching-backup")
+        })
+        .collect();
+    assert!(left.is_empty());
+}
