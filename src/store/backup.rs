@@ -3,12 +3,15 @@
 //!
 //! A backup is SQLite's `VACUUM INTO` from a connection of its own: a consistent snapshot
 //! (one read transaction) even while another process writes, sealed exactly as the store is
-//! (blobs, tags and header are copied byte for byte), into a new file created with mode 0600.
-//! It is synced before the command reports success, since `VACUUM INTO` does not sync.
+//! (blobs, tags and header are copied byte for byte), into a private folder beside the target,
+//! made 0600 and synced there (`VACUUM INTO` does not sync), then linked into place only if
+//! nothing is at the target.
 //!
-//! Importing opens the backup as a store of its own, in a staging folder inside the data dir
-//! (so an older backup migrates like any store, and its header, tags and blobs are checked),
-//! and re-seals each reading that is not already here under this store's key.
+//! Importing first checks the backup where it is (a store of this schema, opened by the key
+//! given, with room for its copy), then opens a copy as a store of its own in a staging folder
+//! inside the data dir (so its header, tags and blobs are checked), and re-seals each reading
+//! that is not already here under this store's key. A staging folder a killed restore left is
+//! removed by the next open.
 
 use std::collections::HashSet;
 use std::fs::OpenOptions;
