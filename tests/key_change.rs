@@ -196,6 +196,16 @@ async fn key_commands_refuse_what_does_not_apply_and_never_show_a_passphrase() {
             &[("ICHING_NEW_PASSPHRASE", "short")],
             "at least 8 characters",
         ),
+        (
+            &["passphrase", "set"],
+            &[("ICHING_NEW_PASSPHRASE", "        ")],
+            "spaces alone guards nothing",
+        ),
+        (
+            &["passphrase", "set"],
+            &[("ICHING_NEW_PASSPHRASE", "12121212")],
+            "at least 4 different characters",
+        ),
         (&["key", "wobble"], &[], "unrecognized subcommand"),
     ] {
         let out = run(home.path(), args, "", env).await;

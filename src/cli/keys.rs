@@ -14,8 +14,6 @@ use crate::store::{KEY_FILE, KeyMode, NewSecret, PASSPHRASE_ENV, Rekeyed};
 
 /// The environment variable holding a new passphrase (`passphrase set` and `change`).
 pub const NEW_PASSPHRASE_ENV: &str = "ICHING_NEW_PASSPHRASE";
-/// The shortest passphrase accepted.
-const MIN_PASSPHRASE_CHARS: usize = 8;
 
 /// Arguments of `key`.
 #[derive(Debug, Args)]
@@ -160,10 +158,8 @@ fn new_passphrase() -> Result<Zeroizing<String>, CliError> {
             ))
         })??,
     };
-    if passphrase.chars().count() < MIN_PASSPHRASE_CHARS {
-        return Err(CliError::usage(format!(
-            "a passphrase needs at least {MIN_PASSPHRASE_CHARS} characters; nothing was changed"
-        )));
+    if let Err(why) = crate::store::passphrase_strength(&passphrase) {
+        return Err(CliError::usage(format!("{why}; nothing was changed")));
     }
     Ok(passphrase)
 }

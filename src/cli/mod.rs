@@ -346,15 +346,7 @@ pub fn open(home: Option<&std::path::Path>, access: Access) -> Result<Service, C
 /// `path` as one word for a POSIX shell: as it is when it has only characters no shell
 /// reads specially, else in single quotes.
 pub(crate) fn sh_quote(path: &std::path::Path) -> String {
-    let s = path.to_string_lossy();
-    let plain = !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "/._-+:@%,=".contains(c));
-    if plain {
-        s.into_owned()
-    } else {
-        format!("'{}'", s.replace('\'', r"'\''"))
-    }
+    crate::store::perms::sh_quote(path.as_os_str())
 }
 
 /// The service for a command that generates: the store for writing, the settings resolved from

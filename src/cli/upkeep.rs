@@ -130,18 +130,19 @@ pub async fn backup(home: Option<&Path>, args: BackupArgs) -> Result<ExitCode, C
     let key_file = service.dirs().data.join(KEY_FILE);
     service.close().await;
     let bytes = written?;
+    let home_flag = home.map_or(String::new(), |h| format!(" --home {}", sh_quote(h)));
     let opens_with = match key_mode? {
         KeyMode::KeyFile => format!(
             "It is sealed with the key in {}: keep a copy of that file apart from the backup; without it the backup cannot be opened.",
-            key_file.display()
+            sh_quote(&key_file)
         ),
         KeyMode::Passphrase => "It opens with the store's passphrase.".to_owned(),
     };
     emit(&format!(
-        "Backed up the store to\n  {}\n({} KiB, readable by you only). {opens_with}\nTo bring readings back: `iching restore {}` (adds only those that are missing).",
-        to.display(),
+        "Backed up the store to\n  {}\n({} KiB, readable by you only). {opens_with}\nTo bring readings back: `iching{home_flag} restore {}` (adds only those that are missing).",
+        sh_quote(&to),
         bytes.div_ceil(1024),
-        to.display(),
+        sh_quote(&to),
     ));
     Ok(ExitCode::SUCCESS)
 }
@@ -182,7 +183,7 @@ fn key_without_store(home: Option<&Path>, args: &RestoreArgs) -> Result<(), CliE
     };
     Err(CliError::usage(format!(
         "{} holds a key file but no store; restore makes a new store with a key of its own. To restore, {advice}",
-        dirs.data.display()
+        sh_quote(&dirs.data)
     )))
 }
 
@@ -194,7 +195,7 @@ async fn restore_into(service: &Service, args: &RestoreArgs) -> Result<ExitCode,
             Ok(p) if !p.is_empty() => Some(zeroize::Zeroizing::new(p)),
             _ => crate::prompt::ask_secret(&format!(
                 "Passphrase of the backup {}: ",
-                args.file.display()
+                sh_quote(&args.file)
             ))
             .transpose()?,
         },
@@ -214,7 +215,7 @@ async fn restore_into(service: &Service, args: &RestoreArgs) -> Result<ExitCode,
         1 => format!("Added 1 reading (new id {})", ids[0]),
         n => format!("Added {n} readings (new ids {})", ids.join(", ")),
     };
-    out.push_str(&format!(" from {}", args.file.display()));
+    out.push_str(&format!(" from {}", sh_quote(&args.file)));
     match imported.present {
         0 => out.push('.'),
         1 => out.push_str("; 1 was already here."),

@@ -1,6 +1,6 @@
 //! What a person sees of an answer while it streams, kept equal to what is saved. Paragraphs are
 //! shown once they are complete (the next has begun), parsed by the same [`parse_response`] as
-//! the saved answer; the text is parsed again only once it has grown by a quarter, so the work
+//! the saved answer; the text is parsed again only once it has grown by a quarter (and 32 bytes), so the work
 //! is linear in the answer however many pieces it comes in. At the end, what the saved answer
 //! holds beyond what was shown is shown; if the saved answer does not begin with what was shown
 //! (a fence or a tag closed late changed how the start reads), it is shown again whole. Either
@@ -34,7 +34,7 @@ impl StreamView {
     /// More of the answer arrived; returns the paragraphs now complete and not yet shown.
     pub fn push(&mut self, delta: &str) -> Vec<Paragraph> {
         self.text.push_str(delta);
-        if self.text.len() < self.parsed_at + self.parsed_at / 4 + 256 {
+        if self.text.len() < self.parsed_at + self.parsed_at / 4 + 32 {
             return Vec::new();
         }
         self.parsed_at = self.text.len();

@@ -76,10 +76,14 @@ pub fn backup(db: &Path, to: &Path) -> Result<u64, StoreError> {
     };
     let private = parent.join(format!(".iching-backup-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&private);
+    let failed = |what: &str, e: &dyn std::fmt::Display| StoreError::BackupFailed {
+        shown: super::perms::sh_quote(to.as_os_str()),
+        reason: format!("{what}: {e}"),
+    };
     std::fs::DirBuilder::new()
         .mode(0o700)
         .create(&private)
-        .map_err(|e| StoreError::io(to, "cannot create the backup", &e))?;
+        .map_err(|e| failed("cannot make a folder beside it", &e))?;
     let staged = private.join(DB_FILE);
     let result = (|| {
         let conn = schema::open_ro(db)?;
@@ -88,18 +92,17 @@ pub fn backup(db: &Path, to: &Path) -> Result<u64, StoreError> {
             reason: "the backup's path is not valid UTF-8".into(),
         })?;
         conn.execute("VACUUM INTO ?1", [target])
-            .map_err(|e| schema::db_error(to, e))?;
+            .map_err(|e| failed("cannot write the copy", &e))?;
         drop(conn);
-        let file =
-            std::fs::File::open(&staged).map_err(|e| StoreError::io(to, "cannot sync", &e))?;
+        let file = std::fs::File::open(&staged).map_err(|e| failed("cannot open the copy", &e))?;
         file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))
-            .map_err(|e| StoreError::io(to, "cannot set the mode of", &e))?;
+            .map_err(|e| failed("cannot make the copy private", &e))?;
         file.sync_all()
-            .map_err(|e| StoreError::io(to, "cannot sync", &e))?;
+            .map_err(|e| failed("cannot sync the copy", &e))?;
         let size = file
             .metadata()
             .map(|m| m.len())
-            .map_err(|e| StoreError::io(to, "cannot read", &e))?;
+            .map_err(|e| failed("cannot read the copy", &e))?;
         place_no_replace(&staged, to)?;
         Ok(size)
     })();
@@ -131,7 +134,10 @@ pub(super) fn place_no_replace(from: &Path, to: &Path) -> Result<(), StoreError>
                 if e == rustix::io::Errno::EXIST {
                     exists()
                 } else {
-                    StoreError::io(to, "cannot write the backup", &std::io::Error::from(e))
+                    StoreError::BackupFailed {
+                        shown: super::perms::sh_quote(to.as_os_str()),
+                        reason: format!("cannot put it in place: {}", std::io::Error::from(e)),
+                    }
                 }
             })?;
         }

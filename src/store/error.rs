@@ -112,6 +112,22 @@ pub enum StoreError {
         /// The oldest this build opens.
         oldest: i64,
     },
+    /// A backup could not be written where it was asked for.
+    #[error(
+        "cannot write the backup {shown}: {reason}; give a path in a folder you can write to (the copy is made beside it first, then put in place)"
+    )]
+    BackupFailed {
+        /// The backup's path, quoted for a shell and made visible.
+        shown: String,
+        /// What failed.
+        reason: String,
+    },
+    /// A new passphrase too weak to seal a store with.
+    #[error("{why}; nothing was created or changed")]
+    WeakPassphrase {
+        /// What it lacks.
+        why: String,
+    },
     /// The database exists but the key file it was sealed with does not.
     #[error(
         "the key file {key} is missing, but {db} exists and is sealed with it; restore the key file from your backup (nothing can be read without it), or move {db} aside to start fresh"
@@ -276,6 +292,7 @@ impl StoreError {
                 | StoreError::Unsafe { .. }
                 | StoreError::Exists { .. }
                 | StoreError::NoteNotFound { .. }
+                | StoreError::WeakPassphrase { .. }
         )
     }
 }

@@ -294,10 +294,39 @@ fn remove_stale_key_files(key_path: &Path) {
     }
 }
 
+/// The fewest characters a new passphrase may have.
+pub const MIN_PASSPHRASE_CHARS: usize = 8;
+
+/// Whether `passphrase` is strong enough to seal a store with: at least
+/// [`MIN_PASSPHRASE_CHARS`] characters, not whitespace alone, and at least four different
+/// characters besides spaces (`aaaaaaaa` and `12121212` guard nothing). Says what is missing.
+pub fn passphrase_strength(passphrase: &str) -> Result<(), String> {
+    let chars = passphrase.chars().count();
+    if chars < MIN_PASSPHRASE_CHARS {
+        return Err(format!(
+            "a passphrase needs at least {MIN_PASSPHRASE_CHARS} characters (this one has {chars})"
+        ));
+    }
+    let mut distinct: Vec<char> = passphrase.chars().filter(|c| !c.is_whitespace()).collect();
+    distinct.sort_unstable();
+    distinct.dedup();
+    match distinct.len() {
+        0 => Err("a passphrase of spaces alone guards nothing: use words or characters".into()),
+        1..=3 => Err(
+            "a passphrase needs at least 4 different characters besides spaces: a few words of your own are best"
+                .into(),
+        ),
+        _ => Ok(()),
+    }
+}
+
 /// The keys of a database about to be created: from the passphrase, or from the key file
 /// (reused if one is there, else generated and written with mode 0600).
 pub(super) fn unlock_new(key_path: &Path, unlock: &Unlock) -> Result<(Keys, NewKey), StoreError> {
     if let Some(passphrase) = &unlock.passphrase {
+        if unlock.new_rounds.is_none() {
+            passphrase_strength(passphrase).map_err(|why| StoreError::WeakPassphrase { why })?;
+        }
         let kdf = match unlock.new_rounds {
             Some(rounds) => Kdf::Pbkdf2 {
                 salt: new_salt(),

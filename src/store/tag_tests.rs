@@ -327,7 +327,7 @@ fn schema_tail() -> String {
 #[test]
 fn a_new_passphrase_store_uses_argon2id_and_its_parameters_are_bounded() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path(), Unlock::passphrase("stalks")).unwrap();
+    let store = Store::open(dir.path(), Unlock::passphrase("stalks and coins")).unwrap();
     let meta = |key: &str| -> Vec<u8> {
         store
             .conn
@@ -363,7 +363,7 @@ fn a_new_passphrase_store_uses_argon2id_and_its_parameters_are_bounded() {
             .unwrap()
             .execute(sql, [])
             .unwrap();
-        match Store::open(dir.path(), Unlock::passphrase("stalks")) {
+        match Store::open(dir.path(), Unlock::passphrase("stalks and coins")) {
             Err(StoreError::HeaderChanged { what, .. }) => {
                 assert!(what.contains(said), "{sql}: {what}");
             }
@@ -371,7 +371,7 @@ fn a_new_passphrase_store_uses_argon2id_and_its_parameters_are_bounded() {
         }
     }
     std::fs::write(&db, &original).unwrap();
-    assert!(Store::open(dir.path(), Unlock::passphrase("stalks")).is_ok());
+    assert!(Store::open(dir.path(), Unlock::passphrase("stalks and coins")).is_ok());
 }
 
 #[test]
@@ -626,4 +626,28 @@ fn a_backup_is_never_written_into_or_over_a_file_that_is_there() {
         })
         .collect();
     assert!(left.is_empty());
+}
+
+#[test]
+fn a_new_passphrase_needs_some_strength() {
+    use super::keys::passphrase_strength;
+    assert!(passphrase_strength("stalks and coins").is_ok());
+    assert!(passphrase_strength("短い言葉ではない合言葉").is_ok());
+    for weak in [
+        "short",
+        "        ",
+        "\t\t\t\t\t\t\t\t",
+        "aaaaaaaaaa",
+        "12121212",
+        "ab ab ab ab",
+    ] {
+        assert!(passphrase_strength(weak).is_err(), "{weak:?}");
+    }
+    // Creating a passphrase store with one is refused, and nothing is made.
+    let dir = tempfile::tempdir().unwrap();
+    assert!(matches!(
+        Store::open(dir.path(), Unlock::passphrase("        ")),
+        Err(StoreError::WeakPassphrase { .. })
+    ));
+    assert!(!dir.path().join(DB_FILE).exists());
 }
