@@ -198,6 +198,12 @@ fn endpoint_fault(message: &str) -> bool {
     .any(|w| m.contains(w))
 }
 
+/// Whether a failed send was on a pooled connection the server had already closed (it closes
+/// idle keep-alive connections, and the close crossed the request): a new connection will do.
+fn stale_connection(message: &str) -> bool {
+    message.contains("connection closed before message completed")
+}
+
 /// Whether an error body says the model is still loading (llama.cpp: 503 "Loading model").
 fn says_loading(text: &str) -> bool {
     text.to_ascii_lowercase().contains("loading")
@@ -1179,6 +1185,8 @@ impl Provider for OpenAi {
             let mut waited = Duration::ZERO;
             let mut spent: Option<Usage> = None;
             let mut connect_retried = false;
+            // A pooled connection the server had closed: sent again at once on a new one.
+            let mut stale = 2;
             let mut loading_since: Option<Instant> = None;
             // After a refusal that named nothing: (the fields sent, the same without the
             // optional ones, its status, what it said) while the bare resend is out.
@@ -1317,6 +1325,12 @@ impl Provider for OpenAi {
                     status = ?error.status,
                     "attempt failed"
                 );
+                if error.kind == ErrorKind::Connect && stale > 0 && stale_connection(&error.message)
+                {
+                    // The request never reached the server: no attempt is spent on it.
+                    stale -= 1;
+                    continue;
+                }
                 if error.kind == ErrorKind::Connect && endpoint_fault(&error.message) {
                     // A fact about the endpoint, not the section: one short wait, one more try,
                     // then one message for the reading and "not sent" for the rest.
@@ -1464,6 +1478,13 @@ mod tests {
         ] {
             assert!(!endpoint_fault(m), "{m}");
         }
+        // The first is a closed pooled connection: sent again at once, no attempt spent.
+        assert!(stale_connection(
+            "cannot reach http://127.0.0.1:8089/v1: client error (SendRequest): connection closed before message completed"
+        ));
+        assert!(!stale_connection(
+            "cannot reach http://127.0.0.1:8089/v1: client error (SendRequest): connection reset by peer"
+        ));
     }
 
     #[test]
