@@ -40,6 +40,15 @@ async fn cast(home: &std::path::Path, url: &str) -> Run {
     .await
 }
 
+/// A port that was just free: nothing listens there.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 fn assert_complete(run: &Run) {
     assert_eq!(run.code, Some(0), "{run}");
     let report = run.json();
@@ -205,12 +214,7 @@ async fn the_server_s_own_slot_count_is_asked_and_a_loading_server_is_waited_out
 
 #[tokio::test(flavor = "multi_thread")]
 async fn nothing_listening_is_said_once_and_every_other_section_is_not_sent() {
-    // A port that was just free: nothing listens there.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let home = tempfile::tempdir().unwrap();
     let url = format!("http://127.0.0.1:{port}/v1");
     let run = cast(home.path(), &url).await;
@@ -243,11 +247,7 @@ async fn nothing_listening_is_said_once_and_every_other_section_is_not_sent() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_preset_that_is_not_running_names_how_to_start_it() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let home = tempfile::tempdir().unwrap();
     // The preset at its own address is localhost:11434, which may be taken on a developer's
     // machine; the hint is the preset's whatever its address, so ask through the flag.
@@ -272,7 +272,9 @@ async fn a_preset_that_is_not_running_names_how_to_start_it() {
     .await;
     assert_eq!(run.code, Some(3), "{run}");
     assert_eq!(
-        run.stderr.matches("nothing listens").count(),
+        run.stderr
+            .matches("is Ollama running? start it with `ollama serve`")
+            .count(),
         1,
         "{}",
         run.stderr

@@ -113,8 +113,8 @@ pub fn openai_config(dirs: &Dirs, settings: &Settings) -> OpenAiConfig {
         max_attempts: settings.max_attempts,
         capacity,
         probe_props: capacity == Initial::Unknown || local,
+        // The preset's way to start its server, wherever it was pointed.
         start_hint: preset(&settings.preset)
-            .filter(|_| settings.preset_url)
             .and_then(|p| p.start_hint)
             .map(str::to_owned),
         memory: Some(Arc::new(Memory::in_dir(&dirs.data))),
