@@ -24,7 +24,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use clap::Parser;
-use fake_openai::{FakeOpenAi, ServerConfig};
+use fake_openai::{FakeOpenAi, Fault, OneSlot, Refuser, ServerConfig};
 
 #[derive(Parser, Debug)]
 #[command(about = "Fault-injecting fake OpenAI chat-completions server")]
@@ -66,6 +66,28 @@ struct Args {
     /// in steps of 128).
     #[arg(long)]
     prompt_cache: bool,
+    /// Every request gets this fault unless a header says otherwise (`huge:209715200`,
+    /// `bare-done`, `no-head`, `status:500`, ...).
+    #[arg(long, value_name = "NAME[:ARG]")]
+    fault: Option<String>,
+    /// Serve one request at a time and cut the running stream when another waits: `cut` (a bare
+    /// `[DONE]`, as llama-cpp-python does) or `proxy` (a clean empty answer, as a gateway in front
+    /// of it passes the cut on).
+    #[arg(long, value_name = "cut|proxy")]
+    one_slot: Option<String>,
+    /// Answer `GET /props` with this many slots, as llama.cpp does.
+    #[arg(long, value_name = "N")]
+    props_slots: Option<u64>,
+    /// Answer 503 "Loading model" on every endpoint for this long after starting.
+    #[arg(long, value_name = "MS")]
+    loading_ms: Option<u64>,
+    /// Refuse a field as a kind of server does: `llama-cpp-python` (json_schema, 500),
+    /// `fastapi` (json_schema, 422), `azure` (stream_options, 400).
+    #[arg(long, value_name = "KIND")]
+    refuse: Option<String>,
+    /// A shared context with room for this many streams at once (llama.cpp's default).
+    #[arg(long, value_name = "N")]
+    room_for: Option<u64>,
 }
 
 #[tokio::main(flavor = "multi_thread")]
@@ -83,6 +105,34 @@ async fn main() -> std::io::Result<()> {
         record_requests: args.record,
         record_bodies: args.record,
         prompt_cache: args.prompt_cache,
+        default_fault: match &args.fault {
+            Some(f) => f.parse::<Fault>().map_err(std::io::Error::other)?,
+            None => Fault::Ok,
+        },
+        one_slot: match args.one_slot.as_deref() {
+            None => None,
+            Some("cut") => Some(OneSlot::Cut),
+            Some("proxy") => Some(OneSlot::CutAsEmpty),
+            Some(other) => {
+                return Err(std::io::Error::other(format!(
+                    "--one-slot {other}: cut or proxy"
+                )));
+            }
+        },
+        props_slots: args.props_slots,
+        loading_for: args.loading_ms.map(Duration::from_millis),
+        refuser: match args.refuse.as_deref() {
+            None => None,
+            Some("llama-cpp-python") => Some(Refuser::LlamaCppPython),
+            Some("fastapi") => Some(Refuser::FastApi),
+            Some("azure") => Some(Refuser::Azure),
+            Some(other) => {
+                return Err(std::io::Error::other(format!(
+                    "--refuse {other}: llama-cpp-python, fastapi or azure"
+                )));
+            }
+        },
+        room_for: args.room_for,
         ..ServerConfig::default()
     };
     let server = FakeOpenAi::start_on(config, SocketAddr::new(args.host, args.port))?;
@@ -95,7 +145,7 @@ async fn main() -> std::io::Result<()> {
     let stats = server.stats();
     eprintln!(
         "requests {} completed {} aborted {} in_flight {} peak_in_flight {} by_fault {:?} \
-         prompt_tokens {} cached_tokens {}",
+         prompt_tokens {} cached_tokens {} cut_streams {} refused {}",
         stats.requests,
         stats.completed,
         stats.aborted,
@@ -103,7 +153,9 @@ async fn main() -> std::io::Result<()> {
         stats.peak_in_flight,
         stats.by_fault,
         stats.prompt_tokens,
-        stats.cached_tokens
+        stats.cached_tokens,
+        stats.cut_streams,
+        stats.refused
     );
     server.shutdown().await;
     Ok(())

@@ -1185,8 +1185,9 @@ impl Provider for OpenAi {
             let mut waited = Duration::ZERO;
             let mut spent: Option<Usage> = None;
             let mut connect_retried = false;
-            // A pooled connection the server had closed: sent again at once on a new one.
-            let mut stale = 2;
+            // A pooled connection the server had closed: sent again at once (each failed one
+            // leaves the pool, so a few tries reach a live or new one).
+            let mut stale = 8;
             let mut loading_since: Option<Instant> = None;
             // After a refusal that named nothing: (the fields sent, the same without the
             // optional ones, its status, what it said) while the bare resend is out.
