@@ -658,8 +658,9 @@ impl App {
                 if let Some(a) = self.reading.asking.as_mut().filter(|a| a.run == run) {
                     match event.kind {
                         EventKind::Delta(more) => a.text.push_str(&more),
-                        // The next attempt starts over.
-                        EventKind::Retrying { .. } => a.text.clear(),
+                        // The next attempt starts over (also one queued again after a cut).
+                        EventKind::Retrying { .. }
+                        | EventKind::Held(crate::events::Hold::Requeued { .. }) => a.text.clear(),
                         _ => {}
                     }
                     self.reading.follow_answer(body(self.size), &self.theme);
