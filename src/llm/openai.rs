@@ -360,12 +360,20 @@ impl OpenAi {
             usage,
             ..ProviderError::new(
                 ErrorKind::TooLong,
-                format!(
-                    "the answer ran past {} KiB, more than max_tokens ({}) allows: the server \
-                     is not honouring the limit, so it was cut off",
-                    Self::answer_cap(request) >> 10,
-                    request.max_tokens
-                ),
+                if Self::answer_cap(request) >= MAX_ANSWER_BYTES {
+                    format!(
+                        "the answer ran past {} KiB, the most iching takes of one answer: the \
+                         server does not stop, so it was cut off",
+                        MAX_ANSWER_BYTES >> 10
+                    )
+                } else {
+                    format!(
+                        "the answer ran past {} KiB, more than max_tokens ({}) allows: the \
+                         server is not honouring the limit, so it was cut off",
+                        Self::answer_cap(request) >> 10,
+                        request.max_tokens
+                    )
+                },
             )
         }
     }
