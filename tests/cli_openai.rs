@@ -35,7 +35,7 @@ fn text(b: &[u8]) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn cast_with_openai_runs_every_section_at_once_against_the_endpoint() {
     // The first section goes alone until its head shows what the endpoint accepts, then the
-    // rest join it. No answer's body goes out before all ten are in flight: if the binary held
+    // rest join it (as many as --concurrency says). No answer's body goes out before all ten are in flight: if the binary held
     // any back, the gate would not open and the peak would show it.
     let server = FakeOpenAi::start(ServerConfig {
         latency: Duration::from_millis(200),
@@ -59,6 +59,9 @@ async fn cast_with_openai_runs_every_section_at_once_against_the_endpoint() {
             &url,
             "--model",
             "fake-model",
+            // How many it takes at once is known here, not learned (`any_server` learns it).
+            "--concurrency",
+            "10",
             "--format",
             "json",
         ],
@@ -502,11 +505,12 @@ async fn rpm_lets_a_burst_go_then_spreads_the_rest_over_the_minute() {
     let home = tempfile::tempdir().unwrap();
     let url = server.base_url();
     let started = Instant::now();
+    // (--concurrency: how many the server takes at once is known, not learned.)
     let run = cast_with(
         home.path(),
         FIFTEEN,
         "",
-        &["--base-url", &url, "--rpm", "14"],
+        &["--base-url", &url, "--rpm", "14", "--concurrency", "15"],
         &[],
     )
     .await;

@@ -4,8 +4,10 @@
 //!
 //! Where the number is known (the server's `/props` says it, the user set it, a preset's own
 //! endpoint, or an earlier run learned it) requests start there. Where it is not, the first
-//! request goes alone and each response head lets one more go (slow start: the number in flight
-//! doubles every round trip, so a server that takes many has them all within a few heads).
+//! request goes alone and each request the server starts generating for (its first text) lets one
+//! more go (slow start: the number in flight doubles every round, so a server that takes many
+//! has them all within a few first tokens). A response head is no evidence: llama-cpp-python's
+//! server sends it before the request's turn, then cuts the request that holds the slot.
 //!
 //! A *capacity signal* is a stream the server cut while others were in flight (`[DONE]` without a
 //! finish reason, an empty answer ended as if complete, a reset), a 429 or a 503. On one, the
@@ -217,9 +219,10 @@ impl Capacity {
         }
     }
 
-    /// The response head of `slot`'s request came back successful: while still learning, one
-    /// more may go.
-    pub fn head(&self, slot: &mut Slot<'_>) {
+    /// The server is generating for `slot`'s request (its first text came, or its whole
+    /// answer): while still learning, one more may go. (A response head is no evidence: some
+    /// servers send it before the request's turn.)
+    pub fn serving(&self, slot: &mut Slot<'_>) {
         if slot.acked {
             return;
         }
@@ -357,21 +360,21 @@ mod tests {
     use super::*;
 
     #[tokio::test(start_paused = true)]
-    async fn an_unknown_endpoint_starts_alone_and_grows_with_each_head() {
+    async fn an_unknown_endpoint_starts_alone_and_grows_with_each_request_served() {
         let c = Capacity::new(Initial::Unknown, None, None);
         assert_eq!(c.limit(), (1, Source::Learning));
         let mut a = c.acquire(|_| {}).await;
-        // A second request waits until the first one's head.
+        // A second request waits until the server serves the first.
         let mut waited = None;
         let second =
             tokio::time::timeout(Duration::from_millis(10), c.acquire(|l| waited = Some(l))).await;
         assert!(second.is_err());
         assert_eq!(waited, Some(1));
-        c.head(&mut a);
-        c.head(&mut a); // once per request
+        c.serving(&mut a);
+        c.serving(&mut a); // once per request
         assert_eq!(c.limit().0, 2);
         let mut b = c.acquire(|_| {}).await;
-        c.head(&mut b);
+        c.serving(&mut b);
         assert_eq!(c.limit().0, 3);
     }
 

@@ -451,7 +451,6 @@ impl OpenAi {
             }
             None => self.negotiation.accepted(fields),
         }
-        self.capacity.head(slot);
         *probe = None;
         let is_sse = response
             .headers()
@@ -459,12 +458,16 @@ impl OpenAi {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.contains("text/event-stream"));
         let answer = if self.config.stream && is_sse {
-            self.read_stream(request, response, progress, started, overall)
+            self.read_stream(request, response, progress, started, overall, slot)
                 .await
         } else {
             self.read_whole(request, response, progress, started, overall)
                 .await
         };
+        if answer.is_ok() {
+            // A whole answer is evidence of service too (a stream said so at its first text).
+            self.capacity.serving(slot);
+        }
         let answer = match answer {
             Ok(a) => a,
             // A stream that ends without a finish reason, or whose connection resets, was cut.
@@ -862,6 +865,7 @@ impl OpenAi {
         progress: &Progress,
         started: Instant,
         overall: Instant,
+        slot: &mut Slot<'_>,
     ) -> Result<Answer, AttemptError> {
         let cap = Self::answer_cap(request);
         let mut bytes = response.bytes_stream();
@@ -948,9 +952,17 @@ impl OpenAi {
                         let reasoning = delta.reasoning_len();
                         if reasoning > 0 {
                             a.reasoning_bytes += reasoning;
+                            if last_progress.is_none() {
+                                // The server is generating for this request: evidence it serves
+                                // one more at once (a response head is not: some send it first).
+                                self.capacity.serving(slot);
+                            }
                             last_progress = Some(Instant::now());
                         }
                         if let Some(content) = delta.content.filter(|c| !c.is_empty()) {
+                            if last_progress.is_none() {
+                                self.capacity.serving(slot);
+                            }
                             a.ttft.get_or_insert_with(|| started.elapsed());
                             last_progress = Some(Instant::now());
                             a.text.push_str(&content);

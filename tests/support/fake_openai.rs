@@ -598,8 +598,9 @@ pub struct ServerConfig {
     pub gate: Option<Gate>,
     /// Refuses a request field as a kind of real server does (see [`Refuser`]).
     pub refuser: Option<Refuser>,
-    /// One request is served at a time (its head is sent when its turn comes), and a running
-    /// stream is cut when another request waits (see [`OneSlot`]).
+    /// One request is served at a time (its head is sent at once, its body when its turn comes,
+    /// as llama-cpp-python's server does), and a running stream is cut when another request
+    /// waits (see [`OneSlot`]).
     pub one_slot: Option<OneSlot>,
     /// `GET /props` answers llama.cpp's `{"total_slots": n, ...}`; `None`: no such endpoint.
     pub props_slots: Option<u64>,
@@ -1070,6 +1071,8 @@ struct InFlight {
     cut_ending: Option<Vec<Bytes>>,
     /// Whether this stream holds room in the shared context.
     in_context: bool,
+    /// Whether its body waits for the one slot first.
+    wants_slot: bool,
 }
 
 impl InFlight {
@@ -1084,6 +1087,7 @@ impl InFlight {
             slot: None,
             cut_ending: None,
             in_context: false,
+            wants_slot: false,
         }
     }
 
@@ -1163,6 +1167,17 @@ where
             st.passed = true;
             if let Some(gate) = st.guard.gate.clone() {
                 gate.pass(&st.shutdown).await;
+            }
+            if st.guard.wants_slot {
+                let shared = st.guard.shared.clone();
+                let waiting = Waiting::new(shared.clone());
+                let mut stop = st.shutdown.clone();
+                let permit = tokio::select! {
+                    p = shared.slot.clone().acquire_owned() => p.ok(),
+                    _ = stop.wait_for(|stop| *stop) => None,
+                };
+                drop(waiting);
+                st.guard.slot = permit;
             }
         }
         loop {
@@ -1606,17 +1621,9 @@ async fn chat_completions(
         );
     }
 
-    // A one-slot server takes requests one at a time: the head goes out when its turn comes.
-    if ctx.config.one_slot.is_some() && ctx.fault.answers() {
-        let waiting = Waiting::new(shared.clone());
-        let mut stop = shutdown.clone();
-        let permit = tokio::select! {
-            p = shared.slot.clone().acquire_owned() => p.ok(),
-            _ = stop.wait_for(|stop| *stop) => None,
-        };
-        drop(waiting);
-        guard.slot = permit;
-    }
+    // A one-slot server takes requests one at a time. Its response head goes out at once, as
+    // llama-cpp-python's does; the body waits for the request's turn.
+    guard.wants_slot = ctx.config.one_slot.is_some() && ctx.fault.answers();
 
     // Error faults: status + JSON body after the latency.
     let mut resp_headers = HeaderMap::new();
