@@ -421,6 +421,14 @@ pub fn too_small(width: u16, height: u16, min_w: u16, min_h: u16) -> [String; 3]
 
 /// Messages on the status line.
 pub mod msg {
+    /// A paste refused because the field would pass its limit.
+    pub fn paste_too_long(adding: usize, have: usize, limit: usize) -> String {
+        format!(
+            "not pasted: {adding} characters would make {} in all; at most {limit} are allowed here",
+            adding + have
+        )
+    }
+
     use crate::model::ReadingId;
 
     /// A follow-up answer was saved.

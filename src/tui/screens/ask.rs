@@ -134,13 +134,11 @@ impl AskState {
     /// Pastes text at the cursor of the focused box; line breaks become spaces (each is one
     /// line).
     pub fn on_paste(&mut self, text: &str) {
-        let one_line: String = text
-            .chars()
-            .map(|c| if c == '\n' || c == '\r' { ' ' } else { c })
-            .collect();
-        if self.focused().insert_str(one_line) {
-            self.error = None;
-        }
+        let limit = match self.focus {
+            AskFocus::Question => MAX_QUESTION_CHARS,
+            AskFocus::Situation => MAX_CONTEXT_CHARS,
+        };
+        self.error = super::paste(self.focused(), text, limit, true).err();
     }
 
     fn submit(&mut self) -> AskAction {

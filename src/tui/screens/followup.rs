@@ -95,9 +95,7 @@ impl FollowupEditor {
 
     /// Pastes text at the cursor (line breaks become spaces: a question is one paragraph).
     pub fn on_paste(&mut self, text: &str) {
-        if self.input.insert_str(text.replace(['\r', '\n'], " ")) {
-            self.error = None;
-        }
+        self.error = super::paste(&mut self.input, text, MAX_QUESTION_CHARS, true).err();
     }
 }
 

@@ -128,9 +128,7 @@ impl NoteEditor {
 
     /// Pastes text at the cursor (line breaks kept).
     pub fn on_paste(&mut self, text: &str) {
-        if self.input.insert_str(text.replace("\r\n", "\n")) {
-            self.error = None;
-        }
+        self.error = super::paste(&mut self.input, text, MAX_NOTE_CHARS, false).err();
     }
 }
 

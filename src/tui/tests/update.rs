@@ -60,9 +60,22 @@ fn an_empty_or_long_question_is_refused_with_a_reason() {
     assert_eq!(a.screen, Screen::Ask);
     type_text(&mut a, "x");
     assert_eq!(a.ask.error, None, "editing clears the message");
-    a.update(Msg::Paste("y".repeat(2000)));
-    assert!(a.update(key(KeyCode::Enter)).is_empty());
-    assert!(a.ask.error.as_deref().unwrap().contains("2001 characters"));
+    // A paste that would pass the limit is refused at once, whole, saying so.
+    a.update(Msg::Paste("y".repeat(2_001_004)));
+    assert_eq!(a.ask.text(), "x");
+    assert!(
+        a.ask
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("not pasted: 2001004 characters would make 2001005 in all; at most 2000"),
+        "{:?}",
+        a.ask.error
+    );
+    // One that fits goes in, cleaned as it will be kept: what the box shows is what is cast.
+    a.update(Msg::Paste("y\u{1b}]0;title\u{7}z\r\nw".into()));
+    assert_eq!(a.ask.error, None);
+    assert_eq!(a.ask.text(), "xyz w");
 }
 
 #[test]
@@ -98,6 +111,21 @@ fn tab_moves_to_the_situation_which_goes_with_the_question() {
     b.update(Msg::Paste(
         "x".repeat(crate::reading::MAX_CONTEXT_CHARS + 1),
     ));
+    assert_eq!(
+        b.ask.situation_text(),
+        "",
+        "refused at once, nothing inserted"
+    );
+    assert!(
+        b.ask
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("at most 4000 are allowed here")
+    );
+    // Typed past the limit instead, it is refused when cast, in its own box.
+    b.update(Msg::Paste("x".repeat(crate::reading::MAX_CONTEXT_CHARS)));
+    type_text(&mut b, "x");
     b.update(key(KeyCode::BackTab));
     assert!(b.update(key(KeyCode::Enter)).is_empty());
     assert_eq!(b.ask.focus, crate::tui::screens::ask::AskFocus::Situation);
