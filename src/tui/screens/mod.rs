@@ -256,6 +256,35 @@ pub fn wrap_styled(runs: &[(&str, Style)], width: usize) -> Vec<Line<'static>> {
         .collect()
 }
 
+/// Pastes `text` into an editor at its cursor as it will be saved: escape sequences and other
+/// controls taken out (what the editor shows is what is kept), line breaks as the field keeps
+/// them (`one_line`: each a space; else CRLF and CR as one line break). A paste that would take
+/// the field past `limit` characters is refused whole, at once, saying so; nothing is inserted.
+pub fn paste(
+    input: &mut ratatui_textarea::TextArea<'static>,
+    text: &str,
+    limit: usize,
+    one_line: bool,
+) -> Result<(), String> {
+    let unified = text.replace("\r\n", "\n").replace('\r', "\n");
+    let clean: String = if one_line {
+        crate::response::sanitize_inline(&unified.replace('\n', " "))
+    } else {
+        unified
+            .split('\n')
+            .map(crate::response::sanitize_inline)
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let have: usize = input.lines().iter().map(|l| l.chars().count()).sum();
+    let adding = clean.chars().count();
+    if have + adding > limit {
+        return Err(strings::msg::paste_too_long(adding, have, limit));
+    }
+    input.insert_str(clean);
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -295,33 +324,4 @@ mod tests {
         assert_eq!(scroll_percent(0, 20, 20), None);
         assert_eq!(scroll_percent(0, 3, 20), None);
     }
-}
-
-/// Pastes `text` into an editor at its cursor as it will be saved: escape sequences and other
-/// controls taken out (what the editor shows is what is kept), line breaks as the field keeps
-/// them (`one_line`: each a space; else CRLF and CR as one line break). A paste that would take
-/// the field past `limit` characters is refused whole, at once, saying so; nothing is inserted.
-pub fn paste(
-    input: &mut ratatui_textarea::TextArea<'static>,
-    text: &str,
-    limit: usize,
-    one_line: bool,
-) -> Result<(), String> {
-    let unified = text.replace("\r\n", "\n").replace('\r', "\n");
-    let clean: String = if one_line {
-        crate::response::sanitize_inline(&unified.replace('\n', " "))
-    } else {
-        unified
-            .split('\n')
-            .map(crate::response::sanitize_inline)
-            .collect::<Vec<_>>()
-            .join("\n")
-    };
-    let have: usize = input.lines().iter().map(|l| l.chars().count()).sum();
-    let adding = clean.chars().count();
-    if have + adding > limit {
-        return Err(strings::msg::paste_too_long(adding, have, limit));
-    }
-    input.insert_str(clean);
-    Ok(())
 }
