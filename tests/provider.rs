@@ -563,3 +563,35 @@ async fn unreachable_endpoints_fail_clearly_after_retries_without_the_key() {
         .is_err()
     );
 }
+
+#[tokio::test]
+async fn model_ids_that_would_have_to_be_changed_to_be_shown_are_left_out() {
+    // A server listing an id with an escape sequence, one too long, a blank one and two plain
+    // ones: the list holds the ids as sent, and only those that show as they are.
+    let listing = serde_json::json!({"object": "list", "data": [
+        {"id": "qwen2.5:3b"},
+        {"id": "evil\u{1b}]0;title\u{7}model"},
+        {"id": "x".repeat(201)},
+        {"id": "   "},
+        {"id": "llama-3.2-3b-instruct"},
+    ]});
+    let app = axum::Router::new().route(
+        "/v1/models",
+        axum::routing::get(move || {
+            let body = listing.to_string();
+            async move { ([("content-type", "application/json")], body) }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let p = OpenAi::new(
+        OpenAiConfig::new(format!("http://{addr}/v1"), "m"),
+        Arc::new(Limiter::new(None, None)),
+    )
+    .unwrap();
+    assert_eq!(
+        p.models().await.unwrap(),
+        ["llama-3.2-3b-instruct", "qwen2.5:3b"]
+    );
+}

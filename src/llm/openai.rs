@@ -1111,8 +1111,12 @@ impl OpenAi {
             .into_iter()
             .chain(list.models)
             .filter_map(super::wire::ModelEntry::id)
-            .map(|m| sanitize_inline(&m).chars().take(200).collect::<String>())
-            .filter(|m| !m.trim().is_empty())
+            // An id is used as it was sent, so one that would have to be changed to be shown
+            // (escapes, controls, over 200 characters, blank) is left out rather than shown as
+            // an id the server does not know.
+            .filter(|m| {
+                !m.trim().is_empty() && m.chars().count() <= 200 && sanitize_inline(m) == *m
+            })
             .collect();
         ids.sort();
         ids.dedup();
