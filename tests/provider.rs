@@ -595,3 +595,35 @@ async fn model_ids_that_would_have_to_be_changed_to_be_shown_are_left_out() {
         ["llama-3.2-3b-instruct", "qwen2.5:3b"]
     );
 }
+
+#[tokio::test]
+async fn a_passing_500_costs_the_schema_nothing_and_one_met_twice_is_learned() {
+    use iching::llm::negotiate::Fields;
+    use iching::llm::preset::{Choice, Structured, TokenParam};
+    let server = FakeOpenAi::start(ServerConfig::default());
+    let p = provider(&server, |c| {
+        c.structured = Choice::Auto;
+        c.start = Fields::new(TokenParam::MaxTokens, Structured::JsonSchema);
+    });
+    let format = |i: usize| {
+        server.requests()[i]
+            .body
+            .pointer("/response_format/type")
+            .and_then(|v| v.as_str())
+            .map(str::to_owned)
+    };
+    // One 500 naming nothing: retried as a fault, with every field still.
+    server.push_faults([Fault::Status(500)]);
+    let (result, _) = one(&p, Section::OpeningStatements).await;
+    assert_eq!(result.unwrap().attempts, 2);
+    assert_eq!(format(1).as_deref(), Some("json_schema"));
+    assert_eq!(p.fields().structured, Structured::JsonSchema);
+    // The same request meeting it twice: the retry goes without the optional fields, and when
+    // that is taken, they are dropped for everyone.
+    server.reset_stats();
+    server.push_faults([Fault::Status(500), Fault::Status(500)]);
+    let (result, _) = one(&p, Section::OpeningStatements).await;
+    assert_eq!(result.unwrap().attempts, 3);
+    assert_eq!(format(2), None);
+    assert_eq!(p.fields().structured, Structured::Off);
+}

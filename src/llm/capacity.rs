@@ -32,6 +32,8 @@ use super::memory::{self, CUT_TTL, Memory};
 
 /// How long an endpoint that refused connections is taken as down.
 pub const DOWN_FOR: Duration = Duration::from_secs(10);
+/// How soon after that one request tries it again.
+pub const HALF_OPEN_AFTER: Duration = Duration::from_secs(1);
 
 /// Where the limit in force comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,7 +69,16 @@ struct State {
     cut_at: Option<usize>,
     cut_when: u64,
     source: Source,
-    down: Option<(Instant, String)>,
+    down: Option<Down>,
+}
+
+/// The endpoint refused connections: since when, why, and whether one request is out trying
+/// again (half-open, as a circuit breaker: the server may have been started meanwhile).
+#[derive(Debug)]
+struct Down {
+    since: Instant,
+    why: String,
+    trying: bool,
 }
 
 /// One endpoint's capacity. See the module docs.
@@ -313,31 +324,61 @@ impl Capacity {
 
     /// Why the endpoint is taken as unreachable now, if it is.
     pub fn down(&self) -> Option<String> {
+        let s = self.lock();
+        s.down
+            .as_ref()
+            .filter(|d| d.since.elapsed() < DOWN_FOR)
+            .map(|d| d.why.clone())
+    }
+
+    /// Whether a request may go: yes unless the endpoint is down; while it is, after a second
+    /// one request at a time goes through to try again (its success clears the mark, its failure
+    /// renews it).
+    pub fn through(&self) -> bool {
         let mut s = self.lock();
-        match &s.down {
-            Some((since, why)) if since.elapsed() < DOWN_FOR => Some(why.clone()),
-            Some(_) => {
-                s.down = None;
-                None
-            }
-            None => None,
+        let Some(d) = s.down.as_mut() else {
+            return true;
+        };
+        if d.since.elapsed() >= DOWN_FOR {
+            s.down = None;
+            return true;
         }
+        if !d.trying && d.since.elapsed() >= HALF_OPEN_AFTER {
+            d.trying = true;
+            return true;
+        }
+        false
     }
 
     /// Marks the endpoint unreachable for [`DOWN_FOR`], for `why`. Returns whether this call
-    /// marked it (`false`: another request already had).
+    /// marked it (`false`: another request already had, and this one was not the one trying
+    /// again).
     pub fn mark_down(&self, why: &str) -> bool {
         let mut s = self.lock();
-        if s.down
-            .as_ref()
-            .is_some_and(|(since, _)| since.elapsed() < DOWN_FOR)
+        if let Some(d) = s.down.as_ref()
+            && d.since.elapsed() < DOWN_FOR
+            && !d.trying
         {
             return false;
         }
-        s.down = Some((Instant::now(), why.to_owned()));
+        s.down = Some(Down {
+            since: Instant::now(),
+            why: why.to_owned(),
+            trying: false,
+        });
         drop(s);
         self.changed.notify_waiters();
         true
+    }
+
+    /// A 429, 503 or other 5xx on `slot`'s request while others ran: a capacity signal, except
+    /// where the number in flight is the user's (or a hosted preset's own, where a 429 is about
+    /// budgets, which the limiter keeps): there it stays.
+    pub fn overloaded(&self, slot: &Slot<'_>) {
+        if self.lock().source == Source::Setting {
+            return;
+        }
+        self.signal(slot);
     }
 
     fn snapshot(&self, s: &State) -> memory::Capacity {
@@ -442,12 +483,37 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_refused_endpoint_is_down_for_a_while_and_marked_once() {
+    async fn a_refused_endpoint_is_down_for_a_while_and_one_request_tries_again() {
         let c = Capacity::new(Initial::Unknown, None, None);
         assert!(c.mark_down("nothing listens"));
         assert!(!c.mark_down("nothing listens"));
         assert_eq!(c.down().as_deref(), Some("nothing listens"));
+        assert!(!c.through(), "the others are not sent");
+        // After a second, one request tries again (the server may have been started).
+        tokio::time::advance(HALF_OPEN_AFTER).await;
+        assert!(c.through());
+        assert!(!c.through(), "one at a time");
+        // It failed too: it says so itself, and the mark is renewed.
+        assert!(c.mark_down("nothing listens"));
+        assert!(!c.through());
         tokio::time::advance(DOWN_FOR).await;
         assert_eq!(c.down(), None);
+        assert!(c.through());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn load_does_not_halve_a_number_the_user_set() {
+        let c = Capacity::new(Initial::Known(Some(8)), None, None);
+        let slots: Vec<Slot<'_>> =
+            futures_util::future::join_all((0..8).map(|_| c.acquire(|_| {}))).await;
+        c.overloaded(&slots[0]);
+        assert_eq!(c.limit().0, 8);
+        drop(slots);
+        let learned = Capacity::new(Initial::Unknown, None, None);
+        learned.server_says(8);
+        let slots: Vec<Slot<'_>> =
+            futures_util::future::join_all((0..8).map(|_| learned.acquire(|_| {}))).await;
+        learned.overloaded(&slots[0]);
+        assert_eq!(learned.limit().0, 4);
     }
 }

@@ -17,7 +17,7 @@
 //! so a refusal costs one extra request, not one per section in flight.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 
 use serde::{Deserialize, Serialize};
@@ -130,13 +130,17 @@ pub struct Negotiation {
     structured_fixed: bool,
     /// A request with the current fields got a successful response head.
     settled: AtomicBool,
+    /// The probe is over (accepted, or failed for a reason that says nothing of the fields):
+    /// nobody waits behind it.
+    probed: AtomicBool,
+    /// The token-limit field was stepped once: it never steps back (a value error that names the
+    /// field would flip it to and fro).
+    token_stepped: AtomicBool,
     /// Whether to send a probe alone before the rest (the starting choice is a guess).
     probe: bool,
     gate: tokio::sync::Mutex<()>,
     /// What was stepped down, in order.
     steps: Mutex<Vec<Step>>,
-    /// Unnamed 5xx refusals seen whose resend without the optional fields was taken.
-    strikes: AtomicU32,
     /// Keeps what is learned for the next run.
     remember: Option<Remember>,
 }
@@ -218,10 +222,11 @@ impl Negotiation {
             token_fixed,
             structured_fixed,
             settled: AtomicBool::new(remembered.is_some()),
+            probed: AtomicBool::new(remembered.is_some()),
+            token_stepped: AtomicBool::new(false),
             probe: guess && !(token_fixed && structured_fixed),
             gate: tokio::sync::Mutex::new(()),
             steps: Mutex::new(Vec::new()),
-            strikes: AtomicU32::new(0),
             remember: None,
         }
     }
@@ -252,7 +257,7 @@ impl Negotiation {
     /// probing request holds until its response head (`None`: no need to wait). `waiting` is
     /// called if this request has to wait for another's probe.
     pub async fn admit(&self, waiting: impl FnOnce()) -> Option<tokio::sync::MutexGuard<'_, ()>> {
-        if !self.probe || self.settled.load(Ordering::Acquire) {
+        if !self.probe || self.probed.load(Ordering::Acquire) {
             return None;
         }
         let guard = if let Ok(guard) = self.gate.try_lock() {
@@ -261,7 +266,7 @@ impl Negotiation {
             waiting();
             self.gate.lock().await
         };
-        if self.settled.load(Ordering::Acquire) {
+        if self.probed.load(Ordering::Acquire) {
             return None;
         }
         Some(guard)
@@ -276,6 +281,7 @@ impl Negotiation {
             // before a step down, which says nothing new.)
             return;
         }
+        self.probed.store(true, Ordering::Release);
         let first = !self.settled.swap(true, Ordering::AcqRel);
         let now = *fields;
         drop(fields);
@@ -285,12 +291,10 @@ impl Negotiation {
     }
 
     /// The resend without optional fields (`bare`, after an unnamed refusal of `sent` with
-    /// `status`) was taken: for a 4xx at once, for a 5xx the second time, the optional fields
-    /// that may change are dropped for everyone. Returns whether they were.
+    /// `status`) was taken: the optional fields that may change are dropped for everyone. (The
+    /// caller resends bare after a 4xx at once, after a 5xx only when the same request met it
+    /// twice: a passing fault once does not cost the schema.) Returns whether they were.
     pub fn bare_accepted(&self, sent: Fields, bare: Fields, status: u16, said: &str) -> bool {
-        if status >= 500 && self.strikes.fetch_add(1, Ordering::AcqRel) == 0 {
-            return false;
-        }
         let mut fields = self.fields.lock().unwrap_or_else(PoisonError::into_inner);
         if *fields != sent {
             return false;
@@ -319,6 +323,7 @@ impl Negotiation {
         *fields = bare;
         drop(fields);
         self.settled.store(true, Ordering::Release);
+        self.probed.store(true, Ordering::Release);
         tracing::info!(status, now = ?bare, "the endpoint refused the optional fields");
         self.steps
             .lock()
@@ -333,7 +338,7 @@ impl Negotiation {
     /// The probe failed for a reason that says nothing about the fields (no answer, a 401): nobody
     /// waits behind it any longer; a refusal, if one comes, is still learned.
     pub fn stop_probing(&self) {
-        self.settled.store(true, Ordering::Release);
+        self.probed.store(true, Ordering::Release);
     }
 
     /// What a failed response (`status`, `body`) to a request with `sent` says about its fields:
@@ -343,7 +348,13 @@ impl Negotiation {
             return None;
         }
         let changeable = |f: Field| match f {
-            Field::TokenParam => !self.token_fixed,
+            // Once stepped, only a request sent before the step is told to go again (with the
+            // field as it is now); the field never steps back.
+            Field::TokenParam => {
+                !self.token_fixed
+                    && (!self.token_stepped.load(Ordering::Acquire)
+                        || self.fields().token_param != sent.token_param)
+            }
             Field::Structured => !self.structured_fixed && sent.structured != Structured::Off,
             Field::StreamOptions => sent.stream_options,
             Field::Reasoning => sent.reasoning,
@@ -352,6 +363,9 @@ impl Negotiation {
             Some(field) if changeable(field) => {
                 let mut fields = self.fields.lock().unwrap_or_else(PoisonError::into_inner);
                 if value(*fields, field) == value(sent, field) {
+                    if field == Field::TokenParam {
+                        self.token_stepped.store(true, Ordering::Release);
+                    }
                     let stepped = step_down(*fields, field);
                     let step = Step {
                         field,
@@ -653,16 +667,13 @@ mod tests {
         assert_eq!(n.known(), Known::Accepted);
         // A bare request refused is not a field refusal: nothing more to drop.
         assert_eq!(n.refused(bare, 400, "Bad Request", ""), None);
-        // A 5xx must do it twice: a passing fault once does not cost the schema.
-        let n = auto(fields(TokenParam::MaxTokens, Structured::JsonSchema), true);
-        let sent = n.fields();
-        let Some(Refused::Unnamed(bare)) = n.refused(sent, 500, "", "") else {
-            panic!("an unnamed 500 asks for a bare resend");
-        };
-        assert!(!n.bare_accepted(sent, bare, 500, ""));
-        assert_eq!(n.fields(), sent);
-        assert!(n.bare_accepted(sent, bare, 500, ""));
-        assert_eq!(n.fields(), bare);
+        // The token field steps once and never back: a value error naming it again is the
+        // error, not a refusal.
+        let n = auto(fields(TokenParam::MaxTokens, Structured::Off), true);
+        assert!(n.refused(n.fields(), 400, OPENAI_400, "").is_some());
+        let too_large = r#"{"error":{"message":"max_completion_tokens is too large: 5000000","param":"max_completion_tokens"}}"#;
+        assert_eq!(n.refused(n.fields(), 400, too_large, ""), None);
+        assert_eq!(n.fields().token_param, TokenParam::MaxCompletionTokens);
     }
 
     #[tokio::test]

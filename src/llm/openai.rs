@@ -428,7 +428,10 @@ impl OpenAi {
                 // a refusal (a server out of room answers 500, a gateway 502 or 504).
                 429 if error.error.kind == ErrorKind::RateLimited => error.overload = true,
                 503 => error.overload = true,
-                s if s >= 500 && error.refused.is_none() => error.overload = true,
+                // A 5xx that names no field may be load as well as a refusal.
+                s if s >= 500 && !matches!(error.refused, Some(Refused::Named(_))) => {
+                    error.overload = true;
+                }
                 _ => {}
             }
             if error.refused.is_none() && !error.loading {
@@ -664,13 +667,18 @@ impl OpenAi {
 
     /// What a section that was never sent says: the endpoint was found unreachable.
     fn not_sent(&self, attempts: u32, usage: Option<Usage>) -> ProviderError {
+        let message = if attempts == 0 {
+            format!("not sent: {} cannot be reached", self.endpoint)
+        } else {
+            format!(
+                "not sent again after {attempts} attempt(s): {} cannot be reached",
+                self.endpoint
+            )
+        };
         ProviderError {
             attempts,
             usage,
-            ..ProviderError::new(
-                ErrorKind::NotSent,
-                format!("not sent: {} cannot be reached", self.endpoint),
-            )
+            ..ProviderError::new(ErrorKind::NotSent, message)
         }
     }
 
@@ -1216,6 +1224,8 @@ impl Provider for OpenAi {
             // After a refusal that named nothing: (the fields sent, the same without the
             // optional ones, its status, what it said) while the bare resend is out.
             let mut bare: Option<(Fields, Fields, u16, String)> = None;
+            // 5xx answers naming nothing that this request met with all its fields.
+            let mut unnamed_5xx = 0;
             // The probe's turn, kept from a refusal to its resend.
             let mut probe_kept = None;
             // Time held back by the endpoint's capacity or another's probe.
@@ -1223,7 +1233,7 @@ impl Provider for OpenAi {
             // Shown as held (queued again, loading): the next send is a start again.
             let mut shown_held = false;
             loop {
-                if self.capacity.down().is_some() {
+                if !self.capacity.through() {
                     return Err(self.not_sent(attempt - 1, spent));
                 }
                 self.limiter.acquire(estimate).await;
@@ -1261,7 +1271,7 @@ impl Provider for OpenAi {
                     progress.send(EventKind::Started);
                 }
                 // Found unreachable by another request while this one waited.
-                if self.capacity.down().is_some() {
+                if !self.capacity.through() {
                     return Err(self.not_sent(attempt - 1, spent));
                 }
                 let fields = bare
@@ -1313,12 +1323,14 @@ impl Provider for OpenAi {
                     continue;
                 }
                 if e.overload {
-                    self.capacity.signal(&slot);
+                    self.capacity.overloaded(&slot);
                 }
                 drop(slot);
                 match e.refused {
                     Some(Refused::Named(field)) if resends > 0 => {
                         resends -= 1;
+                        // The fields stepped down for everyone are what goes next.
+                        bare = None;
                         tracing::info!(section = %request.section, ?field, status = ?e.error.status, "field refused; sending again");
                         continue;
                     }
@@ -1334,8 +1346,10 @@ impl Provider for OpenAi {
                             continue;
                         }
                         // A 5xx may be a passing fault: it is retried as one (after a wait, an
-                        // attempt spent), and the retry goes without the optional fields.
-                        bare = next;
+                        // attempt spent); met twice by this request, the retry goes without the
+                        // optional fields.
+                        unnamed_5xx += 1;
+                        bare = if unnamed_5xx >= 2 { next } else { None };
                     }
                     Some(_) | None => bare = None,
                 }

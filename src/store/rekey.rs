@@ -335,6 +335,11 @@ impl Store {
         }
     }
 
+    /// Whether another process changed the store's key since this one opened it.
+    pub(super) fn key_check_changed(&self) -> Result<bool, StoreError> {
+        Ok(self.current_key_check()? != self.key_check)
+    }
+
     /// Fails with [`StoreError::KeyChanged`] when another process changed the store's key
     /// since this one opened it: what this process would seal could not be opened.
     pub(super) fn same_key(&self) -> Result<(), StoreError> {

@@ -141,7 +141,18 @@ fn commit_group(store: &mut Store, group: Vec<Job>) {
     } else {
         "BEGIN IMMEDIATE"
     };
-    if let Err(e) = store.step(begin) {
+    // Begun, and only then compared: a key change another process made while this waited for
+    // the write lock is followed before the group runs (checked before the lock, it could
+    // commit in between).
+    let begun = store.step(begin).and_then(|()| {
+        if store.key_check_changed()? {
+            let _ = store.conn.execute_batch("ROLLBACK");
+            store.follow_key_change()?;
+            store.step(begin)?;
+        }
+        Ok(())
+    });
+    if let Err(e) = begun {
         for job in group {
             let _ = job.reply.send(Err(e.clone()));
         }

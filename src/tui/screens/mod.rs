@@ -276,7 +276,8 @@ pub fn paste(
             .collect::<Vec<_>>()
             .join("\n")
     };
-    let have: usize = input.lines().iter().map(|l| l.chars().count()).sum();
+    // Counted as the field is kept: its line breaks are characters too.
+    let have = input.lines().join("\n").chars().count();
     let adding = clean.chars().count();
     if have + adding > limit {
         return Err(strings::msg::paste_too_long(adding, have, limit));
