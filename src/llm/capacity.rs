@@ -184,10 +184,16 @@ impl Capacity {
         (s.limit, s.source)
     }
 
-    /// The server says it serves `slots` at once: that is the limit, and the most.
+    /// The server says it serves `slots` at once: that is the limit, and the most; unless it
+    /// cut streams at fewer lately (a server with 4 slots over one shared context may not hold
+    /// 4 prompts): then what was learned stands, under the server's number.
     pub fn server_says(&self, slots: usize) {
         let mut s = self.lock();
-        if s.source == Source::Setting {
+        let fresh_cut =
+            s.cut_at.is_some() && memory::now_secs().saturating_sub(s.cut_when) < CUT_TTL.as_secs();
+        if s.source == Source::Learned && fresh_cut {
+            s.limit = s.limit.min(slots.max(1));
+        } else if s.source == Source::Setting {
             // The user's (or preset's) own number stands, but never above what the server has.
             s.limit = s.limit.min(slots.max(1));
         } else {
@@ -474,6 +480,9 @@ mod tests {
             cut_when: memory::now_secs(),
         };
         let c = Capacity::new(Initial::Unknown, Some(remembered), None);
+        assert_eq!(c.limit(), (1, Source::Learned));
+        // The server's own count does not undo what its streams taught lately.
+        c.server_says(4);
         assert_eq!(c.limit(), (1, Source::Learned));
         for _ in 0..5 {
             let s = c.acquire(|_| {}).await;
