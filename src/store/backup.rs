@@ -74,6 +74,8 @@ pub fn backup(db: &Path, to: &Path) -> Result<u64, StoreError> {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
+    // What a killed backup left beside its target goes first.
+    clear_dead_staging(&parent);
     let private = parent.join(format!(".iching-backup-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&private);
     let failed = |what: &str, e: &dyn std::fmt::Display| StoreError::BackupFailed {
@@ -148,8 +150,10 @@ pub(super) fn place_no_replace(from: &Path, to: &Path) -> Result<(), StoreError>
     Ok(())
 }
 
-/// Removes the staging folders (`.restore-PID`) that a restore killed before it could clean up
-/// left in `data_dir`, and the private folders (`.iching-backup-PID`) of a killed backup there.
+/// Removes what a process killed before it could clean up left in `data_dir`: a restore's
+/// staging folder (`.restore-PID`), a backup's private folder (`.iching-backup-PID`), the
+/// endpoint memory's half-written file (`iching-endpoints.tmp-PID`). Decided by the process id
+/// alone: a folder shared between machines or PID namespaces is not told apart.
 pub(super) fn clear_dead_staging(data_dir: &Path) {
     let Ok(entries) = std::fs::read_dir(data_dir) else {
         return;
@@ -160,14 +164,20 @@ pub(super) fn clear_dead_staging(data_dir: &Path) {
         let Some(pid) = name
             .strip_prefix(".restore-")
             .or_else(|| name.strip_prefix(".iching-backup-"))
+            .or_else(|| name.strip_prefix("iching-endpoints.tmp-"))
         else {
             continue;
         };
         if pid.parse::<u32>().is_ok_and(|p| p != std::process::id())
             && super::readings::process_gone(pid)
         {
-            tracing::info!(folder = %name, "removed what a killed restore or backup left");
-            let _ = std::fs::remove_dir_all(entry.path());
+            tracing::info!(entry = %name, "removed what a killed process left");
+            let path = entry.path();
+            if path.is_dir() {
+                let _ = std::fs::remove_dir_all(&path);
+            } else {
+                let _ = std::fs::remove_file(&path);
+            }
         }
     }
 }

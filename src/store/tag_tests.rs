@@ -586,9 +586,19 @@ fn what_a_killed_restore_left_is_removed_by_the_next_open() {
     std::fs::write(left.join(KEY_FILE), b"a copied key").unwrap();
     let mine = dir.path().join(format!(".restore-{}", std::process::id()));
     std::fs::create_dir(&mine).unwrap();
+    let half_written = dir.path().join("iching-endpoints.tmp-2147483646");
+    std::fs::write(&half_written, b"{").unwrap();
     drop(Store::open(dir.path(), Unlock::default()).unwrap());
     assert!(!left.exists(), "a dead process's staging folder is removed");
+    assert!(!half_written.exists(), "and its half-written memory file");
     assert!(mine.exists(), "a live one's is not");
+    // A killed backup's private folder beside its target goes with the next backup there.
+    let target_dir = tempfile::tempdir().unwrap();
+    let killed = target_dir.path().join(".iching-backup-2147483646");
+    std::fs::create_dir(&killed).unwrap();
+    std::fs::write(killed.join(DB_FILE), b"a copy of the store").unwrap();
+    backup::backup(&dir.path().join(DB_FILE), &target_dir.path().join("b.db")).unwrap();
+    assert!(!killed.exists());
 }
 
 #[test]
