@@ -81,6 +81,18 @@ struct Down {
     trying: bool,
 }
 
+/// Whether a cut seen at `when` (seconds since the epoch) is recent enough to hold growth back.
+fn lately(when: u64) -> bool {
+    memory::now_secs().saturating_sub(when) < CUT_TTL.as_secs()
+}
+
+impl State {
+    /// The level that cut streams lately, if one did.
+    fn fresh_cut(&self) -> Option<usize> {
+        self.cut_at.filter(|_| lately(self.cut_when))
+    }
+}
+
 /// One endpoint's capacity. See the module docs.
 #[derive(Debug)]
 pub struct Capacity {
@@ -142,7 +154,7 @@ impl Capacity {
     ) -> Self {
         let fresh_cut = remembered
             .and_then(|r| r.cut_at.map(|c| (c, r.cut_when)))
-            .filter(|(_, when)| memory::now_secs().saturating_sub(*when) < CUT_TTL.as_secs());
+            .filter(|&(_, when)| lately(when));
         let (limit, max, slow_start, source) = match (initial, remembered) {
             (Initial::Known(n), _) => {
                 let n = n.unwrap_or(CEILING).clamp(1, CEILING);
@@ -189,9 +201,7 @@ impl Capacity {
     /// 4 prompts): then what was learned stands, under the server's number.
     pub fn server_says(&self, slots: usize) {
         let mut s = self.lock();
-        let fresh_cut =
-            s.cut_at.is_some() && memory::now_secs().saturating_sub(s.cut_when) < CUT_TTL.as_secs();
-        if s.source == Source::Learned && fresh_cut {
+        if s.source == Source::Learned && s.fresh_cut().is_some() {
             s.limit = s.limit.min(slots.max(1));
         } else if s.source == Source::Setting {
             // The user's (or preset's) own number stands, but never above what the server has.
@@ -276,10 +286,7 @@ impl Capacity {
         }
         s.successes = 0;
         let next = s.limit + 1;
-        let fresh_cut = s
-            .cut_at
-            .filter(|_| memory::now_secs().saturating_sub(s.cut_when) < CUT_TTL.as_secs());
-        if fresh_cut.is_some_and(|c| next >= c) {
+        if s.fresh_cut().is_some_and(|c| next >= c) {
             return;
         }
         s.limit = next;

@@ -789,8 +789,13 @@ impl Shared {
 /// The 503 a loading server sends.
 fn loading_response(shared: &Shared) -> Response {
     shared.counters.loading.fetch_add(1, Ordering::Relaxed);
-    let mut resp = Response::new(Body::from(LOADING_MODEL_503));
-    *resp.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+    json_response(StatusCode::SERVICE_UNAVAILABLE, LOADING_MODEL_503)
+}
+
+/// A JSON body with `status`, outside the chat endpoint's plans.
+fn json_response(status: StatusCode, body: impl Into<Body>) -> Response {
+    let mut resp = Response::new(body.into());
+    *resp.status_mut() = status;
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
@@ -2371,12 +2376,7 @@ async fn props(State(shared): State<Arc<Shared>>) -> Response {
         "total_slots": slots,
         "model_path": "fake.gguf",
     });
-    let mut resp = Response::new(Body::from(body.to_string()));
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    resp
+    json_response(StatusCode::OK, body.to_string())
 }
 
 async fn models(State(shared): State<Arc<Shared>>) -> Response {
@@ -2388,12 +2388,7 @@ async fn models(State(shared): State<Arc<Shared>>) -> Response {
         "object": "list",
         "data": [{"id": "gpt-fake", "object": "model", "created": 0, "owned_by": "fake"}],
     });
-    let mut resp = Response::new(Body::from(body.to_string()));
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    resp
+    json_response(StatusCode::OK, body.to_string())
 }
 
 async fn not_found(State(shared): State<Arc<Shared>>) -> Response {
@@ -2401,15 +2396,12 @@ async fn not_found(State(shared): State<Arc<Shared>>) -> Response {
         .counters
         .other_requests
         .fetch_add(1, Ordering::Relaxed);
-    let mut resp = Response::new(Body::from(error_body(
-        "Invalid URL (fake server knows POST /v1/chat/completions).",
-        "invalid_request_error",
-        None,
-    )));
-    *resp.status_mut() = StatusCode::NOT_FOUND;
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    resp
+    json_response(
+        StatusCode::NOT_FOUND,
+        error_body(
+            "Invalid URL (fake server knows POST /v1/chat/completions).",
+            "invalid_request_error",
+            None,
+        ),
+    )
 }
