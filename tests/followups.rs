@@ -281,7 +281,7 @@ async fn offline_a_follow_up_is_answered_from_the_lines_it_names_and_says_so() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_follow_up_answered_while_the_key_is_rotated_is_saved_under_the_new_key() {
+async fn a_key_change_while_a_follow_up_is_answered_is_refused_saying_so_and_the_answer_is_saved() {
     let server = FakeOpenAi::start(ServerConfig::default());
     let url = server.base_url();
     let home = tempfile::tempdir().unwrap();
@@ -318,9 +318,18 @@ async fn a_follow_up_answered_while_the_key_is_rotated_is_saved_under_the_new_ke
     };
     let (asked, rotated) = support::cli::guard(60, async { tokio::join!(asking, rotate) }).await;
     let asked: Run = asked.unwrap().into();
-    assert_eq!(rotated.code, Some(0), "{rotated}");
+    assert_eq!(rotated.code, Some(2), "{rotated}");
+    assert!(
+        rotated
+            .stderr
+            .contains("a follow-up question on reading 1 is being answered right now"),
+        "says what is running: {rotated}"
+    );
     assert_eq!(asked.code, Some(0), "the finished answer is kept: {asked}");
     assert!(!asked.stderr.contains("not saved"), "{asked}");
+    // Once it is saved, the key changes.
+    let rotated = run(home.path(), &["key", "rotate"], "", &[]).await;
+    assert_eq!(rotated.code, Some(0), "{rotated}");
     let show = run(home.path(), &["show", "1", "--format", "json"], "", &[]).await;
     assert_eq!(show.code, Some(0), "{show}");
     assert_eq!(show.json()["followups"].as_array().unwrap().len(), 1);

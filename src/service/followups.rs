@@ -12,6 +12,7 @@ use crate::model::ReadingId;
 use crate::reading::followup::{Answered, Turn, followup_request, run_followup};
 use crate::reading::{saved_report, stored_reading, validate_question};
 use crate::report::FollowupReport;
+use crate::store::claim::{Work, claim};
 use crate::store::{Followup, FollowupMeta, NewFollowup, now_ms};
 
 /// How asking a follow-up ended.
@@ -38,6 +39,12 @@ impl Service {
         let question = validate_question(question)
             .map_err(|e| ServiceError::Usage(format!("follow-up: {e}")))?;
         let engine = self.engine()?;
+        // Held until the answer is saved: a key change meanwhile is refused, saying so, and
+        // one running now is waited for.
+        let dir = self.dirs.data.clone();
+        let _claim = tokio::task::spawn_blocking(move || claim(&dir, Work::Followup(id)))
+            .await
+            .map_err(|e| ServiceError::Io(format!("the follow-up could not start: {e}")))??;
         let (report, reading, query, earlier) = self
             .writer
             .call(move |s| {

@@ -76,8 +76,7 @@ pub fn backup(db: &Path, to: &Path) -> Result<u64, StoreError> {
     };
     // What a killed backup left beside its target goes first.
     clear_dead_staging(&parent);
-    let private = parent.join(format!(".iching-backup-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&private);
+    let private = parent.join(format!(".iching-backup-{}", unique_suffix()));
     let failed = |what: &str, e: &dyn std::fmt::Display| StoreError::BackupFailed {
         shown: super::perms::sh_quote(to.as_os_str()),
         reason: format!("{what}: {e}"),
@@ -86,8 +85,10 @@ pub fn backup(db: &Path, to: &Path) -> Result<u64, StoreError> {
         .mode(0o700)
         .create(&private)
         .map_err(|e| failed("cannot make a folder beside it", &e))?;
+    let owner = super::claim::own_folder(&private);
     let staged = private.join(DB_FILE);
     let result = (|| {
+        owner.as_ref().map_err(Clone::clone)?;
         let conn = schema::open_ro(db)?;
         let target = staged.to_str().ok_or_else(|| StoreError::Database {
             path: to.to_path_buf(),
@@ -109,7 +110,19 @@ pub fn backup(db: &Path, to: &Path) -> Result<u64, StoreError> {
         Ok(size)
     })();
     let _ = std::fs::remove_dir_all(&private);
+    drop(owner);
     result
+}
+
+/// A staging folder's name after its prefix: this process's id, then a count that makes it
+/// unique within the process.
+fn unique_suffix() -> String {
+    static SEQ: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    format!(
+        "{}-{}",
+        std::process::id(),
+        SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    )
 }
 
 /// Puts the file `from` at `to`, failing with [`StoreError::Exists`] if anything is at `to`
@@ -151,9 +164,12 @@ pub(super) fn place_no_replace(from: &Path, to: &Path) -> Result<(), StoreError>
 }
 
 /// Removes what a process killed before it could clean up left in `data_dir`: a restore's
-/// staging folder (`.restore-PID`), a backup's private folder (`.iching-backup-PID`), the
-/// endpoint memory's half-written file (`iching-endpoints.tmp-PID`). Decided by the process id
-/// alone: a folder shared between machines or PID namespaces is not told apart.
+/// staging folder (`.restore-PID-N`), a backup's private folder (`.iching-backup-PID-N`), the
+/// endpoint memory's half-written file (`iching-endpoints.tmp-PID`). A folder is its owner's
+/// while the owner's claim inside it is held (a lock that ends with the process, so a process
+/// id reused or seen from another machine sharing the folder does not matter); only a folder
+/// without a claim (its owner was killed before it wrote one) and the small memory file are
+/// judged by the process id.
 pub(super) fn clear_dead_staging(data_dir: &Path) {
     let Ok(entries) = std::fs::read_dir(data_dir) else {
         return;
@@ -168,11 +184,17 @@ pub(super) fn clear_dead_staging(data_dir: &Path) {
         else {
             continue;
         };
-        if pid.parse::<u32>().is_ok_and(|p| p != std::process::id())
-            && super::readings::process_gone(pid)
-        {
+        let path = entry.path();
+        let pid = pid.split('-').next().unwrap_or_default();
+        let dead = match super::claim::folder_owner_alive(&path) {
+            Some(alive) => !alive,
+            None => {
+                pid.parse::<u32>().is_ok_and(|p| p != std::process::id())
+                    && super::readings::process_gone(pid)
+            }
+        };
+        if dead {
             tracing::info!(entry = %name, "removed what a killed process left");
-            let path = entry.path();
             if path.is_dir() {
                 let _ = std::fs::remove_dir_all(&path);
             } else {
@@ -193,6 +215,8 @@ pub fn key_mode_of(path: &Path) -> Result<Option<KeyMode>, StoreError> {
 pub struct OpenedBackup {
     store: Option<Store>,
     staging: PathBuf,
+    /// Held while the staging folder exists: the sweep leaves it alone.
+    _owner: Option<super::claim::Claim>,
 }
 
 impl OpenedBackup {
@@ -240,16 +264,18 @@ impl OpenedBackup {
                 path: data_dir.to_path_buf(),
             });
         }
-        let staging = data_dir.join(format!(".restore-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&staging);
+        let staging = data_dir.join(format!(".restore-{}", unique_suffix()));
         std::fs::DirBuilder::new()
             .mode(0o700)
             .create(&staging)
             .map_err(|e| StoreError::io(&staging, "cannot create the folder", &e))?;
+        let owner = super::claim::own_folder(&staging);
         let mut opened = Self {
             store: None,
             staging,
+            _owner: None,
         };
+        opened._owner = Some(owner?);
         let copy = |from: &Path, name: &str| -> Result<(), StoreError> {
             let to = opened.staging.join(name);
             let mut src =

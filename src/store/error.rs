@@ -225,6 +225,16 @@ pub enum StoreError {
         /// The other process.
         pid: i64,
     },
+    /// Work another live process (or this one) is doing will write under the key when it ends.
+    #[error(
+        "{work} right now (by iching process {pid}); wait for it to finish, or stop it, and try again"
+    )]
+    Busy {
+        /// What is running.
+        work: super::claim::Work,
+        /// The process doing it.
+        pid: u32,
+    },
     /// A sealed value of a reading does not open.
     #[error(
         "integrity check failed for reading {id} (its {field} was changed outside iching, or the database is damaged); it cannot be shown"
@@ -285,6 +295,7 @@ impl StoreError {
             self,
             StoreError::NotFound(_)
                 | StoreError::InFlight { .. }
+                | StoreError::Busy { .. }
                 | StoreError::PassphraseNeeded { .. }
                 | StoreError::WrongPassphrase { .. }
                 | StoreError::PassphraseNotUsed { .. }

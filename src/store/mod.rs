@@ -13,6 +13,7 @@
 //!   commits small groups of writes together.
 
 mod backup;
+pub mod claim;
 mod error;
 mod followups;
 mod keys;

@@ -103,6 +103,11 @@ impl Store {
         for id in self.running_ids()? {
             self.not_in_flight(id)?;
         }
+        // Work that writes when it ends claims itself under the lock held here, so none can
+        // start now and none that started is missed.
+        if let Some(&(work, pid)) = super::claim::in_flight(&dir).first() {
+            return Err(StoreError::Busy { work, pid });
+        }
         let key_path = dir.join(KEY_FILE);
         let staged = keys::staged_key_path(&key_path);
         let (master, mode, kdf) = match to {

@@ -588,7 +588,22 @@ fn what_a_killed_restore_left_is_removed_by_the_next_open() {
     std::fs::create_dir(&mine).unwrap();
     let half_written = dir.path().join("iching-endpoints.tmp-2147483646");
     std::fs::write(&half_written, b"{").unwrap();
+    // The owner's claim decides, not the pid: a live pid (1) whose claim nobody holds was
+    // killed and its pid reused; a dead pid whose claim is held belongs to a process on
+    // another machine sharing the folder.
+    let reused = dir.path().join(".restore-1-0");
+    std::fs::create_dir(&reused).unwrap();
+    std::fs::write(reused.join(".owner"), b"1").unwrap();
+    let elsewhere = dir.path().join(".restore-2147483645-0");
+    std::fs::create_dir(&elsewhere).unwrap();
+    let held = super::claim::own_folder(&elsewhere).unwrap();
     drop(Store::open(dir.path(), Unlock::default()).unwrap());
+    assert!(
+        !reused.exists(),
+        "a folder whose owner's claim is not held is removed"
+    );
+    assert!(elsewhere.exists(), "one whose claim is held is not");
+    drop(held);
     assert!(!left.exists(), "a dead process's staging folder is removed");
     assert!(!half_written.exists(), "and its half-written memory file");
     assert!(mine.exists(), "a live one's is not");
