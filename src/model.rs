@@ -304,8 +304,67 @@ pub struct Query {
     pub context: Option<String>,
 }
 
+/// The longest question accepted, in characters.
+pub const MAX_QUESTION_CHARS: usize = 2000;
+/// The longest situation (`--context`) accepted, in characters.
+pub const MAX_CONTEXT_CHARS: usize = 4000;
+
+/// What is wrong with a question or its situation, as typed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum QueryError {
+    /// The question is nothing but whitespace (or what cleaning removed).
+    #[error("the question is empty: type what you want to ask the oracle")]
+    EmptyQuestion,
+    /// The question is over [`MAX_QUESTION_CHARS`].
+    #[error("the question is {0} characters long; keep it under {MAX_QUESTION_CHARS}")]
+    QuestionTooLong(usize),
+    /// The situation is over [`MAX_CONTEXT_CHARS`].
+    #[error("the situation is {0} characters long; keep it under {MAX_CONTEXT_CHARS}")]
+    SituationTooLong(usize),
+}
+
+/// `raw` made one clean line: escape sequences, controls and invisible characters removed,
+/// whitespace collapsed; with its length in characters.
+fn one_line(raw: &str) -> (String, usize) {
+    let clean = crate::text::sanitize_inline(raw)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let chars = clean.chars().count();
+    (clean, chars)
+}
+
+/// A question as typed, cleaned (see [`one_line`]) and checked: not empty, not too long. The
+/// one rule for every question asked: a reading's and a follow-up's, from every front end.
+pub fn clean_question(raw: &str) -> Result<String, QueryError> {
+    match one_line(raw) {
+        (_, 0) => Err(QueryError::EmptyQuestion),
+        (_, n) if n > MAX_QUESTION_CHARS => Err(QueryError::QuestionTooLong(n)),
+        (clean, _) => Ok(clean),
+    }
+}
+
+/// The situation behind a question, cleaned like the question; `None` when there is none
+/// (nothing, or only whitespace).
+pub fn clean_situation(raw: &str) -> Result<Option<String>, QueryError> {
+    match one_line(raw) {
+        (_, n) if n > MAX_CONTEXT_CHARS => Err(QueryError::SituationTooLong(n)),
+        (_, 0) => Ok(None),
+        (clean, _) => Ok(Some(clean)),
+    }
+}
+
 impl Query {
-    /// A question without a situation.
+    /// The question and situation as typed, cleaned and checked: how every front end makes
+    /// one.
+    pub fn parse(question: &str, situation: Option<&str>) -> Result<Self, QueryError> {
+        Ok(Self {
+            question: clean_question(question)?,
+            context: situation.map(clean_situation).transpose()?.flatten(),
+        })
+    }
+
+    /// A question without a situation, already clean (stored, or written in the program).
     pub fn new(question: impl Into<String>) -> Self {
         Self {
             question: question.into(),
@@ -313,7 +372,7 @@ impl Query {
         }
     }
 
-    /// A question and its situation (`None` or empty: none).
+    /// A question and its situation, already clean (`None` or empty: none).
     pub fn with_context(question: impl Into<String>, context: Option<String>) -> Self {
         Self {
             question: question.into(),
@@ -453,6 +512,36 @@ impl FromIterator<(String, Price)> for Prices {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn questions_and_situations_are_cleaned_and_checked_once() {
+        assert_eq!(
+            clean_question("  Will it  rain?\n"),
+            Ok("Will it rain?".into())
+        );
+        assert_eq!(clean_question("   \t\n"), Err(QueryError::EmptyQuestion));
+        assert_eq!(clean_question("\u{1b}[2J"), Err(QueryError::EmptyQuestion));
+        assert_eq!(
+            clean_question("a\u{1b}]0;pwned\u{7}b \u{202e}c"),
+            Ok("ab c".into())
+        );
+        let long = "x".repeat(MAX_QUESTION_CHARS + 1);
+        assert_eq!(
+            clean_question(&long),
+            Err(QueryError::QuestionTooLong(MAX_QUESTION_CHARS + 1))
+        );
+        assert!(clean_question(&"豐".repeat(MAX_QUESTION_CHARS)).is_ok());
+        let q = Query::parse(" Go? ", Some("  a\tnew  job ")).unwrap();
+        assert_eq!(
+            (q.question.as_str(), q.context.as_deref()),
+            ("Go?", Some("a new job"))
+        );
+        assert_eq!(Query::parse("Go?", Some(" \n ")).unwrap().context, None);
+        assert_eq!(
+            Query::parse("Go?", Some(&"y".repeat(MAX_CONTEXT_CHARS + 1))),
+            Err(QueryError::SituationTooLong(MAX_CONTEXT_CHARS + 1))
+        );
+    }
 
     #[test]
     fn every_error_kind_is_stored_and_read_back_by_its_name() {

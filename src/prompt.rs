@@ -9,7 +9,7 @@ use crossterm::event::{self, Event, KeyCode, KeyEvent, KeyEventKind, KeyModifier
 use crossterm::terminal;
 use zeroize::Zeroizing;
 
-use crate::service::{AskPassphrase, ServiceError};
+use crate::service::{AskPassphrase, PassphraseProblem, ServiceError};
 
 /// The passphrase prompt, when standard input is a terminal to ask on.
 pub fn passphrase_prompt() -> Option<AskPassphrase<'static>> {
@@ -41,9 +41,7 @@ pub fn ask_new_passphrase() -> Option<Result<Zeroizing<String>, ServiceError>> {
         let first = ask_hidden("New passphrase: ")?;
         let again = ask_hidden("The same again: ")?;
         if *first != *again {
-            return Err(ServiceError::Usage(
-                "the two passphrases differ; nothing was changed".into(),
-            ));
+            return Err(ServiceError::Passphrase(PassphraseProblem::Differ));
         }
         Ok(first)
     })())
@@ -53,7 +51,8 @@ pub fn ask_new_passphrase() -> Option<Result<Zeroizing<String>, ServiceError>> {
 fn ask_hidden(label: &str) -> Result<Zeroizing<String>, ServiceError> {
     eprint!("{label}");
     let _ = std::io::stderr().flush();
-    let failed = |e: std::io::Error| ServiceError::Io(format!("cannot read the passphrase: {e}"));
+    let failed =
+        |e: std::io::Error| ServiceError::Passphrase(PassphraseProblem::Unreadable(e.into()));
     terminal::enable_raw_mode().map_err(failed)?;
     let read = read_hidden();
     let _ = terminal::disable_raw_mode();
@@ -61,8 +60,8 @@ fn ask_hidden(label: &str) -> Result<Zeroizing<String>, ServiceError> {
     let passphrase = read.map_err(failed)?;
     match passphrase {
         Some(p) if !p.is_empty() => Ok(p),
-        Some(_) => Err(ServiceError::Usage("no passphrase was typed".into())),
-        None => Err(ServiceError::Usage("cancelled".into())),
+        Some(_) => Err(ServiceError::Passphrase(PassphraseProblem::Empty)),
+        None => Err(ServiceError::Passphrase(PassphraseProblem::Cancelled)),
     }
 }
 

@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 
 /// The layers, lowest first. A module imports only from layers below it, or its own.
 const LAYERS: &[&[&str]] = &[
-    &["model", "oracle", "crypto", "logging", "text"],
+    &["text"],
+    &["model", "oracle", "crypto", "logging"],
     &["plan"],
     &["response"],
     &["events"],

@@ -17,7 +17,7 @@ use crate::events::{EventKind, SectionEvent};
 use crate::model::ReadingId;
 use crate::report::FollowupReport;
 use crate::response::{Ending, Paragraph, StreamView, to_plain_text};
-use crate::service::Asked;
+use crate::service::{Asked, ServiceError};
 
 /// Arguments of `ask`.
 #[derive(Debug, Args)]
@@ -54,8 +54,7 @@ pub async fn run(home: Option<&Path>, args: AskArgs) -> Result<ExitCode, CliErro
         args.question.clone()
     };
     // An empty or over-long question is refused before anything is opened.
-    crate::reading::validate_question(&question)
-        .map_err(|e| CliError::usage(format!("follow-up: {e}")))?;
+    crate::model::clean_question(&question).map_err(ServiceError::FollowupQuery)?;
     let service = open_configured(home, &args.provider).await?;
     let (tx, rx) = mpsc::unbounded_channel();
     let asking = service.ask(args.id, &question, tx, cancel_on_ctrl_c());

@@ -21,9 +21,7 @@ use crate::model::ReadingId;
 use crate::oracle::Reading;
 use crate::orchestrator::Slots;
 use crate::plan::plan;
-use crate::reading::{
-    BatchEvent, BatchJob, readings_in_flight, run_batch, validate_context, validate_question,
-};
+use crate::reading::{BatchEvent, BatchJob, readings_in_flight, run_batch};
 use crate::report::ReadingStatus;
 use crate::response::sanitize_inline;
 
@@ -119,12 +117,9 @@ fn parse_line(line: &str) -> Result<Line, String> {
     } else {
         (line.to_owned(), None, None, None, None)
     };
-    let question = validate_question(&question).map_err(|e| e.to_string())?;
-    let context = context
-        .as_deref()
-        .map(validate_context)
-        .transpose()?
-        .flatten();
+    let query =
+        crate::model::Query::parse(&question, context.as_deref()).map_err(|e| e.to_string())?;
+    let (question, context) = (query.question, query.context);
     let cast = cast_from_args(lines.as_deref(), method.as_deref(), seed, CastNames::JSON)
         .map_err(|e| e.message)?;
     Ok((question, context, cast))

@@ -17,8 +17,8 @@ use crate::events::{EventKind, Hold, SectionEvent};
 use crate::model::Query;
 use crate::oracle::{Cast, Method, Reading};
 use crate::plan::{Section, plan};
-use crate::reading::{validate_context, validate_question};
 use crate::report::{self, ReadingReport, ReadingStatus, SectionStatus};
+use crate::service::ServiceError;
 
 /// Arguments of `cast`.
 #[derive(Debug, Args)]
@@ -119,14 +119,8 @@ pub fn cast_from_args(
 /// Runs `cast`: the reading is saved section by section as it is generated, then printed as
 /// stored (so `show` prints the same).
 pub async fn run(home: Option<&Path>, args: CastArgs) -> Result<ExitCode, CliError> {
-    let question = validate_question(&args.question).map_err(|e| CliError::usage(e.to_string()))?;
-    let context = args
-        .context
-        .as_deref()
-        .map(validate_context)
-        .transpose()
-        .map_err(CliError::usage)?
-        .flatten();
+    let query =
+        Query::parse(&args.question, args.context.as_deref()).map_err(ServiceError::from)?;
     let cast = cast_from_args(
         args.lines.as_deref(),
         args.method.as_deref(),
@@ -137,7 +131,7 @@ pub async fn run(home: Option<&Path>, args: CastArgs) -> Result<ExitCode, CliErr
     let reading = Arc::new(Reading::new(cast));
     let planned = plan(&reading).len();
     let (tx, rx) = mpsc::unbounded_channel();
-    let query = Arc::new(Query::with_context(question, context));
+    let query = Arc::new(query);
     let run = service.cast(reading, query, tx, cancel_on_ctrl_c());
     let (saved, ()) = tokio::join!(run, show_progress(rx, planned));
     let report = match saved {

@@ -59,6 +59,9 @@ impl FromStr for Method {
 pub struct LineValue(u8);
 
 impl LineValue {
+    /// 7, young yang: an unchanging yang line.
+    pub const YOUNG_YANG: LineValue = LineValue(7);
+
     /// A line value, if `v` is 6, 7, 8 or 9.
     pub fn new(v: u8) -> Option<Self> {
         (6..=9).contains(&v).then_some(Self(v))

@@ -47,8 +47,8 @@ pub struct FollowupRequest {
 pub enum Answered {
     /// Answered.
     Done(Box<SectionDone>),
-    /// The request failed for good: why.
-    Failed(String),
+    /// The request failed for good: how.
+    Failed(Box<crate::events::SectionFailure>),
     /// Cancelled before it was answered.
     Cancelled,
 }
@@ -172,7 +172,7 @@ pub async fn run_followup(
     let summary = engine.run_requests(id, vec![request], events, cancel).await;
     match summary.outcomes.into_iter().next().map(|(_, o)| o) {
         Some(Outcome::Done(done)) => Answered::Done(done),
-        Some(Outcome::Failed(failure)) => Answered::Failed(failure.error),
+        Some(Outcome::Failed(failure)) => Answered::Failed(failure),
         Some(Outcome::Cancelled) | None => Answered::Cancelled,
     }
 }

@@ -20,12 +20,11 @@ mod markup;
 pub mod quality;
 mod render;
 mod salvage;
-mod sanitize;
 mod stream;
 
+pub use crate::text::{hidden, sanitize_inline, sanitize_multiline};
 pub use render::{markdown_text, to_html, to_markdown, to_plain_text};
 pub use salvage::{parse_response, preview};
-pub use sanitize::{hidden, sanitize_inline, sanitize_multiline};
 pub use stream::{Ending, StreamView};
 
 /// A run of text with one style.
@@ -85,7 +84,7 @@ impl Paragraph {
 
 /// Helpers the tests of every part share.
 #[cfg(test)]
-mod test_support {
+pub(crate) mod test_support {
     use super::{Paragraph, Span, parse_response};
 
     /// A span of `text`.

@@ -44,7 +44,7 @@ pub fn checker(ctx: &Setup) -> Result<OpenAi, ServiceError> {
         },
         Arc::new(Limiter::new(None, None)),
     )
-    .map_err(|e| ServiceError::Usage(e.message))
+    .map_err(ServiceError::Endpoint)
 }
 
 /// The models `ctx`'s endpoint lists, and the endpoint (without credentials).
@@ -53,10 +53,7 @@ pub async fn list_models(ctx: &Setup) -> Result<(String, Vec<String>), ServiceEr
         return Ok((String::new(), vec![crate::llm::offline::MODEL.to_owned()]));
     }
     let provider = checker(ctx)?;
-    let models = provider
-        .models()
-        .await
-        .map_err(|e| ServiceError::Provider(format!("cannot list the models: {}", e.message)))?;
+    let models = provider.models().await.map_err(ServiceError::Models)?;
     Ok((provider.info().endpoint, models))
 }
 
@@ -212,20 +209,13 @@ async fn run_checks(ctx: &mut Setup, checks: &mut Vec<Check>) -> Result<(), Serv
     }
     // The first section of a reading, built as a reading builds it (the same instructions,
     // envelope, fields and streaming), through the same code.
-    let seven =
-        LineValue::new(7).ok_or_else(|| ServiceError::Provider("7 is a line value".into()))?;
-    let reading = Arc::new(Reading::new(Cast::manual([seven; 6])));
+    let reading = Arc::new(Reading::new(Cast::manual([LineValue::YOUNG_YANG; 6])));
     let query = Arc::new(crate::model::Query::new(
         "What should I keep in mind as I begin this work?",
     ));
-    let Some(request) = ctx
+    let request = ctx
         .engine
-        .requests(&reading, &query, &[Section::OpeningStatements])
-        .into_iter()
-        .next()
-    else {
-        return Err(ServiceError::Provider("a reading plans its opening".into()));
-    };
+        .request(&reading, &query, Section::OpeningStatements);
     let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
     let progress = Progress::new(tx, None, Section::OpeningStatements);
     let started = Instant::now();

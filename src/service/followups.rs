@@ -6,11 +6,12 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::{Service, ServiceError};
+use super::{Service, ServiceError, Stopped};
 use crate::events::SectionEvent;
 use crate::model::ReadingId;
+use crate::model::clean_question;
 use crate::reading::followup::{Answered, Turn, followup_request, run_followup};
-use crate::reading::{saved_report, stored_reading, validate_question};
+use crate::reading::{saved_report, stored_reading};
 use crate::report::FollowupReport;
 use crate::store::claim::{Work, claim};
 use crate::store::{Followup, FollowupMeta, NewFollowup, now_ms};
@@ -36,15 +37,14 @@ impl Service {
         cancel: CancellationToken,
     ) -> Result<Asked, ServiceError> {
         self.writable()?;
-        let question = validate_question(question)
-            .map_err(|e| ServiceError::Usage(format!("follow-up: {e}")))?;
+        let question = clean_question(question).map_err(ServiceError::FollowupQuery)?;
         let engine = self.engine()?;
         // Held until the answer is saved: a key change meanwhile is refused, saying so, and
         // one running now is waited for.
         let dir = self.dirs.data.clone();
         let _claim = tokio::task::spawn_blocking(move || claim(&dir, Work::Followup(id)))
             .await
-            .map_err(|e| ServiceError::Io(format!("the follow-up could not start: {e}")))??;
+            .map_err(|_| ServiceError::Stopped(Stopped::Followup))??;
         let (report, reading, query, earlier) = self
             .writer
             .call(move |s| {
@@ -67,11 +67,7 @@ impl Service {
         let asked_at = now_ms();
         let done = match run_followup(&engine, id, built.request, events, cancel).await {
             Answered::Done(done) => done,
-            Answered::Failed(why) => {
-                return Err(ServiceError::Provider(format!(
-                    "the follow-up was not answered: {why}"
-                )));
-            }
+            Answered::Failed(why) => return Err(ServiceError::FollowupUnanswered(why)),
             Answered::Cancelled => return Ok(Asked::Cancelled),
         };
         let meta = FollowupMeta {

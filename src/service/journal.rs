@@ -14,7 +14,7 @@ impl Service {
         text: &str,
     ) -> Result<i64, ServiceError> {
         self.writable()?;
-        let text = validate_note(text).map_err(ServiceError::Usage)?;
+        let text = validate_note(text)?;
         Ok(self
             .writer
             .call(move |s| s.add_note(id, kind, &text))
@@ -29,7 +29,7 @@ impl Service {
         text: &str,
     ) -> Result<(), ServiceError> {
         self.writable()?;
-        let text = validate_note(text).map_err(ServiceError::Usage)?;
+        let text = validate_note(text)?;
         Ok(self
             .writer
             .call(move |s| s.edit_note(id, note, &text))

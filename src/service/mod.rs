@@ -8,6 +8,7 @@
 //! [`doctor`] checks an endpoint.
 
 pub mod doctor;
+mod error;
 mod followups;
 mod journal;
 pub mod setup;
@@ -20,7 +21,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use zeroize::Zeroizing;
 
-use crate::config::{ConfigError, Dirs, Overrides, Prices};
+use crate::config::{Dirs, Overrides, Prices};
 use crate::events::SectionEvent;
 use crate::model::{ExportFormat, Query, ReadingId, SectionStatus};
 use crate::oracle::Reading;
@@ -32,66 +33,12 @@ use crate::store::{
     WriterThread,
 };
 
+pub use error::{
+    HomeProblem, IoFailure, NotABackup, PassphraseProblem, ServiceError, Stopped, TerminalStep,
+};
 pub use followups::Asked;
 pub use setup::Setup;
 pub use upkeep::{BACKUP_PASSPHRASE_ENV, BackupKey};
-
-/// Why an operation failed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ServiceError {
-    /// The store refused or failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// The settings cannot work.
-    #[error("{message}")]
-    Config {
-        /// What is wrong, and what to do.
-        message: String,
-        /// Whether the user's input is at fault (a bad value, a missing key) rather than the
-        /// system (an unreadable file).
-        usage: bool,
-    },
-    /// The request itself is wrong (a bad `--home`, an empty question).
-    #[error("{0}")]
-    Usage(String),
-    /// An export could not be written.
-    #[error("{0}")]
-    Export(String),
-    /// The endpoint could not be used.
-    #[error("{0}")]
-    Provider(String),
-    /// The terminal or a file could not be used.
-    #[error("{0}")]
-    Io(String),
-}
-
-impl ServiceError {
-    /// Whether the user can fix it by what they type: exit status 2 for a command.
-    pub fn is_usage(&self) -> bool {
-        match self {
-            ServiceError::Store(e) => e.is_usage(),
-            ServiceError::Config { usage, .. } => *usage,
-            ServiceError::Usage(_) => true,
-            ServiceError::Export(_) | ServiceError::Provider(_) | ServiceError::Io(_) => false,
-        }
-    }
-}
-
-impl From<ConfigError> for ServiceError {
-    fn from(e: ConfigError) -> Self {
-        let usage = matches!(
-            e,
-            ConfigError::Invalid(_)
-                | ConfigError::Parse { .. }
-                | ConfigError::MissingKey { .. }
-                | ConfigError::Unsafe(_)
-        );
-        ServiceError::Config {
-            message: e.to_string(),
-            usage,
-        }
-    }
-}
 
 /// What a question that fails its integrity check is shown as, wherever it would be shown.
 pub const INTEGRITY_PLACEHOLDER: &str = "(integrity check failed)";
@@ -175,15 +122,15 @@ pub fn check_home(home: Option<&Path>, access: Access) -> Result<(), ServiceErro
     };
     match std::fs::metadata(home) {
         Ok(m) if m.is_dir() => Ok(()),
-        Ok(_) => Err(ServiceError::Usage(format!(
-            "--home {} is a file, not a folder; pass the folder that holds iching.db",
-            home.display()
-        ))),
+        Ok(_) => Err(ServiceError::Home {
+            problem: HomeProblem::IsAFile,
+            path: home.to_path_buf(),
+        }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && access == Access::Read => {
-            Err(ServiceError::Usage(format!(
-                "--home {} does not exist, so it holds no readings; check the path (a new store is made only by a command that writes, such as `iching cast`)",
-                home.display()
-            )))
+            Err(ServiceError::Home {
+                problem: HomeProblem::Missing,
+                path: home.to_path_buf(),
+            })
         }
         Err(_) => Ok(()),
     }
@@ -210,11 +157,10 @@ pub fn check_home_holds_store(home: Option<&Path>) -> Result<(), ServiceError> {
         !(name.starts_with('.') || name.starts_with("iching") || name == crate::config::CONFIG_FILE)
     });
     if foreign {
-        return Err(ServiceError::Usage(format!(
-            "--home {} holds no iching store (no {}); check the path (a new store is made only by a command that writes, such as `iching cast`, or by `iching restore`)",
-            home.display(),
-            crate::store::DB_FILE
-        )));
+        return Err(ServiceError::Home {
+            problem: HomeProblem::HoldsNoStore,
+            path: home.to_path_buf(),
+        });
     }
     Ok(())
 }
@@ -323,9 +269,9 @@ impl Service {
     }
 
     fn engine(&self) -> Result<crate::reading::Engine, ServiceError> {
-        self.setup().map(|s| s.engine.clone()).ok_or_else(|| {
-            ServiceError::Provider("no provider is set up for this operation".into())
-        })
+        self.setup()
+            .map(|s| s.engine.clone())
+            .ok_or(ServiceError::NotConfigured)
     }
 
     /// Saves `reading` and its question as a new reading and generates every planned section
@@ -520,9 +466,7 @@ pub fn export(
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let Some(id) = r.id else {
-        return Err(ServiceError::Export(
-            "this reading was not saved, so it has no id to name the file by; only saved readings can be exported".to_owned(),
-        ));
+        return Err(ServiceError::ExportUnsaved);
     };
     let text = match format {
         ExportFormat::Markdown => report::to_markdown_doc(r),
@@ -549,16 +493,17 @@ pub fn export(
         };
         return match written {
             Ok(()) => Ok(path),
-            Err(e) => Err(ServiceError::Export(format!(
-                "cannot write {}: {e}",
-                path.display()
-            ))),
+            Err(e) => Err(ServiceError::ExportWrite {
+                path,
+                error: e.into(),
+            }),
         };
     }
-    Err(ServiceError::Export(format!(
-        "{EXPORT_NAMES} exports of reading #{id} are already in {}; move some away to export again",
-        dir.display()
-    )))
+    Err(ServiceError::ExportNamesTaken {
+        id,
+        dir: dir.to_path_buf(),
+        names: EXPORT_NAMES,
+    })
 }
 
 /// A read lock that a panicked writer does not poison (the values are replaced whole).
@@ -586,7 +531,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let refused = export(&report, ExportFormat::Markdown, dir.path());
         assert!(
-            matches!(&refused, Err(ServiceError::Export(m)) if m.contains("not saved")),
+            matches!(&refused, Err(ServiceError::ExportUnsaved)),
             "{refused:?}"
         );
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);

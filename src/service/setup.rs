@@ -62,7 +62,7 @@ pub fn build_provider(dirs: &Dirs, settings: &Settings) -> Result<Arc<dyn Provid
         ProviderKind::OpenAi => {
             let limiter = Arc::new(Limiter::new(settings.rpm, settings.tpm));
             let provider = OpenAi::new(openai_config(dirs, settings), limiter)
-                .map_err(|e| ServiceError::Usage(e.message))?;
+                .map_err(ServiceError::Endpoint)?;
             Ok(Arc::new(provider))
         }
     }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use zeroize::Zeroizing;
 
-use super::{Service, ServiceError};
+use super::{NotABackup, Service, ServiceError, Stopped};
 use crate::store::{
     DB_FILE, Imported, KEY_FILE, KeyMode, NewSecret, OpenedBackup, Rekeyed, StoreError, Unlock,
     Verified,
@@ -65,27 +65,27 @@ impl Service {
         let (db, to) = (self.db_path(), to.to_path_buf());
         tokio::task::spawn_blocking(move || crate::store::backup(&db, &to))
             .await
-            .map_err(|e| ServiceError::Io(format!("the backup stopped: {e}")))?
+            .map_err(|_| ServiceError::Stopped(Stopped::Backup))?
             .map_err(ServiceError::from)
     }
 
     /// How the backup `file` is sealed.
     pub fn backup_key_mode(file: &Path) -> Result<KeyMode, ServiceError> {
-        let not_a_backup = |why: &str| {
-            ServiceError::Usage(format!(
-                "{} is not an iching backup ({why}); give a file made by `iching backup`",
-                file.display()
-            ))
+        let not_a_backup = |why: NotABackup| ServiceError::NotABackup {
+            file: file.to_path_buf(),
+            why,
         };
         match std::fs::metadata(file) {
             Ok(m) if m.is_file() => {}
-            Ok(_) => return Err(not_a_backup("it is not a file")),
-            Err(e) => return Err(not_a_backup(&e.to_string())),
+            Ok(_) => return Err(not_a_backup(NotABackup::NotAFile)),
+            Err(e) => return Err(not_a_backup(NotABackup::Unreadable(e.into()))),
         }
         match crate::store::key_mode_of(file) {
             Ok(Some(mode)) => Ok(mode),
-            Ok(None) => Err(not_a_backup("it holds no iching store")),
-            Err(StoreError::Corrupt { reason, .. }) => Err(not_a_backup(&reason)),
+            Ok(None) => Err(not_a_backup(NotABackup::NoStore)),
+            Err(StoreError::Corrupt { reason, .. }) => {
+                Err(not_a_backup(NotABackup::Damaged(reason)))
+            }
             Err(e) => Err(e.into()),
         }
     }
@@ -106,18 +106,16 @@ impl Service {
         let unlock = match mode {
             KeyMode::KeyFile => Unlock::default(),
             KeyMode::Passphrase => Unlock {
-                passphrase: Some(key.passphrase.ok_or_else(|| {
-                    ServiceError::Usage(format!(
-                        "{} is sealed with a passphrase: set {BACKUP_PASSPHRASE_ENV} or run this at a terminal to be asked for it",
-                        file.display()
-                    ))
-                })?),
+                passphrase: Some(
+                    key.passphrase
+                        .ok_or_else(|| ServiceError::BackupNeedsPassphrase(file.to_path_buf()))?,
+                ),
                 new_rounds: None,
             },
         };
         let own_key = key.key_file.is_none();
         let (file, data) = (file.to_path_buf(), self.dirs.data.clone());
-        let shown = file.display().to_string();
+        let shown = file.clone();
         self.writer
             .call(move |s| {
                 let backup = OpenedBackup::open(&file, &data, key_file.as_deref(), unlock)?;
@@ -125,12 +123,8 @@ impl Service {
             })
             .await
             .map_err(|e| match e {
-                StoreError::WrongKeyFile { .. } if own_key => ServiceError::Usage(format!(
-                    "{shown} is not sealed with this store's key file; give the key file it was made with: --key FILE"
-                )),
-                StoreError::WrongPassphrase { .. } => ServiceError::Usage(format!(
-                    "the passphrase does not open the backup {shown}; try again with its passphrase ({BACKUP_PASSPHRASE_ENV} or the prompt)"
-                )),
+                StoreError::WrongKeyFile { .. } if own_key => ServiceError::BackupNotThisKey(shown),
+                StoreError::WrongPassphrase { .. } => ServiceError::BackupWrongPassphrase(shown),
                 other => other.into(),
             })
     }

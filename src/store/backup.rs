@@ -216,7 +216,7 @@ pub struct OpenedBackup {
     store: Option<Store>,
     staging: PathBuf,
     /// Held while the staging folder exists: the sweep leaves it alone.
-    _owner: Option<super::claim::Claim>,
+    owner: Option<super::claim::Claim>,
 }
 
 impl OpenedBackup {
@@ -273,9 +273,9 @@ impl OpenedBackup {
         let mut opened = Self {
             store: None,
             staging,
-            _owner: None,
+            owner: None,
         };
-        opened._owner = Some(owner?);
+        opened.owner = Some(owner?);
         let copy = |from: &Path, name: &str| -> Result<(), StoreError> {
             let to = opened.staging.join(name);
             let mut src =

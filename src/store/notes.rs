@@ -79,9 +79,20 @@ pub struct NoteCounts {
     pub outcomes: usize,
 }
 
+/// What is wrong with a note as typed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NoteError {
+    /// Nothing but whitespace.
+    #[error("the note is empty: write what you make of the reading, or how it turned out")]
+    Empty,
+    /// Over [`MAX_NOTE_CHARS`].
+    #[error("the note is {0} characters long; keep it under {MAX_NOTE_CHARS}")]
+    TooLong(usize),
+}
+
 /// Cleans a note: control characters and escape sequences removed (line breaks kept, at most
 /// one blank line in a row), trimmed; `Err` says what is wrong.
-pub fn validate_note(raw: &str) -> Result<String, String> {
+pub fn validate_note(raw: &str) -> Result<String, NoteError> {
     let lines: Vec<String> = raw
         .replace("\r\n", "\n")
         .split(['\n', '\r'])
@@ -103,11 +114,9 @@ pub fn validate_note(raw: &str) -> Result<String, String> {
     let out = out.trim_start().to_owned();
     let chars = out.chars().count();
     if chars == 0 {
-        Err("the note is empty: write what you make of the reading, or how it turned out".into())
+        Err(NoteError::Empty)
     } else if chars > MAX_NOTE_CHARS {
-        Err(format!(
-            "the note is {chars} characters long; keep it under {MAX_NOTE_CHARS}"
-        ))
+        Err(NoteError::TooLong(chars))
     } else {
         Ok(out)
     }
@@ -379,11 +388,10 @@ mod tests {
             validate_note("  First line\u{1b}[31m \r\nsecond\n\n\n\nthird  \n"),
             Ok("First line\nsecond\n\nthird".to_owned())
         );
-        assert!(validate_note(" \n\t ").is_err());
-        assert!(
-            validate_note(&"x".repeat(MAX_NOTE_CHARS + 1))
-                .unwrap_err()
-                .contains("keep it under")
+        assert_eq!(validate_note(" \n\t "), Err(NoteError::Empty));
+        assert_eq!(
+            validate_note(&"x".repeat(MAX_NOTE_CHARS + 1)),
+            Err(NoteError::TooLong(MAX_NOTE_CHARS + 1))
         );
     }
 }

@@ -26,7 +26,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use crate::config::Overrides;
-use crate::service::{Access, Service, ServiceError, Setup};
+use crate::service::{Access, Service, ServiceError, Setup, TerminalStep};
 use app::{App, Options, ProviderLine};
 
 /// Environment variable: milliseconds the offline provider waits between chunks (opt-in), so the
@@ -66,11 +66,7 @@ fn provider_names(config_file: &Path) -> Vec<String> {
 pub async fn run(home: Option<&Path>) -> Result<ExitCode, ServiceError> {
     use std::io::IsTerminal;
     if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
-        return Err(ServiceError::Usage(
-            "the terminal app needs a terminal; in scripts use `iching cast \"your question\"` \
-             (see `iching --help`)"
-                .into(),
-        ));
+        return Err(ServiceError::NoTerminal);
     }
     // The store opens before the terminal is taken, so its errors (and a passphrase prompt)
     // happen on the plain terminal.
@@ -104,13 +100,18 @@ pub async fn run(home: Option<&Path>) -> Result<ExitCode, ServiceError> {
     let mut runner =
         effects::Runner::new(service, home.map(Path::to_path_buf), export_dir, tx.clone());
 
-    let mut tui = terminal::enter()
-        .map_err(|e| ServiceError::Io(format!("cannot open the terminal: {e}")))?;
+    let mut tui = terminal::enter().map_err(|e| ServiceError::Terminal {
+        step: TerminalStep::Open,
+        error: e.into(),
+    })?;
     let result = event::run(&mut tui, &mut app, &mut runner, tx, rx).await;
     terminal::restore();
     // Sections still in flight are cancelled and their ends written before the store closes.
     runner.shutdown(Duration::from_secs(5)).await;
-    result.map_err(|e| ServiceError::Io(format!("the terminal failed: {e}")))?;
+    result.map_err(|e| ServiceError::Terminal {
+        step: TerminalStep::Run,
+        error: e.into(),
+    })?;
     // Ctrl-C that stopped a reading exits as a cancelled `cast` does.
     Ok(if app.quit_cancelled {
         ExitCode::from(130)

@@ -12,8 +12,8 @@ use ratatui_textarea::{TextArea, WrapMode};
 
 use super::provider::ProviderLine;
 use crate::model::Query;
+use crate::model::{MAX_CONTEXT_CHARS, MAX_QUESTION_CHARS, QueryError};
 use crate::oracle::Method;
-use crate::reading::{MAX_CONTEXT_CHARS, MAX_QUESTION_CHARS, validate_context, validate_question};
 use crate::tui::strings;
 use crate::tui::theme::Theme;
 
@@ -142,13 +142,13 @@ impl AskState {
     }
 
     fn submit(&mut self) -> AskAction {
-        let checked = validate_question(&self.text())
-            .map_err(|e| (AskFocus::Question, e.to_string()))
-            .and_then(|q| {
-                let context = validate_context(&self.situation_text())
-                    .map_err(|e| (AskFocus::Situation, e))?;
-                Ok(Query::with_context(q, context))
-            });
+        let checked = Query::parse(&self.text(), Some(&self.situation_text())).map_err(|e| {
+            let focus = match e {
+                QueryError::SituationTooLong(_) => AskFocus::Situation,
+                QueryError::EmptyQuestion | QueryError::QuestionTooLong(_) => AskFocus::Question,
+            };
+            (focus, e.to_string())
+        });
         match checked {
             Ok(query) => {
                 self.error = None;

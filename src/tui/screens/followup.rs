@@ -10,7 +10,7 @@ use ratatui_textarea::{TextArea, WrapMode};
 
 use super::note::{EditorBox, editor_box};
 use crate::model::ReadingId;
-use crate::reading::{MAX_QUESTION_CHARS, validate_question};
+use crate::model::{MAX_QUESTION_CHARS, clean_question};
 use crate::tui::strings;
 use crate::tui::theme::Theme;
 
@@ -66,7 +66,7 @@ impl FollowupEditor {
         }
         match key.code {
             KeyCode::Enter => {
-                return match validate_question(&self.text()) {
+                return match clean_question(&self.text()) {
                     Ok(question) => FollowupAction::Ask(self.id, question),
                     Err(e) => {
                         self.error = Some(e.to_string());

@@ -96,7 +96,7 @@ impl NoteEditor {
                         None => NoteAction::Save(self.id, self.kind, text),
                     },
                     Err(e) => {
-                        self.error = Some(e);
+                        self.error = Some(e.to_string());
                         NoteAction::None
                     }
                 };

@@ -108,9 +108,7 @@ fn tab_moves_to_the_situation_which_goes_with_the_question() {
     let mut b = app(NARROW);
     type_text(&mut b, "Q?");
     b.update(key(KeyCode::Tab));
-    b.update(Msg::Paste(
-        "x".repeat(crate::reading::MAX_CONTEXT_CHARS + 1),
-    ));
+    b.update(Msg::Paste("x".repeat(crate::model::MAX_CONTEXT_CHARS + 1)));
     assert_eq!(
         b.ask.situation_text(),
         "",
@@ -124,7 +122,7 @@ fn tab_moves_to_the_situation_which_goes_with_the_question() {
             .contains("at most 4000 are allowed here")
     );
     // Typed past the limit instead, it is refused when cast, in its own box.
-    b.update(Msg::Paste("x".repeat(crate::reading::MAX_CONTEXT_CHARS)));
+    b.update(Msg::Paste("x".repeat(crate::model::MAX_CONTEXT_CHARS)));
     type_text(&mut b, "x");
     b.update(key(KeyCode::BackTab));
     assert!(b.update(key(KeyCode::Enter)).is_empty());
@@ -844,13 +842,17 @@ fn errors_from_the_store_are_said_in_words_without_escapes() {
     a.reading.loading = Some(ReadingId(3));
     a.update(Msg::Reading {
         id: ReadingId(3),
-        result: Err(ServiceError::Io(
-            "integrity check failed\u{1b}[31m for reading 3".into(),
-        )),
+        result: Err(ServiceError::NotABackup {
+            file: "/tmp/b.db".into(),
+            why: crate::service::NotABackup::Damaged("bad\u{1b}[31m header".into()),
+        }),
     });
     let s = a.status.as_ref().unwrap();
     assert!(s.error);
-    assert_eq!(s.text, "integrity check failed for reading 3");
+    assert_eq!(
+        s.text,
+        "/tmp/b.db is not an iching backup (bad header); give a file made by `iching backup`"
+    );
     assert_eq!(a.reading.loading, None, "the failed load is over");
 }
 
@@ -877,9 +879,10 @@ fn a_failure_clears_only_what_its_own_operation_was_waiting_for() {
     // An export fails meanwhile: it says so, and nothing else is let go.
     a.update(Msg::Exported {
         id: ReadingId(5),
-        result: Err(ServiceError::Export(
-            "cannot write /tmp/x/iching-5.md: disk full".into(),
-        )),
+        result: Err(ServiceError::ExportWrite {
+            path: "/tmp/x/iching-5.md".into(),
+            error: std::io::Error::other("disk full").into(),
+        }),
     });
     assert!(a.status.as_ref().unwrap().error);
     assert_eq!(a.reading.loading, Some(ReadingId(5)));
@@ -1004,7 +1007,10 @@ fn the_picker_types_a_model_the_list_lacks_runs_the_doctor_and_offline_needs_no_
     a.update(key(KeyCode::Enter));
     a.update(Msg::Models {
         provider: "llamacpp".into(),
-        result: Err(ServiceError::Provider("connection refused".into())),
+        result: Err(ServiceError::Models(crate::llm::ProviderError::new(
+            crate::model::ErrorKind::Connect,
+            "connection refused",
+        ))),
     });
     for c in "my-model".chars() {
         a.update(key(KeyCode::Char(c)));
@@ -1361,7 +1367,10 @@ fn p_on_history_opens_the_patterns_and_esc_closes_them() {
     assert_eq!(a.screen, Screen::History);
     // A failure closes it and says why.
     a.update(key(KeyCode::Char('p')));
-    a.update(Msg::Patterns(Err(ServiceError::Io("disk gone".into()))));
+    a.update(Msg::Patterns(Err(ServiceError::ExportWrite {
+        path: "/tmp/p".into(),
+        error: std::io::Error::other("disk gone").into(),
+    })));
     assert!(a.patterns.is_none());
     assert!(a.status.as_ref().unwrap().text.contains("disk gone"));
     // With History filtered, the patterns are those of the readings the filter finds.

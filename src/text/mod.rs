@@ -3,7 +3,12 @@
 //! width as `unicode-width` gives it (wide CJK and emoji take two columns, combining marks none),
 //! the measure ratatui draws with.
 //! A length limit counts characters instead (`chars().count()`): that is not a width.
+//! And what may reach a terminal at all ([`sanitize_inline`], [`sanitize_multiline`]).
 //! Leaf module: no crate imports.
+
+mod sanitize;
+
+pub use sanitize::{hidden, sanitize_inline, sanitize_multiline};
 
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 

@@ -1,0 +1,295 @@
+//! Why a Service operation failed: a variant for each thing that can happen, carrying what it
+//! is about (which file, which limit, which key), and the words said of it, here and nowhere
+//! else. Front ends decide what to do from the variant ([`ServiceError::is_usage`]), never from
+//! the words.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::config::ConfigError;
+use crate::events::SectionFailure;
+use crate::llm::ProviderError;
+use crate::model::{QueryError, ReadingId};
+use crate::store::{NoteError, StoreError};
+
+use super::BACKUP_PASSPHRASE_ENV;
+
+/// A path as it is shown in a message: one word for a shell, its control characters visible.
+fn shown(path: &std::path::Path) -> String {
+    crate::store::perms::sh_quote(path.as_os_str())
+}
+
+/// What the operating system said, kept whole (its kind, its words).
+#[derive(Debug, Clone)]
+pub struct IoFailure(Arc<std::io::Error>);
+
+impl IoFailure {
+    /// What kind of failure.
+    pub fn kind(&self) -> std::io::ErrorKind {
+        self.0.kind()
+    }
+}
+
+impl From<std::io::Error> for IoFailure {
+    fn from(e: std::io::Error) -> Self {
+        Self(Arc::new(e))
+    }
+}
+
+impl std::fmt::Display for IoFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// What is wrong with `--home`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HomeProblem {
+    /// It is a file.
+    IsAFile,
+    /// A reading command's home does not exist.
+    Missing,
+    /// It holds other things but no store.
+    HoldsNoStore,
+}
+
+/// Why a file is not a backup.
+#[derive(Debug, Clone)]
+pub enum NotABackup {
+    /// It is a folder or a device.
+    NotAFile,
+    /// It cannot be read.
+    Unreadable(IoFailure),
+    /// It holds no iching store.
+    NoStore,
+    /// It is damaged: the store's words for how.
+    Damaged(String),
+}
+
+impl std::fmt::Display for NotABackup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NotABackup::NotAFile => f.write_str("it is not a file"),
+            NotABackup::Unreadable(e) => e.fmt(f),
+            NotABackup::NoStore => f.write_str("it holds no iching store"),
+            NotABackup::Damaged(why) => f.write_str(why),
+        }
+    }
+}
+
+/// A passphrase typed at the terminal that cannot be used.
+#[derive(Debug, Clone)]
+pub enum PassphraseProblem {
+    /// The two entries of a new passphrase differ.
+    Differ,
+    /// Enter was pressed on nothing.
+    Empty,
+    /// Ctrl-C, Ctrl-D or Esc.
+    Cancelled,
+    /// The terminal could not be read.
+    Unreadable(IoFailure),
+}
+
+/// A step of the terminal app that failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TerminalStep {
+    /// Taking the terminal (raw mode, the alternate screen).
+    Open,
+    /// Drawing or reading keys.
+    Run,
+}
+
+/// A Service operation that stopped without an answer because the task running it panicked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stopped {
+    /// A follow-up, before it started.
+    Followup,
+    /// A backup being written.
+    Backup,
+}
+
+/// Why an operation failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ServiceError {
+    /// The store refused or failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The settings cannot work.
+    #[error(transparent)]
+    Config(Arc<ConfigError>),
+    /// `--home` cannot be used for this command.
+    #[error("{}", home_words(.problem, .path))]
+    Home {
+        /// What is wrong.
+        problem: HomeProblem,
+        /// The folder given.
+        path: PathBuf,
+    },
+    /// A question or situation as typed cannot be asked.
+    #[error(transparent)]
+    Query(#[from] QueryError),
+    /// A follow-up question as typed cannot be asked.
+    #[error("follow-up: {0}")]
+    FollowupQuery(QueryError),
+    /// A note as typed cannot be kept.
+    #[error(transparent)]
+    Note(#[from] NoteError),
+    /// An operation that needs a model ran before one was set up.
+    #[error("no provider is set up for this operation")]
+    NotConfigured,
+    /// The endpoint's settings cannot make a client (a bad URL, a key that is not a header).
+    #[error("{}", .0.message)]
+    Endpoint(ProviderError),
+    /// The endpoint did not list its models.
+    #[error("cannot list the models: {}", .0.message)]
+    Models(ProviderError),
+    /// The follow-up's request failed for good.
+    #[error("the follow-up was not answered: {}", .0.error)]
+    FollowupUnanswered(Box<SectionFailure>),
+    /// A file given as a backup is not one.
+    #[error("{} is not an iching backup ({why}); give a file made by `iching backup`", shown(.file))]
+    NotABackup {
+        /// The file.
+        file: PathBuf,
+        /// Why not.
+        why: NotABackup,
+    },
+    /// A passphrase backup, and no passphrase to open it with.
+    #[error(
+        "{} is sealed with a passphrase: set {BACKUP_PASSPHRASE_ENV} or run this at a terminal to be asked for it",
+        shown(.0)
+    )]
+    BackupNeedsPassphrase(PathBuf),
+    /// A key-file backup that this store's key file does not open.
+    #[error(
+        "{} is not sealed with this store's key file; give the key file it was made with: --key FILE",
+        shown(.0)
+    )]
+    BackupNotThisKey(PathBuf),
+    /// The passphrase given does not open the backup.
+    #[error(
+        "the passphrase does not open the backup {}; try again with its passphrase ({BACKUP_PASSPHRASE_ENV} or the prompt)",
+        shown(.0)
+    )]
+    BackupWrongPassphrase(PathBuf),
+    /// A reading never saved has no id to name its export by.
+    #[error(
+        "this reading was not saved, so it has no id to name the file by; only saved readings can be exported"
+    )]
+    ExportUnsaved,
+    /// The export file could not be written.
+    #[error("cannot write {}: {error}", shown(.path))]
+    ExportWrite {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        error: IoFailure,
+    },
+    /// Every name an export may take is taken.
+    #[error("{names} exports of reading #{id} are already in {}; move some away to export again", shown(.dir))]
+    ExportNamesTaken {
+        /// The reading.
+        id: ReadingId,
+        /// The folder.
+        dir: PathBuf,
+        /// How many names were tried.
+        names: u32,
+    },
+    /// A passphrase typed at the terminal cannot be used.
+    #[error("{}", passphrase_words(.0))]
+    Passphrase(PassphraseProblem),
+    /// The terminal app was started without a terminal.
+    #[error(
+        "the terminal app needs a terminal; in scripts use `iching cast \"your question\"` (see `iching --help`)"
+    )]
+    NoTerminal,
+    /// The terminal failed under the app.
+    #[error("{}: {error}", match .step { TerminalStep::Open => "cannot open the terminal", TerminalStep::Run => "the terminal failed" })]
+    Terminal {
+        /// What it was doing.
+        step: TerminalStep,
+        /// Why.
+        error: IoFailure,
+    },
+    /// The task running an operation panicked.
+    #[error("{} stopped before it finished (a bug: iching.log may say more)", match .0 { Stopped::Followup => "the follow-up", Stopped::Backup => "the backup" })]
+    Stopped(Stopped),
+}
+
+fn home_words(problem: &HomeProblem, path: &std::path::Path) -> String {
+    let path = shown(path);
+    match problem {
+        HomeProblem::IsAFile => {
+            format!("--home {path} is a file, not a folder; pass the folder that holds iching.db")
+        }
+        HomeProblem::Missing => format!(
+            "--home {path} does not exist, so it holds no readings; check the path (a new store is made only by a command that writes, such as `iching cast`)"
+        ),
+        HomeProblem::HoldsNoStore => format!(
+            "--home {path} holds no iching store (no {}); check the path (a new store is made only by a command that writes, such as `iching cast`, or by `iching restore`)",
+            crate::store::DB_FILE
+        ),
+    }
+}
+
+fn passphrase_words(p: &PassphraseProblem) -> String {
+    match p {
+        PassphraseProblem::Differ => "the two passphrases differ; nothing was changed".into(),
+        PassphraseProblem::Empty => "no passphrase was typed".into(),
+        PassphraseProblem::Cancelled => "cancelled".into(),
+        PassphraseProblem::Unreadable(e) => format!("cannot read the passphrase: {e}"),
+    }
+}
+
+impl ServiceError {
+    /// Whether the user can fix it by what they type: exit status 2 for a command.
+    pub fn is_usage(&self) -> bool {
+        match self {
+            ServiceError::Store(e) => e.is_usage(),
+            ServiceError::Config(e) => matches!(
+                **e,
+                ConfigError::Invalid(_)
+                    | ConfigError::Parse { .. }
+                    | ConfigError::MissingKey { .. }
+                    | ConfigError::Unsafe(_)
+            ),
+            ServiceError::Home { .. }
+            | ServiceError::Query(_)
+            | ServiceError::FollowupQuery(_)
+            | ServiceError::Note(_)
+            | ServiceError::Endpoint(_)
+            | ServiceError::NotABackup { .. }
+            | ServiceError::BackupNeedsPassphrase(_)
+            | ServiceError::BackupNotThisKey(_)
+            | ServiceError::BackupWrongPassphrase(_)
+            | ServiceError::Passphrase(
+                PassphraseProblem::Differ | PassphraseProblem::Empty | PassphraseProblem::Cancelled,
+            )
+            | ServiceError::NoTerminal => true,
+            ServiceError::NotConfigured
+            | ServiceError::Models(_)
+            | ServiceError::FollowupUnanswered(_)
+            | ServiceError::ExportUnsaved
+            | ServiceError::ExportWrite { .. }
+            | ServiceError::ExportNamesTaken { .. }
+            | ServiceError::Passphrase(PassphraseProblem::Unreadable(_))
+            | ServiceError::Terminal { .. }
+            | ServiceError::Stopped(_) => false,
+        }
+    }
+}
+
+/// The same variant saying the same: what tests compare (an `io::Error` has no equality of
+/// its own).
+impl PartialEq for ServiceError {
+    fn eq(&self, other: &Self) -> bool {
+        std::mem::discriminant(self) == std::mem::discriminant(other)
+            && self.to_string() == other.to_string()
+    }
+}
+
+impl From<ConfigError> for ServiceError {
+    fn from(e: ConfigError) -> Self {
+        ServiceError::Config(Arc::new(e))
+    }
+}
