@@ -212,7 +212,6 @@ fn live_grid(size: (u16, u16)) -> App {
         provider: ProviderLine::new(&info, None),
         seed: 1,
         size,
-        prices: iching::config::Prices::default(),
         colour: true,
         providers: vec!["offline".into()],
         read_only: None,

@@ -16,7 +16,7 @@ mod patterns;
 mod progress;
 mod retry;
 mod show;
-mod stats;
+pub(crate) mod stats;
 mod upkeep;
 
 use std::io::IsTerminal;

@@ -10,7 +10,7 @@
 //! 80 columns; `--wide` shows every column. `--json` prints the same figures as one object
 //! (rows in the order they finished, with `rank`, the reading's `number` and the `section_id`).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -18,14 +18,12 @@ use clap::Args;
 use serde::Serialize;
 
 use super::{CliError, emit, open};
-use crate::config::Prices;
-use crate::events::UsageSource;
-use crate::model::{ErrorKind, ReadingId};
-use crate::oracle::{Cast, LineValue, Reading};
-use crate::plan::{Section, plan};
-use crate::report::{ReadingStatus, SectionStatus, rate};
-use crate::service::{Access, Service};
-use crate::store::{FollowupMeta, PartMeta, rfc3339};
+use crate::model::ErrorKind;
+use crate::model::ReadingId;
+use crate::report::SectionStatus;
+use crate::service::{
+    Access, AllStats, FollowupTotals, ReadingStats, Row, SectionAverages, Service, Skipped, Totals,
+};
 
 /// Arguments of `stats`.
 #[derive(Debug, Args)]
@@ -47,123 +45,6 @@ pub struct StatsArgs {
     /// Every column (cached and reasoning tokens, model), wider than 80 columns.
     #[arg(long)]
     pub wide: bool,
-}
-
-#[derive(Debug, Serialize)]
-struct Row {
-    /// In the order the sections finished.
-    rank: usize,
-    /// Its place in the reading, 1..n, as the reading shows its sections.
-    number: usize,
-    section_id: u8,
-    section: String,
-    status: SectionStatus,
-    /// How a failed section failed (`timeout`, `rate_limited`, ...).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    error_kind: Option<ErrorKind>,
-    delta_ms: u64,
-    prompt_tokens: Option<u32>,
-    completion_tokens: Option<u32>,
-    total_tokens: Option<u32>,
-    /// Of the completion tokens, those spent reasoning.
-    reasoning_tokens: Option<u32>,
-    /// Of the prompt tokens, those served from the provider's cache.
-    cached_tokens: Option<u32>,
-    /// Tokens spent by failed attempts of this section (billed too).
-    failed_tokens: Option<u32>,
-    tokens_per_sec: Option<f64>,
-    ttft_ms: Option<u64>,
-    attempts: u32,
-    model: Option<String>,
-}
-
-#[derive(Debug, Default, Serialize)]
-struct Totals {
-    wall_ms: u64,
-    prompt_tokens: u64,
-    completion_tokens: u64,
-    total_tokens: u64,
-    /// Of the completion tokens, those spent reasoning.
-    reasoning_tokens: u64,
-    /// Of the prompt tokens, those served from the provider's cache.
-    cached_tokens: u64,
-    /// Tokens spent by failed attempts, included in the counts above and in the cost.
-    failed_tokens: u64,
-    /// Dollars the provider's prompt cache saved, when priced with a cached price.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    cache_saved: Option<f64>,
-    /// All the tokens (prompt and completion) over the wall time.
-    tokens_per_sec: f64,
-    attempts: u64,
-    /// Dollars, when every model that answered has a price.
-    cost: Option<f64>,
-    /// Models without a price in the config.
-    unpriced: Vec<String>,
-    /// Whether every section came from the offline text, which costs nothing.
-    offline: bool,
-    /// Whether some counts are estimates.
-    estimated: bool,
-}
-
-#[derive(Debug, Serialize)]
-struct ReadingStats {
-    id: ReadingId,
-    created_at: String,
-    status: ReadingStatus,
-    sections_planned: u32,
-    rows: Vec<Row>,
-    totals: Totals,
-    /// The follow-up questions asked about it.
-    followups: FollowupTotals,
-}
-
-/// What follow-up questions spent.
-#[derive(Debug, Default, Serialize)]
-struct FollowupTotals {
-    count: usize,
-    prompt_tokens: u64,
-    completion_tokens: u64,
-    total_tokens: u64,
-    /// Of the prompt tokens, those served from the provider's cache.
-    cached_tokens: u64,
-    /// Mean time from the request to the end of its answer.
-    avg_latency_ms: Option<f64>,
-    /// Dollars, when every model that answered has a price (none for the offline text).
-    cost: Option<f64>,
-    /// Models without a price in the config.
-    unpriced: Vec<String>,
-    /// Whether some counts are estimates.
-    estimated: bool,
-}
-
-fn followup_totals<'a>(
-    all: impl IntoIterator<Item = &'a FollowupMeta>,
-    prices: &Prices,
-) -> FollowupTotals {
-    let mut t = FollowupTotals::default();
-    let mut cost = 0.0;
-    let mut unpriced = BTreeSet::new();
-    let mut latency = 0.0;
-    for f in all {
-        t.count += 1;
-        t.prompt_tokens += u64::from(f.usage.prompt_tokens);
-        t.completion_tokens += u64::from(f.usage.completion_tokens);
-        t.cached_tokens += u64::from(f.usage.cached_tokens);
-        t.estimated |= f.usage.source == UsageSource::Estimated;
-        latency += f.latency_ms as f64;
-        match prices.cost(&f.model, &f.usage) {
-            Some(c) => cost += c,
-            None if f.model == crate::llm::offline::MODEL => {}
-            None => {
-                unpriced.insert(f.model.clone());
-            }
-        }
-    }
-    t.total_tokens = t.prompt_tokens + t.completion_tokens;
-    t.avg_latency_ms = (t.count > 0).then(|| latency / t.count as f64);
-    t.cost = unpriced.is_empty().then_some(cost);
-    t.unpriced = unpriced.into_iter().collect();
-    t
 }
 
 /// "Follow-up questions: 2, 6,140 tokens (3,910 prompt + ...), avg 2.1 s, cost ...", or nothing.
@@ -190,46 +71,6 @@ fn followup_line(t: &FollowupTotals) -> String {
     )
 }
 
-#[derive(Debug, Serialize)]
-struct SectionAverages {
-    section_id: u8,
-    section: String,
-    runs: usize,
-    failed: usize,
-    failure_rate: f64,
-    /// Failures by kind (`timeout`: 2, ...); kinds older readings did not record are left out.
-    failed_by_kind: BTreeMap<ErrorKind, usize>,
-    avg_completion_tokens: Option<f64>,
-    avg_latency_ms: Option<f64>,
-}
-
-#[derive(Debug, Serialize)]
-struct ModelTotals {
-    model: String,
-    readings: usize,
-    sections: usize,
-    totals: Totals,
-}
-
-#[derive(Debug, Serialize)]
-struct AllStats {
-    readings: usize,
-    sections: usize,
-    by_section: Vec<SectionAverages>,
-    by_model: Vec<ModelTotals>,
-    /// Readings left out because their records failed the integrity check.
-    skipped: Vec<Skipped>,
-    /// The follow-up questions asked about them.
-    followups: FollowupTotals,
-}
-
-/// A reading left out of the figures.
-#[derive(Debug, Serialize)]
-struct Skipped {
-    id: ReadingId,
-    reason: String,
-}
-
 /// Runs `stats`.
 pub async fn run(home: Option<&Path>, args: StatsArgs) -> Result<ExitCode, CliError> {
     let service = open(home, Access::Read)?;
@@ -244,45 +85,15 @@ pub async fn run(home: Option<&Path>, args: StatsArgs) -> Result<ExitCode, CliEr
 }
 
 async fn figures(service: &Service, args: &StatsArgs) -> Result<String, CliError> {
-    let prices = service.prices_checked()?;
     Ok(if let Some(id) = args.id {
-        let figures = service.figures(id).await?;
-        let (row, parts) = (figures.row, figures.parts);
-        let stats = ReadingStats {
-            id,
-            created_at: rfc3339(row.created_at),
-            status: row.status,
-            sections_planned: row.sections_planned,
-            rows: rows(&parts, &planned_ids(row.lines)),
-            totals: totals(&parts, &prices),
-            followups: followup_totals(&figures.followups, &prices),
-        };
+        let stats = service.reading_stats(id).await?;
         if args.json {
             json(&stats)?
         } else {
             reading_table(&stats, args.wide)
         }
     } else {
-        let all = service.all_figures().await?;
-        let asked = service.all_followup_figures().await?;
-        let mut stats = across(&all.parts, &prices);
-        stats.followups = followup_totals(asked.followups.iter().map(|(_, f)| f), &prices);
-        stats.skipped = all
-            .skipped
-            .into_iter()
-            .map(|(id, e)| Skipped {
-                id,
-                reason: e.to_string(),
-            })
-            .collect();
-        for id in asked.damaged {
-            if !stats.skipped.iter().any(|s| s.id == id) {
-                stats.skipped.push(Skipped {
-                    id,
-                    reason: "a follow-up's record failed its integrity check".to_owned(),
-                });
-            }
-        }
+        let stats = service.all_stats().await?;
         if args.json {
             json(&stats)?
         } else {
@@ -293,170 +104,6 @@ async fn figures(service: &Service, args: &StatsArgs) -> Result<String, CliError
 
 fn json(value: &impl Serialize) -> Result<String, CliError> {
     super::json::to_json(value, "the figures")
-}
-
-fn title(section_id: u8) -> String {
-    Section::from_id(section_id).map_or_else(|| format!("section {section_id}"), Section::title)
-}
-
-/// The section ids a reading of these line values plans, in its order (empty for values no
-/// cast has: then the stored sections are numbered among themselves).
-fn planned_ids(lines: [u8; 6]) -> Vec<u8> {
-    let values: Option<Vec<LineValue>> = lines.into_iter().map(LineValue::new).collect();
-    let Some(Ok(values)) = values.map(<[LineValue; 6]>::try_from) else {
-        return Vec::new();
-    };
-    plan(&Reading::new(Cast::manual(values)))
-        .iter()
-        .map(|s| s.id())
-        .collect()
-}
-
-/// The rows in the order the sections finished; `planned` numbers them.
-fn rows(parts: &[PartMeta], planned: &[u8]) -> Vec<Row> {
-    let mut stored: Vec<u8> = parts.iter().map(|m| m.section_id).collect();
-    stored.sort_unstable();
-    let number = |id: u8| {
-        planned
-            .iter()
-            .position(|&p| p == id)
-            .or_else(|| stored.iter().position(|&p| p == id))
-            .map_or(0, |i| i + 1)
-    };
-    let mut sorted: Vec<&PartMeta> = parts.iter().collect();
-    sorted.sort_by_key(|m| (m.finished_ms, m.section_id));
-    sorted
-        .into_iter()
-        .enumerate()
-        .map(|(i, m)| Row {
-            rank: i + 1,
-            number: number(m.section_id),
-            section_id: m.section_id,
-            section: title(m.section_id),
-            status: m.status,
-            error_kind: m.error_kind,
-            delta_ms: m.finished_ms,
-            prompt_tokens: m.prompt_tokens,
-            completion_tokens: m.completion_tokens,
-            total_tokens: m.total_tokens(),
-            reasoning_tokens: m.reasoning_tokens,
-            cached_tokens: m.cached_tokens,
-            failed_tokens: m.failed_usage().map(|u| u.total()),
-            tokens_per_sec: m.completion_tokens.map(|c| rate(c, m.latency_ms)),
-            ttft_ms: m.ttft_ms,
-            attempts: m.attempts,
-            model: m.model.clone(),
-        })
-        .collect()
-}
-
-fn totals<'a>(parts: impl IntoIterator<Item = &'a PartMeta>, prices: &Prices) -> Totals {
-    let mut t = Totals::default();
-    let mut cost = 0.0;
-    let mut saved = 0.0;
-    let mut unpriced = BTreeSet::new();
-    let mut offline = true;
-    for m in parts {
-        t.wall_ms = t.wall_ms.max(m.finished_ms);
-        t.attempts += u64::from(m.attempts);
-        let Some(billed) = m.billed() else {
-            continue;
-        };
-        t.prompt_tokens += u64::from(billed.prompt_tokens);
-        t.completion_tokens += u64::from(billed.completion_tokens);
-        t.reasoning_tokens += u64::from(billed.reasoning_tokens);
-        t.cached_tokens += u64::from(billed.cached_tokens);
-        t.failed_tokens += u64::from(m.failed_usage().map_or(0, |u| u.total()));
-        t.estimated |= billed.source == UsageSource::Estimated;
-        let model = m.model.clone().unwrap_or_default();
-        let free = model == crate::llm::offline::MODEL;
-        offline &= free;
-        match prices.cost(&model, &billed) {
-            Some(c) => {
-                cost += c;
-                // What the same tokens would have cost with no prompt cache.
-                let uncached = crate::events::Usage {
-                    cached_tokens: 0,
-                    ..billed
-                };
-                saved += prices.cost(&model, &uncached).unwrap_or(c) - c;
-            }
-            // The offline text has no price: it costs nothing.
-            None if free => {}
-            None => {
-                unpriced.insert(model);
-            }
-        }
-    }
-    t.offline = offline && t.attempts > 0;
-    t.total_tokens = t.prompt_tokens + t.completion_tokens;
-    // The reading's throughput: its sections ran at once, so this is all of their tokens over
-    // the wall time, not a sum of the sections' own rates.
-    t.tokens_per_sec =
-        crate::events::tokens_per_sec(t.total_tokens, std::time::Duration::from_millis(t.wall_ms));
-    t.cost = unpriced.is_empty().then_some(cost);
-    t.cache_saved = unpriced.is_empty().then_some(saved).filter(|s| *s > 0.0);
-    t.unpriced = unpriced.into_iter().collect();
-    t
-}
-
-fn across(parts: &[(ReadingId, PartMeta)], prices: &Prices) -> AllStats {
-    let mut by_section: BTreeMap<u8, Vec<&PartMeta>> = BTreeMap::new();
-    let mut by_model: BTreeMap<String, (BTreeSet<ReadingId>, Vec<&PartMeta>)> = BTreeMap::new();
-    let readings: BTreeSet<ReadingId> = parts.iter().map(|(id, _)| *id).collect();
-    for (id, m) in parts {
-        by_section.entry(m.section_id).or_default().push(m);
-        if let Some(model) = &m.model {
-            let entry = by_model.entry(model.clone()).or_default();
-            entry.0.insert(*id);
-            entry.1.push(m);
-        }
-    }
-    let mean = |xs: Vec<f64>| (!xs.is_empty()).then(|| xs.iter().sum::<f64>() / xs.len() as f64);
-    AllStats {
-        readings: readings.len(),
-        sections: parts.len(),
-        by_section: by_section
-            .into_iter()
-            .map(|(section_id, ms)| {
-                let ok: Vec<&&PartMeta> = ms
-                    .iter()
-                    .filter(|m| m.status == SectionStatus::Complete)
-                    .collect();
-                let failed = ms.len() - ok.len();
-                let mut failed_by_kind = BTreeMap::new();
-                for kind in ms.iter().filter_map(|m| m.error_kind) {
-                    *failed_by_kind.entry(kind).or_insert(0) += 1;
-                }
-                SectionAverages {
-                    failed_by_kind,
-                    section_id,
-                    section: title(section_id),
-                    runs: ms.len(),
-                    failed,
-                    failure_rate: failed as f64 / ms.len() as f64,
-                    avg_completion_tokens: mean(
-                        ok.iter()
-                            .filter_map(|m| m.completion_tokens)
-                            .map(f64::from)
-                            .collect(),
-                    ),
-                    avg_latency_ms: mean(ok.iter().map(|m| m.latency_ms as f64).collect()),
-                }
-            })
-            .collect(),
-        skipped: Vec::new(),
-        followups: FollowupTotals::default(),
-        by_model: by_model
-            .into_iter()
-            .map(|(model, (ids, ms))| ModelTotals {
-                model,
-                readings: ids.len(),
-                sections: ms.len(),
-                totals: totals(ms.iter().copied(), prices),
-            })
-            .collect(),
-    }
 }
 
 fn opt<T: ToString>(v: Option<T>) -> String {
@@ -479,7 +126,7 @@ fn cost_line(t: &Totals) -> String {
     }
 }
 
-fn reading_table(s: &ReadingStats, wide: bool) -> String {
+pub(crate) fn reading_table(s: &ReadingStats, wide: bool) -> String {
     let done = s
         .rows
         .iter()

@@ -12,6 +12,7 @@ mod error;
 mod followups;
 mod journal;
 pub mod setup;
+mod stats;
 mod upkeep;
 
 use std::path::{Path, PathBuf};
@@ -29,8 +30,8 @@ use crate::plan::Section;
 use crate::reading::{SavedRun, cast_saved, retry_saved, saved_report, stored_reading};
 use crate::report::{self, ReadingReport};
 use crate::store::{
-    AllParts, HistoryFilter, Listed, PartMeta, ReadingRow, Store, StoreError, Unlock, Writer,
-    WriterThread,
+    AllParts, FollowupMeta, HistoryFilter, Listed, PartMeta, ReadingRow, Store, StoreError, Unlock,
+    Writer, WriterThread,
 };
 
 pub use error::{
@@ -38,6 +39,9 @@ pub use error::{
 };
 pub use followups::Asked;
 pub use setup::Setup;
+pub use stats::{
+    AllStats, FollowupTotals, ModelTotals, ReadingStats, Row, SectionAverages, Skipped, Totals,
+};
 pub use upkeep::{BACKUP_PASSPHRASE_ENV, BackupKey};
 
 /// What a question that fails its integrity check is shown as, wherever it would be shown.
@@ -329,24 +333,23 @@ impl Service {
             .writer
             .call(move |s| {
                 let listed = s.list(&filter)?;
-                let mut costs: std::collections::HashMap<ReadingId, Option<f64>> =
+                let mut parts: std::collections::HashMap<ReadingId, Vec<PartMeta>> =
                     std::collections::HashMap::new();
-                if !prices.is_empty() {
-                    for (id, meta) in s.all_part_metas()?.parts {
-                        let part = match (&meta.model, meta.billed()) {
-                            (Some(m), Some(usage)) => prices.cost(m, &usage),
-                            _ => None,
-                        };
-                        let entry = costs.entry(id).or_insert(Some(0.0));
-                        *entry = entry.zip(part).map(|(a, b)| a + b);
-                    }
-                    // A reading's follow-ups are part of what it cost.
-                    for (id, f) in s.all_followup_metas()?.followups {
-                        let asked = prices.cost(&f.model, &f.usage);
-                        let entry = costs.entry(id).or_insert(Some(0.0));
-                        *entry = entry.zip(asked).map(|(a, b)| a + b);
-                    }
+                for (id, meta) in s.all_part_metas()?.parts {
+                    parts.entry(id).or_default().push(meta);
                 }
+                let mut asked: std::collections::HashMap<ReadingId, Vec<FollowupMeta>> =
+                    std::collections::HashMap::new();
+                for (id, f) in s.all_followup_metas()?.followups {
+                    asked.entry(id).or_default().push(f);
+                }
+                let costs: std::collections::HashMap<ReadingId, Option<f64>> = parts
+                    .iter()
+                    .map(|(id, p)| {
+                        let a = asked.get(id).map(Vec::as_slice).unwrap_or_default();
+                        (*id, stats::reading_cost(p, a, &prices))
+                    })
+                    .collect();
                 Ok(listed
                     .into_iter()
                     .map(|listed| HistoryEntry {

@@ -27,10 +27,9 @@ use super::screens::library::{LibraryAction, LibraryState};
 use super::screens::live::{self, Card, LiveAction, LiveState, Phase};
 use super::screens::provider::{DoctorLine, PickerAction, PickerState};
 use super::screens::reading::{Asking, ReadingAction, ReadingState};
-use super::screens::stats::StatsState;
+use super::screens::stats::{StatsState, StatsView};
 use super::strings::msg;
 use super::theme::Theme;
-use crate::config::Prices;
 use crate::events::EventKind;
 use crate::events::SectionEvent;
 use crate::llm::ProviderInfo;
@@ -95,12 +94,12 @@ pub enum Msg {
         /// It, or why not.
         result: Result<Box<ReadingReport>, ServiceError>,
     },
-    /// Reading `id` loaded for the Stats screen.
+    /// Reading `id`'s figures loaded for the Stats screen.
     Stats {
         /// The reading asked for.
         id: ReadingId,
-        /// It, or why not.
-        result: Result<Box<ReadingReport>, ServiceError>,
+        /// They, or why not.
+        result: Result<Box<StatsView>, ServiceError>,
     },
     /// Reading `id` was written to this file, or not.
     Exported {
@@ -353,8 +352,6 @@ pub struct Options {
     pub seed: u64,
     /// The terminal's size.
     pub size: (u16, u16),
-    /// Prices by model, for costs.
-    pub prices: Prices,
     /// Whether to colour.
     pub colour: bool,
     /// Every provider the picker offers.
@@ -376,8 +373,6 @@ pub struct App {
     pub theme: Theme,
     /// Who answers.
     pub provider: ProviderLine,
-    /// Prices by model.
-    pub prices: Prices,
     /// The status line's message.
     pub status: Option<Status>,
     /// Whether the help is open.
@@ -438,7 +433,6 @@ impl App {
             size: o.size,
             theme: Theme::new(o.colour),
             provider: o.provider,
-            prices: o.prices,
             status: o.read_only.as_ref().map(|why| Status {
                 text: why.clone(),
                 error: true,
@@ -624,8 +618,8 @@ impl App {
                 if self.stats.loading == Some(id) {
                     self.stats.loading = None;
                     match result {
-                        Ok(report) => {
-                            self.stats.report = Some(report);
+                        Ok(view) => {
+                            self.stats.view = Some(view);
                             self.stats.scroll = 0;
                         }
                         Err(e) => self.fail(&e),
@@ -1292,8 +1286,8 @@ impl App {
 
     fn open_stats(&mut self, id: ReadingId, from: Screen, fx: &mut Vec<Effect>) {
         self.stats.loading = Some(id);
-        if self.stats.report.as_ref().is_some_and(|r| r.id != Some(id)) {
-            self.stats.report = None;
+        if self.stats.view.as_ref().is_some_and(|v| v.stats.id != id) {
+            self.stats.view = None;
         }
         if from == Screen::Reading {
             self.back = Screen::Reading;

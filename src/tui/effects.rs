@@ -119,7 +119,12 @@ impl Runner {
             }
             Effect::LoadStats { id } => {
                 self.tasks.spawn(async move {
-                    let result = service.report(id).await.map(Box::new);
+                    let result = match service.reading_stats(id).await {
+                        Ok(stats) => service.question(id).await.map(|question| {
+                            Box::new(crate::tui::screens::stats::StatsView { stats, question })
+                        }),
+                        Err(e) => Err(e),
+                    };
                     let _ = tx.send(Msg::Stats { id, result });
                 });
             }

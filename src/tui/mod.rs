@@ -86,7 +86,6 @@ pub async fn run(home: Option<&Path>) -> Result<ExitCode, ServiceError> {
         },
         seed: rand::random(),
         size,
-        prices: setup.settings.prices.clone(),
         colour: theme::Theme::colour_from_env(),
         providers: provider_names(&setup.dirs.config_file()),
         read_only: service.why_read_only().map(strings::msg::read_only),

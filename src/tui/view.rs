@@ -68,7 +68,7 @@ pub fn draw(app: &App, frame: &mut Frame) {
         ),
         Screen::Reading => reading::render(&app.reading, frame, body, theme),
         Screen::History => history::render(&app.history, frame, body, theme),
-        Screen::Stats => stats::render(&app.stats, &app.prices, frame, body, theme),
+        Screen::Stats => stats::render(&app.stats, frame, body, theme),
         Screen::Library => library::render(&app.library, frame, body, theme),
     }
     draw_status(app, frame, status, theme);

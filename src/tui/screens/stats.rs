@@ -1,6 +1,7 @@
 //! Stats: the admin view of one reading — per section the latency, time to first token, prompt,
 //! completion and total tokens, rate, attempts and model, with totals, and cost when the config
-//! has a price for the model.
+//! has a price for the model. The figures are the Service's [`ReadingStats`], the same that
+//! `iching stats ID` prints: nothing is computed here but layout.
 
 use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
@@ -9,18 +10,27 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Row, Table, TableState};
 
 use super::{Column, fit, fit_columns, fmt_cost, fmt_tokens};
-use crate::config::Prices;
 use crate::model::ReadingId;
-use crate::report::{ReadingReport, SectionReport, SectionStatus};
+use crate::report::SectionStatus;
 use crate::response::sanitize_inline;
+use crate::service::{FollowupTotals, ReadingStats, Row as Figures};
 use crate::text::{self, truncate};
 use crate::tui::theme::Theme;
+
+/// A reading's figures and its question, as the Stats screen shows them.
+#[derive(Debug, Clone)]
+pub struct StatsView {
+    /// The figures.
+    pub stats: ReadingStats,
+    /// The question asked.
+    pub question: String,
+}
 
 /// The Stats screen's state.
 #[derive(Debug, Clone, Default)]
 pub struct StatsState {
-    /// The reading as loaded from the store.
-    pub report: Option<Box<ReadingReport>>,
+    /// The reading's figures as loaded.
+    pub view: Option<Box<StatsView>>,
     /// The id being loaded.
     pub loading: Option<ReadingId>,
     /// The first row shown.
@@ -30,7 +40,7 @@ pub struct StatsState {
 impl StatsState {
     /// Handles a key; true means "back".
     pub fn on_key(&mut self, key: KeyEvent) -> bool {
-        let rows = self.report.as_ref().map_or(0, |r| r.sections.len());
+        let rows = self.view.as_ref().map_or(0, |v| v.stats.rows.len());
         match key.code {
             KeyCode::Esc => return true,
             KeyCode::Up | KeyCode::Char('k') => self.scroll = self.scroll.saturating_sub(1),
@@ -41,11 +51,6 @@ impl StatsState {
         }
         false
     }
-}
-
-/// The cost of one section at `prices`, when its model has a price.
-pub fn section_cost(s: &SectionReport, prices: &Prices) -> Option<f64> {
-    prices.cost(s.model.as_deref()?, &s.billed()?)
 }
 
 fn ms(v: Option<u64>) -> String {
@@ -78,12 +83,13 @@ fn num(v: Option<u32>) -> String {
 }
 
 /// Draws the stats table.
-pub fn render(state: &StatsState, prices: &Prices, frame: &mut Frame, area: Rect, theme: &Theme) {
-    let Some(report) = &state.report else {
+pub fn render(state: &StatsState, frame: &mut Frame, area: Rect, theme: &Theme) {
+    let Some(view) = &state.view else {
         super::placeholder(state.loading.is_some(), frame, area, theme);
         return;
     };
-    let asked = u16::from(!report.followups.is_empty());
+    let stats = &view.stats;
+    let asked = u16::from(stats.followups.count > 0);
     let [title, _, table_area, followups] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Length(1),
@@ -96,7 +102,7 @@ pub fn render(state: &StatsState, prices: &Prices, frame: &mut Frame, area: Rect
         frame.render_widget(
             Span::styled(
                 truncate(
-                    &followup_line(&report.followups, prices),
+                    &followup_line(&stats.followups),
                     usize::from(followups.width),
                 ),
                 theme.dim,
@@ -105,54 +111,40 @@ pub fn render(state: &StatsState, prices: &Prices, frame: &mut Frame, area: Rect
         );
     }
     let narrow = area.width < 110;
-    let mut models: Vec<&str> = report
-        .sections
-        .iter()
-        .filter_map(|s| s.model.as_deref())
-        .collect();
+    // In the reading's order, as the Reading screen shows its sections.
+    let mut sections: Vec<&Figures> = stats.rows.iter().collect();
+    sections.sort_by_key(|r| (r.number, r.section_id));
+    let mut models: Vec<&str> = sections.iter().filter_map(|s| s.model.as_deref()).collect();
     models.sort_unstable();
     models.dedup();
     // One model and little room: it is said once, above the table, instead of on every row.
     let model_column = !narrow || models.len() > 1;
-    let mut head = match report.id {
-        Some(id) => format!("Stats of reading #{id}"),
-        None => "Stats of the reading".to_owned(),
-    };
+    let mut head = format!("Stats of reading #{}", stats.id);
     if let (false, [model]) = (model_column, models.as_slice()) {
         head.push_str(&format!(" · model {}", sanitize_inline(model)));
     }
-    head.push_str(&format!(" · {}", sanitize_inline(&report.question)));
+    head.push_str(&format!(" · {}", sanitize_inline(&view.question)));
     frame.render_widget(
         Span::styled(truncate(&head, usize::from(title.width)), theme.heading),
         title,
     );
 
-    let with_cost = !prices.is_empty() || area.width >= 110;
+    let t = &stats.totals;
+    // A cost column where a price makes one, or where there is room to say there is none.
+    let with_cost = t.cost.is_some_and(|c| c > 0.0) || !t.unpriced.is_empty() || !narrow;
     // Cached prompt and reasoning tokens get a column when some section has any.
-    let has = |f: fn(&SectionReport) -> Option<u32>| {
-        report.sections.iter().any(|s| f(s).unwrap_or(0) > 0)
-    };
-    let sum = |f: fn(&SectionReport) -> Option<u32>| -> u64 {
-        report.sections.iter().filter_map(f).map(u64::from).sum()
-    };
-    let wall = report.sections.iter().filter_map(|s| s.latency_ms).max();
-    // The reading's throughput: its sections ran at once, so all their completion tokens (what
-    // the column counts) over its wall time, not a sum of the sections' own rates.
-    let rate = match wall.filter(|&w| w > 0) {
-        Some(w) => format!(
-            "{:.1}",
-            crate::events::tokens_per_sec(
-                sum(|s| s.completion_tokens),
-                std::time::Duration::from_millis(w)
-            )
-        ),
+    let has = |f: fn(&Figures) -> Option<u32>| sections.iter().any(|s| f(s).unwrap_or(0) > 0);
+    let wall = (t.wall_ms > 0).then_some(t.wall_ms);
+    // The reading's throughput, as `iching stats` gives it: all its tokens over its wall time.
+    let rate = match wall {
+        Some(_) => format!("{:.1}", t.tokens_per_sec),
         None => "–".into(),
     };
-    let shown: Vec<&SectionReport> = report.sections.iter().skip(state.scroll).collect();
+    let shown: Vec<&Figures> = sections.iter().skip(state.scroll).copied().collect();
     // Every column but the section's title: its heading, its cells, its total, when it gives
     // way (0 never; the higher, the sooner) and whether it is text (left) or a figure (right).
     let column = |head: &'static str,
-                  cell: &dyn Fn(&SectionReport) -> String,
+                  cell: &dyn Fn(&Figures) -> String,
                   total: String,
                   drop: u8,
                   figure: bool| StatsColumn {
@@ -163,12 +155,12 @@ pub fn render(state: &StatsState, prices: &Prices, frame: &mut Frame, area: Rect
         figure,
     };
     let mut columns = vec![
-        column("Time", &|s| ms(s.latency_ms), ms(wall), 0, true),
+        column("Time", &|s| ms(Some(s.latency_ms)), ms(wall), 0, true),
         column("TTFT", &|s| ms(s.ttft_ms), String::new(), 4, true),
         column(
             "Prompt",
             &|s| num(s.prompt_tokens),
-            fmt_tokens(sum(|s| s.prompt_tokens)),
+            fmt_tokens(t.prompt_tokens),
             0,
             true,
         ),
@@ -177,7 +169,7 @@ pub fn render(state: &StatsState, prices: &Prices, frame: &mut Frame, area: Rect
         columns.push(column(
             "Cached",
             &|s| num(s.cached_tokens),
-            fmt_tokens(sum(|s| s.cached_tokens)),
+            fmt_tokens(t.cached_tokens),
             5,
             true,
         ));
@@ -185,7 +177,7 @@ pub fn render(state: &StatsState, prices: &Prices, frame: &mut Frame, area: Rect
     columns.push(column(
         "Compl.",
         &|s| num(s.completion_tokens),
-        fmt_tokens(sum(|s| s.completion_tokens)),
+        fmt_tokens(t.completion_tokens),
         0,
         true,
     ));
@@ -193,7 +185,7 @@ pub fn render(state: &StatsState, prices: &Prices, frame: &mut Frame, area: Rect
         columns.push(column(
             "Reason",
             &|s| num(s.reasoning_tokens),
-            fmt_tokens(sum(|s| s.reasoning_tokens)),
+            fmt_tokens(t.reasoning_tokens),
             5,
             true,
         ));
@@ -201,7 +193,7 @@ pub fn render(state: &StatsState, prices: &Prices, frame: &mut Frame, area: Rect
     columns.push(column(
         "Total",
         &|s| num(s.total_tokens),
-        fmt_tokens(sum(|s| s.total_tokens)),
+        fmt_tokens(t.total_tokens),
         9,
         true,
     ));
@@ -236,17 +228,10 @@ pub fn render(state: &StatsState, prices: &Prices, frame: &mut Frame, area: Rect
         ));
     }
     if with_cost {
-        let costs: Vec<Option<f64>> = report
-            .sections
-            .iter()
-            .filter(|s| s.status == SectionStatus::Complete)
-            .map(|s| section_cost(s, prices))
-            .collect();
-        let total_cost = costs.iter().copied().sum::<Option<f64>>();
         columns.push(column(
             "Cost",
-            &|s| fmt_cost(section_cost(s, prices)),
-            fmt_cost(total_cost.filter(|_| !costs.is_empty())),
+            &|s| fmt_cost(s.cost),
+            fmt_cost(t.cost),
             6,
             true,
         ));
@@ -291,7 +276,7 @@ pub fn render(state: &StatsState, prices: &Prices, frame: &mut Frame, area: Rect
             SectionStatus::Failed => ("✗", theme.error),
             SectionStatus::Cancelled | SectionStatus::Pending => ("·", theme.dim),
         };
-        let title = short_title(&s.title, title_w < 16);
+        let title = short_title(&s.section, title_w < 16);
         let mut cells = vec![
             // Its place in the reading, 1..n, as the Reading screen and `iching stats` number it.
             Cell::from(Span::styled((state.scroll + i + 1).to_string(), theme.dim)),
@@ -301,11 +286,12 @@ pub fn render(state: &StatsState, prices: &Prices, frame: &mut Frame, area: Rect
         cells.extend(columns.iter().map(|c| place(c.cells[i].clone(), c.figure)));
         rows.push(Row::new(cells));
     }
-    let estimated = report
-        .sections
+    let done = sections
         .iter()
-        .any(|s| s.usage == Some(crate::events::UsageSource::Estimated));
-    let done = format!("{}/{}", report.sections_done(), report.sections.len());
+        .filter(|s| s.status == SectionStatus::Complete)
+        .count();
+    let estimated = t.estimated;
+    let done = format!("{done}/{}", stats.sections_planned);
     let label = fit(
         &[
             format!("Total {done}{}", if estimated { " est." } else { "" }),
@@ -328,22 +314,13 @@ pub fn render(state: &StatsState, prices: &Prices, frame: &mut Frame, area: Rect
 }
 
 /// "Follow-up questions: 2 · 6,140 tokens · 2.1 s each · $0.000420".
-fn followup_line(all: &[crate::report::FollowupReport], prices: &Prices) -> String {
-    let tokens: u64 = all.iter().map(|f| u64::from(f.usage.total())).sum();
-    let secs = all.iter().map(|f| f.latency_ms as f64).sum::<f64>() / 1000.0 / all.len() as f64;
-    let cost: Option<f64> = all
-        .iter()
-        .map(|f| {
-            prices
-                .cost(&f.model, &f.usage)
-                .or((f.model == crate::llm::offline::MODEL).then_some(0.0))
-        })
-        .sum();
+fn followup_line(t: &FollowupTotals) -> String {
     format!(
-        "Follow-up questions: {} · {} tokens · {secs:.1} s each · {}",
-        all.len(),
-        fmt_tokens(tokens),
-        match cost {
+        "Follow-up questions: {} · {} tokens · {:.1} s each · {}",
+        t.count,
+        fmt_tokens(t.total_tokens),
+        t.avg_latency_ms.unwrap_or(0.0) / 1000.0,
+        match t.cost {
             Some(c) if c <= 0.0 => "free".to_owned(),
             other => fmt_cost(other),
         }

@@ -507,3 +507,71 @@ async fn a_follow_up_stopped_mid_answer_keeps_nothing() {
     assert!(report.followups.is_empty(), "nothing of it was saved");
     h.runner.shutdown(Duration::from_secs(5)).await;
 }
+
+/// The first number after `key` in `text` (`$` and `,` skipped).
+fn number_after(text: &str, key: &str) -> f64 {
+    let rest = &text[text
+        .find(key)
+        .unwrap_or_else(|| panic!("{key:?} in {text}"))
+        + key.len()..];
+    let digits: String = rest
+        .chars()
+        .skip_while(|c| !c.is_ascii_digit())
+        .take_while(|c| c.is_ascii_digit() || matches!(c, '.' | ','))
+        .filter(|c| *c != ',')
+        .collect();
+    digits.parse().unwrap()
+}
+
+#[tokio::test]
+async fn the_stats_screen_and_iching_stats_say_the_same_cost_and_throughput() {
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(
+        home.path().join("config.toml"),
+        "[prices.\"legge\"]\nprompt_per_million = 1.0\ncompletion_per_million = 2.0\n",
+    )
+    .unwrap();
+    let mut h = Harness::new(home.path(), None);
+    let id = h.cast(1, "9,8,7,7,6,8").await;
+    h.runner.apply(Effect::LoadStats { id });
+    let msg = h.next().await;
+    let mut app = super::app((200, 60));
+    app.stats.loading = Some(id);
+    app.screen = crate::tui::app::Screen::Stats;
+    app.update(msg);
+    let screen = super::draw(&app);
+    let total = screen
+        .lines()
+        .find(|l| l.contains(" Total ") && l.contains('$'))
+        .unwrap_or_else(|| panic!("{screen}"));
+    // The Total row: ... Total tok/s ... $cost; the last two figures.
+    let figures: Vec<&str> = total
+        .split_whitespace()
+        .filter(|w| w.starts_with('$') || w.contains('.'))
+        .collect();
+    let tui_cost: f64 = figures
+        .last()
+        .unwrap()
+        .trim_start_matches('$')
+        .trim_end_matches('"')
+        .parse()
+        .unwrap_or_else(|_| panic!("{total}"));
+    let tui_rate: f64 = figures[figures.len() - 2].parse().unwrap();
+    // `iching stats ID` from the same store.
+    let service = Service::open(Some(home.path()), Access::Read, None).unwrap();
+    let cli = crate::cli::stats::reading_table(&service.reading_stats(id).await.unwrap(), false);
+    let cli_rate = number_after(&cli, "of wall time,");
+    let cli_cost = number_after(&cli, "cost: $");
+    assert!(tui_cost > 0.0 && tui_rate > 0.0, "{total}");
+    // Each as precise as it is printed: tok/s to 0.1 and 1, dollars to 4 and 6 places.
+    assert!(
+        (tui_rate - cli_rate).abs() <= 0.5,
+        "{tui_rate} vs {cli_rate}\n{cli}"
+    );
+    assert!(
+        (tui_cost - cli_cost).abs() <= 0.000_05,
+        "{tui_cost} vs {cli_cost}\n{cli}"
+    );
+    service.close().await;
+    h.runner.shutdown(Duration::from_secs(5)).await;
+}

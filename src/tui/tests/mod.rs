@@ -44,7 +44,6 @@ fn app(size: (u16, u16)) -> App {
         ),
         seed: 7,
         size,
-        prices: crate::config::Prices::default(),
         colour: false,
         providers: vec!["openai".into(), "ollama".into(), "llamacpp".into(), "offline".into()],
         read_only: None,
@@ -59,11 +58,76 @@ fn loaded(report: ReadingReport) -> Msg {
     }
 }
 
-/// `report` loaded for the Stats screen.
-fn stats_loaded(report: ReadingReport) -> Msg {
+/// `report`'s figures loaded for the Stats screen, priced with `prices`: its sections and
+/// follow-ups as the store's plain columns hold them, through the Service's one rule.
+fn stats_loaded(report: ReadingReport, prices: &crate::config::Prices) -> Msg {
+    use crate::store::{FollowupMeta, PartMeta, ReadingRow};
+    let id = report.id.expect("a stored report");
+    let mut finished = 0;
+    let parts: Vec<PartMeta> = report
+        .sections
+        .iter()
+        .map(|s| {
+            let latency_ms = s.latency_ms.unwrap_or(0);
+            finished = finished.max(latency_ms);
+            PartMeta {
+                section_id: s.id,
+                status: s.status,
+                attempts: s.attempts,
+                started_ms: Some(0),
+                finished_ms: latency_ms,
+                latency_ms,
+                ttft_ms: s.ttft_ms,
+                prompt_tokens: s.prompt_tokens,
+                completion_tokens: s.completion_tokens,
+                usage: s.usage,
+                model: s.model.clone(),
+                updated_at: 0,
+                reasoning_tokens: s.reasoning_tokens,
+                cached_tokens: s.cached_tokens,
+                failed_prompt_tokens: s.failed_usage.map(|u| u.prompt_tokens),
+                failed_completion_tokens: s.failed_usage.map(|u| u.completion_tokens),
+                error_kind: s.error_kind,
+            }
+        })
+        .collect();
+    let followups: Vec<FollowupMeta> = report
+        .followups
+        .iter()
+        .map(|f| FollowupMeta {
+            id: f.id,
+            asked_at: 0,
+            latency_ms: f.latency_ms,
+            ttft_ms: f.ttft_ms,
+            usage: f.usage,
+            provider: f.provider.clone(),
+            model: f.model.clone(),
+            left_out: 0,
+        })
+        .collect();
+    let row = ReadingRow {
+        id,
+        created_at: 0,
+        updated_at: 0,
+        status: report.status,
+        method: "coins".into(),
+        lines: report.lines,
+        seed: None,
+        primary: 1,
+        resulting: None,
+        sections_planned: u32::try_from(report.sections.len()).unwrap(),
+        sections_done: 0,
+        sections_failed: 0,
+        total_tokens: 0,
+        provider: "offline".into(),
+        model: String::new(),
+    };
     Msg::Stats {
-        id: report.id.expect("a stored report"),
-        result: Ok(Box::new(report)),
+        id,
+        result: Ok(Box::new(crate::tui::screens::stats::StatsView {
+            stats: crate::service::ReadingStats::of(&row, &parts, &followups, prices),
+            question: report.question.clone(),
+        })),
     }
 }
 

@@ -329,7 +329,8 @@ fn history_states() {
 fn stats_of_a_reading_with_prices() {
     three("stats", |size| {
         let mut a = app(size);
-        a.prices.0.insert(
+        let mut prices = crate::config::Prices::default();
+        prices.0.insert(
             "legge-1882".into(),
             Price {
                 prompt_per_million: 0.15,
@@ -347,7 +348,7 @@ fn stats_of_a_reading_with_prices() {
         report.sections[3].tokens_per_sec = None;
         report.sections[3].model = None;
         report.sections[3].attempts = 4;
-        a.update(stats_loaded(report));
+        a.update(stats_loaded(report, &prices));
         a
     });
 }
@@ -356,7 +357,8 @@ fn stats_of_a_reading_with_prices() {
 fn stats_of_a_reasoning_model_with_a_prompt_cache() {
     three("stats_cached", |size| {
         let mut a = app(size);
-        a.prices.0.insert(
+        let mut prices = crate::config::Prices::default();
+        prices.0.insert(
             "legge-1882".into(),
             Price {
                 prompt_per_million: 0.25,
@@ -372,7 +374,7 @@ fn stats_of_a_reasoning_model_with_a_prompt_cache() {
             s.cached_tokens = Some(if i == 0 { 0 } else { 1152 });
             s.reasoning_tokens = Some(64 + 16 * u32::try_from(i).unwrap());
         }
-        a.update(stats_loaded(report));
+        a.update(stats_loaded(report, &prices));
         a
     });
 }
@@ -681,7 +683,7 @@ fn stats_count_the_follow_ups_below_the_table() {
                 sections_left_out: 0,
             });
         }
-        a.update(stats_loaded(report));
+        a.update(stats_loaded(report, &crate::config::Prices::default()));
         let screen = draw(&a);
         assert!(
             screen.contains("Follow-up questions: 2 · 6,140 tokens · 2.1 s each · free"),

@@ -1604,7 +1604,7 @@ fn numbers_are_never_cut_from_the_left_at_any_size() {
         report.sections[0].tokens_per_sec = Some(10_000.0);
         report.sections[0].ttft_ms = Some(131_000);
         report.sections[0].latency_ms = Some(131_500);
-        a.update(stats_loaded(report));
+        a.update(stats_loaded(report, &crate::config::Prices::default()));
         let text = draw(&a);
         whole_or_absent(&text, "10000.0", "0000.0");
         whole_or_absent(&text, "131.0s", "31.0s");
