@@ -37,6 +37,7 @@ pub mod prompt;
 pub mod reading;
 pub mod report;
 pub mod response;
+pub mod search;
 pub mod service;
 pub mod store;
 pub mod text;

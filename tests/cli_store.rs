@@ -237,7 +237,7 @@ fn history_lists_filters_and_searches() {
     fails(
         &home.run(&["history", "--search", " "]),
         2,
-        "--search needs some text",
+        "--search needs some words",
     );
 }
 

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[&[&str]] = &[
     &["text"],
     &["model", "oracle", "crypto", "logging"],
-    &["plan"],
+    &["plan", "search"],
     &["response"],
     &["events"],
     &["llm", "config", "store"],

@@ -1,6 +1,6 @@
 //! `iching history`: the saved readings, newest first, as a table or (`--json`) an array of
 //! `{id, created_at, question, method, lines, seed, primary, resulting, status, sections_done,
-//! sections_planned, total_tokens}`. `--search` opens the questions in memory to match them.
+//! sections_planned, total_tokens}`. `--search` opens the questions, notes and follow-ups in memory to match them.
 //! A reading whose question fails its integrity check is listed with the question
 //! "(integrity check failed)", the others as usual, and the command exits 1.
 
@@ -26,7 +26,8 @@ pub struct HistoryArgs {
     /// Print a JSON array instead of a table.
     #[arg(long)]
     pub json: bool,
-    /// Only readings whose question, situation or notes contain TEXT (case-insensitive).
+    /// Only readings holding every word of TEXT (case-insensitive) in their question,
+    /// situation, notes, follow-ups, status or hexagram names.
     #[arg(long, value_name = "TEXT")]
     pub search: Option<String>,
     /// Only readings with hexagram N (1-64) as primary or resulting hexagram.
@@ -84,7 +85,7 @@ impl<'a> From<&'a Listed> for Entry<'a> {
 pub async fn run(home: Option<&Path>, args: HistoryArgs) -> Result<ExitCode, CliError> {
     if args.search.as_deref().is_some_and(|s| s.trim().is_empty()) {
         return Err(CliError::usage(
-            "--search needs some text to look for in the questions, situations and notes",
+            "--search needs some words to look for in the questions, situations, notes and follow-ups",
         ));
     }
     let service = open(home, Access::Read)?;
@@ -92,7 +93,7 @@ pub async fn run(home: Option<&Path>, args: HistoryArgs) -> Result<ExitCode, Cli
         search: args.search.map(|s| s.trim().to_owned()),
         hexagram: args.hexagram,
         limit: args.limit,
-        with_notes: false,
+        with_text: false,
     };
     let filters = described(&filter);
     let listed = service.history(filter).await;

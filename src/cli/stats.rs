@@ -39,7 +39,7 @@ pub struct StatsArgs {
     /// readings per month.
     #[arg(long, conflicts_with = "id")]
     pub hexagrams: bool,
-    /// With --hexagrams: only readings whose question, situation or notes contain TEXT.
+    /// With --hexagrams: only readings holding every word of TEXT, as `history --search`.
     #[arg(long, value_name = "TEXT", requires = "hexagrams")]
     pub search: Option<String>,
     /// Every column (cached and reasoning tokens, model), wider than 80 columns.

@@ -2,7 +2,7 @@
 //! hexagram came up as primary and as resulting against what the casting methods' odds predict
 //! (coins and yarrow differ; manual casts have no odds), how many lines changed per reading,
 //! and readings per month. Drawn from the authenticated plain columns; nothing is decrypted
-//! unless `--search` asks to look in the questions, situations and notes.
+//! unless `--search` asks for the readings the one search rule finds (`crate::search`).
 
 use std::collections::BTreeMap;
 

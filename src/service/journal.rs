@@ -43,7 +43,7 @@ impl Service {
     }
 
     /// The readings the patterns are drawn from: every one whose record checks out (nothing
-    /// opened), or, with `search`, those whose question, situation or notes contain it; and how
+    /// opened), or, with `search`, those the one search rule finds by it; and how
     /// many were left out as damaged.
     pub async fn pattern_rows(
         &self,

@@ -5,6 +5,8 @@
 //! counts, provider, model, how many sections the request left out) are tagged as
 //! `followup:{reading_id}:{followup_id}:row`. Follow-ups go with their reading.
 
+use std::collections::HashMap;
+
 use std::fmt;
 
 use rusqlite::params;
@@ -271,6 +273,35 @@ impl Store {
                 })
             })
             .collect()
+    }
+
+    /// Every reading's follow-ups' questions and answers, opened, oldest first; those that do
+    /// not open (or whose record fails its check) are left out.
+    pub(super) fn followup_texts(&self) -> Result<HashMap<ReadingId, Vec<String>>, StoreError> {
+        let mut out: HashMap<ReadingId, Vec<String>> = HashMap::new();
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT question, answer FROM followups WHERE id = ?1")
+            .map_err(|e| self.db_err(e))?;
+        for raw in self.raw_followups(None)? {
+            let reading = raw.reading;
+            let Ok(meta) = self.checked(raw) else {
+                continue;
+            };
+            let (q, a): (Vec<u8>, Vec<u8>) = st
+                .query_row([meta.id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(|e| self.db_err(e))?;
+            let texts = out.entry(reading).or_default();
+            texts.extend(
+                self.open_text(Field::FollowupQuestion(reading, meta.id), q)
+                    .ok(),
+            );
+            texts.extend(
+                self.open_text(Field::FollowupAnswer(reading, meta.id), a)
+                    .ok(),
+            );
+        }
+        Ok(out)
     }
 
     /// The request of follow-up `n` of reading `id`, opened.

@@ -93,8 +93,11 @@ pub struct Listed {
     /// How many notes and outcomes it has.
     pub notes: super::NoteCounts,
     /// The text of its notes, oldest first, when the filter asked for them
-    /// ([`HistoryFilter::with_notes`]); notes that do not open are left out.
+    /// ([`HistoryFilter::with_text`]); notes that do not open are left out.
     pub note_text: Vec<String>,
+    /// Its follow-ups' questions and answers, oldest first, when the filter asked for them;
+    /// those that do not open are left out.
+    pub followup_text: Vec<String>,
 }
 
 impl fmt::Debug for Listed {
@@ -105,6 +108,7 @@ impl fmt::Debug for Listed {
             .field("has_context", &self.context.is_some())
             .field("notes", &self.notes)
             .field("note_text", &self.note_text.len())
+            .field("followup_text", &self.followup_text.len())
             .finish()
     }
 }
@@ -112,15 +116,15 @@ impl fmt::Debug for Listed {
 /// Which readings `history` lists.
 #[derive(Debug, Clone, Default)]
 pub struct HistoryFilter {
-    /// Only questions containing this (case-insensitive); decrypted in memory.
+    /// Only readings [`crate::search::Search`] finds by this; decrypted in memory.
     pub search: Option<String>,
     /// Only readings with this primary or resulting hexagram.
     pub hexagram: Option<u8>,
     /// At most this many, newest first.
     pub limit: Option<usize>,
-    /// Also open every reading's notes into [`Listed::note_text`] (the terminal app's filter
-    /// searches them as you type).
-    pub with_notes: bool,
+    /// Also open every reading's notes and follow-ups into [`Listed::note_text`] and
+    /// [`Listed::followup_text`] (the terminal app's filter searches them as you type).
+    pub with_text: bool,
 }
 
 /// A reading's columns, its section list and token sum (as the sections tag covers them), its
@@ -471,9 +475,9 @@ impl Store {
     /// The readings `filter` selects, newest first. A question that fails its integrity check
     /// is listed with the error (and never matches a search); the others list as usual.
     pub fn list(&self, filter: &HistoryFilter) -> Result<Vec<Listed>, StoreError> {
-        let needle = filter.search.as_ref().map(|s| s.to_lowercase());
-        let sql_limit = match (&needle, filter.limit) {
-            (None, Some(n)) => i64::try_from(n).unwrap_or(i64::MAX),
+        let search = crate::search::Search::new(filter.search.as_deref().unwrap_or_default());
+        let sql_limit = match (search.is_empty(), filter.limit) {
+            (true, Some(n)) => i64::try_from(n).unwrap_or(i64::MAX),
             _ => -1,
         };
         let sql = format!(
@@ -482,10 +486,19 @@ impl Store {
              ORDER BY r.created_at DESC, r.id DESC LIMIT ?2"
         );
         let counts = self.note_counts()?;
-        // Searching looks in the notes too: every note is opened once (those that do not open
-        // never match).
-        let mut notes = if needle.is_some() || filter.with_notes {
+        // Searching looks in the notes and follow-ups too: each is opened once (those that do
+        // not open never match).
+        let texts = !search.is_empty() || filter.with_text;
+        let mut notes: HashMap<ReadingId, Vec<String>> = if texts {
             self.all_notes(None)?
+                .into_iter()
+                .map(|(id, ns)| (id, ns.into_iter().flatten().map(|n| n.text).collect()))
+                .collect()
+        } else {
+            HashMap::new()
+        };
+        let mut followups = if texts {
+            self.followup_texts()?
         } else {
             HashMap::new()
         };
@@ -506,28 +519,34 @@ impl Store {
                 Ok(q) => (Ok(q.question), q.context),
                 Err(e) => (Err(e), None),
             };
-            if let Some(needle) = &needle {
-                let found = |text: &str| text.to_lowercase().contains(needle.as_str());
-                let in_notes = || {
-                    notes
-                        .get(&row.id)
-                        .is_some_and(|ns| ns.iter().flatten().any(|n| found(&n.text)))
-                };
-                let matches = match &question {
-                    Ok(q) => found(q) || context.as_deref().is_some_and(found) || in_notes(),
+            let note_text = notes.remove(&row.id).unwrap_or_default();
+            let followup_text = followups.remove(&row.id).unwrap_or_default();
+            if !search.is_empty() {
+                let found = match &question {
+                    Ok(q) => search.finds(&crate::search::Searched {
+                        question: q,
+                        situation: context.as_deref(),
+                        notes: &note_text,
+                        followups: &followup_text,
+                        status: row.status.as_str(),
+                        primary: row.primary,
+                        resulting: row.resulting,
+                    }),
                     Err(_) => false,
                 };
-                if !matches {
+                if !found {
                     continue;
                 }
             }
-            let note_text = match notes.remove(&row.id) {
-                Some(ns) if filter.with_notes => ns.into_iter().flatten().map(|n| n.text).collect(),
-                _ => Vec::new(),
+            let (note_text, followup_text) = if filter.with_text {
+                (note_text, followup_text)
+            } else {
+                (Vec::new(), Vec::new())
             };
             out.push(Listed {
                 notes: counts.get(&row.id).copied().unwrap_or_default(),
                 note_text,
+                followup_text,
                 row,
                 question,
                 context,

@@ -740,6 +740,7 @@ fn debug_output_shows_no_secrets() {
         context: Some("private situation".into()),
         notes: NoteCounts::default(),
         note_text: vec!["my private note".into()],
+        followup_text: vec!["my private follow-up".into()],
     };
     assert!(!format!("{listed:?}").contains("private"));
 }

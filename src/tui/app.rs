@@ -232,7 +232,7 @@ pub enum Effect {
     LoadPatterns {
         /// The columns inside the view.
         width: usize,
-        /// Only readings whose question, situation or notes contain this.
+        /// Only readings the one search rule finds by this.
         search: Option<String>,
     },
     /// Ask `question` about reading `id`, as run `run`.

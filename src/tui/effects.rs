@@ -104,7 +104,7 @@ impl Runner {
                 self.tasks.spawn(async move {
                     let result = service
                         .history(HistoryFilter {
-                            with_notes: true,
+                            with_text: true,
                             ..HistoryFilter::default()
                         })
                         .await;

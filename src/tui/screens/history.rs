@@ -15,6 +15,7 @@ use crate::model::{ExportFormat, ReadingId};
 use crate::oracle::hexagram;
 use crate::report::ReadingStatus;
 use crate::response::sanitize_inline;
+use crate::search::{Search, Searched};
 use crate::service::HistoryEntry;
 use crate::store::rfc3339;
 use crate::text::{self, truncate};
@@ -46,9 +47,12 @@ pub struct HistoryRow {
     pub cost: Option<f64>,
     /// Its journal: notes and outcomes.
     pub journal: crate::store::NoteCounts,
-    /// What else the filter finds it by: the situation and the notes' text (decrypted; never
-    /// drawn).
-    pub more_text: String,
+    /// What else the filter finds it by (decrypted; never drawn): the situation,
+    pub situation: Option<String>,
+    /// the notes' text,
+    pub notes: Vec<String>,
+    /// and the follow-ups' questions and answers.
+    pub followups: Vec<String>,
 }
 
 impl From<HistoryEntry> for HistoryRow {
@@ -69,38 +73,25 @@ impl From<HistoryEntry> for HistoryRow {
             tokens: row.total_tokens,
             cost: e.cost,
             journal: e.listed.notes,
-            more_text: e
-                .listed
-                .context
-                .into_iter()
-                .chain(e.listed.note_text)
-                .collect::<Vec<_>>()
-                .join(" "),
+            situation: e.listed.context,
+            notes: e.listed.note_text,
+            followups: e.listed.followup_text,
         }
     }
 }
 
 impl HistoryRow {
-    /// What the filter searches: question, situation, notes, date, status and both hexagrams'
-    /// numbers and names.
-    fn haystack(&self) -> String {
-        let mut s = format!(
-            "{} {} {} {} #{}",
-            self.question,
-            self.more_text,
-            self.created_at,
-            self.status.as_str(),
-            self.id
-        );
-        for n in std::iter::once(self.primary).chain(self.resulting) {
-            if let Some(h) = hexagram(n) {
-                s.push_str(&format!(
-                    " {} {} {} {}",
-                    n, h.name_pinyin, h.name_chinese, h.name_english
-                ));
-            }
+    /// What the one search rule looks in.
+    fn searched(&self) -> Searched<'_> {
+        Searched {
+            question: &self.question,
+            situation: self.situation.as_deref(),
+            notes: &self.notes,
+            followups: &self.followups,
+            status: self.status.as_str(),
+            primary: self.primary,
+            resulting: self.resulting,
         }
-        s.to_lowercase()
     }
 }
 
@@ -150,18 +141,10 @@ impl HistoryState {
 
     /// The rows the filter lets through.
     pub fn visible(&self) -> Vec<&HistoryRow> {
-        let terms: Vec<String> = self
-            .filter_text()
-            .to_lowercase()
-            .split_whitespace()
-            .map(str::to_owned)
-            .collect();
+        let search = Search::new(&self.filter_text());
         self.rows
             .iter()
-            .filter(|r| {
-                let hay = r.haystack();
-                terms.iter().all(|t| hay.contains(t.as_str()))
-            })
+            .filter(|r| search.finds(&r.searched()))
             .collect()
     }
 

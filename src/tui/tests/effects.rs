@@ -575,3 +575,77 @@ async fn the_stats_screen_and_iching_stats_say_the_same_cost_and_throughput() {
     service.close().await;
     h.runner.shutdown(Duration::from_secs(5)).await;
 }
+
+#[tokio::test]
+async fn history_search_and_the_history_filter_find_the_same_readings_follow_ups_included() {
+    let home = tempfile::tempdir().unwrap();
+    let mut h = Harness::new(home.path(), None);
+    let first = h.cast(1, "9,8,7,7,6,8").await;
+    let second = h.cast(2, "7,7,7,7,7,7").await;
+    let _third = h.cast(3, "8,8,8,8,8,8").await;
+    h.runner.apply(Effect::AddNote {
+        id: first,
+        kind: crate::store::NoteKind::Outcome,
+        text: "We stayed inland after all".into(),
+    });
+    assert!(matches!(
+        h.next().await,
+        Msg::NoteAdded { result: Ok(_), .. }
+    ));
+    h.runner.apply(Effect::Ask {
+        run: 9,
+        id: second,
+        question: "What about the harbour?".into(),
+    });
+    loop {
+        if let Msg::FollowupEnded { result, .. } = h.next().await {
+            assert!(matches!(result, Ok(crate::service::Asked::Answered(_))));
+            break;
+        }
+    }
+    h.runner.apply(Effect::LoadHistory);
+    let Msg::History(Ok(entries)) = h.next().await else {
+        panic!("no history")
+    };
+    let mut state = crate::tui::screens::history::HistoryState::default();
+    state.set_rows(entries.into_iter().map(Into::into).collect());
+    let service = Service::open(Some(home.path()), Access::Read, None).unwrap();
+    for word in [
+        "inland",
+        "harbour",
+        "HARBOUR",
+        "coast",
+        "move coast",
+        "feng",
+        "qian",
+        "kun",
+        "complete",
+        "55",
+        "nowhere",
+        "inland harbour",
+    ] {
+        let cli: Vec<ReadingId> = service
+            .history(crate::store::HistoryFilter {
+                search: Some(word.to_owned()),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| e.listed.row.id)
+            .collect();
+        state.filter = ratatui_textarea::TextArea::default();
+        state.filter.insert_str(word);
+        let tui: Vec<ReadingId> = state.visible().iter().map(|r| r.id).collect();
+        assert_eq!(cli, tui, "{word:?}");
+        match word {
+            "harbour" | "HARBOUR" => assert_eq!(cli, [second], "a follow-up's words are found"),
+            "inland" => assert_eq!(cli, [first]),
+            "coast" => assert_eq!(cli.len(), 3),
+            "nowhere" | "inland harbour" => assert!(cli.is_empty()),
+            _ => {}
+        }
+    }
+    service.close().await;
+    h.runner.shutdown(Duration::from_secs(5)).await;
+}

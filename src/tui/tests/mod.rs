@@ -332,6 +332,10 @@ fn history_rows() -> Vec<HistoryEntry> {
                     .then(|| "We waited; the monsoon came late".to_owned())
                     .into_iter()
                     .collect(),
+                followup_text: (id == 3)
+                    .then(|| "Will the harvest hold?".to_owned())
+                    .into_iter()
+                    .collect(),
             },
             cost: (id % 2 == 0).then_some(0.0021 * id as f64),
         }
