@@ -12,6 +12,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Paragraph};
 
+use super::widgets::status_word;
 use super::{fmt_secs, fmt_tokens, hexagram_title};
 use crate::events::{EventKind, Hold, SectionEvent, UsageSource};
 use crate::llm::tokens;
@@ -632,19 +633,6 @@ fn render_header(
     let question = truncate(&format!("“{}”", live.question), usize::from(q.width));
     frame.render_widget(Span::styled(question, theme.italic), q);
     frame.render_widget(stats, s);
-}
-
-/// The word and style for a reading's status.
-pub fn status_word(status: ReadingStatus, theme: &Theme) -> (&'static str, ratatui::style::Style) {
-    let style = match status {
-        ReadingStatus::Running => theme.busy,
-        ReadingStatus::Complete => theme.ok,
-        ReadingStatus::Partial | ReadingStatus::Cancelled | ReadingStatus::Interrupted => {
-            theme.warn
-        }
-        ReadingStatus::Failed => theme.error,
-    };
-    (status.as_str(), style)
 }
 
 fn spinner(now: Duration) -> &'static str {
