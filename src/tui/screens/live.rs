@@ -15,7 +15,6 @@ use ratatui::widgets::{Block, BorderType, Paragraph};
 use super::widgets::status_word;
 use super::{fmt_secs, fmt_tokens, hexagram_title};
 use crate::events::{EventKind, Hold, SectionEvent, UsageSource};
-use crate::llm::tokens;
 use crate::model::{ErrorKind, ReadingId};
 use crate::oracle::Reading;
 use crate::plan::Section;
@@ -140,8 +139,6 @@ pub struct Card {
     pub phase: Phase,
     /// The text of the current attempt as it streams in (raw: the preview cleans it).
     pub text: String,
-    /// Completion tokens streamed so far (estimated).
-    pub stream_tokens: u32,
     /// When its request went out (app time).
     pub started_at: Option<Duration>,
     /// When its first text arrived (app time).
@@ -155,7 +152,6 @@ impl Card {
             section,
             phase: Phase::Queued,
             text: String::new(),
-            stream_tokens: 0,
             started_at: None,
             first_token_at: None,
         }
@@ -173,9 +169,16 @@ impl Card {
         }
     }
 
+    /// Completion tokens streamed so far by the current attempt: an estimate, about four bytes
+    /// a token (as `llm::openai` estimates reasoning it is not shown), made from the text as it
+    /// is drawn and never while an event is folded in. The section's own count (the server's
+    /// report, or the provider's estimate when it reports none) replaces it when it finishes.
+    pub fn stream_tokens(&self) -> u32 {
+        u32::try_from(self.text.len().div_ceil(4)).unwrap_or(u32::MAX)
+    }
+
     fn reset_stream(&mut self) {
         self.text.clear();
-        self.stream_tokens = 0;
         self.first_token_at = None;
     }
 }
@@ -290,7 +293,6 @@ impl LiveState {
                 self.loading = false;
                 card.first_token_at.get_or_insert(now);
                 card.text.push_str(text);
-                card.stream_tokens += tokens::count(text);
                 card.phase = Phase::Streaming;
             }
             EventKind::Retrying {
@@ -380,7 +382,7 @@ impl LiveState {
             .map(|c| match &c.phase {
                 Phase::Done(f) => u64::from(f.prompt_tokens + f.completion_tokens),
                 Phase::Streaming | Phase::Running | Phase::Retrying { .. } => {
-                    u64::from(c.stream_tokens)
+                    u64::from(c.stream_tokens())
                 }
                 Phase::Queued | Phase::Failed { .. } | Phase::Cancelled => 0,
             })
@@ -798,7 +800,7 @@ fn figures(card: &Card, now: Duration) -> (String, [String; 3]) {
     let (a, tokens, rate) = match &card.phase {
         Phase::Queued | Phase::Cancelled => ("– s · ttft –".to_owned(), "–".to_owned(), rate(None)),
         Phase::Running | Phase::Streaming | Phase::Retrying { .. } => {
-            let streamed = u64::from(card.stream_tokens);
+            let streamed = u64::from(card.stream_tokens());
             let r = card
                 .first_token_at
                 .and_then(|f| crate::events::rate_so_far(streamed, now.saturating_sub(f)));

@@ -263,7 +263,7 @@ fn section_events_fold_into_their_cards() {
         .iter()
         .find(|c| c.section == Section::InitialHexagramJudgement)
         .unwrap();
-    assert!(streaming.stream_tokens > 0);
+    assert!(streaming.stream_tokens() > 0);
     assert_eq!(streaming.first_token_at, Some(Duration::from_millis(410)));
     assert_eq!(live.done(), 1);
     assert_eq!(live.status, ReadingStatus::Running);
