@@ -1183,6 +1183,7 @@ impl App {
             reading.clone(),
             query.question.clone(),
             &sections,
+            &self.provider.model,
             self.now,
         ));
         self.ask.reset();
@@ -1245,7 +1246,7 @@ impl App {
                 }
                 self.runs += 1;
                 let run = self.runs;
-                state.restart(run, &sections, self.now);
+                state.restart(run, &sections, &self.provider.model, self.now);
                 fx.push(Effect::Retry { run, id });
             }
             LiveAction::Cancel => {
@@ -1366,15 +1367,24 @@ impl App {
             .iter()
             .filter_map(|s| Section::from_id(s.id))
             .collect();
-        let mut live = LiveState::new(run, reading, report.question.clone(), &planned, self.now);
+        let mut live = LiveState::new(
+            run,
+            reading,
+            report.question.clone(),
+            &planned,
+            &self.provider.model,
+            self.now,
+        );
         live.id = report.id;
         for (card, s) in live.cards.iter_mut().zip(&report.sections) {
             if sections.contains(&card.section) {
                 continue;
             }
+            // Not asked again: the model is the one the store says answered, if any.
             *card = Card {
                 phase: Phase::settled(s),
-                ..Card::queued(card.section)
+                model: s.model.as_deref().map(sanitize_inline),
+                ..Card::queued(card.section, "")
             };
         }
         self.live = Some(live);

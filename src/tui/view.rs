@@ -58,14 +58,7 @@ pub fn draw(app: &App, frame: &mut Frame) {
                 cast::render(c, app.now, frame, body, theme);
             }
         }
-        Screen::Live => live::render(
-            app.live.as_ref(),
-            app.now,
-            &app.provider.model,
-            frame,
-            body,
-            theme,
-        ),
+        Screen::Live => live::render(app.live.as_ref(), app.now, frame, body, theme),
         Screen::Reading => reading::render(&app.reading, frame, body, theme),
         Screen::History => history::render(&app.history, frame, body, theme),
         Screen::Stats => stats::render(&app.stats, &app.prices, frame, body, theme),

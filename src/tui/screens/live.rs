@@ -139,6 +139,10 @@ pub struct Card {
     pub phase: Phase,
     /// The text of the current attempt as it streams in (raw: the preview cleans it).
     pub text: String,
+    /// The model its request goes to: the run's, taken when the run started (a provider chosen
+    /// later does not relabel it); `None` when not known (a stored section that never answered).
+    /// Once done, the model that answered is in its figures.
+    pub model: Option<String>,
     /// When its request went out (app time).
     pub started_at: Option<Duration>,
     /// When its first text arrived (app time).
@@ -146,14 +150,23 @@ pub struct Card {
 }
 
 impl Card {
-    /// A queued card.
-    pub fn queued(section: Section) -> Self {
+    /// A queued card, its request to go to `model`.
+    pub fn queued(section: Section, model: &str) -> Self {
         Self {
             section,
             phase: Phase::Queued,
             text: String::new(),
+            model: Some(sanitize_inline(model)),
             started_at: None,
             first_token_at: None,
+        }
+    }
+
+    /// The model on the card's border: the one that answered once done, else the one asked.
+    pub fn model_label(&self) -> Option<&str> {
+        match &self.phase {
+            Phase::Done(f) => Some(f.model.as_str()),
+            _ => self.model.as_deref(),
         }
     }
 
@@ -230,12 +243,13 @@ pub enum LiveAction {
 }
 
 impl LiveState {
-    /// A reading just cast, every section queued.
+    /// A reading just cast, every section queued, their requests to go to `model`.
     pub fn new(
         run: u64,
         reading: Arc<Reading>,
         question: String,
         sections: &[Section],
+        model: &str,
         now: Duration,
     ) -> Self {
         Self {
@@ -247,7 +261,7 @@ impl LiveState {
             ended: None,
             status: ReadingStatus::Running,
             cancelling: false,
-            cards: sections.iter().map(|&s| Card::queued(s)).collect(),
+            cards: sections.iter().map(|&s| Card::queued(s, model)).collect(),
             selected: 0,
             serves: None,
             loading: false,
@@ -354,12 +368,12 @@ impl LiveState {
             .collect()
     }
 
-    /// Starts run `run` for `sections` again.
-    pub fn restart(&mut self, run: u64, sections: &[Section], now: Duration) {
+    /// Starts run `run` for `sections` again, their requests to go to `model`.
+    pub fn restart(&mut self, run: u64, sections: &[Section], model: &str, now: Duration) {
         self.run = run;
         for card in &mut self.cards {
             if sections.contains(&card.section) {
-                *card = Card::queued(card.section);
+                *card = Card::queued(card.section, model);
             }
         }
         self.status = ReadingStatus::Running;
@@ -466,7 +480,6 @@ pub fn body(area: Rect) -> Rect {
 pub fn render(
     live: Option<&LiveState>,
     now: Duration,
-    model: &str,
     frame: &mut Frame,
     area: Rect,
     theme: &Theme,
@@ -523,7 +536,7 @@ pub fn render(
                     selected: i == live.selected,
                     level,
                 };
-                render_card(card, look, now, model, frame, *cell, theme);
+                render_card(card, look, now, frame, *cell, theme);
             }
         }
     }
@@ -654,16 +667,11 @@ fn render_card(
     card: &Card,
     look: CardLook,
     now: Duration,
-    model: &str,
     frame: &mut Frame,
     area: Rect,
     theme: &Theme,
 ) {
     let selected = look.selected;
-    let model = match &card.phase {
-        Phase::Done(f) => f.model.as_str(),
-        _ => model,
-    };
     // The title and the model share the border with its corners and a space each side.
     let title_w = usize::from(area.width.saturating_sub(4));
     let mut block = Block::bordered()
@@ -671,12 +679,16 @@ fn render_card(
             format!(" {} ", truncate(&card.section.title(), title_w)),
             theme.bold,
         ))
-        .title_bottom(Line::styled(format!(" {} ", truncate(model, 20)), theme.dim).right_aligned())
         .border_style(if selected {
             theme.border_focus
         } else {
             theme.border
         });
+    if let Some(model) = card.model_label() {
+        block = block.title_bottom(
+            Line::styled(format!(" {} ", truncate(model, 20)), theme.dim).right_aligned(),
+        );
+    }
     if selected {
         block = block.border_type(BorderType::Thick);
     }
@@ -867,7 +879,7 @@ mod tests {
                 attempts: 1,
                 text: String::new(),
             })),
-            ..Card::queued(Section::OpeningStatements)
+            ..Card::queued(Section::OpeningStatements, "legge-1882")
         };
         let rate = |c: &Card| figures(c, Duration::from_secs(9)).1[1].clone();
         assert_eq!(rate(&card(13, 168)), "~2,724+168 tok · – t/s");

@@ -980,6 +980,68 @@ fn f7_picks_a_provider_and_a_model_and_asks_to_keep_them() {
 }
 
 #[test]
+fn a_card_keeps_the_model_it_asked_when_another_provider_is_chosen() {
+    let mut a = app(WIDE);
+    let run = cast_manual(&mut a);
+    a.update(Msg::Saved {
+        run,
+        id: ReadingId(7),
+    });
+    let r = reading();
+    let failed = Section::OpeningStatements;
+    for s in plan(&r) {
+        send(&mut a, run, s, EventKind::Started);
+        let kind = if s == failed {
+            EventKind::Failed(Box::new(SectionFailure {
+                error: "server error (HTTP 500) after 4 attempts".into(),
+                latency: Duration::from_millis(1390),
+                attempts: 4,
+                kind: crate::llm::ErrorKind::ServerError,
+                usage: None,
+            }))
+        } else {
+            EventKind::Finished(Box::new(done(&r, s)))
+        };
+        send(&mut a, run, s, kind);
+    }
+    a.update(Msg::RunEnded {
+        run,
+        result: Ok(false),
+    });
+    assert_eq!(a.screen, Screen::Live);
+    // F7, and the picker's choice lands.
+    a.update(key(KeyCode::F(7)));
+    a.update(Msg::ProviderChanged(Ok(ProviderChoice {
+        preset: "ollama".into(),
+        info: ProviderInfo {
+            name: "openai",
+            model: "qwen2.5:7b".into(),
+            endpoint: "http://localhost:11434/v1".into(),
+        },
+    })));
+    assert_eq!(a.provider.model, "qwen2.5:7b");
+    let card = &a.live.as_ref().unwrap().cards[0];
+    assert_eq!(card.section, failed);
+    assert!(matches!(card.phase, Phase::Failed { .. }));
+    // The grid (everything above the status line) names the model asked, never the new one.
+    let screen = draw(&a);
+    let lines: Vec<&str> = screen.lines().collect();
+    let grid = lines[..lines.len() - 2].join("\n");
+    assert!(!grid.contains("qwen2.5"), "{screen}");
+    assert_eq!(
+        grid.matches("legge-1882").count(),
+        plan(&r).len(),
+        "{screen}"
+    );
+    // A retry asks the model now chosen, and its card says so; the finished ones keep theirs.
+    let fx = a.update(key(KeyCode::Char('r')));
+    assert!(matches!(&fx[..], [Effect::Retry { .. }]), "{fx:?}");
+    let cards = &a.live.as_ref().unwrap().cards;
+    assert_eq!(cards[0].model_label(), Some("qwen2.5:7b"));
+    assert_eq!(cards[1].model_label(), Some("legge-1882"));
+}
+
+#[test]
 fn the_picker_types_a_model_the_list_lacks_runs_the_doctor_and_offline_needs_no_list() {
     let mut a = app((80, 24));
     a.update(key(KeyCode::F(7)));
@@ -1047,7 +1109,14 @@ fn a_card_from_its_events_and_from_the_store_are_the_same_card() {
             })),
         ),
     ];
-    let mut live = LiveState::new(1, r.clone(), QUESTION.into(), &sections, Duration::ZERO);
+    let mut live = LiveState::new(
+        1,
+        r.clone(),
+        QUESTION.into(),
+        &sections,
+        "legge-1882",
+        Duration::ZERO,
+    );
     let mut report = ReadingReport::new(&r, QUESTION, &sections);
     for e in &events {
         live.apply(e, Duration::from_secs(2));
