@@ -888,6 +888,42 @@ mod tests {
     }
 
     #[test]
+    fn a_stream_is_counted_by_estimate_until_the_section_reports_its_own() {
+        let reading = Arc::new(Reading::new(crate::oracle::Cast::manual(
+            crate::oracle::Cast::parse_lines("9,8,7,7,6,8").unwrap(),
+        )));
+        let s = Section::OpeningStatements;
+        let mut live = LiveState::new(1, reading, "q".into(), &[s], "m", Duration::ZERO);
+        let event = |kind| SectionEvent {
+            reading: None,
+            section: s,
+            kind,
+        };
+        let at = Duration::from_secs(1);
+        live.apply(&event(EventKind::Started), Duration::ZERO);
+        live.apply(&event(EventKind::Delta("{\"response\": \"The".into())), at);
+        live.apply(&event(EventKind::Delta(" Creative\"}".into())), at);
+        // 28 bytes: about 7 tokens, marked as an estimate.
+        assert_eq!(live.cards[0].stream_tokens(), 7);
+        assert_eq!(live.tokens(), 7);
+        assert_eq!(figures(&live.cards[0], at).1[2], "~7 tok");
+        // Finished, the server's counts replace it, with no `~`.
+        let done = crate::events::SectionDone {
+            raw: "{\"response\": \"The Creative\"}".into(),
+            paragraphs: crate::response::parse_response("{\"response\": \"The Creative\"}"),
+            usage: crate::events::Usage::reported(1_200, 9),
+            latency: at,
+            ttft: Some(at),
+            model: "m".into(),
+            attempts: 1,
+            failed_usage: None,
+        };
+        live.apply(&event(EventKind::Finished(Box::new(done))), at);
+        assert_eq!(live.tokens(), 1_209);
+        assert_eq!(figures(&live.cards[0], at).1[2], "1,200+9 tok");
+    }
+
+    #[test]
     fn a_stream_shows_its_last_whole_words() {
         assert_eq!(whole_words("there is no occas"), "there is no");
         assert_eq!(
