@@ -5,9 +5,11 @@
 //! Nothing here touches a terminal, the network, the store or the clock: the time arrives in
 //! [`Msg::Tick`], the seeds of random casts come from a generator seeded at construction.
 
-use super::screens::followup::{FollowupAction, FollowupEditor};
-use super::screens::journal::{JournalAction, JournalView};
-use super::screens::note::{NoteAction, NoteEditor};
+mod overlay;
+
+use super::screens::followup::FollowupEditor;
+use super::screens::journal::JournalView;
+use super::screens::note::NoteEditor;
 use super::screens::patterns::PatternsView;
 use crate::store::NoteKind;
 use std::path::PathBuf;
@@ -21,12 +23,12 @@ use rand_chacha::ChaCha8Rng;
 use super::screens::ask::{AskAction, AskState};
 use super::screens::body;
 use super::screens::cast::{CastAction, CastState};
-use super::screens::help::{self, HelpOf};
+use super::screens::help::HelpOf;
 use super::screens::history::{HistoryAction, HistoryRow, HistoryState};
 use super::screens::library::{LibraryAction, LibraryState};
 use super::screens::live::{self, Card, LiveAction, LiveState, Phase};
-use super::screens::provider::{DoctorLine, PickerAction, PickerState};
-use super::screens::reading::{Asking, ReadingAction, ReadingState};
+use super::screens::provider::{DoctorLine, PickerState};
+use super::screens::reading::{ReadingAction, ReadingState};
 use super::screens::stats::{StatsState, StatsView};
 use super::strings::msg;
 use super::theme::Theme;
@@ -41,6 +43,7 @@ use crate::response::sanitize_inline;
 use crate::service::{Asked, HistoryEntry, Resume, ServiceError};
 use crate::text::truncate;
 
+pub use self::overlay::Overlay;
 pub use super::screens::Screen;
 pub use super::screens::provider::ProviderLine;
 pub use crate::model::ExportFormat;
@@ -375,26 +378,13 @@ pub struct App {
     pub provider: ProviderLine,
     /// The status line's message.
     pub status: Option<Status>,
-    /// Whether the help is open.
-    pub help: bool,
-    /// The help's first line shown.
-    pub help_scroll: usize,
-    /// The provider picker, when open.
-    pub picker: Option<PickerState>,
-    /// The note editor, when open (over the Reading screen).
-    pub note: Option<NoteEditor>,
-    /// The follow-up editor, when open (over the Reading screen).
-    pub followup: Option<FollowupEditor>,
-    /// The Journal view, when open (over the Reading screen).
-    pub journal: Option<JournalView>,
-    /// The Patterns view, when open (over History).
-    pub patterns: Option<PatternsView>,
+    /// What is open over the screen, if anything: the help, the picker, an editor, the
+    /// Journal, the Patterns or a yes/no question (one at most; see [`Overlay`]).
+    pub overlay: Option<Overlay>,
     /// Why the store cannot be written, when it cannot.
     pub read_only: Option<String>,
     /// Every provider the picker offers.
     pub providers: Vec<String>,
-    /// A question waiting for y/n.
-    pub confirm: Option<Confirm>,
     /// The question being typed and the method chosen.
     pub ask: AskState,
     /// The lines appearing, while a cast is shown.
@@ -437,16 +427,9 @@ impl App {
                 text: why.clone(),
                 error: true,
             }),
-            help: false,
-            help_scroll: 0,
-            picker: None,
-            note: None,
-            followup: None,
-            journal: None,
-            patterns: None,
+            overlay: None,
             providers: o.providers,
             read_only: o.read_only,
-            confirm: None,
             ask: AskState::new(),
             cast: None,
             live: None,
@@ -506,20 +489,11 @@ impl App {
                     self.on_key(key, &mut fx);
                 }
             }
-            Msg::Paste(text) if self.followup.is_some() => {
-                self.dirty = true;
-                if let Some(editor) = self.followup.as_mut() {
-                    editor.on_paste(&text);
-                }
-            }
-            Msg::Paste(text) if self.note.is_some() => {
-                self.dirty = true;
-                if let Some(editor) = self.note.as_mut() {
-                    editor.on_paste(&text);
-                }
-            }
             Msg::Paste(text) => {
                 self.dirty = true;
+                if self.on_overlay_paste(&text) {
+                    return fx;
+                }
                 match self.screen {
                     Screen::Ask => self.ask.on_paste(&text),
                     Screen::History if self.history.filtering => {
@@ -637,12 +611,14 @@ impl App {
             Msg::Patterns(result) => {
                 match result {
                     Ok(lines) => {
-                        if let Some(view) = self.patterns.as_mut() {
+                        if let Some(Overlay::Patterns(view)) = self.overlay.as_mut() {
                             view.lines = Some(lines);
                         }
                     }
                     Err(e) => {
-                        self.patterns = None;
+                        if matches!(self.overlay, Some(Overlay::Patterns(_))) {
+                            self.overlay = None;
+                        }
                         self.fail(&e);
                     }
                 }
@@ -716,7 +692,7 @@ impl App {
             }
             Msg::Interrupt => self.quit_now(&mut fx),
             Msg::Models { provider, result } => {
-                if let Some(p) = self.picker.as_mut() {
+                if let Some(Overlay::Picker(p)) = self.overlay.as_mut() {
                     p.set_models(
                         &provider,
                         result.map_err(|e| sanitize_inline(&e.to_string())),
@@ -725,7 +701,7 @@ impl App {
                 }
             }
             Msg::Doctor { provider, lines } => {
-                if let Some(p) = self.picker.as_mut() {
+                if let Some(Overlay::Picker(p)) = self.overlay.as_mut() {
                     p.set_doctor(&provider, lines);
                     self.dirty = true;
                 }
@@ -739,7 +715,9 @@ impl App {
                         };
                         self.say(msg::provider_changed(&line.label()));
                         self.provider = line;
-                        self.picker = None;
+                        if matches!(self.overlay, Some(Overlay::Picker(_))) {
+                            self.overlay = None;
+                        }
                     }
                     Err(e) => self.fail(&e),
                 }
@@ -842,135 +820,8 @@ impl App {
             self.quit_now(fx);
             return;
         }
-        if self.help {
-            let of = self.help_of();
-            match help::on_key(key, of, self.help_scroll, body(self.size), &self.theme) {
-                Some(scroll) => self.help_scroll = scroll,
-                None => self.help = false,
-            }
-            return;
-        }
-        if let Some(view) = self.patterns.as_mut() {
-            if view.on_key(key) {
-                self.patterns = None;
-            }
-            return;
-        }
-        if let Some(editor) = self.followup.as_mut() {
-            match editor.on_key(key) {
-                FollowupAction::None => {}
-                FollowupAction::Cancel => self.followup = None,
-                FollowupAction::Ask(id, question) => {
-                    self.followup = None;
-                    let run = self.next_run();
-                    self.reading.asking = Some(Asking {
-                        run,
-                        id,
-                        question: question.clone(),
-                        text: String::new(),
-                    });
-                    // The question and its answer in view as it is written.
-                    self.reading.follow = true;
-                    self.reading.follow_answer(body(self.size), &self.theme);
-                    fx.push(Effect::Ask { run, id, question });
-                }
-            }
-            return;
-        }
-        if let Some(editor) = self.note.as_mut() {
-            match editor.on_key(key) {
-                NoteAction::None => {}
-                NoteAction::Cancel => self.note = None,
-                NoteAction::Save(id, kind, text) => {
-                    fx.push(Effect::AddNote { id, kind, text });
-                    self.note = None;
-                }
-                NoteAction::Replace(_, _, text) => {
-                    if let Some(editor) = self.note.take() {
-                        self.confirm = Some(Confirm::EditNote(Box::new(editor), text));
-                        self.say(msg::CONFIRM_EDIT_NOTE);
-                    }
-                }
-            }
-            return;
-        }
-        if let Some(view) = self.journal.as_mut() {
-            match view.on_key(key) {
-                JournalAction::None => {}
-                JournalAction::Close => self.journal = None,
-                JournalAction::Edit(n) => {
-                    let kind = if n.kind == "outcome" {
-                        NoteKind::Outcome
-                    } else {
-                        NoteKind::Note
-                    };
-                    self.note = Some(NoteEditor::edit(view.id, n.id, kind, &n.text));
-                    self.journal = None;
-                }
-                JournalAction::Delete(n) => {
-                    self.confirm = Some(Confirm::DeleteNote(view.id, n.id));
-                    self.say(msg::CONFIRM_DELETE_NOTE);
-                    self.journal = None;
-                }
-            }
-            return;
-        }
-        if let Some(picker) = self.picker.as_mut() {
-            match picker.on_key(key) {
-                PickerAction::None => {}
-                PickerAction::Close => self.picker = None,
-                PickerAction::LoadModels(provider) => fx.push(Effect::LoadModels { provider }),
-                PickerAction::Doctor(provider, model) => {
-                    fx.push(Effect::Doctor { provider, model });
-                }
-                PickerAction::Use(provider, model) => {
-                    if self.running() {
-                        self.error(msg::BUSY_PROVIDER);
-                    } else {
-                        fx.push(Effect::UseProvider { provider, model });
-                    }
-                }
-            }
-            return;
-        }
-        if let Some(c) = self.confirm.take() {
-            match key.code {
-                KeyCode::Char('y' | 'Y') => match c {
-                    Confirm::Quit => self.quit_now(fx),
-                    Confirm::Cancel => self.cancel_run(fx),
-                    Confirm::Delete(id) => {
-                        fx.push(Effect::Delete { id });
-                        self.status = None;
-                    }
-                    Confirm::EditNote(editor, text) => {
-                        if let Some(note) = editor.editing {
-                            fx.push(Effect::EditNote {
-                                id: editor.id,
-                                note,
-                                text,
-                            });
-                        }
-                        self.status = None;
-                    }
-                    Confirm::DeleteNote(id, note) => {
-                        fx.push(Effect::DeleteNote { id, note });
-                        self.status = None;
-                    }
-                    Confirm::StopFollowup(run) => {
-                        fx.push(Effect::Cancel { run });
-                        self.status = None;
-                    }
-                },
-                KeyCode::Char('n' | 'N') | KeyCode::Esc => {
-                    self.status = None;
-                    // The edit is not lost: back to the editor.
-                    if let Confirm::EditNote(editor, _) = c {
-                        self.note = Some(*editor);
-                    }
-                }
-                _ => self.confirm = Some(c),
-            }
-            return;
+        if let Some(overlay) = self.overlay.take() {
+            return self.on_overlay_key(overlay, key, fx);
         }
         self.status = None;
         match key.code {
@@ -980,19 +831,18 @@ impl App {
             KeyCode::F(4) => self.goto(Screen::History, fx),
             KeyCode::F(5) => self.open_library(),
             KeyCode::F(7) => {
-                self.picker = Some(PickerState::new(
+                self.open(Overlay::Picker(Box::new(PickerState::new(
                     self.providers.clone(),
                     &self.provider.name,
                     &self.provider.model,
-                ));
+                ))));
             }
             _ => self.on_screen_key(key, fx),
         }
     }
 
     fn open_help(&mut self) {
-        self.help = true;
-        self.help_scroll = 0;
+        self.open(Overlay::Help { scroll: 0 });
     }
 
     /// What the help is about: this screen, and whether letters are typed here.
@@ -1019,8 +869,7 @@ impl App {
                 KeyCode::Char('?') => return self.open_help(),
                 KeyCode::Char('q') => {
                     if self.running() {
-                        self.confirm = Some(Confirm::Quit);
-                        self.say(msg::QUIT_IN_FLIGHT);
+                        self.ask(Confirm::Quit, msg::QUIT_IN_FLIGHT);
                     } else {
                         self.quit_now(fx);
                     }
@@ -1055,7 +904,7 @@ impl App {
                             let why = why.clone();
                             self.error(why);
                         }
-                        None => self.note = Some(NoteEditor::new(id)),
+                        None => self.open(Overlay::Note(Box::new(NoteEditor::new(id)))),
                     },
                     ReadingAction::Journal(id) => {
                         if let Some(why) = &self.read_only {
@@ -1068,7 +917,7 @@ impl App {
                                 .as_ref()
                                 .map(|r| r.notes.clone())
                                 .unwrap_or_default();
-                            self.journal = Some(JournalView::new(id, notes));
+                            self.open(Overlay::Journal(JournalView::new(id, notes)));
                         }
                     }
                     ReadingAction::FollowUp(id) => {
@@ -1077,10 +926,9 @@ impl App {
                             self.error(why);
                         } else if let Some(a) = &self.reading.asking {
                             // One at a time: f again offers to stop the one in flight.
-                            self.confirm = Some(Confirm::StopFollowup(a.run));
-                            self.say(msg::FOLLOWUP_BUSY);
+                            self.ask(Confirm::StopFollowup(a.run), msg::FOLLOWUP_BUSY);
                         } else {
-                            self.followup = Some(FollowupEditor::new(id));
+                            self.open(Overlay::Followup(Box::new(FollowupEditor::new(id))));
                         }
                     }
                 }
@@ -1177,6 +1025,7 @@ impl App {
             reading.clone(),
             query.question.clone(),
             &sections,
+            &self.provider.model,
             self.now,
         ));
         self.ask.reset();
@@ -1239,12 +1088,11 @@ impl App {
                 }
                 self.runs += 1;
                 let run = self.runs;
-                state.restart(run, &sections, self.now);
+                state.restart(run, &sections, &self.provider.model, self.now);
                 fx.push(Effect::Retry { run, id });
             }
             LiveAction::Cancel => {
-                self.confirm = Some(Confirm::Cancel);
-                self.say(msg::CANCEL_IN_FLIGHT);
+                self.ask(Confirm::Cancel, msg::CANCEL_IN_FLIGHT);
             }
             LiveAction::Back => self.screen = Screen::Ask,
             LiveAction::Stats => match state.id {
@@ -1313,8 +1161,10 @@ impl App {
                 self.error(why);
             }
             HistoryAction::Delete(id, question) => {
-                self.confirm = Some(Confirm::Delete(id));
-                self.say(msg::confirm_delete(id, &truncate(&question, 40)));
+                self.ask(
+                    Confirm::Delete(id),
+                    msg::confirm_delete(id, &truncate(&question, 40)),
+                );
             }
             HistoryAction::Export(id, format) => fx.push(Effect::Export { id, format }),
             HistoryAction::Retry(id) => {
@@ -1330,7 +1180,7 @@ impl App {
             }
             HistoryAction::Stats(id) => self.open_stats(id, Screen::History, fx),
             HistoryAction::Patterns => {
-                self.patterns = Some(PatternsView::default());
+                self.open(Overlay::Patterns(PatternsView::default()));
                 // The box takes a column each side, its borders and padding two more each.
                 let width = usize::from(self.size.0).saturating_sub(6);
                 // What History is filtered by, the patterns are counted for.
@@ -1360,15 +1210,24 @@ impl App {
             .iter()
             .filter_map(|s| Section::from_id(s.id))
             .collect();
-        let mut live = LiveState::new(run, reading, report.question.clone(), &planned, self.now);
+        let mut live = LiveState::new(
+            run,
+            reading,
+            report.question.clone(),
+            &planned,
+            &self.provider.model,
+            self.now,
+        );
         live.id = report.id;
         for (card, s) in live.cards.iter_mut().zip(&report.sections) {
             if sections.contains(&card.section) {
                 continue;
             }
+            // Not asked again: the model is the one the store says answered, if any.
             *card = Card {
                 phase: Phase::settled(s),
-                ..Card::queued(card.section)
+                model: s.model.as_deref().map(sanitize_inline),
+                ..Card::queued(card.section, "")
             };
         }
         self.live = Some(live);

@@ -1,6 +1,6 @@
 //! The whole frame from the app's state: the tab bar, the screen on show (each drawn from its
-//! own state), the help, the picker or a question on top, the status line and the footer of
-//! keys; or the "terminal too small" notice.
+//! own state), what is open over it ([`super::app::Overlay`] draws itself), the status line and
+//! the footer of keys; or the "terminal too small" notice.
 
 use crate::text::{self, truncate};
 use ratatui::Frame;
@@ -8,11 +8,10 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use super::app::{App, Screen};
+use super::app::{App, Overlay, Screen};
 use super::screens::live::LiveState;
 use super::screens::{
-    MIN_HEIGHT, MIN_WIDTH, ask, body, cast, centered, draw_keys, help, history, library, live,
-    provider, reading, stats,
+    MIN_HEIGHT, MIN_WIDTH, ask, body, cast, draw_keys, history, library, live, reading, stats,
 };
 use super::strings::{self, KeyHelp, footer};
 use super::theme::Theme;
@@ -58,14 +57,7 @@ pub fn draw(app: &App, frame: &mut Frame) {
                 cast::render(c, app.now, frame, body, theme);
             }
         }
-        Screen::Live => live::render(
-            app.live.as_ref(),
-            app.now,
-            &app.provider.model,
-            frame,
-            body,
-            theme,
-        ),
+        Screen::Live => live::render(app.live.as_ref(), app.now, frame, body, theme),
         Screen::Reading => reading::render(&app.reading, frame, body, theme),
         Screen::History => history::render(&app.history, frame, body, theme),
         Screen::Stats => stats::render(&app.stats, frame, body, theme),
@@ -73,22 +65,8 @@ pub fn draw(app: &App, frame: &mut Frame) {
     }
     draw_status(app, frame, status, theme);
     draw_keys(footer_keys(app), frame, keys, theme);
-    if app.help {
-        help::render(app.help_of(), app.help_scroll, frame, body, theme);
-    } else if let Some(p) = &app.picker {
-        provider::render(p, frame, body, theme);
-    } else if let Some(editor) = &app.note {
-        super::screens::note::render(editor, frame, body, theme);
-    } else if let Some(view) = &app.journal {
-        super::screens::journal::render(view, frame, body, theme);
-    } else if let Some(editor) = &app.followup {
-        super::screens::followup::render(editor, frame, body, theme);
-    } else if let Some(view) = &app.patterns {
-        super::screens::patterns::render(view, frame, body, theme);
-    } else if app.confirm.is_some()
-        && let Some(s) = &app.status
-    {
-        draw_confirm(&s.text, frame, body, theme);
+    if let Some(overlay) = &app.overlay {
+        overlay.render(app, frame, body, theme);
     } else if let Some(s) = &app.status {
         let first = s.text.lines().next().unwrap_or_default();
         if !fits_alone(first, status.width) {
@@ -127,23 +105,6 @@ fn draw_notice(rest: &str, frame: &mut Frame, area: Rect, theme: &Theme) {
     let block = ratatui::widgets::Block::bordered().border_style(theme.border_focus);
     frame.render_widget(
         Paragraph::new(lines).block(block.padding(ratatui::widgets::Padding::horizontal(1))),
-        r,
-    );
-}
-
-/// A yes/no question in a box over the screen.
-fn draw_confirm(text: &str, frame: &mut Frame, area: Rect, theme: &Theme) {
-    let w = area.width.saturating_sub(8).min(64);
-    let lines = text::wrap(text, usize::from(w.saturating_sub(4)));
-    let h = u16::try_from(lines.len()).unwrap_or(1) + 4;
-    let r = centered(area, w, h, frame);
-    let block = ratatui::widgets::Block::bordered()
-        .border_style(theme.warn)
-        .title(Span::styled(" Are you sure? ", theme.warn));
-    let mut text: Vec<Line> = vec![Line::default()];
-    text.extend(lines.into_iter().map(|l| Line::styled(l, theme.text)));
-    frame.render_widget(
-        Paragraph::new(text).block(block.padding(ratatui::widgets::Padding::horizontal(1))),
         r,
     );
 }
@@ -205,7 +166,9 @@ fn draw_tabs(app: &App, frame: &mut Frame, area: Rect, theme: &Theme) {
 /// the label takes the line alone; one too long for that is cut here and shown whole in a box
 /// above ([`draw`]).
 fn draw_status(app: &App, frame: &mut Frame, area: Rect, theme: &Theme) {
-    let message = app.status.as_ref().filter(|_| app.confirm.is_none());
+    // A question's words are in its box.
+    let asking = matches!(app.overlay, Some(Overlay::Confirm(_)));
+    let message = app.status.as_ref().filter(|_| !asking);
     // With nothing else to say, what the endpoint is doing to the run in flight.
     let note = message
         .is_none()
@@ -243,31 +206,10 @@ fn draw_status(app: &App, frame: &mut Frame, area: Rect, theme: &Theme) {
     }
 }
 
-fn footer_keys(app: &App) -> &'static [KeyHelp] {
-    if app.help {
-        return footer::HELP;
-    }
-    if app.confirm.is_some() {
-        return footer::CONFIRM;
-    }
-    if app.picker.is_some() {
-        return footer::PICKER;
-    }
-    if let Some(editor) = &app.note {
-        return if editor.editing.is_some() {
-            footer::NOTE_EDIT
-        } else {
-            footer::NOTE
-        };
-    }
-    if app.followup.is_some() {
-        return footer::FOLLOWUP;
-    }
-    if app.journal.is_some() {
-        return footer::JOURNAL;
-    }
-    if app.patterns.is_some() {
-        return footer::PATTERNS;
+/// The keys the footer names: those of what is open over the screen, else the screen's.
+pub fn footer_keys(app: &App) -> &'static [KeyHelp] {
+    if let Some(overlay) = &app.overlay {
+        return overlay.keys();
     }
     match app.screen {
         Screen::Ask => footer::ASK,

@@ -11,6 +11,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
 use super::hexagram_title;
+use super::widgets::bar;
 use crate::oracle::{Cast, LineOrigin, LineValue, Method, Reading};
 use crate::tui::strings;
 use crate::tui::theme::Theme;
@@ -106,15 +107,6 @@ impl CastState {
             _ => self.hint = Some("Each line is 6, 7, 8 or 9.".into()),
         }
         CastAction::None
-    }
-}
-
-/// A line drawn as a bar: yang whole, yin broken.
-pub fn bar(yang: bool) -> &'static str {
-    if yang {
-        "━━━━━━━━━━━"
-    } else {
-        "━━━━━   ━━━━━"
     }
 }
 

@@ -8,7 +8,7 @@ use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui_textarea::{TextArea, WrapMode};
 
-use super::note::{EditorBox, editor_box};
+use super::widgets::{EditorBox, editor_box};
 use crate::model::ReadingId;
 use crate::model::{MAX_QUESTION_CHARS, clean_question};
 use crate::tui::strings;

@@ -9,7 +9,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState};
 use ratatui_textarea::TextArea;
 
-use super::live::status_word;
+use super::widgets::status_word;
 use super::{Column, fit_columns, fmt_cost, fmt_tokens};
 use crate::model::{ExportFormat, ReadingId};
 use crate::oracle::hexagram;

@@ -15,7 +15,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, HighlightSpacing, Paragraph, Row, Table, TableState};
 use ratatui_textarea::TextArea;
 
-use super::cast::bar;
+use super::widgets::bar;
 use super::{heading, wrap_styled};
 use crate::book::{self, Page};
 use crate::model::ReadingId;

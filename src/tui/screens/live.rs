@@ -12,9 +12,9 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Paragraph};
 
+use super::widgets::status_word;
 use super::{fmt_secs, fmt_tokens, hexagram_title};
 use crate::events::{EventKind, Hold, SectionEvent, UsageSource};
-use crate::llm::tokens;
 use crate::model::{ErrorKind, ReadingId};
 use crate::oracle::Reading;
 use crate::plan::Section;
@@ -139,8 +139,10 @@ pub struct Card {
     pub phase: Phase,
     /// The text of the current attempt as it streams in (raw: the preview cleans it).
     pub text: String,
-    /// Completion tokens streamed so far (estimated).
-    pub stream_tokens: u32,
+    /// The model its request goes to: the run's, taken when the run started (a provider chosen
+    /// later does not relabel it); `None` when not known (a stored section that never answered).
+    /// Once done, the model that answered is in its figures.
+    pub model: Option<String>,
     /// When its request went out (app time).
     pub started_at: Option<Duration>,
     /// When its first text arrived (app time).
@@ -148,15 +150,23 @@ pub struct Card {
 }
 
 impl Card {
-    /// A queued card.
-    pub fn queued(section: Section) -> Self {
+    /// A queued card, its request to go to `model`.
+    pub fn queued(section: Section, model: &str) -> Self {
         Self {
             section,
             phase: Phase::Queued,
             text: String::new(),
-            stream_tokens: 0,
+            model: Some(sanitize_inline(model)),
             started_at: None,
             first_token_at: None,
+        }
+    }
+
+    /// The model on the card's border: the one that answered once done, else the one asked.
+    pub fn model_label(&self) -> Option<&str> {
+        match &self.phase {
+            Phase::Done(f) => Some(f.model.as_str()),
+            _ => self.model.as_deref(),
         }
     }
 
@@ -172,9 +182,16 @@ impl Card {
         }
     }
 
+    /// Completion tokens streamed so far by the current attempt: an estimate, about four bytes
+    /// a token (as `llm::openai` estimates reasoning it is not shown), made from the text as it
+    /// is drawn and never while an event is folded in. The section's own count (the server's
+    /// report, or the provider's estimate when it reports none) replaces it when it finishes.
+    pub fn stream_tokens(&self) -> u32 {
+        u32::try_from(self.text.len().div_ceil(4)).unwrap_or(u32::MAX)
+    }
+
     fn reset_stream(&mut self) {
         self.text.clear();
-        self.stream_tokens = 0;
         self.first_token_at = None;
     }
 }
@@ -226,12 +243,13 @@ pub enum LiveAction {
 }
 
 impl LiveState {
-    /// A reading just cast, every section queued.
+    /// A reading just cast, every section queued, their requests to go to `model`.
     pub fn new(
         run: u64,
         reading: Arc<Reading>,
         question: String,
         sections: &[Section],
+        model: &str,
         now: Duration,
     ) -> Self {
         Self {
@@ -243,7 +261,7 @@ impl LiveState {
             ended: None,
             status: ReadingStatus::Running,
             cancelling: false,
-            cards: sections.iter().map(|&s| Card::queued(s)).collect(),
+            cards: sections.iter().map(|&s| Card::queued(s, model)).collect(),
             selected: 0,
             serves: None,
             loading: false,
@@ -289,7 +307,6 @@ impl LiveState {
                 self.loading = false;
                 card.first_token_at.get_or_insert(now);
                 card.text.push_str(text);
-                card.stream_tokens += tokens::count(text);
                 card.phase = Phase::Streaming;
             }
             EventKind::Retrying {
@@ -351,12 +368,12 @@ impl LiveState {
             .collect()
     }
 
-    /// Starts run `run` for `sections` again.
-    pub fn restart(&mut self, run: u64, sections: &[Section], now: Duration) {
+    /// Starts run `run` for `sections` again, their requests to go to `model`.
+    pub fn restart(&mut self, run: u64, sections: &[Section], model: &str, now: Duration) {
         self.run = run;
         for card in &mut self.cards {
             if sections.contains(&card.section) {
-                *card = Card::queued(card.section);
+                *card = Card::queued(card.section, model);
             }
         }
         self.status = ReadingStatus::Running;
@@ -379,7 +396,7 @@ impl LiveState {
             .map(|c| match &c.phase {
                 Phase::Done(f) => u64::from(f.prompt_tokens + f.completion_tokens),
                 Phase::Streaming | Phase::Running | Phase::Retrying { .. } => {
-                    u64::from(c.stream_tokens)
+                    u64::from(c.stream_tokens())
                 }
                 Phase::Queued | Phase::Failed { .. } | Phase::Cancelled => 0,
             })
@@ -463,7 +480,6 @@ pub fn body(area: Rect) -> Rect {
 pub fn render(
     live: Option<&LiveState>,
     now: Duration,
-    model: &str,
     frame: &mut Frame,
     area: Rect,
     theme: &Theme,
@@ -520,7 +536,7 @@ pub fn render(
                     selected: i == live.selected,
                     level,
                 };
-                render_card(card, look, now, model, frame, *cell, theme);
+                render_card(card, look, now, frame, *cell, theme);
             }
         }
     }
@@ -634,19 +650,6 @@ fn render_header(
     frame.render_widget(stats, s);
 }
 
-/// The word and style for a reading's status.
-pub fn status_word(status: ReadingStatus, theme: &Theme) -> (&'static str, ratatui::style::Style) {
-    let style = match status {
-        ReadingStatus::Running => theme.busy,
-        ReadingStatus::Complete => theme.ok,
-        ReadingStatus::Partial | ReadingStatus::Cancelled | ReadingStatus::Interrupted => {
-            theme.warn
-        }
-        ReadingStatus::Failed => theme.error,
-    };
-    (status.as_str(), style)
-}
-
 fn spinner(now: Duration) -> &'static str {
     let i = usize::try_from(now.as_millis() / 100).unwrap_or(0) % SPINNER.len();
     SPINNER[i]
@@ -664,16 +667,11 @@ fn render_card(
     card: &Card,
     look: CardLook,
     now: Duration,
-    model: &str,
     frame: &mut Frame,
     area: Rect,
     theme: &Theme,
 ) {
     let selected = look.selected;
-    let model = match &card.phase {
-        Phase::Done(f) => f.model.as_str(),
-        _ => model,
-    };
     // The title and the model share the border with its corners and a space each side.
     let title_w = usize::from(area.width.saturating_sub(4));
     let mut block = Block::bordered()
@@ -681,12 +679,16 @@ fn render_card(
             format!(" {} ", truncate(&card.section.title(), title_w)),
             theme.bold,
         ))
-        .title_bottom(Line::styled(format!(" {} ", truncate(model, 20)), theme.dim).right_aligned())
         .border_style(if selected {
             theme.border_focus
         } else {
             theme.border
         });
+    if let Some(model) = card.model_label() {
+        block = block.title_bottom(
+            Line::styled(format!(" {} ", truncate(model, 20)), theme.dim).right_aligned(),
+        );
+    }
     if selected {
         block = block.border_type(BorderType::Thick);
     }
@@ -810,7 +812,7 @@ fn figures(card: &Card, now: Duration) -> (String, [String; 3]) {
     let (a, tokens, rate) = match &card.phase {
         Phase::Queued | Phase::Cancelled => ("– s · ttft –".to_owned(), "–".to_owned(), rate(None)),
         Phase::Running | Phase::Streaming | Phase::Retrying { .. } => {
-            let streamed = u64::from(card.stream_tokens);
+            let streamed = u64::from(card.stream_tokens());
             let r = card
                 .first_token_at
                 .and_then(|f| crate::events::rate_so_far(streamed, now.saturating_sub(f)));
@@ -877,12 +879,48 @@ mod tests {
                 attempts: 1,
                 text: String::new(),
             })),
-            ..Card::queued(Section::OpeningStatements)
+            ..Card::queued(Section::OpeningStatements, "legge-1882")
         };
         let rate = |c: &Card| figures(c, Duration::from_secs(9)).1[1].clone();
         assert_eq!(rate(&card(13, 168)), "~2,724+168 tok · – t/s");
         assert_eq!(rate(&card(2_000, 7)), "~2,724+7 tok · – t/s");
         assert_eq!(rate(&card(2_000, 168)), "~2,724+168 tok · 84 t/s");
+    }
+
+    #[test]
+    fn a_stream_is_counted_by_estimate_until_the_section_reports_its_own() {
+        let reading = Arc::new(Reading::new(crate::oracle::Cast::manual(
+            crate::oracle::Cast::parse_lines("9,8,7,7,6,8").unwrap(),
+        )));
+        let s = Section::OpeningStatements;
+        let mut live = LiveState::new(1, reading, "q".into(), &[s], "m", Duration::ZERO);
+        let event = |kind| SectionEvent {
+            reading: None,
+            section: s,
+            kind,
+        };
+        let at = Duration::from_secs(1);
+        live.apply(&event(EventKind::Started), Duration::ZERO);
+        live.apply(&event(EventKind::Delta("{\"response\": \"The".into())), at);
+        live.apply(&event(EventKind::Delta(" Creative\"}".into())), at);
+        // 28 bytes: about 7 tokens, marked as an estimate.
+        assert_eq!(live.cards[0].stream_tokens(), 7);
+        assert_eq!(live.tokens(), 7);
+        assert_eq!(figures(&live.cards[0], at).1[2], "~7 tok");
+        // Finished, the server's counts replace it, with no `~`.
+        let done = crate::events::SectionDone {
+            raw: "{\"response\": \"The Creative\"}".into(),
+            paragraphs: crate::response::parse_response("{\"response\": \"The Creative\"}"),
+            usage: crate::events::Usage::reported(1_200, 9),
+            latency: at,
+            ttft: Some(at),
+            model: "m".into(),
+            attempts: 1,
+            failed_usage: None,
+        };
+        live.apply(&event(EventKind::Finished(Box::new(done))), at);
+        assert_eq!(live.tokens(), 1_209);
+        assert_eq!(figures(&live.cards[0], at).1[2], "1,200+9 tok");
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub mod patterns;
 pub mod provider;
 pub mod reading;
 pub mod stats;
+pub mod widgets;
 
 use std::time::Duration;
 

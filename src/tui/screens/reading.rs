@@ -10,8 +10,8 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
-use super::cast::bar;
 use super::library::Links;
+use super::widgets::bar;
 use super::{heading, hexagram_title, wrap_styled};
 use crate::model::{ExportFormat, ReadingId};
 use crate::oracle::{Hexagram, hexagram};

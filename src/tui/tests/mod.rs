@@ -12,7 +12,12 @@ use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
-use super::app::{App, Effect, Msg, Options, ProviderLine};
+use super::app::{App, Confirm, Effect, Msg, Options, Overlay, ProviderLine};
+use super::screens::followup::FollowupEditor;
+use super::screens::journal::JournalView;
+use super::screens::note::NoteEditor;
+use super::screens::patterns::PatternsView;
+use super::screens::provider::PickerState;
 use crate::events::{EventKind, SectionDone, SectionEvent, SectionFailure, Usage, UsageSource};
 use crate::llm::ProviderInfo;
 use crate::llm::offline::compose;
@@ -48,6 +53,62 @@ fn app(size: (u16, u16)) -> App {
         providers: vec!["openai".into(), "ollama".into(), "llamacpp".into(), "offline".into()],
         read_only: None,
     })
+}
+
+/// The help's first line shown, when the help is open.
+fn the_help(a: &App) -> Option<usize> {
+    match a.overlay {
+        Some(Overlay::Help { scroll }) => Some(scroll),
+        _ => None,
+    }
+}
+
+/// The picker, when it is what is open.
+fn the_picker(a: &App) -> Option<&PickerState> {
+    match &a.overlay {
+        Some(Overlay::Picker(p)) => Some(p),
+        _ => None,
+    }
+}
+
+/// The note editor, when it is what is open.
+fn the_note(a: &App) -> Option<&NoteEditor> {
+    match &a.overlay {
+        Some(Overlay::Note(editor)) => Some(editor),
+        _ => None,
+    }
+}
+
+/// The follow-up editor, when it is what is open.
+fn the_followup(a: &App) -> Option<&FollowupEditor> {
+    match &a.overlay {
+        Some(Overlay::Followup(editor)) => Some(editor),
+        _ => None,
+    }
+}
+
+/// The Journal, when it is what is open.
+fn the_journal(a: &App) -> Option<&JournalView> {
+    match &a.overlay {
+        Some(Overlay::Journal(view)) => Some(view),
+        _ => None,
+    }
+}
+
+/// The Patterns, when they are what is open.
+fn the_patterns(a: &App) -> Option<&PatternsView> {
+    match &a.overlay {
+        Some(Overlay::Patterns(view)) => Some(view),
+        _ => None,
+    }
+}
+
+/// The question asked, when one is.
+fn the_confirm(a: &App) -> Option<&Confirm> {
+    match &a.overlay {
+        Some(Overlay::Confirm(c)) => Some(c),
+        _ => None,
+    }
 }
 
 /// `report` loaded for the Reading screen.

@@ -9,7 +9,7 @@ use crate::oracle::Method;
 use crate::plan::Section;
 use crate::report::ReadingStatus;
 use crate::service::ServiceError;
-use crate::tui::app::{Confirm, ExportFormat, ProviderChoice, Screen};
+use crate::tui::app::{ExportFormat, ProviderChoice, Screen};
 use crate::tui::screens::cast::{HOLD, LINE_STEP};
 use crate::tui::screens::live::Phase;
 
@@ -48,7 +48,7 @@ fn the_question_box_edits_like_a_text_field() {
     assert_eq!(a.ask.text(), "so, will it rainline one line two?");
     // `?` and `q` are text here, not shortcuts.
     type_text(&mut a, "?q");
-    assert!(!a.help && !a.quit);
+    assert!(the_help(&a).is_none() && !a.quit);
     assert!(a.ask.text().ends_with("??q"));
 }
 
@@ -261,7 +261,7 @@ fn section_events_fold_into_their_cards() {
         .iter()
         .find(|c| c.section == Section::InitialHexagramJudgement)
         .unwrap();
-    assert!(streaming.stream_tokens > 0);
+    assert!(streaming.stream_tokens() > 0);
     assert_eq!(streaming.first_token_at, Some(Duration::from_millis(410)));
     assert_eq!(live.done(), 1);
     assert_eq!(live.status, ReadingStatus::Running);
@@ -332,7 +332,7 @@ fn esc_leaves_the_grid_and_the_reading_goes_on() {
     let fx = a.update(key(KeyCode::Esc));
     assert!(fx.is_empty(), "Esc cancels nothing: {fx:?}");
     assert_eq!(a.screen, Screen::Ask);
-    assert!(a.confirm.is_none());
+    assert!(the_confirm(&a).is_none());
     let live = a.live.as_ref().unwrap();
     assert!(live.running() && !live.cancelling, "the reading goes on");
     assert!(a.animating(), "its clock keeps ticking");
@@ -348,13 +348,13 @@ fn c_asks_before_cancelling_and_the_reading_is_kept_as_cancelled() {
     a.screen = Screen::Live;
     let run = a.live.as_ref().unwrap().run;
     assert!(a.update(key(KeyCode::Char('c'))).is_empty(), "c only asks");
-    assert_eq!(a.confirm, Some(Confirm::Cancel));
+    assert_eq!(the_confirm(&a), Some(&Confirm::Cancel));
     // No: nothing happens, and Esc is a no as well.
     assert!(a.update(key(KeyCode::Char('n'))).is_empty());
-    assert!(a.confirm.is_none() && !a.live.as_ref().unwrap().cancelling);
+    assert!(the_confirm(&a).is_none() && !a.live.as_ref().unwrap().cancelling);
     a.update(key(KeyCode::Char('c')));
     assert!(a.update(key(KeyCode::Esc)).is_empty());
-    assert!(a.confirm.is_none() && !a.live.as_ref().unwrap().cancelling);
+    assert!(the_confirm(&a).is_none() && !a.live.as_ref().unwrap().cancelling);
     assert_eq!(a.screen, Screen::Live, "Esc answered the question only");
     // Yes: the run is cancelled.
     a.update(key(KeyCode::Char('c')));
@@ -371,7 +371,7 @@ fn c_asks_before_cancelling_and_the_reading_is_kept_as_cancelled() {
     assert!(matches!(live.cards[0].phase, Phase::Done(_)));
     // Settled: c asks nothing, Esc goes back to the question.
     assert!(a.update(key(KeyCode::Char('c'))).is_empty());
-    assert!(a.confirm.is_none());
+    assert!(the_confirm(&a).is_none());
     assert!(a.update(key(KeyCode::Esc)).is_empty());
     assert_eq!(a.screen, Screen::Ask);
 }
@@ -420,9 +420,9 @@ fn q_asks_first_while_a_reading_is_in_flight() {
     let mut a = mid_flight(NARROW);
     a.screen = Screen::Live;
     assert!(a.update(key(KeyCode::Char('q'))).is_empty());
-    assert_eq!(a.confirm, Some(Confirm::Quit));
+    assert_eq!(the_confirm(&a), Some(&Confirm::Quit));
     assert!(a.update(key(KeyCode::Char('n'))).is_empty());
-    assert!(!a.quit && a.confirm.is_none());
+    assert!(!a.quit && the_confirm(&a).is_none());
     a.update(key(KeyCode::Char('q')));
     let fx = a.update(key(KeyCode::Char('y')));
     assert!(matches!(
@@ -654,7 +654,7 @@ fn history_filters_as_you_type_and_acts_on_the_chosen_reading() {
     a.update(key(KeyCode::Down));
     assert_eq!(a.history.chosen().unwrap().id, ReadingId(4));
     assert!(a.update(key(KeyCode::Char('d'))).is_empty());
-    assert_eq!(a.confirm, Some(Confirm::Delete(ReadingId(4))));
+    assert_eq!(the_confirm(&a), Some(&Confirm::Delete(ReadingId(4))));
     assert!(
         a.update(key(KeyCode::Char('x'))).is_empty(),
         "only y or n answer"
@@ -744,14 +744,14 @@ fn help_opens_on_question_mark_and_any_key_closes_it() {
     let mut a = mid_flight(NARROW);
     a.screen = Screen::Live;
     a.update(key(KeyCode::Char('?')));
-    assert!(a.help);
+    assert!(the_help(&a).is_some());
     assert!(
         a.update(key(KeyCode::Enter)).is_empty(),
         "the key only closes it"
     );
-    assert!(!a.help);
+    assert!(the_help(&a).is_none());
     a.update(key(KeyCode::F(1)));
-    assert!(a.help);
+    assert!(the_help(&a).is_some());
 }
 
 #[test]
@@ -759,23 +759,23 @@ fn help_scrolls_where_it_does_not_fit() {
     let mut a = app((60, 16));
     a.update(key(KeyCode::F(4)));
     a.update(key(KeyCode::Char('?')));
-    assert!(a.help);
+    assert!(the_help(&a).is_some());
     assert!(a.update(key(KeyCode::Down)).is_empty());
-    assert!(a.help, "a scroll key keeps the help open");
-    assert_eq!(a.help_scroll, 1);
+    assert!(the_help(&a).is_some(), "a scroll key keeps the help open");
+    assert_eq!(the_help(&a), Some(1));
     a.update(key(KeyCode::PageDown));
     a.update(key(KeyCode::End));
-    let end = a.help_scroll;
+    let end = the_help(&a).unwrap();
     assert!(end > 1);
     a.update(key(KeyCode::Down));
-    assert_eq!(a.help_scroll, end, "no further than the last line");
+    assert_eq!(the_help(&a), Some(end), "no further than the last line");
     a.update(key(KeyCode::Home));
-    assert_eq!(a.help_scroll, 0);
+    assert_eq!(the_help(&a), Some(0));
     a.update(key(KeyCode::Char('x')));
-    assert!(!a.help);
+    assert!(the_help(&a).is_none());
     // Opened again, it starts at the top.
     a.update(key(KeyCode::Char('?')));
-    assert_eq!(a.help_scroll, 0);
+    assert_eq!(the_help(&a), Some(0));
 }
 
 #[test]
@@ -922,7 +922,7 @@ fn a_failure_clears_only_what_its_own_operation_was_waiting_for() {
 fn f7_picks_a_provider_and_a_model_and_asks_to_keep_them() {
     let mut a = app((80, 24));
     assert!(a.update(key(KeyCode::F(7))).is_empty());
-    let p = a.picker.as_ref().expect("the picker opens");
+    let p = the_picker(&a).expect("the picker opens");
     assert_eq!(
         p.providers[p.selected], "offline",
         "the provider in use is highlighted"
@@ -948,7 +948,7 @@ fn f7_picks_a_provider_and_a_model_and_asks_to_keep_them() {
             "qwen2.5:7b".into(),
         ]),
     });
-    let p = a.picker.as_ref().unwrap();
+    let p = the_picker(&a).unwrap();
     assert_eq!(p.visible_models(), ["llama3.2", "qwen2.5:3b", "qwen2.5:7b"]);
     // Typing filters; Down and Enter choose.
     for c in "qwen".chars() {
@@ -971,7 +971,7 @@ fn f7_picks_a_provider_and_a_model_and_asks_to_keep_them() {
         preset: "ollama".into(),
         info,
     })));
-    assert!(a.picker.is_none());
+    assert!(the_picker(&a).is_none());
     assert_eq!(a.provider.name, "ollama");
     assert!(
         a.status
@@ -980,6 +980,68 @@ fn f7_picks_a_provider_and_a_model_and_asks_to_keep_them() {
             .text
             .contains("ollama · qwen2.5:7b")
     );
+}
+
+#[test]
+fn a_card_keeps_the_model_it_asked_when_another_provider_is_chosen() {
+    let mut a = app(WIDE);
+    let run = cast_manual(&mut a);
+    a.update(Msg::Saved {
+        run,
+        id: ReadingId(7),
+    });
+    let r = reading();
+    let failed = Section::OpeningStatements;
+    for s in plan(&r) {
+        send(&mut a, run, s, EventKind::Started);
+        let kind = if s == failed {
+            EventKind::Failed(Box::new(SectionFailure {
+                error: "server error (HTTP 500) after 4 attempts".into(),
+                latency: Duration::from_millis(1390),
+                attempts: 4,
+                kind: crate::llm::ErrorKind::ServerError,
+                usage: None,
+            }))
+        } else {
+            EventKind::Finished(Box::new(done(&r, s)))
+        };
+        send(&mut a, run, s, kind);
+    }
+    a.update(Msg::RunEnded {
+        run,
+        result: Ok(false),
+    });
+    assert_eq!(a.screen, Screen::Live);
+    // F7, and the picker's choice lands.
+    a.update(key(KeyCode::F(7)));
+    a.update(Msg::ProviderChanged(Ok(ProviderChoice {
+        preset: "ollama".into(),
+        info: ProviderInfo {
+            name: "openai",
+            model: "qwen2.5:7b".into(),
+            endpoint: "http://localhost:11434/v1".into(),
+        },
+    })));
+    assert_eq!(a.provider.model, "qwen2.5:7b");
+    let card = &a.live.as_ref().unwrap().cards[0];
+    assert_eq!(card.section, failed);
+    assert!(matches!(card.phase, Phase::Failed { .. }));
+    // The grid (everything above the status line) names the model asked, never the new one.
+    let screen = draw(&a);
+    let lines: Vec<&str> = screen.lines().collect();
+    let grid = lines[..lines.len() - 2].join("\n");
+    assert!(!grid.contains("qwen2.5"), "{screen}");
+    assert_eq!(
+        grid.matches("legge-1882").count(),
+        plan(&r).len(),
+        "{screen}"
+    );
+    // A retry asks the model now chosen, and its card says so; the finished ones keep theirs.
+    let fx = a.update(key(KeyCode::Char('r')));
+    assert!(matches!(&fx[..], [Effect::Retry { .. }]), "{fx:?}");
+    let cards = &a.live.as_ref().unwrap().cards;
+    assert_eq!(cards[0].model_label(), Some("qwen2.5:7b"));
+    assert_eq!(cards[1].model_label(), Some("legge-1882"));
 }
 
 #[test]
@@ -993,7 +1055,7 @@ fn the_picker_types_a_model_the_list_lacks_runs_the_doctor_and_offline_needs_no_
         matches!(&fx[..], [Effect::Doctor { provider, model: None }] if provider == "llamacpp"),
         "{fx:?}"
     );
-    assert!(a.picker.as_ref().unwrap().doctor.is_none(), "running");
+    assert!(the_picker(&a).unwrap().doctor.is_none(), "running");
     a.update(Msg::Doctor {
         provider: "llamacpp".into(),
         lines: vec![(
@@ -1002,7 +1064,7 @@ fn the_picker_types_a_model_the_list_lacks_runs_the_doctor_and_offline_needs_no_
             Some("start the server".into()),
         )],
     });
-    assert_eq!(a.picker.as_ref().unwrap().doctor.as_ref().unwrap().len(), 1);
+    assert_eq!(the_picker(&a).unwrap().doctor.as_ref().unwrap().len(), 1);
     // A list that could not be had still takes a typed name.
     a.update(key(KeyCode::Enter));
     a.update(Msg::Models {
@@ -1024,7 +1086,7 @@ fn the_picker_types_a_model_the_list_lacks_runs_the_doctor_and_offline_needs_no_
     // Esc goes back to the providers, then closes; offline is chosen at once.
     a.update(key(KeyCode::Esc));
     a.update(key(KeyCode::Esc));
-    assert!(a.picker.is_none());
+    assert!(the_picker(&a).is_none());
     a.update(key(KeyCode::F(7)));
     let fx = a.update(key(KeyCode::Enter));
     assert!(
@@ -1053,7 +1115,14 @@ fn a_card_from_its_events_and_from_the_store_are_the_same_card() {
             })),
         ),
     ];
-    let mut live = LiveState::new(1, r.clone(), QUESTION.into(), &sections, Duration::ZERO);
+    let mut live = LiveState::new(
+        1,
+        r.clone(),
+        QUESTION.into(),
+        &sections,
+        "legge-1882",
+        Duration::ZERO,
+    );
     let mut report = ReadingReport::new(&r, QUESTION, &sections);
     for e in &events {
         live.apply(e, Duration::from_secs(2));
@@ -1102,7 +1171,7 @@ fn on_a_store_that_cannot_be_written_the_app_browses_and_casting_says_why() {
         }
         let fx = a.update(key(KeyCode::Char(k)));
         assert!(fx.is_empty(), "{k}: {fx:?}");
-        assert!(a.confirm.is_none(), "{k}: nothing is asked");
+        assert!(the_confirm(&a).is_none(), "{k}: nothing is asked");
         let s = a.status.as_ref().unwrap();
         assert!(s.error && s.text == why, "{k}: {s:?}");
     }
@@ -1148,7 +1217,7 @@ fn the_library_opens_with_f5_or_b_and_finds_as_you_type() {
     assert_eq!(a.library.visible().len(), 64);
     // Letters are the search here, even q, h and ?.
     type_text(&mut a, "qian");
-    assert!(!a.quit && !a.help);
+    assert!(!a.quit && the_help(&a).is_none());
     assert_eq!(a.screen, Screen::Library);
     assert_eq!(a.library.filter_text(), "qian");
     assert_eq!(a.library.shown, 1, "the cursor goes to the first match");
@@ -1190,7 +1259,7 @@ fn the_library_opens_with_f5_or_b_and_finds_as_you_type() {
     // F1 is the help on the list, where ? is typed.
     a.update(key(KeyCode::F(5)));
     a.update(key(KeyCode::F(1)));
-    assert!(a.help);
+    assert!(the_help(&a).is_some());
 }
 
 #[test]
@@ -1225,7 +1294,7 @@ fn a_page_scrolls_turns_to_the_next_hexagram_and_esc_goes_back_to_the_list() {
     assert_eq!(a.screen, Screen::Library);
     a.update(key(KeyCode::Enter));
     a.update(key(KeyCode::Char('?')));
-    assert!(a.help, "? is the help on a page");
+    assert!(the_help(&a).is_some(), "? is the help on a page");
     a.update(key(KeyCode::Esc));
     a.update(key(KeyCode::Char('/')));
     assert!(!a.library.open, "/ goes back to the search");
@@ -1293,15 +1362,14 @@ fn n_writes_a_note_on_the_reading_and_esc_with_text_asks_twice() {
     a.screen = Screen::Reading;
     a.update(loaded(complete_report()));
     assert!(a.update(key(KeyCode::Char('n'))).is_empty());
-    assert!(a.note.is_some(), "n opens the editor");
+    assert!(the_note(&a).is_some(), "n opens the editor");
     type_text(&mut a, "Patience");
     a.update(key(KeyCode::Enter));
     type_text(&mut a, "then act.");
     // The first Esc only warns; the note is still there.
     a.update(key(KeyCode::Esc));
     assert!(
-        a.note
-            .as_ref()
+        the_note(&a)
             .unwrap()
             .error
             .as_deref()
@@ -1316,7 +1384,7 @@ fn n_writes_a_note_on_the_reading_and_esc_with_text_asks_twice() {
     assert_eq!(*id, ReadingId(7));
     assert_eq!(*kind, crate::store::NoteKind::Outcome);
     assert_eq!(text, "Patience\nthen act.");
-    assert!(a.note.is_none());
+    assert!(the_note(&a).is_none());
     // Saved: said, and the reading is loaded again to show it.
     let fx = a.update(Msg::NoteAdded {
         id: ReadingId(7),
@@ -1328,8 +1396,7 @@ fn n_writes_a_note_on_the_reading_and_esc_with_text_asks_twice() {
     a.update(key(KeyCode::Char('n')));
     assert!(a.update(ctrl('s')).is_empty());
     assert!(
-        a.note
-            .as_ref()
+        the_note(&a)
             .unwrap()
             .error
             .as_deref()
@@ -1337,7 +1404,7 @@ fn n_writes_a_note_on_the_reading_and_esc_with_text_asks_twice() {
             .contains("empty")
     );
     a.update(key(KeyCode::Esc));
-    assert!(a.note.is_none());
+    assert!(the_note(&a).is_none());
 }
 
 #[test]
@@ -1349,21 +1416,18 @@ fn p_on_history_opens_the_patterns_and_esc_closes_them() {
         matches!(fx.as_slice(), [Effect::LoadPatterns { width, search: None }] if *width == usize::from(NARROW.0) - 6),
         "{fx:?}"
     );
-    assert!(a.patterns.as_ref().unwrap().lines.is_none(), "loading");
+    assert!(the_patterns(&a).unwrap().lines.is_none(), "loading");
     a.update(Msg::Patterns(Ok(vec![
         "Hexagrams across 3 readings".into();
         40
     ])));
-    assert_eq!(
-        a.patterns.as_ref().unwrap().lines.as_ref().unwrap().len(),
-        40
-    );
+    assert_eq!(the_patterns(&a).unwrap().lines.as_ref().unwrap().len(), 40);
     a.update(key(KeyCode::PageDown));
-    assert_eq!(a.patterns.as_ref().unwrap().scroll, 10);
+    assert_eq!(the_patterns(&a).unwrap().scroll, 10);
     // Keys go to the view while it is open: d does not delete.
     assert!(a.update(key(KeyCode::Char('d'))).is_empty());
     a.update(key(KeyCode::Esc));
-    assert!(a.patterns.is_none());
+    assert!(the_patterns(&a).is_none());
     assert_eq!(a.screen, Screen::History);
     // A failure closes it and says why.
     a.update(key(KeyCode::Char('p')));
@@ -1371,7 +1435,7 @@ fn p_on_history_opens_the_patterns_and_esc_closes_them() {
         path: "/tmp/p".into(),
         error: std::io::Error::other("disk gone").into(),
     })));
-    assert!(a.patterns.is_none());
+    assert!(the_patterns(&a).is_none());
     assert!(a.status.as_ref().unwrap().text.contains("disk gone"));
     // With History filtered, the patterns are those of the readings the filter finds.
     a.update(key(KeyCode::Char('/')));
@@ -1391,10 +1455,10 @@ fn f_asks_a_follow_up_whose_answer_streams_in_and_is_kept() {
     a.screen = Screen::Reading;
     a.update(loaded(complete_report()));
     assert!(a.update(key(KeyCode::Char('f'))).is_empty());
-    assert!(a.followup.is_some(), "f opens the question box");
+    assert!(the_followup(&a).is_some(), "f opens the question box");
     // An empty question is refused in place.
     assert!(a.update(key(KeyCode::Enter)).is_empty());
-    assert!(a.followup.as_ref().unwrap().error.is_some());
+    assert!(the_followup(&a).unwrap().error.is_some());
     type_text(&mut a, "  What of line 3?  ");
     let fx = a.update(key(KeyCode::Enter));
     let [Effect::Ask { run, id, question }] = fx.as_slice() else {
@@ -1402,12 +1466,12 @@ fn f_asks_a_follow_up_whose_answer_streams_in_and_is_kept() {
     };
     let run = *run;
     assert_eq!((*id, question.as_str()), (ReadingId(7), "What of line 3?"));
-    assert!(a.followup.is_none());
+    assert!(the_followup(&a).is_none());
     assert!(a.animating(), "the answer is awaited");
     // A second question waits for the first answer: f again offers to stop it; n keeps it.
     assert!(a.update(key(KeyCode::Char('f'))).is_empty());
-    assert!(a.followup.is_none());
-    assert_eq!(a.confirm, Some(Confirm::StopFollowup(run)));
+    assert!(the_followup(&a).is_none());
+    assert_eq!(the_confirm(&a), Some(&Confirm::StopFollowup(run)));
     assert!(
         a.status
             .as_ref()
@@ -1520,12 +1584,12 @@ fn e_opens_the_journal_where_a_note_is_edited_or_deleted_after_asking() {
     }
     a.update(loaded(report));
     a.update(key(KeyCode::Char('e')));
-    assert_eq!(a.journal.as_ref().unwrap().notes.len(), 2);
+    assert_eq!(the_journal(&a).unwrap().notes.len(), 2);
     // Enter edits the chosen note, in the editor, its text there to change.
     a.update(key(KeyCode::Down));
     a.update(key(KeyCode::Enter));
-    assert!(a.journal.is_none());
-    let editor = a.note.as_ref().unwrap();
+    assert!(the_journal(&a).is_none());
+    let editor = the_note(&a).unwrap();
     assert_eq!(
         (editor.editing, editor.text()),
         (Some(4), "It rained.".into())
@@ -1533,10 +1597,10 @@ fn e_opens_the_journal_where_a_note_is_edited_or_deleted_after_asking() {
     type_text(&mut a, " Then sun.");
     // Ctrl-S asks first; n goes back to the editor with the text kept.
     assert!(a.update(ctrl('s')).is_empty());
-    assert!(matches!(a.confirm, Some(Confirm::EditNote(..))));
+    assert!(matches!(the_confirm(&a), Some(Confirm::EditNote(..))));
     assert!(a.status.as_ref().unwrap().text.contains("Replace"));
     a.update(key(KeyCode::Char('n')));
-    assert_eq!(a.note.as_ref().unwrap().text(), "It rained. Then sun.");
+    assert_eq!(the_note(&a).unwrap().text(), "It rained. Then sun.");
     a.update(ctrl('s'));
     let fx = a.update(key(KeyCode::Char('y')));
     let [Effect::EditNote { id, note, text }] = fx.as_slice() else {
@@ -1557,27 +1621,31 @@ fn e_opens_the_journal_where_a_note_is_edited_or_deleted_after_asking() {
     );
     // d deletes, after asking; n keeps it.
     a.update(loaded(complete_report()));
-    a.journal = Some(crate::tui::screens::journal::JournalView::new(
-        ReadingId(7),
-        vec![crate::report::NoteReport {
-            id: 3,
-            at: "2026-03-02T10:00:00Z".into(),
-            kind: "note".into(),
-            text: "First thought".into(),
-        }],
+    a.overlay = Some(Overlay::Journal(
+        crate::tui::screens::journal::JournalView::new(
+            ReadingId(7),
+            vec![crate::report::NoteReport {
+                id: 3,
+                at: "2026-03-02T10:00:00Z".into(),
+                kind: "note".into(),
+                text: "First thought".into(),
+            }],
+        ),
     ));
     a.update(key(KeyCode::Char('d')));
-    assert_eq!(a.confirm, Some(Confirm::DeleteNote(ReadingId(7), 3)));
+    assert_eq!(the_confirm(&a), Some(&Confirm::DeleteNote(ReadingId(7), 3)));
     assert!(a.update(key(KeyCode::Char('n'))).is_empty());
-    assert!(a.confirm.is_none());
-    a.journal = Some(crate::tui::screens::journal::JournalView::new(
-        ReadingId(7),
-        vec![crate::report::NoteReport {
-            id: 3,
-            at: "2026-03-02T10:00:00Z".into(),
-            kind: "note".into(),
-            text: "First thought".into(),
-        }],
+    assert!(the_confirm(&a).is_none());
+    a.overlay = Some(Overlay::Journal(
+        crate::tui::screens::journal::JournalView::new(
+            ReadingId(7),
+            vec![crate::report::NoteReport {
+                id: 3,
+                at: "2026-03-02T10:00:00Z".into(),
+                kind: "note".into(),
+                text: "First thought".into(),
+            }],
+        ),
     ));
     a.update(key(KeyCode::Char('d')));
     let fx = a.update(key(KeyCode::Char('y')));
@@ -1741,4 +1809,182 @@ fn the_status_line_says_what_the_endpoint_takes_while_sections_wait_for_it() {
         .find(|c| c.section == sections[2])
         .unwrap();
     assert_eq!(card.phase, Phase::Queued, "a requeued card shows as queued");
+}
+
+/// What is open over the screen, by name.
+fn open_over(a: &App) -> Option<&'static str> {
+    a.overlay.as_ref().map(|o| match o {
+        Overlay::Help { .. } => "help",
+        Overlay::Picker(_) => "picker",
+        Overlay::Note(_) => "note",
+        Overlay::Followup(_) => "followup",
+        Overlay::Journal(_) => "journal",
+        Overlay::Patterns(_) => "patterns",
+        Overlay::Confirm(_) => "confirm",
+    })
+}
+
+/// The footer as drawn: the frame's last line.
+fn drawn_footer(a: &App) -> String {
+    draw(a).lines().last().unwrap_or_default().to_owned()
+}
+
+#[test]
+fn the_overlay_that_takes_the_keys_is_the_one_the_footer_names_and_the_only_one_open() {
+    use crate::tui::strings::{KeyHelp, footer};
+    use crate::tui::view::footer_keys;
+    // A reading in flight (so q asks first), its stored reading on the Reading screen.
+    let mut a = mid_flight(WIDE);
+    a.reading.loading = Some(ReadingId(7));
+    a.screen = Screen::Reading;
+    a.update(loaded(complete_report()));
+    assert_eq!(footer_keys(&a), footer::READING);
+    let cases: [(Msg, &str, &[KeyHelp], Msg); 6] = [
+        (key(KeyCode::F(1)), "help", footer::HELP, key(KeyCode::Esc)),
+        (
+            key(KeyCode::F(7)),
+            "picker",
+            footer::PICKER,
+            key(KeyCode::Esc),
+        ),
+        (
+            key(KeyCode::Char('n')),
+            "note",
+            footer::NOTE,
+            key(KeyCode::Esc),
+        ),
+        (
+            key(KeyCode::Char('f')),
+            "followup",
+            footer::FOLLOWUP,
+            key(KeyCode::Esc),
+        ),
+        (
+            key(KeyCode::Char('e')),
+            "journal",
+            footer::JOURNAL,
+            key(KeyCode::Esc),
+        ),
+        (
+            key(KeyCode::Char('q')),
+            "confirm",
+            footer::CONFIRM,
+            key(KeyCode::Char('n')),
+        ),
+    ];
+    for (open, name, keys, close) in cases {
+        a.update(open.clone());
+        assert_eq!(open_over(&a), Some(name));
+        assert_eq!(footer_keys(&a), keys, "{name}");
+        assert!(drawn_footer(&a).contains(keys[0].1), "{name}: {}", draw(&a));
+        // The keys that open the others go to the one open: none opens over it (one of its
+        // own may close it: then it is opened again).
+        for other in [
+            KeyCode::F(1),
+            KeyCode::F(7),
+            KeyCode::Char('n'),
+            KeyCode::Char('f'),
+            KeyCode::Char('e'),
+            KeyCode::Char('q'),
+            KeyCode::Char('?'),
+        ] {
+            a.update(key(other));
+            if open_over(&a).is_none() {
+                assert!(!a.quit, "{name} after {other}");
+                a.update(open.clone());
+            }
+            assert_eq!(open_over(&a), Some(name), "{name} after {other}");
+            assert_eq!(footer_keys(&a), keys, "{name} after {other}");
+            if matches!(name, "note" | "followup") {
+                // What was typed goes, so that one Esc closes the editor.
+                a.update(ctrl('u'));
+            }
+        }
+        a.update(close);
+        assert_eq!(open_over(&a), None, "{name} closes");
+        assert_eq!(footer_keys(&a), footer::READING, "{name}");
+        assert!(!a.quit);
+    }
+    // Over History, the Patterns.
+    a.update(key(KeyCode::Char('h')));
+    a.update(key(KeyCode::Char('p')));
+    assert_eq!(open_over(&a), Some("patterns"));
+    assert_eq!(footer_keys(&a), footer::PATTERNS);
+    a.update(key(KeyCode::Char('d')));
+    assert_eq!(open_over(&a), Some("patterns"), "d does not ask to delete");
+    a.update(key(KeyCode::Esc));
+    assert_eq!(open_over(&a), None);
+    assert_eq!(footer_keys(&a), footer::HISTORY);
+}
+
+#[test]
+fn one_overlay_gives_way_to_the_next_and_late_news_for_a_closed_one_leaves_the_open_one() {
+    use crate::tui::strings::footer;
+    use crate::tui::view::footer_keys;
+    let mut a = app(NARROW);
+    a.reading.loading = Some(ReadingId(7));
+    a.screen = Screen::Reading;
+    let mut report = complete_report();
+    report.notes.push(crate::report::NoteReport {
+        id: 3,
+        at: "2026-03-02T10:00:00Z".into(),
+        kind: "note".into(),
+        text: "First thought".into(),
+    });
+    a.update(loaded(report));
+    // The Journal gives way to the editor, the editor to its question, and back.
+    a.update(key(KeyCode::Char('e')));
+    assert_eq!(
+        (open_over(&a), footer_keys(&a)),
+        (Some("journal"), footer::JOURNAL)
+    );
+    a.update(key(KeyCode::Enter));
+    assert_eq!(
+        (open_over(&a), footer_keys(&a)),
+        (Some("note"), footer::NOTE_EDIT)
+    );
+    type_text(&mut a, " Then more.");
+    a.update(ctrl('s'));
+    assert_eq!(
+        (open_over(&a), footer_keys(&a)),
+        (Some("confirm"), footer::CONFIRM)
+    );
+    a.update(key(KeyCode::Esc));
+    assert_eq!(
+        (open_over(&a), footer_keys(&a)),
+        (Some("note"), footer::NOTE_EDIT)
+    );
+    assert_eq!(the_note(&a).unwrap().text(), "First thought Then more.");
+    a.update(key(KeyCode::Esc));
+    a.update(key(KeyCode::Esc));
+    assert_eq!(open_over(&a), None);
+    // The picker closed, the help open: the picker's and the Patterns' news leave it open.
+    a.update(key(KeyCode::F(7)));
+    a.update(key(KeyCode::Esc));
+    a.update(key(KeyCode::F(1)));
+    a.update(Msg::Models {
+        provider: "ollama".into(),
+        result: Ok(vec!["llama3.2".into()]),
+    });
+    a.update(Msg::Doctor {
+        provider: "ollama".into(),
+        lines: Vec::new(),
+    });
+    a.update(Msg::ProviderChanged(Ok(ProviderChoice {
+        preset: "ollama".into(),
+        info: ProviderInfo {
+            name: "openai",
+            model: "llama3.2".into(),
+            endpoint: "http://localhost:11434/v1".into(),
+        },
+    })));
+    a.update(Msg::Patterns(Ok(vec![
+        "Hexagrams across 3 readings".into(),
+    ])));
+    a.update(Msg::Patterns(Err(ServiceError::NotConfigured)));
+    assert_eq!(
+        (open_over(&a), footer_keys(&a)),
+        (Some("help"), footer::HELP)
+    );
+    assert_eq!(a.provider.model, "llama3.2", "the choice still lands");
 }
