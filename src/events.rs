@@ -214,13 +214,18 @@ impl Progress {
         });
     }
 
-    /// More text arrived.
-    pub fn delta(&self, text: impl Into<String>) {
+    /// The answer's text has begun (some of it may be held back before it is shown).
+    pub fn began(&self) {
         if let Some(signal) = &self.first_text
             && !*signal.borrow()
         {
             signal.send_replace(true);
         }
+    }
+
+    /// More text arrived.
+    pub fn delta(&self, text: impl Into<String>) {
+        self.began();
         if self.deltas {
             self.send(EventKind::Delta(text.into()));
         }

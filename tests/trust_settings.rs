@@ -282,42 +282,92 @@ async fn every_setting_out_of_its_range_is_refused_before_anything_is_sent() {
     assert_eq!(out.code, Some(0), "{out}");
 }
 
-/// A server that answers every chat request 401, echoing the key it was sent spelled out with
-/// separators between its letters (`s%k%-%p...`), in its own case and upper-cased.
-async fn echoing_server() -> String {
+/// A server that echoes the key it was sent spelled out with `sep` between its letters, in its
+/// own case and upper-cased (with ` . ` instead): with `answer`, in a streamed answer (and once
+/// plain, split across deltas); else in a 401's error.
+async fn echoing_server(sep: &'static str, answer: bool) -> String {
     use axum::Router;
     use axum::http::{HeaderMap, StatusCode};
     use axum::routing::post;
     let router = Router::new().route(
         "/v1/chat/completions",
-        post(async |headers: HeaderMap| {
+        post(async move |headers: HeaderMap, body: String| {
             let key = headers
                 .get("authorization")
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.strip_prefix("Bearer "))
                 .unwrap_or_default()
                 .to_owned();
-            let spelled = |k: &str| {
-                k.chars()
-                    .map(String::from)
-                    .collect::<Vec<_>>()
-                    .join("%")
-            };
+            let spelled = |k: &str| k.chars().map(String::from).collect::<Vec<_>>().join(sep);
+            if answer && body.contains("Which gate?") {
+                let text = format!(
+                    "{{\"response\":[\"<p>Look east, past the old market: the gate marked {} is the one, and it opens at dawn.</p>\"]}}",
+                    spelled(&key).replace('\\', "\\\\").replace('"', "\\\""),
+                );
+                return (StatusCode::OK, [("content-type", "text/event-stream")], sse(&text));
+            }
+            if answer {
+                let text = format!(
+                    "{{\"response\":[\"<p>The oracle answers that the key {} opens the gate, and patience serves you in the weeks ahead.</p>\",\"<p>Hold steady: {key} is what the bridge was built on, and the river will not move it this season.</p>\"]}}",
+                    spelled(&key).replace('\\', "\\\\").replace('"', "\\\""),
+                );
+                return (StatusCode::OK, [("content-type", "text/event-stream")], sse(&text));
+            }
             let message = format!(
                 "Incorrect API key provided: {} (also known as {}).",
                 spelled(&key),
-                spelled(&key.to_uppercase()).replace('%', " . ")
+                spelled(&key.to_uppercase()).replace(sep, " . ")
             );
             let body = serde_json::json!({
                 "error": {"message": message, "type": "invalid_request_error", "code": "invalid_api_key"}
             });
-            (StatusCode::UNAUTHORIZED, body.to_string())
+            (
+                StatusCode::UNAUTHORIZED,
+                [("content-type", "application/json")],
+                body.to_string(),
+            )
         }),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, router).await });
     format!("http://{addr}/v1")
+}
+
+/// `text` as a stream of five-character deltas, then the end.
+fn sse(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut body = String::new();
+    for chunk in chars.chunks(5) {
+        let piece: String = chunk.iter().collect();
+        let event = serde_json::json!({
+            "choices": [{"index": 0, "delta": {"content": piece}}]
+        });
+        body.push_str(&format!("data: {event}\n\n"));
+    }
+    let end = serde_json::json!({
+        "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]
+    });
+    body.push_str(&format!("data: {end}\n\ndata: [DONE]\n\n"));
+    body
+}
+
+/// `text` without its escape sequences (`ESC [ ... final`, `ESC ] ... BEL`).
+fn without_escapes(text: &str) -> String {
+    let mut out = String::new();
+    let mut it = text.chars().peekable();
+    while let Some(c) = it.next() {
+        if c != '\u{1b}' {
+            out.push(c);
+            continue;
+        }
+        match it.next() {
+            Some('[') => while it.next().is_some_and(|c| !('@'..='~').contains(&c)) {},
+            Some(']') => while it.next().is_some_and(|c| c != '\u{7}') {},
+            _ => {}
+        }
+    }
+    out
 }
 
 /// The first 8-letter piece of the key's letters and digits that `text`'s letters and digits
@@ -338,34 +388,71 @@ fn leak(text: &str, key: &str) -> Option<String> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_key_spelled_out_with_separators_is_redacted_from_everything_kept_and_shown() {
-    let url = echoing_server().await;
-    let home = tempfile::tempdir().unwrap();
-    let run = guard(
-        60,
-        iching(home.path(), &cast_at(&url, &["--max-attempts", "1"])),
-    )
-    .await;
-    assert_eq!(run.code, Some(3), "{run}");
-    let report = run.json();
-    for s in cli::sections(&report) {
-        let error = s["error"].as_str().unwrap_or_default();
-        assert!(error.contains("HTTP 401"), "{error}");
-        assert!(
-            error.contains("Incorrect API key provided: [redacted] (also known as [redacted])"),
-            "{error}"
-        );
+    for sep in ["%", "\u{1b}[0m", "<b></b>", "&#8203;", "\u{200b}"] {
+        let url = echoing_server(sep, false).await;
+        let home = tempfile::tempdir().unwrap();
+        let run = guard(
+            60,
+            iching(home.path(), &cast_at(&url, &["--max-attempts", "1"])),
+        )
+        .await;
+        assert_eq!(run.code, Some(3), "{sep:?}: {run}");
+        let report = run.json();
+        for s in cli::sections(&report) {
+            let error = s["error"].as_str().unwrap_or_default();
+            assert!(error.contains("HTTP 401"), "{error}");
+            assert!(
+                error.contains("Incorrect API key provided: [redacted] (also known as [redacted])"),
+                "{sep:?}: {error}"
+            );
+        }
+        let id = report["id"].as_i64().unwrap().to_string();
+        no_leak(home.path(), &id, run, sep).await;
     }
-    let id = report["id"].as_i64().unwrap().to_string();
-    let mut shown = vec![("cast stdout", run.stdout), ("cast stderr", run.stderr)];
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_key_echoed_in_an_answer_is_never_streamed_kept_or_exported() {
+    for sep in ["", "\u{200b}", "\u{1b}[0m", "-"] {
+        let url = echoing_server(sep, true).await;
+        let home = tempfile::tempdir().unwrap();
+        let run = guard(60, iching(home.path(), &cast_at(&url, &[]))).await;
+        assert_eq!(run.code, Some(0), "{sep:?}: {run}");
+        let id = run.json()["id"].as_i64().unwrap().to_string();
+        let show = iching(home.path(), &["show", &id, "--format", "text"]).await;
+        assert!(show.stdout.contains("[redacted] opens the gate"), "{show}");
+        // A follow-up streams its answer as it comes: nothing of the key in what it prints.
+        let ask = iching(
+            home.path(),
+            &["ask", &id, "Which gate?", "--base-url", &url],
+        )
+        .await;
+        assert_eq!(ask.code, Some(0), "{sep:?}: {ask}");
+        assert!(ask.stdout.contains("[redacted]"), "{ask}");
+        no_leak(home.path(), &id, ask, sep).await;
+        no_leak(home.path(), &id, run, sep).await;
+    }
+}
+
+/// Nothing `run` printed, nothing `show` prints of reading `id` in any format, and nothing in
+/// the log holds 8 letters of the key, escape sequences read as a terminal shows them.
+async fn no_leak(home: &Path, id: &str, run: Run, sep: &str) {
+    let mut shown = vec![
+        ("the command's stdout", run.stdout),
+        ("its stderr", run.stderr),
+    ];
     for format in ["json", "text", "md", "html"] {
-        let show = iching(home.path(), &["show", &id, "--format", format]).await;
+        let show = iching(home, &["show", id, "--format", format]).await;
         assert_eq!(show.code, Some(0), "{show}");
         shown.push(("show", show.stdout));
         shown.push(("show stderr", show.stderr));
     }
-    let log = std::fs::read_to_string(home.path().join("iching.log")).unwrap_or_default();
+    let log = std::fs::read_to_string(home.join("iching.log")).unwrap_or_default();
     shown.push(("iching.log", log));
     for (what, text) in &shown {
-        assert_eq!(leak(text, KEY), None, "key in {what}:\n{text}");
+        let seen = without_escapes(text)
+            .replace("<b></b>", "")
+            .replace("&#8203;", "");
+        assert_eq!(leak(&seen, KEY), None, "{sep:?}: key in {what}:\n{text}");
     }
 }

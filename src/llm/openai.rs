@@ -27,7 +27,7 @@ use super::limiter::Limiter;
 use super::memory::Memory;
 use super::negotiate::{Fields, Negotiation, Refused, Remember, Start};
 use super::preset::{Choice, Structured, TokenParam};
-use super::redact::{redact_key, redacted_url};
+use super::redact::{StreamRedactor, redact_key, redacted_url};
 use super::retry::{MAX_RETRY_AFTER, MAX_TOTAL_WAIT, backoff, retry_after};
 use super::sse::SseDecoder;
 use super::wire::{ApiError, ApiUsage, ModelList, RequestBody, StreamChunk, WholeResponse};
@@ -337,8 +337,9 @@ impl OpenAi {
             Some((i, _)) => &text[..i],
             None => text,
         };
-        let text = redact_key(head, self.config.api_key.expose());
-        let clean = sanitize_inline(&text);
+        let key = self.config.api_key.expose();
+        // Before and after cleaning: what cleaning removes cannot join a key's pieces again.
+        let clean = redact_key(&sanitize_inline(&redact_key(head, key)), key);
         match clean.char_indices().nth(300) {
             Some((i, _)) => format!("{}…", &clean[..i]),
             None => clean,
@@ -502,7 +503,7 @@ impl OpenAi {
     }
 
     /// Judges how an answer ended and what it holds.
-    fn finish(&self, request: &SectionRequest, a: Answer) -> Result<Completion, AttemptError> {
+    fn finish(&self, request: &SectionRequest, mut a: Answer) -> Result<Completion, AttemptError> {
         let reported = a.usage;
         // What the attempt cost, counted here when the server did not say: a failed one is
         // billed too.
@@ -538,6 +539,8 @@ impl OpenAi {
             }
             .into());
         }
+        // What is kept and shown holds no piece of the key, whatever the server echoed.
+        a.text = redact_key(&a.text, self.config.api_key.expose());
         let checked = match &request.followup {
             Some(question) => quality::check_at_least(
                 &a.text,
@@ -878,6 +881,9 @@ impl OpenAi {
         let cap = Self::answer_cap(request);
         let mut bytes = response.bytes_stream();
         let mut decoder = SseDecoder::new();
+        // A server that echoes the key in its answer: no piece of it is passed on.
+        let key = self.config.api_key.expose();
+        let mut redactor = StreamRedactor::default();
         let mut payloads = Vec::new();
         let mut a = Answer {
             text: String::new(),
@@ -974,7 +980,15 @@ impl OpenAi {
                             a.ttft.get_or_insert_with(|| started.elapsed());
                             last_progress = Some(Instant::now());
                             a.text.push_str(&content);
-                            progress.delta(content);
+                            if key.is_empty() {
+                                progress.delta(content);
+                            } else {
+                                progress.began();
+                                let shown = redactor.push(&content, key);
+                                if !shown.is_empty() {
+                                    progress.delta(shown);
+                                }
+                            }
                         }
                     }
                     if let Some(reason) = choice.finish_reason {
@@ -1004,6 +1018,10 @@ impl OpenAi {
                 ..ProviderError::new(ErrorKind::Truncated, message)
             }
             .into());
+        }
+        let held = redactor.finish(key);
+        if !held.is_empty() {
+            progress.delta(held);
         }
         Ok(a)
     }
@@ -1063,6 +1081,7 @@ impl OpenAi {
             .and_then(|m| m.content)
             .map(Cow::into_owned)
             .unwrap_or_default();
+        let text = redact_key(&text, self.config.api_key.expose());
         if !text.is_empty() {
             progress.delta(text.clone());
         }

@@ -12,42 +12,208 @@ pub const REDACTED: &str = "[redacted]";
 /// `text` with every stretch whose letters and digits spell 8 or more consecutive letters and
 /// digits of `key` (ignoring ASCII case) replaced by [`REDACTED`]. Only letters and digits are
 /// compared: whatever lies between them, in the key or in the text, is skipped, so the key
-/// spelled out with separators is caught as surely as the key itself. A key of fewer than 8
-/// letters and digits is redacted only whole.
+/// spelled out with separators is caught as surely as the key itself. What a terminal or a
+/// browser would not show as letters is a separator too, even where it is spelled with letters
+/// and digits: escape sequences (`\x1b[0m`), HTML tags (`<b></b>`) and entities (`&#8203;`),
+/// and backslash escapes (`\u0000`). A key of fewer than 8 letters and digits is redacted only
+/// whole.
 pub fn redact_key(text: &str, key: &str) -> String {
+    let spans = key_spans(text, key);
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    for (start, end) in spans {
+        out.push_str(&text[copied..start]);
+        out.push_str(REDACTED);
+        copied = end;
+    }
+    out.push_str(&text[copied..]);
+    out
+}
+
+/// The byte ranges of `text` that [`redact_key`] replaces, in order, each from a letter or
+/// digit to one past a letter or digit (so both ends are character boundaries).
+pub fn key_spans(text: &str, key: &str) -> Vec<(usize, usize)> {
     let key: Vec<u8> = key
         .bytes()
         .filter(u8::is_ascii_alphanumeric)
         .map(|b| b.to_ascii_lowercase())
         .collect();
     if key.is_empty() {
-        return text.to_owned();
+        return Vec::new();
     }
+    // Markup is read both ways, as markup and as letters (`<S K P R O J ...>` is a tag's
+    // shape too): a piece found either way goes.
+    let mut spans = pieces(text, &key, &shown_letters(text.as_bytes(), true));
+    spans.extend(pieces(text, &key, &shown_letters(text.as_bytes(), false)));
+    spans.sort_unstable();
+    let mut merged: Vec<(usize, usize)> = Vec::with_capacity(spans.len());
+    for (start, end) in spans {
+        match merged.last_mut() {
+            Some(last) if start <= last.1 => last.1 = last.1.max(end),
+            _ => merged.push((start, end)),
+        }
+    }
+    merged
+}
+
+/// The pieces of `key` (lowered letters and digits) in `text`'s letters and digits where
+/// `shown`.
+fn pieces(text: &str, key: &[u8], shown: &[bool]) -> Vec<(usize, usize)> {
     // The text's letters and digits, lowered, and where each one is.
     let (letters, at): (Vec<u8>, Vec<usize>) = text
         .bytes()
         .enumerate()
-        .filter(|(_, b)| b.is_ascii_alphanumeric())
+        .filter(|&(i, b)| b.is_ascii_alphanumeric() && shown[i])
         .map(|(i, b)| (b.to_ascii_lowercase(), i))
         .unzip();
     let min = MIN_PIECE.min(key.len());
-    let mut out = String::with_capacity(text.len());
+    let mut spans = Vec::new();
     let mut i = 0;
-    let mut copied = 0;
     while i + min <= letters.len() {
-        let len = longest_piece(&letters[i..], &key);
+        let len = longest_piece(&letters[i..], key);
         if len >= min {
-            // Both ends are ASCII letters or digits, so both are character boundaries.
-            out.push_str(&text[copied..at[i]]);
-            out.push_str(REDACTED);
-            copied = at[i + len - 1] + 1;
+            spans.push((at[i], at[i + len - 1] + 1));
             i += len;
         } else {
             i += 1;
         }
     }
-    out.push_str(&text[copied..]);
-    out
+    spans
+}
+
+/// For each byte of `text`, whether a reader would see it as itself: false inside an escape
+/// sequence, and with `markup`, inside an HTML tag or entity or a backslash escape.
+fn shown_letters(text: &[u8], markup: bool) -> Vec<bool> {
+    let mut shown = vec![true; text.len()];
+    let mut i = 0;
+    while i < text.len() {
+        let end = match text[i] {
+            0x1b => Some(escape_end(text, i)),
+            _ if !markup => None,
+            b'<' => tag_end(text, i),
+            b'&' => text[i..]
+                .iter()
+                .take(12)
+                .position(|&b| b == b';')
+                .filter(|&n| {
+                    n > 1
+                        && (text[i + 1] == b'#'
+                            || text[i + 1..i + n].iter().all(u8::is_ascii_alphanumeric))
+                })
+                .map(|n| i + n + 1),
+            b'\\' => match text.get(i + 1) {
+                Some(b'u') => Some((i + 6).min(text.len())),
+                Some(b'x') => Some((i + 4).min(text.len())),
+                Some(_) => Some(i + 2),
+                None => None,
+            },
+            _ => None,
+        };
+        match end {
+            Some(end) => {
+                shown[i..end].iter_mut().for_each(|s| *s = false);
+                i = end;
+            }
+            None => i += 1,
+        }
+    }
+    shown
+}
+
+/// One past the end of the HTML tag starting at `text[i]` (a `<`): `<b>`, `</em>`, `<br/>`,
+/// `<span class="x">`; `None` when what follows is no tag's shape.
+fn tag_end(text: &[u8], i: usize) -> Option<usize> {
+    let mut j = i + 1;
+    if text.get(j) == Some(&b'/') {
+        j += 1;
+    }
+    let name = text[j..]
+        .iter()
+        .take(12)
+        .take_while(|b| b.is_ascii_alphanumeric())
+        .count();
+    if name == 0 || !text[j].is_ascii_alphabetic() {
+        return None;
+    }
+    j += name;
+    match text.get(j) {
+        Some(b'>') => Some(j + 1),
+        Some(b'/') if text.get(j + 1) == Some(&b'>') => Some(j + 2),
+        Some(b' ' | b'\t' | b'\n') => text[j..]
+            .iter()
+            .take(128)
+            .position(|&b| b == b'>')
+            .map(|n| j + n + 1),
+        _ => None,
+    }
+}
+
+/// One past the end of the escape sequence starting at `text[i]` (an ESC).
+fn escape_end(text: &[u8], i: usize) -> usize {
+    match text.get(i + 1) {
+        // CSI: parameters and intermediates, then a final byte.
+        Some(b'[') => text[i + 2..]
+            .iter()
+            .position(|b| (0x40..=0x7e).contains(b))
+            .map_or(text.len(), |n| i + 2 + n + 1),
+        // OSC, DCS and the other strings: to BEL or ESC \.
+        Some(b']' | b'P' | b'X' | b'^' | b'_') => {
+            let mut j = i + 2;
+            while j < text.len() {
+                if text[j] == 0x07 {
+                    return j + 1;
+                }
+                if text[j] == 0x1b && text.get(j + 1) == Some(&b'\\') {
+                    return j + 2;
+                }
+                j += 1;
+            }
+            text.len()
+        }
+        Some(_) => (i + 2).min(text.len()),
+        None => i + 1,
+    }
+}
+
+/// Redacts a streamed answer as it arrives: what it passes on never holds a piece of the key,
+/// even one split between two deltas. It holds back the last [`STREAM_HOLD`] bytes (and any
+/// piece of the key that reaches into them) until more text, or the end, shows what they are.
+#[derive(Debug, Default)]
+pub struct StreamRedactor {
+    pending: String,
+}
+
+/// How much of a stream [`StreamRedactor`] holds back: a piece of the key spelled out with
+/// separators longer than this between its letters is caught in the saved answer, not in the
+/// stream.
+pub const STREAM_HOLD: usize = 256;
+
+impl StreamRedactor {
+    /// `delta` added; what can be passed on now, redacted (maybe nothing).
+    pub fn push(&mut self, delta: &str, key: &str) -> String {
+        self.pending.push_str(delta);
+        if self.pending.len() <= STREAM_HOLD {
+            return String::new();
+        }
+        let mut cut = self.pending.len() - STREAM_HOLD;
+        while !self.pending.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        // A piece that reaches past the cut waits whole: the cut moves to where it starts.
+        let spans = key_spans(&self.pending, key);
+        if let Some(&(start, _)) = spans.iter().find(|&&(s, e)| s < cut && e > cut) {
+            cut = start;
+        }
+        let rest = self.pending.split_off(cut);
+        let out = redact_key(&self.pending, key);
+        self.pending = rest;
+        out
+    }
+
+    /// The end of the stream: what was held back, redacted.
+    pub fn finish(&mut self, key: &str) -> String {
+        redact_key(&std::mem::take(&mut self.pending), key)
+    }
 }
 
 /// How many of `letters`' first letters occur, in order and together, somewhere in `key`.
@@ -122,7 +288,23 @@ mod tests {
                 .collect::<Vec<_>>()
                 .join(sep)
         };
-        for sep in ["%", "-", " ", ".", "_", "%-%", "\n", "·", "\u{200b}"] {
+        for sep in [
+            "%",
+            "-",
+            " ",
+            ".",
+            "_",
+            "%-%",
+            "\n",
+            "·",
+            "\u{200b}",
+            "\x1b[0m",
+            "\x1b]0;x\x07",
+            "<b></b>",
+            "&#8203;",
+            "&zwj;",
+            "\\u0000",
+        ] {
             let echo = spelled(sep, KEY);
             assert_eq!(
                 redact_key(&format!("invalid key: {echo}."), KEY),
@@ -150,6 +332,29 @@ mod tests {
         assert_eq!(redact_key("a-b-c-d-e-f-0", KEY), "a-b-c-d-e-f-0");
         // A short key is redacted whole, spelled out too.
         assert_eq!(redact_key("x a.b.c x", "abc"), "x [redacted] x");
+    }
+
+    #[test]
+    fn a_stream_passes_on_no_piece_of_the_key_however_it_is_split() {
+        let answer = format!(
+            "{}The key is {KEY} and again s-k-p-r-o-j-a-b-c-d. {}",
+            "Before. ".repeat(40),
+            "After. ".repeat(60)
+        );
+        for step in [1, 3, 7, 50, 400] {
+            let mut r = StreamRedactor::default();
+            let mut shown = String::new();
+            let chars: Vec<char> = answer.chars().collect();
+            for chunk in chars.chunks(step) {
+                let delta: String = chunk.iter().collect();
+                let out = r.push(&delta, KEY);
+                assert!(key_spans(&out, KEY).is_empty(), "{out:?}");
+                shown.push_str(&out);
+            }
+            shown.push_str(&r.finish(KEY));
+            assert_eq!(shown, redact_key(&answer, KEY), "split every {step}");
+            assert!(!shown.contains("0123456789"));
+        }
     }
 
     #[test]
