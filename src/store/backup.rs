@@ -275,7 +275,11 @@ impl OpenedBackup {
             staging,
             _owner: None,
         };
-        opened._owner = Some(owner?);
+        // Taken once `opened` exists, so a failure still removes the folder.
+        #[expect(clippy::used_underscore_binding, reason = "held, never read")]
+        {
+            opened._owner = Some(owner?);
+        }
         let copy = |from: &Path, name: &str| -> Result<(), StoreError> {
             let to = opened.staging.join(name);
             let mut src =
