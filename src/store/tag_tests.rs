@@ -413,7 +413,7 @@ fn a_key_change_reseals_everything_and_other_open_stores_stop_writing() {
             p: 1,
         },
     };
-    let to = NewSecret::Passphrase(zeroize::Zeroizing::new("new words".into()));
+    let to = NewSecret::Passphrase(crate::model::Secret::new("new words"));
     assert_eq!(
         store.rekey_with(to, Some(cheap)).unwrap().mode,
         KeyMode::Passphrase
@@ -480,7 +480,7 @@ fn changing_a_pbkdf2_passphrase_moves_the_store_to_argon2id() {
             .ok()
     };
     assert_eq!(kdf(&store), None, "a PBKDF2 store names no kdf");
-    let to = NewSecret::Passphrase(zeroize::Zeroizing::new("new stalks".into()));
+    let to = NewSecret::Passphrase(crate::model::Secret::new("new stalks"));
     store.rekey(to).unwrap();
     assert_eq!(kdf(&store).as_deref(), Some(&b"argon2id"[..]));
     drop(store);
@@ -534,8 +534,8 @@ async fn an_open_writer_follows_a_key_changed_by_another_process() {
     // Changed to a passphrase, it cannot follow, and says so instead of showing damage.
     let mut other = Store::open(dir.path(), Unlock::default()).unwrap();
     other
-        .rekey(NewSecret::Passphrase(zeroize::Zeroizing::new(
-            "a long new passphrase".into(),
+        .rekey(NewSecret::Passphrase(crate::model::Secret::new(
+            "a long new passphrase",
         )))
         .unwrap();
     drop(other);

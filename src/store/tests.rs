@@ -714,6 +714,11 @@ fn times_format_as_rfc3339_utc() {
 fn debug_output_shows_no_secrets() {
     let unlock = Unlock::passphrase("hunter2-secret");
     assert!(!format!("{unlock:?}").contains("hunter2"));
+    let new_secret = NewSecret::Passphrase(crate::model::Secret::new("hunter2-secret"));
+    assert_eq!(
+        format!("{new_secret:?}"),
+        "Passphrase(Secret(**redacted**))"
+    );
     let (_, t) = part(1, SectionStatus::Complete, "private words");
     assert!(!format!("{t:?}").contains("private"));
     let new = new_reading("my private question", 1, None);
