@@ -187,7 +187,7 @@ fn storing(b: &Bench) {
                 failed_completion_tokens: None,
                 error_kind: None,
             };
-            store.save_part(id, &meta, &text).unwrap();
+            store.save_parts(id, &[(&meta, &text)]).unwrap();
         },
     );
 }

@@ -48,34 +48,32 @@ fn main() {
                         provider: "offline".into(),
                         model: "legge-1882".into(),
                     })?;
-                    s.save_part(
-                        id,
-                        &PartMeta {
-                            section_id: 1,
-                            status: SectionStatus::Complete,
-                            attempts: 1,
-                            started_ms: Some(0),
-                            finished_ms: 1,
-                            latency_ms: 1,
-                            ttft_ms: Some(1),
-                            prompt_tokens: Some(1000),
-                            completion_tokens: Some(200),
-                            usage: Some(UsageSource::Estimated),
-                            model: Some("legge-1882".into()),
-                            updated_at: 0,
-                            reasoning_tokens: None,
-                            cached_tokens: None,
-                            failed_prompt_tokens: None,
-                            failed_completion_tokens: None,
-                            error_kind: None,
-                        },
-                        &PartText {
-                            request: "[]".into(),
-                            response: Some("{\"response\": [\"<p>ok</p>\"]}".into()),
-                            paragraphs: Some("[{\"spans\":[{\"text\":\"ok\"}]}]".into()),
-                            error: None,
-                        },
-                    )?;
+                    let meta = PartMeta {
+                        section_id: 1,
+                        status: SectionStatus::Complete,
+                        attempts: 1,
+                        started_ms: Some(0),
+                        finished_ms: 1,
+                        latency_ms: 1,
+                        ttft_ms: Some(1),
+                        prompt_tokens: Some(1000),
+                        completion_tokens: Some(200),
+                        usage: Some(UsageSource::Estimated),
+                        model: Some("legge-1882".into()),
+                        updated_at: 0,
+                        reasoning_tokens: None,
+                        cached_tokens: None,
+                        failed_prompt_tokens: None,
+                        failed_completion_tokens: None,
+                        error_kind: None,
+                    };
+                    let text = PartText {
+                        request: "[]".into(),
+                        response: Some("{\"response\": [\"<p>ok</p>\"]}".into()),
+                        paragraphs: Some("[{\"spans\":[{\"text\":\"ok\"}]}]".into()),
+                        error: None,
+                    };
+                    s.save_parts(id, &[(&meta, &text)])?;
                     s.finish(id, &[1], false)
                 })
                 .await

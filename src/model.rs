@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
 
 /// A saved reading's id in the store (SQLite's rowid, from 1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -393,14 +394,15 @@ impl fmt::Debug for Query {
     }
 }
 
-/// A secret string (an API key): its `Debug` and `Display` never show it.
+/// A secret string (an API key, a passphrase): its `Debug` never shows it, so a struct that
+/// holds one can derive `Debug`, and its memory is zeroed when it is dropped.
 #[derive(Clone, Default, PartialEq, Eq)]
-pub struct Secret(String);
+pub struct Secret(Zeroizing<String>);
 
 impl Secret {
     /// Wraps `s`.
     pub fn new(s: impl Into<String>) -> Self {
-        Self(s.into())
+        Self(Zeroizing::new(s.into()))
     }
     /// The secret itself, for the one place that must send it.
     pub fn expose(&self) -> &str {
@@ -420,7 +422,13 @@ impl fmt::Debug for Secret {
 
 impl<'de> Deserialize<'de> for Secret {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d).map(Secret)
+        String::deserialize(d).map(Secret::new)
+    }
+}
+
+impl From<Zeroizing<String>> for Secret {
+    fn from(s: Zeroizing<String>) -> Self {
+        Self(s)
     }
 }
 

@@ -40,7 +40,9 @@ impl RunSummary {
     pub fn succeeded(&self) -> Vec<Section> {
         self.filter(|o| matches!(o, Outcome::Done(_)))
     }
-    /// The sections that failed, with their errors.
+    /// The sections that failed, with their errors. (The program reads failures from the events
+    /// and the store; the tests read them here.)
+    #[cfg(test)]
     pub fn failed(&self) -> Vec<(Section, String)> {
         self.outcomes
             .iter()
@@ -53,12 +55,6 @@ impl RunSummary {
     /// The sections cut short by cancellation.
     pub fn cancelled(&self) -> Vec<Section> {
         self.filter(|o| matches!(o, Outcome::Cancelled))
-    }
-    /// Whether every section succeeded.
-    pub fn all_succeeded(&self) -> bool {
-        self.outcomes
-            .iter()
-            .all(|(_, o)| matches!(o, Outcome::Done(_)))
     }
     fn filter(&self, f: impl Fn(&Outcome) -> bool) -> Vec<Section> {
         self.outcomes

@@ -10,9 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use std::time::Duration;
 
-use crate::events::{
-    EventKind, SectionDone, SectionEvent, SectionFailure, UsageSource, tokens_per_sec,
-};
+use crate::events::{SectionDone, SectionFailure, UsageSource, tokens_per_sec};
 use crate::model::{ErrorKind, ReadingId};
 use crate::oracle::{Hexagram, Reading};
 use crate::plan::Section;
@@ -306,36 +304,6 @@ impl ReadingReport {
             followups: Vec::new(),
             chinese: OriginalText::of(reading),
         }
-    }
-
-    /// Folds one event into the report (finished and failed sections; the rest is progress).
-    pub fn apply(&mut self, event: &SectionEvent) {
-        let Some(s) = self
-            .sections
-            .iter_mut()
-            .find(|s| s.id == event.section.id())
-        else {
-            return;
-        };
-        match &event.kind {
-            EventKind::Finished(done) => s.finish(done),
-            EventKind::Failed(failure) => s.fail(failure),
-            EventKind::Queued
-            | EventKind::Started
-            | EventKind::Delta(_)
-            | EventKind::Retrying { .. }
-            | EventKind::Held(_) => {}
-        }
-    }
-
-    /// Settles the status once nothing is in flight: `cancelled` when the run was stopped.
-    pub fn settle(&mut self, cancelled: bool) {
-        for s in &mut self.sections {
-            if cancelled && s.status == SectionStatus::Pending {
-                s.status = SectionStatus::Cancelled;
-            }
-        }
-        self.status = status_of(self.sections.iter().map(|s| s.status), cancelled);
     }
 
     /// Sum of total tokens over finished sections.

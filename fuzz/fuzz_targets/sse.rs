@@ -10,20 +10,20 @@
 use iching::llm::sse::SseDecoder;
 use libfuzzer_sys::fuzz_target;
 
-/// What feeding `chunks` in order gives: the events, `pending_len`, `has_partial`.
-fn decode<'a>(chunks: impl Iterator<Item = &'a [u8]>) -> (Vec<String>, usize, bool) {
+/// What feeding `chunks` in order gives: the events and `pending_len`.
+fn decode<'a>(chunks: impl Iterator<Item = &'a [u8]>) -> (Vec<String>, usize) {
     let mut d = SseDecoder::new();
     let mut out = Vec::new();
     for c in chunks {
         d.feed(c, |s| out.push(s));
     }
-    (out, d.pending_len(), d.has_partial())
+    (out, d.pending_len())
 }
 
 /// The same, from the whole stream at once, written independently: lines end at CRLF, LF or a
 /// lone CR; a blank line ends an event; `:` starts a comment; `data` values (one leading space
 /// dropped, bytes decoded lossily line by line) are joined with `\n`; other fields are ignored.
-fn reference(stream: &[u8]) -> (Vec<String>, usize, bool) {
+fn reference(stream: &[u8]) -> (Vec<String>, usize) {
     let mut events = Vec::new();
     let mut data: Option<String> = None;
     let mut rest = stream;
@@ -65,8 +65,7 @@ fn reference(stream: &[u8]) -> (Vec<String>, usize, bool) {
     // A stream ending in CR has ended its line; the LF that may follow belongs to it, and it is
     // the decoder's job (checked by cutting there) to swallow it.
     let pending = rest.len() + data.as_ref().map_or(0, String::len);
-    let partial = !rest.is_empty() || data.is_some();
-    (events, pending, partial)
+    (events, pending)
 }
 
 fuzz_target!(|input: &[u8]| {

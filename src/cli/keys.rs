@@ -105,7 +105,7 @@ async fn change(service: &Service, action: &PassphraseAction) -> Result<ExitCode
         }
         (PassphraseAction::Set | PassphraseAction::Change, _) => {
             let new = new_passphrase()?;
-            let done = service.rekey(NewSecret::Passphrase(new)).await?;
+            let done = service.rekey(NewSecret::Passphrase(new.into())).await?;
             let after = if mode == KeyMode::KeyFile {
                 format!(
                     "The key file {} was removed. Every command now asks for the passphrase (or reads {PASSPHRASE_ENV}); without it nothing can be opened, so keep it safe. Backups made before now still need the old key file.",

@@ -192,12 +192,13 @@ async fn restore_into(service: &Service, args: &RestoreArgs) -> Result<ExitCode,
     let passphrase = match mode {
         KeyMode::KeyFile => None,
         KeyMode::Passphrase => match std::env::var(BACKUP_PASSPHRASE_ENV) {
-            Ok(p) if !p.is_empty() => Some(zeroize::Zeroizing::new(p)),
+            Ok(p) if !p.is_empty() => Some(crate::model::Secret::new(p)),
             _ => crate::prompt::ask_secret(&format!(
                 "Passphrase of the backup {}: ",
                 sh_quote(&args.file)
             ))
-            .transpose()?,
+            .transpose()?
+            .map(Into::into),
         },
     };
     let imported = service

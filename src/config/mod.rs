@@ -241,8 +241,9 @@ fn check_file_and_folder(path: &Path) -> Result<(), ConfigError> {
 }
 
 /// Sets the top-level `provider` and `model` of the config file at `path` (created if missing),
-/// keeping every other line (comments, tables) as written. The new text must still parse; it
-/// replaces the old file in one rename, readable by the owner only (it may hold an API key).
+/// keeping the rest as the user wrote it: comments, order, layout (edited with `toml_edit`). The
+/// new text must still parse; it replaces the old file in one rename, readable by the owner only
+/// (it may hold an API key).
 pub fn save_provider(path: &Path, provider: &str, model: &str) -> Result<(), ConfigError> {
     check_file_and_folder(path)?;
     let old = match std::fs::read_to_string(path) {
@@ -255,10 +256,10 @@ pub fn save_provider(path: &Path, provider: &str, model: &str) -> Result<(), Con
             });
         }
     };
-    let text = with_top_level(&with_top_level(&old, "model", model), "provider", provider);
-    // A base URL set for the old provider would send the new one there: it goes, kept as a
-    // comment.
-    let text = comment_top_level(&text, "base_url", provider);
+    let text = with_provider(&old, provider, model).map_err(|e| ConfigError::Parse {
+        path: path.to_path_buf(),
+        message: e.message().to_owned(),
+    })?;
     FileConfig::parse(&text, path)?;
     let write = |e: std::io::Error| ConfigError::Read {
         path: path.to_path_buf(),
@@ -289,51 +290,54 @@ pub fn save_provider(path: &Path, provider: &str, model: &str) -> Result<(), Con
     std::fs::rename(&tmp, path).map_err(write)
 }
 
-/// `text` with the top-level `key` line commented out, saying why.
-fn comment_top_level(text: &str, key: &str, provider: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 64);
-    let mut top = true;
-    for line in text.lines() {
-        top &= !line.trim_start().starts_with('[');
-        let is_key = line
-            .trim_start()
-            .strip_prefix(key)
-            .is_some_and(|rest| rest.trim_start().starts_with('='));
-        if top && is_key {
-            out.push_str(&format!(
-                "# {} (set aside when the provider became {provider})",
-                line.trim()
-            ));
+/// The config file `text` with the top-level `provider` and `model` set: a value already there
+/// is replaced where it stands (its trailing comment kept), a new one goes first in the file. A
+/// top-level `base_url` would send the new provider to the old one's address: it goes, kept as
+/// a comment above `provider` that says why.
+fn with_provider(text: &str, provider: &str, model: &str) -> Result<String, toml_edit::TomlError> {
+    let mut doc: toml_edit::DocumentMut = text.parse()?;
+    let root = doc.as_table_mut();
+    let mut added = Vec::new();
+    for (key, value) in [("provider", provider), ("model", model)] {
+        if let Some(toml_edit::Item::Value(old)) = root.get_mut(key) {
+            let decor = old.decor().clone();
+            *old = value.into();
+            *old.decor_mut() = decor;
         } else {
-            out.push_str(line);
+            root.insert(key, toml_edit::value(value));
+            added.push(key);
         }
-        out.push('\n');
     }
-    out
-}
-
-/// `text` with the top-level `key` set to the string `value`: its line replaced, or a new line
-/// first in the file.
-fn with_top_level(text: &str, key: &str, value: &str) -> String {
-    let quoted = serde_json::to_string(value).unwrap_or_else(|_| "\"\"".to_owned());
-    let line = format!("{key} = {quoted}");
-    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
-    let top = lines
-        .iter()
-        .position(|l| l.trim_start().starts_with('['))
-        .unwrap_or(lines.len());
-    let is_key = |l: &String| {
-        l.trim_start()
-            .strip_prefix(key)
-            .is_some_and(|rest| rest.trim_start().starts_with('='))
+    let rank = |k: &toml_edit::Key| {
+        added
+            .iter()
+            .position(|a| *a == k.get())
+            .unwrap_or(added.len())
     };
-    match lines[..top].iter().position(is_key) {
-        Some(i) => lines[i] = line,
-        None => lines.insert(0, line),
+    root.sort_values_by(|a, _, b, _| rank(a).cmp(&rank(b)));
+    let set_aside = root.get("base_url").is_some_and(toml_edit::Item::is_value);
+    if let Some((key, toml_edit::Item::Value(mut url))) =
+        set_aside.then(|| root.remove_entry("base_url")).flatten()
+    {
+        let raw = |r: Option<&toml_edit::RawString>| {
+            r.and_then(toml_edit::RawString::as_str)
+                .unwrap_or("")
+                .to_owned()
+        };
+        // The lines above it and its own trailing comment go with it.
+        let above = raw(key.leaf_decor().prefix());
+        let above = above.trim_end_matches([' ', '\t']);
+        let trailing = raw(url.decor().suffix());
+        url.decor_mut().clear();
+        if let Some(mut k) = root.key_mut("provider") {
+            let prefix = raw(k.leaf_decor().prefix());
+            k.leaf_decor_mut().set_prefix(format!(
+                "{prefix}{above}# base_url = {url} (set aside when the provider became \
+                 {provider}){trailing}\n"
+            ));
+        }
     }
-    let mut out = lines.join("\n");
-    out.push('\n');
-    out
+    Ok(doc.to_string())
 }
 
 /// The embedded prompts with any overrides found under `config_dir/prompts/`. The config

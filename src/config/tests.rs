@@ -243,7 +243,7 @@ fn saving_the_provider_keeps_everything_else() {
     save_provider(&path, "box", "new \"quoted\"").unwrap();
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(
-        text.starts_with("provider = \"box\"\n# mine\nmodel = \"new \\\"quoted\\\"\"\n"),
+        text.starts_with("provider = \"box\"\n# mine\nmodel = 'new \"quoted\"'\n"),
         "{text}"
     );
     let file = FileConfig::load(&path).unwrap();
@@ -282,6 +282,67 @@ fn saving_the_provider_keeps_everything_else() {
         std::fs::read_to_string(&path).unwrap(),
         "max_tokens = \"many\"\n"
     );
+}
+
+#[test]
+fn saving_the_provider_keeps_the_users_comments_order_and_layout() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.toml");
+    let mine = "# My settings.\n\
+                max_tokens   = 900 # enough\n\
+                provider = 'openai'  # the usual one\n\
+                \n\
+                # Where my box lives.\n\
+                base_url = \"http://old/v1\" # the old box\n\
+                stream = true\n\
+                \n\
+                [providers.box]  # mine\n\
+                base_url = \"http://b/v1\"\n";
+    std::fs::write(&path, mine).unwrap();
+    save_provider(&path, "box", "qwen").unwrap();
+    let saved = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(
+        saved,
+        "model = \"qwen\"\n\
+         # My settings.\n\
+         max_tokens   = 900 # enough\n\
+         \n\
+         # Where my box lives.\n\
+         # base_url = \"http://old/v1\" (set aside when the provider became box) # the old box\n\
+         provider = \"box\"  # the usual one\n\
+         stream = true\n\
+         \n\
+         [providers.box]  # mine\n\
+         base_url = \"http://b/v1\"\n"
+    );
+    // Saved again, nothing moves.
+    save_provider(&path, "box", "qwen").unwrap();
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), saved);
+}
+
+#[test]
+fn saved_values_are_quoted_and_escaped_as_toml() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.toml");
+    std::fs::write(&path, "# kept\nmax_tokens = 900\n").unwrap();
+    for model in [
+        "it's \"quoted\"",
+        "back\\slash",
+        "tab\tand\nnewline",
+        "# not a comment",
+        "'''\"\"\"",
+        "\u{7f}\u{1b}[31m",
+        "易經 ䷀",
+        "",
+    ] {
+        save_provider(&path, "ollama", model).unwrap();
+        let file = FileConfig::load(&path).unwrap();
+        assert_eq!(file.model.as_deref(), Some(model));
+        assert_eq!(file.provider.as_deref(), Some("ollama"));
+        assert_eq!(file.max_tokens, Some(900));
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("# kept\nmax_tokens = 900\n"), "{text}");
+    }
 }
 
 #[test]

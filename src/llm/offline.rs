@@ -9,7 +9,7 @@ use super::{BoxFuture, Completion, Provider, ProviderError, ProviderInfo, Sectio
 use crate::events::{Progress, Usage, UsageSource};
 use crate::oracle::{Hexagram, Reading, TextRef, hexagram};
 use crate::plan::Section;
-use crate::text::and_list;
+use crate::text::{and_list, escape_html};
 
 /// The model name stored for offline sections.
 pub const MODEL: &str = "legge-1882";
@@ -117,24 +117,17 @@ async fn answer(
     })
 }
 
-/// Escapes text for the `<p>` HTML of the response format.
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
-
 fn p(html: String) -> String {
     format!("<p>{html}</p>")
 }
 
 fn quote(text: &str) -> String {
-    format!("<em>{}</em>", esc(text))
+    format!("<em>{}</em>", escape_html(text))
 }
 
 /// The user's question, in quotation marks.
 fn quote_question(question: &str) -> String {
-    format!("“{}”", esc(question.trim()))
+    format!("“{}”", escape_html(question.trim()))
 }
 
 /// A gloss with alternatives ("moving/arousing") in words: "moving and arousing".
@@ -157,7 +150,12 @@ fn article(word: &str) -> &'static str {
 }
 
 fn name(h: &Hexagram) -> String {
-    format!("<b>{} {}</b> {}", h.number, esc(&h.name_pinyin), h.symbol)
+    format!(
+        "<b>{} {}</b> {}",
+        h.number,
+        escape_html(&h.name_pinyin),
+        h.symbol
+    )
 }
 
 fn trigrams(h: &Hexagram) -> String {
@@ -432,8 +430,8 @@ pub fn compose(reading: &Reading, question: &str, section: Section) -> Vec<Strin
                 p(format!(
                     "The cast gives {}, {} ({}): {}.",
                     name(pr),
-                    esc(&pr.name_chinese),
-                    esc(&pr.name_english),
+                    escape_html(&pr.name_chinese),
+                    escape_html(&pr.name_english),
                     trigrams(pr)
                 )),
             ];
@@ -446,12 +444,12 @@ pub fn compose(reading: &Reading, question: &str, section: Section) -> Vec<Strin
                         some => format!("Lines {} change", and_list(some)),
                     },
                     name(res),
-                    esc(&res.name_chinese),
-                    esc(&res.name_english)
+                    escape_html(&res.name_chinese),
+                    escape_html(&res.name_english)
                 ),
                 None => "No line changes: the situation is settled in its present form, and the reading dwells on the hexagram as a whole.".to_owned(),
             }));
-            v.push(p(esc(&rule.summary)));
+            v.push(p(escape_html(&rule.summary)));
             v
         }
         Section::InitialHexagramJudgement => vec![
@@ -515,7 +513,7 @@ pub fn compose(reading: &Reading, question: &str, section: Section) -> Vec<Strin
                 ),
                 p(format!(
                     "<b>Ruling text</b>, {}: {}",
-                    esc(&label),
+                    escape_html(&label),
                     quote(&text)
                 )),
             ]
@@ -546,8 +544,8 @@ pub fn compose(reading: &Reading, question: &str, section: Section) -> Vec<Strin
                 p(format!(
                     "Hidden inside, lines 2 to 5 form the nuclear hexagram {}, {} ({}): {}. It shows the inner tendency of the situation.",
                     name(nu),
-                    esc(&nu.name_chinese),
-                    esc(&nu.name_english),
+                    escape_html(&nu.name_chinese),
+                    escape_html(&nu.name_english),
                     trigrams(nu)
                 )),
             ];
@@ -580,8 +578,8 @@ pub fn compose(reading: &Reading, question: &str, section: Section) -> Vec<Strin
                     )),
                     p(format!(
                         "This is where the situation is heading: {} ({}), {}.",
-                        esc(&res.name_english),
-                        esc(&res.name_chinese),
+                        escape_html(&res.name_english),
+                        escape_html(&res.name_chinese),
                         trigrams(res)
                     )),
                 ]
@@ -605,22 +603,22 @@ pub fn compose(reading: &Reading, question: &str, section: Section) -> Vec<Strin
             })
             .unwrap_or_default(),
         Section::SynthesisAndGuidance => {
-            let mut v = vec![p(esc(&rule.summary))];
+            let mut v = vec![p(escape_html(&rule.summary))];
             for r in &rule.texts {
                 let (label, text) = text_of(*r);
                 v.push(p(format!(
                     "<b>{}</b>: {}",
-                    esc(&capitalise(&label)),
+                    escape_html(&capitalise(&label)),
                     quote(&text)
                 )));
             }
             v.push(p(format!(
                 "Hold the question {} against these words: act as the image of {} counsels{}.",
                 quote_question(question),
-                esc(&pr.name_pinyin),
+                escape_html(&pr.name_pinyin),
                 reading
                     .resulting
-                    .map(|res| format!(", and prepare for {}", esc(&res.name_pinyin)))
+                    .map(|res| format!(", and prepare for {}", escape_html(&res.name_pinyin)))
                     .unwrap_or_default()
             )));
             v
@@ -628,12 +626,16 @@ pub fn compose(reading: &Reading, question: &str, section: Section) -> Vec<Strin
         Section::ConclusionText => vec![p(format!(
             "{} ({}){}. Carry the image of {} with you: {}",
             name(pr),
-            esc(&pr.name_english),
+            escape_html(&pr.name_english),
             reading
                 .resulting
-                .map(|res| format!(", becoming {} ({})", name(res), esc(&res.name_english)))
+                .map(|res| format!(
+                    ", becoming {} ({})",
+                    name(res),
+                    escape_html(&res.name_english)
+                ))
                 .unwrap_or_default(),
-            esc(&pr.name_pinyin),
+            escape_html(&pr.name_pinyin),
             quote(&pr.image)
         ))],
     }
@@ -681,26 +683,38 @@ mod tests {
         ));
         let third = followup(&r, "What about line 3?").join("\n");
         assert!(third.contains("line 3 of"), "{third}");
-        assert!(third.contains(&esc(r.primary.line_text(3))), "{third}");
-        assert!(!third.contains(&esc(r.primary.line_text(1))), "{third}");
+        assert!(
+            third.contains(&escape_html(r.primary.line_text(3))),
+            "{third}"
+        );
+        assert!(
+            !third.contains(&escape_html(r.primary.line_text(1))),
+            "{third}"
+        );
         assert!(third.contains("Configure a model"), "{third}");
         let changing = followup(&r, "What now?").join("\n");
         assert!(
-            changing.contains(&esc(r.primary.line_text(1))),
+            changing.contains(&escape_html(r.primary.line_text(1))),
             "{changing}"
         );
         assert!(
-            changing.contains(&esc(r.primary.line_text(5))),
+            changing.contains(&escape_html(r.primary.line_text(5))),
             "{changing}"
         );
         let res = r.resulting.unwrap();
         let resulting = followup(&r, "And the resulting hexagram?").join("\n");
-        assert!(resulting.contains(&esc(&res.judgment)), "{resulting}");
+        assert!(
+            resulting.contains(&escape_html(&res.judgment)),
+            "{resulting}"
+        );
         let unchanged = Reading::new(crate::oracle::Cast::manual(
             crate::oracle::Cast::parse_lines("7,8,7,7,8,8").unwrap(),
         ));
         let whole = followup(&unchanged, "What now?").join("\n");
-        assert!(whole.contains(&esc(&unchanged.primary.image)), "{whole}");
+        assert!(
+            whole.contains(&escape_html(&unchanged.primary.image)),
+            "{whole}"
+        );
     }
     use crate::oracle::Cast;
 

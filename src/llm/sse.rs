@@ -47,11 +47,6 @@ impl SseDecoder {
         self.line.len() + self.data.as_ref().map_or(0, String::len)
     }
 
-    /// Whether a started event or line is still waiting for its end.
-    pub fn has_partial(&self) -> bool {
-        !self.line.is_empty() || self.data.is_some()
-    }
-
     fn end_line(&mut self, on_data: &mut impl FnMut(String)) {
         let line = std::mem::take(&mut self.line);
         if line.is_empty() {
@@ -123,17 +118,22 @@ mod tests {
     }
 
     #[test]
-    fn an_unfinished_event_is_partial_and_not_emitted() {
+    fn an_unfinished_event_is_held_and_not_emitted() {
         let mut d = SseDecoder::new();
         let mut out = Vec::new();
         d.feed(b"data: {\"half\"", |s| out.push(s));
         assert!(out.is_empty());
-        assert!(d.has_partial());
+        assert_eq!(d.pending_len(), "data: {\"half\"".len(), "the line so far");
         d.feed(b": 1}\n", |s| out.push(s));
-        assert!(out.is_empty() && d.has_partial());
+        assert!(out.is_empty());
+        assert_eq!(
+            d.pending_len(),
+            "{\"half\": 1}".len(),
+            "the event's data so far"
+        );
         d.feed(b"\n", |s| out.push(s));
         assert_eq!(out, ["{\"half\": 1}"]);
-        assert!(!d.has_partial());
+        assert_eq!(d.pending_len(), 0);
     }
 
     #[test]

@@ -17,9 +17,7 @@ pub use cast::{Cast, Coin, LineOrigin, LineValue, Method};
 pub use chinese::{CHINESE_LANG, Chinese, chinese};
 pub use names::{NameError, find_hexagram, fold_name, hexagram_matches};
 pub use rule::{ReadingRule, TextRef};
-pub use text::{
-    Hexagram, Trigram, all_hexagrams, hexagram, hexagram_by_pattern, trigram_by_pattern,
-};
+pub use text::{Hexagram, Trigram, all_hexagrams, hexagram, hexagram_by_pattern};
 
 /// What can be wrong with a cast the user asked for.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

@@ -296,12 +296,14 @@ pub fn find_hexagram(query: &str) -> Result<&'static Hexagram, NameError> {
 }
 
 /// Hexagrams whose name is close to what was asked: a pinyin or Legge name it begins, or one
-/// letter or two away from; an English name that contains it. At most eight.
+/// letter or two away from (a swap of two neighbours counting as one: the optimal string
+/// alignment distance, in characters); an English name that contains it. At most eight.
 fn near(qkey: &str, folded: &str) -> Vec<&'static Hexagram> {
     let close = |name: &str| {
         let k = key(name);
         let allowed = if qkey.chars().count() >= 5 { 2 } else { 1 };
-        (qkey.chars().count() >= 2 && k.starts_with(qkey)) || edits(&k, qkey) <= allowed
+        (qkey.chars().count() >= 2 && k.starts_with(qkey))
+            || strsim::osa_distance(&k, qkey) <= allowed
     };
     all_hexagrams()
         .iter()
@@ -312,30 +314,6 @@ fn near(qkey: &str, folded: &str) -> Vec<&'static Hexagram> {
         })
         .take(8)
         .collect()
-}
-
-/// The edit distance between `a` and `b` in characters, a swap of two neighbours counting as
-/// one edit (optimal string alignment).
-fn edits(a: &str, b: &str) -> usize {
-    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
-    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
-    for (i, row) in d.iter_mut().enumerate() {
-        row[0] = i;
-    }
-    d[0] = (0..=b.len()).collect();
-    for i in 1..=a.len() {
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut best = (d[i - 1][j] + 1)
-                .min(d[i][j - 1] + 1)
-                .min(d[i - 1][j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                best = best.min(d[i - 2][j - 2] + 1);
-            }
-            d[i][j] = best;
-        }
-    }
-    d[a.len()][b.len()]
 }
 
 /// Whether hexagram `h` answers one term of a filter typed as you go: a number is its number;

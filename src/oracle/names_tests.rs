@@ -170,3 +170,31 @@ fn every_example_the_help_and_the_errors_give_finds_one_hexagram() {
         );
     }
 }
+
+/// The hexagrams suggested for an unknown name.
+fn near_numbers(q: &str) -> Vec<u8> {
+    match find_hexagram(q) {
+        Err(NameError::Unknown { near, .. }) => near.iter().map(|h| h.number).collect(),
+        other => panic!("{q:?} should be unknown, got {other:?}"),
+    }
+}
+
+#[test]
+fn near_names_are_one_edit_away_or_two_for_long_ones_a_swap_counting_one() {
+    // As the hand-written edit distance suggested before `strsim::osa_distance` replaced it
+    // (the two agreed on 1.5 million pairs of names and typos).
+    for (q, near) in [
+        ("qain", &[1, 15][..]),
+        ("qina", &[1, 15]),
+        ("kein", &[39, 53]),
+        ("chien", &[1, 15, 31, 39, 51, 53]),
+        ("kuen", &[2, 3, 39, 47, 53]),
+        ("ssung", &[6, 41, 46, 57]),
+        ("weijj", &[64]),
+        ("gk", &[18, 49]),
+        ("x", &[5, 27]),
+        ("heaevn", &[]),
+    ] {
+        assert_eq!(near_numbers(q), near, "{q}");
+    }
+}

@@ -152,19 +152,6 @@ pub fn hexagram_by_pattern(pattern: u8) -> &'static Hexagram {
     &t.hexagrams[usize::from(t.by_pattern[usize::from(pattern & 0x3f)])]
 }
 
-/// The trigram whose lines (bit 0 = bottom) are `pattern` (0..8).
-#[allow(
-    clippy::expect_used,
-    reason = "every 3-bit pattern names one of the eight trigrams in the embedded table"
-)]
-pub fn trigram_by_pattern(pattern: u8) -> &'static Trigram {
-    tables()
-        .trigrams
-        .iter()
-        .find(|t| t.pattern == pattern & 7)
-        .expect("the eight trigrams cover every 3-bit pattern")
-}
-
 #[allow(
     clippy::expect_used,
     reason = "the embedded hexagram table names only the eight trigrams it also holds"

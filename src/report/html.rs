@@ -4,6 +4,7 @@
 
 use super::{HexagramSummary, ReadingReport, SectionStatus};
 use crate::response::{sanitize_inline, to_html};
+use crate::text::escape_html;
 
 const STYLE: &str = "
 body { margin: 0; background: #f7f4ec; color: #222; font: 17px/1.6 Georgia, 'Times New Roman', 'Noto Serif CJK SC', 'Noto Serif CJK TC', 'Source Han Serif', 'Songti SC', SimSun, 'Noto Sans Symbols 2', 'Segoe UI Symbol', 'Apple Symbols', 'DejaVu Sans', serif; }
@@ -26,18 +27,7 @@ figcaption { font-size: .9rem; }
 
 /// Escapes `s` for HTML text and attribute values (after removing control characters).
 fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in sanitize_inline(s).chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
+    escape_html(&sanitize_inline(s))
 }
 
 /// The six lines, top first, as boxes; changing lines are marked and coloured.

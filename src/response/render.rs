@@ -2,7 +2,7 @@
 //! escaped for its format.
 
 use super::{Paragraph, sanitize_inline};
-use crate::text::wrap;
+use crate::text::{escape_html, wrap};
 
 /// Plain text: paragraphs separated by blank lines (no trailing newline), optionally word-wrapped
 /// at `width` columns by [`wrap`].
@@ -62,16 +62,7 @@ pub fn to_html(paras: &[Paragraph]) -> String {
                 (false, false) => ("", ""),
             };
             s.push_str(open);
-            for c in span.text.chars() {
-                match c {
-                    '&' => s.push_str("&amp;"),
-                    '<' => s.push_str("&lt;"),
-                    '>' => s.push_str("&gt;"),
-                    '"' => s.push_str("&quot;"),
-                    '\'' => s.push_str("&#39;"),
-                    c => s.push(c),
-                }
-            }
+            s.push_str(&escape_html(&span.text));
             s.push_str(close);
         }
         s.push_str("</p>");

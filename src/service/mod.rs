@@ -440,7 +440,7 @@ fn open_store(data_dir: &Path, ask: Option<AskPassphrase<'_>>) -> Result<Store, 
         (Err(StoreError::PassphraseNeeded { db }), Some(ask)) => {
             for attempt in 1..=3 {
                 let unlock = Unlock {
-                    passphrase: Some(ask(&db, attempt)?),
+                    passphrase: Some(ask(&db, attempt)?.into()),
                     new_rounds: None,
                 };
                 match Store::open(data_dir, unlock) {

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use zeroize::Zeroizing;
+use crate::model::Secret;
 
 use super::{NotABackup, Service, ServiceError, Stopped};
 use crate::store::{
@@ -16,24 +16,12 @@ use crate::store::{
 pub const BACKUP_PASSPHRASE_ENV: &str = "ICHING_BACKUP_PASSPHRASE";
 
 /// How to open a backup for [`Service::restore`].
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub struct BackupKey {
     /// The key file of a backup sealed with one; `None` is this store's own key file.
     pub key_file: Option<PathBuf>,
     /// The passphrase of a backup sealed with one.
-    pub passphrase: Option<Zeroizing<String>>,
-}
-
-impl std::fmt::Debug for BackupKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BackupKey")
-            .field("key_file", &self.key_file)
-            .field(
-                "passphrase",
-                &self.passphrase.as_ref().map(|_| "**redacted**"),
-            )
-            .finish()
-    }
+    pub passphrase: Option<Secret>,
 }
 
 impl Service {

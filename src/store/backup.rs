@@ -275,6 +275,7 @@ impl OpenedBackup {
             staging,
             owner: None,
         };
+        // Taken once `opened` exists, so a failure still removes the folder.
         opened.owner = Some(owner?);
         let copy = |from: &Path, name: &str| -> Result<(), StoreError> {
             let to = opened.staging.join(name);

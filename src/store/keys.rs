@@ -25,6 +25,7 @@ use zeroize::Zeroizing;
 use super::{Field, StoreError, Unlock};
 use crate::crypto::Sealed;
 use crate::crypto::{Argon2Params, Keys, MasterKey, PBKDF2_ROUNDS, new_salt};
+use crate::model::Secret;
 
 /// How a passphrase becomes the master key: the algorithm, its salt and its parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -239,7 +240,7 @@ pub(super) fn unlock_existing(
             }
         }
         KeyMode::Passphrase => {
-            let Some(passphrase) = &unlock.passphrase else {
+            let Some(passphrase) = unlock.passphrase.as_ref().map(Secret::expose) else {
                 return Err(StoreError::PassphraseNeeded {
                     db: db.to_path_buf(),
                 });
@@ -323,7 +324,7 @@ pub fn passphrase_strength(passphrase: &str) -> Result<(), String> {
 /// The keys of a database about to be created: from the passphrase, or from the key file
 /// (reused if one is there, else generated and written with mode 0600).
 pub(super) fn unlock_new(key_path: &Path, unlock: &Unlock) -> Result<(Keys, NewKey), StoreError> {
-    if let Some(passphrase) = &unlock.passphrase {
+    if let Some(passphrase) = unlock.passphrase.as_ref().map(Secret::expose) {
         if unlock.new_rounds.is_none() {
             passphrase_strength(passphrase).map_err(|why| StoreError::WeakPassphrase { why })?;
         }

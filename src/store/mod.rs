@@ -39,10 +39,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use rusqlite::Connection;
 use rusqlite::types::{FromSql, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
-use zeroize::Zeroizing;
 
 use crate::crypto::{Keys, Sealed};
-use crate::model::ReadingId;
+use crate::model::{ReadingId, Secret};
 use tags::{Canon, Tagged};
 
 pub use backup::{Imported, OpenedBackup, Verified, backup, key_mode_of};
@@ -163,33 +162,21 @@ impl FromSql for ReadingId {
 }
 
 /// How to unlock the store.
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub struct Unlock {
     /// A passphrase (from `ICHING_PASSPHRASE` or a prompt); `None` means the key file.
-    pub passphrase: Option<Zeroizing<String>>,
+    pub passphrase: Option<Secret>,
     /// PBKDF2 rounds for a newly created passphrase store; `None` is the product's
     /// [`crate::crypto::PBKDF2_ROUNDS`]. Only tests lower it.
     #[doc(hidden)]
     pub new_rounds: Option<u32>,
 }
 
-impl std::fmt::Debug for Unlock {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Unlock")
-            .field(
-                "passphrase",
-                &self.passphrase.as_ref().map(|_| "**redacted**"),
-            )
-            .field("new_rounds", &self.new_rounds)
-            .finish()
-    }
-}
-
 impl Unlock {
     /// Unlock with `passphrase`.
     pub fn passphrase(passphrase: impl Into<String>) -> Self {
         Self {
-            passphrase: Some(Zeroizing::new(passphrase.into())),
+            passphrase: Some(Secret::new(passphrase)),
             new_rounds: None,
         }
     }
@@ -199,7 +186,7 @@ impl Unlock {
         let passphrase = std::env::var(PASSPHRASE_ENV)
             .ok()
             .filter(|p| !p.is_empty())
-            .map(Zeroizing::new);
+            .map(Secret::new);
         Self {
             passphrase,
             new_rounds: None,

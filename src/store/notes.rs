@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use rusqlite::{OptionalExtension, params};
+use rusqlite::params;
 use serde::Serialize;
 
 use super::tags::{Canon, Tagged};
@@ -365,16 +365,6 @@ impl Store {
                 .map_err(|e| self.db_err(e))?;
         }
         Ok(())
-    }
-
-    /// The reading note `note` belongs to, when there is one.
-    pub fn note_reading(&self, note: i64) -> Result<Option<ReadingId>, StoreError> {
-        self.conn
-            .query_row("SELECT reading_id FROM notes WHERE id = ?1", [note], |r| {
-                r.get(0)
-            })
-            .optional()
-            .map_err(|e| self.db_err(e))
     }
 }
 

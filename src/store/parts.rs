@@ -177,16 +177,6 @@ fn add(a: Option<u32>, b: Option<u32>) -> Option<u32> {
 }
 
 impl Store {
-    /// Writes section `meta.section_id` of reading `reading`, replacing any earlier row for it.
-    pub fn save_part(
-        &self,
-        reading: ReadingId,
-        meta: &PartMeta,
-        text: &PartText,
-    ) -> Result<(), StoreError> {
-        self.save_parts(reading, &[(meta, text)])
-    }
-
     /// Writes several sections of reading `reading` at once (all or none), each replacing any
     /// earlier row for its section: sections that finish together cost one write.
     pub fn save_parts(

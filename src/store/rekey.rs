@@ -27,23 +27,15 @@ use zeroize::Zeroizing;
 use super::keys::{self, KEY_CHECK, Kdf, KeyMode};
 use super::{Field, KEY_FILE, LOCK_FILE, Store, StoreError};
 use crate::crypto::{Keys, MasterKey, Sealed};
-use crate::model::ReadingId;
+use crate::model::{ReadingId, Secret};
 
 /// What the store is sealed with after a key change.
+#[derive(Debug)]
 pub enum NewSecret {
     /// A new random key in `iching.key`.
     KeyFile,
     /// A passphrase, through Argon2id with a new salt.
-    Passphrase(Zeroizing<String>),
-}
-
-impl std::fmt::Debug for NewSecret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            NewSecret::KeyFile => "NewSecret::KeyFile",
-            NewSecret::Passphrase(_) => "NewSecret::Passphrase(**redacted**)",
-        })
-    }
+    Passphrase(Secret),
 }
 
 /// What a key change did.
@@ -114,7 +106,7 @@ impl Store {
             NewSecret::KeyFile => (MasterKey::generate(), KeyMode::KeyFile, None),
             NewSecret::Passphrase(passphrase) => {
                 let kdf = kdf.unwrap_or_else(Kdf::new_argon2id);
-                let master = keys::derive_new(&kdf, &passphrase)?;
+                let master = keys::derive_new(&kdf, passphrase.expose())?;
                 (master, KeyMode::Passphrase, Some(kdf))
             }
         };

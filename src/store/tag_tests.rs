@@ -30,7 +30,7 @@ fn two_readings(dir: &Path) -> (Store, ReadingId, ReadingId) {
     m2.cached_tokens = Some(2);
     store.save_parts(a, &[(&m1, &t1), (&m2, &t2)]).unwrap();
     let (mb, tb) = part(1, SectionStatus::Complete, "b1");
-    store.save_part(b, &mb, &tb).unwrap();
+    store.save_parts(b, &[(&mb, &tb)]).unwrap();
     store.finish(a, &[1, 2], false).unwrap();
     store.finish(b, &[1], false).unwrap();
     (store, a, b)
@@ -86,7 +86,7 @@ fn assert_only_a_fails(sql: &str, field: &str) {
         assert_eq!(store.begin_run(a), Err(want), "{sql}");
     } else if let Some(section) = field.strip_prefix("record of section ") {
         let (m, t) = part(section.parse().unwrap(), SectionStatus::Complete, "again");
-        assert_eq!(store.save_part(a, &m, &t), Err(want), "{sql}");
+        assert_eq!(store.save_parts(a, &[(&m, &t)]), Err(want), "{sql}");
     }
 }
 
@@ -202,7 +202,7 @@ fn writing_again_keeps_the_tags_in_step() {
     store.begin_run(a).unwrap();
     let (mut m2, t2) = part(2, SectionStatus::Complete, "a2 again");
     m2.failed_prompt_tokens = Some(30);
-    store.save_part(a, &m2, &t2).unwrap();
+    store.save_parts(a, &[(&m2, &t2)]).unwrap();
     assert_eq!(
         store.finish(a, &[1, 2], false).unwrap(),
         ReadingStatus::Complete
@@ -396,7 +396,7 @@ fn a_key_change_reseals_everything_and_other_open_stores_stop_writing() {
     );
     let (m, t) = part(3, SectionStatus::Complete, "late");
     assert!(matches!(
-        other.save_part(b, &m, &t),
+        other.save_parts(b, &[(&m, &t)]),
         Err(StoreError::KeyChanged { .. })
     ));
     drop(other);
@@ -413,7 +413,7 @@ fn a_key_change_reseals_everything_and_other_open_stores_stop_writing() {
             p: 1,
         },
     };
-    let to = NewSecret::Passphrase(zeroize::Zeroizing::new("new words".into()));
+    let to = NewSecret::Passphrase(crate::model::Secret::new("new words"));
     assert_eq!(
         store.rekey_with(to, Some(cheap)).unwrap().mode,
         KeyMode::Passphrase
@@ -471,7 +471,7 @@ fn changing_a_pbkdf2_passphrase_moves_the_store_to_argon2id() {
         .create_reading(&new_reading("Behind a passphrase", 3, None))
         .unwrap();
     let (m, t) = part(1, SectionStatus::Complete, "a1");
-    store.save_part(id, &m, &t).unwrap();
+    store.save_parts(id, &[(&m, &t)]).unwrap();
     store.finish(id, &[1], false).unwrap();
     let kdf = |store: &Store| -> Option<Vec<u8>> {
         store
@@ -480,7 +480,7 @@ fn changing_a_pbkdf2_passphrase_moves_the_store_to_argon2id() {
             .ok()
     };
     assert_eq!(kdf(&store), None, "a PBKDF2 store names no kdf");
-    let to = NewSecret::Passphrase(zeroize::Zeroizing::new("new stalks".into()));
+    let to = NewSecret::Passphrase(crate::model::Secret::new("new stalks"));
     store.rekey(to).unwrap();
     assert_eq!(kdf(&store).as_deref(), Some(&b"argon2id"[..]));
     drop(store);
@@ -526,7 +526,7 @@ async fn an_open_writer_follows_a_key_changed_by_another_process() {
     writer
         .call(move |s| {
             let (m, t) = part(1, SectionStatus::Complete, "late");
-            s.save_part(late, &m, &t)?;
+            s.save_parts(late, &[(&m, &t)])?;
             s.finish(late, &[1], false)
         })
         .await
@@ -534,8 +534,8 @@ async fn an_open_writer_follows_a_key_changed_by_another_process() {
     // Changed to a passphrase, it cannot follow, and says so instead of showing damage.
     let mut other = Store::open(dir.path(), Unlock::default()).unwrap();
     other
-        .rekey(NewSecret::Passphrase(zeroize::Zeroizing::new(
-            "a long new passphrase".into(),
+        .rekey(NewSecret::Passphrase(crate::model::Secret::new(
+            "a long new passphrase",
         )))
         .unwrap();
     drop(other);

@@ -61,8 +61,8 @@ fn round_trip_with_a_key_file() {
         .unwrap();
     let (m1, t1) = part(1, SectionStatus::Complete, "opening");
     let (m4, t4) = part(4, SectionStatus::Failed, "line one");
-    store.save_part(id, &m1, &t1).unwrap();
-    store.save_part(id, &m4, &t4).unwrap();
+    store.save_parts(id, &[(&m1, &t1)]).unwrap();
+    store.save_parts(id, &[(&m4, &t4)]).unwrap();
     drop(store);
 
     let store = Store::open(&home, Unlock::default()).unwrap();
@@ -361,7 +361,7 @@ fn a_tampered_blob_fails_only_its_reading() {
         })
         .collect();
     let (m, t) = part(2, SectionStatus::Complete, "judgment");
-    store.save_part(ids[2], &m, &t).unwrap();
+    store.save_parts(ids[2], &[(&m, &t)]).unwrap();
     // Flip one byte of the second question; move the first's blob onto the third's part.
     let mut blob: Vec<u8> = store
         .conn
@@ -493,9 +493,9 @@ fn saving_a_section_again_replaces_its_row() {
         .create_reading(&new_reading(QUESTION, 1, None))
         .unwrap();
     let (m, t) = part(3, SectionStatus::Failed, "first try");
-    store.save_part(id, &m, &t).unwrap();
+    store.save_parts(id, &[(&m, &t)]).unwrap();
     let (m, t) = part(3, SectionStatus::Complete, "second try");
-    store.save_part(id, &m, &t).unwrap();
+    store.save_parts(id, &[(&m, &t)]).unwrap();
     let count: i64 = store
         .conn
         .query_row("SELECT count(*) FROM reading_parts", [], |r| r.get(0))
@@ -505,12 +505,12 @@ fn saving_a_section_again_replaces_its_row() {
     assert_eq!(parts[0].meta.status, SectionStatus::Complete);
     assert_eq!(parts[0].text, t);
     assert_eq!(
-        store.save_part(ReadingId(12345), &m, &t),
+        store.save_parts(ReadingId(12345), &[(&m, &t)]),
         Err(StoreError::NotFound(ReadingId(12345)))
     );
     let (mut pending, t) = part(5, SectionStatus::Complete, "x");
     pending.status = SectionStatus::Pending;
-    assert!(store.save_part(id, &pending, &t).is_err());
+    assert!(store.save_parts(id, &[(&pending, &t)]).is_err());
     store.force_delete(id).unwrap();
     let count: i64 = store
         .conn
@@ -613,9 +613,9 @@ fn nothing_sensitive_is_in_the_clear_on_disk() {
         .create_reading(&new_reading(QUESTION, 1, None))
         .unwrap();
     let (m, t) = part(1, SectionStatus::Complete, "UNMISTAKABLE-ORACLE-TEXT");
-    store.save_part(id, &m, &t).unwrap();
+    store.save_parts(id, &[(&m, &t)]).unwrap();
     let (m, t) = part(2, SectionStatus::Failed, "UNMISTAKABLE-ORACLE-TEXT");
-    store.save_part(id, &m, &t).unwrap();
+    store.save_parts(id, &[(&m, &t)]).unwrap();
     // Scan while the connection is open (the WAL holds the pages) and after it closes.
     for open in [true, false] {
         let files = db_files(dir.path());
@@ -651,7 +651,7 @@ async fn the_writer_commits_groups_and_isolates_failures() {
                 .call(move |s| s.create_reading(&new_reading(&format!("q{i}"), 1, None)))
                 .await?;
             let (m, t) = part(1 + i % 3, SectionStatus::Complete, "x");
-            writer.call(move |s| s.save_part(id, &m, &t)).await?;
+            writer.call(move |s| s.save_parts(id, &[(&m, &t)])).await?;
             Ok::<ReadingId, StoreError>(id)
         }));
     }
@@ -714,6 +714,11 @@ fn times_format_as_rfc3339_utc() {
 fn debug_output_shows_no_secrets() {
     let unlock = Unlock::passphrase("hunter2-secret");
     assert!(!format!("{unlock:?}").contains("hunter2"));
+    let new_secret = NewSecret::Passphrase(crate::model::Secret::new("hunter2-secret"));
+    assert_eq!(
+        format!("{new_secret:?}"),
+        "Passphrase(Secret(**redacted**))"
+    );
     let (_, t) = part(1, SectionStatus::Complete, "private words");
     assert!(!format!("{t:?}").contains("private"));
     let new = new_reading("my private question", 1, None);

@@ -1,5 +1,5 @@
 //! Text on a terminal: how many columns a string takes, cutting it to a width, and word-wrapping
-//! it; and a list in words ("1, 4 and 5"). One measure for the whole crate, Unicode's East Asian
+//! it; a list in words ("1, 4 and 5"); and the one HTML escaper. One measure for the whole crate, Unicode's East Asian
 //! width as `unicode-width` gives it (wide CJK and emoji take two columns, combining marks none),
 //! the measure ratatui draws with.
 //! A length limit counts characters instead (`chars().count()`): that is not a width.
@@ -193,9 +193,38 @@ pub fn and_list<T: std::fmt::Display>(items: &[T]) -> String {
     }
 }
 
+/// `s` as HTML text or a quoted attribute value: `&`, `<`, `>`, `"` and `'` as entities, every
+/// other character as it is. The one escaper of the crate's HTML (the response format, the
+/// offline oracle's answers, the exported page).
+pub fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn html_is_escaped_in_text_and_attributes() {
+        assert_eq!(
+            escape_html(r#"<a href="x?a=1&b='2'">易 & 經</a>"#),
+            "&lt;a href=&quot;x?a=1&amp;b=&#39;2&#39;&quot;&gt;易 &amp; 經&lt;/a&gt;"
+        );
+        assert_eq!(escape_html("&amp;"), "&amp;amp;");
+        assert_eq!(escape_html("plain"), "plain");
+        assert_eq!(escape_html(""), "");
+    }
 
     #[test]
     fn lists_read_as_english() {

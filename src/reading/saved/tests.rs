@@ -144,7 +144,6 @@ async fn a_cast_is_saved_section_by_section_and_reads_back() {
     let saved = saved.unwrap();
     assert_eq!(finished, 10);
     assert_eq!(saved.status, ReadingStatus::Complete);
-    assert!(saved.summary.all_succeeded());
 
     let id = saved.id;
     let r = report(&writer, id).await;

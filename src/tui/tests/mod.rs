@@ -355,10 +355,10 @@ fn complete_report() -> ReadingReport {
     let mut report = ReadingReport::new(&r, QUESTION, &sections);
     report.id = Some(ReadingId(7));
     report.created_at = Some("2026-03-01T09:05:00Z".into());
-    for s in sections {
-        report.apply(&event(7, s, EventKind::Finished(Box::new(done(&r, s)))));
+    for (kept, s) in report.sections.iter_mut().zip(sections) {
+        kept.finish(&done(&r, s));
     }
-    report.settle(false);
+    report.status = ReadingStatus::Complete;
     report
 }
 

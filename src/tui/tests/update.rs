@@ -7,7 +7,7 @@ use crossterm::event::KeyCode;
 use super::*;
 use crate::oracle::Method;
 use crate::plan::Section;
-use crate::report::ReadingStatus;
+use crate::report::{ReadingStatus, SectionReport};
 use crate::service::ServiceError;
 use crate::tui::app::{ExportFormat, ProviderChoice, Screen};
 use crate::tui::screens::cast::{HOLD, LINE_STEP};
@@ -457,8 +457,10 @@ fn written_but(missing: &[Section]) -> ReadingReport {
     let sections = plan(&r);
     let mut report = ReadingReport::new(&r, QUESTION, &sections);
     report.id = Some(ReadingId(7));
-    for s in sections.into_iter().filter(|s| !missing.contains(s)) {
-        report.apply(&event(7, s, EventKind::Finished(Box::new(done(&r, s)))));
+    for (kept, s) in report.sections.iter_mut().zip(sections) {
+        if !missing.contains(&s) {
+            kept.finish(&done(&r, s));
+        }
     }
     report
 }
@@ -1123,14 +1125,19 @@ fn a_card_from_its_events_and_from_the_store_are_the_same_card() {
         "legge-1882",
         Duration::ZERO,
     );
-    let mut report = ReadingReport::new(&r, QUESTION, &sections);
     for e in &events {
         live.apply(e, Duration::from_secs(2));
-        report.apply(e);
     }
-    for s in [ok, bad] {
+    // The sections as the reading's report keeps them.
+    let mut kept_ok = SectionReport::pending(ok);
+    kept_ok.finish(&done(&r, ok));
+    let mut kept_bad = SectionReport::pending(bad);
+    let EventKind::Failed(failure) = &events[1].kind else {
+        unreachable!()
+    };
+    kept_bad.fail(failure);
+    for (s, kept) in [(ok, &kept_ok), (bad, &kept_bad)] {
         let card = live.cards.iter().find(|c| c.section == s).unwrap();
-        let kept = report.sections.iter().find(|k| k.id == s.id()).unwrap();
         assert_eq!(card.phase, Phase::settled(kept), "{s:?}");
     }
     let failed = live.cards.iter().find(|c| c.section == bad).unwrap();
