@@ -22,6 +22,23 @@
 #[cfg(not(unix))]
 compile_error!("iching runs on Unix only (Linux, macOS, the BSDs)");
 
+// What the program says on stderr: std's `eprintln!`/`eprint!` panic when stderr is closed
+// (`iching cast ... 2>&1 | head -1`), which would stop a reading half-way. These shadow them
+// for the whole crate (a macro defined here is in scope in every module below), so a closed
+// stderr costs the message, never the work.
+macro_rules! eprintln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+macro_rules! eprint {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 pub mod book;
 pub mod cli;
 pub mod config;

@@ -1,5 +1,6 @@
 //! The `iching` binary: parse the arguments, install the error and panic reporting, dispatch.
 
+use std::io::Write as _;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -21,7 +22,7 @@ fn main() -> ExitCode {
                 }
             });
         if let Err(e) = checked {
-            eprintln!("error: {e}");
+            let _ = writeln!(std::io::stderr(), "error: {e}");
             return ExitCode::from(2);
         }
         if let Ok(dirs) = iching::config::Dirs::resolve(cli.home.as_deref()) {
@@ -38,7 +39,7 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             tracing::warn!(code = e.code, "command failed");
-            eprintln!("error: {}", e.message);
+            let _ = writeln!(std::io::stderr(), "error: {}", e.message);
             ExitCode::from(e.code)
         }
     }
@@ -49,7 +50,9 @@ fn main() -> ExitCode {
 fn install_crash_report() {
     let report = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        eprintln!(
+        // Never a second panic: a closed stderr takes the words, not the process.
+        let _ = writeln!(
+            std::io::stderr(),
             "\niching stopped on an internal error, a bug: please report it with the lines below. Readings saved so far are kept."
         );
         report(info);

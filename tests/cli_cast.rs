@@ -246,3 +246,27 @@ fn children_see_none_of_the_callers_settings() {
         assert_eq!(value, expected, "command: {name}");
     }
 }
+
+#[test]
+fn a_closed_stderr_costs_the_messages_never_the_reading() {
+    // `iching cast ... 2>&1 | head -1`: everything said on stderr after the reader went fails.
+    let home = tempfile::tempdir().unwrap();
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = support::cli::std_binary()
+        .args(["cast", "Will it hold?", "--lines", "9,8,7,7,6,8"])
+        .env("ICHING_HOME", home.path())
+        .env("NO_COLOR", "1")
+        .stderr(writer)
+        .stdout(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    let history = support::cli::std_binary()
+        .args(["history", "--json"])
+        .env("ICHING_HOME", home.path())
+        .output()
+        .unwrap();
+    let rows: serde_json::Value = serde_json::from_slice(&history.stdout).unwrap();
+    assert_eq!(rows[0]["status"], "complete", "{rows}");
+}
