@@ -5,7 +5,7 @@
 //! section names, statuses, counts, timings and error kinds.
 
 use std::fs::OpenOptions;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -24,10 +24,27 @@ pub fn init(data_dir: &Path, verbose: bool) -> Option<PathBuf> {
     let mut dir = std::fs::DirBuilder::new();
     dir.recursive(true).mode(0o700);
     dir.create(data_dir).ok()?;
+    // A folder others can write or that is not ours is refused by the store's check after
+    // this; until then nothing is written in it (someone could have put a link to another
+    // file where the log goes).
+    let me = rustix::process::geteuid().as_raw();
+    let folder = std::fs::symlink_metadata(data_dir).ok()?;
+    if !folder.is_dir() || folder.uid() != me || folder.mode() & 0o022 != 0 {
+        return None;
+    }
     let path = data_dir.join(LOG_FILE);
     let mut options = OpenOptions::new();
-    options.create(true).append(true).mode(0o600);
+    options
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits().cast_signed());
     let file = options.open(&path).ok()?;
+    // Only a file of our own with no other name: never one someone linked here.
+    let meta = file.metadata().ok()?;
+    if !meta.is_file() || meta.uid() != me || meta.nlink() != 1 {
+        return None;
+    }
     // A log an older version left readable by others is made private.
     if let Ok(meta) = file.metadata()
         && meta.permissions().mode() & 0o077 != 0

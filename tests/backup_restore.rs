@@ -389,3 +389,64 @@ async fn a_backup_edited_and_dressed_up_as_an_older_schema_is_refused_and_nothin
     let verified = ok(&home, &["verify", "--json"], &[]).await.json();
     assert_eq!(verified["intact"], true);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_path_or_name_with_escape_sequences_is_shown_made_visible_in_every_message() {
+    let root = tempfile::tempdir().unwrap();
+    let home = fresh(root.path(), "home");
+    ok(&home, &offline_cast("Will it hold?"), &[]).await;
+    let odd = |name: &str| root.path().join(name).to_str().unwrap().to_owned();
+    let backup = odd("x\u{1b}]0;pwned\u{7}.db");
+    ok(&home, &["backup", &backup], &[]).await;
+    let other = fresh(root.path(), "other");
+    let missing_home = odd("h\u{1b}]0;p\u{7}");
+    let cases: Vec<(Run, &str)> = vec![
+        (
+            run(&home, &["backup", &backup], "", &[]).await,
+            "already exists",
+        ),
+        (
+            run(&other, &["restore", &odd("nope\u{1b}[2J.db")], "", &[]).await,
+            "is not an iching backup",
+        ),
+        (
+            run(
+                &other,
+                &["restore", &backup, "--key", &odd("k\u{1b}]0;p\u{7}")],
+                "",
+                &[],
+            )
+            .await,
+            "given with --key does not exist",
+        ),
+        (
+            run(&home, &["--home", &missing_home, "history"], "", &[]).await,
+            "does not exist",
+        ),
+        (
+            run(
+                &home,
+                &["cast", "Q?", "--provider", "yy\u{1b}]0;pwned\u{7}"],
+                "",
+                &[],
+            )
+            .await,
+            "unknown provider",
+        ),
+    ];
+    for (out, says) in cases {
+        assert_eq!(out.code, Some(2), "{out}");
+        assert!(out.stderr.contains(says), "{says:?}: {out}");
+        assert!(
+            !out.stderr.contains('\u{1b}'),
+            "a raw escape: {:?}",
+            out.stderr
+        );
+        assert!(!out.stderr.contains('\u{7}'), "a raw BEL: {:?}", out.stderr);
+        assert!(
+            out.stderr.contains("\\x1b") || out.stderr.contains("\\u{1b}"),
+            "made visible: {out}"
+        );
+        assert!(!out.stderr.contains("to start fresh"), "{out}");
+    }
+}

@@ -261,7 +261,12 @@ fn a_closed_stderr_costs_the_messages_never_the_reading() {
         .stdout(std::process::Stdio::piped())
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     let history = support::cli::std_binary()
         .args(["history", "--json"])
         .env("ICHING_HOME", home.path())

@@ -456,3 +456,32 @@ async fn no_leak(home: &Path, id: &str, run: Run, sep: &str) {
         assert_eq!(leak(&seen, KEY), None, "{sep:?}: key in {what}:\n{text}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_log_is_never_written_through_a_link_someone_put_in_its_place() {
+    let root = tempfile::tempdir().unwrap();
+    let victim = root.path().join("victim");
+    std::fs::write(&victim, "v").unwrap();
+    std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o644)).unwrap();
+    // A home others can write, with a symbolic link where the log goes: refused, untouched.
+    let open = root.path().join("open");
+    std::fs::create_dir(&open).unwrap();
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
+    std::os::unix::fs::symlink(&victim, open.join("iching.log")).unwrap();
+    let out = iching(&open, &["history", "--verbose"]).await;
+    assert_eq!(out.code, Some(2), "{out}");
+    // A private home with a hard link there (made by its owner, or before it was private).
+    let private = root.path().join("private");
+    std::fs::create_dir(&private).unwrap();
+    std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::fs::hard_link(&victim, private.join("iching.log")).unwrap();
+    let out = iching(
+        &private,
+        &["cast", "Q?", "--provider", "offline", "--verbose"],
+    )
+    .await;
+    assert_eq!(out.code, Some(0), "{out}");
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "v");
+    let mode = std::fs::metadata(&victim).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o644, "its mode is left alone");
+}

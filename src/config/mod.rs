@@ -656,8 +656,9 @@ impl Settings {
                     names.push_str(", ");
                     names.push_str(custom);
                 }
+                let name = check::shown(&name);
                 return Err(ConfigError::Invalid(format!(
-                    "unknown provider {name:?}: use one of {names} (or add a [providers.{name}] table to config.toml)"
+                    "unknown provider {name}: use one of {names} (or add a [providers.{name}] table to config.toml)"
                 )));
             }
         };

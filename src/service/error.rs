@@ -166,6 +166,12 @@ pub enum ServiceError {
         shown(.0)
     )]
     BackupNotThisKey(PathBuf),
+    /// The key file given with `--key` is not there.
+    #[error(
+        "the key file {} given with --key does not exist; give the key file the backup was made with (iching.key from the store that made it)",
+        shown(.0)
+    )]
+    BackupKeyMissing(PathBuf),
     /// The passphrase given does not open the backup.
     #[error(
         "the passphrase does not open the backup {}; try again with its passphrase ({BACKUP_PASSPHRASE_ENV} or the prompt)",
@@ -261,6 +267,7 @@ impl ServiceError {
             | ServiceError::NotABackup { .. }
             | ServiceError::BackupNeedsPassphrase(_)
             | ServiceError::BackupNotThisKey(_)
+            | ServiceError::BackupKeyMissing(_)
             | ServiceError::BackupWrongPassphrase(_)
             | ServiceError::Passphrase(
                 PassphraseProblem::Differ | PassphraseProblem::Empty | PassphraseProblem::Cancelled,

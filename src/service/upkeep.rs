@@ -113,6 +113,9 @@ impl Service {
             .map_err(|e| match e {
                 StoreError::WrongKeyFile { .. } if own_key => ServiceError::BackupNotThisKey(shown),
                 StoreError::WrongPassphrase { .. } => ServiceError::BackupWrongPassphrase(shown),
+                StoreError::KeyFileMissing { key, .. } if !own_key => {
+                    ServiceError::BackupKeyMissing(key)
+                }
                 other => other.into(),
             })
     }

@@ -7,13 +7,19 @@ use std::path::{Path, PathBuf};
 
 use crate::model::ReadingId;
 
+/// A path as a message shows it: one word for a shell, its control characters visible.
+fn shown(path: &Path) -> String {
+    super::perms::sh_quote(path.as_os_str())
+}
+
 /// What can go wrong with the store. Every message says what to do; none contains a key, a
 /// passphrase or any sealed text.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
     /// The data dir cannot be created or written.
     #[error(
-        "cannot use {dir} for the data ({reason}); pass --home with a directory you can write to"
+        "cannot use {} for the data ({}); pass --home with a directory you can write to",
+        shown(.dir), .reason
     )]
     Unwritable {
         /// The directory.
@@ -24,7 +30,8 @@ pub enum StoreError {
     /// The database (or its folder) is on a read-only medium, or in a folder this user cannot
     /// write to: it opened for reading only, and something tried to write.
     #[error(
-        "{path} is open read-only (its medium or folder cannot be written), so nothing can be saved or changed; history, show and stats still work. To change it, copy the folder somewhere writable and pass --home"
+        "{} is open read-only (its medium or folder cannot be written), so nothing can be saved or changed; history, show and stats still work. To change it, copy the folder somewhere writable and pass --home",
+        shown(.path)
     )]
     ReadOnly {
         /// The database.
@@ -32,7 +39,8 @@ pub enum StoreError {
     },
     /// The operating system refused access.
     #[error(
-        "permission denied on {path} ({reason}); check who owns it and its mode (ls -l), or pass --home with a directory of your own"
+        "permission denied on {} ({}); check who owns it and its mode (ls -l), or pass --home with a directory of your own",
+        shown(.path), .reason
     )]
     Permission {
         /// The file or folder.
@@ -42,7 +50,8 @@ pub enum StoreError {
     },
     /// The disk is full.
     #[error(
-        "the disk holding {path} is full; free some space and run the command again (what was saved is intact)"
+        "the disk holding {} is full; free some space and run the command again (what was saved is intact)",
+        shown(.path)
     )]
     Full {
         /// The database.
@@ -50,7 +59,8 @@ pub enum StoreError {
     },
     /// Another program holds a lock on the database for longer than the wait.
     #[error(
-        "{path} is locked by another program (another iching, a backup, a sqlite3 shell); wait for it to finish and try again"
+        "{} is locked by another program (another iching, a backup, a sqlite3 shell); wait for it to finish and try again",
+        shown(.path)
     )]
     Locked {
         /// The database.
@@ -61,7 +71,8 @@ pub enum StoreError {
     Unsafe(#[from] super::perms::Unsafe),
     /// A key file was found where no database is.
     #[error(
-        "found the key file {key} but no database {db} beside it: if the database was moved or lost, put it back (or restore it from a backup); to start a new store, move {key} aside first"
+        "found the key file {} but no database {} beside it: if the database was moved or lost, put it back (or restore it from a backup); to start a new store, move {} aside first",
+        shown(.key), shown(.db), shown(.key)
     )]
     KeyWithoutDatabase {
         /// The key file.
@@ -71,7 +82,8 @@ pub enum StoreError {
     },
     /// The store's header (its key parameters) holds what iching never writes.
     #[error(
-        "the header of {path} was changed outside iching ({what}); restore the file from a backup"
+        "the header of {} was changed outside iching ({}); restore the file from a backup",
+        shown(.path), .what
     )]
     HeaderChanged {
         /// The database.
@@ -80,7 +92,10 @@ pub enum StoreError {
         what: String,
     },
     /// The file is not an iching database (or is damaged).
-    #[error("{path} is not a readable iching database ({reason}); move it aside to start fresh")]
+    #[error(
+        "{} is not a readable iching database ({}); move it aside to start fresh",
+        shown(.path), .reason
+    )]
     Corrupt {
         /// The database file.
         path: PathBuf,
@@ -89,7 +104,8 @@ pub enum StoreError {
     },
     /// The schema is newer than this build knows.
     #[error(
-        "{path} was written by a newer iching (schema {found}; this build knows up to {known}); upgrade iching to open it"
+        "{} was written by a newer iching (schema {}; this build knows up to {}); upgrade iching to open it",
+        shown(.path), .found, .known
     )]
     TooNew {
         /// The database file.
@@ -102,7 +118,8 @@ pub enum StoreError {
     /// The schema is older than the first this build opens: a development build's store, never
     /// migrated (a migration would sign whatever the file holds now as iching's own).
     #[error(
-        "{path} is schema {found}, written by a development build of iching; this version opens schema {oldest} only, and does not migrate older stores (that would vouch for whatever they hold now): open it with the iching that wrote it and make a backup there, or move it aside to start fresh"
+        "{} is schema {}, written by a development build of iching; this version opens schema {} only, and does not migrate older stores (that would vouch for whatever they hold now). Move it aside to start fresh; open it with another iching only if you made it yourself and no one else could have changed it, since an older version would sign whatever it holds as genuine",
+        shown(.path), .found, .oldest
     )]
     TooOld {
         /// The database file.
@@ -130,7 +147,8 @@ pub enum StoreError {
     },
     /// The database exists but the key file it was sealed with does not.
     #[error(
-        "the key file {key} is missing, but {db} exists and is sealed with it; restore the key file from your backup (nothing can be read without it), or move {db} aside to start fresh"
+        "the key file {} is missing, but {} exists and is sealed with it; restore the key file from your backup (nothing can be read without it), or move {} aside to start fresh",
+        shown(.key), shown(.db), shown(.db)
     )]
     KeyFileMissing {
         /// Where the key file should be.
@@ -139,7 +157,10 @@ pub enum StoreError {
         db: PathBuf,
     },
     /// The key file cannot be used.
-    #[error("the key file {path} is not usable ({reason}); restore it from your backup")]
+    #[error(
+        "the key file {} is not usable ({}); restore it from your backup",
+        shown(.path), .reason
+    )]
     KeyFileInvalid {
         /// The key file.
         path: PathBuf,
@@ -148,7 +169,8 @@ pub enum StoreError {
     },
     /// The key file is not the one the database was sealed with.
     #[error(
-        "the key file {key} does not open {db}: it is not the key this database was sealed with; restore the right key file"
+        "the key file {} does not open {}: it is not the key this database was sealed with; restore the right key file",
+        shown(.key), shown(.db)
     )]
     WrongKeyFile {
         /// The key file.
@@ -158,7 +180,8 @@ pub enum StoreError {
     },
     /// The passphrase does not open the database.
     #[error(
-        "the passphrase does not open {db}; try again with the right passphrase (ICHING_PASSPHRASE or the prompt)"
+        "the passphrase does not open {}; try again with the right passphrase (ICHING_PASSPHRASE or the prompt)",
+        shown(.db)
     )]
     WrongPassphrase {
         /// The database.
@@ -166,7 +189,8 @@ pub enum StoreError {
     },
     /// The database is sealed with a passphrase and none was given.
     #[error(
-        "{db} is sealed with a passphrase: set ICHING_PASSPHRASE, or run the command in a terminal to be asked for it"
+        "{} is sealed with a passphrase: set ICHING_PASSPHRASE, or run the command in a terminal to be asked for it",
+        shown(.db)
     )]
     PassphraseNeeded {
         /// The database.
@@ -174,7 +198,8 @@ pub enum StoreError {
     },
     /// A passphrase was given for a database sealed with a key file.
     #[error(
-        "{db} is sealed with the key file {key}, not a passphrase; unset ICHING_PASSPHRASE to open it"
+        "{} is sealed with the key file {}, not a passphrase; unset ICHING_PASSPHRASE to open it",
+        shown(.db), shown(.key)
     )]
     PassphraseNotUsed {
         /// The database.
@@ -192,14 +217,18 @@ pub enum StoreError {
     },
     /// Another process changed the store's key since this one opened it.
     #[error(
-        "the key of {path} was changed by another iching command (key rotate or passphrase) while this one ran, and this one cannot follow it (a store that now needs a passphrase needs it entered again): nothing more can be read or saved here; run it again (in the terminal app: quit and start it again)"
+        "the key of {} was changed by another iching command (key rotate or passphrase) while this one ran, and this one cannot follow it (a store that now needs a passphrase needs it entered again): nothing more can be read or saved here; run it again (in the terminal app: quit and start it again)",
+        shown(.path)
     )]
     KeyChanged {
         /// The database.
         path: PathBuf,
     },
     /// A file iching was asked to create is already there.
-    #[error("{path} already exists; iching never writes over a file: give another name")]
+    #[error(
+        "{} already exists; iching never writes over a file: give another name",
+        shown(.path)
+    )]
     Exists {
         /// The file.
         path: PathBuf,
@@ -254,7 +283,10 @@ pub enum StoreError {
         field: String,
     },
     /// SQLite failed.
-    #[error("cannot read or write {path}: {reason}")]
+    #[error(
+        "cannot read or write {}: {}",
+        shown(.path), .reason
+    )]
     Database {
         /// The database.
         path: PathBuf,
@@ -283,7 +315,7 @@ impl StoreError {
             },
             _ => StoreError::Unwritable {
                 dir: path.parent().unwrap_or(Path::new(".")).to_path_buf(),
-                reason: format!("{doing} {}: {e}", path.display()),
+                reason: format!("{doing} {}: {e}", shown(path)),
             },
         }
     }
