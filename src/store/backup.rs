@@ -3,9 +3,9 @@
 //!
 //! A backup is SQLite's `VACUUM INTO` from a connection of its own: a consistent snapshot
 //! (one read transaction) even while another process writes, sealed exactly as the store is
-//! (blobs, tags and header are copied byte for byte), into a private folder beside the target,
-//! made 0600 and synced there (`VACUUM INTO` does not sync), then linked into place only if
-//! nothing is at the target.
+//! (blobs, tags and header are copied byte for byte), into a private folder inside the store's
+//! own folder, then written to the target through a file this process creates there (0600,
+//! synced; it fails if anything is at the target).
 //!
 //! Importing first checks the backup where it is (a store of this schema, opened by the key
 //! given, with room for its copy), then opens a copy as a store of its own in a staging folder
@@ -16,7 +16,7 @@
 use std::collections::HashSet;
 use std::fs::OpenOptions;
 use std::io::ErrorKind;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use rusqlite::params;
@@ -61,30 +61,31 @@ pub struct Imported {
 /// Copies the store at `db` to the new file `to` (never over an existing file), mode 0600,
 /// consistent even while another process writes; returns its size in bytes.
 ///
-/// The copy is written into a private folder (mode 0700) made beside `to`, synced, and only then
-/// put at `to` by a link that fails if anything is there: a file someone else creates or swaps
-/// at `to` meanwhile is never written into, and never taken for the backup.
+/// The consistent copy is made in a private folder inside the store's own folder (checked to be
+/// the user's alone), then written to `to` through a file this process creates there (it fails
+/// if anything is at `to`): nothing at `to` or beside it that someone else made, swapped or
+/// renamed is ever written into, or taken for the backup, even in a folder others can write.
+/// A copy stopped half-way (a full disk) is removed; one killed half-way is a file restore
+/// refuses as damaged.
 pub fn backup(db: &Path, to: &Path) -> Result<u64, StoreError> {
     if std::fs::symlink_metadata(to).is_ok() {
         return Err(StoreError::Exists {
             path: to.to_path_buf(),
         });
     }
-    let parent = match to.parent() {
+    let data_dir = match db.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    // What a killed backup left beside its target goes first.
-    clear_dead_staging(&parent);
-    let private = parent.join(format!(".iching-backup-{}", unique_suffix()));
     let failed = |what: &str, e: &dyn std::fmt::Display| StoreError::BackupFailed {
         shown: super::perms::sh_quote(to.as_os_str()),
         reason: format!("{what}: {e}"),
     };
+    let private = data_dir.join(format!(".iching-backup-{}", unique_suffix()));
     std::fs::DirBuilder::new()
         .mode(0o700)
         .create(&private)
-        .map_err(|e| failed("cannot make a folder beside it", &e))?;
+        .map_err(|e| failed("cannot make a private folder beside the store", &e))?;
     let owner = super::claim::own_folder(&private);
     let staged = private.join(DB_FILE);
     let result = (|| {
@@ -92,26 +93,61 @@ pub fn backup(db: &Path, to: &Path) -> Result<u64, StoreError> {
         let conn = schema::open_ro(db)?;
         let target = staged.to_str().ok_or_else(|| StoreError::Database {
             path: to.to_path_buf(),
-            reason: "the backup's path is not valid UTF-8".into(),
+            reason: "the store's path is not valid UTF-8".into(),
         })?;
         conn.execute("VACUUM INTO ?1", [target])
-            .map_err(|e| failed("cannot write the copy", &e))?;
+            .map_err(|e| failed("cannot make the copy", &e))?;
         drop(conn);
-        let file = std::fs::File::open(&staged).map_err(|e| failed("cannot open the copy", &e))?;
-        file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))
-            .map_err(|e| failed("cannot make the copy private", &e))?;
-        file.sync_all()
-            .map_err(|e| failed("cannot sync the copy", &e))?;
-        let size = file
-            .metadata()
-            .map(|m| m.len())
-            .map_err(|e| failed("cannot read the copy", &e))?;
-        place_no_replace(&staged, to)?;
-        Ok(size)
+        write_new(&staged, to, &failed)
     })();
     let _ = std::fs::remove_dir_all(&private);
     drop(owner);
     result
+}
+
+/// Writes the file `from` to `to`, which this creates (mode 0600) and which must not exist;
+/// returns its size. On failure the partial file is removed, if it is still the one made here.
+fn write_new(
+    from: &Path,
+    to: &Path,
+    failed: &dyn Fn(&str, &dyn std::fmt::Display) -> StoreError,
+) -> Result<u64, StoreError> {
+    let mut src = std::fs::File::open(from).map_err(|e| failed("cannot read the copy", &e))?;
+    let mut dst = match OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(to)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => {
+            return Err(StoreError::Exists {
+                path: to.to_path_buf(),
+            });
+        }
+        Err(e) => return Err(failed("cannot create it", &e)),
+    };
+    let written = std::io::copy(&mut src, &mut dst)
+        .map_err(|e| failed("cannot write it", &e))
+        .and_then(|n| {
+            dst.sync_all()
+                .map(|()| n)
+                .map_err(|e| failed("cannot sync it", &e))
+        });
+    if written.is_err() {
+        // Removed only while the name is still this file: never one put in its place.
+        let ours = dst.metadata().ok().map(|m| (m.dev(), m.ino()));
+        let there = std::fs::symlink_metadata(to)
+            .ok()
+            .map(|m| (m.dev(), m.ino()));
+        if ours.is_some() && ours == there {
+            let _ = std::fs::remove_file(to);
+        }
+    }
+    if let Some(dir) = to.parent() {
+        super::keys::sync_dir(dir);
+    }
+    written
 }
 
 /// A staging folder's name after its prefix: this process's id, then a count that makes it
@@ -123,44 +159,6 @@ fn unique_suffix() -> String {
         std::process::id(),
         SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     )
-}
-
-/// Puts the file `from` at `to`, failing with [`StoreError::Exists`] if anything is at `to`
-/// (a hard link, which never replaces; where the file system has none, a rename that may not
-/// replace either).
-pub(super) fn place_no_replace(from: &Path, to: &Path) -> Result<(), StoreError> {
-    let exists = || StoreError::Exists {
-        path: to.to_path_buf(),
-    };
-    match std::fs::hard_link(from, to) {
-        Ok(()) => {
-            let _ = std::fs::remove_file(from);
-        }
-        Err(e) if e.kind() == ErrorKind::AlreadyExists => return Err(exists()),
-        Err(_) => {
-            rustix::fs::renameat_with(
-                rustix::fs::CWD,
-                from,
-                rustix::fs::CWD,
-                to,
-                rustix::fs::RenameFlags::NOREPLACE,
-            )
-            .map_err(|e| {
-                if e == rustix::io::Errno::EXIST {
-                    exists()
-                } else {
-                    StoreError::BackupFailed {
-                        shown: super::perms::sh_quote(to.as_os_str()),
-                        reason: format!("cannot put it in place: {}", std::io::Error::from(e)),
-                    }
-                }
-            })?;
-        }
-    }
-    if let Some(dir) = to.parent() {
-        super::keys::sync_dir(dir);
-    }
-    Ok(())
 }
 
 /// Removes what a process killed before it could clean up left in `data_dir`: a restore's

@@ -131,7 +131,7 @@ pub enum StoreError {
     },
     /// A backup could not be written where it was asked for.
     #[error(
-        "cannot write the backup {shown}: {reason}; give a path in a folder you can write to (the copy is made beside it first, then put in place)"
+        "cannot write the backup {shown}: {reason}; give a path in a folder you can write to, on a disk with room for it"
     )]
     BackupFailed {
         /// The backup's path, quoted for a shell and made visible.
