@@ -199,7 +199,7 @@ async fn key_commands_refuse_what_does_not_apply_and_never_show_a_passphrase() {
         (
             &["passphrase", "set"],
             &[("ICHING_NEW_PASSPHRASE", "        ")],
-            "spaces alone guards nothing",
+            "invisible characters alone guards nothing",
         ),
         (
             &["passphrase", "set"],

@@ -302,17 +302,26 @@ pub const MIN_PASSPHRASE_CHARS: usize = 8;
 /// [`MIN_PASSPHRASE_CHARS`] characters, not whitespace alone, and at least four different
 /// characters besides spaces (`aaaaaaaa` and `12121212` guard nothing). Says what is missing.
 pub fn passphrase_strength(passphrase: &str) -> Result<(), String> {
-    let chars = passphrase.chars().count();
+    // Only what can be seen counts: invisible characters (zero-width spaces, controls) are no
+    // more a secret than spaces are.
+    let shown: Vec<char> = passphrase
+        .chars()
+        .filter(|&c| !crate::text::hidden(c))
+        .collect();
+    let chars = shown.len();
     if chars < MIN_PASSPHRASE_CHARS {
         return Err(format!(
             "a passphrase needs at least {MIN_PASSPHRASE_CHARS} characters (this one has {chars})"
         ));
     }
-    let mut distinct: Vec<char> = passphrase.chars().filter(|c| !c.is_whitespace()).collect();
+    let mut distinct: Vec<char> = shown.into_iter().filter(|c| !c.is_whitespace()).collect();
     distinct.sort_unstable();
     distinct.dedup();
     match distinct.len() {
-        0 => Err("a passphrase of spaces alone guards nothing: use words or characters".into()),
+        0 => Err(
+            "a passphrase of spaces or invisible characters alone guards nothing: use words or characters"
+                .into(),
+        ),
         1..=3 => Err(
             "a passphrase needs at least 4 different characters besides spaces: a few words of your own are best"
                 .into(),

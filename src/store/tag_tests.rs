@@ -665,6 +665,9 @@ fn a_new_passphrase_needs_some_strength() {
         "aaaaaaaaaa",
         "12121212",
         "ab ab ab ab",
+        // Eight different invisible characters, and three letters padded with them.
+        "\u{200b}\u{200c}\u{200d}\u{2060}\u{feff}\u{ad}\u{2061}\u{2062}",
+        "abc\u{200b}\u{200c}\u{200d}\u{2060}\u{feff}",
     ] {
         assert!(passphrase_strength(weak).is_err(), "{weak:?}");
     }

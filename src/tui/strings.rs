@@ -423,8 +423,9 @@ pub fn too_small(width: u16, height: u16, min_w: u16, min_h: u16) -> [String; 3]
 pub mod msg {
     /// A paste refused because the field would pass its limit.
     pub fn paste_too_long(adding: usize, have: usize, limit: usize) -> String {
+        // The limit first: a narrow box cuts the end of the line.
         format!(
-            "not pasted: {adding} characters would make {} in all; at most {limit} are allowed here",
+            "not pasted: limit {limit} characters ({} with it)",
             adding + have
         )
     }

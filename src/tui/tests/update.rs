@@ -68,7 +68,7 @@ fn an_empty_or_long_question_is_refused_with_a_reason() {
             .error
             .as_deref()
             .unwrap()
-            .contains("not pasted: 2001004 characters would make 2001005 in all; at most 2000"),
+            .contains("not pasted: limit 2000 characters (2001005 with it)"),
         "{:?}",
         a.ask.error
     );
