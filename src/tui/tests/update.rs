@@ -119,7 +119,7 @@ fn tab_moves_to_the_situation_which_goes_with_the_question() {
             .error
             .as_deref()
             .unwrap()
-            .contains("at most 4000 are allowed here")
+            .contains("not pasted: limit 4000 characters")
     );
     // Typed past the limit instead, it is refused when cast, in its own box.
     b.update(Msg::Paste("x".repeat(crate::model::MAX_CONTEXT_CHARS)));
