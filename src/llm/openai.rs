@@ -878,12 +878,46 @@ impl OpenAi {
         overall: Instant,
         slot: &mut Slot<'_>,
     ) -> Result<Answer, AttemptError> {
+        // A server that echoes the key in its answer: no piece of it is passed on. What the
+        // redactor holds back is passed on however the stream ends (a cut answer shows what
+        // came, as one without a key does).
+        let mut redactor = StreamRedactor::default();
+        let read = self
+            .read_stream_with(
+                request,
+                response,
+                progress,
+                started,
+                overall,
+                slot,
+                &mut redactor,
+            )
+            .await;
+        let held = redactor.finish(self.config.api_key.expose());
+        if !held.is_empty() {
+            progress.delta(held);
+        }
+        read
+    }
+
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "read_stream's, with its redactor"
+    )]
+    async fn read_stream_with(
+        &self,
+        request: &SectionRequest,
+        response: reqwest::Response,
+        progress: &Progress,
+        started: Instant,
+        overall: Instant,
+        slot: &mut Slot<'_>,
+        redactor: &mut StreamRedactor,
+    ) -> Result<Answer, AttemptError> {
         let cap = Self::answer_cap(request);
         let mut bytes = response.bytes_stream();
         let mut decoder = SseDecoder::new();
-        // A server that echoes the key in its answer: no piece of it is passed on.
         let key = self.config.api_key.expose();
-        let mut redactor = StreamRedactor::default();
         let mut payloads = Vec::new();
         let mut a = Answer {
             text: String::new(),
@@ -1018,10 +1052,6 @@ impl OpenAi {
                 ..ProviderError::new(ErrorKind::Truncated, message)
             }
             .into());
-        }
-        let held = redactor.finish(key);
-        if !held.is_empty() {
-            progress.delta(held);
         }
         Ok(a)
     }
