@@ -22,16 +22,26 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use zeroize::Zeroizing;
 
-use crate::config::{Dirs, Overrides, Prices};
 use crate::events::SectionEvent;
 use crate::model::{ExportFormat, Query, ReadingId, SectionStatus};
 use crate::oracle::Reading;
-use crate::plan::Section;
-use crate::reading::{SavedRun, cast_saved, retry_saved, saved_report, stored_reading};
+use crate::reading::{cast_saved, retry_saved, saved_report, stored_reading};
 use crate::report::{self, ReadingReport};
 use crate::store::{
-    AllParts, FollowupMeta, HistoryFilter, Listed, PartMeta, ReadingRow, Store, StoreError, Unlock,
-    Writer, WriterThread,
+    AllParts, FollowupMeta, PartMeta, ReadingRow, Store, Unlock, Writer, WriterThread,
+};
+
+// The Service's vocabulary: the types, names and rules its operations take and give back,
+// re-exported so that the front ends name them through the Service and import nothing below it.
+pub use crate::config::{Dirs, MAX_CONCURRENCY, Overrides, Prices};
+pub use crate::llm::ProviderInfo;
+pub use crate::llm::offline::MODEL as OFFLINE_MODEL;
+pub use crate::plan::{Section, plan};
+pub use crate::reading::SavedRun;
+pub use crate::store::perms::sh_quote;
+pub use crate::store::{
+    DB_FILE, HistoryFilter, KEY_FILE, KeyMode, Listed, MAX_NOTE_CHARS, NewSecret, NoteCounts,
+    NoteKind, PASSPHRASE_ENV, Rekeyed, StoreError, passphrase_strength, rfc3339, validate_note,
 };
 
 pub use error::{

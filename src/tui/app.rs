@@ -11,7 +11,6 @@ use super::screens::followup::FollowupEditor;
 use super::screens::journal::JournalView;
 use super::screens::note::NoteEditor;
 use super::screens::patterns::PatternsView;
-use crate::store::NoteKind;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,13 +33,13 @@ use super::strings::msg;
 use super::theme::Theme;
 use crate::events::EventKind;
 use crate::events::SectionEvent;
-use crate::llm::ProviderInfo;
 use crate::model::{Query, ReadingId};
 use crate::oracle::{Cast, Method, Reading};
-use crate::plan::{Section, plan};
 use crate::report::{ReadingReport, ReadingStatus};
 use crate::response::sanitize_inline;
-use crate::service::{Asked, HistoryEntry, Resume, ServiceError};
+use crate::service::{
+    Asked, HistoryEntry, NoteKind, ProviderInfo, Resume, Section, ServiceError, plan,
+};
 use crate::text::truncate;
 
 pub use self::overlay::Overlay;

@@ -16,10 +16,8 @@ use tokio_util::sync::CancellationToken;
 use super::app::{Effect, Msg, ProviderChoice};
 use crate::config::{Overrides, save_provider};
 use crate::events::SectionEvent;
-use crate::reading::SavedRun;
 use crate::service::doctor::{checks, list_models};
-use crate::service::{Service, ServiceError, Setup};
-use crate::store::HistoryFilter;
+use crate::service::{HistoryFilter, SavedRun, Service, ServiceError, Setup};
 
 /// Runs effects and reports on `tx`.
 pub struct Runner {
