@@ -7,6 +7,7 @@
 //! [`setup`] resolves settings into an engine (the one resolution both front ends use);
 //! [`doctor`] checks an endpoint.
 
+mod batch;
 pub mod doctor;
 mod error;
 mod followups;
@@ -44,6 +45,7 @@ pub use crate::store::{
     NoteKind, PASSPHRASE_ENV, Rekeyed, StoreError, passphrase_strength, rfc3339, validate_note,
 };
 
+pub use batch::{BatchEvent, BatchJob, JobOutcome, planned_sections};
 pub use error::{
     HomeProblem, IoFailure, NotABackup, PassphraseProblem, ServiceError, Stopped, TerminalStep,
 };
@@ -275,11 +277,6 @@ impl Service {
             Some(why) => Err(why.clone().into()),
             None => Ok(()),
         }
-    }
-
-    /// The store's writer, for runs that write through it directly (batch).
-    pub fn writer(&self) -> &Writer {
-        &self.writer
     }
 
     fn engine(&self) -> Result<crate::reading::Engine, ServiceError> {
