@@ -8,6 +8,7 @@
 //! [`doctor`] checks an endpoint.
 
 mod batch;
+mod bench;
 pub mod doctor;
 mod error;
 mod followups;
@@ -46,6 +47,7 @@ pub use crate::store::{
 };
 
 pub use batch::{BatchEvent, BatchJob, JobOutcome, planned_sections};
+pub use bench::{Bench, Pass};
 pub use error::{
     HomeProblem, IoFailure, NotABackup, PassphraseProblem, ServiceError, Stopped, TerminalStep,
 };
