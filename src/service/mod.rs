@@ -13,6 +13,7 @@ pub mod doctor;
 mod error;
 mod followups;
 mod journal;
+mod providers;
 pub mod setup;
 mod stats;
 mod upkeep;
@@ -48,10 +49,12 @@ pub use crate::store::{
 
 pub use batch::{BatchEvent, BatchJob, JobOutcome, planned_sections};
 pub use bench::{Bench, Pass};
+pub use doctor::Check;
 pub use error::{
     HomeProblem, IoFailure, NotABackup, PassphraseProblem, ServiceError, Stopped, TerminalStep,
 };
 pub use followups::Asked;
+pub use providers::ProviderChoice;
 pub use setup::Setup;
 pub use stats::{
     AllStats, FollowupTotals, ModelTotals, ReadingStats, Row, SectionAverages, Skipped, Totals,
@@ -110,6 +113,8 @@ pub struct Resume {
 
 /// The application service. See the module docs.
 pub struct Service {
+    /// `--home`, where settings are resolved again when the provider changes.
+    home: Option<PathBuf>,
     dirs: Dirs,
     writer: Writer,
     thread: Option<WriterThread>,
@@ -210,6 +215,7 @@ impl Service {
         };
         let (writer, thread) = store.into_writer()?;
         Ok(Self {
+            home: home.map(Path::to_path_buf),
             dirs,
             writer,
             thread: Some(thread),
