@@ -5,7 +5,10 @@
 //! comes back; the TUI's effect runner turns it into a message naming the operation.
 //!
 //! [`setup`] resolves settings into an engine (the one resolution both front ends use);
-//! [`doctor`] checks an endpoint.
+//! [`doctor`] checks an endpoint; `providers` chooses who answers (the terminal app's picker);
+//! `batch` runs many readings under one limit; `bench` times passes at an endpoint. The front
+//! ends import nothing below the Service: what they name of the layers under it is re-exported
+//! here as its vocabulary.
 
 mod batch;
 mod bench;
