@@ -223,6 +223,24 @@ async fn bad_lines_are_reported_by_number_and_bad_files_are_clear_errors() {
     .await;
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("cannot read /no/such/file.txt"));
+    // A file far larger than a batch holds is refused before it is read (a sparse file: its
+    // size costs no disk).
+    let huge = home.path().join("huge.txt");
+    std::fs::File::create(&huge)
+        .unwrap()
+        .set_len(300 * 1024 * 1024)
+        .unwrap();
+    let out = iching(
+        home.path(),
+        &["batch", &huge.to_string_lossy(), "--provider", "offline"],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("split it into smaller files"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -2,31 +2,35 @@
 //! retry pass for failed sections and a summary. Every reading is saved as its sections finish.
 
 use std::collections::{HashMap, HashSet};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Instant;
 
 use clap::Args;
 use indicatif::ProgressBar;
 use serde::{Deserialize, Serialize};
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::mpsc;
 
 use super::cast::{CastNames, cast_from_args};
 use super::progress::{cancel_on_ctrl_c, progress_bar, say};
 use super::{CliError, ProviderArgs, emit, open_configured, round};
-use crate::config::Prices;
 use crate::events::{EventKind, SectionEvent, UsageSource};
-use crate::model::ReadingId;
-use crate::oracle::Reading;
-use crate::orchestrator::Slots;
-use crate::plan::plan;
-use crate::reading::{BatchEvent, BatchJob, readings_in_flight, run_batch};
+use crate::model::{MAX_CONTEXT_CHARS, MAX_QUESTION_CHARS, ReadingId};
 use crate::report::ReadingStatus;
 use crate::response::sanitize_inline;
+use crate::service::{BatchEvent, BatchJob, Prices, planned_sections};
 
 /// Sections in flight across all readings when `--concurrency` is not given.
 const DEFAULT_CONCURRENCY: usize = 16;
+
+/// The longest line read, in bytes: a question is at most [`MAX_QUESTION_CHARS`] characters and
+/// its situation [`MAX_CONTEXT_CHARS`], so a longer line is a mistake, refused before it is
+/// parsed (a huge one would take time and memory only to be refused).
+const MAX_LINE_BYTES: usize = 64 * 1024;
+
+/// The largest batch file read, in bytes: a thousand lines of the longest kind.
+const MAX_FILE_BYTES: u64 = 1000 * MAX_LINE_BYTES as u64;
 
 /// Arguments of `batch`.
 #[derive(Debug, Args)]
@@ -83,6 +87,17 @@ pub fn parse_jobs(text: &str) -> (Vec<BatchJob>, Vec<Skipped>) {
     for (i, raw) in text.lines().enumerate() {
         let line = i + 1;
         let trimmed = raw.trim();
+        if raw.len() > MAX_LINE_BYTES {
+            skipped.push(Skipped {
+                line,
+                error: format!(
+                    "the line is {} bytes long; a line may be {MAX_LINE_BYTES} (a question is at \
+                     most {MAX_QUESTION_CHARS} characters, its situation {MAX_CONTEXT_CHARS})",
+                    raw.len()
+                ),
+            });
+            continue;
+        }
         if trimmed.is_empty() || trimmed.starts_with('#') {
             continue;
         }
@@ -170,8 +185,7 @@ pub struct Summary {
 
 /// Runs `batch`.
 pub async fn run(home: Option<&Path>, args: BatchArgs) -> Result<ExitCode, CliError> {
-    let text = std::fs::read_to_string(&args.file)
-        .map_err(|e| CliError::usage(format!("cannot read {}: {e}", args.file.display())))?;
+    let text = read_file(&args.file)?;
     let (jobs, skipped) = parse_jobs(&text);
     for s in &skipped {
         eprintln!("{}:{}: {} (skipped)", args.file.display(), s.line, s.error);
@@ -188,34 +202,15 @@ pub async fn run(home: Option<&Path>, args: BatchArgs) -> Result<ExitCode, CliEr
         }));
     }
     let service = open_configured(home, &args.provider).await?;
-    let setup = service
-        .setup()
-        .ok_or_else(|| CliError::other("no provider is set up"))?;
-    let mut engine = setup.engine.clone();
     let concurrency = args.provider.concurrency.unwrap_or(DEFAULT_CONCURRENCY);
-    engine.slots = Slots::Shared(Arc::new(Semaphore::new(concurrency)));
-    // Nobody watches the text stream in: skip the deltas at the source.
-    engine.deltas = false;
-
-    let planned: Vec<u64> = jobs
-        .iter()
-        .map(|j| plan(&Reading::new(j.cast.clone())).len() as u64)
-        .collect();
+    let planned: Vec<u64> = jobs.iter().map(|j| planned_sections(j) as u64).collect();
     let (bar, room) = progress_bar(planned.iter().sum());
     let (batch_tx, batch_rx) = mpsc::unbounded_channel();
     let (section_tx, section_rx) = mpsc::unbounded_channel();
     let cancel = cancel_on_ctrl_c(bar.clone());
     let started = Instant::now();
     let readings = jobs.len();
-    let run = run_batch(
-        &engine,
-        service.writer(),
-        jobs,
-        readings_in_flight(concurrency),
-        batch_tx,
-        section_tx,
-        cancel.clone(),
-    );
+    let run = service.batch(jobs, concurrency, batch_tx, section_tx, cancel.clone());
     let prices = (*service.prices()).clone();
     // The fold runs on the runtime's workers, beside the sections whose events it counts, rather
     // than waking this thread for every one.
@@ -225,6 +220,7 @@ pub async fn run(home: Option<&Path>, args: BatchArgs) -> Result<ExitCode, CliEr
         .await
         .map_err(|e| CliError::other(format!("batch progress: {e}")))?;
     service.close().await;
+    let outcomes = outcomes?;
     summary.readings = readings;
     summary.wall_s = round(started.elapsed().as_secs_f64(), 3);
     for o in &outcomes {
@@ -265,6 +261,38 @@ pub async fn run(home: Option<&Path>, args: BatchArgs) -> Result<ExitCode, CliEr
         ExitCode::from(2)
     } else {
         ExitCode::SUCCESS
+    })
+}
+
+/// The batch file's text; a file over [`MAX_FILE_BYTES`] is refused before it is read whole.
+fn read_file(path: &Path) -> Result<String, CliError> {
+    let cannot =
+        |e: std::io::Error| CliError::usage(format!("cannot read {}: {e}", path.display()));
+    let too_big = || {
+        CliError::usage(format!(
+            "{} is larger than {} MB, more than a batch file holds (one question per line); \
+             split it into smaller files",
+            path.display(),
+            MAX_FILE_BYTES / 1_000_000
+        ))
+    };
+    let file = std::fs::File::open(path).map_err(cannot)?;
+    if file.metadata().is_ok_and(|m| m.len() > MAX_FILE_BYTES) {
+        return Err(too_big());
+    }
+    // A pipe or a file still growing says nothing of its size: read no more than the limit.
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(cannot)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(too_big());
+    }
+    String::from_utf8(bytes).map_err(|_| {
+        cannot(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "stream did not contain valid UTF-8",
+        ))
     })
 }
 
@@ -519,5 +547,31 @@ mod tests {
         );
         assert!(skipped[5].error.starts_with("\"seed\" is for random casts"));
         assert!(skipped[6].error.contains("add \"lines\": \"9,8,7,7,6,8\""));
+    }
+
+    #[test]
+    fn a_line_too_long_to_be_a_question_is_skipped_unread_with_its_number() {
+        let huge = format!("{{\"question\": \"{}\"}}", "x".repeat(MAX_LINE_BYTES));
+        let text = format!(
+            "First?\n{huge}\nThird?\n{}\n",
+            "y".repeat(MAX_LINE_BYTES + 1)
+        );
+        let (jobs, skipped) = parse_jobs(&text);
+        assert_eq!(jobs.iter().map(|j| j.line).collect::<Vec<_>>(), [1, 3]);
+        assert_eq!(skipped.iter().map(|s| s.line).collect::<Vec<_>>(), [2, 4]);
+        assert!(
+            skipped[0]
+                .error
+                .starts_with(&format!("the line is {} bytes long", huge.len())),
+            "{}",
+            skipped[0].error
+        );
+        // A line just under the limit is read, and refused for what it says.
+        let (_, skipped) = parse_jobs(&"z".repeat(MAX_LINE_BYTES));
+        assert!(
+            skipped[0].error.contains("question"),
+            "{}",
+            skipped[0].error
+        );
     }
 }

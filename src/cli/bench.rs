@@ -6,22 +6,13 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use clap::Args;
 use serde::Serialize;
-use tokio::sync::{Semaphore, mpsc};
-use tokio::task::JoinSet;
 
 use super::{CliError, EndpointArgs, emit, round, setup};
-use crate::config::ProviderKind;
-use crate::events::Progress;
-use crate::llm::{Limiter, OpenAi, OpenAiConfig, Provider, SectionRequest};
-use crate::oracle::{Cast, LineValue, Reading};
-use crate::plan::plan;
-use crate::service::Setup;
-use crate::service::setup::openai_config;
+use crate::service::{Bench, Pass};
 
 /// Arguments of `bench`.
 #[derive(Debug, Args)]
@@ -93,12 +84,6 @@ pub struct LevelReport {
     pub failures: BTreeMap<String, usize>,
 }
 
-struct Pass {
-    wall: Duration,
-    latencies: Vec<Duration>,
-    failures: BTreeMap<String, usize>,
-}
-
 /// Runs `bench`.
 pub async fn run(home: Option<&Path>, args: BenchArgs) -> Result<ExitCode, CliError> {
     if args.requests == 0 {
@@ -109,37 +94,14 @@ pub async fn run(home: Option<&Path>, args: BenchArgs) -> Result<ExitCode, CliEr
             "--concurrency must be one or more numbers of at least 1, e.g. 1,5,10,25",
         ));
     }
-    let ctx = setup(home, &args.endpoint)?;
-    if ctx.settings.provider != ProviderKind::OpenAi {
-        return Err(CliError::usage(
-            "bench measures an endpoint: give --base-url URL (and OPENAI_API_KEY if it needs one), \
-             e.g. a local test server: cargo run --release --features examples --example fake_openai -- --latency-ms 100",
-        ));
-    }
-    let requests = Arc::new(sample_requests(&ctx));
-    // No probe goes ahead of the others: a pass is timed from its first request, as a bare
-    // loop's is. (A refused field is still learned, by each request that meets the refusal.)
-    let provider: Arc<dyn Provider> = Arc::new(
-        OpenAi::new(
-            OpenAiConfig {
-                guess: false,
-                // bench sets the number in flight itself, level by level, and learns nothing.
-                capacity: crate::llm::capacity::Initial::Known(None),
-                probe_props: false,
-                memory: None,
-                ..openai_config(&ctx.dirs, &ctx.settings)
-            },
-            Arc::new(Limiter::new(ctx.settings.rpm, ctx.settings.tpm)),
-        )
-        .map_err(|e| CliError::usage(e.message))?,
-    );
-    let stream = ctx.settings.stream;
+    let bench = Bench::new(&setup(home, &args.endpoint)?)?;
+    let stream = bench.stream();
     // One at a time is the same for every level: measure it once.
     let sequential = if args.sequential {
         if !args.json {
             eprintln!("bench: {} requests, one at a time ...", args.requests);
         }
-        Some(pass(provider.clone(), requests.clone(), args.requests, 1).await)
+        Some(bench.pass(args.requests, 1).await)
     } else {
         None
     };
@@ -152,7 +114,7 @@ pub async fn run(home: Option<&Path>, args: BenchArgs) -> Result<ExitCode, CliEr
                 if stream { "streaming" } else { "JSON" }
             );
         }
-        let concurrent = pass(provider.clone(), requests.clone(), args.requests, c).await;
+        let concurrent = bench.pass(args.requests, c).await;
         reports.push(report(&args, c, stream, &concurrent, sequential.as_ref()));
     }
     if args.json {
@@ -172,75 +134,6 @@ pub async fn run(home: Option<&Path>, args: BenchArgs) -> Result<ExitCode, CliEr
     } else {
         ExitCode::from(3)
     })
-}
-
-/// The 15 section requests of a reading in which every line changes, cycled to make N.
-#[allow(
-    clippy::expect_used,
-    reason = "6 and 9 are line values: a constant the type cannot express"
-)]
-fn sample_requests(ctx: &Setup) -> Vec<SectionRequest> {
-    let reading = Arc::new(Reading::new(Cast::manual(
-        [9, 6, 9, 6, 9, 6].map(|v| LineValue::new(v).expect("6 and 9 are line values")),
-    )));
-    let query = Arc::new(crate::model::Query::new(
-        "How should I approach the year ahead?",
-    ));
-    ctx.engine.requests(&reading, &query, &plan(&reading))
-}
-
-async fn pass(
-    provider: Arc<dyn Provider>,
-    requests: Arc<Vec<SectionRequest>>,
-    n: usize,
-    concurrency: usize,
-) -> Pass {
-    // Events go somewhere real, as in a reading: a task drains them.
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let drain = tokio::spawn(async move {
-        let mut count = 0u64;
-        while rx.recv().await.is_some() {
-            count += 1;
-        }
-        count
-    });
-    let semaphore = Arc::new(Semaphore::new(concurrency));
-    let start = Instant::now();
-    let mut tasks = JoinSet::new();
-    for i in 0..n {
-        let (provider, requests, semaphore, tx) = (
-            provider.clone(),
-            requests.clone(),
-            semaphore.clone(),
-            tx.clone(),
-        );
-        tasks.spawn(async move {
-            let _permit = semaphore.acquire_owned().await;
-            let request = &requests[i % requests.len()];
-            let progress = Progress::new(tx, None, request.section);
-            let began = Instant::now();
-            let result = provider.complete(request, &progress).await;
-            (result.map_err(|e| e.kind.label()), began.elapsed())
-        });
-    }
-    drop(tx);
-    let mut latencies = Vec::with_capacity(n);
-    let mut failures = BTreeMap::new();
-    while let Some(joined) = tasks.join_next().await {
-        match joined {
-            Ok((Ok(_), latency)) => latencies.push(latency),
-            Ok((Err(kind), _)) => *failures.entry(kind.to_owned()).or_insert(0) += 1,
-            Err(_) => *failures.entry("internal error".to_owned()).or_insert(0) += 1,
-        }
-    }
-    let wall = start.elapsed();
-    let _ = drain.await;
-    latencies.sort_unstable();
-    Pass {
-        wall,
-        latencies,
-        failures,
-    }
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> f64 {

@@ -16,9 +16,8 @@ use super::{CliError, Format, ProviderArgs, emit, open_configured, sh_quote, std
 use crate::events::{EventKind, Hold, SectionEvent};
 use crate::model::Query;
 use crate::oracle::{Cast, Method, Reading};
-use crate::plan::{Section, plan};
 use crate::report::{self, ReadingReport, ReadingStatus, SectionStatus};
-use crate::service::ServiceError;
+use crate::service::{Section, ServiceError, plan};
 
 /// Arguments of `cast`.
 #[derive(Debug, Args)]

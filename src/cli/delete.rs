@@ -13,8 +13,7 @@ use super::{CliError, open};
 use crate::model::ReadingId;
 use crate::response::sanitize_inline;
 use crate::service::{Access, Service, ServiceError};
-use crate::store::StoreError;
-use crate::store::rfc3339;
+use crate::service::{StoreError, rfc3339};
 
 /// Arguments of `delete`.
 #[derive(Debug, Args)]

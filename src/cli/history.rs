@@ -15,7 +15,7 @@ use crate::model::ReadingId;
 use crate::report::ReadingStatus;
 use crate::response::sanitize_inline;
 use crate::service::Access;
-use crate::store::{HistoryFilter, Listed, rfc3339};
+use crate::service::{HistoryFilter, Listed, rfc3339};
 use crate::text::{self, truncate};
 
 pub use crate::service::INTEGRITY_PLACEHOLDER;
@@ -195,7 +195,7 @@ fn table(listed: &[Listed]) -> String {
     }
     if listed
         .iter()
-        .any(|l| l.notes != crate::store::NoteCounts::default())
+        .any(|l| l.notes != crate::service::NoteCounts::default())
     {
         out.push_str("\n\nJOURNAL: ✎ notes, ✓ outcomes; `iching notes ID` shows them.");
     }

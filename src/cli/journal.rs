@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::{CliError, emit, open};
 use crate::model::ReadingId;
 use crate::service::{Access, Service};
-use crate::store::{NoteKind, rfc3339};
+use crate::service::{NoteKind, rfc3339};
 
 /// Arguments of `note`.
 #[derive(Debug, Args)]

@@ -10,7 +10,7 @@ use zeroize::Zeroizing;
 
 use super::{CliError, emit, open};
 use crate::service::{Access, Service};
-use crate::store::{KEY_FILE, KeyMode, NewSecret, PASSPHRASE_ENV, Rekeyed};
+use crate::service::{KEY_FILE, KeyMode, NewSecret, PASSPHRASE_ENV, Rekeyed};
 
 /// The environment variable holding a new passphrase (`passphrase set` and `change`).
 pub const NEW_PASSPHRASE_ENV: &str = "ICHING_NEW_PASSPHRASE";
@@ -158,7 +158,7 @@ fn new_passphrase() -> Result<Zeroizing<String>, CliError> {
             ))
         })??,
     };
-    if let Err(why) = crate::store::passphrase_strength(&passphrase) {
+    if let Err(why) = crate::service::passphrase_strength(&passphrase) {
         return Err(CliError::usage(format!("{why}; nothing was changed")));
     }
     Ok(passphrase)

@@ -25,8 +25,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::config::{MAX_CONCURRENCY, Overrides};
-use crate::service::{Access, Service, ServiceError, Setup};
+use crate::service::{Access, MAX_CONCURRENCY, Overrides, Service, ServiceError, Setup};
 
 /// I Ching readings in the terminal: cast, interpret every section at once, keep it sealed.
 #[derive(Debug, Parser)]
@@ -293,8 +292,8 @@ impl From<ServiceError> for CliError {
     }
 }
 
-impl From<crate::store::StoreError> for CliError {
-    fn from(e: crate::store::StoreError) -> Self {
+impl From<crate::service::StoreError> for CliError {
+    fn from(e: crate::service::StoreError) -> Self {
         ServiceError::from(e).into()
     }
 }
@@ -346,7 +345,7 @@ pub fn open(home: Option<&std::path::Path>, access: Access) -> Result<Service, C
 /// `path` as one word for a POSIX shell: as it is when it has only characters no shell
 /// reads specially, else in single quotes.
 pub(crate) fn sh_quote(path: &std::path::Path) -> String {
-    crate::store::perms::sh_quote(path.as_os_str())
+    crate::service::sh_quote(path.as_os_str())
 }
 
 /// The service for a command that generates: the store for writing, the settings resolved from

@@ -9,8 +9,9 @@ use serde::Serialize;
 
 use super::{CliError, emit, open, sh_quote};
 use crate::model::ReadingId;
-use crate::service::{Access, BACKUP_PASSPHRASE_ENV, BackupKey, Service};
-use crate::store::{DB_FILE, KEY_FILE, KeyMode};
+use crate::service::{
+    Access, BACKUP_PASSPHRASE_ENV, BackupKey, DB_FILE, Dirs, KEY_FILE, KeyMode, Service,
+};
 
 /// Arguments of `verify`.
 #[derive(Debug, Args)]
@@ -161,7 +162,7 @@ pub async fn restore(home: Option<&Path>, args: RestoreArgs) -> Result<ExitCode,
 /// new home to restore its backup: the store refuses to open there (the key would seal a new
 /// store), so say how restore takes that key instead, as a command to paste.
 fn key_without_store(home: Option<&Path>, args: &RestoreArgs) -> Result<(), CliError> {
-    let Ok(dirs) = crate::config::Dirs::resolve(home) else {
+    let Ok(dirs) = Dirs::resolve(home) else {
         return Ok(());
     };
     let key = dirs.data.join(KEY_FILE);

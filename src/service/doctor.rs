@@ -64,10 +64,34 @@ pub async fn diagnose(
     home: Option<&std::path::Path>,
     o: crate::config::Overrides,
 ) -> Result<(Vec<Check>, serde_json::Value), ServiceError> {
+    let (checks, setup) = checked(home, o).await?;
+    let learned = match setup {
+        Some(setup) if setup.settings.provider == ProviderKind::OpenAi => {
+            checker(&setup)?.remembered()
+        }
+        Some(_) | None => serde_json::Value::Null,
+    };
+    Ok((checks, learned))
+}
+
+/// Every check of the endpoint the settings choose (flags `o` over the environment over
+/// config.toml), as [`diagnose`] makes them: a missing key is the first failed check.
+pub async fn checks_of(
+    home: Option<&std::path::Path>,
+    o: crate::config::Overrides,
+) -> Result<Vec<Check>, ServiceError> {
+    Ok(checked(home, o).await?.0)
+}
+
+/// The checks, and the settings they ran with (none when the key is missing).
+async fn checked(
+    home: Option<&std::path::Path>,
+    o: crate::config::Overrides,
+) -> Result<(Vec<Check>, Option<Setup>), ServiceError> {
     if let Err(crate::config::ConfigError::MissingKey { provider, var }) =
         crate::config::resolve(home, o.clone())
     {
-        Ok((
+        return Ok((
             vec![Check {
                 check: "key",
                 ok: false,
@@ -76,18 +100,12 @@ pub async fn diagnose(
                     "export {var}=... (the key from {provider}'s console), or choose another provider with --provider"
                 )),
             }],
-            serde_json::Value::Null,
-        ))
-    } else {
-        let mut setup = Setup::resolve(home, o)?;
-        let checks = checks(&mut setup).await?;
-        let learned = if setup.settings.provider == ProviderKind::OpenAi {
-            checker(&setup)?.remembered()
-        } else {
-            serde_json::Value::Null
-        };
-        Ok((checks, learned))
+            None,
+        ));
     }
+    let mut setup = Setup::resolve(home, o)?;
+    let checks = checks(&mut setup).await?;
+    Ok((checks, Some(setup)))
 }
 
 /// Every check of the endpoint `ctx` is set up for, in order (the terminal app runs the same).

@@ -217,6 +217,12 @@ pub enum ServiceError {
         /// Why.
         error: IoFailure,
     },
+    /// `bench` was given no endpoint to measure (the settings answer offline).
+    #[error(
+        "bench measures an endpoint: give --base-url URL (and OPENAI_API_KEY if it needs one), \
+         e.g. a local test server: cargo run --release --features examples --example fake_openai -- --latency-ms 100"
+    )]
+    BenchOffline,
     /// The task running an operation panicked.
     #[error("{} stopped before it finished (a bug: iching.log may say more)", match .0 { Stopped::Followup => "the follow-up", Stopped::Backup => "the backup" })]
     Stopped(Stopped),
@@ -272,7 +278,8 @@ impl ServiceError {
             | ServiceError::Passphrase(
                 PassphraseProblem::Differ | PassphraseProblem::Empty | PassphraseProblem::Cancelled,
             )
-            | ServiceError::NoTerminal => true,
+            | ServiceError::NoTerminal
+            | ServiceError::BenchOffline => true,
             ServiceError::NotConfigured
             | ServiceError::Models(_)
             | ServiceError::FollowupUnanswered(_)

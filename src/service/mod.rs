@@ -5,12 +5,18 @@
 //! comes back; the TUI's effect runner turns it into a message naming the operation.
 //!
 //! [`setup`] resolves settings into an engine (the one resolution both front ends use);
-//! [`doctor`] checks an endpoint.
+//! [`doctor`] checks an endpoint; `providers` chooses who answers (the terminal app's picker);
+//! `batch` runs many readings under one limit; `bench` times passes at an endpoint. The front
+//! ends import nothing below the Service: what they name of the layers under it is re-exported
+//! here as its vocabulary.
 
+mod batch;
+mod bench;
 pub mod doctor;
 mod error;
 mod followups;
 mod journal;
+mod providers;
 pub mod setup;
 mod stats;
 mod upkeep;
@@ -22,22 +28,36 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use zeroize::Zeroizing;
 
-use crate::config::{Dirs, Overrides, Prices};
 use crate::events::SectionEvent;
 use crate::model::{ExportFormat, Query, ReadingId, SectionStatus};
 use crate::oracle::Reading;
-use crate::plan::Section;
-use crate::reading::{SavedRun, cast_saved, retry_saved, saved_report, stored_reading};
+use crate::reading::{cast_saved, retry_saved, saved_report, stored_reading};
 use crate::report::{self, ReadingReport};
 use crate::store::{
-    AllParts, FollowupMeta, HistoryFilter, Listed, PartMeta, ReadingRow, Store, StoreError, Unlock,
-    Writer, WriterThread,
+    AllParts, FollowupMeta, PartMeta, ReadingRow, Store, Unlock, Writer, WriterThread,
 };
 
+// The Service's vocabulary: the types, names and rules its operations take and give back,
+// re-exported so that the front ends name them through the Service and import nothing below it.
+pub use crate::config::{Dirs, MAX_CONCURRENCY, Overrides, Prices};
+pub use crate::llm::ProviderInfo;
+pub use crate::llm::offline::MODEL as OFFLINE_MODEL;
+pub use crate::plan::{Section, plan};
+pub use crate::reading::SavedRun;
+pub use crate::store::perms::sh_quote;
+pub use crate::store::{
+    DB_FILE, HistoryFilter, KEY_FILE, KeyMode, Listed, MAX_NOTE_CHARS, NewSecret, NoteCounts,
+    NoteKind, PASSPHRASE_ENV, Rekeyed, StoreError, passphrase_strength, rfc3339, validate_note,
+};
+
+pub use batch::{BatchEvent, BatchJob, JobOutcome, planned_sections};
+pub use bench::{Bench, Pass};
+pub use doctor::Check;
 pub use error::{
     HomeProblem, IoFailure, NotABackup, PassphraseProblem, ServiceError, Stopped, TerminalStep,
 };
 pub use followups::Asked;
+pub use providers::ProviderChoice;
 pub use setup::Setup;
 pub use stats::{
     AllStats, FollowupTotals, ModelTotals, ReadingStats, Row, SectionAverages, Skipped, Totals,
@@ -96,6 +116,8 @@ pub struct Resume {
 
 /// The application service. See the module docs.
 pub struct Service {
+    /// `--home`, where settings are resolved again when the provider changes.
+    home: Option<PathBuf>,
     dirs: Dirs,
     writer: Writer,
     thread: Option<WriterThread>,
@@ -196,6 +218,7 @@ impl Service {
         };
         let (writer, thread) = store.into_writer()?;
         Ok(Self {
+            home: home.map(Path::to_path_buf),
             dirs,
             writer,
             thread: Some(thread),
@@ -265,11 +288,6 @@ impl Service {
             Some(why) => Err(why.clone().into()),
             None => Ok(()),
         }
-    }
-
-    /// The store's writer, for runs that write through it directly (batch).
-    pub fn writer(&self) -> &Writer {
-        &self.writer
     }
 
     fn engine(&self) -> Result<crate::reading::Engine, ServiceError> {

@@ -5,17 +5,23 @@
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::config::{self, Dirs, Overrides, ProviderKind, Settings};
 use crate::llm::capacity::Initial;
 use crate::llm::memory::Memory;
 use crate::llm::negotiate::Fields;
+use crate::llm::offline::Paced;
 use crate::llm::preset::{Hosting, Structured, TokenParam, preset};
 use crate::llm::{Limiter, Offline, OpenAi, OpenAiConfig, Provider};
 use crate::orchestrator::Slots;
 use crate::reading::Engine;
 
 use super::ServiceError;
+
+/// Environment variable: milliseconds the offline provider waits between chunks in the terminal
+/// app (opt-in), so the grid can be watched filling in without a model.
+pub const PACE_ENV: &str = "ICHING_OFFLINE_PACE_MS";
 
 /// The resolved world a reading runs in: files, settings, and the engine built from them.
 #[derive(Clone)]
@@ -51,6 +57,19 @@ impl Setup {
             settings,
             engine,
         })
+    }
+
+    /// With [`PACE_ENV`] set, the offline provider answers at that pace.
+    pub fn paced(mut self) -> Self {
+        if let Some(ms) = std::env::var(PACE_ENV)
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+            .filter(|&ms| ms > 0)
+            && self.engine.provider.info().name == "offline"
+        {
+            self.engine.provider = Arc::new(Paced(Duration::from_millis(ms)));
+        }
+        self
     }
 }
 

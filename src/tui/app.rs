@@ -11,7 +11,6 @@ use super::screens::followup::FollowupEditor;
 use super::screens::journal::JournalView;
 use super::screens::note::NoteEditor;
 use super::screens::patterns::PatternsView;
-use crate::store::NoteKind;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,19 +33,18 @@ use super::strings::msg;
 use super::theme::Theme;
 use crate::events::EventKind;
 use crate::events::SectionEvent;
-use crate::llm::ProviderInfo;
 use crate::model::{Query, ReadingId};
 use crate::oracle::{Cast, Method, Reading};
-use crate::plan::{Section, plan};
 use crate::report::{ReadingReport, ReadingStatus};
 use crate::response::sanitize_inline;
-use crate::service::{Asked, HistoryEntry, Resume, ServiceError};
+use crate::service::{Asked, HistoryEntry, NoteKind, Resume, Section, ServiceError, plan};
 use crate::text::truncate;
 
 pub use self::overlay::Overlay;
 pub use super::screens::Screen;
 pub use super::screens::provider::ProviderLine;
 pub use crate::model::ExportFormat;
+pub use crate::service::ProviderChoice;
 
 /// Everything that can happen to the app. The data travels in the message.
 #[derive(Debug, Clone)]
@@ -171,15 +169,6 @@ pub enum Msg {
     ProviderChanged(Result<ProviderChoice, ServiceError>),
     /// The process was asked to stop (SIGTERM, SIGHUP), or the terminal went away.
     Interrupt,
-}
-
-/// A provider just chosen: its preset's name and who answers.
-#[derive(Debug, Clone)]
-pub struct ProviderChoice {
-    /// The preset or `[providers.NAME]` table.
-    pub preset: String,
-    /// Name, model and endpoint.
-    pub info: ProviderInfo,
 }
 
 /// What the driver should do.

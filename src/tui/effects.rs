@@ -5,7 +5,7 @@
 //! the app does.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,13 +13,9 @@ use tokio::sync::mpsc;
 use tokio::task::{JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
 
-use super::app::{Effect, Msg, ProviderChoice};
-use crate::config::{Overrides, save_provider};
+use super::app::{Effect, Msg};
 use crate::events::SectionEvent;
-use crate::reading::SavedRun;
-use crate::service::doctor::{checks, list_models};
-use crate::service::{Service, ServiceError, Setup};
-use crate::store::HistoryFilter;
+use crate::service::{HistoryFilter, SavedRun, Service, ServiceError};
 
 /// Runs effects and reports on `tx`.
 pub struct Runner {
@@ -28,26 +24,17 @@ pub struct Runner {
     tx: mpsc::UnboundedSender<Msg>,
     runs: HashMap<u64, CancellationToken>,
     tasks: JoinSet<()>,
-    /// `--home`, for settings resolved again when the provider changes.
-    home: Option<PathBuf>,
 }
 
 impl Runner {
-    /// A runner over `service`, reporting on `tx`; exports go to `export_dir`, settings of a
-    /// newly chosen provider are resolved under `home`.
-    pub fn new(
-        service: Service,
-        home: Option<PathBuf>,
-        export_dir: PathBuf,
-        tx: mpsc::UnboundedSender<Msg>,
-    ) -> Self {
+    /// A runner over `service`, reporting on `tx`; exports go to `export_dir`.
+    pub fn new(service: Service, export_dir: PathBuf, tx: mpsc::UnboundedSender<Msg>) -> Self {
         Self {
             service: Arc::new(service),
             export_dir,
             tx,
             runs: HashMap::new(),
             tasks: JoinSet::new(),
-            home,
         }
     }
 
@@ -196,22 +183,14 @@ impl Runner {
                 });
             }
             Effect::LoadModels { provider } => {
-                let home = self.home.clone();
                 self.tasks.spawn(async move {
-                    let result = match resolve(home.as_deref(), &provider, None) {
-                        Ok(setup) => list_models(&setup).await.map(|(_, m)| m),
-                        Err(e) => Err(e),
-                    };
+                    let result = service.models_of(&provider).await;
                     let _ = tx.send(Msg::Models { provider, result });
                 });
             }
             Effect::Doctor { provider, model } => {
-                let home = self.home.clone();
                 self.tasks.spawn(async move {
-                    let found = match resolve(home.as_deref(), &provider, model) {
-                        Ok(mut setup) => checks(&mut setup).await,
-                        Err(e) => Err(e),
-                    };
+                    let found = service.doctor_of(&provider, model).await;
                     let lines = match found {
                         Ok(checks) => checks
                             .into_iter()
@@ -223,9 +202,8 @@ impl Runner {
                 });
             }
             Effect::UseProvider { provider, model } => {
-                let home = self.home.clone();
                 self.tasks.spawn(async move {
-                    let result = use_provider(&service, home.as_deref(), &provider, model);
+                    let result = service.use_provider(&provider, model);
                     let _ = tx.send(Msg::ProviderChanged(result));
                 });
             }
@@ -257,42 +235,6 @@ impl Runner {
             service.close().await;
         }
     }
-}
-
-/// The settings of `provider` (with `model`), as the command line would resolve them.
-fn resolve(
-    home: Option<&Path>,
-    provider: &str,
-    model: Option<String>,
-) -> Result<Setup, ServiceError> {
-    Setup::resolve(
-        home,
-        Overrides {
-            provider: Some(provider.to_owned()),
-            model,
-            ..Overrides::default()
-        },
-    )
-}
-
-/// Keeps `provider` and `model` in config.toml and makes the service answer with them.
-pub(super) fn use_provider(
-    service: &Service,
-    home: Option<&Path>,
-    provider: &str,
-    model: String,
-) -> Result<ProviderChoice, ServiceError> {
-    // Resolved first: a provider that cannot work (no key) is refused before the file changes.
-    let mut setup = resolve(home, provider, Some(model.clone()))?;
-    save_provider(&setup.dirs.config_file(), provider, &model)?;
-    super::pace(&mut setup.engine);
-    let choice = ProviderChoice {
-        preset: setup.settings.preset.clone(),
-        info: setup.engine.provider.info(),
-    };
-    // The engine first: the next cast finds it in place.
-    service.set_setup(setup);
-    Ok(choice)
 }
 
 /// A sender whose events are forwarded to the app as run `run`'s, the store id first; the task

@@ -20,47 +20,12 @@ mod tests;
 
 use std::path::Path;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use crate::config::Overrides;
-use crate::service::{Access, Service, ServiceError, Setup, TerminalStep};
+use crate::service::{Access, Service, ServiceError, TerminalStep};
 use app::{App, Options, ProviderLine};
-
-/// Environment variable: milliseconds the offline provider waits between chunks (opt-in), so the
-/// grid can be watched filling in without a model.
-pub const PACE_ENV: &str = "ICHING_OFFLINE_PACE_MS";
-
-/// With [`PACE_ENV`] set, the offline provider answers at that pace.
-pub fn pace(engine: &mut crate::reading::Engine) {
-    if let Some(ms) = std::env::var(PACE_ENV)
-        .ok()
-        .and_then(|v| v.parse::<u64>().ok())
-        .filter(|&ms| ms > 0)
-        && engine.provider.info().name == "offline"
-    {
-        engine.provider = Arc::new(crate::llm::offline::Paced(Duration::from_millis(ms)));
-    }
-}
-
-/// Every provider the picker offers: the presets, the user's tables, offline.
-fn provider_names(config_file: &Path) -> Vec<String> {
-    let mut names: Vec<String> = crate::llm::preset::PRESETS
-        .iter()
-        .map(|p| p.name.to_owned())
-        .collect();
-    if let Ok(file) = crate::config::FileConfig::load(config_file) {
-        for custom in file.providers.into_keys() {
-            if !names.contains(&custom) {
-                names.push(custom);
-            }
-        }
-    }
-    names.push("offline".to_owned());
-    names
-}
 
 /// Opens the terminal app and runs it until the user quits.
 pub async fn run(home: Option<&Path>) -> Result<ExitCode, ServiceError> {
@@ -71,11 +36,7 @@ pub async fn run(home: Option<&Path>) -> Result<ExitCode, ServiceError> {
     // The store opens before the terminal is taken, so its errors (and a passphrase prompt)
     // happen on the plain terminal.
     let service = Service::open(home, Access::Browse, crate::prompt::passphrase_prompt())?;
-    let mut setup = Setup::resolve(home, Overrides::default())?;
-    pace(&mut setup.engine);
-    // The tokenizer's tables take a moment to load: load them now, off the UI thread, so the
-    // first streamed text does not stall a frame.
-    tokio::task::spawn_blocking(|| crate::llm::tokens::count("warm up"));
+    let setup = service.configure_app()?;
     let info = setup.engine.provider.info();
     let size = crossterm::terminal::size().unwrap_or((80, 24));
     let mut app = App::new(Options {
@@ -87,17 +48,15 @@ pub async fn run(home: Option<&Path>) -> Result<ExitCode, ServiceError> {
         seed: rand::random(),
         size,
         colour: theme::Theme::colour_from_env(),
-        providers: provider_names(&setup.dirs.config_file()),
+        providers: service.providers(),
         read_only: service.why_read_only().map(strings::msg::read_only),
     });
     for notice in service.notices() {
         app.say(notice.clone());
     }
     let export_dir = setup.dirs.exports(setup.settings.export_dir.as_deref());
-    service.set_setup(setup);
     let (tx, rx) = mpsc::unbounded_channel();
-    let mut runner =
-        effects::Runner::new(service, home.map(Path::to_path_buf), export_dir, tx.clone());
+    let mut runner = effects::Runner::new(service, export_dir, tx.clone());
 
     let mut tui = terminal::enter().map_err(|e| ServiceError::Terminal {
         step: TerminalStep::Open,

@@ -503,12 +503,12 @@ pub mod msg {
     /// No reading selected.
     pub const NONE_SELECTED: &str = "No reading is selected.";
     /// Why the app only browses: a store that cannot be written, said to fit a status line.
-    pub fn read_only(why: &crate::store::StoreError) -> String {
+    pub fn read_only(why: &crate::service::StoreError) -> String {
         match why {
-            crate::store::StoreError::Full { .. } => {
+            crate::service::StoreError::Full { .. } => {
                 "Browsing only: the disk is full. Free some space to cast.".to_owned()
             }
-            crate::store::StoreError::ReadOnly { .. } => {
+            crate::service::StoreError::ReadOnly { .. } => {
                 "Browsing only: the store's medium or folder is read-only.".to_owned()
             }
             other => format!("Browsing only: {other}"),

@@ -12,7 +12,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Padding, Paragraph};
 
 use super::{App, Confirm, Effect};
-use crate::store::NoteKind;
+use crate::service::NoteKind;
 use crate::text;
 use crate::tui::screens::followup::{self, FollowupAction, FollowupEditor};
 use crate::tui::screens::journal::{self, JournalAction, JournalView};

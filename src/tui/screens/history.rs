@@ -17,7 +17,7 @@ use crate::report::ReadingStatus;
 use crate::response::sanitize_inline;
 use crate::search::{Search, Searched};
 use crate::service::HistoryEntry;
-use crate::store::rfc3339;
+use crate::service::rfc3339;
 use crate::text::{self, truncate};
 use crate::tui::strings;
 use crate::tui::theme::Theme;
@@ -46,7 +46,7 @@ pub struct HistoryRow {
     /// Dollars, when a price is known for its model.
     pub cost: Option<f64>,
     /// Its journal: notes and outcomes.
-    pub journal: crate::store::NoteCounts,
+    pub journal: crate::service::NoteCounts,
     /// What else the filter finds it by (decrypted; never drawn): the situation,
     pub situation: Option<String>,
     /// the notes' text,
@@ -505,7 +505,7 @@ fn render_filter(state: &HistoryState, frame: &mut Frame, area: Rect, theme: &Th
 
 /// The mark before a question whose reading has a journal: ✓ once it has an outcome, ✎ for
 /// notes only.
-fn journal_mark(j: crate::store::NoteCounts) -> &'static str {
+fn journal_mark(j: crate::service::NoteCounts) -> &'static str {
     if j.outcomes > 0 {
         "✓ "
     } else if j.notes > 0 {

@@ -10,7 +10,7 @@ use ratatui_textarea::{TextArea, WrapMode};
 
 use super::widgets::{EditorBox, editor_box};
 use crate::model::ReadingId;
-use crate::store::{MAX_NOTE_CHARS, NoteKind, validate_note};
+use crate::service::{MAX_NOTE_CHARS, NoteKind, validate_note};
 use crate::tui::strings;
 use crate::tui::theme::Theme;
 

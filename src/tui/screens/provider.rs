@@ -9,8 +9,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 
 use super::centered;
-use crate::llm::ProviderInfo;
 use crate::response::sanitize_inline;
+use crate::service::ProviderInfo;
 use crate::text::{self, truncate};
 use crate::tui::theme::Theme;
 
@@ -209,7 +209,7 @@ impl PickerState {
                     return PickerAction::None;
                 };
                 if p == "offline" {
-                    return PickerAction::Use(p, crate::llm::offline::MODEL.to_owned());
+                    return PickerAction::Use(p, crate::service::OFFLINE_MODEL.to_owned());
                 }
                 self.focus = Focus::Models;
                 self.filter.clear();

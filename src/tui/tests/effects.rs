@@ -16,7 +16,7 @@ use crate::report::{ReadingStatus, SectionStatus};
 use crate::service::{Access, Service, ServiceError, Setup};
 use crate::store::StoreError;
 use crate::tui::app::{Effect, Msg};
-use crate::tui::effects::{Runner, use_provider};
+use crate::tui::effects::Runner;
 
 /// A service over a fresh store in `home`, answering offline (paced by `pace` when given).
 fn service(home: &Path, pace: Option<Duration>) -> Service {
@@ -46,12 +46,7 @@ impl Harness {
     fn new(home: &Path, pace: Option<Duration>) -> Self {
         let export_dir = tempfile::tempdir().unwrap();
         let (tx, rx) = mpsc::unbounded_channel();
-        let runner = Runner::new(
-            service(home, pace),
-            Some(home.to_path_buf()),
-            export_dir.path().to_path_buf(),
-            tx,
-        );
+        let runner = Runner::new(service(home, pace), export_dir.path().to_path_buf(), tx);
         Self {
             runner,
             rx,
@@ -299,7 +294,7 @@ async fn choosing_a_provider_keeps_it_in_config_toml_and_answers_with_it() {
     )
     .unwrap();
     let service = service(home.path(), None);
-    let choice = use_provider(&service, Some(home.path()), "box", "qwen2.5:3b".into()).unwrap();
+    let choice = service.use_provider("box", "qwen2.5:3b".into()).unwrap();
     assert_eq!(choice.preset, "box");
     assert_eq!(choice.info.model, "qwen2.5:3b");
     let setup = service.setup().unwrap();
@@ -311,20 +306,54 @@ async fn choosing_a_provider_keeps_it_in_config_toml_and_answers_with_it() {
         "{text}"
     );
     // A provider that cannot work is refused before the file changes, and the one in use stays.
-    let Err(err) = use_provider(&service, Some(home.path()), "nosuch", "m".into()) else {
+    let Err(err) = service.use_provider("nosuch", "m".into()) else {
         panic!("an unknown provider was taken");
     };
     assert!(err.to_string().contains("unknown provider"), "{err}");
     assert_eq!(std::fs::read_to_string(&config).unwrap(), text);
     assert_eq!(service.setup().unwrap().settings.preset, "box");
     // Offline needs nothing.
-    let choice = use_provider(&service, Some(home.path()), "offline", "legge-1882".into()).unwrap();
+    let choice = service
+        .use_provider("offline", "legge-1882".into())
+        .unwrap();
     assert_eq!(choice.info.name, "offline");
     assert_eq!(
         service.setup().unwrap().engine.provider.info().name,
         "offline"
     );
     service.close().await;
+}
+
+#[tokio::test]
+async fn the_doctor_of_a_provider_without_its_key_says_so_as_its_first_check() {
+    if std::env::var_os("GROQ_API_KEY").is_some() {
+        return; // The key is there: nothing is missing to be found.
+    }
+    let home = tempfile::tempdir().unwrap();
+    let mut h = Harness::new(home.path(), None);
+    h.runner.apply(Effect::Doctor {
+        provider: "groq".into(),
+        model: None,
+    });
+    let lines = loop {
+        if let Msg::Doctor { provider, lines } = h.rx.recv().await.unwrap() {
+            assert_eq!(provider, "groq");
+            break lines;
+        }
+    };
+    // As `iching doctor` shows it: the failed check, with its fix, not an error line.
+    let (ok, line, fix) = &lines[0];
+    assert!(!ok);
+    assert_eq!(
+        line,
+        "key: the groq provider needs an API key and GROQ_API_KEY is not set"
+    );
+    assert!(
+        fix.as_deref()
+            .is_some_and(|f| f.starts_with("export GROQ_API_KEY=")),
+        "{fix:?}"
+    );
+    h.runner.shutdown(Duration::from_secs(5)).await;
 }
 
 #[tokio::test]
