@@ -356,7 +356,7 @@ pub async fn open_configured(
 ) -> Result<Service, CliError> {
     // The store first: a home that cannot be used is reported as such, before any config is read.
     let service = open(home, Access::Write)?;
-    service.configure(home, args.overrides())?;
+    service.configure(args.overrides())?;
     if let Some(setup) = service.setup()
         && let Some(reason) = &setup.settings.offline_reason
     {

@@ -38,6 +38,7 @@ impl Service {
     ) -> Result<Vec<JobOutcome>, ServiceError> {
         self.writable()?;
         let mut engine = self.engine()?;
+        super::setup::pace(&mut engine);
         engine.slots = Slots::Shared(Arc::new(Semaphore::new(concurrency)));
         // Nobody watches the text stream in: skip the deltas at the source.
         engine.deltas = false;

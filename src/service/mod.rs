@@ -231,8 +231,8 @@ impl Service {
 
     /// Resolves the settings (flags `o` over the environment over config.toml) and builds the
     /// engine that cast and retry run with; a local server's slot count caps what is in flight.
-    pub fn configure(&self, home: Option<&Path>, o: Overrides) -> Result<(), ServiceError> {
-        let setup = Setup::resolve(home, o)?;
+    pub fn configure(&self, o: Overrides) -> Result<(), ServiceError> {
+        let setup = Setup::resolve(self.home.as_deref(), o)?;
         self.set_setup(setup);
         Ok(())
     }

@@ -20,7 +20,8 @@ use crate::reading::Engine;
 use super::ServiceError;
 
 /// Environment variable: milliseconds the offline provider waits between chunks in the terminal
-/// app (opt-in), so the grid can be watched filling in without a model.
+/// app and in `batch` (opt-in), so the grid and the bar can be watched filling in without a
+/// model.
 pub const PACE_ENV: &str = "ICHING_OFFLINE_PACE_MS";
 
 /// The resolved world a reading runs in: files, settings, and the engine built from them.
@@ -61,15 +62,20 @@ impl Setup {
 
     /// With [`PACE_ENV`] set, the offline provider answers at that pace.
     pub fn paced(mut self) -> Self {
-        if let Some(ms) = std::env::var(PACE_ENV)
-            .ok()
-            .and_then(|v| v.parse::<u64>().ok())
-            .filter(|&ms| ms > 0)
-            && self.engine.provider.info().name == "offline"
-        {
-            self.engine.provider = Arc::new(Paced(Duration::from_millis(ms)));
-        }
+        pace(&mut self.engine);
         self
+    }
+}
+
+/// With [`PACE_ENV`] set, `engine`'s offline provider answers at that pace.
+pub(super) fn pace(engine: &mut Engine) {
+    if let Some(ms) = std::env::var(PACE_ENV)
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|&ms| ms > 0)
+        && engine.provider.info().name == "offline"
+    {
+        engine.provider = Arc::new(Paced(Duration::from_millis(ms)));
     }
 }
 
