@@ -17,11 +17,11 @@ use std::hint::black_box;
 
 use std::time::{Duration, Instant};
 
+use iching::answer::parse_response;
 use iching::crypto::{Keys, MasterKey, Sealed};
 use iching::model::ReadingId;
 use iching::report::SectionStatus;
-use iching::response::parse_response;
-use iching::store::{NewReading, PartMeta, PartText, Store, Unlock};
+use iching::store::{NewReading, PartText, SectionFigures, Store, Unlock};
 use iching::tui::app::App;
 
 fn sealing(b: &Bench) {
@@ -96,11 +96,11 @@ fn counting(b: &Bench) {
 /// A reading's requests, one per planned section, as `Engine::requests` builds them (messages
 /// and their JSON); and the check every answer passes before it is kept.
 fn requesting(b: &Bench) {
+    use iching::answer::quality;
     use iching::llm::SectionRequest;
     use iching::model::Query;
     use iching::oracle::{Cast, LineValue, Reading};
     use iching::plan::{Prompts, ReadingData, messages_with, plan};
-    use iching::response::quality;
     use std::sync::Arc;
 
     let lines = [7, 8, 9, 6, 7, 9].map(|v| LineValue::new(v).unwrap());
@@ -168,7 +168,7 @@ fn storing(b: &Bench) {
         None,
         || {
             section = section % 15 + 1;
-            let meta = PartMeta {
+            let meta = SectionFigures {
                 section_id: section,
                 status: SectionStatus::Complete,
                 attempts: 1,

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use clap::Parser;
 use iching::events::UsageSource;
 use iching::report::SectionStatus;
-use iching::store::{NewReading, PartMeta, PartText, Store, Unlock};
+use iching::store::{NewReading, PartText, SectionFigures, Store, Unlock};
 
 #[derive(Parser)]
 struct Args {
@@ -48,7 +48,7 @@ fn main() {
                         provider: "offline".into(),
                         model: "legge-1882".into(),
                     })?;
-                    let meta = PartMeta {
+                    let meta = SectionFigures {
                         section_id: 1,
                         status: SectionStatus::Complete,
                         attempts: 1,

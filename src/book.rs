@@ -8,8 +8,8 @@
 
 use serde::Serialize;
 
+use crate::answer::{markdown_text, sanitize_inline};
 use crate::oracle::{Chinese, Hexagram, Trigram};
-use crate::response::{markdown_text, sanitize_inline};
 use crate::text::wrap;
 
 /// One hexagram's page.

@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
+use crate::answer::Paragraph;
 use crate::model::ReadingId;
 use crate::plan::Section;
-use crate::response::Paragraph;
 
 pub use crate::model::{Usage, UsageSource};
 

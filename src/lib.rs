@@ -1,9 +1,10 @@
 //! iching: I Ching readings in the terminal.
 //!
 //! A question is cast ([`oracle`]), planned as named sections ([`plan`]), and every section is
-//! sent to a provider at once ([`orchestrator`], [`llm`]); [`reading`] is the one seam the
-//! front ends call. The arrows run one way: front ends -> reading -> orchestrator -> llm ->
-//! plan -> oracle; store -> crypto.
+//! sent to a provider at once ([`orchestrator`], [`llm`]), each saved as it lands
+//! ([`generate`], [`store`]); [`service`] is the one door the front ends ([`cli`], [`tui`]) go
+//! through. The arrows run one way (`tests/layers.rs`): front ends -> service -> generate ->
+//! orchestrator -> llm -> plan -> oracle; store -> crypto.
 //!
 //! ```
 //! use iching::oracle::{Cast, Reading};
@@ -39,21 +40,21 @@ macro_rules! eprint {
     }};
 }
 
+pub mod answer;
 pub mod book;
 pub mod cli;
 pub mod config;
 pub mod crypto;
 pub mod events;
+pub mod generate;
 pub mod llm;
 pub mod logging;
 pub mod model;
 pub mod oracle;
 pub mod orchestrator;
+pub mod passphrase;
 pub mod plan;
-pub mod prompt;
-pub mod reading;
 pub mod report;
-pub mod response;
 pub mod search;
 pub mod service;
 pub mod store;

@@ -10,11 +10,11 @@ use serde::{Deserialize, Serialize};
 
 use std::time::Duration;
 
+use crate::answer::{Paragraph, markdown_text, sanitize_inline, to_markdown, to_plain_text};
 use crate::events::{SectionDone, SectionFailure, UsageSource, tokens_per_sec};
 use crate::model::{ErrorKind, ReadingId};
 use crate::oracle::{Hexagram, Reading};
 use crate::plan::Section;
-use crate::response::{Paragraph, markdown_text, sanitize_inline, to_markdown, to_plain_text};
 
 pub use crate::model::{ReadingStatus, SectionStatus, status_of};
 pub use html::to_html_page;
@@ -249,7 +249,7 @@ pub struct FollowupReport {
 impl From<crate::store::Followup> for FollowupReport {
     /// A saved follow-up as shown: its answer parsed (and sanitised) from what the model sent.
     fn from(f: crate::store::Followup) -> Self {
-        let paragraphs = crate::response::parse_response(&f.answer);
+        let paragraphs = crate::answer::parse_response(&f.answer);
         Self {
             id: f.meta.id,
             asked_at: crate::store::rfc3339(f.meta.asked_at),

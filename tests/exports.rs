@@ -27,7 +27,7 @@ use serde_json::Value;
 
 use iching::oracle::{Cast, Reading};
 use iching::report::SectionStatus;
-use iching::store::{NewReading, PartMeta, PartText, Store, Unlock};
+use iching::store::{NewReading, PartText, SectionFigures, Store, Unlock};
 use support::cli;
 use support::fake_openai::{FakeOpenAi, Fault, ServerConfig};
 
@@ -504,7 +504,7 @@ fn store_hostile_reading(home: &Path, hostile: &str) {
             model: hostile.to_owned(),
         })
         .unwrap();
-    let meta = |section: u8, status| PartMeta {
+    let meta = |section: u8, status| SectionFigures {
         section_id: section,
         status,
         attempts: 1,

@@ -16,13 +16,13 @@ const LAYERS: &[&[&str]] = &[
     &["text"],
     &["model", "oracle", "crypto", "logging"],
     &["plan", "search"],
-    &["response"],
+    &["answer"],
     &["events"],
     &["llm", "config", "store"],
     &["orchestrator", "report", "book"],
-    &["reading"],
+    &["generate"],
     &["service"],
-    &["prompt"],
+    &["passphrase"],
     &["cli", "tui"],
 ];
 
@@ -243,7 +243,15 @@ fn no_two_files_import_each_other_and_no_module_imports_a_higher_layer() {
 /// text helpers, the search rule). Never the store, the providers, the settings, the plan, the
 /// reading flow or the orchestrator: those are the Service's to use.
 const FRONT_END_MAY_IMPORT: &[&str] = &[
-    "service", "prompt", "model", "oracle", "book", "events", "report", "response", "text",
+    "service",
+    "passphrase",
+    "model",
+    "oracle",
+    "book",
+    "events",
+    "report",
+    "answer",
+    "text",
     "search",
 ];
 

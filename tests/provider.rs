@@ -401,7 +401,7 @@ async fn garbage_answers_are_parsed_leniently_and_escapes_removed() {
     let text: String = done
         .paragraphs
         .iter()
-        .map(iching::response::Paragraph::plain_text)
+        .map(iching::answer::Paragraph::plain_text)
         .collect();
     assert!(text.contains("The Creative"), "{text}");
     assert!(!text.contains('\u{1b}'));

@@ -60,7 +60,7 @@ fn recorded_answers_of_a_real_small_model_get_the_verdicts_a_reader_would_give()
             r.finish_reason, "stop",
             "{name}: only finished answers are judged here"
         );
-        let verdict = iching::response::quality::check(&r.content, &r.question, &r.messages);
+        let verdict = iching::answer::quality::check(&r.content, &r.question, &r.messages);
         match (expected, verdict) {
             (None, Ok(_)) => {}
             (Some(words), Err(why)) => assert!(why.contains(words), "{name}: {why}"),

@@ -1,4 +1,4 @@
-//! The response parser (`iching::response`): a model's answer, as any bytes, through
+//! The response parser (`iching::answer`): a model's answer, as any bytes, through
 //! `parse_response`, `preview`, the answer check, the sanitizers, the renderers (plain text at a
 //! width, Markdown, HTML) and the terminal's word wrap.
 //!
@@ -14,7 +14,7 @@
 //! character) and never starts a line with a character of no width cut from the one before.
 #![no_main]
 
-use iching::response::{
+use iching::answer::{
     Paragraph, markdown_text, parse_response, preview, quality, sanitize_inline,
     sanitize_multiline, to_html, to_markdown, to_plain_text,
 };

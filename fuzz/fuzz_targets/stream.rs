@@ -1,4 +1,4 @@
-//! What streams is what is saved (`iching::response::StreamView`): any answer, split into deltas
+//! What streams is what is saved (`iching::answer::StreamView`): any answer, split into deltas
 //! anywhere, shown as it arrives and ended on the saved answer.
 //!
 //! Input: a byte `n`, then the answer (lossy UTF-8), cut into pieces of `n % 64 + 1` characters.
@@ -8,7 +8,7 @@
 //! paragraph for paragraph, whether it was reached by showing the rest or by showing it again.
 #![no_main]
 
-use iching::response::{Ending, StreamView, parse_response};
+use iching::answer::{Ending, StreamView, parse_response};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -13,10 +13,10 @@ use tokio::sync::mpsc;
 
 use super::cast::cancel_on_ctrl_c;
 use super::{CliError, ProviderArgs, emit, open_configured};
+use crate::answer::{Ending, Paragraph, StreamView, to_plain_text};
 use crate::events::{EventKind, SectionEvent};
 use crate::model::ReadingId;
 use crate::report::FollowupReport;
-use crate::response::{Ending, Paragraph, StreamView, to_plain_text};
 use crate::service::{Asked, ServiceError};
 
 /// Arguments of `ask`.
@@ -128,7 +128,7 @@ async fn stream(mut rx: mpsc::UnboundedReceiver<SectionEvent>, print: bool) -> u
                 eprintln!(
                     "attempt {} failed ({}); trying again in {:.1} s",
                     attempt.saturating_sub(1),
-                    crate::response::sanitize_inline(&reason),
+                    crate::answer::sanitize_inline(&reason),
                     wait.as_secs_f64()
                 );
                 again(&mut view, &mut printed);

@@ -15,10 +15,10 @@ use tokio::sync::mpsc;
 use super::cast::{CastNames, cast_from_args};
 use super::progress::{cancel_on_ctrl_c, progress_bar, say};
 use super::{CliError, ProviderArgs, emit, open_configured, round};
+use crate::answer::sanitize_inline;
 use crate::events::{EventKind, SectionEvent, UsageSource};
 use crate::model::{MAX_CONTEXT_CHARS, MAX_QUESTION_CHARS, ReadingId};
 use crate::report::ReadingStatus;
-use crate::response::sanitize_inline;
 use crate::service::{BatchEvent, BatchJob, Prices, planned_sections};
 
 /// Sections in flight across all readings when `--concurrency` is not given.

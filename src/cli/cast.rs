@@ -339,7 +339,7 @@ fn progress_line(event: &SectionEvent, done_before: usize, planned: usize, colou
         EventKind::Failed(f) => {
             eprintln!(
                 "{fail}✗{reset} [{n:>2}/{planned}] {title:<20} {}",
-                crate::response::sanitize_inline(&f.error)
+                crate::answer::sanitize_inline(&f.error)
             );
             1
         }
@@ -351,14 +351,14 @@ fn progress_line(event: &SectionEvent, done_before: usize, planned: usize, colou
             eprintln!(
                 "{warn}↻{reset}         {title:<20} attempt {attempt} in {:.1} s ({})",
                 wait.as_secs_f64(),
-                crate::response::sanitize_inline(reason)
+                crate::answer::sanitize_inline(reason)
             );
             0
         }
         EventKind::Held(Hold::Requeued { limit, reason }) => {
             eprintln!(
                 "{warn}↺{reset}         {title:<20} queued again, no attempt spent ({}); {} now",
-                crate::response::sanitize_inline(reason),
+                crate::answer::sanitize_inline(reason),
                 crate::events::serves(*limit)
             );
             0

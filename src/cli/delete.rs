@@ -10,8 +10,8 @@ use clap::Args;
 
 use super::history::INTEGRITY_PLACEHOLDER;
 use super::{CliError, open};
+use crate::answer::sanitize_inline;
 use crate::model::ReadingId;
-use crate::response::sanitize_inline;
 use crate::service::{Access, Service, ServiceError};
 use crate::service::{StoreError, rfc3339};
 
@@ -28,7 +28,7 @@ pub struct DeleteArgs {
 
 /// Runs `delete`.
 pub async fn run(home: Option<&Path>, args: DeleteArgs) -> Result<ExitCode, CliError> {
-    let service = open(home, Access::Write)?;
+    let service = open(home, Access::Create)?;
     let result = delete(&service, &args).await;
     service.close().await;
     result

@@ -8,9 +8,9 @@ use std::process::ExitCode;
 use clap::{Args, ValueEnum};
 
 use super::{CliError, cast::text_width, emit, json::to_json};
+use crate::answer::sanitize_inline;
 use crate::book::{self, Page};
 use crate::oracle::find_hexagram;
-use crate::response::sanitize_inline;
 
 /// Output formats of a page of the book.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

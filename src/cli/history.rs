@@ -11,9 +11,9 @@ use clap::Args;
 use serde::Serialize;
 
 use super::{CliError, emit, open};
+use crate::answer::sanitize_inline;
 use crate::model::ReadingId;
 use crate::report::ReadingStatus;
-use crate::response::sanitize_inline;
 use crate::service::Access;
 use crate::service::{HistoryFilter, Listed, rfc3339};
 use crate::text::{self, truncate};
@@ -88,7 +88,7 @@ pub async fn run(home: Option<&Path>, args: HistoryArgs) -> Result<ExitCode, Cli
             "--search needs some words to look for in the questions, situations, notes and follow-ups",
         ));
     }
-    let service = open(home, Access::Read)?;
+    let service = open(home, Access::Existing)?;
     let filter = HistoryFilter {
         search: args.search.map(|s| s.trim().to_owned()),
         hexagram: args.hexagram,

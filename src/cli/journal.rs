@@ -67,7 +67,7 @@ pub async fn note(home: Option<&Path>, args: NoteArgs) -> Result<ExitCode, CliEr
         }
         other => other.map(str::to_owned),
     };
-    let service = open(home, Access::Write)?;
+    let service = open(home, Access::Create)?;
     let result = write(&service, &args, text.as_deref()).await;
     service.close().await;
     result
@@ -141,7 +141,7 @@ async fn find(service: &Service, id: ReadingId, note: i64) -> Result<String, Cli
 /// The first line of `text`, shortened, for a question.
 fn preview(text: &str) -> String {
     let first = text.lines().next().unwrap_or_default();
-    crate::text::truncate(&crate::response::sanitize_inline(first), 50)
+    crate::text::truncate(&crate::answer::sanitize_inline(first), 50)
 }
 
 /// Asks `question` (y/N) on the terminal; without one, refuses and says to pass --yes.
@@ -163,7 +163,7 @@ fn confirm(question: &str) -> Result<bool, CliError> {
 
 /// Runs `notes`.
 pub async fn notes(home: Option<&Path>, args: NotesArgs) -> Result<ExitCode, CliError> {
-    let service = open(home, Access::Read)?;
+    let service = open(home, Access::Existing)?;
     let notes = service.notes(args.id).await;
     service.close().await;
     let entries: Vec<Entry> = notes?
@@ -197,7 +197,7 @@ pub async fn notes(home: Option<&Path>, args: NotesArgs) -> Result<ExitCode, Cli
         ));
         for line in e.text.lines() {
             for wrapped in crate::text::wrap(
-                &crate::response::sanitize_inline(line),
+                &crate::answer::sanitize_inline(line),
                 width.saturating_sub(6).max(20),
             ) {
                 out.push_str(&format!("      {wrapped}\n"));

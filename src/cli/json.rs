@@ -9,7 +9,7 @@ use serde::Serialize;
 use serde_json::ser::{CompactFormatter, Formatter, PrettyFormatter};
 
 use super::CliError;
-use crate::response::hidden;
+use crate::answer::hidden;
 
 /// `value` as pretty JSON safe on a terminal; `what` names it in the error.
 pub(crate) fn to_json(value: &(impl Serialize + ?Sized), what: &str) -> Result<String, CliError> {

@@ -60,7 +60,7 @@ enum PassphraseAction {
 /// Runs `key`.
 pub async fn key(home: Option<&Path>, args: KeyArgs) -> Result<ExitCode, CliError> {
     let KeyAction::Rotate = args.action;
-    let service = open(home, Access::Write)?;
+    let service = open(home, Access::Create)?;
     let result = rotate(&service).await;
     service.close().await;
     result
@@ -84,7 +84,7 @@ async fn rotate(service: &Service) -> Result<ExitCode, CliError> {
 
 /// Runs `passphrase`.
 pub async fn passphrase(home: Option<&Path>, args: PassphraseArgs) -> Result<ExitCode, CliError> {
-    let service = open(home, Access::Write)?;
+    let service = open(home, Access::Create)?;
     let result = change(&service, &args.action).await;
     service.close().await;
     result
@@ -152,7 +152,7 @@ fn resealed(done: &Rekeyed) -> String {
 fn new_passphrase() -> Result<Zeroizing<String>, CliError> {
     let passphrase = match std::env::var(NEW_PASSPHRASE_ENV) {
         Ok(p) if !p.is_empty() => Zeroizing::new(p),
-        _ => crate::prompt::ask_new_passphrase().ok_or_else(|| {
+        _ => crate::passphrase::ask_new_passphrase().ok_or_else(|| {
             CliError::usage(format!(
                 "there is no terminal to ask for the new passphrase on: set {NEW_PASSPHRASE_ENV}"
             ))

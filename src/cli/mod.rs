@@ -76,15 +76,15 @@ impl Cli {
                 | Command::Note(_)
                 | Command::Notes(_)
                 | Command::Ask(_),
-            ) => Access::Read,
-            _ => Access::Write,
+            ) => Access::Existing,
+            _ => Access::Create,
         }
     }
 
     /// Whether the command reads a store that must be there already: every command that only
     /// reads or changes what is stored, but `restore`, which may make a new store from a backup.
     pub fn reads_a_store(&self) -> bool {
-        self.access() == Access::Read && !matches!(self.command, Some(Command::Restore(_)))
+        self.access() == Access::Existing && !matches!(self.command, Some(Command::Restore(_)))
     }
 }
 
@@ -335,7 +335,7 @@ impl ProviderArgs {
 /// Opens the service for a command: the store (asking for its passphrase on a terminal) and
 /// the prices.
 pub fn open(home: Option<&std::path::Path>, access: Access) -> Result<Service, CliError> {
-    let service = Service::open(home, access, crate::prompt::passphrase_prompt())?;
+    let service = Service::open(home, access, crate::passphrase::passphrase_prompt())?;
     for notice in service.notices() {
         eprintln!("note: {notice}");
     }
@@ -355,7 +355,7 @@ pub async fn open_configured(
     args: &ProviderArgs,
 ) -> Result<Service, CliError> {
     // The store first: a home that cannot be used is reported as such, before any config is read.
-    let service = open(home, Access::Write)?;
+    let service = open(home, Access::Create)?;
     service.configure(args.overrides())?;
     if let Some(setup) = service.setup()
         && let Some(reason) = &setup.settings.offline_reason

@@ -24,7 +24,7 @@ pub struct ShowArgs {
 
 /// Runs `show`.
 pub async fn run(home: Option<&Path>, args: ShowArgs) -> Result<ExitCode, CliError> {
-    let service = open(home, Access::Read)?;
+    let service = open(home, Access::Existing)?;
     let report = service.report(args.id).await;
     service.close().await;
     let report = report?;

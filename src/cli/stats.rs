@@ -57,7 +57,7 @@ fn followup_line(t: &FollowupTotals) -> String {
         Some(c) => format!("${c:.6}"),
         None => format!(
             "unknown (no price for {})",
-            crate::response::sanitize_inline(&t.unpriced.join(", "))
+            crate::answer::sanitize_inline(&t.unpriced.join(", "))
         ),
     };
     format!(
@@ -73,7 +73,7 @@ fn followup_line(t: &FollowupTotals) -> String {
 
 /// Runs `stats`.
 pub async fn run(home: Option<&Path>, args: StatsArgs) -> Result<ExitCode, CliError> {
-    let service = open(home, Access::Read)?;
+    let service = open(home, Access::Existing)?;
     let out = if args.hexagrams {
         super::patterns::run(&service, args.search.clone(), args.json).await
     } else {
@@ -121,7 +121,7 @@ fn cost_line(t: &Totals) -> String {
         Some(c) => format!("cost: ${c:.6}{note}"),
         None => format!(
             "cost: unknown: no price for {} in config.toml;\nadd [prices.\"MODEL\"] with prompt_per_million and completion_per_million",
-            crate::response::sanitize_inline(&t.unpriced.join(", "))
+            crate::answer::sanitize_inline(&t.unpriced.join(", "))
         ),
     }
 }
@@ -144,9 +144,7 @@ pub(crate) fn reading_table(s: &ReadingStats, wide: bool) -> String {
         } else {
             format!(
                 " · {}",
-                crate::response::sanitize_inline(
-                    &models.into_iter().collect::<Vec<_>>().join(", ")
-                )
+                crate::answer::sanitize_inline(&models.into_iter().collect::<Vec<_>>().join(", "))
             )
         }
     );
@@ -194,7 +192,7 @@ pub(crate) fn reading_table(s: &ReadingStats, wide: bool) -> String {
                 opt(r.tokens_per_sec.map(|v| format!("{v:.1}"))),
                 opt(r.ttft_ms),
                 r.attempts,
-                crate::response::sanitize_inline(r.model.as_deref().unwrap_or("-")),
+                crate::answer::sanitize_inline(r.model.as_deref().unwrap_or("-")),
             ));
         }
         out.push_str(&format!(
@@ -345,7 +343,7 @@ fn across_tables(s: &AllStats, wide: bool) -> String {
             }
         };
         estimated |= t.estimated;
-        let model = crate::response::sanitize_inline(&m.model);
+        let model = crate::answer::sanitize_inline(&m.model);
         out.push_str(&format!(
             "{} {:>8} {:>8} {:>9} {:>9} {:>9}  {cost}\n",
             crate::text::pad(&crate::text::truncate(&model, model_room), model_room),

@@ -57,7 +57,7 @@ struct Damaged {
 
 /// Runs `verify`: exit 0 when everything checks out, 1 when anything is damaged.
 pub async fn verify(home: Option<&Path>, args: VerifyArgs) -> Result<ExitCode, CliError> {
-    let service = open(home, Access::Read)?;
+    let service = open(home, Access::Existing)?;
     let found = service.verify().await;
     service.close().await;
     let found = found?;
@@ -113,7 +113,7 @@ fn verify_text(r: &VerifyReport) -> String {
     if !r.file_problems.is_empty() {
         out.push_str("\n\nSQLite's check of the file found:");
         for p in r.file_problems.iter().take(10) {
-            out.push_str(&format!("\n  {}", crate::response::sanitize_inline(p)));
+            out.push_str(&format!("\n  {}", crate::answer::sanitize_inline(p)));
         }
     }
     out.push_str(
@@ -124,7 +124,7 @@ fn verify_text(r: &VerifyReport) -> String {
 
 /// Runs `backup`.
 pub async fn backup(home: Option<&Path>, args: BackupArgs) -> Result<ExitCode, CliError> {
-    let service = open(home, Access::Read)?;
+    let service = open(home, Access::Existing)?;
     let to = std::path::absolute(&args.file).unwrap_or(args.file.clone());
     let written = service.backup(&to).await;
     let key_mode = service.key_mode().await;
@@ -152,7 +152,7 @@ pub async fn backup(home: Option<&Path>, args: BackupArgs) -> Result<ExitCode, C
 /// damaged and left out.
 pub async fn restore(home: Option<&Path>, args: RestoreArgs) -> Result<ExitCode, CliError> {
     key_without_store(home, &args)?;
-    let service = open(home, Access::Write)?;
+    let service = open(home, Access::Create)?;
     let result = restore_into(&service, &args).await;
     service.close().await;
     result
@@ -194,7 +194,7 @@ async fn restore_into(service: &Service, args: &RestoreArgs) -> Result<ExitCode,
         KeyMode::KeyFile => None,
         KeyMode::Passphrase => match std::env::var(BACKUP_PASSPHRASE_ENV) {
             Ok(p) if !p.is_empty() => Some(crate::model::Secret::new(p)),
-            _ => crate::prompt::ask_secret(&format!(
+            _ => crate::passphrase::ask_secret(&format!(
                 "Passphrase of the backup {}: ",
                 sh_quote(&args.file)
             ))

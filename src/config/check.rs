@@ -7,8 +7,8 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::answer::hidden;
 use crate::llm::redact::redacted_url;
-use crate::response::hidden;
 
 use super::error::ConfigError;
 

@@ -134,7 +134,7 @@ pub struct Completion {
     pub text: String,
     /// The answer parsed into paragraphs, by the provider's check that it is an answer (which
     /// refuses an answer with none); empty only from a provider that does not check.
-    pub paragraphs: Vec<crate::response::Paragraph>,
+    pub paragraphs: Vec<crate::answer::Paragraph>,
     /// Token counts.
     pub usage: Usage,
     /// The model that answered.

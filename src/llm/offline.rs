@@ -100,7 +100,7 @@ async fn answer(
         }
     }
     Ok(Completion {
-        paragraphs: crate::response::parse_response(&text),
+        paragraphs: crate::answer::parse_response(&text),
         usage: Usage {
             prompt_tokens: tokens::count_messages(request.messages()),
             completion_tokens: tokens::count(&text),

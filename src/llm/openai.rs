@@ -4,7 +4,7 @@
 //! One pooled reqwest client (rustls, no redirects) serves the whole process. Each section is one
 //! request with up to `max_attempts` attempts: 408, 409, 429 (but not `insufficient_quota`), 5xx,
 //! connection errors, timeouts, dropped, truncated or malformed streams, and answers that are not
-//! an answer (see `response::quality`) are retried after the server's Retry-After (within limits)
+//! an answer (see `answer::quality`) are retried after the server's Retry-After (within limits)
 //! or a full-jitter backoff; other 4xx never are. The token-limit field and the structured-output
 //! mode are negotiated with the endpoint (`negotiate`).
 //!
@@ -34,9 +34,9 @@ use super::wire::{ApiError, ApiUsage, ModelList, RequestBody, StreamChunk, Whole
 use super::{
     BoxFuture, Completion, ErrorKind, Provider, ProviderError, ProviderInfo, SectionRequest, tokens,
 };
+use crate::answer::{quality, sanitize_inline};
 use crate::events::{EventKind, Hold, Progress, Usage};
 use crate::model::Secret;
-use crate::response::{quality, sanitize_inline};
 
 /// Bytes of answer allowed per token of `max_tokens` (JSON escapes of non-Latin text take up to
 /// six bytes a character), plus a fixed slack.

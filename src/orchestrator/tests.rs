@@ -60,7 +60,7 @@ impl Provider for Scripted {
             let text = r#"{"response": ["<p>ok</p>"]}"#;
             Ok(Completion {
                 text: text.into(),
-                paragraphs: crate::response::parse_response(text),
+                paragraphs: crate::answer::parse_response(text),
                 usage: Usage {
                     prompt_tokens: 10,
                     completion_tokens: 5,
@@ -258,7 +258,7 @@ async fn an_answer_with_no_readable_text_fails_the_section() {
                 Ok(Completion {
                     text: text.into(),
                     // What a provider that did not check the answer would pass on.
-                    paragraphs: crate::response::parse_response(text),
+                    paragraphs: crate::answer::parse_response(text),
                     usage: Usage {
                         prompt_tokens: 1,
                         completion_tokens: 1,

@@ -1,9 +1,9 @@
 //! A reading as one standalone HTML page: inline CSS, no scripts, no external resources; the
-//! hexagram figures drawn with boxes; every section through [`crate::response::to_html`]; every
+//! hexagram figures drawn with boxes; every section through [`crate::answer::to_html`]; every
 //! other text escaped.
 
 use super::{HexagramSummary, ReadingReport, SectionStatus};
-use crate::response::{sanitize_inline, to_html};
+use crate::answer::{sanitize_inline, to_html};
 use crate::text::escape_html;
 
 const STYLE: &str = "
@@ -175,9 +175,9 @@ pub fn to_html_page(r: &ReadingReport) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::answer::Paragraph;
     use crate::oracle::{Cast, Reading};
     use crate::plan::plan;
-    use crate::response::Paragraph;
 
     #[test]
     fn the_page_escapes_everything_and_draws_both_figures() {

@@ -5,8 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::answer::{markdown_text, sanitize_inline};
 use crate::oracle::{CHINESE_LANG, Reading};
-use crate::response::{markdown_text, sanitize_inline};
 
 /// The heading of the original text in the exports.
 pub const HEADING: &str = "The original text";

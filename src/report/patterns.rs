@@ -155,7 +155,7 @@ pub fn text(p: &Patterns, search: Option<&str>, width: usize) -> String {
         return match search {
             Some(s) => format!(
                 "No readings match \"{}\": nothing to count.",
-                crate::response::sanitize_inline(s)
+                crate::answer::sanitize_inline(s)
             ),
             None => "No readings yet. Cast one with `iching cast \"your question\"`.".to_owned(),
         };
@@ -175,7 +175,7 @@ pub fn text(p: &Patterns, search: Option<&str>, width: usize) -> String {
         },
         search.map_or_else(String::new, |s| format!(
             " whose words include \"{}\"",
-            crate::response::sanitize_inline(s)
+            crate::answer::sanitize_inline(s)
         )),
         methods.join(", ")
     );

@@ -9,12 +9,12 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use crate::events::SectionEvent;
+use crate::generate::{readings_in_flight, run_batch};
 use crate::oracle::Reading;
 use crate::orchestrator::Slots;
 use crate::plan::plan;
-use crate::reading::{readings_in_flight, run_batch};
 
-pub use crate::reading::{BatchEvent, BatchJob, JobOutcome};
+pub use crate::generate::{BatchEvent, BatchJob, JobOutcome};
 
 use super::{Service, ServiceError};
 

@@ -1,4 +1,4 @@
-//! Follow-up questions about a saved reading ([`crate::reading::followup`]): asked, answered
+//! Follow-up questions about a saved reading ([`crate::generate::followup`]): asked, answered
 //! and saved sealed the moment the answer is complete.
 
 use std::sync::Arc;
@@ -8,13 +8,13 @@ use tokio_util::sync::CancellationToken;
 
 use super::{Service, ServiceError, Stopped};
 use crate::events::SectionEvent;
+use crate::generate::followup::{Answered, Turn, followup_request, run_followup};
+use crate::generate::{saved_report, stored_reading};
 use crate::model::ReadingId;
 use crate::model::clean_question;
-use crate::reading::followup::{Answered, Turn, followup_request, run_followup};
-use crate::reading::{saved_report, stored_reading};
 use crate::report::FollowupReport;
 use crate::store::claim::{Work, claim};
-use crate::store::{Followup, FollowupMeta, NewFollowup, now_ms};
+use crate::store::{Followup, FollowupFigures, NewFollowup, now_ms};
 
 /// How asking a follow-up ended.
 #[derive(Debug, Clone)]
@@ -70,7 +70,7 @@ impl Service {
             Answered::Failed(why) => return Err(ServiceError::FollowupUnanswered(why)),
             Answered::Cancelled => return Ok(Asked::Cancelled),
         };
-        let meta = FollowupMeta {
+        let meta = FollowupFigures {
             id: 0,
             asked_at,
             latency_ms: crate::report::millis(done.latency),
@@ -88,7 +88,7 @@ impl Service {
         };
         let n = self.writer.call(move |s| s.add_followup(id, &new)).await?;
         Ok(Asked::Answered(Box::new(FollowupReport::from(Followup {
-            meta: FollowupMeta { id: n, ..meta },
+            meta: FollowupFigures { id: n, ..meta },
             question,
             answer: done.raw,
         }))))

@@ -29,21 +29,22 @@ use tokio_util::sync::CancellationToken;
 use zeroize::Zeroizing;
 
 use crate::events::SectionEvent;
+use crate::generate::{cast_saved, retry_saved, saved_report, stored_reading};
 use crate::model::{ExportFormat, Query, ReadingId, SectionStatus};
 use crate::oracle::Reading;
-use crate::reading::{cast_saved, retry_saved, saved_report, stored_reading};
 use crate::report::{self, ReadingReport};
 use crate::store::{
-    AllParts, FollowupMeta, PartMeta, ReadingRow, Store, Unlock, Writer, WriterThread,
+    AllSectionFigures, FollowupFigures, ReadingRow, SectionFigures, Store, Unlock, Writer,
+    WriterThread,
 };
 
 // The Service's vocabulary: the types, names and rules its operations take and give back,
 // re-exported so that the front ends name them through the Service and import nothing below it.
 pub use crate::config::{Dirs, MAX_CONCURRENCY, Overrides, Prices};
+pub use crate::generate::SavedRun;
 pub use crate::llm::ProviderInfo;
 pub use crate::llm::offline::MODEL as OFFLINE_MODEL;
 pub use crate::plan::{Section, plan};
-pub use crate::reading::SavedRun;
 pub use crate::store::perms::sh_quote;
 pub use crate::store::{
     DB_FILE, HistoryFilter, KEY_FILE, KeyMode, Listed, MAX_NOTE_CHARS, NewSecret, NoteCounts,
@@ -70,10 +71,13 @@ pub const INTEGRITY_PLACEHOLDER: &str = "(integrity check failed)";
 /// What an operation needs of the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
-    /// Only reads: a `--home` that does not exist is a typo, not a new store.
-    Read,
-    /// Writes: a missing `--home` is created, and a store that cannot be written is refused.
-    Write,
+    /// A store that must be there already (to read it, or to change what it holds: delete,
+    /// notes, keys): a `--home` that does not exist is a typo, not a new store; a store that
+    /// cannot be written opens, and what would write says why it cannot.
+    Existing,
+    /// May make a new store (cast, batch): a missing `--home` is created, and a store that
+    /// cannot be written is refused at once.
+    Create,
     /// The terminal app: writes when it can; on a store that cannot be written it still opens,
     /// to browse, and every write says why it cannot.
     Browse,
@@ -98,9 +102,9 @@ pub struct ReadingFigures {
     /// The reading's columns.
     pub row: ReadingRow,
     /// Its sections' figures, in the order they finished.
-    pub parts: Vec<PartMeta>,
+    pub parts: Vec<SectionFigures>,
     /// Its follow-ups' figures, oldest first.
-    pub followups: Vec<crate::store::FollowupMeta>,
+    pub followups: Vec<crate::store::FollowupFigures>,
 }
 
 /// A stored reading about to be retried: how it stands and what will run again.
@@ -152,7 +156,7 @@ pub fn check_home(home: Option<&Path>, access: Access) -> Result<(), ServiceErro
             problem: HomeProblem::IsAFile,
             path: home.to_path_buf(),
         }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && access == Access::Read => {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && access == Access::Existing => {
             Err(ServiceError::Home {
                 problem: HomeProblem::Missing,
                 path: home.to_path_buf(),
@@ -206,7 +210,7 @@ impl Service {
         let notices = store.notices().to_vec();
         let read_only = store.why_read_only().cloned();
         if let Some(why) = &read_only
-            && access == Access::Write
+            && access == Access::Create
         {
             return Err(why.clone().into());
         }
@@ -290,7 +294,7 @@ impl Service {
         }
     }
 
-    fn engine(&self) -> Result<crate::reading::Engine, ServiceError> {
+    fn engine(&self) -> Result<crate::generate::Engine, ServiceError> {
         self.setup()
             .map(|s| s.engine.clone())
             .ok_or(ServiceError::NotConfigured)
@@ -351,14 +355,14 @@ impl Service {
             .writer
             .call(move |s| {
                 let listed = s.list(&filter)?;
-                let mut parts: std::collections::HashMap<ReadingId, Vec<PartMeta>> =
+                let mut parts: std::collections::HashMap<ReadingId, Vec<SectionFigures>> =
                     std::collections::HashMap::new();
-                for (id, meta) in s.all_part_metas()?.parts {
+                for (id, meta) in s.all_section_figures()?.parts {
                     parts.entry(id).or_default().push(meta);
                 }
-                let mut asked: std::collections::HashMap<ReadingId, Vec<FollowupMeta>> =
+                let mut asked: std::collections::HashMap<ReadingId, Vec<FollowupFigures>> =
                     std::collections::HashMap::new();
-                for (id, f) in s.all_followup_metas()?.followups {
+                for (id, f) in s.all_followup_figures()?.followups {
                     asked.entry(id).or_default().push(f);
                 }
                 let costs: std::collections::HashMap<ReadingId, Option<f64>> = parts
@@ -400,8 +404,8 @@ impl Service {
             .writer
             .call(move |s| {
                 let row = s.reading(id)?;
-                let parts = s.part_metas(id)?;
-                let followups = s.followup_metas(id)?;
+                let parts = s.section_figures(id)?;
+                let followups = s.followup_figures(id)?;
                 Ok(ReadingFigures {
                     row,
                     parts,
@@ -413,14 +417,16 @@ impl Service {
 
     /// Every section's figures across all readings, with its reading's id; readings whose
     /// records fail their check are left out and listed in `skipped`.
-    pub async fn all_figures(&self) -> Result<AllParts, ServiceError> {
-        Ok(self.writer.call(Store::all_part_metas).await?)
+    pub async fn all_figures(&self) -> Result<AllSectionFigures, ServiceError> {
+        Ok(self.writer.call(Store::all_section_figures).await?)
     }
 
     /// Every follow-up's figures across all readings, with its reading's id; those whose
     /// records fail their check are left out and their readings listed.
-    pub async fn all_followup_figures(&self) -> Result<crate::store::AllFollowups, ServiceError> {
-        Ok(self.writer.call(Store::all_followup_metas).await?)
+    pub async fn all_followup_figures(
+        &self,
+    ) -> Result<crate::store::AllFollowupFigures, ServiceError> {
+        Ok(self.writer.call(Store::all_followup_figures).await?)
     }
 
     /// Deletes reading `id`; refuses one that is being generated right now.

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::{self, Dirs, Overrides, ProviderKind, Settings};
+use crate::generate::Engine;
 use crate::llm::capacity::Initial;
 use crate::llm::memory::Memory;
 use crate::llm::negotiate::Fields;
@@ -15,7 +16,6 @@ use crate::llm::offline::Paced;
 use crate::llm::preset::{Hosting, Structured, TokenParam, preset};
 use crate::llm::{Limiter, Offline, OpenAi, OpenAiConfig, Provider};
 use crate::orchestrator::Slots;
-use crate::reading::Engine;
 
 use super::ServiceError;
 

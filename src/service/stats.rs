@@ -18,11 +18,11 @@ use crate::model::{ErrorKind, ReadingId};
 use crate::oracle::{Cast, LineValue, Reading};
 use crate::plan::{Section, plan};
 use crate::report::{ReadingStatus, SectionStatus, rate};
-use crate::store::{FollowupMeta, PartMeta, ReadingRow, rfc3339};
+use crate::store::{FollowupFigures, ReadingRow, SectionFigures, rfc3339};
 
 /// What one section cost, at `prices`: `Some(0)` for the offline text, `None` when its model
 /// has no price or it used no tokens anyone reported.
-pub fn part_cost(m: &PartMeta, prices: &Prices) -> Option<f64> {
+pub fn part_cost(m: &SectionFigures, prices: &Prices) -> Option<f64> {
     let model = m.model.as_deref()?;
     let billed = m.billed()?;
     prices
@@ -33,8 +33,8 @@ pub fn part_cost(m: &PartMeta, prices: &Prices) -> Option<f64> {
 /// What one reading cost, its follow-ups included, when every model that answered it has a
 /// price.
 pub fn reading_cost<'a>(
-    parts: impl IntoIterator<Item = &'a PartMeta>,
-    followups: impl IntoIterator<Item = &'a FollowupMeta>,
+    parts: impl IntoIterator<Item = &'a SectionFigures>,
+    followups: impl IntoIterator<Item = &'a FollowupFigures>,
     prices: &Prices,
 ) -> Option<f64> {
     let sections = totals(parts, prices).cost?;
@@ -166,7 +166,7 @@ pub struct FollowupTotals {
 }
 
 pub fn followup_totals<'a>(
-    all: impl IntoIterator<Item = &'a FollowupMeta>,
+    all: impl IntoIterator<Item = &'a FollowupFigures>,
     prices: &Prices,
 ) -> FollowupTotals {
     let mut t = FollowupTotals::default();
@@ -273,7 +273,7 @@ pub fn planned_ids(lines: [u8; 6]) -> Vec<u8> {
 }
 
 /// The rows in the order the sections finished; `planned` numbers them.
-pub fn rows(parts: &[PartMeta], planned: &[u8], prices: &Prices) -> Vec<Row> {
+pub fn rows(parts: &[SectionFigures], planned: &[u8], prices: &Prices) -> Vec<Row> {
     let mut stored: Vec<u8> = parts.iter().map(|m| m.section_id).collect();
     stored.sort_unstable();
     let number = |id: u8| {
@@ -283,7 +283,7 @@ pub fn rows(parts: &[PartMeta], planned: &[u8], prices: &Prices) -> Vec<Row> {
             .or_else(|| stored.iter().position(|&p| p == id))
             .map_or(0, |i| i + 1)
     };
-    let mut sorted: Vec<&PartMeta> = parts.iter().collect();
+    let mut sorted: Vec<&SectionFigures> = parts.iter().collect();
     sorted.sort_by_key(|m| (m.finished_ms, m.section_id));
     sorted
         .into_iter()
@@ -313,7 +313,7 @@ pub fn rows(parts: &[PartMeta], planned: &[u8], prices: &Prices) -> Vec<Row> {
         .collect()
 }
 
-pub fn totals<'a>(parts: impl IntoIterator<Item = &'a PartMeta>, prices: &Prices) -> Totals {
+pub fn totals<'a>(parts: impl IntoIterator<Item = &'a SectionFigures>, prices: &Prices) -> Totals {
     let mut t = Totals::default();
     let mut cost = 0.0;
     let mut saved = 0.0;
@@ -363,9 +363,10 @@ pub fn totals<'a>(parts: impl IntoIterator<Item = &'a PartMeta>, prices: &Prices
     t
 }
 
-pub fn across(parts: &[(ReadingId, PartMeta)], prices: &Prices) -> AllStats {
-    let mut by_section: BTreeMap<u8, Vec<&PartMeta>> = BTreeMap::new();
-    let mut by_model: BTreeMap<String, (BTreeSet<ReadingId>, Vec<&PartMeta>)> = BTreeMap::new();
+pub fn across(parts: &[(ReadingId, SectionFigures)], prices: &Prices) -> AllStats {
+    let mut by_section: BTreeMap<u8, Vec<&SectionFigures>> = BTreeMap::new();
+    let mut by_model: BTreeMap<String, (BTreeSet<ReadingId>, Vec<&SectionFigures>)> =
+        BTreeMap::new();
     let readings: BTreeSet<ReadingId> = parts.iter().map(|(id, _)| *id).collect();
     for (id, m) in parts {
         by_section.entry(m.section_id).or_default().push(m);
@@ -382,7 +383,7 @@ pub fn across(parts: &[(ReadingId, PartMeta)], prices: &Prices) -> AllStats {
         by_section: by_section
             .into_iter()
             .map(|(section_id, ms)| {
-                let ok: Vec<&&PartMeta> = ms
+                let ok: Vec<&&SectionFigures> = ms
                     .iter()
                     .filter(|m| m.status == SectionStatus::Complete)
                     .collect();
@@ -427,8 +428,8 @@ impl ReadingStats {
     /// with `prices`.
     pub fn of(
         row: &ReadingRow,
-        parts: &[PartMeta],
-        followups: &[FollowupMeta],
+        parts: &[SectionFigures],
+        followups: &[FollowupFigures],
         prices: &Prices,
     ) -> Self {
         ReadingStats {

@@ -18,7 +18,7 @@ use crate::model::ReadingId;
 
 /// A follow-up's plain columns: what stats count, nothing opened.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FollowupMeta {
+pub struct FollowupFigures {
     /// Its id.
     pub id: i64,
     /// When it was asked (Unix ms).
@@ -37,7 +37,7 @@ pub struct FollowupMeta {
     pub left_out: u32,
 }
 
-impl FollowupMeta {
+impl FollowupFigures {
     fn canon(&self, reading: ReadingId) -> Canon {
         let mut c = Canon::default();
         c.int(Some(reading.0))
@@ -58,9 +58,9 @@ impl FollowupMeta {
 
 /// Every follow-up's figures, with the readings whose follow-ups failed their check.
 #[derive(Debug, Clone, Default)]
-pub struct AllFollowups {
+pub struct AllFollowupFigures {
     /// Each follow-up's reading and figures.
-    pub followups: Vec<(ReadingId, FollowupMeta)>,
+    pub followups: Vec<(ReadingId, FollowupFigures)>,
     /// Readings with a follow-up whose record fails its check (left out of `followups`).
     pub damaged: Vec<ReadingId>,
 }
@@ -69,7 +69,7 @@ pub struct AllFollowups {
 #[derive(Clone)]
 pub struct NewFollowup {
     /// The figures (`id` is ignored: the store assigns it).
-    pub meta: FollowupMeta,
+    pub meta: FollowupFigures,
     /// The question as asked (cleaned).
     pub question: String,
     /// The answer as received.
@@ -92,10 +92,10 @@ impl fmt::Debug for NewFollowup {
 #[derive(Clone, PartialEq, Eq)]
 pub struct Followup {
     /// Its figures.
-    pub meta: FollowupMeta,
+    pub meta: FollowupFigures,
     /// The question.
     pub question: String,
-    /// The answer as received (parse it with [`crate::response::parse_response`]).
+    /// The answer as received (parse it with [`crate::answer::parse_response`]).
     pub answer: String,
 }
 
@@ -159,7 +159,7 @@ impl Store {
             )
             .map_err(|e| self.db_err(e))?;
         let n = self.conn.last_insert_rowid();
-        let meta = FollowupMeta { id: n, ..m.clone() };
+        let meta = FollowupFigures { id: n, ..m.clone() };
         let tag = self.tag(Tagged::FollowupRow(id, n), &meta.canon(id));
         let question = self.seal(Field::FollowupQuestion(id, n), f.question.as_bytes());
         let answer = self.seal(Field::FollowupAnswer(id, n), f.answer.as_bytes());
@@ -197,8 +197,8 @@ impl Store {
                         _ => None,
                     };
                     let id: i64 = r.get(0)?;
-                    let meta = source.map(|source| -> rusqlite::Result<FollowupMeta> {
-                        Ok(FollowupMeta {
+                    let meta = source.map(|source| -> rusqlite::Result<FollowupFigures> {
+                        Ok(FollowupFigures {
                             id,
                             asked_at: r.get(2)?,
                             latency_ms: uint(r.get(3)?),
@@ -228,7 +228,7 @@ impl Store {
     }
 
     /// `raw`'s figures, if its tag checks out.
-    fn checked(&self, raw: RawFollowup) -> Result<FollowupMeta, StoreError> {
+    fn checked(&self, raw: RawFollowup) -> Result<FollowupFigures, StoreError> {
         let what = Tagged::FollowupRow(raw.reading, raw.id);
         let meta = raw.meta.ok_or(StoreError::Integrity {
             id: raw.reading,
@@ -318,7 +318,7 @@ impl Store {
     }
 
     /// Reading `id`'s follow-ups' figures, oldest first (nothing opened), each checked.
-    pub fn followup_metas(&self, id: ReadingId) -> Result<Vec<FollowupMeta>, StoreError> {
+    pub fn followup_figures(&self, id: ReadingId) -> Result<Vec<FollowupFigures>, StoreError> {
         self.raw_followups(Some(id))?
             .into_iter()
             .map(|raw| self.checked(raw))
@@ -327,7 +327,7 @@ impl Store {
 
     /// Every follow-up's figures with its reading (nothing opened); those whose record fails
     /// its check are left out, and their readings listed in the second value.
-    pub fn all_followup_metas(&self) -> Result<AllFollowups, StoreError> {
+    pub fn all_followup_figures(&self) -> Result<AllFollowupFigures, StoreError> {
         let mut good = Vec::new();
         let mut bad = Vec::new();
         for raw in self.raw_followups(None)? {
@@ -339,7 +339,7 @@ impl Store {
         }
         bad.sort_unstable();
         bad.dedup();
-        Ok(AllFollowups {
+        Ok(AllFollowupFigures {
             followups: good,
             damaged: bad,
         })
@@ -427,7 +427,7 @@ impl Store {
 struct RawFollowup {
     id: i64,
     reading: ReadingId,
-    meta: Option<FollowupMeta>,
+    meta: Option<FollowupFigures>,
     tag: Option<Vec<u8>>,
 }
 
@@ -440,7 +440,7 @@ mod tests {
 
     fn followup(question: &str, answer: &str) -> NewFollowup {
         NewFollowup {
-            meta: FollowupMeta {
+            meta: FollowupFigures {
                 id: 0,
                 asked_at: 1_700_000_000_000,
                 latency_ms: 1234,
@@ -481,7 +481,7 @@ mod tests {
         );
         assert_eq!(
             got[0].meta,
-            FollowupMeta {
+            FollowupFigures {
                 id: n1,
                 ..followup("", "").meta
             }
@@ -490,7 +490,7 @@ mod tests {
             store.followup_request(a, n1).unwrap(),
             r#"[{"role":"user","content":"q"}]"#
         );
-        let all = store.all_followup_metas().unwrap();
+        let all = store.all_followup_figures().unwrap();
         assert_eq!((all.followups.len(), all.damaged.len()), (3, 0));
         // A figure changed outside iching fails that reading's follow-ups, not the other's.
         for sql in [
@@ -515,7 +515,7 @@ mod tests {
                 matches!(&failed, Some(StoreError::Integrity { field, .. }) if field.contains("follow-up")),
                 "{sql}: {failed:?}"
             );
-            let all = store.all_followup_metas().unwrap();
+            let all = store.all_followup_figures().unwrap();
             assert_eq!(all.damaged.len(), 1, "{sql}");
             assert!(!store.verify().unwrap().clean(), "{sql}");
         }

@@ -46,10 +46,10 @@ use tags::{Canon, Tagged};
 
 pub use backup::{Imported, OpenedBackup, Verified, backup, key_mode_of};
 pub use error::StoreError;
-pub use followups::{AllFollowups, Followup, FollowupMeta, NewFollowup};
+pub use followups::{AllFollowupFigures, Followup, FollowupFigures, NewFollowup};
 pub use keys::{KeyMode, MIN_PASSPHRASE_CHARS, PASSPHRASE_ENV, passphrase_strength};
 pub use notes::{MAX_NOTE_CHARS, Note, NoteCounts, NoteError, NoteKind, validate_note};
-pub use parts::{AllParts, Part, PartMeta, PartText};
+pub use parts::{AllSectionFigures, Part, PartText, SectionFigures};
 pub use readings::{HistoryFilter, Listed, NewReading, ReadingRow};
 pub use rekey::{NewSecret, Rekeyed};
 pub use writer::{Writer, WriterThread};

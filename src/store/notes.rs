@@ -96,7 +96,7 @@ pub fn validate_note(raw: &str) -> Result<String, NoteError> {
     let lines: Vec<String> = raw
         .replace("\r\n", "\n")
         .split(['\n', '\r'])
-        .map(|l| crate::response::sanitize_inline(l).trim_end().to_owned())
+        .map(|l| crate::answer::sanitize_inline(l).trim_end().to_owned())
         .collect();
     let mut out = String::new();
     let mut blank = false;

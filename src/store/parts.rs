@@ -14,7 +14,7 @@ use crate::model::{ErrorKind, ReadingId, SectionStatus};
 
 /// A part's plain columns.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PartMeta {
+pub struct SectionFigures {
     /// Section slot 1..=18.
     pub section_id: u8,
     /// `Complete` or `Failed` (nothing else is stored).
@@ -51,7 +51,7 @@ pub struct PartMeta {
     pub error_kind: Option<ErrorKind>,
 }
 
-impl PartMeta {
+impl SectionFigures {
     /// Prompt plus completion tokens, when known.
     pub fn total_tokens(&self) -> Option<u32> {
         Some(self.prompt_tokens?.saturating_add(self.completion_tokens?))
@@ -118,14 +118,14 @@ impl fmt::Debug for PartText {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Part {
     /// Plain columns.
-    pub meta: PartMeta,
+    pub meta: SectionFigures,
     /// Opened blobs.
     pub text: PartText,
 }
 
 /// A part as its row will hold it: plain columns and sealed blobs.
 struct SealedRow<'a> {
-    meta: &'a PartMeta,
+    meta: &'a SectionFigures,
     request: Vec<u8>,
     response: Option<Vec<u8>>,
     paragraphs: Option<Vec<u8>>,
@@ -138,7 +138,7 @@ pub(super) const META_COLUMNS: &str =
     ttft_ms, prompt_tokens, completion_tokens, usage_source, model, updated_at, reasoning_tokens,
     cached_tokens, failed_prompt_tokens, failed_completion_tokens, error_kind, row_tag";
 
-impl PartMeta {
+impl SectionFigures {
     /// The tagged columns (all but `updated_at`, which only the store reads).
     pub(super) fn canon(&self) -> Canon {
         let n = |v: Option<u32>| v.map(i64::from);
@@ -182,7 +182,7 @@ impl Store {
     pub fn save_parts(
         &self,
         reading: ReadingId,
-        parts: &[(&PartMeta, &PartText)],
+        parts: &[(&SectionFigures, &PartText)],
     ) -> Result<(), StoreError> {
         let rows = parts
             .iter()
@@ -270,7 +270,11 @@ impl Store {
     }
 
     /// Section `section` of reading `reading` as stored, checked; `None` when there is none.
-    fn stored_part(&self, reading: ReadingId, section: u8) -> Result<Option<PartMeta>, StoreError> {
+    fn stored_part(
+        &self,
+        reading: ReadingId,
+        section: u8,
+    ) -> Result<Option<SectionFigures>, StoreError> {
         let sql = format!(
             "SELECT {META_COLUMNS} FROM reading_parts WHERE reading_id = ?1 AND section_id = ?2"
         );
@@ -291,7 +295,7 @@ impl Store {
     fn sealed_row<'a>(
         &self,
         reading: ReadingId,
-        meta: &'a PartMeta,
+        meta: &'a SectionFigures,
         text: &PartText,
     ) -> Result<SealedRow<'a>, StoreError> {
         if matches!(
@@ -356,14 +360,14 @@ impl Store {
 
     /// The plain columns of every part of reading `id`, checked, in the order they finished.
     /// Nothing is opened.
-    pub fn part_metas(&self, id: ReadingId) -> Result<Vec<PartMeta>, StoreError> {
+    pub fn section_figures(&self, id: ReadingId) -> Result<Vec<SectionFigures>, StoreError> {
         self.reading(id)?;
         self.checked_parts(id)
     }
 
-    /// [`Store::part_metas`] without checking the reading's own row: for a caller that checks
+    /// [`Store::section_figures`] without checking the reading's own row: for a caller that checks
     /// it in the same transaction.
-    pub(super) fn checked_parts(&self, id: ReadingId) -> Result<Vec<PartMeta>, StoreError> {
+    pub(super) fn checked_parts(&self, id: ReadingId) -> Result<Vec<SectionFigures>, StoreError> {
         let sql = format!(
             "SELECT {META_COLUMNS} FROM reading_parts WHERE reading_id = ?1
              ORDER BY finished_ms, section_id"
@@ -382,7 +386,7 @@ impl Store {
     /// The plain columns of every part of every reading whose records all check out, with
     /// their reading ids, in the order they finished; and the readings left out, each with
     /// what failed. One damaged reading never hides the figures of the others.
-    pub fn all_part_metas(&self) -> Result<AllParts, StoreError> {
+    pub fn all_section_figures(&self) -> Result<AllSectionFigures, StoreError> {
         let mut skipped: BTreeMap<ReadingId, StoreError> = BTreeMap::new();
         let sql = format!("SELECT {} FROM readings r", super::readings::ROW_COLUMNS);
         let mut st = self.conn.prepare(&sql).map_err(|e| self.db_err(e))?;
@@ -417,7 +421,7 @@ impl Store {
             }
         }
         parts.retain(|(reading, _)| !skipped.contains_key(reading));
-        Ok(AllParts {
+        Ok(AllSectionFigures {
             parts,
             skipped: skipped.into_iter().collect(),
         })
@@ -426,14 +430,14 @@ impl Store {
     /// Which sections of reading `id` are stored, and how they ended.
     pub fn part_statuses(&self, id: ReadingId) -> Result<Vec<(u8, SectionStatus)>, StoreError> {
         Ok(self
-            .part_metas(id)?
+            .section_figures(id)?
             .into_iter()
             .map(|m| (m.section_id, m.status))
             .collect())
     }
 
     /// A part's plain columns ([`META_COLUMNS`]), once its tag checks out.
-    fn checked_meta(&self, reading: ReadingId, r: &Row<'_>) -> Result<PartMeta, StoreError> {
+    fn checked_meta(&self, reading: ReadingId, r: &Row<'_>) -> Result<SectionFigures, StoreError> {
         let meta = self.parse_meta(reading, r)?;
         let tag: Option<Vec<u8>> = r.get(17).map_err(|e| self.db_err(e))?;
         self.check_tag(
@@ -449,7 +453,7 @@ impl Store {
         &self,
         reading: ReadingId,
         r: &Row<'_>,
-    ) -> Result<PartMeta, StoreError> {
+    ) -> Result<SectionFigures, StoreError> {
         let sql = |e: rusqlite::Error| self.db_err(e);
         let bad = |field: &str| StoreError::BadRow {
             id: reading,
@@ -469,7 +473,7 @@ impl Store {
                 .map(|v| u32::try_from(v).map_err(|_| bad("token count")))
                 .transpose()
         };
-        Ok(PartMeta {
+        Ok(SectionFigures {
             section_id: u8::try_from(r.get::<_, i64>(0).map_err(sql)?)
                 .ok()
                 .filter(|s| (1..=18).contains(s))
@@ -508,9 +512,9 @@ impl Store {
 
 /// Every checked part of every reading, and the readings left out.
 #[derive(Debug, Default)]
-pub struct AllParts {
+pub struct AllSectionFigures {
     /// Each part with its reading's id, in the order they finished.
-    pub parts: Vec<(ReadingId, PartMeta)>,
+    pub parts: Vec<(ReadingId, SectionFigures)>,
     /// The readings whose records failed their check, by id, with what failed.
     pub skipped: Vec<(ReadingId, StoreError)>,
 }

@@ -33,7 +33,7 @@ use rusqlite::config::DbConfig;
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension};
 
 use super::keys::{Found, KEY_CHECK, Kdf, KeyMode, NewKey};
-use super::parts::PartMeta;
+use super::parts::SectionFigures;
 use super::tags::{Canon, Tagged};
 use super::{Field, Store, StoreError, now_ms};
 use crate::crypto::Sealed;
@@ -459,7 +459,7 @@ impl Store {
     /// whose columns do not parse is left untagged, so it fails its check.
     pub(super) fn tag_everything(&self) -> Result<(), StoreError> {
         let sql = |e: rusqlite::Error| self.db_err(e);
-        let parts: Vec<(ReadingId, Option<PartMeta>)> = {
+        let parts: Vec<(ReadingId, Option<SectionFigures>)> = {
             let cols = super::parts::META_COLUMNS;
             let mut st = self
                 .conn

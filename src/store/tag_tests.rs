@@ -61,7 +61,11 @@ fn assert_only_a_fails(sql: &str, field: &str) {
         assert_eq!(store.reading(a), Err(want.clone()), "{sql}");
     }
     assert_eq!(store.parts(a).map(drop), Err(want.clone()), "{sql}");
-    assert_eq!(store.part_metas(a).map(drop), Err(want.clone()), "{sql}");
+    assert_eq!(
+        store.section_figures(a).map(drop),
+        Err(want.clone()),
+        "{sql}"
+    );
     // The listing still shows both, a saying what failed where its question would be.
     let listed = store.list(&HistoryFilter::default()).unwrap();
     assert_eq!(listed.len(), 2, "{sql}");
@@ -73,7 +77,7 @@ fn assert_only_a_fails(sql: &str, field: &str) {
     assert_eq!(listed_b.question.as_deref(), Ok("question b"));
     assert_eq!(listed_b.row, b_row);
     // Stats leave a out, say why, and keep b.
-    let all = store.all_part_metas().unwrap();
+    let all = store.all_section_figures().unwrap();
     assert_eq!(all.skipped, vec![(a, want.clone())], "{sql}");
     assert!(all.parts.iter().all(|(id, _)| *id == b));
     assert_eq!(all.parts.len(), 1);
@@ -215,7 +219,7 @@ fn writing_again_keeps_the_tags_in_step() {
     // And a store reopened checks out.
     drop(store);
     let store = Store::open(dir.path(), Unlock::default()).unwrap();
-    assert_eq!(store.all_part_metas().unwrap().skipped, vec![]);
+    assert_eq!(store.all_section_figures().unwrap().skipped, vec![]);
 }
 
 #[test]

@@ -79,7 +79,7 @@ fn round_trip_with_a_key_file() {
     assert_eq!(parts[1].text, t4);
     assert_eq!(
         Part {
-            meta: PartMeta {
+            meta: SectionFigures {
                 updated_at: parts[0].meta.updated_at,
                 ..m1
             },

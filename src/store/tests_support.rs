@@ -19,10 +19,14 @@ pub(super) fn new_reading(question: &str, primary: u8, resulting: Option<u8>) ->
     }
 }
 
-pub(super) fn part(section_id: u8, status: SectionStatus, text: &str) -> (PartMeta, PartText) {
+pub(super) fn part(
+    section_id: u8,
+    status: SectionStatus,
+    text: &str,
+) -> (SectionFigures, PartText) {
     let complete = status == SectionStatus::Complete;
     (
-        PartMeta {
+        SectionFigures {
             section_id,
             status,
             attempts: 1,

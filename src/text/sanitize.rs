@@ -105,7 +105,7 @@ fn skip_string<I: Iterator<Item = char>>(it: &mut std::iter::Peekable<I>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::response::test_support::texts;
+    use crate::answer::test_support::texts;
 
     #[test]
     fn zero_width_characters_and_bidi_marks_are_removed() {

@@ -31,12 +31,12 @@ use super::screens::reading::{ReadingAction, ReadingState};
 use super::screens::stats::{StatsState, StatsView};
 use super::strings::msg;
 use super::theme::Theme;
+use crate::answer::sanitize_inline;
 use crate::events::EventKind;
 use crate::events::SectionEvent;
 use crate::model::{Query, ReadingId};
 use crate::oracle::{Cast, Method, Reading};
 use crate::report::{ReadingReport, ReadingStatus};
-use crate::response::sanitize_inline;
 use crate::service::{Asked, HistoryEntry, NoteKind, Resume, Section, ServiceError, plan};
 use crate::text::truncate;
 

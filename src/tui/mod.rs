@@ -35,7 +35,7 @@ pub async fn run(home: Option<&Path>) -> Result<ExitCode, ServiceError> {
     }
     // The store opens before the terminal is taken, so its errors (and a passphrase prompt)
     // happen on the plain terminal.
-    let service = Service::open(home, Access::Browse, crate::prompt::passphrase_prompt())?;
+    let service = Service::open(home, Access::Browse, crate::passphrase::passphrase_prompt())?;
     let setup = service.configure_app()?;
     let info = setup.engine.provider.info();
     let size = crossterm::terminal::size().unwrap_or((80, 24));

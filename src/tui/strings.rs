@@ -497,7 +497,7 @@ pub mod msg {
         // whole.
         format!(
             "Exported to the file below (any key goes on).\n{}",
-            crate::response::sanitize_inline(&path.display().to_string())
+            crate::answer::sanitize_inline(&path.display().to_string())
         )
     }
     /// No reading selected.

@@ -11,10 +11,10 @@ use ratatui_textarea::TextArea;
 
 use super::widgets::status_word;
 use super::{Column, fit_columns, fmt_cost, fmt_tokens};
+use crate::answer::sanitize_inline;
 use crate::model::{ExportFormat, ReadingId};
 use crate::oracle::hexagram;
 use crate::report::ReadingStatus;
-use crate::response::sanitize_inline;
 use crate::search::{Search, Searched};
 use crate::service::HistoryEntry;
 use crate::service::rfc3339;

@@ -7,9 +7,9 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Padding, Paragraph};
 
+use crate::answer::sanitize_inline;
 use crate::model::ReadingId;
 use crate::report::NoteReport;
-use crate::response::sanitize_inline;
 use crate::text::{truncate, width};
 use crate::tui::strings;
 use crate::tui::theme::Theme;

@@ -17,10 +17,10 @@ use ratatui_textarea::TextArea;
 
 use super::widgets::bar;
 use super::{heading, wrap_styled};
+use crate::answer::sanitize_inline;
 use crate::book::{self, Page};
 use crate::model::ReadingId;
 use crate::oracle::{Hexagram, all_hexagrams, hexagram, hexagram_matches};
-use crate::response::sanitize_inline;
 use crate::text::{self, truncate};
 use crate::tui::strings;
 use crate::tui::theme::Theme;

@@ -14,11 +14,11 @@ use ratatui::widgets::{Block, BorderType, Paragraph};
 
 use super::widgets::status_word;
 use super::{fmt_secs, fmt_tokens, hexagram_title};
+use crate::answer::{preview, sanitize_inline};
 use crate::events::{EventKind, Hold, SectionEvent, UsageSource};
 use crate::model::{ErrorKind, ReadingId};
 use crate::oracle::Reading;
 use crate::report::{ReadingStatus, SectionReport, SectionStatus, status_of};
-use crate::response::{preview, sanitize_inline};
 use crate::service::Section;
 use crate::text::{self, truncate};
 use crate::tui::strings;
@@ -71,7 +71,7 @@ impl Figures {
             text: s
                 .paragraphs
                 .iter()
-                .map(crate::response::Paragraph::plain_text)
+                .map(crate::answer::Paragraph::plain_text)
                 .collect::<Vec<_>>()
                 .join(" "),
         }
@@ -910,7 +910,7 @@ mod tests {
         // Finished, the server's counts replace it, with no `~`.
         let done = crate::events::SectionDone {
             raw: "{\"response\": \"The Creative\"}".into(),
-            paragraphs: crate::response::parse_response("{\"response\": \"The Creative\"}"),
+            paragraphs: crate::answer::parse_response("{\"response\": \"The Creative\"}"),
             usage: crate::events::Usage::reported(1_200, 9),
             latency: at,
             ttft: Some(at),

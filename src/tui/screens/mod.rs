@@ -269,11 +269,11 @@ pub fn paste(
 ) -> Result<(), String> {
     let unified = text.replace("\r\n", "\n").replace('\r', "\n");
     let clean: String = if one_line {
-        crate::response::sanitize_inline(&unified.replace('\n', " "))
+        crate::answer::sanitize_inline(&unified.replace('\n', " "))
     } else {
         unified
             .split('\n')
-            .map(crate::response::sanitize_inline)
+            .map(crate::answer::sanitize_inline)
             .collect::<Vec<_>>()
             .join("\n")
     };

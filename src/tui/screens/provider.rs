@@ -9,7 +9,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 
 use super::centered;
-use crate::response::sanitize_inline;
+use crate::answer::sanitize_inline;
 use crate::service::ProviderInfo;
 use crate::text::{self, truncate};
 use crate::tui::theme::Theme;

@@ -13,10 +13,10 @@ use ratatui::widgets::{Block, Borders, Paragraph};
 use super::library::Links;
 use super::widgets::bar;
 use super::{heading, hexagram_title, wrap_styled};
+use crate::answer::{Paragraph as Para, sanitize_inline};
 use crate::model::{ExportFormat, ReadingId};
 use crate::oracle::{Hexagram, hexagram};
 use crate::report::{ReadingReport, SectionStatus};
-use crate::response::{Paragraph as Para, sanitize_inline};
 use crate::service::Section;
 use crate::text::{self, truncate};
 use crate::tui::strings;
@@ -438,7 +438,7 @@ pub fn doc(
         }
         if let Some(a) = asking {
             question(&mut lines, &a.question, None);
-            let so_far = crate::response::parse_response(&a.text);
+            let so_far = crate::answer::parse_response(&a.text);
             if so_far.is_empty() {
                 lines.extend(plain(strings::FOLLOWUP_WAITING, theme.dim));
             } else {

@@ -10,9 +10,9 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Row, Table, TableState};
 
 use super::{Column, fit, fit_columns, fmt_cost, fmt_tokens};
+use crate::answer::sanitize_inline;
 use crate::model::ReadingId;
 use crate::report::SectionStatus;
-use crate::response::sanitize_inline;
 use crate::service::{FollowupTotals, ReadingStats, Row as Figures};
 use crate::text::{self, truncate};
 use crate::tui::theme::Theme;

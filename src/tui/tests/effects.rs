@@ -20,7 +20,7 @@ use crate::tui::effects::Runner;
 
 /// A service over a fresh store in `home`, answering offline (paced by `pace` when given).
 fn service(home: &Path, pace: Option<Duration>) -> Service {
-    let service = Service::open(Some(home), Access::Write, None).unwrap();
+    let service = Service::open(Some(home), Access::Create, None).unwrap();
     let mut setup = Setup::resolve(
         Some(home),
         Overrides {
@@ -232,7 +232,7 @@ async fn shutdown_cancels_what_is_in_flight_and_the_store_keeps_it() {
     let mut h = Harness::new(home.path(), Some(Duration::from_secs(3600)));
     let id = h.start(1, "6,6,6,6,6,6").await;
     h.runner.shutdown(Duration::from_secs(10)).await;
-    let service = Service::open(Some(home.path()), Access::Read, None).unwrap();
+    let service = Service::open(Some(home.path()), Access::Existing, None).unwrap();
     let report = service.report(id).await.unwrap();
     assert_eq!(report.status, ReadingStatus::Cancelled);
     service.close().await;
@@ -396,7 +396,7 @@ async fn a_follow_up_streams_its_answer_and_is_saved_with_the_reading() {
     let line3 = reading.primary.line_text(3);
     assert!(f.answer.contains(line3), "{}", f.answer);
     assert!(
-        crate::response::to_plain_text(&crate::response::parse_response(&streamed), None)
+        crate::answer::to_plain_text(&crate::answer::parse_response(&streamed), None)
             .contains(line3),
         "the answer streamed before it ended"
     );
@@ -587,7 +587,7 @@ async fn the_stats_screen_and_iching_stats_say_the_same_cost_and_throughput() {
         .unwrap_or_else(|_| panic!("{total}"));
     let tui_rate: f64 = figures[figures.len() - 2].parse().unwrap();
     // `iching stats ID` from the same store.
-    let service = Service::open(Some(home.path()), Access::Read, None).unwrap();
+    let service = Service::open(Some(home.path()), Access::Existing, None).unwrap();
     let cli = crate::cli::stats::reading_table(&service.reading_stats(id).await.unwrap(), false);
     let cli_rate = number_after(&cli, "of wall time,");
     let cli_cost = number_after(&cli, "cost: $");
@@ -638,7 +638,7 @@ async fn history_search_and_the_history_filter_find_the_same_readings_follow_ups
     };
     let mut state = crate::tui::screens::history::HistoryState::default();
     state.set_rows(entries.into_iter().map(Into::into).collect());
-    let service = Service::open(Some(home.path()), Access::Read, None).unwrap();
+    let service = Service::open(Some(home.path()), Access::Existing, None).unwrap();
     for word in [
         "inland",
         "harbour",

@@ -18,6 +18,7 @@ use super::screens::journal::JournalView;
 use super::screens::note::NoteEditor;
 use super::screens::patterns::PatternsView;
 use super::screens::provider::PickerState;
+use crate::answer::parse_response;
 use crate::events::{EventKind, SectionDone, SectionEvent, SectionFailure, Usage, UsageSource};
 use crate::llm::ProviderInfo;
 use crate::llm::offline::compose;
@@ -25,7 +26,6 @@ use crate::model::ReadingId;
 use crate::oracle::{Cast, Reading};
 use crate::plan::{Section, plan};
 use crate::report::{ReadingReport, ReadingStatus};
-use crate::response::parse_response;
 use crate::service::HistoryEntry;
 use crate::store::{Listed, ReadingRow};
 
@@ -122,16 +122,16 @@ fn loaded(report: ReadingReport) -> Msg {
 /// `report`'s figures loaded for the Stats screen, priced with `prices`: its sections and
 /// follow-ups as the store's plain columns hold them, through the Service's one rule.
 fn stats_loaded(report: ReadingReport, prices: &crate::config::Prices) -> Msg {
-    use crate::store::{FollowupMeta, PartMeta, ReadingRow};
+    use crate::store::{FollowupFigures, ReadingRow, SectionFigures};
     let id = report.id.expect("a stored report");
     let mut finished = 0;
-    let parts: Vec<PartMeta> = report
+    let parts: Vec<SectionFigures> = report
         .sections
         .iter()
         .map(|s| {
             let latency_ms = s.latency_ms.unwrap_or(0);
             finished = finished.max(latency_ms);
-            PartMeta {
+            SectionFigures {
                 section_id: s.id,
                 status: s.status,
                 attempts: s.attempts,
@@ -152,10 +152,10 @@ fn stats_loaded(report: ReadingReport, prices: &crate::config::Prices) -> Msg {
             }
         })
         .collect();
-    let followups: Vec<FollowupMeta> = report
+    let followups: Vec<FollowupFigures> = report
         .followups
         .iter()
-        .map(|f| FollowupMeta {
+        .map(|f| FollowupFigures {
             id: f.id,
             asked_at: 0,
             latency_ms: f.latency_ms,

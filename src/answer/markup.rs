@@ -291,8 +291,8 @@ fn parse_entity(rest: &str) -> Option<(Option<char>, usize)> {
 
 #[cfg(test)]
 mod tests {
-    use crate::response::parse_response;
-    use crate::response::test_support::{span, texts};
+    use crate::answer::parse_response;
+    use crate::answer::test_support::{span, texts};
 
     #[test]
     fn markdown_prose_keeps_its_emphasis() {

@@ -65,7 +65,7 @@ impl Provider for Script {
             }
             let text = format!("{{\"response\": [\"<p>Section <b>{id}</b> speaks.</p>\"]}}");
             Ok(Completion {
-                paragraphs: crate::response::parse_response(&text),
+                paragraphs: crate::answer::parse_response(&text),
                 text,
                 usage: Usage {
                     prompt_tokens: 100,
@@ -396,7 +396,7 @@ fn a_stored_row_rebuilds_its_reading() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_reading_whose_store_failed_is_reported_as_unsaved_not_as_never_started() {
-    use crate::reading::{BatchEvent, BatchJob, JobOutcome, run_batch};
+    use crate::generate::{BatchEvent, BatchJob, JobOutcome, run_batch};
     let dir = tempfile::tempdir().unwrap();
     let (writer, _thread) = open(dir.path());
     // Reading 1: section 1 answers, the rest wait for `gate`. Reading 2: everything waits for

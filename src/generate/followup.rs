@@ -9,6 +9,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::Engine;
+use crate::answer::to_plain_text;
 use crate::events::{SectionDone, SectionEvent};
 use crate::llm::{SectionRequest, tokens};
 use crate::model::{Query, ReadingId, SectionStatus};
@@ -16,7 +17,6 @@ use crate::oracle::Reading;
 use crate::orchestrator::Outcome;
 use crate::plan::{ChatMessage, Section, reading_json};
 use crate::report::ReadingReport;
-use crate::response::to_plain_text;
 
 /// The most tokens (tiktoken's count) that the reading's sections and the earlier follow-ups
 /// may take in a follow-up's request; the oldest are left out first beyond it.
@@ -180,9 +180,9 @@ pub async fn run_followup(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::answer::parse_response;
     use crate::oracle::Cast;
     use crate::plan::plan;
-    use crate::response::parse_response;
 
     fn engine() -> Engine {
         Engine {

@@ -221,7 +221,7 @@ fn strip_fence(s: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::response::test_support::texts;
+    use crate::answer::test_support::texts;
 
     #[test]
     fn lenient_shapes() {

@@ -18,15 +18,15 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::Engine;
+use crate::answer::Paragraph;
 use crate::events::{EventKind, SectionDone, SectionEvent, SectionFailure};
 use crate::model::{Query, ReadingId};
 use crate::oracle::{Cast, LineValue, Method, Reading};
 use crate::orchestrator::RunSummary;
 use crate::plan::{Section, plan};
 use crate::report::{ReadingReport, ReadingStatus, SectionStatus, millis, rate};
-use crate::response::Paragraph;
 use crate::store::{
-    NewReading, PartMeta, PartText, ReadingRow, Store, StoreError, Writer, rfc3339,
+    NewReading, PartText, ReadingRow, SectionFigures, Store, StoreError, Writer, rfc3339,
 };
 
 /// A run whose sections were saved as they finished.
@@ -260,8 +260,8 @@ async fn run_sections(
     })
 }
 
-fn done_part(section: Section, done: &SectionDone) -> (PartMeta, PartText) {
-    let meta = PartMeta {
+fn done_part(section: Section, done: &SectionDone) -> (SectionFigures, PartText) {
+    let meta = SectionFigures {
         section_id: section.id(),
         status: SectionStatus::Complete,
         attempts: done.attempts,
@@ -289,8 +289,12 @@ fn done_part(section: Section, done: &SectionDone) -> (PartMeta, PartText) {
     (meta, text)
 }
 
-fn failed_part(section: Section, failure: &SectionFailure, model: &str) -> (PartMeta, PartText) {
-    let meta = PartMeta {
+fn failed_part(
+    section: Section,
+    failure: &SectionFailure,
+    model: &str,
+) -> (SectionFigures, PartText) {
+    let meta = SectionFigures {
         section_id: section.id(),
         status: SectionStatus::Failed,
         attempts: failure.attempts,

@@ -98,8 +98,8 @@ fn md_escape(s: &str, out: &mut String) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::response::parse_response;
-    use crate::response::test_support::span;
+    use crate::answer::parse_response;
+    use crate::answer::test_support::span;
 
     #[test]
     fn unicode_and_wrapping() {
