@@ -16,7 +16,8 @@ the judgment (卦辞), the six line statements (爻辞), 用九/用六 for 1 and
 the Great Image (大象), the Small Image of each line (小象, and of 用九/用六), the Wenyan (文言)
 of 1 and 2 as paragraphs, and its phrase of the Xugua (序卦) and of the Zagua (杂卦). The texts
 are kept verbatim, except that the line breaks inside a passage are joined (every one follows a
-full stop) and the few ASCII spaces after full-width punctuation are dropped.
+full stop), the few ASCII spaces after full-width punctuation are dropped, and the readings in
+CORRECTIONS are set right (each is required to occur exactly once).
 
 It fails loudly unless the counts are 64 judgments, 384 line statements, 64 Tuan, 64 Great
 Images, 384 Small Images, 2 special lines and 2 Wenyan, every record is "checked", each line
@@ -50,6 +51,47 @@ TRADITIONAL = dict(
         "訟師謙隨蠱臨觀賁剝復無頤過離恆遯壯晉損漸歸豐兌渙節濟",
     )
 )
+
+# Readings corrected against the received text, after collation with a second transcription
+# (scripts/check-chinese.py; the Kanseki Repository's 周易, KR1a0001) and a third (the PyPI
+# package gua); see assets/PROVENANCE.md, which gives the reason for each. (number, field, line
+# or None, before, after); `before` must occur exactly once in that text.
+CORRECTIONS = [
+    (23, "judgment", None, "剥：不利。有攸往。", "剥：不利有攸往。"),
+    (1, "tuan", None, "保合大和〈一作太和〉，", "保合大和，"),
+    (1, "wenyan", None, "大哉乾元，刚健中正", "大哉乾乎！刚健中正"),
+    (2, "wenyan", None, "含之。以从王事", "含之以从王事"),
+    (4, "line_images", 6, "利御寇，上下顺也", "利用御寇，上下顺也"),
+    (9, "line_images", 4, "有孚。惕出。上合志也。", "有孚惕出，上合志也。"),
+    (17, "tuan", None, "随之时义大矣哉", "随时之义大矣哉"),
+    (17, "line_texts", 3, "随，有求得利，居贞。", "随有求得，利居贞。"),
+    (23, "image", None, "山附地上", "山附于地"),
+    (24, "line_texts", 1, "不复远", "不远复"),
+    (24, "line_texts", 1, "无袛悔", "无祗悔"),
+    (27, "tuan", None, "颐之时义大矣哉", "颐之时大矣哉"),
+    (28, "tuan", None, "大过之时义大矣哉", "大过之时大矣哉"),
+    (29, "tuan", None, "坎之时用大矣哉", "险之时用大矣哉"),
+    (29, "line_images", 4, "刚柔济也", "刚柔际也"),
+    (40, "tuan", None, "解之时义大矣哉", "解之时大矣哉"),
+    (43, "line_images", 2, "莫夜有戎，得中道也", "有戎勿恤，得中道也"),
+    (44, "line_texts", 1, "踟躅", "蹢躅"),
+    (47, "line_texts", 2, "利用亨祀", "利用享祀"),
+    (48, "line_texts", 5, "井冽", "井洌"),
+    (49, "tuan", None, "革而信也", "革而信之"),
+    (49, "tuan", None, "革之时义大矣哉", "革之时大矣哉"),
+    (53, "line_texts", 1, "鸿渐于乾", "鸿渐于干"),
+    (55, "line_texts", 3, "日中见沫", "日中见沬"),
+    (55, "line_images", 4, "吉；行也。", "吉行也。"),
+    (60, "line_images", 2, "不出门庭，失时极也", "不出门庭凶，失时极也"),
+    (61, "line_texts", 1, "有他不燕", "有它不燕"),
+    (61, "line_images", 3, "可鼓或罢", "或鼓或罢"),
+    (62, "tuan", None, "有飞鸟遗之音", "飞鸟遗之音"),
+    (31, "xugua", None, "礼仪有所错", "礼义有所错"),
+    (34, "xugua", None, "物不可终遁", "物不可以终遁"),
+    (40, "xugua", None, "物不可终难", "物不可以终难"),
+    (63, "xugua", None, "故受之既济", "故受之以既济"),
+    (43, "zagua", None, "小人道消也", "小人道忧也"),
+]
 
 
 def fail(message):
@@ -158,6 +200,28 @@ def zagua_phrases(chapters, names):
     return out
 
 
+def correct(out):
+    """Applies CORRECTIONS to the entries, each to exactly one occurrence."""
+    for n, field, line, before, after in CORRECTIONS:
+        entry = out[n - 1]
+        check(entry["number"] == n, f"correction {n}: entry {entry['number']}")
+        if line is not None:
+            texts, i = entry[field], line - 1
+        elif isinstance(entry[field], list):
+            hits = [k for k, t in enumerate(entry[field]) if before in t]
+            check(len(hits) == 1, f"correction {n} {field}: {before!r} in {len(hits)} paragraphs")
+            texts, i = entry[field], hits[0]
+        else:
+            texts, i = None, None
+        text = entry[field] if texts is None else texts[i]
+        check(text.count(before) == 1, f"correction {n} {field}: {before!r} {text.count(before)} times")
+        text = text.replace(before, after)
+        if texts is None:
+            entry[field] = text
+        else:
+            texts[i] = text
+
+
 def main():
     wheel = read_wheel(sys.argv[1] if len(sys.argv) > 1 else None)
 
@@ -248,6 +312,7 @@ def main():
             entry["wenyan"] = [clean(s["text"]) for s in sections]
         out.append(entry)
 
+    correct(out)
     counts = {
         "judgments": len(out),
         "line_texts": sum(len(e["line_texts"]) for e in out),

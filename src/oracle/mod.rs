@@ -150,6 +150,8 @@ fn nuclear_pattern(bits: u8) -> u8 {
 }
 
 #[cfg(test)]
+mod chinese_tests;
+#[cfg(test)]
 mod names_tests;
 #[cfg(test)]
 mod tests;
