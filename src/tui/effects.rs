@@ -5,6 +5,7 @@
 //! the app does.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,6 +15,7 @@ use tokio::task::{JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
 
 use super::app::{Effect, Msg};
+use super::screens::stats::StatsView;
 use crate::events::SectionEvent;
 use crate::service::{HistoryFilter, SavedRun, Service, ServiceError};
 
@@ -87,53 +89,43 @@ impl Runner {
                     token.cancel();
                 }
             }
-            Effect::LoadHistory => {
-                self.tasks.spawn(async move {
-                    let result = service
-                        .history(HistoryFilter {
-                            with_text: true,
-                            ..HistoryFilter::default()
-                        })
-                        .await;
-                    let _ = tx.send(Msg::History(result));
-                });
-            }
-            Effect::Open { id } => {
-                self.tasks.spawn(async move {
-                    let result = service.report(id).await.map(Box::new);
-                    let _ = tx.send(Msg::Reading { id, result });
-                });
-            }
-            Effect::LoadStats { id } => {
-                self.tasks.spawn(async move {
-                    let result = match service.reading_stats(id).await {
-                        Ok(stats) => service.question(id).await.map(|question| {
-                            Box::new(crate::tui::screens::stats::StatsView { stats, question })
-                        }),
-                        Err(e) => Err(e),
-                    };
-                    let _ = tx.send(Msg::Stats { id, result });
-                });
-            }
-            Effect::Delete { id } => {
-                self.tasks.spawn(async move {
-                    let result = service.delete(id).await;
-                    let _ = tx.send(Msg::Deleted { id, result });
-                });
-            }
-            Effect::LoadPatterns { width, search } => {
-                self.tasks.spawn(async move {
-                    let found = service.pattern_rows(search.clone()).await;
-                    let result = found.map(|(rows, damaged)| {
-                        let p = crate::report::patterns::patterns(&rows, damaged);
-                        crate::report::patterns::text(&p, search.as_deref(), width)
-                            .lines()
-                            .map(str::to_owned)
-                            .collect()
-                    });
-                    let _ = tx.send(Msg::Patterns(result));
-                });
-            }
+            Effect::LoadHistory => self.run(async move |s| {
+                Msg::History(
+                    s.history(HistoryFilter {
+                        with_text: true,
+                        ..HistoryFilter::default()
+                    })
+                    .await,
+                )
+            }),
+            Effect::Open { id } => self.run(async move |s| Msg::Reading {
+                id,
+                result: s.report(id).await.map(Box::new),
+            }),
+            Effect::LoadStats { id } => self.run(async move |s| {
+                let result = match s.reading_stats(id).await {
+                    Ok(stats) => s
+                        .question(id)
+                        .await
+                        .map(|question| Box::new(StatsView { stats, question })),
+                    Err(e) => Err(e),
+                };
+                Msg::Stats { id, result }
+            }),
+            Effect::Delete { id } => self.run(async move |s| Msg::Deleted {
+                id,
+                result: s.delete(id).await,
+            }),
+            Effect::LoadPatterns { width, search } => self.run(async move |s| {
+                let found = s.pattern_rows(search.clone()).await;
+                Msg::Patterns(found.map(|(rows, damaged)| {
+                    let p = crate::report::patterns::patterns(&rows, damaged);
+                    crate::report::patterns::text(&p, search.as_deref(), width)
+                        .lines()
+                        .map(str::to_owned)
+                        .collect()
+                }))
+            }),
             Effect::Ask { run, id, question } => {
                 let cancel = self.token(run);
                 self.tasks.spawn(async move {
@@ -149,63 +141,43 @@ impl Runner {
                     let _ = tx.send(Msg::FollowupEnded { run, id, result });
                 });
             }
-            Effect::EditNote { id, note, text } => {
-                self.tasks.spawn(async move {
-                    let result = service.edit_note(id, note, &text).await;
-                    let _ = tx.send(Msg::NoteChanged {
-                        id,
-                        deleted: false,
-                        result,
-                    });
-                });
-            }
-            Effect::DeleteNote { id, note } => {
-                self.tasks.spawn(async move {
-                    let result = service.delete_note(id, note).await;
-                    let _ = tx.send(Msg::NoteChanged {
-                        id,
-                        deleted: true,
-                        result,
-                    });
-                });
-            }
-            Effect::AddNote { id, kind, text } => {
-                self.tasks.spawn(async move {
-                    let result = service.add_note(id, kind, &text).await;
-                    let _ = tx.send(Msg::NoteAdded { id, result });
-                });
-            }
+            Effect::EditNote { id, note, text } => self.run(async move |s| Msg::NoteChanged {
+                id,
+                deleted: false,
+                result: s.edit_note(id, note, &text).await,
+            }),
+            Effect::DeleteNote { id, note } => self.run(async move |s| Msg::NoteChanged {
+                id,
+                deleted: true,
+                result: s.delete_note(id, note).await,
+            }),
+            Effect::AddNote { id, kind, text } => self.run(async move |s| Msg::NoteAdded {
+                id,
+                result: s.add_note(id, kind, &text).await,
+            }),
             Effect::Export { id, format } => {
                 let dir = self.export_dir.clone();
-                self.tasks.spawn(async move {
-                    let result = service.export(id, format, &dir).await;
-                    let _ = tx.send(Msg::Exported { id, result });
+                self.run(async move |s| Msg::Exported {
+                    id,
+                    result: s.export(id, format, &dir).await,
                 });
             }
-            Effect::LoadModels { provider } => {
-                self.tasks.spawn(async move {
-                    let result = service.models_of(&provider).await;
-                    let _ = tx.send(Msg::Models { provider, result });
-                });
-            }
-            Effect::Doctor { provider, model } => {
-                self.tasks.spawn(async move {
-                    let found = service.doctor_of(&provider, model).await;
-                    let lines = match found {
-                        Ok(checks) => checks
-                            .into_iter()
-                            .map(|c| (c.ok, format!("{}: {}", c.check, c.detail), c.fix))
-                            .collect(),
-                        Err(e) => vec![(false, e.to_string(), None)],
-                    };
-                    let _ = tx.send(Msg::Doctor { provider, lines });
-                });
-            }
+            Effect::LoadModels { provider } => self.run(async move |s| Msg::Models {
+                result: s.models_of(&provider).await,
+                provider,
+            }),
+            Effect::Doctor { provider, model } => self.run(async move |s| {
+                let lines = match s.doctor_of(&provider, model).await {
+                    Ok(checks) => checks
+                        .into_iter()
+                        .map(|c| (c.ok, format!("{}: {}", c.check, c.detail), c.fix))
+                        .collect(),
+                    Err(e) => vec![(false, e.to_string(), None)],
+                };
+                Msg::Doctor { provider, lines }
+            }),
             Effect::UseProvider { provider, model } => {
-                self.tasks.spawn(async move {
-                    let result = service.use_provider(&provider, model);
-                    let _ = tx.send(Msg::ProviderChanged(result));
-                });
+                self.run(async move |s| Msg::ProviderChanged(s.use_provider(&provider, model)))
             }
             Effect::Quit => {
                 for token in self.runs.values() {
@@ -213,6 +185,19 @@ impl Runner {
                 }
             }
         }
+    }
+
+    /// Runs the Service operation `op` on a task; the message it answers with goes to the app.
+    /// Every effect but a run's (which streams its events first) is one of these.
+    fn run<F>(&mut self, op: impl FnOnce(Arc<Service>) -> F)
+    where
+        F: Future<Output = Msg> + Send + 'static,
+    {
+        let (service, tx) = (self.service.clone(), self.tx.clone());
+        let answer = op(service);
+        self.tasks.spawn(async move {
+            let _ = tx.send(answer.await);
+        });
     }
 
     fn token(&mut self, run: u64) -> CancellationToken {
