@@ -305,6 +305,35 @@ pub struct Query {
     pub context: Option<String>,
 }
 
+/// What a note says about its reading.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NoteKind {
+    /// What you make of the reading now.
+    Note,
+    /// How things turned out.
+    Outcome,
+}
+
+impl NoteKind {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NoteKind::Note => "note",
+            NoteKind::Outcome => "outcome",
+        }
+    }
+
+    /// The kind a stored name names.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "note" => Some(NoteKind::Note),
+            "outcome" => Some(NoteKind::Outcome),
+            _ => None,
+        }
+    }
+}
+
 /// The longest question accepted, in characters.
 pub const MAX_QUESTION_CHARS: usize = 2000;
 /// The longest situation (`--context`) accepted, in characters.

@@ -274,7 +274,7 @@ pub struct NoteReport {
     /// When it was written (RFC 3339, UTC).
     pub at: String,
     /// `note` (what you make of it) or `outcome` (how it turned out).
-    pub kind: String,
+    pub kind: crate::model::NoteKind,
     /// What it says.
     pub text: String,
 }
@@ -443,7 +443,11 @@ pub fn to_text(r: &ReadingReport, width: usize) -> String {
     if !r.notes.is_empty() {
         out.push_str("\n== Journal ==\n");
         for n in &r.notes {
-            out.push_str(&format!("\n{} · {}\n", n.at.replace('T', " "), n.kind));
+            out.push_str(&format!(
+                "\n{} · {}\n",
+                n.at.replace('T', " "),
+                n.kind.as_str()
+            ));
             for line in n.text.lines() {
                 out.push_str(&wrap_labelled("  ", &sanitize_inline(line), width));
             }
@@ -526,7 +530,7 @@ pub fn to_markdown_doc(r: &ReadingReport) -> String {
             out.push_str(&format!(
                 "\n*{} · {}*\n\n",
                 markdown_text(&n.at.replace('T', " ")),
-                markdown_text(&n.kind)
+                markdown_text(n.kind.as_str())
             ));
             // Each line its own paragraph line, escaped like every text not from the parser.
             let lines: Vec<String> = n.text.lines().map(markdown_text).collect();

@@ -375,14 +375,7 @@ pub fn resolve(home: Option<&Path>, o: Overrides) -> Result<(Dirs, Settings), Co
     Ok((dirs, settings))
 }
 
-/// Which provider answers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ProviderKind {
-    /// The embedded classic.
-    Offline,
-    /// An OpenAI-compatible endpoint.
-    OpenAi,
-}
+pub use crate::llm::ProviderKind;
 
 /// Settings given on the command line; `None` = not given. [`Settings::resolve`] puts them over
 /// the environment ([`ENV_OVERRIDES`]), which goes over config.toml, which goes over the preset.

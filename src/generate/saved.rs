@@ -73,14 +73,14 @@ pub async fn create_saved(
         primary: reading.primary.number,
         resulting: reading.resulting.map(|h| h.number),
         sections_planned: u32::try_from(planned.len()).unwrap_or(u32::MAX),
-        provider: info.name.to_owned(),
+        provider: info.name().to_owned(),
         model: info.model,
     };
     let id = writer.call(move |s| s.create_reading(&new)).await?;
     tracing::info!(
         reading = id.0,
         sections = planned.len(),
-        provider = info.name,
+        provider = info.kind.name(),
         "reading started"
     );
     Ok(id)
@@ -366,7 +366,7 @@ pub fn saved_report(store: &Store, id: ReadingId) -> Result<ReadingReport, Store
         .map(|n| crate::report::NoteReport {
             id: n.id,
             at: rfc3339(n.created_at),
-            kind: n.kind.as_str().to_owned(),
+            kind: n.kind,
             text: n.text,
         })
         .collect();

@@ -181,15 +181,41 @@ impl ProviderError {
     }
 }
 
+/// Which provider answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProviderKind {
+    /// The embedded classic.
+    Offline,
+    /// An OpenAI-compatible endpoint.
+    OpenAi,
+}
+
+impl ProviderKind {
+    /// The name stored with what it answered: "offline" or "openai".
+    pub fn name(self) -> &'static str {
+        match self {
+            ProviderKind::Offline => "offline",
+            ProviderKind::OpenAi => "openai",
+        }
+    }
+}
+
 /// Who and what a provider is, for status lines and stored parts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProviderInfo {
-    /// "offline" or "openai".
-    pub name: &'static str,
+    /// Which kind of provider.
+    pub kind: ProviderKind,
     /// The model name.
     pub model: String,
     /// Where requests go (no credentials), empty for offline.
     pub endpoint: String,
+}
+
+impl ProviderInfo {
+    /// Its kind's name, as stored: "offline" or "openai".
+    pub fn name(&self) -> &'static str {
+        self.kind.name()
+    }
 }
 
 /// Answers one section's request at a time; many may run at once.

@@ -21,7 +21,7 @@ pub struct Offline;
 impl Provider for Offline {
     fn info(&self) -> ProviderInfo {
         ProviderInfo {
-            name: "offline",
+            kind: crate::llm::ProviderKind::Offline,
             model: MODEL.to_owned(),
             endpoint: String::new(),
         }

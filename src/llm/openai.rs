@@ -1240,7 +1240,7 @@ fn sum(a: Option<Usage>, b: Option<Usage>) -> Option<Usage> {
 impl Provider for OpenAi {
     fn info(&self) -> ProviderInfo {
         ProviderInfo {
-            name: "openai",
+            kind: crate::llm::ProviderKind::OpenAi,
             model: self.config.model.clone(),
             endpoint: self.endpoint.clone(),
         }

@@ -33,7 +33,7 @@ impl Scripted {
 impl Provider for Scripted {
     fn info(&self) -> ProviderInfo {
         ProviderInfo {
-            name: "offline",
+            kind: crate::llm::ProviderKind::Offline,
             model: "scripted".into(),
             endpoint: String::new(),
         }
@@ -243,7 +243,7 @@ async fn an_answer_with_no_readable_text_fails_the_section() {
     impl Provider for Empty {
         fn info(&self) -> ProviderInfo {
             ProviderInfo {
-                name: "offline",
+                kind: crate::llm::ProviderKind::Offline,
                 model: "empty".into(),
                 endpoint: String::new(),
             }

@@ -159,7 +159,7 @@ pub fn to_html_page(r: &ReadingReport) -> String {
             out.push_str(&format!(
                 "<p><em>{} · {}</em><br>{}</p>\n",
                 esc(&n.at.replace('T', " ")),
-                esc(&n.kind),
+                esc(n.kind.as_str()),
                 lines.join("<br>")
             ));
         }

@@ -76,7 +76,7 @@ impl Service {
             latency_ms: crate::report::millis(done.latency),
             ttft_ms: done.ttft.map(crate::report::millis),
             usage: done.usage,
-            provider: engine.provider.info().name.to_owned(),
+            provider: engine.provider.info().name().to_owned(),
             model: done.model.clone(),
             left_out: u32::try_from(built.sections_left_out).unwrap_or(u32::MAX),
         };

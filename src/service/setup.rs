@@ -73,7 +73,7 @@ pub(super) fn pace(engine: &mut Engine) {
         .ok()
         .and_then(|v| v.parse::<u64>().ok())
         .filter(|&ms| ms > 0)
-        && engine.provider.info().name == "offline"
+        && engine.provider.info().kind == crate::llm::ProviderKind::Offline
     {
         engine.provider = Arc::new(Paced(Duration::from_millis(ms)));
     }

@@ -44,11 +44,12 @@ use crate::crypto::{Keys, Sealed};
 use crate::model::{ReadingId, Secret};
 use tags::{Canon, Tagged};
 
+pub use crate::model::NoteKind;
 pub use backup::{Imported, OpenedBackup, Verified, backup, key_mode_of};
 pub use error::StoreError;
 pub use followups::{AllFollowupFigures, Followup, FollowupFigures, NewFollowup};
 pub use keys::{KeyMode, MIN_PASSPHRASE_CHARS, PASSPHRASE_ENV, passphrase_strength};
-pub use notes::{MAX_NOTE_CHARS, Note, NoteCounts, NoteError, NoteKind, validate_note};
+pub use notes::{MAX_NOTE_CHARS, Note, NoteCounts, NoteError, validate_note};
 pub use parts::{AllSectionFigures, Part, PartText, SectionFigures};
 pub use readings::{HistoryFilter, Listed, NewReading, ReadingRow};
 pub use rekey::{NewSecret, Rekeyed};

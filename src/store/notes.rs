@@ -10,38 +10,10 @@ use serde::Serialize;
 
 use super::tags::{Canon, Tagged};
 use super::{Field, Store, StoreError, now_ms};
-use crate::model::ReadingId;
+use crate::model::{NoteKind, ReadingId};
 
 /// The longest note accepted, in characters.
 pub const MAX_NOTE_CHARS: usize = 10_000;
-
-/// What a note says about its reading.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum NoteKind {
-    /// What you make of the reading now.
-    Note,
-    /// How things turned out.
-    Outcome,
-}
-
-impl NoteKind {
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            NoteKind::Note => "note",
-            NoteKind::Outcome => "outcome",
-        }
-    }
-
-    fn parse(s: &str) -> Option<Self> {
-        match s {
-            "note" => Some(NoteKind::Note),
-            "outcome" => Some(NoteKind::Outcome),
-            _ => None,
-        }
-    }
-}
 
 /// A note, opened. `Debug` shows only its size.
 #[derive(Clone, PartialEq, Eq, Serialize)]

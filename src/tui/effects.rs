@@ -177,7 +177,7 @@ impl Runner {
                 Msg::Doctor { provider, lines }
             }),
             Effect::UseProvider { provider, model } => {
-                self.run(async move |s| Msg::ProviderChanged(s.use_provider(&provider, model)))
+                self.run(async move |s| Msg::ProviderChanged(s.use_provider(&provider, model)));
             }
             Effect::Quit => {
                 for token in self.runs.values() {

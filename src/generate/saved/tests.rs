@@ -34,7 +34,7 @@ struct Script {
 impl Provider for Script {
     fn info(&self) -> ProviderInfo {
         ProviderInfo {
-            name: "openai",
+            kind: crate::llm::ProviderKind::OpenAi,
             model: "scripted-1".into(),
             endpoint: String::new(),
         }

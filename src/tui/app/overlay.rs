@@ -153,7 +153,7 @@ impl App {
                 JournalAction::None => self.open(Overlay::Journal(view)),
                 JournalAction::Close => {}
                 JournalAction::Edit(n) => {
-                    let kind = if n.kind == "outcome" {
+                    let kind = if n.kind == crate::model::NoteKind::Outcome {
                         NoteKind::Outcome
                     } else {
                         NoteKind::Note

@@ -104,7 +104,7 @@ pub fn render(view: &JournalView, frame: &mut Frame, area: Rect, theme: &Theme) 
     for (i, n) in view.notes.iter().enumerate().skip(first).take(height) {
         let when = n.at.replace('T', " ");
         let when = when.get(..16).unwrap_or(&when).to_owned();
-        let label = if n.kind == "outcome" {
+        let label = if n.kind == crate::model::NoteKind::Outcome {
             "outcome"
         } else {
             "note"

@@ -31,7 +31,7 @@ impl ProviderLine {
     /// From a provider's info.
     pub fn new(info: &ProviderInfo, note: Option<String>) -> Self {
         Self {
-            name: info.name.to_owned(),
+            name: info.name().to_owned(),
             model: sanitize_inline(&info.model),
             endpoint: sanitize_inline(&info.endpoint),
             note,

@@ -453,7 +453,7 @@ pub fn doc(
         lines.push(heading("Journal", width, theme));
         for n in &report.notes {
             lines.push(Line::default());
-            let label = if n.kind == "outcome" {
+            let label = if n.kind == crate::model::NoteKind::Outcome {
                 "How it turned out"
             } else {
                 "Note"

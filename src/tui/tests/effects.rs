@@ -316,9 +316,9 @@ async fn choosing_a_provider_keeps_it_in_config_toml_and_answers_with_it() {
     let choice = service
         .use_provider("offline", "legge-1882".into())
         .unwrap();
-    assert_eq!(choice.info.name, "offline");
+    assert_eq!(choice.info.name(), "offline");
     assert_eq!(
-        service.setup().unwrap().engine.provider.info().name,
+        service.setup().unwrap().engine.provider.info().name(),
         "offline"
     );
     service.close().await;

@@ -38,7 +38,7 @@ const QUESTION: &str = "Should I move to the coast?";
 
 fn app(size: (u16, u16)) -> App {
     let info = ProviderInfo {
-        name: "offline",
+        kind: crate::llm::ProviderKind::Offline,
         model: "legge-1882".into(),
         endpoint: String::new(),
     };

@@ -602,7 +602,7 @@ fn journal_view_and_a_note_being_edited() {
             report.notes.push(crate::report::NoteReport {
                 id,
                 at: "2026-03-02T10:00:00Z".into(),
-                kind: kind.into(),
+                kind: crate::model::NoteKind::parse(kind).unwrap(),
                 text: text.into(),
             });
         }

@@ -965,7 +965,7 @@ fn f7_picks_a_provider_and_a_model_and_asks_to_keep_them() {
     );
     // The change lands: the status line says so and the picker closes.
     let info = ProviderInfo {
-        name: "openai",
+        kind: crate::llm::ProviderKind::OpenAi,
         model: "qwen2.5:7b".into(),
         endpoint: "http://localhost:11434/v1".into(),
     };
@@ -1019,7 +1019,7 @@ fn a_card_keeps_the_model_it_asked_when_another_provider_is_chosen() {
     a.update(Msg::ProviderChanged(Ok(ProviderChoice {
         preset: "ollama".into(),
         info: ProviderInfo {
-            name: "openai",
+            kind: crate::llm::ProviderKind::OpenAi,
             model: "qwen2.5:7b".into(),
             endpoint: "http://localhost:11434/v1".into(),
         },
@@ -1585,7 +1585,7 @@ fn e_opens_the_journal_where_a_note_is_edited_or_deleted_after_asking() {
         report.notes.push(crate::report::NoteReport {
             id,
             at: "2026-03-02T10:00:00Z".into(),
-            kind: kind.into(),
+            kind: crate::model::NoteKind::parse(kind).unwrap(),
             text: text.into(),
         });
     }
@@ -1634,7 +1634,7 @@ fn e_opens_the_journal_where_a_note_is_edited_or_deleted_after_asking() {
             vec![crate::report::NoteReport {
                 id: 3,
                 at: "2026-03-02T10:00:00Z".into(),
-                kind: "note".into(),
+                kind: crate::model::NoteKind::Note,
                 text: "First thought".into(),
             }],
         ),
@@ -1649,7 +1649,7 @@ fn e_opens_the_journal_where_a_note_is_edited_or_deleted_after_asking() {
             vec![crate::report::NoteReport {
                 id: 3,
                 at: "2026-03-02T10:00:00Z".into(),
-                kind: "note".into(),
+                kind: crate::model::NoteKind::Note,
                 text: "First thought".into(),
             }],
         ),
@@ -1935,7 +1935,7 @@ fn one_overlay_gives_way_to_the_next_and_late_news_for_a_closed_one_leaves_the_o
     report.notes.push(crate::report::NoteReport {
         id: 3,
         at: "2026-03-02T10:00:00Z".into(),
-        kind: "note".into(),
+        kind: crate::model::NoteKind::Note,
         text: "First thought".into(),
     });
     a.update(loaded(report));
@@ -1980,7 +1980,7 @@ fn one_overlay_gives_way_to_the_next_and_late_news_for_a_closed_one_leaves_the_o
     a.update(Msg::ProviderChanged(Ok(ProviderChoice {
         preset: "ollama".into(),
         info: ProviderInfo {
-            name: "openai",
+            kind: crate::llm::ProviderKind::OpenAi,
             model: "llama3.2".into(),
             endpoint: "http://localhost:11434/v1".into(),
         },
