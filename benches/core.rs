@@ -204,7 +204,7 @@ fn live_grid(size: (u16, u16)) -> App {
     use iching::tui::app::{Effect, Msg, Options, ProviderLine};
 
     let info = ProviderInfo {
-        name: "openai",
+        kind: iching::llm::ProviderKind::OpenAi,
         model: "gpt-4o-mini".into(),
         endpoint: "http://127.0.0.1/v1".into(),
     };
