@@ -1,6 +1,6 @@
 //! Model answers: turning a language model's (possibly sloppy) JSON/HTML/Markdown answer into
-//! styled [`Paragraph`]s, sanitizing any text before it reaches a terminal, previewing partial
-//! streams, and rendering paragraphs as plain text, Markdown or HTML.
+//! styled [`Paragraph`]s, previewing partial streams, and rendering paragraphs as plain text,
+//! Markdown or HTML.
 //!
 //! This file owns the two types every part shares, [`Span`] and [`Paragraph`]; the work is split
 //! by job:
@@ -8,7 +8,8 @@
 //!   prose), and the one-line preview of a stream;
 //! - `markup`: the inline markup the prompts ask for (`<p>`, `<b>`, `<em>`, entities) and
 //!   Markdown emphasis, turned into paragraphs of spans;
-//! - `sanitize`: what may reach a terminal (no escape sequences, controls or bidi overrides);
+//! - what may reach a terminal (no escape sequences, controls or bidi overrides) is
+//!   [`crate::text`]'s, re-exported here for the answer's users;
 //! - `render`: paragraphs back out as plain text, Markdown or HTML;
 //! - [`quality`]: whether an answer is an answer at all;
 //! - `stream`: what a person sees of an answer while it streams, ending on what is saved.

@@ -320,9 +320,16 @@ pub(super) fn exit_code(status: ReadingStatus) -> ExitCode {
 /// section is finished for good.
 fn progress_line(event: &SectionEvent, done_before: usize, planned: usize, colour: bool) -> usize {
     let (ok, fail, warn, reset) = if colour {
-        ("\x1b[32m", "\x1b[31m", "\x1b[33m", "\x1b[0m")
+        use super::progress::ansi;
+        use crossterm::style::{Color, ResetColor, SetForegroundColor};
+        (
+            ansi(SetForegroundColor(Color::DarkGreen)),
+            ansi(SetForegroundColor(Color::DarkRed)),
+            ansi(SetForegroundColor(Color::DarkYellow)),
+            ansi(ResetColor),
+        )
     } else {
-        ("", "", "", "")
+        Default::default()
     };
     let title = event.section.title();
     let n = done_before + 1;

@@ -68,11 +68,17 @@ pub async fn doctor(home: Option<&Path>, args: DoctorArgs) -> Result<ExitCode, C
     } else {
         let colour = super::stderr_colour() && std::io::IsTerminal::is_terminal(&std::io::stdout());
         for c in &checks {
-            let mark = match (c.ok, colour) {
-                (true, true) => "\u{1b}[32m✓\u{1b}[0m",
-                (false, true) => "\u{1b}[31m✗\u{1b}[0m",
-                (true, false) => "✓",
-                (false, false) => "✗",
+            let sign = if c.ok { "✓" } else { "✗" };
+            let mark = if colour {
+                use crossterm::style::Stylize;
+                let styled = if c.ok {
+                    sign.dark_green()
+                } else {
+                    sign.dark_red()
+                };
+                styled.to_string()
+            } else {
+                sign.to_owned()
             };
             emit(&format!("{mark} {:<13} {}", c.check, c.detail));
             if let Some(fix) = &c.fix {

@@ -115,6 +115,18 @@ impl Stderr {
     }
 }
 
+/// What `command` writes to a terminal (crossterm's escape sequence for it).
+pub(super) fn ansi(command: impl crossterm::Command) -> String {
+    let mut out = String::new();
+    let _ = command.write_ansi(&mut out);
+    out
+}
+
+/// A count of rows or columns as crossterm takes it.
+fn count(n: usize) -> u16 {
+    u16::try_from(n).unwrap_or(u16::MAX)
+}
+
 impl TermLike for Stderr {
     fn width(&self) -> u16 {
         terminal_width().saturating_sub(MARGIN).max(1)
@@ -123,28 +135,28 @@ impl TermLike for Stderr {
         if n == 0 {
             Ok(())
         } else {
-            self.put(&format!("\x1b[{n}A"))
+            self.put(&ansi(crossterm::cursor::MoveUp(count(n))))
         }
     }
     fn move_cursor_down(&self, n: usize) -> std::io::Result<()> {
         if n == 0 {
             Ok(())
         } else {
-            self.put(&format!("\x1b[{n}B"))
+            self.put(&ansi(crossterm::cursor::MoveDown(count(n))))
         }
     }
     fn move_cursor_right(&self, n: usize) -> std::io::Result<()> {
         if n == 0 {
             Ok(())
         } else {
-            self.put(&format!("\x1b[{n}C"))
+            self.put(&ansi(crossterm::cursor::MoveRight(count(n))))
         }
     }
     fn move_cursor_left(&self, n: usize) -> std::io::Result<()> {
         if n == 0 {
             Ok(())
         } else {
-            self.put(&format!("\x1b[{n}D"))
+            self.put(&ansi(crossterm::cursor::MoveLeft(count(n))))
         }
     }
     fn write_line(&self, s: &str) -> std::io::Result<()> {
@@ -155,7 +167,10 @@ impl TermLike for Stderr {
         self.put(s)
     }
     fn clear_line(&self) -> std::io::Result<()> {
-        self.put("\r\x1b[2K")
+        self.put("\r")?;
+        self.put(&ansi(crossterm::terminal::Clear(
+            crossterm::terminal::ClearType::CurrentLine,
+        )))
     }
     fn flush(&self) -> std::io::Result<()> {
         let pending = std::mem::take(

@@ -62,8 +62,9 @@ pub enum NotABackup {
     Unreadable(IoFailure),
     /// It holds no iching store.
     NoStore,
-    /// It is damaged: the store's words for how.
-    Damaged(String),
+    /// It is damaged or no store of this version: the store's refusal (a
+    /// [`StoreError::Corrupt`], whose reason says how).
+    Damaged(StoreError),
 }
 
 impl std::fmt::Display for NotABackup {
@@ -72,7 +73,8 @@ impl std::fmt::Display for NotABackup {
             NotABackup::NotAFile => f.write_str("it is not a file"),
             NotABackup::Unreadable(e) => e.fmt(f),
             NotABackup::NoStore => f.write_str("it holds no iching store"),
-            NotABackup::Damaged(why) => f.write_str(why),
+            NotABackup::Damaged(StoreError::Corrupt { reason, .. }) => f.write_str(reason),
+            NotABackup::Damaged(other) => other.fmt(f),
         }
     }
 }

@@ -71,9 +71,7 @@ impl Service {
         match crate::store::key_mode_of(file) {
             Ok(Some(mode)) => Ok(mode),
             Ok(None) => Err(not_a_backup(NotABackup::NoStore)),
-            Err(StoreError::Corrupt { reason, .. }) => {
-                Err(not_a_backup(NotABackup::Damaged(reason)))
-            }
+            Err(e @ StoreError::Corrupt { .. }) => Err(not_a_backup(NotABackup::Damaged(e))),
             Err(e) => Err(e.into()),
         }
     }

@@ -16,8 +16,12 @@
 //! 5. The WAL is checkpointed and truncated, so no page sealed with the old key stays in it
 //!    (`secure_delete` already zeroes freed pages).
 //!
-//! Other processes with the store open still hold the old key: every write checks that the
-//! key check is the one they opened with, and fails with [`StoreError::KeyChanged`] if not.
+//! Other processes with the store open still hold the old key: their writer compares the key
+//! check before each job and opens the store again with the key file as it is now
+//! ([`Store::follow_key_change`]); one that now needs a passphrase it was not given fails with
+//! [`StoreError::KeyChanged`], and every write checks the key first, so nothing is sealed under
+//! a key that is gone. Work in flight that would write at its end (a follow-up) claims itself
+//! (`claim.rs`), and a key change refuses to start while it runs.
 
 use std::path::Path;
 

@@ -846,7 +846,10 @@ fn errors_from_the_store_are_said_in_words_without_escapes() {
         id: ReadingId(3),
         result: Err(ServiceError::NotABackup {
             file: "/tmp/b.db".into(),
-            why: crate::service::NotABackup::Damaged("bad\u{1b}[31m header".into()),
+            why: crate::service::NotABackup::Damaged(crate::service::StoreError::Corrupt {
+                path: "/tmp/b.db".into(),
+                reason: "bad\u{1b}[31m header".into(),
+            }),
         }),
     });
     let s = a.status.as_ref().unwrap();
