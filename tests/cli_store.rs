@@ -615,3 +615,43 @@ fn a_tampered_reading_says_so_and_the_others_still_list() {
     home.ok(&["delete", "2", "--yes"]);
     assert_eq!(home.history().len(), 2);
 }
+
+#[test]
+fn history_no_outcome_lists_the_readings_still_waiting_for_one() {
+    let home = Home::new();
+    home.cast("Take the Lisbon job?", "9,8,7,7,6,8");
+    home.cast("What of the harvest?", "7,7,7,7,7,7");
+    home.cast("A flat in lisbon", "8,8,8,8,8,8");
+    // Reading 1 gets an outcome, reading 3 only a note: 3 and 2 still wait.
+    for args in [
+        ["note", "1", "We went; it was right.", "--outcome"],
+        ["note", "3", "Too dark a flat.", "--note"],
+    ] {
+        let args: Vec<&str> = args.into_iter().filter(|a| *a != "--note").collect();
+        let out = home.run(&args);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    }
+    let out = home.run(&["history", "--no-outcome", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let ids: Vec<i64> = json(&out)
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids, [3, 2]);
+    let out = home.run(&[
+        "history",
+        "--no-outcome",
+        "--search",
+        "lisbon",
+        "--limit",
+        "1",
+    ]);
+    assert!(
+        stdout(&out).contains("A flat in lisbon"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(!stdout(&out).contains("Lisbon job"), "{}", stdout(&out));
+}

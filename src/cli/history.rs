@@ -30,6 +30,10 @@ pub struct HistoryArgs {
     /// situation, notes, follow-ups, status or hexagram names.
     #[arg(long, value_name = "TEXT")]
     pub search: Option<String>,
+    /// Only readings still waiting to be told how they turned out (no outcome noted yet; add
+    /// one with `iching note ID --outcome TEXT`).
+    #[arg(long)]
+    pub no_outcome: bool,
     /// Only readings with hexagram N (1-64) as primary or resulting hexagram.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(1..=64))]
     pub hexagram: Option<u8>,
@@ -94,6 +98,7 @@ pub async fn run(home: Option<&Path>, args: HistoryArgs) -> Result<ExitCode, Cli
         hexagram: args.hexagram,
         limit: args.limit,
         with_text: false,
+        no_outcome: args.no_outcome,
     };
     let filters = described(&filter);
     let listed = service.history(filter).await;
@@ -146,6 +151,9 @@ fn described(filter: &HistoryFilter) -> Vec<String> {
     }
     if let Some(n) = filter.hexagram {
         out.push(format!("--hexagram {n}"));
+    }
+    if filter.no_outcome {
+        out.push("--no-outcome".to_owned());
     }
     if let Some(n) = filter.limit {
         out.push(format!("--limit {n}"));

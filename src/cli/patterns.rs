@@ -15,7 +15,7 @@ pub async fn run(
         return Err(CliError::usage("--search needs some text to look for"));
     }
     let search = search.map(|s| s.trim().to_owned());
-    let (rows, damaged) = service.pattern_rows(search.clone()).await?;
+    let (rows, damaged) = service.pattern_rows(search.clone(), false).await?;
     let p = patterns(&rows, damaged);
     if json {
         super::json::to_json(&p, "the patterns")

@@ -43,25 +43,28 @@ impl Service {
     }
 
     /// The readings the patterns are drawn from: every one whose record checks out (nothing
-    /// opened), or, with `search`, those the one search rule finds by it; and how
+    /// opened), or, with `search`, those the one search rule finds by it, and with
+    /// `no_outcome`, only those without an outcome yet; and how
     /// many were left out as damaged.
     pub async fn pattern_rows(
         &self,
         search: Option<String>,
+        no_outcome: bool,
     ) -> Result<(Vec<crate::store::ReadingRow>, usize), ServiceError> {
         Ok(self
             .writer
-            .call(move |s| match search {
-                None => s.checked_rows(),
-                Some(search) => {
-                    let listed = s.list(&crate::store::HistoryFilter {
-                        search: Some(search),
-                        ..Default::default()
-                    })?;
-                    let mut rows: Vec<_> = listed.into_iter().map(|l| l.row).collect();
-                    rows.reverse();
-                    Ok((rows, 0))
+            .call(move |s| {
+                if search.is_none() && !no_outcome {
+                    return s.checked_rows();
                 }
+                let listed = s.list(&crate::store::HistoryFilter {
+                    search,
+                    no_outcome,
+                    ..Default::default()
+                })?;
+                let mut rows: Vec<_> = listed.into_iter().map(|l| l.row).collect();
+                rows.reverse();
+                Ok((rows, 0))
             })
             .await?)
     }

@@ -125,6 +125,9 @@ pub struct HistoryFilter {
     /// Also open every reading's notes and follow-ups into [`Listed::note_text`] and
     /// [`Listed::followup_text`] (the terminal app's filter searches them as you type).
     pub with_text: bool,
+    /// Only readings with no outcome noted yet: those still waiting to be told how they turned
+    /// out.
+    pub no_outcome: bool,
 }
 
 /// A reading's columns, its section list and token sum (as the sections tag covers them), its
@@ -476,7 +479,7 @@ impl Store {
     /// is listed with the error (and never matches a search); the others list as usual.
     pub fn list(&self, filter: &HistoryFilter) -> Result<Vec<Listed>, StoreError> {
         let search = crate::search::Search::new(filter.search.as_deref().unwrap_or_default());
-        let sql_limit = match (search.is_empty(), filter.limit) {
+        let sql_limit = match (search.is_empty() && !filter.no_outcome, filter.limit) {
             (true, Some(n)) => i64::try_from(n).unwrap_or(i64::MAX),
             _ => -1,
         };
@@ -543,8 +546,12 @@ impl Store {
             } else {
                 (Vec::new(), Vec::new())
             };
+            let journal = counts.get(&row.id).copied().unwrap_or_default();
+            if filter.no_outcome && journal.outcomes > 0 {
+                continue;
+            }
             out.push(Listed {
-                notes: counts.get(&row.id).copied().unwrap_or_default(),
+                notes: journal,
                 note_text,
                 followup_text,
                 row,

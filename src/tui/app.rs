@@ -226,6 +226,8 @@ pub enum Effect {
         width: usize,
         /// Only readings the one search rule finds by this.
         search: Option<String>,
+        /// Only readings without an outcome yet.
+        no_outcome: bool,
     },
     /// Ask `question` about reading `id`, as run `run`.
     Ask {
@@ -1175,7 +1177,12 @@ impl App {
                 // What History is filtered by, the patterns are counted for.
                 let typed = self.history.filter.lines().join(" ");
                 let search = Some(typed.trim().to_owned()).filter(|s| !s.is_empty());
-                fx.push(Effect::LoadPatterns { width, search });
+                let no_outcome = self.history.no_outcome;
+                fx.push(Effect::LoadPatterns {
+                    width,
+                    search,
+                    no_outcome,
+                });
             }
             HistoryAction::Back => self.screen = Screen::Ask,
             HistoryAction::Say(text) => self.say(text),

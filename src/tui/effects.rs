@@ -116,8 +116,12 @@ impl Runner {
                 id,
                 result: s.delete(id).await,
             }),
-            Effect::LoadPatterns { width, search } => self.run(async move |s| {
-                let found = s.pattern_rows(search.clone()).await;
+            Effect::LoadPatterns {
+                width,
+                search,
+                no_outcome,
+            } => self.run(async move |s| {
+                let found = s.pattern_rows(search.clone(), no_outcome).await;
                 Msg::Patterns(found.map(|(rows, damaged)| {
                     let p = crate::report::patterns::patterns(&rows, damaged);
                     crate::report::patterns::text(&p, search.as_deref(), width)

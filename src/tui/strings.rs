@@ -125,6 +125,10 @@ pub const KEYS_HISTORY: &[KeyHelp] = &[
     ("r", "retry the missing sections of a partial reading"),
     ("s", "the stats table of the reading"),
     ("p", "patterns: your readings over time"),
+    (
+        "o",
+        "only readings still waiting for an outcome (o again: all)",
+    ),
     ("Esc", "back"),
 ];
 
@@ -216,6 +220,7 @@ pub mod footer {
         ("s", "stats"),
         ("d", "delete"),
         ("r", "retry"),
+        ("o", "no outcome"),
         ("a", "ask"),
         ("?", "help"),
     ];
@@ -310,6 +315,8 @@ pub const NOTE_TITLE: &str = " A note on this reading (Tab: outcome) ";
 pub const OUTCOME_TITLE: &str = " How it turned out (Tab: note) ";
 /// Shown in an empty note editor.
 pub const NOTE_PLACEHOLDER: &str = "What do you make of the reading? Enter starts a new line.";
+/// What the empty note editor says when the note is an outcome.
+pub const OUTCOME_PLACEHOLDER: &str = "How did it turn out? Enter starts a new line.";
 /// The note editor's keys.
 pub const NOTE_KEYS: &str = "Ctrl-S save · Tab note/outcome · Esc cancel";
 /// The note editor's keys when it edits a note.
@@ -401,6 +408,8 @@ pub const HISTORY_TOKENS: &str = "Tokens";
 pub const HISTORY_COST: &str = "Cost";
 /// The empty filter box.
 pub const FILTER_HINT: &str = "/ to filter";
+/// History's filter line while `o` keeps the readings without an outcome.
+pub const NO_OUTCOME_FILTER: &str = "[no outcome yet]";
 /// The filter box's label.
 pub const FILTER_LABEL: &str = "Filter: ";
 /// The Library's search label.

@@ -106,6 +106,8 @@ pub struct HistoryState {
     pub filter: TextArea<'static>,
     /// Whether keys go to the filter.
     pub filtering: bool,
+    /// Only readings still waiting to be told how they turned out (`o`).
+    pub no_outcome: bool,
     /// The chosen row among the filtered ones.
     pub selected: usize,
 }
@@ -144,6 +146,7 @@ impl HistoryState {
         let search = Search::new(&self.filter_text());
         self.rows
             .iter()
+            .filter(|r| !self.no_outcome || r.journal.outcomes == 0)
             .filter(|r| search.finds(&r.searched()))
             .collect()
     }
@@ -234,6 +237,11 @@ impl HistoryState {
             KeyCode::Char('w') => need(|r| HistoryAction::Export(r.id, ExportFormat::Html)),
             KeyCode::Char('s') => need(|r| HistoryAction::Stats(r.id)),
             KeyCode::Char('p') => HistoryAction::Patterns,
+            KeyCode::Char('o') => {
+                self.no_outcome = !self.no_outcome;
+                self.selected = 0;
+                HistoryAction::None
+            }
             KeyCode::Char('r') => need(|r| {
                 if r.status == ReadingStatus::Complete {
                     HistoryAction::Say(strings::msg::NOTHING_TO_RETRY)
@@ -486,8 +494,24 @@ fn render_filter(state: &HistoryState, frame: &mut Frame, area: Rect, theme: &Th
         Span::styled(format!(" {}", strings::FILTER_LABEL), label_style),
         label,
     );
-    let room = usize::from(input.width);
+    let mut room = usize::from(input.width);
     let filter_text = state.filter_text();
+    let input = if state.no_outcome {
+        // What `o` keeps, said before what is typed.
+        let said = format!("{} ", strings::NO_OUTCOME_FILTER);
+        let w = u16::try_from(text::width(&said))
+            .unwrap_or(0)
+            .min(input.width);
+        frame.render_widget(Span::styled(said, theme.accent), input);
+        room = room.saturating_sub(usize::from(w));
+        Rect {
+            x: input.x + w,
+            width: input.width - w,
+            ..input
+        }
+    } else {
+        input
+    };
     if state.filtering {
         frame.render_widget(&state.filter, input);
     } else if filter_text.is_empty() {

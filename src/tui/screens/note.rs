@@ -61,14 +61,23 @@ impl NoteEditor {
         }
     }
 
+    /// Makes it a note of `kind`; the empty editor asks for what that kind holds.
+    pub fn set_kind(&mut self, kind: NoteKind) {
+        self.kind = kind;
+        self.input.set_placeholder_text(match kind {
+            NoteKind::Note => strings::NOTE_PLACEHOLDER,
+            NoteKind::Outcome => strings::OUTCOME_PLACEHOLDER,
+        });
+    }
+
     /// An editor over note `note` of reading `id` (its kind stays).
     pub fn edit(id: ReadingId, note: i64, kind: NoteKind, text: &str) -> Self {
         let mut editor = Self::new(id);
-        editor.kind = kind;
         editor.editing = Some(note);
         editor.input = TextArea::from(text.lines().map(str::to_owned));
         editor.input.set_wrap_mode(WrapMode::WordOrGlyph);
         editor.input.set_cursor_line_style(Style::new());
+        editor.set_kind(kind);
         editor
             .input
             .move_cursor(ratatui_textarea::CursorMove::Bottom);
@@ -108,10 +117,10 @@ impl NoteEditor {
                 self.error = Some(strings::NOTE_DISCARD.to_owned());
             }
             KeyCode::Tab | KeyCode::BackTab if self.editing.is_none() => {
-                self.kind = match self.kind {
+                self.set_kind(match self.kind {
                     NoteKind::Note => NoteKind::Outcome,
                     NoteKind::Outcome => NoteKind::Note,
-                };
+                });
             }
             KeyCode::Char('z') if ctrl => {
                 self.input.undo();

@@ -416,6 +416,7 @@ async fn patterns_are_counted_for_the_readings_a_search_finds() {
     h.runner.apply(Effect::LoadPatterns {
         width: 76,
         search: Some("coast".into()),
+        no_outcome: false,
     });
     let Msg::Patterns(Ok(lines)) = h.next().await else {
         panic!("no patterns")
@@ -424,6 +425,7 @@ async fn patterns_are_counted_for_the_readings_a_search_finds() {
     h.runner.apply(Effect::LoadPatterns {
         width: 76,
         search: Some("zzz".into()),
+        no_outcome: false,
     });
     let Msg::Patterns(Ok(lines)) = h.next().await else {
         panic!("no patterns")

@@ -1366,6 +1366,52 @@ fn o_on_a_reading_opens_its_hexagrams_in_turn_and_esc_returns_to_it() {
 }
 
 #[test]
+fn o_keeps_the_readings_still_waiting_for_an_outcome_and_patterns_count_those() {
+    let mut a = app((100, 24));
+    let mut rows = history_rows();
+    rows[0].listed.notes.outcomes = 1;
+    let told = rows[0].listed.row.id;
+    let all = rows.len();
+    a.update(Msg::History(Ok(rows)));
+    a.update(key(KeyCode::F(4)));
+    assert_eq!(a.history.visible().len(), all);
+    a.update(key(KeyCode::Char('o')));
+    let shown: Vec<ReadingId> = a.history.visible().iter().map(|r| r.id).collect();
+    assert_eq!(shown.len(), all - 1);
+    assert!(!shown.contains(&told));
+    assert!(draw(&a).contains("[no outcome yet]"));
+    let fx = a.update(key(KeyCode::Char('p')));
+    assert!(
+        matches!(
+            fx.as_slice(),
+            [Effect::LoadPatterns {
+                no_outcome: true,
+                ..
+            }]
+        ),
+        "{fx:?}"
+    );
+    a.update(key(KeyCode::Esc));
+    a.update(key(KeyCode::Char('o')));
+    assert_eq!(a.history.visible().len(), all);
+}
+
+#[test]
+fn the_empty_editor_asks_for_what_its_kind_holds() {
+    let mut a = app((80, 24));
+    a.reading.loading = Some(ReadingId(7));
+    a.screen = Screen::Reading;
+    a.update(loaded(complete_report()));
+    a.update(key(KeyCode::Char('n')));
+    assert!(draw(&a).contains("What do you make of the reading?"));
+    a.update(key(KeyCode::Tab));
+    let screen = draw(&a);
+    assert!(screen.contains("How did it turn out?"), "{screen}");
+    a.update(key(KeyCode::Tab));
+    assert!(draw(&a).contains("What do you make of the reading?"));
+}
+
+#[test]
 fn n_writes_a_note_on_the_reading_and_esc_with_text_asks_twice() {
     let mut a = app(NARROW);
     a.reading.loading = Some(ReadingId(7));
@@ -1423,7 +1469,7 @@ fn p_on_history_opens_the_patterns_and_esc_closes_them() {
     a.screen = Screen::History;
     let fx = a.update(key(KeyCode::Char('p')));
     assert!(
-        matches!(fx.as_slice(), [Effect::LoadPatterns { width, search: None }] if *width == usize::from(NARROW.0) - 6),
+        matches!(fx.as_slice(), [Effect::LoadPatterns { width, search: None, no_outcome: false }] if *width == usize::from(NARROW.0) - 6),
         "{fx:?}"
     );
     assert!(the_patterns(&a).unwrap().lines.is_none(), "loading");
