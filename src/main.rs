@@ -67,6 +67,7 @@ fn command_name(cli: &Cli) -> &'static str {
         Some(Command::Cast(_)) => "cast",
         Some(Command::History(_)) => "history",
         Some(Command::Show(_)) => "show",
+        Some(Command::Export(_)) => "export",
         Some(Command::Stats(_)) => "stats",
         Some(Command::Retry(_)) => "retry",
         Some(Command::Delete(_)) => "delete",

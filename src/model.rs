@@ -468,6 +468,8 @@ pub enum ExportFormat {
     Markdown,
     /// `.html`, a standalone page.
     Html,
+    /// `.json`, the report `show --format json` prints.
+    Json,
 }
 
 impl ExportFormat {
@@ -476,6 +478,7 @@ impl ExportFormat {
         match self {
             ExportFormat::Markdown => "md",
             ExportFormat::Html => "html",
+            ExportFormat::Json => "json",
         }
     }
 }

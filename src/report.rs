@@ -17,7 +17,7 @@ use crate::oracle::{Hexagram, Reading};
 use crate::plan::Section;
 
 pub use crate::model::{ReadingStatus, SectionStatus, status_of};
-pub use html::to_html_page;
+pub use html::{journal_page, to_html_page};
 pub use original::{LineText, OriginalText};
 
 /// A hexagram as reports show it.
@@ -451,6 +451,32 @@ pub fn to_text(r: &ReadingReport, width: usize) -> String {
             for line in n.text.lines() {
                 out.push_str(&wrap_labelled("  ", &sanitize_inline(line), width));
             }
+        }
+    }
+    out
+}
+
+/// The journal as one Markdown document: a title, then every reading of `rs` in the order given
+/// (newest first) as its own export has it, each heading one level down, escaped alike.
+pub fn journal_markdown(rs: &[ReadingReport]) -> String {
+    let mut out = format!(
+        "# I Ching journal\n\n{} reading{}, newest first.\n",
+        rs.len(),
+        if rs.len() == 1 { "" } else { "s" }
+    );
+    for r in rs {
+        out.push_str("\n---\n\n");
+        let mut fenced = false;
+        for line in to_markdown_doc(r).lines() {
+            if line.starts_with("```") {
+                fenced = !fenced;
+            }
+            // Only headings start with `#`: every text in the document is escaped.
+            if !fenced && line.starts_with('#') {
+                out.push('#');
+            }
+            out.push_str(line);
+            out.push('\n');
         }
     }
     out

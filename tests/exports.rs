@@ -626,3 +626,138 @@ fn the_check_catches_what_it_is_for() {
         assert!(caught.is_err(), "not caught: {bad:?}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_journal_exports_every_reading_newest_first_with_its_journal_escaped() {
+    let home = tempfile::tempdir().unwrap();
+    let hostile = "<script>alert(1)</script> # [x](http://e) *Go*?";
+    let offline = |args: &[&str]| {
+        let mut all: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+        all.extend(["--provider".into(), "offline".into()]);
+        all
+    };
+    for (q, lines) in [
+        ("Move to the coast?", "9,8,7,7,6,8"),
+        (hostile, "7,7,7,7,7,7"),
+    ] {
+        let mut args = offline(&["cast", "--lines", lines]);
+        args.extend(["--".to_owned(), q.to_owned()]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = cli::run(home.path(), &args, "", &[]).await;
+        assert_eq!(out.code, Some(0), "{out}");
+    }
+    let note = cli::run(
+        home.path(),
+        &["note", "1", "We stayed inland.", "--outcome"],
+        "",
+        &[],
+    )
+    .await;
+    assert_eq!(note.code, Some(0), "{note}");
+    let args = offline(&["ask", "2", "And the <b>rain</b>?"]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let ask = cli::run(home.path(), &args, "", &[]).await;
+    assert_eq!(ask.code, Some(0), "{ask}");
+    let out_dir = tempfile::tempdir().unwrap();
+    let file = |name: &str| out_dir.path().join(name).to_str().unwrap().to_owned();
+    // JSON: every reading, newest first, with its notes and follow-ups.
+    let json = cli::run(
+        home.path(),
+        &["export", "--format", "json", "-o", &file("j.json")],
+        "",
+        &[],
+    )
+    .await;
+    assert_eq!(json.code, Some(0), "{json}");
+    let all: Value =
+        serde_json::from_str(&std::fs::read_to_string(file("j.json")).unwrap()).unwrap();
+    let all = all.as_array().unwrap();
+    assert_eq!(all.len(), 2);
+    assert_eq!(
+        (all[0]["id"].as_i64(), all[1]["id"].as_i64()),
+        (Some(2), Some(1))
+    );
+    assert_eq!(all[0]["followups"][0]["question"], "And the <b>rain</b>?");
+    assert_eq!(all[1]["notes"][0]["kind"], "outcome");
+    // Markdown: one title, each reading a heading below it, nothing a viewer would make live.
+    let md_out = cli::run(home.path(), &["export", "-o", &file("j.md")], "", &[]).await;
+    assert_eq!(md_out.code, Some(0), "{md_out}");
+    let md = std::fs::read_to_string(file("j.md")).unwrap();
+    let mut headings = Vec::new();
+    let mut in_heading = None;
+    for event in Parser::new_ext(&md, extended()) {
+        match event {
+            Event::Html(h) | Event::InlineHtml(h) => panic!("live HTML in the journal: {h}"),
+            Event::Start(Tag::Link { .. } | Tag::Image { .. }) => panic!("a link in: {md}"),
+            Event::Start(Tag::Heading { level, .. }) => in_heading = Some((level, String::new())),
+            Event::Text(t) | Event::Code(t) => {
+                if let Some((_, text)) = in_heading.as_mut() {
+                    text.push_str(&t);
+                }
+            }
+            Event::End(TagEnd::Heading(_)) => headings.extend(in_heading.take()),
+            _ => {}
+        }
+    }
+    let top: Vec<&str> = headings
+        .iter()
+        .filter(|(l, _)| *l <= HeadingLevel::H2)
+        .map(|(_, t)| t.as_str())
+        .collect();
+    assert_eq!(
+        top,
+        ["I Ching journal", hostile, "Move to the coast?"],
+        "{md}"
+    );
+    assert!(md.contains("We stayed inland."));
+    // HTML: one page, an article per reading, the markup text as text.
+    let html_out = cli::run(
+        home.path(),
+        &[
+            "export",
+            "--format",
+            "html",
+            "--search",
+            "coast",
+            "-o",
+            &file("j.html"),
+        ],
+        "",
+        &[],
+    )
+    .await;
+    assert_eq!(html_out.code, Some(0), "{html_out}");
+    let html = std::fs::read_to_string(file("j.html")).unwrap();
+    assert_eq!(html.matches("<article>").count(), 1);
+    assert!(!html.contains("<script>") && !html.contains("<b>rain"));
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(file("j.html")).unwrap().permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600);
+    // Never over a file; nothing found is said.
+    let again = cli::run(home.path(), &["export", "-o", &file("j.md")], "", &[]).await;
+    assert_eq!(again.code, Some(2), "{again}");
+    assert!(again.stderr.contains("already exists"), "{again}");
+    assert_eq!(std::fs::read_to_string(file("j.md")).unwrap(), md);
+    let none = cli::run(
+        home.path(),
+        &["export", "--search", "zzz", "-o", &file("z.md")],
+        "",
+        &[],
+    )
+    .await;
+    assert_eq!(none.code, Some(2), "{none}");
+    assert!(none.stderr.contains("none matches the filter"), "{none}");
+    // Without --output: a new file in export_dir, named after the journal.
+    std::fs::write(
+        home.path().join("config.toml"),
+        format!("export_dir = {:?}\n", out_dir.path().to_str().unwrap()),
+    )
+    .unwrap();
+    for name in ["iching-journal.md", "iching-journal-2.md"] {
+        let out = cli::run(home.path(), &["export"], "", &[]).await;
+        assert_eq!(out.code, Some(0), "{out}");
+        assert!(out.stdout.contains(name), "{out}");
+        assert!(out_dir.path().join(name).exists());
+    }
+}

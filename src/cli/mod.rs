@@ -7,6 +7,7 @@ mod bench;
 mod cast;
 mod delete;
 pub mod doctor;
+mod export;
 mod hexagram;
 mod history;
 mod journal;
@@ -65,6 +66,7 @@ impl Cli {
             Some(
                 Command::History(_)
                 | Command::Show(_)
+                | Command::Export(_)
                 | Command::Stats(_)
                 | Command::Delete(_)
                 | Command::Retry(_)
@@ -97,6 +99,11 @@ pub enum Command {
     History(history::HistoryArgs),
     /// Print a saved reading (text, Markdown, HTML or JSON).
     Show(show::ShowArgs),
+    /// Write the whole journal (or what a search finds) to one file: Markdown, HTML or JSON.
+    ///
+    /// Newest first, each reading with its situation, cast, sections, notes, outcome and
+    /// follow-up questions, escaped as a single reading's export is.
+    Export(export::ExportArgs),
     /// Tokens, timings and cost of one reading, or per section across all of them.
     Stats(stats::StatsArgs),
     /// Generate again only the failed or missing sections of a saved reading.
@@ -394,6 +401,7 @@ pub async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
         Some(Command::Cast(args)) => cast::run(cli.home.as_deref(), args).await,
         Some(Command::History(args)) => history::run(cli.home.as_deref(), args).await,
         Some(Command::Show(args)) => show::run(cli.home.as_deref(), args).await,
+        Some(Command::Export(args)) => export::run(cli.home.as_deref(), args).await,
         Some(Command::Stats(args)) => stats::run(cli.home.as_deref(), args).await,
         Some(Command::Retry(args)) => retry::run(cli.home.as_deref(), args).await,
         Some(Command::Delete(args)) => delete::run(cli.home.as_deref(), args).await,

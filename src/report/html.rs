@@ -76,14 +76,49 @@ fn figure(lines: [u8; 6], after_change: bool, h: &HexagramSummary) -> String {
 
 /// The whole page.
 pub fn to_html_page(r: &ReadingReport) -> String {
+    let mut out = head(&format!("{} · I Ching reading", r.question));
+    out.push_str(&reading_body(r, "h1", "h2", "h3"));
+    out.push_str(FOOT);
+    out
+}
+
+/// The journal as one standalone page: every reading of `rs` in the order given (newest first),
+/// each an `<article>` as its own page would show it, escaped alike.
+pub fn journal_page(rs: &[ReadingReport]) -> String {
+    let mut out = head("I Ching journal");
+    out.push_str(&format!(
+        "<h1>I Ching journal</h1>\n<p class=\"meta\">{} reading{}, newest first</p>\n",
+        rs.len(),
+        if rs.len() == 1 { "" } else { "s" }
+    ));
+    for r in rs {
+        out.push_str("<article>\n");
+        out.push_str(&reading_body(r, "h2", "h3", "h4"));
+        out.push_str("</article>\n<hr>\n");
+    }
+    out.push_str(FOOT);
+    out
+}
+
+/// The page's head, `<main>` opened, titled `title` (escaped here).
+fn head(title: &str) -> String {
     let mut out =
         String::from("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
     out.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
     out.push_str(&format!(
-        "<title>{} · I Ching reading</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<main>\n",
-        esc(&r.question)
+        "<title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<main>\n",
+        esc(title)
     ));
-    out.push_str(&format!("<h1>{}</h1>\n", esc(&r.question)));
+    out
+}
+
+/// The page's end: where the text comes from, `<main>` closed.
+const FOOT: &str = "<footer><p>The classic text is James Legge's translation (1882) and the Chinese original (from Wikisource), both in the public domain.</p></footer>\n</main>\n</body>\n</html>\n";
+
+/// One reading: its question as an `h1` heading (`h2` in the journal), sections as `h2`...
+fn reading_body(r: &ReadingReport, h1: &str, h2: &str, h3: &str) -> String {
+    let mut out = String::new();
+    out.push_str(&format!("<{h1}>{}</{h1}>\n", esc(&r.question)));
     if let Some(context) = &r.context {
         out.push_str(&format!(
             "<p class=\"situation\"><em>Situation:</em> {}</p>\n",
@@ -126,7 +161,7 @@ pub fn to_html_page(r: &ReadingReport) -> String {
         esc(&r.reading_rule)
     ));
     for s in &r.sections {
-        out.push_str(&format!("<section>\n<h2>{}</h2>\n", esc(&s.title)));
+        out.push_str(&format!("<section>\n<{h2}>{}</{h2}>\n", esc(&s.title)));
         match s.status {
             SectionStatus::Complete => out.push_str(&to_html(&s.paragraphs)),
             SectionStatus::Failed => out.push_str(&format!(
@@ -139,10 +174,10 @@ pub fn to_html_page(r: &ReadingReport) -> String {
         out.push_str("\n</section>\n");
     }
     if !r.followups.is_empty() {
-        out.push_str("<section>\n<h2>Follow-up questions</h2>\n");
+        out.push_str(&format!("<section>\n<{h2}>Follow-up questions</{h2}>\n"));
         for f in &r.followups {
             out.push_str(&format!(
-                "<h3>{}</h3>\n<p class=\"meta\">{} · {}</p>\n{}\n",
+                "<{h3}>{}</{h3}>\n<p class=\"meta\">{} · {}</p>\n{}\n",
                 esc(&f.question),
                 esc(&f.asked_at.replace('T', " ")),
                 esc(&f.model),
@@ -153,7 +188,7 @@ pub fn to_html_page(r: &ReadingReport) -> String {
     }
     out.push_str(&r.chinese.to_html(esc));
     if !r.notes.is_empty() {
-        out.push_str("<section>\n<h2>Journal</h2>\n");
+        out.push_str(&format!("<section>\n<{h2}>Journal</{h2}>\n"));
         for n in &r.notes {
             let lines: Vec<String> = n.text.lines().map(esc).collect();
             out.push_str(&format!(
@@ -165,10 +200,6 @@ pub fn to_html_page(r: &ReadingReport) -> String {
         }
         out.push_str("</section>\n");
     }
-    out.push_str(
-        "<footer><p>The classic text is James Legge's translation (1882) and the Chinese original (from Wikisource), both in the public domain.</p></footer>\n",
-    );
-    out.push_str("</main>\n</body>\n</html>\n");
     out
 }
 

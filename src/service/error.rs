@@ -9,7 +9,7 @@ use std::sync::Arc;
 use crate::config::ConfigError;
 use crate::events::SectionFailure;
 use crate::llm::ProviderError;
-use crate::model::{QueryError, ReadingId};
+use crate::model::QueryError;
 use crate::store::{NoteError, StoreError};
 
 use super::BACKUP_PASSPHRASE_ENV;
@@ -194,15 +194,28 @@ pub enum ServiceError {
         error: IoFailure,
     },
     /// Every name an export may take is taken.
-    #[error("{names} exports of reading #{id} are already in {}; move some away to export again", shown(.dir))]
+    #[error(
+        "{names} exports named like {} are already in {}; move some away to export again",
+        shown(.first),
+        shown(.dir)
+    )]
     ExportNamesTaken {
-        /// The reading.
-        id: ReadingId,
+        /// The first name tried (`iching-7.md`, `iching-journal.html`).
+        first: PathBuf,
         /// The folder.
         dir: PathBuf,
         /// How many names were tried.
         names: u32,
     },
+    /// The file an export was told to write is already there.
+    #[error(
+        "{} already exists; an export never writes over a file: give another name, or leave out --output to have one chosen",
+        shown(.0)
+    )]
+    ExportExists(PathBuf),
+    /// A journal export found no reading to write.
+    #[error("no reading to export{}", if *.0 { " (none matches the filter)" } else { ": cast one first" })]
+    JournalEmpty(bool),
     /// A passphrase typed at the terminal cannot be used.
     #[error("{}", passphrase_words(.0))]
     Passphrase(PassphraseProblem),
@@ -281,6 +294,8 @@ impl ServiceError {
                 PassphraseProblem::Differ | PassphraseProblem::Empty | PassphraseProblem::Cancelled,
             )
             | ServiceError::NoTerminal
+            | ServiceError::ExportExists(_)
+            | ServiceError::JournalEmpty(_)
             | ServiceError::BenchOffline => true,
             ServiceError::NotConfigured
             | ServiceError::Models(_)

@@ -14,6 +14,7 @@ mod batch;
 mod bench;
 pub mod doctor;
 mod error;
+mod export;
 mod followups;
 mod journal;
 mod providers;
@@ -30,9 +31,9 @@ use zeroize::Zeroizing;
 
 use crate::events::SectionEvent;
 use crate::generate::{cast_saved, retry_saved, saved_report, stored_reading};
-use crate::model::{ExportFormat, Query, ReadingId, SectionStatus};
+use crate::model::{Query, ReadingId, SectionStatus};
 use crate::oracle::Reading;
-use crate::report::{self, ReadingReport};
+use crate::report::ReadingReport;
 use crate::store::{
     AllSectionFigures, FollowupFigures, ReadingRow, SectionFigures, Store, Unlock, Writer,
     WriterThread,
@@ -57,6 +58,7 @@ pub use doctor::Check;
 pub use error::{
     HomeProblem, IoFailure, NotABackup, PassphraseProblem, ServiceError, Stopped, TerminalStep,
 };
+pub use export::{ExportTo, JournalExport, export};
 pub use followups::Asked;
 pub use providers::ProviderChoice;
 pub use setup::Setup;
@@ -127,6 +129,8 @@ pub struct Service {
     thread: Option<WriterThread>,
     /// The prices, and why config.toml could not be read when it could not.
     prices: RwLock<(Arc<Prices>, Option<ServiceError>)>,
+    /// Where exports go unless told (`export_dir` in config.toml, else the documents folder).
+    export_dir: PathBuf,
     /// Why nothing can be written, when nothing can (a read-only medium, a full disk).
     read_only: Option<StoreError>,
     /// What opening the store changed that the user should hear of.
@@ -216,10 +220,15 @@ impl Service {
         }
         // A config.toml that does not parse leaves reading alone: only what needs its prices
         // or settings reports it.
-        let (prices, config_problem) = match crate::config::FileConfig::load(&dirs.config_file()) {
-            Ok(file) => (file.prices, None),
-            Err(e) => (Prices::default(), Some(ServiceError::from(e))),
-        };
+        let (prices, export_dir, config_problem) =
+            match crate::config::FileConfig::load(&dirs.config_file()) {
+                Ok(file) => (file.prices, dirs.exports(file.export_dir.as_deref()), None),
+                Err(e) => (
+                    Prices::default(),
+                    dirs.exports(None),
+                    Some(ServiceError::from(e)),
+                ),
+            };
         let (writer, thread) = store.into_writer()?;
         Ok(Self {
             home: home.map(Path::to_path_buf),
@@ -227,6 +236,7 @@ impl Service {
             writer,
             thread: Some(thread),
             prices: RwLock::new((Arc::new(prices), config_problem)),
+            export_dir,
             read_only,
             notices,
             setup: RwLock::new(None),
@@ -435,18 +445,6 @@ impl Service {
         Ok(self.writer.call(move |s| s.delete(id)).await?)
     }
 
-    /// Writes reading `id` to a new file in `dir` (`iching-ID.md` or `.html`, readable by its
-    /// owner only, never over another file); returns its path.
-    pub async fn export(
-        &self,
-        id: ReadingId,
-        format: ExportFormat,
-        dir: &Path,
-    ) -> Result<PathBuf, ServiceError> {
-        let report = self.report(id).await?;
-        export(&report, format, dir)
-    }
-
     /// Lets the writer finish its jobs and close the database.
     pub async fn close(mut self) {
         let thread = self.thread.take();
@@ -478,61 +476,6 @@ fn open_store(data_dir: &Path, ask: Option<AskPassphrase<'_>>) -> Result<Store, 
     }
 }
 
-/// The most names an export tries (`iching-7.md`, `iching-7-2.md`, ... `iching-7-999.md`).
-const EXPORT_NAMES: u32 = 999;
-
-/// Writes `r` to a new file in `dir`, `iching-<id>.<ext>`, or `iching-<id>-2.<ext>`, `-3`, ...
-/// when that name is taken: never over another file, readable by its owner only (0600).
-/// Returns the path. A report without an id (never saved) has no name to be written under and
-/// is refused.
-pub fn export(
-    r: &ReadingReport,
-    format: ExportFormat,
-    dir: &Path,
-) -> Result<PathBuf, ServiceError> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let Some(id) = r.id else {
-        return Err(ServiceError::ExportUnsaved);
-    };
-    let text = match format {
-        ExportFormat::Markdown => report::to_markdown_doc(r),
-        ExportFormat::Html => report::to_html_page(r),
-    };
-    let ext = format.extension();
-    for n in 1..=EXPORT_NAMES {
-        let name = if n == 1 {
-            format!("iching-{id}.{ext}")
-        } else {
-            format!("iching-{id}-{n}.{ext}")
-        };
-        let path = dir.join(name);
-        // The export is the reading in the clear: readable by its owner only, and never
-        // written over another file (`create_new` refuses one that appeared meanwhile too).
-        let file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&path);
-        let written = match file {
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            other => other.and_then(|mut f| f.write_all(text.as_bytes())),
-        };
-        return match written {
-            Ok(()) => Ok(path),
-            Err(e) => Err(ServiceError::ExportWrite {
-                path,
-                error: e.into(),
-            }),
-        };
-    }
-    Err(ServiceError::ExportNamesTaken {
-        id,
-        dir: dir.to_path_buf(),
-        names: EXPORT_NAMES,
-    })
-}
-
 /// A read lock that a panicked writer does not poison (the values are replaced whole).
 fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
     lock.read()
@@ -548,6 +491,7 @@ fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::ExportFormat;
     use crate::oracle::Cast;
     use crate::plan::plan;
 

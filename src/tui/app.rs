@@ -37,7 +37,9 @@ use crate::events::SectionEvent;
 use crate::model::{Query, ReadingId};
 use crate::oracle::{Cast, Method, Reading};
 use crate::report::{ReadingReport, ReadingStatus};
-use crate::service::{Asked, HistoryEntry, NoteKind, Resume, Section, ServiceError, plan};
+use crate::service::{
+    Asked, HistoryEntry, JournalExport, NoteKind, Resume, Section, ServiceError, plan,
+};
 use crate::text::truncate;
 
 pub use self::overlay::Overlay;
@@ -109,6 +111,8 @@ pub enum Msg {
         /// The file, or why not.
         result: Result<PathBuf, ServiceError>,
     },
+    /// The journal was written to a file, or not.
+    JournalExported(Result<JournalExport, ServiceError>),
     /// The patterns, as lines to show, or why not.
     Patterns(Result<Vec<String>, ServiceError>),
     /// An event of follow-up run `run` (its answer streaming in).
@@ -218,6 +222,15 @@ pub enum Effect {
     Delete {
         /// The reading.
         id: ReadingId,
+    },
+    /// Write the journal of the readings `search` and `no_outcome` select to a new file.
+    ExportJournal {
+        /// Markdown or HTML.
+        format: ExportFormat,
+        /// Only readings the one search rule finds by this.
+        search: Option<String>,
+        /// Only readings without an outcome yet.
+        no_outcome: bool,
     },
     /// Count the patterns of every reading (or of those `search` finds), laid out `width`
     /// columns wide.
@@ -595,6 +608,13 @@ impl App {
             Msg::Exported { id: _, result } => {
                 match result {
                     Ok(path) => self.say(msg::exported(&path)),
+                    Err(e) => self.fail(&e),
+                }
+                self.dirty = true;
+            }
+            Msg::JournalExported(result) => {
+                match result {
+                    Ok(done) => self.say(msg::journal_exported(done.readings, &done.path)),
                     Err(e) => self.fail(&e),
                 }
                 self.dirty = true;
@@ -1158,6 +1178,18 @@ impl App {
                 );
             }
             HistoryAction::Export(id, format) => fx.push(Effect::Export { id, format }),
+            HistoryAction::ExportJournal(format) => {
+                if self.history.visible().is_empty() {
+                    self.say(msg::NOTHING_TO_EXPORT);
+                } else {
+                    let typed = self.history.filter_text();
+                    fx.push(Effect::ExportJournal {
+                        format,
+                        search: Some(typed.trim().to_owned()).filter(|s| !s.is_empty()),
+                        no_outcome: self.history.no_outcome,
+                    });
+                }
+            }
             HistoryAction::Retry(id) => {
                 if self.running() {
                     return self.error(msg::BUSY);

@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 use super::app::{Effect, Msg};
 use super::screens::stats::StatsView;
 use crate::events::SectionEvent;
-use crate::service::{HistoryFilter, SavedRun, Service, ServiceError};
+use crate::service::{ExportTo, HistoryFilter, SavedRun, Service, ServiceError};
 
 /// Runs effects and reports on `tx`.
 pub struct Runner {
@@ -164,6 +164,21 @@ impl Runner {
                 self.run(async move |s| Msg::Exported {
                     id,
                     result: s.export(id, format, &dir).await,
+                });
+            }
+            Effect::ExportJournal {
+                format,
+                search,
+                no_outcome,
+            } => {
+                let to = ExportTo::Folder(self.export_dir.clone());
+                self.run(async move |s| {
+                    let filter = HistoryFilter {
+                        search,
+                        no_outcome,
+                        ..HistoryFilter::default()
+                    };
+                    Msg::JournalExported(s.export_journal(filter, format, &to).await)
                 });
             }
             Effect::LoadModels { provider } => self.run(async move |s| Msg::Models {

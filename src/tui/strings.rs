@@ -122,6 +122,10 @@ pub const KEYS_HISTORY: &[KeyHelp] = &[
         "m  w",
         "export to Markdown, to HTML (a new file in export_dir, Documents by default)",
     ),
+    (
+        "M  W",
+        "export the journal of the readings listed (filtered or not) to Markdown, to HTML",
+    ),
     ("r", "retry the missing sections of a partial reading"),
     ("s", "the stats table of the reading"),
     ("p", "patterns: your readings over time"),
@@ -501,6 +505,19 @@ pub mod msg {
         format!("Now answering: {label} (kept in config.toml)")
     }
     /// Exported: the first line for the status line, then the file's full path.
+    pub fn journal_exported(readings: usize, path: &std::path::Path) -> String {
+        format!(
+            "Exported the journal ({readings} reading{}) to the file below (any key goes on).\n{}",
+            if readings == 1 { "" } else { "s" },
+            crate::answer::sanitize_inline(&path.display().to_string())
+        )
+    }
+
+    /// Nothing listed, so no journal to export.
+    pub const NOTHING_TO_EXPORT: &str =
+        "No reading is listed, so there is no journal to export: clear the filter (Esc, o) first.";
+
+    /// A reading was written to this file.
     pub fn exported(path: &std::path::Path) -> String {
         // The path on a line of its own: the status line says what happened, a box shows it
         // whole.

@@ -123,6 +123,8 @@ pub enum HistoryAction {
     Delete(ReadingId, String),
     /// Export it.
     Export(ReadingId, ExportFormat),
+    /// Export the journal of the readings listed (the filter's, `o`'s) to a new file.
+    ExportJournal(ExportFormat),
     /// Retry its missing sections.
     Retry(ReadingId),
     /// Its stats table.
@@ -235,6 +237,8 @@ impl HistoryState {
             }
             KeyCode::Char('m') => need(|r| HistoryAction::Export(r.id, ExportFormat::Markdown)),
             KeyCode::Char('w') => need(|r| HistoryAction::Export(r.id, ExportFormat::Html)),
+            KeyCode::Char('M') => HistoryAction::ExportJournal(ExportFormat::Markdown),
+            KeyCode::Char('W') => HistoryAction::ExportJournal(ExportFormat::Html),
             KeyCode::Char('s') => need(|r| HistoryAction::Stats(r.id)),
             KeyCode::Char('p') => HistoryAction::Patterns,
             KeyCode::Char('o') => {

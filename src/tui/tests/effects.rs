@@ -680,3 +680,24 @@ async fn history_search_and_the_history_filter_find_the_same_readings_follow_ups
     service.close().await;
     h.runner.shutdown(Duration::from_secs(5)).await;
 }
+
+#[tokio::test]
+async fn the_journal_of_what_history_lists_is_exported_from_the_app() {
+    let home = tempfile::tempdir().unwrap();
+    let mut h = Harness::new(home.path(), None);
+    h.cast(1, "9,8,7,7,6,8").await;
+    h.cast(2, "7,7,7,7,7,7").await;
+    h.runner.apply(Effect::ExportJournal {
+        format: ExportFormat::Html,
+        search: Some("coast".into()),
+        no_outcome: true,
+    });
+    let Msg::JournalExported(Ok(done)) = h.next().await else {
+        panic!("the journal was not exported")
+    };
+    assert_eq!(done.readings, 2);
+    assert_eq!(done.path, h.export_dir.path().join("iching-journal.html"));
+    let page = std::fs::read_to_string(&done.path).unwrap();
+    assert_eq!(page.matches("<article>").count(), 2);
+    h.runner.shutdown(Duration::from_secs(5)).await;
+}

@@ -1397,6 +1397,34 @@ fn o_keeps_the_readings_still_waiting_for_an_outcome_and_patterns_count_those() 
 }
 
 #[test]
+fn shift_m_and_w_export_the_journal_of_what_history_lists() {
+    let mut a = app((100, 24));
+    a.update(Msg::History(Ok(history_rows())));
+    a.update(key(KeyCode::F(4)));
+    a.update(key(KeyCode::Char('/')));
+    type_text(&mut a, "coast");
+    a.update(key(KeyCode::Enter));
+    a.update(key(KeyCode::Char('o')));
+    let fx = a.update(key(KeyCode::Char('W')));
+    assert!(
+        matches!(fx.as_slice(), [Effect::ExportJournal { format: crate::model::ExportFormat::Html, search: Some(s), no_outcome: true }] if s == "coast"),
+        "{fx:?}"
+    );
+    // Nothing listed: nothing to export, and it says so.
+    a.update(key(KeyCode::Char('/')));
+    type_text(&mut a, " zzz");
+    a.update(key(KeyCode::Enter));
+    assert!(a.update(key(KeyCode::Char('M'))).is_empty());
+    assert!(
+        a.status
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("no journal to export")
+    );
+}
+
+#[test]
 fn the_empty_editor_asks_for_what_its_kind_holds() {
     let mut a = app((80, 24));
     a.reading.loading = Some(ReadingId(7));
