@@ -31,7 +31,7 @@ pub struct HistoryArgs {
     #[arg(long, value_name = "TEXT")]
     pub search: Option<String>,
     /// Only readings still waiting to be told how they turned out (no outcome noted yet; add
-    /// one with `iching note ID --outcome TEXT`).
+    /// one with the note command and --outcome).
     #[arg(long)]
     pub no_outcome: bool,
     /// Only readings with hexagram N (1-64) as primary or resulting hexagram.
