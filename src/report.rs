@@ -222,8 +222,8 @@ pub struct ReadingReport {
 /// One follow-up question and its answer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FollowupReport {
-    /// Its id.
-    pub id: i64,
+    /// Its number among the reading's follow-ups, oldest first (1 is the reading's first).
+    pub number: usize,
     /// When it was asked (RFC 3339, UTC).
     pub asked_at: String,
     /// The question.
@@ -246,12 +246,13 @@ pub struct FollowupReport {
     pub sections_left_out: u32,
 }
 
-impl From<crate::store::Followup> for FollowupReport {
-    /// A saved follow-up as shown: its answer parsed (and sanitised) from what the model sent.
-    fn from(f: crate::store::Followup) -> Self {
+impl FollowupReport {
+    /// Saved follow-up `f`, number `number` of its reading, as shown: its answer parsed (and
+    /// sanitised) from what the model sent.
+    pub fn numbered(f: crate::store::Followup, number: usize) -> Self {
         let paragraphs = crate::answer::parse_response(&f.answer);
         Self {
-            id: f.meta.id,
+            number,
             asked_at: crate::store::rfc3339(f.meta.asked_at),
             question: f.question,
             answer: to_plain_text(&paragraphs, None),
@@ -269,8 +270,9 @@ impl From<crate::store::Followup> for FollowupReport {
 /// One note of the journal.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NoteReport {
-    /// Its id (for `iching note ID --edit N` and `--delete N`).
-    pub id: i64,
+    /// Its number among the reading's notes, oldest first (what `iching note ID --edit N`
+    /// and `--delete N` take).
+    pub number: usize,
     /// When it was written (RFC 3339, UTC).
     pub at: String,
     /// `note` (what you make of it) or `outcome` (how it turned out).

@@ -208,3 +208,50 @@ async fn notes_survive_a_key_rotation_and_a_restore() {
             .contains("All intact")
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn notes_and_follow_ups_are_numbered_per_reading() {
+    let home = home_with_two_readings().await;
+    let h = home.path();
+    ok(h, &["note", "1", "First on one."]).await;
+    ok(h, &["note", "1", "Second on one."]).await;
+    let added = ok(h, &["note", "2", "First on two."]).await;
+    assert!(
+        added.stdout.contains("note 1 to reading 2")
+            || added.stderr.contains("note 1 to reading 2"),
+        "{added}"
+    );
+    let notes = ok(h, &["notes", "2", "--json"]).await.json();
+    assert_eq!(notes[0]["number"], 1, "{notes}");
+    // Its number is what edit and delete take.
+    ok(h, &["note", "2", "Edited on two.", "--edit", "1", "--yes"]).await;
+    let show = ok(h, &["show", "2", "--format", "json"]).await.json();
+    assert_eq!(show["notes"][0]["number"], 1);
+    assert_eq!(show["notes"][0]["text"], "Edited on two.");
+    ok(h, &["note", "1", "--delete", "1", "--yes"]).await;
+    let notes = ok(h, &["notes", "1", "--json"]).await.json();
+    assert_eq!(notes[0]["number"], 1, "the later note moves up: {notes}");
+    assert_eq!(notes[0]["text"], "Second on one.");
+    // Follow-ups too.
+    for id in ["1", "2"] {
+        let asked = ok(
+            h,
+            &[
+                "ask",
+                id,
+                "What of the first line?",
+                "--provider",
+                "offline",
+            ],
+        )
+        .await;
+        assert!(
+            asked
+                .stderr
+                .contains(&format!("follow-up 1 of reading {id}")),
+            "{asked}"
+        );
+    }
+    let show = ok(h, &["show", "2", "--format", "json"]).await.json();
+    assert_eq!(show["followups"][0]["number"], 1);
+}

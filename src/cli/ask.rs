@@ -79,7 +79,7 @@ pub async fn run(home: Option<&Path>, args: AskArgs) -> Result<ExitCode, CliErro
         Asked::Answered(f) => {
             eprintln!(
                 "Saved as follow-up {} of reading {} ({} tokens, {:.1} s); `iching show {}` shows it with the reading.",
-                f.id,
+                f.number,
                 args.id,
                 f.usage.total(),
                 f.latency_ms as f64 / 1000.0,

@@ -27,10 +27,10 @@ pub struct NoteArgs {
     pub outcome: bool,
     /// Replace the text of note N instead of adding one (asks first).
     #[arg(long, value_name = "N", conflicts_with = "delete")]
-    pub edit: Option<i64>,
+    pub edit: Option<usize>,
     /// Delete note N (asks first).
     #[arg(long, value_name = "N")]
-    pub delete: Option<i64>,
+    pub delete: Option<usize>,
     /// Edit or delete without asking.
     #[arg(long, short = 'y')]
     pub yes: bool,
@@ -49,7 +49,8 @@ pub struct NotesArgs {
 
 #[derive(Debug, Serialize)]
 struct Entry {
-    id: i64,
+    /// Its number among the reading's notes, oldest first.
+    number: usize,
     at: String,
     kind: NoteKind,
     text: String,
@@ -124,12 +125,12 @@ async fn write(
 }
 
 /// The text of note `note` of reading `id`, or the error that there is none.
-async fn find(service: &Service, id: ReadingId, note: i64) -> Result<String, CliError> {
+async fn find(service: &Service, id: ReadingId, note: usize) -> Result<String, CliError> {
     service
         .notes(id)
         .await?
         .into_iter()
-        .find(|n| n.id == note)
+        .find(|n| n.number == note)
         .map(|n| n.text)
         .ok_or_else(|| {
             CliError::usage(format!(
@@ -169,7 +170,7 @@ pub async fn notes(home: Option<&Path>, args: NotesArgs) -> Result<ExitCode, Cli
     let entries: Vec<Entry> = notes?
         .into_iter()
         .map(|n| Entry {
-            id: n.id,
+            number: n.number,
             at: rfc3339(n.created_at),
             kind: n.kind,
             text: n.text,
@@ -191,7 +192,7 @@ pub async fn notes(home: Option<&Path>, args: NotesArgs) -> Result<ExitCode, Cli
     for e in &entries {
         out.push_str(&format!(
             "{:>4}  {}  {}\n",
-            e.id,
+            e.number,
             e.at.replace('T', " ").trim_end_matches('Z'),
             e.kind.as_str()
         ));

@@ -364,7 +364,7 @@ pub fn saved_report(store: &Store, id: ReadingId) -> Result<ReadingReport, Store
         .notes(id)?
         .into_iter()
         .map(|n| crate::report::NoteReport {
-            id: n.id,
+            number: n.number,
             at: rfc3339(n.created_at),
             kind: n.kind,
             text: n.text,
@@ -373,7 +373,8 @@ pub fn saved_report(store: &Store, id: ReadingId) -> Result<ReadingReport, Store
     report.followups = store
         .followups(id)?
         .into_iter()
-        .map(crate::report::FollowupReport::from)
+        .enumerate()
+        .map(|(i, f)| crate::report::FollowupReport::numbered(f, i + 1))
         .collect();
     report.id = Some(id);
     report.created_at = Some(rfc3339(row.created_at));

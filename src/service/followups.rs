@@ -86,11 +86,20 @@ impl Service {
             answer: done.raw.clone(),
             request: request_json,
         };
-        let n = self.writer.call(move |s| s.add_followup(id, &new)).await?;
-        Ok(Asked::Answered(Box::new(FollowupReport::from(Followup {
-            meta: FollowupFigures { id: n, ..meta },
-            question,
-            answer: done.raw,
-        }))))
+        let (n, number) = self
+            .writer
+            .call(move |s| {
+                let n = s.add_followup(id, &new)?;
+                Ok((n, s.followup_figures(id)?.len()))
+            })
+            .await?;
+        Ok(Asked::Answered(Box::new(FollowupReport::numbered(
+            Followup {
+                meta: FollowupFigures { id: n, ..meta },
+                question,
+                answer: done.raw,
+            },
+            number,
+        ))))
     }
 }

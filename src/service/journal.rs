@@ -6,13 +6,13 @@ use crate::store::{Note, NoteKind, validate_note};
 
 impl Service {
     /// Adds a note of `kind` (cleaned; an empty or over-long one is refused) to reading `id`;
-    /// returns its id.
+    /// returns its number among the reading's notes (1 for its first).
     pub async fn add_note(
         &self,
         id: ReadingId,
         kind: NoteKind,
         text: &str,
-    ) -> Result<i64, ServiceError> {
+    ) -> Result<usize, ServiceError> {
         self.writable()?;
         let text = validate_note(text)?;
         Ok(self
@@ -21,11 +21,11 @@ impl Service {
             .await?)
     }
 
-    /// Replaces the text of note `note` of reading `id`.
+    /// Replaces the text of note number `note` of reading `id`.
     pub async fn edit_note(
         &self,
         id: ReadingId,
-        note: i64,
+        note: usize,
         text: &str,
     ) -> Result<(), ServiceError> {
         self.writable()?;
@@ -36,8 +36,8 @@ impl Service {
             .await?)
     }
 
-    /// Deletes note `note` of reading `id`.
-    pub async fn delete_note(&self, id: ReadingId, note: i64) -> Result<(), ServiceError> {
+    /// Deletes note number `note` of reading `id` (the later ones move up a number).
+    pub async fn delete_note(&self, id: ReadingId, note: usize) -> Result<(), ServiceError> {
         self.writable()?;
         Ok(self.writer.call(move |s| s.delete_note(id, note)).await?)
     }

@@ -238,8 +238,8 @@ pub enum StoreError {
     NoteNotFound {
         /// The reading.
         id: ReadingId,
-        /// The note asked for.
-        note: i64,
+        /// The note's number asked for.
+        note: usize,
     },
     /// No reading has this id.
     #[error("no reading has id {0}; `iching history` lists them")]

@@ -18,8 +18,12 @@ pub const MAX_NOTE_CHARS: usize = 10_000;
 /// A note, opened. `Debug` shows only its size.
 #[derive(Clone, PartialEq, Eq, Serialize)]
 pub struct Note {
-    /// Its id (for editing and deleting).
+    /// Its row in the store (its sealing label names it); never shown.
+    #[serde(skip)]
     pub id: i64,
+    /// Its number among its reading's notes, oldest first (1 is the reading's first note):
+    /// what is shown and what editing and deleting take.
+    pub number: usize,
     /// When it was written (Unix ms).
     #[serde(skip)]
     pub created_at: i64,
@@ -105,8 +109,9 @@ fn canon(reading: ReadingId, created_at: i64, updated_at: i64, kind: NoteKind) -
 }
 
 impl Store {
-    /// Adds a note of `kind` to reading `id` (whose record must check out); returns the note's id.
-    pub fn add_note(&self, id: ReadingId, kind: NoteKind, text: &str) -> Result<i64, StoreError> {
+    /// Adds a note of `kind` to reading `id` (whose record must check out); returns its number
+    /// among the reading's notes.
+    pub fn add_note(&self, id: ReadingId, kind: NoteKind, text: &str) -> Result<usize, StoreError> {
         self.same_key()?;
         self.reading(id)?;
         self.atomic(|| {
@@ -120,7 +125,15 @@ impl Store {
                 .map_err(|e| self.db_err(e))?;
             let note = self.conn.last_insert_rowid();
             self.write_note(id, note, now, now, kind, text)?;
-            Ok(note)
+            let count: i64 = self
+                .conn
+                .query_row(
+                    "SELECT count(*) FROM notes WHERE reading_id = ?1",
+                    [id],
+                    |r| r.get(0),
+                )
+                .map_err(|e| self.db_err(e))?;
+            Ok(usize::try_from(count).unwrap_or(0))
         })
     }
 
@@ -144,30 +157,31 @@ impl Store {
         )
     }
 
-    /// Replaces the text of note `note` of reading `id`.
-    pub fn edit_note(&self, id: ReadingId, note: i64, text: &str) -> Result<(), StoreError> {
+    /// Replaces the text of note number `number` of reading `id`.
+    pub fn edit_note(&self, id: ReadingId, number: usize, text: &str) -> Result<(), StoreError> {
         self.same_key()?;
-        let old = self
-            .notes(id)?
-            .into_iter()
-            .find(|n| n.id == note)
-            .ok_or(StoreError::NoteNotFound { id, note })?;
-        self.atomic(|| self.write_note(id, note, old.created_at, now_ms(), old.kind, text))
+        let old = self.note_numbered(id, number)?;
+        self.atomic(|| self.write_note(id, old.id, old.created_at, now_ms(), old.kind, text))
     }
 
-    /// Deletes note `note` of reading `id`.
-    pub fn delete_note(&self, id: ReadingId, note: i64) -> Result<(), StoreError> {
-        let n = self
-            .conn
+    /// Deletes note number `number` of reading `id` (the later ones move up a number).
+    pub fn delete_note(&self, id: ReadingId, number: usize) -> Result<(), StoreError> {
+        let note = self.note_numbered(id, number)?;
+        self.conn
             .execute(
                 "DELETE FROM notes WHERE id = ?1 AND reading_id = ?2",
-                params![note, id],
+                params![note.id, id],
             )
             .map_err(|e| self.db_err(e))?;
-        if n == 0 {
-            return Err(StoreError::NoteNotFound { id, note });
-        }
         Ok(())
+    }
+
+    /// Note number `number` of reading `id`, checked and opened.
+    fn note_numbered(&self, id: ReadingId, number: usize) -> Result<Note, StoreError> {
+        self.notes(id)?
+            .into_iter()
+            .find(|n| n.number == number)
+            .ok_or(StoreError::NoteNotFound { id, note: number })
     }
 
     fn write_note(
@@ -233,6 +247,7 @@ impl Store {
             .map_err(|e| self.db_err(e))?;
         let mut out: HashMap<ReadingId, Vec<Result<Note, StoreError>>> = HashMap::new();
         for (note, reading, created_at, updated_at, kind, text, tag) in rows {
+            let number = out.get(&reading).map_or(0, Vec::len) + 1;
             let opened = (|| {
                 let integrity = || StoreError::Integrity {
                     id: reading,
@@ -248,6 +263,7 @@ impl Store {
                 let text = self.open_text(Field::Note(reading, note), text)?;
                 Ok(Note {
                     id: note,
+                    number,
                     created_at,
                     updated_at,
                     kind,

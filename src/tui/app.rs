@@ -145,7 +145,7 @@ pub enum Msg {
         /// The reading.
         id: ReadingId,
         /// The note's id, or why not.
-        result: Result<i64, ServiceError>,
+        result: Result<usize, ServiceError>,
     },
     /// Reading `id` was deleted, or not.
     Deleted {
@@ -265,7 +265,7 @@ pub enum Effect {
         /// The reading.
         id: ReadingId,
         /// The note.
-        note: i64,
+        note: usize,
         /// The new text, cleaned.
         text: String,
     },
@@ -274,7 +274,7 @@ pub enum Effect {
         /// The reading.
         id: ReadingId,
         /// The note.
-        note: i64,
+        note: usize,
     },
     /// Write reading `id` to a new file in the export folder.
     Export {
@@ -318,7 +318,7 @@ pub enum Confirm {
     /// Replace a note's text with what the editor holds (`n` reopens the editor).
     EditNote(Box<NoteEditor>, String),
     /// Delete note `.1` of reading `.0`.
-    DeleteNote(ReadingId, i64),
+    DeleteNote(ReadingId, usize),
     /// Stop the follow-up being answered as run `.0`.
     StopFollowup(u64),
 }

@@ -158,11 +158,14 @@ impl App {
                     } else {
                         NoteKind::Note
                     };
-                    let editor = NoteEditor::edit(view.id, n.id, kind, &n.text);
+                    let editor = NoteEditor::edit(view.id, n.number, kind, &n.text);
                     self.open(Overlay::Note(Box::new(editor)));
                 }
                 JournalAction::Delete(n) => {
-                    self.ask(Confirm::DeleteNote(view.id, n.id), msg::CONFIRM_DELETE_NOTE);
+                    self.ask(
+                        Confirm::DeleteNote(view.id, n.number),
+                        msg::CONFIRM_DELETE_NOTE,
+                    );
                 }
             },
             Overlay::Picker(mut picker) => {

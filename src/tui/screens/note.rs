@@ -28,7 +28,7 @@ pub struct NoteEditor {
     /// Esc was pressed once with text in the box.
     discarding: bool,
     /// The note being edited, when it edits one (`None`: a new note).
-    pub editing: Option<i64>,
+    pub editing: Option<usize>,
 }
 
 /// What a key in the editor asks of the app.
@@ -39,7 +39,7 @@ pub enum NoteAction {
     /// Save this (cleaned) text as a note of this kind on this reading.
     Save(ReadingId, NoteKind, String),
     /// Replace the text of note `.1` of reading `.0` with this (cleaned) text.
-    Replace(ReadingId, i64, String),
+    Replace(ReadingId, usize, String),
     /// Close without saving.
     Cancel,
 }
@@ -71,7 +71,7 @@ impl NoteEditor {
     }
 
     /// An editor over note `note` of reading `id` (its kind stays).
-    pub fn edit(id: ReadingId, note: i64, kind: NoteKind, text: &str) -> Self {
+    pub fn edit(id: ReadingId, note: usize, kind: NoteKind, text: &str) -> Self {
         let mut editor = Self::new(id);
         editor.editing = Some(note);
         editor.input = TextArea::from(text.lines().map(str::to_owned));

@@ -156,7 +156,7 @@ fn stats_loaded(report: ReadingReport, prices: &crate::config::Prices) -> Msg {
         .followups
         .iter()
         .map(|f| FollowupFigures {
-            id: f.id,
+            id: i64::try_from(f.number).unwrap(),
             asked_at: 0,
             latency_ms: f.latency_ms,
             ttft_ms: f.ttft_ms,

@@ -600,7 +600,7 @@ fn journal_view_and_a_note_being_edited() {
             (4, "outcome", "We moved in May. It went well."),
         ] {
             report.notes.push(crate::report::NoteReport {
-                id,
+                number: id,
                 at: "2026-03-02T10:00:00Z".into(),
                 kind: crate::model::NoteKind::parse(kind).unwrap(),
                 text: text.into(),
@@ -670,7 +670,7 @@ fn stats_count_the_follow_ups_below_the_table() {
         for (id, tokens) in [(1, 3_000), (2, 3_140)] {
             let raw = r#"{"response":["<p>An answer.</p>"]}"#;
             report.followups.push(crate::report::FollowupReport {
-                id,
+                number: id,
                 asked_at: "2026-03-01T10:00:00Z".into(),
                 question: "Why?".into(),
                 answer: "An answer.".into(),

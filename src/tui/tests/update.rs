@@ -1588,7 +1588,7 @@ fn f_asks_a_follow_up_whose_answer_streams_in_and_is_kept() {
     // Saved: shown from the report, no longer as in flight.
     let raw = r#"{"response":["<p>Line three warns.</p>"]}"#;
     let f = crate::report::FollowupReport {
-        id: 1,
+        number: 1,
         asked_at: "2026-03-01T10:00:00Z".into(),
         question: "What of line 3?".into(),
         answer: "Line three warns.".into(),
@@ -1660,7 +1660,7 @@ fn e_opens_the_journal_where_a_note_is_edited_or_deleted_after_asking() {
     let mut report = complete_report();
     for (id, kind, text) in [(3, "note", "First thought"), (4, "outcome", "It rained.")] {
         report.notes.push(crate::report::NoteReport {
-            id,
+            number: id,
             at: "2026-03-02T10:00:00Z".into(),
             kind: crate::model::NoteKind::parse(kind).unwrap(),
             text: text.into(),
@@ -1709,7 +1709,7 @@ fn e_opens_the_journal_where_a_note_is_edited_or_deleted_after_asking() {
         crate::tui::screens::journal::JournalView::new(
             ReadingId(7),
             vec![crate::report::NoteReport {
-                id: 3,
+                number: 3,
                 at: "2026-03-02T10:00:00Z".into(),
                 kind: crate::model::NoteKind::Note,
                 text: "First thought".into(),
@@ -1724,7 +1724,7 @@ fn e_opens_the_journal_where_a_note_is_edited_or_deleted_after_asking() {
         crate::tui::screens::journal::JournalView::new(
             ReadingId(7),
             vec![crate::report::NoteReport {
-                id: 3,
+                number: 3,
                 at: "2026-03-02T10:00:00Z".into(),
                 kind: crate::model::NoteKind::Note,
                 text: "First thought".into(),
@@ -2010,7 +2010,7 @@ fn one_overlay_gives_way_to_the_next_and_late_news_for_a_closed_one_leaves_the_o
     a.screen = Screen::Reading;
     let mut report = complete_report();
     report.notes.push(crate::report::NoteReport {
-        id: 3,
+        number: 3,
         at: "2026-03-02T10:00:00Z".into(),
         kind: crate::model::NoteKind::Note,
         text: "First thought".into(),
