@@ -1,9 +1,12 @@
 //! The book: one hexagram's page, as `iching hexagram` prints it and the Library screen shows
-//! it — the figure, the names (pinyin with tones, Chinese, the English gloss, Legge's), the two
+//! it — the figure, the names (pinyin with tones, Chinese, the English gloss, Wilhelm/Baynes' title
+//! and its Wade-Giles, Legge's), the two
 //! trigrams, the nuclear hexagram, and Legge's judgment, image and six lines, with the use of
 //! the nines or sixes for 1 and 2, each with its original in classical Chinese, and the Ten
 //! Wings' Xugua and Zagua phrases (and the Wenyan of 1 and 2). [`Page`] is the JSON; [`to_text`]
-//! and [`to_markdown`] the other formats. Every text is cleaned for a terminal ([`sanitize_inline`]), and for Markdown
+//! and [`to_markdown`] the other formats. The Chinese is shown in one script, simplified, as the
+//! classical text has it ([`SCRIPT`]); the JSON keeps the traditional name in `chinese` and has the
+//! simplified beside it. Every text is cleaned for a terminal ([`sanitize_inline`]), and for Markdown
 //! escaped as the exports are ([`markdown_text`]).
 
 use serde::Serialize;
@@ -23,8 +26,14 @@ pub struct Page {
     pub pinyin: String,
     /// The Chinese name (traditional).
     pub chinese: String,
+    /// The Chinese name in simplified characters, as the page shows it ("大壮").
+    pub simplified: String,
     /// A short English gloss (the data's, not Legge's).
     pub english: String,
+    /// The Wilhelm/Baynes title with its alternatives ("The Power of the Great").
+    pub wilhelm: String,
+    /// The Wade-Giles romanisation Wilhelm/Baynes give ("Ta Chuang").
+    pub wade_giles: String,
     /// Legge's romanised name ("Tâ Kwang").
     pub legge: String,
     /// The Unicode hexagram.
@@ -48,6 +57,10 @@ pub struct Page {
     /// (`chinese` is the name.)
     pub chinese_text: Chinese,
 }
+
+/// Which script the page's Chinese is in: the names, as the classical text, in simplified
+/// characters.
+pub const SCRIPT: &str = "Chinese in simplified characters (简体)";
 
 /// The label of the Tuan, as Chinese editions print it under the judgment.
 pub const TUAN: &str = "彖曰：";
@@ -89,8 +102,10 @@ pub fn chinese_wings(c: &Chinese) -> [String; 2] {
 pub struct TrigramPage {
     /// Pinyin ("Zhen").
     pub name: String,
-    /// Chinese ("震").
+    /// Chinese, traditional ("離").
     pub chinese: String,
+    /// Chinese, simplified, as the page shows it ("离").
+    pub simplified: String,
     /// The Unicode trigram.
     pub symbol: String,
     /// English ("Thunder").
@@ -112,8 +127,10 @@ pub struct Summary {
     pub name: String,
     /// Pinyin with tone marks.
     pub pinyin: String,
-    /// The Chinese name.
+    /// The Chinese name (traditional).
     pub chinese: String,
+    /// The Chinese name in simplified characters, as the page shows it.
+    pub simplified: String,
     /// The English gloss.
     pub english: String,
     /// The Unicode hexagram.
@@ -136,6 +153,7 @@ impl From<&Trigram> for TrigramPage {
         Self {
             name: t.name_pinyin.clone(),
             chinese: t.name_chinese.clone(),
+            simplified: t.simplified().to_owned(),
             symbol: t.symbol.clone(),
             english: t.english.clone(),
             image: t.image.clone(),
@@ -152,6 +170,7 @@ impl From<&Hexagram> for Summary {
             name: h.name_pinyin.clone(),
             pinyin: h.pinyin().to_owned(),
             chinese: h.name_chinese.clone(),
+            simplified: h.simplified().to_owned(),
             english: h.name_english.clone(),
             symbol: h.symbol.clone(),
         }
@@ -165,7 +184,10 @@ impl From<&Hexagram> for Page {
             name: h.name_pinyin.clone(),
             pinyin: h.pinyin().to_owned(),
             chinese: h.name_chinese.clone(),
+            simplified: h.simplified().to_owned(),
             english: h.name_english.clone(),
+            wilhelm: h.wilhelm().to_owned(),
+            wade_giles: h.wade_giles().to_owned(),
             legge: h.name_legge.clone(),
             symbol: h.symbol.clone(),
             upper: h.upper().into(),
@@ -216,7 +238,7 @@ pub fn bar(yang: bool) -> &'static str {
 pub fn trigram_line(t: &TrigramPage) -> String {
     format!(
         "{} {} {} ({}): {}, {}, {}",
-        t.symbol, t.name, t.chinese, t.english, t.image, t.attribute, t.family
+        t.symbol, t.name, t.simplified, t.english, t.image, t.attribute, t.family
     )
 }
 
@@ -224,16 +246,31 @@ pub fn trigram_line(t: &TrigramPage) -> String {
 pub fn summary_line(s: &Summary) -> String {
     format!(
         "{} {} {} {} ({})",
-        s.symbol, s.number, s.pinyin, s.chinese, s.english
+        s.symbol, s.number, s.pinyin, s.simplified, s.english
     )
 }
 
-/// "䷡ 34 Dà Zhuàng 大壯 (Great Strength)".
+/// "䷡ 34 Dà Zhuàng 大壮 (Great Strength)".
 pub fn title(p: &Page) -> String {
     format!(
         "{} {} {} {} ({})",
-        p.symbol, p.number, p.pinyin, p.chinese, p.english
+        p.symbol, p.number, p.pinyin, p.simplified, p.english
     )
+}
+
+/// "Wilhelm: The Power of the Great · Wade-Giles: Ta Chuang".
+pub fn wilhelm_line(p: &Page) -> String {
+    format!("Wilhelm: {} · Wade-Giles: {}", p.wilhelm, p.wade_giles)
+}
+
+/// "Chinese in simplified characters (简体); traditional 大壯": the script, and the traditional
+/// name where it differs.
+pub fn script_line(p: &Page) -> String {
+    if p.chinese == p.simplified {
+        SCRIPT.to_owned()
+    } else {
+        format!("{SCRIPT}; traditional {}", p.chinese)
+    }
 }
 
 /// `text` wrapped at `width`, every line indented by `indent` (the first by `first`).
@@ -250,8 +287,11 @@ fn indented(text: &str, width: usize, first: &str, indent: &str) -> String {
 
 /// The page as plain text, wrapped at `width` columns.
 pub fn to_text(p: &Page, width: usize) -> String {
-    let mut out = format!("{}\n", sanitize_inline(&title(p)));
-    out.push_str(&format!("Legge: {}\n\n", sanitize_inline(&p.legge)));
+    let mut out = indented(&title(p), width, "", "  ");
+    out.push_str(&indented(&wilhelm_line(p), width, "", "  "));
+    out.push_str(&format!("Legge: {}\n", sanitize_inline(&p.legge)));
+    out.push_str(&indented(&script_line(p), width, "", "  "));
+    out.push('\n');
     for l in p.lines.iter().rev() {
         out.push_str(&format!("  {}  {}\n", l.position, bar(l.yang)));
     }
@@ -322,7 +362,12 @@ pub fn to_text(p: &Page, width: usize) -> String {
 /// The page as Markdown: every text escaped as the exports escape it.
 pub fn to_markdown(p: &Page) -> String {
     let mut out = format!("# {}\n\n", markdown_text(&title(p)));
-    out.push_str(&format!("Legge: {}\n\n", markdown_text(&p.legge)));
+    out.push_str(&format!(
+        "{}  \nLegge: {}  \n{}\n\n",
+        markdown_text(&wilhelm_line(p)),
+        markdown_text(&p.legge),
+        markdown_text(&script_line(p))
+    ));
     out.push_str("```text\n");
     for l in p.lines.iter().rev() {
         out.push_str(&format!("{}  {}\n", l.position, bar(l.yang)));
@@ -399,7 +444,7 @@ mod tests {
         assert!(p.lines[0].text.starts_with("The first NINE"));
         assert!(p.all_lines.is_none());
         let text = to_text(&p, 80);
-        assert!(text.starts_with("䷡ 34 Dà Zhuàng 大壯 (Great Strength)\nLegge: Tâ Kwang\n\n  6  ━━━ ━━━\n  5  ━━━ ━━━\n  4  ━━━━━━━\n"), "{text}");
+        assert!(text.starts_with("䷡ 34 Dà Zhuàng 大壮 (Great Strength)\nWilhelm: The Power of the Great · Wade-Giles: Ta Chuang\nLegge: Tâ Kwang\nChinese in simplified characters (简体); traditional 大壯\n\n  6  ━━━ ━━━\n  5  ━━━ ━━━\n  4  ━━━━━━━\n"), "{text}");
         assert!(
             text.contains("Above:   ☳ Zhen 震 (Thunder): thunder, moving/arousing, eldest son\n")
         );
@@ -456,6 +501,43 @@ mod tests {
             assert!(crate::text::width(line) <= 41, "{line:?}");
         }
         assert!(!to_text(&page(3), 80).contains("Wenyan"));
+    }
+
+    #[test]
+    fn the_names_people_know_and_one_script_for_the_chinese() {
+        let one = to_text(&page(1), 80);
+        assert!(
+            one.starts_with("䷀ 1 Qián 乾 (Heaven)\nWilhelm: The Creative · Wade-Giles: Ch’ien\nLegge: Khien\nChinese in simplified characters (简体)\n\n"),
+            "{one}"
+        );
+        // 剝 above 剥 was two scripts in one view: the names follow the text, simplified.
+        let p = page(23);
+        assert_eq!((p.chinese.as_str(), p.simplified.as_str()), ("剝", "剥"));
+        let text = to_text(&p, 80);
+        assert!(
+            text.starts_with("䷖ 23 Bō 剥 (Stripping / Overthrowing)\n"),
+            "{text}"
+        );
+        assert!(text.contains("traditional 剝\n"), "{text}");
+        assert!(!text.contains("剝 ("), "{text}");
+        // Trigrams and the nuclear hexagram too: 離 is 离 on the page of 30.
+        let thirty = to_text(&page(30), 80);
+        assert!(thirty.contains("Above:   ☲ Li 离 (Fire)"), "{thirty}");
+        assert_eq!(
+            thirty.matches('離').count(),
+            1,
+            "only as 'traditional 離': {thirty}"
+        );
+        let md = to_markdown(&page(64));
+        assert!(
+            md.contains("\nWilhelm: Before Completion · Wade-Giles: Wei Chi  \nLegge: Wei Žî  \n"),
+            "{md}"
+        );
+        for h in crate::oracle::all_hexagrams() {
+            for line in to_text(&page(h.number), 40).lines() {
+                assert!(crate::text::width(line) <= 40, "{line:?}");
+            }
+        }
     }
 
     #[test]

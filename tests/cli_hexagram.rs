@@ -54,7 +54,7 @@ fn the_text_page_has_the_figure_names_trigrams_nuclear_and_legge() {
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
     assert!(
-        text.starts_with("䷡ 34 Dà Zhuàng 大壯 (Great Strength)\nLegge: Tâ Kwang\n\n  6  ━━━ ━━━\n"),
+        text.starts_with("䷡ 34 Dà Zhuàng 大壮 (Great Strength)\nWilhelm: The Power of the Great · Wade-Giles: Ta Chuang\nLegge: Tâ Kwang\nChinese in simplified characters (简体); traditional 大壯\n\n  6  ━━━ ━━━\n"),
         "{text}"
     );
     for want in [
@@ -153,6 +153,44 @@ fn names_match_with_or_without_tones_in_any_case_and_in_english() {
     assert_eq!(number(&["大壯"]), 34);
     assert_eq!(number(&["䷀"]), 1);
     assert_eq!(number(&["Tâ", "Kwang"]), 34);
+    assert_eq!(number(&["大壮"]), 34);
+}
+
+#[test]
+fn the_names_people_use_wilhelm_baynes_and_wade_giles_find_their_hexagram() {
+    let out = iching(&["hexagram", "the creative"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out)
+            .starts_with("䷀ 1 Qián 乾 (Heaven)\nWilhelm: The Creative · Wade-Giles: Ch’ien\n"),
+        "{}",
+        stdout(&out)
+    );
+    for (args, n) in [
+        (&["youthful", "folly"][..], 4u64),
+        (&["inner truth"], 61),
+        (&["Keeping", "Still"], 52),
+        (&["wei", "chi"], 64),
+        (&["Wei Chi"], 64),
+    ] {
+        let mut a = vec!["hexagram"];
+        a.extend_from_slice(args);
+        a.extend(["--format", "json"]);
+        let v = json(&a);
+        assert_eq!(v["number"], n, "{args:?}");
+    }
+    let v = json(&["hexagram", "61", "--format", "json"]);
+    assert_eq!(v["wilhelm"], "Inner Truth");
+    assert_eq!(v["wade_giles"], "Chung Fu");
+    assert_eq!(v["simplified"], "中孚");
+    // Without tones two hexagrams share "kun": a usage error listing both with their tones.
+    let out = iching(&["hexagram", "kun"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("\"kun\" names 2 hexagrams: 2 Kūn 坤 (Earth), 47 Kùn 困"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]

@@ -1,5 +1,5 @@
 //! `iching hexagram N|NAME`: one hexagram of the book, as the Library screen shows it — figure,
-//! names, trigrams, nuclear hexagram and Legge's judgment, image and lines — in text, Markdown
+//! names (Wilhelm/Baynes' and the Wade-Giles among them), trigrams, nuclear hexagram and Legge's judgment, image and lines — in text, Markdown
 //! or JSON. It needs no store and writes nothing. A name no hexagram has, or one several share,
 //! is a usage error (exit 2) that names the candidates.
 
@@ -27,8 +27,9 @@ pub enum PageFormat {
 #[derive(Debug, Args)]
 pub struct HexagramArgs {
     /// The hexagram: its number (1 to 64), its pinyin with or without tone marks (jing, Jǐng,
-    /// "da zhuang"), its English name (heaven, "the well"), its Chinese name or symbol, or
-    /// Legge's name (Kwan). Several words are read as one name.
+    /// "da zhuang"), its English name (heaven, "the well") or Wilhelm/Baynes' ("the creative",
+    /// "youthful folly"), its Chinese name (traditional or simplified) or symbol, Legge's name
+    /// (Kwan) or the Wade-Giles ("wei chi"). Several words are read as one name.
     #[arg(required = true, num_args = 1.., value_name = "N|NAME")]
     pub name: Vec<String>,
     /// Output format.

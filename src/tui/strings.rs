@@ -420,6 +420,17 @@ pub const FILTER_LABEL: &str = "Filter: ";
 pub const LIBRARY_FIND: &str = "Find:";
 /// Shown in the Library's empty search box.
 pub const LIBRARY_HINT: &str = "type a number, a name or a trigram";
+/// The Library list's column headings: the pinyin, the Chinese (simplified, 简体, as the
+/// classical text), the trigram above and the one below, the English name.
+pub const LIBRARY_PINYIN: &str = "Pinyin";
+/// The Chinese column's heading: which script it is in.
+pub const LIBRARY_SCRIPT: &str = "简体";
+/// The upper trigram's column.
+pub const LIBRARY_ABOVE: &str = "above";
+/// The lower trigram's column.
+pub const LIBRARY_BELOW: &str = "below";
+/// The English name's column.
+pub const LIBRARY_ENGLISH: &str = "English";
 /// The Library's filter matches nothing.
 pub const LIBRARY_NO_MATCH: &str = "No hexagram matches. Esc clears what is typed.";
 

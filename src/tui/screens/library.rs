@@ -1,6 +1,7 @@
-//! Library: the book. The 64 hexagrams in King Wen order (figure, number, names, trigrams),
-//! found as you type a number, a pinyin name (tone marks optional), an English name or a
-//! trigram; Enter opens a hexagram's page (figure, names, trigrams, nuclear hexagram, Legge's
+//! Library: the book. The 64 hexagrams in King Wen order (figure, number, names, the trigrams
+//! above and below, under a header that labels them and says the Chinese is simplified), found
+//! as you type a number, a pinyin name (tone marks optional), an English name (the gloss or
+//! Wilhelm/Baynes'), the Wade-Giles, a Chinese name or a trigram; Enter opens a hexagram's page (figure, names, trigrams, nuclear hexagram, Legge's
 //! judgment, image and six lines, and the use of the nines or sixes for 1 and 2; `c` adds the
 //! original classical Chinese under each, and the Xugua, Zagua and Wenyan). Opened from a
 //! reading (`o` on the Reading screen) the page shows that reading's primary hexagram, and `o`
@@ -270,7 +271,7 @@ pub fn page_lines(state: &LibraryState, width: usize, theme: &Theme) -> Vec<Line
             if i > 0 {
                 spans.push(Span::styled(" · ", theme.dim));
             }
-            let name = hexagram(n).map_or_else(String::new, |x| x.name_pinyin.clone());
+            let name = hexagram(n).map_or("", |x| x.pinyin());
             let style = if i == links.at && n == h.number {
                 theme.selected.patch(theme.bold)
             } else {
@@ -294,15 +295,16 @@ pub fn page_lines(state: &LibraryState, width: usize, theme: &Theme) -> Vec<Line
     let trigram = |t: &book::TrigramPage, place: &str| {
         format!(
             "{} {} {} ({}) {place}",
-            t.symbol, t.name, t.chinese, t.english
+            t.symbol, t.name, t.simplified, t.english
         )
     };
+    // The upper trigram beside the top three lines, the lower beside the bottom three.
     let side: [(String, Style); 6] = [
         (book::title(&p), theme.heading),
-        (format!("Legge: {}", p.legge), theme.dim),
+        (book::wilhelm_line(&p), theme.dim),
         (trigram(&p.upper, "above"), theme.text),
         (trigram(&p.lower, "below"), theme.text),
-        (String::new(), theme.text),
+        (format!("Legge: {}", p.legge), theme.dim),
         (
             format!("Nuclear {}", book::summary_line(&p.nuclear)),
             theme.text,
@@ -333,6 +335,8 @@ pub fn page_lines(state: &LibraryState, width: usize, theme: &Theme) -> Vec<Line
             width,
         ));
     }
+    // Which script the Chinese is in.
+    lines.extend(wrap_styled(&[(&book::script_line(&p), theme.dim)], width));
     let section = |lines: &mut Vec<Line<'static>>, title: &str| {
         lines.push(Line::default());
         lines.push(heading(title, width, theme));
@@ -474,9 +478,10 @@ fn render_list(state: &LibraryState, frame: &mut Frame, area: Rect, theme: &Them
         return;
     }
     // Number, figure, pinyin, Chinese and trigrams never shrink; the English name takes the
-    // rest and is cut with an ellipsis.
+    // rest and is cut with an ellipsis. A header labels the columns: the Chinese is simplified
+    // (简体), the trigrams are the one above and the one below.
     let trigrams = area.width >= 70;
-    let fixed: u16 = 2 + 2 + 2 + 10 + 4 + if trigrams { 5 } else { 0 } + 6;
+    let fixed: u16 = 2 + 2 + 2 + 10 + 4 + if trigrams { 12 } else { 0 } + 6;
     let english_w = usize::from(area.width.saturating_sub(fixed));
     let mut widths = vec![
         Constraint::Length(2),
@@ -485,9 +490,22 @@ fn render_list(state: &LibraryState, frame: &mut Frame, area: Rect, theme: &Them
         Constraint::Length(4),
     ];
     if trigrams {
-        widths.push(Constraint::Length(5));
+        widths.extend([Constraint::Length(5), Constraint::Length(5)]);
     }
     widths.push(Constraint::Min(4));
+    let mut header = vec![
+        Cell::from(""),
+        Cell::from(""),
+        Cell::from(strings::LIBRARY_PINYIN),
+        Cell::from(strings::LIBRARY_SCRIPT),
+    ];
+    if trigrams {
+        header.extend([
+            Cell::from(strings::LIBRARY_ABOVE),
+            Cell::from(strings::LIBRARY_BELOW),
+        ]);
+    }
+    header.push(Cell::from(strings::LIBRARY_ENGLISH));
     let rows: Vec<Row> = visible
         .iter()
         .map(|h| {
@@ -495,13 +513,14 @@ fn render_list(state: &LibraryState, frame: &mut Frame, area: Rect, theme: &Them
                 Cell::from(Line::from(h.number.to_string()).right_aligned()),
                 Cell::from(h.symbol.clone()),
                 Cell::from(Span::styled(h.pinyin(), theme.bold)),
-                Cell::from(h.name_chinese.clone()),
+                Cell::from(h.simplified()),
             ];
             if trigrams {
-                cells.push(Cell::from(Span::styled(
-                    format!("{} {}", h.upper().symbol, h.lower().symbol),
-                    theme.dim,
-                )));
+                for t in [h.upper(), h.lower()] {
+                    cells.push(Cell::from(
+                        Line::styled(t.symbol.clone(), theme.dim).centered(),
+                    ));
+                }
             }
             cells.push(Cell::from(truncate(&h.name_english, english_w)));
             Row::new(cells)
@@ -509,6 +528,7 @@ fn render_list(state: &LibraryState, frame: &mut Frame, area: Rect, theme: &Them
         .collect();
     let selected = state.cursor(&visible);
     let table = Table::new(rows, widths)
+        .header(Row::new(header).style(theme.dim))
         .column_spacing(1)
         .row_highlight_style(if focused {
             theme.selected

@@ -12,10 +12,10 @@ use ratatui_textarea::TextArea;
 use crate::report::ReadingStatus;
 use crate::tui::theme::Theme;
 
-/// A line drawn as a bar: yang whole, yin broken.
+/// A line drawn as a bar, 13 cells either way: yang whole, yin broken in the middle.
 pub fn bar(yang: bool) -> &'static str {
     if yang {
-        "━━━━━━━━━━━"
+        "━━━━━━━━━━━━━"
     } else {
         "━━━━━   ━━━━━"
     }
@@ -92,4 +92,18 @@ pub fn editor_box(b: &EditorBox<'_>, frame: &mut Frame, area: Rect, theme: &Them
         ]),
         status,
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bar;
+
+    #[test]
+    fn yang_and_yin_are_the_same_width() {
+        assert_eq!(
+            crate::text::width(bar(true)),
+            crate::text::width(bar(false))
+        );
+        assert_eq!(crate::text::width(bar(true)), 13);
+    }
 }

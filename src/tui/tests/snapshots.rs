@@ -520,6 +520,13 @@ fn library_list_search_and_no_match() {
         a.update(key(KeyCode::Down));
         a
     });
+    // Wilhelm/Baynes' title finds its hexagram; the list's header labels the trigrams above
+    // and below and says the Chinese is simplified.
+    three("library_found_wilhelm", |size| {
+        let mut a = library(size);
+        type_text(&mut a, "inner truth");
+        a
+    });
     three("library_no_match", |size| {
         let mut a = library(size);
         type_text(&mut a, "zzz");
