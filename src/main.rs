@@ -68,6 +68,8 @@ fn command_name(cli: &Cli) -> &'static str {
         Some(Command::History(_)) => "history",
         Some(Command::Show(_)) => "show",
         Some(Command::Export(_)) => "export",
+        Some(Command::Completions(_)) => "completions",
+        Some(Command::Manpage) => "manpage",
         Some(Command::Stats(_)) => "stats",
         Some(Command::Retry(_)) => "retry",
         Some(Command::Delete(_)) => "delete",

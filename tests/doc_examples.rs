@@ -117,6 +117,11 @@ fn readme() -> (Vec<Example>, String, Vec<String>) {
                 .unwrap();
             line_env.push((k, v));
         }
+        // An example that puts its output in a file (`iching manpage > ...`) runs with its
+        // output read here instead: nothing is written in the user's folders.
+        if let Some(redirect) = words.iter().position(|w| w == ">") {
+            words.truncate(redirect);
+        }
         let args = match words.first().map(String::as_str) {
             Some("iching") => words[1..].to_vec(),
             // The headline command: `cargo run --release` is `iching` with no command.

@@ -31,6 +31,7 @@ mod fake_server;
 mod first_hour;
 mod followups;
 mod hostile_servers;
+mod install;
 mod journal;
 mod key_change;
 mod layers;

@@ -10,6 +10,7 @@ pub mod doctor;
 mod export;
 mod hexagram;
 mod history;
+mod install;
 mod journal;
 mod json;
 mod keys;
@@ -57,7 +58,10 @@ impl Cli {
     /// Whether the command uses the data dir at all (its store, its log): `hexagram` reads only
     /// the book built into the binary.
     pub fn uses_home(&self) -> bool {
-        !matches!(self.command, Some(Command::Hexagram(_)))
+        !matches!(
+            self.command,
+            Some(Command::Hexagram(_) | Command::Completions(_) | Command::Manpage)
+        )
     }
 
     /// What the command needs of the store: reading commands never create a home.
@@ -172,6 +176,13 @@ pub enum Command {
     Hexagram(hexagram::HexagramArgs),
     /// Seal the store with a passphrase, change it, or go back to a key file
     Passphrase(keys::PassphraseArgs),
+    /// Print the shell completion script for SHELL (the README says where each shell reads it).
+    ///
+    /// For bash, for example: iching completions bash >
+    /// ~/.local/share/bash-completion/completions/iching
+    Completions(install::CompletionsArgs),
+    /// Print the manual page (roff) on stdout; put it in ~/.local/share/man/man1/iching.1.
+    Manpage,
 }
 
 /// Output formats of a reading.
@@ -418,6 +429,8 @@ pub async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
         Some(Command::Ask(args)) => ask::run(cli.home.as_deref(), args).await,
         Some(Command::Passphrase(args)) => keys::passphrase(cli.home.as_deref(), args).await,
         Some(Command::Hexagram(args)) => hexagram::run(&args),
+        Some(Command::Completions(args)) => install::completions(&args),
+        Some(Command::Manpage) => install::manpage(),
         // `main` opens the terminal app (`crate::tui::run`) when there is no command.
         None => Err(CliError::usage(
             "no command given: run `iching` alone for the terminal app, or see `iching --help`",
