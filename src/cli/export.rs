@@ -8,7 +8,7 @@ use clap::{Args, ValueEnum};
 
 use super::{CliError, emit, open, sh_quote};
 use crate::model::ExportFormat;
-use crate::service::{Access, ExportTo, HistoryFilter};
+use crate::service::{Access, ExportTo};
 
 /// The formats a journal is written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -24,15 +24,9 @@ pub enum JournalFormat {
 /// Arguments of `export`.
 #[derive(Debug, Args)]
 pub struct ExportArgs {
-    /// Only readings holding every word of TEXT, as `history --search` finds them.
-    #[arg(long, value_name = "TEXT")]
-    pub search: Option<String>,
-    /// Only readings still waiting to be told how they turned out.
-    #[arg(long)]
-    pub no_outcome: bool,
-    /// Only readings with hexagram N (1-64) as primary or resulting hexagram.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(1..=64))]
-    pub hexagram: Option<u8>,
+    #[command(flatten)]
+    /// Which readings.
+    pub filter: super::ReadingFilter,
     /// The file's format.
     #[arg(long, value_enum, default_value_t = JournalFormat::Md)]
     pub format: JournalFormat,
@@ -44,11 +38,7 @@ pub struct ExportArgs {
 
 /// Runs `export`.
 pub async fn run(home: Option<&Path>, args: ExportArgs) -> Result<ExitCode, CliError> {
-    if args.search.as_deref().is_some_and(|s| s.trim().is_empty()) {
-        return Err(CliError::usage(
-            "--search needs some words to look for in the questions, situations, notes and follow-ups",
-        ));
-    }
+    let filter = args.filter.checked()?;
     let service = open(home, Access::Existing)?;
     let format = match args.format {
         JournalFormat::Md => ExportFormat::Markdown,
@@ -58,12 +48,6 @@ pub async fn run(home: Option<&Path>, args: ExportArgs) -> Result<ExitCode, CliE
     let to = match &args.output {
         Some(file) => ExportTo::File(file.clone()),
         None => ExportTo::Folder(service.export_dir().to_path_buf()),
-    };
-    let filter = HistoryFilter {
-        search: args.search.map(|s| s.trim().to_owned()),
-        hexagram: args.hexagram,
-        no_outcome: args.no_outcome,
-        ..HistoryFilter::default()
     };
     let done = service.export_journal(filter, format, &to).await;
     service.close().await;

@@ -26,17 +26,9 @@ pub struct HistoryArgs {
     /// Print a JSON array instead of a table.
     #[arg(long)]
     pub json: bool,
-    /// Only readings holding every word of TEXT (case-insensitive) in their question,
-    /// situation, notes, follow-ups, status or hexagram names.
-    #[arg(long, value_name = "TEXT")]
-    pub search: Option<String>,
-    /// Only readings still waiting to be told how they turned out (no outcome noted yet; add
-    /// one with the note command and --outcome).
-    #[arg(long)]
-    pub no_outcome: bool,
-    /// Only readings with hexagram N (1-64) as primary or resulting hexagram.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(1..=64))]
-    pub hexagram: Option<u8>,
+    #[command(flatten)]
+    /// Which readings.
+    pub filter: super::ReadingFilter,
     /// At most N readings.
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
@@ -87,19 +79,11 @@ impl<'a> From<&'a Listed> for Entry<'a> {
 
 /// Runs `history`.
 pub async fn run(home: Option<&Path>, args: HistoryArgs) -> Result<ExitCode, CliError> {
-    if args.search.as_deref().is_some_and(|s| s.trim().is_empty()) {
-        return Err(CliError::usage(
-            "--search needs some words to look for in the questions, situations, notes and follow-ups",
-        ));
-    }
-    let service = open(home, Access::Existing)?;
     let filter = HistoryFilter {
-        search: args.search.map(|s| s.trim().to_owned()),
-        hexagram: args.hexagram,
         limit: args.limit,
-        with_text: false,
-        no_outcome: args.no_outcome,
+        ..args.filter.checked()?
     };
+    let service = open(home, Access::Existing)?;
     let filters = described(&filter);
     let listed = service.history(filter).await;
     // Nothing listed under a filter: whether the store is empty decides what to say.

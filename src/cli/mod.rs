@@ -185,6 +185,39 @@ pub enum Command {
     Manpage,
 }
 
+/// Which readings a command takes: the flags `history` and `export` share.
+#[derive(Debug, Clone, Args)]
+pub struct ReadingFilter {
+    /// Only readings holding every word of TEXT (case-insensitive) in their question,
+    /// situation, notes, follow-ups, status or hexagram names.
+    #[arg(long, value_name = "TEXT")]
+    pub search: Option<String>,
+    /// Only readings still waiting to be told how they turned out (no outcome noted yet; add
+    /// one with the note command and --outcome).
+    #[arg(long)]
+    pub no_outcome: bool,
+    /// Only readings with hexagram N (1-64) as primary or resulting hexagram.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(1..=64))]
+    pub hexagram: Option<u8>,
+}
+
+impl ReadingFilter {
+    /// The filter as the Service takes it; an empty `--search` is refused.
+    pub fn checked(&self) -> Result<crate::service::HistoryFilter, CliError> {
+        if self.search.as_deref().is_some_and(|s| s.trim().is_empty()) {
+            return Err(CliError::usage(
+                "--search needs some words to look for in the questions, situations, notes and follow-ups",
+            ));
+        }
+        Ok(crate::service::HistoryFilter {
+            search: self.search.as_ref().map(|s| s.trim().to_owned()),
+            hexagram: self.hexagram,
+            no_outcome: self.no_outcome,
+            ..crate::service::HistoryFilter::default()
+        })
+    }
+}
+
 /// Output formats of a reading.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {

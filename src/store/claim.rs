@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::model::ReadingId;
 
-use super::{LOCK_FILE, StoreError};
+use super::StoreError;
 
 /// The prefix of a work-in-flight claim's file name in the data folder.
 const WORK_PREFIX: &str = ".iching-busy-";
@@ -124,16 +124,7 @@ pub(super) fn folder_owner_alive(folder: &Path) -> Option<bool> {
 /// running (it holds the store's lock file), so work never starts under a key about to go.
 pub fn claim(data_dir: &Path, work: Work) -> Result<Claim, StoreError> {
     static SEQ: AtomicU32 = AtomicU32::new(0);
-    let lock_path = data_dir.join(LOCK_FILE);
-    let lock = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .open(&lock_path)
-        .map_err(|e| StoreError::io(&lock_path, "cannot create the lock file", &e))?;
-    lock.lock_shared()
-        .map_err(|e| StoreError::io(&lock_path, "cannot lock", &e))?;
+    let _lock = super::store_lock(data_dir, false)?;
     let name = format!(
         "{WORK_PREFIX}{}-{}",
         std::process::id(),

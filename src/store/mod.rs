@@ -62,6 +62,27 @@ pub const KEY_FILE: &str = "iching.key";
 /// The lock file that serialises creating the store.
 const LOCK_FILE: &str = ".iching.lock";
 
+/// The store's lock file in `dir` (`.iching.lock`, 0600), held until the result is dropped:
+/// `exclusive` for what changes the store's keys or makes it, shared for work that must not run
+/// under a key about to change. Waits for whoever holds it the other way.
+pub(crate) fn store_lock(dir: &Path, exclusive: bool) -> Result<std::fs::File, StoreError> {
+    let lock_path = dir.join(LOCK_FILE);
+    let lock = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(&lock_path)
+        .map_err(|e| StoreError::io(&lock_path, "cannot create the lock file", &e))?;
+    if exclusive {
+        lock.lock()
+    } else {
+        lock.lock_shared()
+    }
+    .map_err(|e| StoreError::io(&lock_path, "cannot lock", &e))?;
+    Ok(lock)
+}
+
 /// Whether this process may create files in `dir`.
 fn writable(dir: &Path) -> bool {
     rustix::fs::access(dir, rustix::fs::Access::WRITE_OK).is_ok()
@@ -297,16 +318,7 @@ impl Store {
         key_path: &Path,
         unlock: &Unlock,
     ) -> Result<Option<Self>, StoreError> {
-        let lock_path = dir.join(LOCK_FILE);
-        let lock = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .open(&lock_path)
-            .map_err(|e| StoreError::io(&lock_path, "cannot create the lock file", &e))?;
-        lock.lock()
-            .map_err(|e| StoreError::io(&lock_path, "cannot lock", &e))?;
+        let lock = store_lock(dir, true)?;
         // Looked at again under the lock: another process may have made it meanwhile.
         if schema::inspect(path)?.is_some() {
             return Ok(None);

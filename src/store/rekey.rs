@@ -29,7 +29,7 @@ use rusqlite::params;
 use zeroize::Zeroizing;
 
 use super::keys::{self, KEY_CHECK, Kdf, KeyMode};
-use super::{Field, KEY_FILE, LOCK_FILE, Store, StoreError};
+use super::{Field, KEY_FILE, Store, StoreError};
 use crate::crypto::{Keys, MasterKey, Sealed};
 use crate::model::{ReadingId, Secret};
 
@@ -81,15 +81,7 @@ impl Store {
             return Err(why.clone());
         }
         let dir = self.path.parent().unwrap_or(Path::new(".")).to_path_buf();
-        let lock_path = dir.join(LOCK_FILE);
-        let lock = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&lock_path)
-            .map_err(|e| StoreError::io(&lock_path, "cannot create the lock file", &e))?;
-        lock.lock()
-            .map_err(|e| StoreError::io(&lock_path, "cannot lock", &e))?;
+        let lock = super::store_lock(&dir, true)?;
         let checked = self.verify()?;
         if !checked.clean() {
             return Err(StoreError::Damaged {
