@@ -28,7 +28,8 @@ pub fn init(data_dir: &Path, verbose: bool) -> Option<PathBuf> {
     // this; until then nothing is written in it (someone could have put a link to another
     // file where the log goes).
     let me = rustix::process::geteuid().as_raw();
-    let folder = std::fs::symlink_metadata(data_dir).ok()?;
+    // The folder as the store sees it (a data folder that is a link to one is fine).
+    let folder = std::fs::metadata(data_dir).ok()?;
     if !folder.is_dir() || folder.uid() != me || folder.mode() & 0o022 != 0 {
         return None;
     }

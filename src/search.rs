@@ -73,7 +73,19 @@ impl Search {
                 ));
             }
         }
-        self.words.iter().all(|w| hay.contains(w.as_str()))
+        // A number is a hexagram's number or a number written: whole, never part of another
+        // ("4" is not 14 or 44).
+        let tokens: Vec<&str> = hay
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|t| !t.is_empty())
+            .collect();
+        self.words.iter().all(|w| {
+            if w.chars().all(|c| c.is_ascii_digit()) {
+                tokens.contains(&w.as_str())
+            } else {
+                hay.contains(w.as_str())
+            }
+        })
     }
 }
 
@@ -106,12 +118,13 @@ mod tests {
             "lisbon",
             "feng",
             "55",
+            "31",
             "xian complete",
             "豐",
         ] {
             assert!(Search::new(found).finds(&r), "{found:?}");
         }
-        for missing in ["job paris", "failed", "2026", "#7", "qian"] {
+        for missing in ["job paris", "failed", "2026", "#7", "qian", "5", "3"] {
             assert!(!Search::new(missing).finds(&r), "{missing:?}");
         }
         assert!(!Search::new("lisbon").finds(&reading(&notes, &[])));

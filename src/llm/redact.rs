@@ -43,8 +43,12 @@ pub fn key_spans(text: &str, key: &str) -> Vec<(usize, usize)> {
     }
     // Markup is read both ways, as markup and as letters (`<S K P R O J ...>` is a tag's
     // shape too): a piece found either way goes.
+    // And as raw letters, nothing hidden: an escape sequence the terminal ends sooner than
+    // this reading does (a sanitizer stops an OSC string at any ESC) must not hide a key that
+    // would then be shown.
     let mut spans = pieces(text, &key, &shown_letters(text.as_bytes(), true));
     spans.extend(pieces(text, &key, &shown_letters(text.as_bytes(), false)));
+    spans.extend(pieces(text, &key, &vec![true; text.len()]));
     spans.sort_unstable();
     let mut merged: Vec<(usize, usize)> = Vec::with_capacity(spans.len());
     for (start, end) in spans {
@@ -332,6 +336,33 @@ mod tests {
         assert_eq!(redact_key("a-b-c-d-e-f-0", KEY), "a-b-c-d-e-f-0");
         // A short key is redacted whole, spelled out too.
         assert_eq!(redact_key("x a.b.c x", "abc"), "x [redacted] x");
+    }
+
+    #[test]
+    fn no_escape_sequence_hides_the_key_from_redaction_and_then_shows_it() {
+        for hostile in [
+            format!("key: \x1b]\x1b{KEY}"),
+            format!(
+                "key: \x1b[\x01{}",
+                KEY.chars()
+                    .map(|c| [c.to_string(), "\x1b[\x01".to_owned()].concat())
+                    .collect::<String>()
+            ),
+            format!("\x1b]0;{KEY}"),
+            format!("\x1b[{KEY}m"),
+            format!("\u{9d}{KEY}\u{9c}"),
+        ] {
+            let shown = crate::text::sanitize_inline(&redact_key(&hostile, KEY));
+            assert!(
+                key_spans(&shown, KEY).is_empty(),
+                "{hostile:?} shows {shown:?}"
+            );
+            let shown = crate::text::sanitize_multiline(&redact_key(&hostile, KEY));
+            assert!(
+                key_spans(&shown, KEY).is_empty(),
+                "{hostile:?} shows {shown:?}"
+            );
+        }
     }
 
     #[test]

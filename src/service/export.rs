@@ -53,10 +53,14 @@ fn write_new(to: &ExportTo, stem: &str, ext: &str, text: &str) -> Result<PathBuf
             .and_then(|()| file.sync_all())
         {
             Ok(()) => Ok(path),
-            Err(e) => Err(ServiceError::ExportWrite {
-                path,
-                error: e.into(),
-            }),
+            Err(e) => {
+                // Half a reading is no export: the file made here goes (a full disk).
+                let _ = std::fs::remove_file(&path);
+                Err(ServiceError::ExportWrite {
+                    path,
+                    error: e.into(),
+                })
+            }
         }
     };
     let dir = match to {

@@ -90,7 +90,9 @@ impl Service {
             .writer
             .call(move |s| {
                 let n = s.add_followup(id, &new)?;
-                Ok((n, s.followup_figures(id)?.len()))
+                // Its place among the reading's follow-ups as they are listed (by when each was
+                // asked), read without opening the others: a damaged one costs no saved answer.
+                Ok((n, s.followup_number(id, n)?))
             })
             .await?;
         Ok(Asked::Answered(Box::new(FollowupReport::numbered(

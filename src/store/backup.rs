@@ -65,8 +65,8 @@ pub struct Imported {
 /// the user's alone), then written to `to` through a file this process creates there (it fails
 /// if anything is at `to`): nothing at `to` or beside it that someone else made, swapped or
 /// renamed is ever written into, or taken for the backup, even in a folder others can write.
-/// A copy stopped half-way (a full disk) is removed; one killed half-way is a file restore
-/// refuses as damaged.
+/// A copy stopped half-way (a full disk) is removed; one killed half-way leaves a partial file
+/// at `to`, which restore refuses as damaged.
 pub fn backup(db: &Path, to: &Path) -> Result<u64, StoreError> {
     if std::fs::symlink_metadata(to).is_ok() {
         return Err(StoreError::Exists {
@@ -81,11 +81,20 @@ pub fn backup(db: &Path, to: &Path) -> Result<u64, StoreError> {
         shown: super::perms::sh_quote(to.as_os_str()),
         reason: format!("{what}: {e}"),
     };
-    let private = data_dir.join(format!(".iching-backup-{}", unique_suffix()));
-    std::fs::DirBuilder::new()
-        .mode(0o700)
-        .create(&private)
-        .map_err(|e| failed("cannot make a private folder beside the store", &e))?;
+    // In the store's own folder (checked to be the user's alone); where that cannot be written
+    // (a store on a read-only medium), in the system's temporary folder, whose sticky bit keeps
+    // others from renaming what is ours.
+    let name = format!(".iching-backup-{}", unique_suffix());
+    let make = |dir: &Path| {
+        let private = dir.join(&name);
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&private)
+            .map(|()| private)
+    };
+    let private = make(&data_dir)
+        .or_else(|_| make(&std::env::temp_dir()))
+        .map_err(|e| failed("cannot make a private folder to copy the store into", &e))?;
     let owner = super::claim::own_folder(&private);
     let staged = private.join(DB_FILE);
     let result = (|| {

@@ -109,8 +109,14 @@ pub(super) fn is_held(path: &Path) -> bool {
 /// Claims a staging folder for this process: the sweep leaves it alone while the claim is held.
 pub(super) fn own_folder(folder: &Path) -> Result<Claim, StoreError> {
     let path = folder.join(OWNER_FILE);
-    hold(&path, &std::process::id().to_string())
-        .map_err(|e| StoreError::io(&path, "cannot create", &e))
+    // Made and locked under a name of its own, then renamed: the sweep never sees an owner's
+    // file that is not locked yet.
+    let staged = folder.join(format!("{OWNER_FILE}-{}", std::process::id()));
+    let mut claim = hold(&staged, &std::process::id().to_string())
+        .map_err(|e| StoreError::io(&staged, "cannot create", &e))?;
+    std::fs::rename(&staged, &path).map_err(|e| StoreError::io(&path, "cannot create", &e))?;
+    claim.path = path;
+    Ok(claim)
 }
 
 /// Whether a staging folder's owner is alive: `None` when the folder has no owner's claim (made

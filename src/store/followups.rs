@@ -304,6 +304,22 @@ impl Store {
         Ok(out)
     }
 
+    /// The number of follow-up row `row` of reading `id`, in the order they are listed (asked,
+    /// then row; 1 is the first).
+    pub fn followup_number(&self, id: ReadingId, row: i64) -> Result<usize, StoreError> {
+        let n: i64 = self
+            .conn
+            .query_row(
+                "SELECT count(*) FROM followups f, followups me WHERE me.id = ?2
+                 AND f.reading_id = ?1 AND (f.asked_at < me.asked_at
+                 OR (f.asked_at = me.asked_at AND f.id <= me.id))",
+                params![id, row],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.db_err(e))?;
+        Ok(usize::try_from(n).unwrap_or(0))
+    }
+
     /// The request of follow-up `n` of reading `id`, opened.
     pub(super) fn followup_request(&self, id: ReadingId, n: i64) -> Result<String, StoreError> {
         let blob: Vec<u8> = self

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use rusqlite::params;
+use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
 use super::tags::{Canon, Tagged};
@@ -125,15 +125,7 @@ impl Store {
                 .map_err(|e| self.db_err(e))?;
             let note = self.conn.last_insert_rowid();
             self.write_note(id, note, now, now, kind, text)?;
-            let count: i64 = self
-                .conn
-                .query_row(
-                    "SELECT count(*) FROM notes WHERE reading_id = ?1",
-                    [id],
-                    |r| r.get(0),
-                )
-                .map_err(|e| self.db_err(e))?;
-            Ok(usize::try_from(count).unwrap_or(0))
+            self.note_number(id, note)
         })
     }
 
@@ -160,28 +152,60 @@ impl Store {
     /// Replaces the text of note number `number` of reading `id`.
     pub fn edit_note(&self, id: ReadingId, number: usize, text: &str) -> Result<(), StoreError> {
         self.same_key()?;
-        let old = self.note_numbered(id, number)?;
-        self.atomic(|| self.write_note(id, old.id, old.created_at, now_ms(), old.kind, text))
+        let row = self.note_row(id, number)?;
+        let old = self
+            .notes(id)?
+            .into_iter()
+            .find(|n| n.id == row)
+            .ok_or(StoreError::NoteNotFound { id, note: number })?;
+        self.atomic(|| self.write_note(id, row, old.created_at, now_ms(), old.kind, text))
     }
 
-    /// Deletes note number `number` of reading `id` (the later ones move up a number).
+    /// Deletes note number `number` of reading `id` (the later ones move up a number), found by
+    /// its place alone: a note that fails its check can still be deleted.
     pub fn delete_note(&self, id: ReadingId, number: usize) -> Result<(), StoreError> {
-        let note = self.note_numbered(id, number)?;
+        let row = self.note_row(id, number)?;
         self.conn
             .execute(
                 "DELETE FROM notes WHERE id = ?1 AND reading_id = ?2",
-                params![note.id, id],
+                params![row, id],
             )
             .map_err(|e| self.db_err(e))?;
         Ok(())
     }
 
-    /// Note number `number` of reading `id`, checked and opened.
-    fn note_numbered(&self, id: ReadingId, number: usize) -> Result<Note, StoreError> {
-        self.notes(id)?
-            .into_iter()
-            .find(|n| n.number == number)
+    /// The row of note number `number` of reading `id` (1 is its first, in the order notes are
+    /// listed: written, then row).
+    fn note_row(&self, id: ReadingId, number: usize) -> Result<i64, StoreError> {
+        let offset = number
+            .checked_sub(1)
+            .and_then(|n| i64::try_from(n).ok())
+            .ok_or(StoreError::NoteNotFound { id, note: number })?;
+        self.conn
+            .query_row(
+                "SELECT id FROM notes WHERE reading_id = ?1 ORDER BY created_at, id
+                 LIMIT 1 OFFSET ?2",
+                params![id, offset],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.db_err(e))?
             .ok_or(StoreError::NoteNotFound { id, note: number })
+    }
+
+    /// The number of note row `row` of reading `id`, in the order notes are listed.
+    fn note_number(&self, id: ReadingId, row: i64) -> Result<usize, StoreError> {
+        let n: i64 = self
+            .conn
+            .query_row(
+                "SELECT count(*) FROM notes n, notes me WHERE me.id = ?2
+                 AND n.reading_id = ?1 AND (n.created_at < me.created_at
+                 OR (n.created_at = me.created_at AND n.id <= me.id))",
+                params![id, row],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.db_err(e))?;
+        Ok(usize::try_from(n).unwrap_or(0))
     }
 
     fn write_note(

@@ -683,3 +683,38 @@ fn a_new_passphrase_needs_some_strength() {
     ));
     assert!(!dir.path().join(DB_FILE).exists());
 }
+
+#[test]
+fn a_note_that_fails_its_check_can_still_be_deleted_by_its_number() {
+    use crate::model::NoteKind;
+    let dir = tempfile::tempdir().unwrap();
+    let (store, a, b) = two_readings(dir.path());
+    assert_eq!(store.add_note(b, NoteKind::Note, "on b").unwrap(), 1);
+    assert_eq!(store.add_note(a, NoteKind::Note, "first on a").unwrap(), 1);
+    assert_eq!(
+        store.add_note(a, NoteKind::Outcome, "second on a").unwrap(),
+        2
+    );
+    // The first note of a is changed outside iching: its reading's notes no longer open...
+    store
+        .conn
+        .execute(
+            "UPDATE notes SET text = x'00' WHERE id = (SELECT min(id) FROM notes WHERE reading_id = ?1)",
+            [a],
+        )
+        .unwrap();
+    assert!(store.notes(a).is_err());
+    // ...but it can be deleted by the number it is listed under, and the next moves up.
+    store.delete_note(a, 1).unwrap();
+    let left = store.notes(a).unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!((left[0].number, left[0].text.as_str()), (1, "second on a"));
+    assert!(matches!(
+        store.delete_note(a, 2),
+        Err(StoreError::NoteNotFound { note: 2, .. })
+    ));
+    assert!(matches!(
+        store.delete_note(a, 0),
+        Err(StoreError::NoteNotFound { note: 0, .. })
+    ));
+}

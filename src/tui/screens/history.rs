@@ -31,6 +31,9 @@ pub struct HistoryRow {
     pub created_at: String,
     /// The question (decrypted; sanitised before it is drawn).
     pub question: String,
+    /// Whether its record failed its check (the question is the placeholder): a search, as
+    /// the store's, never finds it.
+    pub damaged: bool,
     /// The primary hexagram's number.
     pub primary: u8,
     /// The resulting hexagram's number.
@@ -61,6 +64,7 @@ impl From<HistoryEntry> for HistoryRow {
         Self {
             id: row.id,
             created_at: rfc3339(row.created_at),
+            damaged: e.listed.question.is_err(),
             question: e
                 .listed
                 .question
@@ -149,7 +153,7 @@ impl HistoryState {
         self.rows
             .iter()
             .filter(|r| !self.no_outcome || r.journal.outcomes == 0)
-            .filter(|r| search.finds(&r.searched()))
+            .filter(|r| search.is_empty() || (!r.damaged && search.finds(&r.searched())))
             .collect()
     }
 
