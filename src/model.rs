@@ -346,10 +346,10 @@ pub enum QueryError {
     #[error("the question is empty: type what you want to ask the oracle")]
     EmptyQuestion,
     /// The question is over [`MAX_QUESTION_CHARS`].
-    #[error("the question is {0} characters long; keep it under {MAX_QUESTION_CHARS}")]
+    #[error("the question is {0} characters long; at most {MAX_QUESTION_CHARS} are taken")]
     QuestionTooLong(usize),
     /// The situation is over [`MAX_CONTEXT_CHARS`].
-    #[error("the situation is {0} characters long; keep it under {MAX_CONTEXT_CHARS}")]
+    #[error("the situation is {0} characters long; at most {MAX_CONTEXT_CHARS} are taken")]
     SituationTooLong(usize),
 }
 

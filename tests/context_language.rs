@@ -208,7 +208,7 @@ async fn bad_situations_are_refused_and_batch_lines_carry_theirs() {
     .map(str::to_owned);
     let out = iching(home.path(), &args).await;
     assert_eq!(out.code, Some(2), "{out}");
-    assert!(out.stderr.contains("keep it under 4000"), "{out}");
+    assert!(out.stderr.contains("at most 4000 are taken"), "{out}");
     // Whitespace only is no situation at all.
     let args = ["cast", "Q?", "--provider", "offline", "--context", "  \n "].map(str::to_owned);
     let out = iching(home.path(), &args).await;
@@ -242,7 +242,7 @@ async fn bad_situations_are_refused_and_batch_lines_carry_theirs() {
     .map(str::to_owned);
     let out = iching(home.path(), &args).await;
     assert_eq!(out.code, Some(2), "one line skipped: {out}");
-    assert!(out.stdout.contains("keep it under 4000"), "{out}");
+    assert!(out.stdout.contains("at most 4000 are taken"), "{out}");
     let args = ["history", "--json", "--search", "Sevilla"].map(str::to_owned);
     let found = iching(home.path(), &args).await.json();
     let questions: Vec<&str> = found

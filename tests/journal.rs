@@ -156,7 +156,7 @@ async fn editing_and_deleting_ask_first_and_bad_notes_are_refused() {
         fails(h, args, code, said).await;
     }
     let long = "x".repeat(10_001);
-    fails(h, &["note", "2", &long], 2, "keep it under 10000").await;
+    fails(h, &["note", "2", &long], 2, "at most 10000 are taken").await;
     ok(h, &["note", "2", "--delete", "1", "--yes"]).await;
     let out = ok(h, &["notes", "2"]).await;
     assert!(out.stdout.contains("has no notes yet"), "{out}");

@@ -455,12 +455,13 @@ impl Tally {
 fn summary_text(s: &Summary, concurrency: usize) -> String {
     [
         format!(
-            "Batch: {} readings, up to {concurrency} sections at once{}",
+            "Batch: {} reading{}, up to {concurrency} sections at once{}",
             s.readings,
-            if s.skipped.is_empty() {
-                String::new()
-            } else {
-                format!(" ({} lines skipped)", s.skipped.len())
+            if s.readings == 1 { "" } else { "s" },
+            match s.skipped.len() {
+                0 => String::new(),
+                1 => " (1 line skipped)".to_owned(),
+                n => format!(" ({n} lines skipped)"),
             }
         ),
         format!(
@@ -506,6 +507,38 @@ fn summary_text(s: &Summary, concurrency: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_summary_counts_in_words_that_agree_with_their_numbers() {
+        let skipped = |n: usize| {
+            (1..=n)
+                .map(|line| Skipped {
+                    line,
+                    error: "empty".into(),
+                })
+                .collect::<Vec<_>>()
+        };
+        let one = Summary {
+            readings: 1,
+            skipped: skipped(1),
+            ..Summary::default()
+        };
+        assert!(
+            summary_text(&one, 4)
+                .starts_with("Batch: 1 reading, up to 4 sections at once (1 line skipped)"),
+            "{}",
+            summary_text(&one, 4)
+        );
+        let two = Summary {
+            readings: 2,
+            skipped: skipped(3),
+            ..Summary::default()
+        };
+        assert!(
+            summary_text(&two, 4)
+                .starts_with("Batch: 2 readings, up to 4 sections at once (3 lines skipped)")
+        );
+    }
 
     #[test]
     fn lines_plain_json_bad_and_comments() {

@@ -62,7 +62,7 @@ pub enum NoteError {
     #[error("the note is empty: write what you make of the reading, or how it turned out")]
     Empty,
     /// Over [`MAX_NOTE_CHARS`].
-    #[error("the note is {0} characters long; keep it under {MAX_NOTE_CHARS}")]
+    #[error("the note is {0} characters long; at most {MAX_NOTE_CHARS} are taken")]
     TooLong(usize),
 }
 

@@ -132,7 +132,7 @@ fn tab_moves_to_the_situation_which_goes_with_the_question() {
             .error
             .as_deref()
             .unwrap()
-            .contains("keep it under 4000")
+            .contains("at most 4000 are taken")
     );
 }
 
