@@ -50,22 +50,41 @@ impl Search {
 
     /// Whether every word is in what `r` holds.
     pub fn finds(&self, r: &Searched<'_>) -> bool {
-        if self.words.is_empty() {
-            return true;
-        }
+        self.is_empty() || self.finds_in(&r.haystack())
+    }
+
+    /// Whether every word is in `hay`, a reading's [`Searched::haystack`] (made once where a
+    /// reading is searched again and again, as History's filter does at every key).
+    pub fn finds_in(&self, hay: &str) -> bool {
+        self.words.iter().all(|w| {
+            if w.chars().all(|c| c.is_ascii_digit()) {
+                // A number is a hexagram's number or a number written: whole, never part of
+                // another ("4" is not 14 or 44).
+                hay.split(|c: char| !c.is_alphanumeric())
+                    .any(|t| t == w.as_str())
+            } else {
+                hay.contains(w.as_str())
+            }
+        })
+    }
+}
+
+impl Searched<'_> {
+    /// Everything the rule looks in, lower-cased, a line each.
+    pub fn haystack(&self) -> String {
         let mut hay = String::new();
         let mut add = |s: &str| {
             hay.push_str(&s.to_lowercase());
             hay.push('\n');
         };
-        add(r.question);
-        if let Some(s) = r.situation {
+        add(self.question);
+        if let Some(s) = self.situation {
             add(s);
         }
-        r.notes.iter().for_each(|n| add(n));
-        r.followups.iter().for_each(|f| add(f));
-        add(r.status);
-        for n in std::iter::once(r.primary).chain(r.resulting) {
+        self.notes.iter().for_each(|n| add(n));
+        self.followups.iter().for_each(|f| add(f));
+        add(self.status);
+        for n in std::iter::once(self.primary).chain(self.resulting) {
             if let Some(h) = hexagram(n) {
                 add(&format!(
                     "{n} {} {} {}",
@@ -73,19 +92,7 @@ impl Search {
                 ));
             }
         }
-        // A number is a hexagram's number or a number written: whole, never part of another
-        // ("4" is not 14 or 44).
-        let tokens: Vec<&str> = hay
-            .split(|c: char| !c.is_alphanumeric())
-            .filter(|t| !t.is_empty())
-            .collect();
-        self.words.iter().all(|w| {
-            if w.chars().all(|c| c.is_ascii_digit()) {
-                tokens.contains(&w.as_str())
-            } else {
-                hay.contains(w.as_str())
-            }
-        })
+        hay
     }
 }
 

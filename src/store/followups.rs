@@ -307,17 +307,7 @@ impl Store {
     /// The number of follow-up row `row` of reading `id`, in the order they are listed (asked,
     /// then row; 1 is the first).
     pub fn followup_number(&self, id: ReadingId, row: i64) -> Result<usize, StoreError> {
-        let n: i64 = self
-            .conn
-            .query_row(
-                "SELECT count(*) FROM followups f, followups me WHERE me.id = ?2
-                 AND f.reading_id = ?1 AND (f.asked_at < me.asked_at
-                 OR (f.asked_at = me.asked_at AND f.id <= me.id))",
-                params![id, row],
-                |r| r.get(0),
-            )
-            .map_err(|e| self.db_err(e))?;
-        Ok(usize::try_from(n).unwrap_or(0))
+        self.place_in_reading("followups", "asked_at", id, row)
     }
 
     /// The request of follow-up `n` of reading `id`, opened.

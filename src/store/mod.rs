@@ -83,6 +83,32 @@ pub(crate) fn store_lock(dir: &Path, exclusive: bool) -> Result<std::fs::File, S
     Ok(lock)
 }
 
+impl Store {
+    /// The place (1 is the first) of row `row` among reading `id`'s rows of `table` (notes,
+    /// follow-ups), in the order they are listed: by `at`, then by row. Nothing is opened.
+    fn place_in_reading(
+        &self,
+        table: &'static str,
+        at: &'static str,
+        id: ReadingId,
+        row: i64,
+    ) -> Result<usize, StoreError> {
+        let n: i64 = self
+            .conn
+            .query_row(
+                &format!(
+                    "SELECT count(*) FROM {table} t, {table} me WHERE me.id = ?2
+                     AND t.reading_id = ?1 AND (t.{at} < me.{at}
+                     OR (t.{at} = me.{at} AND t.id <= me.id))"
+                ),
+                rusqlite::params![id, row],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.db_err(e))?;
+        Ok(usize::try_from(n).unwrap_or(0))
+    }
+}
+
 /// Whether this process may create files in `dir`.
 fn writable(dir: &Path) -> bool {
     rustix::fs::access(dir, rustix::fs::Access::WRITE_OK).is_ok()

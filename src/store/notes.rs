@@ -195,17 +195,7 @@ impl Store {
 
     /// The number of note row `row` of reading `id`, in the order notes are listed.
     fn note_number(&self, id: ReadingId, row: i64) -> Result<usize, StoreError> {
-        let n: i64 = self
-            .conn
-            .query_row(
-                "SELECT count(*) FROM notes n, notes me WHERE me.id = ?2
-                 AND n.reading_id = ?1 AND (n.created_at < me.created_at
-                 OR (n.created_at = me.created_at AND n.id <= me.id))",
-                params![id, row],
-                |r| r.get(0),
-            )
-            .map_err(|e| self.db_err(e))?;
-        Ok(usize::try_from(n).unwrap_or(0))
+        self.place_in_reading("notes", "created_at", id, row)
     }
 
     fn write_note(

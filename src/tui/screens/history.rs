@@ -50,17 +50,24 @@ pub struct HistoryRow {
     pub cost: Option<f64>,
     /// Its journal: notes and outcomes.
     pub journal: crate::service::NoteCounts,
-    /// What else the filter finds it by (decrypted; never drawn): the situation,
-    pub situation: Option<String>,
-    /// the notes' text,
-    pub notes: Vec<String>,
-    /// and the follow-ups' questions and answers.
-    pub followups: Vec<String>,
+    /// What the one search rule looks in (the question, situation, notes and follow-ups,
+    /// decrypted, never drawn; status and hexagrams), made once when the row is.
+    pub haystack: String,
 }
 
 impl From<HistoryEntry> for HistoryRow {
     fn from(e: HistoryEntry) -> Self {
         let row = e.listed.row;
+        let haystack = Searched {
+            question: e.listed.question.as_deref().unwrap_or_default(),
+            situation: e.listed.context.as_deref(),
+            notes: &e.listed.note_text,
+            followups: &e.listed.followup_text,
+            status: row.status.as_str(),
+            primary: row.primary,
+            resulting: row.resulting,
+        }
+        .haystack();
         Self {
             id: row.id,
             created_at: rfc3339(row.created_at),
@@ -77,24 +84,7 @@ impl From<HistoryEntry> for HistoryRow {
             tokens: row.total_tokens,
             cost: e.cost,
             journal: e.listed.notes,
-            situation: e.listed.context,
-            notes: e.listed.note_text,
-            followups: e.listed.followup_text,
-        }
-    }
-}
-
-impl HistoryRow {
-    /// What the one search rule looks in.
-    fn searched(&self) -> Searched<'_> {
-        Searched {
-            question: &self.question,
-            situation: self.situation.as_deref(),
-            notes: &self.notes,
-            followups: &self.followups,
-            status: self.status.as_str(),
-            primary: self.primary,
-            resulting: self.resulting,
+            haystack,
         }
     }
 }
@@ -153,7 +143,7 @@ impl HistoryState {
         self.rows
             .iter()
             .filter(|r| !self.no_outcome || r.journal.outcomes == 0)
-            .filter(|r| search.is_empty() || (!r.damaged && search.finds(&r.searched())))
+            .filter(|r| search.is_empty() || (!r.damaged && search.finds_in(&r.haystack)))
             .collect()
     }
 
