@@ -60,6 +60,7 @@ pub mod service;
 pub mod store;
 pub mod text;
 pub mod tui;
+pub mod when;
 
 /// Runs a parsed command line on a new multi-threaded runtime: the terminal app ([`tui::run`])
 /// when there is no command, else [`cli::dispatch`]. In the library rather than in `main.rs`: there,

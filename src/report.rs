@@ -15,6 +15,7 @@ use crate::events::{SectionDone, SectionFailure, UsageSource, tokens_per_sec};
 use crate::model::{ErrorKind, ReadingId};
 use crate::oracle::{Hexagram, Reading};
 use crate::plan::Section;
+use crate::when::{Stamp, zone_name};
 
 pub use crate::model::{ReadingStatus, SectionStatus, status_of};
 pub use html::{journal_page, to_html_page};
@@ -179,9 +180,9 @@ pub struct ReadingReport {
     /// Its id in the store.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<ReadingId>,
-    /// When it was cast (RFC 3339, UTC).
+    /// When it was cast (RFC 3339 with the local offset in JSON).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub created_at: Option<String>,
+    pub created_at: Option<Stamp>,
     /// The question.
     pub question: String,
     /// The situation behind the question, when one was given.
@@ -224,8 +225,8 @@ pub struct ReadingReport {
 pub struct FollowupReport {
     /// Its number among the reading's follow-ups, oldest first (1 is the reading's first).
     pub number: usize,
-    /// When it was asked (RFC 3339, UTC).
-    pub asked_at: String,
+    /// When it was asked (RFC 3339 with the local offset in JSON).
+    pub asked_at: Stamp,
     /// The question.
     pub question: String,
     /// The answer as plain text, paragraphs separated by a blank line.
@@ -253,7 +254,7 @@ impl FollowupReport {
         let paragraphs = crate::answer::parse_response(&f.answer);
         Self {
             number,
-            asked_at: crate::store::rfc3339(f.meta.asked_at),
+            asked_at: Stamp::at(f.meta.asked_at),
             question: f.question,
             answer: to_plain_text(&paragraphs, None),
             paragraphs,
@@ -273,8 +274,8 @@ pub struct NoteReport {
     /// Its number among the reading's notes, oldest first (what `iching note ID --edit N`
     /// and `--delete N` take).
     pub number: usize,
-    /// When it was written (RFC 3339, UTC).
-    pub at: String,
+    /// When it was written (RFC 3339 with the local offset in JSON).
+    pub at: Stamp,
     /// `note` (what you make of it) or `outcome` (how it turned out).
     pub kind: crate::model::NoteKind,
     /// What it says.
@@ -380,6 +381,12 @@ fn wrap_labelled(label: &str, text: &str, width: usize) -> String {
     out
 }
 
+/// When a reading was cast, for its heading: the local time and the zone it is in
+/// (`2026-12-08 09:05 Europe/Paris`), so a reading read later, or elsewhere, says whose clock.
+pub fn cast_time(at: Stamp) -> String {
+    format!("{} {}", at.shown(), zone_name())
+}
+
 /// The report as plain text, wrapped at `width`.
 pub fn to_text(r: &ReadingReport, width: usize) -> String {
     let mut out = String::new();
@@ -390,6 +397,9 @@ pub fn to_text(r: &ReadingReport, width: usize) -> String {
             &sanitize_inline(context),
             width,
         ));
+    }
+    if let Some(at) = r.created_at {
+        out.push_str(&format!("Cast: {}\n", cast_time(at)));
     }
     out.push('\n');
     let primary = figure(&r.lines, false);
@@ -432,7 +442,7 @@ pub fn to_text(r: &ReadingReport, width: usize) -> String {
         for f in &r.followups {
             out.push_str(&format!(
                 "\n{} · {}\n",
-                f.asked_at.replace('T', " "),
+                f.asked_at.shown(),
                 sanitize_inline(&f.model)
             ));
             out.push_str(&wrap_labelled("Q: ", &sanitize_inline(&f.question), width));
@@ -445,11 +455,7 @@ pub fn to_text(r: &ReadingReport, width: usize) -> String {
     if !r.notes.is_empty() {
         out.push_str("\n== Journal ==\n");
         for n in &r.notes {
-            out.push_str(&format!(
-                "\n{} · {}\n",
-                n.at.replace('T', " "),
-                n.kind.as_str()
-            ));
+            out.push_str(&format!("\n{} · {}\n", n.at.shown(), n.kind.as_str()));
             for line in n.text.lines() {
                 out.push_str(&wrap_labelled("  ", &sanitize_inline(line), width));
             }
@@ -512,6 +518,9 @@ pub fn to_markdown_doc(r: &ReadingReport) -> String {
         ));
     }
     out.push_str(&format!("nuclear: {}  \n", md_heading(&r.nuclear)));
+    if let Some(at) = r.created_at {
+        out.push_str(&format!("cast {}, ", markdown_text(&cast_time(at))));
+    }
     out.push_str(&format!(
         "method: {}, lines {} (bottom first), status: {}\n\n",
         markdown_text(&r.method),
@@ -544,7 +553,7 @@ pub fn to_markdown_doc(r: &ReadingReport) -> String {
             out.push_str(&format!(
                 "\n### {}\n\n*{} · {}*\n\n",
                 markdown_text(&f.question),
-                markdown_text(&f.asked_at.replace('T', " ")),
+                markdown_text(&f.asked_at.shown()),
                 markdown_text(&f.model)
             ));
             out.push_str(&to_markdown(&f.paragraphs));
@@ -557,7 +566,7 @@ pub fn to_markdown_doc(r: &ReadingReport) -> String {
         for n in &r.notes {
             out.push_str(&format!(
                 "\n*{} · {}*\n\n",
-                markdown_text(&n.at.replace('T', " ")),
+                markdown_text(&n.at.shown()),
                 markdown_text(n.kind.as_str())
             ));
             // Each line its own paragraph line, escaped like every text not from the parser.

@@ -317,6 +317,7 @@ const PAGE_TAGS: &[&str] = &[
     "footer",
     "b",
     "em",
+    "time",
 ];
 const PAGE_ATTRIBUTES: &[&str] = &[
     "lang",
@@ -326,6 +327,7 @@ const PAGE_ATTRIBUTES: &[&str] = &[
     "class",
     "title",
     "aria-label",
+    "datetime",
 ];
 
 /// The tags CommonMark writes for the Markdown export.

@@ -255,3 +255,70 @@ async fn notes_and_follow_ups_are_numbered_per_reading() {
     let show = ok(h, &["show", "2", "--format", "json"]).await.json();
     assert_eq!(show["followups"][0]["number"], 1);
 }
+
+/// Minutes past local midnight of an RFC 3339 time (`2026-12-08T09:05:00+05:45` -> 545).
+fn minute_of_day(at: &str) -> i64 {
+    let hm = &at[11..16];
+    hm[..2].parse::<i64>().unwrap() * 60 + hm[3..].parse::<i64>().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn times_are_shown_on_the_users_clock_and_json_keeps_the_offset() {
+    let home = home_with_two_readings().await;
+    let h = home.path();
+    ok(h, &["note", "1", "Patience."]).await;
+    // Kathmandu's zone, written as TZ can write it (no tz database needed): +05:45 all year.
+    let nepal = [("TZ", "<+0545>-5:45")];
+    let local = |args: &'static [&'static str]| {
+        let h = h.to_owned();
+        async move {
+            let out = run(&h, args, "", &nepal).await;
+            assert_eq!(out.code, Some(0), "{args:?}: {out}");
+            out
+        }
+    };
+    let utc = ok(h, &["history", "--json"]).await.json();
+    let there = local(&["history", "--json"]).await.json();
+    let (utc_at, local_at) = (
+        utc[0]["created_at"].as_str().unwrap().to_owned(),
+        there[0]["created_at"].as_str().unwrap().to_owned(),
+    );
+    assert!(utc_at.ends_with('Z'), "{utc_at}");
+    assert!(local_at.ends_with("+05:45"), "{local_at}");
+    // The same instant on two clocks.
+    assert_eq!(
+        (minute_of_day(&utc_at) + 345).rem_euclid(1440),
+        minute_of_day(&local_at),
+        "{utc_at} vs {local_at}"
+    );
+    // The table shows the local time and says whose clock it is.
+    let table = local(&["history"]).await.stdout;
+    let shown = local_at[..16].replace('T', " ");
+    assert!(table.contains(&shown), "{shown} in\n{table}");
+    assert!(table.contains("Times are in UTC+05:45."), "{table}");
+    assert!(!table.contains(&utc_at[..16].replace('T', " ")), "{table}");
+    // So do a reading's exports, its notes and `stats`.
+    let text = local(&["show", "2"]).await.stdout;
+    assert!(text.contains(&format!("Cast: {shown} UTC+05:45")), "{text}");
+    for format in ["md", "html"] {
+        let args: &'static [&'static str] = if format == "md" {
+            &["show", "2", "--format", "md"]
+        } else {
+            &["show", "2", "--format", "html"]
+        };
+        let doc = local(args).await.stdout;
+        assert!(doc.contains(&shown), "{format}: {doc}");
+    }
+    let json = local(&["show", "2", "--format", "json"]).await.json();
+    assert_eq!(json["created_at"].as_str().unwrap(), local_at);
+    let notes = local(&["notes", "1", "--json"]).await.json();
+    assert!(
+        notes[0]["at"].as_str().unwrap().ends_with("+05:45"),
+        "{notes}"
+    );
+    let stats = local(&["stats", "2"]).await.stdout;
+    assert!(
+        stats.contains(&format!("cast {shown} UTC+05:45")),
+        "{stats}"
+    );
+}

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 /// The layers, lowest first. A module imports only from layers below it, or its own.
 const LAYERS: &[&[&str]] = &[
     &["text"],
-    &["model", "oracle", "crypto", "logging"],
+    &["model", "oracle", "crypto", "logging", "when"],
     &["plan", "search"],
     &["answer"],
     &["events"],
@@ -240,7 +240,7 @@ fn no_two_files_import_each_other_and_no_module_imports_a_higher_layer() {
 
 /// What the front ends may import besides their own module: the Service, the passphrase prompt
 /// and the shared vocabulary (model types, the oracle and the book, events, the report shape,
-/// text helpers, the search rule). Never the store, the providers, the settings, the plan, the
+/// text helpers, the search rule, local times). Never the store, the providers, the settings, the plan, the
 /// reading flow or the orchestrator: those are the Service's to use.
 const FRONT_END_MAY_IMPORT: &[&str] = &[
     "service",
@@ -253,6 +253,7 @@ const FRONT_END_MAY_IMPORT: &[&str] = &[
     "answer",
     "text",
     "search",
+    "when",
 ];
 
 #[test]

@@ -12,8 +12,10 @@ use super::history::INTEGRITY_PLACEHOLDER;
 use super::{CliError, open};
 use crate::answer::sanitize_inline;
 use crate::model::ReadingId;
+use crate::report::cast_time;
+use crate::service::StoreError;
 use crate::service::{Access, Service, ServiceError};
-use crate::service::{StoreError, rfc3339};
+use crate::when::Stamp;
 
 /// Arguments of `delete`.
 #[derive(Debug, Args)]
@@ -37,7 +39,7 @@ pub async fn run(home: Option<&Path>, args: DeleteArgs) -> Result<ExitCode, CliE
 async fn delete(service: &Service, args: &DeleteArgs) -> Result<ExitCode, CliError> {
     // A reading whose record fails its check can still be deleted: that is one way out.
     let cast = match service.reading_row(args.id).await {
-        Ok(row) => format!("cast {}", rfc3339(row.created_at)),
+        Ok(row) => format!("cast {}", cast_time(Stamp::at(row.created_at))),
         Err(ServiceError::Store(StoreError::Integrity { .. } | StoreError::BadRow { .. })) => {
             format!("its record: {INTEGRITY_PLACEHOLDER}")
         }

@@ -15,8 +15,9 @@ use crate::answer::sanitize_inline;
 use crate::model::ReadingId;
 use crate::report::ReadingStatus;
 use crate::service::Access;
-use crate::service::{HistoryFilter, Listed, rfc3339};
+use crate::service::{HistoryFilter, Listed};
 use crate::text::{self, truncate};
+use crate::when::{Stamp, zone_name};
 
 pub use crate::service::INTEGRITY_PLACEHOLDER;
 
@@ -38,7 +39,7 @@ pub struct HistoryArgs {
 #[derive(Debug, Serialize)]
 struct Entry<'a> {
     id: ReadingId,
-    created_at: String,
+    created_at: Stamp,
     question: &'a str,
     method: &'a str,
     lines: [u8; 6],
@@ -60,7 +61,7 @@ impl<'a> From<&'a Listed> for Entry<'a> {
     fn from(l: &'a Listed) -> Self {
         Entry {
             id: l.row.id,
-            created_at: rfc3339(l.row.created_at),
+            created_at: Stamp::at(l.row.created_at),
             question: l.question.as_deref().unwrap_or(INTEGRITY_PLACEHOLDER),
             method: &l.row.method,
             lines: l.row.lines,
@@ -151,16 +152,25 @@ fn table(listed: &[Listed]) -> String {
         return "No readings found. Cast one with `iching cast \"your question\"`.".to_owned();
     }
     let width = super::cast::text_width();
+    let stamps: Vec<String> = listed
+        .iter()
+        .map(|l| Stamp::at(l.row.created_at).shown())
+        .collect();
+    let cast_width = stamps.iter().map(|s| text::width(s)).max().unwrap_or(0);
     let mut out = format!(
-        "{:>5}  {:<16}  {:<11}  {:>8}  {:<9}  {:<7}  QUESTION",
-        "ID", "CAST (UTC)", "STATUS", "SECTIONS", "HEXAGRAM", "JOURNAL"
+        "{:>5}  {}  {:<11}  {:>8}  {:<9}  {:<7}  QUESTION",
+        "ID",
+        text::pad("CAST", cast_width),
+        "STATUS",
+        "SECTIONS",
+        "HEXAGRAM",
+        "JOURNAL"
     );
     let room = width
         .saturating_sub(text::width(&out) - text::width("QUESTION"))
         .max(40);
-    for l in listed {
+    for (l, when) in listed.iter().zip(&stamps) {
         let r = &l.row;
-        let when = rfc3339(r.created_at).replace('T', " ");
         let hexagrams = match r.resulting {
             Some(res) => format!("{} → {res}", r.primary),
             None => r.primary.to_string(),
@@ -176,9 +186,9 @@ fn table(listed: &[Listed]) -> String {
             (n, o) => format!("{n} ✎ {o} ✓"),
         };
         out.push_str(&format!(
-            "\n{:>5}  {:<16}  {:<11}  {:>8}  {:<9}  {}  {question}",
+            "\n{:>5}  {}  {:<11}  {:>8}  {:<9}  {}  {question}",
             r.id,
-            &when[..16],
+            text::pad(when, cast_width),
             r.status.as_str(),
             format!("{}/{}", r.sections_done, r.sections_planned),
             hexagrams,
@@ -191,5 +201,6 @@ fn table(listed: &[Listed]) -> String {
     {
         out.push_str("\n\nJOURNAL: ✎ notes, ✓ outcomes; `iching notes ID` shows them.");
     }
+    out.push_str(&format!("\n\nTimes are in {}.", zone_name()));
     out
 }

@@ -10,8 +10,9 @@ use serde::Serialize;
 
 use super::{CliError, emit, open};
 use crate::model::ReadingId;
+use crate::service::NoteKind;
 use crate::service::{Access, Service};
-use crate::service::{NoteKind, rfc3339};
+use crate::when::Stamp;
 
 /// Arguments of `note`.
 #[derive(Debug, Args)]
@@ -51,7 +52,7 @@ pub struct NotesArgs {
 struct Entry {
     /// Its number among the reading's notes, oldest first.
     number: usize,
-    at: String,
+    at: Stamp,
     kind: NoteKind,
     text: String,
 }
@@ -171,7 +172,7 @@ pub async fn notes(home: Option<&Path>, args: NotesArgs) -> Result<ExitCode, Cli
         .into_iter()
         .map(|n| Entry {
             number: n.number,
-            at: rfc3339(n.created_at),
+            at: Stamp::at(n.created_at),
             kind: n.kind,
             text: n.text,
         })
@@ -193,7 +194,7 @@ pub async fn notes(home: Option<&Path>, args: NotesArgs) -> Result<ExitCode, Cli
         out.push_str(&format!(
             "{:>4}  {}  {}\n",
             e.number,
-            e.at.replace('T', " ").trim_end_matches('Z'),
+            e.at.shown(),
             e.kind.as_str()
         ));
         for line in e.text.lines() {

@@ -136,7 +136,7 @@ pub(crate) fn reading_table(s: &ReadingStats, wide: bool) -> String {
     let mut out = format!(
         "Reading {} · cast {} · {} · {done}/{} sections{}\n\n",
         s.id,
-        s.created_at,
+        crate::report::cast_time(s.created_at),
         s.status.as_str(),
         s.sections_planned,
         if wide || models.is_empty() {

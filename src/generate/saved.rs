@@ -25,9 +25,8 @@ use crate::oracle::{Cast, LineValue, Method, Reading};
 use crate::orchestrator::RunSummary;
 use crate::plan::{Section, plan};
 use crate::report::{ReadingReport, ReadingStatus, SectionStatus, millis, rate};
-use crate::store::{
-    NewReading, PartText, ReadingRow, SectionFigures, Store, StoreError, Writer, rfc3339,
-};
+use crate::store::{NewReading, PartText, ReadingRow, SectionFigures, Store, StoreError, Writer};
+use crate::when::Stamp;
 
 /// A run whose sections were saved as they finished.
 #[derive(Debug, Clone)]
@@ -365,7 +364,7 @@ pub fn saved_report(store: &Store, id: ReadingId) -> Result<ReadingReport, Store
         .into_iter()
         .map(|n| crate::report::NoteReport {
             number: n.number,
-            at: rfc3339(n.created_at),
+            at: Stamp::at(n.created_at),
             kind: n.kind,
             text: n.text,
         })
@@ -377,7 +376,7 @@ pub fn saved_report(store: &Store, id: ReadingId) -> Result<ReadingReport, Store
         .map(|(i, f)| crate::report::FollowupReport::numbered(f, i + 1))
         .collect();
     report.id = Some(id);
-    report.created_at = Some(rfc3339(row.created_at));
+    report.created_at = Some(Stamp::at(row.created_at));
     report.status = row.status;
     for part in parts {
         let m = part.meta;

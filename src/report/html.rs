@@ -131,8 +131,15 @@ fn reading_body(r: &ReadingReport, h1: &str, h2: &str, h3: &str) -> String {
         format!("lines {} (bottom first)", lines.join(", ")),
         format!("status: {}", r.status.as_str()),
     ];
-    if let Some(at) = &r.created_at {
-        meta.insert(0, format!("cast {}", esc(at)));
+    if let Some(at) = r.created_at {
+        meta.insert(
+            0,
+            format!(
+                "cast <time datetime=\"{}\">{}</time>",
+                esc(&at.rfc3339()),
+                esc(&super::cast_time(at))
+            ),
+        );
     }
     if let Some(id) = r.id {
         meta.insert(0, format!("reading {id}"));
@@ -179,7 +186,7 @@ fn reading_body(r: &ReadingReport, h1: &str, h2: &str, h3: &str) -> String {
             out.push_str(&format!(
                 "<{h3}>{}</{h3}>\n<p class=\"meta\">{} · {}</p>\n{}\n",
                 esc(&f.question),
-                esc(&f.asked_at.replace('T', " ")),
+                esc(&f.asked_at.shown()),
                 esc(&f.model),
                 to_html(&f.paragraphs)
             ));
@@ -193,7 +200,7 @@ fn reading_body(r: &ReadingReport, h1: &str, h2: &str, h3: &str) -> String {
             let lines: Vec<String> = n.text.lines().map(esc).collect();
             out.push_str(&format!(
                 "<p><em>{} · {}</em><br>{}</p>\n",
-                esc(&n.at.replace('T', " ")),
+                esc(&n.at.shown()),
                 esc(n.kind.as_str()),
                 lines.join("<br>")
             ));

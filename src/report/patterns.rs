@@ -10,7 +10,8 @@ use serde::Serialize;
 
 use crate::oracle::odds::odds;
 use crate::oracle::{Method, hexagram};
-use crate::store::{ReadingRow, rfc3339};
+use crate::store::ReadingRow;
+use crate::when::Stamp;
 
 /// What `--json` prints.
 #[derive(Debug, Serialize)]
@@ -93,7 +94,7 @@ pub fn patterns(rows: &[ReadingRow], damaged: usize) -> Patterns {
             }
         }
         *per_month
-            .entry(rfc3339(r.created_at)[..7].to_owned())
+            .entry(Stamp::at(r.created_at).month())
             .or_default() += 1;
     }
     Patterns {

@@ -18,7 +18,8 @@ use crate::model::{ErrorKind, ReadingId};
 use crate::oracle::{Cast, LineValue, Reading};
 use crate::plan::{Section, plan};
 use crate::report::{ReadingStatus, SectionStatus, rate};
-use crate::store::{FollowupFigures, ReadingRow, SectionFigures, rfc3339};
+use crate::store::{FollowupFigures, ReadingRow, SectionFigures};
+use crate::when::Stamp;
 
 /// What one section cost, at `prices`: `Some(0)` for the offline text, `None` when its model
 /// has no price or it used no tokens anyone reported.
@@ -128,8 +129,8 @@ pub struct Totals {
 pub struct ReadingStats {
     /// The reading.
     pub id: ReadingId,
-    /// When it was cast (RFC 3339).
-    pub created_at: String,
+    /// When it was cast (RFC 3339 with the local offset in JSON).
+    pub created_at: Stamp,
     /// How it ended.
     pub status: ReadingStatus,
     /// How many sections it planned.
@@ -434,7 +435,7 @@ impl ReadingStats {
     ) -> Self {
         ReadingStats {
             id: row.id,
-            created_at: rfc3339(row.created_at),
+            created_at: Stamp::at(row.created_at),
             status: row.status,
             sections_planned: row.sections_planned,
             rows: rows(parts, &planned_ids(row.lines), prices),

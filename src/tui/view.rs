@@ -101,7 +101,7 @@ fn draw_notice(rest: &str, frame: &mut Frame, area: Rect, theme: &Theme) {
         width: w,
         height: h.min(area.height),
     };
-    frame.render_widget(ratatui::widgets::Clear, r);
+    super::screens::clear_for_popup(frame, r, area);
     let block = ratatui::widgets::Block::bordered().border_style(theme.border_focus);
     frame.render_widget(
         Paragraph::new(lines).block(block.padding(ratatui::widgets::Padding::horizontal(1))),

@@ -36,7 +36,8 @@ impl From<std::process::Output> for Run {
 }
 
 /// Runs `sh -c script` in a private mount namespace (as mapped root with `map_root`), with only
-/// `PATH`, `ICHING` (the binary), `ICHING_HOME` (`home`) and `NO_COLOR` in its environment.
+/// `PATH`, `ICHING` (the binary), `ICHING_HOME` (`home`), `NO_COLOR` and `TZ=UTC` in its
+/// environment.
 pub async fn in_mount_namespace(home: &Path, script: &str, map_root: bool) -> Run {
     let mut args = vec!["--mount", "--propagation", "private"];
     if map_root {
@@ -50,6 +51,7 @@ pub async fn in_mount_namespace(home: &Path, script: &str, map_root: bool) -> Ru
         .env("ICHING", env!("CARGO_BIN_EXE_iching"))
         .env("ICHING_HOME", home)
         .env("NO_COLOR", "1")
+        .env("TZ", "UTC")
         .stdin(Stdio::null())
         .output()
         .await
@@ -117,14 +119,15 @@ pub fn callers_foreign_vars() -> Vec<String> {
     )
 }
 
-/// The binary with none of the caller's [`foreign`] variables (`NO_COLOR` included): every
-/// test that starts it goes through here ([`binary`], [`pty_command`]) and then sets what it
-/// means to.
+/// The binary with none of the caller's [`foreign`] variables (`NO_COLOR` included), on UTC
+/// whatever the machine's zone (a test that means another sets `TZ`): every test that starts
+/// it goes through here ([`binary`], [`pty_command`]) and then sets what it means to.
 pub fn std_binary() -> std::process::Command {
     let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_iching"));
     for name in callers_foreign_vars() {
         c.env_remove(name);
     }
+    c.env("TZ", "UTC");
     c
 }
 
@@ -140,6 +143,7 @@ pub fn pty_command() -> portable_pty::CommandBuilder {
     for name in callers_foreign_vars() {
         c.env_remove(name);
     }
+    c.env("TZ", "UTC");
     c
 }
 

@@ -17,18 +17,18 @@ use crate::oracle::hexagram;
 use crate::report::ReadingStatus;
 use crate::search::{Search, Searched};
 use crate::service::HistoryEntry;
-use crate::service::rfc3339;
 use crate::text::{self, truncate};
 use crate::tui::strings;
 use crate::tui::theme::Theme;
+use crate::when::{Stamp, zone_name};
 
 /// One past reading, as the table shows it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HistoryRow {
     /// Its id in the store.
     pub id: ReadingId,
-    /// When it was cast (RFC 3339, UTC).
-    pub created_at: String,
+    /// When it was cast, on the local clock.
+    pub created_at: Stamp,
     /// The question (decrypted; sanitised before it is drawn).
     pub question: String,
     /// Whether its record failed its check (the question is the placeholder): a search, as
@@ -70,7 +70,7 @@ impl From<HistoryEntry> for HistoryRow {
         .haystack();
         Self {
             id: row.id,
-            created_at: rfc3339(row.created_at),
+            created_at: Stamp::at(row.created_at),
             damaged: e.listed.question.is_err(),
             question: e
                 .listed
@@ -416,8 +416,11 @@ pub fn render(state: &HistoryState, frame: &mut Frame, area: Rect, theme: &Theme
         .iter()
         .enumerate()
         .map(|(i, r)| {
-            let stamp = r.created_at.replace('T', " ");
-            let date: String = stamp.chars().take(if time { 16 } else { 10 }).collect();
+            let date = if time {
+                r.created_at.shown().chars().take(16).collect()
+            } else {
+                r.created_at.date()
+            };
             let mut cells = vec![
                 Cell::from(Span::styled(date, theme.dim)),
                 Cell::from(truncate(
@@ -466,7 +469,15 @@ const QUESTION_MIN: usize = 20;
 
 /// The filter line: its label and text on the left, the cursor's position on the right.
 fn render_filter(state: &HistoryState, frame: &mut Frame, area: Rect, theme: &Theme) {
-    let position = state.position().unwrap_or_default();
+    let mut position = state.position().unwrap_or_default();
+    // Whose clock the dates are on, where there is room to say it.
+    if area.width >= 80 {
+        position = if position.is_empty() {
+            zone_name()
+        } else {
+            format!("{position} · {}", zone_name())
+        };
+    }
     let pos_w = u16::try_from(text::width(&position) + 1).unwrap_or(0);
     let [filter, pos] = Layout::horizontal([Constraint::Min(0), Constraint::Length(pos_w)])
         .spacing(1)

@@ -5,7 +5,7 @@ use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Clear, Padding, Paragraph};
+use ratatui::widgets::{Block, Padding, Paragraph};
 
 use crate::answer::sanitize_inline;
 use crate::model::ReadingId;
@@ -87,7 +87,7 @@ pub fn render(view: &JournalView, frame: &mut Frame, area: Rect, theme: &Theme) 
         width: w,
         height: h,
     };
-    frame.render_widget(Clear, r);
+    super::clear_for_popup(frame, r, area);
     let block = Block::bordered()
         .border_style(theme.border_focus)
         .title(Span::styled(strings::JOURNAL_TITLE, theme.heading))
@@ -102,8 +102,7 @@ pub fn render(view: &JournalView, frame: &mut Frame, area: Rect, theme: &Theme) 
         lines.push(Line::styled(strings::JOURNAL_EMPTY, theme.dim));
     }
     for (i, n) in view.notes.iter().enumerate().skip(first).take(height) {
-        let when = n.at.replace('T', " ");
-        let when = when.get(..16).unwrap_or(&when).to_owned();
+        let when = n.at.shown();
         let label = if n.kind == crate::model::NoteKind::Outcome {
             "outcome"
         } else {

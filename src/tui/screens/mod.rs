@@ -192,8 +192,24 @@ pub fn centered(area: Rect, w: u16, h: u16, frame: &mut Frame) -> Rect {
         width: w,
         height: h,
     };
-    frame.render_widget(Clear, r);
+    clear_for_popup(frame, r, area);
     r
+}
+
+/// Clears pop-up `r` and a cell around it (within `area`), so nothing cut by its border is
+/// left beside it: a digit of a column, the corner of a box, the end of a rule.
+pub fn clear_for_popup(frame: &mut Frame, r: Rect, area: Rect) {
+    let x = r.x.saturating_sub(1).max(area.x);
+    let y = r.y.saturating_sub(1).max(area.y);
+    let right = r.right().saturating_add(1).min(area.right());
+    let bottom = r.bottom().saturating_add(1).min(area.bottom());
+    let around = Rect {
+        x,
+        y,
+        width: right.saturating_sub(x),
+        height: bottom.saturating_sub(y),
+    };
+    frame.render_widget(Clear, around);
 }
 
 /// "── Title ──────": a heading ruled to `width` columns.

@@ -360,21 +360,20 @@ pub fn doc(
             width,
         ));
     }
-    let mut facts = format!(
+    // When first: a line break falls between the facts, not inside the time.
+    let mut facts = report
+        .created_at
+        .map(|at| format!("Cast {} · ", crate::report::cast_time(at)))
+        .unwrap_or_default();
+    facts.push_str(&format!(
         "{} · lines {}",
         report.method,
         report.lines.map(|v| v.to_string()).join("")
-    );
+    ));
     if let Some(seed) = report.seed {
         facts.push_str(&format!(" · seed {seed}"));
     }
     facts.push_str(&format!(" · {}", report.status.as_str()));
-    if let Some(at) = &report.created_at {
-        facts.push_str(&format!(
-            " · {}",
-            at.replace('T', " ").trim_end_matches('Z')
-        ));
-    }
     lines.extend(plain(&facts, theme.dim));
     lines.extend(wrap_styled(
         &[
@@ -430,7 +429,7 @@ pub fn doc(
                 &f.question,
                 Some(&format!(
                     "{} · {}",
-                    f.asked_at.replace('T', " ").trim_end_matches('Z'),
+                    f.asked_at.shown(),
                     sanitize_inline(&f.model)
                 )),
             );
@@ -458,10 +457,7 @@ pub fn doc(
             } else {
                 "Note"
             };
-            lines.extend(plain(
-                &format!("{label} · {}", n.at.replace('T', " ").trim_end_matches('Z')),
-                theme.dim,
-            ));
+            lines.extend(plain(&format!("{label} · {}", n.at.shown()), theme.dim));
             for line in n.text.lines() {
                 lines.extend(plain(&sanitize_inline(line), theme.text));
             }

@@ -6,7 +6,7 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Clear, Padding};
+use ratatui::widgets::{Block, Padding};
 use ratatui_textarea::TextArea;
 
 use crate::report::ReadingStatus;
@@ -67,7 +67,7 @@ pub fn editor_box(b: &EditorBox<'_>, frame: &mut Frame, area: Rect, theme: &Them
         Constraint::Fill(1),
     ])
     .areas(row);
-    frame.render_widget(Clear, r);
+    super::clear_for_popup(frame, r, area);
     let block = Block::bordered()
         .border_style(theme.border_focus)
         .title(Span::styled(b.title, theme.heading))

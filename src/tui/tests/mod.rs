@@ -354,7 +354,7 @@ fn complete_report() -> ReadingReport {
     let sections = plan(&r);
     let mut report = ReadingReport::new(&r, QUESTION, &sections);
     report.id = Some(ReadingId(7));
-    report.created_at = Some("2026-03-01T09:05:00Z".into());
+    report.created_at = Some(crate::when::Stamp::parse("2026-03-01T09:05:00Z").unwrap());
     for (kept, s) in report.sections.iter_mut().zip(sections) {
         kept.finish(&done(&r, s));
     }

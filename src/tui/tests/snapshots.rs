@@ -608,7 +608,7 @@ fn journal_view_and_a_note_being_edited() {
         ] {
             report.notes.push(crate::report::NoteReport {
                 number: id,
-                at: "2026-03-02T10:00:00Z".into(),
+                at: crate::when::Stamp::parse("2026-03-02T10:00:00Z").unwrap(),
                 kind: crate::model::NoteKind::parse(kind).unwrap(),
                 text: text.into(),
             });
@@ -678,7 +678,7 @@ fn stats_count_the_follow_ups_below_the_table() {
             let raw = r#"{"response":["<p>An answer.</p>"]}"#;
             report.followups.push(crate::report::FollowupReport {
                 number: id,
-                asked_at: "2026-03-01T10:00:00Z".into(),
+                asked_at: crate::when::Stamp::parse("2026-03-01T10:00:00Z").unwrap(),
                 question: "Why?".into(),
                 answer: "An answer.".into(),
                 paragraphs: parse_response(raw),

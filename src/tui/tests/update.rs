@@ -1589,7 +1589,7 @@ fn f_asks_a_follow_up_whose_answer_streams_in_and_is_kept() {
     let raw = r#"{"response":["<p>Line three warns.</p>"]}"#;
     let f = crate::report::FollowupReport {
         number: 1,
-        asked_at: "2026-03-01T10:00:00Z".into(),
+        asked_at: crate::when::Stamp::parse("2026-03-01T10:00:00Z").unwrap(),
         question: "What of line 3?".into(),
         answer: "Line three warns.".into(),
         paragraphs: parse_response(raw),
@@ -1661,7 +1661,7 @@ fn e_opens_the_journal_where_a_note_is_edited_or_deleted_after_asking() {
     for (id, kind, text) in [(3, "note", "First thought"), (4, "outcome", "It rained.")] {
         report.notes.push(crate::report::NoteReport {
             number: id,
-            at: "2026-03-02T10:00:00Z".into(),
+            at: crate::when::Stamp::parse("2026-03-02T10:00:00Z").unwrap(),
             kind: crate::model::NoteKind::parse(kind).unwrap(),
             text: text.into(),
         });
@@ -1710,7 +1710,7 @@ fn e_opens_the_journal_where_a_note_is_edited_or_deleted_after_asking() {
             ReadingId(7),
             vec![crate::report::NoteReport {
                 number: 3,
-                at: "2026-03-02T10:00:00Z".into(),
+                at: crate::when::Stamp::parse("2026-03-02T10:00:00Z").unwrap(),
                 kind: crate::model::NoteKind::Note,
                 text: "First thought".into(),
             }],
@@ -1725,7 +1725,7 @@ fn e_opens_the_journal_where_a_note_is_edited_or_deleted_after_asking() {
             ReadingId(7),
             vec![crate::report::NoteReport {
                 number: 3,
-                at: "2026-03-02T10:00:00Z".into(),
+                at: crate::when::Stamp::parse("2026-03-02T10:00:00Z").unwrap(),
                 kind: crate::model::NoteKind::Note,
                 text: "First thought".into(),
             }],
@@ -2011,7 +2011,7 @@ fn one_overlay_gives_way_to_the_next_and_late_news_for_a_closed_one_leaves_the_o
     let mut report = complete_report();
     report.notes.push(crate::report::NoteReport {
         number: 3,
-        at: "2026-03-02T10:00:00Z".into(),
+        at: crate::when::Stamp::parse("2026-03-02T10:00:00Z").unwrap(),
         kind: crate::model::NoteKind::Note,
         text: "First thought".into(),
     });
