@@ -9,7 +9,10 @@ use iching::cli::Cli;
 fn main() -> ExitCode {
     // A panic says what it is before Rust's own report; the TUI adds terminal restoring on top.
     install_crash_report();
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return clap_says(&e),
+    };
     // A typo'd --home is reported before anything (the log included) is created there; a command
     // that uses no data dir (`hexagram`) neither checks it nor logs there.
     if cli.uses_home() {
@@ -43,6 +46,31 @@ fn main() -> ExitCode {
             ExitCode::from(e.code)
         }
     }
+}
+
+/// What clap has to say instead of running (help, the version, a usage error), as clap would
+/// print it but with no blanks at the ends of lines (its long help pads the blank line before
+/// `[default: …]` and `[env: …]`); styled only on a terminal that allows colour.
+fn clap_says(e: &clap::Error) -> ExitCode {
+    use std::io::IsTerminal as _;
+    let rendered = e.render();
+    let styled = if e.use_stderr() {
+        std::io::stderr().is_terminal()
+    } else {
+        std::io::stdout().is_terminal()
+    } && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let text = if styled {
+        rendered.ansi().to_string()
+    } else {
+        rendered.to_string()
+    };
+    let text = iching::text::trim_line_ends(&text);
+    let _ = if e.use_stderr() {
+        write!(std::io::stderr(), "{text}")
+    } else {
+        write!(std::io::stdout(), "{text}")
+    };
+    ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2))
 }
 
 /// Prefixes Rust's panic report with what it means for the user: a bug, and nothing saved is lost

@@ -381,6 +381,15 @@ fn wrap_labelled(label: &str, text: &str, width: usize) -> String {
     out
 }
 
+/// A sentence as it reads after a label ("Rule: three lines change, so..."): its first letter
+/// in lower case.
+pub fn after_label(sentence: &str) -> String {
+    let mut chars = sentence.chars();
+    chars.next().map_or_else(String::new, |first| {
+        first.to_lowercase().chain(chars).collect()
+    })
+}
+
 /// When a reading was cast, for its heading: the local time and the zone it is in
 /// (`2026-12-08 09:05 Europe/Paris`), so a reading read later, or elsewhere, says whose clock.
 pub fn cast_time(at: Stamp) -> String {
@@ -405,10 +414,12 @@ pub fn to_text(r: &ReadingReport, width: usize) -> String {
     let primary = figure(&r.lines, false);
     let resulting = r.resulting.as_ref().map(|_| figure(&r.lines, true));
     for (i, row) in primary.iter().enumerate() {
-        match &resulting {
-            Some(res) => out.push_str(&format!("  {row}      {}\n", res[i])),
-            None => out.push_str(&format!("  {row}\n")),
-        }
+        let line = match &resulting {
+            Some(res) => format!("  {row}      {}", res[i]),
+            None => format!("  {row}"),
+        };
+        out.push_str(line.trim_end());
+        out.push('\n');
     }
     out.push('\n');
     out.push_str(&format!("{}\n", heading(&r.primary)));
@@ -421,7 +432,7 @@ pub fn to_text(r: &ReadingReport, width: usize) -> String {
         ));
     }
     out.push_str(&format!("Nuclear: {}\n", heading(&r.nuclear)));
-    out.push_str(&format!("Rule: {}\n", r.reading_rule));
+    out.push_str(&format!("Rule: {}\n", after_label(&r.reading_rule)));
     for s in &r.sections {
         out.push_str(&format!("\n== {} ==\n", s.title));
         match s.status {
@@ -502,22 +513,24 @@ pub fn to_markdown_doc(r: &ReadingReport) -> String {
     let primary = figure(&r.lines, false);
     let resulting = r.resulting.as_ref().map(|_| figure(&r.lines, true));
     for (i, row) in primary.iter().enumerate() {
-        match &resulting {
-            Some(res) => out.push_str(&format!("{row}      {}\n", res[i])),
-            None => out.push_str(&format!("{row}\n")),
-        }
+        let line = match &resulting {
+            Some(res) => format!("{row}      {}", res[i]),
+            None => row.clone(),
+        };
+        out.push_str(line.trim_end());
+        out.push('\n');
     }
     out.push_str("```\n\n");
     let md_heading = |h: &HexagramSummary| markdown_text(&heading(h));
-    out.push_str(&format!("**{}**  \n", md_heading(&r.primary)));
+    out.push_str(&format!("**{}**\\\n", md_heading(&r.primary)));
     if let Some(res) = &r.resulting {
         out.push_str(&format!(
-            "changing {} → **{}**  \n",
+            "changing {} → **{}**\\\n",
             join(&r.changing_lines),
             md_heading(res)
         ));
     }
-    out.push_str(&format!("nuclear: {}  \n", md_heading(&r.nuclear)));
+    out.push_str(&format!("nuclear: {}\\\n", md_heading(&r.nuclear)));
     if let Some(at) = r.created_at {
         out.push_str(&format!("cast {}, ", markdown_text(&cast_time(at))));
     }
@@ -571,7 +584,7 @@ pub fn to_markdown_doc(r: &ReadingReport) -> String {
             ));
             // Each line its own paragraph line, escaped like every text not from the parser.
             let lines: Vec<String> = n.text.lines().map(markdown_text).collect();
-            out.push_str(&lines.join("  \n"));
+            out.push_str(&lines.join("\\\n"));
             out.push('\n');
         }
     }

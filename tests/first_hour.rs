@@ -301,3 +301,54 @@ async fn bench_fits_80_columns_and_wide_shows_every_column() {
     assert!(wide.lines().any(|l| l.chars().count() > 80), "{wide}");
     server.shutdown().await;
 }
+
+/// Lines of `text` that end in a blank.
+fn padded_lines(text: &str) -> Vec<String> {
+    text.lines()
+        .filter(|l| l.ends_with([' ', '\t']))
+        .map(|l| format!("{l:?}"))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn no_line_printed_for_people_ends_in_a_blank() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    // A reading that changes (two figures side by side) and one that does not.
+    ok(
+        h,
+        &["cast", "Will the well be mended?", "--lines", "7,7,9,7,8,8"],
+    )
+    .await;
+    ok(h, &["cast", "And the roof?", "--lines", "7,7,7,8,8,8"]).await;
+    ok(h, &["note", "1", "First line.\nSecond line."]).await;
+    let mut outputs: Vec<(String, String)> = Vec::new();
+    let commands: &[&[&str]] = &[
+        &["--help"],
+        &["cast", "--help"],
+        &["show", "--help"],
+        &["export", "--help"],
+        &["restore", "--help"],
+        &["history"],
+        &["show", "1"],
+        &["show", "2"],
+        &["show", "1", "--format", "md"],
+        &["notes", "1"],
+        &["stats", "1"],
+        &["stats"],
+        &["hexagram", "23"],
+        &["stats", "--hexagrams"],
+    ];
+    for args in commands {
+        let out = ok(h, args).await;
+        outputs.push((format!("{args:?} stdout"), out.stdout));
+        outputs.push((format!("{args:?} stderr"), out.stderr));
+    }
+    for (what, text) in outputs {
+        assert!(
+            padded_lines(&text).is_empty(),
+            "{what}: lines end in blanks: {:?}",
+            padded_lines(&text)
+        );
+    }
+}

@@ -421,11 +421,15 @@ pub fn setup(home: Option<&std::path::Path>, args: &EndpointArgs) -> Result<Setu
     Ok(Setup::resolve(home, args.overrides(None))?)
 }
 
-/// Writes `text` and a newline to stdout. A closed pipe (`| head`) is not an error worth a
-/// message, nor a crash.
+/// Writes `text` and a newline to stdout, no line ending in a blank (a table's padded last
+/// column). A closed pipe (`| head`) is not an error worth a message, nor a crash.
 pub(crate) fn emit(text: &str) {
     use std::io::Write;
-    let _ = writeln!(std::io::stdout().lock(), "{text}");
+    let _ = writeln!(
+        std::io::stdout().lock(),
+        "{}",
+        crate::text::trim_line_ends(text)
+    );
 }
 
 /// `x` rounded to `places` decimals, for figures people read.

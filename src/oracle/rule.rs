@@ -63,21 +63,21 @@ impl ReadingRule {
             0 => (
                 vec![TextRef::Judgment { hexagram: p.number }],
                 format!(
-                    "No line changes: the judgment of {} carries the reading, with its image as counsel.",
+                    "No line changes, so the judgment of {} carries the reading, with its image as counsel.",
                     p.name_pinyin
                 ),
             ),
             1 => (
                 vec![line(p, changing[0])],
                 format!(
-                    "One line changes: the text of line {} of {} rules the reading.",
+                    "One line changes, so the text of line {} of {} rules the reading.",
                     changing[0], p.name_pinyin
                 ),
             ),
             2 => (
                 vec![line(p, changing[1]), line(p, changing[0])],
                 format!(
-                    "Two lines change: read lines {} and {} of {}; the upper one, line {}, rules.",
+                    "Two lines change, so read lines {} and {} of {}; the upper one, line {}, rules.",
                     changing[0], changing[1], p.name_pinyin, changing[1]
                 ),
             ),
@@ -89,7 +89,7 @@ impl ReadingRule {
                     },
                 ],
                 format!(
-                    "Three lines change: read the judgments of both hexagrams; {} is the root of the matter and {} its outcome.",
+                    "Three lines change, so read the judgments of both hexagrams: {} is the root of the matter and {} its outcome.",
                     p.name_pinyin, resulting.name_pinyin
                 ),
             ),
@@ -99,21 +99,21 @@ impl ReadingRule {
                     line(resulting, unchanging[1]),
                 ],
                 format!(
-                    "Four lines change: read the two unchanging lines, {} and {}, in the resulting hexagram {}; the lower one, line {}, rules.",
+                    "Four lines change, so read the two unchanging lines, {} and {}, in the resulting hexagram {}; the lower one, line {}, rules.",
                     unchanging[0], unchanging[1], resulting.name_pinyin, unchanging[0]
                 ),
             ),
             5 => (
                 vec![line(resulting, unchanging[0])],
                 format!(
-                    "Five lines change: the one unchanging line, line {}, read in the resulting hexagram {}, rules.",
+                    "Five lines change, so the one unchanging line, line {}, read in the resulting hexagram {}, rules.",
                     unchanging[0], resulting.name_pinyin
                 ),
             ),
             _ if p.all_lines.is_some() => (
                 vec![TextRef::AllLines { hexagram: p.number }],
                 format!(
-                    "All six lines change in {}: its special text on the use of the {} rules the reading.",
+                    "All six lines change in {}, so its special text on the use of the {} rules the reading.",
                     p.name_pinyin,
                     if p.number == 1 { "nines" } else { "sixes" }
                 ),
@@ -123,7 +123,7 @@ impl ReadingRule {
                     hexagram: resulting.number,
                 }],
                 format!(
-                    "All six lines change: the judgment of the resulting hexagram {} rules the reading.",
+                    "All six lines change, so the judgment of the resulting hexagram {} rules the reading.",
                     resulting.name_pinyin
                 ),
             ),

@@ -181,6 +181,46 @@ pub fn wrap_runs<S: Copy + PartialEq>(runs: &[(&str, S)], width: usize) -> Vec<V
     lines
 }
 
+/// `s` with no spaces or tabs at the end of any line, style escapes (`ESC[…m`) that end a line
+/// kept: what is printed for people ends its lines where the words do.
+pub fn trim_line_ends(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for (i, line) in s.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        // Peel the line's end: blanks are dropped, style escapes kept (in order).
+        let mut rest = line;
+        let mut escapes: Vec<&str> = Vec::new();
+        loop {
+            let trimmed = rest.trim_end_matches([' ', '\t']);
+            if trimmed.len() != rest.len() {
+                rest = trimmed;
+                continue;
+            }
+            match rest.rfind('\x1b') {
+                Some(at)
+                    if rest[at..].len() >= 3
+                        && rest[at..].starts_with("\x1b[")
+                        && rest.ends_with('m')
+                        && rest[at + 2..rest.len() - 1]
+                            .bytes()
+                            .all(|b| b.is_ascii_digit() || b == b';') =>
+                {
+                    escapes.push(&rest[at..]);
+                    rest = &rest[..at];
+                }
+                _ => break,
+            }
+        }
+        out.push_str(rest);
+        for e in escapes.iter().rev() {
+            out.push_str(e);
+        }
+    }
+    out
+}
+
 /// Items as English lists them: "1", "1 and 4", "1, 4 and 5".
 pub fn and_list<T: std::fmt::Display>(items: &[T]) -> String {
     match items {
@@ -214,6 +254,18 @@ pub fn escape_html(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn line_ends_lose_their_blanks_and_keep_their_styles() {
+        assert_eq!(trim_line_ends("a  \n   \n\tb\t\n"), "a\n\n\tb\n");
+        // clap's help on a terminal: a padded blank line, a styled word with spaces after it.
+        assert_eq!(
+            trim_line_ends("  \x1b[1m--home\x1b[0m   \n          \x1b[0m\n[env]"),
+            "  \x1b[1m--home\x1b[0m\n\x1b[0m\n[env]"
+        );
+        assert_eq!(trim_line_ends("x \x1b[0m \x1b[2m "), "x\x1b[0m\x1b[2m");
+        assert_eq!(trim_line_ends("\x1b[m"), "\x1b[m", "not a blank");
+    }
 
     #[test]
     fn html_is_escaped_in_text_and_attributes() {

@@ -171,7 +171,7 @@ pub mod footer {
         ("Ctrl-C", "quit"),
     ];
     /// Cast, animating.
-    pub const CAST: &[KeyHelp] = &[("any key", "skip"), ("Ctrl-C", "quit")];
+    pub const CAST: &[KeyHelp] = &[("any key", "live grid"), ("Ctrl-C", "quit")];
     /// Cast, manual entry.
     pub const MANUAL: &[KeyHelp] = &[
         ("6-9", "line"),

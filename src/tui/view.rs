@@ -200,7 +200,10 @@ fn draw_status(app: &App, frame: &mut Frame, area: Rect, theme: &Theme) {
         return;
     }
     frame.render_widget(Span::styled(provider, theme.selected), p);
-    if let Some(first) = first {
+    // A message too long for the line even alone is whole in the box over the screen (`draw`):
+    // cut here it would only repeat it with a word broken.
+    let boxed = message.is_some() && first.is_some_and(|f| !fits_alone(f, area.width));
+    if let Some(first) = first.filter(|_| !boxed) {
         let text = truncate(first, usize::from(msg.width));
         frame.render_widget(Span::styled(text, style), msg);
     }

@@ -5,7 +5,7 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::Style;
+use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 use ratatui_textarea::{TextArea, WrapMode};
@@ -68,13 +68,31 @@ impl AskState {
             area.set_placeholder_text(placeholder);
             area
         };
-        Self {
+        let mut ask = Self {
             input: editor(strings::QUESTION_PLACEHOLDER),
             situation: editor(strings::SITUATION_PLACEHOLDER),
             focus: AskFocus::Question,
             method: Method::Coins,
             error: None,
-        }
+        };
+        ask.set_focus(AskFocus::Question);
+        ask
+    }
+
+    /// Gives the keys to box `focus`: only that box shows a cursor.
+    fn set_focus(&mut self, focus: AskFocus) {
+        self.focus = focus;
+        let cursor = |on: bool| {
+            if on {
+                Style::new().add_modifier(Modifier::REVERSED)
+            } else {
+                Style::new()
+            }
+        };
+        self.input
+            .set_cursor_style(cursor(focus == AskFocus::Question));
+        self.situation
+            .set_cursor_style(cursor(focus == AskFocus::Situation));
     }
 
     /// The question as typed (one logical line).
@@ -108,10 +126,10 @@ impl AskState {
             KeyCode::Char('m' | 'j') if ctrl => return self.submit(),
             KeyCode::Esc => return AskAction::Leave,
             KeyCode::Tab | KeyCode::BackTab => {
-                self.focus = match self.focus {
+                self.set_focus(match self.focus {
                     AskFocus::Question => AskFocus::Situation,
                     AskFocus::Situation => AskFocus::Question,
-                };
+                });
             }
             KeyCode::Char('t') if ctrl => self.method = next_method(self.method),
             // Readline habits over the widget's defaults: Ctrl-U deletes to the start, Ctrl-Z undoes.
@@ -155,7 +173,7 @@ impl AskState {
                 AskAction::Cast(query, self.method)
             }
             Err((focus, e)) => {
-                self.focus = focus;
+                self.set_focus(focus);
                 self.error = Some(e);
                 AskAction::None
             }
@@ -238,7 +256,7 @@ pub fn render(ask: &AskState, p: &ProviderLine, frame: &mut Frame, area: Rect, t
             .border_style(focused(focus));
         let inner = block.inner(at);
         frame.render_widget(block, at);
-        frame.render_widget(editor, inner);
+        super::widgets::text_box(editor, frame, inner);
     }
 
     for (focus, n, max, at) in [

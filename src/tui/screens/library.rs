@@ -279,13 +279,14 @@ pub fn page_lines(state: &LibraryState, width: usize, theme: &Theme) -> Vec<Line
             };
             spans.push(Span::styled(format!("{label} {n} {name}"), style));
         }
-        spans.push(Span::styled("   o next", theme.dim));
-        let line = Line::from(spans);
-        if line.width() <= width {
-            lines.push(line);
+        let whole = Line::from(spans.clone());
+        let next = Span::styled("   o next", theme.dim);
+        if whole.width() + next.width() <= width {
+            spans.push(next);
+            lines.push(Line::from(spans));
         } else {
-            let plain: String = line.spans.iter().map(|s| s.content.as_ref()).collect();
-            lines.push(Line::styled(truncate(&plain, width), theme.dim));
+            // Narrow: the hint is in the footer; the links break between them, never inside.
+            lines.extend(break_between(spans, " · ", width));
         }
         lines.push(Line::default());
     }
@@ -299,14 +300,25 @@ pub fn page_lines(state: &LibraryState, width: usize, theme: &Theme) -> Vec<Line
         )
     };
     // The upper trigram beside the top three lines, the lower beside the bottom three.
+    // Each line as it is, else a shorter phrase that fits (the first English name of several;
+    // Wilhelm's title without the Wade-Giles), and only then cut.
+    let title = fit(
+        &[book::title(&p), first_name_only(&book::title(&p))],
+        side_w,
+    );
+    let names = fit(
+        &[book::wilhelm_line(&p), format!("Wilhelm: {}", p.wilhelm)],
+        side_w,
+    );
+    let nuclear = format!("Nuclear {}", book::summary_line(&p.nuclear));
     let side: [(String, Style); 6] = [
-        (book::title(&p), theme.heading),
-        (book::wilhelm_line(&p), theme.dim),
+        (title, theme.heading),
+        (names, theme.dim),
         (trigram(&p.upper, "above"), theme.text),
         (trigram(&p.lower, "below"), theme.text),
         (format!("Legge: {}", p.legge), theme.dim),
         (
-            format!("Nuclear {}", book::summary_line(&p.nuclear)),
+            fit(&[nuclear.clone(), first_name_only(&nuclear)], side_w),
             theme.text,
         ),
     ];
@@ -540,4 +552,51 @@ fn render_list(state: &LibraryState, frame: &mut Frame, area: Rect, theme: &Them
         .highlight_spacing(HighlightSpacing::Always);
     let mut ts = TableState::new().with_selected(selected);
     frame.render_stateful_widget(table, table_area, &mut ts);
+}
+
+/// The first of `phrases` that fits `width` columns, else the last cut to fit.
+fn fit(phrases: &[String], width: usize) -> String {
+    phrases
+        .iter()
+        .find(|p| text::width(p) <= width)
+        .cloned()
+        .unwrap_or_else(|| truncate(phrases.last().map_or("", String::as_str), width))
+}
+
+/// "… (Influence / Mutual Attraction)" -> "… (Influence)": a name with its first English
+/// rendering only.
+fn first_name_only(name: &str) -> String {
+    match (name.rfind('('), name.rfind(" / ")) {
+        (Some(open), Some(slash)) if slash > open && name.ends_with(')') => {
+            format!("{})", &name[..slash])
+        }
+        _ => name.to_owned(),
+    }
+}
+
+/// `spans` laid out in lines of at most `width` columns, breaking only at spans equal to
+/// `separator` (which are dropped at a break).
+fn break_between(spans: Vec<Span<'static>>, separator: &str, width: usize) -> Vec<Line<'static>> {
+    let mut lines: Vec<Line<'static>> = Vec::new();
+    let mut line: Vec<Span<'static>> = Vec::new();
+    let mut pending: Option<Span<'static>> = None;
+    let used = |l: &[Span<'static>]| l.iter().map(Span::width).sum::<usize>();
+    for span in spans {
+        if span.content == separator {
+            pending = Some(span);
+            continue;
+        }
+        let sep = pending.take();
+        let extra = sep.as_ref().map_or(0, Span::width) + span.width();
+        if !line.is_empty() && used(&line) + extra > width {
+            lines.push(Line::from(std::mem::take(&mut line)));
+        } else if let Some(sep) = sep {
+            line.push(sep);
+        }
+        line.push(span);
+    }
+    if !line.is_empty() {
+        lines.push(Line::from(line));
+    }
+    lines
 }

@@ -377,8 +377,11 @@ pub fn doc(
     lines.extend(plain(&facts, theme.dim));
     lines.extend(wrap_styled(
         &[
-            ("Rule ", theme.bold),
-            (&sanitize_inline(&report.reading_rule), theme.italic),
+            ("Rule: ", theme.bold),
+            (
+                &sanitize_inline(&crate::report::after_label(&report.reading_rule)),
+                theme.italic,
+            ),
         ],
         width,
     ));

@@ -6,7 +6,7 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Padding};
+use ratatui::widgets::{Block, Padding, Paragraph, Wrap};
 use ratatui_textarea::TextArea;
 
 use crate::report::ReadingStatus;
@@ -75,7 +75,7 @@ pub fn editor_box(b: &EditorBox<'_>, frame: &mut Frame, area: Rect, theme: &Them
     let inner = block.inner(r);
     frame.render_widget(block, r);
     let [text, status] = Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(inner);
-    frame.render_widget(b.input, text);
+    text_box(b.input, frame, text);
     let width = usize::from(status.width);
     let left = b.error.map_or_else(
         || Span::styled(b.keys, theme.dim),
@@ -92,6 +92,25 @@ pub fn editor_box(b: &EditorBox<'_>, frame: &mut Frame, area: Rect, theme: &Them
         ]),
         status,
     );
+}
+
+/// Draws a text box. An empty one shows its placeholder where typed text would start, the
+/// cursor (if the box has the keys) on its first letter: ratatui-textarea draws the cursor
+/// before the placeholder, which puts the placeholder a column right of what is then typed.
+pub fn text_box(input: &TextArea<'_>, frame: &mut Frame, area: Rect) {
+    let placeholder = input.placeholder_text();
+    if !input.is_empty() || placeholder.is_empty() {
+        frame.render_widget(input, area);
+        return;
+    }
+    let style = input.placeholder_style().unwrap_or_default();
+    let first = placeholder.chars().next().map_or(0, char::len_utf8);
+    let (head, rest) = placeholder.split_at(first);
+    let line = Line::from(vec![
+        Span::styled(head, style.patch(input.cursor_style())),
+        Span::styled(rest, style),
+    ]);
+    frame.render_widget(Paragraph::new(line).wrap(Wrap { trim: false }), area);
 }
 
 #[cfg(test)]

@@ -2072,3 +2072,64 @@ fn one_overlay_gives_way_to_the_next_and_late_news_for_a_closed_one_leaves_the_o
     );
     assert_eq!(a.provider.model, "llama3.2", "the choice still lands");
 }
+
+/// Cells drawn reversed (a text box's cursor) in `rows`, and the column where row `y`'s text
+/// starts after the box's left border.
+fn cursors_and_text_start(app: &App, rows: &[u16], y: u16) -> (usize, u16) {
+    let (w, h) = app.size;
+    let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
+    terminal.draw(|f| crate::tui::view::draw(app, f)).unwrap();
+    let buf = terminal.backend().buffer();
+    let reversed = rows
+        .iter()
+        .flat_map(|&y| (0..w).map(move |x| (x, y)))
+        .filter(|&at| {
+            buf[at]
+                .modifier
+                .contains(ratatui::style::Modifier::REVERSED)
+        })
+        .count();
+    let border = (0..w).find(|&x| buf[(x, y)].symbol() == "│").unwrap();
+    let start = (border + 1..w)
+        .find(|&x| buf[(x, y)].symbol() != " ")
+        .unwrap();
+    (reversed, start - border)
+}
+
+#[test]
+fn the_ask_screen_shows_one_cursor_and_its_placeholders_start_where_typing_does() {
+    for size in [(60, 16), (80, 24), (200, 60)] {
+        let mut a = app(size);
+        // The question box's first text row is the screen's third at 80x24 and up, the
+        // second at 60x16; the situation's is five rows further.
+        let question_row = if size.1 >= 20 { 3 } else { 2 };
+        let situation_row = question_row + if size.1 >= 20 { 6 } else { 5 };
+        // Every row inside the two boxes.
+        let q_rows = if size.1 >= 20 { 3 } else { 2 };
+        let rows: Vec<u16> = (question_row..question_row + q_rows)
+            .chain(situation_row..situation_row + 2)
+            .collect();
+        let (cursors, placeholder_at) = cursors_and_text_start(&a, &rows, question_row);
+        assert_eq!(
+            cursors, 1,
+            "{size:?}: one cursor, on the question's placeholder"
+        );
+        type_text(&mut a, "Should I");
+        let (cursors, typed_at) = cursors_and_text_start(&a, &rows, question_row);
+        assert_eq!(cursors, 1, "{size:?}: one cursor, after what is typed");
+        assert_eq!(
+            placeholder_at, typed_at,
+            "{size:?}: placeholder and text aligned"
+        );
+        a.update(key(KeyCode::Tab));
+        let (cursors, situation_at) = cursors_and_text_start(&a, &rows, situation_row);
+        assert_eq!(
+            cursors, 1,
+            "{size:?}: the question's cursor goes with the keys"
+        );
+        assert_eq!(
+            situation_at, typed_at,
+            "{size:?}: the situation's placeholder too"
+        );
+    }
+}
