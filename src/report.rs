@@ -28,8 +28,10 @@ pub struct HexagramSummary {
     pub number: u8,
     /// Pinyin name.
     pub name: String,
-    /// Chinese name.
+    /// Chinese name, in simplified characters (the script of the classical text).
     pub chinese: String,
+    /// Chinese name, in traditional characters.
+    pub traditional: String,
     /// English gloss.
     pub english: String,
     /// Unicode symbol.
@@ -45,7 +47,8 @@ impl From<&Hexagram> for HexagramSummary {
         Self {
             number: h.number,
             name: h.name_pinyin.clone(),
-            chinese: h.name_chinese.clone(),
+            chinese: h.simplified().to_owned(),
+            traditional: h.name_chinese.clone(),
             english: h.name_english.clone(),
             symbol: h.symbol.clone(),
             upper: h.upper().name_pinyin.clone(),

@@ -159,7 +159,7 @@ fn the_html_export_draws_its_figures_names_and_chinese_in_chromium() {
     let text = browser.eval(&page, "document.body.innerText");
     let text = text.as_str().unwrap();
     for want in [
-        "䷶ 55 Feng 豐",
+        "䷶ 55 Feng 丰",
         "Abundance",
         "Zhen over Li",
         "䷞ 31 Xian 咸",

@@ -200,7 +200,7 @@ fn an_ambiguous_or_unknown_name_is_a_usage_error_that_lists_the_candidates() {
     assert!(out.stdout.is_empty());
     let err = stderr(&out);
     assert!(
-        err.contains("\"qian\" names 2 hexagrams: 1 Qián 乾 (Heaven), 15 Qiān 謙 (Humility)"),
+        err.contains("\"qian\" names 2 hexagrams: 1 Qián 乾 (Heaven), 15 Qiān 谦 (Humility)"),
         "{err}"
     );
 

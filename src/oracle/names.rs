@@ -138,13 +138,13 @@ impl Hexagram {
         &self.chinese().name
     }
 
-    /// "34 Dà Zhuàng 大壯 (Great Strength)": [`Hexagram::title`] with the tones.
+    /// "34 Dà Zhuàng 大壮 (Great Strength)": [`Hexagram::title`] with the tones.
     pub fn toned_title(&self) -> String {
         format!(
             "{} {} {} ({})",
             self.number,
             self.pinyin(),
-            self.name_chinese,
+            self.simplified(),
             self.name_english
         )
     }

@@ -96,7 +96,7 @@ fn an_unknown_or_ambiguous_name_says_what_to_give() {
     let e = find_hexagram("qian").unwrap_err().to_string();
     assert_eq!(
         e,
-        "\"qian\" names 2 hexagrams: 1 Qián 乾 (Heaven), 15 Qiān 謙 (Humility); give the number, or the pinyin with its tone marks"
+        "\"qian\" names 2 hexagrams: 1 Qián 乾 (Heaven), 15 Qiān 谦 (Humility); give the number, or the pinyin with its tone marks"
     );
     let e = find_hexagram("lu").unwrap_err().to_string();
     assert!(e.ends_with("; give the number"), "{e}");

@@ -77,11 +77,15 @@ impl Hexagram {
         &self.line_texts[usize::from(position.clamp(1, 6) - 1)]
     }
 
-    /// "55 Feng 豐 (Abundance)".
+    /// "55 Feng 丰 (Abundance)": the Chinese in simplified characters, the script of the
+    /// classical text shown beside it.
     pub fn title(&self) -> String {
         format!(
             "{} {} {} ({})",
-            self.number, self.name_pinyin, self.name_chinese, self.name_english
+            self.number,
+            self.name_pinyin,
+            self.simplified(),
+            self.name_english
         )
     }
 

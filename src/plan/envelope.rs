@@ -127,7 +127,7 @@ impl<'a> From<&'a Trigram> for TrigramInfo<'a> {
     fn from(t: &'a Trigram) -> Self {
         Self {
             name: &t.name_pinyin,
-            chinese: &t.name_chinese,
+            chinese: t.simplified(),
             symbol: &t.symbol,
             english: &t.english,
             image: &t.image,
@@ -142,7 +142,7 @@ impl<'a> From<&'a Hexagram> for HexagramInfo<'a> {
             number: h.number,
             name: Names {
                 pinyin: &h.name_pinyin,
-                chinese: &h.name_chinese,
+                chinese: h.simplified(),
                 english: &h.name_english,
                 legge: &h.name_legge,
             },

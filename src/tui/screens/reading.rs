@@ -273,11 +273,11 @@ fn trigrams(h: &Hexagram) -> String {
         "{} {} {} ({}) above {} {} {} ({})",
         u.symbol,
         u.name_pinyin,
-        u.name_chinese,
+        u.simplified(),
         u.english,
         l.symbol,
         l.name_pinyin,
-        l.name_chinese,
+        l.simplified(),
         l.english
     )
 }
