@@ -372,6 +372,8 @@ impl EndpointArgs {
             rpm: self.rpm,
             tpm: self.tpm,
             language: self.language.clone(),
+            // Filled in by the Service, which holds the store they are sealed in.
+            pasted_keys: std::collections::BTreeMap::new(),
         }
     }
 }
