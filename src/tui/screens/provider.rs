@@ -563,8 +563,9 @@ fn render_table(p: &PickerState, frame: &mut Frame, area: Rect, theme: &Theme) {
     let name_w = 13;
     let key_w = if wide { 27 } else { 10 };
     let addr_w = width.saturating_sub(name_w + key_w + 1).min(48);
+    // Cut to one column less than given, so a cut cell never touches the next.
     let cell = |s: &str, w: usize| {
-        let t = truncate(s, w);
+        let t = truncate(s, w.saturating_sub(1));
         let pad = w.saturating_sub(text::width(&t));
         format!("{t}{}", " ".repeat(pad))
     };
