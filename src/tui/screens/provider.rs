@@ -574,7 +574,7 @@ fn render_table(p: &PickerState, frame: &mut Frame, area: Rect, theme: &Theme) {
             "{}{}{}",
             cell(picker::COL_PROVIDER, name_w),
             cell(picker::COL_ADDRESS, addr_w + 1),
-            cell(picker::COL_KEY, key_w)
+            truncate(picker::COL_KEY, key_w)
         ),
         theme.dim,
     )];
@@ -604,7 +604,7 @@ fn render_table(p: &PickerState, frame: &mut Frame, area: Rect, theme: &Theme) {
                 "{}{}{}",
                 cell(&format!("{mark} {}", sanitize_inline(&e.name)), name_w),
                 cell(&address, addr_w + 1),
-                cell(&key, key_w)
+                truncate(&key, key_w)
             ),
             style,
         ));
