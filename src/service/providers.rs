@@ -275,6 +275,26 @@ impl Service {
     /// (offline, saying why, when it now has no key).
     fn follow_keys(&self, provider: &str) -> Option<ProviderChoice> {
         let now = self.setup()?;
+        // Offline for want of this very key (the app was opened on it): now it answers.
+        if now.settings.preset == "offline" && now.settings.offline_reason.is_some() {
+            let asked = Setup::resolve(
+                self.home.as_deref(),
+                self.with_pasted(Overrides {
+                    language: now.settings.language.clone(),
+                    ..Overrides::default()
+                }),
+            )
+            .ok()
+            .filter(|s| s.settings.preset == provider)?
+            .paced();
+            let choice = ProviderChoice {
+                preset: asked.settings.preset.clone(),
+                info: asked.engine.provider.info(),
+                note: None,
+            };
+            self.set_setup(asked);
+            return Some(choice);
+        }
         if now.settings.preset != provider {
             return None;
         }

@@ -783,9 +783,13 @@ impl App {
                         };
                         if let Some(choice) = choice {
                             self.provider_now(choice);
-                            if let Some(note) = &self.provider.note {
-                                said = format!("{said} {note}");
-                            }
+                            said = match &self.provider.note {
+                                Some(note) => format!("{said} {note}"),
+                                None => format!(
+                                    "{said} {}",
+                                    msg::provider_changed(&self.provider.label())
+                                ),
+                            };
                         }
                         self.say(said);
                     }

@@ -851,3 +851,45 @@ async fn the_language_chosen_in_the_app_is_kept_in_config_toml_and_answers_in_it
     );
     h.runner.shutdown(Duration::from_secs(5)).await;
 }
+
+#[tokio::test]
+async fn opened_offline_for_want_of_a_key_the_app_answers_with_the_one_pasted() {
+    if std::env::var_os("OPENROUTER_API_KEY").is_some()
+        || std::env::var_os("ICHING_PROVIDER").is_some()
+    {
+        return; // The environment decides here, not config.toml.
+    }
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(
+        home.path().join("config.toml"),
+        "provider = \"openrouter\"\n",
+    )
+    .unwrap();
+    let service = Service::open(Some(home.path()), Access::Create, None).unwrap();
+    // It opens, offline, saying why (it used to refuse to start).
+    let setup = service.configure_app().unwrap();
+    assert_eq!(setup.settings.preset, "offline");
+    let why = setup.settings.offline_reason.clone().unwrap();
+    assert!(
+        why.contains("provider = \"openrouter\" needs an API key")
+            && why.contains("OPENROUTER_API_KEY"),
+        "{why}"
+    );
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let export_dir = tempfile::tempdir().unwrap();
+    let mut runner = Runner::new(service, export_dir.path().to_path_buf(), tx);
+    runner.apply(Effect::SetProviderKey {
+        provider: "openrouter".into(),
+        key: crate::model::Secret::new("sk-or-v1-pasted"),
+    });
+    let Some(Msg::ProviderKeys {
+        result: Ok((_, Some(choice))),
+        ..
+    }) = rx.recv().await
+    else {
+        panic!("the pasted key did not bring the provider asked for");
+    };
+    assert_eq!(choice.preset, "openrouter");
+    assert!(choice.note.is_none());
+    runner.shutdown(Duration::from_secs(5)).await;
+}
