@@ -61,7 +61,7 @@ pub use error::{
 };
 pub use export::{ExportTo, JournalExport, export};
 pub use followups::Asked;
-pub use providers::{LANGUAGES, ProviderChoice, ProviderEntry};
+pub use providers::{LANGUAGES, ProviderChoice, ProviderEntry, pasted_keys_at};
 pub use setup::Setup;
 pub use stats::{
     AllStats, FollowupTotals, ModelTotals, ReadingStats, Row, SectionAverages, Skipped, Totals,

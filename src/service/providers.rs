@@ -77,6 +77,25 @@ pub(super) fn pasted_keys(store: &Store) -> BTreeMap<String, Secret> {
     }
 }
 
+/// The keys pasted in the app, for a command that opens no store of its own (`doctor`,
+/// `models`, `bench`): read from the store under `home` when there is one and it opens without
+/// asking (its key file, or `ICHING_PASSPHRASE`); none otherwise.
+pub fn pasted_keys_at(home: Option<&std::path::Path>) -> BTreeMap<String, Secret> {
+    let Ok(dirs) = crate::config::Dirs::resolve(home) else {
+        return BTreeMap::new();
+    };
+    if !dirs.data.join(crate::store::DB_FILE).is_file() {
+        return BTreeMap::new();
+    }
+    match Store::open(&dirs.data, crate::store::Unlock::from_env()) {
+        Ok(store) => pasted_keys(&store),
+        Err(e) => {
+            tracing::info!(%e, "the store did not open: no pasted key is used");
+            BTreeMap::new()
+        }
+    }
+}
+
 impl Service {
     /// Every provider there is to choose: the presets, the user's `[providers.NAME]` tables in
     /// config.toml, offline.
@@ -407,5 +426,28 @@ fn choose(provider: &str, model: Option<String>) -> Overrides {
         provider: Some(provider.to_owned()),
         model,
         ..Overrides::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_without_a_store_of_their_own_read_the_pasted_keys_and_make_no_store() {
+        let home = tempfile::tempdir().unwrap();
+        assert!(pasted_keys_at(Some(home.path())).is_empty());
+        assert!(
+            !home.path().join(crate::store::DB_FILE).exists(),
+            "looking made no store"
+        );
+        let store = Store::open(home.path(), crate::store::Unlock::default()).unwrap();
+        store
+            .set_provider_key("groq", &Secret::new("gsk-pasted"))
+            .unwrap();
+        drop(store);
+        let keys = pasted_keys_at(Some(home.path()));
+        assert_eq!(keys.len(), 1);
+        assert_eq!(keys["groq"].expose(), "gsk-pasted");
     }
 }
