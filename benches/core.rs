@@ -213,7 +213,8 @@ fn live_grid(size: (u16, u16)) -> App {
         seed: 1,
         size,
         colour: true,
-        providers: vec!["offline".into()],
+        providers: Vec::new(),
+        language: None,
         read_only: None,
     });
     let key = |c| Msg::Key(KeyEvent::new(c, KeyModifiers::NONE));

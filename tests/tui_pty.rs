@@ -318,3 +318,43 @@ async fn a_silent_server_does_not_hold_back_the_first_frame() {
         s.succeeded();
     });
 }
+
+#[test]
+fn a_hosted_provider_without_its_key_opens_offline_saying_so_and_a_pasted_key_is_used() {
+    let home = tempfile::tempdir().unwrap();
+    let cwd = tempfile::tempdir().unwrap();
+    let env = [("NO_COLOR", "1"), ("ICHING_PROVIDER", "openai")];
+    let mut s = Session::start(home.path(), cwd.path(), &[], &env);
+    let screen = s.wait_for("the question box, offline", |sc| {
+        sc.contains("Your question") && sc.contains("Answered by offline")
+    });
+    assert!(
+        screen.contains("ICHING_PROVIDER=openai needs an API key"),
+        "{screen}"
+    );
+    assert!(screen.contains("F7"), "{screen}");
+    // F7 lists openai with its address and its variable, not set.
+    s.send("\x1b[18~");
+    let picker = s.wait_for("the provider box", |sc| {
+        sc.contains("api.openai.com/v1") && sc.contains("OPENAI_API_KEY not set")
+    });
+    assert!(picker.contains("localhost:11434/v1"), "{picker}");
+    s.send("\x03");
+    s.succeeded();
+    // A key pasted into the store (as the box does) answers for openai from then on.
+    let store = iching::store::Store::open(home.path(), iching::store::Unlock::default()).unwrap();
+    store
+        .set_provider_key(
+            "openai",
+            &iching::model::Secret::new("sk-pasted-in-the-app"),
+        )
+        .unwrap();
+    drop(store);
+    let mut s = Session::start(home.path(), cwd.path(), &[], &env);
+    let screen = s.wait_for("the question box, on openai", |sc| {
+        sc.contains("Your question") && sc.contains("openai · gpt-5-mini")
+    });
+    assert!(!screen.contains("needs an API key"), "{screen}");
+    s.send("\x03");
+    s.succeeded();
+}

@@ -60,7 +60,11 @@ pub async fn models(home: Option<&Path>, args: ModelsArgs) -> Result<ExitCode, C
 
 /// Runs `doctor`: exit 0 when a reading would work, 1 otherwise.
 pub async fn doctor(home: Option<&Path>, args: DoctorArgs) -> Result<ExitCode, CliError> {
-    let (checks, learned) = diagnose(home, args.endpoint.overrides(None)).await?;
+    let o = crate::service::Overrides {
+        pasted_keys: crate::service::pasted_keys_at(home),
+        ..args.endpoint.overrides(None)
+    };
+    let (checks, learned) = diagnose(home, o).await?;
     let ok = checks.iter().all(|c| c.ok);
     if args.json {
         let v = serde_json::json!({ "ok": ok, "checks": checks, "learned": learned });

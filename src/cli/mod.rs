@@ -372,6 +372,8 @@ impl EndpointArgs {
             rpm: self.rpm,
             tpm: self.tpm,
             language: self.language.clone(),
+            // Filled in by the Service, which holds the store they are sealed in.
+            pasted_keys: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -417,8 +419,13 @@ pub async fn open_configured(
 }
 
 /// The settings and engine alone, for commands that use no store (models, doctor, bench).
+/// The keys pasted in the terminal app count here too (read from the store when there is one).
 pub fn setup(home: Option<&std::path::Path>, args: &EndpointArgs) -> Result<Setup, CliError> {
-    Ok(Setup::resolve(home, args.overrides(None))?)
+    let o = Overrides {
+        pasted_keys: crate::service::pasted_keys_at(home),
+        ..args.overrides(None)
+    };
+    Ok(Setup::resolve(home, o)?)
 }
 
 /// Writes `text` and a newline to stdout, no line ending in a blank (a table's padded last

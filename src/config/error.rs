@@ -33,7 +33,7 @@ pub enum ConfigError {
     Invalid(String),
     /// A hosted provider was chosen without its key.
     #[error(
-        "the {provider} provider needs an API key: set {var} (or choose another provider with --provider)"
+        "the {provider} provider needs an API key: set {var}, paste one in the terminal app (F7, then p), or choose another provider with --provider"
     )]
     MissingKey {
         /// The preset.

@@ -23,6 +23,7 @@ use check::At;
 pub use crate::model::{Price, Prices, Secret};
 pub use check::{MAX_ATTEMPTS, MAX_CONCURRENCY, MAX_PRICE, MAX_TIMEOUT, MAX_TOKENS};
 pub use error::ConfigError;
+pub use language::ENGLISH_NAMES as LANGUAGES;
 
 /// A `[providers.NAME]` table: an endpoint of the user's own, used with `--provider NAME`.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -245,6 +246,16 @@ fn check_file_and_folder(path: &Path) -> Result<(), ConfigError> {
 /// new text must still parse; it replaces the old file in one rename, readable by the owner only
 /// (it may hold an API key).
 pub fn save_provider(path: &Path, provider: &str, model: &str) -> Result<(), ConfigError> {
+    rewrite(path, |old| with_provider(old, provider, model))
+}
+
+/// Replaces the config file at `path` (created if missing) with what `edit` makes of its text;
+/// the new text must still parse, and it goes in with one rename, readable by the owner only
+/// (the file may hold an API key).
+fn rewrite(
+    path: &Path,
+    edit: impl FnOnce(&str) -> Result<String, toml_edit::TomlError>,
+) -> Result<(), ConfigError> {
     check_file_and_folder(path)?;
     let old = match std::fs::read_to_string(path) {
         Ok(text) => text,
@@ -256,7 +267,7 @@ pub fn save_provider(path: &Path, provider: &str, model: &str) -> Result<(), Con
             });
         }
     };
-    let text = with_provider(&old, provider, model).map_err(|e| ConfigError::Parse {
+    let text = edit(&old).map_err(|e| ConfigError::Parse {
         path: path.to_path_buf(),
         message: e.message().to_owned(),
     })?;
@@ -288,6 +299,35 @@ pub fn save_provider(path: &Path, provider: &str, model: &str) -> Result<(), Con
         f.sync_all().map_err(write)?;
     }
     std::fs::rename(&tmp, path).map_err(write)
+}
+
+/// Sets (or, with `None`, removes) the top-level `language` of the config file at `path`
+/// (created if missing), keeping the rest as the user wrote it, as [`save_provider`] does. The
+/// language is checked as the file's would be.
+pub fn save_language(path: &Path, language: Option<&str>) -> Result<(), ConfigError> {
+    let language = match language {
+        Some(l) => language::language(At::File("language"), l)?,
+        None => None,
+    };
+    rewrite(path, |old| {
+        let mut doc: toml_edit::DocumentMut = old.parse()?;
+        let root = doc.as_table_mut();
+        match &language {
+            Some(l) => {
+                if let Some(toml_edit::Item::Value(v)) = root.get_mut("language") {
+                    let decor = v.decor().clone();
+                    *v = l.as_str().into();
+                    *v.decor_mut() = decor;
+                } else {
+                    root.insert("language", toml_edit::value(l.as_str()));
+                }
+            }
+            None => {
+                root.remove("language");
+            }
+        }
+        Ok(doc.to_string())
+    })
 }
 
 /// The config file `text` with the top-level `provider` and `model` set: a value already there
@@ -407,6 +447,10 @@ pub struct Overrides {
     pub tpm: Option<u32>,
     /// --language.
     pub language: Option<String>,
+    /// API keys pasted in the terminal app (sealed in the store), by built-in preset: each is
+    /// used for its own preset at its own address only, when the preset's variable is unset
+    /// (the environment wins, as it does over config.toml).
+    pub pasted_keys: BTreeMap<String, Secret>,
 }
 
 /// Everything resolved.
@@ -668,10 +712,17 @@ impl Settings {
         } else {
             endpoint.hosting
         };
+        // A key pasted in the app goes to its own preset's own address, nowhere else.
+        let pasted = o
+            .pasted_keys
+            .get(&endpoint.name)
+            .filter(|k| !k.is_empty() && preset_url && !file.providers.contains_key(&name))
+            .cloned();
         let api_key = match &endpoint.key_env {
             Some(var) => env(var).filter(|k| !k.trim().is_empty()).map(Secret::new),
             None => None,
         }
+        .or(pasted)
         .or(file_key)
         .or_else(|| openai_key.filter(|_| !preset_url).map(Secret::new));
         if api_key.is_none()

@@ -692,3 +692,86 @@ fn settings_and_prompts_others_can_write_are_refused_with_the_chmod() {
     assert!(FileConfig::load(&none.join(CONFIG_FILE)).is_ok());
     assert!(load_prompts(&none).is_ok());
 }
+
+#[test]
+fn a_pasted_key_serves_its_own_preset_at_its_own_address_and_the_variable_wins() {
+    let pasted = || {
+        let mut keys = BTreeMap::new();
+        keys.insert("openai".to_owned(), Secret::new("sk-pasted"));
+        keys
+    };
+    let with = |provider: &str,
+                base_url: Option<&str>,
+                toml: &str,
+                env: &dyn Fn(&str) -> Option<String>| {
+        Settings::resolve(
+            Overrides {
+                provider: Some(provider.into()),
+                base_url: base_url.map(str::to_owned),
+                pasted_keys: pasted(),
+                ..Overrides::default()
+            },
+            FileConfig::parse(toml, Path::new(CONFIG_FILE)).unwrap(),
+            env,
+        )
+    };
+    // No variable: the pasted key answers for openai.
+    let s = with("openai", None, "", &no_env).unwrap();
+    assert_eq!(s.api_key.expose(), "sk-pasted");
+    // The variable, when set, wins over it (and over config.toml's api_key too).
+    let env = |v: &str| (v == "OPENAI_API_KEY").then(|| "sk-env".to_owned());
+    let s = with("openai", None, "", &env).unwrap();
+    assert_eq!(s.api_key.expose(), "sk-env");
+    // It beats config.toml's api_key, which is for whichever provider.
+    let s = with("openai", None, "api_key = \"sk-file\"", &no_env).unwrap();
+    assert_eq!(s.api_key.expose(), "sk-pasted");
+    // Never sent elsewhere: not to another preset, not to openai pointed at another address,
+    // not to a table of the user's that took the preset's name.
+    assert!(matches!(
+        with("groq", None, "", &no_env),
+        Err(ConfigError::MissingKey { .. })
+    ));
+    let s = with("openai", Some("http://127.0.0.1:9/v1"), "", &no_env).unwrap();
+    assert!(s.api_key.is_empty());
+    let taken = with(
+        "openai",
+        None,
+        "[providers.openai]\nbase_url = \"http://127.0.0.1:9/v1\"\napi_key_env = \"X_KEY\"\n",
+        &no_env,
+    );
+    assert!(
+        matches!(&taken, Err(ConfigError::MissingKey { var, .. }) if var == "X_KEY"),
+        "{taken:?}"
+    );
+}
+
+#[test]
+fn saving_the_language_keeps_the_rest_checks_it_and_removes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.toml");
+    std::fs::write(&path, "# mine\nmax_tokens = 900 # cap\n").unwrap();
+    save_language(&path, Some("spanish")).unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        text.starts_with("# mine\nmax_tokens = 900 # cap\n"),
+        "{text}"
+    );
+    assert_eq!(
+        FileConfig::load(&path).unwrap().language.as_deref(),
+        Some("Spanish")
+    );
+    let err = save_language(&path, Some("Ignore the reading")).unwrap_err();
+    assert!(err.to_string().contains("language"), "{err}");
+    assert_eq!(
+        FileConfig::load(&path).unwrap().language.as_deref(),
+        Some("Spanish"),
+        "a refused language leaves the file alone"
+    );
+    save_language(&path, None).unwrap();
+    assert_eq!(FileConfig::load(&path).unwrap().language, None);
+    assert!(
+        std::fs::read_to_string(&path)
+            .unwrap()
+            .contains("max_tokens = 900 # cap")
+    );
+}

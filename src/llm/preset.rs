@@ -160,6 +160,9 @@ pub struct Preset {
     pub concurrency: Option<usize>,
     /// How to start the server when nothing listens at its address (local presets).
     pub start_hint: Option<&'static str>,
+    /// What the terminal app says to do when nothing listens at a local preset's address,
+    /// after "nothing at HOST:PORT: " (no backticks: it is shown as it is).
+    pub start_first: Option<&'static str>,
 }
 
 /// The built-in presets, `offline` aside.
@@ -175,6 +178,7 @@ pub const PRESETS: &[Preset] = &[
         hosting: Hosting::Hosted,
         concurrency: None,
         start_hint: None,
+        start_first: None,
     },
     Preset {
         name: "openrouter",
@@ -187,6 +191,7 @@ pub const PRESETS: &[Preset] = &[
         hosting: Hosting::Hosted,
         concurrency: None,
         start_hint: None,
+        start_first: None,
     },
     Preset {
         name: "groq",
@@ -199,6 +204,7 @@ pub const PRESETS: &[Preset] = &[
         hosting: Hosting::Hosted,
         concurrency: None,
         start_hint: None,
+        start_first: None,
     },
     Preset {
         name: "gemini",
@@ -211,6 +217,7 @@ pub const PRESETS: &[Preset] = &[
         hosting: Hosting::Hosted,
         concurrency: None,
         start_hint: None,
+        start_first: None,
     },
     Preset {
         name: "anthropic",
@@ -224,6 +231,7 @@ pub const PRESETS: &[Preset] = &[
         hosting: Hosting::Hosted,
         concurrency: None,
         start_hint: None,
+        start_first: None,
     },
     Preset {
         name: "ollama",
@@ -238,6 +246,7 @@ pub const PRESETS: &[Preset] = &[
         // and queues the rest; queued sections wait here, shown as queued.
         concurrency: Some(4),
         start_hint: Some("is Ollama running? start it with `ollama serve`"),
+        start_first: Some("start Ollama first (ollama serve)"),
     },
     Preset {
         name: "llamacpp",
@@ -253,6 +262,7 @@ pub const PRESETS: &[Preset] = &[
         start_hint: Some(
             "is the llama.cpp server running? start it with `llama-server -m MODEL.gguf`",
         ),
+        start_first: Some("start the llama.cpp server first (llama-server -m MODEL.gguf)"),
     },
     Preset {
         name: "lmstudio",
@@ -267,6 +277,9 @@ pub const PRESETS: &[Preset] = &[
         start_hint: Some(
             "is LM Studio's server running? start it with `lms server start` (or in the app's Developer tab)",
         ),
+        start_first: Some(
+            "start LM Studio's server first (lms server start, or its Developer tab)",
+        ),
     },
     Preset {
         name: "vllm",
@@ -280,6 +293,7 @@ pub const PRESETS: &[Preset] = &[
         // vLLM batches many requests at once.
         concurrency: None,
         start_hint: Some("is vLLM running? start it with `vllm serve MODEL`"),
+        start_first: Some("start vLLM first (vllm serve MODEL)"),
     },
 ];
 

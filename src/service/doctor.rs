@@ -97,7 +97,7 @@ async fn checked(
                 ok: false,
                 detail: format!("the {provider} provider needs an API key and {var} is not set"),
                 fix: Some(format!(
-                    "export {var}=... (the key from {provider}'s console), or choose another provider with --provider"
+                    "export {var}=... (the key from {provider}'s console), paste one in the terminal app (F7, then p), or choose another provider with --provider"
                 )),
             }],
             None,

@@ -92,6 +92,19 @@ pub enum PassphraseProblem {
     Unreadable(IoFailure),
 }
 
+/// Why a key pasted for a provider cannot be kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyProblem {
+    /// Nothing was pasted.
+    Empty,
+    /// Spaces or control characters inside it: more than a key was pasted.
+    NotAKey,
+    /// Longer than any key handed out.
+    TooLong,
+    /// The provider takes no key from iching (a local server, offline, a table of the user's).
+    NotHosted,
+}
+
 /// A step of the terminal app that failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TerminalStep {
@@ -238,6 +251,32 @@ pub enum ServiceError {
          e.g. a local test server: cargo run --release --features examples --example fake_openai -- --latency-ms 100"
     )]
     BenchOffline,
+    /// A hosted provider was chosen in the terminal app without its key.
+    #[error(
+        "the {provider} provider needs an API key: paste one in the provider box (F7, then k), or set {var} before starting iching"
+    )]
+    KeyNeeded {
+        /// The preset.
+        provider: String,
+        /// The environment variable its key comes from.
+        var: String,
+    },
+    /// A local server chosen in the terminal app is not running.
+    #[error("nothing at {address}: {start}")]
+    NothingListening {
+        /// `host:port`, as the base URL names it.
+        address: String,
+        /// What to start ("start Ollama first (ollama serve)").
+        start: String,
+    },
+    /// A key pasted for `provider` cannot be kept.
+    #[error("{}", key_words(.problem, .provider))]
+    ProviderKey {
+        /// The provider.
+        provider: String,
+        /// What is wrong.
+        problem: KeyProblem,
+    },
     /// The task running an operation panicked.
     #[error("{} stopped before it finished (a bug: iching.log may say more)", match .0 { Stopped::Followup => "the follow-up", Stopped::Backup => "the backup" })]
     Stopped(Stopped),
@@ -255,6 +294,24 @@ fn home_words(problem: &HomeProblem, path: &std::path::Path) -> String {
         HomeProblem::HoldsNoStore => format!(
             "--home {path} holds no iching store (no {}); check the path (a new store is made only by a command that writes, such as `iching cast`, or by `iching restore`)",
             crate::store::DB_FILE
+        ),
+    }
+}
+
+fn key_words(problem: &KeyProblem, provider: &str) -> String {
+    let provider = crate::text::sanitize_inline(provider);
+    match problem {
+        KeyProblem::Empty => "nothing was pasted: paste the key, then Enter".to_owned(),
+        KeyProblem::NotAKey => {
+            "that is not a key alone (it has spaces or control characters inside): paste just the key"
+                .to_owned()
+        }
+        KeyProblem::TooLong => format!(
+            "that is longer than an API key ({} bytes at most): paste just the key",
+            crate::store::MAX_PROVIDER_KEY_BYTES
+        ),
+        KeyProblem::NotHosted => format!(
+            "{provider} takes no key from iching: only the hosted presets do (a table of your own names its variable with api_key_env)"
         ),
     }
 }
@@ -296,7 +353,10 @@ impl ServiceError {
             | ServiceError::NoTerminal
             | ServiceError::ExportExists(_)
             | ServiceError::JournalEmpty(_)
-            | ServiceError::BenchOffline => true,
+            | ServiceError::BenchOffline
+            | ServiceError::KeyNeeded { .. }
+            | ServiceError::NothingListening { .. }
+            | ServiceError::ProviderKey { .. } => true,
             ServiceError::NotConfigured
             | ServiceError::Models(_)
             | ServiceError::FollowupUnanswered(_)

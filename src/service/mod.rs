@@ -56,11 +56,12 @@ pub use batch::{BatchEvent, BatchJob, JobOutcome, planned_sections};
 pub use bench::{Bench, Pass};
 pub use doctor::Check;
 pub use error::{
-    HomeProblem, IoFailure, NotABackup, PassphraseProblem, ServiceError, Stopped, TerminalStep,
+    HomeProblem, IoFailure, KeyProblem, NotABackup, PassphraseProblem, ServiceError, Stopped,
+    TerminalStep,
 };
 pub use export::{ExportTo, JournalExport, export};
 pub use followups::Asked;
-pub use providers::ProviderChoice;
+pub use providers::{LANGUAGES, ProviderChoice, ProviderEntry, pasted_keys_at};
 pub use setup::Setup;
 pub use stats::{
     AllStats, FollowupTotals, ModelTotals, ReadingStats, Row, SectionAverages, Skipped, Totals,
@@ -137,6 +138,8 @@ pub struct Service {
     notices: Vec<String>,
     /// The settings and engine, once configured; replaced whole when the provider changes.
     setup: RwLock<Option<Arc<Setup>>>,
+    /// The API keys pasted in the terminal app, by preset, as the store holds them sealed.
+    pasted: RwLock<std::collections::BTreeMap<String, crate::model::Secret>>,
 }
 
 impl std::fmt::Debug for Service {
@@ -229,6 +232,7 @@ impl Service {
                     Some(ServiceError::from(e)),
                 ),
             };
+        let pasted = providers::pasted_keys(&store);
         let (writer, thread) = store.into_writer()?;
         Ok(Self {
             home: home.map(Path::to_path_buf),
@@ -240,13 +244,14 @@ impl Service {
             read_only,
             notices,
             setup: RwLock::new(None),
+            pasted: RwLock::new(pasted),
         })
     }
 
     /// Resolves the settings (flags `o` over the environment over config.toml) and builds the
     /// engine that cast and retry run with; a local server's slot count caps what is in flight.
     pub fn configure(&self, o: Overrides) -> Result<(), ServiceError> {
-        let setup = Setup::resolve(self.home.as_deref(), o)?;
+        let setup = Setup::resolve(self.home.as_deref(), self.with_pasted(o))?;
         self.set_setup(setup);
         Ok(())
     }

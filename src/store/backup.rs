@@ -360,6 +360,11 @@ impl Store {
                 Err(e) => out.damaged.push((id, e)),
             }
         }
+        // The API keys pasted in the app (`provider_keys.rs`).
+        match self.check_provider_keys() {
+            Ok(n) => out.sealed += n,
+            Err(e) => out.file_problems.push(e.to_string()),
+        }
         Ok(out)
     }
 

@@ -46,7 +46,8 @@ pub use self::overlay::Overlay;
 pub use super::screens::Screen;
 pub use super::screens::provider::ProviderLine;
 pub use crate::model::ExportFormat;
-pub use crate::service::ProviderChoice;
+use crate::model::Secret;
+pub use crate::service::{ProviderChoice, ProviderEntry};
 
 /// Everything that can happen to the app. The data travels in the message.
 #[derive(Debug, Clone)]
@@ -171,6 +172,18 @@ pub enum Msg {
     /// From now on this provider answers (the choice is kept in config.toml), or it could not
     /// be chosen.
     ProviderChanged(Result<ProviderChoice, ServiceError>),
+    /// A key for `provider` was sealed (or, `removed`, taken out of the store), or not: the
+    /// providers as they stand now, and the provider in use when that changed with it.
+    ProviderKeys {
+        /// The preset it is about.
+        provider: String,
+        /// Whether the key was removed (else pasted).
+        removed: bool,
+        /// The providers now and the provider in use when it changed, or why not.
+        result: Result<(Vec<ProviderEntry>, Option<ProviderChoice>), ServiceError>,
+    },
+    /// The answer language changed (`None`: the question's own), or not.
+    LanguageChanged(Result<Option<String>, ServiceError>),
     /// The process was asked to stop (SIGTERM, SIGHUP), or the terminal went away.
     Interrupt,
 }
@@ -302,6 +315,23 @@ pub enum Effect {
         /// The model name, as listed or typed.
         model: String,
     },
+    /// Seal `key` in the store as `provider`'s key.
+    SetProviderKey {
+        /// The preset.
+        provider: String,
+        /// The key as pasted (never shown, never logged).
+        key: Secret,
+    },
+    /// Remove the key pasted for `provider`.
+    RemoveProviderKey {
+        /// The preset.
+        provider: String,
+    },
+    /// Answer in `language` from now on (`None`: the question's own), kept in config.toml.
+    SetLanguage {
+        /// The language, as the list names it.
+        language: Option<String>,
+    },
     /// Leave (after cancelling what is in flight).
     Quit,
 }
@@ -362,7 +392,9 @@ pub struct Options {
     /// Whether to colour.
     pub colour: bool,
     /// Every provider the picker offers.
-    pub providers: Vec<String>,
+    pub providers: Vec<ProviderEntry>,
+    /// The language answers are written in (`None`: the question's own).
+    pub language: Option<String>,
     /// Why the store cannot be written, when it cannot: the app browses, and casting says why.
     pub read_only: Option<String>,
 }
@@ -388,7 +420,9 @@ pub struct App {
     /// Why the store cannot be written, when it cannot.
     pub read_only: Option<String>,
     /// Every provider the picker offers.
-    pub providers: Vec<String>,
+    pub providers: Vec<ProviderEntry>,
+    /// The language answers are written in (`None`: the question's own).
+    pub language: Option<String>,
     /// The question being typed and the method chosen.
     pub ask: AskState,
     /// The lines appearing, while a cast is shown.
@@ -433,6 +467,7 @@ impl App {
             }),
             overlay: None,
             providers: o.providers,
+            language: o.language,
             read_only: o.read_only,
             ask: AskState::new(),
             cast: None,
@@ -720,12 +755,8 @@ impl App {
             Msg::ProviderChanged(result) => {
                 match result {
                     Ok(choice) => {
-                        let line = ProviderLine {
-                            name: choice.preset,
-                            ..ProviderLine::new(&choice.info, None)
-                        };
-                        self.say(msg::provider_changed(&line.label()));
-                        self.provider = line;
+                        self.provider_now(choice);
+                        self.say(msg::provider_changed(&self.provider.label()));
                         if matches!(self.overlay, Some(Overlay::Picker(_))) {
                             self.overlay = None;
                         }
@@ -734,8 +765,66 @@ impl App {
                 }
                 self.dirty = true;
             }
+            Msg::ProviderKeys {
+                provider,
+                removed,
+                result,
+            } => {
+                match result {
+                    Ok((entries, choice)) => {
+                        self.providers.clone_from(&entries);
+                        if let Some(Overlay::Picker(p)) = self.overlay.as_mut() {
+                            p.set_providers(entries);
+                        }
+                        let mut said = if removed {
+                            msg::key_removed(&provider)
+                        } else {
+                            msg::key_kept(&provider)
+                        };
+                        if let Some(choice) = choice {
+                            self.provider_now(choice);
+                            said = match &self.provider.note {
+                                Some(note) => format!("{said} {note}"),
+                                None => format!(
+                                    "{said} {}",
+                                    msg::provider_changed(&self.provider.label())
+                                ),
+                            };
+                        }
+                        self.say(said);
+                    }
+                    Err(e) => self.fail(&e),
+                }
+                self.dirty = true;
+            }
+            Msg::LanguageChanged(result) => {
+                match result {
+                    Ok(language) => {
+                        self.say(msg::language_changed(language.as_deref()));
+                        if let Some(Overlay::Picker(p)) = self.overlay.as_mut() {
+                            p.language.clone_from(&language);
+                        }
+                        self.language = language;
+                    }
+                    Err(e) => self.fail(&e),
+                }
+                self.dirty = true;
+            }
         }
         fx
+    }
+
+    /// `choice` answers from now on: the status bar, the Ask screen and an open picker say so.
+    fn provider_now(&mut self, choice: ProviderChoice) {
+        let line = ProviderLine {
+            name: choice.preset,
+            ..ProviderLine::new(&choice.info, choice.note)
+        };
+        if let Some(Overlay::Picker(p)) = self.overlay.as_mut() {
+            p.current.clone_from(&line.name);
+            p.current_model.clone_from(&line.model);
+        }
+        self.provider = line;
     }
 
     /// Loads reading `id` again when the Reading screen shows it (a section was saved, its
@@ -846,6 +935,7 @@ impl App {
                     self.providers.clone(),
                     &self.provider.name,
                     &self.provider.model,
+                    self.language.clone(),
                 ))));
             }
             _ => self.on_screen_key(key, fx),

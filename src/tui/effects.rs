@@ -189,14 +189,39 @@ impl Runner {
                 let lines = match s.doctor_of(&provider, model).await {
                     Ok(checks) => checks
                         .into_iter()
-                        .map(|c| (c.ok, format!("{}: {}", c.check, c.detail), c.fix))
+                        .map(|c| {
+                            // The command's fix names its flags; here the box does it.
+                            let fix = if c.check == "key" && !c.ok {
+                                Some(crate::tui::strings::msg::KEY_FIX.to_owned())
+                            } else {
+                                c.fix.as_deref().map(crate::tui::strings::msg::in_app_terms)
+                            };
+                            (c.ok, format!("{}: {}", c.check, c.detail), fix)
+                        })
                         .collect(),
                     Err(e) => vec![(false, e.to_string(), None)],
                 };
                 Msg::Doctor { provider, lines }
             }),
+            Effect::SetProviderKey { provider, key } => {
+                self.run(async move |s| Msg::ProviderKeys {
+                    result: s.set_provider_key(&provider, key).await,
+                    provider,
+                    removed: false,
+                });
+            }
+            Effect::RemoveProviderKey { provider } => self.run(async move |s| Msg::ProviderKeys {
+                result: s.remove_provider_key(&provider).await,
+                provider,
+                removed: true,
+            }),
+            Effect::SetLanguage { language } => {
+                self.run(async move |s| Msg::LanguageChanged(s.set_language(language.as_deref())));
+            }
             Effect::UseProvider { provider, model } => {
-                self.run(async move |s| Msg::ProviderChanged(s.use_provider(&provider, model)));
+                self.run(async move |s| {
+                    Msg::ProviderChanged(s.use_provider(&provider, model).await)
+                });
             }
             Effect::Quit => {
                 for token in self.runs.values() {

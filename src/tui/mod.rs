@@ -48,7 +48,8 @@ pub async fn run(home: Option<&Path>) -> Result<ExitCode, ServiceError> {
         seed: rand::random(),
         size,
         colour: theme::Theme::colour_from_env(),
-        providers: service.providers(),
+        providers: service.provider_entries(),
+        language: setup.settings.language.clone(),
         read_only: service.why_read_only().map(strings::msg::read_only),
     });
     for notice in service.notices() {

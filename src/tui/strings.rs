@@ -22,7 +22,7 @@ pub const KEYS_GLOBAL: &[KeyHelp] = &[
     ("F3", "the live grid of the reading in flight"),
     ("F4", "history of readings"),
     ("F5", "the book: the 64 hexagrams and Legge's text"),
-    ("F7", "provider and model (list models, doctor)"),
+    ("F7", "provider, model, language; paste an API key"),
 ];
 
 /// Letters that work where keys are not typed: not on Ask or Cast, the Library's list or
@@ -287,13 +287,164 @@ pub mod footer {
         ("d", "delete"),
         ("Esc", "close"),
     ];
-    /// The provider picker.
+    /// The provider box, on a provider that takes no key.
     pub const PICKER: &[KeyHelp] = &[
         ("↑↓", "choose"),
-        ("Enter", "models / use"),
+        ("Enter", "models"),
         ("d", "doctor"),
+        ("l", "language"),
+        ("Esc", "close"),
+    ];
+    /// The provider box, on a hosted preset without a pasted key.
+    pub const PICKER_PASTABLE: &[KeyHelp] = &[
+        ("↑↓", "choose"),
+        ("Enter", "models"),
+        ("p", "paste key"),
+        ("d", "doctor"),
+        ("l", "language"),
+        ("Esc", "close"),
+    ];
+    /// The provider box, on a hosted preset with a pasted key.
+    pub const PICKER_PASTED: &[KeyHelp] = &[
+        ("↑↓", "choose"),
+        ("Enter", "models"),
+        ("p", "new key"),
+        ("x", "remove key"),
+        ("d", "doctor"),
+        ("l", "language"),
+        ("Esc", "close"),
+    ];
+    /// The provider box's model list: letters type into the filter.
+    pub const PICKER_MODELS: &[KeyHelp] = &[
+        ("typing", "filter"),
+        ("↑↓", "choose"),
+        ("Enter", "use"),
+        ("Ctrl-D", "doctor"),
         ("Esc", "back"),
     ];
+    /// The provider box, pasting a key.
+    pub const PICKER_KEY: &[KeyHelp] = &[
+        ("paste", "the key"),
+        ("Enter", "keep it"),
+        ("Ctrl-U", "clear"),
+        ("Esc", "cancel"),
+    ];
+    /// The provider box's languages.
+    pub const PICKER_LANGUAGE: &[KeyHelp] = &[
+        ("typing", "filter"),
+        ("↑↓", "choose"),
+        ("Enter", "use"),
+        ("Esc", "back"),
+    ];
+}
+
+/// The provider box (F7).
+pub mod picker {
+    use crate::service::ProviderEntry;
+
+    /// Its title.
+    pub const TITLE: &str = " Provider, model and language ";
+    /// The table's column headings.
+    pub const COL_PROVIDER: &str = "Provider";
+    /// The table's column headings.
+    pub const COL_ADDRESS: &str = "Address";
+    /// The table's column headings.
+    pub const COL_KEY: &str = "Key";
+    /// The offline provider's address.
+    pub const OFFLINE_ADDRESS: &str = "Legge's text, in the app";
+    /// Before the dots of a key being pasted.
+    pub const KEY_LABEL: &str = "Key: ";
+    /// Before the language filter.
+    pub const LANGUAGE_LABEL: &str = "Answer language: ";
+    /// The language entry that follows the question.
+    pub const QUESTIONS_OWN: &str = "the question's own";
+    /// No language matches what is typed.
+    pub const NO_LANGUAGE: &str =
+        "No language in the list matches (config.toml's language takes more).";
+    /// While the doctor runs.
+    pub const CHECKING: &str = "checking …";
+
+    /// The doctor's heading.
+    pub fn doctor_heading(provider: &str) -> String {
+        format!("Doctor: {}", crate::answer::sanitize_inline(provider))
+    }
+
+    /// The key column: where the key comes from, short when `wide` is false.
+    pub fn key_cell(e: &ProviderEntry, wide: bool) -> String {
+        match (&e.key_env, e.env_set, e.pasted, wide) {
+            (None, _, _, _) if e.name == "offline" => String::new(),
+            (None, _, _, true) => "none needed".to_owned(),
+            (None, _, _, false) => "not needed".to_owned(),
+            (Some(var), true, _, true) => format!("{var} set"),
+            (Some(_), true, _, false) => "✓ set".to_owned(),
+            (Some(_), false, true, true) => "pasted (sealed)".to_owned(),
+            (Some(_), false, true, false) => "✓ pasted".to_owned(),
+            (Some(var), false, false, true) => format!("{var} not set"),
+            (Some(_), false, false, false) => "✗ not set".to_owned(),
+        }
+    }
+
+    /// The highlighted provider in words: its address, and its key.
+    pub fn about(e: &ProviderEntry) -> String {
+        let name = crate::answer::sanitize_inline(&e.name);
+        if e.name == "offline" {
+            return "offline: Legge's 1882 text and the facts of the cast answer, in the app; no model, no key."
+                .to_owned();
+        }
+        let address = crate::answer::sanitize_inline(&e.address);
+        let key = match (&e.key_env, e.env_set, e.pasted) {
+            (None, _, _) if e.local => {
+                "No key needed; Enter checks that its server is running.".to_owned()
+            }
+            (None, _, _) => "No key needed.".to_owned(),
+            (Some(var), true, true) => format!(
+                "Key: {var} (set), which wins: the key pasted here is kept, unused while it is set (x removes it)."
+            ),
+            (Some(var), true, false) => format!("Key: {var} (set)."),
+            (Some(var), false, true) => format!(
+                "Key: pasted here, sealed in the store, sent to {name} only (p replaces it, x removes it); {var}, when set, wins."
+            ),
+            (Some(var), false, false) if e.pastable => format!(
+                "No key: {var} is not set. p pastes one: it is kept sealed in the store, sent to {name} only."
+            ),
+            (Some(var), false, false) => {
+                format!("No key: {var} is not set; set it before starting iching.")
+            }
+        };
+        format!("{name} at {address}. {key}")
+    }
+
+    /// After the first `x`.
+    pub fn remove_again(provider: &str) -> String {
+        format!(
+            "x again removes the key pasted for {}; any other key keeps it.",
+            crate::answer::sanitize_inline(provider)
+        )
+    }
+
+    /// What is in use, and the language.
+    pub fn in_use(provider: &str, model: &str, language: Option<&str>) -> String {
+        let language = language.unwrap_or("the question's own language");
+        format!(
+            "In use: {} · {}. Answers in {language} (l changes it).",
+            crate::answer::sanitize_inline(provider),
+            crate::answer::sanitize_inline(model)
+        )
+    }
+
+    /// Above the masked key.
+    pub fn paste_prompt(provider: &str, var: &str) -> String {
+        format!(
+            "Paste the API key for {} (it is not shown). Enter keeps it sealed in the store, sent to {} only; {var}, when set, wins over it. Esc cancels.",
+            crate::answer::sanitize_inline(provider),
+            crate::answer::sanitize_inline(provider)
+        )
+    }
+
+    /// How many characters are in, beside the dots.
+    pub fn typed(n: usize) -> String {
+        format!("({n} character{})", if n == 1 { "" } else { "s" })
+    }
 }
 
 /// Screen titles in the tab bar.
@@ -366,6 +517,10 @@ pub const METHOD_COINS: &str = "three coins";
 pub const METHOD_YARROW: &str = "yarrow stalks";
 /// Method names on the Ask screen.
 pub const METHOD_MANUAL: &str = "manual (your own cast)";
+/// After the provider's label while the classic text answers.
+pub const ASK_OFFLINE_KEY: &str = "  · F7 chooses a model";
+/// Under the provider row while the classic text answers: how to reach a model.
+pub const ASK_OFFLINE_HINT: &str = "With F7 you can paste an API key for a hosted model (OpenAI, OpenRouter, Groq, Gemini, Anthropic), or pick a server running on this machine (Ollama, llama.cpp, LM Studio, vLLM).";
 /// A hint under the method row.
 pub const ASK_HINT: &str =
     "Every section of the reading is generated at once; watch them fill in on the live grid.";
@@ -514,6 +669,64 @@ pub mod msg {
     /// A new provider answers from now on.
     pub fn provider_changed(label: &str) -> String {
         format!("Now answering: {label} (kept in config.toml)")
+    }
+    /// The doctor's fix for a missing key, in the provider box.
+    pub const KEY_FIX: &str =
+        "p pastes a key here (sealed in the store), or set the variable before starting iching";
+    /// A fix the doctor wrote for the command line, in the app's terms: each flag the app
+    /// does not take becomes what does the same here (the list, config.toml, the log).
+    pub fn in_app_terms(fix: &str) -> String {
+        const FLAGS: &[(&str, &str)] = &[
+            (
+                "pick one with --model (or model = \"...\" in config.toml)",
+                "pick one from the list (Enter)",
+            ),
+            (
+                "choose another provider with --provider",
+                "choose another provider here",
+            ),
+            (
+                "give its address with --base-url",
+                "set its base_url in config.toml",
+            ),
+            ("the base URL (--base-url)", "base_url in config.toml"),
+            (
+                "raise --first-token-timeout, or lower --concurrency",
+                "raise first_token_timeout, or lower concurrency, in config.toml",
+            ),
+            (
+                "see the message; --verbose logs more to iching.log",
+                "see the message; iching.log may say more",
+            ),
+            ("(iching models lists all)", "(the list has all)"),
+        ];
+        let mut out = fix.to_owned();
+        for (flag, here) in FLAGS {
+            out = out.replace(flag, here);
+        }
+        out
+    }
+    /// A key was sealed for a provider.
+    pub fn key_kept(provider: &str) -> String {
+        format!(
+            "The key for {} is sealed in the store; it is sent to {} only.",
+            crate::answer::sanitize_inline(provider),
+            crate::answer::sanitize_inline(provider)
+        )
+    }
+    /// A pasted key was removed.
+    pub fn key_removed(provider: &str) -> String {
+        format!(
+            "The key pasted for {} is removed from the store.",
+            crate::answer::sanitize_inline(provider)
+        )
+    }
+    /// The answer language changed.
+    pub fn language_changed(language: Option<&str>) -> String {
+        match language {
+            Some(l) => format!("Answers are written in {l} from now on (kept in config.toml)."),
+            None => "Answers are written in the question's own language from now on (kept in config.toml).".to_owned(),
+        }
     }
     /// Exported: the first line for the status line, then the file's full path.
     pub fn journal_exported(readings: usize, path: &std::path::Path) -> String {

@@ -52,7 +52,7 @@ impl Overlay {
     pub fn keys(&self) -> &'static [KeyHelp] {
         match self {
             Overlay::Help { .. } => footer::HELP,
-            Overlay::Picker(_) => footer::PICKER,
+            Overlay::Picker(p) => p.keys(),
             Overlay::Note(editor) if editor.editing.is_some() => footer::NOTE_EDIT,
             Overlay::Note(_) => footer::NOTE,
             Overlay::Followup(_) => footer::FOLLOWUP,
@@ -185,6 +185,15 @@ impl App {
                             fx.push(Effect::UseProvider { provider, model });
                         }
                     }
+                    PickerAction::SetKey(provider, key) => {
+                        fx.push(Effect::SetProviderKey { provider, key });
+                    }
+                    PickerAction::RemoveKey(provider) => {
+                        fx.push(Effect::RemoveProviderKey { provider });
+                    }
+                    PickerAction::SetLanguage(language) => {
+                        fx.push(Effect::SetLanguage { language });
+                    }
                 }
                 // Open until the choice lands (`Msg::ProviderChanged`) or Esc.
                 self.open(Overlay::Picker(picker));
@@ -239,9 +248,10 @@ impl App {
         match self.overlay.as_mut() {
             Some(Overlay::Followup(editor)) => editor.on_paste(pasted),
             Some(Overlay::Note(editor)) => editor.on_paste(pasted),
+            // The key being pasted, or a filter; never the screen underneath.
+            Some(Overlay::Picker(picker)) => picker.on_paste(pasted),
             Some(
                 Overlay::Help { .. }
-                | Overlay::Picker(_)
                 | Overlay::Journal(_)
                 | Overlay::Patterns(_)
                 | Overlay::Confirm(_),

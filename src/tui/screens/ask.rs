@@ -304,21 +304,33 @@ pub fn render(ask: &AskState, p: &ProviderLine, frame: &mut Frame, area: Rect, t
     }
     frame.render_widget(Line::from(spans), method);
 
-    frame.render_widget(
-        Line::from(vec![
-            Span::styled(format!("{:<12}", strings::PROVIDER_LABEL), theme.bold),
-            Span::styled(p.label(), theme.text),
-        ]),
-        provider,
-    );
+    let mut row = vec![
+        Span::styled(format!("{:<12}", strings::PROVIDER_LABEL), theme.bold),
+        Span::styled(p.label(), theme.text),
+    ];
+    // The classic text answers: the way to a model, on the row itself when it fits.
+    if p.name == "offline"
+        && 12 + crate::text::width(&p.label()) + crate::text::width(strings::ASK_OFFLINE_KEY)
+            <= usize::from(provider.width)
+    {
+        row.push(Span::styled(strings::ASK_OFFLINE_KEY, theme.accent));
+    }
+    frame.render_widget(Line::from(row), provider);
     // The notes, wrapped; where the room runs out the last line shown ends with an ellipsis.
     let width = usize::from(hint.width);
     let mut notes: Vec<String> = Vec::new();
     if let Some(note) = &p.note {
         notes.extend(crate::text::wrap(note, width));
-        notes.push(String::new());
     }
-    notes.extend(crate::text::wrap(strings::ASK_HINT, width));
+    // The classic text answers: how to reach a model, from here, in place of the hint.
+    if p.name == "offline" {
+        notes.extend(crate::text::wrap(strings::ASK_OFFLINE_HINT, width));
+    } else {
+        if !notes.is_empty() {
+            notes.push(String::new());
+        }
+        notes.extend(crate::text::wrap(strings::ASK_HINT, width));
+    }
     let room = usize::from(hint.height);
     if notes.len() > room && room > 0 {
         notes.truncate(room);

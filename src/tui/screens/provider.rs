@@ -1,6 +1,9 @@
-//! The provider picker, over any screen (F7): choose a provider preset (or a `[providers.NAME]`
-//! table, or offline), then one of the models its endpoint lists (or type a name), and keep the
-//! choice in config.toml; `d` checks the highlighted provider as `iching doctor` does.
+//! The provider box, over any screen (F7): every provider preset (and `[providers.NAME]` table,
+//! and offline) with its address and where its key comes from; choose one, then one of the
+//! models its endpoint lists (or type a name), and keep the choice in config.toml. `d` checks
+//! the highlighted provider as `iching doctor` does (what it found stays with that provider);
+//! `p` pastes a key for a hosted preset (masked; sealed in the store), `x` twice removes it;
+//! `l` chooses the language answers are written in.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Frame;
@@ -8,10 +11,14 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 
+use std::collections::BTreeMap;
+
 use super::centered;
 use crate::answer::sanitize_inline;
-use crate::service::ProviderInfo;
+use crate::model::Secret;
+use crate::service::{ProviderEntry, ProviderInfo};
 use crate::text::{self, truncate};
+use crate::tui::strings::{KeyHelp, footer, picker};
 use crate::tui::theme::Theme;
 
 /// Who answers, as the status line says it (never a key).
@@ -52,13 +59,17 @@ impl ProviderLine {
     }
 }
 
-/// Which list has the keys.
+/// Which part of the box has the keys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Focus {
     /// The providers.
     Providers,
     /// The chosen provider's models.
     Models,
+    /// A key being pasted for the highlighted provider (masked).
+    Key,
+    /// The language answers are written in.
+    Language,
 }
 
 /// What is known of the chosen provider's models.
@@ -77,18 +88,23 @@ pub enum Models {
 /// The doctor's findings, one line each: passed, what was found, the fix.
 pub type DoctorLine = (bool, String, Option<String>);
 
+/// The most characters a pasted key may have here (the Service holds it to its own limit).
+const MAX_TYPED_KEY: usize = 4096;
+
 /// The picker's state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PickerState {
-    /// Every provider that can be chosen, presets first.
-    pub providers: Vec<String>,
+    /// Every provider that can be chosen, presets first, with their address and key.
+    pub providers: Vec<ProviderEntry>,
     /// The provider in use now.
     pub current: String,
     /// The model in use now.
     pub current_model: String,
+    /// The language answers are written in now (`None`: the question's own).
+    pub language: Option<String>,
     /// The highlighted provider.
     pub selected: usize,
-    /// Which list has the keys.
+    /// Which part has the keys.
     pub focus: Focus,
     /// The provider whose models are shown.
     pub chosen: Option<String>,
@@ -98,10 +114,18 @@ pub struct PickerState {
     pub model_selected: usize,
     /// Typed text: filters the list, or is the model name when nothing matches.
     pub filter: String,
-    /// The doctor's findings, or `None` while it runs (`Some(empty)`: not run).
-    pub doctor: Option<Vec<DoctorLine>>,
-    /// Which provider the doctor's findings are about.
-    pub doctor_of: Option<String>,
+    /// The doctor's findings by the provider they are about; `None` while it runs.
+    pub doctor: BTreeMap<String, Option<Vec<DoctorLine>>>,
+    /// The key being pasted (never shown: only its length is).
+    pub typed_key: Secret,
+    /// `x` was pressed once on this provider: again removes its pasted key.
+    pub removing: Option<String>,
+    /// The languages offered, and the typed filter and highlighted one in the list.
+    pub languages: &'static [&'static str],
+    /// Typed text filtering the languages.
+    pub language_filter: String,
+    /// The highlighted entry of the filtered languages (0: the question's own).
+    pub language_selected: usize,
 }
 
 /// What the app should do after a key.
@@ -117,25 +141,67 @@ pub enum PickerAction {
     Doctor(String, Option<String>),
     /// Use this provider and model from now on.
     Use(String, String),
+    /// Seal this key for this provider.
+    SetKey(String, Secret),
+    /// Remove the key pasted for this provider.
+    RemoveKey(String),
+    /// Answer in this language from now on (`None`: the question's own).
+    SetLanguage(Option<String>),
 }
 
 impl PickerState {
-    /// A picker over `providers` with `current` and `model` in use (and highlighted).
-    pub fn new(providers: Vec<String>, current: &str, model: &str) -> Self {
-        let selected = providers.iter().position(|p| p == current).unwrap_or(0);
+    /// A picker over `providers` with `current` and `model` in use (and highlighted),
+    /// answering in `language`.
+    pub fn new(
+        providers: Vec<ProviderEntry>,
+        current: &str,
+        model: &str,
+        language: Option<String>,
+    ) -> Self {
+        let selected = providers
+            .iter()
+            .position(|p| p.name == current)
+            .unwrap_or(0);
         Self {
             providers,
             current: current.to_owned(),
             current_model: model.to_owned(),
+            language,
             selected,
             focus: Focus::Providers,
             chosen: None,
             models: Models::None,
             model_selected: 0,
             filter: String::new(),
-            doctor: Some(Vec::new()),
-            doctor_of: None,
+            doctor: BTreeMap::new(),
+            typed_key: Secret::default(),
+            removing: None,
+            languages: crate::service::LANGUAGES,
+            language_filter: String::new(),
+            language_selected: 0,
         }
+    }
+
+    /// The highlighted provider.
+    pub fn highlighted(&self) -> Option<&ProviderEntry> {
+        self.providers.get(self.selected)
+    }
+
+    /// The provider the doctor's findings on show are about: the one whose models are shown,
+    /// else the highlighted one.
+    fn doctor_subject(&self) -> Option<&str> {
+        match self.focus {
+            Focus::Models => self.chosen.as_deref(),
+            Focus::Providers | Focus::Key | Focus::Language => {
+                self.highlighted().map(|p| p.name.as_str())
+            }
+        }
+    }
+
+    /// The doctor's findings about `provider`: `None` when never asked, `Some(None)` while
+    /// it runs.
+    pub fn doctor_for(&self, provider: &str) -> Option<Option<&[DoctorLine]>> {
+        self.doctor.get(provider).map(Option::as_deref)
     }
 
     /// The models the filter lets through.
@@ -147,6 +213,20 @@ impl PickerState {
         all.iter()
             .map(String::as_str)
             .filter(|m| m.to_lowercase().contains(&needle))
+            .collect()
+    }
+
+    /// The languages the filter lets through, after the question's own (`None`).
+    pub fn visible_languages(&self) -> Vec<Option<&'static str>> {
+        let needle = self.language_filter.to_lowercase();
+        std::iter::once(None)
+            .filter(|_| needle.is_empty())
+            .chain(
+                self.languages
+                    .iter()
+                    .filter(|l| l.to_lowercase().contains(&needle))
+                    .map(|l| Some(*l)),
+            )
             .collect()
     }
 
@@ -168,23 +248,71 @@ impl PickerState {
             .unwrap_or(0);
     }
 
-    /// The doctor's findings about `provider`.
+    /// The doctor's findings about `provider`, kept with it: they show while it is the one
+    /// highlighted (or whose models are listed), never under another.
     pub fn set_doctor(&mut self, provider: &str, lines: Vec<DoctorLine>) {
-        if self.doctor_of.as_deref() == Some(provider) {
-            self.doctor = Some(lines);
+        if let Some(slot) = self.doctor.get_mut(provider) {
+            *slot = Some(lines);
+        }
+    }
+
+    /// The providers as they stand after a key was pasted or removed.
+    pub fn set_providers(&mut self, providers: Vec<ProviderEntry>) {
+        let name = self.highlighted().map(|p| p.name.clone());
+        self.providers = providers;
+        self.selected = name
+            .and_then(|n| self.providers.iter().position(|p| p.name == n))
+            .unwrap_or(0)
+            .min(self.providers.len().saturating_sub(1));
+        // What the doctor found was about the key as it was.
+        if let Some(n) = self.highlighted().map(|p| p.name.clone()) {
+            self.doctor.remove(&n);
+        }
+    }
+
+    /// Text pasted while the box is open: into the key being pasted, or a filter.
+    pub fn on_paste(&mut self, pasted: &str) {
+        let one_line: String = pasted.chars().filter(|c| !c.is_control()).collect();
+        match self.focus {
+            Focus::Key => {
+                let mut key = self.typed_key.expose().to_owned();
+                key.push_str(pasted.trim());
+                key.truncate(MAX_TYPED_KEY);
+                self.typed_key = Secret::new(key);
+            }
+            Focus::Models => {
+                self.filter.push_str(&one_line);
+                self.model_selected = 0;
+            }
+            Focus::Language => {
+                self.language_filter.push_str(&one_line);
+                self.language_selected = 0;
+            }
+            Focus::Providers => {}
         }
     }
 
     /// Handles a key.
     pub fn on_key(&mut self, key: KeyEvent) -> PickerAction {
+        if self.focus != Focus::Providers || key.code != KeyCode::Char('x') {
+            self.removing = None;
+        }
         match self.focus {
             Focus::Providers => self.on_provider_key(key),
             Focus::Models => self.on_model_key(key),
+            Focus::Key => self.on_key_entry(key),
+            Focus::Language => self.on_language_key(key),
         }
     }
 
     fn on_provider_key(&mut self, key: KeyEvent) -> PickerAction {
         let last = self.providers.len().saturating_sub(1);
+        let Some(p) = self.highlighted().cloned() else {
+            return match key.code {
+                KeyCode::Esc | KeyCode::F(7) => PickerAction::Close,
+                _ => PickerAction::None,
+            };
+        };
         match key.code {
             KeyCode::Esc | KeyCode::F(7) => PickerAction::Close,
             KeyCode::Up | KeyCode::Char('k') => {
@@ -196,28 +324,45 @@ impl PickerState {
                 PickerAction::None
             }
             KeyCode::Char('d') => {
-                let Some(p) = self.providers.get(self.selected).cloned() else {
-                    return PickerAction::None;
-                };
-                let model = (p == self.current).then(|| self.current_model.clone());
-                self.doctor = None;
-                self.doctor_of = Some(p.clone());
-                PickerAction::Doctor(p, model)
+                let model = (p.name == self.current).then(|| self.current_model.clone());
+                self.doctor.insert(p.name.clone(), None);
+                PickerAction::Doctor(p.name, model)
+            }
+            KeyCode::Char('p') if p.pastable => {
+                self.typed_key = Secret::default();
+                self.focus = Focus::Key;
+                PickerAction::None
+            }
+            KeyCode::Char('x') if p.pasted => {
+                if self.removing.as_deref() == Some(p.name.as_str()) {
+                    self.removing = None;
+                    PickerAction::RemoveKey(p.name)
+                } else {
+                    self.removing = Some(p.name);
+                    PickerAction::None
+                }
+            }
+            KeyCode::Char('l') => {
+                self.language_filter.clear();
+                self.language_selected = self
+                    .visible_languages()
+                    .iter()
+                    .position(|l| *l == self.language.as_deref())
+                    .unwrap_or(0);
+                self.focus = Focus::Language;
+                PickerAction::None
             }
             KeyCode::Enter | KeyCode::Right | KeyCode::Tab => {
-                let Some(p) = self.providers.get(self.selected).cloned() else {
-                    return PickerAction::None;
-                };
-                if p == "offline" {
-                    return PickerAction::Use(p, crate::service::OFFLINE_MODEL.to_owned());
+                if p.name == "offline" {
+                    return PickerAction::Use(p.name, crate::service::OFFLINE_MODEL.to_owned());
                 }
                 self.focus = Focus::Models;
                 self.filter.clear();
                 self.model_selected = 0;
-                if self.chosen.as_deref() != Some(p.as_str()) || self.models == Models::None {
-                    self.chosen = Some(p.clone());
+                if self.chosen.as_deref() != Some(p.name.as_str()) || self.models == Models::None {
+                    self.chosen = Some(p.name.clone());
                     self.models = Models::Loading;
-                    return PickerAction::LoadModels(p);
+                    return PickerAction::LoadModels(p.name);
                 }
                 PickerAction::None
             }
@@ -228,11 +373,7 @@ impl PickerState {
     fn on_model_key(&mut self, key: KeyEvent) -> PickerAction {
         let visible = self.visible_models().len();
         match key.code {
-            KeyCode::Esc | KeyCode::Left | KeyCode::BackTab => {
-                self.focus = Focus::Providers;
-                PickerAction::None
-            }
-            KeyCode::Tab => {
+            KeyCode::Esc | KeyCode::Left | KeyCode::BackTab | KeyCode::Tab => {
                 self.focus = Focus::Providers;
                 PickerAction::None
             }
@@ -248,8 +389,7 @@ impl PickerState {
                 let Some(p) = self.chosen.clone() else {
                     return PickerAction::None;
                 };
-                self.doctor = None;
-                self.doctor_of = Some(p.clone());
+                self.doctor.insert(p.clone(), None);
                 PickerAction::Doctor(p, self.model_choice())
             }
             KeyCode::Backspace => {
@@ -272,6 +412,85 @@ impl PickerState {
         }
     }
 
+    /// A key while a key is being pasted: only Enter, Esc, Backspace and Ctrl-U act; typed
+    /// characters are taken too (a key can be typed), never shown.
+    fn on_key_entry(&mut self, key: KeyEvent) -> PickerAction {
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        match key.code {
+            KeyCode::Esc => {
+                self.typed_key = Secret::default();
+                self.focus = Focus::Providers;
+                PickerAction::None
+            }
+            KeyCode::Enter => {
+                let Some(p) = self.highlighted().map(|p| p.name.clone()) else {
+                    return PickerAction::None;
+                };
+                let typed = std::mem::take(&mut self.typed_key);
+                self.focus = Focus::Providers;
+                PickerAction::SetKey(p, typed)
+            }
+            KeyCode::Backspace => {
+                let mut key = self.typed_key.expose().to_owned();
+                key.pop();
+                self.typed_key = Secret::new(key);
+                PickerAction::None
+            }
+            KeyCode::Char('u') if ctrl => {
+                self.typed_key = Secret::default();
+                PickerAction::None
+            }
+            KeyCode::Char(c) if !ctrl && !c.is_control() => {
+                let mut key = self.typed_key.expose().to_owned();
+                if key.len() < MAX_TYPED_KEY {
+                    key.push(c);
+                }
+                self.typed_key = Secret::new(key);
+                PickerAction::None
+            }
+            _ => PickerAction::None,
+        }
+    }
+
+    fn on_language_key(&mut self, key: KeyEvent) -> PickerAction {
+        let visible = self.visible_languages();
+        match key.code {
+            KeyCode::Esc | KeyCode::Left => {
+                self.focus = Focus::Providers;
+                PickerAction::None
+            }
+            KeyCode::Up => {
+                self.language_selected = self.language_selected.saturating_sub(1);
+                PickerAction::None
+            }
+            KeyCode::Down => {
+                self.language_selected =
+                    (self.language_selected + 1).min(visible.len().saturating_sub(1));
+                PickerAction::None
+            }
+            KeyCode::Enter => match visible.get(self.language_selected) {
+                Some(l) => {
+                    self.focus = Focus::Providers;
+                    PickerAction::SetLanguage(l.map(str::to_owned))
+                }
+                None => PickerAction::None,
+            },
+            KeyCode::Backspace => {
+                self.language_filter.pop();
+                self.language_selected = 0;
+                PickerAction::None
+            }
+            KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
+                if !c.is_control() && self.language_filter.chars().count() < 40 {
+                    self.language_filter.push(c);
+                }
+                self.language_selected = 0;
+                PickerAction::None
+            }
+            _ => PickerAction::None,
+        }
+    }
+
     /// The model Enter would pick: the highlighted one, else the typed name.
     fn model_choice(&self) -> Option<String> {
         self.visible_models()
@@ -282,6 +501,20 @@ impl PickerState {
                 (!typed.is_empty()).then(|| typed.to_owned())
             })
     }
+
+    /// The keys that work now, for the footer (the box's bottom edge says the same).
+    pub fn keys(&self) -> &'static [KeyHelp] {
+        match self.focus {
+            Focus::Providers => match self.highlighted() {
+                Some(p) if p.pasted => footer::PICKER_PASTED,
+                Some(p) if p.pastable => footer::PICKER_PASTABLE,
+                Some(_) | None => footer::PICKER,
+            },
+            Focus::Models => footer::PICKER_MODELS,
+            Focus::Key => footer::PICKER_KEY,
+            Focus::Language => footer::PICKER_LANGUAGE,
+        }
+    }
 }
 
 /// Draws the picker over `area`.
@@ -289,11 +522,197 @@ pub fn render(p: &PickerState, frame: &mut Frame, area: Rect, theme: &Theme) {
     // The whole body (up to 100 columns): nothing of the screen below peeks out.
     let r = centered(area, area.width.min(100), area.height, frame);
     let block = Block::bordered()
-        .title(Span::styled(" Provider and model ", theme.heading))
+        .title(Span::styled(picker::TITLE, theme.heading))
         .title_bottom(Line::styled(hint(p, r.width), theme.dim).right_aligned())
         .border_style(theme.border_focus);
     let inner = block.inner(r);
     frame.render_widget(block, r);
+    match p.focus {
+        Focus::Models => render_with_models(p, frame, inner, theme),
+        Focus::Providers | Focus::Key | Focus::Language => {
+            let width = usize::from(inner.width);
+            let below = match p.focus {
+                Focus::Key => key_entry_lines(p, width, theme),
+                Focus::Language => language_lines(p, width, usize::from(inner.height), theme),
+                Focus::Providers | Focus::Models => details(p, width, theme),
+            };
+            // The table keeps a header and three rows at least; what is below takes the rest.
+            let wanted = u16::try_from(p.providers.len() + 1).unwrap_or(u16::MAX);
+            let room_below = inner.height.saturating_sub(wanted.min(4) + 1);
+            let below_rows = u16::try_from(below.len())
+                .unwrap_or(u16::MAX)
+                .min(room_below);
+            let [table, gap, rest, _] = Layout::vertical([
+                Constraint::Length(inner.height.saturating_sub(below_rows + 1).min(wanted)),
+                Constraint::Length(1),
+                Constraint::Length(below_rows),
+                Constraint::Min(0),
+            ])
+            .areas(inner);
+            frame.render_widget(Paragraph::new(Line::default()), gap);
+            render_table(p, frame, table, theme);
+            frame.render_widget(Paragraph::new(below), rest);
+        }
+    }
+}
+
+/// The providers as a table: name, address, where the key comes from.
+fn render_table(p: &PickerState, frame: &mut Frame, area: Rect, theme: &Theme) {
+    let width = usize::from(area.width);
+    let wide = width >= 70;
+    let name_w = 13;
+    let key_w = if wide { 27 } else { 10 };
+    let addr_w = width.saturating_sub(name_w + key_w + 1).min(48);
+    // Cut to one column less than given, so a cut cell never touches the next.
+    let cell = |s: &str, w: usize| {
+        let t = truncate(s, w.saturating_sub(1));
+        let pad = w.saturating_sub(text::width(&t));
+        format!("{t}{}", " ".repeat(pad))
+    };
+    let mut lines = vec![Line::styled(
+        format!(
+            "{}{}{}",
+            cell(picker::COL_PROVIDER, name_w),
+            cell(picker::COL_ADDRESS, addr_w + 1),
+            truncate(picker::COL_KEY, key_w)
+        ),
+        theme.dim,
+    )];
+    let rows = usize::from(area.height.saturating_sub(1));
+    let start = p.selected.saturating_sub(rows.saturating_sub(1));
+    for (i, e) in p.providers.iter().enumerate().skip(start).take(rows) {
+        let mark = if e.name == p.current { "●" } else { " " };
+        let style = if i == p.selected && p.focus == Focus::Providers {
+            theme.selected
+        } else if i == p.selected {
+            theme.heading
+        } else {
+            theme.text
+        };
+        let address = if e.address.is_empty() {
+            picker::OFFLINE_ADDRESS.to_owned()
+        } else {
+            sanitize_inline(
+                e.address
+                    .trim_start_matches("https://")
+                    .trim_start_matches("http://"),
+            )
+        };
+        let key = picker::key_cell(e, wide);
+        lines.push(Line::styled(
+            format!(
+                "{}{}{}",
+                cell(&format!("{mark} {}", sanitize_inline(&e.name)), name_w),
+                cell(&address, addr_w + 1),
+                truncate(&key, key_w)
+            ),
+            style,
+        ));
+    }
+    frame.render_widget(Paragraph::new(lines), area);
+}
+
+/// Under the table: the highlighted provider's address and key in words, what is in use,
+/// the language, and what the doctor found of it.
+fn details<'a>(p: &PickerState, width: usize, theme: &Theme) -> Vec<Line<'a>> {
+    let mut lines = Vec::new();
+    let Some(e) = p.highlighted() else {
+        return lines;
+    };
+    let mut say = |text: &str, style| {
+        for l in text::wrap(text, width.max(1)) {
+            lines.push(Line::styled(l, style));
+        }
+    };
+    say(&picker::about(e), theme.text);
+    if p.removing.as_deref() == Some(e.name.as_str()) {
+        say(&picker::remove_again(&e.name), theme.warn);
+    }
+    say(
+        &picker::in_use(&p.current, &p.current_model, p.language.as_deref()),
+        theme.dim,
+    );
+    lines.extend(doctor_lines(p, width, theme));
+    lines
+}
+
+/// Where the key is pasted: its length in dots, never a character of it.
+fn key_entry_lines<'a>(p: &PickerState, width: usize, theme: &Theme) -> Vec<Line<'a>> {
+    let mut lines = Vec::new();
+    let name = p.highlighted().map_or("", |e| e.name.as_str());
+    let var = p
+        .highlighted()
+        .and_then(|e| e.key_env.clone())
+        .unwrap_or_default();
+    for l in text::wrap(&picker::paste_prompt(name, &var), width.max(1)) {
+        lines.push(Line::styled(l, theme.text));
+    }
+    let n = p.typed_key.expose().chars().count();
+    let dots = "•".repeat(n.min(width.saturating_sub(20)));
+    lines.push(Line::from(vec![
+        Span::styled(picker::KEY_LABEL, theme.heading),
+        Span::styled(format!("{dots}▏"), theme.text),
+        Span::styled(
+            if n == 0 {
+                String::new()
+            } else {
+                format!(" {}", picker::typed(n))
+            },
+            theme.dim,
+        ),
+    ]));
+    lines
+}
+
+/// The languages, filtered by what is typed.
+fn language_lines<'a>(
+    p: &PickerState,
+    width: usize,
+    height: usize,
+    theme: &Theme,
+) -> Vec<Line<'a>> {
+    let mut lines = vec![Line::from(vec![
+        Span::styled(picker::LANGUAGE_LABEL, theme.heading),
+        Span::styled(
+            truncate(
+                &format!("{}▏", p.language_filter),
+                width.saturating_sub(text::width(picker::LANGUAGE_LABEL)),
+            ),
+            theme.text,
+        ),
+    ])];
+    let visible = p.visible_languages();
+    if visible.is_empty() {
+        lines.push(Line::styled(
+            truncate(picker::NO_LANGUAGE, width),
+            theme.dim,
+        ));
+    }
+    // Half the box at most, so the table above keeps its rows.
+    let rows = (height / 2).max(3).saturating_sub(1);
+    let start = p.language_selected.saturating_sub(rows.saturating_sub(1));
+    for (i, l) in visible.iter().enumerate().skip(start).take(rows) {
+        let name = l.unwrap_or(picker::QUESTIONS_OWN);
+        let mark = if *l == p.language.as_deref() {
+            "●"
+        } else {
+            " "
+        };
+        let style = if i == p.language_selected {
+            theme.selected
+        } else {
+            theme.text
+        };
+        lines.push(Line::styled(
+            format!("{mark} {}", truncate(name, width.saturating_sub(2))),
+            style,
+        ));
+    }
+    lines
+}
+
+/// The box with the models of the chosen provider beside the providers.
+fn render_with_models(p: &PickerState, frame: &mut Frame, inner: Rect, theme: &Theme) {
     let doctor = doctor_lines(p, usize::from(inner.width), theme);
     let doctor_rows = u16::try_from(doctor.len())
         .unwrap_or(u16::MAX)
@@ -311,11 +730,9 @@ pub fn render(p: &PickerState, frame: &mut Frame, area: Rect, theme: &Theme) {
         .enumerate()
         .skip(start)
         .take(rows)
-        .map(|(i, name)| {
-            let mark = if *name == p.current { "●" } else { " " };
-            let style = if i == p.selected && p.focus == Focus::Providers {
-                theme.selected
-            } else if i == p.selected {
+        .map(|(i, e)| {
+            let mark = if e.name == p.current { "●" } else { " " };
+            let style = if i == p.selected {
                 theme.heading
             } else {
                 theme.text
@@ -323,7 +740,10 @@ pub fn render(p: &PickerState, frame: &mut Frame, area: Rect, theme: &Theme) {
             Line::styled(
                 format!(
                     "{mark} {}",
-                    truncate(name, usize::from(left.width).saturating_sub(2))
+                    truncate(
+                        &sanitize_inline(&e.name),
+                        usize::from(left.width).saturating_sub(2)
+                    )
                 ),
                 style,
             )
@@ -414,20 +834,22 @@ fn render_models(p: &PickerState, frame: &mut Frame, area: Rect, theme: &Theme) 
     frame.render_widget(Paragraph::new(lines), area);
 }
 
-/// The doctor's findings, wrapped to `width` (none before it is asked).
+/// The doctor's findings about the provider in view, wrapped to `width` (none before it is
+/// asked of that provider).
 fn doctor_lines<'a>(p: &PickerState, width: usize, theme: &Theme) -> Vec<Line<'a>> {
     let mut lines = Vec::new();
-    let found = match &p.doctor {
-        Some(found) if found.is_empty() => return lines,
-        found => found,
+    let Some(who) = p.doctor_subject() else {
+        return lines;
     };
-    let who = p.doctor_of.as_deref().unwrap_or("");
+    let Some(found) = p.doctor_for(who) else {
+        return lines;
+    };
     lines.push(Line::styled(
-        truncate(&format!("Doctor: {who}"), width),
+        truncate(&picker::doctor_heading(who), width),
         theme.heading,
     ));
     let Some(found) = found else {
-        lines.push(Line::styled("checking …", theme.dim));
+        lines.push(Line::styled(picker::CHECKING, theme.dim));
         return lines;
     };
     for (ok, detail, fix) in found {
@@ -454,13 +876,22 @@ fn doctor_lines<'a>(p: &PickerState, width: usize, theme: &Theme) -> Vec<Line<'a
     lines
 }
 
-/// The keys that apply now, for the box's bottom edge (`width` wide).
-fn hint(p: &PickerState, width: u16) -> &'static str {
-    let wide = width >= 70;
-    match (p.focus, wide) {
-        (Focus::Providers, true) => " ↑↓ choose · Enter models · d doctor · Esc close ",
-        (Focus::Providers, false) => " Enter models · d doctor · Esc close ",
-        (Focus::Models, true) => " type to filter · ↑↓ · Enter use · Ctrl-D doctor · Esc back ",
-        (Focus::Models, false) => " Enter use · Ctrl-D doctor · Esc back ",
+/// The keys that apply now, for the box's bottom edge (`width` wide): the footer's keys.
+fn hint(p: &PickerState, width: u16) -> String {
+    let keys = p.keys();
+    let budget = usize::from(width.saturating_sub(4));
+    let mut out = String::new();
+    for (k, what) in keys {
+        let item = format!("{k} {what}");
+        let add = if out.is_empty() {
+            item
+        } else {
+            format!(" · {item}")
+        };
+        if text::width(&out) + text::width(&add) > budget.saturating_sub(2) {
+            break;
+        }
+        out.push_str(&add);
     }
+    format!(" {out} ")
 }

@@ -50,9 +50,34 @@ fn app(size: (u16, u16)) -> App {
         seed: 7,
         size,
         colour: false,
-        providers: vec!["openai".into(), "ollama".into(), "llamacpp".into(), "offline".into()],
+        providers: entries(),
+        language: None,
         read_only: None,
     })
+}
+
+/// The providers the fixtures' picker offers: a hosted preset without its key, two local
+/// servers, offline.
+fn entries() -> Vec<crate::service::ProviderEntry> {
+    let entry = |name: &str, address: &str, key_env: Option<&str>| crate::service::ProviderEntry {
+        name: name.into(),
+        address: address.into(),
+        key_env: key_env.map(str::to_owned),
+        env_set: false,
+        pasted: false,
+        pastable: key_env.is_some(),
+        local: key_env.is_none(),
+    };
+    vec![
+        entry(
+            "openai",
+            "https://api.openai.com/v1",
+            Some("OPENAI_API_KEY"),
+        ),
+        entry("ollama", "http://localhost:11434/v1", None),
+        entry("llamacpp", "http://localhost:8080/v1", None),
+        entry("offline", "", None),
+    ]
 }
 
 /// The help's first line shown, when the help is open.

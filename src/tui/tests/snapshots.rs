@@ -444,7 +444,7 @@ fn every_screen_draws_at_every_size_without_panicking() {
 
 #[test]
 fn provider_picker() {
-    both("provider_picker", |size| {
+    three("provider_picker", |size| {
         let mut a = app(size);
         a.update(Msg::Key(KeyEvent::new(KeyCode::F(7), KeyModifiers::NONE)));
         a.update(Msg::Key(KeyEvent::new(KeyCode::Up, KeyModifiers::NONE)));
@@ -473,12 +473,68 @@ fn provider_picker() {
                 (
                     false,
                     "model: llama3.2 is not among the 3 models offered".into(),
-                    Some("pick one with --model".into()),
+                    Some("pick one from the list".into()),
                 ),
             ],
         });
         a
     });
+}
+
+#[test]
+fn provider_box_lists_each_provider_with_its_address_and_key() {
+    three("provider_box", |size| {
+        let mut a = app(size);
+        a.update(key(KeyCode::F(7)));
+        // Up to openai (offline, llamacpp, ollama, openai): its key is not set.
+        for _ in 0..3 {
+            a.update(key(KeyCode::Up));
+        }
+        a.update(key(KeyCode::Char('d')));
+        a.update(Msg::Doctor {
+            provider: "openai".into(),
+            lines: vec![(
+                false,
+                "key: the openai provider needs an API key and OPENAI_API_KEY is not set".into(),
+                Some(crate::tui::strings::msg::KEY_FIX.into()),
+            )],
+        });
+        a
+    });
+}
+
+#[test]
+fn provider_box_pasting_a_key_shows_no_character_of_it() {
+    three("provider_box_key", |size| {
+        let mut a = app(size);
+        a.update(key(KeyCode::F(7)));
+        for _ in 0..3 {
+            a.update(key(KeyCode::Up));
+        }
+        a.update(key(KeyCode::Char('p')));
+        a.update(Msg::Paste("sk-proj-SECRET123".into()));
+        let screen = draw(&a);
+        assert!(!screen.contains("SECRET"), "{screen}");
+        assert!(!screen.contains("sk-"), "{screen}");
+        a
+    });
+}
+
+#[test]
+fn provider_box_chooses_the_answer_language() {
+    three("provider_box_language", |size| {
+        let mut a = app(size);
+        a.update(key(KeyCode::F(7)));
+        a.update(key(KeyCode::Char('l')));
+        type_text(&mut a, "an");
+        a.update(key(KeyCode::Down));
+        a
+    });
+}
+
+#[test]
+fn ask_offline_says_how_to_reach_a_model() {
+    three("ask_offline", app);
 }
 
 #[test]

@@ -12,6 +12,7 @@ use crate::service::ServiceError;
 use crate::tui::app::{ExportFormat, ProviderChoice, Screen};
 use crate::tui::screens::cast::{HOLD, LINE_STEP};
 use crate::tui::screens::live::Phase;
+use crate::tui::screens::provider::Focus;
 
 #[test]
 fn key_releases_are_ignored() {
@@ -929,7 +930,7 @@ fn f7_picks_a_provider_and_a_model_and_asks_to_keep_them() {
     assert!(a.update(key(KeyCode::F(7))).is_empty());
     let p = the_picker(&a).expect("the picker opens");
     assert_eq!(
-        p.providers[p.selected], "offline",
+        p.providers[p.selected].name, "offline",
         "the provider in use is highlighted"
     );
     // Up to ollama (offline, llamacpp, ollama), Enter lists its models.
@@ -973,6 +974,7 @@ fn f7_picks_a_provider_and_a_model_and_asks_to_keep_them() {
         endpoint: "http://localhost:11434/v1".into(),
     };
     a.update(Msg::ProviderChanged(Ok(ProviderChoice {
+        note: None,
         preset: "ollama".into(),
         info,
     })));
@@ -1020,6 +1022,7 @@ fn a_card_keeps_the_model_it_asked_when_another_provider_is_chosen() {
     // F7, and the picker's choice lands.
     a.update(key(KeyCode::F(7)));
     a.update(Msg::ProviderChanged(Ok(ProviderChoice {
+        note: None,
         preset: "ollama".into(),
         info: ProviderInfo {
             kind: crate::llm::ProviderKind::OpenAi,
@@ -1060,7 +1063,11 @@ fn the_picker_types_a_model_the_list_lacks_runs_the_doctor_and_offline_needs_no_
         matches!(&fx[..], [Effect::Doctor { provider, model: None }] if provider == "llamacpp"),
         "{fx:?}"
     );
-    assert!(the_picker(&a).unwrap().doctor.is_none(), "running");
+    assert_eq!(
+        the_picker(&a).unwrap().doctor_for("llamacpp"),
+        Some(None),
+        "running"
+    );
     a.update(Msg::Doctor {
         provider: "llamacpp".into(),
         lines: vec![(
@@ -1069,7 +1076,14 @@ fn the_picker_types_a_model_the_list_lacks_runs_the_doctor_and_offline_needs_no_
             Some("start the server".into()),
         )],
     });
-    assert_eq!(the_picker(&a).unwrap().doctor.as_ref().unwrap().len(), 1);
+    assert_eq!(
+        the_picker(&a)
+            .unwrap()
+            .doctor_for("llamacpp")
+            .flatten()
+            .map(<[_]>::len),
+        Some(1)
+    );
     // A list that could not be had still takes a typed name.
     a.update(key(KeyCode::Enter));
     a.update(Msg::Models {
@@ -2055,6 +2069,7 @@ fn one_overlay_gives_way_to_the_next_and_late_news_for_a_closed_one_leaves_the_o
         lines: Vec::new(),
     });
     a.update(Msg::ProviderChanged(Ok(ProviderChoice {
+        note: None,
         preset: "ollama".into(),
         info: ProviderInfo {
             kind: crate::llm::ProviderKind::OpenAi,
@@ -2131,5 +2146,238 @@ fn the_ask_screen_shows_one_cursor_and_its_placeholders_start_where_typing_does(
             situation_at, typed_at,
             "{size:?}: the situation's placeholder too"
         );
+    }
+}
+
+/// The picker's footer as the app says it.
+fn picker_footer(a: &App) -> &'static [crate::tui::strings::KeyHelp] {
+    crate::tui::view::footer_keys(a)
+}
+
+#[test]
+fn a_doctor_result_stays_with_the_provider_it_checked() {
+    let mut a = app(NARROW);
+    a.update(key(KeyCode::F(7)));
+    a.update(key(KeyCode::Up)); // llamacpp
+    a.update(key(KeyCode::Char('d')));
+    a.update(Msg::Doctor {
+        provider: "llamacpp".into(),
+        lines: vec![(false, "reachable: refused".into(), None)],
+    });
+    assert!(draw(&a).contains("Doctor: llamacpp"));
+    // On another provider, not a word of it; back on llamacpp, there it is again.
+    a.update(key(KeyCode::Up)); // ollama
+    let screen = draw(&a);
+    assert!(!screen.contains("Doctor:"), "{screen}");
+    assert!(!screen.contains("refused"), "{screen}");
+    assert!(the_picker(&a).unwrap().doctor_for("ollama").is_none());
+    // A late answer about a provider never asked of here is not kept.
+    a.update(Msg::Doctor {
+        provider: "ollama".into(),
+        lines: vec![(true, "reachable".into(), None)],
+    });
+    assert!(the_picker(&a).unwrap().doctor_for("ollama").is_none());
+    a.update(key(KeyCode::Down));
+    assert!(draw(&a).contains("reachable: refused"));
+}
+
+#[test]
+fn the_pickers_footer_names_the_keys_that_work_where_the_keys_go() {
+    use crate::tui::strings::footer;
+    let mut a = app(NARROW);
+    a.update(key(KeyCode::F(7)));
+    // offline, a provider that takes no key: p and x are not named, and do nothing.
+    assert_eq!(picker_footer(&a), footer::PICKER);
+    for c in ['p', 'x'] {
+        assert!(a.update(key(KeyCode::Char(c))).is_empty());
+        assert_eq!(the_picker(&a).unwrap().focus, Focus::Providers);
+    }
+    for _ in 0..3 {
+        a.update(key(KeyCode::Up));
+    }
+    assert_eq!(
+        the_picker(&a).unwrap().highlighted().unwrap().name,
+        "openai"
+    );
+    assert_eq!(picker_footer(&a), footer::PICKER_PASTABLE);
+    // In the model list, d is typed into the filter; the footer says Ctrl-D, and typing.
+    a.update(key(KeyCode::Enter));
+    assert_eq!(picker_footer(&a), footer::PICKER_MODELS);
+    assert!(!footer::PICKER_MODELS.iter().any(|(k, _)| *k == "d"));
+    assert!(a.update(key(KeyCode::Char('d'))).is_empty());
+    assert_eq!(the_picker(&a).unwrap().filter, "d");
+    let fx = a.update(ctrl('d'));
+    assert!(
+        matches!(&fx[..], [Effect::Doctor { provider, .. }] if provider == "openai"),
+        "{fx:?}"
+    );
+    // The box's own bottom line names the same keys as the footer.
+    let screen = draw(&a);
+    assert!(screen.contains("Ctrl-D doctor"), "{screen}");
+    assert!(!screen.contains(" d doctor"), "{screen}");
+}
+
+#[test]
+fn a_key_is_pasted_masked_and_kept_and_a_pasted_one_removed_after_asking() {
+    let mut a = app(NARROW);
+    a.update(key(KeyCode::F(7)));
+    for _ in 0..3 {
+        a.update(key(KeyCode::Up));
+    }
+    a.update(key(KeyCode::Char('p')));
+    assert_eq!(the_picker(&a).unwrap().focus, Focus::Key);
+    assert_eq!(picker_footer(&a), crate::tui::strings::footer::PICKER_KEY);
+    // A paste goes into the key, never to the screen underneath; letters too.
+    a.update(Msg::Paste("sk-proj-abc\n".into()));
+    a.update(key(KeyCode::Char('d')));
+    assert_eq!(a.ask.text(), "");
+    let screen = draw(&a);
+    assert!(
+        !screen.contains("abc") && !screen.contains("sk-"),
+        "{screen}"
+    );
+    assert!(screen.contains("(12 characters)"), "{screen}");
+    let fx = a.update(key(KeyCode::Enter));
+    let [Effect::SetProviderKey { provider, key: k }] = &fx[..] else {
+        panic!("{fx:?}");
+    };
+    assert_eq!((provider.as_str(), k.expose()), ("openai", "sk-proj-abcd"));
+    assert!(!format!("{fx:?}").contains("abc"), "a key never prints");
+    // The store took it: the table says so, and x (twice) removes it.
+    let mut entries = the_picker(&a).unwrap().providers.clone();
+    entries[0].pasted = true;
+    a.update(Msg::ProviderKeys {
+        provider: "openai".into(),
+        removed: false,
+        result: Ok((entries.clone(), None)),
+    });
+    assert!(a.providers[0].pasted);
+    assert!(
+        a.status
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("sealed in the store")
+    );
+    assert_eq!(
+        picker_footer(&a),
+        crate::tui::strings::footer::PICKER_PASTED
+    );
+    assert!(draw(&a).contains("pasted (sealed)"));
+    assert!(a.update(key(KeyCode::Char('x'))).is_empty());
+    assert!(draw(&a).contains("x again removes"));
+    // Any other key keeps it.
+    a.update(key(KeyCode::Char('j')));
+    a.update(key(KeyCode::Char('k')));
+    assert!(a.update(key(KeyCode::Char('x'))).is_empty());
+    let fx = a.update(key(KeyCode::Char('x')));
+    assert!(
+        matches!(&fx[..], [Effect::RemoveProviderKey { provider }] if provider == "openai"),
+        "{fx:?}"
+    );
+    // Esc while pasting drops what was typed.
+    a.update(key(KeyCode::Char('p')));
+    a.update(Msg::Paste("sk-half".into()));
+    a.update(key(KeyCode::Esc));
+    assert_eq!(the_picker(&a).unwrap().focus, Focus::Providers);
+    assert!(the_picker(&a).unwrap().typed_key.is_empty());
+}
+
+#[test]
+fn the_answer_language_is_chosen_in_the_picker() {
+    let mut a = app(NARROW);
+    a.update(key(KeyCode::F(7)));
+    a.update(key(KeyCode::Char('l')));
+    assert_eq!(the_picker(&a).unwrap().focus, Focus::Language);
+    for c in "span".chars() {
+        a.update(key(KeyCode::Char(c)));
+    }
+    let fx = a.update(key(KeyCode::Enter));
+    assert!(
+        matches!(&fx[..], [Effect::SetLanguage { language: Some(l) }] if l == "Spanish"),
+        "{fx:?}"
+    );
+    a.update(Msg::LanguageChanged(Ok(Some("Spanish".into()))));
+    assert_eq!(a.language.as_deref(), Some("Spanish"));
+    assert!(draw(&a).contains("Answers in Spanish"));
+    // The question's own language is the first entry.
+    a.update(key(KeyCode::Char('l')));
+    assert_eq!(
+        the_picker(&a).unwrap().visible_languages()[0],
+        None,
+        "first: the question's own"
+    );
+    a.update(key(KeyCode::Home));
+    for _ in 0..200 {
+        a.update(key(KeyCode::Up));
+    }
+    let fx = a.update(key(KeyCode::Enter));
+    assert!(
+        matches!(&fx[..], [Effect::SetLanguage { language: None }]),
+        "{fx:?}"
+    );
+}
+
+#[test]
+fn offline_the_ask_screen_says_how_to_reach_a_model() {
+    for size in [(60, 16), NARROW, (200, 60)] {
+        let a = app(size);
+        assert!(draw(&a).contains("F7 chooses a model"), "{size:?}");
+    }
+    let mut a = app(NARROW);
+    a.update(Msg::ProviderChanged(Ok(ProviderChoice {
+        preset: "ollama".into(),
+        info: crate::llm::ProviderInfo {
+            kind: crate::llm::ProviderKind::OpenAi,
+            model: "llama3.2".into(),
+            endpoint: "http://localhost:11434/v1".into(),
+        },
+        note: None,
+    })));
+    assert!(!draw(&a).contains("F7 chooses"));
+}
+
+#[test]
+fn no_message_of_the_app_suggests_a_flag() {
+    use crate::tui::strings;
+    let mut words: Vec<String> = vec![
+        strings::ASK_OFFLINE_HINT.into(),
+        strings::ASK_OFFLINE_KEY.into(),
+        strings::msg::KEY_FIX.into(),
+        strings::picker::NO_LANGUAGE.into(),
+    ];
+    for e in entries() {
+        words.push(strings::picker::about(&e));
+    }
+    words.push(strings::picker::paste_prompt("openai", "OPENAI_API_KEY"));
+    words.push(
+        ServiceError::KeyNeeded {
+            provider: "openai".into(),
+            var: "OPENAI_API_KEY".into(),
+        }
+        .to_string(),
+    );
+    for table in [
+        strings::KEYS_GLOBAL,
+        strings::KEYS_ASK,
+        strings::KEYS_READING,
+        strings::KEYS_HISTORY,
+        strings::KEYS_LIBRARY,
+    ] {
+        words.extend(table.iter().map(|(k, v)| format!("{k} {v}")));
+    }
+    // The doctor's fixes, as the box shows them.
+    for fix in [
+        "pick one with --model (or model = \"...\" in config.toml): a, b, ... (iching models lists all)",
+        "start the server, or give its address with --base-url",
+        "check the network and the base URL (--base-url)",
+        "the server is slow: raise --first-token-timeout, or lower --concurrency",
+        "see the message; --verbose logs more to iching.log",
+        "export GROQ_API_KEY=... (the key from groq's console), or choose another provider with --provider",
+    ] {
+        words.push(strings::msg::in_app_terms(fix));
+    }
+    for w in &words {
+        assert!(!w.contains("--"), "{w}");
     }
 }
