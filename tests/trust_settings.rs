@@ -221,14 +221,14 @@ async fn every_setting_out_of_its_range_is_refused_before_anything_is_sent() {
     refused(
         &[],
         "first_token_timeout = 9999999999\n",
-        "`first_token_timeout =` in config.toml must be between 1 and 86400 seconds",
+        "config.toml line 1: key \"first_token_timeout\": must be between 1 and 86400 seconds",
     )
     .await;
     // Budgets of nothing.
     refused(
         &[],
         "rpm = 0\n",
-        "`rpm =` in config.toml must be at least 1; leave it out for no limit",
+        "config.toml line 1: key \"rpm\": must be at least 1; leave it out for no limit",
     )
     .await;
     refused(
@@ -240,7 +240,7 @@ async fn every_setting_out_of_its_range_is_refused_before_anything_is_sent() {
     refused(
         &[],
         "max_tokens = 4000000000\n",
-        "`max_tokens =` in config.toml must be between 1 and 1000000; got 4000000000",
+        "config.toml line 1: key \"max_tokens\": must be between 1 and 1000000; got 4000000000",
     )
     .await;
     // An instruction is not a language, from either place; what was given is shown with its
@@ -254,7 +254,7 @@ async fn every_setting_out_of_its_range_is_refused_before_anything_is_sent() {
     let out = refused(
         &[],
         "language = \"French\\u001b[2J\"\n",
-        "`language =` in config.toml must be the name of a language",
+        "config.toml line 1: key \"language\": must be the name of a language",
     )
     .await;
     assert!(out.stderr.contains(r#"got "French\x1b[2J""#), "{out}");
@@ -263,7 +263,7 @@ async fn every_setting_out_of_its_range_is_refused_before_anything_is_sent() {
     let out = refused(
         &[],
         &format!("base_url = \"{url}?api-key=hunter22\"\n"),
-        "`base_url =` in config.toml has a query or a fragment (after `?` or `#`); give it without",
+        "config.toml line 1: key \"base_url\": has a query or a fragment (after `?` or `#`); give it without",
     )
     .await;
     assert!(!out.stderr.contains("hunter22"), "{out}");
