@@ -10,22 +10,21 @@ fn main() -> ExitCode {
     // A panic says what it is before Rust's own report; the TUI adds terminal restoring on top.
     install_crash_report();
     let cli = Cli::parse();
+    // Every hint printed from here on names this run's home, so it can be pasted anywhere.
+    iching::cli::hint::set(cli.home.as_deref());
     // A typo'd --home is reported before anything (the log included) is created there; a command
     // that uses no data dir (`hexagram`) neither checks it nor logs there.
     if cli.uses_home() {
-        let checked =
-            iching::service::check_home(cli.home.as_deref(), cli.access()).and_then(|()| {
-                if cli.reads_a_store() {
-                    iching::service::check_home_holds_store(cli.home.as_deref())
-                } else {
-                    Ok(())
-                }
-            });
-        if let Err(e) = checked {
-            let _ = writeln!(std::io::stderr(), "error: {e}");
+        if let Err(e) = iching::service::check_home(cli.home.as_deref(), cli.access()) {
+            let message = iching::cli::hint::paste(&e.to_string());
+            let _ = writeln!(std::io::stderr(), "error: {message}");
             return ExitCode::from(2);
         }
-        if let Ok(dirs) = iching::config::Dirs::resolve(cli.home.as_deref()) {
+        // A restore into a home with no store yet keeps what it makes there only if it
+        // succeeds, so it starts no log there (it would be left behind when it is refused).
+        if let Ok(dirs) = iching::config::Dirs::resolve(cli.home.as_deref())
+            && (!cli.makes_its_home() || dirs.data.join(iching::service::DB_FILE).exists())
+        {
             iching::logging::init(&dirs.data, cli.verbose);
         }
     }
@@ -39,7 +38,8 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             tracing::warn!(code = e.code, "command failed");
-            let _ = writeln!(std::io::stderr(), "error: {}", e.message);
+            let message = iching::cli::hint::paste(&e.message);
+            let _ = writeln!(std::io::stderr(), "error: {message}");
             ExitCode::from(e.code)
         }
     }

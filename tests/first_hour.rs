@@ -43,17 +43,21 @@ async fn cast_text_ends_with_its_id_and_seed_and_history_json_has_the_seed() {
     )
     .await;
     let last = out.stdout.trim_end().lines().last().unwrap();
+    // The hint carries the home this run was given (ICHING_HOME here), to paste anywhere.
     assert_eq!(
         last,
-        "Saved as reading 1 (`iching show 1`); yarrow cast, seed 7 (`--method yarrow --seed 7` casts it again).",
+        format!(
+            "Saved as reading 1 (`iching --home {} show 1`); yarrow cast, seed 7 (`--method yarrow --seed 7` casts it again).",
+            h.display()
+        ),
         "{out}"
     );
     let manual = ok(h, &["cast", "And the harvest?", "--lines", "9,8,7,7,6,8"]).await;
     assert!(
-        manual
-            .stdout
-            .trim_end()
-            .ends_with("Saved as reading 2 (`iching show 2`); manual cast, lines 9,8,7,7,6,8."),
+        manual.stdout.trim_end().ends_with(&format!(
+            "Saved as reading 2 (`iching --home {} show 2`); manual cast, lines 9,8,7,7,6,8.",
+            h.display()
+        )),
         "{manual}"
     );
     // The JSON is the reading alone: no closing line.
@@ -119,6 +123,7 @@ async fn history_says_what_matched_nothing_and_keeps_the_empty_store_hint() {
         ),
     ] {
         let out = ok(h, args).await;
+        let says = says.replace("`iching ", &format!("`iching --home {} ", h.display()));
         assert_eq!(out.stdout.trim_end(), says, "{args:?}");
     }
     let found = ok(h, &["history", "--hexagram", "1"]).await;

@@ -9,6 +9,7 @@ mod delete;
 pub mod doctor;
 mod export;
 mod hexagram;
+pub mod hint;
 mod history;
 mod install;
 mod journal;
@@ -76,7 +77,6 @@ impl Cli {
                 | Command::Retry(_)
                 | Command::Verify(_)
                 | Command::Backup(_)
-                | Command::Restore(_)
                 | Command::Key(_)
                 | Command::Passphrase(_)
                 | Command::Note(_)
@@ -87,10 +87,10 @@ impl Cli {
         }
     }
 
-    /// Whether the command reads a store that must be there already: every command that only
-    /// reads or changes what is stored, but `restore`, which may make a new store from a backup.
-    pub fn reads_a_store(&self) -> bool {
-        self.access() == Access::Existing && !matches!(self.command, Some(Command::Restore(_)))
+    /// Whether the command makes its home only once it has succeeded (`restore`, which takes
+    /// away what it made when it is refused), so nothing (not even the log) goes there before.
+    pub fn makes_its_home(&self) -> bool {
+        matches!(self.command, Some(Command::Restore(_)))
     }
 }
 

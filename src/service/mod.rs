@@ -65,7 +65,7 @@ pub use setup::Setup;
 pub use stats::{
     AllStats, FollowupTotals, ModelTotals, ReadingStats, Row, SectionAverages, Skipped, Totals,
 };
-pub use upkeep::{BACKUP_PASSPHRASE_ENV, BackupKey};
+pub use upkeep::{BACKUP_PASSPHRASE_ENV, BackupKey, FreshHome};
 
 /// What a question that fails its integrity check is shown as, wherever it would be shown.
 pub const INTEGRITY_PLACEHOLDER: &str = "(integrity check failed)";
@@ -148,14 +148,16 @@ impl std::fmt::Debug for Service {
     }
 }
 
-/// Checks `--home` before anything is created there: a file is never a home, and for reading
-/// commands a folder that does not exist is a typo, not a new store.
+/// Checks `--home` before anything is created there, the one rule every command and the
+/// terminal app follow: a file is never a home; a folder that holds other things but no store
+/// is a wrong path ([`check_home_holds_store`]); and for commands that need a store already, a
+/// folder that does not exist is a typo, not a new store.
 pub fn check_home(home: Option<&Path>, access: Access) -> Result<(), ServiceError> {
     let Some(home) = home.filter(|h| !h.as_os_str().is_empty()) else {
         return Ok(());
     };
     match std::fs::metadata(home) {
-        Ok(m) if m.is_dir() => Ok(()),
+        Ok(m) if m.is_dir() => check_home_holds_store(Some(home)),
         Ok(_) => Err(ServiceError::Home {
             problem: HomeProblem::IsAFile,
             path: home.to_path_buf(),
@@ -170,11 +172,12 @@ pub fn check_home(home: Option<&Path>, access: Access) -> Result<(), ServiceErro
     }
 }
 
-/// For a command that reads a store (not one that makes it, as `restore` does): a `--home`
-/// folder that holds other things but no store (`--home ~`) is a wrong path, where opening
-/// would leave a key file and a database among them. An empty folder is a new home (where
-/// reading finds no readings); so is one holding only what iching writes there (its log, lock,
-/// config, backups and exports, all named `iching...`) or hidden entries (`.DS_Store`, `.git`).
+/// A `--home` folder that holds other things but no store (`--home ~`) is a wrong path, where
+/// opening would leave a key file and a database among them (or find no readings): refused
+/// alike by every command, whether it reads, writes or restores. An empty folder is a new home
+/// (where reading finds no readings); so is one holding only what iching writes there (its
+/// log, lock, config, prompts, kept keys, backups and exports, all named `iching...`) or hidden
+/// entries (`.DS_Store`, `.git`).
 pub fn check_home_holds_store(home: Option<&Path>) -> Result<(), ServiceError> {
     let Some(home) = home.filter(|h| !h.as_os_str().is_empty()) else {
         return Ok(());
@@ -188,7 +191,10 @@ pub fn check_home_holds_store(home: Option<&Path>) -> Result<(), ServiceError> {
     let foreign = entries.flatten().any(|e| {
         let name = e.file_name();
         let name = name.to_string_lossy();
-        !(name.starts_with('.') || name.starts_with("iching") || name == crate::config::CONFIG_FILE)
+        !(name.starts_with('.')
+            || name.starts_with("iching")
+            || name == crate::config::CONFIG_FILE
+            || name == crate::config::PROMPTS_DIR)
     });
     if foreign {
         return Err(ServiceError::Home {
