@@ -138,7 +138,9 @@ async fn history_says_what_matched_nothing_and_keeps_the_empty_store_hint() {
 async fn batch_errors_name_the_json_fields() {
     let home = tempfile::tempdir().unwrap();
     let h = home.path();
-    let file = h.join("questions.txt");
+    // The questions live outside the home: a home holds only what iching keeps there.
+    let files = tempfile::tempdir().unwrap();
+    let file = files.path().join("questions.txt");
     std::fs::write(
         &file,
         "{\"question\": \"Q1?\", \"lines\": \"9,8,7,7,6,8\", \"method\": \"yarrow\", \"seed\": 7}\n\
@@ -172,7 +174,9 @@ async fn batch_errors_name_the_json_fields() {
 async fn batch_lines_count_each_readings_own_sections_and_the_limit_is_a_limit() {
     let home = tempfile::tempdir().unwrap();
     let h = home.path();
-    let file = h.join("questions.txt");
+    // The questions live outside the home: a home holds only what iching keeps there.
+    let files = tempfile::tempdir().unwrap();
+    let file = files.path().join("questions.txt");
     std::fs::write(
         &file,
         "Will it rain?\n{\"question\": \"And the well?\", \"lines\": \"9,6,9,6,9,6\"}\n",

@@ -187,7 +187,7 @@ async fn key_commands_refuse_what_does_not_apply_and_never_show_a_passphrase() {
         (
             &["passphrase", "change"][..],
             &[][..],
-            "`iching passphrase set` gives it one",
+            "passphrase set` gives it one",
         ),
         (&["passphrase", "remove"], &[], "not a passphrase"),
         (&["passphrase", "set"], &[], "set ICHING_NEW_PASSPHRASE"),

@@ -166,7 +166,7 @@ pub enum Command {
     /// QUESTION `-` reads it from standard input. Exit 0 answered, 1 not answered (nothing is
     /// saved), 130 cancelled.
     Ask(ask::AskArgs),
-    /// Give the store a new key file (`iching key rotate`)
+    /// Give the store a new key file (`iching key rotate --yes`; without --yes it asks first)
     Key(keys::KeyArgs),
     /// One hexagram of the book: figure, names, trigrams, nuclear hexagram, Legge's texts
     ///

@@ -19,7 +19,7 @@ pub enum ConfigError {
         "{}{}: {}{message}",
         path.display(),
         line.map(|n| format!(" line {n}")).unwrap_or_default(),
-        key.as_deref().map(|k| format!("key {}: ", super::check::shown(k))).unwrap_or_default()
+        key.as_deref().map(|k| format!("key \"{k}\": ")).unwrap_or_default()
     )]
     Parse {
         /// The file.

@@ -45,7 +45,8 @@ fn line_at(text: &str, at: usize) -> usize {
     text.get(..at).unwrap_or(text).matches('\n').count() + 1
 }
 
-/// The key assigned on line `n` of `text` (`rpm = 0` gives `rpm`), when the line assigns one.
+/// The key assigned on line `n` of `text` (`rpm = 0` gives `rpm`), when the line assigns one
+/// (a bare key: letters, digits, `_`, `-`, `.`, so it is shown as it is).
 fn key_on_line(text: &str, n: usize) -> Option<String> {
     let line = text.lines().nth(n.checked_sub(1)?)?;
     let (key, _) = line.split_once('=')?;

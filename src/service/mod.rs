@@ -176,8 +176,8 @@ pub fn check_home(home: Option<&Path>, access: Access) -> Result<(), ServiceErro
 /// opening would leave a key file and a database among them (or find no readings): refused
 /// alike by every command, whether it reads, writes or restores. An empty folder is a new home
 /// (where reading finds no readings); so is one holding only what iching writes there (its
-/// log, lock, config, prompts, kept keys, backups and exports, all named `iching...`) or hidden
-/// entries (`.DS_Store`, `.git`).
+/// log, lock, config, prompts, kept keys, backups and exports, all named `iching...`), iching
+/// backups under any name (copied there to be restored) or hidden entries (`.DS_Store`, `.git`).
 pub fn check_home_holds_store(home: Option<&Path>) -> Result<(), ServiceError> {
     let Some(home) = home.filter(|h| !h.as_os_str().is_empty()) else {
         return Ok(());
@@ -194,7 +194,8 @@ pub fn check_home_holds_store(home: Option<&Path>) -> Result<(), ServiceError> {
         !(name.starts_with('.')
             || name.starts_with("iching")
             || name == crate::config::CONFIG_FILE
-            || name == crate::config::PROMPTS_DIR)
+            || name == crate::config::PROMPTS_DIR
+            || is_a_backup(&e))
     });
     if foreign {
         return Err(ServiceError::Home {
@@ -203,6 +204,21 @@ pub fn check_home_holds_store(home: Option<&Path>) -> Result<(), ServiceError> {
         });
     }
     Ok(())
+}
+
+/// Whether `entry` is a file holding an iching store (a backup copied there to be restored,
+/// under any name). Only a regular file that begins as SQLite's do is opened to look.
+fn is_a_backup(entry: &std::fs::DirEntry) -> bool {
+    use std::io::Read as _;
+    if !entry.file_type().is_ok_and(|t| t.is_file()) {
+        return false;
+    }
+    let mut head = [0u8; 16];
+    let sqlite = std::fs::File::open(entry.path())
+        .and_then(|mut f| f.read_exact(&mut head))
+        .is_ok()
+        && &head == b"SQLite format 3\0";
+    sqlite && matches!(crate::store::key_mode_of(&entry.path()), Ok(Some(_)))
 }
 
 impl Service {
