@@ -9,7 +9,10 @@ use iching::cli::Cli;
 fn main() -> ExitCode {
     // A panic says what it is before Rust's own report; the TUI adds terminal restoring on top.
     install_crash_report();
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return refused_line(&e),
+    };
     // Every hint printed from here on names this run's home, so it can be pasted anywhere.
     iching::cli::hint::set(cli.home.as_deref());
     // A typo'd --home is reported before anything (the log included) is created there; a command
@@ -43,6 +46,35 @@ fn main() -> ExitCode {
             ExitCode::from(e.code)
         }
     }
+}
+
+/// A command line clap refused, or help and version (printed as they are). A value's error may
+/// suggest a command (`use the number \`iching history\` shows`): it carries the home the line
+/// gave, as every hint does.
+fn refused_line(e: &clap::Error) -> ExitCode {
+    if e.use_stderr() {
+        let home = <Cli as clap::CommandFactory>::command()
+            .ignore_errors(true)
+            .try_get_matches()
+            .ok()
+            .and_then(|m| {
+                m.try_get_one::<std::path::PathBuf>("home")
+                    .ok()
+                    .flatten()
+                    .cloned()
+            });
+        iching::cli::hint::set(home.as_deref());
+        let styled = e.render();
+        let text = if iching::cli::stderr_colour() {
+            styled.ansi().to_string()
+        } else {
+            styled.to_string()
+        };
+        let _ = write!(std::io::stderr(), "{}", iching::cli::hint::paste(&text));
+    } else {
+        let _ = e.print();
+    }
+    ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2))
 }
 
 /// Prefixes Rust's panic report with what it means for the user: a bug, and nothing saved is lost

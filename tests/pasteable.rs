@@ -142,6 +142,10 @@ async fn every_hint_names_the_home_given_and_works_pasted_in_another_folder() {
     every_hint_carries(&out.stderr, &flag);
     let listed = pasted(Path::new("/"), first_hint(&out.stderr)).await;
     assert!(listed.stdout.contains("Q?"), "{listed}");
+    // A value the command line refuses says what to run, with the home too.
+    let out = run(&home, &["show", "first"], "", &[]).await;
+    assert_eq!(out.code, Some(2), "{out}");
+    every_hint_carries(&out.stderr, &flag);
 }
 
 #[tokio::test(flavor = "multi_thread")]
