@@ -284,13 +284,13 @@ async fn key_rotate_asks_first_keeps_the_old_key_and_says_how_old_backups_restor
     assert_eq!(out.code, Some(0), "{out}");
     assert_ne!(std::fs::read(home.join("iching.key")).unwrap(), old);
     let kept_now = kept();
-    let [kept] = &kept_now[..] else {
+    let [first] = &kept_now[..] else {
         panic!("one old key kept: {out}")
     };
-    assert_eq!(std::fs::read(kept).unwrap(), old, "the old key itself");
-    let mode = std::fs::metadata(kept).unwrap().permissions().mode();
+    assert_eq!(std::fs::read(first).unwrap(), old, "the old key itself");
+    let mode = std::fs::metadata(first).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o600);
-    assert!(out.stdout.contains(&kept.display().to_string()), "{out}");
+    assert!(out.stdout.contains(&first.display().to_string()), "{out}");
     assert!(out.stdout.contains("Backups made before now"), "{out}");
     // The command it prints restores a backup made before, once the backup's name is put in.
     let line = out
@@ -304,7 +304,7 @@ async fn key_rotate_asks_first_keeps_the_old_key_and_says_how_old_backups_restor
         format!(
             "iching --home {} restore BACKUP --key {}",
             home.display(),
-            kept.display()
+            first.display()
         )
     );
     let restored = pasted(
@@ -317,6 +317,27 @@ async fn key_rotate_asks_first_keeps_the_old_key_and_says_how_old_backups_restor
     // Without it, the backup no longer opens with the store's key.
     let out = run(&home, &["restore", backup.to_str().unwrap()], "", &[]).await;
     assert_eq!(out.code, Some(2), "{out}");
+    // A second change: its kept key serves the backups made since the first; older backups
+    // need the first one's, which it names.
+    let out = run(&home, &["key", "rotate", "--yes"], "", &[]).await;
+    assert_eq!(out.code, Some(0), "{out}");
+    assert_eq!(kept().len(), 2, "{out}");
+    let stamp = first
+        .to_string_lossy()
+        .replace(&format!("{}/iching.key.old-", home.display()), "");
+    assert!(
+        out.stdout.contains(&format!(
+            "Backups made since the key change of {stamp} before now"
+        )),
+        "{out}"
+    );
+    assert!(
+        out.stdout.contains(&format!(
+            "Backups made before that need the older keys kept beside it: {}.",
+            first.display()
+        )),
+        "{out}"
+    );
 }
 
 /// Runs the binary on a pseudo-terminal in `home`, types `typed` once it asks, and returns

@@ -99,17 +99,37 @@ async fn rotate(service: &Service, yes: bool) -> Result<ExitCode, CliError> {
     );
     if let Some(old) = &done.old_key {
         out.push('\n');
-        out.push_str(&old_key_kept(old));
+        out.push_str(&old_key_kept(old, &done.older_keys));
     }
     emit(&super::hint::paste(&out));
     Ok(ExitCode::SUCCESS)
 }
 
-/// Where the key a change replaced is kept, which backups need it, and the command that
-/// restores one of them.
-fn old_key_kept(old: &Path) -> String {
+/// Where the key a change replaced is kept, which backups need it (those made since the change
+/// that kept the newest of `older`, if any), and the command that restores one of them.
+fn old_key_kept(old: &Path, older: &[std::path::PathBuf]) -> String {
+    let (since, older_ones) = match older.last() {
+        None => (String::new(), String::new()),
+        Some(last) => {
+            let when = last
+                .file_name()
+                .map(|n| {
+                    n.to_string_lossy()
+                        .replace(crate::service::OLD_KEY_PREFIX, "")
+                })
+                .unwrap_or_default();
+            let names: Vec<String> = older.iter().map(|p| sh_quote(p)).collect();
+            (
+                format!(" since the key change of {when}"),
+                format!(
+                    "\nBackups made before that need the older keys kept beside it: {}.",
+                    names.join(", ")
+                ),
+            )
+        }
+    };
     format!(
-        "The old key no longer opens this store; it is kept, readable by you only, in\n  {old}\nBackups made before now are sealed with it and open only with it:\n  {restore}\nRemove it once no backup you keep needs it (a backup made now, with `iching backup FILE`, does not).",
+        "The old key no longer opens this store; it is kept, readable by you only, in\n  {old}\nBackups made{since} before now are sealed with it and open only with it:\n  {restore}{older_ones}\nRemove a kept key once no backup you keep needs it (a backup made now, with `iching backup FILE`, needs none of them).",
         old = sh_quote(old),
         restore =
             super::hint::current().command(&format!("restore BACKUP --key {}", sh_quote(old))),
@@ -163,7 +183,7 @@ async fn change(service: &Service, action: &PassphraseAction) -> Result<ExitCode
                     key_file.display(),
                     done.old_key
                         .as_deref()
-                        .map(|old| format!("\n{}", old_key_kept(old)))
+                        .map(|old| format!("\n{}", old_key_kept(old, &done.older_keys)))
                         .unwrap_or_default()
                 )
             } else {

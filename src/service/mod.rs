@@ -49,7 +49,8 @@ pub use crate::plan::{Section, plan};
 pub use crate::store::perms::sh_quote;
 pub use crate::store::{
     DB_FILE, HistoryFilter, KEY_FILE, KeyMode, Listed, MAX_NOTE_CHARS, NewSecret, NoteCounts,
-    NoteKind, PASSPHRASE_ENV, Rekeyed, StoreError, passphrase_strength, rfc3339, validate_note,
+    NoteKind, OLD_KEY_PREFIX, PASSPHRASE_ENV, Rekeyed, StoreError, passphrase_strength, rfc3339,
+    validate_note,
 };
 
 pub use batch::{BatchEvent, BatchJob, JobOutcome, planned_sections};

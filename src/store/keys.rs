@@ -434,6 +434,23 @@ pub(super) const STAGED_KEY_FILE: &str = "iching.key.new";
 /// How a key file kept after a key change begins: `iching.key.old-2026-12-08T004105Z`.
 pub const OLD_KEY_PREFIX: &str = "iching.key.old-";
 
+/// The keys kept beside `key_path` by earlier key changes, oldest first (their names sort by
+/// time).
+pub(super) fn kept_keys(key_path: &Path) -> Vec<PathBuf> {
+    let dir = key_path.parent().unwrap_or(Path::new("."));
+    let mut kept: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter(|e| e.file_name().to_string_lossy().starts_with(OLD_KEY_PREFIX))
+                .map(|e| e.path())
+                .collect()
+        })
+        .unwrap_or_default();
+    kept.sort();
+    kept
+}
+
 /// Keeps the key in `key_path` as a new file beside it named for the time `now_ms` (UTC; mode
 /// 0600, synced, never over a file: a second change in the same second gets `-2`), for the
 /// backups sealed with it. The user removes it when no backup needs it.

@@ -56,6 +56,8 @@ pub struct Rekeyed {
     /// Where the key file it was sealed with before is kept (`iching.key.old-...`, 0600) for
     /// the backups made before; `None` when it was sealed with a passphrase.
     pub old_key: Option<PathBuf>,
+    /// The keys earlier changes kept beside it, oldest first: backups older still need those.
+    pub older_keys: Vec<PathBuf>,
 }
 
 /// Test builds stop here when `ICHING_TEST_PAUSE` names `phase`, so a test can kill the
@@ -113,6 +115,7 @@ impl Store {
         };
         // The key going away stays beside the new one for the backups sealed with it, kept
         // before anything changes (a change that does not commit removes it again).
+        let older_keys = keys::kept_keys(&key_path);
         let old_key = match self.mode {
             KeyMode::KeyFile => Some(keys::keep_old_key(&key_path, super::now_ms())?),
             KeyMode::Passphrase => None,
@@ -178,6 +181,7 @@ impl Store {
             sealed,
             mode,
             old_key,
+            older_keys,
         })
     }
 
