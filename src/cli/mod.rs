@@ -42,7 +42,8 @@ use crate::service::{Access, MAX_CONCURRENCY, Overrides, Service, ServiceError, 
                   arrive, read, browse the history and the book."
 )]
 pub struct Cli {
-    /// Where the data and config live (default: the platform's data and config dirs).
+    /// Where the data and config live (default: the platform's data and config dirs). A folder
+    /// of other files with no store in it is refused. Commands the messages suggest name it.
     #[arg(long, global = true, env = "ICHING_HOME", value_name = "DIR")]
     pub home: Option<PathBuf>,
 
@@ -139,14 +140,16 @@ pub enum Command {
     /// Copy the store to a new file, safely even while a reading is being written
     ///
     /// The copy is sealed exactly like the store (it opens with the same key file or
-    /// passphrase), readable by you only, and never written over an existing file.
+    /// passphrase), readable by you only, and never written over an existing file. It ends
+    /// with the command that restores it, with --key naming the key file where it needs one.
     Backup(upkeep::BackupArgs),
     /// Add the readings of a backup that are not in the store
     ///
     /// Readings already here (same time, lines and question) are skipped; the others get new
     /// ids and are sealed with this store's key. A backup sealed with another key file needs
     /// --key; one sealed with a passphrase asks for it (or reads ICHING_BACKUP_PASSPHRASE).
-    /// Exit 1 when some readings of the backup were damaged and left out.
+    /// A --home that does not exist yet is made; a restore refused there leaves nothing
+    /// behind. Exit 1 when some readings of the backup were damaged and left out.
     Restore(upkeep::RestoreArgs),
     /// Add a note to a reading: what you make of it now, or later (--outcome) how it turned out
     ///
