@@ -10,7 +10,8 @@ use serde::Serialize;
 use super::{CliError, emit, open, sh_quote};
 use crate::model::ReadingId;
 use crate::service::{
-    Access, BACKUP_PASSPHRASE_ENV, BackupKey, DB_FILE, Dirs, FreshHome, KEY_FILE, KeyMode, Service,
+    Access, BACKUP_PASSPHRASE_ENV, BackupKey, DB_FILE, Dirs, FreshHome, HistoryFilter, KEY_FILE,
+    KeyMode, Service,
 };
 
 /// Arguments of `verify`.
@@ -166,15 +167,21 @@ pub async fn restore(home: Option<&Path>, args: RestoreArgs) -> Result<ExitCode,
     // A file that is no backup is refused before anything is made.
     Service::backup_key_mode(&args.file)?;
     let fresh = FreshHome::note(home)?;
-    let result = match open(home, Access::Create) {
+    let (result, holds_readings) = match open(home, Access::Create) {
         Ok(service) => {
             let result = restore_into(&service, &args).await;
+            // A store that holds readings now (another command made it meanwhile) stays.
+            let holds_readings = result.is_err()
+                && service
+                    .history(HistoryFilter::default())
+                    .await
+                    .is_ok_and(|h| !h.is_empty());
             service.close().await;
-            result
+            (result, holds_readings)
         }
-        Err(e) => Err(e),
+        Err(e) => (Err(e), false),
     };
-    if result.is_err() {
+    if result.is_err() && !holds_readings {
         fresh.undo();
     }
     result
