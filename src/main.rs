@@ -13,22 +13,21 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => return clap_says(&e),
     };
+    // Every hint printed from here on names this run's home, so it can be pasted anywhere.
+    iching::cli::hint::set(cli.home.as_deref());
     // A typo'd --home is reported before anything (the log included) is created there; a command
     // that uses no data dir (`hexagram`) neither checks it nor logs there.
     if cli.uses_home() {
-        let checked =
-            iching::service::check_home(cli.home.as_deref(), cli.access()).and_then(|()| {
-                if cli.reads_a_store() {
-                    iching::service::check_home_holds_store(cli.home.as_deref())
-                } else {
-                    Ok(())
-                }
-            });
-        if let Err(e) = checked {
-            let _ = writeln!(std::io::stderr(), "error: {e}");
+        if let Err(e) = iching::service::check_home(cli.home.as_deref(), cli.access()) {
+            let message = iching::cli::hint::paste(&e.to_string());
+            let _ = writeln!(std::io::stderr(), "error: {message}");
             return ExitCode::from(2);
         }
-        if let Ok(dirs) = iching::config::Dirs::resolve(cli.home.as_deref()) {
+        // A restore into a home with no store yet keeps what it makes there only if it
+        // succeeds, so it starts no log there (it would be left behind when it is refused).
+        if let Ok(dirs) = iching::config::Dirs::resolve(cli.home.as_deref())
+            && (!cli.makes_its_home() || dirs.data.join(iching::service::DB_FILE).exists())
+        {
             iching::logging::init(&dirs.data, cli.verbose);
         }
     }
@@ -42,31 +41,48 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             tracing::warn!(code = e.code, "command failed");
-            let _ = writeln!(std::io::stderr(), "error: {}", e.message);
+            let message = iching::cli::hint::paste(&e.message);
+            let _ = writeln!(std::io::stderr(), "error: {message}");
             ExitCode::from(e.code)
         }
     }
 }
 
-/// What clap has to say instead of running (help, the version, a usage error), as clap would
-/// print it but with no blanks at the ends of lines (its long help pads the blank line before
-/// `[default: …]` and `[env: …]`); styled only on a terminal that allows colour.
+/// What clap has to say instead of running: help and the version on stdout, a refused command
+/// line on stderr, as clap would print them but with no blanks at the ends of lines (its long
+/// help pads the blank line before `[default: …]` and `[env: …]`), styled only on a terminal
+/// that allows colour. A value's error may suggest a command (`use the number \`iching
+/// history\` shows`): it carries the home the line gave, as every hint does.
 fn clap_says(e: &clap::Error) -> ExitCode {
     use std::io::IsTerminal as _;
-    let rendered = e.render();
-    let styled = if e.use_stderr() {
-        std::io::stderr().is_terminal()
+    let to_stderr = e.use_stderr();
+    if to_stderr {
+        let home = <Cli as clap::CommandFactory>::command()
+            .ignore_errors(true)
+            .try_get_matches()
+            .ok()
+            .and_then(|m| {
+                m.try_get_one::<std::path::PathBuf>("home")
+                    .ok()
+                    .flatten()
+                    .cloned()
+            });
+        iching::cli::hint::set(home.as_deref());
+    }
+    let styled = if to_stderr {
+        iching::cli::stderr_colour()
     } else {
-        std::io::stdout().is_terminal()
-    } && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+        std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+    };
+    let rendered = e.render();
     let text = if styled {
         rendered.ansi().to_string()
     } else {
         rendered.to_string()
     };
     let text = iching::text::trim_line_ends(&text);
-    let _ = if e.use_stderr() {
-        write!(std::io::stderr(), "{text}")
+    let _ = if to_stderr {
+        write!(std::io::stderr(), "{}", iching::cli::hint::paste(&text))
     } else {
         write!(std::io::stdout(), "{text}")
     };

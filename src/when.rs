@@ -62,6 +62,12 @@ impl Stamp {
         Self::in_zone(ms, local())
     }
 
+    /// `ms` since the Unix epoch, in UTC: for names that must not depend on where they were
+    /// made (a kept key's file name).
+    pub fn utc(ms: i64) -> Self {
+        Self::in_zone(ms, &TimeZone::UTC)
+    }
+
     /// `ms` since the Unix epoch, in `tz`. Out-of-range times (far beyond year 9999) are
     /// clamped to the nearest one jiff can represent.
     pub fn in_zone(ms: i64, tz: &TimeZone) -> Self {

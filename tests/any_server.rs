@@ -273,7 +273,7 @@ async fn a_preset_that_is_not_running_names_how_to_start_it() {
     assert_eq!(run.code, Some(3), "{run}");
     assert_eq!(
         run.stderr
-            .matches("is Ollama running? start it with `ollama serve`")
+            .matches("is Ollama running? start it with “ollama serve”")
             .count(),
         1,
         "{}",

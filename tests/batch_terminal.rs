@@ -118,7 +118,9 @@ fn questions(home: &Path, n: usize) -> String {
 #[test]
 fn the_bar_fits_80_columns_and_is_cleared_at_the_end() {
     let home = tempfile::tempdir().unwrap();
-    let file = questions(home.path(), 30);
+    // The questions live outside the home: a home holds only what iching keeps there.
+    let files = tempfile::tempdir().unwrap();
+    let file = questions(files.path(), 30);
     let mut s = Session::start(
         home.path(),
         &[
@@ -150,7 +152,9 @@ fn the_bar_fits_80_columns_and_is_cleared_at_the_end() {
 #[test]
 fn ctrl_c_clears_the_bar() {
     let home = tempfile::tempdir().unwrap();
-    let file = questions(home.path(), 200);
+    // The questions live outside the home: a home holds only what iching keeps there.
+    let files = tempfile::tempdir().unwrap();
+    let file = questions(files.path(), 200);
     let mut s = Session::start(
         home.path(),
         &[

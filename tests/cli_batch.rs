@@ -63,7 +63,9 @@ async fn many_readings_share_one_limit_and_failed_sections_are_retried_alone() {
         Fault::CorruptChunk,
     ]);
     let home = tempfile::tempdir().unwrap();
-    let file = questions(home.path(), 6); // 6 readings x 10 sections
+    // The questions live outside the home: a home holds only what iching keeps there.
+    let files = tempfile::tempdir().unwrap();
+    let file = questions(files.path(), 6); // 6 readings x 10 sections
     let url = server.base_url();
     let out = iching(
         home.path(),
@@ -111,7 +113,9 @@ async fn ctrl_c_leaves_every_reading_in_a_truthful_state() {
         ..ServerConfig::default()
     });
     let home = tempfile::tempdir().unwrap();
-    let file = questions(home.path(), 40);
+    // The questions live outside the home: a home holds only what iching keeps there.
+    let files = tempfile::tempdir().unwrap();
+    let file = questions(files.path(), 40);
     let url = server.base_url();
     let child = command(
         home.path(),
@@ -181,7 +185,9 @@ async fn ctrl_c_leaves_every_reading_in_a_truthful_state() {
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_lines_are_reported_by_number_and_bad_files_are_clear_errors() {
     let home = tempfile::tempdir().unwrap();
-    let file = home.path().join("mixed.txt");
+    // The files live outside the home: a home holds only what iching keeps there.
+    let files = tempfile::tempdir().unwrap();
+    let file = files.path().join("mixed.txt");
     std::fs::write(
         &file,
         "What now?\n{\"question\": \"Q\", \"lines\": \"9,8\"}\n\n{nope\n{\"question\": \"   \"}\n",
@@ -207,7 +213,7 @@ async fn bad_lines_are_reported_by_number_and_bad_files_are_clear_errors() {
     assert_eq!(s["complete"], 1);
     assert_eq!(s["skipped"].as_array().unwrap().len(), 3);
 
-    let empty = home.path().join("empty.txt");
+    let empty = files.path().join("empty.txt");
     std::fs::write(&empty, "\n# only a comment\n").unwrap();
     let out = iching(
         home.path(),
@@ -225,7 +231,7 @@ async fn bad_lines_are_reported_by_number_and_bad_files_are_clear_errors() {
     assert!(text(&out.stderr).contains("cannot read /no/such/file.txt"));
     // A file far larger than a batch holds is refused before it is read (a sparse file: its
     // size costs no disk).
-    let huge = home.path().join("huge.txt");
+    let huge = files.path().join("huge.txt");
     std::fs::File::create(&huge)
         .unwrap()
         .set_len(300 * 1024 * 1024)
@@ -247,7 +253,9 @@ async fn bad_lines_are_reported_by_number_and_bad_files_are_clear_errors() {
 async fn a_closed_stdout_is_not_a_crash() {
     // `iching batch FILE --json | head -0`: the reader is gone before the summary is written.
     let home = tempfile::tempdir().unwrap();
-    let file = questions(home.path(), 2);
+    // The questions live outside the home: a home holds only what iching keeps there.
+    let files = tempfile::tempdir().unwrap();
+    let file = questions(files.path(), 2);
     for args in [
         vec!["batch", &file, "--provider", "offline", "--json"],
         vec!["batch", &file, "--provider", "offline"],

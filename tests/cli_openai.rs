@@ -115,8 +115,8 @@ async fn a_wrong_key_fails_every_section_once_with_a_clear_message_and_exit_3() 
     assert_eq!(
         last,
         format!(
-            "6 of 6 sections missing: `iching --home {home} retry 1` runs only those; \
-             `iching --home {home} doctor` checks the endpoint and the key \
+            "6 of 6 sections missing: “iching --home {home} retry 1” runs only those; \
+             “iching --home {home} doctor” checks the endpoint and the key \
              (both with this cast's provider flags)."
         )
     );

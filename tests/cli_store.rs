@@ -416,8 +416,9 @@ fn an_id_that_is_not_a_reading_id_is_a_usage_error_before_anything_is_opened() {
             &out,
             2,
             &format!(
-                "{:?} is not a reading id: use the number `iching history` shows",
-                args[1]
+                "{:?} is not a reading id: use the number “iching --home {} history” shows",
+                args[1],
+                home.path().display()
             ),
         );
         assert!(stdout(&out).is_empty(), "{args:?}: {}", stdout(&out));

@@ -346,7 +346,9 @@ async fn every_example_in_the_help_runs_as_shown() {
         // The batch help's JSON lines, as a file.
         assert!(batch_lines.len() >= 2, "{batch_lines:?}");
         let home = tempfile::tempdir().unwrap();
-        let file = home.path().join("questions.txt");
+        // The questions live outside the home: a home holds only what iching keeps there.
+        let files = tempfile::tempdir().unwrap();
+        let file = files.path().join("questions.txt");
         std::fs::write(&file, batch_lines.join("\n")).unwrap();
         let e = Example {
             at: "iching batch --help".into(),

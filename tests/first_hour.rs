@@ -43,17 +43,21 @@ async fn cast_text_ends_with_its_id_and_seed_and_history_json_has_the_seed() {
     )
     .await;
     let last = out.stdout.trim_end().lines().last().unwrap();
+    // The hint carries the home this run was given (ICHING_HOME here), to paste anywhere.
     assert_eq!(
         last,
-        "Saved as reading 1 (`iching show 1`); yarrow cast, seed 7 (`--method yarrow --seed 7` casts it again).",
+        format!(
+            "Saved as reading 1 (“iching --home {} show 1”); yarrow cast, seed 7 (“--method yarrow --seed 7” casts it again).",
+            h.display()
+        ),
         "{out}"
     );
     let manual = ok(h, &["cast", "And the harvest?", "--lines", "9,8,7,7,6,8"]).await;
     assert!(
-        manual
-            .stdout
-            .trim_end()
-            .ends_with("Saved as reading 2 (`iching show 2`); manual cast, lines 9,8,7,7,6,8."),
+        manual.stdout.trim_end().ends_with(&format!(
+            "Saved as reading 2 (“iching --home {} show 2”); manual cast, lines 9,8,7,7,6,8.",
+            h.display()
+        )),
         "{manual}"
     );
     // The JSON is the reading alone: no closing line.
@@ -103,22 +107,23 @@ async fn history_says_what_matched_nothing_and_keeps_the_empty_store_hint() {
     for (args, says) in [
         (
             &["history", "--search", "zzz"][..],
-            "No readings match --search \"zzz\"; `iching history` lists them all.",
+            "No readings match --search \"zzz\"; “iching history” lists them all.",
         ),
         (
             &["history", "--hexagram", "2"],
-            "No readings match --hexagram 2; `iching history` lists them all.",
+            "No readings match --hexagram 2; “iching history” lists them all.",
         ),
         (
             &["history", "--limit", "0"],
-            "No readings match --limit 0; `iching history` lists them all.",
+            "No readings match --limit 0; “iching history” lists them all.",
         ),
         (
             &["history", "--search", "rain", "--hexagram", "2"],
-            "No readings match --search \"rain\" and --hexagram 2; `iching history` lists them all.",
+            "No readings match --search \"rain\" and --hexagram 2; “iching history” lists them all.",
         ),
     ] {
         let out = ok(h, args).await;
+        let says = says.replace("“iching ", &format!("“iching --home {} ", h.display()));
         assert_eq!(out.stdout.trim_end(), says, "{args:?}");
     }
     let found = ok(h, &["history", "--hexagram", "1"]).await;
@@ -133,7 +138,9 @@ async fn history_says_what_matched_nothing_and_keeps_the_empty_store_hint() {
 async fn batch_errors_name_the_json_fields() {
     let home = tempfile::tempdir().unwrap();
     let h = home.path();
-    let file = h.join("questions.txt");
+    // The questions live outside the home: a home holds only what iching keeps there.
+    let files = tempfile::tempdir().unwrap();
+    let file = files.path().join("questions.txt");
     std::fs::write(
         &file,
         "{\"question\": \"Q1?\", \"lines\": \"9,8,7,7,6,8\", \"method\": \"yarrow\", \"seed\": 7}\n\
@@ -167,7 +174,9 @@ async fn batch_errors_name_the_json_fields() {
 async fn batch_lines_count_each_readings_own_sections_and_the_limit_is_a_limit() {
     let home = tempfile::tempdir().unwrap();
     let h = home.path();
-    let file = h.join("questions.txt");
+    // The questions live outside the home: a home holds only what iching keeps there.
+    let files = tempfile::tempdir().unwrap();
+    let file = files.path().join("questions.txt");
     std::fs::write(
         &file,
         "Will it rain?\n{\"question\": \"And the well?\", \"lines\": \"9,6,9,6,9,6\"}\n",
@@ -311,7 +320,7 @@ fn padded_lines(text: &str) -> Vec<String> {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn no_line_printed_for_people_ends_in_a_blank() {
+async fn no_line_printed_for_people_ends_in_a_blank_or_has_a_backtick() {
     let home = tempfile::tempdir().unwrap();
     let h = home.path();
     // A reading that changes (two figures side by side) and one that does not.
@@ -350,5 +359,13 @@ async fn no_line_printed_for_people_ends_in_a_blank() {
             "{what}: lines end in blanks: {:?}",
             padded_lines(&text)
         );
+        // Plain text sets commands and names in quotation marks, not Markdown's backticks
+        // (help is clap's, and the Markdown export is Markdown).
+        if !what.contains("--help") && !what.contains("\"md\"") {
+            assert!(
+                !text.contains('`'),
+                "{what}: a backtick in plain text:\n{text}"
+            );
+        }
     }
 }

@@ -314,7 +314,7 @@ async fn a_key_change_while_a_follow_up_is_answered_is_refused_saying_so_and_the
         while server.stats().requests < 11 {
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
-        run(home.path(), &["key", "rotate"], "", &[]).await
+        run(home.path(), &["key", "rotate", "--yes"], "", &[]).await
     };
     let (asked, rotated) = support::cli::guard(60, async { tokio::join!(asking, rotate) }).await;
     let asked: Run = asked.unwrap().into();
@@ -328,7 +328,7 @@ async fn a_key_change_while_a_follow_up_is_answered_is_refused_saying_so_and_the
     assert_eq!(asked.code, Some(0), "the finished answer is kept: {asked}");
     assert!(!asked.stderr.contains("not saved"), "{asked}");
     // Once it is saved, the key changes.
-    let rotated = run(home.path(), &["key", "rotate"], "", &[]).await;
+    let rotated = run(home.path(), &["key", "rotate", "--yes"], "", &[]).await;
     assert_eq!(rotated.code, Some(0), "{rotated}");
     let show = run(home.path(), &["show", "1", "--format", "json"], "", &[]).await;
     assert_eq!(show.code, Some(0), "{show}");

@@ -422,7 +422,9 @@ async fn concurrency_outside_1_to_4096_is_refused_by_every_command() {
     });
     let home = tempfile::tempdir().unwrap();
     let url = server.base_url();
-    let questions = home.path().join("questions.txt");
+    // The questions live outside the home: a home holds only what iching keeps there.
+    let files = tempfile::tempdir().unwrap();
+    let questions = files.path().join("questions.txt");
     std::fs::write(
         &questions,
         "{\"question\": \"Will it rain?\", \"lines\": \"7,7,7,7,7,7\"}\n",

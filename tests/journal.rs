@@ -176,7 +176,7 @@ async fn notes_survive_a_key_rotation_and_a_restore() {
     let h = home.path();
     ok(h, &["note", "1", "Kept through it all."]).await;
     ok(h, &["note", "1", "--outcome", "And so it was."]).await;
-    ok(h, &["key", "rotate"]).await;
+    ok(h, &["key", "rotate", "--yes"]).await;
     let notes = ok(h, &["notes", "1", "--json"]).await.json();
     assert_eq!(notes[0]["text"], "Kept through it all.");
     let backup = h.join("backup.db");

@@ -96,7 +96,7 @@ async fn a_rotation_killed_at_any_step_leaves_a_store_that_opens() {
     ] {
         let home = home_with_readings(&[]).await;
         let old = key_of(home.path()).unwrap();
-        kill_at(home.path(), &["key", "rotate"], &[], phase).await;
+        kill_at(home.path(), &["key", "rotate", "--yes"], &[], phase).await;
         // The next command opens it: with the old key, or the new one put in place.
         all_there(home.path(), &[]).await;
         let now = key_of(home.path()).unwrap();
@@ -111,7 +111,7 @@ async fn a_rotation_killed_at_any_step_leaves_a_store_that_opens() {
             .mode();
         assert_eq!(mode & 0o777, 0o600);
         // And a rotation run to its end works after that.
-        let out = ok(home.path(), &["key", "rotate"], &[]).await;
+        let out = ok(home.path(), &["key", "rotate", "--yes"], &[]).await;
         assert!(out.stdout.starts_with("Re-sealed 3 readings"), "{out}");
         assert_ne!(key_of(home.path()).unwrap(), now);
         all_there(home.path(), &[]).await;
@@ -187,7 +187,7 @@ async fn key_commands_refuse_what_does_not_apply_and_never_show_a_passphrase() {
         (
             &["passphrase", "change"][..],
             &[][..],
-            "`iching passphrase set` gives it one",
+            "passphrase set” gives it one",
         ),
         (&["passphrase", "remove"], &[], "not a passphrase"),
         (&["passphrase", "set"], &[], "set ICHING_NEW_PASSPHRASE"),
@@ -218,7 +218,7 @@ async fn key_commands_refuse_what_does_not_apply_and_never_show_a_passphrase() {
     let again = run(home.path(), &["passphrase", "set"], "", &pass).await;
     assert_eq!(again.code, Some(2), "{again}");
     assert!(again.stderr.contains("already has a passphrase"), "{again}");
-    let rotate = run(home.path(), &["key", "rotate"], "", &pass).await;
+    let rotate = run(home.path(), &["key", "rotate", "--yes"], "", &pass).await;
     assert_eq!(rotate.code, Some(2), "{rotate}");
     assert!(rotate.stderr.contains("passphrase change"), "{rotate}");
     for shown in [&out, &again, &rotate] {

@@ -36,6 +36,7 @@ mod journal;
 mod key_change;
 mod layers;
 mod odd_media;
+mod pasteable;
 mod patterns;
 mod provider;
 mod real_providers;

@@ -40,14 +40,12 @@ fn set_mode(path: &Path, mode: u32) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
 }
 
-/// The command between the last pair of backquotes in `stderr`, run by bash as a user would
-/// paste it.
+/// The command between the last pair of quotation marks (“…”) in `stderr`, run by bash as a
+/// user would paste it.
 fn run_the_fix(stderr: &str) {
-    let fix = stderr
-        .trim_end()
-        .rsplit('`')
-        .nth(1)
-        .expect("a command in backquotes");
+    let start = stderr.rfind('“').expect("a command in quotation marks") + '“'.len_utf8();
+    let len = stderr[start..].find('”').expect("its closing mark");
+    let fix = &stderr[start..start + len];
     assert!(fix.starts_with("chmod go-w "), "{fix}");
     let status = std::process::Command::new("bash")
         .arg("-c")
@@ -95,7 +93,7 @@ async fn settings_and_prompts_others_can_write_stop_the_command_with_the_chmod_t
         );
         assert!(
             out.stderr
-                .contains(&format!("run `chmod go-w {}`", path.display())),
+                .contains(&format!("run “chmod go-w {}”", path.display())),
             "{out}"
         );
         // The same for a command that opens no store.
@@ -171,7 +169,7 @@ async fn a_path_with_spaces_and_escapes_is_quoted_for_the_shell_and_shown_visibl
     assert!(!out.stderr.contains('\u{1b}'), "no raw escape: {out}");
     let quoted = format!("$'{}/my home\\x1b[31m/config.toml'", root.path().display());
     assert!(
-        out.stderr.contains(&format!("run `chmod go-w {quoted}`")),
+        out.stderr.contains(&format!("run “chmod go-w {quoted}”")),
         "{out}"
     );
     run_the_fix(&out.stderr);
@@ -221,14 +219,14 @@ async fn every_setting_out_of_its_range_is_refused_before_anything_is_sent() {
     refused(
         &[],
         "first_token_timeout = 9999999999\n",
-        "`first_token_timeout =` in config.toml must be between 1 and 86400 seconds",
+        "config.toml line 1: key \"first_token_timeout\": must be between 1 and 86400 seconds",
     )
     .await;
     // Budgets of nothing.
     refused(
         &[],
         "rpm = 0\n",
-        "`rpm =` in config.toml must be at least 1; leave it out for no limit",
+        "config.toml line 1: key \"rpm\": must be at least 1; leave it out for no limit",
     )
     .await;
     refused(
@@ -240,7 +238,7 @@ async fn every_setting_out_of_its_range_is_refused_before_anything_is_sent() {
     refused(
         &[],
         "max_tokens = 4000000000\n",
-        "`max_tokens =` in config.toml must be between 1 and 1000000; got 4000000000",
+        "config.toml line 1: key \"max_tokens\": must be between 1 and 1000000; got 4000000000",
     )
     .await;
     // An instruction is not a language, from either place; what was given is shown with its
@@ -254,7 +252,7 @@ async fn every_setting_out_of_its_range_is_refused_before_anything_is_sent() {
     let out = refused(
         &[],
         "language = \"French\\u001b[2J\"\n",
-        "`language =` in config.toml must be the name of a language",
+        "config.toml line 1: key \"language\": must be the name of a language",
     )
     .await;
     assert!(out.stderr.contains(r#"got "French\x1b[2J""#), "{out}");
@@ -263,7 +261,7 @@ async fn every_setting_out_of_its_range_is_refused_before_anything_is_sent() {
     let out = refused(
         &[],
         &format!("base_url = \"{url}?api-key=hunter22\"\n"),
-        "`base_url =` in config.toml has a query or a fragment (after `?` or `#`); give it without",
+        "config.toml line 1: key \"base_url\": has a query or a fragment (after “?” or “#”); give it without",
     )
     .await;
     assert!(!out.stderr.contains("hunter22"), "{out}");

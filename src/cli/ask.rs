@@ -78,12 +78,15 @@ pub async fn run(home: Option<&Path>, args: AskArgs) -> Result<ExitCode, CliErro
         }
         Asked::Answered(f) => {
             eprintln!(
-                "Saved as follow-up {} of reading {} ({} tokens, {:.1} s); `iching show {}` shows it with the reading.",
-                f.number,
-                args.id,
-                f.usage.total(),
-                f.latency_ms as f64 / 1000.0,
-                args.id
+                "{}",
+                super::hint::paste(&format!(
+                    "Saved as follow-up {} of reading {} ({} tokens, {:.1} s); `iching show {}` shows it with the reading.",
+                    f.number,
+                    args.id,
+                    f.usage.total(),
+                    f.latency_ms as f64 / 1000.0,
+                    args.id
+                ))
             );
             Ok(ExitCode::SUCCESS)
         }

@@ -12,7 +12,8 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::{CliError, Format, ProviderArgs, emit, open_configured, sh_quote, stderr_colour};
+use super::hint::paste;
+use super::{CliError, Format, ProviderArgs, emit, open_configured, stderr_colour};
 use crate::events::{EventKind, Hold, SectionEvent};
 use crate::model::Query;
 use crate::oracle::{Cast, Method, Reading};
@@ -22,8 +23,10 @@ use crate::service::{Section, ServiceError, plan};
 /// Arguments of `cast`.
 #[derive(Debug, Args)]
 pub struct CastArgs {
-    /// What you ask the oracle (up to 2,000 characters).
-    pub question: String,
+    /// What you ask the oracle (up to 2,000 characters): quoted, or as several words, which
+    /// are read as one question (`iching cast Should I go`).
+    #[arg(required = true, num_args = 1.., value_name = "QUESTION")]
+    pub question: Vec<String>,
     /// The situation behind the question (up to 4,000 characters): it goes to the model with
     /// every section, is sealed with the reading, and shows with it.
     #[arg(long, value_name = "TEXT")]
@@ -118,8 +121,8 @@ pub fn cast_from_args(
 /// Runs `cast`: the reading is saved section by section as it is generated, then printed as
 /// stored (so `show` prints the same).
 pub async fn run(home: Option<&Path>, args: CastArgs) -> Result<ExitCode, CliError> {
-    let query =
-        Query::parse(&args.question, args.context.as_deref()).map_err(ServiceError::from)?;
+    let query = Query::parse(&args.question.join(" "), args.context.as_deref())
+        .map_err(ServiceError::from)?;
     let cast = cast_from_args(
         args.lines.as_deref(),
         args.method.as_deref(),
@@ -141,12 +144,12 @@ pub async fn run(home: Option<&Path>, args: CastArgs) -> Result<ExitCode, CliErr
     let report = report?;
     print(&report, args.format)?;
     if args.format == Format::Text {
-        emit(&saved_as(&report));
+        emit(&paste(&saved_as(&report)));
         let flags = args.provider.endpoint.provider.is_some()
             || args.provider.endpoint.base_url.is_some()
             || args.provider.endpoint.model.is_some();
-        if let Some(next) = what_next(&report, home, flags) {
-            emit(&next);
+        if let Some(next) = what_next(&report, flags) {
+            emit(&paste(&next));
         }
     }
     Ok(exit_code(report.status))
@@ -154,9 +157,9 @@ pub async fn run(home: Option<&Path>, args: CastArgs) -> Result<ExitCode, CliErr
 
 /// What to do about a reading with sections missing (failed, or not run when it was stopped):
 /// retry runs only those; a failure may be the endpoint's, which `doctor` checks. The commands
-/// name the same `--home`; `endpoint_flags`: this cast named its provider, base URL or model
+/// name the same `--home` ([`paste`]); `endpoint_flags`: this cast named its provider, base URL or model
 /// by flag, which the commands need again (their values are not repeated: a URL may hold a key).
-fn what_next(report: &ReadingReport, home: Option<&Path>, endpoint_flags: bool) -> Option<String> {
+fn what_next(report: &ReadingReport, endpoint_flags: bool) -> Option<String> {
     let id = report.id?;
     let total = report.sections.len();
     let missing = total.saturating_sub(report.sections_done());
@@ -167,11 +170,10 @@ fn what_next(report: &ReadingReport, home: Option<&Path>, endpoint_flags: bool) 
         .sections
         .iter()
         .any(|s| s.status == SectionStatus::Failed);
-    let home = home.map_or(String::new(), |h| format!(" --home {}", sh_quote(h)));
     let doctor = if failed {
-        format!("; `iching{home} doctor` checks the endpoint and the key")
+        "; `iching doctor` checks the endpoint and the key"
     } else {
-        String::new()
+        ""
     };
     let same = match (endpoint_flags, failed) {
         (false, _) => "",
@@ -179,7 +181,7 @@ fn what_next(report: &ReadingReport, home: Option<&Path>, endpoint_flags: bool) 
         (true, true) => " (both with this cast's provider flags)",
     };
     Some(format!(
-        "{missing} of {total} sections missing: `iching{home} retry {id}` runs only those{doctor}{same}."
+        "{missing} of {total} sections missing: `iching retry {id}` runs only those{doctor}{same}."
     ))
 }
 
@@ -346,7 +348,7 @@ fn progress_line(event: &SectionEvent, done_before: usize, planned: usize, colou
         EventKind::Failed(f) => {
             eprintln!(
                 "{fail}✗{reset} [{n:>2}/{planned}] {title:<20} {}",
-                crate::answer::sanitize_inline(&f.error)
+                paste(&crate::answer::sanitize_inline(&f.error))
             );
             1
         }
@@ -358,14 +360,14 @@ fn progress_line(event: &SectionEvent, done_before: usize, planned: usize, colou
             eprintln!(
                 "{warn}↻{reset}         {title:<20} attempt {attempt} in {:.1} s ({})",
                 wait.as_secs_f64(),
-                crate::answer::sanitize_inline(reason)
+                paste(&crate::answer::sanitize_inline(reason))
             );
             0
         }
         EventKind::Held(Hold::Requeued { limit, reason }) => {
             eprintln!(
                 "{warn}↺{reset}         {title:<20} queued again, no attempt spent ({}); {} now",
-                crate::answer::sanitize_inline(reason),
+                paste(&crate::answer::sanitize_inline(reason)),
                 crate::events::serves(*limit)
             );
             0

@@ -86,6 +86,7 @@ pub async fn doctor(home: Option<&Path>, args: DoctorArgs) -> Result<ExitCode, C
             };
             emit(&format!("{mark} {:<13} {}", c.check, c.detail));
             if let Some(fix) = &c.fix {
+                let fix = super::hint::paste(fix);
                 emit(&format!("  {:<13} fix: {fix}", ""));
             }
         }

@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use clap::Args;
 use serde::Serialize;
 
+use super::hint::paste;
 use super::{CliError, emit, open};
 use crate::answer::sanitize_inline;
 use crate::model::ReadingId;
@@ -104,10 +105,10 @@ pub async fn run(home: Option<&Path>, args: HistoryArgs) -> Result<ExitCode, Cli
         let entries: Vec<Entry<'_>> = listed.iter().map(Entry::from).collect();
         super::json::to_json(&entries, "the history")?
     } else if listed.is_empty() && !store_empty? {
-        format!(
+        paste(&format!(
             "No readings match {}; `iching history` lists them all.",
             text::and_list(&filters)
-        )
+        ))
     } else {
         table(&listed)
     };
@@ -120,10 +121,13 @@ pub async fn run(home: Option<&Path>, args: HistoryArgs) -> Result<ExitCode, Cli
         return Ok(ExitCode::SUCCESS);
     }
     for message in &broken {
-        eprintln!("error: {message}");
+        eprintln!("error: {}", paste(message));
     }
     eprintln!(
-        "The other readings are intact. Restore the database from a backup, or delete the damaged readings with `iching delete ID`."
+        "{}",
+        paste(
+            "The other readings are intact. Restore the database from a backup, or delete the damaged readings with `iching delete ID`."
+        )
     );
     Ok(ExitCode::from(1))
 }
@@ -149,7 +153,7 @@ fn described(filter: &HistoryFilter) -> Vec<String> {
 /// The readings as a table for people.
 fn table(listed: &[Listed]) -> String {
     if listed.is_empty() {
-        return "No readings found. Cast one with `iching cast \"your question\"`.".to_owned();
+        return paste("No readings found. Cast one with `iching cast \"your question\"`.");
     }
     let width = super::cast::text_width();
     let stamps: Vec<String> = listed
@@ -199,7 +203,9 @@ fn table(listed: &[Listed]) -> String {
         .iter()
         .any(|l| l.notes != crate::service::NoteCounts::default())
     {
-        out.push_str("\n\nJOURNAL: ✎ notes, ✓ outcomes; `iching notes ID` shows them.");
+        out.push_str(&paste(
+            "\n\nJOURNAL: ✎ notes, ✓ outcomes; `iching notes ID` shows them.",
+        ));
     }
     out.push_str(&format!("\n\nTimes are in {}.", zone_name()));
     out

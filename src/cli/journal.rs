@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::Args;
 use serde::Serialize;
 
+use super::hint::paste;
 use super::{CliError, emit, open};
 use crate::model::ReadingId;
 use crate::service::NoteKind;
@@ -119,8 +120,11 @@ async fn write(
     };
     let note = service.add_note(id, kind, text).await?;
     eprintln!(
-        "Added {} {note} to reading {id}. `iching notes {id}` lists them.",
-        if args.outcome { "outcome" } else { "note" }
+        "{}",
+        paste(&format!(
+            "Added {} {note} to reading {id}. `iching notes {id}` lists them.",
+            if args.outcome { "outcome" } else { "note" }
+        ))
     );
     Ok(ExitCode::SUCCESS)
 }
@@ -182,10 +186,10 @@ pub async fn notes(home: Option<&Path>, args: NotesArgs) -> Result<ExitCode, Cli
         return Ok(ExitCode::SUCCESS);
     }
     if entries.is_empty() {
-        emit(&format!(
+        emit(&paste(&format!(
             "Reading {} has no notes yet. Add one with `iching note {} \"what you make of it\"`, or later `--outcome` for how it turned out.",
             args.id, args.id
-        ));
+        )));
         return Ok(ExitCode::SUCCESS);
     }
     let width = super::cast::text_width();

@@ -8,7 +8,9 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand};
 use zeroize::Zeroizing;
 
-use super::{CliError, emit, open};
+use std::io::{BufRead as _, IsTerminal as _, Write as _};
+
+use super::{CliError, emit, open, sh_quote};
 use crate::service::{Access, Service};
 use crate::service::{KEY_FILE, KeyMode, NewSecret, PASSPHRASE_ENV, Rekeyed};
 
@@ -26,10 +28,16 @@ pub struct KeyArgs {
 enum KeyAction {
     /// Replace the key file with a new random key and re-seal every reading with it
     ///
-    /// Crash-safe: stopped at any moment, the store opens with the old key or the new one.
-    /// Backups made before keep needing the old key. A store sealed with a passphrase gets a
-    /// new key with `iching passphrase change` instead.
-    Rotate,
+    /// Asks first (y/N) on a terminal; --yes does not. Crash-safe: stopped at any moment, the
+    /// store opens with the old key or the new one. The old key is kept beside the new one as
+    /// iching.key.old-DATE (readable by you only) for the backups made before, which open only
+    /// with it (restore --key); remove it once no backup you keep needs it. A store sealed with
+    /// a passphrase gets a new key with `iching passphrase change` instead.
+    Rotate {
+        /// Rotate without asking.
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
 }
 
 /// Arguments of `passphrase`.
@@ -59,27 +67,90 @@ enum PassphraseAction {
 
 /// Runs `key`.
 pub async fn key(home: Option<&Path>, args: KeyArgs) -> Result<ExitCode, CliError> {
-    let KeyAction::Rotate = args.action;
+    let KeyAction::Rotate { yes } = args.action;
     let service = open(home, Access::Create)?;
-    let result = rotate(&service).await;
+    let result = rotate(&service, yes).await;
     service.close().await;
     result
 }
 
-async fn rotate(service: &Service) -> Result<ExitCode, CliError> {
+async fn rotate(service: &Service, yes: bool) -> Result<ExitCode, CliError> {
     if service.key_mode().await? == KeyMode::Passphrase {
         return Err(CliError::usage(
             "this store is sealed with a passphrase, not a key file: `iching passphrase change` gives it a new key (you may keep the same passphrase)",
         ));
     }
-    let done = service.rekey(NewSecret::KeyFile).await?;
     let key_file = service.dirs().data.join(KEY_FILE);
-    emit(&format!(
-        "{} with a new key, now in\n  {}\nThe old key no longer opens this store. Backups made before now still need the old key: keep your copy of it with them, or make a new backup (`iching backup FILE`).",
+    if !yes {
+        let question = format!(
+            "Give the store a new key and re-seal every reading? The old key stays beside it in {}.old-DATE for the backups made before now, which open only with it.",
+            sh_quote(&key_file)
+        );
+        if !confirm(&question, "rotating the key")? {
+            eprintln!("Kept the key as it is.");
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
+    let done = service.rekey(NewSecret::KeyFile).await?;
+    let mut out = format!(
+        "{} with a new key, now in\n  {}",
         resealed(&done),
-        key_file.display()
-    ));
+        sh_quote(&key_file)
+    );
+    if let Some(old) = &done.old_key {
+        out.push('\n');
+        out.push_str(&old_key_kept(old, &done.older_keys));
+    }
+    emit(&super::hint::paste(&out));
     Ok(ExitCode::SUCCESS)
+}
+
+/// Where the key a change replaced is kept, which backups need it (those made since the change
+/// that kept the newest of `older`, if any), and the command that restores one of them.
+fn old_key_kept(old: &Path, older: &[std::path::PathBuf]) -> String {
+    let (since, older_ones) = match older.last() {
+        None => (String::new(), String::new()),
+        Some(last) => {
+            let when = last
+                .file_name()
+                .map(|n| {
+                    n.to_string_lossy()
+                        .replace(crate::service::OLD_KEY_PREFIX, "")
+                })
+                .unwrap_or_default();
+            let names: Vec<String> = older.iter().map(|p| sh_quote(p)).collect();
+            (
+                format!(" since the key change of {when}"),
+                format!(
+                    "\nBackups made before that need the older keys kept beside it: {}.",
+                    names.join(", ")
+                ),
+            )
+        }
+    };
+    format!(
+        "The old key no longer opens this store; it is kept, readable by you only, in\n  {old}\nBackups made{since} before now are sealed with it and open only with it:\n  {restore}{older_ones}\nRemove a kept key once no backup you keep needs it (a backup made now, with `iching backup FILE`, needs none of them).",
+        old = sh_quote(old),
+        restore =
+            super::hint::current().command(&format!("restore BACKUP --key {}", sh_quote(old))),
+    )
+}
+
+/// Asks `question` (y/N) on the terminal; without one, refuses, naming `doing` and --yes.
+fn confirm(question: &str, doing: &str) -> Result<bool, CliError> {
+    if !std::io::stdin().is_terminal() {
+        return Err(CliError::usage(format!(
+            "not {doing} without confirmation: there is no terminal to ask on; pass --yes to go ahead"
+        )));
+    }
+    eprint!("{question} [y/N] ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|e| CliError::other(format!("cannot read the answer: {e}")))?;
+    Ok(matches!(answer.trim().to_lowercase().as_str(), "y" | "yes"))
 }
 
 /// Runs `passphrase`.
@@ -108,18 +179,22 @@ async fn change(service: &Service, action: &PassphraseAction) -> Result<ExitCode
             let done = service.rekey(NewSecret::Passphrase(new.into())).await?;
             let after = if mode == KeyMode::KeyFile {
                 format!(
-                    "The key file {} was removed. Every command now asks for the passphrase (or reads {PASSPHRASE_ENV}); without it nothing can be opened, so keep it safe. Backups made before now still need the old key file.",
-                    key_file.display()
+                    "The key file {} was removed. Every command now asks for the passphrase (or reads {PASSPHRASE_ENV}); without it nothing can be opened, so keep it safe.{}",
+                    key_file.display(),
+                    done.old_key
+                        .as_deref()
+                        .map(|old| format!("\n{}", old_key_kept(old, &done.older_keys)))
+                        .unwrap_or_default()
                 )
             } else {
                 format!(
                     "Every command now needs the new passphrase (asked, or {PASSPHRASE_ENV}). Backups made before now still open with the old one."
                 )
             };
-            emit(&format!(
+            emit(&super::hint::paste(&format!(
                 "{} under the new passphrase (Argon2id). {after}",
                 resealed(&done)
-            ));
+            )));
             Ok(ExitCode::SUCCESS)
         }
         (PassphraseAction::Remove, KeyMode::Passphrase) => {

@@ -9,6 +9,7 @@ mod delete;
 pub mod doctor;
 mod export;
 mod hexagram;
+pub mod hint;
 mod history;
 mod install;
 mod journal;
@@ -41,7 +42,8 @@ use crate::service::{Access, MAX_CONCURRENCY, Overrides, Service, ServiceError, 
                   arrive, read, browse the history and the book."
 )]
 pub struct Cli {
-    /// Where the data and config live (default: the platform's data and config dirs).
+    /// Where the data and config live (default: the platform's data and config dirs). A folder
+    /// of other files with no store in it is refused. Commands the messages suggest name it.
     #[arg(long, global = true, env = "ICHING_HOME", value_name = "DIR")]
     pub home: Option<PathBuf>,
 
@@ -76,7 +78,6 @@ impl Cli {
                 | Command::Retry(_)
                 | Command::Verify(_)
                 | Command::Backup(_)
-                | Command::Restore(_)
                 | Command::Key(_)
                 | Command::Passphrase(_)
                 | Command::Note(_)
@@ -87,10 +88,10 @@ impl Cli {
         }
     }
 
-    /// Whether the command reads a store that must be there already: every command that only
-    /// reads or changes what is stored, but `restore`, which may make a new store from a backup.
-    pub fn reads_a_store(&self) -> bool {
-        self.access() == Access::Existing && !matches!(self.command, Some(Command::Restore(_)))
+    /// Whether the command makes its home only once it has succeeded (`restore`, which takes
+    /// away what it made when it is refused), so nothing (not even the log) goes there before.
+    pub fn makes_its_home(&self) -> bool {
+        matches!(self.command, Some(Command::Restore(_)))
     }
 }
 
@@ -139,14 +140,16 @@ pub enum Command {
     /// Copy the store to a new file, safely even while a reading is being written
     ///
     /// The copy is sealed exactly like the store (it opens with the same key file or
-    /// passphrase), readable by you only, and never written over an existing file.
+    /// passphrase), readable by you only, and never written over an existing file. It ends
+    /// with the command that restores it, with --key naming the key file where it needs one.
     Backup(upkeep::BackupArgs),
     /// Add the readings of a backup that are not in the store
     ///
     /// Readings already here (same time, lines and question) are skipped; the others get new
     /// ids and are sealed with this store's key. A backup sealed with another key file needs
     /// --key; one sealed with a passphrase asks for it (or reads ICHING_BACKUP_PASSPHRASE).
-    /// Exit 1 when some readings of the backup were damaged and left out.
+    /// A --home that does not exist yet is made; a restore refused there leaves nothing
+    /// behind. Exit 1 when some readings of the backup were damaged and left out.
     Restore(upkeep::RestoreArgs),
     /// Add a note to a reading: what you make of it now, or later (--outcome) how it turned out
     ///
@@ -166,7 +169,7 @@ pub enum Command {
     /// QUESTION `-` reads it from standard input. Exit 0 answered, 1 not answered (nothing is
     /// saved), 130 cancelled.
     Ask(ask::AskArgs),
-    /// Give the store a new key file (`iching key rotate`)
+    /// Give the store a new key file (`iching key rotate --yes`; without --yes it asks first)
     Key(keys::KeyArgs),
     /// One hexagram of the book: figure, names, trigrams, nuclear hexagram, Legge's texts
     ///

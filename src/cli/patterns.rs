@@ -20,6 +20,10 @@ pub async fn run(
     if json {
         super::json::to_json(&p, "the patterns")
     } else {
-        Ok(text(&p, search.as_deref(), super::cast::text_width()))
+        Ok(super::hint::paste(&text(
+            &p,
+            search.as_deref(),
+            super::cast::text_width(),
+        )))
     }
 }

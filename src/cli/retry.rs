@@ -48,6 +48,6 @@ pub async fn run(home: Option<&Path>, args: RetryArgs) -> Result<ExitCode, CliEr
             if ran == 1 { "" } else { "s" }
         )
     };
-    emit(&message);
+    emit(&super::hint::paste(&message));
     Ok(exit_code(saved.status))
 }

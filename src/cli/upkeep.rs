@@ -10,7 +10,8 @@ use serde::Serialize;
 use super::{CliError, emit, open, sh_quote};
 use crate::model::ReadingId;
 use crate::service::{
-    Access, BACKUP_PASSPHRASE_ENV, BackupKey, DB_FILE, Dirs, KEY_FILE, KeyMode, Service,
+    Access, BACKUP_PASSPHRASE_ENV, BackupKey, DB_FILE, Dirs, FreshHome, HistoryFilter, KEY_FILE,
+    KeyMode, Service,
 };
 
 /// Arguments of `verify`.
@@ -79,7 +80,7 @@ pub async fn verify(home: Option<&Path>, args: VerifyArgs) -> Result<ExitCode, C
     if args.json {
         emit(&super::json::to_json(&report, "the findings")?);
     } else {
-        emit(&verify_text(&report));
+        emit(&super::hint::paste(&verify_text(&report)));
     }
     Ok(if report.intact {
         ExitCode::SUCCESS
@@ -131,30 +132,58 @@ pub async fn backup(home: Option<&Path>, args: BackupArgs) -> Result<ExitCode, C
     let key_file = service.dirs().data.join(KEY_FILE);
     service.close().await;
     let bytes = written?;
-    let home_flag = home.map_or(String::new(), |h| format!(" --home {}", sh_quote(h)));
-    let opens_with = match key_mode? {
-        KeyMode::KeyFile => format!(
-            "It is sealed with the key in {}: keep a copy of that file apart from the backup; without it the backup cannot be opened.",
-            sh_quote(&key_file)
+    // The restore command names the key file where the backup needs one: it then works as
+    // printed, here or in a new home, until the key is rotated (which keeps the old key and
+    // prints the command that takes it).
+    let (opens_with, key_flag) = match key_mode? {
+        KeyMode::KeyFile => (
+            format!(
+                "It is sealed with the key in {}: keep a copy of that file apart from the backup; without it the backup cannot be opened.",
+                sh_quote(&key_file)
+            ),
+            format!(" --key {}", sh_quote(&key_file)),
         ),
-        KeyMode::Passphrase => "It opens with the store's passphrase.".to_owned(),
+        KeyMode::Passphrase => (
+            "It opens with the store's passphrase, which restore asks for.".to_owned(),
+            String::new(),
+        ),
     };
+    let restore = super::hint::current().command(&format!("restore {}{key_flag}", sh_quote(&to)));
     emit(&format!(
-        "Backed up the store to\n  {}\n({} KiB, readable by you only). {opens_with}\nTo bring readings back: `iching{home_flag} restore {}` (adds only those that are missing).",
+        "Backed up the store to\n  {}\n({} KiB, readable by you only). {opens_with}\nTo bring its readings back (only those missing are added):\n  {restore}",
         sh_quote(&to),
         bytes.div_ceil(1024),
-        sh_quote(&to),
     ));
     Ok(ExitCode::SUCCESS)
 }
 
 /// Runs `restore`: exit 0 when every reading of the backup is here now, 1 when some were
 /// damaged and left out.
+///
+/// Into a home that does not exist yet it makes one; a restore refused there (or into a home
+/// with no store yet) takes away what it made, so nothing is left behind.
 pub async fn restore(home: Option<&Path>, args: RestoreArgs) -> Result<ExitCode, CliError> {
     key_without_store(home, &args)?;
-    let service = open(home, Access::Create)?;
-    let result = restore_into(&service, &args).await;
-    service.close().await;
+    // A file that is no backup is refused before anything is made.
+    Service::backup_key_mode(&args.file)?;
+    let fresh = FreshHome::note(home)?;
+    let (result, holds_readings) = match open(home, Access::Create) {
+        Ok(service) => {
+            let result = restore_into(&service, &args).await;
+            // A store that holds readings now (another command made it meanwhile) stays.
+            let holds_readings = result.is_err()
+                && service
+                    .history(HistoryFilter::default())
+                    .await
+                    .is_ok_and(|h| !h.is_empty());
+            service.close().await;
+            (result, holds_readings)
+        }
+        Err(e) => (Err(e), false),
+    };
+    if result.is_err() && !holds_readings {
+        fresh.undo();
+    }
     result
 }
 
@@ -169,17 +198,19 @@ fn key_without_store(home: Option<&Path>, args: &RestoreArgs) -> Result<(), CliE
     if !key.exists() || dirs.data.join(DB_FILE).exists() {
         return Ok(());
     }
-    let home_flag = home.map_or(String::new(), |h| format!(" --home {}", sh_quote(h)));
     let file = sh_quote(&args.file);
+    let hint = super::hint::current();
     let advice = match Service::backup_key_mode(&args.file)? {
         KeyMode::KeyFile => format!(
             "move the key file out of the folder and name it with --key: \
-             `mv {key} KEYFILE && iching{home_flag} restore {file} --key KEYFILE`",
-            key = sh_quote(&key)
+             `mv {key} KEYFILE && {restore}`",
+            key = sh_quote(&key),
+            restore = hint.command(&format!("restore {file} --key KEYFILE"))
         ),
         KeyMode::Passphrase => format!(
             "the backup opens with its passphrase, not a key file: move the key file out of the \
-             folder, then `iching{home_flag} restore {file}`"
+             folder, then `{}`",
+            hint.command(&format!("restore {file}"))
         ),
     };
     Err(CliError::usage(format!(

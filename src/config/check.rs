@@ -1,6 +1,6 @@
 //! Every setting's value checked where it is read, against its documented range: a refusal
-//! names where the value was given (`--rpm`, `` `rpm =` in config.toml ``, a `[providers.NAME]`
-//! table, an environment variable), says what is accepted, and shows the value with anything
+//! names where the value was given (`--rpm`, `config.toml line 3: key "rpm":`, a key of a
+//! `[providers.NAME]` table, an environment variable), says what is accepted, and shows the value with anything
 //! invisible written as an escape, never cleaned up behind the user's back. Secrets are never
 //! shown: a base URL is echoed without its credentials, query and fragment.
 
@@ -47,12 +47,14 @@ impl fmt::Display for At<'_> {
         match self {
             At::Flag(flag) => write!(f, "--{flag}"),
             At::Env(var) => write!(f, "{var}"),
-            At::File(key) => write!(f, "`{key} =` in config.toml"),
+            // The file and the line are put before it (`place.rs`): `config.toml line 3: key
+            // "rpm": must be ...`.
+            At::File(key) => write!(f, "key {}:", shown(key)),
             At::Provider(name, key) => {
-                write!(f, "`{key} =` in [providers.{}] in config.toml", shown(name))
+                write!(f, "key {} in [providers.{}]:", shown(key), shown(name))
             }
             At::Price(model, key) => {
-                write!(f, "`{key} =` in [prices.{}] in config.toml", shown(model))
+                write!(f, "key {} in [prices.{}]:", shown(key), shown(model))
             }
         }
     }
@@ -212,16 +214,16 @@ mod tests {
         );
         assert_eq!(
             message(timeout(At::File("read_timeout"), 0)),
-            "`read_timeout =` in config.toml must be between 1 and 86400 seconds (24 hours); got 0"
+            "key \"read_timeout\": must be between 1 and 86400 seconds (24 hours); got 0"
         );
         assert_eq!(
             message(timeout(At::Provider("box", "request_timeout"), 86_401)),
-            "`request_timeout =` in [providers.\"box\"] in config.toml must be between 1 and \
+            "key \"request_timeout\" in [providers.\"box\"]: must be between 1 and \
              86400 seconds (24 hours); got 86401"
         );
         assert_eq!(
             message(budget(At::File("rpm"), 0)),
-            "`rpm =` in config.toml must be at least 1; leave it out for no limit; got 0"
+            "key \"rpm\": must be at least 1; leave it out for no limit; got 0"
         );
         assert_eq!(
             message(budget(At::Flag("tpm"), 0)),
@@ -243,7 +245,7 @@ mod tests {
         for bad in [f64::NAN, f64::INFINITY, -0.5, 10_000.5] {
             let m = message(price(At::Price("gpt-4o", "prompt_per_million"), bad));
             assert!(
-                m.starts_with("`prompt_per_million =` in [prices.\"gpt-4o\"] in config.toml"),
+                m.starts_with("key \"prompt_per_million\" in [prices.\"gpt-4o\"]:"),
                 "{m}"
             );
         }
@@ -263,7 +265,7 @@ mod tests {
                 At::File("base_url"),
                 "https://user:hunter22@api.example.com/v1?key=sk-secret#frag"
             )),
-            "`base_url =` in config.toml has a query or a fragment (after `?` or `#`); give it \
+            "key \"base_url\": has a query or a fragment (after `?` or `#`); give it \
              without: https://api.example.com/v1"
         );
         assert!(

@@ -13,13 +13,38 @@ pub enum ConfigError {
         /// Why.
         source: std::io::Error,
     },
-    /// The config file is not valid TOML of the expected shape.
-    #[error("{path} is not a valid config file: {message}")]
+    /// The config file is not valid TOML of the expected shape: where (the line, and the key
+    /// written on it when there is one) and the parser's words.
+    #[error(
+        "{}{}: {}{message}",
+        path.display(),
+        line.map(|n| format!(" line {n}")).unwrap_or_default(),
+        key.as_deref().map(|k| format!("key \"{k}\": ")).unwrap_or_default()
+    )]
     Parse {
         /// The file.
         path: PathBuf,
+        /// The line (from 1) the parser stopped at.
+        line: Option<usize>,
+        /// The key written on that line.
+        key: Option<String>,
         /// The parser's message.
         message: String,
+    },
+    /// A value in the config file is outside what its key takes: the file, the line the key is
+    /// on, and the refusal (which names the key).
+    #[error(
+        "{}{}: {problem}",
+        path.display(),
+        line.map(|n| format!(" line {n}")).unwrap_or_default()
+    )]
+    Setting {
+        /// The file.
+        path: PathBuf,
+        /// The line (from 1) the key is on.
+        line: Option<usize>,
+        /// What is wrong, naming the key.
+        problem: Box<ConfigError>,
     },
     /// A file or folder the settings or prompts are read from can be changed by someone else.
     #[error(transparent)]

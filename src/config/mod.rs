@@ -8,6 +8,7 @@
 mod check;
 mod error;
 mod language;
+mod place;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -19,6 +20,7 @@ use crate::llm::preset::{Choice, Hosting, Preset, Structured, TokenParam, preset
 use crate::plan::Prompts;
 use crate::store::perms::check_settings;
 use check::At;
+use place::{located, parse_error};
 
 pub use crate::model::{Price, Prices, Secret};
 pub use check::{MAX_ATTEMPTS, MAX_CONCURRENCY, MAX_PRICE, MAX_TIMEOUT, MAX_TOKENS};
@@ -169,22 +171,27 @@ impl FileConfig {
     /// Parses `text`, the contents of a config file, and checks every value in it; `path`
     /// only names the file in an error.
     pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
-        let file: Self = toml::from_str(text).map_err(|e| ConfigError::Parse {
-            path: path.to_path_buf(),
-            message: e.message().to_owned(),
-        })?;
-        file.checked()
+        let file: Self =
+            toml::from_str(text).map_err(|e| parse_error(text, path, e.span(), e.message()))?;
+        file.checked_in(text, path)
     }
 
     /// Every value held to its range (the language as the list spells it), each refusal
     /// naming its key.
-    fn checked(mut self) -> Result<Self, ConfigError> {
+    fn checked(self) -> Result<Self, ConfigError> {
+        self.checked_in("", Path::new(CONFIG_FILE))
+    }
+
+    /// [`FileConfig::checked`], each refusal placed on its line of `text`, the file at `path`.
+    fn checked_in(mut self, text: &str, path: &Path) -> Result<Self, ConfigError> {
         let file = At::File;
         if let Some(url) = &self.base_url {
-            check::base_url(file("base_url"), url)?;
+            check::base_url(file("base_url"), url)
+                .map_err(|e| located(e, file("base_url"), text, path))?;
         }
         if let Some(n) = self.concurrency {
-            check::concurrency(file("concurrency"), n)?;
+            check::concurrency(file("concurrency"), n)
+                .map_err(|e| located(e, file("concurrency"), text, path))?;
         }
         for (key, value) in [
             ("read_timeout", self.read_timeout),
@@ -192,41 +199,51 @@ impl FileConfig {
             ("request_timeout", self.request_timeout),
         ] {
             if let Some(seconds) = value {
-                check::timeout(file(key), seconds)?;
+                check::timeout(file(key), seconds)
+                    .map_err(|e| located(e, file(key), text, path))?;
             }
         }
         if let Some(n) = self.max_attempts {
-            check::attempts(file("max_attempts"), n)?;
+            check::attempts(file("max_attempts"), n)
+                .map_err(|e| located(e, file("max_attempts"), text, path))?;
         }
         if let Some(n) = self.max_tokens {
-            check::max_tokens(file("max_tokens"), n)?;
+            check::max_tokens(file("max_tokens"), n)
+                .map_err(|e| located(e, file("max_tokens"), text, path))?;
         }
         for (key, value) in [("rpm", self.rpm), ("tpm", self.tpm)] {
             if let Some(n) = value {
-                check::budget(file(key), n)?;
+                check::budget(file(key), n).map_err(|e| located(e, file(key), text, path))?;
             }
         }
         if let Some(l) = &self.language {
-            self.language = language::language(file("language"), l)?;
+            self.language = language::language(file("language"), l)
+                .map_err(|e| located(e, file("language"), text, path))?;
         }
         for (model, p) in &self.prices.0 {
             let at = |key| At::Price(model, key);
-            check::price(at("prompt_per_million"), p.prompt_per_million)?;
-            check::price(at("completion_per_million"), p.completion_per_million)?;
+            check::price(at("prompt_per_million"), p.prompt_per_million)
+                .map_err(|e| located(e, at("prompt_per_million"), text, path))?;
+            check::price(at("completion_per_million"), p.completion_per_million)
+                .map_err(|e| located(e, at("completion_per_million"), text, path))?;
             if let Some(cached) = p.cached_prompt_per_million {
-                check::price(at("cached_prompt_per_million"), cached)?;
+                check::price(at("cached_prompt_per_million"), cached)
+                    .map_err(|e| located(e, at("cached_prompt_per_million"), text, path))?;
             }
         }
         for (name, table) in &self.providers {
             let at = |key| At::Provider(name, key);
             if let Some(url) = &table.base_url {
-                check::base_url(at("base_url"), url)?;
+                check::base_url(at("base_url"), url)
+                    .map_err(|e| located(e, at("base_url"), text, path))?;
             }
             if let Some(n) = table.concurrency {
-                check::concurrency(at("concurrency"), n)?;
+                check::concurrency(at("concurrency"), n)
+                    .map_err(|e| located(e, at("concurrency"), text, path))?;
             }
             if let Some(seconds) = table.request_timeout {
-                check::timeout(at("request_timeout"), seconds)?;
+                check::timeout(at("request_timeout"), seconds)
+                    .map_err(|e| located(e, at("request_timeout"), text, path))?;
             }
         }
         Ok(self)
@@ -267,10 +284,7 @@ fn rewrite(
             });
         }
     };
-    let text = edit(&old).map_err(|e| ConfigError::Parse {
-        path: path.to_path_buf(),
-        message: e.message().to_owned(),
-    })?;
+    let text = edit(&old).map_err(|e| parse_error(&old, path, e.span(), e.message()))?;
     FileConfig::parse(&text, path)?;
     let write = |e: std::io::Error| ConfigError::Read {
         path: path.to_path_buf(),

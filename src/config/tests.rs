@@ -403,7 +403,7 @@ fn a_timeout_no_clock_can_reach_is_refused_naming_its_key() {
         .to_string();
     assert_eq!(
         err,
-        "`request_timeout =` in config.toml must be between 1 and 86400 seconds (24 hours); \
+        "config.toml line 1: key \"request_timeout\": must be between 1 and 86400 seconds (24 hours); \
          got 18446744073709551615"
     );
     let err = resolved(
@@ -426,7 +426,9 @@ fn a_timeout_no_clock_can_reach_is_refused_naming_its_key() {
     .unwrap_err()
     .to_string();
     assert!(
-        err.starts_with("`request_timeout =` in [providers.\"box\"] in config.toml"),
+        err.starts_with(
+            "config.toml line 4: key \"request_timeout\" in [providers.\"box\"]: must be"
+        ),
         "{err}"
     );
     // A day is the most, and it can be added to any clock.
@@ -448,7 +450,7 @@ fn budgets_of_zero_and_token_limits_past_the_maximum_are_refused() {
         assert_eq!(
             err,
             format!(
-                "`{key} =` in config.toml must be at least 1; leave it out for no limit; got 0"
+                "config.toml line 1: key \"{key}\": must be at least 1; leave it out for no limit; got 0"
             )
         );
     }
@@ -472,7 +474,7 @@ fn budgets_of_zero_and_token_limits_past_the_maximum_are_refused() {
         .to_string();
     assert_eq!(
         err,
-        "`max_tokens =` in config.toml must be between 1 and 1000000; got 1000001"
+        "config.toml line 1: key \"max_tokens\": must be between 1 and 1000000; got 1000001"
     );
     assert_eq!(
         resolved("max_tokens = 1000000\n", Overrides::default())
@@ -545,7 +547,7 @@ fn the_language_is_a_listed_name_or_a_tag_never_an_instruction() {
         .unwrap_err()
         .to_string();
     assert!(
-        err.starts_with("`language =` in config.toml must be the name of a language"),
+        err.starts_with("config.toml line 1: key \"language\": must be the name of a language"),
         "{err}"
     );
     assert!(err.ends_with(r#"got "Say \x1b[2J PWNED""#), "{err}");
@@ -561,7 +563,7 @@ fn a_base_url_with_a_query_or_fragment_is_refused_without_showing_it() {
     .to_string();
     assert_eq!(
         err,
-        "`base_url =` in config.toml has a query or a fragment (after `?` or `#`); give it \
+        "config.toml line 1: key \"base_url\": has a query or a fragment (after `?` or `#`); give it \
          without: https://proxy.example/v1"
     );
     let err = resolved(

@@ -176,7 +176,7 @@ async fn run_checks(ctx: &mut Setup, checks: &mut Vec<Check>) -> Result<(), Serv
                         "pick one with --model (or model = \"...\" in config.toml): {}{}",
                         some.join(", "),
                         if models.len() > 5 {
-                            ", ... (iching models lists all)"
+                            ", ... (`iching models` lists all)"
                         } else {
                             ""
                         }

@@ -292,7 +292,7 @@ fn home_words(problem: &HomeProblem, path: &std::path::Path) -> String {
             "--home {path} does not exist, so it holds no readings; check the path (a new store is made only by a command that writes, such as `iching cast`)"
         ),
         HomeProblem::HoldsNoStore => format!(
-            "--home {path} holds no iching store (no {}); check the path (a new store is made only by a command that writes, such as `iching cast`, or by `iching restore`)",
+            "--home {path} holds no iching store (no {}) but other files; check the path (a new store is made in a new or empty folder)",
             crate::store::DB_FILE
         ),
     }
@@ -334,6 +334,7 @@ impl ServiceError {
                 **e,
                 ConfigError::Invalid(_)
                     | ConfigError::Parse { .. }
+                    | ConfigError::Setting { .. }
                     | ConfigError::MissingKey { .. }
                     | ConfigError::Unsafe(_)
             ),

@@ -49,7 +49,8 @@ pub use crate::plan::{Section, plan};
 pub use crate::store::perms::sh_quote;
 pub use crate::store::{
     DB_FILE, HistoryFilter, KEY_FILE, KeyMode, Listed, MAX_NOTE_CHARS, NewSecret, NoteCounts,
-    NoteKind, PASSPHRASE_ENV, Rekeyed, StoreError, passphrase_strength, validate_note,
+    NoteKind, OLD_KEY_PREFIX, PASSPHRASE_ENV, Rekeyed, StoreError, passphrase_strength,
+    validate_note,
 };
 
 pub use batch::{BatchEvent, BatchJob, JobOutcome, planned_sections};
@@ -66,7 +67,7 @@ pub use setup::Setup;
 pub use stats::{
     AllStats, FollowupTotals, ModelTotals, ReadingStats, Row, SectionAverages, Skipped, Totals,
 };
-pub use upkeep::{BACKUP_PASSPHRASE_ENV, BackupKey};
+pub use upkeep::{BACKUP_PASSPHRASE_ENV, BackupKey, FreshHome};
 
 /// What a question that fails its integrity check is shown as, wherever it would be shown.
 pub const INTEGRITY_PLACEHOLDER: &str = "(integrity check failed)";
@@ -151,14 +152,16 @@ impl std::fmt::Debug for Service {
     }
 }
 
-/// Checks `--home` before anything is created there: a file is never a home, and for reading
-/// commands a folder that does not exist is a typo, not a new store.
+/// Checks `--home` before anything is created there, the one rule every command and the
+/// terminal app follow: a file is never a home; a folder that holds other things but no store
+/// is a wrong path ([`check_home_holds_store`]); and for commands that need a store already, a
+/// folder that does not exist is a typo, not a new store.
 pub fn check_home(home: Option<&Path>, access: Access) -> Result<(), ServiceError> {
     let Some(home) = home.filter(|h| !h.as_os_str().is_empty()) else {
         return Ok(());
     };
     match std::fs::metadata(home) {
-        Ok(m) if m.is_dir() => Ok(()),
+        Ok(m) if m.is_dir() => check_home_holds_store(Some(home)),
         Ok(_) => Err(ServiceError::Home {
             problem: HomeProblem::IsAFile,
             path: home.to_path_buf(),
@@ -173,11 +176,12 @@ pub fn check_home(home: Option<&Path>, access: Access) -> Result<(), ServiceErro
     }
 }
 
-/// For a command that reads a store (not one that makes it, as `restore` does): a `--home`
-/// folder that holds other things but no store (`--home ~`) is a wrong path, where opening
-/// would leave a key file and a database among them. An empty folder is a new home (where
-/// reading finds no readings); so is one holding only what iching writes there (its log, lock,
-/// config, backups and exports, all named `iching...`) or hidden entries (`.DS_Store`, `.git`).
+/// A `--home` folder that holds other things but no store (`--home ~`) is a wrong path, where
+/// opening would leave a key file and a database among them (or find no readings): refused
+/// alike by every command, whether it reads, writes or restores. An empty folder is a new home
+/// (where reading finds no readings); so is one holding only what iching writes there (its
+/// log, lock, config, prompts, kept keys, backups and exports, all named `iching...`), iching
+/// backups under any name (copied there to be restored) or hidden entries (`.DS_Store`, `.git`).
 pub fn check_home_holds_store(home: Option<&Path>) -> Result<(), ServiceError> {
     let Some(home) = home.filter(|h| !h.as_os_str().is_empty()) else {
         return Ok(());
@@ -191,7 +195,11 @@ pub fn check_home_holds_store(home: Option<&Path>) -> Result<(), ServiceError> {
     let foreign = entries.flatten().any(|e| {
         let name = e.file_name();
         let name = name.to_string_lossy();
-        !(name.starts_with('.') || name.starts_with("iching") || name == crate::config::CONFIG_FILE)
+        !(name.starts_with('.')
+            || name.starts_with("iching")
+            || name == crate::config::CONFIG_FILE
+            || name == crate::config::PROMPTS_DIR
+            || is_a_backup(&e))
     });
     if foreign {
         return Err(ServiceError::Home {
@@ -200,6 +208,21 @@ pub fn check_home_holds_store(home: Option<&Path>) -> Result<(), ServiceError> {
         });
     }
     Ok(())
+}
+
+/// Whether `entry` is a file holding an iching store (a backup copied there to be restored,
+/// under any name). Only a regular file that begins as SQLite's do is opened to look.
+fn is_a_backup(entry: &std::fs::DirEntry) -> bool {
+    use std::io::Read as _;
+    if !entry.file_type().is_ok_and(|t| t.is_file()) {
+        return false;
+    }
+    let mut head = [0u8; 16];
+    let sqlite = std::fs::File::open(entry.path())
+        .and_then(|mut f| f.read_exact(&mut head))
+        .is_ok()
+        && &head == b"SQLite format 3\0";
+    sqlite && matches!(crate::store::key_mode_of(&entry.path()), Ok(Some(_)))
 }
 
 impl Service {

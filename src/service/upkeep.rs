@@ -118,3 +118,68 @@ impl Service {
             })
     }
 }
+
+/// What was in a home before a restore began, so that a restore refused there takes away what
+/// it made (the folders, a new store and its key, lock and log) and nothing that was there.
+/// A home that held a store already is left as it is.
+#[derive(Debug)]
+pub struct FreshHome {
+    /// The data folder.
+    data: PathBuf,
+    /// The folders this run is about to make, the data folder first.
+    made: Vec<PathBuf>,
+    /// Whether a store was there already.
+    had_store: bool,
+    /// The names in the data folder before.
+    before: std::collections::HashSet<std::ffi::OsString>,
+}
+
+impl FreshHome {
+    /// Notes what `home` (the platform's folder when `None`) holds now.
+    pub fn note(home: Option<&Path>) -> Result<Self, ServiceError> {
+        let data = crate::config::Dirs::resolve(home)?.data;
+        let made = data
+            .ancestors()
+            .take_while(|d| !d.as_os_str().is_empty() && std::fs::symlink_metadata(d).is_err())
+            .map(Path::to_path_buf)
+            .collect();
+        let before = std::fs::read_dir(&data)
+            .map(|entries| entries.flatten().map(|e| e.file_name()).collect())
+            .unwrap_or_default();
+        Ok(Self {
+            had_store: data.join(DB_FILE).exists(),
+            data,
+            made,
+            before,
+        })
+    }
+
+    /// Removes what iching made in the home since [`FreshHome::note`] (its files are named
+    /// `iching...` or `.iching...`/`.restore...`), then the folders it made, if they are empty.
+    pub fn undo(self) {
+        if self.had_store {
+            return;
+        }
+        if let Ok(entries) = std::fs::read_dir(&self.data) {
+            for entry in entries.flatten() {
+                let name = entry.file_name();
+                let ours = name.to_str().is_some_and(|n| {
+                    n.starts_with("iching") || n.starts_with(".iching") || n.starts_with(".restore")
+                });
+                if !ours || self.before.contains(&name) {
+                    continue;
+                }
+                let path = entry.path();
+                let _ = match entry.file_type() {
+                    Ok(t) if t.is_dir() => std::fs::remove_dir_all(&path),
+                    _ => std::fs::remove_file(&path),
+                };
+            }
+        }
+        for dir in &self.made {
+            if std::fs::remove_dir(dir).is_err() {
+                break;
+            }
+        }
+    }
+}

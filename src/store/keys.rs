@@ -18,7 +18,7 @@
 use std::fs::OpenOptions;
 use std::io::{ErrorKind, Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use zeroize::Zeroizing;
 
@@ -430,6 +430,51 @@ pub(super) fn staged_key_path(key_path: &Path) -> std::path::PathBuf {
 
 /// The staged key file's name.
 pub(super) const STAGED_KEY_FILE: &str = "iching.key.new";
+
+/// How a key file kept after a key change begins: `iching.key.old-2026-12-08T004105Z`.
+pub const OLD_KEY_PREFIX: &str = "iching.key.old-";
+
+/// The keys kept beside `key_path` by earlier key changes, oldest first (their names sort by
+/// time).
+pub(super) fn kept_keys(key_path: &Path) -> Vec<PathBuf> {
+    let dir = key_path.parent().unwrap_or(Path::new("."));
+    let mut kept: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter(|e| e.file_name().to_string_lossy().starts_with(OLD_KEY_PREFIX))
+                .map(|e| e.path())
+                .collect()
+        })
+        .unwrap_or_default();
+    kept.sort();
+    kept
+}
+
+/// Keeps the key in `key_path` as a new file beside it named for the time `now_ms` (UTC; mode
+/// 0600, synced, never over a file: a second change in the same second gets `-2`), for the
+/// backups sealed with it. The user removes it when no backup needs it.
+pub(super) fn keep_old_key(key_path: &Path, now_ms: i64) -> Result<PathBuf, StoreError> {
+    let master = read_key_file(key_path)?.ok_or_else(|| StoreError::KeyFileMissing {
+        key: key_path.to_path_buf(),
+        db: key_path.with_file_name(super::DB_FILE),
+    })?;
+    let stamp: String = crate::when::Stamp::utc(now_ms)
+        .rfc3339()
+        .chars()
+        .filter(|&c| c != ':')
+        .collect();
+    let path = (1u32..=1000)
+        .map(|n| match n {
+            1 => key_path.with_file_name(format!("{OLD_KEY_PREFIX}{stamp}")),
+            n => key_path.with_file_name(format!("{OLD_KEY_PREFIX}{stamp}-{n}")),
+        })
+        .find(|p| std::fs::symlink_metadata(p).is_err())
+        .unwrap_or_else(|| key_path.with_file_name(OLD_KEY_PREFIX));
+    // Created exclusively: a name taken meanwhile fails rather than being written over.
+    write_key_file(&path, &master)?;
+    Ok(path)
+}
 
 /// The key that opens `found`'s key check, from `iching.key` or, after a key change that was
 /// cut short between the database's commit and the rename, from `iching.key.new` (which is then

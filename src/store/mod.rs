@@ -49,7 +49,9 @@ pub use crate::model::NoteKind;
 pub use backup::{Imported, OpenedBackup, Verified, backup, key_mode_of};
 pub use error::StoreError;
 pub use followups::{AllFollowupFigures, Followup, FollowupFigures, NewFollowup};
-pub use keys::{KeyMode, MIN_PASSPHRASE_CHARS, PASSPHRASE_ENV, passphrase_strength};
+pub use keys::{
+    KeyMode, MIN_PASSPHRASE_CHARS, OLD_KEY_PREFIX, PASSPHRASE_ENV, passphrase_strength,
+};
 pub use notes::{MAX_NOTE_CHARS, Note, NoteCounts, NoteError, validate_note};
 pub use parts::{AllSectionFigures, Part, PartText, SectionFigures};
 pub use provider_keys::MAX_PROVIDER_KEY_BYTES;

@@ -6,7 +6,9 @@
 //! 1. Under the exclusive lock on `.iching.lock`, everything is checked first (a store with a
 //!    damaged reading is not re-keyed: that would re-tag the damage as iching's own) and no
 //!    live process may be generating a reading.
-//! 2. A new key file is written as `iching.key.new` (0600, synced).
+//! 2. The key file of a key-file store is kept as `iching.key.old-<UTC time>` (0600, synced)
+//!    for the backups sealed with it (removed again if the change fails before it commits),
+//!    and a new key file is written as `iching.key.new` (0600, synced).
 //! 3. One transaction re-seals every question and section blob, writes the new key settings
 //!    and key check, and re-tags every row and the header. It commits, or nothing changed.
 //! 4. `iching.key.new` is renamed over `iching.key` (or, for a passphrase now, `iching.key` is
@@ -23,7 +25,7 @@
 //! a key that is gone. Work in flight that would write at its end (a follow-up) claims itself
 //! (`claim.rs`), and a key change refuses to start while it runs.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use rusqlite::params;
 use zeroize::Zeroizing;
@@ -43,7 +45,7 @@ pub enum NewSecret {
 }
 
 /// What a key change did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rekeyed {
     /// Readings re-sealed.
     pub readings: usize,
@@ -51,6 +53,11 @@ pub struct Rekeyed {
     pub sealed: usize,
     /// How the store is sealed now.
     pub mode: KeyMode,
+    /// Where the key file it was sealed with before is kept (`iching.key.old-...`, 0600) for
+    /// the backups made before; `None` when it was sealed with a passphrase.
+    pub old_key: Option<PathBuf>,
+    /// The keys earlier changes kept beside it, oldest first: backups older still need those.
+    pub older_keys: Vec<PathBuf>,
 }
 
 /// Test builds stop here when `ICHING_TEST_PAUSE` names `phase`, so a test can kill the
@@ -106,9 +113,24 @@ impl Store {
                 (master, KeyMode::Passphrase, Some(kdf))
             }
         };
+        // The key going away stays beside the new one for the backups sealed with it, kept
+        // before anything changes (a change that does not commit removes it again).
+        let older_keys = keys::kept_keys(&key_path);
+        let old_key = match self.mode {
+            KeyMode::KeyFile => Some(keys::keep_old_key(&key_path, super::now_ms())?),
+            KeyMode::Passphrase => None,
+        };
+        let forget_old_key = || {
+            if let Some(old) = &old_key {
+                let _ = std::fs::remove_file(old);
+            }
+        };
         if mode == KeyMode::KeyFile {
             let _ = std::fs::remove_file(&staged);
-            keys::write_key_file(&staged, &master)?;
+            if let Err(e) = keys::write_key_file(&staged, &master) {
+                forget_old_key();
+                return Err(e);
+            }
             keys::sync_dir(&dir);
         }
         pause_for_tests("key-written");
@@ -133,6 +155,7 @@ impl Store {
             Ok(done) => done,
             Err(e) => {
                 let _ = std::fs::remove_file(&staged);
+                forget_old_key();
                 return Err(e);
             }
         };
@@ -157,6 +180,8 @@ impl Store {
             readings,
             sealed,
             mode,
+            old_key,
+            older_keys,
         })
     }
 
