@@ -95,14 +95,14 @@ fn quoted(text: &str) -> String {
     // Whether the text so far has left a shell quote open: a backtick there is in a path.
     let mut in_quote = false;
     while let Some(open) = rest.find('`') {
-        in_quote ^= quotes(&rest[..open]) % 2 == 1;
+        in_quote ^= !quotes(&rest[..open]).is_multiple_of(2);
         let after = &rest[open + 1..];
         let span = after.find('`').map(|close| &after[..close]);
         match span {
             Some(span)
                 if !in_quote
                     && !span.contains('\n')
-                    && quotes(span) % 2 == 0
+                    && quotes(span).is_multiple_of(2)
                     && span.chars().next().is_some_and(|c| !c.is_whitespace()) =>
             {
                 out.push_str(&rest[..open]);
