@@ -55,6 +55,23 @@ fn app(size: (u16, u16)) -> App {
     })
 }
 
+/// The priced model of the figures' fixtures.
+const PRICED_MODEL: &str = "gpt-4o-mini";
+
+/// The app with [`PRICED_MODEL`] chosen: readings cast in it are a model's, with figures.
+fn priced_app(size: (u16, u16)) -> App {
+    let mut a = app(size);
+    a.provider = ProviderLine::new(
+        &ProviderInfo {
+            kind: crate::llm::ProviderKind::OpenAi,
+            model: PRICED_MODEL.into(),
+            endpoint: "https://api.openai.com/v1".into(),
+        },
+        None,
+    );
+    a
+}
+
 /// The help's first line shown, when the help is open.
 fn the_help(a: &App) -> Option<usize> {
     match a.overlay {
@@ -249,7 +266,7 @@ fn done(reading: &Reading, section: Section) -> SectionDone {
         },
         latency: Duration::from_millis(1200 + 100 * u64::from(section.id())),
         ttft: Some(Duration::from_millis(310)),
-        model: "legge-1882".into(),
+        model: PRICED_MODEL.into(),
         attempts: 1,
         failed_usage: None,
     }
@@ -287,7 +304,7 @@ fn send(app: &mut App, run: u64, section: Section, kind: EventKind) {
 
 /// A grid with a section of every kind: done, streaming, retrying, failed, running, queued.
 fn mid_flight(size: (u16, u16)) -> App {
-    let mut app = app(size);
+    let mut app = priced_app(size);
     let run = cast_manual(&mut app);
     app.update(Msg::Saved {
         run,
@@ -383,8 +400,8 @@ fn history_rows() -> Vec<HistoryEntry> {
                     sections_done: done,
                     sections_failed: 0,
                     total_tokens: tokens,
-                    provider: "offline".into(),
-                    model: "legge-1882".into(),
+                    provider: "openai".into(),
+                    model: PRICED_MODEL.into(),
                 },
                 question: Ok(q.into()),
                 context: None,

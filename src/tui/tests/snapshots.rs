@@ -331,7 +331,7 @@ fn stats_of_a_reading_with_prices() {
         let mut a = app(size);
         let mut prices = crate::config::Prices::default();
         prices.0.insert(
-            "legge-1882".into(),
+            "gpt-4o-mini".into(),
             Price {
                 prompt_per_million: 0.15,
                 completion_per_million: 0.6,
@@ -359,7 +359,7 @@ fn stats_of_a_reasoning_model_with_a_prompt_cache() {
         let mut a = app(size);
         let mut prices = crate::config::Prices::default();
         prices.0.insert(
-            "legge-1882".into(),
+            "gpt-4o-mini".into(),
             Price {
                 prompt_per_million: 0.25,
                 completion_per_million: 2.0,
@@ -685,15 +685,29 @@ fn stats_count_the_follow_ups_below_the_table() {
                 usage: Usage::estimated(tokens - 100, 100),
                 latency_ms: 2_100,
                 ttft_ms: Some(300),
-                provider: "offline".into(),
-                model: "legge-1882".into(),
+                provider: "openai".into(),
+                model: "gpt-4o-mini".into(),
                 sections_left_out: 0,
             });
         }
-        a.update(stats_loaded(report, &crate::config::Prices::default()));
+        let mut prices = crate::config::Prices::default();
+        prices.0.insert(
+            "gpt-4o-mini".into(),
+            Price {
+                prompt_per_million: 0.15,
+                completion_per_million: 0.6,
+                cached_prompt_per_million: None,
+            },
+        );
+        a.update(stats_loaded(report, &prices));
         let screen = draw(&a);
+        // 5,940 prompt tokens at $0.15 and 200 completion tokens at $0.60 a million ($0.0010,
+        // cut short at 60 columns).
+        let cost = if size.0 < 80 { "$0.0…" } else { "$0.0010" };
         assert!(
-            screen.contains("Follow-up questions: 2 · 6,140 tokens · 2.1 s each · free"),
+            screen.contains(&format!(
+                "Follow-up questions: 2 · 6,140 tokens · 2.1 s each · {cost}"
+            )),
             "{screen}"
         );
         a

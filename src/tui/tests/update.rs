@@ -989,7 +989,7 @@ fn f7_picks_a_provider_and_a_model_and_asks_to_keep_them() {
 
 #[test]
 fn a_card_keeps_the_model_it_asked_when_another_provider_is_chosen() {
-    let mut a = app(WIDE);
+    let mut a = priced_app(WIDE);
     let run = cast_manual(&mut a);
     a.update(Msg::Saved {
         run,
@@ -1037,7 +1037,7 @@ fn a_card_keeps_the_model_it_asked_when_another_provider_is_chosen() {
     let grid = lines[..lines.len() - 2].join("\n");
     assert!(!grid.contains("qwen2.5"), "{screen}");
     assert_eq!(
-        grid.matches("legge-1882").count(),
+        grid.matches(PRICED_MODEL).count(),
         plan(&r).len(),
         "{screen}"
     );
@@ -1046,7 +1046,7 @@ fn a_card_keeps_the_model_it_asked_when_another_provider_is_chosen() {
     assert!(matches!(&fx[..], [Effect::Retry { .. }]), "{fx:?}");
     let cards = &a.live.as_ref().unwrap().cards;
     assert_eq!(cards[0].model_label(), Some("qwen2.5:7b"));
-    assert_eq!(cards[1].model_label(), Some("legge-1882"));
+    assert_eq!(cards[1].model_label(), Some(PRICED_MODEL));
 }
 
 #[test]
@@ -1125,7 +1125,7 @@ fn a_card_from_its_events_and_from_the_store_are_the_same_card() {
         r.clone(),
         QUESTION.into(),
         &sections,
-        "legge-1882",
+        PRICED_MODEL,
         Duration::ZERO,
     );
     for e in &events {
