@@ -6,6 +6,11 @@
 //! reading's throughput is all its tokens (prompt and completion) over its wall time (its
 //! sections ran at once, so not a sum of their rates); a cost is known when every model that
 //! answered has a price, and the offline text costs nothing.
+//!
+//! And the rule of what has figures at all: the classic text (the offline provider answering
+//! from Legge's translation on this machine) spends no tokens, so it has none to show, no rate
+//! and no cost: [`is_classic_text`] says which answers are its, and the front ends show
+//! [`CLASSIC_TEXT`] where a model's figures would be.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -20,6 +25,35 @@ use crate::plan::{Section, plan};
 use crate::report::{ReadingStatus, SectionStatus, rate};
 use crate::store::{FollowupFigures, ReadingRow, SectionFigures, rfc3339};
 
+/// What the front ends show where a model's figures would be, for the classic text.
+pub const CLASSIC_TEXT: &str = "Legge's text";
+
+/// Whether `model` is the classic text: the offline provider's answers from Legge's
+/// translation, which have no tokens, rate or cost to show (older readings stored estimated
+/// counts for them; they are not shown either).
+pub fn is_classic_text(model: &str) -> bool {
+    model == crate::llm::offline::MODEL
+}
+
+/// Whether a reading is the classic text's: everything that answered it (its sections and
+/// follow-ups) is, or, before anything answered, it asked the classic text (`asked`, the
+/// reading's model). Then it has no tokens, rate or cost to show.
+pub fn reading_is_classic(
+    asked: &str,
+    parts: &[SectionFigures],
+    followups: &[FollowupFigures],
+) -> bool {
+    let mut answered = parts
+        .iter()
+        .filter_map(|m| m.model.as_deref())
+        .chain(followups.iter().map(|f| f.model.as_str()))
+        .peekable();
+    match answered.peek() {
+        Some(_) => answered.all(is_classic_text),
+        None => is_classic_text(asked),
+    }
+}
+
 /// What one section cost, at `prices`: `Some(0)` for the offline text, `None` when its model
 /// has no price or it used no tokens anyone reported.
 pub fn part_cost(m: &SectionFigures, prices: &Prices) -> Option<f64> {
@@ -27,7 +61,7 @@ pub fn part_cost(m: &SectionFigures, prices: &Prices) -> Option<f64> {
     let billed = m.billed()?;
     prices
         .cost(model, &billed)
-        .or((model == crate::llm::offline::MODEL).then_some(0.0))
+        .or(is_classic_text(model).then_some(0.0))
 }
 
 /// What one reading cost, its follow-ups included, when every model that answered it has a
@@ -87,6 +121,8 @@ pub struct Row {
     pub cost: Option<f64>,
     /// Whether its token counts are estimates.
     pub estimated: bool,
+    /// Whether the classic text answered it ([`is_classic_text`]): no figures to show.
+    pub classic: bool,
 }
 
 /// A reading's (or a model's) totals.
@@ -117,7 +153,8 @@ pub struct Totals {
     pub cost: Option<f64>,
     /// Models without a price in the config.
     pub unpriced: Vec<String>,
-    /// Whether every section came from the offline text, which costs nothing.
+    /// Whether every section came from the classic text (the offline provider,
+    /// [`is_classic_text`]): no tokens, rate or cost to show.
     pub offline: bool,
     /// Whether some counts are estimates.
     pub estimated: bool,
@@ -163,6 +200,9 @@ pub struct FollowupTotals {
     pub unpriced: Vec<String>,
     /// Whether some counts are estimates.
     pub estimated: bool,
+    /// Whether every one was answered by the classic text ([`is_classic_text`]): no figures to
+    /// show.
+    pub classic: bool,
 }
 
 pub fn followup_totals<'a>(
@@ -173,8 +213,10 @@ pub fn followup_totals<'a>(
     let mut cost = 0.0;
     let mut unpriced = BTreeSet::new();
     let mut latency = 0.0;
+    let mut classic = true;
     for f in all {
         t.count += 1;
+        classic &= is_classic_text(&f.model);
         t.prompt_tokens += u64::from(f.usage.prompt_tokens);
         t.completion_tokens += u64::from(f.usage.completion_tokens);
         t.cached_tokens += u64::from(f.usage.cached_tokens);
@@ -182,7 +224,7 @@ pub fn followup_totals<'a>(
         latency += f.latency_ms as f64;
         match prices.cost(&f.model, &f.usage) {
             Some(c) => cost += c,
-            None if f.model == crate::llm::offline::MODEL => {}
+            None if is_classic_text(&f.model) => {}
             None => {
                 unpriced.insert(f.model.clone());
             }
@@ -190,6 +232,7 @@ pub fn followup_totals<'a>(
     }
     t.total_tokens = t.prompt_tokens + t.completion_tokens;
     t.avg_latency_ms = (t.count > 0).then(|| latency / t.count as f64);
+    t.classic = classic && t.count > 0;
     t.cost = unpriced.is_empty().then_some(cost);
     t.unpriced = unpriced.into_iter().collect();
     t
@@ -210,7 +253,7 @@ pub struct SectionAverages {
     pub failure_rate: f64,
     /// Failures by kind (`timeout`: 2, ...); kinds older readings did not record are left out.
     pub failed_by_kind: BTreeMap<ErrorKind, usize>,
-    /// Mean completion tokens of the complete ones.
+    /// Mean completion tokens of the complete ones a model answered (none for the classic text).
     pub avg_completion_tokens: Option<f64>,
     /// Mean latency of the complete ones.
     pub avg_latency_ms: Option<f64>,
@@ -309,6 +352,7 @@ pub fn rows(parts: &[SectionFigures], planned: &[u8], prices: &Prices) -> Vec<Ro
             model: m.model.clone(),
             cost: part_cost(m, prices),
             estimated: m.usage == Some(UsageSource::Estimated),
+            classic: m.model.as_deref().is_some_and(is_classic_text),
         })
         .collect()
 }
@@ -332,7 +376,7 @@ pub fn totals<'a>(parts: impl IntoIterator<Item = &'a SectionFigures>, prices: &
         t.failed_tokens += u64::from(m.failed_usage().map_or(0, |u| u.total()));
         t.estimated |= billed.source == UsageSource::Estimated;
         let model = m.model.clone().unwrap_or_default();
-        let free = model == crate::llm::offline::MODEL;
+        let free = is_classic_text(&model);
         offline &= free;
         match prices.cost(&model, &billed) {
             Some(c) => {
@@ -399,8 +443,10 @@ pub fn across(parts: &[(ReadingId, SectionFigures)], prices: &Prices) -> AllStat
                     runs: ms.len(),
                     failed,
                     failure_rate: failed as f64 / ms.len() as f64,
+                    // The classic text spends no tokens: its sections are not averaged in.
                     avg_completion_tokens: mean(
                         ok.iter()
+                            .filter(|m| !m.model.as_deref().is_some_and(is_classic_text))
                             .filter_map(|m| m.completion_tokens)
                             .map(f64::from)
                             .collect(),

@@ -272,6 +272,17 @@ fn done(reading: &Reading, section: Section) -> SectionDone {
     }
 }
 
+/// `section` as the classic text answers it: no tokens spent, a few milliseconds.
+fn classic_done(reading: &Reading, section: Section) -> SectionDone {
+    SectionDone {
+        usage: Usage::reported(0, 0),
+        latency: Duration::from_millis(2 + u64::from(section.id())),
+        ttft: Some(Duration::from_millis(1)),
+        model: crate::service::OFFLINE_MODEL.into(),
+        ..done(reading, section)
+    }
+}
+
 fn event(run_id: i64, section: Section, kind: EventKind) -> SectionEvent {
     SectionEvent {
         reading: Some(ReadingId(run_id)),
@@ -416,6 +427,7 @@ fn history_rows() -> Vec<HistoryEntry> {
                     .collect(),
             },
             cost: (id % 2 == 0).then_some(0.0021 * id as f64),
+            classic: false,
         }
     };
     vec![
