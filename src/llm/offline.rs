@@ -444,12 +444,9 @@ pub fn compose(reading: &Reading, question: &str, section: Section) -> Vec<Strin
                     escape_html(&res.name_chinese),
                     escape_html(&res.name_english)
                 ),
-                // Said once: the rule's summary, which would say it again, is left to synthesis
-                // of a reading whose lines change.
-                None => format!(
-                    "No line changes: the situation is settled in its present form, and the judgment of {} carries the reading, with its image as counsel.",
-                    escape_html(&pr.name_pinyin)
-                ),
+                // Said once: the rule's summary ("No line changes: the judgment of ... carries
+                // the reading"), which the reading's header shows, is not said again here.
+                None => "No line changes: the situation is settled in its present form, and the reading dwells on the hexagram as a whole.".to_owned(),
             }));
             if reading.resulting.is_some() {
                 v.push(p(escape_html(&rule.summary)));

@@ -362,10 +362,17 @@ pub fn totals<'a>(parts: impl IntoIterator<Item = &'a SectionFigures>, prices: &
     let mut cost = 0.0;
     let mut saved = 0.0;
     let mut unpriced = BTreeSet::new();
+    // The classic text's when some section was answered and every answer was its own (a
+    // reading whose sections all failed is nobody's).
     let mut offline = true;
+    let mut answered = false;
     for m in parts {
         t.wall_ms = t.wall_ms.max(m.finished_ms);
         t.attempts += u64::from(m.attempts);
+        if let Some(model) = m.model.as_deref() {
+            answered = true;
+            offline &= is_classic_text(model);
+        }
         let Some(billed) = m.billed() else {
             continue;
         };
@@ -377,7 +384,6 @@ pub fn totals<'a>(parts: impl IntoIterator<Item = &'a SectionFigures>, prices: &
         t.estimated |= billed.source == UsageSource::Estimated;
         let model = m.model.clone().unwrap_or_default();
         let free = is_classic_text(&model);
-        offline &= free;
         match prices.cost(&model, &billed) {
             Some(c) => {
                 cost += c;
@@ -395,7 +401,7 @@ pub fn totals<'a>(parts: impl IntoIterator<Item = &'a SectionFigures>, prices: &
             }
         }
     }
-    t.offline = offline && t.attempts > 0;
+    t.offline = offline && answered;
     t.total_tokens = t.prompt_tokens + t.completion_tokens;
     // The reading's throughput: its sections ran at once, so this is all of their tokens over
     // the wall time, not a sum of the sections' own rates.
@@ -529,5 +535,60 @@ impl Service {
             }
         }
         Ok(stats)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn part(section_id: u8, model: Option<&str>) -> SectionFigures {
+        SectionFigures {
+            section_id,
+            status: if model.is_some() {
+                SectionStatus::Complete
+            } else {
+                SectionStatus::Failed
+            },
+            attempts: 1,
+            started_ms: Some(0),
+            finished_ms: 40,
+            latency_ms: 40,
+            ttft_ms: None,
+            prompt_tokens: model.map(|_| 0),
+            completion_tokens: model.map(|_| 0),
+            usage: model.map(|_| UsageSource::Reported),
+            model: model.map(str::to_owned),
+            updated_at: 0,
+            reasoning_tokens: None,
+            cached_tokens: None,
+            failed_prompt_tokens: None,
+            failed_completion_tokens: None,
+            error_kind: None,
+        }
+    }
+
+    #[test]
+    fn a_reading_is_the_classic_texts_when_everything_that_answered_it_is() {
+        let legge = Some(crate::llm::offline::MODEL);
+        let prices = Prices::default();
+        let offline = |parts: &[SectionFigures]| totals(parts, &prices).offline;
+        assert!(offline(&[part(1, legge), part(2, legge)]));
+        // Nothing answered (every section failed): nobody's text, so a model's table.
+        assert!(!offline(&[part(1, None), part(2, None)]));
+        assert!(!offline(&[part(1, legge), part(2, Some("gpt-4o-mini"))]));
+        assert!(reading_is_classic("legge-1882", &[part(1, legge)], &[]));
+        assert!(reading_is_classic("legge-1882", &[part(1, None)], &[]));
+        assert!(!reading_is_classic("gpt-4o-mini", &[part(1, None)], &[]));
+        assert!(!reading_is_classic(
+            "legge-1882",
+            &[part(1, legge), part(2, Some("gpt-4o-mini"))],
+            &[]
+        ));
+        let rows = rows(&[part(1, legge), part(2, Some("m"))], &[1, 2], &prices);
+        assert_eq!(
+            rows.iter().map(|r| r.classic).collect::<Vec<_>>(),
+            [true, false]
+        );
     }
 }
