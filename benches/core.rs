@@ -75,8 +75,8 @@ fn parsing(b: &Bench) {
     });
 }
 
-/// Token counts run on every request before it is sent (the tokens-per-minute budget) and on every
-/// streamed delta the live grid shows; the table loads once per process.
+/// Token estimates run on a request before it is sent under a tokens-per-minute budget, on a
+/// model's answer when its server reports no usage, and on the follow-up budget.
 fn counting(b: &Bench) {
     use iching::llm::tokens::count;
     let request = answer().repeat(4);
@@ -87,9 +87,6 @@ fn counting(b: &Bench) {
     );
     b.run("count tokens, a streamed delta", None, || {
         count(black_box(" the <b>thunder</b> above"))
-    });
-    b.once("load the token table (o200k_base)", || {
-        tiktoken_rs::o200k_base().unwrap()
     });
 }
 
@@ -366,27 +363,6 @@ impl Bench {
                 time(samples[0]),
                 time(samples[samples.len() - 1])
             )
-        );
-    }
-
-    /// Times a few single calls of something too slow to repeat (a one-off per process) and prints
-    /// the median.
-    fn once<T>(&self, name: &str, mut f: impl FnMut() -> T) {
-        if !self.wants(name) {
-            return;
-        }
-        let mut samples: Vec<f64> = (0..5)
-            .map(|_| {
-                let t = Instant::now();
-                black_box(f());
-                t.elapsed().as_secs_f64()
-            })
-            .collect();
-        samples.sort_by(f64::total_cmp);
-        println!(
-            "{name:<52} {:>11} {:>25}",
-            time(samples[2]),
-            format!("{} .. {}", time(samples[0]), time(samples[4]))
         );
     }
 }

@@ -218,7 +218,7 @@ const ALL_KINDS: [ErrorKind; 13] = [
 pub enum UsageSource {
     /// The endpoint said so.
     Reported,
-    /// Counted locally with tiktoken.
+    /// Estimated locally (`llm::tokens`): the server reported none.
     Estimated,
 }
 

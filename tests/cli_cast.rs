@@ -52,14 +52,18 @@ fn the_issue_example_prints_55_changing_to_31_with_every_section_complete() {
     assert_eq!(ids, [1, 2, 3, 4, 8, 11, 12, 13, 14, 18]);
     for s in sections {
         assert_eq!(s["status"], "complete", "{s}");
-        assert_eq!(s["usage"], "estimated");
+        // The classic text spends no tokens, and nothing is estimated for it.
+        assert_eq!(s["usage"], "reported");
         assert_eq!(s["model"], "legge-1882");
         assert_eq!(s["attempts"], 1);
         assert!(s["error"].is_null());
-        assert!(s["completion_tokens"].as_u64().unwrap() > 20);
         assert_eq!(
-            s["total_tokens"].as_u64().unwrap(),
-            s["prompt_tokens"].as_u64().unwrap() + s["completion_tokens"].as_u64().unwrap()
+            (
+                s["prompt_tokens"].as_u64(),
+                s["completion_tokens"].as_u64(),
+                s["total_tokens"].as_u64()
+            ),
+            (Some(0), Some(0), Some(0))
         );
         assert!(!s["paragraphs"].as_array().unwrap().is_empty());
         for key in ["latency_ms", "ttft_ms", "tokens_per_sec", "name"] {

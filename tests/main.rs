@@ -28,6 +28,7 @@ mod doc_examples;
 mod exports;
 mod failure_kinds;
 mod fake_server;
+mod figures;
 mod first_hour;
 mod followups;
 mod hostile_servers;

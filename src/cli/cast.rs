@@ -336,6 +336,15 @@ fn progress_line(event: &SectionEvent, done_before: usize, planned: usize, colou
     let title = event.section.title();
     let n = done_before + 1;
     match &event.kind {
+        // The classic text spent no tokens: whose text it is, where a model's count would be.
+        EventKind::Finished(d) if crate::service::is_classic_text(&d.model) => {
+            eprintln!(
+                "{ok}✓{reset} [{n:>2}/{planned}] {title:<20} {:>7} ms {}",
+                d.latency.as_millis(),
+                crate::service::CLASSIC_TEXT
+            );
+            1
+        }
         EventKind::Finished(d) => {
             eprintln!(
                 "{ok}✓{reset} [{n:>2}/{planned}] {title:<20} {:>7} ms {:>6} tokens ({})",

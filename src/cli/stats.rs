@@ -4,9 +4,10 @@
 //! it finished (ms after the run started), prompt/completion/total tokens, tokens per second,
 //! time to first token, attempts (`--wide` adds cached and reasoning tokens and the model) —
 //! then totals, the reading's throughput (all its tokens over its wall time) and, when
-//! `config.toml` has a price for the model (`[prices."MODEL"]`), the cost; the offline text
-//! costs nothing. Without: per-section averages across readings (completion tokens, latency,
-//! failure rate), so the costly and slow sections stand out, and totals by model. The tables fit
+//! `config.toml` has a price for the model (`[prices."MODEL"]`), the cost; a reading of the
+//! classic text (offline) shows its times and whose text it is, no tokens, rate or cost.
+//! Without: per-section averages across readings (completion tokens, latency, failure rate), so
+//! the costly and slow sections stand out, and totals by model. The tables fit
 //! 80 columns; `--wide` shows every column. `--json` prints the same figures as one object
 //! (rows in the order they finished, with `rank`, the reading's `number` and the `section_id`).
 
@@ -22,7 +23,8 @@ use crate::model::ErrorKind;
 use crate::model::ReadingId;
 use crate::report::SectionStatus;
 use crate::service::{
-    Access, AllStats, FollowupTotals, ReadingStats, Row, SectionAverages, Service, Skipped, Totals,
+    Access, AllStats, CLASSIC_TEXT, FollowupTotals, ReadingStats, Row, SectionAverages, Service,
+    Skipped, Totals,
 };
 
 /// Arguments of `stats`.
@@ -52,6 +54,13 @@ fn followup_line(t: &FollowupTotals) -> String {
     if t.count == 0 {
         return String::new();
     }
+    if t.classic {
+        return format!(
+            "\nfollow-up questions: {}, answered from {CLASSIC_TEXT}, avg {:.1} s",
+            t.count,
+            t.avg_latency_ms.unwrap_or(0.0) / 1000.0
+        );
+    }
     let cost = match t.cost {
         Some(c) if c <= 0.0 => "free".to_owned(),
         Some(c) => format!("${c:.6}"),
@@ -80,7 +89,13 @@ pub async fn run(home: Option<&Path>, args: StatsArgs) -> Result<ExitCode, CliEr
         figures(&service, &args).await
     };
     service.close().await;
-    emit(&out?);
+    let out = out?;
+    // The tables' hints carry the home and are set as plain text; JSON is left as it is.
+    emit(&if args.json {
+        out
+    } else {
+        super::hint::paste(&out)
+    });
     Ok(ExitCode::SUCCESS)
 }
 
@@ -117,7 +132,6 @@ fn cost_line(t: &Totals) -> String {
         ""
     };
     match t.cost {
-        Some(c) if t.offline && c == 0.0 => "cost: none (the offline text is free)".to_owned(),
         Some(c) => format!("cost: ${c:.6}{note}"),
         None => format!(
             "cost: unknown: no price for {} in config.toml;\nadd [prices.\"MODEL\"] with prompt_per_million and completion_per_million",
@@ -133,6 +147,10 @@ pub(crate) fn reading_table(s: &ReadingStats, wide: bool) -> String {
         .filter(|r| r.status == SectionStatus::Complete)
         .count();
     let models: BTreeSet<&str> = s.rows.iter().filter_map(|r| r.model.as_deref()).collect();
+    let t = &s.totals;
+    if t.offline {
+        return classic_table(s, done);
+    }
     let mut out = format!(
         "Reading {} · cast {} · {} · {done}/{} sections{}\n\n",
         s.id,
@@ -162,7 +180,8 @@ pub(crate) fn reading_table(s: &ReadingStats, wide: bool) -> String {
         };
         crate::text::pad(&crate::text::truncate(&name, room), room)
     };
-    let t = &s.totals;
+    // A section the classic text answered, in a reading a model answered too: no figures.
+    let tk = |r: &Row, v: Option<u32>| opt(v.filter(|_| !r.classic));
     if wide {
         out.push_str(&format!(
             "{:>3}  {:<24} {:>9} {:>10} {:>9} {:>9} {:>9} {:>9} {:>7} {:>8} {:>4}  model\n",
@@ -184,12 +203,15 @@ pub(crate) fn reading_table(s: &ReadingStats, wide: bool) -> String {
                 r.number,
                 section(r, 24),
                 r.delta_ms,
-                opt(r.prompt_tokens),
-                opt(r.cached_tokens),
-                opt(r.completion_tokens),
-                opt(r.reasoning_tokens),
-                opt(r.total_tokens),
-                opt(r.tokens_per_sec.map(|v| format!("{v:.1}"))),
+                tk(r, r.prompt_tokens),
+                tk(r, r.cached_tokens),
+                tk(r, r.completion_tokens),
+                tk(r, r.reasoning_tokens),
+                tk(r, r.total_tokens),
+                opt(r
+                    .tokens_per_sec
+                    .filter(|_| !r.classic)
+                    .map(|v| format!("{v:.1}"))),
                 opt(r.ttft_ms),
                 r.attempts,
                 crate::answer::sanitize_inline(r.model.as_deref().unwrap_or("-")),
@@ -220,10 +242,13 @@ pub(crate) fn reading_table(s: &ReadingStats, wide: bool) -> String {
                 r.number,
                 section(r, 22),
                 r.delta_ms,
-                opt(r.prompt_tokens),
-                opt(r.completion_tokens),
-                opt(r.total_tokens),
-                opt(r.tokens_per_sec.map(|v| format!("{v:.0}"))),
+                tk(r, r.prompt_tokens),
+                tk(r, r.completion_tokens),
+                tk(r, r.total_tokens),
+                opt(r
+                    .tokens_per_sec
+                    .filter(|_| !r.classic)
+                    .map(|v| format!("{v:.0}"))),
                 opt(r.ttft_ms),
                 r.attempts,
             ));
@@ -280,6 +305,43 @@ pub(crate) fn reading_table(s: &ReadingStats, wide: bool) -> String {
     out
 }
 
+/// A reading the classic text answered: when each section finished, its time to the first
+/// chunk and its attempts, and whose text it is; no tokens, rate or cost, as none were spent.
+fn classic_table(s: &ReadingStats, done: usize) -> String {
+    let mut out = format!(
+        "Reading {} · cast {} · {} · {done}/{} sections · {CLASSIC_TEXT}\n\n",
+        s.id,
+        crate::report::cast_time(s.created_at),
+        s.status.as_str(),
+        s.sections_planned,
+    );
+    let mut rows: Vec<&Row> = s.rows.iter().collect();
+    rows.sort_by_key(|r| (r.number, r.section_id));
+    out.push_str(&format!(
+        "{:>2}  {:<22} {:>8} {:>7} {:>3}\n",
+        "#", "section", "done ms", "TTFT ms", "att"
+    ));
+    for r in rows {
+        out.push_str(&format!(
+            "{:>2}  {} {:>8} {:>7} {:>3}\n",
+            r.number,
+            crate::text::pad(&crate::text::truncate(&r.section, 22), 22),
+            r.delta_ms,
+            opt(r.ttft_ms),
+            r.attempts,
+        ));
+    }
+    out.push_str(&format!(
+        "{:>2}  {:<22} {:>8} {:>7} {:>3}\n",
+        "", "total", s.totals.wall_ms, "", s.totals.attempts
+    ));
+    out.push_str(&format!(
+        "{CLASSIC_TEXT}, from the book: no model, so no tokens, rate or cost.",
+    ));
+    out.push_str(&followup_line(&s.followups));
+    out
+}
+
 fn across_tables(s: &AllStats, wide: bool) -> String {
     let skipped = skipped_note(&s.skipped);
     if s.sections == 0 {
@@ -332,18 +394,30 @@ fn across_tables(s: &AllStats, wide: bool) -> String {
     ));
     let mut unpriced = false;
     let mut estimated = false;
+    let mut classic = None;
     for m in &s.by_model {
         let t = &m.totals;
-        let cost = match t.cost {
-            Some(c) if t.offline && c == 0.0 => "free".to_owned(),
-            Some(c) => format!("${c:.6}"),
-            None => {
-                unpriced = true;
-                "unknown*".to_owned()
-            }
+        let model = crate::answer::sanitize_inline(&m.model);
+        if t.offline {
+            out.push_str(&format!(
+                "{} {:>8} {:>8} {:>9} {:>9} {:>9}  -\n",
+                crate::text::pad(&crate::text::truncate(&model, model_room), model_room),
+                m.readings,
+                m.sections,
+                "-",
+                "-",
+                "-",
+            ));
+            classic = Some(model);
+            continue;
+        }
+        let cost = if let Some(c) = t.cost {
+            format!("${c:.6}")
+        } else {
+            unpriced = true;
+            "unknown*".to_owned()
         };
         estimated |= t.estimated;
-        let model = crate::answer::sanitize_inline(&m.model);
         out.push_str(&format!(
             "{} {:>8} {:>8} {:>9} {:>9} {:>9}  {cost}\n",
             crate::text::pad(&crate::text::truncate(&model, model_room), model_room),
@@ -352,6 +426,11 @@ fn across_tables(s: &AllStats, wide: bool) -> String {
             t.prompt_tokens,
             t.completion_tokens,
             format!("{}{}", if t.estimated { "~" } else { "" }, t.total_tokens),
+        ));
+    }
+    if let Some(model) = classic {
+        out.push_str(&format!(
+            "{model}: {CLASSIC_TEXT}, from the book: no tokens or cost\n"
         ));
     }
     if estimated {

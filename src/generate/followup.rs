@@ -18,7 +18,7 @@ use crate::orchestrator::Outcome;
 use crate::plan::{ChatMessage, Section, reading_json};
 use crate::report::ReadingReport;
 
-/// The most tokens (tiktoken's count) that the reading's sections and the earlier follow-ups
+/// The most tokens (as `llm::tokens` estimates them) that the reading's sections and the earlier follow-ups
 /// may take in a follow-up's request; the oldest are left out first beyond it.
 pub const FOLLOWUP_BUDGET_TOKENS: usize = 6_000;
 

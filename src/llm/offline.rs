@@ -1,12 +1,14 @@
 //! The offline provider: answers every section from the embedded Legge text and the computed
 //! facts of the reading (trigrams and their images, the nuclear hexagram, line places and
 //! correspondences, Zhu Xi's rule), in the same `{"response": [...]}` format a model uses, so the
-//! rest of the app cannot tell the difference. Token counts are tiktoken estimates.
+//! rest of the app cannot tell the difference. No model answers, so no tokens are spent and
+//! none are counted: its usage is zero, and the Service shows the text as Legge's, not figures
+//! (`service::is_classic_text`).
 
 use std::time::Instant;
 
-use super::{BoxFuture, Completion, Provider, ProviderError, ProviderInfo, SectionRequest, tokens};
-use crate::events::{Progress, Usage, UsageSource};
+use super::{BoxFuture, Completion, Provider, ProviderError, ProviderInfo, SectionRequest};
+use crate::events::{Progress, Usage};
 use crate::oracle::{Hexagram, Reading, TextRef, hexagram};
 use crate::plan::Section;
 use crate::text::{and_list, escape_html};
@@ -101,13 +103,8 @@ async fn answer(
     }
     Ok(Completion {
         paragraphs: crate::answer::parse_response(&text),
-        usage: Usage {
-            prompt_tokens: tokens::count_messages(request.messages()),
-            completion_tokens: tokens::count(&text),
-            reasoning_tokens: 0,
-            cached_tokens: 0,
-            source: UsageSource::Estimated,
-        },
+        // Nothing was spent: the provider says so, as a server reports its usage.
+        usage: Usage::reported(0, 0),
         text,
         model: MODEL.to_owned(),
         ttft,
@@ -447,9 +444,13 @@ pub fn compose(reading: &Reading, question: &str, section: Section) -> Vec<Strin
                     escape_html(&res.name_chinese),
                     escape_html(&res.name_english)
                 ),
+                // Said once: the rule's summary ("No line changes: the judgment of ... carries
+                // the reading"), which the reading's header shows, is not said again here.
                 None => "No line changes: the situation is settled in its present form, and the reading dwells on the hexagram as a whole.".to_owned(),
             }));
-            v.push(p(escape_html(&rule.summary)));
+            if reading.resulting.is_some() {
+                v.push(p(escape_html(&rule.summary)));
+            }
             v
         }
         Section::InitialHexagramJudgement => vec![
@@ -461,7 +462,7 @@ pub fn compose(reading: &Reading, question: &str, section: Section) -> Vec<Strin
                 pr.upper().english,
                 pr.upper().attribute,
                 if changing.is_empty() {
-                    "with no line changing, it carries the reading."
+                    "here it carries the reading alone."
                 } else {
                     "the changing lines show where it is moving."
                 }
@@ -603,7 +604,12 @@ pub fn compose(reading: &Reading, question: &str, section: Section) -> Vec<Strin
             })
             .unwrap_or_default(),
         Section::SynthesisAndGuidance => {
-            let mut v = vec![p(escape_html(&rule.summary))];
+            // With no line changing, the opening has said what the rule says.
+            let mut v: Vec<String> = reading
+                .resulting
+                .map(|_| p(escape_html(&rule.summary)))
+                .into_iter()
+                .collect();
             for r in &rule.texts {
                 let (label, text) = text_of(*r);
                 v.push(p(format!(
@@ -742,6 +748,20 @@ mod tests {
                 !o.contains("Lines 1 changes") && !o.contains("Line 1 change,"),
                 "{o}"
             );
+        }
+    }
+
+    #[test]
+    fn a_reading_without_changing_lines_says_so_once() {
+        for lines in ["7,8,7,7,8,8", "7,7,7,7,7,7", "8,8,8,8,8,8"] {
+            let r = reading(lines);
+            let all: String = crate::plan::plan(&r)
+                .into_iter()
+                .flat_map(|s| compose(&r, "Should I wait?", s))
+                .collect();
+            let lower = all.to_lowercase();
+            assert_eq!(lower.matches("no line chang").count(), 1, "{lines}: {all}");
+            assert!(all.contains(&escape_html(&r.primary.judgment)), "{all}");
         }
     }
 

@@ -65,7 +65,8 @@ pub use followups::Asked;
 pub use providers::{LANGUAGES, ProviderChoice, ProviderEntry, pasted_keys_at};
 pub use setup::Setup;
 pub use stats::{
-    AllStats, FollowupTotals, ModelTotals, ReadingStats, Row, SectionAverages, Skipped, Totals,
+    AllStats, CLASSIC_TEXT, FollowupTotals, ModelTotals, ReadingStats, Row, SectionAverages,
+    Skipped, Totals, is_classic_text,
 };
 pub use upkeep::{BACKUP_PASSPHRASE_ENV, BackupKey, FreshHome};
 
@@ -98,6 +99,8 @@ pub struct HistoryEntry {
     pub listed: Listed,
     /// Dollars, when priced.
     pub cost: Option<f64>,
+    /// Whether the classic text answered it ([`is_classic_text`]): no tokens or cost to show.
+    pub classic: bool,
 }
 
 /// One reading's figures, from the plain columns (nothing is decrypted).
@@ -412,9 +415,15 @@ impl Service {
                     .collect();
                 Ok(listed
                     .into_iter()
-                    .map(|listed| HistoryEntry {
-                        cost: costs.get(&listed.row.id).copied().flatten(),
-                        listed,
+                    .map(|listed| {
+                        let id = listed.row.id;
+                        let p = parts.get(&id).map(Vec::as_slice).unwrap_or_default();
+                        let a = asked.get(&id).map(Vec::as_slice).unwrap_or_default();
+                        HistoryEntry {
+                            cost: costs.get(&id).copied().flatten(),
+                            classic: stats::reading_is_classic(&listed.row.model, p, a),
+                            listed,
+                        }
                     })
                     .collect())
             })

@@ -6,6 +6,11 @@
 //! reading's throughput is all its tokens (prompt and completion) over its wall time (its
 //! sections ran at once, so not a sum of their rates); a cost is known when every model that
 //! answered has a price, and the offline text costs nothing.
+//!
+//! And the rule of what has figures at all: the classic text (the offline provider answering
+//! from Legge's translation on this machine) spends no tokens, so it has none to show, no rate
+//! and no cost: [`is_classic_text`] says which answers are its, and the front ends show
+//! [`CLASSIC_TEXT`] where a model's figures would be.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -21,6 +26,35 @@ use crate::report::{ReadingStatus, SectionStatus, rate};
 use crate::store::{FollowupFigures, ReadingRow, SectionFigures};
 use crate::when::Stamp;
 
+/// What the front ends show where a model's figures would be, for the classic text.
+pub const CLASSIC_TEXT: &str = "Legge's text";
+
+/// Whether `model` is the classic text: the offline provider's answers from Legge's
+/// translation, which have no tokens, rate or cost to show (older readings stored estimated
+/// counts for them; they are not shown either).
+pub fn is_classic_text(model: &str) -> bool {
+    model == crate::llm::offline::MODEL
+}
+
+/// Whether a reading is the classic text's: everything that answered it (its sections and
+/// follow-ups) is, or, before anything answered, it asked the classic text (`asked`, the
+/// reading's model). Then it has no tokens, rate or cost to show.
+pub fn reading_is_classic(
+    asked: &str,
+    parts: &[SectionFigures],
+    followups: &[FollowupFigures],
+) -> bool {
+    let mut answered = parts
+        .iter()
+        .filter_map(|m| m.model.as_deref())
+        .chain(followups.iter().map(|f| f.model.as_str()))
+        .peekable();
+    match answered.peek() {
+        Some(_) => answered.all(is_classic_text),
+        None => is_classic_text(asked),
+    }
+}
+
 /// What one section cost, at `prices`: `Some(0)` for the offline text, `None` when its model
 /// has no price or it used no tokens anyone reported.
 pub fn part_cost(m: &SectionFigures, prices: &Prices) -> Option<f64> {
@@ -28,7 +62,7 @@ pub fn part_cost(m: &SectionFigures, prices: &Prices) -> Option<f64> {
     let billed = m.billed()?;
     prices
         .cost(model, &billed)
-        .or((model == crate::llm::offline::MODEL).then_some(0.0))
+        .or(is_classic_text(model).then_some(0.0))
 }
 
 /// What one reading cost, its follow-ups included, when every model that answered it has a
@@ -88,6 +122,8 @@ pub struct Row {
     pub cost: Option<f64>,
     /// Whether its token counts are estimates.
     pub estimated: bool,
+    /// Whether the classic text answered it ([`is_classic_text`]): no figures to show.
+    pub classic: bool,
 }
 
 /// A reading's (or a model's) totals.
@@ -118,7 +154,8 @@ pub struct Totals {
     pub cost: Option<f64>,
     /// Models without a price in the config.
     pub unpriced: Vec<String>,
-    /// Whether every section came from the offline text, which costs nothing.
+    /// Whether every section came from the classic text (the offline provider,
+    /// [`is_classic_text`]): no tokens, rate or cost to show.
     pub offline: bool,
     /// Whether some counts are estimates.
     pub estimated: bool,
@@ -164,6 +201,9 @@ pub struct FollowupTotals {
     pub unpriced: Vec<String>,
     /// Whether some counts are estimates.
     pub estimated: bool,
+    /// Whether every one was answered by the classic text ([`is_classic_text`]): no figures to
+    /// show.
+    pub classic: bool,
 }
 
 pub fn followup_totals<'a>(
@@ -174,8 +214,10 @@ pub fn followup_totals<'a>(
     let mut cost = 0.0;
     let mut unpriced = BTreeSet::new();
     let mut latency = 0.0;
+    let mut classic = true;
     for f in all {
         t.count += 1;
+        classic &= is_classic_text(&f.model);
         t.prompt_tokens += u64::from(f.usage.prompt_tokens);
         t.completion_tokens += u64::from(f.usage.completion_tokens);
         t.cached_tokens += u64::from(f.usage.cached_tokens);
@@ -183,7 +225,7 @@ pub fn followup_totals<'a>(
         latency += f.latency_ms as f64;
         match prices.cost(&f.model, &f.usage) {
             Some(c) => cost += c,
-            None if f.model == crate::llm::offline::MODEL => {}
+            None if is_classic_text(&f.model) => {}
             None => {
                 unpriced.insert(f.model.clone());
             }
@@ -191,6 +233,7 @@ pub fn followup_totals<'a>(
     }
     t.total_tokens = t.prompt_tokens + t.completion_tokens;
     t.avg_latency_ms = (t.count > 0).then(|| latency / t.count as f64);
+    t.classic = classic && t.count > 0;
     t.cost = unpriced.is_empty().then_some(cost);
     t.unpriced = unpriced.into_iter().collect();
     t
@@ -211,7 +254,7 @@ pub struct SectionAverages {
     pub failure_rate: f64,
     /// Failures by kind (`timeout`: 2, ...); kinds older readings did not record are left out.
     pub failed_by_kind: BTreeMap<ErrorKind, usize>,
-    /// Mean completion tokens of the complete ones.
+    /// Mean completion tokens of the complete ones a model answered (none for the classic text).
     pub avg_completion_tokens: Option<f64>,
     /// Mean latency of the complete ones.
     pub avg_latency_ms: Option<f64>,
@@ -310,6 +353,7 @@ pub fn rows(parts: &[SectionFigures], planned: &[u8], prices: &Prices) -> Vec<Ro
             model: m.model.clone(),
             cost: part_cost(m, prices),
             estimated: m.usage == Some(UsageSource::Estimated),
+            classic: m.model.as_deref().is_some_and(is_classic_text),
         })
         .collect()
 }
@@ -319,10 +363,17 @@ pub fn totals<'a>(parts: impl IntoIterator<Item = &'a SectionFigures>, prices: &
     let mut cost = 0.0;
     let mut saved = 0.0;
     let mut unpriced = BTreeSet::new();
+    // The classic text's when some section was answered and every answer was its own (a
+    // reading whose sections all failed is nobody's).
     let mut offline = true;
+    let mut answered = false;
     for m in parts {
         t.wall_ms = t.wall_ms.max(m.finished_ms);
         t.attempts += u64::from(m.attempts);
+        if let Some(model) = m.model.as_deref() {
+            answered = true;
+            offline &= is_classic_text(model);
+        }
         let Some(billed) = m.billed() else {
             continue;
         };
@@ -333,8 +384,7 @@ pub fn totals<'a>(parts: impl IntoIterator<Item = &'a SectionFigures>, prices: &
         t.failed_tokens += u64::from(m.failed_usage().map_or(0, |u| u.total()));
         t.estimated |= billed.source == UsageSource::Estimated;
         let model = m.model.clone().unwrap_or_default();
-        let free = model == crate::llm::offline::MODEL;
-        offline &= free;
+        let free = is_classic_text(&model);
         match prices.cost(&model, &billed) {
             Some(c) => {
                 cost += c;
@@ -352,7 +402,7 @@ pub fn totals<'a>(parts: impl IntoIterator<Item = &'a SectionFigures>, prices: &
             }
         }
     }
-    t.offline = offline && t.attempts > 0;
+    t.offline = offline && answered;
     t.total_tokens = t.prompt_tokens + t.completion_tokens;
     // The reading's throughput: its sections ran at once, so this is all of their tokens over
     // the wall time, not a sum of the sections' own rates.
@@ -400,8 +450,10 @@ pub fn across(parts: &[(ReadingId, SectionFigures)], prices: &Prices) -> AllStat
                     runs: ms.len(),
                     failed,
                     failure_rate: failed as f64 / ms.len() as f64,
+                    // The classic text spends no tokens: its sections are not averaged in.
                     avg_completion_tokens: mean(
                         ok.iter()
+                            .filter(|m| !m.model.as_deref().is_some_and(is_classic_text))
                             .filter_map(|m| m.completion_tokens)
                             .map(f64::from)
                             .collect(),
@@ -484,5 +536,60 @@ impl Service {
             }
         }
         Ok(stats)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn part(section_id: u8, model: Option<&str>) -> SectionFigures {
+        SectionFigures {
+            section_id,
+            status: if model.is_some() {
+                SectionStatus::Complete
+            } else {
+                SectionStatus::Failed
+            },
+            attempts: 1,
+            started_ms: Some(0),
+            finished_ms: 40,
+            latency_ms: 40,
+            ttft_ms: None,
+            prompt_tokens: model.map(|_| 0),
+            completion_tokens: model.map(|_| 0),
+            usage: model.map(|_| UsageSource::Reported),
+            model: model.map(str::to_owned),
+            updated_at: 0,
+            reasoning_tokens: None,
+            cached_tokens: None,
+            failed_prompt_tokens: None,
+            failed_completion_tokens: None,
+            error_kind: None,
+        }
+    }
+
+    #[test]
+    fn a_reading_is_the_classic_texts_when_everything_that_answered_it_is() {
+        let legge = Some(crate::llm::offline::MODEL);
+        let prices = Prices::default();
+        let offline = |parts: &[SectionFigures]| totals(parts, &prices).offline;
+        assert!(offline(&[part(1, legge), part(2, legge)]));
+        // Nothing answered (every section failed): nobody's text, so a model's table.
+        assert!(!offline(&[part(1, None), part(2, None)]));
+        assert!(!offline(&[part(1, legge), part(2, Some("gpt-4o-mini"))]));
+        assert!(reading_is_classic("legge-1882", &[part(1, legge)], &[]));
+        assert!(reading_is_classic("legge-1882", &[part(1, None)], &[]));
+        assert!(!reading_is_classic("gpt-4o-mini", &[part(1, None)], &[]));
+        assert!(!reading_is_classic(
+            "legge-1882",
+            &[part(1, legge), part(2, Some("gpt-4o-mini"))],
+            &[]
+        ));
+        let rows = rows(&[part(1, legge), part(2, Some("m"))], &[1, 2], &prices);
+        assert_eq!(
+            rows.iter().map(|r| r.classic).collect::<Vec<_>>(),
+            [true, false]
+        );
     }
 }

@@ -563,6 +563,8 @@ pub const HISTORY_STATUS: &str = "Status";
 pub const HISTORY_SECTIONS: &str = "Sections";
 /// History's column headings.
 pub const HISTORY_TOKENS: &str = "Tokens";
+/// In the Tokens column, for a reading the classic text answered (no tokens were spent).
+pub const HISTORY_CLASSIC: &str = "Legge";
 /// History's column headings.
 pub const HISTORY_COST: &str = "Cost";
 /// The empty filter box.

@@ -48,6 +48,8 @@ pub struct HistoryRow {
     pub tokens: u64,
     /// Dollars, when a price is known for its model.
     pub cost: Option<f64>,
+    /// Whether the classic text answered it: Legge's, with no tokens or cost.
+    pub classic: bool,
     /// Its journal: notes and outcomes.
     pub journal: crate::service::NoteCounts,
     /// What the one search rule looks in (the question, situation, notes and follow-ups,
@@ -83,6 +85,7 @@ impl From<HistoryEntry> for HistoryRow {
             planned: usize::try_from(row.sections_planned).unwrap_or(0),
             tokens: row.total_tokens,
             cost: e.cost,
+            classic: e.classic,
             journal: e.listed.notes,
             haystack,
         }
@@ -313,8 +316,27 @@ pub fn render(state: &HistoryState, frame: &mut Frame, area: Rect, theme: &Theme
         .iter()
         .map(|r| format!("{}/{}", r.done, r.planned))
         .collect();
-    let tokens: Vec<String> = rows.iter().map(|r| fmt_tokens(r.tokens)).collect();
-    let costs: Vec<String> = rows.iter().map(|r| fmt_cost(r.cost)).collect();
+    // The classic text spent no tokens and costs nothing: it says whose text it is instead.
+    let tokens: Vec<String> = rows
+        .iter()
+        .map(|r| {
+            if r.classic {
+                strings::HISTORY_CLASSIC.to_owned()
+            } else {
+                fmt_tokens(r.tokens)
+            }
+        })
+        .collect();
+    let costs: Vec<String> = rows
+        .iter()
+        .map(|r| {
+            if r.classic {
+                String::new()
+            } else {
+                fmt_cost(r.cost)
+            }
+        })
+        .collect();
     // Each column as wide as its widest value or its heading: a number is never cut.
     let widest = |head: &str, values: &[String]| {
         values
@@ -333,8 +355,8 @@ pub fn render(state: &HistoryState, frame: &mut Frame, area: Rect, theme: &Theme
         .unwrap_or(0);
     // The date, its time of day, hexagrams, status, sections, tokens, cost, with the gap
     // before each; the question takes the rest. A column with nothing in it is not shown.
-    let any_cost = rows.iter().any(|r| r.cost.is_some());
-    let any_tokens = rows.iter().any(|r| r.tokens > 0);
+    let any_cost = rows.iter().any(|r| r.cost.is_some() && !r.classic);
+    let any_tokens = rows.iter().any(|r| r.tokens > 0 || r.classic);
     let columns = [
         Column { width: 10, drop: 0 },
         Column { width: 6, drop: 1 },

@@ -1,7 +1,8 @@
 //! The live grid: one card per planned section, in as many columns as the width allows, each
 //! filling in as its events arrive (queued, running, streaming with a growing preview, retrying
 //! with a countdown, done with its figures, failed with its reason). The header carries both
-//! hexagrams, the wall time, sections done and the tokens so far.
+//! hexagrams, the wall time, sections done and the tokens so far. The classic text (offline)
+//! spends no tokens: its cards and header say the text is Legge's instead of counting.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,7 +20,7 @@ use crate::events::{EventKind, Hold, SectionEvent, UsageSource};
 use crate::model::{ErrorKind, ReadingId};
 use crate::oracle::Reading;
 use crate::report::{ReadingStatus, SectionReport, SectionStatus, status_of};
-use crate::service::Section;
+use crate::service::{CLASSIC_TEXT, Section, is_classic_text};
 use crate::text::{self, truncate};
 use crate::tui::strings;
 use crate::tui::theme::Theme;
@@ -168,6 +169,11 @@ impl Card {
             Phase::Done(f) => Some(f.model.as_str()),
             _ => self.model.as_deref(),
         }
+    }
+
+    /// Whether the classic text answers it (or answered): no tokens or rate to show.
+    pub fn classic(&self) -> bool {
+        self.model_label().is_some_and(is_classic_text)
     }
 
     /// The section's state as reports count it.
@@ -403,6 +409,11 @@ impl LiveState {
             .sum()
     }
 
+    /// Whether the classic text answers every section: the header says so instead of counting.
+    fn classic(&self) -> bool {
+        !self.cards.is_empty() && self.cards.iter().all(Card::classic)
+    }
+
     /// Whether every count so far is an estimate.
     fn estimated(&self) -> bool {
         !self
@@ -607,6 +618,12 @@ fn render_header(
         fmt_tokens(live.tokens())
     );
     let dot = || Span::styled(" · ", theme.dim);
+    // The classic text spent no tokens: whose text it is, where a model's count would be.
+    let (long, short) = if live.classic() {
+        (CLASSIC_TEXT.to_owned(), CLASSIC_TEXT.to_owned())
+    } else {
+        (format!("{tokens} tokens"), format!("{tokens} tok"))
+    };
     let wordings = [
         vec![
             Span::styled(state, style),
@@ -615,7 +632,7 @@ fn render_header(
             dot(),
             Span::raw(format!("{done} done")),
             dot(),
-            Span::raw(format!("{tokens} tokens")),
+            Span::raw(long),
         ],
         vec![
             Span::styled(state, style),
@@ -624,14 +641,14 @@ fn render_header(
             dot(),
             Span::raw(done.clone()),
             dot(),
-            Span::raw(format!("{tokens} tok")),
+            Span::raw(short.clone()),
         ],
         vec![
             Span::styled(state, style),
             dot(),
             Span::raw(done),
             dot(),
-            Span::raw(format!("{tokens} tok")),
+            Span::raw(short),
         ],
     ];
     // The question keeps some room; the figures say less before it goes.
@@ -800,7 +817,8 @@ fn preview_lines(text: &str, width: usize, rows: usize, newest: bool) -> Vec<Str
 
 /// The two lines of figures: latency and time to first token; then the tokens (prompt +
 /// completion once finished; `~` when estimated) and the rate, in wordings from the fullest to
-/// the shortest (every card of a grid uses the same one).
+/// the shortest (every card of a grid uses the same one). The classic text has no tokens or
+/// rate: its second line says whose text it is.
 fn figures(card: &Card, now: Duration) -> (String, [String; 3]) {
     let since = |t: Option<Duration>| t.map(|t| now.saturating_sub(t));
     let ttft_live = match (card.started_at, card.first_token_at) {
@@ -848,6 +866,13 @@ fn figures(card: &Card, now: Duration) -> (String, [String; 3]) {
             rate(None),
         ),
     };
+    if card.classic() {
+        let legge = match card.phase {
+            Phase::Queued | Phase::Cancelled | Phase::Failed { .. } => String::new(),
+            _ => CLASSIC_TEXT.to_owned(),
+        };
+        return (a, [legge.clone(), legge.clone(), legge]);
+    }
     (
         a,
         [
@@ -875,11 +900,11 @@ mod tests {
                     u64::from(completion_tokens),
                     Duration::from_millis(latency_ms),
                 ),
-                model: "legge-1882".into(),
+                model: "gpt-4o-mini".into(),
                 attempts: 1,
                 text: String::new(),
             })),
-            ..Card::queued(Section::OpeningStatements, "legge-1882")
+            ..Card::queued(Section::OpeningStatements, "gpt-4o-mini")
         };
         let rate = |c: &Card| figures(c, Duration::from_secs(9)).1[1].clone();
         assert_eq!(rate(&card(13, 168)), "~2,724+168 tok · – t/s");

@@ -13,7 +13,7 @@ use super::{Column, fit, fit_columns, fmt_cost, fmt_tokens};
 use crate::answer::sanitize_inline;
 use crate::model::ReadingId;
 use crate::report::SectionStatus;
-use crate::service::{FollowupTotals, ReadingStats, Row as Figures};
+use crate::service::{CLASSIC_TEXT, FollowupTotals, ReadingStats, Row as Figures};
 use crate::text::{self, truncate};
 use crate::tui::theme::Theme;
 
@@ -119,8 +119,14 @@ pub fn render(state: &StatsState, frame: &mut Frame, area: Rect, theme: &Theme) 
     models.dedup();
     // One model and little room: it is said once, above the table, instead of on every row.
     let model_column = !narrow || models.len() > 1;
+    let t = &stats.totals;
+    // The classic text spent no tokens: its readings show times, and whose text it is.
+    let classic = t.offline;
+    let model_column = model_column && !classic;
     let mut head = format!("Stats of reading #{}", stats.id);
-    if let (false, [model]) = (model_column, models.as_slice()) {
+    if classic {
+        head.push_str(&format!(" · {CLASSIC_TEXT}, no tokens or cost"));
+    } else if let (false, [model]) = (model_column, models.as_slice()) {
         head.push_str(&format!(" · model {}", sanitize_inline(model)));
     }
     head.push_str(&format!(" · {}", sanitize_inline(&view.question)));
@@ -129,11 +135,13 @@ pub fn render(state: &StatsState, frame: &mut Frame, area: Rect, theme: &Theme) 
         title,
     );
 
-    let t = &stats.totals;
     // A cost column where a price makes one, or where there is room to say there is none.
-    let with_cost = t.cost.is_some_and(|c| c > 0.0) || !t.unpriced.is_empty() || !narrow;
+    let with_cost =
+        !classic && (t.cost.is_some_and(|c| c > 0.0) || !t.unpriced.is_empty() || !narrow);
     // Cached prompt and reasoning tokens get a column when some section has any.
-    let has = |f: fn(&Figures) -> Option<u32>| sections.iter().any(|s| f(s).unwrap_or(0) > 0);
+    let has = |f: fn(&Figures) -> Option<u32>| {
+        sections.iter().any(|s| !s.classic && f(s).unwrap_or(0) > 0)
+    };
     let wall = (t.wall_ms > 0).then_some(t.wall_ms);
     // The reading's throughput, as `iching stats` gives it: all its tokens over its wall time.
     let rate = match wall {
@@ -154,56 +162,67 @@ pub fn render(state: &StatsState, frame: &mut Frame, area: Rect, theme: &Theme) 
         drop,
         figure,
     };
+    // A section the classic text answered in a reading a model answered too: no figures.
+    let tokens = |s: &Figures, v: Option<u32>| if s.classic { None } else { v };
     let mut columns = vec![
         column("Time", &|s| ms(Some(s.latency_ms)), ms(wall), 0, true),
         column("TTFT", &|s| ms(s.ttft_ms), String::new(), 4, true),
-        column(
+    ];
+    if !classic {
+        columns.push(column(
             "Prompt",
-            &|s| num(s.prompt_tokens),
+            &|s| num(tokens(s, s.prompt_tokens)),
             fmt_tokens(t.prompt_tokens),
             0,
             true,
-        ),
-    ];
+        ));
+    }
     if has(|s| s.cached_tokens) {
         columns.push(column(
             "Cached",
-            &|s| num(s.cached_tokens),
+            &|s| num(tokens(s, s.cached_tokens)),
             fmt_tokens(t.cached_tokens),
             5,
             true,
         ));
     }
-    columns.push(column(
-        "Compl.",
-        &|s| num(s.completion_tokens),
-        fmt_tokens(t.completion_tokens),
-        0,
-        true,
-    ));
+    if !classic {
+        columns.push(column(
+            "Compl.",
+            &|s| num(tokens(s, s.completion_tokens)),
+            fmt_tokens(t.completion_tokens),
+            0,
+            true,
+        ));
+    }
     if has(|s| s.reasoning_tokens) {
         columns.push(column(
             "Reason",
-            &|s| num(s.reasoning_tokens),
+            &|s| num(tokens(s, s.reasoning_tokens)),
             fmt_tokens(t.reasoning_tokens),
             5,
             true,
         ));
     }
-    columns.push(column(
-        "Total",
-        &|s| num(s.total_tokens),
-        fmt_tokens(t.total_tokens),
-        9,
-        true,
-    ));
-    columns.push(column(
-        "tok/s",
-        &|s| s.tokens_per_sec.map_or("–".into(), |t| format!("{t:.1}")),
-        rate,
-        3,
-        true,
-    ));
+    if !classic {
+        columns.push(column(
+            "Total",
+            &|s| num(tokens(s, s.total_tokens)),
+            fmt_tokens(t.total_tokens),
+            9,
+            true,
+        ));
+        columns.push(column(
+            "tok/s",
+            &|s| match s.tokens_per_sec {
+                Some(t) if !s.classic => format!("{t:.1}"),
+                _ => "–".into(),
+            },
+            rate,
+            3,
+            true,
+        ));
+    }
     columns.push(column(
         "Try",
         &|s| {
@@ -230,7 +249,7 @@ pub fn render(state: &StatsState, frame: &mut Frame, area: Rect, theme: &Theme) 
     if with_cost {
         columns.push(column(
             "Cost",
-            &|s| fmt_cost(s.cost),
+            &|s| fmt_cost(s.cost.filter(|_| !s.classic)),
             fmt_cost(t.cost),
             6,
             true,
@@ -255,7 +274,12 @@ pub fn render(state: &StatsState, frame: &mut Frame, area: Rect, theme: &Theme) 
         .collect();
     let used: usize = columns.iter().map(|c| 1 + c.width()).sum();
     let title_w = room.saturating_sub(used).max(1);
-    let title_w = if narrow { title_w } else { title_w.min(22) };
+    // The classic text's few columns stay beside the titles, as a model's do on a wide screen.
+    let title_w = if narrow && !classic {
+        title_w
+    } else {
+        title_w.min(22)
+    };
 
     let len = |w: usize| Constraint::Length(u16::try_from(w).unwrap_or(u16::MAX));
     let mut widths = vec![len(id_w), len(title_w), len(1)];
@@ -290,7 +314,7 @@ pub fn render(state: &StatsState, frame: &mut Frame, area: Rect, theme: &Theme) 
         .iter()
         .filter(|s| s.status == SectionStatus::Complete)
         .count();
-    let estimated = t.estimated;
+    let estimated = t.estimated && !classic;
     let done = format!("{done}/{}", stats.sections_planned);
     let label = fit(
         &[
@@ -313,8 +337,16 @@ pub fn render(state: &StatsState, frame: &mut Frame, area: Rect, theme: &Theme) 
     frame.render_stateful_widget(table, table_area, &mut TableState::new());
 }
 
-/// "Follow-up questions: 2 · 6,140 tokens · 2.1 s each · $0.000420".
+/// "Follow-up questions: 2 · 6,140 tokens · 2.1 s each · $0.000420"; for the classic text's
+/// answers, "Follow-up questions: 2 · Legge's text · 0.0 s each".
 fn followup_line(t: &FollowupTotals) -> String {
+    if t.classic {
+        return format!(
+            "Follow-up questions: {} · {CLASSIC_TEXT} · {:.1} s each",
+            t.count,
+            t.avg_latency_ms.unwrap_or(0.0) / 1000.0,
+        );
+    }
     format!(
         "Follow-up questions: {} · {} tokens · {:.1} s each · {}",
         t.count,

@@ -9,6 +9,8 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use crate::config::Overrides;
+use crate::events::{Progress, Usage};
+use crate::llm::{BoxFuture, Completion, Provider, ProviderError, ProviderInfo, SectionRequest};
 use crate::model::{ExportFormat, ReadingId};
 use crate::oracle::{Cast, Reading};
 use crate::plan::{Section, plan};
@@ -17,6 +19,39 @@ use crate::service::{Access, Service, ServiceError, Setup};
 use crate::store::StoreError;
 use crate::tui::app::{Effect, Msg};
 use crate::tui::effects::Runner;
+
+/// The priced model the figure tests read: it answers with the offline text a few milliseconds
+/// a chunk, naming itself and reporting token counts as a server does (a token per 4 bytes).
+const PRICED_MODEL: &str = "gpt-4o-mini";
+
+#[derive(Debug)]
+struct Model;
+
+impl Provider for Model {
+    fn info(&self) -> ProviderInfo {
+        ProviderInfo {
+            kind: crate::llm::ProviderKind::OpenAi,
+            model: PRICED_MODEL.into(),
+            endpoint: "http://127.0.0.1:9/v1".into(),
+        }
+    }
+
+    fn complete<'a>(
+        &'a self,
+        request: &'a SectionRequest,
+        progress: &'a Progress,
+    ) -> BoxFuture<'a, Result<Completion, ProviderError>> {
+        Box::pin(async move {
+            let paced = crate::llm::offline::Paced(Duration::from_millis(5));
+            let mut done = paced.complete(request, progress).await?;
+            let sent: usize = request.messages().iter().map(|m| m.content.len()).sum();
+            let count = |bytes: usize| u32::try_from(bytes.div_ceil(4)).unwrap_or(u32::MAX);
+            done.usage = Usage::reported(count(sent), count(done.text.len()));
+            done.model = PRICED_MODEL.into();
+            Ok(done)
+        })
+    }
+}
 
 /// A service over a fresh store in `home`, answering offline (paced by `pace` when given).
 fn service(home: &Path, pace: Option<Duration>) -> Service {
@@ -44,9 +79,22 @@ struct Harness {
 
 impl Harness {
     fn new(home: &Path, pace: Option<Duration>) -> Self {
+        Self::over(service(home, pace))
+    }
+
+    /// A harness whose readings are answered by [`PRICED_MODEL`].
+    fn priced(home: &Path) -> Self {
+        let service = Service::open(Some(home), Access::Create, None).unwrap();
+        let mut setup = Setup::resolve(Some(home), Overrides::default()).unwrap();
+        setup.engine.provider = std::sync::Arc::new(Model);
+        service.set_setup(setup);
+        Self::over(service)
+    }
+
+    fn over(service: Service) -> Self {
         let export_dir = tempfile::tempdir().unwrap();
         let (tx, rx) = mpsc::unbounded_channel();
-        let runner = Runner::new(service(home, pace), export_dir.path().to_path_buf(), tx);
+        let runner = Runner::new(service, export_dir.path().to_path_buf(), tx);
         Self {
             runner,
             rx,
@@ -160,10 +208,10 @@ async fn delete_removes_the_reading_and_history_lists_the_rest_with_costs() {
     let home = tempfile::tempdir().unwrap();
     std::fs::write(
         home.path().join("config.toml"),
-        "[prices.\"legge\"]\nprompt_per_million = 1.0\ncompletion_per_million = 2.0\n",
+        "[prices.\"gpt-4o-mini\"]\nprompt_per_million = 1.0\ncompletion_per_million = 2.0\n",
     )
     .unwrap();
-    let mut h = Harness::new(home.path(), None);
+    let mut h = Harness::priced(home.path());
     let first = h.cast(1, "9,8,7,7,6,8").await;
     let second = h.cast(2, "7,7,7,7,7,7").await;
     h.runner.apply(Effect::Delete { id: first });
@@ -177,8 +225,7 @@ async fn delete_removes_the_reading_and_history_lists_the_rest_with_costs() {
     };
     let ids: Vec<ReadingId> = rows.iter().map(|r| r.listed.row.id).collect();
     assert_eq!(ids, [second]);
-    // "legge" prices the offline model "legge-1882" by prefix; offline counts are estimates.
-    let cost = rows[0].cost.expect("priced by prefix");
+    let cost = rows[0].cost.expect("the model has a price");
     assert!(cost > 0.0, "{cost}");
     // Deleting it again says it is gone.
     h.runner.apply(Effect::Delete { id: first });
@@ -590,10 +637,10 @@ async fn the_stats_screen_and_iching_stats_say_the_same_cost_and_throughput() {
     let home = tempfile::tempdir().unwrap();
     std::fs::write(
         home.path().join("config.toml"),
-        "[prices.\"legge\"]\nprompt_per_million = 1.0\ncompletion_per_million = 2.0\n",
+        "[prices.\"gpt-4o-mini\"]\nprompt_per_million = 1.0\ncompletion_per_million = 2.0\n",
     )
     .unwrap();
-    let mut h = Harness::new(home.path(), None);
+    let mut h = Harness::priced(home.path());
     let id = h.cast(1, "9,8,7,7,6,8").await;
     h.runner.apply(Effect::LoadStats { id });
     let msg = h.next().await;

@@ -80,6 +80,23 @@ fn entries() -> Vec<crate::service::ProviderEntry> {
     ]
 }
 
+/// The priced model of the figures' fixtures.
+const PRICED_MODEL: &str = "gpt-4o-mini";
+
+/// The app with [`PRICED_MODEL`] chosen: readings cast in it are a model's, with figures.
+fn priced_app(size: (u16, u16)) -> App {
+    let mut a = app(size);
+    a.provider = ProviderLine::new(
+        &ProviderInfo {
+            kind: crate::llm::ProviderKind::OpenAi,
+            model: PRICED_MODEL.into(),
+            endpoint: "https://api.openai.com/v1".into(),
+        },
+        None,
+    );
+    a
+}
+
 /// The help's first line shown, when the help is open.
 fn the_help(a: &App) -> Option<usize> {
     match a.overlay {
@@ -274,9 +291,20 @@ fn done(reading: &Reading, section: Section) -> SectionDone {
         },
         latency: Duration::from_millis(1200 + 100 * u64::from(section.id())),
         ttft: Some(Duration::from_millis(310)),
-        model: "legge-1882".into(),
+        model: PRICED_MODEL.into(),
         attempts: 1,
         failed_usage: None,
+    }
+}
+
+/// `section` as the classic text answers it: no tokens spent, a few milliseconds.
+fn classic_done(reading: &Reading, section: Section) -> SectionDone {
+    SectionDone {
+        usage: Usage::reported(0, 0),
+        latency: Duration::from_millis(2 + u64::from(section.id())),
+        ttft: Some(Duration::from_millis(1)),
+        model: crate::service::OFFLINE_MODEL.into(),
+        ..done(reading, section)
     }
 }
 
@@ -312,7 +340,7 @@ fn send(app: &mut App, run: u64, section: Section, kind: EventKind) {
 
 /// A grid with a section of every kind: done, streaming, retrying, failed, running, queued.
 fn mid_flight(size: (u16, u16)) -> App {
-    let mut app = app(size);
+    let mut app = priced_app(size);
     let run = cast_manual(&mut app);
     app.update(Msg::Saved {
         run,
@@ -408,8 +436,8 @@ fn history_rows() -> Vec<HistoryEntry> {
                     sections_done: done,
                     sections_failed: 0,
                     total_tokens: tokens,
-                    provider: "offline".into(),
-                    model: "legge-1882".into(),
+                    provider: "openai".into(),
+                    model: PRICED_MODEL.into(),
                 },
                 question: Ok(q.into()),
                 context: None,
@@ -424,6 +452,7 @@ fn history_rows() -> Vec<HistoryEntry> {
                     .collect(),
             },
             cost: (id % 2 == 0).then_some(0.0021 * id as f64),
+            classic: false,
         }
     };
     vec![

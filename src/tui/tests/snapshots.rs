@@ -165,6 +165,71 @@ fn live_complete() {
     });
 }
 
+/// A reading the classic text answered: whose text it is, where a model's figures would be.
+#[test]
+fn live_classic_text() {
+    three("live_classic", |size| {
+        let mut a = app(size);
+        let run = cast_manual(&mut a);
+        a.update(Msg::Saved {
+            run,
+            id: ReadingId(7),
+        });
+        let r = reading();
+        let sections = plan(&r);
+        for &s in &sections {
+            send(&mut a, run, s, EventKind::Queued);
+        }
+        at(&mut a, 100);
+        // All but the last two answered; one of those streaming.
+        for &s in &sections[..sections.len() - 2] {
+            send(&mut a, run, s, EventKind::Started);
+            send(
+                &mut a,
+                run,
+                s,
+                EventKind::Finished(Box::new(classic_done(&r, s))),
+            );
+        }
+        let streaming = sections[sections.len() - 2];
+        send(&mut a, run, streaming, EventKind::Started);
+        send(
+            &mut a,
+            run,
+            streaming,
+            EventKind::Delta(answer(&r, streaming)[..120].to_owned()),
+        );
+        at(&mut a, 140);
+        let screen = draw(&a);
+        assert!(
+            screen.contains("Legge's text") && !screen.contains("tok"),
+            "{screen}"
+        );
+        a
+    });
+}
+
+#[test]
+fn stats_of_the_classic_text() {
+    three("stats_classic", |size| {
+        let mut a = app(size);
+        a.stats.loading = Some(ReadingId(7));
+        a.screen = Screen::Stats;
+        let r = reading();
+        let mut report = complete_report();
+        for (kept, s) in report.sections.iter_mut().zip(plan(&r)) {
+            kept.finish(&classic_done(&r, s));
+        }
+        a.update(stats_loaded(report, &crate::config::Prices::default()));
+        let screen = draw(&a);
+        assert!(
+            screen.contains("Legge's text") && !screen.contains("tok/s") && !screen.contains('$'),
+            "{screen}"
+        );
+        a
+    });
+}
+
 #[test]
 fn live_partial_with_an_error_on_the_status_line() {
     three("live_partial_error", |size| {
@@ -301,6 +366,29 @@ fn history_states() {
         a.update(Msg::History(Ok(rows)));
         a
     });
+    // Readings 4 and 2 answered by the classic text (with the estimated counts older versions
+    // stored): Legge's, with no tokens or cost, beside a model's.
+    three("history_classic", |size| {
+        let mut a = app(size);
+        a.update(key(KeyCode::F(4)));
+        let mut rows = history_rows();
+        for r in rows.iter_mut().filter(|r| r.listed.row.id.0 % 2 == 0) {
+            r.listed.row.provider = "offline".into();
+            r.listed.row.model = crate::service::OFFLINE_MODEL.into();
+            r.cost = Some(0.0);
+            r.classic = true;
+        }
+        a.update(Msg::History(Ok(rows)));
+        let screen = draw(&a);
+        assert!(
+            !screen.contains("$0.0000") && !screen.contains("7,120"),
+            "{screen}"
+        );
+        if size.0 >= 200 {
+            assert_eq!(screen.matches(" Legge").count(), 2, "{screen}");
+        }
+        a
+    });
     three("history_no_match", |size| {
         let mut a = history(size);
         a.update(key(KeyCode::Char('/')));
@@ -331,7 +419,7 @@ fn stats_of_a_reading_with_prices() {
         let mut a = app(size);
         let mut prices = crate::config::Prices::default();
         prices.0.insert(
-            "legge-1882".into(),
+            "gpt-4o-mini".into(),
             Price {
                 prompt_per_million: 0.15,
                 completion_per_million: 0.6,
@@ -359,7 +447,7 @@ fn stats_of_a_reasoning_model_with_a_prompt_cache() {
         let mut a = app(size);
         let mut prices = crate::config::Prices::default();
         prices.0.insert(
-            "legge-1882".into(),
+            "gpt-4o-mini".into(),
             Price {
                 prompt_per_million: 0.25,
                 completion_per_million: 2.0,
@@ -741,15 +829,29 @@ fn stats_count_the_follow_ups_below_the_table() {
                 usage: Usage::estimated(tokens - 100, 100),
                 latency_ms: 2_100,
                 ttft_ms: Some(300),
-                provider: "offline".into(),
-                model: "legge-1882".into(),
+                provider: "openai".into(),
+                model: "gpt-4o-mini".into(),
                 sections_left_out: 0,
             });
         }
-        a.update(stats_loaded(report, &crate::config::Prices::default()));
+        let mut prices = crate::config::Prices::default();
+        prices.0.insert(
+            "gpt-4o-mini".into(),
+            Price {
+                prompt_per_million: 0.15,
+                completion_per_million: 0.6,
+                cached_prompt_per_million: None,
+            },
+        );
+        a.update(stats_loaded(report, &prices));
         let screen = draw(&a);
+        // 5,940 prompt tokens at $0.15 and 200 completion tokens at $0.60 a million ($0.0010,
+        // cut short at 60 columns).
+        let cost = if size.0 < 80 { "$0.0…" } else { "$0.0010" };
         assert!(
-            screen.contains("Follow-up questions: 2 · 6,140 tokens · 2.1 s each · free"),
+            screen.contains(&format!(
+                "Follow-up questions: 2 · 6,140 tokens · 2.1 s each · {cost}"
+            )),
             "{screen}"
         );
         a

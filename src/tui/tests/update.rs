@@ -991,7 +991,7 @@ fn f7_picks_a_provider_and_a_model_and_asks_to_keep_them() {
 
 #[test]
 fn a_card_keeps_the_model_it_asked_when_another_provider_is_chosen() {
-    let mut a = app(WIDE);
+    let mut a = priced_app(WIDE);
     let run = cast_manual(&mut a);
     a.update(Msg::Saved {
         run,
@@ -1040,7 +1040,7 @@ fn a_card_keeps_the_model_it_asked_when_another_provider_is_chosen() {
     let grid = lines[..lines.len() - 2].join("\n");
     assert!(!grid.contains("qwen2.5"), "{screen}");
     assert_eq!(
-        grid.matches("legge-1882").count(),
+        grid.matches(PRICED_MODEL).count(),
         plan(&r).len(),
         "{screen}"
     );
@@ -1049,7 +1049,7 @@ fn a_card_keeps_the_model_it_asked_when_another_provider_is_chosen() {
     assert!(matches!(&fx[..], [Effect::Retry { .. }]), "{fx:?}");
     let cards = &a.live.as_ref().unwrap().cards;
     assert_eq!(cards[0].model_label(), Some("qwen2.5:7b"));
-    assert_eq!(cards[1].model_label(), Some("legge-1882"));
+    assert_eq!(cards[1].model_label(), Some(PRICED_MODEL));
 }
 
 #[test]
@@ -1139,7 +1139,7 @@ fn a_card_from_its_events_and_from_the_store_are_the_same_card() {
         r.clone(),
         QUESTION.into(),
         &sections,
-        "legge-1882",
+        PRICED_MODEL,
         Duration::ZERO,
     );
     for e in &events {
@@ -1939,10 +1939,11 @@ fn the_overlay_that_takes_the_keys_is_the_one_the_footer_names_and_the_only_one_
     assert_eq!(footer_keys(&a), footer::READING);
     let cases: [(Msg, &str, &[KeyHelp], Msg); 6] = [
         (key(KeyCode::F(1)), "help", footer::HELP, key(KeyCode::Esc)),
+        // The picker opens on the provider in use, a hosted one without its key here.
         (
             key(KeyCode::F(7)),
             "picker",
-            footer::PICKER,
+            footer::PICKER_PASTABLE,
             key(KeyCode::Esc),
         ),
         (
