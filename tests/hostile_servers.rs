@@ -128,7 +128,7 @@ async fn empty_deltas_after_the_first_text_are_not_progress() {
             "--request-timeout",
             "60",
         ],
-        "no new text for 2 s (--read-timeout)",
+        "no new text for 2 s (the read_timeout setting)",
     )
     .await;
 }
@@ -164,7 +164,7 @@ async fn pings_under_a_long_first_token_limit_end_at_the_request_timeout() {
             "--request-timeout",
             "3",
         ],
-        "no complete answer within 3 s (--request-timeout)",
+        "no complete answer within 3 s (the request_timeout setting)",
     )
     .await;
 }
@@ -509,7 +509,7 @@ async fn a_whole_answer_whose_head_never_comes_fails_at_the_request_timeout() {
         // Without streaming the head comes with the whole answer: only the whole-attempt clock
         // applies, not the first-token one.
         assert!(
-            error.contains("no complete answer within 2 s (--request-timeout)"),
+            error.contains("no complete answer within 2 s (the request_timeout setting)"),
             "{error}"
         );
     }

@@ -77,15 +77,21 @@ pub async fn run(home: Option<&Path>, args: AskArgs) -> Result<ExitCode, CliErro
             Ok(ExitCode::SUCCESS)
         }
         Asked::Answered(f) => {
+            // The classic text has no tokens to count.
+            let figures = if crate::service::is_classic_text(&f.model) {
+                crate::service::CLASSIC_TEXT.to_owned()
+            } else {
+                format!(
+                    "{} tokens, {:.1} s",
+                    f.usage.total(),
+                    f.latency_ms as f64 / 1000.0
+                )
+            };
             eprintln!(
                 "{}",
                 super::hint::paste(&format!(
-                    "Saved as follow-up {} of reading {} ({} tokens, {:.1} s); `iching show {}` shows it with the reading.",
-                    f.number,
-                    args.id,
-                    f.usage.total(),
-                    f.latency_ms as f64 / 1000.0,
-                    args.id
+                    "Saved as follow-up {} of reading {} ({figures}); `iching show {}` shows it with the reading.",
+                    f.number, args.id, args.id
                 ))
             );
             Ok(ExitCode::SUCCESS)

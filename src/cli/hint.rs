@@ -121,19 +121,20 @@ fn quoted(text: &str) -> String {
     out
 }
 
-/// How many shell quotes (`'`) `text` has (one after a backslash is inside a `$'…'` string).
+/// How many shell quotes (`'`) `text` has: not an apostrophe between letters ("Legge's"), nor
+/// one after a backslash (inside a `$'…'` string).
 fn quotes(text: &str) -> usize {
+    let chars: Vec<char> = text.chars().collect();
     let mut escaped = false;
     let mut n = 0;
-    for c in text.chars() {
-        match c {
-            '\\' if !escaped => escaped = true,
-            '\'' if !escaped => n += 1,
-            _ => escaped = false,
+    for (i, &c) in chars.iter().enumerate() {
+        let between_letters = i > 0
+            && chars[i - 1].is_alphanumeric()
+            && chars.get(i + 1).is_some_and(|c| c.is_alphanumeric());
+        if c == '\'' && !escaped && !between_letters {
+            n += 1;
         }
-        if c != '\\' {
-            escaped = false;
-        }
+        escaped = c == '\\' && !escaped;
     }
     n
 }
@@ -186,6 +187,10 @@ mod tests {
             "give “--yes”, or edit “config.toml”"
         );
         assert_eq!(quoted("(after `?` or `#`)"), "(after “?” or “#”)");
+        assert_eq!(
+            quoted("follow-up 1 (Legge's text); `iching show 1` shows it"),
+            "follow-up 1 (Legge's text); “iching show 1” shows it"
+        );
         assert_eq!(
             quoted("run `chmod go-w $'/a b\\x1b[31m\\'c'`"),
             "run “chmod go-w $'/a b\\x1b[31m\\'c'”"

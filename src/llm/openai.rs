@@ -598,14 +598,14 @@ impl OpenAi {
         let waited = hit.saturating_duration_since(started).as_secs_f64();
         let message = if hit >= overall {
             format!(
-                "no complete answer within {waited:.0} s (--request-timeout); the server is too \
+                "no complete answer within {waited:.0} s (the request_timeout setting); the server is too \
                  slow or never finishes"
             )
         } else {
             format!(
                 "no first token within {waited:.0} s while waiting for {waiting_for} \
-                 (--first-token-timeout; a busy local server queues requests: raise it or lower \
-                 --concurrency)"
+                 (the first_token_timeout setting; a busy local server queues requests: raise it \
+                 or lower concurrency)"
             )
         };
         ProviderError::new(ErrorKind::Timeout, message).into()
@@ -646,16 +646,16 @@ impl OpenAi {
         if lower.contains("connection refused") {
             let hint = self.config.start_hint.clone().unwrap_or_else(|| {
                 if local {
-                    "is the server running? start it, or give its address with --base-url"
+                    "is the server running? start it, or set its address (the base_url setting)"
                         .to_owned()
                 } else {
-                    "check the address (--base-url)".to_owned()
+                    "check the address (the base_url setting)".to_owned()
                 }
             });
             format!("nothing listens at {host}{port}: {hint}")
         } else if lower.contains("dns") || lower.contains("lookup") || lower.contains("resolve") {
             format!(
-                "cannot find the host {host}: check the base URL (--base-url) and the network \
+                "cannot find the host {host}: check the address (the base_url setting) and the network \
                  ({cause})"
             )
         } else if lower.contains("certificate") || lower.contains("tls") || lower.contains("ssl") {
@@ -775,7 +775,7 @@ impl OpenAi {
         ProviderError::new(
             ErrorKind::Timeout,
             format!(
-                "the {what} stalled: no new text for {} s (--read-timeout)",
+                "the {what} stalled: no new text for {} s (the read_timeout setting)",
                 self.config.read_timeout.as_secs_f64()
             ),
         )
@@ -1459,7 +1459,7 @@ impl Provider for OpenAi {
                 {
                     return Err(give_up(format!(
                         "{}; asked to wait {} s before trying again, longer than the {} s \
-                         iching waits: try again later, or lower --concurrency or --rpm",
+                         iching waits: try again later, or lower the concurrency or rpm setting",
                         error.kind.label(),
                         asked.as_secs(),
                         MAX_RETRY_AFTER.as_secs()
