@@ -341,12 +341,14 @@ impl Store {
                 .reading(id)
                 .and_then(|_| self.query(id))
                 .and_then(|query| Ok((query, self.notes(id)?)))
-                .and_then(|(query, notes)| Ok((query, notes, self.parts(id)?)))
+                .and_then(|(query, notes)| Ok((query, notes, self.parts_and_prefix(id)?)))
                 .and_then(|found| Ok((found, self.check_followups(id)?)));
             match checked {
-                Ok(((query, notes, parts), followups)) => {
-                    out.sealed +=
-                        usize::from(query.context.is_some()) + notes.len() + 3 * followups;
+                Ok(((query, notes, (parts, prefix)), followups)) => {
+                    out.sealed += usize::from(query.context.is_some())
+                        + usize::from(prefix.is_some())
+                        + notes.len()
+                        + 3 * followups;
                     out.sections += parts.len();
                     out.sealed += 1 + parts
                         .iter()
@@ -394,9 +396,9 @@ impl Store {
                         Ok((f, request))
                     })
                     .collect::<Result<Vec<_>, StoreError>>()?;
-                Ok((row, query, notes, followups, backup.parts(id)?))
+                Ok((row, query, notes, followups, backup.parts_and_prefix(id)?))
             });
-            let (row, query, notes, followups, parts) = match found {
+            let (row, query, notes, followups, (parts, prefix)) = match found {
                 Ok(found) => found,
                 Err(e) => {
                     out.damaged.push((id, e));
@@ -412,7 +414,7 @@ impl Store {
                 let new_id = self.insert_copy(&row, &query)?;
                 let parts: Vec<_> = parts.iter().map(|p| (&p.meta, &p.text)).collect();
                 if !parts.is_empty() {
-                    self.save_parts(new_id, &parts)?;
+                    self.save_parts_sharing(new_id, prefix.as_deref(), &parts)?;
                 }
                 for note in &notes {
                     self.copy_note(new_id, note)?;
