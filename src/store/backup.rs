@@ -414,7 +414,11 @@ impl Store {
                 let new_id = self.insert_copy(&row, &query)?;
                 let parts: Vec<_> = parts.iter().map(|p| (&p.meta, &p.text)).collect();
                 if !parts.is_empty() {
-                    self.save_parts_sharing(new_id, prefix.as_deref(), &parts)?;
+                    // A reading of schema 7 kept none: its requests' common start serves.
+                    let offered = prefix.as_deref().or_else(|| {
+                        super::prefixes::common_prefix(parts.iter().map(|p| p.1.request.as_str()))
+                    });
+                    self.save_parts_sharing(new_id, offered, &parts)?;
                 }
                 for note in &notes {
                     self.copy_note(new_id, note)?;

@@ -424,7 +424,28 @@ fn a_schema_7_backup_restores_into_a_store_of_schema_8() {
     let imported = target.import(opened.store()).unwrap();
     assert_eq!(imported.added.len(), 3);
     assert!(imported.damaged.is_empty());
-    let parts = target.parts(imported.added[1]).unwrap();
+    let two = imported.added[1];
+    let parts = target.parts(two).unwrap();
     assert_eq!(parts.len(), 10);
+    // Copied into the new format: the requests' common start kept once, each read back whole.
+    let before = opened.store().parts(ReadingId(2)).unwrap();
+    let requests =
+        |parts: &[Part]| -> Vec<String> { parts.iter().map(|p| p.text.request.clone()).collect() };
+    assert_eq!(requests(&parts), requests(&before));
+    let prefix = target.request_prefix(two).unwrap().unwrap();
+    assert!(prefix.len() > 4000, "{}", prefix.len());
+    let (_, rows) = raw(&target, two);
+    assert!(rows.iter().all(|r| r.1));
     assert!(target.verify().unwrap().clean());
+}
+
+#[test]
+fn the_common_start_of_requests_is_cut_at_a_character() {
+    use super::prefixes::common_prefix;
+    assert_eq!(common_prefix(["abcé1", "abcé2"].into_iter()), Some("abcé"));
+    // é and è share their first byte: the cut goes back to the character before.
+    assert_eq!(common_prefix(["abé", "abè"].into_iter()), Some("ab"));
+    assert_eq!(common_prefix(["abc", "abd", "xbc"].into_iter()), None);
+    assert_eq!(common_prefix(["alone"].into_iter()), None);
+    assert_eq!(common_prefix(["same", "same"].into_iter()), Some("same"));
 }

@@ -23,6 +23,27 @@ use crate::model::ReadingId;
 /// hundred at once); past it the cache starts over.
 const CACHED: usize = 1024;
 
+/// What `requests` all begin with (cut at a character boundary), when there are two or more:
+/// the prefix to offer for a reading copied from a store that kept none (schema 7).
+pub(super) fn common_prefix<'a>(mut requests: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    let first = requests.next()?;
+    let mut len = first.len();
+    let mut others = 0;
+    for r in requests {
+        others += 1;
+        len = first
+            .bytes()
+            .zip(r.bytes())
+            .take(len)
+            .take_while(|(a, b)| a == b)
+            .count();
+    }
+    while !first.is_char_boundary(len) {
+        len -= 1;
+    }
+    (others > 0 && len > 0).then(|| &first[..len])
+}
+
 impl Store {
     /// Reading `id`'s shared request prefix, opened; `None` when it has none (a reading of
     /// schema 7, or one that never saved a request).
