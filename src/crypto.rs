@@ -23,9 +23,13 @@ use aes::Aes256;
 use cbc::cipher::{BlockModeDecrypt, BlockModeEncrypt, KeyIvInit, block_padding::Pkcs7};
 use hkdf::Hkdf;
 use hmac::{Hmac, KeyInit, Mac};
+use miniz_oxide::deflate::core::{
+    CompressorOxide, TDEFLFlush, TDEFLStatus, compress, create_comp_flags_from_zip_params,
+};
 use rand::TryRngCore;
 use rand::rngs::OsRng;
 use sha2::Sha256;
+use std::cell::RefCell;
 use std::fmt;
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
@@ -282,15 +286,12 @@ impl Keys {
         plaintext: &[u8],
         iv: [u8; IV_LEN],
     ) -> Sealed {
-        if plaintext.len() >= DEFLATE_FROM {
-            let deflated = Zeroizing::new(miniz_oxide::deflate::compress_to_vec(
-                plaintext,
-                DEFLATE_LEVEL,
-            ));
+        if plaintext.len() >= DEFLATE_FROM
+            && let Some(deflated) = deflate(plaintext).map(Zeroizing::new)
             // PKCS#7 always adds 1 to 16 bytes: compare the padded lengths.
-            if deflated.len() / BLOCK_LEN < plaintext.len() / BLOCK_LEN {
-                return self.seal_as(SEAL_VERSION_DEFLATED, aad, &deflated, iv);
-            }
+            && deflated.len() / BLOCK_LEN < plaintext.len() / BLOCK_LEN
+        {
+            return self.seal_as(SEAL_VERSION_DEFLATED, aad, &deflated, iv);
         }
         self.seal_as(SEAL_VERSION, aad, plaintext, iv)
     }
@@ -360,6 +361,47 @@ impl Keys {
         mac.update(&(aad.len() as u64).to_be_bytes());
         mac
     }
+}
+
+thread_local! {
+    /// This thread's compressor, reset for each value: making a new one allocates and clears
+    /// some 250 KB of tables, which took longer than compressing a section's few hundred bytes
+    /// (BENCHMARKS.md, "A reading's footprint at its content").
+    static DEFLATER: RefCell<Option<Box<CompressorOxide>>> = const { RefCell::new(None) };
+}
+
+/// `input` as raw DEFLATE at [`DEFLATE_LEVEL`]; `None` if the compressor fails (it does not).
+fn deflate(mut input: &[u8]) -> Option<Vec<u8>> {
+    DEFLATER.with_borrow_mut(|slot| {
+        let compressor = slot.get_or_insert_with(|| {
+            Box::new(CompressorOxide::new(create_comp_flags_from_zip_params(
+                i32::from(DEFLATE_LEVEL),
+                -15,
+                0,
+            )))
+        });
+        compressor.reset();
+        let mut out = vec![0; input.len() / 2 + 64];
+        let mut at = 0;
+        loop {
+            let (status, read, written) =
+                compress(compressor, input, &mut out[at..], TDEFLFlush::Finish);
+            at += written;
+            match status {
+                TDEFLStatus::Done => {
+                    out.truncate(at);
+                    return Some(out);
+                }
+                TDEFLStatus::Okay if read <= input.len() => {
+                    input = &input[read..];
+                    if out.len() - at < 64 {
+                        out.resize(out.len() * 2, 0);
+                    }
+                }
+                _ => return None,
+            }
+        }
+    })
 }
 
 /// A sealed blob, as stored. `Debug` prints only its length.
@@ -674,6 +716,27 @@ mod tests {
             assert_eq!(sealed.as_bytes()[0], SEAL_VERSION);
             assert_eq!(sealed.as_bytes().len(), keys.seal(AAD, pt).as_bytes().len());
             assert_eq!(keys.open(AAD, &sealed).unwrap(), pt);
+        }
+    }
+
+    #[test]
+    fn one_threads_compressor_serves_value_after_value() {
+        // The compressor is reused: each value must come out whole, whatever came before it.
+        let keys = test_keys();
+        let texts: Vec<String> = (0..6)
+            .map(|n| {
+                repetitive_text()
+                    .repeat(n + 1)
+                    .replace("water", &"x".repeat(n))
+            })
+            .collect();
+        let sealed: Vec<Sealed> = texts
+            .iter()
+            .map(|t| keys.seal_packed(AAD, t.as_bytes()))
+            .collect();
+        for (text, sealed) in texts.iter().zip(&sealed) {
+            assert_eq!(sealed.as_bytes()[0], SEAL_VERSION_DEFLATED);
+            assert_eq!(&keys.open_string(AAD, sealed).unwrap(), text);
         }
     }
 
