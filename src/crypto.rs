@@ -1,7 +1,10 @@
 //! Sealing of sensitive values (encrypt-then-MAC with AES-256-CBC and HMAC-SHA256).
 //!
-//! A sealed blob is `version (1 byte, = 1) || IV (16 bytes, fresh from the OS RNG) ||
+//! A sealed blob is `version (1 byte) || IV (16 bytes, fresh from the OS RNG) ||
 //! AES-256-CBC/PKCS7 ciphertext (a non-zero multiple of 16 bytes) || HMAC-SHA256 tag (32 bytes)`.
+//! Version 1 encrypts the plaintext as it is; version 2 ([`Keys::seal_packed`], when it makes the
+//! blob smaller) encrypts the plaintext compressed as raw DEFLATE (RFC 1951). The version byte is
+//! under the tag, so a blob cannot be passed off as the other kind.
 //! The tag is computed over `version || IV || ciphertext || aad || u64_be(aad.len())`, where
 //! `aad` is an associated-data label naming the row and field (e.g. `b"reading:42:question"`),
 //! so a blob copied to another row or field does not open. Version and IV have fixed sizes and
@@ -20,14 +23,30 @@ use aes::Aes256;
 use cbc::cipher::{BlockModeDecrypt, BlockModeEncrypt, KeyIvInit, block_padding::Pkcs7};
 use hkdf::Hkdf;
 use hmac::{Hmac, KeyInit, Mac};
+use miniz_oxide::deflate::core::{
+    CompressorOxide, TDEFLFlush, TDEFLStatus, compress, create_comp_flags_from_zip_params,
+};
 use rand::TryRngCore;
 use rand::rngs::OsRng;
 use sha2::Sha256;
+use std::cell::RefCell;
 use std::fmt;
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
-/// Format version written as the first byte of every sealed blob.
+/// Format version written as the first byte of a sealed blob whose plaintext is stored as it is.
 pub const SEAL_VERSION: u8 = 1;
+/// Format version of a sealed blob whose plaintext is stored compressed (raw DEFLATE).
+pub const SEAL_VERSION_DEFLATED: u8 = 2;
+/// The DEFLATE level of [`Keys::seal_packed`]: 1 (fastest) to 10. Level 6 makes a reading's
+/// JSON about a tenth smaller than level 1 at a few times the cost (BENCHMARKS.md, "A reading's
+/// footprint").
+const DEFLATE_LEVEL: u8 = 6;
+/// Below this many bytes a plaintext is not worth trying to compress.
+const DEFLATE_FROM: usize = 96;
+/// The most a deflated blob may open to: far beyond anything the store seals (the largest is
+/// a request of a few hundred kilobytes), so a blob written by someone holding the key cannot
+/// make opening it allocate without bound.
+const INFLATED_MAX: usize = 64 << 20;
 /// PBKDF2-HMAC-SHA256 iteration count of passphrase stores made before Argon2id (they keep
 /// opening; changing their passphrase moves them to Argon2id).
 pub const PBKDF2_ROUNDS: u32 = 600_000;
@@ -83,6 +102,9 @@ pub enum CryptoError {
     /// The plaintext's PKCS#7 padding is wrong (cannot happen once the MAC matched).
     #[error("decrypted data has invalid padding")]
     BadPadding,
+    /// A deflated plaintext that does not inflate (cannot happen once the MAC matched).
+    #[error("decrypted data does not decompress")]
+    BadDeflate,
     /// Opened as text, but the plaintext is not UTF-8.
     #[error("decrypted data is not valid UTF-8")]
     NotUtf8,
@@ -251,13 +273,41 @@ impl Keys {
         self.seal_with_iv(aad, plaintext, os_random())
     }
 
+    /// Like [`Keys::seal`], compressing the plaintext first (version 2) when that makes the
+    /// blob smaller; otherwise exactly [`Keys::seal`]. [`Keys::open`] opens either.
+    pub fn seal_packed(&self, aad: &[u8], plaintext: &[u8]) -> Sealed {
+        self.seal_packed_with_iv(aad, plaintext, os_random())
+    }
+
+    /// [`Keys::seal_packed`] with a caller-chosen IV (pinned test vectors only).
+    pub(crate) fn seal_packed_with_iv(
+        &self,
+        aad: &[u8],
+        plaintext: &[u8],
+        iv: [u8; IV_LEN],
+    ) -> Sealed {
+        if plaintext.len() >= DEFLATE_FROM
+            && let Some(deflated) = deflate(plaintext).map(Zeroizing::new)
+            // PKCS#7 always adds 1 to 16 bytes: compare the padded lengths.
+            && deflated.len() / BLOCK_LEN < plaintext.len() / BLOCK_LEN
+        {
+            return self.seal_as(SEAL_VERSION_DEFLATED, aad, &deflated, iv);
+        }
+        self.seal_as(SEAL_VERSION, aad, plaintext, iv)
+    }
+
     /// Like [`Keys::seal`] with a caller-chosen IV. Only for pinned test vectors: reusing an
     /// IV leaks plaintext equality.
     pub(crate) fn seal_with_iv(&self, aad: &[u8], plaintext: &[u8], iv: [u8; IV_LEN]) -> Sealed {
+        self.seal_as(SEAL_VERSION, aad, plaintext, iv)
+    }
+
+    /// `version || IV || AES-256-CBC(payload) || tag`.
+    fn seal_as(&self, version: u8, aad: &[u8], payload: &[u8], iv: [u8; IV_LEN]) -> Sealed {
         let ciphertext = Aes256CbcEnc::new((&self.enc).into(), (&iv).into())
-            .encrypt_padded_vec::<Pkcs7>(plaintext);
+            .encrypt_padded_vec::<Pkcs7>(payload);
         let mut out = Vec::with_capacity(1 + IV_LEN + ciphertext.len() + TAG_LEN);
-        out.push(SEAL_VERSION);
+        out.push(version);
         out.extend_from_slice(&iv);
         out.extend_from_slice(&ciphertext);
         let tag = self.mac_over(&out, aad).finalize().into_bytes();
@@ -269,7 +319,7 @@ impl Keys {
     pub fn open(&self, aad: &[u8], sealed: &Sealed) -> Result<Vec<u8>, CryptoError> {
         let blob = sealed.as_bytes();
         let &version = blob.first().ok_or(CryptoError::TooShort)?;
-        if version != SEAL_VERSION {
+        if version != SEAL_VERSION && version != SEAL_VERSION_DEFLATED {
             return Err(CryptoError::UnknownVersion(version));
         }
         if blob.len() < MIN_SEALED_LEN {
@@ -282,9 +332,15 @@ impl Keys {
         let (iv, ciphertext) = body[1..]
             .split_first_chunk::<IV_LEN>()
             .ok_or(CryptoError::TooShort)?;
-        Aes256CbcDec::new((&self.enc).into(), iv.into())
+        let payload = Aes256CbcDec::new((&self.enc).into(), iv.into())
             .decrypt_padded_vec::<Pkcs7>(ciphertext)
-            .map_err(|_| CryptoError::BadPadding)
+            .map_err(|_| CryptoError::BadPadding)?;
+        if version == SEAL_VERSION {
+            return Ok(payload);
+        }
+        let payload = Zeroizing::new(payload);
+        miniz_oxide::inflate::decompress_to_vec_with_limit(&payload, INFLATED_MAX)
+            .map_err(|_| CryptoError::BadDeflate)
     }
 
     /// [`Keys::open`] and require the plaintext to be UTF-8.
@@ -305,6 +361,47 @@ impl Keys {
         mac.update(&(aad.len() as u64).to_be_bytes());
         mac
     }
+}
+
+thread_local! {
+    /// This thread's compressor, reset for each value: making a new one allocates and clears
+    /// some 250 KB of tables, which took longer than compressing a section's few hundred bytes
+    /// (BENCHMARKS.md, "A reading's footprint at its content").
+    static DEFLATER: RefCell<Option<Box<CompressorOxide>>> = const { RefCell::new(None) };
+}
+
+/// `input` as raw DEFLATE at [`DEFLATE_LEVEL`]; `None` if the compressor fails (it does not).
+fn deflate(mut input: &[u8]) -> Option<Vec<u8>> {
+    DEFLATER.with_borrow_mut(|slot| {
+        let compressor = slot.get_or_insert_with(|| {
+            Box::new(CompressorOxide::new(create_comp_flags_from_zip_params(
+                i32::from(DEFLATE_LEVEL),
+                -15,
+                0,
+            )))
+        });
+        compressor.reset();
+        let mut out = vec![0; input.len() / 2 + 64];
+        let mut at = 0;
+        loop {
+            let (status, read, written) =
+                compress(compressor, input, &mut out[at..], TDEFLFlush::Finish);
+            at += written;
+            match status {
+                TDEFLStatus::Done => {
+                    out.truncate(at);
+                    return Some(out);
+                }
+                TDEFLStatus::Okay if read <= input.len() => {
+                    input = &input[read..];
+                    if out.len() - at < 64 {
+                        out.resize(out.len() * 2, 0);
+                    }
+                }
+                _ => return None,
+            }
+        }
+    })
 }
 
 /// A sealed blob, as stored. `Debug` prints only its length.
@@ -460,7 +557,8 @@ mod tests {
         let keys = test_keys();
         let open = |b: &[u8]| keys.open(AAD, &Sealed::from_bytes(b.to_vec()));
         assert_eq!(open(&[]), Err(CryptoError::TooShort));
-        assert_eq!(open(&[2]), Err(CryptoError::UnknownVersion(2)));
+        assert_eq!(open(&[2]), Err(CryptoError::TooShort));
+        assert_eq!(open(&[3]), Err(CryptoError::UnknownVersion(3)));
         assert_eq!(open(&[0; 100]), Err(CryptoError::UnknownVersion(0)));
         assert_eq!(open(&[1; MIN_SEALED_LEN - 1]), Err(CryptoError::TooShort));
         for len in MIN_SEALED_LEN..MIN_SEALED_LEN + 40 {
@@ -585,6 +683,117 @@ mod tests {
              a436983a0ea60c4e2eeb547c2b197c814ddd8ac4ab39ddc508f533bf17"
         );
         assert_eq!(keys.open_string(AAD, &sealed).unwrap(), pt);
+    }
+
+    /// A text that compresses: a reading's JSON repeats its keys and much of its wording.
+    fn repetitive_text() -> String {
+        (1..=40).fold(String::new(), |mut s, n| {
+            s.push_str(&format!(
+                "{{\"line\": {n}, \"text\": \"Crossing the great water.\"}}, "
+            ));
+            s
+        })
+    }
+
+    #[test]
+    fn packed_seals_compress_only_where_it_pays() {
+        let keys = test_keys();
+        let text = repetitive_text();
+        let packed = keys.seal_packed(AAD, text.as_bytes());
+        assert_eq!(packed.as_bytes()[0], SEAL_VERSION_DEFLATED);
+        assert!(packed.as_bytes().len() * 4 < keys.seal(AAD, text.as_bytes()).as_bytes().len());
+        assert_eq!(keys.open_string(AAD, &packed).unwrap(), text);
+        // Bound to its label like any blob.
+        assert_eq!(
+            keys.open(b"reading:43:question", &packed),
+            Err(CryptoError::IntegrityCheckFailed)
+        );
+        // Short or random plaintexts are sealed as they are: version 1, byte for byte the size
+        // `seal` makes.
+        let random: Vec<u8> = (0..4096).map(|_| os_random::<1>()[0]).collect();
+        for pt in [&b"short"[..], &random, &[]] {
+            let sealed = keys.seal_packed(AAD, pt);
+            assert_eq!(sealed.as_bytes()[0], SEAL_VERSION);
+            assert_eq!(sealed.as_bytes().len(), keys.seal(AAD, pt).as_bytes().len());
+            assert_eq!(keys.open(AAD, &sealed).unwrap(), pt);
+        }
+    }
+
+    #[test]
+    fn one_threads_compressor_serves_value_after_value() {
+        // The compressor is reused: each value must come out whole, whatever came before it.
+        let keys = test_keys();
+        let texts: Vec<String> = (0..6)
+            .map(|n| {
+                repetitive_text()
+                    .repeat(n + 1)
+                    .replace("water", &"x".repeat(n))
+            })
+            .collect();
+        let sealed: Vec<Sealed> = texts
+            .iter()
+            .map(|t| keys.seal_packed(AAD, t.as_bytes()))
+            .collect();
+        for (text, sealed) in texts.iter().zip(&sealed) {
+            assert_eq!(sealed.as_bytes()[0], SEAL_VERSION_DEFLATED);
+            assert_eq!(&keys.open_string(AAD, sealed).unwrap(), text);
+        }
+    }
+
+    #[test]
+    fn the_version_byte_is_authenticated() {
+        // A deflated blob relabelled as plain (and the reverse) fails its tag.
+        let keys = test_keys();
+        for (text, from) in [
+            (repetitive_text(), SEAL_VERSION_DEFLATED),
+            ("plain".to_owned(), SEAL_VERSION),
+        ] {
+            let mut bytes = keys.seal_packed(AAD, text.as_bytes()).into_bytes();
+            assert_eq!(bytes[0], from);
+            bytes[0] = SEAL_VERSION + SEAL_VERSION_DEFLATED - from;
+            assert_eq!(
+                keys.open(AAD, &Sealed::from_bytes(bytes)),
+                Err(CryptoError::IntegrityCheckFailed)
+            );
+        }
+    }
+
+    #[test]
+    fn a_deflated_blob_that_does_not_inflate_is_an_error() {
+        // Only someone holding the keys can make one; still an error, not a panic.
+        let keys = test_keys();
+        let sealed = keys.seal_as(SEAL_VERSION_DEFLATED, AAD, &[0xff; 40], [3; IV_LEN]);
+        assert_eq!(keys.open(AAD, &sealed), Err(CryptoError::BadDeflate));
+    }
+
+    // Pinned deflated blob: version 2, then as version 1 with the payload raw DEFLATE (RFC
+    // 1951, no zlib header). Cross-checked with Python `cryptography` 48: the tag verifies, and
+    // AES-256-CBC decryption under the derived key gives bytes that `zlib.decompress(b, -15)`
+    // inflates to the plaintext. (The DEFLATE bytes are miniz_oxide's at level 6; another
+    // compressor may write other bytes for the same text, which open all the same.)
+    #[test]
+    fn pinned_deflated_vector() {
+        let keys = test_keys();
+        let iv: [u8; 16] = std::array::from_fn(|i| 0xb0 + i as u8);
+        let pt = "利涉大川. Crossing the great water. Crossing the great water. Crossing the great \
+                  water. Crossing the great water. Crossing the great water.";
+        let sealed = keys.seal_packed_with_iv(AAD, pt.as_bytes(), iv);
+        assert_eq!(
+            hex(sealed.as_bytes()),
+            "02b0b1b2b3b4b5b6b7b8b9babbbcbdbebf3cafa899e3a0ae6a8cd307b2b8f50cda91\
+             940bd92ab8aec12ec9ba8a9a04e7188eb4c93557cc65f929bcf3a90814fb8c448151\
+             4d896a4d8630885dc1b51957cfca6d79691859902c67915d2152f688eaea5de5d21e\
+             5450cc2deccd819885ca34"
+        );
+        assert_eq!(keys.open_string(AAD, &sealed).unwrap(), pt);
+        let body = &sealed.as_bytes()[1 + IV_LEN..sealed.as_bytes().len() - TAG_LEN];
+        let payload = Aes256CbcDec::new((&keys.enc).into(), (&iv).into())
+            .decrypt_padded_vec::<Pkcs7>(body)
+            .unwrap();
+        assert_eq!(
+            miniz_oxide::inflate::decompress_to_vec(&payload).unwrap(),
+            pt.as_bytes()
+        );
     }
 
     #[test]

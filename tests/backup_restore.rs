@@ -246,8 +246,9 @@ async fn verify_names_each_damaged_reading_and_restore_leaves_them_out() {
     assert_eq!(clean["intact"], true);
     assert_eq!(clean["readings"], 3);
     assert_eq!(clean["sections"], 30);
-    // 3 questions, and per section a request, a response and its paragraphs.
-    assert_eq!(clean["sealed_values"], 3 + 30 * 3);
+    // 3 questions, 3 shared request prefixes, and per section a request, a response and its
+    // paragraphs.
+    assert_eq!(clean["sealed_values"], 3 + 3 + 30 * 3);
     let conn = rusqlite::Connection::open(home.join("iching.db")).unwrap();
     conn.execute_batch(
         "UPDATE readings SET primary_hex = 1 WHERE id = 1;

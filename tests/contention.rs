@@ -291,3 +291,32 @@ async fn a_home_that_is_a_file_or_a_typo_is_a_usage_error_for_reading_commands()
     assert_eq!(out.code, Some(0), "{out}");
     assert!(typo.join("iching.db").exists());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_schema_7_store_on_a_read_only_medium_shows_and_verifies_unmigrated() {
+    use std::os::unix::fs::PermissionsExt;
+    let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/store-v7/keyfile");
+    let home = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(home.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    for name in ["iching.db", "iching.key"] {
+        let to = home.path().join(name);
+        std::fs::copy(from.join(name), &to).unwrap();
+        std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let before = std::fs::read(home.path().join("iching.db")).unwrap();
+    let out = read_only(home.path(), &["show", "2", "--format", "json"]).await;
+    assert_eq!(out.code, Some(0), "{out}");
+    assert_eq!(out.json()["question"], "What of the new work?", "{out}");
+    let out = read_only(home.path(), &["verify"]).await;
+    assert_eq!(out.code, Some(0), "{out}");
+    assert!(
+        out.stdout
+            .contains("Checked 3 readings: 25 sections, 73 sealed values. All intact."),
+        "{out}"
+    );
+    // Read as it is: still schema 7, not a byte changed.
+    assert_eq!(
+        std::fs::read(home.path().join("iching.db")).unwrap(),
+        before
+    );
+}

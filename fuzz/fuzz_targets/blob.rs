@@ -11,14 +11,15 @@
 //!   and the padding check, which must fail cleanly, and the crate's MAC must be the documented
 //!   one.
 //! - 2, seal: the payload is a plaintext. Sealed then opened, it comes back; one changed byte,
-//!   one byte less or more, another aad or another key, and it does not open.
+//!   one byte less or more, another aad or another key, and it does not open. Sealed packed
+//!   (compressed where it pays, version 2), it comes back too, and is never larger than sealed.
 #![no_main]
 
 use std::sync::LazyLock;
 
 use hkdf::Hkdf;
 use hmac::{Hmac, KeyInit, Mac};
-use iching::crypto::{CryptoError, Keys, MasterKey, SEAL_VERSION, Sealed};
+use iching::crypto::{CryptoError, Keys, MasterKey, SEAL_VERSION, SEAL_VERSION_DEFLATED, Sealed};
 use libfuzzer_sys::fuzz_target;
 use sha2::Sha256;
 
@@ -66,13 +67,21 @@ fn open_checked(aad: &[u8], blob: &[u8]) -> Result<Vec<u8>, CryptoError> {
     // The structural failures come first, whatever the key.
     match blob.first() {
         None => assert_eq!(opened, Err(CryptoError::TooShort)),
-        Some(&v) if v != SEAL_VERSION => assert_eq!(opened, Err(CryptoError::UnknownVersion(v))),
+        Some(&v) if v != SEAL_VERSION && v != SEAL_VERSION_DEFLATED => {
+            assert_eq!(opened, Err(CryptoError::UnknownVersion(v)));
+        }
         Some(_) if blob.len() < MIN_LEN => assert_eq!(opened, Err(CryptoError::TooShort)),
         Some(_) => assert_ne!(opened, Err(CryptoError::TooShort)),
     }
     if let Ok(pt) = &opened {
         let ct_len = blob.len() - MIN_LEN + 16;
-        assert!(ct_len.is_multiple_of(16) && pt.len() < ct_len && ct_len - pt.len() <= 16);
+        assert!(ct_len.is_multiple_of(16));
+        // A deflated blob opens to what its ciphertext inflates to; a plain one to its padding.
+        if blob[0] == SEAL_VERSION {
+            assert!(pt.len() < ct_len && ct_len - pt.len() <= 16);
+        }
+        let again = KEYS.seal_packed(aad, pt);
+        assert_eq!(KEYS.open(aad, &again).as_ref(), Ok(pt));
         let again = KEYS.seal(aad, pt);
         assert_eq!(KEYS.open(aad, &again).as_ref(), Ok(pt));
         assert!(OTHER_KEYS.open(aad, &sealed).is_err());
@@ -141,6 +150,13 @@ fuzz_target!(|input: &[u8]| {
             other_aad.push(b'x');
             assert!(KEYS.open(&other_aad, &sealed).is_err());
             assert!(OTHER_KEYS.open(aad, &sealed).is_err());
+            let packed = KEYS.seal_packed(aad, pt);
+            assert!(packed.as_bytes().len() <= blob.len());
+            assert!(matches!(
+                packed.as_bytes()[0],
+                SEAL_VERSION | SEAL_VERSION_DEFLATED
+            ));
+            assert_eq!(open_checked(aad, packed.as_bytes()).as_deref(), Ok(pt));
         }
     }
 });

@@ -163,6 +163,11 @@ async fn run_sections(
         .iter()
         .map(|r| (r.section, r.messages_json().clone()))
         .collect();
+    // What every request begins with, kept once with the reading.
+    let shared: Option<Arc<str>> = requests
+        .first()
+        .map(|r| Arc::from(r.shared_prefix()))
+        .filter(|p: &Arc<str>| !p.is_empty());
     // This reading's own token: a failed write stops this reading, not the caller's others
     // (a batch shares its token across readings); the caller cancelling still reaches it.
     let cancel = cancel.child_token();
@@ -212,9 +217,10 @@ async fn run_sections(
                 let _ = events.send(event);
             }
             if !parts.is_empty() && failure.is_none() {
+                let shared = shared.clone();
                 let save = move |s: &Store| {
                     let rows: Vec<_> = parts.iter().map(|(m, t)| (m, t)).collect();
-                    s.save_parts(id, &rows)
+                    s.save_parts_sharing(id, shared.as_deref(), &rows)
                 };
                 if let Err(e) = writer.call(save).await {
                     // Nothing more can be kept: stop spending requests on it.

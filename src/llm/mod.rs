@@ -54,6 +54,8 @@ pub struct SectionRequest {
     messages: Vec<ChatMessage>,
     /// `messages` as JSON, serialised once: the same bytes are sent and stored.
     messages_json: Arc<RawValue>,
+    /// How many bytes at the start of `messages_json` every section of the reading shares.
+    shared: usize,
     /// The most tokens the answer may take.
     pub max_tokens: u32,
     /// The language the settings ask for (`None`: the question's own); the messages say it.
@@ -109,6 +111,7 @@ impl SectionRequest {
             section,
             messages: messages.messages,
             messages_json: Arc::from(messages.json),
+            shared: messages.shared,
             max_tokens,
             language: None,
             followup: None,
@@ -124,6 +127,16 @@ impl SectionRequest {
     /// shares the bytes (the store copies them once, when it seals them).
     pub fn messages_json(&self) -> &Arc<RawValue> {
         &self.messages_json
+    }
+
+    /// What [`SectionRequest::messages_json`] begins with that every section of the reading
+    /// shares (the system prompt and the reading's JSON; empty when not known), which the store
+    /// keeps once per reading.
+    pub fn shared_prefix(&self) -> &str {
+        self.messages_json
+            .get()
+            .get(..self.shared)
+            .unwrap_or_default()
     }
 }
 

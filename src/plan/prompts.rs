@@ -211,6 +211,9 @@ pub struct SectionMessages {
     pub(crate) messages: Vec<ChatMessage>,
     /// `messages` as a JSON array.
     pub(crate) json: Box<RawValue>,
+    /// How many bytes at the start of `json` every section of the reading shares (the system
+    /// prompt and the reading's JSON): the store keeps them once per reading.
+    pub(crate) shared: usize,
 }
 
 impl SectionMessages {
@@ -221,7 +224,11 @@ impl SectionMessages {
     )]
     pub fn new(messages: Vec<ChatMessage>) -> Self {
         let json = serde_json::value::to_raw_value(&messages).expect("strings always serialise");
-        Self { messages, json }
+        Self {
+            messages,
+            json,
+            shared: 0,
+        }
     }
 }
 
@@ -296,6 +303,7 @@ pub fn messages_with(
     json.push_str(r#""},{"role":"user","content":""#);
     json.push_str(DATA_HEAD_ESCAPED);
     json.push_str(&data.json_escaped);
+    let shared = json.len();
     json.push_str(&tail_escaped);
     json.push_str(r#""}]"#);
     // Pushed into a string of the right size: `format!` would grow it several times.
@@ -314,7 +322,11 @@ pub fn messages_with(
         },
     ];
     match RawValue::from_string(json) {
-        Ok(json) => SectionMessages { messages, json },
+        Ok(json) => SectionMessages {
+            messages,
+            json,
+            shared,
+        },
         // Not reached: the pieces are escaped by serde_json itself.
         Err(_) => SectionMessages::new(messages),
     }

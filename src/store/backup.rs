@@ -341,12 +341,14 @@ impl Store {
                 .reading(id)
                 .and_then(|_| self.query(id))
                 .and_then(|query| Ok((query, self.notes(id)?)))
-                .and_then(|(query, notes)| Ok((query, notes, self.parts(id)?)))
+                .and_then(|(query, notes)| Ok((query, notes, self.parts_and_prefix(id)?)))
                 .and_then(|found| Ok((found, self.check_followups(id)?)));
             match checked {
-                Ok(((query, notes, parts), followups)) => {
-                    out.sealed +=
-                        usize::from(query.context.is_some()) + notes.len() + 3 * followups;
+                Ok(((query, notes, (parts, prefix)), followups)) => {
+                    out.sealed += usize::from(query.context.is_some())
+                        + usize::from(prefix.is_some())
+                        + notes.len()
+                        + 3 * followups;
                     out.sections += parts.len();
                     out.sealed += 1 + parts
                         .iter()
@@ -399,9 +401,9 @@ impl Store {
                         Ok((f, request))
                     })
                     .collect::<Result<Vec<_>, StoreError>>()?;
-                Ok((row, query, notes, followups, backup.parts(id)?))
+                Ok((row, query, notes, followups, backup.parts_and_prefix(id)?))
             });
-            let (row, query, notes, followups, parts) = match found {
+            let (row, query, notes, followups, (parts, prefix)) = match found {
                 Ok(found) => found,
                 Err(e) => {
                     out.damaged.push((id, e));
@@ -417,7 +419,11 @@ impl Store {
                 let new_id = self.insert_copy(&row, &query)?;
                 let parts: Vec<_> = parts.iter().map(|p| (&p.meta, &p.text)).collect();
                 if !parts.is_empty() {
-                    self.save_parts(new_id, &parts)?;
+                    // A reading of schema 7 kept none: its requests' common start serves.
+                    let offered = prefix.as_deref().or_else(|| {
+                        super::prefixes::common_prefix(parts.iter().map(|p| p.1.request.as_str()))
+                    });
+                    self.save_parts_sharing(new_id, offered, &parts)?;
                 }
                 for note in &notes {
                     self.copy_note(new_id, note)?;

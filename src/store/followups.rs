@@ -392,7 +392,7 @@ impl Store {
                 (Field::FollowupRequest(*reading, *n), request),
             ] {
                 let plain = zeroize::Zeroizing::new(self.open_text(field, blob.clone())?);
-                sealed.push(new.seal(field.aad().as_bytes(), plain.as_bytes()));
+                sealed.push(new.seal_packed(field.aad().as_bytes(), plain.as_bytes()));
             }
             self.conn
                 .execute(

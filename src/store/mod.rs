@@ -8,7 +8,9 @@
 //!   (`ICHING_PASSPHRASE`) through PBKDF2 with the salt and round count kept in the `meta` table.
 //! - The schema and its migrations (`PRAGMA user_version`) live in [`schema`]; readings and parts
 //!   in [`readings`] and [`parts`]. Blob columns are written only from [`Sealed`] values, each
-//!   bound to a label naming its row and field ([`Field`]).
+//!   bound to a label naming its row and field ([`Field`]), compressed first where that pays
+//!   ([`crate::crypto::Keys::seal_packed`]). What every section's request of a reading begins
+//!   with is stored once per reading ([`prefixes`]).
 //! - [`writer::Writer`] is the single writer: a thread owning the store, fed by a channel, that
 //!   commits small groups of writes together.
 
@@ -20,6 +22,7 @@ mod keys;
 mod notes;
 mod parts;
 pub mod perms;
+mod prefixes;
 mod provider_keys;
 mod readings;
 mod rekey;
@@ -28,14 +31,19 @@ mod tags;
 pub mod writer;
 
 #[cfg(test)]
+mod prefix_tests;
+#[cfg(test)]
 mod tag_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tests_support;
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use rusqlite::Connection;
@@ -128,8 +136,12 @@ pub enum Field {
     Question(ReadingId),
     /// The situation behind a reading's question.
     Context(ReadingId),
-    /// A part's request (the messages as JSON).
+    /// A part's request (the messages as JSON), whole.
     Request(ReadingId, u8),
+    /// What a part's request holds after its reading's shared prefix.
+    RequestTail(ReadingId, u8),
+    /// What every section's request of a reading begins with (system prompt, reading JSON).
+    RequestPrefix(ReadingId),
     /// A part's raw answer.
     Response(ReadingId, u8),
     /// A part's rendered paragraphs (JSON).
@@ -154,6 +166,8 @@ impl Field {
             Field::Question(id) => format!("reading:{id}:question"),
             Field::Context(id) => format!("reading:{id}:context"),
             Field::Request(id, s) => format!("part:{id}:{s}:request"),
+            Field::RequestTail(id, s) => format!("part:{id}:{s}:request_tail"),
+            Field::RequestPrefix(id) => format!("reading:{id}:request_prefix"),
             Field::Response(id, s) => format!("part:{id}:{s}:response"),
             Field::Paragraphs(id, s) => format!("part:{id}:{s}:paragraphs"),
             Field::Error(id, s) => format!("part:{id}:{s}:error"),
@@ -170,7 +184,8 @@ impl Field {
             Field::KeyCheck => "key check".to_owned(),
             Field::Question(_) => "question".to_owned(),
             Field::Context(_) => "situation".to_owned(),
-            Field::Request(_, s) => format!("request of section {s}"),
+            Field::Request(_, s) | Field::RequestTail(_, s) => format!("request of section {s}"),
+            Field::RequestPrefix(_) => "shared start of its requests".to_owned(),
             Field::Response(_, s) => format!("response of section {s}"),
             Field::Paragraphs(_, s) => format!("text of section {s}"),
             Field::Error(_, s) => format!("error of section {s}"),
@@ -188,6 +203,8 @@ impl Field {
             Field::Question(id)
             | Field::Context(id)
             | Field::Request(id, _)
+            | Field::RequestTail(id, _)
+            | Field::RequestPrefix(id)
             | Field::Response(id, _)
             | Field::Paragraphs(id, _)
             | Field::Error(id, _)
@@ -260,6 +277,12 @@ pub struct Store {
     /// The sealed key check as it was when this store was opened: when another process
     /// changes the key, writes fail instead of sealing with a key that no longer opens it.
     key_check: Vec<u8>,
+    /// Whether the schema has `request_prefixes` (version 8 on; a version-7 store opened
+    /// read-only keeps its schema and reads as before).
+    shared_prefixes: bool,
+    /// The shared request prefix of readings being written, as stored, so that a section
+    /// saved does not open it again ([`prefixes`]).
+    prefixes: RefCell<HashMap<ReadingId, Arc<str>>>,
 }
 
 impl Store {
@@ -313,7 +336,7 @@ impl Store {
             Err(e @ StoreError::Full { .. }) => (schema::open_ro(&path)?, Some(e)),
             Err(e) => return Err(e),
         };
-        let store = Self {
+        let mut store = Self {
             conn,
             keys,
             path,
@@ -321,13 +344,17 @@ impl Store {
             read_only,
             notices,
             key_check: found.check.as_bytes().to_vec(),
+            shared_prefixes: false,
+            prefixes: RefCell::default(),
         };
         store.check_header()?;
         if let Some(why) = &store.read_only {
             tracing::info!(%why, "the store is read-only");
+            store.shared_prefixes = store.user_version()? >= schema::SHARED_PREFIXES_SINCE;
             return Ok(store);
         }
         store.migrate(None)?;
+        store.shared_prefixes = true;
         // What a killed restore or backup left in the data folder goes with its process.
         backup::clear_dead_staging(dir);
         let interrupted = store.mark_interrupted()?;
@@ -379,6 +406,8 @@ impl Store {
             read_only: None,
             notices: Vec::new(),
             key_check: Vec::new(),
+            shared_prefixes: true,
+            prefixes: RefCell::default(),
         };
         store.migrate(Some(new_key))?;
         store.key_check = store.current_key_check()?;
@@ -412,9 +441,9 @@ impl Store {
         self.mode
     }
 
-    /// Seals `plaintext` for `field`.
+    /// Seals `plaintext` for `field`, compressed where that pays.
     fn seal(&self, field: Field, plaintext: &[u8]) -> Sealed {
-        self.keys.seal(field.aad().as_bytes(), plaintext)
+        self.keys.seal_packed(field.aad().as_bytes(), plaintext)
     }
 
     /// Opens `blob` as `field`'s text; a failure names the reading and the field (a key check

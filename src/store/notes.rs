@@ -328,7 +328,7 @@ impl Store {
         for (note, reading, blob) in &rows {
             let field = Field::Note(*reading, *note);
             let plain = zeroize::Zeroizing::new(self.open_text(field, blob.clone())?);
-            let sealed = new.seal(field.aad().as_bytes(), plain.as_bytes());
+            let sealed = new.seal_packed(field.aad().as_bytes(), plain.as_bytes());
             self.conn
                 .execute(
                     "UPDATE notes SET text = ?2 WHERE id = ?1",

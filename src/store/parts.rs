@@ -1,6 +1,8 @@
 //! Parts: one row per (reading, section), written the moment the section finishes or fails.
 //! Writing a section again (a retry) replaces its row: `UNIQUE(reading_id, section_id)` and an
-//! upsert, never a second row. Blobs are sealed as `part:{reading_id}:{section_id}:{field}`.
+//! upsert, never a second row. Blobs are sealed as `part:{reading_id}:{section_id}:{field}`; a
+//! request that begins with its reading's shared prefix is stored as the rest of it
+//! ([`super::prefixes`]).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -127,6 +129,8 @@ pub struct Part {
 struct SealedRow<'a> {
     meta: &'a SectionFigures,
     request: Vec<u8>,
+    /// Whether `request` holds only what follows the reading's shared prefix.
+    request_shared: bool,
     response: Option<Vec<u8>>,
     paragraphs: Option<Vec<u8>>,
     error: Option<Vec<u8>>,
@@ -178,18 +182,38 @@ fn add(a: Option<u32>, b: Option<u32>) -> Option<u32> {
 
 impl Store {
     /// Writes several sections of reading `reading` at once (all or none), each replacing any
-    /// earlier row for its section: sections that finish together cost one write.
+    /// earlier row for its section: sections that finish together cost one write. Each
+    /// request is stored whole.
     pub fn save_parts(
         &self,
         reading: ReadingId,
         parts: &[(&SectionFigures, &PartText)],
     ) -> Result<(), StoreError> {
-        let rows = parts
-            .iter()
-            .map(|(meta, text)| self.sealed_row(reading, meta, text))
-            .collect::<Result<Vec<_>, _>>()?;
+        self.save_parts_sharing(reading, None, parts)
+    }
+
+    /// [`Store::save_parts`], with what every request of the reading begins with (`shared`):
+    /// the reading keeps one prefix (the first offered), and a request that begins with it is
+    /// stored as the rest of it.
+    pub fn save_parts_sharing(
+        &self,
+        reading: ReadingId,
+        shared: Option<&str>,
+        parts: &[(&SectionFigures, &PartText)],
+    ) -> Result<(), StoreError> {
+        for (meta, _) in parts {
+            self.storable(meta)?;
+        }
         let now = now_ms();
         self.retag(reading, || {
+            let prefix = match shared {
+                Some(offered) => self.shared_prefix(reading, offered)?,
+                None => None,
+            };
+            let rows: Vec<SealedRow<'_>> = parts
+                .iter()
+                .map(|(meta, text)| self.sealed_row(reading, meta, text, prefix.as_deref()))
+                .collect();
             self.conn
                 .prepare_cached("UPDATE readings SET updated_at = ?2 WHERE id = ?1")
                 .and_then(|mut st| st.execute(params![reading, now]))
@@ -202,9 +226,9 @@ impl Store {
                         completion_tokens, total_tokens, usage_source, model, created_at,
                         updated_at, request, response, paragraphs, error, reasoning_tokens,
                         cached_tokens, failed_prompt_tokens, failed_completion_tokens, error_kind,
-                        row_tag)
+                        row_tag, request_shared)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14,
-                        ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)
+                        ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)
                      ON CONFLICT (reading_id, section_id) DO UPDATE SET
                         status = excluded.status, attempts = excluded.attempts,
                         started_ms = excluded.started_ms, finished_ms = excluded.finished_ms,
@@ -220,7 +244,7 @@ impl Store {
                         error_kind = excluded.error_kind,
                         failed_prompt_tokens = excluded.failed_prompt_tokens,
                         failed_completion_tokens = excluded.failed_completion_tokens,
-                        row_tag = excluded.row_tag",
+                        row_tag = excluded.row_tag, request_shared = excluded.request_shared",
                 )
                 .map_err(|e| self.db_err(e))?;
             for row in &rows {
@@ -262,6 +286,7 @@ impl Store {
                         meta.failed_completion_tokens,
                         meta.error_kind.map(ErrorKind::as_str),
                         tag,
+                        row.request_shared,
                     ])
                     .map_err(|e| self.db_err(e))?;
             }
@@ -291,13 +316,8 @@ impl Store {
         found.transpose()
     }
 
-    /// A part's status column and its sealed blobs, ready to insert.
-    fn sealed_row<'a>(
-        &self,
-        reading: ReadingId,
-        meta: &'a SectionFigures,
-        text: &PartText,
-    ) -> Result<SealedRow<'a>, StoreError> {
+    /// Refuses a part that is neither finished nor failed.
+    fn storable(&self, meta: &SectionFigures) -> Result<(), StoreError> {
         if matches!(
             meta.status,
             SectionStatus::Pending | SectionStatus::Cancelled
@@ -307,55 +327,109 @@ impl Store {
                 reason: "only finished or failed sections are stored".into(),
             });
         }
+        Ok(())
+    }
+
+    /// A part's sealed blobs, ready to insert; its request as the rest of `prefix` when it
+    /// begins with it.
+    fn sealed_row<'a>(
+        &self,
+        reading: ReadingId,
+        meta: &'a SectionFigures,
+        text: &PartText,
+        prefix: Option<&str>,
+    ) -> SealedRow<'a> {
         let s = meta.section_id;
         let seal = |field: Field, v: &Option<String>| {
             v.as_ref()
                 .map(|v| self.seal(field, v.as_bytes()).into_bytes())
         };
-        Ok(SealedRow {
+        let (request, request_shared) = match prefix.and_then(|p| text.request.strip_prefix(p)) {
+            Some(tail) => (
+                self.seal(Field::RequestTail(reading, s), tail.as_bytes()),
+                true,
+            ),
+            None => (
+                self.seal(Field::Request(reading, s), text.request.as_bytes()),
+                false,
+            ),
+        };
+        SealedRow {
             meta,
-            request: self
-                .seal(Field::Request(reading, s), text.request.as_bytes())
-                .into_bytes(),
+            request: request.into_bytes(),
+            request_shared,
             response: seal(Field::Response(reading, s), &text.response),
             paragraphs: seal(Field::Paragraphs(reading, s), &text.paragraphs),
             error: seal(Field::Error(reading, s), &text.error),
-        })
+        }
     }
 
     /// Reading `id`'s parts, opened, by section. A part whose record fails its tag, or any blob
     /// that fails its check, is an [`StoreError::Integrity`] naming the reading and what failed.
     pub fn parts(&self, id: ReadingId) -> Result<Vec<Part>, StoreError> {
-        type Blobs = (Vec<u8>, Option<Vec<u8>>, Option<Vec<u8>>, Option<Vec<u8>>);
+        Ok(self.parts_and_prefix(id)?.0)
+    }
+
+    /// [`Store::parts`], and the reading's shared request prefix when it has one (opened and
+    /// checked whether or not a part uses it).
+    pub(super) fn parts_and_prefix(
+        &self,
+        id: ReadingId,
+    ) -> Result<(Vec<Part>, Option<String>), StoreError> {
+        type Blobs = (
+            Vec<u8>,
+            Option<Vec<u8>>,
+            Option<Vec<u8>>,
+            Option<Vec<u8>>,
+            bool,
+        );
         self.reading(id)?;
+        let prefix = self.request_prefix(id)?;
+        // A version-7 store opened read-only has no such column: every request is whole.
+        let shared = if self.shared_prefixes {
+            "request_shared"
+        } else {
+            "0"
+        };
         let sql = format!(
-            "SELECT {META_COLUMNS}, request, response, paragraphs, error FROM reading_parts
-             WHERE reading_id = ?1 ORDER BY section_id"
+            "SELECT {META_COLUMNS}, request, response, paragraphs, error, {shared}
+             FROM reading_parts WHERE reading_id = ?1 ORDER BY section_id"
         );
         let mut st = self.conn.prepare_cached(&sql).map_err(|e| self.db_err(e))?;
         let rows = st
             .query_map([id], |r| {
-                let blobs: Blobs = (r.get(18)?, r.get(19)?, r.get(20)?, r.get(21)?);
+                let blobs: Blobs = (r.get(18)?, r.get(19)?, r.get(20)?, r.get(21)?, r.get(22)?);
                 Ok((self.checked_meta(id, r), blobs))
             })
             .map_err(|e| self.db_err(e))?;
         let mut out = Vec::new();
         for row in rows {
-            let (meta, (request, response, paragraphs, error)) = row.map_err(|e| self.db_err(e))?;
+            let (meta, (request, response, paragraphs, error, request_shared)) =
+                row.map_err(|e| self.db_err(e))?;
             let meta = meta?;
             let s = meta.section_id;
             let open = |field: Field, blob: Option<Vec<u8>>| {
                 blob.map(|b| self.open_text(field, b)).transpose()
             };
+            let request = if request_shared {
+                let start = prefix.as_deref().ok_or_else(|| self.missing_prefix(id))?;
+                let tail = self.open_text(Field::RequestTail(id, s), request)?;
+                let mut whole = String::with_capacity(start.len() + tail.len());
+                whole.push_str(start);
+                whole.push_str(&tail);
+                whole
+            } else {
+                self.open_text(Field::Request(id, s), request)?
+            };
             let text = PartText {
-                request: self.open_text(Field::Request(id, s), request)?,
+                request,
                 response: open(Field::Response(id, s), response)?,
                 paragraphs: open(Field::Paragraphs(id, s), paragraphs)?,
                 error: open(Field::Error(id, s), error)?,
             };
             out.push(Part { meta, text });
         }
-        Ok(out)
+        Ok((out, prefix))
     }
 
     /// The plain columns of every part of reading `id`, checked, in the order they finished.

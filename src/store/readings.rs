@@ -412,6 +412,7 @@ impl Store {
         planned: &[u8],
         cancelled: bool,
     ) -> Result<ReadingStatus, StoreError> {
+        self.forget_prefix(id);
         // `retag` checks the reading's row first; its parts are checked as they are read.
         self.retag(id, || {
             let stored: HashMap<u8, SectionStatus> = self

@@ -27,7 +27,7 @@
 
 use std::path::{Path, PathBuf};
 
-use rusqlite::params;
+use rusqlite::{OptionalExtension, params};
 use zeroize::Zeroizing;
 
 use super::keys::{self, KEY_CHECK, Kdf, KeyMode};
@@ -257,7 +257,7 @@ impl Store {
                     })?,
             );
             done += 1;
-            Ok(new.seal(aad.as_bytes(), &plain).into_bytes())
+            Ok(new.seal_packed(aad.as_bytes(), &plain).into_bytes())
         };
         let (question, context): (Vec<u8>, Option<Vec<u8>>) = self
             .conn
@@ -275,28 +275,58 @@ impl Store {
                 params![id, question, context],
             )
             .map_err(|e| self.db_err(e))?;
+        let prefix: Option<Vec<u8>> = self
+            .conn
+            .query_row(
+                "SELECT prefix FROM request_prefixes WHERE reading_id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.db_err(e))?;
+        if let Some(prefix) = prefix {
+            let prefix = reseal(Field::RequestPrefix(id), prefix)?;
+            self.conn
+                .execute(
+                    "UPDATE request_prefixes SET prefix = ?2 WHERE reading_id = ?1",
+                    params![id, prefix],
+                )
+                .map_err(|e| self.db_err(e))?;
+        }
         type Blobs = (
             u8,
             Vec<u8>,
             Option<Vec<u8>>,
             Option<Vec<u8>>,
             Option<Vec<u8>>,
+            bool,
         );
         let parts: Vec<Blobs> = self
             .conn
             .prepare(
-                "SELECT section_id, request, response, paragraphs, error FROM reading_parts
-                 WHERE reading_id = ?1",
+                "SELECT section_id, request, response, paragraphs, error, request_shared
+                 FROM reading_parts WHERE reading_id = ?1",
             )
             .and_then(|mut st| {
                 st.query_map([id], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                    ))
                 })?
                 .collect()
             })
             .map_err(|e| self.db_err(e))?;
-        for (s, request, response, paragraphs, error) in parts {
-            let request = reseal(Field::Request(id, s), request)?;
+        for (s, request, response, paragraphs, error, shared) in parts {
+            let request = if shared {
+                reseal(Field::RequestTail(id, s), request)?
+            } else {
+                reseal(Field::Request(id, s), request)?
+            };
             let response = response
                 .map(|b| reseal(Field::Response(id, s), b))
                 .transpose()?;

@@ -2,8 +2,10 @@
 //! through a read-only connection (is it SQLite, is it ours, is it this schema with all its
 //! tables, which key opens it) before a read-write connection touches it, so a file the store
 //! rejects is never modified. The versions below are how the schema grew during development; a
-//! store of an older version is refused, never migrated: a migration re-tags what the file holds,
-//! so a store edited and dressed up as an older one would have its edits signed.
+//! store older than version 7 is refused, never migrated: those migrations re-tagged what the
+//! file held, so a store edited and dressed up as an older one would have its edits signed.
+//! Version 7, the first kept by users, is migrated in place to 8: that migration only adds an
+//! empty table and a column whose default says "as before", and tags nothing.
 //!
 //! Tables (all `STRICT`):
 //! - `meta(key, value)`: `key_mode` (`keyfile` | `passphrase`), `kdf_salt` and `kdf_rounds`
@@ -23,6 +25,12 @@
 //!   the question), and the row tag covers whether it is there.
 //! - Version 6 adds `notes` (the journal: `reading_id`, `created_at`, `updated_at`, `kind`
 //!   `note`|`outcome`, sealed `text` as `note:{reading_id}:{id}:text`, `row_tag`).
+//! - Version 7 adds `followups` (sealed `question`, `answer`, `request`).
+//! - Version 8 adds `request_prefixes` (one row per reading: sealed `prefix` as
+//!   `reading:{id}:request_prefix`, what every section's request of the reading begins with: the
+//!   system prompt and the reading's JSON) and `reading_parts.request_shared` (1: the part's
+//!   `request` holds only what follows that prefix, sealed as `part:{id}:{s}:request_tail`;
+//!   0: the whole request, sealed as `part:{id}:{s}:request`, as every part of version 7).
 
 use std::fs::OpenOptions;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
@@ -40,20 +48,32 @@ use crate::crypto::Sealed;
 use crate::model::ReadingId;
 
 /// The schema version this build writes.
-pub(super) const SCHEMA_VERSION: i64 = 7;
+pub(super) const SCHEMA_VERSION: i64 = 8;
+/// The oldest schema this build opens (and migrates to [`SCHEMA_VERSION`]).
+pub(super) const OLDEST_OPENED: i64 = 7;
+/// The first schema with [`TABLES`]' `request_prefixes` and `reading_parts.request_shared`.
+pub(super) const SHARED_PREFIXES_SINCE: i64 = 8;
 
 /// The statements that made the two newest tables (`notes`, `followups`), for tests that take
 /// them away and put them back.
 #[cfg(test)]
 pub(super) fn newest_tables() -> String {
-    MIGRATIONS[5..].concat()
+    MIGRATIONS[5..7].concat()
 }
 
-/// The tables of [`SCHEMA_VERSION`].
-const TABLES: [&str; 5] = ["meta", "readings", "reading_parts", "notes", "followups"];
+/// The tables of [`SCHEMA_VERSION`], each with the version that made it.
+const TABLES: [(&str, i64); 6] = [
+    ("meta", 1),
+    ("readings", 1),
+    ("reading_parts", 1),
+    ("notes", 6),
+    ("followups", 7),
+    ("request_prefixes", 8),
+];
 
-/// `MIGRATIONS[n]` takes a database from version `n` to `n + 1`. Only a new database goes
-/// through them: a store of an older schema is refused (see [`StoreError::TooOld`]).
+/// `MIGRATIONS[n]` takes a database from version `n` to `n + 1`. A new database goes through
+/// them all; a store of version [`OLDEST_OPENED`] through those after it; an older store is
+/// refused (see [`StoreError::TooOld`]).
 const MIGRATIONS: &[&str] = &[
     r"
 CREATE TABLE meta (
@@ -157,6 +177,14 @@ CREATE TABLE followups (
 ) STRICT;
 CREATE INDEX followups_by_reading ON followups (reading_id, asked_at);
 ",
+    r"
+CREATE TABLE request_prefixes (
+    reading_id INTEGER PRIMARY KEY REFERENCES readings (id) ON DELETE CASCADE,
+    prefix     BLOB NOT NULL
+) STRICT;
+ALTER TABLE reading_parts ADD COLUMN request_shared INTEGER NOT NULL DEFAULT 0
+    CHECK (request_shared IN (0, 1));
+",
 ];
 
 /// Creates the data dir (mode 0700) if it is missing.
@@ -208,17 +236,17 @@ pub(super) fn inspect(path: &Path) -> Result<Option<Found>, StoreError> {
     if version == 0 {
         return Err(corrupt("it holds tables, but no iching schema".into()));
     }
-    // Development schemas are refused, never migrated: a migration re-tags what the file holds,
-    // and an edited store dressed up as an old one would have its edits signed.
-    if version < SCHEMA_VERSION {
+    // Development schemas are refused, never migrated: their migrations re-tagged what the file
+    // held, and an edited store dressed up as an old one would have its edits signed.
+    if version < OLDEST_OPENED {
         return Err(StoreError::TooOld {
             path: path.to_path_buf(),
             found: version,
-            oldest: SCHEMA_VERSION,
+            oldest: OLDEST_OPENED,
         });
     }
-    // The schema's every table, as this version makes it: one dropped is a damaged store.
-    for table in TABLES {
+    // The schema's every table, as its version makes it: one dropped is a damaged store.
+    for (table, _) in TABLES.iter().filter(|(_, since)| *since <= version) {
         let there: bool = conn
             .query_row(
                 "SELECT count(*) > 0 FROM sqlite_schema WHERE type = 'table' AND name = ?1",
@@ -443,13 +471,18 @@ impl Store {
             }
             self.write_meta(new_key)?;
             self.write_header_tag()?;
-        } else if from != MIGRATIONS.len() {
+        } else if version < OLDEST_OPENED {
             // Refused at open (`inspect`); never migrated and signed.
             return Err(StoreError::TooOld {
                 path: self.path.clone(),
                 found: version,
-                oldest: SCHEMA_VERSION,
+                oldest: OLDEST_OPENED,
             });
+        } else {
+            // Version 7 on: what these migrations add is empty, and nothing is tagged.
+            for sql in MIGRATIONS.get(from..).unwrap_or_default() {
+                self.exec(sql)?;
+            }
         }
         self.exec(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))
     }

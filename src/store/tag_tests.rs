@@ -272,7 +272,7 @@ fn a_store_of_a_development_schema_is_refused_and_never_touched() {
         let before = std::fs::read(&db).unwrap();
         match Store::open(dir.path(), unlock) {
             Err(StoreError::TooOld { found, oldest, .. }) => {
-                assert_eq!((found, oldest), (3, schema::SCHEMA_VERSION), "{name}");
+                assert_eq!((found, oldest), (3, schema::OLDEST_OPENED), "{name}");
             }
             other => panic!("{name}: {other:?}"),
         }

@@ -1,7 +1,7 @@
 //! The saved flow against a real store in a temporary directory, with scripted providers.
 
 use crate::model::Query;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -27,6 +27,8 @@ struct Script {
     fail: Mutex<HashSet<u8>>,
     calls: AtomicUsize,
     seen: Mutex<Vec<u8>>,
+    /// Each request's messages as sent, by section, the latest last.
+    sent: Mutex<Vec<(u8, String)>>,
     gate: Option<(u8, Arc<Semaphore>)>,
     hold: Option<(&'static str, Arc<Semaphore>)>,
 }
@@ -49,6 +51,10 @@ impl Provider for Script {
             let id = request.section.id();
             self.calls.fetch_add(1, Ordering::SeqCst);
             self.seen.lock().unwrap().push(id);
+            self.sent
+                .lock()
+                .unwrap()
+                .push((id, request.messages_json().get().to_owned()));
             if let Some((question, hold)) = &self.hold
                 && **question == *request.query.question
             {
@@ -267,6 +273,60 @@ async fn retry_runs_only_what_failed_and_completes_the_reading() {
     )
     .await;
     assert_eq!(missing.unwrap_err(), StoreError::NotFound(ReadingId(999)));
+}
+
+#[tokio::test]
+async fn every_stored_request_is_byte_for_byte_what_was_sent_and_shares_one_prefix() {
+    let dir = tempfile::tempdir().unwrap();
+    let (writer, _thread) = open(dir.path());
+    let script = Arc::new(Script::default());
+    script.fail.lock().unwrap().extend([4, 14]);
+    let mut engine = engine(script.clone());
+    engine.language = Some("Spanish".into());
+    let (tx, _rx) = mpsc::unbounded_channel();
+    let saved = cast_saved(
+        &engine,
+        &writer,
+        reading(),
+        Arc::new(Query::with_context(
+            "Shall I \"go\"?\n\tÑandú 🐉",
+            Some("A move; \u{7f} and \\ in it".into()),
+        )),
+        tx,
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    // The two failed sections asked again, now answered.
+    script.fail.lock().unwrap().clear();
+    let (tx, _rx) = mpsc::unbounded_channel();
+    retry_saved(&engine, &writer, saved.id, tx, CancellationToken::new())
+        .await
+        .unwrap();
+    let id = saved.id;
+    let parts = writer.call(move |s| s.parts(id)).await.unwrap();
+    assert_eq!(parts.len(), 10);
+    let sent: HashMap<u8, String> = script.sent.lock().unwrap().iter().cloned().collect();
+    for p in &parts {
+        assert_eq!(
+            p.text.request, sent[&p.meta.section_id],
+            "section {}",
+            p.meta.section_id
+        );
+    }
+    // Kept once: every request begins with the reading's prefix, which holds the question and
+    // the system prompt and is most of each request.
+    let prefix = writer
+        .call(move |s| s.request_prefix(id))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(prefix.contains(r#"{"role":"system","content":"#));
+    assert!(prefix.contains("Ñandú"));
+    for p in &parts {
+        assert!(p.text.request.starts_with(&prefix));
+        assert!(p.text.request.len() < prefix.len() * 2);
+    }
 }
 
 fn sorted(seen: &Mutex<Vec<u8>>) -> Vec<u8> {
