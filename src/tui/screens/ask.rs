@@ -309,31 +309,44 @@ pub fn render(ask: &AskState, p: &ProviderLine, frame: &mut Frame, area: Rect, t
         Span::styled(p.label(), theme.text),
     ];
     // The classic text answers: the way to a model, on the row itself when it fits.
-    if p.name == "offline"
+    let f7_on_row = p.name == "offline"
         && 12 + crate::text::width(&p.label()) + crate::text::width(strings::ASK_OFFLINE_KEY)
-            <= usize::from(provider.width)
-    {
+            <= usize::from(provider.width);
+    if f7_on_row {
         row.push(Span::styled(strings::ASK_OFFLINE_KEY, theme.accent));
     }
     frame.render_widget(Line::from(row), provider);
-    // The notes, wrapped; where the room runs out the last line shown ends with an ellipsis.
+    // The notes, each whole or not at all where the room runs out (no sentence cut mid-word):
+    // the provider's note, then how to reach a model (offline) or the usual hint.
     let width = usize::from(hint.width);
-    let mut notes: Vec<String> = Vec::new();
+    let mut blocks: Vec<Vec<String>> = Vec::new();
     if let Some(note) = &p.note {
-        notes.extend(crate::text::wrap(note, width));
+        blocks.push(crate::text::wrap(note, width));
     }
-    // The classic text answers: how to reach a model, from here, in place of the hint.
     if p.name == "offline" {
-        notes.extend(crate::text::wrap(strings::ASK_OFFLINE_HINT, width));
+        blocks.push(crate::text::wrap(strings::ASK_OFFLINE_HINT, width));
     } else {
-        if !notes.is_empty() {
-            notes.push(String::new());
+        let mut usual = crate::text::wrap(strings::ASK_HINT, width);
+        if !blocks.is_empty() {
+            usual.insert(0, String::new());
         }
-        notes.extend(crate::text::wrap(strings::ASK_HINT, width));
+        blocks.push(usual);
     }
     let room = usize::from(hint.height);
-    if notes.len() > room && room > 0 {
-        notes.truncate(room);
+    let mut notes: Vec<String> = Vec::new();
+    for block in &blocks {
+        if notes.len() + block.len() <= room {
+            notes.extend(block.iter().cloned());
+        }
+    }
+    // Nothing fits whole and the row does not point to F7: the first, cut, rather than
+    // nothing.
+    if notes.is_empty()
+        && room > 0
+        && !f7_on_row
+        && let Some(first) = blocks.first()
+    {
+        notes = first.iter().take(room).cloned().collect();
         if let Some(last) = notes.last_mut() {
             *last = crate::text::truncate(&format!("{last} …"), width);
             if !last.ends_with('…') {
