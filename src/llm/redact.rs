@@ -46,9 +46,15 @@ pub fn key_spans(text: &str, key: &str) -> Vec<(usize, usize)> {
     // And as raw letters, nothing hidden: an escape sequence the terminal ends sooner than
     // this reading does (a sanitizer stops an OSC string at any ESC) must not hide a key that
     // would then be shown.
-    let mut spans = pieces(text, &key, &shown_letters(text.as_bytes(), true));
-    spans.extend(pieces(text, &key, &shown_letters(text.as_bytes(), false)));
-    spans.extend(pieces(text, &key, &vec![true; text.len()]));
+    let starts = Starts::of(&key);
+    let mut spans = pieces(text, &key, &starts, &shown_letters(text.as_bytes(), true));
+    spans.extend(pieces(
+        text,
+        &key,
+        &starts,
+        &shown_letters(text.as_bytes(), false),
+    ));
+    spans.extend(pieces(text, &key, &starts, &vec![true; text.len()]));
     spans.sort_unstable();
     let mut merged: Vec<(usize, usize)> = Vec::with_capacity(spans.len());
     for (start, end) in spans {
@@ -60,9 +66,40 @@ pub fn key_spans(text: &str, key: &str) -> Vec<(usize, usize)> {
     merged
 }
 
+/// Every run of the shortest piece's length in a key (its letters and digits, lowered), packed
+/// in a `u64` and sorted: a place in a text where none of them starts cannot start a piece, so
+/// most places are passed over after one lookup instead of a comparison with every offset of
+/// the key (the stream's redaction runs on every delta of every answer).
+struct Starts {
+    len: usize,
+    packed: Vec<u64>,
+}
+
+impl Starts {
+    fn of(key: &[u8]) -> Self {
+        let len = MIN_PIECE.min(key.len());
+        let mut packed: Vec<u64> = key.windows(len).map(pack).collect();
+        packed.sort_unstable();
+        packed.dedup();
+        Self { len, packed }
+    }
+
+    /// Whether a piece may start at `letters[0]` (there are at least `len` of them).
+    fn may_start(&self, letters: &[u8]) -> bool {
+        self.packed
+            .binary_search(&pack(&letters[..self.len]))
+            .is_ok()
+    }
+}
+
+/// Up to 8 bytes in a `u64`.
+fn pack(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0, |n, &b| (n << 8) | u64::from(b))
+}
+
 /// The pieces of `key` (lowered letters and digits) in `text`'s letters and digits where
 /// `shown`.
-fn pieces(text: &str, key: &[u8], shown: &[bool]) -> Vec<(usize, usize)> {
+fn pieces(text: &str, key: &[u8], starts: &Starts, shown: &[bool]) -> Vec<(usize, usize)> {
     // The text's letters and digits, lowered, and where each one is.
     let (letters, at): (Vec<u8>, Vec<usize>) = text
         .bytes()
@@ -74,6 +111,10 @@ fn pieces(text: &str, key: &[u8], shown: &[bool]) -> Vec<(usize, usize)> {
     let mut spans = Vec::new();
     let mut i = 0;
     while i + min <= letters.len() {
+        if !starts.may_start(&letters[i..]) {
+            i += 1;
+            continue;
+        }
         let len = longest_piece(&letters[i..], key);
         if len >= min {
             spans.push((at[i], at[i + len - 1] + 1));
