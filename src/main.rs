@@ -81,8 +81,10 @@ fn clap_says(e: &clap::Error) -> ExitCode {
         rendered.to_string()
     };
     let text = iching::text::trim_line_ends(&text);
+    // Help, too, sets its commands and names in quotation marks, as plain text does.
+    let text = iching::cli::hint::paste(&text);
     let _ = if to_stderr {
-        write!(std::io::stderr(), "{}", iching::cli::hint::paste(&text))
+        write!(std::io::stderr(), "{text}")
     } else {
         write!(std::io::stdout(), "{text}")
     };

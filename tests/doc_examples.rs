@@ -277,17 +277,25 @@ async fn all_help(path: &mut Vec<String>, out: &mut Vec<(String, String)>) {
     }
 }
 
-/// What a `--help` text shows between backticks that starts with `iching`, and its batch lines
-/// (`{"question": ...}`), with the help's line wrapping undone.
+/// What a `--help` text shows in quotation marks (“iching …”: the help sets commands as prose
+/// does) that starts with `iching`, and its batch lines (`{"question": ...}`), with the help's
+/// line wrapping undone.
 fn help_examples(text: &str) -> (Vec<String>, Vec<String>) {
     let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    let commands = flat
-        .split('`')
-        .skip(1)
-        .step_by(2)
-        .filter(|s| *s == "iching" || s.starts_with("iching "))
-        .map(str::to_owned)
-        .collect();
+    assert!(!flat.contains('`'), "a backtick in plain help:\n{flat}");
+    let mut commands = Vec::new();
+    let mut rest = flat.as_str();
+    while let Some(open) = rest.find('“') {
+        let after = &rest[open + '“'.len_utf8()..];
+        let Some(close) = after.find('”') else {
+            break;
+        };
+        let span = &after[..close];
+        if span == "iching" || span.starts_with("iching ") {
+            commands.push(span.to_owned());
+        }
+        rest = &after[close + '”'.len_utf8()..];
+    }
     let mut lines = Vec::new();
     let mut rest = flat.as_str();
     while let Some(start) = rest.find("{\"question\"") {

@@ -86,22 +86,18 @@ impl Paste {
 }
 
 /// `text` with each backticked span of a message (`` `iching show 3` ``, `` `--yes` ``,
-/// `` `config.toml` ``) in quotation marks instead. A span is what a message writes: one line,
-/// not starting with a blank, its shell quotes closed (a backtick inside a quoted path is not
-/// the end of a span: it is left as it is).
+/// `` `config.toml` ``) in quotation marks instead. A span is what a message writes: short
+/// (help wraps one over two lines at most), not starting with a blank, the shell quotes it opens closed (a backtick inside a quoted path
+/// does not end a span; a path with two of them may still be read as one, and says so visibly).
 fn quoted(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 8);
     let mut rest = text;
-    // Whether the text so far has left a shell quote open: a backtick there is in a path.
-    let mut in_quote = false;
     while let Some(open) = rest.find('`') {
-        in_quote ^= !quotes(&rest[..open]).is_multiple_of(2);
         let after = &rest[open + 1..];
         let span = after.find('`').map(|close| &after[..close]);
         match span {
             Some(span)
-                if !in_quote
-                    && !span.contains('\n')
+                if span.len() <= 200
                     && quotes(span).is_multiple_of(2)
                     && span.chars().next().is_some_and(|c| !c.is_whitespace()) =>
             {
@@ -188,15 +184,21 @@ mod tests {
         );
         assert_eq!(quoted("(after `?` or `#`)"), "(after “?” or “#”)");
         assert_eq!(
-            quoted("follow-up 1 (Legge's text); `iching show 1` shows it"),
-            "follow-up 1 (Legge's text); “iching show 1” shows it"
+            quoted("follow-up 1 (Legge's text, the methods' odds); `iching show 1` shows it"),
+            "follow-up 1 (Legge's text, the methods' odds); “iching show 1” shows it"
         );
         assert_eq!(
             quoted("run `chmod go-w $'/a b\\x1b[31m\\'c'`"),
             "run “chmod go-w $'/a b\\x1b[31m\\'c'”"
         );
-        // Backticks in quoted paths, a span over lines, an empty or blank one: left as they are.
-        for kept in ["a path '/tmp/a`b' or '/c`d'", "`one\ntwo`", "`` and ` x`"] {
+        // A backtick in a quoted path, a span too long to be one, an empty or blank one: left
+        // as they are.
+        assert_eq!(
+            quoted("as `history\n   --search`"),
+            "as “history\n   --search”"
+        );
+        let long = format!("`{}`", "x".repeat(201));
+        for kept in ["a path '/tmp/a`b'", long.as_str(), "`` and ` x`"] {
             assert_eq!(quoted(kept), kept);
         }
     }
