@@ -322,3 +322,21 @@ async fn times_are_shown_on_the_users_clock_and_json_keeps_the_offset() {
         "{stats}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn note_and_ask_read_unquoted_words_as_one_text_as_cast_does() {
+    let home = home_with_two_readings().await;
+    let h = home.path();
+    ok(h, &["note", "1", "Planted", "after", "the", "frost."]).await;
+    let notes = ok(h, &["notes", "1", "--json"]).await.json();
+    assert_eq!(notes[0]["text"], "Planted after the frost.");
+    let out = ok(h, &["ask", "1", "What", "does", "line", "4", "mean?"]).await;
+    assert!(
+        out.stderr.contains("Saved as follow-up 1 of reading 1"),
+        "{out}"
+    );
+    let shown = ok(h, &["show", "1", "--format", "json"]).await.json();
+    assert_eq!(shown["followups"][0]["question"], "What does line 4 mean?");
+    // The classic text answered: no token count in the saved line.
+    assert!(out.stderr.contains("(Legge's text)"), "{out}");
+}

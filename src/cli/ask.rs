@@ -25,8 +25,10 @@ pub struct AskArgs {
     /// The reading's id (see `iching history`).
     #[arg(allow_negative_numbers = true)]
     pub id: ReadingId,
-    /// The follow-up question; `-` reads it from standard input.
-    pub question: String,
+    /// The follow-up question: quoted, or as several words, read as one question (`iching ask
+    /// 1 What does line 4 mean`); `-` reads it from standard input.
+    #[arg(required = true, num_args = 1.., value_name = "QUESTION")]
+    pub question: Vec<String>,
     /// Print the saved follow-up as one JSON object instead of streaming the answer.
     #[arg(long)]
     pub json: bool,
@@ -44,14 +46,14 @@ struct Printed<'a> {
 
 /// Runs `ask`.
 pub async fn run(home: Option<&Path>, args: AskArgs) -> Result<ExitCode, CliError> {
-    let question = if args.question == "-" {
+    let question = if args.question == ["-"] {
         let mut all = String::new();
         std::io::stdin()
             .read_to_string(&mut all)
             .map_err(|e| CliError::other(format!("cannot read the question: {e}")))?;
         all
     } else {
-        args.question.clone()
+        args.question.join(" ")
     };
     // An empty or over-long question is refused before anything is opened.
     crate::model::clean_question(&question).map_err(ServiceError::FollowupQuery)?;

@@ -169,6 +169,8 @@ pub struct Summary {
     pub tokens_reported: u64,
     /// Tokens estimated locally.
     pub tokens_estimated: u64,
+    /// Sections the classic text answered (no tokens, rate or cost to show for them).
+    pub classic_text_sections: u64,
     /// Dollars, when the model has a price in the config.
     pub cost: Option<f64>,
     /// Sections per second.
@@ -399,6 +401,9 @@ impl Tally {
                     counts.0 += 1;
                 }
                 s.sections_done += 1;
+                if crate::service::is_classic_text(&done.model) {
+                    s.classic_text_sections += 1;
+                }
                 s.requests += u64::from(done.attempts);
                 let tokens = u64::from(done.usage.total());
                 match done.usage.source {
@@ -489,6 +494,26 @@ fn summary_text(s: &Summary, concurrency: usize) -> String {
                 String::new()
             }
         ),
+    ]
+    .into_iter()
+    .chain(figures(s))
+    .collect::<Vec<_>>()
+    .join("\n")
+}
+
+/// The tokens, cost and rates of a batch, or, where the classic text answered every section,
+/// what it is instead (it has none).
+fn figures(s: &Summary) -> [String; 2] {
+    if s.sections_done > 0 && s.classic_text_sections == s.sections_done {
+        return [
+            format!(
+                "  answered from {}: no tokens or cost",
+                crate::service::CLASSIC_TEXT
+            ),
+            format!("  throughput {:.1} sections/s", s.sections_per_s),
+        ];
+    }
+    [
         format!(
             "  tokens {} (reported {}, estimated {}){}",
             s.tokens_reported + s.tokens_estimated,
@@ -501,7 +526,6 @@ fn summary_text(s: &Summary, concurrency: usize) -> String {
             s.sections_per_s, s.tokens_per_s
         ),
     ]
-    .join("\n")
 }
 
 #[cfg(test)]

@@ -21,9 +21,10 @@ pub struct NoteArgs {
     /// The reading's id (see `iching history`).
     #[arg(allow_negative_numbers = true)]
     pub id: ReadingId,
-    /// What to write; `-` reads it from standard input (several lines kept).
-    #[arg(required_unless_present = "delete")]
-    pub text: Option<String>,
+    /// What to write: quoted, or as several words, read as one line (`iching note 1 Planted
+    /// after the frost`); `-` reads it from standard input (several lines kept).
+    #[arg(required_unless_present = "delete", num_args = 1.., value_name = "TEXT")]
+    pub text: Vec<String>,
     /// It says how things turned out (an outcome), not what you make of the reading now.
     #[arg(long, conflicts_with_all = ["edit", "delete"])]
     pub outcome: bool,
@@ -60,15 +61,16 @@ struct Entry {
 
 /// Runs `note`.
 pub async fn note(home: Option<&Path>, args: NoteArgs) -> Result<ExitCode, CliError> {
-    let text = match args.text.as_deref() {
-        Some("-") => {
+    let text = match args.text.as_slice() {
+        [] => None,
+        [dash] if dash == "-" => {
             let mut all = String::new();
             std::io::stdin()
                 .read_to_string(&mut all)
                 .map_err(|e| CliError::other(format!("cannot read the note: {e}")))?;
             Some(all)
         }
-        other => other.map(str::to_owned),
+        words => Some(words.join(" ")),
     };
     let service = open(home, Access::Create)?;
     let result = write(&service, &args, text.as_deref()).await;
@@ -211,6 +213,7 @@ pub async fn notes(home: Option<&Path>, args: NotesArgs) -> Result<ExitCode, Cli
         }
         out.push('\n');
     }
-    emit(out.trim_end());
+    out.push_str(&format!("Times are in {}.", crate::when::zone_name()));
+    emit(&out);
     Ok(ExitCode::SUCCESS)
 }

@@ -427,7 +427,7 @@ pub fn compose(reading: &Reading, question: &str, section: Section) -> Vec<Strin
                 p(format!(
                     "The cast gives {}, {} ({}): {}.",
                     name(pr),
-                    escape_html(&pr.name_chinese),
+                    escape_html(pr.simplified()),
                     escape_html(&pr.name_english),
                     trigrams(pr)
                 )),
@@ -441,7 +441,7 @@ pub fn compose(reading: &Reading, question: &str, section: Section) -> Vec<Strin
                         some => format!("Lines {} change", and_list(some)),
                     },
                     name(res),
-                    escape_html(&res.name_chinese),
+                    escape_html(res.simplified()),
                     escape_html(&res.name_english)
                 ),
                 // Said once: the rule's summary ("No line changes: the judgment of ... carries
@@ -545,7 +545,7 @@ pub fn compose(reading: &Reading, question: &str, section: Section) -> Vec<Strin
                 p(format!(
                     "Hidden inside, lines 2 to 5 form the nuclear hexagram {}, {} ({}): {}. It shows the inner tendency of the situation.",
                     name(nu),
-                    escape_html(&nu.name_chinese),
+                    escape_html(nu.simplified()),
                     escape_html(&nu.name_english),
                     trigrams(nu)
                 )),
@@ -580,7 +580,7 @@ pub fn compose(reading: &Reading, question: &str, section: Section) -> Vec<Strin
                     p(format!(
                         "This is where the situation is heading: {} ({}), {}.",
                         escape_html(&res.name_english),
-                        escape_html(&res.name_chinese),
+                        escape_html(res.simplified()),
                         trigrams(res)
                     )),
                 ]

@@ -538,7 +538,7 @@ pub const MANUAL_PROMPT: &str = "Type the six values of your cast, bottom line f
 /// The manual entry once six values are in.
 pub const MANUAL_READY: &str = "Six lines are in: Enter casts, Backspace takes one back.";
 /// Shown when the cast is drawn and the grid is next.
-pub const CAST_DONE: &str = "The sections are already being written: any key for the live grid.";
+pub const CAST_DONE: &str = "Any key opens the live grid, where the sections are.";
 
 /// Shown on the live grid before any cast.
 pub const LIVE_EMPTY: &str = "Nothing cast yet. Press a to ask a question.";
@@ -679,6 +679,10 @@ pub mod msg {
     /// does not take becomes what does the same here (the list, config.toml, the log).
     pub fn in_app_terms(fix: &str) -> String {
         const FLAGS: &[(&str, &str)] = &[
+            (
+                "paste one in the terminal app (F7, then p), or choose another provider with --provider",
+                "or paste one here (Esc, then p), or choose another provider",
+            ),
             (
                 "pick one with --model (or model = \"...\" in config.toml)",
                 "pick one from the list (Enter)",

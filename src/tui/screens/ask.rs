@@ -132,16 +132,8 @@ impl AskState {
                 });
             }
             KeyCode::Char('t') if ctrl => self.method = next_method(self.method),
-            // Readline habits over the widget's defaults: Ctrl-U deletes to the start, Ctrl-Z undoes.
-            KeyCode::Char('u') if ctrl => {
-                self.focused().delete_line_by_head();
-                self.error = None;
-            }
-            KeyCode::Char('z') if ctrl => {
-                self.focused().undo();
-            }
             _ => {
-                if self.focused().input(key) {
+                if super::edit(self.focused(), key) {
                     self.error = None;
                 }
             }

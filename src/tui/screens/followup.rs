@@ -2,7 +2,7 @@
 //! typed and asked (Enter). Esc leaves an empty box at once; with text in it, Esc asks to be
 //! pressed again.
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
@@ -60,7 +60,6 @@ impl FollowupEditor {
 
     /// Handles a key.
     pub fn on_key(&mut self, key: KeyEvent) -> FollowupAction {
-        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
         if key.code != KeyCode::Esc {
             self.discarding = false;
         }
@@ -81,11 +80,8 @@ impl FollowupEditor {
                 self.discarding = true;
                 self.error = Some(strings::FOLLOWUP_DISCARD.to_owned());
             }
-            KeyCode::Char('z') if ctrl => {
-                self.input.undo();
-            }
             _ => {
-                if self.input.input(key) {
+                if super::edit(&mut self.input, key) {
                     self.error = None;
                 }
             }

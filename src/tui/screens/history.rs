@@ -205,7 +205,7 @@ impl HistoryState {
                 }
                 KeyCode::Up | KeyCode::Down => return self.on_move(key.code, page),
                 _ => {
-                    self.filter.input(key);
+                    super::edit(&mut self.filter, key);
                     self.selected = 0;
                 }
             }

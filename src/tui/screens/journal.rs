@@ -90,7 +90,10 @@ pub fn render(view: &JournalView, frame: &mut Frame, area: Rect, theme: &Theme) 
     super::clear_for_popup(frame, r, area);
     let block = Block::bordered()
         .border_style(theme.border_focus)
-        .title(Span::styled(strings::JOURNAL_TITLE, theme.heading))
+        .title(Span::styled(
+            format!("{}· {} ", strings::JOURNAL_TITLE, crate::when::zone_name()),
+            theme.heading,
+        ))
         .padding(Padding::horizontal(1));
     let inner = block.inner(r);
     frame.render_widget(block, r);

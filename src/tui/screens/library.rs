@@ -202,7 +202,7 @@ impl LibraryState {
                 return LibraryAction::None;
             }
             _ => {
-                self.filter.input(key);
+                super::edit(&mut self.filter, key);
                 // The cursor goes to the first hexagram the filter lets through.
                 if let Some(first) = self.visible().first() {
                     self.show(first.number);

@@ -196,17 +196,16 @@ pub fn centered(area: Rect, w: u16, h: u16, frame: &mut Frame) -> Rect {
     r
 }
 
-/// Clears pop-up `r` and a cell around it (within `area`), so nothing cut by its border is
-/// left beside it: a digit of a column, the corner of a box, the end of a rule.
+/// Clears pop-up `r`, the whole width of `area` on its rows, and a row above and below it, so
+/// nothing cut by its border is left beside it: a digit of a column, the corner of a box, the
+/// first letters of a list.
 pub fn clear_for_popup(frame: &mut Frame, r: Rect, area: Rect) {
-    let x = r.x.saturating_sub(1).max(area.x);
     let y = r.y.saturating_sub(1).max(area.y);
-    let right = r.right().saturating_add(1).min(area.right());
     let bottom = r.bottom().saturating_add(1).min(area.bottom());
     let around = Rect {
-        x,
+        x: area.x,
         y,
-        width: right.saturating_sub(x),
+        width: area.width,
         height: bottom.saturating_sub(y),
     };
     frame.render_widget(Clear, around);
@@ -271,6 +270,19 @@ pub fn wrap_styled(runs: &[(&str, Style)], width: usize) -> Vec<Line<'static>> {
             Line::from(spans)
         })
         .collect()
+}
+
+/// A key typed into a text box, with the readline habits every box of the app keeps over the
+/// widget's defaults: Ctrl-U deletes to the start of the line, Ctrl-Z undoes. Whether the text
+/// changed.
+pub fn edit(input: &mut ratatui_textarea::TextArea<'_>, key: crossterm::event::KeyEvent) -> bool {
+    use crossterm::event::{KeyCode, KeyModifiers};
+    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    match key.code {
+        KeyCode::Char('u') if ctrl => input.delete_line_by_head(),
+        KeyCode::Char('z') if ctrl => input.undo(),
+        _ => input.input(key),
+    }
 }
 
 /// Pastes `text` into an editor at its cursor as it will be saved: escape sequences and other

@@ -122,11 +122,8 @@ impl NoteEditor {
                     NoteKind::Outcome => NoteKind::Note,
                 });
             }
-            KeyCode::Char('z') if ctrl => {
-                self.input.undo();
-            }
             _ => {
-                if self.input.input(key) {
+                if super::edit(&mut self.input, key) {
                     self.error = None;
                 }
             }

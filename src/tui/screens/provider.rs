@@ -237,7 +237,8 @@ impl PickerState {
         }
         self.models = match models {
             Ok(list) => Models::Listed(list),
-            Err(e) => Models::Failed(e),
+            // Said in the app's terms: no flag, no "open F7" while it is open.
+            Err(e) => Models::Failed(crate::tui::strings::msg::in_app_terms(&e)),
         };
         // The model in use, when the list has it, is highlighted.
         let current = self.current_model.clone();
@@ -359,7 +360,11 @@ impl PickerState {
                 self.focus = Focus::Models;
                 self.filter.clear();
                 self.model_selected = 0;
-                if self.chosen.as_deref() != Some(p.name.as_str()) || self.models == Models::None {
+                // A list not had yet, or that failed (a key pasted since, a server started
+                // since), is asked for again.
+                if self.chosen.as_deref() != Some(p.name.as_str())
+                    || matches!(self.models, Models::None | Models::Failed(_))
+                {
                     self.chosen = Some(p.name.clone());
                     self.models = Models::Loading;
                     return PickerAction::LoadModels(p.name);

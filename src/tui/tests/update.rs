@@ -2382,3 +2382,58 @@ fn no_message_of_the_app_suggests_a_flag() {
         assert!(!w.contains("--"), "{w}");
     }
 }
+
+#[test]
+fn ctrl_u_clears_to_the_start_of_the_line_in_every_text_box() {
+    let mut a = app((80, 24));
+    // The Library's find box.
+    a.update(key(KeyCode::F(5)));
+    type_text(&mut a, "hello");
+    a.update(ctrl('u'));
+    assert_eq!(a.library.filter.lines(), [""], "the Library's find box");
+    // The note editor, over a reading.
+    a.reading.loading = Some(ReadingId(7));
+    a.screen = Screen::Reading;
+    a.update(loaded(complete_report()));
+    a.update(key(KeyCode::Char('n')));
+    type_text(&mut a, "A note");
+    a.update(ctrl('u'));
+    assert_eq!(the_note(&a).unwrap().input.lines(), [""], "the note editor");
+    a.update(key(KeyCode::Esc));
+    // The follow-up editor.
+    a.update(key(KeyCode::Char('f')));
+    type_text(&mut a, "And then?");
+    a.update(ctrl('u'));
+    assert_eq!(
+        the_followup(&a).unwrap().input.lines(),
+        [""],
+        "the follow-up editor"
+    );
+}
+
+#[test]
+fn a_model_list_that_failed_is_asked_for_again_and_says_no_flag() {
+    let mut a = app(NARROW);
+    a.update(key(KeyCode::F(7)));
+    // Up to ollama (offline, llamacpp, ollama).
+    a.update(key(KeyCode::Up));
+    a.update(key(KeyCode::Up));
+    let fx = a.update(key(KeyCode::Enter));
+    assert!(matches!(&fx[..], [Effect::LoadModels { .. }]), "{fx:?}");
+    a.update(Msg::Models {
+        provider: "ollama".into(),
+        result: Err(ServiceError::from(crate::config::ConfigError::MissingKey {
+            provider: "ollama".into(),
+            var: "OLLAMA_KEY".into(),
+        })),
+    });
+    let shown = draw(&a);
+    assert!(!shown.contains("--provider"), "{shown}");
+    // Back, and Enter again: the list is asked for again (a key pasted, a server started since).
+    a.update(key(KeyCode::Esc));
+    let fx = a.update(key(KeyCode::Enter));
+    assert!(
+        matches!(&fx[..], [Effect::LoadModels { provider }] if provider == "ollama"),
+        "{fx:?}"
+    );
+}
