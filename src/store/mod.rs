@@ -26,6 +26,7 @@ mod prefixes;
 mod readings;
 mod rekey;
 mod schema;
+mod sync;
 mod tags;
 pub mod writer;
 
@@ -61,6 +62,7 @@ pub use notes::{MAX_NOTE_CHARS, Note, NoteCounts, NoteError, validate_note};
 pub use parts::{AllSectionFigures, Part, PartText, SectionFigures};
 pub use readings::{HistoryFilter, Listed, NewReading, ReadingRow};
 pub use rekey::{NewSecret, Rekeyed};
+pub use sync::{KEY_CHECK_FILE, Refused, SyncJoin, SyncStatus, Synced};
 pub use writer::{Writer, WriterThread};
 
 /// The database file's name in the data dir.
