@@ -20,6 +20,7 @@ mod journal;
 mod providers;
 pub mod setup;
 mod stats;
+mod sync;
 mod upkeep;
 
 use std::path::{Path, PathBuf};
@@ -52,6 +53,7 @@ pub use crate::store::{
     NoteKind, PASSPHRASE_ENV, Rekeyed, StoreError, passphrase_strength, rfc3339, validate_note,
 };
 
+pub use crate::store::{SyncStatus, Synced};
 pub use batch::{BatchEvent, BatchJob, JobOutcome, planned_sections};
 pub use bench::{Bench, Pass};
 pub use doctor::Check;
@@ -65,6 +67,7 @@ pub use setup::Setup;
 pub use stats::{
     AllStats, FollowupTotals, ModelTotals, ReadingStats, Row, SectionAverages, Skipped, Totals,
 };
+pub use sync::{KEY_CHECK_FILE, Refused, SyncReport};
 pub use upkeep::{BACKUP_PASSPHRASE_ENV, BackupKey};
 
 /// What a question that fails its integrity check is shown as, wherever it would be shown.
