@@ -70,7 +70,7 @@ async fn sync(service: &Service, args: &SyncArgs) -> Result<ExitCode, CliError> 
             let folder = report
                 .dir
                 .as_deref()
-                .map_or_else(|| "no folder set".to_owned(), |d| sh_quote(d));
+                .map_or_else(|| "no folder set".to_owned(), sh_quote);
             emit(&format!(
                 "{when}, with {} other machine{} ({folder})",
                 report.status.devices,

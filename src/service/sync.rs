@@ -55,7 +55,7 @@ impl Service {
 
     /// When this store last synced, and with how many other machines.
     pub async fn sync_status(&self, dir: Option<PathBuf>) -> Result<SyncReport, ServiceError> {
-        let status = self.writer.call(|s| s.sync_status()).await?;
+        let status = self.writer.call(crate::store::Store::sync_status).await?;
         Ok(SyncReport { dir, status })
     }
 }

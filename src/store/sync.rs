@@ -83,7 +83,7 @@ pub struct SyncStatus {
     pub device: Option<String>,
     /// When it last finished a sync (Unix ms).
     pub last_sync: Option<i64>,
-    /// How many other devices it has read records of.
+    /// How many other devices the folder held at the last sync.
     pub devices: usize,
     /// Readings deleted that it remembers (so they never come back).
     pub tombstones: usize,
@@ -209,14 +209,7 @@ impl Store {
     /// What this store knows of its sync (for `iching sync --status`).
     pub fn sync_status(&self) -> Result<SyncStatus, StoreError> {
         let device = uid_of(self.sync_get("device")?);
-        let devices: i64 = self
-            .conn
-            .query_row(
-                "SELECT count(*) FROM sync_read WHERE device IS NOT ?1",
-                [device.map(|d| d.0.to_vec())],
-                |r| r.get(0),
-            )
-            .map_err(|e| self.db_err(e))?;
+        let devices = self.sync_int("devices")?.unwrap_or(0);
         let tombstones: i64 = self
             .conn
             .query_row("SELECT count(*) FROM sync_tombstones", [], |r| r.get(0))
@@ -255,6 +248,7 @@ impl Store {
         self.export(&keys, device, &own, &mut out)?;
         self.import_records(&keys, dir, device, &mut out)?;
         self.sync_set("last_sync", now_ms().to_string().as_bytes())?;
+        self.sync_set("devices", out.devices.to_string().as_bytes())?;
         Ok(out)
     }
 
