@@ -17,8 +17,8 @@ pub struct SyncArgs {
     /// The shared folder; `sync_dir` in config.toml when not given.
     pub dir: Option<PathBuf>,
     /// Join a folder made by another machine: that machine's key file (its `iching.key`),
-    /// as `restore` takes it. A passphrase store's folder is joined with the passphrase
-    /// (ICHING_PASSPHRASE, or asked for).
+    /// as `restore` takes it. A folder made by a passphrase store is joined with that
+    /// passphrase in ICHING_SYNC_PASSPHRASE (or ICHING_PASSPHRASE when it is this store's too).
     #[arg(long, value_name = "FILE")]
     pub key: Option<PathBuf>,
     /// Print when this store last synced and with how many machines; sync nothing.

@@ -67,7 +67,7 @@ pub use setup::Setup;
 pub use stats::{
     AllStats, FollowupTotals, ModelTotals, ReadingStats, Row, SectionAverages, Skipped, Totals,
 };
-pub use sync::{KEY_CHECK_FILE, Refused, SyncReport};
+pub use sync::{KEY_CHECK_FILE, Refused, SYNC_PASSPHRASE_ENV, SyncReport};
 pub use upkeep::{BACKUP_PASSPHRASE_ENV, BackupKey};
 
 /// What a question that fails its integrity check is shown as, wherever it would be shown.

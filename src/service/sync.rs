@@ -11,6 +11,10 @@ use crate::store::{PASSPHRASE_ENV, SyncJoin, SyncStatus, Synced};
 
 pub use crate::store::{KEY_CHECK_FILE, Refused};
 
+/// The environment variable holding the passphrase of a passphrase store's sync folder, when
+/// it is not this store's own (`ICHING_PASSPHRASE`).
+pub const SYNC_PASSPHRASE_ENV: &str = "ICHING_SYNC_PASSPHRASE";
+
 /// What `iching sync --status` reports: the folder and what the store knows of its syncs.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct SyncReport {
@@ -38,15 +42,15 @@ impl Service {
     /// Syncs with `dir`: writes this machine's new readings, notes, follow-ups and deletions
     /// there as one sealed record, and merges every other machine's new records. `key_file`
     /// joins a folder made by a key-file store (that machine's `iching.key`); a passphrase
-    /// folder is joined with the passphrase in `ICHING_PASSPHRASE`. Files refused (damaged or
+    /// folder is joined with the passphrase in [`SYNC_PASSPHRASE_ENV`], else `ICHING_PASSPHRASE`. Files refused (damaged or
     /// forged) are in the result: nothing of them was merged, the rest was.
     pub async fn sync(&self, dir: &Path, key_file: Option<&Path>) -> Result<Synced, ServiceError> {
         self.writable()?;
         let join = SyncJoin {
             key_file: key_file.map(Path::to_path_buf),
-            passphrase: std::env::var(PASSPHRASE_ENV)
-                .ok()
-                .filter(|p| !p.is_empty())
+            passphrase: [SYNC_PASSPHRASE_ENV, PASSPHRASE_ENV]
+                .into_iter()
+                .find_map(|var| std::env::var(var).ok().filter(|p| !p.is_empty()))
                 .map(Secret::new),
         };
         let dir = dir.to_path_buf();

@@ -171,7 +171,7 @@ pub enum StoreError {
     #[error(
         "the sync folder {} is sealed with another key; join it with the key of a machine already in it: {}",
         shown(.dir),
-        if *.passphrase { "set ICHING_PASSPHRASE to that store's passphrase and run `iching sync` again" } else { "`iching sync DIR --key FILE`, FILE being that machine's iching.key" }
+        if *.passphrase { "set ICHING_SYNC_PASSPHRASE to the passphrase of the store that made it and run `iching sync` again" } else { "`iching sync DIR --key FILE`, FILE being that machine's iching.key" }
     )]
     SyncWrongKey {
         /// The folder.

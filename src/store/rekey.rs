@@ -204,6 +204,7 @@ impl Store {
         }
         sealed += self.reseal_notes(&new)?;
         sealed += self.reseal_followups(&new)?;
+        sealed += self.reseal_sync_key(&new)?;
         let old = std::mem::replace(&mut self.keys, new);
         if let Err(e) = self.tag_everything() {
             let new = std::mem::replace(&mut self.keys, old);

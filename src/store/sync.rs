@@ -1080,6 +1080,24 @@ impl Store {
             .map_err(|e| self.db_err(e))
     }
 
+    /// Re-seals the sync key this store keeps under `new` (a key change, inside its
+    /// transaction): the folder's key stays the folder's; returns how many blobs were sealed.
+    pub(super) fn reseal_sync_key(&self, new: &Keys) -> Result<usize, StoreError> {
+        let Some(blob) = self.sync_get("key")? else {
+            return Ok(0);
+        };
+        let Ok(plain) = self.keys.open(SYNC_KEY_AAD, &Sealed::from_bytes(blob)) else {
+            // One that does not open is dropped: the next sync joins again with --key.
+            self.conn
+                .execute("DELETE FROM sync_state WHERE key = 'key'", [])
+                .map_err(|e| self.db_err(e))?;
+            return Ok(0);
+        };
+        let plain = zeroize::Zeroizing::new(plain);
+        self.sync_set("key", new.seal(SYNC_KEY_AAD, &plain).as_bytes())?;
+        Ok(1)
+    }
+
     fn bump_clock(&self, seen: u64) -> Result<(), StoreError> {
         let clock = u64::try_from(self.sync_int("clock")?.unwrap_or(0)).unwrap_or(0);
         if seen > clock {

@@ -238,3 +238,45 @@ fn the_folder_holds_no_plaintext_and_a_key_check() {
         }
     }
 }
+
+#[test]
+fn a_key_file_store_joins_a_passphrase_folder_with_its_passphrase_and_a_key_change_keeps_the_folder()
+ {
+    let folder = tempfile::tempdir().unwrap();
+    let f = folder.path();
+    let dir = tempfile::tempdir().unwrap();
+    let unlock = || crate::store::Unlock {
+        passphrase: Some(crate::model::Secret::new("correct horse battery staple")),
+        new_rounds: Some(2),
+    };
+    let a = Store::open(&dir.path().join("a"), unlock()).unwrap();
+    cast(&a, "sealed with a passphrase");
+    a.sync(f, &SyncJoin::default()).unwrap();
+    let mut b = home();
+    let wrong = SyncJoin {
+        key_file: None,
+        passphrase: Some(crate::model::Secret::new("not the passphrase")),
+    };
+    assert!(matches!(
+        b.store.sync(f, &wrong),
+        Err(crate::store::StoreError::SyncWrongKey {
+            passphrase: true,
+            ..
+        })
+    ));
+    let right = SyncJoin {
+        key_file: None,
+        passphrase: Some(crate::model::Secret::new("correct horse battery staple")),
+    };
+    assert!(b.store.sync(f, &right).unwrap().joined);
+    assert_eq!(questions(&b.store), ["sealed with a passphrase"]);
+    // B changes its own key: the folder's key it keeps is sealed again, and it syncs on.
+    b.store.rekey(crate::store::NewSecret::KeyFile).unwrap();
+    cast(&a, "after the key change");
+    a.sync(f, &SyncJoin::default()).unwrap();
+    b.store.sync(f, &SyncJoin::default()).unwrap();
+    assert_eq!(
+        questions(&b.store),
+        ["after the key change", "sealed with a passphrase"]
+    );
+}
