@@ -97,6 +97,114 @@ type KnownAfter = (Uid, &'static str, Vec<u8>, u64, Option<Uid>);
 /// A note or follow-up row: its id, uid, reading and the reading's uid.
 type ChildRow = (i64, Option<Vec<u8>>, ReadingId, Option<Vec<u8>>);
 
+/// About how many bytes of changes a record holds before the next begins: a join of
+/// thousands of readings is read in pieces, never one record the size of the journal.
+const RECORD_BYTES: usize = 8 << 20;
+
+/// The records one sync writes: changes gathered and written in pieces, each piece noted as
+/// known in the transaction after its file is in place.
+struct Outbox<'a> {
+    keys: &'a SyncKeys,
+    device: DeviceId,
+    own: &'a Path,
+    /// The number of the last record in the device's folder, and its hash.
+    last: u64,
+    prev: Hash,
+    changes: Vec<Change>,
+    known: Vec<KnownAfter>,
+    bytes: usize,
+    /// The Lamport clock: the highest this store has seen or given.
+    clock: u64,
+    sent: usize,
+    last_file: Option<PathBuf>,
+}
+
+impl<'a> Outbox<'a> {
+    /// Starts after the highest record in `own` (a store restored from an old backup may be
+    /// behind its own records), chained to it.
+    fn new(keys: &'a SyncKeys, device: DeviceId, own: &'a Path) -> Result<Self, StoreError> {
+        let mut last = 0;
+        for entry in std::fs::read_dir(own).map_err(|e| StoreError::io(own, "cannot read", &e))? {
+            let entry = entry.map_err(|e| StoreError::io(own, "cannot read", &e))?;
+            if let Some(n) = entry.file_name().to_str().and_then(record_number) {
+                last = last.max(n);
+            }
+        }
+        let prev: Hash = if last == 0 {
+            FIRST_PREV
+        } else {
+            let p = own.join(record_name(last));
+            record::hash(&std::fs::read(&p).map_err(|e| StoreError::io(&p, "cannot read", &e))?)
+        };
+        Ok(Self {
+            keys,
+            device,
+            own,
+            last,
+            prev,
+            changes: Vec::new(),
+            known: Vec::new(),
+            bytes: 0,
+            clock: 0,
+            sent: 0,
+            last_file: None,
+        })
+    }
+
+    fn push(&mut self, store: &Store, change: Change, known: KnownAfter) -> Result<(), StoreError> {
+        self.bytes += match &change {
+            Change::Cast { body, sections, .. } => {
+                body.len() + sections.values().map(|s| s.body.len()).sum::<usize>()
+            }
+            Change::Sections { sections, .. } => sections.values().map(|s| s.body.len()).sum(),
+            Change::Note { body, .. } => body.as_ref().map_or(0, |b| b.text.len()),
+            Change::Followup { body, .. } => body.len(),
+            Change::Deleted { .. } => 0,
+        } + 64;
+        self.changes.push(change);
+        self.known.push(known);
+        if self.bytes >= RECORD_BYTES {
+            self.flush(store)?;
+        }
+        Ok(())
+    }
+
+    /// Writes what is gathered as the next record, then notes it as known.
+    fn flush(&mut self, store: &Store) -> Result<(), StoreError> {
+        if self.changes.is_empty() {
+            return Ok(());
+        }
+        let seq = self.last + 1;
+        let file = record::seal(self.keys, self.device, seq, &self.prev, &self.changes);
+        let path = self.own.join(record_name(seq));
+        write_new(&path, &file)?;
+        let hash = record::hash(&file);
+        store.atomic(|| {
+            for (uid, kind, digest, c, reading) in &self.known {
+                let device = (*kind == "note").then_some(self.device);
+                store.set_known(*uid, kind, digest, *c, device)?;
+                if let Some(reading) = reading {
+                    store.set_known_note_reading(*uid, *reading)?;
+                }
+            }
+            store.sync_set("clock", self.clock.to_string().as_bytes())?;
+            // Read up to here already, when it was read up to the one before.
+            if store.read_upto(self.device)?.0 == self.last {
+                store.set_read(self.device, seq, &hash)?;
+            }
+            Ok(())
+        })?;
+        self.sent += self.changes.len();
+        self.changes.clear();
+        self.known.clear();
+        self.bytes = 0;
+        self.last = seq;
+        self.prev = hash;
+        self.last_file = Some(path);
+        Ok(())
+    }
+}
+
 /// A reading as a record carries it.
 #[derive(Serialize, Deserialize)]
 struct ReadingBody {
@@ -522,7 +630,8 @@ impl Store {
         Ok(digest(&[&blob]))
     }
 
-    /// Finds what changed here since the folder last heard of it and writes it as one record.
+    /// Finds what changed here since the folder last heard of it and writes it as records of
+    /// at most [`RECORD_BYTES`] each (one, for the changes of a day).
     fn export(
         &self,
         keys: &SyncKeys,
@@ -530,9 +639,8 @@ impl Store {
         own: &Path,
         out: &mut Synced,
     ) -> Result<(), StoreError> {
-        let mut changes = Vec::new();
-        let mut known_after: Vec<KnownAfter> = Vec::new();
-        let mut clock = u64::try_from(self.sync_int("clock")?.unwrap_or(0)).unwrap_or(0);
+        let mut outbox = Outbox::new(keys, device, own)?;
+        outbox.clock = u64::try_from(self.sync_int("clock")?.unwrap_or(0)).unwrap_or(0);
         let mut gone: HashSet<Uid> = HashSet::new();
         // Readings: new ones are casts, changed sections a retry; one deleted elsewhere but
         // here again (restored from an old backup) goes.
@@ -554,11 +662,11 @@ impl Store {
                 continue;
             }
             let (sections, prefix) = self.sections_of(id)?;
-            if known.is_some() {
-                changes.push(Change::Sections {
+            let change = if known.is_some() {
+                Change::Sections {
                     reading: uid,
                     sections,
-                });
+                }
             } else {
                 let row = self.reading(id)?;
                 let query = self.query(id)?;
@@ -577,13 +685,13 @@ impl Store {
                     context: query.context,
                     prefix,
                 };
-                changes.push(Change::Cast {
+                Change::Cast {
                     reading: uid,
                     body: json(&body),
                     sections,
-                });
-            }
-            known_after.push((uid, "reading", now, 0, None));
+                }
+            };
+            outbox.push(self, change, (uid, "reading", now, 0, None))?;
         }
         // Notes: new or edited ones are versions at the next clock; known ones gone deletions.
         let notes: Vec<ChildRow> = self
@@ -611,18 +719,22 @@ impl Store {
             let Some(note) = opened[&reading].iter().find(|n| n.id == row) else {
                 continue;
             };
-            clock += 1;
-            changes.push(Change::Note {
-                note: uid,
-                reading: reading_uid,
-                clock,
-                body: Some(NoteBody {
-                    kind: note.kind.as_str().to_owned(),
-                    created_at: note.created_at,
-                    text: note.text.clone(),
-                }),
-            });
-            known_after.push((uid, "note", now, clock, Some(reading_uid)));
+            outbox.clock += 1;
+            let clock = outbox.clock;
+            outbox.push(
+                self,
+                Change::Note {
+                    note: uid,
+                    reading: reading_uid,
+                    clock,
+                    body: Some(NoteBody {
+                        kind: note.kind.as_str().to_owned(),
+                        created_at: note.created_at,
+                        text: note.text.clone(),
+                    }),
+                },
+                (uid, "note", now, clock, Some(reading_uid)),
+            )?;
         }
         let known_notes: Vec<(Vec<u8>, Option<Vec<u8>>)> = self
             .conn
@@ -637,14 +749,18 @@ impl Store {
             if deleted || here.contains(&uid) || self.tombstoned(reading)? {
                 continue;
             }
-            clock += 1;
-            changes.push(Change::Note {
-                note: uid,
-                reading,
-                clock,
-                body: None,
-            });
-            known_after.push((uid, "note", Vec::new(), clock, None));
+            outbox.clock += 1;
+            let clock = outbox.clock;
+            outbox.push(
+                self,
+                Change::Note {
+                    note: uid,
+                    reading,
+                    clock,
+                    body: None,
+                },
+                (uid, "note", Vec::new(), clock, None),
+            )?;
         }
         // Follow-ups: immutable, so only new ones.
         let followups: Vec<ChildRow> = self
@@ -667,17 +783,20 @@ impl Store {
                 continue;
             };
             let request = self.followup_request(reading, row)?;
-            changes.push(Change::Followup {
-                followup: uid,
-                reading: reading_uid,
-                body: json(&FollowupBody {
-                    meta: f.meta,
-                    question: f.question,
-                    answer: f.answer,
-                    request,
-                }),
-            });
-            known_after.push((uid, "followup", Vec::new(), 0, None));
+            outbox.push(
+                self,
+                Change::Followup {
+                    followup: uid,
+                    reading: reading_uid,
+                    body: json(&FollowupBody {
+                        meta: f.meta,
+                        question: f.question,
+                        answer: f.answer,
+                        request,
+                    }),
+                },
+                (uid, "followup", Vec::new(), 0, None),
+            )?;
         }
         // Deletions.
         let tombstones: Vec<Vec<u8>> = self
@@ -686,49 +805,15 @@ impl Store {
             .and_then(|mut st| st.query_map([], |r| r.get(0))?.collect())
             .map_err(|e| self.db_err(e))?;
         for uid in tombstones.into_iter().filter_map(|u| uid_of(Some(u))) {
-            changes.push(Change::Deleted { reading: uid });
-            known_after.push((uid, "deleted", Vec::new(), 0, None));
+            outbox.push(
+                self,
+                Change::Deleted { reading: uid },
+                (uid, "deleted", Vec::new(), 0, None),
+            )?;
         }
-        if changes.is_empty() {
-            return Ok(());
-        }
-        // The next number after the highest in the folder (a store restored from an old backup
-        // may be behind its own records), chained to the file before it.
-        let mut last = 0;
-        for entry in std::fs::read_dir(own).map_err(|e| StoreError::io(own, "cannot read", &e))? {
-            let entry = entry.map_err(|e| StoreError::io(own, "cannot read", &e))?;
-            if let Some(n) = entry.file_name().to_str().and_then(record_number) {
-                last = last.max(n);
-            }
-        }
-        let prev: Hash = if last == 0 {
-            FIRST_PREV
-        } else {
-            let p = own.join(record_name(last));
-            record::hash(&std::fs::read(&p).map_err(|e| StoreError::io(&p, "cannot read", &e))?)
-        };
-        let seq = last + 1;
-        let file = record::seal(keys, device, seq, &prev, &changes);
-        let path = own.join(record_name(seq));
-        write_new(&path, &file)?;
-        self.atomic(|| {
-            for (uid, kind, digest, c, reading) in &known_after {
-                let device = (*kind == "note").then_some(device);
-                self.set_known(*uid, kind, digest, *c, device)?;
-                if let Some(reading) = reading {
-                    self.set_known_note_reading(*uid, *reading)?;
-                }
-            }
-            self.sync_set("clock", clock.to_string().as_bytes())?;
-            // Read up to here already, when it was read up to the one before.
-            let read = self.read_upto(device)?;
-            if read.0 == last {
-                self.set_read(device, seq, &record::hash(&file))?;
-            }
-            Ok(())
-        })?;
-        out.sent = changes.len();
-        out.file = Some(path);
+        outbox.flush(self)?;
+        out.sent = outbox.sent;
+        out.file = outbox.last_file;
         Ok(())
     }
 
