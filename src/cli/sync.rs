@@ -39,6 +39,7 @@ struct Report {
     devices: usize,
     waiting: usize,
     refused: Vec<RefusedFile>,
+    damaged: Vec<i64>,
     joined: bool,
 }
 
@@ -118,6 +119,7 @@ fn report(dir: &Path, done: Synced) -> Report {
                 path: r.path,
             })
             .collect(),
+        damaged: done.damaged.iter().map(|id| id.0).collect(),
         joined: done.joined,
     }
 }
@@ -142,6 +144,17 @@ fn summary(dir: &Path, done: &Synced) -> String {
         out.push_str(&format!(
             "; waiting for {} your sync tool has not finished bringing",
             plural(done.waiting, "machine's files", "machines' files")
+        ));
+    }
+    if !done.damaged.is_empty() {
+        out.push_str(&format!(
+            "; {} damaged here and not sent (`iching verify` names {})",
+            plural(done.damaged.len(), "reading is", "readings are"),
+            if done.damaged.len() == 1 {
+                "it"
+            } else {
+                "them"
+            }
         ));
     }
     if !done.refused.is_empty() {

@@ -71,6 +71,8 @@ pub struct Synced {
     pub waiting: usize,
     /// Files refused: nothing of them was merged.
     pub refused: Vec<Refused>,
+    /// Readings here that fail their checks, left out of what was sent (`iching verify`).
+    pub damaged: Vec<ReadingId>,
     /// Whether this sync joined the folder (its key was taken from `--key` or the passphrase,
     /// or the folder was new).
     pub joined: bool,
@@ -353,8 +355,10 @@ impl Store {
             .mode(0o700)
             .create(&own)
             .map_err(folder_io(&own, "cannot create the device folder"))?;
-        self.export(&keys, device, &own, &mut out)?;
+        // Read first: a reading this store holds already from before it synced (both machines
+        // restored the same backup) takes the folder's identity instead of being sent again.
         self.import_records(&keys, dir, device, &mut out)?;
+        self.export(&keys, device, &own, &mut out)?;
         self.sync_set("last_sync", now_ms().to_string().as_bytes())?;
         self.sync_set("devices", out.devices.to_string().as_bytes())?;
         Ok(out)
@@ -661,38 +665,60 @@ impl Store {
             if known.as_ref().is_some_and(|k| k.1 == now) {
                 continue;
             }
-            let (sections, prefix) = self.sections_of(id)?;
-            let change = if known.is_some() {
-                Change::Sections {
-                    reading: uid,
-                    sections,
-                }
-            } else {
-                let row = self.reading(id)?;
-                let query = self.query(id)?;
-                let body = ReadingBody {
-                    created_at: row.created_at,
-                    status: row.status,
-                    method: row.method,
-                    lines: row.lines,
-                    seed: row.seed,
-                    primary: row.primary,
-                    resulting: row.resulting,
-                    sections_planned: row.sections_planned,
-                    provider: row.provider,
-                    model: row.model,
-                    question: query.question,
-                    context: query.context,
-                    prefix,
-                };
-                Change::Cast {
-                    reading: uid,
-                    body: json(&body),
-                    sections,
-                }
+            let change = self.reading_change(id, uid, known.is_some());
+            let Some(change) = skip_damaged(change, id, out)? else {
+                continue;
             };
             outbox.push(self, change, (uid, "reading", now, 0, None))?;
         }
+        self.export_children(&mut outbox, &gone, out)?;
+        outbox.flush(self)?;
+        out.sent = outbox.sent;
+        out.file = outbox.last_file;
+        Ok(())
+    }
+
+    /// Reading `id` as a change: its cast, or (`known`) its sections.
+    fn reading_change(&self, id: ReadingId, uid: Uid, known: bool) -> Result<Change, StoreError> {
+        let (sections, prefix) = self.sections_of(id)?;
+        Ok(if known {
+            Change::Sections {
+                reading: uid,
+                sections,
+            }
+        } else {
+            let row = self.reading(id)?;
+            let query = self.query(id)?;
+            let body = ReadingBody {
+                created_at: row.created_at,
+                status: row.status,
+                method: row.method,
+                lines: row.lines,
+                seed: row.seed,
+                primary: row.primary,
+                resulting: row.resulting,
+                sections_planned: row.sections_planned,
+                provider: row.provider,
+                model: row.model,
+                question: query.question,
+                context: query.context,
+                prefix,
+            };
+            Change::Cast {
+                reading: uid,
+                body: json(&body),
+                sections,
+            }
+        })
+    }
+
+    /// The notes, follow-ups and deletions to send.
+    fn export_children(
+        &self,
+        outbox: &mut Outbox<'_>,
+        gone: &HashSet<Uid>,
+        out: &mut Synced,
+    ) -> Result<(), StoreError> {
         // Notes: new or edited ones are versions at the next clock; known ones gone deletions.
         let notes: Vec<ChildRow> = self
             .conn
@@ -714,7 +740,7 @@ impl Store {
                 continue;
             }
             if let std::collections::btree_map::Entry::Vacant(e) = opened.entry(reading) {
-                e.insert(self.notes(reading)?);
+                e.insert(skip_damaged(self.notes(reading), reading, out)?.unwrap_or_default());
             }
             let Some(note) = opened[&reading].iter().find(|n| n.id == row) else {
                 continue;
@@ -775,14 +801,16 @@ impl Store {
             if gone.contains(&reading_uid) || self.known(uid)?.is_some() {
                 continue;
             }
-            let Some(f) = self
-                .followups(reading)?
-                .into_iter()
-                .find(|f| f.meta.id == row)
-            else {
+            let found = self.followups(reading).and_then(|all| {
+                let request = self.followup_request(reading, row)?;
+                Ok(all
+                    .into_iter()
+                    .find(|f| f.meta.id == row)
+                    .map(|f| (f, request)))
+            });
+            let Some((f, request)) = skip_damaged(found, reading, out)?.flatten() else {
                 continue;
             };
-            let request = self.followup_request(reading, row)?;
             outbox.push(
                 self,
                 Change::Followup {
@@ -811,9 +839,6 @@ impl Store {
                 (uid, "deleted", Vec::new(), 0, None),
             )?;
         }
-        outbox.flush(self)?;
-        out.sent = outbox.sent;
-        out.file = outbox.last_file;
         Ok(())
     }
 
@@ -985,6 +1010,10 @@ impl Store {
                     return self.merge_sections(id, *reading, sections, None);
                 }
                 let b: ReadingBody = serde_json::from_str(body).map_err(|_| bad("reading"))?;
+                if let Some(id) = self.same_reading_unsynced(&b)? {
+                    self.set_uid("readings", id.0, *reading)?;
+                    return self.merge_sections(id, *reading, sections, None);
+                }
                 let row = ReadingRow {
                     id: ReadingId(0),
                     created_at: b.created_at,
@@ -1035,7 +1064,7 @@ impl Store {
                 {
                     return Ok(0);
                 }
-                let local: Option<(i64, ReadingId)> = self
+                let mut local: Option<(i64, ReadingId)> = self
                     .conn
                     .query_row(
                         "SELECT id, reading_id FROM notes WHERE uid = ?1",
@@ -1044,6 +1073,21 @@ impl Store {
                     )
                     .optional()
                     .map_err(|e| self.db_err(e))?;
+                if let Some((row, _)) = local {
+                    // Edited here since the last sync: the next part of this sync sends that
+                    // edit at a later clock than this one, so it wins everywhere.
+                    let known = self.known(*note)?.map(|k| k.1);
+                    if known.is_some_and(|k| self.note_digest(row).is_ok_and(|d| d != k)) {
+                        return Ok(0);
+                    }
+                }
+                if local.is_none()
+                    && let (Some(b), Some(id)) = (body, self.reading_by_uid(*reading)?)
+                    && let Some(row) = self.same_note_unsynced(id, b)?
+                {
+                    self.set_uid("notes", row, *note)?;
+                    local = Some((row, id));
+                }
                 let digest = match (body, local) {
                     (None, None) => Vec::new(),
                     (None, Some((row, _))) => {
@@ -1100,6 +1144,11 @@ impl Store {
                     return Ok(0);
                 };
                 let b: FollowupBody = serde_json::from_str(body).map_err(|_| bad("follow-up"))?;
+                if let Some(row) = self.same_followup_unsynced(id, &b)? {
+                    self.set_uid("followups", row, *followup)?;
+                    self.set_known(*followup, "followup", &[], 0, None)?;
+                    return Ok(0);
+                }
                 self.copy_followup(
                     id,
                     &Followup {
@@ -1181,6 +1230,96 @@ impl Store {
         let plain = zeroize::Zeroizing::new(plain);
         self.sync_set("key", new.seal(SYNC_KEY_AAD, &plain).as_bytes())?;
         Ok(1)
+    }
+
+    /// Gives row `row` of `table` the folder's identity `uid`.
+    fn set_uid(&self, table: &'static str, row: i64, uid: Uid) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                &format!("UPDATE {table} SET uid = ?2 WHERE id = ?1"),
+                params![row, uid.0.to_vec()],
+            )
+            .map(drop)
+            .map_err(|e| self.db_err(e))
+    }
+
+    /// Whether `uid` has never been written to or read from a sync folder.
+    fn unsynced(&self, uid: Option<Vec<u8>>) -> Result<bool, StoreError> {
+        Ok(match uid_of(uid) {
+            Some(u) => self.known(u)?.is_none(),
+            None => true,
+        })
+    }
+
+    /// A reading here, never synced, that is `b` (the same time of casting, lines and
+    /// question): one copied between the machines by `restore` before they synced.
+    fn same_reading_unsynced(&self, b: &ReadingBody) -> Result<Option<ReadingId>, StoreError> {
+        let lines = b.lines.map(|v| v.to_string()).join(",");
+        let found: Vec<(ReadingId, Option<Vec<u8>>)> = self
+            .conn
+            .prepare_cached("SELECT id, uid FROM readings WHERE created_at = ?1 AND lines = ?2")
+            .and_then(|mut st| {
+                st.query_map(params![b.created_at, lines], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect()
+            })
+            .map_err(|e| self.db_err(e))?;
+        for (id, uid) in found {
+            if self.unsynced(uid)? && self.query(id).is_ok_and(|q| q.question == b.question) {
+                return Ok(Some(id));
+            }
+        }
+        Ok(None)
+    }
+
+    /// A note of reading `id`, never synced, that is `b` (time, kind and text).
+    fn same_note_unsynced(&self, id: ReadingId, b: &NoteBody) -> Result<Option<i64>, StoreError> {
+        let uids: Vec<(i64, Option<Vec<u8>>)> = self
+            .conn
+            .prepare_cached("SELECT id, uid FROM notes WHERE reading_id = ?1")
+            .and_then(|mut st| {
+                st.query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect()
+            })
+            .map_err(|e| self.db_err(e))?;
+        let notes = self.notes(id)?;
+        for (row, uid) in uids {
+            let same = notes.iter().any(|n| {
+                n.id == row
+                    && n.created_at == b.created_at
+                    && n.kind.as_str() == b.kind
+                    && n.text == b.text
+            });
+            if same && self.unsynced(uid)? {
+                return Ok(Some(row));
+            }
+        }
+        Ok(None)
+    }
+
+    /// A follow-up of reading `id`, never synced, that is `b` (time and question).
+    fn same_followup_unsynced(
+        &self,
+        id: ReadingId,
+        b: &FollowupBody,
+    ) -> Result<Option<i64>, StoreError> {
+        let uids: Vec<(i64, Option<Vec<u8>>)> = self
+            .conn
+            .prepare_cached("SELECT id, uid FROM followups WHERE reading_id = ?1")
+            .and_then(|mut st| {
+                st.query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect()
+            })
+            .map_err(|e| self.db_err(e))?;
+        let here = self.followups(id)?;
+        for (row, uid) in uids {
+            let same = here.iter().any(|f| {
+                f.meta.id == row && f.meta.asked_at == b.meta.asked_at && f.question == b.question
+            });
+            if same && self.unsynced(uid)? {
+                return Ok(Some(row));
+            }
+        }
+        Ok(None)
     }
 
     fn bump_clock(&self, seen: u64) -> Result<(), StoreError> {
@@ -1283,6 +1422,25 @@ fn unhex(text: &str) -> Option<Vec<u8>> {
         .step_by(2)
         .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
         .collect()
+}
+
+/// `found`, or `None` when reading `id` fails its checks here (noted in `out.damaged`, and
+/// left out of the sync until it is repaired or deleted); other errors stop the sync.
+fn skip_damaged<T>(
+    found: Result<T, StoreError>,
+    id: ReadingId,
+    out: &mut Synced,
+) -> Result<Option<T>, StoreError> {
+    match found {
+        Ok(v) => Ok(Some(v)),
+        Err(StoreError::Integrity { .. } | StoreError::BadRow { .. }) => {
+            if !out.damaged.contains(&id) {
+                out.damaged.push(id);
+            }
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// Writes `bytes` to a new file `path` (mode 0600): first under a temporary name beginning with

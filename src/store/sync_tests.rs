@@ -280,3 +280,71 @@ fn a_key_file_store_joins_a_passphrase_folder_with_its_passphrase_and_a_key_chan
         ["after the key change", "sealed with a passphrase"]
     );
 }
+
+#[test]
+fn readings_both_machines_had_from_one_backup_before_they_synced_are_not_doubled() {
+    let folder = tempfile::tempdir().unwrap();
+    let f = folder.path();
+    let (a, b) = (home(), home());
+    let id = cast(&a.store, "copied by restore");
+    a.store
+        .add_note(id, NoteKind::Note, "a note that came along")
+        .unwrap();
+    // B got A's journal the old way, by restore, before either synced.
+    let backup = a.path.join("copy.db");
+    crate::store::backup(a.store.path(), &backup).unwrap();
+    let opened = crate::store::OpenedBackup::open(
+        &backup,
+        &b.path,
+        Some(&a.path.join(crate::store::KEY_FILE)),
+        crate::store::Unlock::default(),
+    )
+    .unwrap();
+    b.store.import(opened.store()).unwrap();
+    drop(opened);
+    cast(&b.store, "only on b");
+    a.store.sync(f, &SyncJoin::default()).unwrap();
+    b.store.sync(f, &join(&a)).unwrap();
+    a.store.sync(f, &SyncJoin::default()).unwrap();
+    for s in [&a.store, &b.store] {
+        assert_eq!(questions(s), ["copied by restore", "only on b"]);
+        assert_eq!(note_texts(s), ["copied by restore: a note that came along"]);
+    }
+}
+
+#[test]
+fn an_edit_made_here_since_the_last_sync_wins_over_one_arriving_in_the_same_sync() {
+    let folder = tempfile::tempdir().unwrap();
+    let f = folder.path();
+    let (a, b) = (home(), home());
+    let id = cast(&a.store, "edited twice");
+    a.store.add_note(id, NoteKind::Note, "first").unwrap();
+    a.store.sync(f, &SyncJoin::default()).unwrap();
+    b.store.sync(f, &join(&a)).unwrap();
+    // A edits and syncs; B edits later without having seen A's edit, then syncs.
+    a.store.edit_note(id, 1, "from a").unwrap();
+    a.store.sync(f, &SyncJoin::default()).unwrap();
+    let on_b = b.store.list(&HistoryFilter::default()).unwrap()[0].row.id;
+    b.store.edit_note(on_b, 1, "from b").unwrap();
+    b.store.sync(f, &SyncJoin::default()).unwrap();
+    a.store.sync(f, &SyncJoin::default()).unwrap();
+    for s in [&a.store, &b.store] {
+        assert_eq!(note_texts(s), ["edited twice: from b"]);
+    }
+}
+
+#[test]
+fn a_reading_that_fails_its_checks_here_is_left_out_and_the_rest_syncs() {
+    let folder = tempfile::tempdir().unwrap();
+    let f = folder.path();
+    let (a, b) = (home(), home());
+    let bad = cast(&a.store, "altered behind iching's back");
+    cast(&a.store, "intact");
+    let raw = rusqlite::Connection::open(a.store.path()).unwrap();
+    raw.execute("UPDATE readings SET primary_hex = 3 WHERE id = ?1", [bad.0])
+        .unwrap();
+    let sent = a.store.sync(f, &SyncJoin::default()).unwrap();
+    assert_eq!(sent.damaged, [bad]);
+    b.store.sync(f, &join(&a)).unwrap();
+    assert_eq!(questions(&b.store), ["intact"]);
+}
