@@ -2072,3 +2072,56 @@ fn one_overlay_gives_way_to_the_next_and_late_news_for_a_closed_one_leaves_the_o
     );
     assert_eq!(a.provider.model, "llama3.2", "the choice still lands");
 }
+
+#[test]
+fn a_background_sync_shows_on_the_status_line_and_a_problem_is_a_notice() {
+    let mut a = app(NARROW);
+    let done = crate::service::Synced {
+        devices: 2,
+        ..crate::service::Synced::default()
+    };
+    assert!(
+        a.update(Msg::Synced {
+            at: "09:41".into(),
+            result: Ok(Box::new(done)),
+        })
+        .is_empty()
+    );
+    let screen = draw(&a);
+    assert!(
+        screen.contains("synced 09:41 UTC with 2 other machines"),
+        "{screen}"
+    );
+    assert_eq!(a.screen, Screen::Ask, "nothing else changes");
+    // A failure is a notice on the status line; the screen stays usable.
+    a.update(Msg::Synced {
+        at: "09:42".into(),
+        result: Err(ServiceError::Store(
+            crate::service::StoreError::SyncNoKeyCheck {
+                dir: "/sync".into(),
+            },
+        )),
+    });
+    assert!(
+        a.status
+            .as_ref()
+            .is_some_and(|s| s.error && s.text.contains("no key check"))
+    );
+    a.update(key(KeyCode::Char('x')));
+    assert_eq!(a.ask.text(), "x");
+}
+
+#[test]
+fn what_wrote_to_the_store_asks_for_a_sync_and_what_only_read_does_not() {
+    let deleted = Msg::Deleted {
+        id: crate::model::ReadingId(1),
+        result: Ok(()),
+    };
+    assert!(deleted.wrote());
+    let failed = Msg::Deleted {
+        id: crate::model::ReadingId(1),
+        result: Err(ServiceError::NoTerminal),
+    };
+    assert!(!failed.wrote());
+    assert!(!Msg::History(Ok(Vec::new())).wrote());
+}
