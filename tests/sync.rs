@@ -246,3 +246,59 @@ async fn a_flipped_byte_is_refused_naming_the_file_and_the_other_store_still_ver
     ok(b, &["verify"]).await;
     ok(a, &["verify"]).await;
 }
+
+/// Runs `args` in `home`, waits until it pauses at `phase`, and kills it with SIGKILL.
+async fn kill_at(home: &Path, args: &[&str], phase: &str) {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let mut env = OFFLINE.to_vec();
+    env.push(("ICHING_TEST_PAUSE", phase));
+    let mut child = support::cli::command(home, args, "", &env)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    support::cli::guard(120, async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if line == format!("paused at {phase}") {
+                return;
+            }
+        }
+        panic!("{args:?} ended without pausing at {phase}");
+    })
+    .await;
+    child.kill().await.unwrap();
+    let status = child.wait().await.unwrap();
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&status),
+        Some(9)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sync_killed_while_writing_or_merging_loses_nothing_and_the_next_completes_it() {
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().to_str().unwrap();
+    let (a, b) = (a.path(), b.path());
+    for (q, seed) in [
+        ("Is the harbour open?", "5"),
+        ("Will the rain hold off?", "6"),
+    ] {
+        ok(a, &["cast", q, "--seed", seed]).await;
+    }
+    ok(a, &["note", "1", "Watch the tide"]).await;
+    // Killed after its record is in the folder but before the store noted it as sent.
+    kill_at(a, &["sync", folder], "sync-record-written").await;
+    ok(a, &["note", "2", "Bring a coat"]).await;
+    ok(a, &sync_args(folder, &[])).await;
+    // B joins, killed after merging the first of A's records.
+    let key = a.join("iching.key");
+    let key = key.to_str().unwrap();
+    kill_at(b, &["sync", folder, "--key", key], "sync-merged-one").await;
+    ok(b, &sync_args(folder, &["--key", key])).await;
+    let on_a = journal(a).await;
+    assert_eq!(on_a.len(), 2);
+    assert_eq!(journal(b).await, on_a, "nothing lost, nothing doubled");
+    ok(b, &["verify"]).await;
+}

@@ -55,7 +55,7 @@ pub struct Rekeyed {
 
 /// Test builds stop here when `ICHING_TEST_PAUSE` names `phase`, so a test can kill the
 /// process at that point. Release builds have no such hook.
-fn pause_for_tests(phase: &str) {
+pub(super) fn pause_for_tests(phase: &str) {
     #[cfg(debug_assertions)]
     if std::env::var("ICHING_TEST_PAUSE").is_ok_and(|p| p == phase) {
         eprintln!("paused at {phase}");

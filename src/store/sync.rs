@@ -180,6 +180,7 @@ impl<'a> Outbox<'a> {
         let file = record::seal(self.keys, self.device, seq, &self.prev, &self.changes);
         let path = self.own.join(record_name(seq));
         write_new(&path, &file)?;
+        super::rekey::pause_for_tests("sync-record-written");
         let hash = record::hash(&file);
         store.atomic(|| {
             for (uid, kind, digest, c, reading) in &self.known {
@@ -931,6 +932,7 @@ impl Store {
                             })?;
                             match applied {
                                 Applied::Done(n) => {
+                                    super::rekey::pause_for_tests("sync-merged-one");
                                     progress = true;
                                     if device != own {
                                         out.records += 1;
