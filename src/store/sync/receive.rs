@@ -61,7 +61,14 @@ impl Store {
                     let path = devices_dir.join(device.hex()).join(record_name(next));
                     let bytes = match std::fs::read(&path) {
                         Ok(b) => b,
-                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => break,
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                            // A later one there and this one not: a gap, waited for (and
+                            // said), never skipped.
+                            if later_record(&devices_dir.join(device.hex()), next) {
+                                waiting.insert(device);
+                            }
+                            break;
+                        }
                         Err(e) => return Err(StoreError::io(&path, "cannot read", &e)),
                     };
                     match record::open(keys, device, next, &prev, &bytes) {
@@ -511,4 +518,16 @@ impl Store {
                 .map_err(|e| self.db_err(e))
         })
     }
+}
+
+/// Whether `dir` holds a record numbered after `seq`.
+fn later_record(dir: &Path, seq: u64) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|entries| {
+        entries.flatten().any(|e| {
+            e.file_name()
+                .to_str()
+                .and_then(super::record_number)
+                .is_some_and(|n| n > seq)
+        })
+    })
 }

@@ -348,3 +348,26 @@ fn a_reading_that_fails_its_checks_here_is_left_out_and_the_rest_syncs() {
     b.store.sync(f, &join(&a)).unwrap();
     assert_eq!(questions(&b.store), ["intact"]);
 }
+
+#[test]
+fn a_record_missing_from_the_middle_is_waited_for_and_said_never_skipped() {
+    let folder = tempfile::tempdir().unwrap();
+    let f = folder.path();
+    let (a, b) = (home(), home());
+    cast(&a.store, "first");
+    a.store.sync(f, &SyncJoin::default()).unwrap();
+    cast(&a.store, "second");
+    a.store.sync(f, &SyncJoin::default()).unwrap();
+    let device = a.store.sync_status().unwrap().device.unwrap();
+    let first = f.join("devices").join(device).join("000000000001.rec");
+    let kept = std::fs::read(&first).unwrap();
+    std::fs::remove_file(&first).unwrap();
+    let synced = b.store.sync(f, &join(&a)).unwrap();
+    assert_eq!((synced.waiting, synced.records), (1, 0), "{synced:?}");
+    assert!(synced.refused.is_empty());
+    assert!(questions(&b.store).is_empty());
+    // It arrives: both are merged, in order.
+    std::fs::write(&first, kept).unwrap();
+    b.store.sync(f, &SyncJoin::default()).unwrap();
+    assert_eq!(questions(&b.store), ["first", "second"]);
+}
