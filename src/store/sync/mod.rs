@@ -311,39 +311,37 @@ impl Store {
                 let (header, check) = record::read_key_check(&bytes)
                     .map_err(refused)?
                     .ok_or(refused(RecordError::DoesNotOpen))?;
-                let from_passphrase = match (&join.passphrase, header.mode.as_str()) {
-                    (Some(p), "passphrase") => {
-                        Kdf::from_meta(|k| header.kdf.get(k).and_then(|h| unhex(h)))
-                            .ok()
-                            .flatten()
-                            .and_then(|kdf| kdf.derive(p.expose()))
-                            .map(|m| Keys::derive(&m).sync_master())
-                    }
-                    _ => None,
+                let opens = |m: &MasterKey| check.opens_with(&SyncKeys::from_sync_master(m));
+                // The key given first (a join), then the one kept, then this store's own; the
+                // passphrase last, and only when needed (deriving it takes a second).
+                let given = from_file.filter(|m| opens(m));
+                let joined = given.is_some();
+                let found = given
+                    .or_else(|| kept.filter(|m| opens(m)))
+                    .or_else(|| Some(self.keys.sync_master()).filter(|m| opens(m)));
+                let found = match found {
+                    Some(m) => Some((m, joined)),
+                    None => match (&join.passphrase, header.mode.as_str()) {
+                        (Some(p), "passphrase") => {
+                            Kdf::from_meta(|k| header.kdf.get(k).and_then(|h| unhex(h)))
+                                .ok()
+                                .flatten()
+                                .and_then(|kdf| kdf.derive(p.expose()))
+                                .map(|m| Keys::derive(&m).sync_master())
+                                .filter(|m| opens(m))
+                                .map(|m| (m, true))
+                        }
+                        _ => None,
+                    },
                 };
-                let joined = from_file.is_some() || from_passphrase.is_some();
-                let candidates = [
-                    from_file,
-                    from_passphrase,
-                    kept,
-                    Some(self.keys.sync_master()),
-                ];
-                let found = candidates
-                    .into_iter()
-                    .flatten()
-                    .find(|m| check.opens_with(&SyncKeys::from_sync_master(m)));
-                match found {
-                    Some(m) => {
-                        out.joined = joined;
-                        m
-                    }
-                    None => {
-                        return Err(StoreError::SyncWrongKey {
-                            dir: dir.to_path_buf(),
-                            passphrase: header.mode == "passphrase",
-                        });
-                    }
-                }
+                let Some((master, joined)) = found else {
+                    return Err(StoreError::SyncWrongKey {
+                        dir: dir.to_path_buf(),
+                        passphrase: header.mode == "passphrase",
+                    });
+                };
+                out.joined = joined;
+                master
             }
         };
         let sealed = self.keys.seal(SYNC_KEY_AAD, master.as_bytes());
