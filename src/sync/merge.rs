@@ -273,6 +273,47 @@ impl State {
         }
     }
 
+    /// The changes that rebuild this state when applied as written by one device: what a
+    /// snapshot of that device's records holds (a compaction). Superseded note versions and
+    /// everything of a deleted reading but its deletion are gone.
+    pub fn changes(&self) -> Vec<Change> {
+        let mut out: Vec<Change> = self
+            .tombstones
+            .iter()
+            .map(|r| Change::Deleted { reading: *r })
+            .collect();
+        let mut sections: BTreeMap<Uid, BTreeMap<u8, Section>> = BTreeMap::new();
+        for ((reading, n), s) in &self.sections {
+            sections.entry(*reading).or_default().insert(*n, s.clone());
+        }
+        for (reading, body) in &self.readings {
+            out.push(Change::Cast {
+                reading: *reading,
+                body: body.clone(),
+                sections: sections.remove(reading).unwrap_or_default(),
+            });
+        }
+        for (reading, sections) in sections {
+            out.push(Change::Sections { reading, sections });
+        }
+        for (note, v) in &self.notes {
+            out.push(Change::Note {
+                note: *note,
+                reading: v.reading,
+                clock: v.clock,
+                body: v.body.clone(),
+            });
+        }
+        for (followup, (reading, body)) in &self.followups {
+            out.push(Change::Followup {
+                followup: *followup,
+                reading: *reading,
+                body: body.clone(),
+            });
+        }
+        out
+    }
+
     /// The highest Lamport clock among the notes: a new note version is written at one more.
     pub fn clock(&self) -> u64 {
         self.notes.values().map(|n| n.clock).max().unwrap_or(0)
