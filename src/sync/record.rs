@@ -180,6 +180,72 @@ pub fn open(
         .map_err(|_| RecordError::Unreadable)
 }
 
+/// The first bytes of a snapshot file.
+pub const SNAPSHOT_MAGIC: &[u8; 4] = b"ICHP";
+
+/// What a snapshot seals: the hash of the last record it stands for (the next record chains
+/// on it), and the changes that rebuild what the records said.
+#[derive(Serialize, Deserialize)]
+struct SnapshotBody {
+    last: String,
+    changes: Vec<Change>,
+}
+
+/// The snapshot file standing for records 1 to `last_seq` of `device` (the last of which
+/// hashed to `last`): framed as a record, sealed with `sync:{device}:snapshot:{last_seq}`.
+#[allow(clippy::expect_used, reason = "a list of changes always serialises")]
+pub fn seal_snapshot(
+    keys: &SyncKeys,
+    device: DeviceId,
+    last_seq: u64,
+    last: &Hash,
+    changes: &[Change],
+) -> Vec<u8> {
+    let body = SnapshotBody {
+        last: hex(last),
+        changes: changes.to_vec(),
+    };
+    let json = zeroize::Zeroizing::new(
+        serde_json::to_vec(&body).expect("a list of changes always serialises"),
+    );
+    let aad = format!("sync:{}:snapshot:{last_seq}", device.hex());
+    let sealed = keys.0.seal_packed(aad.as_bytes(), &json);
+    framed(*SNAPSHOT_MAGIC, sealed.as_bytes(), &[])
+}
+
+/// Opens `file` as the snapshot of `device`'s records 1 to `last_seq`: the last record's hash
+/// and the changes; `Ok(None)` while it has not all arrived.
+pub fn open_snapshot(
+    keys: &SyncKeys,
+    device: DeviceId,
+    last_seq: u64,
+    file: &[u8],
+) -> Result<Option<(Hash, Vec<Change>)>, RecordError> {
+    let Some((sealed, rest)) = unframe(*SNAPSHOT_MAGIC, file)? else {
+        return Ok(None);
+    };
+    if !rest.is_empty() {
+        return Err(RecordError::Overlong);
+    }
+    let aad = format!("sync:{}:snapshot:{last_seq}", device.hex());
+    let json = keys
+        .0
+        .open(aad.as_bytes(), &Sealed::from_bytes(sealed.to_vec()))
+        .map(zeroize::Zeroizing::new)
+        .map_err(|_| RecordError::DoesNotOpen)?;
+    let body: SnapshotBody = serde_json::from_slice(&json).map_err(|_| RecordError::Unreadable)?;
+    let last = (0..32)
+        .map(|i| {
+            body.last
+                .get(2 * i..2 * i + 2)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        })
+        .collect::<Option<Vec<u8>>>()
+        .and_then(|v| Hash::try_from(v).ok())
+        .ok_or(RecordError::Unreadable)?;
+    Ok(Some((last, body.changes)))
+}
+
 /// How the folder's key is kept: what a machine needs, besides the secret, to derive it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyHeader {

@@ -152,3 +152,36 @@ fn the_key_check_refuses_a_wrong_key_and_an_altered_header() {
     assert!(!altered.opens_with(&keys(1)));
     assert!(read_key_check(&file[..6]).unwrap().is_none());
 }
+
+#[test]
+fn a_snapshot_opens_only_as_what_it_was_written_as() {
+    let k = keys(1);
+    let last = hash(b"the last record");
+    let file = super::seal_snapshot(&k, A, 7, &last, &changes());
+    assert_eq!(
+        super::open_snapshot(&k, A, 7, &file),
+        Ok(Some((last, changes())))
+    );
+    assert_eq!(
+        super::open_snapshot(&k, A, 8, &file),
+        Err(RecordError::DoesNotOpen)
+    );
+    assert_eq!(
+        super::open_snapshot(&k, B, 7, &file),
+        Err(RecordError::DoesNotOpen)
+    );
+    assert_eq!(
+        super::open_snapshot(&k, A, 7, &file[..file.len() - 1]),
+        Ok(None)
+    );
+    // A record is no snapshot, nor the other way round.
+    let record = seal(&k, A, 7, &FIRST_PREV, &changes());
+    assert_eq!(
+        super::open_snapshot(&k, A, 7, &record),
+        Err(RecordError::NotOurs)
+    );
+    assert_eq!(
+        open(&k, A, 7, &FIRST_PREV, &file),
+        Err(RecordError::NotOurs)
+    );
+}

@@ -73,6 +73,8 @@ pub struct Synced {
     pub refused: Vec<Refused>,
     /// Readings here that fail their checks, left out of what was sent (`iching verify`).
     pub damaged: Vec<ReadingId>,
+    /// Whether this machine's records were compacted into a snapshot.
+    pub compacted: bool,
     /// Whether this sync joined the folder (its key was taken from `--key` or the passphrase,
     /// or the folder was new).
     pub joined: bool,
@@ -591,6 +593,7 @@ fn write_new(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     })
 }
 
+mod compact;
 mod receive;
 mod send;
 

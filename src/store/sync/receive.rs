@@ -24,7 +24,58 @@ enum Applied {
     NeedsReading,
 }
 
+/// What reading a snapshot came to.
+enum Step {
+    Merged,
+    Waiting,
+    Refused,
+}
+
 impl Store {
+    /// Reads `device`'s snapshot `n` in `dir` and merges it (one transaction, with how far the
+    /// device is read: to `n`).
+    fn merge_snapshot(
+        &self,
+        keys: &SyncKeys,
+        device: DeviceId,
+        dir: &Path,
+        n: u64,
+        own: DeviceId,
+        out: &mut Synced,
+    ) -> Result<Step, StoreError> {
+        let path = dir.join(format!("{n:012}.snap"));
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Step::Waiting),
+            Err(e) => return Err(StoreError::io(&path, "cannot read", &e)),
+        };
+        let (last, changes) = match record::open_snapshot(keys, device, n, &bytes) {
+            Ok(Some(found)) => found,
+            Ok(None) => return Ok(Step::Waiting),
+            Err(why) => {
+                out.refused.push(Refused { path, why });
+                return Ok(Step::Refused);
+            }
+        };
+        let applied = self.atomic(|| {
+            let applied = self.apply(device, &changes)?;
+            if matches!(applied, Applied::Done(_)) {
+                self.set_read(device, n, &last)?;
+            }
+            Ok(applied)
+        })?;
+        Ok(match applied {
+            Applied::Done(changed) => {
+                if device != own {
+                    out.records += 1;
+                }
+                out.changed += changed;
+                Step::Merged
+            }
+            Applied::NeedsReading => Step::Waiting,
+        })
+    }
+
     /// Reads every device's new records, in each device's order, merging each in one
     /// transaction; passes again while one waited for a reading another device brings.
     pub(super) fn import_records(
@@ -62,9 +113,24 @@ impl Store {
                     let bytes = match std::fs::read(&path) {
                         Ok(b) => b,
                         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                            // A later one there and this one not: a gap, waited for (and
-                            // said), never skipped.
-                            if later_record(&devices_dir.join(device.hex()), next) {
+                            let dev_dir = devices_dir.join(device.hex());
+                            // Compacted: the snapshot stands for this record and those before.
+                            if let Some(n) = super::compact::snapshot_from(&dev_dir, next) {
+                                match self.merge_snapshot(keys, device, &dev_dir, n, own, out)? {
+                                    Step::Merged => {
+                                        progress = true;
+                                        continue;
+                                    }
+                                    Step::Waiting => {
+                                        waiting.insert(device);
+                                    }
+                                    Step::Refused => {
+                                        stopped.insert(device);
+                                    }
+                                }
+                            } else if later_record(&dev_dir, next) {
+                                // A later one there and this one not: a gap, waited for (and
+                                // said), never skipped.
                                 waiting.insert(device);
                             }
                             break;

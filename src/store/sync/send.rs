@@ -4,14 +4,12 @@
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use super::{
-    FollowupBody, ReadingBody, Synced, digest, json, record_name, record_number, uid_of, write_new,
-};
+use super::{FollowupBody, ReadingBody, Synced, digest, json, record_name, uid_of, write_new};
 use crate::model::ReadingId;
 use crate::store::notes::Note;
 use crate::store::{Store, StoreError};
 use crate::sync::merge::{Change, DeviceId, NoteBody, Uid};
-use crate::sync::record::{self, FIRST_PREV, Hash, SyncKeys};
+use crate::sync::record::{self, Hash, SyncKeys};
 
 /// What to note in `sync_known` once a record is written: uid, kind, digest, clock, and a
 /// note's reading.
@@ -45,19 +43,7 @@ impl<'a> Outbox<'a> {
     /// Starts after the highest record in `own` (a store restored from an old backup may be
     /// behind its own records), chained to it.
     fn new(keys: &'a SyncKeys, device: DeviceId, own: &'a Path) -> Result<Self, StoreError> {
-        let mut last = 0;
-        for entry in std::fs::read_dir(own).map_err(|e| StoreError::io(own, "cannot read", &e))? {
-            let entry = entry.map_err(|e| StoreError::io(own, "cannot read", &e))?;
-            if let Some(n) = entry.file_name().to_str().and_then(record_number) {
-                last = last.max(n);
-            }
-        }
-        let prev: Hash = if last == 0 {
-            FIRST_PREV
-        } else {
-            let p = own.join(record_name(last));
-            record::hash(&std::fs::read(&p).map_err(|e| StoreError::io(&p, "cannot read", &e))?)
-        };
+        let (last, prev) = super::compact::own_last(keys, device, own)?;
         Ok(Self {
             keys,
             device,
@@ -213,6 +199,7 @@ impl Store {
         outbox.flush(self)?;
         out.sent = outbox.sent;
         out.file = outbox.last_file;
+        out.compacted = self.compact(keys, device, own)?;
         Ok(())
     }
 

@@ -371,3 +371,50 @@ fn a_record_missing_from_the_middle_is_waited_for_and_said_never_skipped() {
     b.store.sync(f, &SyncJoin::default()).unwrap();
     assert_eq!(questions(&b.store), ["first", "second"]);
 }
+
+#[test]
+fn many_small_records_are_compacted_into_a_snapshot_that_readers_old_and_new_follow() {
+    let folder = tempfile::tempdir().unwrap();
+    let f = folder.path();
+    let (a, b, c) = (home(), home(), home());
+    let id = cast(&a.store, "a long journal");
+    a.store.sync(f, &SyncJoin::default()).unwrap();
+    b.store.sync(f, &join(&a)).unwrap();
+    let mut compacted = false;
+    for i in 0..70 {
+        a.store
+            .add_note(id, NoteKind::Note, &format!("day {i}"))
+            .unwrap();
+        if i % 2 == 0 {
+            a.store
+                .edit_note(id, 1, &format!("first, edited {i}"))
+                .unwrap();
+        }
+        compacted |= a.store.sync(f, &SyncJoin::default()).unwrap().compacted;
+        if i == 10 {
+            // B reads part of the way, then stops syncing for a while.
+            b.store.sync(f, &SyncJoin::default()).unwrap();
+        }
+    }
+    assert!(compacted);
+    let device = a.store.sync_status().unwrap().device.unwrap();
+    let left: Vec<String> = std::fs::read_dir(f.join("devices").join(&device))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(left.len() < 10, "{left:?}");
+    assert!(
+        left.iter()
+            .any(|n| super::compact::snapshot_number(n).is_some()),
+        "{left:?}"
+    );
+    // A writes on after it; B (read into the records compacted) and C (new) both follow.
+    a.store.add_note(id, NoteKind::Outcome, "it held").unwrap();
+    a.store.sync(f, &SyncJoin::default()).unwrap();
+    b.store.sync(f, &SyncJoin::default()).unwrap();
+    c.store.sync(f, &join(&a)).unwrap();
+    let want = note_texts(&a.store);
+    assert_eq!(want.len(), 71, "70 notes and an outcome");
+    assert_eq!(note_texts(&b.store), want);
+    assert_eq!(note_texts(&c.store), want);
+}
