@@ -254,6 +254,9 @@ pub struct KeyHeader {
     /// For a passphrase: the KDF's parameters, by name, hex (the algorithm, the salt, the
     /// cost); empty for a key file.
     pub kdf: BTreeMap<String, String>,
+    /// The folder's own identity (random, hex), chosen when it is made: a store that syncs
+    /// with another folder than last time sends everything again.
+    pub folder: String,
 }
 
 /// The key check file for `header`, sealed under `keys`.

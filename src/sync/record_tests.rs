@@ -141,6 +141,7 @@ fn the_key_check_refuses_a_wrong_key_and_an_altered_header() {
     let header = KeyHeader {
         mode: "passphrase".into(),
         kdf: BTreeMap::from([("kdf_salt".into(), "00ff".into())]),
+        folder: "0a".repeat(16),
     };
     let file = key_check(&keys(1), &header);
     let (read, check) = read_key_check(&file).unwrap().unwrap();

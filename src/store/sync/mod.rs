@@ -277,7 +277,7 @@ impl Store {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             Err(e) => return Err(StoreError::io(&check_path, "cannot read", &e)),
         };
-        let master = match bytes {
+        let (master, folder) = match bytes {
             None => {
                 let any = std::fs::read_dir(dir.join(DEVICES))
                     .map_err(|e| StoreError::io(dir, "cannot read", &e))?
@@ -295,6 +295,7 @@ impl Store {
                         KeyHeader {
                             mode: "keyfile".into(),
                             kdf: BTreeMap::new(),
+                            folder: Uid(crate::crypto::new_salt()).hex(),
                         },
                     ),
                     (None, Some(m)) => (m, self.own_header()),
@@ -303,7 +304,7 @@ impl Store {
                 let file = record::key_check(&SyncKeys::from_sync_master(&master), &header);
                 write_new(&check_path, &file)?;
                 out.joined = true;
-                master
+                (master, header.folder)
             }
             Some(bytes) => {
                 let refused = |why| StoreError::SyncKeyCheck {
@@ -343,11 +344,21 @@ impl Store {
                     });
                 };
                 out.joined = joined;
-                master
+                (master, header.folder)
             }
         };
         let sealed = self.keys.seal(SYNC_KEY_AAD, master.as_bytes());
         self.sync_set("key", sealed.as_bytes())?;
+        // Another folder than last time (or this one made anew): what the old one was sent
+        // or gave is not in this one, so everything is sent again and every record read.
+        if self.sync_get("folder")?.as_deref() != Some(folder.as_bytes()) {
+            self.atomic(|| {
+                self.exec(
+                    "DELETE FROM sync_known; DELETE FROM sync_known_notes; DELETE FROM sync_read;",
+                )?;
+                self.sync_set("folder", folder.as_bytes())
+            })?;
+        }
         Ok(SyncKeys::from_sync_master(&master))
     }
 
@@ -378,6 +389,7 @@ impl Store {
         KeyHeader {
             mode: self.mode.as_str().to_owned(),
             kdf,
+            folder: Uid(crate::crypto::new_salt()).hex(),
         }
     }
 

@@ -418,3 +418,23 @@ fn many_small_records_are_compacted_into_a_snapshot_that_readers_old_and_new_fol
     assert_eq!(note_texts(&b.store), want);
     assert_eq!(note_texts(&c.store), want);
 }
+
+#[test]
+fn a_store_moved_to_another_folder_sends_everything_there() {
+    let (first, second) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (a, b) = (home(), home());
+    let id = cast(&a.store, "moved along");
+    a.store
+        .add_note(id, NoteKind::Note, "and its note")
+        .unwrap();
+    a.store.sync(first.path(), &SyncJoin::default()).unwrap();
+    let moved = a.store.sync(second.path(), &SyncJoin::default()).unwrap();
+    assert!(moved.sent >= 2, "{moved:?}");
+    b.store.sync(second.path(), &join(&a)).unwrap();
+    assert_eq!(note_texts(&b.store), ["moved along: and its note"]);
+    // And back: the first folder is still in step, nothing doubled.
+    a.store.sync(first.path(), &SyncJoin::default()).unwrap();
+    let c = home();
+    c.store.sync(first.path(), &join(&a)).unwrap();
+    assert_eq!(note_texts(&c.store), ["moved along: and its note"]);
+}
