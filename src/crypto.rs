@@ -80,6 +80,8 @@ const MIN_SEALED_LEN: usize = 1 + IV_LEN + BLOCK_LEN + TAG_LEN;
 const INFO_ENC: &[u8] = b"iching v1 enc";
 const INFO_MAC: &[u8] = b"iching v1 mac";
 const INFO_TAG: &[u8] = b"iching v1 tag";
+/// The HKDF label of a sync folder's master key ([`Keys::sync_master`]).
+const INFO_SYNC: &[u8] = b"iching v1 sync";
 /// The length of a [`Keys::tag`].
 pub const TAG_BYTES: usize = 32;
 
@@ -244,6 +246,21 @@ impl Keys {
         hk.expand(INFO_TAG, &mut keys.tag)
             .expect("32 bytes is a valid HKDF-SHA256 output length");
         keys
+    }
+
+    /// The master key of a sync folder: HKDF-SHA256 (no salt) of the encryption key with its
+    /// own label, `b"iching v1 sync"`, so nothing sealed under it opens in any store. Stores
+    /// with the same master key have the same sync master.
+    #[allow(
+        clippy::expect_used,
+        reason = "32 bytes is far below the HKDF-SHA256 output limit"
+    )]
+    pub fn sync_master(&self) -> MasterKey {
+        let mut key = MasterKey([0u8; KEY_LEN]);
+        Hkdf::<Sha256>::new(None, &self.enc)
+            .expand(INFO_SYNC, &mut key.0)
+            .expect("32 bytes is a valid HKDF-SHA256 output length");
+        key
     }
 
     /// An authentication tag for `data` kept in the clear, bound to `label` (which names what

@@ -58,6 +58,7 @@ pub mod report;
 pub mod search;
 pub mod service;
 pub mod store;
+pub mod sync;
 pub mod text;
 pub mod tui;
 pub mod when;

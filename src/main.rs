@@ -126,6 +126,7 @@ fn command_name(cli: &Cli) -> &'static str {
         Some(Command::Verify(_)) => "verify",
         Some(Command::Backup(_)) => "backup",
         Some(Command::Restore(_)) => "restore",
+        Some(Command::Sync(_)) => "sync",
         Some(Command::Key(_)) => "key",
         Some(Command::Note(_)) => "note",
         Some(Command::Notes(_)) => "notes",

@@ -172,6 +172,15 @@ impl Stamp {
     }
 }
 
+/// Milliseconds since the epoch, when there are any, as JSON has times: RFC 3339 with the local
+/// offset (for `#[serde(serialize_with = "…")]`).
+pub fn ms_as_rfc3339<S: Serializer>(ms: &Option<i64>, s: S) -> Result<S::Ok, S::Error> {
+    match ms {
+        Some(ms) => Stamp::at(*ms).serialize(s),
+        None => s.serialize_none(),
+    }
+}
+
 /// `+01:00`, `-05:00`, `+05:45`, `+00:00`.
 fn offset_text(seconds: i32) -> String {
     let sign = if seconds < 0 { '-' } else { '+' };

@@ -18,6 +18,7 @@ const LAYERS: &[&[&str]] = &[
     &["plan", "search"],
     &["answer"],
     &["events"],
+    &["sync"],
     &["llm", "config", "store"],
     &["orchestrator", "report", "book"],
     &["generate"],

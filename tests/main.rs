@@ -42,5 +42,6 @@ mod patterns;
 mod provider;
 mod real_providers;
 mod small_model_answers;
+mod sync;
 mod trust_settings;
 mod tui_pty;

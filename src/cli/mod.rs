@@ -20,6 +20,7 @@ mod progress;
 mod retry;
 mod show;
 pub(crate) mod stats;
+mod sync;
 mod upkeep;
 
 use std::io::IsTerminal;
@@ -151,6 +152,15 @@ pub enum Command {
     /// A --home that does not exist yet is made; a restore refused there leaves nothing
     /// behind. Exit 1 when some readings of the backup were damaged and left out.
     Restore(upkeep::RestoreArgs),
+    /// Keep the journal on every machine, through a folder your sync tool already syncs
+    ///
+    /// Writes this machine's new readings, notes, outcomes, follow-ups and deletions to its own
+    /// files under DIR/devices/, sealed and chained, and merges every other machine's. Nothing
+    /// in the folder is readable without the key. A second machine joins with --key FILE (the
+    /// first machine's iching.key) or, for a passphrase store, its passphrase. A damaged or
+    /// forged file is refused and named, nothing of it is merged, the rest goes on, and the
+    /// exit status is 1. `iching sync --status` says when this store last synced.
+    Sync(sync::SyncArgs),
     /// Add a note to a reading: what you make of it now, or later (--outcome) how it turned out
     ///
     /// The note is sealed with the reading, shows with it (`show`, exports), and `history
@@ -470,6 +480,7 @@ pub async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
         Some(Command::Verify(args)) => upkeep::verify(cli.home.as_deref(), args).await,
         Some(Command::Backup(args)) => upkeep::backup(cli.home.as_deref(), args).await,
         Some(Command::Restore(args)) => upkeep::restore(cli.home.as_deref(), args).await,
+        Some(Command::Sync(args)) => sync::run(cli.home.as_deref(), args).await,
         Some(Command::Key(args)) => keys::key(cli.home.as_deref(), args).await,
         Some(Command::Note(args)) => journal::note(cli.home.as_deref(), args).await,
         Some(Command::Notes(args)) => journal::notes(cli.home.as_deref(), args).await,

@@ -97,6 +97,9 @@ pub struct FileConfig {
     /// The folder the terminal app's exports (`m`, `w`) go to; `~/` is the home folder.
     /// Unset: the user's documents folder, else the data dir.
     pub export_dir: Option<PathBuf>,
+    /// The folder `iching sync` uses when none is given (one the user's own sync tool keeps
+    /// in step between machines); `~/` is the home folder.
+    pub sync_dir: Option<PathBuf>,
 }
 
 /// The config file's name in the config dir.

@@ -20,6 +20,7 @@ mod journal;
 mod providers;
 pub mod setup;
 mod stats;
+mod sync;
 mod upkeep;
 
 use std::path::{Path, PathBuf};
@@ -53,6 +54,7 @@ pub use crate::store::{
     validate_note,
 };
 
+pub use crate::store::{SyncStatus, Synced};
 pub use batch::{BatchEvent, BatchJob, JobOutcome, planned_sections};
 pub use bench::{Bench, Pass};
 pub use doctor::Check;
@@ -68,6 +70,7 @@ pub use stats::{
     AllStats, CLASSIC_TEXT, FollowupTotals, ModelTotals, ReadingStats, Row, SectionAverages,
     Skipped, Totals, is_classic_text,
 };
+pub use sync::{KEY_CHECK_FILE, Refused, SYNC_PASSPHRASE_ENV, SyncReport};
 pub use upkeep::{BACKUP_PASSPHRASE_ENV, BackupKey, FreshHome};
 
 /// What a question that fails its integrity check is shown as, wherever it would be shown.

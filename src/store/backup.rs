@@ -411,12 +411,15 @@ impl Store {
                 }
             };
             let key = (row.created_at, row.lines, query.question.clone());
-            if here.contains(&key) {
+            // Its global identity goes with it; one deleted here (and synced) stays deleted.
+            let uid = backup.reading_uid(id)?;
+            if here.contains(&key) || self.deleted_uid(uid)? {
                 out.present += 1;
                 continue;
             }
             let new_id = self.atomic(|| {
                 let new_id = self.insert_copy(&row, &query)?;
+                self.carry_uid(new_id, uid)?;
                 let parts: Vec<_> = parts.iter().map(|p| (&p.meta, &p.text)).collect();
                 if !parts.is_empty() {
                     // A reading of schema 7 kept none: its requests' common start serves.
@@ -441,7 +444,11 @@ impl Store {
 
     /// Inserts a copy of `row` (from another store) with `query`, tagged; a reading that
     /// was running there is interrupted here.
-    fn insert_copy(&self, row: &super::ReadingRow, query: &Query) -> Result<ReadingId, StoreError> {
+    pub(super) fn insert_copy(
+        &self,
+        row: &super::ReadingRow,
+        query: &Query,
+    ) -> Result<ReadingId, StoreError> {
         self.same_key()?;
         let status = match row.status {
             ReadingStatus::Running => ReadingStatus::Interrupted,

@@ -167,6 +167,36 @@ pub enum StoreError {
         /// Why.
         reason: String,
     },
+    /// A sync folder's key check refuses every key this store has or was given.
+    #[error(
+        "the sync folder {} is sealed with another key; join it with the key of a machine already in it: {}",
+        shown(.dir),
+        if *.passphrase { "set ICHING_SYNC_PASSPHRASE to the passphrase of the store that made it and run `iching sync` again" } else { "`iching sync DIR --key FILE`, FILE being that machine's iching.key" }
+    )]
+    SyncWrongKey {
+        /// The folder.
+        dir: PathBuf,
+        /// Whether the folder's key comes from a passphrase (else from a key file).
+        passphrase: bool,
+    },
+    /// A sync folder holds records but no key check (`iching-sync.key`): it was not made by
+    /// iching, or its key check was removed.
+    #[error(
+        "the sync folder {} holds device records but no key check (iching-sync.key): wait for your sync tool to bring it, or check the folder is the one iching writes",
+        shown(.dir)
+    )]
+    SyncNoKeyCheck {
+        /// The folder.
+        dir: PathBuf,
+    },
+    /// A sync folder's key check file is not one iching wrote.
+    #[error("{} is not an iching sync key check ({}); move it away if it is not iching's", shown(.path), .why)]
+    SyncKeyCheck {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        why: crate::sync::record::RecordError,
+    },
     /// The key file is not the one the database was sealed with.
     #[error(
         "the key file {} does not open {}: it is not the key this database was sealed with; restore the right key file",

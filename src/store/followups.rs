@@ -17,7 +17,7 @@ use crate::events::{Usage, UsageSource};
 use crate::model::ReadingId;
 
 /// A follow-up's plain columns: what stats count, nothing opened.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FollowupFigures {
     /// Its id.
     pub id: i64,

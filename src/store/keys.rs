@@ -372,7 +372,7 @@ pub(super) fn derive_new(kdf: &Kdf, passphrase: &str) -> Result<MasterKey, Store
 }
 
 /// The master key in `path`; `None` when there is no such file.
-fn read_key_file(path: &Path) -> Result<Option<MasterKey>, StoreError> {
+pub(super) fn read_key_file(path: &Path) -> Result<Option<MasterKey>, StoreError> {
     let invalid = |reason: String| StoreError::KeyFileInvalid {
         path: path.to_path_buf(),
         reason,

@@ -27,6 +27,7 @@ mod provider_keys;
 mod readings;
 mod rekey;
 mod schema;
+mod sync;
 mod tags;
 pub mod writer;
 
@@ -65,6 +66,7 @@ pub use parts::{AllSectionFigures, Part, PartText, SectionFigures};
 pub use provider_keys::MAX_PROVIDER_KEY_BYTES;
 pub use readings::{HistoryFilter, Listed, NewReading, ReadingRow};
 pub use rekey::{NewSecret, Rekeyed};
+pub use sync::{KEY_CHECK_FILE, Refused, SyncJoin, SyncStatus, Synced};
 pub use writer::{Writer, WriterThread};
 
 /// The database file's name in the data dir.

@@ -198,7 +198,7 @@ impl Store {
         self.place_in_reading("notes", "created_at", id, row)
     }
 
-    fn write_note(
+    pub(super) fn write_note(
         &self,
         id: ReadingId,
         note: i64,

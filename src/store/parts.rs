@@ -15,7 +15,7 @@ use crate::events::{Usage, UsageSource};
 use crate::model::{ErrorKind, ReadingId, SectionStatus};
 
 /// A part's plain columns.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SectionFigures {
     /// Section slot 1..=18.
     pub section_id: u8,
@@ -92,7 +92,7 @@ impl SectionFigures {
 }
 
 /// A part's sealed values, in the clear. `Debug` shows only their sizes.
-#[derive(Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PartText {
     /// The request's messages as JSON.
     pub request: String,

@@ -186,7 +186,7 @@ fn the_on_disk_format_of_a_shared_prefix_is_pinned() {
         "CREATE TABLE request_prefixes ( reading_id INTEGER PRIMARY KEY REFERENCES readings (id) \
          ON DELETE CASCADE, prefix BLOB NOT NULL ) STRICT"
     );
-    assert_eq!(store.user_version().unwrap(), 8);
+    assert_eq!(store.user_version().unwrap(), super::schema::SCHEMA_VERSION);
 }
 
 #[test]
@@ -336,7 +336,7 @@ fn a_schema_7_store_opens_migrates_in_place_and_reads_as_before() {
     assert_eq!(version, 7);
     drop(raw_v7);
     let store = Store::open(dir.path(), Unlock::default()).unwrap();
-    assert_eq!(store.user_version().unwrap(), 8);
+    assert_eq!(store.user_version().unwrap(), super::schema::SCHEMA_VERSION);
     // As the build of schema 7 verified it: 3 readings, 25 sections, 73 sealed values.
     let verified = store.verify().unwrap();
     assert!(verified.clean(), "{verified:?}");

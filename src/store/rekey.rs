@@ -62,7 +62,7 @@ pub struct Rekeyed {
 
 /// Test builds stop here when `ICHING_TEST_PAUSE` names `phase`, so a test can kill the
 /// process at that point. Release builds have no such hook.
-fn pause_for_tests(phase: &str) {
+pub(super) fn pause_for_tests(phase: &str) {
     #[cfg(debug_assertions)]
     if std::env::var("ICHING_TEST_PAUSE").is_ok_and(|p| p == phase) {
         eprintln!("paused at {phase}");
@@ -230,6 +230,7 @@ impl Store {
         sealed += self.reseal_notes(&new)?;
         sealed += self.reseal_followups(&new)?;
         sealed += self.reseal_provider_keys(&new)?;
+        sealed += self.reseal_sync_key(&new)?;
         let old = std::mem::replace(&mut self.keys, new);
         if let Err(e) = self.tag_everything() {
             let new = std::mem::replace(&mut self.keys, old);

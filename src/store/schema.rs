@@ -4,8 +4,8 @@
 //! rejects is never modified. The versions below are how the schema grew during development; a
 //! store older than version 7 is refused, never migrated: those migrations re-tagged what the
 //! file held, so a store edited and dressed up as an older one would have its edits signed.
-//! Version 7, the first kept by users, is migrated in place to 8: that migration only adds an
-//! empty table and a column whose default says "as before", and tags nothing.
+//! Version 7, the first kept by users, is migrated in place to 9: those migrations add empty
+//! tables, a column whose default says "as before", and random uids; they tag nothing.
 //!
 //! Tables (all `STRICT`):
 //! - `meta(key, value)`: `key_mode` (`keyfile` | `passphrase`), `kdf_salt` and `kdf_rounds`
@@ -31,6 +31,13 @@
 //!   system prompt and the reading's JSON) and `reading_parts.request_shared` (1: the part's
 //!   `request` holds only what follows that prefix, sealed as `part:{id}:{s}:request_tail`;
 //!   0: the whole request, sealed as `part:{id}:{s}:request`, as every part of version 7).
+//! - Version 9 adds what sync needs (docs/DECISIONS.md, "Sync through a folder"): a random
+//!   16-byte `uid` on `readings`, `notes` and `followups` (existing rows get one; an insert
+//!   trigger gives new rows theirs), `sync_tombstones` (the uid of every reading deleted, by an
+//!   `AFTER DELETE` trigger), `sync_state` (this store's device id, sealed sync key, clock),
+//!   `sync_known` (what each uid was when last written to or read from the folder: a keyed
+//!   digest, and for notes the winning Lamport clock and device), `sync_known_notes` (each
+//!   known note's reading) and `sync_read` (how far each device's records are read).
 
 use std::fs::OpenOptions;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
@@ -48,7 +55,7 @@ use crate::crypto::Sealed;
 use crate::model::ReadingId;
 
 /// The schema version this build writes.
-pub(super) const SCHEMA_VERSION: i64 = 8;
+pub(super) const SCHEMA_VERSION: i64 = 9;
 /// The oldest schema this build opens (and migrates to [`SCHEMA_VERSION`]).
 pub(super) const OLDEST_OPENED: i64 = 7;
 /// The first schema with [`TABLES`]' `request_prefixes` and `reading_parts.request_shared`.
@@ -62,13 +69,18 @@ pub(super) fn newest_tables() -> String {
 }
 
 /// The tables of [`SCHEMA_VERSION`], each with the version that made it.
-const TABLES: [(&str, i64); 6] = [
+const TABLES: [(&str, i64); 11] = [
     ("meta", 1),
     ("readings", 1),
     ("reading_parts", 1),
     ("notes", 6),
     ("followups", 7),
     ("request_prefixes", 8),
+    ("sync_state", 9),
+    ("sync_tombstones", 9),
+    ("sync_known", 9),
+    ("sync_read", 9),
+    ("sync_known_notes", 9),
 ];
 
 /// `MIGRATIONS[n]` takes a database from version `n` to `n + 1`. A new database goes through
@@ -184,6 +196,50 @@ CREATE TABLE request_prefixes (
 ) STRICT;
 ALTER TABLE reading_parts ADD COLUMN request_shared INTEGER NOT NULL DEFAULT 0
     CHECK (request_shared IN (0, 1));
+",
+    r"
+ALTER TABLE readings ADD COLUMN uid BLOB;
+ALTER TABLE notes ADD COLUMN uid BLOB;
+ALTER TABLE followups ADD COLUMN uid BLOB;
+UPDATE readings SET uid = randomblob(16);
+UPDATE notes SET uid = randomblob(16);
+UPDATE followups SET uid = randomblob(16);
+CREATE UNIQUE INDEX readings_by_uid ON readings (uid);
+CREATE UNIQUE INDEX notes_by_uid ON notes (uid);
+CREATE UNIQUE INDEX followups_by_uid ON followups (uid);
+CREATE TRIGGER readings_uid AFTER INSERT ON readings WHEN NEW.uid IS NULL
+BEGIN UPDATE readings SET uid = randomblob(16) WHERE id = NEW.id; END;
+CREATE TRIGGER notes_uid AFTER INSERT ON notes WHEN NEW.uid IS NULL
+BEGIN UPDATE notes SET uid = randomblob(16) WHERE id = NEW.id; END;
+CREATE TRIGGER followups_uid AFTER INSERT ON followups WHEN NEW.uid IS NULL
+BEGIN UPDATE followups SET uid = randomblob(16) WHERE id = NEW.id; END;
+CREATE TABLE sync_state (
+    key   TEXT PRIMARY KEY NOT NULL,
+    value BLOB NOT NULL
+) STRICT;
+CREATE TABLE sync_tombstones (
+    uid        BLOB PRIMARY KEY NOT NULL,
+    deleted_at INTEGER NOT NULL
+) STRICT;
+CREATE TRIGGER readings_tombstone AFTER DELETE ON readings WHEN OLD.uid IS NOT NULL
+BEGIN INSERT OR IGNORE INTO sync_tombstones (uid, deleted_at)
+    VALUES (OLD.uid, CAST(unixepoch('subsec') * 1000 AS INTEGER)); END;
+CREATE TABLE sync_known (
+    uid    BLOB PRIMARY KEY NOT NULL,
+    kind   TEXT NOT NULL CHECK (kind IN ('reading', 'note', 'followup', 'deleted')),
+    digest BLOB NOT NULL,
+    clock  INTEGER NOT NULL DEFAULT 0,
+    device BLOB
+) STRICT;
+CREATE TABLE sync_known_notes (
+    uid     BLOB PRIMARY KEY NOT NULL,
+    reading BLOB NOT NULL
+) STRICT;
+CREATE TABLE sync_read (
+    device BLOB PRIMARY KEY NOT NULL,
+    seq    INTEGER NOT NULL,
+    hash   BLOB NOT NULL
+) STRICT;
 ",
 ];
 

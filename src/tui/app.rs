@@ -38,7 +38,7 @@ use crate::model::{Query, ReadingId};
 use crate::oracle::{Cast, Method, Reading};
 use crate::report::{ReadingReport, ReadingStatus};
 use crate::service::{
-    Asked, HistoryEntry, JournalExport, NoteKind, Resume, Section, ServiceError, plan,
+    Asked, HistoryEntry, JournalExport, NoteKind, Resume, Section, ServiceError, Synced, plan,
 };
 use crate::text::truncate;
 
@@ -184,8 +184,30 @@ pub enum Msg {
     },
     /// The answer language changed (`None`: the question's own), or not.
     LanguageChanged(Result<Option<String>, ServiceError>),
+    /// A background sync through the sync folder ended at `at` (`HH:MM`, local), or failed.
+    Synced {
+        /// When it ended.
+        at: String,
+        /// What it did, or why it could not.
+        result: Result<Box<Synced>, ServiceError>,
+    },
     /// The process was asked to stop (SIGTERM, SIGHUP), or the terminal went away.
     Interrupt,
+}
+
+impl Msg {
+    /// Whether it reports something written to the store (a reading run, a note, a follow-up,
+    /// a deletion): the journal has news for the sync folder.
+    pub fn wrote(&self) -> bool {
+        matches!(
+            self,
+            Msg::RunEnded { result: Ok(_), .. }
+                | Msg::Deleted { result: Ok(()), .. }
+                | Msg::NoteAdded { result: Ok(_), .. }
+                | Msg::NoteChanged { result: Ok(()), .. }
+                | Msg::FollowupEnded { result: Ok(_), .. }
+        )
+    }
 }
 
 /// What the driver should do.
@@ -419,6 +441,9 @@ pub struct App {
     pub overlay: Option<Overlay>,
     /// Why the store cannot be written, when it cannot.
     pub read_only: Option<String>,
+    /// When the journal last synced through the sync folder, and with how many machines
+    /// (`sync_dir` set), for the status line.
+    pub sync_line: Option<String>,
     /// Every provider the picker offers.
     pub providers: Vec<ProviderEntry>,
     /// The language answers are written in (`None`: the question's own).
@@ -469,6 +494,7 @@ impl App {
             providers: o.providers,
             language: o.language,
             read_only: o.read_only,
+            sync_line: None,
             ask: AskState::new(),
             cast: None,
             live: None,
@@ -737,6 +763,21 @@ impl App {
                 self.dirty = true;
             }
             Msg::Interrupt => self.quit_now(&mut fx),
+            Msg::Synced { at, result } => {
+                match result {
+                    Ok(done) => {
+                        self.sync_line = Some(msg::synced(&at, done.devices));
+                        if let Some(first) = done.refused.first() {
+                            self.error(msg::sync_refused(
+                                done.refused.len(),
+                                &first.path.to_string_lossy(),
+                            ));
+                        }
+                    }
+                    Err(e) => self.fail(&e),
+                }
+                self.dirty = true;
+            }
             Msg::Models { provider, result } => {
                 if let Some(Overlay::Picker(p)) = self.overlay.as_mut() {
                     p.set_models(

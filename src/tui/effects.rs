@@ -23,6 +23,9 @@ use crate::service::{ExportTo, HistoryFilter, SavedRun, Service, ServiceError};
 pub struct Runner {
     service: Arc<Service>,
     export_dir: PathBuf,
+    /// Pings the background sync (when `sync_dir` is set): it runs once writes have been
+    /// quiet for [`SYNC_QUIET`].
+    sync: Option<mpsc::UnboundedSender<()>>,
     tx: mpsc::UnboundedSender<Msg>,
     runs: HashMap<u64, CancellationToken>,
     tasks: JoinSet<()>,
@@ -31,12 +34,31 @@ pub struct Runner {
 impl Runner {
     /// A runner over `service`, reporting on `tx`; exports go to `export_dir`.
     pub fn new(service: Service, export_dir: PathBuf, tx: mpsc::UnboundedSender<Msg>) -> Self {
-        Self {
+        let mut runner = Self {
             service: Arc::new(service),
             export_dir,
+            sync: None,
             tx,
             runs: HashMap::new(),
             tasks: JoinSet::new(),
+        };
+        // With `sync_dir` set, the journal syncs at start and after writes, in the background.
+        if let Ok(Some(dir)) = runner.service.sync_dir(None) {
+            let (ping, pings) = mpsc::unbounded_channel();
+            let (service, tx) = (runner.service.clone(), runner.tx.clone());
+            runner
+                .tasks
+                .spawn(sync_in_background(service, dir, pings, tx));
+            let _ = ping.send(());
+            runner.sync = Some(ping);
+        }
+        runner
+    }
+
+    /// Asks for a sync soon (after a write), when a sync folder is set.
+    pub fn sync_soon(&self) {
+        if let Some(ping) = &self.sync {
+            let _ = ping.send(());
         }
     }
 
@@ -251,6 +273,8 @@ impl Runner {
     /// Cancels whatever is in flight, waits (up to `grace`) for it to settle, so the store
     /// records how every section ended and the reading's status, and closes the store.
     pub async fn shutdown(mut self, grace: Duration) {
+        // The background sync ends once it has no one to ping it (after a sync in flight).
+        self.sync = None;
         for token in self.runs.values() {
             token.cancel();
         }
@@ -284,6 +308,45 @@ fn forward(
         }
     });
     (etx, task)
+}
+
+/// How long writes must be quiet before the background sync runs.
+const SYNC_QUIET: Duration = Duration::from_secs(2);
+
+/// Syncs with `dir` whenever pinged, once pings have been quiet for [`SYNC_QUIET`]; reports
+/// each sync to the app. Ends when the pings end.
+async fn sync_in_background(
+    service: Arc<Service>,
+    dir: PathBuf,
+    mut pings: mpsc::UnboundedReceiver<()>,
+    tx: mpsc::UnboundedSender<Msg>,
+) {
+    while pings.recv().await.is_some() {
+        loop {
+            match tokio::time::timeout(SYNC_QUIET, pings.recv()).await {
+                Ok(Some(())) => {}
+                Ok(None) => return,
+                Err(_) => break,
+            }
+        }
+        let result = service.sync(&dir, None).await;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(0));
+        // The time of day on the user's clock (the status line is no place for the zone).
+        let at = crate::when::Stamp::at(now)
+            .shown()
+            .get(11..16)
+            .unwrap_or_default()
+            .to_owned();
+        let msg = Msg::Synced {
+            at,
+            result: result.map(Box::new),
+        };
+        if tx.send(msg).is_err() {
+            return;
+        }
+    }
 }
 
 /// Reports the end of run `run` (after its forwarder has passed every event on).

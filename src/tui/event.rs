@@ -98,6 +98,9 @@ where
             () = stop.signalled() => Some(Msg::Interrupt),
         };
         let mut handle = |app: &mut App, msg: Msg| {
+            if msg.wrote() {
+                runner.sync_soon();
+            }
             for effect in app.update(msg) {
                 runner.apply(effect);
             }

@@ -602,6 +602,24 @@ pub fn too_small(width: u16, height: u16, min_w: u16, min_h: u16) -> [String; 3]
 
 /// Messages on the status line.
 pub mod msg {
+    /// The status line's note of the last sync (`at` is `HH:MM` on the user's clock).
+    pub fn synced(at: &str, machines: usize) -> String {
+        let s = if machines == 1 { "" } else { "s" };
+        format!("synced {at} with {machines} other machine{s}")
+    }
+
+    /// A background sync refused `n` files of the folder, the first at `first`.
+    pub fn sync_refused(n: usize, first: &str) -> String {
+        let first = crate::text::sanitize_inline(first);
+        if n == 1 {
+            format!("sync refused a damaged or forged file, nothing of it merged: {first}")
+        } else {
+            format!(
+                "sync refused {n} damaged or forged files, nothing of them merged: {first}, ..."
+            )
+        }
+    }
+
     /// A paste refused because the field would pass its limit.
     pub fn paste_too_long(adding: usize, have: usize, limit: usize) -> String {
         // The limit first: a narrow box cuts the end of the line.

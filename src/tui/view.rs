@@ -173,7 +173,8 @@ fn draw_status(app: &App, frame: &mut Frame, area: Rect, theme: &Theme) {
     let note = message
         .is_none()
         .then(|| app.live.as_ref().and_then(LiveState::endpoint_note))
-        .flatten();
+        .flatten()
+        .or_else(|| message.is_none().then(|| app.sync_line.clone()).flatten());
     let first = message
         .map(|s| s.text.lines().next().unwrap_or_default())
         .or(note.as_deref());

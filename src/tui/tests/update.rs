@@ -2437,3 +2437,56 @@ fn a_model_list_that_failed_is_asked_for_again_and_says_no_flag() {
         "{fx:?}"
     );
 }
+
+#[test]
+fn a_background_sync_shows_on_the_status_line_and_a_problem_is_a_notice() {
+    let mut a = app(NARROW);
+    let done = crate::service::Synced {
+        devices: 2,
+        ..crate::service::Synced::default()
+    };
+    assert!(
+        a.update(Msg::Synced {
+            at: "09:41".into(),
+            result: Ok(Box::new(done)),
+        })
+        .is_empty()
+    );
+    let screen = draw(&a);
+    assert!(
+        screen.contains("synced 09:41 with 2 other machines"),
+        "{screen}"
+    );
+    assert_eq!(a.screen, Screen::Ask, "nothing else changes");
+    // A failure is a notice on the status line; the screen stays usable.
+    a.update(Msg::Synced {
+        at: "09:42".into(),
+        result: Err(ServiceError::Store(
+            crate::service::StoreError::SyncNoKeyCheck {
+                dir: "/sync".into(),
+            },
+        )),
+    });
+    assert!(
+        a.status
+            .as_ref()
+            .is_some_and(|s| s.error && s.text.contains("no key check"))
+    );
+    a.update(key(KeyCode::Char('x')));
+    assert_eq!(a.ask.text(), "x");
+}
+
+#[test]
+fn what_wrote_to_the_store_asks_for_a_sync_and_what_only_read_does_not() {
+    let deleted = Msg::Deleted {
+        id: crate::model::ReadingId(1),
+        result: Ok(()),
+    };
+    assert!(deleted.wrote());
+    let failed = Msg::Deleted {
+        id: crate::model::ReadingId(1),
+        result: Err(ServiceError::NoTerminal),
+    };
+    assert!(!failed.wrote());
+    assert!(!Msg::History(Ok(Vec::new())).wrote());
+}
