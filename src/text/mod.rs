@@ -93,6 +93,20 @@ pub fn truncate(s: &str, max: usize) -> String {
     out
 }
 
+/// `s` cut to `max` columns between words where it has to be cut ("Is it time to leave…"),
+/// mid-word only when its first word alone is longer.
+pub fn truncate_words(s: &str, max: usize) -> String {
+    let cut = truncate(s, max);
+    if cut == s {
+        return cut;
+    }
+    let kept = cut.trim_end_matches('…');
+    match kept.rfind(char::is_whitespace) {
+        Some(at) if at > 0 => format!("{}…", kept[..at].trim_end()),
+        _ => cut,
+    }
+}
+
 /// Plain text word-wrapped to `width` columns, as [`wrap_runs`] wraps it.
 pub fn wrap(text: &str, width: usize) -> Vec<String> {
     wrap_runs(&[(text, ())], width)
@@ -254,6 +268,16 @@ pub fn escape_html(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cut_falls_between_words() {
+        assert_eq!(
+            truncate_words("Is it time to leave the city", 16),
+            "Is it time to…"
+        );
+        assert_eq!(truncate_words("short", 16), "short");
+        assert_eq!(truncate_words("Unbreakablewordhere", 8), "Unbreak…");
+    }
 
     #[test]
     fn line_ends_lose_their_blanks_and_keep_their_styles() {

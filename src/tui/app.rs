@@ -40,7 +40,7 @@ use crate::report::{ReadingReport, ReadingStatus};
 use crate::service::{
     Asked, HistoryEntry, JournalExport, NoteKind, Resume, Section, ServiceError, Synced, plan,
 };
-use crate::text::truncate;
+use crate::text::truncate_words;
 
 pub use self::overlay::Overlay;
 pub use super::screens::Screen;
@@ -1305,7 +1305,8 @@ impl App {
             HistoryAction::Delete(id, question) => {
                 self.ask(
                     Confirm::Delete(id),
-                    msg::confirm_delete(id, &truncate(&question, 40)),
+                    // The box wraps: room for most questions whole, cut between words.
+                    msg::confirm_delete(id, &truncate_words(&question, 100)),
                 );
             }
             HistoryAction::Export(id, format) => fx.push(Effect::Export { id, format }),
