@@ -93,7 +93,10 @@ pub const KEYS_READING: &[KeyHelp] = &[
     ("Tab Shift-Tab  ] [", "next, previous section"),
     ("1-9", "jump to an entry of the list"),
     ("t", "the classic text (Legge): judgment, image, lines"),
-    ("c", "the original Chinese under Legge (again: hide)"),
+    (
+        "c",
+        "the original Chinese of each section's text and under Legge (again: hide)",
+    ),
     (
         "o",
         "its hexagrams in the book (o again: resulting, nuclear)",

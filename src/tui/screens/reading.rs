@@ -388,12 +388,18 @@ pub fn doc(
 
     for s in &report.sections {
         lines.push(Line::default());
-        if let Some(sec) = Section::from_id(s.id) {
+        let section = Section::from_id(s.id);
+        if let Some(sec) = section {
             sections.push((sec, anchors.len()));
         }
         anchors.push((s.title.clone(), lines.len()));
         lines.push(heading(&s.title, width, theme));
         lines.push(Line::default());
+        // `c`: the original of the text the section is about, under its heading.
+        if chinese && let Some(zh) = section.and_then(|sec| original(sec, primary, resulting)) {
+            lines.extend(wrap_styled(&[(zh, theme.text)], width));
+            lines.push(Line::default());
+        }
         match s.status {
             SectionStatus::Complete => paragraphs(&mut lines, &s.paragraphs, width, theme),
             SectionStatus::Failed => lines.extend(plain(
@@ -525,6 +531,25 @@ pub fn doc(
         sections,
         answer_end,
     }
+}
+
+/// The classical Chinese of the one text `section` is about (a judgment, an image, a line, the
+/// text on all six lines), when it is about one.
+fn original(
+    section: Section,
+    primary: Option<&'static Hexagram>,
+    resulting: Option<&'static Hexagram>,
+) -> Option<&'static str> {
+    let text: &'static str = match section {
+        Section::InitialHexagramJudgement => &primary?.chinese().judgment,
+        Section::InitialHexagramImage => &primary?.chinese().image,
+        Section::ChangingLine(n) => primary?.chinese().line_text(n),
+        Section::ChangingLinesAll => primary?.chinese().all_lines.as_deref()?,
+        Section::ResultingHexagramJudgment => &resulting?.chinese().judgment,
+        Section::ResultingHexagramImage => &resulting?.chinese().image,
+        _ => return None,
+    };
+    (!text.is_empty()).then_some(text)
 }
 
 /// Lays `paras` out for `width` columns, a blank line between them.

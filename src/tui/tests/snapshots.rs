@@ -300,6 +300,16 @@ fn reading_at_a_section_and_at_the_classic_text() {
 }
 
 #[test]
+fn c_shows_the_original_of_the_section_in_view() {
+    three("reading_chinese_judgment", |size| {
+        let mut a = reading_open(size);
+        a.update(key(KeyCode::Char('3')));
+        a.update(key(KeyCode::Char('c')));
+        a
+    });
+}
+
+#[test]
 fn reading_loading_and_none() {
     both("reading_loading", |size| {
         let mut a = app(size);

@@ -2490,3 +2490,31 @@ fn what_wrote_to_the_store_asks_for_a_sync_and_what_only_read_does_not() {
     assert!(!failed.wrote());
     assert!(!Msg::History(Ok(Vec::new())).wrote());
 }
+
+#[test]
+fn c_shows_the_original_of_the_judgment_under_its_heading_in_view() {
+    for size in [(60, 16), (80, 24), (200, 60)] {
+        let mut a = app(size);
+        a.reading.loading = Some(ReadingId(7));
+        a.screen = Screen::Reading;
+        a.update(loaded(complete_report()));
+        // 3: the Judgment (the fixture's primary is 55 Feng).
+        a.update(key(KeyCode::Char('3')));
+        let judgment = crate::oracle::hexagram(55)
+            .unwrap()
+            .chinese()
+            .judgment
+            .clone();
+        // Its first characters, which fit on any of these widths.
+        let start: String = judgment.chars().take(4).collect();
+        assert!(!draw(&a).contains(&start), "{size:?}: not before c");
+        a.update(key(KeyCode::Char('c')));
+        let shown = draw(&a);
+        assert!(
+            shown.contains(&start),
+            "{size:?}: {start} in view:\n{shown}"
+        );
+        a.update(key(KeyCode::Char('c')));
+        assert!(!draw(&a).contains(&start), "{size:?}: c again hides it");
+    }
+}
