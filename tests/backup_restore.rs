@@ -187,7 +187,10 @@ async fn a_backup_never_overwrites_and_restore_refuses_what_is_not_a_backup() {
             taken.to_str().unwrap(),
             "not an iching backup (file is not a database)",
         ),
-        ("/nonexistent/backup.db", "not an iching backup"),
+        (
+            "/nonexistent/backup.db",
+            "there is no file /nonexistent/backup.db",
+        ),
         (root.path().to_str().unwrap(), "it is not a file"),
     ] {
         let out = run(&home, &["restore", file], "", &[]).await;
@@ -408,7 +411,7 @@ async fn a_path_or_name_with_escape_sequences_is_shown_made_visible_in_every_mes
         ),
         (
             run(&other, &["restore", &odd("nope\u{1b}[2J.db")], "", &[]).await,
-            "is not an iching backup",
+            "there is no file",
         ),
         (
             run(

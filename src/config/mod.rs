@@ -223,6 +223,23 @@ impl FileConfig {
             self.language = language::language(file("language"), l)
                 .map_err(|e| located(e, file("language"), text, path))?;
         }
+        // A provider named in the file is one there is: refused on its line, here, rather
+        // than later, where the file's text is no longer at hand.
+        if let Some(name) = &self.provider {
+            let name = name.trim().to_ascii_lowercase();
+            if name != "offline" && preset(&name).is_none() && !self.providers.contains_key(&name) {
+                let mut names = preset_names();
+                for custom in self.providers.keys() {
+                    names.push_str(", ");
+                    names.push_str(custom);
+                }
+                let shown = check::shown(&name);
+                let e = ConfigError::Invalid(format!(
+                    "unknown provider {shown}: use one of {names} (or add a [providers.{shown}] table to config.toml)"
+                ));
+                return Err(located(e, file("provider"), text, path));
+            }
+        }
         for (model, p) in &self.prices.0 {
             let at = |key| At::Price(model, key);
             check::price(at("prompt_per_million"), p.prompt_per_million)

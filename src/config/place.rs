@@ -45,11 +45,17 @@ fn line_at(text: &str, at: usize) -> usize {
     text.get(..at).unwrap_or(text).matches('\n').count() + 1
 }
 
-/// The key assigned on line `n` of `text` (`rpm = 0` gives `rpm`), when the line assigns one
-/// (a bare key: letters, digits, `_`, `-`, `.`, so it is shown as it is).
+/// The key assigned on line `n` of `text` (`rpm = 0` gives `rpm`), or the table a header on it
+/// opens (`[provider]` gives `provider`: a table where a value belongs is refused there), when
+/// the line names one (a bare key: letters, digits, `_`, `-`, `.`, so it is shown as it is).
 fn key_on_line(text: &str, n: usize) -> Option<String> {
     let line = text.lines().nth(n.checked_sub(1)?)?;
-    let (key, _) = line.split_once('=')?;
+    let header = line
+        .trim()
+        .strip_prefix('[')
+        .and_then(|l| l.strip_suffix(']'))
+        .map(|k| (k.trim_matches(['[', ']']), ""));
+    let (key, _) = header.or_else(|| line.split_once('='))?;
     let key = key.trim().trim_matches('"').trim_matches('\'');
     let bare = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.');
     (!key.is_empty() && key.chars().all(bare)).then(|| key.to_owned())
@@ -76,6 +82,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_table_where_a_value_belongs_is_named_by_its_header() {
+        assert_eq!(
+            key_on_line("[provider]\nfoo = 1\n", 1).as_deref(),
+            Some("provider")
+        );
+        assert_eq!(
+            key_on_line("x = 1\n[[prices]]\n", 2).as_deref(),
+            Some("prices")
+        );
+        assert_eq!(key_on_line("# a comment\n", 1), None);
+    }
+
+    #[test]
     fn a_key_is_found_on_its_line_in_any_table() {
         let text = "rpm = 0\n\n[providers.box]\nbase_url = \"http://b/v1\"\nconcurrency = 0\n\n[prices.\"gpt-4o\"]\nprompt_per_million = -1\n";
         assert_eq!(key_line(text, &["rpm"]), Some(1));
@@ -89,6 +108,10 @@ mod tests {
         );
         assert_eq!(key_line(text, &["tpm"]), None);
         assert_eq!(key_on_line(text, 5).as_deref(), Some("concurrency"));
-        assert_eq!(key_on_line(text, 3), None, "a table header assigns nothing");
+        assert_eq!(
+            key_on_line(text, 3).as_deref(),
+            Some("providers.box"),
+            "a table header names its table"
+        );
     }
 }

@@ -777,3 +777,17 @@ fn saving_the_language_keeps_the_rest_checks_it_and_removes_it() {
             .contains("max_tokens = 900 # cap")
     );
 }
+
+#[test]
+fn a_provider_the_file_names_that_does_not_exist_is_refused_on_its_line() {
+    let toml = "# mine\nprovider = \"nonesuch\"\n";
+    let e = FileConfig::parse(toml, Path::new(CONFIG_FILE))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("config.toml line 2"), "{e}");
+    assert!(e.contains("unknown provider \"nonesuch\""), "{e}");
+    // A table of that name makes it one; a preset is one.
+    let custom = "provider = \"box\"\n[providers.box]\nbase_url = \"http://127.0.0.1:9/v1\"\n";
+    assert!(FileConfig::parse(custom, Path::new(CONFIG_FILE)).is_ok());
+    assert!(FileConfig::parse("provider = \"Ollama\"\n", Path::new(CONFIG_FILE)).is_ok());
+}

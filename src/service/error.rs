@@ -161,6 +161,12 @@ pub enum ServiceError {
     /// The follow-up's request failed for good.
     #[error("the follow-up was not answered: {}", .0.error)]
     FollowupUnanswered(Box<SectionFailure>),
+    /// The file given as a backup is not there.
+    #[error("there is no file {}: give the path of a file made by `iching backup`", shown(.file))]
+    NoSuchBackup {
+        /// The path given.
+        file: PathBuf,
+    },
     /// A file given as a backup is not one.
     #[error("{} is not an iching backup ({why}); give a file made by `iching backup`", shown(.file))]
     NotABackup {
@@ -344,6 +350,7 @@ impl ServiceError {
             | ServiceError::Note(_)
             | ServiceError::Endpoint(_)
             | ServiceError::NotABackup { .. }
+            | ServiceError::NoSuchBackup { .. }
             | ServiceError::BackupNeedsPassphrase(_)
             | ServiceError::BackupNotThisKey(_)
             | ServiceError::BackupKeyMissing(_)

@@ -66,6 +66,11 @@ impl Service {
         match std::fs::metadata(file) {
             Ok(m) if m.is_file() => {}
             Ok(_) => return Err(not_a_backup(NotABackup::NotAFile)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(ServiceError::NoSuchBackup {
+                    file: file.to_path_buf(),
+                });
+            }
             Err(e) => return Err(not_a_backup(NotABackup::Unreadable(e.into()))),
         }
         match crate::store::key_mode_of(file) {

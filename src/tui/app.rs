@@ -145,6 +145,8 @@ pub enum Msg {
     NoteAdded {
         /// The reading.
         id: ReadingId,
+        /// A note or an outcome.
+        kind: crate::model::NoteKind,
         /// The note's id, or why not.
         result: Result<usize, ServiceError>,
     },
@@ -745,10 +747,14 @@ impl App {
                 }
                 self.dirty = true;
             }
-            Msg::NoteAdded { id, result } => {
+            Msg::NoteAdded { id, kind, result } => {
                 match result {
                     Ok(_) => {
-                        self.say(msg::NOTE_SAVED);
+                        self.say(if kind == crate::model::NoteKind::Outcome {
+                            msg::OUTCOME_SAVED
+                        } else {
+                            msg::NOTE_SAVED
+                        });
                         self.reload_reading(id, &mut fx);
                     }
                     Err(e) => self.fail(&e),
@@ -841,7 +847,10 @@ impl App {
             Msg::LanguageChanged(result) => {
                 match result {
                     Ok(language) => {
-                        self.say(msg::language_changed(language.as_deref()));
+                        self.say(msg::language_changed(
+                            language.as_deref(),
+                            self.provider.name == "offline",
+                        ));
                         if let Some(Overlay::Picker(p)) = self.overlay.as_mut() {
                             p.language.clone_from(&language);
                         }

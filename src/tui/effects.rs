@@ -179,6 +179,7 @@ impl Runner {
             }),
             Effect::AddNote { id, kind, text } => self.run(async move |s| Msg::NoteAdded {
                 id,
+                kind,
                 result: s.add_note(id, kind, &text).await,
             }),
             Effect::Export { id, format } => {

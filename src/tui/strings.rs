@@ -652,6 +652,9 @@ pub mod msg {
     pub const NOTE_DELETED: &str = "Note deleted.";
     /// A note was saved.
     pub const NOTE_SAVED: &str = "Note saved with the reading (it is in its Journal, at the end).";
+    /// An outcome was saved.
+    pub const OUTCOME_SAVED: &str =
+        "Outcome saved with the reading (it is in its Journal, at the end).";
     /// A reading is already in flight.
     pub const BUSY: &str =
         "A reading is still in flight: wait for it, or cancel it with c on the live grid.";
@@ -748,11 +751,16 @@ pub mod msg {
             crate::answer::sanitize_inline(provider)
         )
     }
-    /// The answer language changed.
-    pub fn language_changed(language: Option<&str>) -> String {
-        match language {
-            Some(l) => format!("Answers are written in {l} from now on (kept in config.toml)."),
-            None => "Answers are written in the question's own language from now on (kept in config.toml).".to_owned(),
+    /// The answer language changed (`offline`: the classic text answers now, in English).
+    pub fn language_changed(language: Option<&str>, offline: bool) -> String {
+        let what = match language {
+            Some(l) => format!("A model writes its answers in {l} from now on (kept in config.toml)."),
+            None => "A model writes its answers in the question's own language from now on (kept in config.toml).".to_owned(),
+        };
+        if offline {
+            format!("{what} The classic text, which answers now, is Legge's English.")
+        } else {
+            what
         }
     }
     /// Exported: the first line for the status line, then the file's full path.

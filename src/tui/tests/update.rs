@@ -1486,10 +1486,14 @@ fn n_writes_a_note_on_the_reading_and_esc_with_text_asks_twice() {
     // Saved: said, and the reading is loaded again to show it.
     let fx = a.update(Msg::NoteAdded {
         id: ReadingId(7),
+        kind: crate::store::NoteKind::Outcome,
         result: Ok(1),
     });
     assert!(matches!(fx.as_slice(), [Effect::Open { id }] if *id == ReadingId(7)));
-    assert!(a.status.as_ref().unwrap().text.contains("Note saved"));
+    assert!(
+        a.status.as_ref().unwrap().text.contains("Outcome saved"),
+        "an outcome is called one"
+    );
     // An empty note is refused in place; Esc on an empty editor closes it at once.
     a.update(key(KeyCode::Char('n')));
     assert!(a.update(ctrl('s')).is_empty());
