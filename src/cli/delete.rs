@@ -2,7 +2,7 @@
 //! terminal; `--yes` skips the question; without a terminal and without `--yes` it refuses.
 //! A reading whose question fails its integrity check can still be deleted.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -56,17 +56,10 @@ async fn delete(service: &Service, args: &DeleteArgs) -> Result<ExitCode, CliErr
             |_| INTEGRITY_PLACEHOLDER.to_owned(),
             |q| sanitize_inline(&q),
         );
-        eprint!(
-            "Delete reading {} (\"{question}\", {cast})? This cannot be undone. [y/N] ",
+        if !super::ask_yes(&format!(
+            "Delete reading {} (\"{question}\", {cast})? This cannot be undone.",
             args.id,
-        );
-        let _ = std::io::stderr().flush();
-        let mut answer = String::new();
-        std::io::stdin()
-            .lock()
-            .read_line(&mut answer)
-            .map_err(|e| CliError::other(format!("cannot read the answer: {e}")))?;
-        if !matches!(answer.trim().to_lowercase().as_str(), "y" | "yes") {
+        ))? {
             eprintln!("Kept reading {}.", args.id);
             return Ok(ExitCode::SUCCESS);
         }

@@ -1,7 +1,7 @@
 //! `iching note ID TEXT [--outcome]` (and `--edit N`, `--delete N`) and `iching notes ID`: the
 //! journal kept with a reading: what you make of it now, and later how it turned out.
 
-use std::io::{BufRead, IsTerminal, Read, Write};
+use std::io::{IsTerminal, Read};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -159,14 +159,7 @@ fn confirm(question: &str) -> Result<bool, CliError> {
             "{question} There is no terminal to ask on: pass --yes to go ahead"
         )));
     }
-    eprint!("{question} [y/N] ");
-    let _ = std::io::stderr().flush();
-    let mut answer = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut answer)
-        .map_err(|e| CliError::other(format!("cannot read the answer: {e}")))?;
-    Ok(matches!(answer.trim().to_lowercase().as_str(), "y" | "yes"))
+    super::ask_yes(question)
 }
 
 /// Runs `notes`.

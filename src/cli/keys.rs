@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand};
 use zeroize::Zeroizing;
 
-use std::io::{BufRead as _, IsTerminal as _, Write as _};
+use std::io::IsTerminal as _;
 
 use super::{CliError, emit, open, sh_quote};
 use crate::service::{Access, Service};
@@ -143,14 +143,7 @@ fn confirm(question: &str, doing: &str) -> Result<bool, CliError> {
             "not {doing} without confirmation: there is no terminal to ask on; pass --yes to go ahead"
         )));
     }
-    eprint!("{question} [y/N] ");
-    let _ = std::io::stderr().flush();
-    let mut answer = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut answer)
-        .map_err(|e| CliError::other(format!("cannot read the answer: {e}")))?;
-    Ok(matches!(answer.trim().to_lowercase().as_str(), "y" | "yes"))
+    super::ask_yes(question)
 }
 
 /// Runs `passphrase`.

@@ -441,6 +441,20 @@ pub fn setup(home: Option<&std::path::Path>, args: &EndpointArgs) -> Result<Setu
     Ok(Setup::resolve(home, o)?)
 }
 
+/// Asks `question` on the terminal, `[y/N]` after it: whether the answer is yes. (The caller
+/// refuses first, in its own words, where there is no terminal to ask on.)
+pub(crate) fn ask_yes(question: &str) -> Result<bool, CliError> {
+    use std::io::{BufRead, Write};
+    eprint!("{question} [y/N] ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|e| CliError::other(format!("cannot read the answer: {e}")))?;
+    Ok(matches!(answer.trim().to_lowercase().as_str(), "y" | "yes"))
+}
+
 /// Writes `text` and a newline to stdout, no line ending in a blank (a table's padded last
 /// column). A closed pipe (`| head`) is not an error worth a message, nor a crash.
 pub(crate) fn emit(text: &str) {
